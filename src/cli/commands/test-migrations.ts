@@ -1,0 +1,4 @@
+import type { RegisterCommand } from './types.js';
+
+/** Not written yet: registers nothing. */
+export const register: RegisterCommand = () => {};

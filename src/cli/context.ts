@@ -1,0 +1,75 @@
+/**
+ * What every command gets: the global options, the output, the configuration and a way to open
+ * the database that names the target on stderr first. Commands stay thin: they parse, call a
+ * capability, and render.
+ */
+import type { Command } from 'commander';
+import { describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
+import type { DbHandle, OpenOptions } from '../db/connection.js';
+import { Output } from './output.js';
+
+export interface GlobalOptions {
+  url?: string;
+  json?: boolean;
+  debug?: boolean;
+  yes?: boolean;
+  color?: boolean;
+  migrationsDir?: string;
+}
+
+export class CliContext {
+  exitCode = 0;
+  private program?: Command;
+  private cachedOut?: Output;
+  private cachedConfig?: CmmcConfig;
+  private readonly handles: DbHandle[] = [];
+  private announced = false;
+
+  attach(program: Command): void {
+    this.program = program;
+  }
+
+  get globals(): GlobalOptions {
+    return (this.program?.opts() ?? {}) as GlobalOptions;
+  }
+
+  get out(): Output {
+    this.cachedOut ??= new Output({ json: this.globals.json, color: this.globals.color !== false });
+    return this.cachedOut;
+  }
+
+  config(): CmmcConfig {
+    this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir });
+    return this.cachedConfig;
+  }
+
+  /** Names the target on stderr (once per run), password masked. */
+  announce(config: CmmcConfig = this.config()): void {
+    if (this.announced) return;
+    this.announced = true;
+    this.out.info(this.out.c.dim(`database: ${describeTarget(config)}`));
+  }
+
+  /** Opens the configured database with a small pool; closed when the command ends. */
+  async open(options: OpenOptions = {}): Promise<DbHandle> {
+    const config = this.config();
+    this.announce(config);
+    const { openDatabase } = await import('../db/connection.js');
+    const handle = await openDatabase(config, { pool: { max: 4, min: 0 }, ...options });
+    this.handles.push(handle);
+    return handle;
+  }
+
+  async closeAll(): Promise<void> {
+    while (this.handles.length) await this.handles.pop()!.close();
+  }
+
+  /** Wraps a command action so that its returned number becomes the exit code. */
+  action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+    return async (...args: A) => {
+      const code = await fn(...args);
+      if (typeof code === 'number') this.exitCode = code;
+    };
+  }
+}
+

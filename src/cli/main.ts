@@ -1,0 +1,73 @@
+/**
+ * The commander program. Each command lives in src/cli/commands/<name>.ts and registers itself;
+ * command modules import their capability lazily so that `cmmc-db --version` stays fast.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import dotenv from 'dotenv';
+import { PACKAGE_DIR } from '../config/config.js';
+import { CmmcError, EXIT } from '../errors.js';
+import { CliContext } from './context.js';
+import { COMMANDS } from './commands/index.js';
+import { renderError } from './render-error.js';
+
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('cmmc-db')
+    .description('PostgreSQL schema and operations toolkit for the CMMC Compliance Platform')
+    .version(version(), '-V, --version', 'print the version')
+    .option('--url <url>', 'database URL (overrides DATABASE_URL and DB_*)')
+    .option('--json', 'print data as one JSON document on stdout')
+    .option('-y, --yes', 'answer yes to confirmations (for scripts)')
+    .option('--migrations-dir <dir>', 'folder of revision files (default: ./migrations)')
+    .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
+    .addOption(new Option('--debug', 'show stack traces on errors'))
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride();
+  ctx.attach(program);
+  for (const register of COMMANDS) register(program, ctx);
+  for (const sub of program.commands) sub.exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ cmmc-db upgrade head            apply every pending revision
+  $ cmmc-db current                 show the revision the database is at
+  $ cmmc-db history --indicate-current
+
+With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.cmmc-db/.`,
+  );
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
+export async function run(argv: string[]): Promise<number> {
+  loadDotenv();
+  const ctx = new CliContext();
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv);
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const debug = argv.includes('--debug');
+    renderError(err, ctx.out, debug);
+    return err instanceof CmmcError ? err.exitCode : EXIT.failed;
+  } finally {
+    await ctx.closeAll();
+  }
+}
+
+/** Reads .env from the working folder without overriding what the environment already says. */
+function loadDotenv(): void {
+  dotenv.config({ quiet: true });
+}

@@ -1,0 +1,131 @@
+/**
+ * Everything the CLI writes. Data goes to stdout (exactly one JSON document with --json),
+ * messages to stderr. Colours and spinners only on a TTY and never with NO_COLOR or TERM=dumb.
+ */
+import { createRequire } from 'node:module';
+import readline from 'node:readline';
+import { Chalk, type ChalkInstance } from 'chalk';
+import { CmmcError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+
+export interface OutputOptions {
+  json?: boolean;
+  color?: boolean;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+}
+
+export interface Spinner {
+  set text(value: string);
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  stop(): void;
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly color: boolean;
+  readonly c: ChalkInstance;
+  private readonly stdout: NodeJS.WriteStream;
+  private readonly stderr: NodeJS.WriteStream;
+
+  constructor(options: OutputOptions = {}) {
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    this.json = options.json ?? false;
+    this.color = (options.color ?? true) && colorAllowed(this.stderr);
+    this.c = new Chalk({ level: this.color ? 1 : 0 });
+  }
+
+  /** A line of data on stdout (not used with --json). */
+  line(text = ''): void {
+    this.stdout.write(text + '\n');
+  }
+
+  /** The one JSON document of a --json run. */
+  data(value: unknown): void {
+    this.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  }
+
+  info(text: string): void {
+    this.stderr.write(text + '\n');
+  }
+  success(text: string): void {
+    this.stderr.write(this.c.green('✔ ') + text + '\n');
+  }
+  warn(text: string): void {
+    this.stderr.write(this.c.yellow('warning: ') + text + '\n');
+  }
+  error(text: string): void {
+    this.stderr.write(this.c.red('error: ') + text + '\n');
+  }
+
+  /** A table on stdout through cli-table3 (loaded only when a table is printed). */
+  table(head: string[], rows: (string | number | null | undefined)[][]): void {
+    const Table = require('cli-table3') as typeof import('cli-table3');
+    const table = new Table({
+      head: head.map((h) => this.c.bold(h)),
+      style: { head: [], border: [] },
+    });
+    for (const row of rows) table.push(row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
+    this.stdout.write(table.toString() + '\n');
+  }
+
+  /** An ora spinner on a TTY; elsewhere a silent stand-in that prints only the final line. */
+  async spinner(text: string): Promise<Spinner> {
+    if (this.json || !this.stderr.isTTY || !colorAllowed(this.stderr)) {
+      const out = this;
+      let current = text;
+      return {
+        set text(value: string) {
+          current = value;
+        },
+        succeed(final?: string) {
+          out.success(final ?? current);
+        },
+        fail(final?: string) {
+          out.error(final ?? current);
+        },
+        stop() {},
+      };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ text, stream: this.stderr }).start();
+    return {
+      set text(value: string) {
+        spinner.text = value;
+      },
+      succeed: (final?: string) => void spinner.succeed(final),
+      fail: (final?: string) => void spinner.fail(final),
+      stop: () => void spinner.stop(),
+    };
+  }
+
+  /**
+   * Asks before a destructive action. `--yes` answers for the user; with no TTY and no --yes the
+   * action is refused rather than taken silently.
+   */
+  async confirm(question: string, yes: boolean | undefined): Promise<boolean> {
+    if (yes) return true;
+    if (!process.stdin.isTTY || !this.stderr.isTTY) {
+      throw new CmmcError('confirm.required', `${question.replace(/\?$/, '')}: refusing without confirmation`, {
+        hint: 'run it again with --yes to confirm',
+      });
+    }
+    const rl = readline.createInterface({ input: process.stdin, output: this.stderr });
+    try {
+      const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  }
+}
+
+export function colorAllowed(stream: NodeJS.WriteStream): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  if (process.env.TERM === 'dumb') return false;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0') return true;
+  return Boolean(stream.isTTY);
+}

@@ -1,0 +1,158 @@
+/**
+ * The connection seam. Every capability (engine, seeds, backup, doctor) opens the database through
+ * `openDatabase`, which hands back postgres.js (`sql`) and Kysely over it (kysely-postgres-js).
+ * The embedded database (PGlite) plugs in here too, so nothing above this file knows which it is.
+ */
+import postgres from 'postgres';
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import type { CmmcConfig } from '../config/config.js';
+import { databaseName, describeTarget } from '../config/config.js';
+import { CmmcError } from '../errors.js';
+import { connectionError } from './errors.js';
+import { POOL_SETTINGS, type PoolSettings } from './pool-settings.js';
+
+export interface OpenOptions {
+  /** Pool settings; defaults to the platform's POOL_SETTINGS. The CLI uses a small pool. */
+  pool?: Partial<PoolSettings>;
+  /** Open `pool.min` connections at once (the library pool does; the CLI does not). */
+  warm?: boolean;
+  applicationName?: string;
+  /** Extra startup parameters (for example lock_timeout). */
+  connection?: Record<string, string | number>;
+}
+
+export interface DbHandle<DB = any> {
+  /** Kysely over the pool. */
+  db: Kysely<DB>;
+  /** postgres.js itself, for what Kysely does not do (COPY, LISTEN, raw scripts). */
+  sql: postgres.Sql;
+  /** The URL postgres.js connected with (contains the password: never print it). */
+  url: string;
+  config: CmmcConfig;
+  /** One line naming the target, password masked. */
+  description: string;
+  settings: PoolSettings;
+  applicationName: string;
+  close(): Promise<void>;
+}
+
+/** Hooks the embedded engine registers, so that this module does not import PGlite on its own. */
+export interface EmbeddedProvider {
+  start(config: CmmcConfig): Promise<{ url: string; stop(): Promise<void> }>;
+}
+let embeddedProvider: () => Promise<EmbeddedProvider> = async () => (await import('../embedded/provider.js')).provider;
+export function registerEmbeddedProvider(load: () => Promise<EmbeddedProvider>): void {
+  embeddedProvider = load;
+}
+
+let poolCounter = 0;
+
+/** Opens a pool to the configured database and checks that it answers. */
+export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOptions = {}): Promise<DbHandle<DB>> {
+  const settings: PoolSettings = { ...POOL_SETTINGS, ...options.pool };
+  let url = config.url;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (config.kind === 'embedded') {
+    const started = await (await embeddedProvider()).start(config);
+    url = started.url;
+    stopEmbedded = started.stop;
+  }
+  if (!url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
+
+  const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
+  const sql = postgres(url, {
+    max: settings.max,
+    idle_timeout: settings.idleTimeoutSeconds,
+    max_lifetime: settings.maxLifetimeSeconds,
+    connect_timeout: settings.connectTimeoutSeconds,
+    onnotice: () => {},
+    connection: {
+      application_name: applicationName,
+      ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+      ...options.connection,
+    },
+  });
+  const db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+  const close = async () => {
+    // Kysely ends the pool only if it ever used it, so end postgres.js ourselves as well.
+    await db.destroy().catch(() => {});
+    await sql.end({ timeout: 5 }).catch(() => {});
+    await stopEmbedded?.();
+  };
+  const handle: DbHandle<DB> = {
+    db,
+    sql,
+    url,
+    config,
+    description: describeTarget(config),
+    settings,
+    applicationName,
+    close,
+  };
+
+  try {
+    if (options.warm && settings.min > 0) {
+      await Promise.all(Array.from({ length: Math.min(settings.min, settings.max) }, () => sql`SELECT 1`));
+    } else {
+      await sql`SELECT 1`;
+    }
+  } catch (err) {
+    // Nothing to wait for after a failed connect: end at once.
+    await sql.end({ timeout: 0 }).catch(() => {});
+    await stopEmbedded?.();
+    throw translateConnectError(err, url);
+  }
+  return handle;
+}
+
+/** The user-facing error for a failed connect, or the error itself when it is not about connecting. */
+export function translateConnectError(err: unknown, url: string): unknown {
+  const u = new URL(url);
+  const target = {
+    host: u.hostname || u.searchParams.get('host') || 'localhost',
+    port: u.port || '5432',
+    user: decodeURIComponent(u.username) || 'postgres',
+    database: databaseName(url),
+  };
+  return connectionError(err, target) ?? err;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'error';
+  database?: string;
+  serverVersion?: string;
+  latencyMs?: number;
+  error?: string;
+  pool: { size: number; inUse: number; free: number; min: number; max: number };
+}
+
+/**
+ * Health of a pool. Pool figures are read from the server's `pg_stat_activity` by this pool's
+ * application_name, because postgres.js keeps its counts private; the health query's own
+ * connection is not counted as in use.
+ */
+export async function healthCheck(handle: DbHandle): Promise<HealthReport> {
+  const { min, max } = handle.settings;
+  const started = performance.now();
+  try {
+    const [row] = await handle.sql<{ database: string; version: string; size: number; in_use: number }[]>`
+      SELECT current_database() AS database,
+             current_setting('server_version') AS version,
+             count(a.pid)::int AS size,
+             (count(a.pid) FILTER (WHERE a.state NOT IN ('idle') AND a.pid <> pg_backend_pid()))::int AS in_use
+        FROM (SELECT 1) AS one
+        LEFT JOIN pg_stat_activity a ON a.application_name = ${handle.applicationName}`;
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    const size = row.size;
+    return {
+      status: 'ok',
+      database: row.database,
+      serverVersion: row.version,
+      latencyMs,
+      pool: { size, inUse: row.in_use, free: Math.max(0, size - row.in_use), min, max },
+    };
+  } catch (err) {
+    return { status: 'error', error: (err as Error).message, pool: { size: 0, inUse: 0, free: 0, min, max } };
+  }
+}

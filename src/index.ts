@@ -1,0 +1,27 @@
+/**
+ * cmmc-db as a library: configuration, the platform's connection pool, a health check.
+ *
+ * @example
+ * ```ts
+ * import { createPool, healthCheck } from 'cmmc-db';
+ * const pool = await createPool();            // DATABASE_URL or DB_* from the environment
+ * console.log(await healthCheck(pool));
+ * await pool.close();
+ * ```
+ */
+import { resolveConfig, type ConfigInput } from './config/config.js';
+import { openDatabase, type DbHandle, type OpenOptions } from './db/connection.js';
+
+export { resolveConfig, redactUrl, describeTarget } from './config/config.js';
+export type { CmmcConfig, ConfigInput } from './config/config.js';
+export { openDatabase, healthCheck, POOL_SETTINGS } from './db/index.js';
+export type { DbHandle, HealthReport, OpenOptions, PoolSettings } from './db/index.js';
+export { CmmcError } from './errors.js';
+
+/**
+ * Opens the platform's connection pool (min 5 warm, max 20, idle 300 s, 30 s connect timeout,
+ * 60 s statement timeout, connections recycled) from the environment or the given configuration.
+ */
+export async function createPool<DB = any>(input: ConfigInput = {}, options: OpenOptions = {}): Promise<DbHandle<DB>> {
+  return openDatabase<DB>(resolveConfig(input), { warm: true, ...options });
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from './helpers/server.js';
+import { startScramCluster, type ScramCluster } from './helpers/scram-cluster.js';
+
+describe('connecting', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await tdb.drop();
+  });
+
+  it('names the target on stderr and reports pool health as JSON', async () => {
+    const r = await runCliJson(['health'], { url: tdb.url });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain(`database: ${tdb.url}`);
+    expect(r.data.status).toBe('ok');
+    expect(r.data.database).toBe(tdb.name);
+    expect(r.data.pool).toMatchObject({ min: 5, max: 20 });
+    expect(r.data.pool.size).toBeGreaterThanOrEqual(5);
+    expect(r.data.pool.inUse + r.data.pool.free).toBe(r.data.pool.size);
+  });
+
+  it('builds the URL from DB_* parts', async () => {
+    const r = await runCliJson(['health'], { env: { DB_HOST: '127.0.0.1', DB_PORT: '5432', DB_USER: 'postgres', DB_NAME: tdb.name } });
+    expect(r.exitCode).toBe(0);
+    expect(r.data.database).toBe(tdb.name);
+    expect(r.stderr).toContain('(from DB_*)');
+  });
+
+  it('reads DATABASE_URL from .env in the working folder', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-env-'));
+    try {
+      writeFileSync(path.join(dir, '.env'), `DATABASE_URL=${tdb.url}\n`);
+      const r = await runCliJson(['health'], { cwd: dir });
+      expect(r.exitCode).toBe(0);
+      expect(r.data.database).toBe(tdb.name);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing database: one line with the fix, exit 1, no stack', async () => {
+    const r = await runCli(['health'], { url: 'postgres://postgres:hunter2@127.0.0.1:5432/no_such_db_here' });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('database "no_such_db_here" does not exist');
+    expect(r.stderr).toContain('createdb');
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a refused connection says so', async () => {
+    const r = await runCli(['health'], { url: 'postgres://postgres:hunter2@127.0.0.1:1/x' });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('connection refused');
+    expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('a malformed URL is a usage error (exit 2)', async () => {
+    const r = await runCli(['health'], { url: 'mysql://root:hunter2@localhost/db' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('must start with postgres://');
+    expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('--debug shows the stack trace, still without the password', async () => {
+    const r = await runCli(['health', '--debug'], { url: 'postgres://postgres:hunter2@127.0.0.1:1/x' });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('authentication against a cluster that checks passwords', () => {
+  let cluster: ScramCluster;
+  beforeAll(async () => {
+    cluster = await startScramCluster('s3cret-pass');
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('the right password connects', async () => {
+    const r = await runCliJson(['health'], { url: cluster.url() });
+    expect(r.exitCode).toBe(0);
+    expect(r.data.status).toBe('ok');
+    expect(r.stderr).not.toContain('s3cret-pass');
+  });
+
+  it('a wrong password gets its own error and is never printed', async () => {
+    const r = await runCli(['health'], { url: cluster.url('wrong-pass-123') });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('password authentication failed for user "postgres"');
+    expect(r.stderr).not.toContain('wrong-pass-123');
+  });
+});

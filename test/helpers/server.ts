@@ -1,0 +1,55 @@
+/**
+ * The real PostgreSQL the tests use (127.0.0.1:5432, trust auth as postgres on this machine and
+ * in CI), and throwaway databases on it: each test makes its own and drops it.
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+
+export const ADMIN_URL = process.env.CMMC_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export function urlFor(database: string, base = ADMIN_URL): string {
+  const u = new URL(base);
+  u.pathname = '/' + database;
+  return u.toString();
+}
+
+export function uniqueName(prefix = 'cmmc_test'): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** Runs one statement as the admin user on the `postgres` database. */
+export async function adminQuery<T extends object = Record<string, unknown>>(text: string): Promise<T[]> {
+  const sql = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql.unsafe(text)) as unknown as T[];
+  } finally {
+    await sql.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** Drops the database, ending any connection still open to it. */
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(prefix?: string): Promise<TestDatabase> {
+  const name = uniqueName(prefix);
+  await adminQuery(`CREATE DATABASE "${name}"`);
+  return { name, url: urlFor(name), drop: () => dropDatabase(name) };
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+/** Runs a query on a test database and closes the connection. */
+export async function query<T extends object = Record<string, any>>(url: string, text: string, params: any[] = []): Promise<T[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql.unsafe(text, params)) as unknown as T[];
+  } finally {
+    await sql.end();
+  }
+}
