@@ -29,6 +29,8 @@ export interface DbHandle<DB = any> {
   sql: postgres.Sql;
   /** The URL postgres.js connected with (contains the password: never print it). */
   url: string;
+  /** The embedded database's client connections (its pg_stat_activity shows one session only). */
+  embedded?: { connections(): number };
   config: CmmcConfig;
   /** One line naming the target, password masked. */
   description: string;
@@ -39,7 +41,7 @@ export interface DbHandle<DB = any> {
 
 /** Hooks the embedded engine registers, so that this module does not import PGlite on its own. */
 export interface EmbeddedProvider {
-  start(config: CmmcConfig): Promise<{ url: string; stop(): Promise<void> }>;
+  start(config: CmmcConfig): Promise<{ url: string; socketPath?: string; connections?(): number; stop(): Promise<void> }>;
 }
 let embeddedProvider: () => Promise<EmbeddedProvider> = async () => (await import('../embedded/provider.js')).provider;
 export function registerEmbeddedProvider(load: () => Promise<EmbeddedProvider>): void {
@@ -53,15 +55,22 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   const settings: PoolSettings = { ...POOL_SETTINGS, ...options.pool };
   let url = config.url;
   let stopEmbedded: (() => Promise<void>) | undefined;
+  let embedded: DbHandle['embedded'];
+  let socketPath: string | undefined;
   if (config.kind === 'embedded') {
     const started = await (await embeddedProvider()).start(config);
     url = started.url;
+    socketPath = started.socketPath;
     stopEmbedded = started.stop;
+    embedded = { connections: () => started.connections?.() ?? 0 };
   }
   if (!url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
 
   const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
-  const sql = postgres(url, {
+  // The embedded database listens on a unix socket: postgres.js takes it as `path` (the URL's
+  // libpq-style ?host= would otherwise be sent as a startup parameter).
+  const sql = postgres(socketPath ? url.split('?')[0] : url, {
+    ...(socketPath ? { path: socketPath } : {}),
     max: settings.max,
     idle_timeout: settings.idleTimeoutSeconds,
     max_lifetime: settings.maxLifetimeSeconds,
@@ -84,6 +93,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     db,
     sql,
     url,
+    ...(embedded ? { embedded } : {}),
     config,
     description: describeTarget(config),
     settings,
@@ -144,13 +154,15 @@ export async function healthCheck(handle: DbHandle): Promise<HealthReport> {
         FROM (SELECT 1) AS one
         LEFT JOIN pg_stat_activity a ON a.application_name = ${handle.applicationName}`;
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-    const size = row.size;
+    // Embedded: one PostgreSQL session shared by the pool; count the client connections instead.
+    const size = handle.embedded ? handle.embedded.connections() : row.size;
+    const inUse = handle.embedded ? 0 : row.in_use;
     return {
       status: 'ok',
       database: row.database,
       serverVersion: row.version,
       latencyMs,
-      pool: { size, inUse: row.in_use, free: Math.max(0, size - row.in_use), min, max },
+      pool: { size, inUse, free: Math.max(0, size - inUse), min, max },
     };
   } catch (err) {
     return { status: 'error', error: (err as Error).message, pool: { size: 0, inUse: 0, free: 0, min, max } };

@@ -1,14 +1,85 @@
 /**
- * The embedded database (PGlite) behind the connection seam. Filled in by the embedded capability;
- * until then, using no configured database says so plainly.
+ * The embedded database (PGlite) behind the connection seam. PGlite is served over the PostgreSQL
+ * wire protocol by `@electric-sql/pglite-socket` on a unix socket in a private temporary folder
+ * (mode 0700: no other user of the machine can connect, nothing listens on the network), so
+ * postgres.js and Kysely, and every capability above them, run unchanged on it.
+ *
+ * PGlite is one PostgreSQL session: the socket server lets several client connections share it,
+ * running one statement at a time and holding the others back while one connection is inside a
+ * transaction. Startup parameters (application_name, statement_timeout) are accepted and ignored.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CmmcConfig } from '../config/config.js';
 import type { EmbeddedProvider } from '../db/connection.js';
-import { CmmcError } from '../errors.js';
+import { acquireEmbedded, releaseEmbedded, type EmbeddedInstance } from './instance.js';
+
+/** More than any pool of the CLI or the library asks for (POOL_SETTINGS.max is 20). */
+const MAX_CONNECTIONS = 64;
+
+export interface EmbeddedServer {
+  /** A libpq-style URL (`?host=<socket folder>`): psql understands it; postgres.js needs `socketPath`. */
+  url: string;
+  /** The unix socket itself (postgres.js's `path` option). */
+  socketPath: string;
+  /** Client connections open now. */
+  connections(): number;
+  stop(): Promise<void>;
+}
+
+interface Served {
+  socketDir: string;
+  socketPath: string;
+  stats(): { activeConnections: number };
+}
+const served = new WeakMap<EmbeddedInstance, Promise<Served>>();
+
+async function serve(instance: EmbeddedInstance): Promise<Served> {
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-db-'));
+  fs.chmodSync(socketDir, 0o700);
+  // postgres.js and libpq look for <host folder>/.s.PGSQL.<port>.
+  const socketPath = path.join(socketDir, '.s.PGSQL.5432');
+  const server = new PGLiteSocketServer({ db: instance.pg, path: socketPath, maxConnections: MAX_CONNECTIONS });
+  await server.start();
+  instance.beforeClose.push(async () => {
+    await server.stop();
+    fs.rmSync(socketDir, { recursive: true, force: true });
+  });
+  return { socketDir, socketPath, stats: () => server.getStats() };
+}
+
+/**
+ * Starts (or shares) the embedded database of `config.embeddedDir` and serves it on a unix socket.
+ * `stop()` drops this user's share; the last one closes PGlite and frees the folder.
+ */
+export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'>, options: { waitMs?: number } = {}): Promise<EmbeddedServer> {
+  const instance = await acquireEmbedded(config.embeddedDir, options);
+  try {
+    let serving = served.get(instance);
+    if (!serving) {
+      serving = serve(instance);
+      served.set(instance, serving);
+    }
+    const s = await serving;
+    let stopped = false;
+    return {
+      url: `postgres://postgres@localhost:5432/postgres?host=${encodeURIComponent(s.socketDir)}`,
+      socketPath: s.socketPath,
+      connections: () => s.stats().activeConnections,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await releaseEmbedded(instance);
+      },
+    };
+  } catch (err) {
+    await releaseEmbedded(instance);
+    throw err;
+  }
+}
 
 export const provider: EmbeddedProvider = {
-  async start() {
-    throw new CmmcError('embedded.unavailable', 'no database is configured and the embedded database is not built yet', {
-      hint: 'set DATABASE_URL (or DB_HOST, DB_NAME, DB_USER, DB_PASSWORD) to use a PostgreSQL server',
-    });
-  },
+  start: (config: CmmcConfig) => startEmbeddedServer(config),
 };

@@ -1,0 +1,152 @@
+/**
+ * The embedded PostgreSQL of one folder: PGlite with the platform's extensions (vector, uuid-ossp),
+ * opened at most once per process (shared, counted) and by one process at a time (the folder lock).
+ *
+ * Folder layout:
+ *   <dir>/pgdata/     PGlite's data directory (a PostgreSQL data directory)
+ *   <dir>/lock        the lock file while a process has it open (see lock.ts)
+ *   <dir>/.gitignore  "*": the folder is never committed by accident
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import { parseDuration } from '../config/config.js';
+import { CmmcError } from '../errors.js';
+import { acquireFolderLock, type FolderLock } from './lock.js';
+
+export const DATA_SUBDIR = 'pgdata';
+/** How long a second process waits for the folder by default. */
+export const DEFAULT_LOCK_WAIT_MS = 5_000;
+
+export interface EmbeddedInstance {
+  dir: string;
+  dataDir: string;
+  pg: PGlite;
+  /** Whether this open created the database (initdb ran). */
+  created: boolean;
+  lock: FolderLock;
+  refs: number;
+  /** Run before PGlite closes (the socket server registers its own stop here). */
+  beforeClose: (() => Promise<void>)[];
+  closed: boolean;
+}
+
+const open = new Map<string, Promise<EmbeddedInstance>>();
+let signalsInstalled = false;
+
+/** CMMC_DB_LOCK_WAIT (`5s`, `500ms`, `1min`), else 5 s. */
+export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CMMC_DB_LOCK_WAIT;
+  if (raw === undefined || raw === '') return DEFAULT_LOCK_WAIT_MS;
+  const ms = parseDuration(raw);
+  if (ms === undefined) {
+    throw new CmmcError('config.duration', `CMMC_DB_LOCK_WAIT "${raw}" is not a duration`, { hint: 'use milliseconds or a unit: 500ms, 30s, 5min', exitCode: 2 });
+  }
+  return ms;
+}
+
+/** Creates PGlite on a data directory with the platform's extensions (vector, uuid-ossp). */
+export async function createPglite(dataDir: string | undefined): Promise<PGlite> {
+  const [{ PGlite }, { vector }, { uuid_ossp }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite-pgvector'),
+    import('@electric-sql/pglite/contrib/uuid_ossp'),
+  ]);
+  return PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector, uuid_ossp } });
+}
+
+/**
+ * Opens (or creates) the embedded database in `dir`, or shares the instance this process already
+ * has open. Release it with `releaseEmbedded`.
+ * @throws CmmcError `embedded.locked` when another process holds the folder beyond the wait.
+ */
+export async function acquireEmbedded(dir: string, options: { waitMs?: number } = {}): Promise<EmbeddedInstance> {
+  const key = path.resolve(dir);
+  const existing = open.get(key);
+  if (existing) {
+    const instance = await existing;
+    if (!instance.closed) {
+      instance.refs++;
+      return instance;
+    }
+  }
+  const opening = openInstance(key, options.waitMs ?? lockWaitMs());
+  open.set(key, opening);
+  try {
+    return await opening;
+  } catch (err) {
+    open.delete(key);
+    throw err;
+  }
+}
+
+async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstance> {
+  const lock = await acquireFolderLock(dir, waitMs);
+  try {
+    const gitignore = path.join(dir, '.gitignore');
+    if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n');
+    const dataDir = path.join(dir, DATA_SUBDIR);
+    const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+    // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
+    fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
+    let pg: PGlite;
+    try {
+      pg = await createPglite(dataDir);
+    } catch (err) {
+      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${(err as Error).message ?? err}`, {
+        hint: 'if the folder is damaged, restore a backup into a fresh folder (cmmc-db backup restore), or move it aside to start anew',
+        cause: err,
+      });
+    }
+    installSignalHandlers();
+    return { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** Drops one reference; the last one closes PGlite cleanly (checkpoint) and frees the folder. */
+export async function releaseEmbedded(instance: EmbeddedInstance): Promise<void> {
+  if (instance.closed) return;
+  if (--instance.refs > 0) return;
+  await closeInstance(instance);
+}
+
+async function closeInstance(instance: EmbeddedInstance): Promise<void> {
+  if (instance.closed) return;
+  instance.closed = true;
+  open.delete(instance.dir);
+  try {
+    for (const fn of instance.beforeClose.splice(0)) await fn().catch(() => {});
+    await instance.pg.close();
+  } finally {
+    instance.lock.release();
+  }
+}
+
+/** Closes every embedded database this process has open (on SIGINT/SIGTERM). */
+export async function closeAllEmbedded(): Promise<void> {
+  const all = await Promise.allSettled([...open.values()]);
+  for (const r of all) if (r.status === 'fulfilled') await closeInstance(r.value).catch(() => {});
+}
+
+/**
+ * Ctrl-C or a kill while the embedded database is open: close it cleanly (an open transaction is
+ * rolled back, nothing half-written stays) and free the folder, then exit as the signal would.
+ */
+function installSignalHandlers(): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  const onSignal = (signal: NodeJS.Signals, code: number) => {
+    const handler = () => {
+      void closeAllEmbedded().finally(() => {
+        // Leave the exit to other listeners if there are any (they may be tidying up too).
+        if (process.listenerCount(signal) === 0) process.exit(code);
+      });
+    };
+    process.once(signal, handler);
+  };
+  onSignal('SIGINT', 130);
+  onSignal('SIGTERM', 143);
+}

@@ -1,0 +1,159 @@
+/**
+ * One process at a time on an embedded folder. PGlite is a single-user PostgreSQL: two processes
+ * writing the same data files would corrupt them, so the folder holds a lock file created with
+ * O_EXCL that names the holder (pid, the process's start time, host). A lock left by a process that
+ * is gone is taken over; a live one makes the next process wait (CMMC_DB_LOCK_WAIT), then fail
+ * with one line that names the folder and the pid.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CmmcError } from '../errors.js';
+
+export const LOCK_FILE = 'lock';
+
+export interface LockHolder {
+  pid: number;
+  /** Start time of the process: /proc/<pid>/stat field 22 on Linux (guards against pid reuse). */
+  startTicks?: string;
+  startedAt: string;
+  hostname: string;
+  command?: string;
+}
+
+export interface FolderLock {
+  file: string;
+  release(): void;
+}
+
+/** The start of a process in clock ticks since boot (Linux), to tell it from a later one with the same pid. */
+function processStartTicks(pid: number | 'self'): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that wrote `holder` still runs. */
+export function holderAlive(holder: LockHolder): boolean {
+  if (holder.hostname !== os.hostname()) return true; // another machine (a shared folder): cannot tell, assume alive
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  if (holder.startTicks) {
+    const now = processStartTicks(holder.pid);
+    if (now !== undefined && now !== holder.startTicks) return false; // the pid was reused
+  }
+  return true;
+}
+
+export function readHolder(file: string): LockHolder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+function tryCreate(file: string): boolean {
+  const holder: LockHolder = {
+    pid: process.pid,
+    startTicks: processStartTicks('self'),
+    startedAt: new Date().toISOString(),
+    hostname: os.hostname(),
+    command: process.argv.slice(2).join(' ').slice(0, 200),
+  };
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(holder) + '\n');
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Moves a stale lock aside, checking that what was moved is still the stale one (another process
+ * may have taken it over in between; then its fresh lock is put back).
+ */
+function takeOverStale(file: string, stale: string): void {
+  const aside = `${file}.stale-${process.pid}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return; // already gone
+  }
+  const moved = fs.readFileSync(aside, 'utf8');
+  if (moved === stale) {
+    fs.rmSync(aside, { force: true });
+    return;
+  }
+  try {
+    fs.linkSync(aside, file);
+  } catch {
+    // somebody created yet another lock meanwhile: theirs stands
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+/**
+ * Takes the lock of `dir`, waiting up to `waitMs` for a live holder to finish.
+ * @throws CmmcError `embedded.locked` naming the folder and the pid holding it.
+ */
+export async function acquireFolderLock(dir: string, waitMs: number): Promise<FolderLock> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const deadline = Date.now() + waitMs;
+  let delay = 50;
+  for (;;) {
+    if (tryCreate(file)) {
+      let released = false;
+      return {
+        file,
+        release() {
+          if (released) return;
+          released = true;
+          const holder = readHolder(file);
+          if (holder?.pid === process.pid) fs.rmSync(file, { force: true });
+        },
+      };
+    }
+    let raw = '';
+    try {
+      raw = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue; // removed meanwhile: try again at once
+    }
+    let holder: LockHolder | undefined;
+    try {
+      holder = JSON.parse(raw) as LockHolder;
+    } catch {
+      holder = undefined;
+    }
+    // An unreadable lock is a holder that died between creating and writing it, unless it is brand new.
+    const ageMs = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if ((holder && !holderAlive(holder)) || (!holder && ageMs > 2000)) {
+      takeOverStale(file, raw);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder ? `process ${holder.pid}${holder.command ? ` (cmmc-db ${holder.command})` : ''} since ${holder.startedAt}` : 'another process';
+      throw new CmmcError('embedded.locked', `the embedded database in ${dir} is in use by ${who}`, {
+        hint: 'wait for that command to finish (only one process can open the embedded database), or set CMMC_DB_LOCK_WAIT to wait longer, e.g. CMMC_DB_LOCK_WAIT=60s',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(10, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 250);
+  }
+}
