@@ -1,0 +1,3 @@
+/** Seed files, checksums, the loader and `init`. */
+export * from './split.js';
+export * from './loader.js';

@@ -1,0 +1,299 @@
+/**
+ * The seed loader. Seed files are `*.sql` in the seeds folder (config.seedsDir, CMMC_SEEDS_DIR),
+ * run in name order, each in its own transaction, statement by statement so that an error names
+ * the statement. Every applied file is recorded with its sha256 in `<metaSchema>.seed_log` (never in
+ * `public`); a file whose checksum equals its last record is skipped unless `force`.
+ *
+ * Files whose name contains `sample` hold demo data with known passwords: they run only with
+ * `sample`, and never when config.production unless `allowProductionSample`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type postgres from 'postgres';
+import type { CmmcConfig } from '../config/config.js';
+import type { DbHandle } from '../db/connection.js';
+import { CmmcError, usageError } from '../errors.js';
+import { splitSql, summarize, type SqlStatement } from './split.js';
+
+export interface SeedFile {
+  name: string;
+  path: string;
+  checksum: string;
+  /** Demo data (the name contains `sample`): needs --sample. */
+  sample: boolean;
+  text: string;
+}
+
+export type SeedFileStatus = 'applied' | 'changed' | 'pending';
+
+export interface SeedStatusRow {
+  file: string;
+  status: SeedFileStatus;
+  sample: boolean;
+  checksum: string;
+  appliedChecksum: string | null;
+  appliedAt: string | null;
+}
+
+export type SeedOutcome = 'applied' | 'skipped' | 'would-apply' | 'failed';
+
+export interface SeedResult {
+  file: string;
+  outcome: SeedOutcome;
+  /** Why a file was skipped or would be applied: `unchanged`, `sample`, `pending`, `changed`, `forced`. */
+  reason: string;
+  checksum: string;
+  statements: number;
+  durationMs?: number;
+}
+
+export interface SeedFailure {
+  file: string;
+  statement: number;
+  line: number;
+  text: string;
+  message: string;
+  code?: string;
+}
+
+export interface SeedRunResult {
+  results: SeedResult[];
+  failure?: SeedFailure;
+}
+
+export interface SeedOptions {
+  /** File names to run (`01_cmmc_controls.sql`, `01_cmmc_controls`, or a prefix such as `01`); default all. */
+  names?: string[];
+  force?: boolean;
+  sample?: boolean;
+  allowProductionSample?: boolean;
+  dryRun?: boolean;
+  /** Called before each file runs (for spinners). */
+  onFile?: (file: SeedFile, index: number, total: number) => void;
+}
+
+/** Advisory lock key shared by every seed loader, so that two loaders never interleave. */
+const SEED_LOCK = 0x636d6d63_5eed; // "cmmc" + "seed"
+
+/** The seed files of a folder, sorted by name. */
+export function listSeedFiles(dir: string): SeedFile[] {
+  if (!existsSync(dir)) {
+    throw new CmmcError('seed.dir', `seed folder ${dir} does not exist`, { hint: 'set CMMC_SEEDS_DIR or run from the project folder' });
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((name) => {
+      const p = path.join(dir, name);
+      const bytes = readFileSync(p);
+      return {
+        name,
+        path: p,
+        checksum: createHash('sha256').update(bytes).digest('hex'),
+        sample: name.toLowerCase().includes('sample'),
+        text: bytes.toString('utf8'),
+      };
+    });
+}
+
+/** Picks the files named (exact name, name without .sql, or a unique prefix); all when none are named. */
+export function selectFiles(files: SeedFile[], names: string[] | undefined): SeedFile[] {
+  if (!names || names.length === 0) return files;
+  const picked = new Set<SeedFile>();
+  for (const raw of names) {
+    const name = raw.trim();
+    const exact = files.find((f) => f.name === name || f.name === `${name}.sql`);
+    const matches = exact ? [exact] : files.filter((f) => f.name.startsWith(name));
+    if (matches.length !== 1) {
+      const available = files.map((f) => f.name).join(', ') || 'none';
+      throw usageError(
+        matches.length === 0 ? `no seed file matches "${name}"` : `"${name}" matches several seed files: ${matches.map((f) => f.name).join(', ')}`,
+        `seed files: ${available}`,
+      );
+    }
+    picked.add(matches[0]);
+  }
+  return files.filter((f) => picked.has(f));
+}
+
+function seedLogName(config: CmmcConfig): string {
+  return `"${config.metaSchema}".seed_log`;
+}
+
+/**
+ * Creates `<metaSchema>.seed_log` when missing. The schema and table are looked up first so that a
+ * role without CREATE on the database can use a schema that `init` made for it.
+ */
+export async function ensureSeedLog(sql: postgres.Sql, config: CmmcConfig): Promise<void> {
+  const [found] = await sql<{ schema: boolean; table: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${config.metaSchema}) AS schema,
+           to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS table`;
+  if (found.table) return;
+  if (!found.schema) await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${config.metaSchema}"`);
+  await sql.unsafe(`
+    CREATE TABLE IF NOT EXISTS ${seedLogName(config)} (
+      id          bigserial PRIMARY KEY,
+      file_name   text NOT NULL,
+      checksum    char(64) NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now(),
+      duration_ms integer NOT NULL,
+      statements  integer NOT NULL,
+      forced      boolean NOT NULL DEFAULT false,
+      applied_by  text NOT NULL DEFAULT current_user
+    );
+    CREATE INDEX IF NOT EXISTS seed_log_file_applied_idx ON ${seedLogName(config)} (file_name, applied_at DESC, id DESC);
+    COMMENT ON TABLE ${seedLogName(config)} IS 'cmmc-db seed loader: one row per applied seed file (sha256 of its bytes)';`);
+}
+
+/** The last applied checksum and time of each file, from the seed log (empty when there is none). */
+async function lastApplied(sql: postgres.Sql, config: CmmcConfig): Promise<Map<string, { checksum: string; appliedAt: string }>> {
+  const map = new Map<string, { checksum: string; appliedAt: string }>();
+  const [exists] = await sql<{ ok: boolean }[]>`SELECT to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS ok`;
+  if (!exists.ok) return map;
+  const rows = await sql.unsafe<{ file_name: string; checksum: string; applied_at: Date }[]>(
+    `SELECT DISTINCT ON (file_name) file_name, checksum, applied_at
+       FROM ${seedLogName(config)}
+      ORDER BY file_name, applied_at DESC, id DESC`,
+  );
+  for (const r of rows) map.set(r.file_name, { checksum: r.checksum.trim(), appliedAt: new Date(r.applied_at).toISOString() });
+  return map;
+}
+
+/** Each seed file with applied / changed / pending. */
+export async function seedStatus(handle: DbHandle): Promise<SeedStatusRow[]> {
+  const files = listSeedFiles(handle.config.seedsDir);
+  const applied = await lastApplied(handle.sql, handle.config);
+  return files.map((f) => {
+    const last = applied.get(f.name);
+    return {
+      file: f.name,
+      status: !last ? 'pending' : last.checksum === f.checksum ? 'applied' : 'changed',
+      sample: f.sample,
+      checksum: f.checksum,
+      appliedChecksum: last?.checksum ?? null,
+      appliedAt: last?.appliedAt ?? null,
+    };
+  });
+}
+
+/** Refuses demo data in production unless explicitly allowed (it holds known passwords). */
+export function checkSampleGuard(config: CmmcConfig, options: Pick<SeedOptions, 'sample' | 'allowProductionSample'>): void {
+  if (options.sample && config.production && !options.allowProductionSample) {
+    throw new CmmcError('seed.production', 'refusing to load sample data in production (NODE_ENV/CMMC_ENV=production): it holds demo users with known passwords', {
+      hint: 'leave out --sample, or add --allow-production-sample if this really is a throwaway database',
+    });
+  }
+}
+
+/**
+ * Runs the selected seed files. Stops at the first failing file (rolled back alone; files before
+ * it stay applied) and returns the failure instead of throwing, so the caller can show what ran.
+ */
+export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Promise<SeedRunResult> {
+  const { config, sql } = handle;
+  checkSampleGuard(config, options);
+  const all = listSeedFiles(config.seedsDir);
+  const chosen = selectFiles(all, options.names);
+  const named = Boolean(options.names && options.names.length);
+  const namedSample = named ? chosen.filter((f) => f.sample) : [];
+  if (namedSample.length && !options.sample) {
+    throw usageError(`${namedSample.map((f) => f.name).join(', ')} holds demo data with known passwords`, 'add --sample to load it');
+  }
+
+  const results: SeedResult[] = [];
+  const toRun: { file: SeedFile; statements: SqlStatement[] }[] = [];
+  const applied = await lastApplied(sql, config);
+  for (const file of chosen) {
+    const statements = splitSql(file.text);
+    const last = applied.get(file.name);
+    const base = { file: file.name, checksum: file.checksum, statements: statements.length };
+    if (file.sample && !options.sample) {
+      results.push({ ...base, outcome: 'skipped', reason: 'sample' });
+    } else if (last?.checksum === file.checksum && !options.force) {
+      results.push({ ...base, outcome: 'skipped', reason: 'unchanged' });
+    } else {
+      const reason = last?.checksum === file.checksum ? 'forced' : last ? 'changed' : 'pending';
+      results.push({ ...base, outcome: options.dryRun ? 'would-apply' : 'applied', reason });
+      if (!options.dryRun) toRun.push({ file, statements });
+    }
+  }
+  if (options.dryRun || toRun.length === 0) return { results };
+
+  await ensureSeedLog(sql, config);
+  for (const [n, { file, statements }] of toRun.entries()) {
+    options.onFile?.(file, n, toRun.length);
+    const result = results.find((r) => r.file === file.name)!;
+    const started = performance.now();
+    let current: SqlStatement | undefined;
+    try {
+      let skipped = false;
+      await sql.begin(async (tx) => {
+        await tx.unsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK})`);
+        // Another loader may have applied it while we waited for the lock.
+        const [last] = await tx.unsafe<{ checksum: string }[]>(
+          `SELECT checksum FROM ${seedLogName(config)} WHERE file_name = $1 ORDER BY applied_at DESC, id DESC LIMIT 1`,
+          [file.name],
+        );
+        if (last && last.checksum.trim() === file.checksum && !options.force) {
+          skipped = true;
+          return;
+        }
+        for (const statement of statements) {
+          current = statement;
+          if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
+            throw new CmmcError('seed.transaction', 'seed files must not contain transaction control (each file already runs in its own transaction)');
+          }
+          await tx.unsafe(statement.text);
+        }
+        current = undefined;
+        const durationMs = Math.round(performance.now() - started);
+        await tx.unsafe(
+          `INSERT INTO ${seedLogName(config)} (file_name, checksum, duration_ms, statements, forced) VALUES ($1, $2, $3, $4, $5)`,
+          [file.name, file.checksum, durationMs, statements.length, Boolean(options.force && last?.checksum.trim() === file.checksum)],
+        );
+        result.durationMs = durationMs;
+      });
+      if (skipped) {
+        result.outcome = 'skipped';
+        result.reason = 'unchanged';
+      }
+    } catch (err) {
+      result.outcome = 'failed';
+      const e = err as { message?: string; code?: string };
+      const failure: SeedFailure = {
+        file: file.name,
+        statement: current?.index ?? 0,
+        line: current?.line ?? 0,
+        text: current ? summarize(current.text) : '',
+        message: (e.message ?? String(err)).split('\n')[0],
+        code: typeof e.code === 'string' ? e.code : undefined,
+      };
+      // Files after the failing one were not run.
+      for (const later of toRun.slice(n + 1)) {
+        const r = results.find((x) => x.file === later.file.name)!;
+        r.outcome = 'skipped';
+        r.reason = 'not run: an earlier file failed';
+      }
+      return { results, failure };
+    }
+  }
+  return { results };
+}
+
+function stripComments(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--'))
+    .join('\n');
+}
+
+/** The one-line error for a failed seed file. */
+export function failureError(failure: SeedFailure): CmmcError {
+  const where = failure.statement ? ` at statement ${failure.statement} (line ${failure.line}: ${failure.text})` : '';
+  const hint =
+    failure.code === '42P01'
+      ? 'a table is missing: run "cmmc-db upgrade head" first'
+      : 'fix the file and run "cmmc-db seed" again; files before it stay applied';
+  return new CmmcError('seed.failed', `seed ${failure.file} failed${where}: ${failure.message}; ${failure.file} was rolled back`, { hint });
+}
