@@ -106,6 +106,11 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
   }
 }
 
+/** Whether this process has the embedded database of `dir` open now. */
+export function isOpenInProcess(dir: string): boolean {
+  return open.has(path.resolve(dir));
+}
+
 /** Drops one reference; the last one closes PGlite cleanly (checkpoint) and frees the folder. */
 export async function releaseEmbedded(instance: EmbeddedInstance): Promise<void> {
   if (instance.closed) return;

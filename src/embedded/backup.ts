@@ -1,0 +1,119 @@
+/**
+ * Backups of the embedded database: `pg_dump` compiled for PGlite (`@electric-sql/pglite-tools`)
+ * writes plain SQL (with INSERTs, not COPY), and a restore runs that SQL in a fresh PGlite, so a
+ * backup is readable, diffable, and loads into a PostgreSQL server too (`psql -f`).
+ *
+ * A restore never writes into the live data folder: it builds the database in a sibling folder and
+ * swaps it in only when the whole dump has loaded, keeping the previous data until then.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CmmcError } from '../errors.js';
+import { acquireFolderLock } from './lock.js';
+import { acquireEmbedded, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
+
+export interface EmbeddedDumpResult {
+  file: string;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface EmbeddedRestoreResult {
+  dir: string;
+  durationMs: number;
+  /** Whether an existing embedded database was replaced. */
+  replaced: boolean;
+}
+
+/**
+ * Dumps the embedded database in `dir` to `file` as plain SQL. Shares the database if this
+ * process already has it open, otherwise takes the folder lock for the time of the dump.
+ *
+ * @example await dumpEmbedded('.cmmc-db', 'backups/cmmc-20260101.sql')
+ */
+export async function dumpEmbedded(dir: string, file: string): Promise<EmbeddedDumpResult> {
+  const started = performance.now();
+  if (!fs.existsSync(path.join(dir, DATA_SUBDIR, 'PG_VERSION'))) {
+    throw new CmmcError('embedded.missing', `there is no embedded database in ${dir} to back up`, {
+      hint: 'run `cmmc-db upgrade head` first, or set CMMC_DB_DIR to the folder that holds it',
+    });
+  }
+  const instance = await acquireEmbedded(dir);
+  try {
+    const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
+    let dump: File;
+    try {
+      dump = await pgDump({ pg: instance.pg, args: ['--no-owner', '--no-privileges'] });
+    } catch (err) {
+      throw new CmmcError('embedded.dump', `pg_dump of the embedded database failed: ${firstLine(err)}`, { cause: err });
+    }
+    const text = await dump.text();
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
+    const partial = `${file}.partial-${process.pid}`;
+    fs.writeFileSync(partial, text);
+    fs.renameSync(partial, file);
+    return { file, bytes: Buffer.byteLength(text), durationMs: Math.round(performance.now() - started) };
+  } finally {
+    await releaseEmbedded(instance);
+  }
+}
+
+/**
+ * Restores a plain-SQL dump into the embedded database of `dir`. A missing or empty folder gets a
+ * fresh database; an existing database is replaced only with `replace: true`, and only once the
+ * dump has loaded completely (until then the old one is untouched).
+ *
+ * @example await restoreEmbedded('backups/cmmc-20260101.sql', '.cmmc-db', { replace: true })
+ */
+export async function restoreEmbedded(file: string, dir: string, options: { replace?: boolean } = {}): Promise<EmbeddedRestoreResult> {
+  const started = performance.now();
+  if (!fs.existsSync(file)) throw new CmmcError('embedded.restore', `the backup file ${file} does not exist`, { hint: 'give the path of a .sql backup' });
+  const text = fs.readFileSync(file, 'utf8');
+  if (/^PGDMP/.test(text)) {
+    throw new CmmcError('embedded.restore', `${file} is a pg_dump custom-format archive; the embedded database restores plain SQL dumps`, {
+      hint: 'restore it into a PostgreSQL server with pg_restore, or take a plain SQL backup of the embedded database',
+    });
+  }
+  const dataDir = path.join(dir, DATA_SUBDIR);
+  const exists = fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (exists && !options.replace) {
+    throw new CmmcError('embedded.restore', `the embedded database in ${dir} already exists`, {
+      hint: 'restore into a fresh folder (CMMC_DB_DIR=<new folder>), or confirm replacing it',
+    });
+  }
+
+  if (isOpenInProcess(dir)) {
+    throw new CmmcError('embedded.restore', `the embedded database in ${dir} is open in this process; close it before restoring`, {
+      hint: 'restore before opening the database (no ctx.open() / openDatabase() around the restore)',
+    });
+  }
+  const lock = await acquireFolderLock(dir, lockWaitMs());
+  const building = path.join(dir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+  try {
+    fs.rmSync(building, { recursive: true, force: true });
+    const pg = await createPglite(building);
+    try {
+      await pg.exec(text);
+    } catch (err) {
+      throw new CmmcError('embedded.restore', `the backup ${file} did not load: ${firstLine(err)}`, {
+        hint: 'the embedded database was left as it was; check that the file is a complete plain SQL dump',
+        cause: err,
+      });
+    } finally {
+      await pg.close().catch(() => {});
+    }
+    const old = path.join(dir, `${DATA_SUBDIR}.before-restore-${process.pid}`);
+    if (exists) fs.renameSync(dataDir, old);
+    fs.renameSync(building, dataDir);
+    fs.rmSync(old, { recursive: true, force: true });
+    return { dir, durationMs: Math.round(performance.now() - started), replaced: exists };
+  } finally {
+    fs.rmSync(building, { recursive: true, force: true });
+    lock.release();
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n').find((l) => l.trim()) ?? 'unknown error';
+}
