@@ -1,4 +1,31 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('check')
+    .description('exit 1 when the database is not at the heads or an applied revision file has changed (for CI)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db check --json || echo "migrations needed"')
+    .action(
+      ctx.action(async () => {
+        const m = await import('../../migrate/index.js');
+        const config = ctx.config();
+        const script = await m.loadScript(config);
+        const handle = await ctx.open();
+        const status = await m.getStatus(handle, script);
+        const ok = status.atHead && status.changed.length === 0;
+        if (ctx.out.json) {
+          ctx.out.data({ status: ok ? 'ok' : 'fail', ...status });
+          return ok ? 0 : 1;
+        }
+        if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dir} declares`);
+        if (status.pending.length) {
+          ctx.out.error(`the database is not at the heads (${status.heads.join(', ')}): ${status.pending.length} revision(s) pending: ${status.pending.join(', ')}`);
+          ctx.out.info('next: cmmc-db upgrade heads');
+        }
+        for (const c of status.changed) ctx.out.error(`applied revision ${c.revision} changed since it was applied: ${c.file}`);
+        if (status.changed.length) ctx.out.info('restore the changed file(s); if the change is deliberate, upgrade with --allow-changed');
+        if (ok) ctx.out.success(`the database is at the heads (${status.heads.join(', ') || 'base'}) and no applied file changed`);
+        return ok ? 0 : 1;
+      }),
+    );
+};

@@ -1,4 +1,35 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('current')
+    .description('show the revision(s) the database is at (reads the version table; changes nothing)')
+    .option('-v, --verbose', 'show each revision in full')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db current --verbose')
+    .action(
+      ctx.action(async (flags: { verbose?: boolean }) => {
+        const m = await import('../../migrate/index.js');
+        const { summarize, tags, details } = await import('../../migrate/report.js');
+        const config = ctx.config();
+        const script = await m.loadScript(config);
+        const handle = await ctx.open();
+        const status = await m.getStatus(handle, script);
+        const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
+        const revisions = status.current.map((id) =>
+          script.graph.has(id) ? summarize(script, script.graph.get(id), { applied, current: status.current }) : { revision: id, unknown: true },
+        );
+        if (ctx.out.json) {
+          ctx.out.data({ current: status.current, heads: status.heads, atHead: status.atHead, pending: status.pending, revisions });
+          return 0;
+        }
+        if (status.current.length === 0) ctx.out.info('no revision applied: the database is at base (next: cmmc-db upgrade head)');
+        for (const r of revisions) {
+          if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dir})`);
+          else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
+          else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
+        }
+        if (status.current.length && !status.atHead) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade heads)`);
+        return 0;
+      }),
+    );
+};

@@ -1,4 +1,12 @@
 import type { RegisterCommand } from './types.js';
+import { migrateRun, runFlags, type MigrateRunFlags } from './upgrade.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, ctx) => {
+  runFlags(
+    program
+      .command('downgrade <target>')
+      .description('revert revisions down to TARGET (base, -1, an id, label@base...); asks first in production'),
+  )
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db downgrade -1\n  $ cmmc-db downgrade base\n  $ cmmc-db downgrade head:base --sql > downgrade.sql')
+    .action(ctx.action(async (target: string, flags: MigrateRunFlags) => migrateRun(ctx, 'downgrade', target, flags)));
+};

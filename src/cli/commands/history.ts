@@ -1,4 +1,51 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('history')
+    .description('show the revisions as a graph, newest first (branches and merges drawn; applied ones marked with -i)')
+    .option('-r, --rev-range <range>', 'only revisions in FROM:TO (either side may be empty; "current" allowed)')
+    .option('-v, --verbose', 'show each revision in full')
+    .option('-i, --indicate-current', 'read the database: @ current, * applied, o pending')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db history --indicate-current\n  $ cmmc-db history -r base:head --verbose\n  $ cmmc-db history -r current: --json')
+    .action(
+      ctx.action(async (flags: { revRange?: string; verbose?: boolean; indicateCurrent?: boolean }) => {
+        const m = await import('../../migrate/index.js');
+        const { summarize, historyLines } = await import('../../migrate/report.js');
+        const { usageError } = await import('../../errors.js');
+        const script = await m.loadScript(ctx.config());
+        const { graph } = script;
+        const needsDb = flags.indicateCurrent || /(^|:)current(:|$)/.test(flags.revRange ?? '');
+        let db: { applied: Set<string>; current: string[] } | undefined;
+        if (needsDb) {
+          const handle = await ctx.open();
+          const current = await m.getCurrentHeads(handle);
+          db = { current, applied: graph.appliedSet(current.filter((r) => graph.has(r))) };
+        }
+        let revisions = graph.ordered;
+        if (flags.revRange) {
+          const i = flags.revRange.indexOf(':');
+          if (i === -1) throw usageError(`-r "${flags.revRange}" is not a range`, 'use FROM:TO, for example -r base:head or -r current:');
+          const side = (s: string): string[] | undefined => {
+            if (s === '' ) return undefined;
+            if (s === 'current') return db!.current.filter((r) => graph.has(r));
+            return m.catchRevisionErrors(() => graph.resolveTarget(s, db?.current ?? []));
+          };
+          const lower = side(flags.revRange.slice(0, i));
+          revisions = graph.range(lower && lower.length ? lower : undefined, side(flags.revRange.slice(i + 1)));
+        }
+        const summaries = new Map(revisions.map((r) => [r.revision, summarize(script, r, db)]));
+        if (ctx.out.json) {
+          ctx.out.data([...revisions].reverse().map((r) => summaries.get(r.revision)));
+          return 0;
+        }
+        if (revisions.length === 0) {
+          ctx.out.info('no revisions in that range');
+          return 0;
+        }
+        for (const line of historyLines(script, revisions, summaries, flags.verbose ?? false)) ctx.out.line(line);
+        if (db) ctx.out.info(ctx.out.c.dim('@ current   * applied   o pending'));
+        return 0;
+      }),
+    );
+};

@@ -1,4 +1,38 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('revision')
+    .description('write a new revision file from the template (its down revision is the current single head)')
+    .requiredOption('-m, --message <message>', 'what the revision does')
+    .option('--head <rev>', 'build on this revision instead of the single head ("base" starts a new branch)')
+    .option('--branch-label <label>', 'a branch label for the new revision (repeatable)', collect, [] as string[])
+    .option('--depends-on <rev>', 'a revision (or label) that must be applied first (repeatable)', collect, [] as string[])
+    .option('--sql', 'write a plain-SQL revision (.sql) instead of TypeScript')
+    .option('--rev-id <id>', 'use this revision id instead of a random one')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db revision -m "add widget table"\n  $ cmmc-db revision -m "start reporting" --head base --branch-label reporting --sql')
+    .action(
+      ctx.action(async (flags: { message: string; head?: string; branchLabel: string[]; dependsOn: string[]; sql?: boolean; revId?: string }) => {
+        const m = await import('../../migrate/index.js');
+        const config = ctx.config();
+        const script = await m.loadScript(config);
+        const written = m.writeRevision(config, script, {
+          message: flags.message,
+          head: flags.head,
+          branchLabels: flags.branchLabel,
+          dependsOn: flags.dependsOn,
+          sql: flags.sql,
+          revId: flags.revId,
+        });
+        if (ctx.out.json) ctx.out.data(written);
+        else {
+          ctx.out.line(written.file);
+          ctx.out.success(`revision ${written.revision} written (down revision: ${written.downRevisions.join(', ') || 'base'})`);
+          ctx.out.info(ctx.out.c.dim('next: fill in up() and down(), then cmmc-db upgrade head'));
+        }
+        return 0;
+      }),
+    );
+};

@@ -1,4 +1,31 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('show <rev>')
+    .description('show one revision: id, down revisions, labels, file, message (REV: id, prefix, head, label@head...)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db show head')
+    .action(
+      ctx.action(async (rev: string) => {
+        const { loadScript, catchRevisionErrors } = await import('../../migrate/index.js');
+        const { summarize, details } = await import('../../migrate/report.js');
+        const script = await loadScript(ctx.config());
+        const { graph } = script;
+        const ids = catchRevisionErrors(() => graph.resolveTarget(rev, []));
+        const shown = ids.map((id) => ({ ...summarize(script, graph.get(id)), children: graph.childrenOf(id), path: graph.get(id).file }));
+        if (ctx.out.json) {
+          ctx.out.data(shown.length === 1 ? shown[0] : shown);
+          return 0;
+        }
+        if (shown.length === 0) ctx.out.info('base: no revision');
+        shown.forEach((s, i) => {
+          if (i) ctx.out.line('');
+          for (const l of details(s)) ctx.out.line(l);
+          ctx.out.line(`Children: ${s.children.join(', ') || '(none: a head)'}`);
+          ctx.out.line(`Path: ${s.path}`);
+          ctx.out.line(`Checksum: sha256:${s.checksum}`);
+        });
+        return 0;
+      }),
+    );
+};

@@ -1,0 +1,33 @@
+/**
+ * The migration engine's library API.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig, openDatabase } from 'cmmc-db';
+ * import { runUpgrade, getStatus } from 'cmmc-db/dist/migrate/index.js';
+ * const handle = await openDatabase(resolveConfig());
+ * await runUpgrade(handle, 'head');
+ * console.log(await getStatus(handle)); // { current, heads, pending: [], changed: [], atHead: true }
+ * await handle.close();
+ * ```
+ */
+export { loadScript, loadRevisionFile, type Revision, type RevisionModule, type Script } from './script.js';
+export {
+  runUpgrade,
+  runDowngrade,
+  runStamp,
+  getCurrentHeads,
+  getStatus,
+  type RunOptions,
+  type RunResult,
+  type StepResult,
+  type Status,
+  type ChangedFile,
+  type EngineEvent,
+  type Operation,
+} from './engine.js';
+export { offlineScript, recordingKysely, RecordingDriver, parseRange } from './offline.js';
+export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-revision.js';
+export { graphErrorToUser, catchRevisionErrors } from './errors.js';
+export { bootstrapStatements, lockKey, metaNames } from './version-store.js';
+export { splitStatements, inlineParameters, literal } from './sql-text.js';

@@ -1,0 +1,231 @@
+/**
+ * Loading the revision files of a migrations folder (Alembic's ScriptDirectory): TypeScript revisions
+ * and plain-SQL revisions, each with the sha256 of its file. A TypeScript file's header constants are
+ * read from its text when they are plain literals (fast: `current`, `history` need no TypeScript
+ * loader); its module is imported through tsx only when its `up`/`down` is run.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Kysely } from 'kysely';
+import type { CmmcConfig } from '../config/config.js';
+import { CmmcError } from '../errors.js';
+import { RevisionGraph, type RevisionNode } from '../revision/index.js';
+import { graphErrorToUser } from './errors.js';
+import { splitStatements } from './sql-text.js';
+
+export interface RevisionModule {
+  up(db: Kysely<any>): Promise<void>;
+  down(db: Kysely<any>): Promise<void>;
+}
+
+export interface Revision extends RevisionNode {
+  /** Absolute path of the file. */
+  file: string;
+  /** The file name, for messages. */
+  fileName: string;
+  kind: 'ts' | 'sql';
+  transactional: boolean;
+  /** sha256 of the file's bytes, hex. */
+  checksum: string;
+  /** The up and down of the revision: for SQL, its statements; for TypeScript, its imported module. */
+  load(): Promise<RevisionModule | { upSql: string[]; downSql: string[] }>;
+}
+
+export interface Script {
+  dir: string;
+  revisions: Revision[];
+  graph: RevisionGraph<Revision>;
+}
+
+const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * Loads every revision file of `config.migrationsDir` and builds the graph. Graph errors (duplicate
+ * ids, unknown parents, cycles) are thrown as one-line CmmcErrors before anything runs.
+ */
+export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'>): Promise<Script> {
+  const dir = config.migrationsDir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new CmmcError('migrate.no-folder', `the migrations folder ${dir} does not exist`, {
+      hint: 'run from the project folder, or pass --migrations-dir (or set CMMC_MIGRATIONS_DIR)',
+    });
+  }
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
+    .sort();
+  const revisions: Revision[] = [];
+  for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+  try {
+    return { dir, revisions, graph: new RevisionGraph(revisions) };
+  } catch (err) {
+    throw graphErrorToUser(err);
+  }
+}
+
+/** Reads one revision file (TypeScript or SQL). */
+export async function loadRevisionFile(file: string): Promise<Revision> {
+  const bytes = readFileSync(file);
+  const checksum = createHash('sha256').update(bytes).digest('hex');
+  const text = bytes.toString('utf8');
+  const fileName = path.basename(file);
+  return file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
+}
+
+function invalid(fileName: string, what: string): CmmcError {
+  return new CmmcError('migrate.bad-file', `${fileName}: ${what}`, { hint: 'fix the revision file (see templates/ for the expected shape)' });
+}
+
+function list(value: string | undefined): string[] {
+  if (!value) return [];
+  const v = value.trim();
+  if (v === '' || v.toLowerCase() === 'none' || v.toLowerCase() === 'null') return [];
+  return v.split(/[\s,]+/).filter(Boolean);
+}
+
+/** Parses a plain-SQL revision: `-- key: value` header lines, then `-- migrate:up` and `-- migrate:down` sections. */
+export function parseSqlRevision(text: string, file: string, fileName: string, checksum: string): Revision {
+  const lines = text.split(/\r?\n/);
+  const header: Record<string, string> = {};
+  let section: 'header' | 'up' | 'down' = 'header';
+  const up: string[] = [];
+  const down: string[] = [];
+  for (const line of lines) {
+    const marker = /^\s*--\s*migrate:(up|down)\s*$/i.exec(line);
+    if (marker) {
+      section = marker[1].toLowerCase() as 'up' | 'down';
+      continue;
+    }
+    if (section === 'header') {
+      const m = /^\s*--\s*([a-z_]+)\s*:(.*)$/i.exec(line);
+      if (m) header[m[1].toLowerCase()] = m[2].trim();
+    } else (section === 'up' ? up : down).push(line);
+  }
+  if (section === 'header') throw invalid(fileName, 'has no "-- migrate:up" line');
+  const revision = header.revision;
+  if (!revision || !REVISION_ID.test(revision)) throw invalid(fileName, 'has no valid "-- revision:" header');
+  if (!('down_revision' in header)) throw invalid(fileName, 'has no "-- down_revision:" header (write "none" for a base revision)');
+  const transactional = (header.transactional ?? 'true').toLowerCase();
+  if (!['true', 'false', 'yes', 'no'].includes(transactional)) throw invalid(fileName, `"-- transactional: ${header.transactional}" must be true or false`);
+  const upSql = splitStatements(up.join('\n'));
+  const downSql = splitStatements(down.join('\n'));
+  return {
+    revision,
+    downRevisions: list(header.down_revision),
+    dependsOn: list(header.depends_on),
+    branchLabels: list(header.branch_labels),
+    message: header.message ?? '',
+    file,
+    fileName,
+    kind: 'sql',
+    transactional: transactional === 'true' || transactional === 'yes',
+    checksum,
+    load: async () => ({ upSql, downSql }),
+  };
+}
+
+interface TsHeader {
+  revision?: unknown;
+  downRevision?: unknown;
+  message?: unknown;
+  branchLabels?: unknown;
+  dependsOn?: unknown;
+  transactional?: unknown;
+}
+
+const HEADER_KEYS = ['revision', 'downRevision', 'message', 'branchLabels', 'dependsOn', 'transactional'] as const;
+
+/** Reads `export const name = <literal>` lines; a value that is not a plain literal is left out. */
+function staticHeader(text: string): { header: TsHeader; complete: boolean } {
+  const header: Record<string, unknown> = {};
+  let complete = true;
+  for (const key of HEADER_KEYS) {
+    const re = new RegExp(`^export\\s+const\\s+${key}\\s*(?::[^=\\n]+)?=\\s*(.+?)\\s*;?\\s*$`, 'm');
+    const m = re.exec(text);
+    if (!m) {
+      if (key === 'revision' || key === 'downRevision') complete = false;
+      continue;
+    }
+    const value = parseLiteral(m[1]);
+    if (value === undefined) complete = false;
+    else header[key] = value;
+  }
+  return { header, complete };
+}
+
+/** A JSON-like literal: null, true, false, a quoted string, or an array of quoted strings. */
+function parseLiteral(src: string): unknown {
+  const s = src.replace(/\s+as\s+const$/, '').trim();
+  if (s === 'null' || s === 'undefined') return null;
+  if (s === 'true') return true;
+  if (s === 'false') return false;
+  const str = /^(['"`])((?:\\.|(?!\1)[^\\$])*)\1$/.exec(s);
+  if (str) return unescape(str[2]);
+  const arr = /^\[(.*)\]$/.exec(s);
+  if (arr) {
+    const items: string[] = [];
+    const body = arr[1].trim();
+    if (body === '') return items;
+    const re = /\s*(['"])((?:\\.|(?!\1)[^\\])*)\1\s*(,|$)/y;
+    let m: RegExpExecArray | null;
+    let pos = 0;
+    while (pos < body.length && (m = re.exec(body))) {
+      items.push(unescape(m[2]));
+      pos = re.lastIndex;
+      if (m[3] === '') break;
+    }
+    return pos >= body.trimEnd().length ? items : undefined;
+  }
+  return undefined;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c] ?? c);
+}
+
+async function importTs(file: string): Promise<Record<string, unknown>> {
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+}
+
+async function parseTsRevision(text: string, file: string, fileName: string, checksum: string): Promise<Revision> {
+  const { header, complete } = staticHeader(text);
+  let h: TsHeader = header;
+  let imported: Record<string, unknown> | undefined;
+  if (!complete) {
+    imported = await importTs(file);
+    h = Object.fromEntries(HEADER_KEYS.map((k) => [k, imported![k]]));
+  }
+  const revision = h.revision;
+  if (typeof revision !== 'string' || !REVISION_ID.test(revision)) throw invalid(fileName, 'does not export a valid `revision` id');
+  const down = h.downRevision;
+  if (down === undefined) throw invalid(fileName, 'does not export `downRevision` (null for a base revision)');
+  const strings = (v: unknown, name: string): string[] => {
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') return list(v);
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    throw invalid(fileName, `\`${name}\` must be a string, an array of strings or null`);
+  };
+  if (h.transactional !== undefined && typeof h.transactional !== 'boolean') throw invalid(fileName, '`transactional` must be true or false');
+  const load = async (): Promise<RevisionModule> => {
+    const mod = imported ?? (imported = await importTs(file));
+    const m = (mod.default && typeof mod.up !== 'function' ? mod.default : mod) as Record<string, unknown>;
+    if (m.revision !== undefined && m.revision !== revision) throw invalid(fileName, `exports revision ${String(m.revision)} but its header reads ${revision}`);
+    if (typeof m.up !== 'function' || typeof m.down !== 'function') throw invalid(fileName, 'must export async functions `up(db)` and `down(db)`');
+    return m as unknown as RevisionModule;
+  };
+  return {
+    revision,
+    downRevisions: strings(down, 'downRevision'),
+    dependsOn: strings(h.dependsOn, 'dependsOn'),
+    branchLabels: strings(h.branchLabels, 'branchLabels'),
+    message: typeof h.message === 'string' ? h.message : '',
+    file,
+    fileName,
+    kind: 'ts',
+    transactional: h.transactional !== false,
+    checksum,
+    load,
+  };
+}

@@ -1,0 +1,3 @@
+export { RevisionGraph, type RevisionNode } from './graph.js';
+export { drawGraph, type DrawnLine } from './draw.js';
+export * from './errors.js';
