@@ -1,4 +1,55 @@
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+interface InitCommandOptions {
+  adminUrl?: string;
+  sample?: boolean;
+  allowProductionSample?: boolean;
+}
+
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('init')
+    .description('create the application role, database and extensions where missing, grant the role its privileges, upgrade to head and load the controls (idempotent)')
+    .option('--admin-url <url>', 'admin connection (default: POSTGRES_USER / POSTGRES_PASSWORD on the target host and port)')
+    .option('--sample', 'also load the demo data (demo users with known passwords)')
+    .option('--allow-production-sample', 'allow --sample where NODE_ENV/CMMC_ENV=production (never on a real system)')
+    .addHelpText(
+      'after',
+      `
+The target (role, password, database) comes from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT, DB_NAME
+(or DATABASE_URL / --url). With none of them set, init prepares the embedded database.
+
+Example:
+  $ DB_USER=cmmc_app DB_PASSWORD=s3cret DB_NAME=cmmc_platform POSTGRES_USER=postgres cmmc-db init
+  $ cmmc-db init --admin-url postgres://postgres@db.internal:5432/postgres --sample`,
+    )
+    .action(
+      ctx.action(async (opts: InitCommandOptions) => {
+        const { runInit, checkSampleGuard } = await import('../../seed/index.js');
+        const config = ctx.config();
+        checkSampleGuard(config, opts);
+        ctx.announce(config);
+        const report = await runInit(config, {
+          adminUrl: opts.adminUrl,
+          sample: opts.sample,
+          allowProductionSample: opts.allowProductionSample,
+          onStep: (s) => {
+            const line = `${s.step} ${s.name}: ${s.status === 'present' ? s.detail : `${s.status} (${s.detail})`}`;
+            if (s.status === 'present' || s.status === 'skipped') ctx.out.info(`  ${line}`);
+            else ctx.out.success(line);
+          },
+        });
+        if (ctx.out.json) {
+          ctx.out.data(report);
+        } else {
+          ctx.out.table(['step', 'name', 'status', 'detail'], report.steps.map((s) => [s.step, s.name, s.status, s.detail]));
+        }
+        ctx.out.info(
+          report.changed
+            ? `initialized: ${report.controls} controls; check with "cmmc-db current" and "cmmc-db seed --status"`
+            : `nothing to do: already initialized (${report.controls} controls)`,
+        );
+        return 0;
+      }),
+    );
+};
