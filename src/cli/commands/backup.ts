@@ -1,4 +1,412 @@
+/**
+ * `cmmc-db backup` and its subcommands: create (the default), list, verify, restore, prune,
+ * schedule and pitr. Thin: parse, call src/backup, render.
+ */
+import { Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { usageError } from '../../errors.js';
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+const dirOption = () => new Option('--dir <dir>', 'backup folder (default: $CMMC_BACKUP_DIR or ./backups)');
+const keyFileOption = () => new Option('--key-file <file>', 'key file of an encrypted backup (or $CMMC_BACKUP_KEY_FILE); never the key itself');
+
+function wholeNumber(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw usageError(`${name} must be a whole number, not "${value}"`);
+    return Number(value);
+  };
+}
+
+async function lib() {
+  return import('../../backup/index.js');
+}
+
+export const register: RegisterCommand = (program, ctx) => {
+  const backup = program
+    .command('backup')
+    .description('back up, verify, restore and prune database backups (pg_dump / pg_restore), schedule them, and set up PITR')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cmmc-db backup                         a full backup (custom format) into ./backups
+  $ cmmc-db backup list
+  $ cmmc-db backup verify --restore-test   restore the newest into a scratch database and check it
+  $ cmmc-db backup restore NAME --target-db cmmc_copy
+  $ cmmc-db backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --yes`,
+    );
+
+  registerCreate(backup, ctx);
+  registerList(backup, ctx);
+  registerVerify(backup, ctx);
+  registerRestore(backup, ctx);
+  registerPrune(backup, ctx);
+  registerSchedule(backup, ctx);
+  registerPitr(backup, ctx);
+};
+
+function registerCreate(backup: Command, ctx: CliContext): void {
+  backup
+    .command('create', { isDefault: true })
+    .description('make a backup with pg_dump (custom format by default) and write its manifest')
+    .addOption(dirOption())
+    .addOption(new Option('--format <format>', 'custom, directory, tar or plain').choices(['custom', 'directory', 'tar', 'plain']).default('custom'))
+    .option('--schema-only', 'the schema only, no data')
+    .option('--data-only', 'the data only, no schema')
+    .option('--jobs <n>', 'parallel dump jobs (with --format directory)', wholeNumber('--jobs'))
+    .option('--compress <level>', "pg_dump's compression: 0-9, or gzip[:N], lz4, zstd")
+    .option('--encrypt', 'encrypt the archive at rest (AES-256-GCM) with --key-file')
+    .addOption(keyFileOption())
+    .option('--verify', 'verify the backup once written (checksum and pg_restore --list)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key')
+    .action(
+      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean }) => {
+        if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
+        const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
+        if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
+        if (opts.keyFile && !opts.encrypt) throw usageError('--key-file is given without --encrypt', 'add --encrypt to encrypt the backup');
+        const { createBackup, checkCreateOptions, verifyBackup, formatBytes } = await lib();
+        const options = {
+          dir: opts.dir,
+          format: opts.format as 'custom',
+          contents: opts.schemaOnly ? ('schema-only' as const) : opts.dataOnly ? ('data-only' as const) : ('full' as const),
+          jobs: opts.jobs,
+          compress: opts.compress,
+          keyFile: opts.encrypt ? keyFile : undefined,
+        };
+        checkCreateOptions(options);
+        if (options.keyFile) {
+          const { keyFileTooOpen } = await import('../../backup/crypto.js');
+          if (keyFileTooOpen(options.keyFile)) ctx.out.warn(`the key file ${options.keyFile} is readable by other users: chmod 600 it`);
+        }
+        const config = ctx.config();
+        ctx.announce(config);
+        const spinner = await ctx.out.spinner('starting pg_dump');
+        let manifest;
+        try {
+          manifest = await createBackup(config, {
+            ...options,
+            onProgress: (bytes, ms) => {
+              spinner.text = `pg_dump: ${formatBytes(bytes)} written, ${(ms / 1000).toFixed(0)}s`;
+            },
+          });
+        } catch (err) {
+          spinner.stop();
+          throw err;
+        }
+        spinner.succeed(
+          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}`,
+        );
+        let code = 0;
+        let verification;
+        if (opts.verify) {
+          verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile });
+          if (verification.ok) ctx.out.success(`verified: ${verification.checks.map((c) => c.id).join(', ')}`);
+          else {
+            ctx.out.error(`the new backup does not verify: ${verification.checks.filter((c) => c.status === 'fail').map((c) => c.detail).join('; ')}`);
+            code = 1;
+          }
+        }
+        if (ctx.out.json) ctx.out.data(verification ? { ...manifest, verified: { status: verification.status }, verification } : manifest);
+        else {
+          ctx.out.line(manifest.path);
+          if (!opts.verify) ctx.out.info(ctx.out.c.dim(`next: cmmc-db backup verify ${manifest.name}${opts.dir ? ` --dir ${opts.dir}` : ''}`));
+        }
+        return code;
+      }),
+    );
+}
+
+function registerList(backup: Command, ctx: CliContext): void {
+  backup
+    .command('list')
+    .description('list the backups with age, size, revision and whether they verified')
+    .addOption(dirOption())
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json')
+    .action(
+      ctx.action(async (opts: { dir?: string }) => {
+        const { listBackups, listPartials, resolveBackupDir, formatAge, formatBytes } = await lib();
+        const dir = resolveBackupDir(opts.dir);
+        const records = listBackups(dir);
+        const partials = listPartials(dir);
+        const now = new Date();
+        if (ctx.out.json) {
+          ctx.out.data({
+            dir,
+            backups: records.map((r) => ({ ...r, ageSeconds: Math.round((now.getTime() - new Date(r.createdAt).getTime()) / 1000) })),
+            partial: partials,
+          });
+          return 0;
+        }
+        if (!records.length) ctx.out.info(`no backups in ${dir}`);
+        else
+          ctx.out.table(
+            ['name', 'created', 'age', 'size', 'format', 'contents', 'revision', 'encrypted', 'verified'],
+            records.map((r) => [
+              r.name,
+              r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+              formatAge(new Date(r.createdAt), now),
+              formatBytes(r.sizeBytes),
+              r.format,
+              r.contents,
+              r.revision.join(',') || '(none)',
+              r.encrypted ? 'yes' : 'no',
+              r.verified?.status === 'verified' ? `yes${r.verified.restoreTested ? ' (restore-tested)' : ''}` : r.verified?.status === 'failed' ? 'FAILED' : 'no',
+            ]),
+          );
+        if (partials.length) ctx.out.warn(`${partials.length} unfinished backup(s) in ${dir} (interrupted runs): ${partials.join(', ')}`);
+        return 0;
+      }),
+    );
+}
+
+function renderChecks(ctx: CliContext, checks: { id: string; status: string; detail: string }[]): void {
+  ctx.out.table(
+    ['check', 'status', 'detail'],
+    checks.map((c) => [c.id, c.status, c.detail]),
+  );
+}
+
+function registerVerify(backup: Command, ctx: CliContext): void {
+  backup
+    .command('verify [name]')
+    .description('check a backup (default: the newest): sha256, pg_restore --list; --restore-test restores it into a scratch database')
+    .addOption(dirOption())
+    .addOption(keyFileOption())
+    .option('--restore-test', 'restore into a scratch database (always dropped), check table count and revision, write a restore-drill record')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup verify --restore-test')
+    .action(
+      ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; restoreTest?: boolean }) => {
+        const { verifyBackup } = await lib();
+        const config = ctx.config();
+        if (opts.restoreTest) ctx.announce(config);
+        const spinner = opts.restoreTest ? await ctx.out.spinner('restoring into a scratch database') : undefined;
+        const result = await verifyBackup(config, name, { dir: opts.dir, keyFile: opts.keyFile, restoreTest: opts.restoreTest }).finally(() => spinner?.stop());
+        if (ctx.out.json) ctx.out.data(result);
+        else renderChecks(ctx, result.checks);
+        if (result.drillRecord) ctx.out.info(`restore drill recorded in ${result.drillRecord}`);
+        if (result.ok) ctx.out.success(`${result.name} verifies`);
+        else ctx.out.error(`${result.name} does not verify: ${result.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
+        return result.ok ? 0 : 1;
+      }),
+    );
+}
+
+function registerRestore(backup: Command, ctx: CliContext): void {
+  backup
+    .command('restore [name]')
+    .description('restore a backup (default: the newest) over the configured database, or into --target-db (created when missing)')
+    .addOption(dirOption())
+    .addOption(keyFileOption())
+    .option('--target-db <database>', 'restore into this database on the same server instead of the configured one')
+    .option('--jobs <n>', 'parallel pg_restore jobs (gives up the single transaction)', wholeNumber('--jobs'))
+    .option('--no-owner', 'do not restore ownership and grants (restoring as another user)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup restore cmmc_platform-20261125T020000Z --target-db cmmc_restored --yes')
+    .action(
+      ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean }) => {
+        const { restoreBackup } = await lib();
+        const config = ctx.config();
+        ctx.announce(config);
+        const result = await restoreBackup(config, name, {
+          dir: opts.dir,
+          keyFile: opts.keyFile,
+          targetDb: opts.targetDb,
+          jobs: opts.jobs,
+          noOwner: opts.owner === false,
+          confirm: (question) => ctx.out.confirm(question, ctx.globals.yes),
+        });
+        if (!result.restored) {
+          ctx.out.info('nothing restored');
+          if (ctx.out.json) ctx.out.data(result);
+          return 1;
+        }
+        if (ctx.out.json) ctx.out.data(result);
+        else {
+          ctx.out.success(
+            `restored ${result.name} into ${result.created ? 'new ' : ''}database "${result.database}" (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
+          );
+          ctx.out.line(`revision: ${result.revision.join(',') || '(none)'}`);
+          ctx.out.info(ctx.out.c.dim('next: cmmc-db current, then cmmc-db upgrade head if the application is newer than this revision'));
+        }
+        return 0;
+      }),
+    );
+}
+
+function registerPrune(backup: Command, ctx: CliContext): void {
+  backup
+    .command('prune')
+    .description('delete old backups by retention rules (a dry run unless --yes); the newest verified backup always stays')
+    .addOption(dirOption())
+    .option('--keep-last <n>', 'keep the N newest', wholeNumber('--keep-last'))
+    .option('--keep-days <n>', 'keep every backup younger than N days', wholeNumber('--keep-days'))
+    .option('--keep-daily <n>', 'keep the newest of each of the last N days with backups', wholeNumber('--keep-daily'))
+    .option('--keep-weekly <n>', 'keep the newest of each of the last N weeks', wholeNumber('--keep-weekly'))
+    .option('--keep-monthly <n>', 'keep the newest of each of the last N months', wholeNumber('--keep-monthly'))
+    .option('--dry-run', 'only show what would be deleted (the default without --yes)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12        (shows the plan)\n  $ cmmc-db backup prune --keep-days 30 --yes')
+    .action(
+      ctx.action(async (opts: { dir?: string; keepLast?: number; keepDays?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean }) => {
+        const { pruneBackups, formatBytes } = await lib();
+        const apply = Boolean(ctx.globals.yes) && !opts.dryRun;
+        const result = pruneBackups({
+          dir: opts.dir,
+          policy: { keepLast: opts.keepLast, keepDays: opts.keepDays, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly },
+          apply,
+        });
+        const doomed = result.entries.filter((e) => e.action === 'delete');
+        if (ctx.out.json) ctx.out.data(result);
+        else if (result.entries.length) {
+          ctx.out.table(
+            ['name', 'created', 'verified', 'action', 'kept by'],
+            result.entries.map((e) => [e.name, e.createdAt.replace(/\.\d+Z$/, 'Z'), e.verified, e.action === 'delete' ? (apply ? 'deleted' : 'would delete') : 'keep', e.reasons.join(', ')]),
+          );
+        } else ctx.out.info(`no backups in ${result.dir}`);
+        if (apply) ctx.out.success(`deleted ${result.deleted.length} backup(s), freed ${formatBytes(result.freedBytes)}`);
+        else if (doomed.length) ctx.out.info(`dry run: ${doomed.length} backup(s) (${formatBytes(result.freedBytes)}) would be deleted; run again with --yes to delete them`);
+        else ctx.out.info('dry run: nothing to delete');
+        return 0;
+      }),
+    );
+}
+
+function registerSchedule(backup: Command, ctx: CliContext): void {
+  const schedule = backup
+    .command('schedule')
+    .description('install, show or remove the crontab lines for nightly backups and pruning')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --print\n  $ cmmc-db backup schedule install --at "0 2 * * *" --keep-days 30');
+
+  schedule
+    .command('install')
+    .description('install (or replace) the nightly backup and prune lines in the crontab')
+    .addOption(dirOption())
+    .option('--at <cron>', 'when to back up (crontab expression)', '0 2 * * *')
+    .option('--prune-at <cron>', 'when to prune (crontab expression)', '30 2 * * *')
+    .option('--keep-days <n>', 'prune backups older than N days', wholeNumber('--keep-days'), 30)
+    .addOption(new Option('--format <format>', 'backup format').choices(['custom', 'directory', 'tar', 'plain']))
+    .option('--encrypt', 'encrypt the nightly backups with --key-file')
+    .addOption(keyFileOption())
+    .option('--crontab-file <file>', 'write to this file instead of the user crontab')
+    .option('--print', 'print the lines without installing them')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14')
+    .action(
+      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean }) => {
+        const s = await lib();
+        const path = await import('node:path');
+        const { existsSync } = await import('node:fs');
+        const { BIN_PATH } = await binPath();
+        if (opts.encrypt && !opts.keyFile) throw usageError('--encrypt needs --key-file FILE');
+        const block = s.scheduleBlock({
+          backupAt: opts.at,
+          pruneAt: opts.pruneAt,
+          keepDays: opts.keepDays,
+          cwd: process.cwd(),
+          node: process.execPath,
+          bin: BIN_PATH,
+          dir: s.resolveBackupDir(opts.dir),
+          format: opts.format,
+          keyFile: opts.encrypt && opts.keyFile ? path.resolve(opts.keyFile) : undefined,
+        });
+        if (ctx.globals.url) ctx.out.warn('the cron job does not carry --url (it would expose the password): it reads DATABASE_URL from .env in this folder or the environment');
+        else if (!existsSync(path.join(process.cwd(), '.env')) && !process.env.DATABASE_URL && !process.env.DB_HOST) {
+          ctx.out.warn(`no .env in ${process.cwd()}: the cron job needs DATABASE_URL there (the password in .env or ~/.pgpass, never in crontab)`);
+        }
+        if (opts.print) {
+          if (ctx.out.json) ctx.out.data({ lines: block, installed: false });
+          else for (const line of block) ctx.out.line(line);
+          return 0;
+        }
+        const before = await s.readCrontab(opts.crontabFile);
+        const after = s.mergeBlock(before, block);
+        const changed = before !== after;
+        if (changed) await s.writeCrontab(after, opts.crontabFile);
+        const where = opts.crontabFile ?? 'the crontab';
+        if (ctx.out.json) ctx.out.data({ lines: block, installed: true, changed, target: where, nextBackups: s.nextRuns(opts.at) });
+        else {
+          for (const line of block) ctx.out.line(line);
+          ctx.out.success(changed ? `installed in ${where}; next backups (UTC): ${s.nextRuns(opts.at).join(', ')}` : `already installed in ${where}; nothing changed`);
+        }
+        return 0;
+      }),
+    );
+
+  schedule
+    .command('show', { isDefault: true })
+    .description("show cmmc-db's lines in the crontab")
+    .option('--crontab-file <file>', 'read this file instead of the user crontab')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule show')
+    .action(
+      ctx.action(async (opts: { crontabFile?: string }) => {
+        const s = await lib();
+        const lines = s.extractBlock(await s.readCrontab(opts.crontabFile));
+        if (ctx.out.json) ctx.out.data({ installed: Boolean(lines), lines: lines ?? [] });
+        else if (lines) for (const line of lines) ctx.out.line(line);
+        else ctx.out.info(`no cmmc-db schedule in ${opts.crontabFile ?? 'the crontab'}; install one with: cmmc-db backup schedule install`);
+        return 0;
+      }),
+    );
+
+  schedule
+    .command('remove')
+    .description("remove cmmc-db's lines from the crontab (other lines are left alone)")
+    .option('--crontab-file <file>', 'edit this file instead of the user crontab')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule remove')
+    .action(
+      ctx.action(async (opts: { crontabFile?: string }) => {
+        const s = await lib();
+        const before = await s.readCrontab(opts.crontabFile);
+        const had = Boolean(s.extractBlock(before));
+        if (had) await s.writeCrontab(s.mergeBlock(before, undefined), opts.crontabFile);
+        if (ctx.out.json) ctx.out.data({ removed: had });
+        else if (had) ctx.out.success(`removed the cmmc-db schedule from ${opts.crontabFile ?? 'the crontab'}`);
+        else ctx.out.info('no cmmc-db schedule was installed; nothing changed');
+        return 0;
+      }),
+    );
+}
+
+async function binPath(): Promise<{ BIN_PATH: string }> {
+  const path = await import('node:path');
+  const { PACKAGE_DIR } = await import('../../config/config.js');
+  return { BIN_PATH: path.join(PACKAGE_DIR, 'bin', 'cmmc-db.js') };
+}
+
+function registerPitr(backup: Command, ctx: CliContext): void {
+  backup
+    .command('pitr')
+    .description('point-in-time recovery: print the WAL archiving settings and a recovery recipe; --check reads the server')
+    .option('--check', 'check that WAL archiving is on and healthy (exit 1 when not)')
+    .option('--archive-dir <dir>', 'where WAL segments are archived', '/var/lib/postgresql/wal_archive')
+    .option('--target-time <time>', 'the moment to recover to, in the recipe (e.g. "2026-11-25 06:00:00+00")')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup pitr --target-time "2026-11-25 06:00:00+00"\n  $ cmmc-db backup pitr --check')
+    .action(
+      ctx.action(async (opts: { check?: boolean; archiveDir: string; targetTime?: string }) => {
+        const { archivingSettings, recoveryRecipe, checkArchiving, pitrNeedsServer } = await lib();
+        const config = ctx.config();
+        if (config.kind === 'embedded') throw pitrNeedsServer();
+        if (opts.check) {
+          ctx.announce(config);
+          const report = await checkArchiving(config);
+          if (ctx.out.json) ctx.out.data(report);
+          else ctx.out.table(['check', 'status', 'value', 'remedy'], report.checks.map((c) => [c.id, c.status, c.figure, c.remedy]));
+          if (report.status === 'ok') ctx.out.success('WAL archiving is on and healthy');
+          else if (!report.archiving) ctx.out.warn('WAL archiving is off: point-in-time recovery is not possible (run cmmc-db backup pitr for the settings)');
+          else ctx.out.warn(`WAL archiving is on but not healthy (${report.status})`);
+          return report.status === 'ok' ? 0 : 1;
+        }
+        const settings = archivingSettings(opts.archiveDir);
+        const recipe = recoveryRecipe({ archiveDir: opts.archiveDir, targetTime: opts.targetTime });
+        if (ctx.out.json) {
+          ctx.out.data({ postgresqlConf: settings, recipe });
+          return 0;
+        }
+        ctx.out.line('# postgresql.conf (restart PostgreSQL afterwards)');
+        for (const line of settings) ctx.out.line(line);
+        ctx.out.line('');
+        ctx.out.line('# Recovery to a point in time');
+        for (const line of recipe) ctx.out.line(line);
+        ctx.out.info(ctx.out.c.dim('next: cmmc-db backup pitr --check'));
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,128 @@
+/** Making a backup: dump under a temporary name, checksum, rename, write the manifest. */
+import { renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { CmmcConfig } from '../config/config.js';
+import { CmmcError, usageError } from '../errors.js';
+import { readKeyFile } from './crypto.js';
+import { databaseFacts, dumpTarget, embeddedNotYet } from './dump.js';
+import { findPgTools } from './pg-tools.js';
+import {
+  bytesAt,
+  checksum,
+  ensureBackupDir,
+  extensionFor,
+  MANIFEST_VERSION,
+  newBackupName,
+  resolveBackupDir,
+  tighten,
+  writeManifest,
+  type BackupContents,
+  type BackupFormat,
+  type BackupRecord,
+} from './store.js';
+
+export interface CreateOptions {
+  /** Backup folder; default CMMC_BACKUP_DIR or ./backups. */
+  dir?: string;
+  /** custom (default), directory, tar or plain. */
+  format?: BackupFormat;
+  contents?: BackupContents;
+  /** pg_dump's --compress value: a level 0-9 or method[:level]. */
+  compress?: string;
+  /** Parallel jobs (directory format only). */
+  jobs?: number;
+  /** Encrypt with the key in this file (AES-256-GCM). */
+  keyFile?: string;
+  /** Called about four times a second with the bytes written so far. */
+  onProgress?: (bytes: number, elapsedMs: number) => void;
+}
+
+const FORMATS: BackupFormat[] = ['custom', 'directory', 'tar', 'plain'];
+
+/** Checks the options before anything runs; usage errors exit 2. */
+export function checkCreateOptions(options: CreateOptions): void {
+  const format = options.format ?? 'custom';
+  if (!FORMATS.includes(format)) throw usageError(`unknown format "${format}"`, `use one of ${FORMATS.join(', ')}`);
+  if (options.jobs !== undefined) {
+    if (!Number.isInteger(options.jobs) || options.jobs < 1 || options.jobs > 64) throw usageError(`--jobs must be a whole number from 1 to 64`);
+    if (format !== 'directory' && options.jobs > 1) throw usageError('--jobs needs --format directory', 'pg_dump dumps in parallel only into a directory archive');
+  }
+  if (options.compress !== undefined && !/^(\d|none|gzip|lz4|zstd)(:[a-z0-9=,]+)?$/i.test(options.compress)) {
+    throw usageError(`--compress "${options.compress}" is not a level (0-9) or a method (gzip, lz4, zstd)`);
+  }
+  if (options.keyFile && format === 'directory') {
+    throw usageError('--encrypt works with the custom, tar and plain formats, not directory', 'use --format custom with --encrypt');
+  }
+}
+
+/**
+ * Backs up the configured database and returns its manifest (with the backup's name and path).
+ *
+ * @example
+ * ```ts
+ * const manifest = await createBackup(resolveConfig(), { dir: 'backups' });
+ * console.log(manifest.name, manifest.sha256);
+ * ```
+ */
+export async function createBackup(config: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
+  if (config.kind === 'embedded') throw embeddedNotYet('backup');
+  checkCreateOptions(options);
+  const format = options.format ?? 'custom';
+  const contents = options.contents ?? 'full';
+  const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
+
+  const facts = await databaseFacts(config);
+  const tools = await findPgTools(facts.serverVersionNum);
+  const dir = resolveBackupDir(options.dir);
+  ensureBackupDir(dir);
+
+  const started = new Date();
+  const name = newBackupName(dir, facts.database, started);
+  const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
+  const file = name + extensionFor(format, compressed, Boolean(secret));
+  const partial = path.join(dir, `.${file}.partial`);
+  const finalPath = path.join(dir, file);
+
+  const t0 = performance.now();
+  const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
+  try {
+    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret });
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+  const durationMs = Math.round(performance.now() - t0);
+  tighten(partial);
+  const { sha256, sizeBytes } = await checksum(partial);
+  options.onProgress?.(sizeBytes, durationMs);
+  renameSync(partial, finalPath);
+
+  try {
+    return writeManifest(dir, {
+      manifestVersion: MANIFEST_VERSION,
+      name,
+      file,
+      createdAt: started.toISOString(),
+      database: facts.database,
+      server: { host: facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
+      revision: facts.revision,
+      tables: facts.tables,
+      format,
+      contents,
+      ...(options.compress !== undefined ? { compress: options.compress } : {}),
+      ...(options.jobs ? { jobs: options.jobs } : {}),
+      sizeBytes,
+      sha256,
+      durationMs,
+      pgDump: { version: tools.version, path: tools.pgDump },
+      encrypted: Boolean(secret),
+      ...(secret ? { encryption: { cipher: 'aes-256-gcm' as const, kdf: 'scrypt' as const, version: 1 } } : {}),
+      verified: { status: 'unverified' },
+    });
+  } catch (err) {
+    rmSync(finalPath, { recursive: true, force: true });
+    throw new CmmcError('backup.manifest', `could not write the manifest of ${name}: ${(err as Error).message}`, { hint: 'check the backup folder is writable' });
+  }
+}

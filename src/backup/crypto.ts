@@ -1,0 +1,158 @@
+/**
+ * Encryption at rest for backups: AES-256-GCM from node:crypto, streamed.
+ *
+ * File layout: a 53-byte header, the ciphertext, and the 16-byte GCM auth tag at the end.
+ *   magic "CMMCENC\0" (8) | version 1 (1) | scrypt salt (16) | iv (12) | key check (16)
+ * The key is scrypt(key file contents, salt). The key check (HMAC-SHA256 of a constant under the
+ * key, first 16 bytes) tells a wrong key apart from a tampered file; the whole header is bound to
+ * the ciphertext as additional authenticated data, so changing any byte fails authentication.
+ */
+import { type CipherGCM, createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { CmmcError } from '../errors.js';
+
+const scrypt = promisify(scryptCb) as (password: Buffer, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+
+export const MAGIC = Buffer.from('CMMCENC\0', 'latin1');
+export const VERSION = 1;
+const SALT_LEN = 16;
+const IV_LEN = 12;
+const CHECK_LEN = 16;
+const TAG_LEN = 16;
+export const HEADER_LEN = MAGIC.length + 1 + SALT_LEN + IV_LEN + CHECK_LEN;
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+/** Reads a key file: at least 16 bytes; surrounding whitespace of a text key is ignored. */
+export function readKeyFile(file: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (err) {
+    throw new CmmcError('backup.key-file', `cannot read the key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
+    });
+  }
+  const text = raw.toString('utf8');
+  const key = /^[\x20-\x7e\s]*$/.test(text) ? Buffer.from(text.trim(), 'utf8') : raw;
+  if (key.length < 16) {
+    throw new CmmcError('backup.key-file', `the key file ${file} holds fewer than 16 bytes`, {
+      hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
+    });
+  }
+  return key;
+}
+
+/** True when group or others may read the key file. */
+export function keyFileTooOpen(file: string): boolean {
+  try {
+    return (statSync(file).mode & 0o077) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+async function deriveKey(secret: Buffer, salt: Buffer): Promise<{ key: Buffer; check: Buffer }> {
+  const key = await scrypt(secret, salt, 32, SCRYPT);
+  const check = createHmac('sha256', key).update('cmmc-db backup key check').digest().subarray(0, CHECK_LEN);
+  return { key, check };
+}
+
+/** Whether a file starts with the encryption header. */
+export function isEncryptedFile(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC.length);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return n === MAGIC.length && head.equals(MAGIC);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A prepared encryption: derive the key (slow, scrypt) before any data flows. */
+export interface Encryption {
+  header: Buffer;
+  cipher: CipherGCM;
+}
+
+export async function prepareEncryption(secret: Buffer): Promise<Encryption> {
+  const salt = randomBytes(SALT_LEN);
+  const iv = randomBytes(IV_LEN);
+  const { key, check } = await deriveKey(secret, salt);
+  const header = Buffer.concat([MAGIC, Buffer.from([VERSION]), salt, iv, check]);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(header);
+  return { header, cipher };
+}
+
+/** Encrypts a stream into `outFile` (created 0600). Call it as soon as the stream exists. */
+export async function encryptStream(input: Readable, outFile: string, encryption: Encryption): Promise<void> {
+  const { header, cipher } = encryption;
+  const out = createWriteStream(outFile, { mode: 0o600 });
+  out.write(header);
+  await pipeline(input, cipher, out, { end: false });
+  out.write(cipher.getAuthTag());
+  await new Promise<void>((resolve, reject) => {
+    out.on('error', reject);
+    out.end(resolve);
+  });
+}
+
+/** Encrypts a file into another (created 0600). */
+export async function encryptFile(inFile: string, outFile: string, secret: Buffer): Promise<void> {
+  await encryptStream(createReadStream(inFile), outFile, await prepareEncryption(secret));
+}
+
+/**
+ * Decrypts `inFile` into `outFile` (created 0600). A wrong key or any changed byte is a one-line
+ * CmmcError; `outFile` may then hold partial plaintext and the caller must remove it.
+ */
+export async function decryptFile(inFile: string, outFile: string, secret: Buffer): Promise<void> {
+  const size = statSync(inFile).size;
+  const fd = openSync(inFile, 'r');
+  let header: Buffer;
+  let tag: Buffer;
+  try {
+    if (size < HEADER_LEN + TAG_LEN) throw tampered(inFile, 'it is too short to be an encrypted backup');
+    header = Buffer.alloc(HEADER_LEN);
+    readSync(fd, header, 0, HEADER_LEN, 0);
+    tag = Buffer.alloc(TAG_LEN);
+    readSync(fd, tag, 0, TAG_LEN, size - TAG_LEN);
+  } finally {
+    closeSync(fd);
+  }
+  if (!header.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new CmmcError('backup.not-encrypted', `${inFile} is not a cmmc-db encrypted backup (bad header)`, { hint: 'the file was replaced or damaged; use another backup' });
+  }
+  const version = header[MAGIC.length];
+  if (version !== VERSION) {
+    throw new CmmcError('backup.encryption-version', `${inFile} uses encryption format version ${version}, this cmmc-db reads version ${VERSION}`, { hint: 'use a newer cmmc-db' });
+  }
+  let at = MAGIC.length + 1;
+  const salt = header.subarray(at, (at += SALT_LEN));
+  const iv = header.subarray(at, (at += IV_LEN));
+  const check = header.subarray(at, (at += CHECK_LEN));
+  const derived = await deriveKey(secret, salt);
+  if (!timingSafeEqual(derived.check, check)) {
+    throw new CmmcError('backup.wrong-key', `the key does not open ${inFile} (wrong key file)`, { hint: 'pass the key file the backup was made with: --key-file FILE' });
+  }
+  const decipher = createDecipheriv('aes-256-gcm', derived.key, iv);
+  decipher.setAAD(header);
+  decipher.setAuthTag(tag);
+  const body = size - TAG_LEN > HEADER_LEN ? createReadStream(inFile, { start: HEADER_LEN, end: size - TAG_LEN - 1 }) : Readable.from([]);
+  try {
+    await pipeline(body, decipher, createWriteStream(outFile, { mode: 0o600 }));
+  } catch (err) {
+    if (/authenticate|auth tag/i.test((err as Error).message)) throw tampered(inFile, 'authentication failed');
+    throw err;
+  }
+}
+
+function tampered(file: string, why: string): CmmcError {
+  return new CmmcError('backup.tampered', `${file} was changed or damaged after it was written (${why})`, {
+    hint: 'do not use this backup; restore from another one',
+  });
+}

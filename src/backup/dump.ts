@@ -1,0 +1,201 @@
+/**
+ * The dump step and the restore step, each in one place, chosen by the configured target.
+ * A server target runs the real pg_dump / pg_restore / psql; the embedded database (PGlite) will
+ * plug its own dump and restore in here (see src/embedded).
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { CmmcConfig } from '../config/config.js';
+import { databaseName } from '../config/config.js';
+import { openDatabase } from '../db/connection.js';
+import { CmmcError } from '../errors.js';
+import { encryptStream, prepareEncryption } from './crypto.js';
+import { findPgTools, lastLine, pgEnvFor, runPg, type PgTools } from './pg-tools.js';
+import type { BackupContents, BackupFormat } from './store.js';
+
+export function embeddedNotYet(what: string): CmmcError {
+  return new CmmcError('backup.embedded', `${what} of the embedded database (PGlite) is not available yet`, {
+    hint: 'point cmmc-db at a PostgreSQL server with DATABASE_URL to use backups',
+  });
+}
+
+function serverUrl(config: CmmcConfig): string {
+  if (config.kind === 'embedded') throw embeddedNotYet('backup');
+  if (!config.url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
+  return config.url;
+}
+
+/** What a backup records about the database besides the dump itself. */
+export interface DatabaseFacts {
+  database: string;
+  host: string;
+  serverVersion: string;
+  serverVersionNum: number;
+  /** Heads in the version table; empty when the table does not exist. */
+  revision: string[];
+  /** Tables (and partitioned tables) outside the system schemas. */
+  tables: number;
+}
+
+/** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
+export async function databaseFacts(config: CmmcConfig, database?: string): Promise<DatabaseFacts> {
+  const url = serverUrl(config);
+  const target = database ? { ...config, url: withDb(url, database) } : config;
+  const handle = await openDatabase(target, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup' });
+  try {
+    const [row] = await handle.sql<{ database: string; version: string; num: string; tables: number }[]>`
+      SELECT current_database() AS database, current_setting('server_version') AS version,
+             current_setting('server_version_num') AS num,
+             (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                 AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables`;
+    const revision = await readHeads(handle.sql, config.versionSchema, config.versionTable);
+    const u = new URL(url);
+    return {
+      database: row.database,
+      host: `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}`,
+      serverVersion: row.version,
+      serverVersionNum: Number(row.num),
+      revision,
+      tables: row.tables,
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The heads in `<schema>.<table>` (version_num), sorted; empty when the table is missing. */
+async function readHeads(sql: import('postgres').Sql, schema: string, table: string): Promise<string[]> {
+  const [exists] = await sql<{ reg: string | null }[]>`SELECT to_regclass(${`"${schema}"."${table}"`})::text AS reg`;
+  if (!exists?.reg) return [];
+  const rows = await sql.unsafe<{ version_num: string }[]>(`SELECT version_num FROM "${schema}"."${table}" ORDER BY version_num`);
+  return rows.map((r) => r.version_num);
+}
+
+function withDb(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = '/' + encodeURIComponent(database);
+  return u.toString();
+}
+
+/** The client programs for the configured server (at least as new as it). */
+export async function toolsFor(config: CmmcConfig, serverVersionNum?: number): Promise<PgTools> {
+  const num = serverVersionNum ?? (await databaseFacts(config)).serverVersionNum;
+  return findPgTools(num);
+}
+
+export interface DumpRequest {
+  tools: PgTools;
+  format: BackupFormat;
+  contents: BackupContents;
+  compress?: string;
+  jobs?: number;
+  /** Where to write (a temporary name; the caller renames it). */
+  out: string;
+  /** Encrypt the output with this secret (not for the directory format). */
+  encryptWith?: Buffer;
+}
+
+/** Runs the dump of the configured target into `request.out`. */
+export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Promise<void> {
+  const url = serverUrl(config);
+  const args = [`--format=${request.format}`, '--no-password'];
+  if (request.contents === 'schema-only') args.push('--schema-only');
+  if (request.contents === 'data-only') args.push('--data-only');
+  // A plain script carries its own DROP … IF EXISTS so that it restores over an existing database.
+  if (request.format === 'plain' && request.contents !== 'data-only') args.push('--clean', '--if-exists');
+  if (request.compress !== undefined) args.push(`--compress=${request.compress}`);
+  if (request.jobs && request.format === 'directory') args.push(`--jobs=${request.jobs}`);
+  const pg = pgEnvFor(url);
+  try {
+    if (request.encryptWith) {
+      const encryption = await prepareEncryption(request.encryptWith);
+      const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true } });
+      const [result, written] = await Promise.allSettled([child, encryptStream(child.stdout!, request.out, encryption)]);
+      if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
+      if (result.status === 'rejected') throw result.reason;
+      if (written.status === 'rejected') throw written.reason;
+    } else {
+      const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env);
+      if (result.exitCode !== 0) throw dumpFailed(result.stderr);
+    }
+  } finally {
+    pg.cleanup();
+  }
+}
+
+function dumpFailed(stderr: unknown): CmmcError {
+  return new CmmcError('backup.pg-dump', `pg_dump failed: ${lastLine(Buffer.isBuffer(stderr) ? stderr.toString() : stderr)}`, {
+    hint: 'nothing was kept; fix the cause and run the backup again',
+  });
+}
+
+/** Lists the archive's table of contents with `pg_restore --list`; throws when it cannot be read. */
+export async function listArchive(tools: PgTools, file: string): Promise<string[]> {
+  const result = await runPg(tools.pgRestore, ['--list', file], {});
+  if (result.exitCode !== 0) {
+    throw new CmmcError('backup.unreadable', `pg_restore cannot read the archive: ${lastLine(result.stderr)}`, { hint: 'the archive is damaged; use another backup' });
+  }
+  return String(result.stdout)
+    .split('\n')
+    .filter((l) => l && !l.startsWith(';'));
+}
+
+export interface RestoreRequest {
+  tools: PgTools;
+  format: BackupFormat;
+  /** A readable archive (decrypted already). */
+  file: string;
+  database: string;
+  /** Drop the objects first (`--clean --if-exists`); false for a new database. */
+  clean: boolean;
+  jobs?: number;
+  noOwner?: boolean;
+}
+
+/**
+ * Restores an archive into `request.database` on the configured server: pg_restore for custom,
+ * tar and directory archives (one transaction unless --jobs), psql for plain scripts (one
+ * transaction, stop at the first error).
+ */
+export async function restoreTarget(config: CmmcConfig, request: RestoreRequest): Promise<void> {
+  if (config.kind === 'embedded') throw embeddedNotYet('restore');
+  const url = serverUrl(config);
+  const pg = pgEnvFor(url, request.database);
+  try {
+    if (request.format === 'plain') {
+      const child = runPg(
+        request.tools.psql,
+        ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
+        pg.env,
+        { stdin: 'pipe' },
+      );
+      const input = createReadStream(request.file);
+      const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+      // psql stops reading at the first error; a closed pipe then is expected, not a failure.
+      const feeding = pipeline(source, child.stdin!).catch(() => {});
+      const result = await child;
+      await feeding;
+      if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
+      return;
+    }
+    const args = ['--no-password', '--exit-on-error', `--dbname=${request.database}`];
+    if (request.clean) args.push('--clean', '--if-exists');
+    if (request.noOwner) args.push('--no-owner', '--no-privileges');
+    if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
+    else args.push('--single-transaction');
+    const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env);
+    if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
+  } finally {
+    pg.cleanup();
+  }
+}
+
+function restoreFailed(tool: string, stderr: unknown): CmmcError {
+  return new CmmcError('backup.restore-failed', `${tool} failed: ${lastLine(stderr)}`, {
+    hint: 'the restore ran in one transaction and was rolled back (unless --jobs was used)',
+  });
+}
+
+export { databaseName };

@@ -1,0 +1,135 @@
+/**
+ * Scheduled backups through cron. The lines are built and merged purely; reading and writing go
+ * to the user's crontab (`crontab -l` / `crontab -`) or to a file. cmmc-db's lines sit between two
+ * marker comments, and only that block is ever replaced or removed. No line carries a password:
+ * the job runs in the project folder and reads DATABASE_URL from its .env (or PGPASSFILE).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { CronExpressionParser } from 'cron-parser';
+import { execa } from 'execa';
+import { CmmcError, usageError } from '../errors.js';
+
+export const BEGIN_MARKER = '# >>> cmmc-db backup schedule (managed by `cmmc-db backup schedule`; do not edit inside) >>>';
+export const END_MARKER = '# <<< cmmc-db backup schedule <<<';
+
+export const DEFAULT_BACKUP_AT = '0 2 * * *';
+export const DEFAULT_PRUNE_AT = '30 2 * * *';
+export const DEFAULT_KEEP_DAYS = 30;
+
+const MACROS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
+
+/** Checks a crontab schedule (five fields, or @daily and the like); throws a usage error otherwise. */
+export function validateCron(expr: string, what = 'schedule'): string {
+  const value = expr.trim().replace(/\s+/g, ' ');
+  if (MACROS.has(value)) return value;
+  const fields = value.split(' ');
+  if (fields.length !== 5) {
+    throw usageError(`the ${what} "${expr}" has ${fields.length} fields; crontab needs 5 (minute hour day-of-month month day-of-week)`, 'for example "0 2 * * *" for 02:00 every night');
+  }
+  try {
+    CronExpressionParser.parse(value, { strict: false });
+  } catch (err) {
+    throw usageError(`the ${what} "${expr}" is not a valid cron expression: ${(err as Error).message}`, 'for example "0 2 * * *" for 02:00 every night');
+  }
+  return value;
+}
+
+/** The next times a schedule fires (UTC), to show the user. */
+export function nextRuns(expr: string, count = 3, from = new Date()): string[] {
+  const e = CronExpressionParser.parse(expr === '@midnight' ? '0 0 * * *' : expr, { currentDate: from, tz: 'UTC' });
+  return Array.from({ length: count }, () => e.next().toISOString() ?? '');
+}
+
+export interface ScheduleSpec {
+  backupAt: string;
+  pruneAt: string;
+  keepDays: number;
+  /** The folder the job runs in (its .env is read). */
+  cwd: string;
+  node: string;
+  bin: string;
+  dir: string;
+  format?: string;
+  keyFile?: string;
+}
+
+/** Single-quotes for sh, and escapes % which cron turns into a newline. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`.replace(/%/g, '\\%');
+}
+
+/** The block of crontab lines (markers included). */
+export function scheduleBlock(spec: ScheduleSpec): string[] {
+  const backupAt = validateCron(spec.backupAt, 'backup schedule');
+  const pruneAt = validateCron(spec.pruneAt, 'prune schedule');
+  if (!Number.isInteger(spec.keepDays) || spec.keepDays < 1) throw usageError('--keep-days must be a whole number of at least 1');
+  const q = shellQuote;
+  const prefix = `umask 077; cd ${q(spec.cwd)} && ${q(spec.node)} ${q(spec.bin)}`;
+  const log = `>> ${q(spec.dir + '/cron.log')} 2>&1`;
+  const create = [`backup create --verify --dir ${q(spec.dir)}`];
+  if (spec.format && spec.format !== 'custom') create.push(`--format ${q(spec.format)}`);
+  if (spec.keyFile) create.push(`--encrypt --key-file ${q(spec.keyFile)}`);
+  return [
+    BEGIN_MARKER,
+    `${backupAt} ${prefix} ${create.join(' ')} ${log}`,
+    `${pruneAt} ${prefix} backup prune --dir ${q(spec.dir)} --keep-days ${spec.keepDays} --yes ${log}`,
+    END_MARKER,
+  ];
+}
+
+/** The lines of cmmc-db's block in a crontab text (markers excluded), or undefined. */
+export function extractBlock(text: string): string[] | undefined {
+  const lines = text.split('\n');
+  const start = lines.indexOf(BEGIN_MARKER);
+  if (start < 0) return undefined;
+  const end = lines.indexOf(END_MARKER, start + 1);
+  return lines.slice(start + 1, end < 0 ? lines.length : end);
+}
+
+/** The crontab text with cmmc-db's block replaced by `block` (or removed when undefined); other lines untouched. */
+export function mergeBlock(text: string, block: string[] | undefined): string {
+  const lines = text.split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const start = lines.indexOf(BEGIN_MARKER);
+  let rest = lines;
+  let at = lines.length;
+  if (start >= 0) {
+    let end = lines.indexOf(END_MARKER, start + 1);
+    if (end < 0) end = lines.length - 1;
+    rest = [...lines.slice(0, start), ...lines.slice(end + 1)];
+    at = start;
+  }
+  const merged = block ? [...rest.slice(0, at), ...block, ...rest.slice(at)] : rest;
+  return merged.length ? merged.join('\n') + '\n' : '';
+}
+
+/** Reads the crontab: the file when given (missing = empty), else `crontab -l`. */
+export async function readCrontab(file?: string): Promise<string> {
+  if (file) return existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const r = await execa('crontab', ['-l'], { reject: false }).catch((err) => {
+    throw crontabMissing(err);
+  });
+  if (r.exitCode === 0) return r.stdout.endsWith('\n') || !r.stdout ? r.stdout : r.stdout + '\n';
+  if (/no crontab/i.test(r.stderr)) return '';
+  throw new CmmcError('backup.crontab', `crontab -l failed: ${r.stderr.trim().split('\n').pop()}`, { hint: 'check that cron is installed, or use --crontab-file FILE' });
+}
+
+/** Writes the crontab: the file (0600) when given, else `crontab -`. */
+export async function writeCrontab(text: string, file?: string): Promise<void> {
+  if (file) {
+    writeFileSync(file, text, { mode: 0o600 });
+    return;
+  }
+  const r = await execa('crontab', ['-'], { input: text, reject: false }).catch((err) => {
+    throw crontabMissing(err);
+  });
+  if (r.exitCode !== 0) {
+    throw new CmmcError('backup.crontab', `crontab refused the lines: ${r.stderr.trim().split('\n').pop()}`, { hint: 'check the schedule expressions' });
+  }
+}
+
+function crontabMissing(err: unknown): CmmcError {
+  return new CmmcError('backup.crontab', `the crontab command is not available (${(err as Error).message.split('\n')[0]})`, {
+    hint: 'install cron (apt-get install cron) or write to a file with --crontab-file FILE',
+  });
+}

@@ -1,0 +1,258 @@
+/**
+ * Verifying a backup: the data is there, its sha256 and size match the manifest, an encrypted
+ * archive opens with the key and authenticates, and pg_restore reads its table of contents (a
+ * plain script ends with pg_dump's completion line). `restoreTest` also restores it into a
+ * scratch database (always dropped), checks the table count and the revision, and writes a dated
+ * restore-drill record beside the manifest.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { CmmcConfig } from '../config/config.js';
+import { openDatabase } from '../db/connection.js';
+import { CmmcError } from '../errors.js';
+import { decryptFile, readKeyFile } from './crypto.js';
+import { databaseFacts, embeddedNotYet, listArchive, restoreTarget } from './dump.js';
+import { findPgTools, parsePgVersion, type PgTools } from './pg-tools.js';
+import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
+
+export type CheckStatus = 'ok' | 'fail' | 'skip';
+
+export interface VerifyCheck {
+  id: 'present' | 'checksum' | 'decrypt' | 'archive' | 'restore-test' | 'tables' | 'revision';
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface VerifyResult {
+  name: string;
+  path: string;
+  ok: boolean;
+  /** 'verified' or 'failed'. */
+  status: 'verified' | 'failed';
+  checks: VerifyCheck[];
+  /** The restore-drill record written by a restore test. */
+  drillRecord?: string;
+}
+
+export interface VerifyOptions {
+  dir?: string;
+  keyFile?: string;
+  /** Restore into a scratch database and check it (needs the server). */
+  restoreTest?: boolean;
+  /** Record the result in the manifest (default true). */
+  record?: boolean;
+}
+
+/** A readable archive for pg_restore/psql, decrypted when needed; `cleanup()` removes any plaintext. */
+export interface OpenedArchive {
+  file: string;
+  checks: VerifyCheck[];
+  ok: boolean;
+  tools?: PgTools;
+  entries?: string[];
+  cleanup(): void;
+}
+
+/** The client programs able to read an archive written by the manifest's pg_dump. */
+async function toolsForArchive(record: BackupRecord): Promise<PgTools> {
+  const major = parsePgVersion(record.pgDump?.version ?? '')?.major ?? Math.floor((record.server?.versionNum ?? 0) / 10000);
+  return findPgTools(major * 10000);
+}
+
+/** Runs the file checks and returns a readable archive (decrypted to a 0600 temp file when encrypted). */
+export async function openArchive(record: BackupRecord, keyFile: string | undefined): Promise<OpenedArchive> {
+  const checks: VerifyCheck[] = [];
+  let tempDir: string | undefined;
+  const cleanup = () => {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    tempDir = undefined;
+  };
+  const fail = (check: VerifyCheck): OpenedArchive => {
+    checks.push(check);
+    return { file: record.path, checks, ok: false, cleanup };
+  };
+
+  if (!existsSync(record.path)) return fail({ id: 'present', status: 'fail', detail: `${record.file} is missing` });
+  checks.push({ id: 'present', status: 'ok', detail: record.file });
+
+  const { sha256, sizeBytes } = await checksum(record.path);
+  if (sizeBytes !== record.sizeBytes) {
+    return fail({ id: 'checksum', status: 'fail', detail: `size is ${sizeBytes} bytes, the manifest says ${record.sizeBytes} (the file was cut short or changed)` });
+  }
+  if (sha256 !== record.sha256) return fail({ id: 'checksum', status: 'fail', detail: `sha256 ${sha256.slice(0, 12)}… does not match the manifest's ${record.sha256.slice(0, 12)}…` });
+  checks.push({ id: 'checksum', status: 'ok', detail: `sha256 ${sha256.slice(0, 12)}…, ${sizeBytes} bytes` });
+
+  let file = record.path;
+  if (record.encrypted) {
+    if (!keyFile) {
+      throw new CmmcError('backup.key-needed', `${record.name} is encrypted: its key file is needed`, { hint: 'pass --key-file FILE (or set CMMC_BACKUP_KEY_FILE)', exitCode: 2 });
+    }
+    const secret = readKeyFile(keyFile);
+    tempDir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-restore-'));
+    file = path.join(tempDir, record.file.replace(/\.enc$/, ''));
+    try {
+      await decryptFile(record.path, file, secret);
+    } catch (err) {
+      cleanup();
+      if (err instanceof CmmcError && err.code === 'backup.wrong-key') throw err;
+      return fail({ id: 'decrypt', status: 'fail', detail: (err as Error).message });
+    }
+    checks.push({ id: 'decrypt', status: 'ok', detail: 'AES-256-GCM authenticated' });
+  }
+
+  try {
+    const tools = await toolsForArchive(record);
+    if (record.format === 'plain') {
+      const tail = await plainTail(file);
+      if (!/PostgreSQL database dump complete/.test(tail)) {
+        checks.push({ id: 'archive', status: 'fail', detail: 'the SQL script does not end with pg_dump\'s completion line (cut short)' });
+        return { file, checks, ok: false, tools, cleanup };
+      }
+      checks.push({ id: 'archive', status: 'ok', detail: 'plain SQL script, complete' });
+      return { file, checks, ok: true, tools, cleanup };
+    }
+    let entries: string[];
+    try {
+      entries = await listArchive(tools, file);
+    } catch (err) {
+      checks.push({ id: 'archive', status: 'fail', detail: (err as Error).message });
+      return { file, checks, ok: false, tools, cleanup };
+    }
+    checks.push({ id: 'archive', status: 'ok', detail: `pg_restore --list reads ${entries.length} entries` });
+    return { file, checks, ok: true, tools, entries, cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/** The last few hundred bytes of a plain script (decompressed when .gz). */
+async function plainTail(file: string): Promise<string> {
+  if (!file.endsWith('.gz')) {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const n = Math.min(size, 512);
+      const buf = Buffer.alloc(n);
+      readSync(fd, buf, 0, n, size - n);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+  let tail = '';
+  try {
+    for await (const chunk of createReadStream(file).pipe(createGunzip())) tail = (tail + (chunk as Buffer).toString('utf8')).slice(-512);
+  } catch {
+    return '';
+  }
+  return tail;
+}
+
+/**
+ * Verifies a backup (the newest when `name` is omitted) and records the result in its manifest.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyBackup(config, manifest.name, { restoreTest: true });
+ * if (!result.ok) throw new Error('backup does not verify');
+ * ```
+ */
+export async function verifyBackup(config: CmmcConfig, name: string | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const dir = resolveBackupDir(options.dir);
+  const record = findBackup(dir, name);
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  let drillRecord: string | undefined;
+  try {
+    if (opened.ok && options.restoreTest) {
+      drillRecord = await restoreDrill(config, record, opened);
+    }
+  } finally {
+    opened.cleanup();
+  }
+  const ok = opened.checks.every((c) => c.status !== 'fail');
+  const status = ok ? 'verified' : 'failed';
+  if (options.record !== false) {
+    const failed = opened.checks.find((c) => c.status === 'fail');
+    const { path: _p, manifestPath: _m, ...manifest } = record;
+    writeManifest(dir, {
+      ...manifest,
+      verified: {
+        status,
+        at: new Date().toISOString(),
+        restoreTested: Boolean(options.restoreTest && opened.checks.some((c) => c.id === 'restore-test' && c.status === 'ok')) || (manifest.verified?.restoreTested ?? false),
+        ...(failed ? { detail: `${failed.id}: ${failed.detail}` } : {}),
+      },
+    });
+  }
+  return { name: record.name, path: record.path, ok, status, checks: opened.checks, ...(drillRecord ? { drillRecord } : {}) };
+}
+
+/** Restores into a scratch database, checks it, always drops it, and writes the drill record. */
+async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: OpenedArchive): Promise<string> {
+  if (config.kind === 'embedded') throw embeddedNotYet('a restore test');
+  const startedAt = new Date();
+  const scratch = `cmmc_restore_test_${stamp(startedAt).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+  const checks = opened.checks;
+  let facts: Awaited<ReturnType<typeof databaseFacts>> | undefined;
+  if (record.contents === 'data-only') {
+    checks.push({ id: 'restore-test', status: 'skip', detail: 'a data-only backup needs its schema first; restore-test it together with a schema backup' });
+  } else {
+    const admin = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore-test' });
+    try {
+      await admin.sql.unsafe(`CREATE DATABASE "${scratch}"`);
+      try {
+        // The scratch database is new: nothing to clean. Tools come from the archive's pg_dump.
+        await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false });
+        checks.push({ id: 'restore-test', status: 'ok', detail: `restored into scratch database ${scratch}` });
+        facts = await databaseFacts(config, scratch);
+        checks.push({
+          id: 'tables',
+          status: facts.tables === record.tables ? 'ok' : 'fail',
+          detail: `${facts.tables} tables restored, ${record.tables} in the backup`,
+        });
+        const want = (record.revision ?? []).join(',');
+        const got = facts.revision.join(',');
+        checks.push({ id: 'revision', status: want === got ? 'ok' : 'fail', detail: `revision ${got || '(none)'}, backup ${want || '(none)'}` });
+      } catch (err) {
+        checks.push({ id: 'restore-test', status: 'fail', detail: (err as Error).message });
+      } finally {
+        await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`).catch(async () => {
+          await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${scratch}"`);
+        });
+      }
+    } finally {
+      await admin.close();
+    }
+  }
+  const finishedAt = new Date();
+  const ok = checks.every((c) => c.status !== 'fail');
+  const file = path.join(path.dirname(record.manifestPath), `${record.name}.restore-drill-${stamp(finishedAt)}.json`);
+  writeJsonAtomic(file, {
+    kind: 'cmmc-db restore drill',
+    backup: { name: record.name, file: record.file, createdAt: record.createdAt, sha256: record.sha256, database: record.database, revision: record.revision, format: record.format, encrypted: record.encrypted },
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    scratchDatabase: scratch,
+    scratchDropped: true,
+    server: facts ? { host: facts.host, version: facts.serverVersion } : undefined,
+    restored: facts ? { tables: facts.tables, revision: facts.revision } : undefined,
+    checks,
+    result: ok ? 'pass' : 'fail',
+    operator: safeUser(),
+    host: os.hostname(),
+  });
+  return file;
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
