@@ -502,11 +502,11 @@ function inheritanceSql(ref: Reference, refSha: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 03: sample data (written once the platform schema exists; see sampleSql)
+// 03: sample data: a demo organization so that every table and both views show something
 // ---------------------------------------------------------------------------------------------
 
 /** A bcrypt salt derived from a label, so the hash (and the file) is the same on every run. */
-export function fixedSalt(label: string, rounds = 12): string {
+export function fixedSalt(label: string, rounds = BCRYPT_ROUNDS): string {
   const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const digest = createHash('sha256').update(`cmmc-db demo salt:${label}`).digest();
   let chars = '';
@@ -516,8 +516,214 @@ export function fixedSalt(label: string, rounds = 12): string {
   return `$2b$${String(rounds).padStart(2, '0')}$${chars}`;
 }
 
+/** Cost factor of the demo hashes (the platform's default). */
+export const BCRYPT_ROUNDS = 12;
+
 export function demoHash(password: string, label: string): string {
   return bcrypt.hashSync(password, fixedSalt(label));
+}
+
+/** The demo users, one per role. Their passwords are public (docs/seeds.md): never load them in production. */
+export const DEMO_USERS = [
+  { key: 'admin', role: 'Admin', email: 'admin@acme-defense.example', name: 'Alex Admin', title: 'IT Director', password: 'Demo-Admin-2026!' },
+  { key: 'assessor', role: 'Assessor', email: 'assessor@acme-defense.example', name: 'Sam Assessor', title: 'Compliance Lead', password: 'Demo-Assessor-2026!' },
+  { key: 'auditor', role: 'Auditor', email: 'auditor@acme-defense.example', name: 'Jordan Auditor', title: 'Internal Auditor', password: 'Demo-Auditor-2026!' },
+  { key: 'viewer', role: 'Viewer', email: 'viewer@acme-defense.example', name: 'Taylor Viewer', title: 'Program Manager', password: 'Demo-Viewer-2026!' },
+] as const;
+
+/** Fixed ids so that re-running upserts: de00KKKK-0000-4000-8000-NNNNNNNNNNNN (KKKK = kind). */
+function demoId(kind: number, n: number): string {
+  return `de00${kind.toString(16).padStart(4, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+export const DEMO_ORG_ID = demoId(0, 1);
+
+type SqlValue = string | number | boolean | null | { raw: string };
+const raw = (text: string) => ({ raw: text });
+const uuid = (id: string | null) => (id === null ? null : raw(`'${id}'::uuid`));
+const ts = (t: string) => raw(`'${t}'::timestamptz`);
+const date = (d: string) => raw(`'${d}'::date`);
+const jsonb = (v: unknown) => raw(`${dq(JSON.stringify(v))}::jsonb`);
+const textArr = (values: string[]) => raw(values.length ? `ARRAY[${values.map(dq).join(', ')}]::text[]` : `'{}'::text[]`);
+const uuidArr = (values: string[]) => raw(values.length ? `ARRAY[${values.map((v) => `'${v}'`).join(', ')}]::uuid[]` : `'{}'::uuid[]`);
+
+function sqlValue(v: SqlValue): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'string') return dq(v);
+  return v.raw;
+}
+
+/** One INSERT of several rows, upserted by `key`; rows are objects with the same columns. */
+function insertRows(table: string, key: string[], rows: Record<string, SqlValue>[], hasUpdatedAt: boolean): string {
+  const columns = Object.keys(rows[0]);
+  const values = rows.map((r) => `  (${columns.map((c) => sqlValue(r[c])).join(', ')})`).join(',\n');
+  const updatable = columns.filter((c) => !key.includes(c));
+  const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).concat(hasUpdatedAt ? ['updated_at = now()'] : []).join(',\n  ');
+  const mine = updatable.map((c) => `${table}.${c}`).join(', ');
+  const theirs = updatable.map((c) => `EXCLUDED.${c}`).join(', ');
+  return `INSERT INTO ${table} (${columns.join(', ')})\nVALUES\n${values}\nON CONFLICT (${key.join(', ')}) DO UPDATE SET\n  ${set}\nWHERE (${mine}) IS DISTINCT FROM (${theirs});\n`;
+}
+
+type FindingStatus = 'Not Started' | 'In Progress' | 'Met' | 'Not Met' | 'Not Applicable';
+
+/** The demo assessment's state: by domain, with a few practices set apart. */
+function demoFindingStatus(r: Requirement): FindingStatus {
+  const special: Record<string, FindingStatus> = {
+    '3.5.3': 'Not Met', // MFA not yet on every privileged account: the POA&M item
+    '3.13.11': 'Not Met',
+    '3.1.16': 'Not Applicable', // no wireless in the CUI enclave
+    '3.1.17': 'Not Applicable',
+    '3.3.1': 'Met',
+    '3.4.1': 'Met',
+  };
+  if (special[r.id]) return special[r.id];
+  if (['AC', 'AT', 'IA', 'PE', 'PS', 'MP'].includes(r.family_code)) return 'Met';
+  if (['AU', 'CM', 'SC'].includes(r.family_code)) return 'In Progress';
+  return 'Not Started';
+}
+
+function sampleSql(ref: Reference, refSha: string): string {
+  const org = DEMO_ORG_ID;
+  const user = Object.fromEntries(DEMO_USERS.map((u, i) => [u.key, demoId(1, i + 1)])) as Record<(typeof DEMO_USERS)[number]['key'], string>;
+  const assessment = demoId(2, 1);
+  const findingId = (r: Requirement) => demoId(3, ref.requirements.indexOf(r) + 1);
+  const byId = (id: string) => ref.requirements.find((r) => r.id === id)!;
+  const evidence = { policy: demoId(4, 1), mfa: demoId(4, 2), firewall: demoId(4, 3) };
+  const poam = demoId(5, 1);
+  const doc = demoId(6, 1);
+  const chunk = (n: number) => demoId(7, n);
+  const ai = demoId(8, 1);
+  const comment = (n: number) => demoId(9, n);
+  const notification = (n: number) => demoId(10, n);
+  const audit = (n: number) => demoId(11, n);
+
+  const statuses = ref.requirements.map(demoFindingStatus);
+  const met = statuses.filter((s) => s === 'Met').length;
+  const decided = statuses.filter((s) => s === 'Met' || s === 'Not Met' || s === 'Not Applicable').length;
+  const completion = Math.round((10000 * decided) / statuses.length) / 100;
+
+  const policyText =
+    'Acme Defense Manufacturing (demo) Access Control Policy.\n\n1. Purpose. This policy limits access to systems that store, process or transmit CUI to authorized users, processes and devices.\n\n2. Account management. Accounts are requested through the service desk, approved by the system owner, reviewed quarterly and disabled within 24 hours of separation.';
+  const chunks = policyText.split('\n\n');
+  let offset = 0;
+  const chunkRows = chunks.map((content, i) => {
+    const start = policyText.indexOf(content, offset);
+    offset = start + content.length;
+    return {
+      id: uuid(chunk(i + 1)),
+      document_id: uuid(doc),
+      organization_id: uuid(org),
+      chunk_index: i,
+      content,
+      heading: i === 0 ? 'Access Control Policy' : content.split('.')[0] + '.' + (content.split('.')[1] ?? ''),
+      token_count: content.split(/\s+/).length,
+      char_start: start,
+      char_end: start + content.length,
+      embedding: null,
+      embedding_model: null,
+      metadata: jsonb({ source: 'demo', page: 1 }),
+    } as Record<string, SqlValue>;
+  });
+
+  const narrative: Record<FindingStatus, string | null> = {
+    Met: 'Demo: implemented and evidenced; see the attached evidence.',
+    'Not Met': 'Demo: not implemented yet; tracked in the POA&M.',
+    'In Progress': 'Demo: implementation under way.',
+    'Not Started': null,
+    'Not Applicable': 'Demo: not applicable; the CUI enclave has no wireless networks.',
+  };
+  const evidenceFor: Record<string, string[]> = {
+    '3.1.1': [evidence.policy],
+    '3.1.2': [evidence.policy],
+    '3.5.3': [evidence.mfa],
+    '3.13.1': [evidence.firewall],
+  };
+
+  const parts = [
+    header('03_sample_data.sql', [
+      'DEMO DATA with known passwords (docs/seeds.md): a demo organization, one user per role, one',
+      'assessment in progress with findings for all 110 practices, evidence, a POA&M item, a policy',
+      'document with chunks, an AI analysis, comments, notifications, audit log entries and a config key.',
+      'Loaded only by `cmmc-db seed --sample`; refused in production unless --allow-production-sample.',
+    ], refSha),
+    '-- Row-level security: act as the demo tenant for this transaction (owners and superusers bypass it anyway).',
+    `SELECT set_config('app.current_organization_id', '${org}', true);\n`,
+    insertRows('organizations', ['id'], [{
+      id: uuid(org), name: 'Acme Defense Manufacturing (demo)', organization_type: 'SMB', cage_code: '1DEM0', duns_number: null,
+      uei: 'DEMO00000001', address: '100 Example Way', city: 'Arlington', state: 'VA', zip_code: '22201', country: 'USA',
+      phone: '+1 555 0100', website: 'https://acme-defense.example', target_cmmc_level: 2, status: 'Trial',
+    }], true),
+    insertRows('users', ['id'], DEMO_USERS.map((u) => ({
+      id: uuid(user[u.key]), organization_id: uuid(org), email: u.email, password_hash: demoHash(u.password, u.email),
+      full_name: u.name, role: u.role, status: 'Active', phone: null, job_title: u.title, email_verified: true, last_login: null,
+    })), true),
+    insertRows('assessments', ['id'], [{
+      id: uuid(assessment), organization_id: uuid(org), name: 'CMMC Level 2 readiness (demo)', assessment_type: 'CMMC_L2', target_level: 2,
+      status: 'In Progress', scope_domains: textArr(Object.keys(FAMILY_COUNTS).sort()), scope_cloud_providers: textArr(['M365_GCC_HIGH', 'AZURE_GOVERNMENT']),
+      start_date: date('2026-10-01'), end_date: date('2027-03-31'), lead_assessor_id: uuid(user.assessor),
+      total_controls: ref.requirements.length, controls_met: met, completion_percentage: completion,
+    }], false),
+    insertRows('evidence', ['id'], [
+      { id: uuid(evidence.policy), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'access-control-policy.pdf', file_path: 'demo/evidence/access-control-policy.pdf', file_size_bytes: 184320, mime_type: 'application/pdf', evidence_type: 'Policy', description: 'Approved access control policy (demo)', control_ids: textArr(['AC.L2-3.1.1', 'AC.L2-3.1.2']), extracted_text: policyText, embedding: null, uploaded_by: uuid(user.admin) },
+      { id: uuid(evidence.mfa), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'conditional-access-mfa.png', file_path: 'demo/evidence/conditional-access-mfa.png', file_size_bytes: 96256, mime_type: 'image/png', evidence_type: 'Screenshot', description: 'Conditional Access policy requiring MFA, showing the excluded break-glass and service accounts (demo)', control_ids: textArr(['IA.L2-3.5.3']), extracted_text: null, embedding: null, uploaded_by: uuid(user.admin) },
+      { id: uuid(evidence.firewall), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'boundary-firewall-rules.txt', file_path: 'demo/evidence/boundary-firewall-rules.txt', file_size_bytes: 4210, mime_type: 'text/plain', evidence_type: 'Configuration', description: 'Boundary firewall rule export (demo)', control_ids: textArr(['SC.L2-3.13.1', 'SC.L2-3.13.6']), extracted_text: 'deny any any; allow 443/tcp from 10.20.0.0/16 to enclave', embedding: null, uploaded_by: uuid(user.assessor) },
+    ], false),
+    insertRows('control_findings', ['id'], ref.requirements.map((r, i) => {
+      const status = statuses[i];
+      return {
+        id: uuid(findingId(r)), assessment_id: uuid(assessment), organization_id: uuid(org), control_id: r.cmmc_id, status,
+        implementation_narrative: narrative[status], evidence_ids: uuidArr(evidenceFor[r.id] ?? []),
+        ai_generated_narrative: r.id === '3.1.1' ? 'Draft (AI, demo): authorized users, processes and devices are identified in the account register and access is limited to them through Entra ID groups.' : null,
+        ai_confidence_score: r.id === '3.1.1' ? 0.82 : null,
+        uses_provider_inheritance: r.family_code === 'PE',
+        risk_level: status === 'Not Met' ? 'High' : null,
+      };
+    }), false),
+    insertRows('poam_items', ['id'], [{
+      id: uuid(poam), organization_id: uuid(org), assessment_id: uuid(assessment), control_id: byId('3.5.3').cmmc_id, finding_id: uuid(findingId(byId('3.5.3'))),
+      title: 'Enforce MFA on every privileged account', weakness_description: 'Two service accounts with administrative rights are excluded from the MFA Conditional Access policy.',
+      remediation_plan: 'Replace the two service accounts with workload identities; remove the exclusions; verify with a sign-in report.',
+      milestones: jsonb([
+        { title: 'Inventory excluded accounts', due: '2026-11-15', done: true },
+        { title: 'Migrate to workload identities', due: '2027-01-31', done: false },
+        { title: 'Remove exclusions and verify', due: '2027-02-28', done: false },
+      ]),
+      risk_level: 'High', status: 'In Progress', owner_id: uuid(user.admin), resources_required: '2 days of identity engineering', estimated_cost: 4800, due_date: date('2027-02-28'), completion_date: null,
+    }], true),
+    insertRows('documents', ['id'], [{
+      id: uuid(doc), organization_id: uuid(org), title: 'Access Control Policy', document_type: 'Policy', version: '1.2', status: 'Approved',
+      file_name: 'access-control-policy.pdf', file_path: 'demo/documents/access-control-policy.pdf', mime_type: 'application/pdf', file_size_bytes: 184320,
+      content: policyText, content_hash: createHash('sha256').update(policyText).digest('hex'), control_ids: textArr(['AC.L2-3.1.1', 'AC.L2-3.1.2']),
+      owner_id: uuid(user.admin), approved_by: uuid(user.admin), approved_at: ts('2026-09-15 14:00:00+00'), effective_date: date('2026-09-15'), next_review_date: date('2027-09-15'),
+      embedding: null, embedding_model: null,
+    }], true),
+    insertRows('document_chunks', ['id'], chunkRows, false),
+    insertRows('ai_analysis_results', ['id'], [{
+      id: uuid(ai), organization_id: uuid(org), assessment_id: uuid(assessment), analysis_type: 'narrative_generation', entity_type: 'control_finding',
+      entity_id: uuid(findingId(byId('3.1.1'))), control_id: byId('3.1.1').cmmc_id, model_provider: 'demo', model_name: 'demo-narrative-1', prompt_version: 'v1',
+      input: jsonb({ control: 'AC.L2-3.1.1', evidence: [evidence.policy] }), output: jsonb({ narrative: 'Draft (AI, demo): authorized users, processes and devices are identified in the account register and access is limited to them through Entra ID groups.' }),
+      confidence_score: 0.82, input_tokens: 1840, output_tokens: 212, cost_usd: 0.0061, duration_ms: 2350, status: 'Completed', error_message: null,
+      requested_by: uuid(user.assessor), completed_at: ts('2026-10-20 09:30:02+00'),
+    }], false),
+    insertRows('comments', ['id'], [
+      { id: uuid(comment(1)), organization_id: uuid(org), assessment_id: null, finding_id: uuid(findingId(byId('3.5.3'))), evidence_id: null, poam_item_id: null, parent_id: null, author_id: uuid(user.assessor), body: '@Alex Admin the MFA screenshot shows two excluded service accounts: this cannot be Met yet.', mentions: uuidArr([user.admin]), is_resolved: false, edited_at: null },
+      { id: uuid(comment(2)), organization_id: uuid(org), assessment_id: null, finding_id: uuid(findingId(byId('3.5.3'))), evidence_id: null, poam_item_id: null, parent_id: uuid(comment(1)), author_id: uuid(user.admin), body: 'Agreed: opened a POA&M item to move them to workload identities.', mentions: uuidArr([]), is_resolved: false, edited_at: null },
+    ], true),
+    insertRows('notifications', ['id'], [
+      { id: uuid(notification(1)), organization_id: uuid(org), user_id: uuid(user.admin), notification_type: 'mention', title: 'Sam Assessor mentioned you', message: 'On IA.L2-3.5.3 Multifactor Authentication.', entity_type: 'comment', entity_id: uuid(comment(1)), action_url: `/assessments/${assessment}/findings/${findingId(byId('3.5.3'))}`, channel: 'in_app', is_read: false, read_at: null, delivery_status: 'Delivered', delivered_at: ts('2026-10-21 08:00:00+00'), delivery_error: null },
+      { id: uuid(notification(2)), organization_id: uuid(org), user_id: uuid(user.assessor), notification_type: 'assignment', title: 'You lead an assessment', message: 'CMMC Level 2 readiness (demo).', entity_type: 'assessment', entity_id: uuid(assessment), action_url: `/assessments/${assessment}`, channel: 'both', is_read: true, read_at: ts('2026-10-01 09:15:00+00'), delivery_status: 'Sent', delivered_at: ts('2026-10-01 09:00:00+00'), delivery_error: null },
+      { id: uuid(notification(3)), organization_id: uuid(org), user_id: uuid(user.admin), notification_type: 'poam_overdue', title: 'POA&M milestone due soon', message: 'Migrate to workload identities is due 2027-01-31.', entity_type: 'poam_item', entity_id: uuid(poam), action_url: `/poam/${poam}`, channel: 'email', is_read: false, read_at: null, delivery_status: 'Pending', delivered_at: null, delivery_error: null },
+    ], false),
+    insertRows('audit_logs', ['id'], [
+      { id: uuid(audit(1)), organization_id: uuid(org), user_id: uuid(user.admin), user_email: 'admin@acme-defense.example', action: 'LOGIN', entity_type: 'user', entity_id: user.admin, changes: jsonb({}), ip_address: raw(`'192.0.2.10'::inet`), user_agent: 'demo', request_id: 'demo-0001' },
+      { id: uuid(audit(2)), organization_id: uuid(org), user_id: uuid(user.assessor), user_email: 'assessor@acme-defense.example', action: 'UPDATE', entity_type: 'control_finding', entity_id: findingId(byId('3.5.3')), changes: jsonb({ status: ['In Progress', 'Not Met'] }), ip_address: raw(`'192.0.2.11'::inet`), user_agent: 'demo', request_id: 'demo-0002' },
+    ], false),
+    insertRows('system_config', ['key'], [
+      { key: 'demo.organization_id', value: jsonb(org), description: 'Set by seeds/03_sample_data.sql: the demo organization. Its users have public passwords; delete it before going live.', is_secret: false, updated_by: uuid(user.admin) },
+    ], true),
+  ];
+  return parts.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,6 +738,7 @@ export async function generate(referenceFile: string): Promise<GeneratedFile[]> 
   const files: GeneratedFile[] = [
     { name: '01_cmmc_controls.sql', content: controlsSql(ref, sha256) },
     { name: '02_provider_inheritance.sql', content: inheritanceSql(ref, sha256) },
+    { name: '03_sample_data.sql', content: sampleSql(ref, sha256) },
   ];
   return files;
 }
