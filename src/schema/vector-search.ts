@@ -1,0 +1,94 @@
+/**
+ * Similarity search over the platform's embeddings (evidence, documents, document_chunks), written
+ * with exactly the expression the HNSW indexes are built on: `embedding::halfvec(3072)` with the
+ * cosine operator `<=>`. pgvector cannot index a `vector` of more than 2000 dimensions, so the
+ * indexes cover the half-precision cast; a query ordering by `embedding <=> $1` (without the cast)
+ * would not use them and would scan the whole table.
+ */
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { CmmcError } from '../errors.js';
+import { SCHEMA_COLUMNS, type Database } from './database.js';
+
+/** The dimension of every embedding column (text-embedding-3-large). */
+export const EMBEDDING_DIMENSIONS = 3072;
+
+/** The tables that carry an indexed embedding. */
+export type EmbeddedTable = 'evidence' | 'documents' | 'document_chunks';
+export const EMBEDDED_TABLES: readonly EmbeddedTable[] = ['evidence', 'documents', 'document_chunks'];
+
+export interface SimilaritySearchOptions<T extends EmbeddedTable = EmbeddedTable> {
+  table: T;
+  /** The query embedding: 3072 numbers, or their pgvector text form '[0.1,0.2,...]'. */
+  embedding: readonly number[] | string;
+  /** Only this organization's rows (row-level security restricts the application role anyway). */
+  organizationId?: string;
+  /** How many nearest rows to return (default 10, at most 1000). */
+  limit?: number;
+}
+
+/** A row of the searched table without its embedding, with its cosine distance (0 = same direction, 2 = opposite). */
+export type SimilarityMatch<T extends EmbeddedTable> = Omit<Selectable<Database[T]>, 'embedding'> & { distance: number };
+
+/** The query embedding in pgvector's text form, checked for its dimension. */
+export function toVectorLiteral(embedding: readonly number[] | string): string {
+  const values = typeof embedding === 'string' ? parseVectorLiteral(embedding) : embedding;
+  if (values.length !== EMBEDDING_DIMENSIONS) {
+    throw new CmmcError('schema.embedding_dimensions', `the query embedding has ${values.length} dimensions, the platform stores ${EMBEDDING_DIMENSIONS}`, {
+      hint: 'embed the query with the same model as the stored rows (3072 dimensions)',
+    });
+  }
+  if (!values.every((v) => Number.isFinite(v))) {
+    throw new CmmcError('schema.embedding_values', 'the query embedding holds a value that is not a finite number');
+  }
+  return `[${values.join(',')}]`;
+}
+
+function parseVectorLiteral(text: string): number[] {
+  const inner = text.trim().replace(/^\[/, '').replace(/\]$/, '');
+  return inner === '' ? [] : inner.split(',').map((v) => Number(v));
+}
+
+/**
+ * The search as a Kysely query (not executed), for callers that add conditions or EXPLAIN it.
+ * Orders by `embedding::halfvec(3072) <=> $1::halfvec(3072)`, the indexed expression.
+ */
+export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
+  const { table } = options;
+  if (!EMBEDDED_TABLES.includes(table)) {
+    throw new CmmcError('schema.not_embedded', `"${table}" has no embedding to search`, { hint: `search one of ${EMBEDDED_TABLES.join(', ')}` });
+  }
+  const limit = options.limit ?? 10;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new CmmcError('schema.search_limit', `limit must be an integer from 1 to 1000 (got ${limit})`);
+  }
+  const literal = toVectorLiteral(options.embedding);
+  const distance = sql<number>`(${sql.ref('embedding')}::halfvec(3072) <=> ${literal}::halfvec(3072))`;
+  const columns = Object.keys(SCHEMA_COLUMNS[table]).filter((c) => c !== 'embedding');
+  const anyDb = db as unknown as Kysely<any>;
+  let query = anyDb
+    .selectFrom(table as string)
+    .select(columns)
+    .select(distance.as('distance'))
+    .orderBy(distance)
+    .limit(limit);
+  if (options.organizationId !== undefined) query = query.where('organization_id', '=', options.organizationId);
+  return query;
+}
+
+/**
+ * The rows nearest to a query embedding by cosine distance, nearest first, using the table's HNSW
+ * index.
+ *
+ * @example
+ * ```ts
+ * const matches = await searchBySimilarity(handle.db, { table: 'document_chunks', embedding, organizationId, limit: 5 });
+ * for (const m of matches) console.log(m.distance.toFixed(3), m.heading);
+ * ```
+ */
+export async function searchBySimilarity<T extends EmbeddedTable>(
+  db: Kysely<Database>,
+  options: SimilaritySearchOptions<T>,
+): Promise<SimilarityMatch<T>[]> {
+  const rows = await similaritySearchQuery(db, options).execute();
+  return rows.map((r: any) => ({ ...r, distance: Number(r.distance) })) as SimilarityMatch<T>[];
+}
