@@ -1,4 +1,171 @@
+import { Option } from 'commander';
+import type { CliContext } from '../context.js';
 import type { RegisterCommand } from './types.js';
 
-/** Not written yet: registers nothing. */
-export const register: RegisterCommand = () => {};
+interface DoctorOptions {
+  verbose?: boolean;
+  threshold?: string[];
+  list?: boolean;
+  health?: boolean;
+}
+
+interface KillIdleCliOptions {
+  olderThan: string;
+  state?: 'idle' | 'idle-in-transaction';
+  allDatabases?: boolean;
+  includeSuperusers?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export const register: RegisterCommand = (program, ctx) => {
+  const doctor = program
+    .command('doctor')
+    .description('run the diagnostics a DBA runs: schema, sizes, indexes, slow queries, connections, maintenance, vector indexes, materialized views')
+    .argument('[checks...]', 'a family (indexes) or one check (indexes.unused); default: every check')
+    .option('-v, --verbose', 'show the rows behind each figure')
+    .option('--threshold <name=value>', 'override a threshold for this run, e.g. idle-in-transaction=1s (repeatable; see docs/doctor.md)', collect)
+    .option('--list', 'list the checks and exit')
+    .option('--health', 'print the pool health report (the same as cmmc-db health) instead of the checks')
+    .addHelpText(
+      'after',
+      `
+Exit codes (Nagios / check_postgres): 0 all ok, 1 a warning, 2 a failure, 3 a check could not run.
+
+Example:
+  $ cmmc-db doctor
+  $ cmmc-db doctor indexes --verbose
+  $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json`,
+    )
+    .action(ctx.action(async (checks: string[], options: DoctorOptions) => runDoctorCommand(ctx, checks, options)));
+
+  doctor
+    .command('kill-idle')
+    .description('list idle connections to this database and, with --yes, terminate them')
+    .option('--older-than <duration>', 'idle at least this long (30s, 10min, 1h)', '1h')
+    .addOption(new Option('--state <state>', 'only this state (default: both)').choices(['idle', 'idle-in-transaction']))
+    .option('--all-databases', 'also connections to other databases')
+    .option('--include-superusers', "also superusers' connections")
+    .addHelpText(
+      'after',
+      `
+Without --yes nothing is terminated. Never touched: this command's own connection, background and
+replication processes, sessions whose last statement was LISTEN, other databases and superusers
+(unless asked).
+
+Example:
+  $ cmmc-db doctor kill-idle --older-than 30min --state idle-in-transaction --yes`,
+    )
+    .exitOverride()
+    .action(ctx.action(async (options: KillIdleCliOptions) => runKillIdle(ctx, options)));
+};
+
+async function runDoctorCommand(ctx: CliContext, checks: string[], options: DoctorOptions): Promise<number> {
+  const doctorLib = await import('../../doctor/index.js');
+  if (options.list) {
+    const rows = doctorLib.ALL_CHECKS.map((c) => ({ id: c.id, title: c.title, needsServer: c.needsServer }));
+    if (ctx.out.json) ctx.out.data(rows);
+    else ctx.out.table(['check', 'what it looks at', 'needs a server'], rows.map((r) => [r.id, r.title, r.needsServer ? 'yes' : 'no']));
+    return 0;
+  }
+  if (options.health) return printHealth(ctx);
+  // Parse everything a user can get wrong before connecting.
+  const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
+  doctorLib.selectChecks(checks);
+
+  const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS);
+  const spinner = await ctx.out.spinner('running checks');
+  let report;
+  try {
+    report = await doctorLib.runDoctor(handle, { checks, thresholds, onCheck: (c) => (spinner.text = `checking ${c.id}`) });
+  } finally {
+    spinner.stop();
+  }
+
+  if (ctx.out.json) {
+    ctx.out.data(report);
+  } else {
+    const c = ctx.out.c;
+    const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
+    ctx.out.table(
+      ['check', 'status', 'figure', 'remedy'],
+      report.checks.map((r) => [r.id, paint[r.status](r.status), r.figure, r.remedy]),
+    );
+    if (options.verbose) {
+      for (const r of report.checks) {
+        if (!r.rows?.length) continue;
+        ctx.out.line(`\n${c.bold(r.id)}: ${r.title}`);
+        const head = Object.keys(r.rows[0]);
+        ctx.out.table(head, r.rows.map((row) => head.map((k) => cell(row[k]))));
+      }
+    }
+  }
+  if (report.limited) ctx.out.warn(report.limited);
+  const count = (s: string) => report.checks.filter((r) => r.status === s).length;
+  ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
+  return report.exitCode;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.join(', ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** The report of `cmmc-db health`, from the library's healthCheck (the pool as the platform opens it). */
+async function printHealth(ctx: CliContext): Promise<number> {
+  const { healthCheck, POOL_SETTINGS } = await import('../../db/index.js');
+  const handle = await ctx.open({ pool: { min: POOL_SETTINGS.min, max: POOL_SETTINGS.max }, warm: true });
+  const report = await healthCheck(handle);
+  if (ctx.out.json) {
+    ctx.out.data(report);
+  } else {
+    ctx.out.table(
+      ['status', 'database', 'server', 'latency ms', 'pool size', 'in use', 'free', 'min', 'max'],
+      [[report.status, report.database, report.serverVersion, report.latencyMs, report.pool.size, report.pool.inUse, report.pool.free, report.pool.min, report.pool.max]],
+    );
+  }
+  return report.status === 'ok' ? 0 : 1;
+}
+
+async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promise<number> {
+  const { CmmcError, usageError } = await import('../../errors.js');
+  const { parseDuration } = await import('../../config/config.js');
+  const olderThanMs = parseDuration(options.olderThan);
+  if (olderThanMs === undefined) throw usageError(`--older-than "${options.olderThan}" is not a duration`, 'use 30s, 10min, 1h');
+  if (ctx.config().kind === 'embedded') {
+    throw new CmmcError('doctor.embedded', 'kill-idle needs a PostgreSQL server: the embedded database has no other connections to end', {
+      hint: 'point DATABASE_URL at a server',
+    });
+  }
+  const { killIdle, DOCTOR_OPEN_OPTIONS } = await import('../../doctor/index.js');
+  const handle = await ctx.open(DOCTOR_OPEN_OPTIONS);
+  const terminate = Boolean(ctx.globals.yes);
+  const result = await killIdle(handle, {
+    olderThanMs,
+    states: options.state ? [options.state] : ['idle', 'idle-in-transaction'],
+    allDatabases: options.allDatabases,
+    includeSuperusers: options.includeSuperusers,
+    terminate,
+  });
+  if (ctx.out.json) {
+    ctx.out.data(result);
+  } else if (result.matched.length) {
+    const head = ['pid', ...(options.allDatabases ? ['database'] : []), 'user', 'application', 'state', 'since', 'idle for'];
+    ctx.out.table(
+      head,
+      result.matched.map((m) => [m.pid, ...(options.allDatabases ? [m.database] : []), m.user, m.application, m.state, m.since, `${m.idleSeconds}s`]),
+    );
+  }
+  const what = `${result.matched.length} idle connection${result.matched.length === 1 ? '' : 's'} idle over ${options.olderThan}`;
+  if (!terminate) {
+    ctx.out.info(result.matched.length ? `${what}; nothing terminated: run again with --yes to terminate them` : `no ${what.replace(/^0 /, '')}`);
+  } else {
+    ctx.out.success(`terminated ${result.terminated.length} of ${result.matched.length}${result.terminated.length ? `: pid ${result.terminated.join(', ')}` : ''}`);
+    if (result.skipped.length) ctx.out.info(`left alone (busy again or gone): pid ${result.skipped.join(', ')}`);
+  }
+  ctx.out.info(result.suggestion);
+  return 0;
+}

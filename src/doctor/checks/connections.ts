@@ -1,0 +1,114 @@
+/**
+ * Connections (pg_stat_activity). In use against max_connections (check_postgres `backends`:
+ * warn above 75 %, fail above 90 %), by state; sessions idle in transaction too long (pg-extras
+ * diagnose / PgHero: 1 minute); queries running too long (pg-extras `long_running_queries`:
+ * 5 minutes); queries blocked and the sessions blocking them (pg-extras `blocking`, here through
+ * pg_blocking_pids). Counts are for the whole server (max_connections is); the per-session checks
+ * look at this database only, and never at the doctor's own session.
+ */
+import type { CheckFamily, DoctorContext, Finding } from '../types.js';
+import { duration, names, oneLine, percent, plural } from '../format.js';
+
+function partialFor(ctx: DoctorContext): string | undefined {
+  return ctx.access.readAllStats ? undefined : "without pg_monitor (pg_read_all_stats) the state and query of other roles' sessions are hidden";
+}
+
+async function usage(ctx: DoctorContext): Promise<Finding> {
+  const rows = await ctx.sql<{ state: string | null; count: number }[]>`
+    SELECT coalesce(state, 'unknown (hidden or starting)') AS state, count(*)::int AS count
+      FROM pg_stat_activity WHERE backend_type = 'client backend'
+     GROUP BY 1 ORDER BY 2 DESC, 1`;
+  const [s] = await ctx.sql<{ max: number; reserved: number }[]>`
+    SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved`;
+  const used = rows.reduce((a, r) => a + r.count, 0);
+  const ratio = used / s.max;
+  const t = ctx.thresholds;
+  const byState = rows.map((r) => `${r.count} ${r.state}`).join(', ');
+  const figure = `${used} of ${s.max} (${percent(ratio, 0)}): ${byState}`;
+  const remedy = 'put a pooler (PgBouncer) in front, lower the pools\' max, or end idle sessions (cmmc-db doctor kill-idle)';
+  const status = ratio > t.connectionsFail ? 'fail' : ratio > t.connectionsWarn ? 'warn' : 'ok';
+  return { status, figure, remedy: status === 'ok' ? '' : remedy, rows: rows.map((r) => ({ state: r.state, connections: r.count })), partial: partialFor(ctx) };
+}
+
+async function idleInTransaction(ctx: DoctorContext): Promise<Finding> {
+  const ms = ctx.thresholds.idleInTransactionMs;
+  const rows = await ctx.sql<{ pid: number; user: string; application: string; state: string; for_ms: number; query: string | null }[]>`
+    SELECT pid, usename AS "user", application_name AS application, state,
+           (extract(epoch FROM now() - state_change) * 1000)::float8 AS for_ms, query
+      FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND state IN ('idle in transaction', 'idle in transaction (aborted)')
+       AND now() - state_change > ${ms}::float8 * interval '1 millisecond'
+     ORDER BY state_change`;
+  const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, state: r.state, for: duration(r.for_ms), last_query: oneLine(r.query) }));
+  if (rows.length === 0) return { status: 'ok', figure: `no session idle in transaction over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'session')} idle in transaction over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${r.user}, ${duration(r.for_ms)})`))}`,
+    remedy: "fix the client that leaves transactions open; end them with cmmc-db doctor kill-idle --state idle-in-transaction; set idle_in_transaction_session_timeout",
+    rows: shaped,
+    partial: partialFor(ctx),
+  };
+}
+
+async function longRunning(ctx: DoctorContext): Promise<Finding> {
+  const ms = ctx.thresholds.longQueryMs;
+  const rows = await ctx.sql<{ pid: number; user: string; application: string; for_ms: number; query: string | null }[]>`
+    SELECT pid, usename AS "user", application_name AS application,
+           (extract(epoch FROM now() - query_start) * 1000)::float8 AS for_ms, query
+      FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND backend_type = 'client backend' AND state = 'active'
+       AND now() - query_start > ${ms}::float8 * interval '1 millisecond'
+     ORDER BY query_start`;
+  const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, running: duration(r.for_ms), query: oneLine(r.query) }));
+  if (rows.length === 0) return { status: 'ok', figure: `no query running over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'query', 'queries')} running over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${duration(r.for_ms)})`))}`,
+    remedy: 'EXPLAIN the query; cancel it with SELECT pg_cancel_backend(pid); set statement_timeout for the application role',
+    rows: shaped,
+    partial: partialFor(ctx),
+  };
+}
+
+async function blocked(ctx: DoctorContext): Promise<Finding> {
+  const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
+    SELECT a.pid, a.usename AS "user",
+           (extract(epoch FROM now() - a.query_start) * 1000)::float8 AS waiting_ms,
+           a.query,
+           pg_blocking_pids(a.pid) AS blocked_by,
+           (SELECT string_agg(b.pid || ' ' || coalesce(b.state, '?'), '; ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))) AS blocker_states,
+           (SELECT string_agg(b.pid || ': ' || coalesce(b.query, '?'), '; ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))) AS blocker_queries
+      FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+       AND cardinality(pg_blocking_pids(a.pid)) > 0
+     ORDER BY a.query_start`;
+  const shaped = rows.map((r) => ({
+    blocked_pid: r.pid,
+    user: r.user,
+    waiting: duration(r.waiting_ms),
+    query: oneLine(r.query),
+    blocked_by: r.blocked_by,
+    blockers: r.blocker_states,
+    blocker_queries: oneLine(r.blocker_queries, 120),
+  }));
+  if (rows.length === 0) return { status: 'ok', figure: 'no query blocked', remedy: '', partial: partialFor(ctx) };
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${r.blocked_by.join(', ')}`))}`,
+    remedy: 'finish or end the blocking session (SELECT pg_terminate_backend(pid)); keep transactions short; set lock_timeout',
+    rows: shaped,
+    partial: partialFor(ctx),
+  };
+}
+
+export const connectionsFamily: CheckFamily = {
+  name: 'connections',
+  checks: [
+    { id: 'connections.usage', title: 'connections in use against max_connections', needsServer: true, run: usage },
+    { id: 'connections.idle-in-transaction', title: 'sessions idle in transaction', needsServer: true, run: idleInTransaction },
+    { id: 'connections.long-running', title: 'long-running queries', needsServer: true, run: longRunning },
+    { id: 'connections.blocked', title: 'blocked queries and their blockers', needsServer: true, run: blocked },
+  ],
+};

@@ -1,0 +1,128 @@
+/**
+ * Schema: the database is at the migration heads with no applied revision file changed (the
+ * engine's `getStatus`), the platform's extensions are installed, and its 15 tables exist.
+ */
+import type { CheckFamily, DoctorContext, Finding } from '../types.js';
+import { names, plural } from '../format.js';
+import { getStatus } from '../../migrate/index.js';
+
+/** The extensions the platform's migrations create. */
+export const EXPECTED_EXTENSIONS = ['uuid-ossp', 'vector'];
+
+/** The 15 platform tables in `public` (issue 3); used when src/schema exports no list of its own. */
+export const PLATFORM_TABLES = [
+  'organizations',
+  'users',
+  'cmmc_controls',
+  'assessments',
+  'control_findings',
+  'evidence',
+  'provider_inheritance',
+  'documents',
+  'document_chunks',
+  'ai_analysis_results',
+  'poam_items',
+  'comments',
+  'notifications',
+  'audit_logs',
+  'system_config',
+];
+
+/** Loads a module that another capability may not have written yet (a plain `import` would not build). */
+async function optionalImport(specifier: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/** The platform's table list: src/schema's own export when there is one, else PLATFORM_TABLES. */
+export async function expectedTables(): Promise<string[]> {
+  const mod = await optionalImport('../../schema/index.js');
+  for (const key of ['PLATFORM_TABLES', 'TABLE_NAMES', 'TABLES']) {
+    const v = mod?.[key];
+    if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return v as string[];
+  }
+  return PLATFORM_TABLES;
+}
+
+async function migrations(ctx: DoctorContext): Promise<Finding> {
+  const s = await getStatus(ctx.handle);
+  const rows = [
+    ...s.pending.map((revision) => ({ revision, problem: 'pending' })),
+    ...s.changed.map((c) => ({ revision: c.revision, problem: `file changed since applied: ${c.file}` })),
+    ...(s.unknown ?? []).map((revision) => ({ revision, problem: 'in the version table but no revision file declares it' })),
+  ];
+  if (s.unknown?.length) {
+    return {
+      status: 'fail',
+      figure: `the database is at ${names(s.unknown)}, which no revision file declares`,
+      remedy: 'restore the missing revision files (another branch or an older checkout), or cmmc-db stamp to a known revision',
+      rows,
+    };
+  }
+  if (s.changed.length > 0) {
+    return {
+      status: 'fail',
+      figure: `${plural(s.changed.length, 'applied revision')} changed since applied: ${names(s.changed.map((c) => c.revision))}`,
+      remedy: 'restore the applied revision files (git log -- migrations/) and write a new revision for the change',
+      rows,
+    };
+  }
+  if (!s.atHead) {
+    return {
+      status: 'warn',
+      figure: `at ${s.current.length ? s.current.join(', ') : 'base (nothing applied)'}; ${plural(s.pending.length, 'pending revision')} to ${s.heads.join(', ')}`,
+      remedy: 'cmmc-db upgrade head',
+      rows,
+    };
+  }
+  return { status: 'ok', figure: `at head ${s.heads.join(', ') || '(no revisions)'}`, remedy: '' };
+}
+
+async function extensions(ctx: DoctorContext): Promise<Finding> {
+  const rows = await ctx.sql<{ extname: string; extversion: string }[]>`
+    SELECT extname, extversion FROM pg_extension WHERE extname = ANY(${EXPECTED_EXTENSIONS}) ORDER BY extname`;
+  const missing = EXPECTED_EXTENSIONS.filter((e) => !rows.some((r) => r.extname === e));
+  const shown = rows.map((r) => ({ extension: r.extname, version: r.extversion }));
+  if (missing.length) {
+    return { status: 'fail', figure: `missing: ${missing.join(', ')}`, remedy: 'cmmc-db upgrade head (creates them; vector needs pgvector installed on the server)', rows: shown };
+  }
+  return { status: 'ok', figure: rows.map((r) => `${r.extname} ${r.extversion}`).join(', '), remedy: '', rows: shown };
+}
+
+async function tables(ctx: DoctorContext): Promise<Finding> {
+  const expected = await expectedTables();
+  const version = ctx.config.versionSchema === 'public' ? [ctx.config.versionTable] : [];
+  const present = await ctx.sql<{ relname: string }[]>`
+    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`;
+  const have = new Set(present.map((r) => r.relname));
+  const missing = expected.filter((t) => !have.has(t));
+  const extra = [...have].filter((t) => !expected.includes(t) && !version.includes(t));
+  const rows = [...missing.map((table) => ({ table, problem: 'missing' })), ...extra.map((table) => ({ table, problem: 'not a platform table' }))];
+  if (missing.length) {
+    return {
+      status: 'fail',
+      figure: `${missing.length} of ${expected.length} missing: ${names(missing)}`,
+      remedy: 'cmmc-db upgrade head',
+      rows,
+    };
+  }
+  if (extra.length) {
+    return { status: 'warn', figure: `all ${expected.length} present; ${plural(extra.length, 'other table')} in public: ${names(extra)}`, remedy: 'move tables that are not the platform\'s out of public (public holds exactly the platform)', rows };
+  }
+  return { status: 'ok', figure: `all ${expected.length} present`, remedy: '' };
+}
+
+export const schemaFamily: CheckFamily = {
+  name: 'schema',
+  checks: [
+    { id: 'schema.migrations', title: 'at the migration heads, no applied revision changed', needsServer: false, run: migrations },
+    { id: 'schema.extensions', title: 'extensions uuid-ossp and vector', needsServer: false, run: extensions },
+    { id: 'schema.tables', title: 'the platform tables exist', needsServer: false, run: tables },
+  ],
+};

@@ -1,0 +1,136 @@
+/**
+ * The doctor's runner: picks the checks, runs each on its own (a failing check becomes `unknown`
+ * and the others still run), and folds the statuses into one exit code in the convention of
+ * Nagios and check_postgres (0 ok, 1 warning, 2 critical, 3 unknown).
+ */
+import type { DbHandle, OpenOptions } from '../db/connection.js';
+import { usageError } from '../errors.js';
+import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
+import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
+import { schemaFamily } from './checks/schema.js';
+import { sizesFamily } from './checks/sizes.js';
+import { indexesFamily } from './checks/indexes.js';
+import { slowQueriesFamily } from './checks/slow-queries.js';
+import { connectionsFamily } from './checks/connections.js';
+import { maintenanceFamily } from './checks/maintenance.js';
+import { vectorFamily } from './checks/vector.js';
+import { matviewsFamily } from './checks/matviews.js';
+
+export const FAMILIES: CheckFamily[] = [
+  schemaFamily,
+  sizesFamily,
+  indexesFamily,
+  slowQueriesFamily,
+  connectionsFamily,
+  maintenanceFamily,
+  vectorFamily,
+  matviewsFamily,
+];
+
+export const ALL_CHECKS: Check[] = FAMILIES.flatMap((f) => f.checks);
+
+/**
+ * How the doctor opens its session: one connection (so session settings hold for every query),
+ * and its own statement_timeout and lock_timeout so that it can never hang the database.
+ */
+export const DOCTOR_OPEN_OPTIONS: OpenOptions = {
+  pool: { max: 1, min: 0 },
+  connection: {
+    statement_timeout: DOCTOR_STATEMENT_TIMEOUT_MS,
+    lock_timeout: DOCTOR_LOCK_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: DOCTOR_STATEMENT_TIMEOUT_MS,
+  },
+};
+
+/** Exit codes (Nagios / check_postgres): the worst status wins; a definite finding outranks "could not look". */
+export const EXIT_CODES: Record<CheckStatus, number> = { ok: 0, warn: 1, fail: 2, unknown: 3 };
+const SEVERITY: CheckStatus[] = ['ok', 'unknown', 'warn', 'fail'];
+
+export function overallStatus(results: { status: CheckStatus }[]): CheckStatus {
+  return results.reduce<CheckStatus>((worst, r) => (SEVERITY.indexOf(r.status) > SEVERITY.indexOf(worst) ? r.status : worst), 'ok');
+}
+
+/** The checks named on the command line: a family (`indexes`) or one check (`indexes.unused`); none = all. */
+export function selectChecks(names: string[] = []): Check[] {
+  if (names.length === 0) return ALL_CHECKS;
+  const picked: Check[] = [];
+  for (const name of names) {
+    const family = FAMILIES.find((f) => f.name === name);
+    const hits = family ? family.checks : ALL_CHECKS.filter((c) => c.id === name);
+    if (hits.length === 0) {
+      throw usageError(`no check named "${name}"`, `use a family (${FAMILIES.map((f) => f.name).join(', ')}) or a check id such as indexes.unused (cmmc-db doctor --list)`);
+    }
+    for (const c of hits) if (!picked.includes(c)) picked.push(c);
+  }
+  return picked;
+}
+
+export interface DoctorReport {
+  status: CheckStatus;
+  exitCode: number;
+  database: string;
+  role: string;
+  /** Set when the role lacks pg_monitor / pg_read_all_stats: what it could not see. */
+  limited: string | null;
+  checks: CheckResult[];
+}
+
+export interface RunOptions {
+  checks?: string[];
+  thresholds?: Thresholds;
+  /** Called before each check (for a spinner). */
+  onCheck?: (check: Check) => void;
+}
+
+export async function readAccess(handle: DbHandle): Promise<Access> {
+  const [a] = await handle.sql<{ role: string; superuser: boolean; read_all_stats: boolean }[]>`
+    SELECT current_user AS role,
+           coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS superuser,
+           pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats`;
+  return { role: a.role, superuser: a.superuser, readAllStats: a.superuser || a.read_all_stats };
+}
+
+/** Runs the checks on `handle` (open it with DOCTOR_OPEN_OPTIONS) and returns the report. */
+export async function runDoctor(handle: DbHandle, options: RunOptions = {}): Promise<DoctorReport> {
+  const checks = selectChecks(options.checks);
+  const embedded = handle.config.kind === 'embedded';
+  const access = await readAccess(handle);
+  if (access.superuser && !embedded) {
+    // Keep the doctor's own catalogue reads out of the statement statistics it reports.
+    await handle.sql`SET pg_stat_statements.track = 'none'`.catch(() => {});
+  }
+  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access };
+  const [{ database }] = await handle.sql<{ database: string }[]>`SELECT current_database() AS database`;
+  const results: CheckResult[] = [];
+  for (const check of checks) {
+    options.onCheck?.(check);
+    results.push(await runOne(ctx, check));
+  }
+  const status = overallStatus(results);
+  const partial = results.filter((r) => r.partial).map((r) => r.id);
+  const limited = partial.length
+    ? `role ${access.role} is not a member of pg_monitor (pg_read_all_stats): ${partial.join(', ')} could not see every session — GRANT pg_monitor TO ${access.role}`
+    : null;
+  return { status, exitCode: EXIT_CODES[status], database, role: access.role, limited, checks: results };
+}
+
+async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
+  const head = { id: check.id, title: check.title };
+  if (ctx.embedded && check.needsServer) {
+    return { ...head, status: 'unknown', figure: 'needs a PostgreSQL server: the embedded database keeps no server statistics', remedy: 'run it against a server (DATABASE_URL)' };
+  }
+  try {
+    return { ...head, ...(await check.run(ctx)) };
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const remedy =
+      e.code === '57014'
+        ? `timed out after ${DOCTOR_STATEMENT_TIMEOUT_MS / 1000}s (the doctor's statement_timeout): run it again when the server is less busy`
+        : e.code === '55P03'
+          ? `waited over ${DOCTOR_LOCK_TIMEOUT_MS / 1000}s for a lock (the doctor's lock_timeout): see cmmc-db doctor connections.blocked`
+          : e.code === '42501'
+            ? `GRANT pg_monitor TO ${ctx.access.role}`
+            : 'run with --debug, or report it';
+    return { ...head, status: 'unknown', figure: `could not run: ${(e.message ?? String(err)).split('\n')[0]}`, remedy };
+  }
+}

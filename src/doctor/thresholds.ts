@@ -1,0 +1,135 @@
+/**
+ * Every threshold of the doctor, with where it comes from. Defaults are the documented values
+ * (docs/doctor.md); `--threshold name=value` overrides one for a run (tests use low values rather
+ * than waiting a minute).
+ *
+ * Sources:
+ * - heroku pg-extras and its `diagnose` (ruby-pg-extras DiagnoseData), "pg-extras" below;
+ * - PgHero (ankane/pghero), its default settings and queries;
+ * - check_postgres (bucardo), its default warning/critical values;
+ * - pgvector's README for the ivfflat `lists` rule.
+ */
+import { parseDuration } from '../config/config.js';
+import { usageError } from '../errors.js';
+
+/** Cache hit ratio below this warns. PgHero `cache_hit_rate_threshold` 99 (%); pg-extras asks ≥ 0.99 in its docs. */
+export const CACHE_HIT_RATIO_MIN = 0.99;
+/** No cache-hit verdict before this many blocks were read or hit (a new database has no sample). Ours. */
+export const CACHE_HIT_MIN_BLOCKS = 1000;
+/** Connections in use over max_connections: warn above 75 %, fail above 90 %. check_postgres `backends` style (warn/crit as a share of max_connections). */
+export const CONNECTIONS_WARN_RATIO = 0.75;
+export const CONNECTIONS_FAIL_RATIO = 0.9;
+/** A session idle in transaction longer than this warns. PgHero/pg-extras diagnose: 1 minute. */
+export const IDLE_IN_TRANSACTION_MS = 60_000;
+/** A query running longer than this warns. pg-extras `long_running_queries`: 5 minutes. */
+export const LONG_QUERY_MS = 5 * 60_000;
+/** No unused-index verdict until statistics are this old. PgHero advises waiting after a stats reset; 7 days covers a weekly cycle. */
+export const STATS_MIN_AGE_MS = 7 * 86_400_000;
+/** Sequential-scan check: tables with at least this many live rows (PgHero missing_indexes: 10,000) ... */
+export const SEQ_SCAN_MIN_ROWS = 10_000;
+/** ... where indexes serve under this share of scans (PgHero: 95 %). */
+export const SEQ_SCAN_INDEX_PERCENT_MIN = 95;
+/** Slow statement: mean time above this (PgHero `slow_query_ms` 20) ... */
+export const SLOW_QUERY_MS = 20;
+/** ... with at least this many calls (PgHero `slow_query_calls` 100). */
+export const SLOW_QUERY_CALLS = 100;
+/** Statements listed by mean and by total time. pg-extras `outliers`/`calls` show 10. */
+export const SLOW_QUERY_TOP = 10;
+/** Transaction-id age: warn above 1.0 billion (≈ half of 2^31), fail above 1.3 billion (check_postgres `txn_wraparound` warning value; the issue asks it fail). */
+export const XID_AGE_WARN = 1_000_000_000;
+export const XID_AGE_FAIL = 1_300_000_000;
+/** A sequence used above 85 % of its maximum (the column type's, when smaller) warns, above 95 % fails. PgHero sequence_danger uses 90 %; check_postgres `sequence` warns 85 %, criticals 95 %. */
+export const SEQUENCE_WARN_RATIO = 0.85;
+export const SEQUENCE_FAIL_RATIO = 0.95;
+/** Dead tuples: warn when a table holds at least this many dead rows ... (ours) */
+export const DEAD_TUPLES_MIN = 10_000;
+/** ... and more than autovacuum's own trigger (autovacuum_vacuum_threshold 50 + scale factor 0.2 × live rows): autovacuum is not keeping up. */
+export const DEAD_TUPLES_RATIO = 0.2;
+/** ivfflat lists: rows/1000 up to 1M rows, sqrt(rows) above (pgvector README); off by more than this factor warns. */
+export const IVFFLAT_LISTS_TOLERANCE = 2;
+/** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */
+export const IVFFLAT_MIN_ROWS = 1000;
+/** The doctor's own session: it must never hang the database it examines. */
+export const DOCTOR_STATEMENT_TIMEOUT_MS = 10_000;
+export const DOCTOR_LOCK_TIMEOUT_MS = 2_000;
+
+export interface Thresholds {
+  cacheHitRatio: number;
+  cacheHitMinBlocks: number;
+  connectionsWarn: number;
+  connectionsFail: number;
+  idleInTransactionMs: number;
+  longQueryMs: number;
+  statsMinAgeMs: number;
+  seqScanMinRows: number;
+  seqScanIndexPercent: number;
+  slowQueryMs: number;
+  slowQueryCalls: number;
+  xidAgeWarn: number;
+  xidAgeFail: number;
+  sequenceWarn: number;
+  sequenceFail: number;
+  deadTuplesMin: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  cacheHitRatio: CACHE_HIT_RATIO_MIN,
+  cacheHitMinBlocks: CACHE_HIT_MIN_BLOCKS,
+  connectionsWarn: CONNECTIONS_WARN_RATIO,
+  connectionsFail: CONNECTIONS_FAIL_RATIO,
+  idleInTransactionMs: IDLE_IN_TRANSACTION_MS,
+  longQueryMs: LONG_QUERY_MS,
+  statsMinAgeMs: STATS_MIN_AGE_MS,
+  seqScanMinRows: SEQ_SCAN_MIN_ROWS,
+  seqScanIndexPercent: SEQ_SCAN_INDEX_PERCENT_MIN,
+  slowQueryMs: SLOW_QUERY_MS,
+  slowQueryCalls: SLOW_QUERY_CALLS,
+  xidAgeWarn: XID_AGE_WARN,
+  xidAgeFail: XID_AGE_FAIL,
+  sequenceWarn: SEQUENCE_WARN_RATIO,
+  sequenceFail: SEQUENCE_FAIL_RATIO,
+  deadTuplesMin: DEAD_TUPLES_MIN,
+};
+
+type Kind = 'ms' | 'number' | 'ratio';
+/** The names accepted by `--threshold name=value` and what each value is. */
+export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind }> = {
+  'cache-hit-ratio': { key: 'cacheHitRatio', kind: 'ratio' },
+  'cache-hit-min-blocks': { key: 'cacheHitMinBlocks', kind: 'number' },
+  'connections-warn': { key: 'connectionsWarn', kind: 'ratio' },
+  'connections-fail': { key: 'connectionsFail', kind: 'ratio' },
+  'idle-in-transaction': { key: 'idleInTransactionMs', kind: 'ms' },
+  'long-query': { key: 'longQueryMs', kind: 'ms' },
+  'stats-age': { key: 'statsMinAgeMs', kind: 'ms' },
+  'seq-scan-min-rows': { key: 'seqScanMinRows', kind: 'number' },
+  'seq-scan-index-percent': { key: 'seqScanIndexPercent', kind: 'number' },
+  'slow-query-ms': { key: 'slowQueryMs', kind: 'number' },
+  'slow-query-calls': { key: 'slowQueryCalls', kind: 'number' },
+  'xid-age-warn': { key: 'xidAgeWarn', kind: 'number' },
+  'xid-age-fail': { key: 'xidAgeFail', kind: 'number' },
+  'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
+  'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
+  'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
+};
+
+/** Applies `name=value` overrides (durations like 1s, 5min; ratios like 0.9 or 90%). Usage errors exit 2. */
+export function resolveThresholds(overrides: string[] = []): Thresholds {
+  const t: Thresholds = { ...DEFAULT_THRESHOLDS };
+  for (const item of overrides) {
+    const m = /^([a-z-]+)=(.+)$/.exec(item.trim());
+    const spec = m ? THRESHOLD_NAMES[m[1]] : undefined;
+    if (!m || !spec) {
+      throw usageError(`unknown threshold "${item}"`, `use name=value with a name among: ${Object.keys(THRESHOLD_NAMES).join(', ')}`);
+    }
+    const raw = m[2].trim();
+    let value: number | undefined;
+    if (spec.kind === 'ms') value = parseDuration(raw);
+    else if (spec.kind === 'ratio') value = raw.endsWith('%') ? Number(raw.slice(0, -1)) / 100 : Number(raw);
+    else value = Number(raw);
+    if (value === undefined || !Number.isFinite(value) || value < 0) {
+      throw usageError(`threshold ${m[1]}: "${raw}" is not a ${spec.kind === 'ms' ? 'duration (1s, 5min)' : spec.kind === 'ratio' ? 'ratio (0.9 or 90%)' : 'number'}`);
+    }
+    t[spec.key] = value;
+  }
+  return t;
+}
