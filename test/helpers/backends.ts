@@ -11,7 +11,11 @@
  *     });
  *   });
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createTestDatabase, query } from './server.js';
+import { acquireEmbedded, releaseEmbedded } from '../../src/embedded/instance.js';
 
 export type BackendName = 'server' | 'embedded';
 
@@ -41,6 +45,39 @@ export const serverBackend: Backend = {
       url: tdb.url,
       query: (text, params = []) => query(tdb.url, text, params as any[]),
       drop: () => tdb.drop(),
+    };
+  },
+};
+
+/**
+ * The embedded database (PGlite) in a fresh temporary folder. `query` opens the folder itself (with
+ * the same extensions, taking the folder lock), so it must not overlap a running CLI process.
+ */
+export const embeddedBackend: Backend = {
+  name: 'embedded',
+  async create() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-test-'));
+    return {
+      backend: 'embedded',
+      env: { CMMC_DB_DIR: dir },
+      async query<T extends object = Record<string, any>>(text: string, params: unknown[] = []): Promise<T[]> {
+        const instance = await acquireEmbedded(dir, { waitMs: 30_000 });
+        try {
+          // Values as postgres.js gives them (int8 as a string, bytea as a Buffer), so one assertion fits both backends.
+          const options = { parsers: { 20: (v: string) => v, 17: (v: string) => Buffer.from(v.slice(2), 'hex') } };
+          if (params.length === 0) {
+            // No parameters: a script of one or more statements (simple protocol); the last one's rows.
+            const results = await instance.pg.exec(text, options);
+            return (results.at(-1)?.rows ?? []) as T[];
+          }
+          return (await instance.pg.query<T>(text, params as any[], options)).rows;
+        } finally {
+          await releaseEmbedded(instance);
+        }
+      },
+      async drop() {
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
     };
   },
 };

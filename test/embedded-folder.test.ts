@@ -1,0 +1,125 @@
+/**
+ * The embedded database with no configuration at all: it is named plainly on stderr, and only one
+ * process at a time opens its folder (a second one waits, takes over a dead holder's lock, or fails
+ * with one line naming the folder and the pid), without damage to the data.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { embeddedBackend, type TestTarget } from './helpers/backends.js';
+import { acquireEmbedded, releaseEmbedded } from '../src/embedded/instance.js';
+
+const targets: TestTarget[] = [];
+async function fresh(): Promise<TestTarget> {
+  const t = await embeddedBackend.create();
+  targets.push(t);
+  return t;
+}
+afterEach(async () => {
+  while (targets.length) await targets.pop()!.drop();
+});
+
+describe('the embedded database', () => {
+  it('is the default with no configuration, named plainly on stderr, and answers', async () => {
+    const t = await fresh();
+    const r = await runCliJson(['health'], { env: t.env });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('embedded PostgreSQL (PGlite)');
+    expect(r.stderr).toContain('not a server');
+    expect(r.data.status).toBe('ok');
+    expect(r.data.serverVersion).toMatch(/^\d+\.\d+/);
+    // A pool of connections shares the one embedded session.
+    expect(r.data.pool.size).toBeGreaterThanOrEqual(r.data.pool.min);
+    // The folder keeps the data and ignores itself in git; the lock is gone after the command.
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'pgdata', 'PG_VERSION'))).toBe(true);
+    expect(fs.readFileSync(path.join(t.env.CMMC_DB_DIR, '.gitignore'), 'utf8')).toContain('*');
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
+  });
+
+  it('has the vector and uuid-ossp extensions available, and an HNSW index over halfvec(3072) builds', async () => {
+    const t = await fresh();
+    await t.query(`
+      CREATE EXTENSION IF NOT EXISTS vector;
+      CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+      CREATE TABLE chunks (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), embedding vector(3072));
+      CREATE INDEX chunks_embedding ON chunks USING hnsw ((embedding::halfvec(3072)) halfvec_cosine_ops);
+      INSERT INTO chunks (embedding) SELECT array_fill(g::real, ARRAY[3072])::vector FROM generate_series(1, 3) g;`);
+    const rows = await t.query<{ n: string; am: string }>(
+      `SELECT (SELECT count(*) FROM chunks) AS n, (SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'chunks_embedding') AS am`,
+    );
+    expect(rows[0]).toEqual({ n: '3', am: 'hnsw' });
+  });
+});
+
+describe('one process at a time', () => {
+  it('a second process waits for the folder, then fails with one line naming the folder and the pid', async () => {
+    const t = await fresh();
+    const held = await acquireEmbedded(t.env.CMMC_DB_DIR);
+    try {
+      const r = await runCli(['health'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '1s' } });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`the embedded database in ${t.env.CMMC_DB_DIR} is in use by process ${process.pid}`);
+      expect(r.stderr).toContain('CMMC_DB_LOCK_WAIT');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await releaseEmbedded(held);
+    }
+  });
+
+  it('a second process that waits long enough goes ahead once the first lets go', async () => {
+    const t = await fresh();
+    const held = await acquireEmbedded(t.env.CMMC_DB_DIR);
+    await held.pg.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (1), (2);');
+    const second = runCliJson(['health'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '60s' } });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await releaseEmbedded(held);
+    const r = await second;
+    expect(r.exitCode).toBe(0);
+    expect(r.data.status).toBe('ok');
+    expect(await t.query('SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 2 }]);
+  });
+
+  it('processes started together take turns, and the data is intact afterwards', async () => {
+    const t = await fresh();
+    await t.query('CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 1000);');
+    const runs = await Promise.all([1, 2, 3].map(() => runCliJson(['health'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '120s' } })));
+    for (const r of runs) {
+      expect(r.exitCode).toBe(0);
+      expect(r.data.status).toBe('ok');
+    }
+    expect(await t.query('SELECT count(*)::int AS n, sum(n)::int AS s FROM kept')).toEqual([{ n: 1000, s: 500500 }]);
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
+  });
+
+  it('a lock left by a process that is gone is taken over', async () => {
+    const t = await fresh();
+    await t.query('SELECT 1');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    fs.writeFileSync(
+      path.join(t.env.CMMC_DB_DIR, 'lock'),
+      JSON.stringify({ pid: gone, startedAt: new Date().toISOString(), hostname: os.hostname(), command: 'upgrade head' }) + '\n',
+    );
+    const r = await runCliJson(['health'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '0' } });
+    expect(r.exitCode).toBe(0);
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
+  });
+
+  it('a process killed with the database open leaves it usable (recovery on the next open)', async () => {
+    const t = await fresh();
+    await t.query('CREATE TABLE kept (n int)');
+    const script = `
+      const { acquireEmbedded } = await import(${JSON.stringify(path.resolve('dist/embedded/instance.js'))});
+      const i = await acquireEmbedded(${JSON.stringify(t.env.CMMC_DB_DIR)});
+      await i.pg.exec('INSERT INTO kept SELECT generate_series(1, 500)');
+      await i.pg.exec('BEGIN; INSERT INTO kept SELECT generate_series(1, 100000);');
+      process.kill(process.pid, 'SIGKILL');`;
+    spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd() });
+    // The committed rows are there, the open transaction's are not, and the dead process's lock is taken over.
+    expect(await t.query('SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 500 }]);
+    const r = await runCliJson(['health'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '0' } });
+    expect(r.exitCode).toBe(0);
+  });
+});
