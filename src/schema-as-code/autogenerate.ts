@@ -1,0 +1,106 @@
+/**
+ * `revision --autogenerate`: builds the migrations' head in scratch database A, the desired state in
+ * scratch database B (schema.sql) or reads a live database (--from), diffs both ways with migra, and
+ * writes a plain-SQL revision whose up turns head into the desired state and whose down turns it
+ * back. Applies nothing to any database the user owns; scratch databases are always dropped.
+ */
+import postgres from 'postgres';
+import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
+import { translateConnectError } from '../db/connection.js';
+import { CmmcError } from '../errors.js';
+import { applySqlFile } from './apply-sql.js';
+import { diffSchemas, isDestructive } from './diff.js';
+import { schemaFilePath } from './dump.js';
+import { loadEngine } from './engine.js';
+import { buildHead } from './head.js';
+import { writeSqlRevision } from './revision-file.js';
+import { withScratchDatabase } from './scratch.js';
+
+export interface AutogenerateOptions {
+  message: string;
+  /** The desired state as a live database (read only). */
+  fromUrl?: string;
+  /** The desired state as a SQL file (default: schema.sql in the project folder). */
+  schemaFile?: string;
+  /** Compute, but do not write the file. */
+  dryRun?: boolean;
+}
+
+export interface AutogenerateResult {
+  /** 'written', or 'no-change' when head already is the desired state. */
+  status: 'written' | 'no-change' | 'dry-run';
+  revision?: string;
+  file?: string;
+  downRevisions: string[];
+  up: string[];
+  down: string[];
+  /** Destructive statements, with their direction. */
+  destructive: { direction: 'up' | 'down'; statement: string }[];
+  /** Where the desired state came from (password masked). */
+  desired: string;
+}
+
+/** The single current head of the migrations folder ([] for an empty folder). */
+export async function currentHeads(config: CmmcConfig): Promise<string[]> {
+  const engine = await loadEngine();
+  const script = await engine.loadScript(config);
+  return script.graph.heads as string[];
+}
+
+/** Checks that a --from URL answers; the error names the target with its password masked. */
+export async function checkReachable(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 15 });
+  try {
+    await sql`SELECT 1`;
+  } catch (err) {
+    const translated = translateConnectError(err, url);
+    if (translated instanceof CmmcError) throw new CmmcError(translated.code, `--from ${redactUrl(url)}: ${translated.message}`, { hint: translated.hint });
+    throw new CmmcError('autogenerate.from', `--from ${redactUrl(url)} cannot be reached: ${(err as Error).message}`, { hint: 'check the URL' });
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+export async function autogenerate(config: CmmcConfig, options: AutogenerateOptions): Promise<AutogenerateResult> {
+  const heads = await currentHeads(config);
+  if (heads.length > 1) {
+    throw new CmmcError('autogenerate.heads', `the migrations have ${heads.length} heads (${heads.join(', ')})`, {
+      hint: 'run "cmmc-db merge heads -m ..." first, so that the new revision has one parent',
+    });
+  }
+  const schemaFile = schemaFilePath(config, options.schemaFile);
+  let desired: string;
+  if (options.fromUrl) {
+    parseDatabaseUrl(options.fromUrl, '--from');
+    desired = redactUrl(options.fromUrl);
+    await checkReachable(options.fromUrl);
+  } else {
+    desired = schemaFile;
+  }
+  const diffOptions = {
+    excludeSchemas: [config.metaSchema],
+    ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+  };
+
+  const { up, down } = await withScratchDatabase(config, 'head', async (head) => {
+    await buildHead(head);
+    if (options.fromUrl) {
+      return { up: await diffSchemas(head.url, options.fromUrl, diffOptions), down: await diffSchemas(options.fromUrl, head.url, diffOptions) };
+    }
+    return withScratchDatabase(config, 'desired', async (target) => {
+      await applySqlFile(target.url, schemaFile);
+      return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
+    });
+  });
+
+  const destructive = [
+    ...up.filter(isDestructive).map((statement) => ({ direction: 'up' as const, statement })),
+    ...down.filter(isDestructive).map((statement) => ({ direction: 'down' as const, statement })),
+  ];
+  const base = { downRevisions: heads, up, down, destructive, desired };
+  if (up.length === 0) return { status: 'no-change', ...base };
+  if (options.dryRun) return { status: 'dry-run', ...base };
+  const transactional = !up.some((s) => /\bconcurrently\b/i.test(s)) && !down.some((s) => /\bconcurrently\b/i.test(s));
+  const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional });
+  return { status: 'written', revision, file, ...base };
+}

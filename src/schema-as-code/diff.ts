@@ -1,0 +1,72 @@
+/**
+ * The schema diff between two databases, through @pgkit/migra (a TypeScript port of migra). It
+ * was chosen because it is kept, reads PostgreSQL's catalogs directly (pgvector types, expression
+ * indexes, functions, views, RLS policies and triggers come out right), and needs no shadow ORM model.
+ */
+import { createRequire } from 'node:module';
+
+export interface SchemaDiffOptions {
+  /** Schemas left out of the comparison (the engine's bookkeeping schema). */
+  excludeSchemas?: string[];
+  /** Tables (schema.name) whose statements are left out (the version table). */
+  ignoreTables?: string[];
+}
+
+const require = createRequire(import.meta.url);
+
+interface MigraModule {
+  run(from: unknown, to: unknown, options: Record<string, unknown>): Promise<{ statements: Iterable<string> }>;
+}
+interface ClientModule {
+  createClient(url: string, options?: Record<string, unknown>): { end(): Promise<void> };
+}
+
+/**
+ * The statements that turn the schema of `fromUrl` into the schema of `toUrl`, in order.
+ * Reads both databases; changes neither.
+ */
+export async function diffSchemas(fromUrl: string, toUrl: string, options: SchemaDiffOptions = {}): Promise<string[]> {
+  const migra = require('@pgkit/migra') as MigraModule;
+  // The client migra itself depends on (not a dependency of this project on its own).
+  const client = createRequire(require.resolve('@pgkit/migra'))('@pgkit/client') as ClientModule;
+  const clientOptions = { pgpOptions: { initialize: { noWarnings: true } } };
+  const from = client.createClient(fromUrl, clientOptions);
+  const to = client.createClient(toUrl, clientOptions);
+  try {
+    const m = await migra.run(from, to, { unsafe: true, excludeSchema: options.excludeSchemas ?? [], ignoreExtensionVersions: true });
+    const ignored = (options.ignoreTables ?? []).map(quotedName);
+    return [...m.statements]
+      .map(tidyStatement)
+      .filter((s) => s !== '')
+      .filter((s) => !ignored.some((name) => s.includes(name)));
+  } finally {
+    await Promise.all([from.end().catch(() => {}), to.end().catch(() => {})]);
+  }
+}
+
+/** "public.cmmc_schema_version" → "\"public\".\"cmmc_schema_version" (also matches its _pkey). */
+function quotedName(table: string): string {
+  const [schema, name] = table.split('.');
+  return `"${schema}"."${name}`;
+}
+
+/** Trims migra's layout: no leading blank lines or indentation, one trailing semicolon. */
+export function tidyStatement(statement: string): string {
+  const lines = statement.replace(/\r\n/g, '\n').split('\n');
+  while (lines.length && lines[0].trim() === '') lines.shift();
+  while (lines.length && lines[lines.length - 1].trim() === '') lines.pop();
+  if (lines.length === 0) return '';
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
+  let text = lines.map((l) => l.slice(indent).trimEnd()).join('\n');
+  if (!text.endsWith(';')) text += ';';
+  return text;
+}
+
+/**
+ * Whether a statement can lose data or break readers: drops, type changes, dropped columns.
+ * Such statements are marked `-- DESTRUCTIVE: review` in generated revisions.
+ */
+export function isDestructive(statement: string): boolean {
+  const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
+  return /^drop\s/.test(s) || /^truncate\s/.test(s) || (/^alter\s/.test(s) && (/\sdrop\s/.test(s) || /\stype\s/.test(s)));
+}

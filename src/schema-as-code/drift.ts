@@ -1,0 +1,51 @@
+/**
+ * Drift: objects added, changed or removed by hand in a live database, found by comparing it object
+ * by object with a scratch database built by the migrations to the same revision, with the SQL
+ * (from migra) that would bring the live database back to what the migrations say.
+ */
+import type { CmmcConfig } from '../config/config.js';
+import { diffSchemas } from './diff.js';
+import { loadEngine, openScratch, upgradeTo } from './engine.js';
+import { withScratchDatabase } from './scratch.js';
+import { compareSnapshots, takeSnapshot, type ObjectChange } from './snapshot.js';
+
+export interface DriftReport {
+  status: 'ok' | 'drift';
+  /** The revisions the expected schema was built to (the live database's version rows, or the heads). */
+  expectedAt: string[];
+  /** From the migrations' point of view: `added` = made by hand, `removed` = dropped by hand. */
+  objects: ObjectChange[];
+  /** Statements that turn the live schema back into the migrations' schema. */
+  reconcile: string[];
+}
+
+/**
+ * Compares the database at `liveUrl` with the migrations. The expected schema is built to the live
+ * database's own version rows when the migrations know them (so pending revisions are not drift),
+ * else to the heads. Reads the live database; changes nothing there.
+ */
+export async function detectDrift(config: CmmcConfig, liveUrl: string, liveVersions: string[]): Promise<DriftReport> {
+  const engine = await loadEngine();
+  const script = await engine.loadScript(config);
+  const known = liveVersions.length > 0 && liveVersions.every((v) => script.graph.has(v));
+  const expectedAt = known ? liveVersions : script.graph.heads;
+  const options = { versionSchema: config.versionSchema, versionTable: config.versionTable, metaSchema: config.metaSchema };
+  return withScratchDatabase(config, 'drift', async (scratch) => {
+    const handle = await openScratch(scratch.config);
+    try {
+      for (const target of expectedAt) await upgradeTo(handle, target);
+    } finally {
+      await handle.close();
+    }
+    const [expected, live] = await Promise.all([takeSnapshot(scratch.url, options), takeSnapshot(liveUrl, options)]);
+    const objects = compareSnapshots(expected, live);
+    const reconcile =
+      objects.length === 0
+        ? []
+        : await diffSchemas(liveUrl, scratch.url, {
+            excludeSchemas: [config.metaSchema],
+            ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+          });
+    return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile };
+  });
+}

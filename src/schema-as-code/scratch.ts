@@ -1,0 +1,140 @@
+/**
+ * Scratch databases: uniquely named databases on the configured server, made for one command
+ * (build the migrations' head, apply schema.sql, run the stairway) and always dropped afterwards —
+ * in `finally`, and on SIGINT/SIGTERM. They are created through the admin connection of the
+ * configured URL (same server, same credentials, database `postgres`); the user's database is
+ * never opened by this module.
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { translateConnectError } from '../db/connection.js';
+import { CmmcError } from '../errors.js';
+
+/** Every scratch database's name starts with this (tests look for leftovers by it). */
+export const SCRATCH_PREFIX = 'cmmc_scratch_';
+
+export interface ScratchDatabase {
+  name: string;
+  /** URL of the scratch database (same credentials as the configured URL: never print it unmasked). */
+  url: string;
+  /** The configuration with the scratch database as its target (same migrations folder). */
+  config: CmmcConfig;
+  drop(): Promise<void>;
+}
+
+/** Scratch databases alive in this process, dropped on SIGINT/SIGTERM. */
+const live = new Map<string, { adminUrl: string }>();
+let handlersInstalled = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  const code = signal === 'SIGINT' ? 130 : 143;
+  const pending = [...live.entries()].map(([name, { adminUrl }]) => dropByName(adminUrl, name).catch(() => {}));
+  void Promise.all(pending).finally(() => process.exit(code));
+}
+
+function track(name: string, adminUrl: string): void {
+  live.set(name, { adminUrl });
+  if (!handlersInstalled) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    handlersInstalled = true;
+  }
+}
+
+function untrack(name: string): void {
+  live.delete(name);
+  if (live.size === 0 && handlersInstalled) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    handlersInstalled = false;
+  }
+}
+
+/** The server URL scratch databases are made on: the configured URL, or an error for the embedded target. */
+export function serverUrl(config: CmmcConfig, purpose: string): string {
+  if (config.kind !== 'server' || !config.url) {
+    throw new CmmcError('scratch.server', `${purpose} needs a PostgreSQL server for its scratch databases, and none is configured`, {
+      hint: 'set DATABASE_URL (or --url) to a server; scratch databases are created there and dropped afterwards',
+    });
+  }
+  return config.url;
+}
+
+async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 30, connection: { application_name: 'cmmc-db:scratch' } });
+  try {
+    return await fn(sql);
+  } catch (err) {
+    throw translateConnectError(err, adminUrl);
+  } finally {
+    await sql.end({ timeout: 5 }).catch(() => {});
+  }
+}
+
+async function dropByName(adminUrl: string, name: string): Promise<void> {
+  await admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/**
+ * Creates an empty scratch database on the server of `config.url`.
+ *
+ * @example
+ * const scratch = await createScratchDatabase(config, 'head');
+ * try { ... } finally { await scratch.drop(); }
+ */
+export async function createScratchDatabase(config: CmmcConfig, label = 'db'): Promise<ScratchDatabase> {
+  const url = serverUrl(config, 'this command');
+  const adminUrl = withDatabase(url, 'postgres');
+  // CMMC_SCRATCH_TAG lets parallel CI jobs (and tests) tell their scratch databases apart.
+  const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  const name = `${SCRATCH_PREFIX}${tag ? tag + '_' : ''}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
+  try {
+    await admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`));
+  } catch (err) {
+    if (err instanceof CmmcError) throw err;
+    const e = err as { code?: string; message?: string };
+    if (e.code === '42501') {
+      throw new CmmcError('scratch.create', `cannot create a scratch database on ${redactUrl(adminUrl)}: permission denied`, {
+        hint: 'the configured user needs CREATEDB (ALTER ROLE ... CREATEDB) for scratch databases',
+      });
+    }
+    throw err;
+  }
+  track(name, adminUrl);
+  const scratchUrl = withDatabase(url, name);
+  let dropped = false;
+  return {
+    name,
+    url: scratchUrl,
+    config: { ...config, kind: 'server', url: scratchUrl, production: false },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      try {
+        await dropByName(adminUrl, name);
+      } finally {
+        untrack(name);
+      }
+    },
+  };
+}
+
+/** Runs `fn` with a fresh scratch database and drops it afterwards, whatever happens. */
+export async function withScratchDatabase<T>(config: CmmcConfig, label: string, fn: (scratch: ScratchDatabase) => Promise<T>): Promise<T> {
+  const scratch = await createScratchDatabase(config, label);
+  try {
+    return await fn(scratch);
+  } finally {
+    await scratch.drop();
+  }
+}
+
+/** Names of scratch databases left on a server (there should be none; for tests and doctor). */
+export async function listScratchDatabases(url: string): Promise<string[]> {
+  return admin(withDatabase(url, 'postgres'), async (sql) => {
+    const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${SCRATCH_PREFIX + '%'} ORDER BY 1`;
+    return rows.map((r) => r.datname);
+  });
+}
