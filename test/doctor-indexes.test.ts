@@ -1,0 +1,193 @@
+/**
+ * doctor on the real server: index checks, sequences, materialized views and refresh, choosing
+ * checks, thresholds and exit codes. Each test makes its own database.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from './helpers/server.js';
+
+/** Runs statements on the database and flushes this session's statistics before returning. */
+async function setup(url: string, statements: string[]): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (const s of statements) {
+      try {
+        await sql.unsafe(s);
+      } catch (err) {
+        if (!s.includes('CONCURRENTLY')) throw err;
+      }
+    }
+    await sql`SELECT pg_stat_force_next_flush()`;
+  } finally {
+    await sql.end();
+  }
+}
+
+function check(data: any, id: string): any {
+  const found = data.checks.find((c: any) => c.id === id);
+  if (!found) throw new Error(`no ${id} in ${JSON.stringify(data.checks.map((c: any) => c.id))}`);
+  return found;
+}
+
+describe('doctor: indexes, sequences, materialized views', () => {
+  let tdb: TestDatabase | undefined;
+  afterEach(async () => {
+    await tdb?.drop();
+    tdb = undefined;
+  });
+
+  it('an index never scanned is reported once the statistics are old enough, and not before', async () => {
+    tdb = await createTestDatabase('doctor_idx');
+    await setup(tdb.url, [
+      'CREATE TABLE orders (id int PRIMARY KEY, customer int, note text)',
+      'CREATE INDEX orders_customer ON orders (customer)',
+      'CREATE UNIQUE INDEX orders_note_u ON orders (note)',
+      'INSERT INTO orders SELECT g, g % 7, g::text FROM generate_series(1, 50) g',
+    ]);
+    // A fresh database: its statistics are seconds old, so no verdict under the 7-day default.
+    const young = await runCliJson(['doctor', 'indexes.unused'], { url: tdb.url });
+    expect(young.exitCode).toBe(0);
+    const y = check(young.data, 'indexes.unused');
+    expect(y.status).toBe('ok');
+    expect(y.figure).toContain('no verdict');
+    expect(y.figure).toContain('database created (never reset)');
+
+    const r = await runCliJson(['doctor', 'indexes.unused', '--threshold', 'stats-age=0s'], { url: tdb.url });
+    expect(r.exitCode).toBe(1);
+    const u = check(r.data, 'indexes.unused');
+    expect(u.status).toBe('warn');
+    const names = u.rows.map((x: any) => x.index);
+    expect(names).toContain('public.orders_customer');
+    // Unique and primary-key indexes are never called unused: they enforce constraints.
+    expect(names).not.toContain('public.orders_note_u');
+    expect(names).not.toContain('public.orders_pkey');
+    expect(u.remedy).toContain('DROP INDEX CONCURRENTLY');
+
+    // Once the index is used, it is no longer reported.
+    await setup(tdb.url, ['SET enable_seqscan = off', 'SELECT * FROM orders WHERE customer = 3']);
+    const after = await runCliJson(['doctor', 'indexes.unused', '--threshold', 'stats-age=0s'], { url: tdb.url });
+    expect(check(after.data, 'indexes.unused').status).toBe('ok');
+    expect(after.exitCode).toBe(0);
+  });
+
+  it('duplicate and overlapping indexes name the index that covers them; invalid indexes from a failed concurrent build', async () => {
+    tdb = await createTestDatabase('doctor_dup');
+    await setup(tdb.url, [
+      'CREATE TABLE t (id int PRIMARY KEY, a int, b int, email text)',
+      'CREATE INDEX t_a ON t (a)',
+      'CREATE INDEX t_a_again ON t (a)',
+      'CREATE INDEX t_a_b ON t (a, b)',
+      'CREATE INDEX t_b_partial ON t (b) WHERE b > 10',
+      'CREATE INDEX t_b ON t (b)',
+      "INSERT INTO t VALUES (1, 1, 1, 'x@example.com'), (2, 2, 2, 'x@example.com')",
+      // Fails on the duplicate emails and leaves an invalid index behind.
+      'CREATE UNIQUE INDEX CONCURRENTLY t_email_u ON t (email)',
+    ]);
+    const r = await runCliJson(['doctor', 'indexes.duplicate', 'indexes.invalid', '--verbose'], { url: tdb.url });
+    expect(r.exitCode).toBe(1);
+    const dup = check(r.data, 'indexes.duplicate');
+    expect(dup.status).toBe('warn');
+    const byName = Object.fromEntries(dup.rows.map((x: any) => [x.index, x]));
+    expect(byName['public.t_a_again']).toMatchObject({ covered_by: 'public.t_a', kind: 'duplicate' });
+    expect(byName['public.t_a'].covered_by).toBe('public.t_a_b');
+    // A partial index is not covered by a full one, and the covering index itself is kept.
+    expect(byName['public.t_b_partial']).toBeUndefined();
+    expect(byName['public.t_a_b']).toBeUndefined();
+    expect(byName['public.t_b']).toBeUndefined();
+
+    const inv = check(r.data, 'indexes.invalid');
+    expect(inv.status).toBe('warn');
+    expect(inv.rows.map((x: any) => x.index)).toEqual(['public.t_email_u']);
+    expect(inv.figure).toContain('failed CREATE INDEX CONCURRENTLY');
+    expect(r.data.checks).toHaveLength(2);
+  });
+
+  it('a table of 10,000+ rows read by sequential scans is reported; the table output shows it', async () => {
+    tdb = await createTestDatabase('doctor_seq');
+    await setup(tdb.url, [
+      'CREATE TABLE events (id int, kind int)',
+      'INSERT INTO events SELECT g, g % 5 FROM generate_series(1, 12000) g',
+      'SELECT count(*) FROM events WHERE kind = 1',
+      'SELECT count(*) FROM events WHERE kind = 2',
+      'CREATE TABLE small (id int)',
+      'INSERT INTO small SELECT generate_series(1, 10)',
+      'SELECT * FROM small',
+    ]);
+    const r = await runCliJson(['doctor', 'indexes.seq-scans'], { url: tdb.url });
+    const s = check(r.data, 'indexes.seq-scans');
+    expect(s.status).toBe('warn');
+    expect(s.rows.map((x: any) => x.table)).toEqual(['public.events']);
+    expect(s.rows[0].seq_scans).toBeGreaterThanOrEqual(2);
+    expect(r.exitCode).toBe(1);
+
+    const text = await runCli(['doctor', 'indexes.seq-scans'], { url: tdb.url });
+    expect(text.exitCode).toBe(1);
+    expect(text.stdout).toMatch(/indexes\.seq-scans\s*│\s*warn/);
+    expect(text.stdout).toContain('public.events');
+    expect(text.stderr).toContain('0 ok, 1 warn, 0 fail, 0 unknown (exit 1)');
+  });
+
+  it('sequences: above 85% of the column type warns, above 95% fails (exit 2)', async () => {
+    tdb = await createTestDatabase('doctor_seqs');
+    await setup(tdb.url, ['CREATE TABLE s (id serial PRIMARY KEY)', "SELECT setval('s_id_seq', 2000000000)"]);
+    const warn = await runCliJson(['doctor', 'maintenance.sequences'], { url: tdb.url });
+    const w = check(warn.data, 'maintenance.sequences');
+    expect(w.status).toBe('warn');
+    expect(w.figure).toContain('public.s_id_seq');
+    expect(w.figure).toContain('int4');
+    expect(warn.exitCode).toBe(1);
+
+    await setup(tdb.url, ["SELECT setval('s_id_seq', 2100000000)"]);
+    const fail = await runCliJson(['doctor', 'maintenance.sequences'], { url: tdb.url });
+    expect(check(fail.data, 'maintenance.sequences').status).toBe('fail');
+    expect(fail.exitCode).toBe(2);
+  });
+
+  it('a materialized view never refreshed warns; refresh populates it, concurrently where a unique index allows', async () => {
+    tdb = await createTestDatabase('doctor_mv');
+    await setup(tdb.url, [
+      'CREATE TABLE t (id int PRIMARY KEY, k int)',
+      'INSERT INTO t SELECT g, g % 3 FROM generate_series(1, 30) g',
+      'CREATE MATERIALIZED VIEW by_k AS SELECT k, count(*) AS n FROM t GROUP BY k WITH NO DATA',
+      'CREATE UNIQUE INDEX by_k_k ON by_k (k)',
+      'CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n FROM t',
+    ]);
+    const before = await runCliJson(['doctor', 'matviews'], { url: tdb.url });
+    const m = check(before.data, 'matviews.populated');
+    expect(m.status).toBe('warn');
+    expect(m.figure).toContain('public.by_k');
+    expect(m.figure).not.toContain('public.totals');
+    expect(m.remedy).toBe('cmmc-db refresh public.by_k');
+
+    const first = await runCliJson(['refresh'], { url: tdb.url });
+    expect(first.exitCode).toBe(0);
+    expect(first.data.refreshed).toEqual([
+      expect.objectContaining({ view: 'public.by_k', mode: 'blocking', why: 'never populated' }),
+      expect.objectContaining({ view: 'public.totals', mode: 'blocking', why: 'no unique index on plain columns' }),
+    ]);
+    const second = await runCliJson(['refresh', 'by_k'], { url: tdb.url });
+    expect(second.data.refreshed).toEqual([expect.objectContaining({ view: 'public.by_k', mode: 'concurrently' })]);
+
+    const after = await runCliJson(['doctor', 'matviews'], { url: tdb.url });
+    expect(check(after.data, 'matviews.populated').status).toBe('ok');
+    expect(after.exitCode).toBe(0);
+
+    const missing = await runCli(['refresh', 'no_such_view'], { url: tdb.url });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain('no materialized view named "no_such_view"');
+    expect(missing.stderr).toContain('public.by_k');
+  });
+
+  it('an unknown check or threshold is a usage error (exit 2) before connecting', async () => {
+    const r = await runCli(['doctor', 'nonsense'], { url: 'postgres://postgres@127.0.0.1:1/x' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('no check named "nonsense"');
+    const t = await runCli(['doctor', '--threshold', 'bogus=1'], { url: 'postgres://postgres@127.0.0.1:1/x' });
+    expect(t.exitCode).toBe(2);
+    expect(t.stderr).toContain('unknown threshold "bogus=1"');
+    const d = await runCli(['doctor', '--threshold', 'idle-in-transaction=soon'], { url: 'postgres://postgres@127.0.0.1:1/x' });
+    expect(d.exitCode).toBe(2);
+    expect(d.stderr).toContain('is not a duration');
+  });
+});

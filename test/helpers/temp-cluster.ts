@@ -1,0 +1,56 @@
+/**
+ * A throwaway PostgreSQL cluster with settings of the test's choosing (for example
+ * shared_preload_libraries=pg_stat_statements), for checks that the shared server on :5432 cannot
+ * show without a restart, which would disturb everyone else's tests. Trust auth on 127.0.0.1;
+ * as root, initdb and pg_ctl run as the `postgres` system user. Always `stop()` it.
+ */
+import { mkdtempSync, rmSync, chmodSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+
+export interface TempCluster {
+  port: number;
+  /** URL for the superuser postgres (trust). */
+  url(database?: string): string;
+  stop(): Promise<void>;
+}
+
+function pgBin(name: string): string {
+  const majors = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+  return path.join('/usr/lib/postgresql', majors[0], 'bin', name);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Starts a cluster with `settings` as -c name=value server options. */
+export async function startTempCluster(settings: Record<string, string> = {}): Promise<TempCluster> {
+  const asRoot = process.getuid?.() === 0;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-temp-cluster-'));
+  const data = path.join(dir, 'data');
+  chmodSync(dir, 0o755);
+  const run = (cmd: string, args: string[]) => (asRoot ? execa('runuser', ['-u', 'postgres', '--', cmd, ...args]) : execa(cmd, args));
+  if (asRoot) await execa('chown', ['-R', 'postgres', dir]);
+  await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+  const port = await freePort();
+  const opts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
+  await run(pgBin('pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', opts, 'start']);
+  return {
+    port,
+    url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    async stop() {
+      await run(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
