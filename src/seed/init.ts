@@ -158,7 +158,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   // 5, 6: as the application role (or the embedded database)
   const handle = await openDatabase(config, { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init' });
   try {
-    if (config.kind === 'embedded') await createExtensions(handle.sql, record);
+    if (config.kind === 'embedded') await createExtensions(handle.sql, record, 'created');
     await upgradeSchema(handle, record);
     const { results, failure } = await runSeeds(handle, { sample: options.sample, allowProductionSample: options.allowProductionSample });
     if (failure) throw failureError(failure);
@@ -166,7 +166,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     const skipped = results.filter((r) => r.outcome === 'skipped');
     record({
       step: 'seeds',
-      name: results.map((r) => r.file.replace(/\.sql$/, '')).join(', ') || 'none',
+      name: results.filter((r) => r.reason !== 'sample').map((r) => r.file.replace(/\.sql$/, '')).join(', ') || 'none',
       status: applied.length ? 'applied' : 'present',
       detail: applied.length
         ? `applied ${applied.map((r) => r.file).join(', ')}` + (skipped.length ? `; skipped ${skipped.map((r) => `${r.file} (${r.reason})`).join(', ')}` : '')
@@ -185,7 +185,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   }
 }
 
-async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void): Promise<void> {
+async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void, createdDetail = 'created by the admin role'): Promise<void> {
   const installed = new Set((await sql<{ extname: string }[]>`SELECT extname FROM pg_extension`).map((r) => r.extname));
   for (const ext of EXTENSIONS) {
     if (installed.has(ext)) {
@@ -205,7 +205,7 @@ async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void
     await sql.unsafe(`CREATE EXTENSION IF NOT EXISTS "${ext}"`).catch((err) => {
       throw adminError(err, `cannot create extension "${ext}"`, 'the admin role');
     });
-    record({ step: 'extension', name: ext, status: 'created', detail: 'created by the admin role' });
+    record({ step: 'extension', name: ext, status: 'created', detail: createdDetail });
   }
 }
 
