@@ -1,0 +1,150 @@
+/**
+ * doctor on the real server: sessions idle in transaction, blocked queries, the view of a role
+ * without pg_monitor, and kill-idle (which ends only the test's own idle session, and nothing
+ * without --yes). The sessions are opened by the test; each test uses its own database.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { adminQuery, createTestDatabase, urlFor, type TestDatabase } from './helpers/server.js';
+import { holdTransaction, openSession, sleep, waitFor, type Session } from './helpers/doctor-sessions.js';
+
+function check(data: any, id: string): any {
+  return data.checks.find((c: any) => c.id === id);
+}
+
+async function alive(pid: number): Promise<boolean> {
+  const rows = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${Number(pid)}`);
+  return rows[0].n === 1;
+}
+
+describe('doctor: connections', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  });
+  async function database(prefix: string): Promise<TestDatabase> {
+    const tdb = await createTestDatabase(prefix);
+    cleanup.push(() => tdb.drop());
+    return tdb;
+  }
+
+  it('a session idle in transaction past the threshold warns, with its pid; under the default 1 minute it does not', async () => {
+    const tdb = await database('doctor_iit');
+    const held = await holdTransaction(tdb.url, ['SELECT 1']);
+    cleanup.push(() => held.release());
+    await sleep(1200);
+    const r = await runCliJson(['doctor', 'connections.idle-in-transaction', '--threshold', 'idle-in-transaction=1s'], { url: tdb.url });
+    const c = check(r.data, 'connections.idle-in-transaction');
+    expect(c.status).toBe('warn');
+    expect(c.rows.map((x: any) => x.pid)).toEqual([held.pid]);
+    expect(c.remedy).toContain('idle_in_transaction_session_timeout');
+    expect(r.exitCode).toBe(1);
+
+    const dflt = await runCliJson(['doctor', 'connections.idle-in-transaction'], { url: tdb.url });
+    expect(check(dflt.data, 'connections.idle-in-transaction').status).toBe('ok');
+    expect(dflt.exitCode).toBe(0);
+  });
+
+  it('a blocked query is reported with the session that blocks it', async () => {
+    const tdb = await database('doctor_blk');
+    const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    await setup`CREATE TABLE accounts (id int PRIMARY KEY, balance int)`;
+    await setup`INSERT INTO accounts VALUES (1, 100)`;
+    await setup.end();
+
+    const blocker = await holdTransaction(tdb.url, ['UPDATE accounts SET balance = balance + 1 WHERE id = 1']);
+    cleanup.push(() => blocker.release());
+    const waiter: Session = await openSession(tdb.url);
+    cleanup.push(() => waiter.end());
+    const pending = waiter.sql`UPDATE accounts SET balance = balance - 1 WHERE id = 1`.catch(() => {});
+    await waitFor(async () => {
+      const rows = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${waiter.pid} AND wait_event_type = 'Lock'`);
+      return rows[0].n === 1;
+    }, 10_000, 'the UPDATE to wait on the lock');
+
+    const r = await runCliJson(['doctor', 'connections'], { url: tdb.url });
+    const b = check(r.data, 'connections.blocked');
+    expect(b.status).toBe('warn');
+    expect(b.rows).toHaveLength(1);
+    expect(b.rows[0].blocked_pid).toBe(waiter.pid);
+    expect(b.rows[0].blocked_by).toEqual([blocker.pid]);
+    expect(b.rows[0].blocker_queries).toContain('UPDATE accounts SET balance = balance + 1');
+    expect(b.figure).toContain(`pid ${waiter.pid} by ${blocker.pid}`);
+    expect(check(r.data, 'connections.usage').status).toBe('ok');
+    expect(r.exitCode).toBe(1);
+
+    await blocker.release();
+    await pending;
+    const after = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
+    expect(check(after.data, 'connections.blocked').status).toBe('ok');
+  });
+
+  it('kill-idle lists the idle session of a normal role, ends it only with --yes, and spares superusers, listeners and other databases', async () => {
+    const tdb = await database('doctor_kill');
+    const other = await database('doctor_kill_other');
+    const role = `doctor_idle_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const roleUrl = (db: string) => {
+      const u = new URL(urlFor(db));
+      u.username = role;
+      return u.toString();
+    };
+
+    const victim = await openSession(roleUrl(tdb.name), 'doctor-victim');
+    const superuser = await openSession(tdb.url, 'doctor-superuser');
+    const elsewhere = await openSession(roleUrl(other.name), 'doctor-elsewhere');
+    const listener = await openSession(roleUrl(tdb.name), 'doctor-listener');
+    await listener.sql.unsafe('LISTEN doctor_channel');
+    const busy = await holdTransaction(roleUrl(tdb.name), ['SELECT 1'], 'doctor-in-transaction');
+    for (const s of [victim, superuser, elsewhere, listener]) cleanup.push(() => s.end());
+    cleanup.push(() => busy.release());
+    await sleep(1200);
+
+    // Without --yes: listed, nothing ended.
+    const dry = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    expect(dry.exitCode).toBe(0);
+    expect(dry.data.dryRun).toBe(true);
+    expect(dry.data.matched.map((m: any) => m.pid)).toEqual([victim.pid]);
+    expect(dry.data.matched[0]).toMatchObject({ user: role, application: 'doctor-victim', state: 'idle' });
+    expect(dry.data.terminated).toEqual([]);
+    expect(await alive(victim.pid)).toBe(true);
+
+    const text = await runCli(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    expect(text.stdout).toContain(String(victim.pid));
+    expect(text.stderr).toContain('nothing terminated: run again with --yes');
+    expect(text.stderr).toContain('idle_session_timeout');
+
+    // With --yes: exactly the victim.
+    const kill = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--yes'], { url: tdb.url });
+    expect(kill.exitCode).toBe(0);
+    expect(kill.data.terminated).toEqual([victim.pid]);
+    await waitFor(async () => !(await alive(victim.pid)), 10_000, 'the idle session to end');
+    for (const s of [superuser, elsewhere, listener, busy]) expect(await alive(s.pid)).toBe(true);
+
+    // The states and the scope widen only when asked.
+    const iit = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle-in-transaction'], { url: tdb.url });
+    expect(iit.data.matched.map((m: any) => m.pid)).toEqual([busy.pid]);
+    const wide = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--all-databases', '--include-superusers'], { url: tdb.url });
+    const widePids = wide.data.matched.map((m: any) => m.pid);
+    expect(widePids).toContain(superuser.pid);
+    expect(widePids).toContain(elsewhere.pid);
+    expect(widePids).not.toContain(listener.pid);
+
+    // A role without pg_monitor is told what it could not see.
+    const limited = await runCliJson(['doctor', 'connections'], { url: roleUrl(tdb.name) });
+    expect(limited.data.limited).toContain(`GRANT pg_monitor TO ${role}`);
+    expect(limited.stderr).toContain('is not a member of pg_monitor');
+  });
+
+  it('doctor --health prints the pool report of cmmc-db health', async () => {
+    const tdb = await database('doctor_health');
+    const r = await runCliJson(['doctor', '--health'], { url: tdb.url });
+    expect(r.exitCode).toBe(0);
+    expect(r.data).toMatchObject({ status: 'ok', database: tdb.name, pool: { min: 5, max: 20 } });
+    const h = await runCliJson(['health'], { url: tdb.url });
+    expect(Object.keys(r.data).sort()).toEqual(Object.keys(h.data).sort());
+  });
+});
