@@ -155,7 +155,19 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
         SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
            AND ((classid::bigint << 32) | objid::bigint) = ${key} LIMIT 1`.execute(conn);
       await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
-      await sql`SELECT pg_advisory_lock(${key})`.execute(conn);
+      // Poll instead of blocking in pg_advisory_lock: a session blocked inside a statement holds a
+      // snapshot, and CREATE INDEX CONCURRENTLY in the run we wait for would wait for that snapshot.
+      const deadline = lockTimeout ? Date.now() + lockTimeout : Infinity;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 250));
+        const { rows } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${key}) AS ok`.execute(conn);
+        if (rows[0].ok) break;
+        if (Date.now() > deadline) {
+          throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
+            hint: 'wait for it to finish, or look at it in pg_stat_activity',
+          });
+        }
+      }
     }
     try {
       if (lockTimeout !== undefined) await sql.raw(`SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))}`).execute(conn);

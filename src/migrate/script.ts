@@ -184,9 +184,16 @@ function unescape(s: string): string {
   return s.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c] ?? c);
 }
 
+let tsxRegistered: Promise<unknown> | undefined;
+
+/**
+ * Imports a TypeScript revision. tsx's loader is registered once per process (each `tsImport` call
+ * would start a loader of its own, which costs a few hundred ms per file).
+ */
 async function importTs(file: string): Promise<Record<string, unknown>> {
-  const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+  tsxRegistered ??= import('tsx/esm/api').then(({ register }) => register());
+  await tsxRegistered;
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 
 async function parseTsRevision(text: string, file: string, fileName: string, checksum: string): Promise<Revision> {

@@ -49,7 +49,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   constructor(revisions: T[]) {
     for (const rev of revisions) {
       const seen = this.nodes.get(rev.revision);
-      if (seen) throw new DuplicateRevisionError(rev.revision, [seen.file ?? seen.revision, rev.file ?? rev.revision]);
+      if (seen) throw new DuplicateRevisionError(rev.revision, [baseName(seen.file) ?? seen.revision, baseName(rev.file) ?? rev.revision]);
       this.nodes.set(rev.revision, rev);
       this.children.set(rev.revision, []);
       this.dependants.set(rev.revision, []);
@@ -247,11 +247,12 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   }
 
   /** N steps up (towards heads) or down (towards base) from `from` ([] = base); [] again means base. */
-  private step(from: string[], n: number, target: string): string[] {
+  private step(from: string[], n: number, target: string, within?: Set<string>): string[] {
     let at = from;
     if (n > 0) {
       for (let i = 0; i < n; i++) {
-        const next = at.length === 0 ? this.bases : at.length === 1 ? this.childrenOf(at[0]) : null;
+        const all = at.length === 0 ? this.bases : at.length === 1 ? this.childrenOf(at[0]) : null;
+        const next = all && within ? all.filter((id) => within.has(id)) : all;
         if (next === null) throw new InvalidTargetError(target, `more than one current head (${at.join(', ')}); use ID+N or label@+N`);
         if (next.length === 0) throw new InvalidTargetError(target, `only ${i} revision(s) above ${at[0] ?? 'base'}`);
         if (next.length > 1) throw new InvalidTargetError(target, `${at[0] ?? 'base'} branches into ${next.join(', ')}; name one of them`);
@@ -298,7 +299,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
       if (rel) {
         const here = current.filter((c) => members.has(c));
         const start = here.length ? here : this.get(this.branchRoot(labelled)).downRevisions;
-        return this.step(start, Number(rel[2]) * (rel[1] === '+' ? 1 : -1), t);
+        return this.step(start, Number(rel[2]) * (rel[1] === '+' ? 1 : -1), t, members);
       }
       const id = this.resolveInSet(what, members, t);
       return [id];
@@ -384,4 +385,9 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     const upper = to ? this.ancestors(to) : null;
     return this.ordered.filter((r) => (!lower || lower.has(r.revision)) && (!upper || upper.has(r.revision)));
   }
+}
+
+/** The last part of a path, for messages. */
+function baseName(file: string | undefined): string | undefined {
+  return file?.split(/[\\/]/).pop();
 }

@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AmbiguousRevisionError,
+  CycleError,
+  DuplicateLabelError,
+  DuplicateRevisionError,
+  InvalidTargetError,
+  MultipleHeadsError,
+  RevisionGraph,
+  UnknownParentError,
+  UnknownRevisionError,
+  drawGraph,
+  type RevisionNode,
+} from '../src/revision/index.js';
+
+function rev(revision: string, down: string[] = [], extra: Partial<RevisionNode> = {}): RevisionNode {
+  return { revision, downRevisions: down, dependsOn: [], branchLabels: [], message: `m ${revision}`, ...extra };
+}
+
+/*
+ *  a1 ── a2 ──┬── b1 [billing] ── b2 ──┐
+ *             └── c1 [audit] ─── c2 ───┴── m1 ── m2
+ *  x1 [extra] (separate base, depends on a1) ── x2
+ */
+const history = () =>
+  new RevisionGraph([
+    rev('aaaa00000001'),
+    rev('aaaa00000002', ['aaaa00000001']),
+    rev('bbbb00000001', ['aaaa00000002'], { branchLabels: ['billing'] }),
+    rev('bbbb00000002', ['bbbb00000001']),
+    rev('cccc00000001', ['aaaa00000002'], { branchLabels: ['audit'] }),
+    rev('cccc00000002', ['cccc00000001']),
+    rev('eeee00000001', ['bbbb00000002', 'cccc00000002']),
+    rev('eeee00000002', ['eeee00000001']),
+    rev('ffff00000001', [], { branchLabels: ['extra'], dependsOn: ['aaaa00000001'] }),
+    rev('ffff00000002', ['ffff00000001']),
+  ]);
+
+const ids = (list: { revision: string }[]) => list.map((r) => r.revision);
+
+describe('revision graph structure', () => {
+  it('finds heads, bases, branch points and merges', () => {
+    const g = history();
+    expect(g.heads).toEqual(['eeee00000002', 'ffff00000002']);
+    expect(g.bases).toEqual(['aaaa00000001', 'ffff00000001']);
+    expect(g.branchPoints).toEqual(['aaaa00000002']);
+    expect(g.isMerge('eeee00000001')).toBe(true);
+    expect(g.childrenOf('aaaa00000002').sort()).toEqual(['bbbb00000001', 'cccc00000001']);
+  });
+
+  it('orders parents (and dependencies) before children', () => {
+    const g = history();
+    const order = ids(g.ordered);
+    for (const r of g.ordered) for (const p of g.parentsOf(r.revision)) expect(order.indexOf(p)).toBeLessThan(order.indexOf(r.revision));
+  });
+
+  it('branch labels cover the labelled revision, its descendants and its straight line back to the branch point', () => {
+    const g = history();
+    expect([...g.branchMembers('bbbb00000001')].sort()).toEqual(['bbbb00000001', 'bbbb00000002', 'eeee00000001', 'eeee00000002']);
+    expect(g.labelsOf('bbbb00000002')).toEqual(['billing']);
+  });
+
+  it('dependencies pull in the other branch when upgrading', () => {
+    const g = history();
+    expect(ids(g.upgradePlan([], 'extra@head'))).toEqual(['aaaa00000001', 'ffff00000001', 'ffff00000002']);
+    // and a downgrade of what they depend on takes the dependant down first
+    expect(ids(g.downgradePlan(['aaaa00000001', 'ffff00000001'], 'base'))).toEqual(['ffff00000001', 'aaaa00000001']);
+  });
+
+  it('version rows: the applied revisions with no applied down-child', () => {
+    const g = history();
+    expect(g.rowsFor(g.appliedSet(['bbbb00000002', 'cccc00000001']))).toEqual(['bbbb00000002', 'cccc00000001']);
+    expect(g.rowsFor(g.ancestors(['eeee00000001']))).toEqual(['eeee00000001']);
+  });
+});
+
+describe('target resolution', () => {
+  const g = history();
+  it('head needs a single head; heads gives all; base gives none', () => {
+    expect(() => g.resolveTarget('head')).toThrow(MultipleHeadsError);
+    expect(g.resolveTarget('heads')).toEqual(['eeee00000002', 'ffff00000002']);
+    expect(g.resolveTarget('base')).toEqual([]);
+    const single = new RevisionGraph([rev('aaaa00000001'), rev('aaaa00000002', ['aaaa00000001'])]);
+    expect(single.resolveTarget('head')).toEqual(['aaaa00000002']);
+  });
+
+  it('full ids, unique prefixes and labels', () => {
+    expect(g.resolveTarget('bbbb00000002')).toEqual(['bbbb00000002']);
+    expect(g.resolveTarget('ffff00000002')).toEqual(['ffff00000002']);
+    const short = new RevisionGraph([rev('1234abcd0000'), rev('9876abcd0000', ['1234abcd0000'])]);
+    expect(short.resolveTarget('98')).toEqual(['9876abcd0000']);
+    expect(g.resolveTarget('audit')).toEqual(['cccc00000001']);
+  });
+
+  it('an ambiguous prefix lists the candidates', () => {
+    try {
+      g.resolveTarget('bbbb');
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).toBeInstanceOf(AmbiguousRevisionError);
+      expect((err as AmbiguousRevisionError).candidates).toEqual(['bbbb00000001', 'bbbb00000002']);
+      expect((err as Error).message).toContain('bbbb00000001, bbbb00000002');
+    }
+  });
+
+  it('unknown ids are named', () => {
+    expect(() => g.resolveTarget('dddd')).toThrow(UnknownRevisionError);
+    expect(() => g.resolveTarget('nolabel@head')).toThrow(UnknownRevisionError);
+  });
+
+  it('+N and -N from the current revision', () => {
+    expect(() => g.resolveTarget('+1', [])).toThrow(/base branches into/); // two bases
+    expect(g.resolveTarget('+1', ['aaaa00000001'])).toEqual(['aaaa00000002']);
+    expect(() => g.resolveTarget('+1', ['aaaa00000002'])).toThrow(/branches into/);
+    expect(g.resolveTarget('-1', ['bbbb00000002'])).toEqual(['bbbb00000001']);
+    expect(g.resolveTarget('-2', ['bbbb00000002'])).toEqual(['aaaa00000002']);
+    expect(() => g.resolveTarget('-1', ['bbbb00000002', 'cccc00000002'])).toThrow(InvalidTargetError);
+  });
+
+  it('ID+N and ID-N', () => {
+    expect(g.resolveTarget('bbbb00000001+1')).toEqual(['bbbb00000002']);
+    expect(g.resolveTarget('bbbb00000001+2')).toEqual(['eeee00000001']);
+    expect(g.resolveTarget('cccc00000002-2')).toEqual(['aaaa00000002']);
+    expect(g.resolveTarget('aaaa00000001-1')).toEqual([]);
+    expect(() => g.resolveTarget('eeee00000002+1')).toThrow(/only 0 revision/);
+  });
+
+  it('label@head, label@ID, label@+N', () => {
+    expect(g.resolveTarget('billing@head')).toEqual(['eeee00000002']);
+    expect(g.resolveTarget('extra@head')).toEqual(['ffff00000002']);
+    expect(g.resolveTarget('audit@cccc00000002')).toEqual(['cccc00000002']);
+    expect(() => g.resolveTarget('audit@cccc')).toThrow(AmbiguousRevisionError);
+    expect(() => g.resolveTarget('audit@bbbb00000001')).toThrow(InvalidTargetError);
+    expect(g.resolveTarget('audit@+1', ['cccc00000001', 'bbbb00000002'])).toEqual(['cccc00000002']);
+    expect(g.resolveTarget('billing@+1', ['aaaa00000002'])).toEqual(['bbbb00000001']);
+  });
+});
+
+describe('upgrade and downgrade plans', () => {
+  const g = history();
+  it('upgrade heads applies everything in dependency order', () => {
+    const plan = ids(g.upgradePlan([], 'heads'));
+    expect(plan).toHaveLength(10);
+    expect(plan.indexOf('eeee00000001')).toBeGreaterThan(plan.indexOf('bbbb00000002'));
+    expect(plan.indexOf('eeee00000001')).toBeGreaterThan(plan.indexOf('cccc00000002'));
+  });
+
+  it('upgrading one branch leaves the other alone', () => {
+    // audit@head is the merge's head, so it needs billing too
+    expect(ids(g.upgradePlan(['aaaa00000002'], 'audit@head'))).toHaveLength(6);
+    expect(ids(g.upgradePlan(['aaaa00000002'], 'cccc00000002'))).toEqual(['cccc00000001', 'cccc00000002']);
+  });
+
+  it('an already applied target is a no-op', () => {
+    expect(g.upgradePlan(['eeee00000002'], 'bbbb00000001')).toEqual([]);
+  });
+
+  it('downgrade to an id removes what is above it, children first', () => {
+    expect(ids(g.downgradePlan(['eeee00000002'], 'aaaa00000002'))).toEqual([
+      'eeee00000002',
+      'eeee00000001',
+      'cccc00000002',
+      'cccc00000001',
+      'bbbb00000002',
+      'bbbb00000001',
+    ]);
+  });
+
+  it('downgrade -1 of a merge leaves both parents; label@base removes only that branch', () => {
+    expect(ids(g.downgradePlan(['eeee00000001'], '-1'))).toEqual(['eeee00000001']);
+    expect(ids(g.downgradePlan(['bbbb00000002', 'cccc00000002'], 'audit@base'))).toEqual(['cccc00000002', 'cccc00000001']);
+  });
+
+  it('downgrade past a base and to base', () => {
+    expect(ids(g.downgradePlan(['ffff00000001', 'aaaa00000001'], 'ffff00000001-1'))).toEqual(['ffff00000001']);
+    expect(g.downgradePlan(['eeee00000002'], 'base')).toHaveLength(8);
+  });
+
+  it('downgrade to a revision that is not applied is refused', () => {
+    expect(() => g.downgradePlan(['bbbb00000002'], 'cccc00000001')).toThrow(/not applied/);
+  });
+});
+
+describe('graph errors', () => {
+  it('duplicate ids name both files', () => {
+    expect(() => new RevisionGraph([rev('a', [], { file: 'a_one.ts' }), rev('a', [], { file: 'a_two.sql' })])).toThrow(
+      new DuplicateRevisionError('a', ['a_one.ts', 'a_two.sql']),
+    );
+  });
+
+  it('unknown parents and dependencies', () => {
+    expect(() => new RevisionGraph([rev('a', ['zzz'])])).toThrow(UnknownParentError);
+    expect(() => new RevisionGraph([rev('a', [], { dependsOn: ['zzz'] })])).toThrow(/depends_on zzz/);
+  });
+
+  it('cycles', () => {
+    expect(() => new RevisionGraph([rev('a', ['c']), rev('b', ['a']), rev('c', ['b'])])).toThrow(CycleError);
+    expect(() => new RevisionGraph([rev('a', []), rev('b', ['a'], { dependsOn: ['c'] }), rev('c', ['b'])])).toThrow(/cycle/);
+  });
+
+  it('a label declared twice', () => {
+    expect(() => new RevisionGraph([rev('a', [], { branchLabels: ['x'] }), rev('b', ['a'], { branchLabels: ['x'] })])).toThrow(DuplicateLabelError);
+  });
+
+  it('several heads where one is needed', () => {
+    const g = new RevisionGraph([rev('a'), rev('b', ['a']), rev('c', ['a'])]);
+    expect(() => g.singleHead()).toThrow(MultipleHeadsError);
+    expect(() => g.upgradePlan([], 'head')).toThrow(/2 heads \(b, c\)/);
+  });
+});
+
+describe('drawing the history', () => {
+  it('shows a branch and its merge as lanes', () => {
+    const g = new RevisionGraph([rev('a'), rev('b', ['a']), rev('c', ['a']), rev('m', ['b', 'c'])]);
+    const lines = drawGraph(g, g.ordered, (id) => (id === 'a' ? '*' : 'o'));
+    expect(lines.map((l) => `${l.graph} ${l.revision ?? ''}`.trimEnd())).toEqual(['o m', '|\\', '| o c', 'o | b', '|/', '* a']);
+  });
+});
