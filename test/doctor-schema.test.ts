@@ -1,0 +1,91 @@
+/**
+ * doctor's schema, vector and size checks against the platform schema as `cmmc-db upgrade head`
+ * builds it from the project's migrations/, in a database of the test's own. A revision "changed
+ * after it was applied" is shown by changing the checksum the engine recorded for it (the files
+ * are shared with everyone else's tests and stay untouched).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+
+function check(data: any, id: string): any {
+  return data.checks.find((c: any) => c.id === id);
+}
+
+describe('doctor on the platform schema', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase('doctor_schema');
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+
+  it('an empty database: not at head (warn), extensions and tables missing (fail), exit 2', async () => {
+    const r = await runCliJson(['doctor', 'schema'], { url: tdb.url });
+    expect(r.exitCode).toBe(2);
+    expect(check(r.data, 'schema.migrations')).toMatchObject({ status: 'warn', remedy: 'cmmc-db upgrade head' });
+    expect(check(r.data, 'schema.migrations').figure).toContain('base (nothing applied)');
+    expect(check(r.data, 'schema.extensions')).toMatchObject({ status: 'fail', figure: 'missing: uuid-ossp, vector' });
+    expect(check(r.data, 'schema.tables').status).toBe('fail');
+    expect(check(r.data, 'schema.tables').figure).toContain('15 of 15 missing');
+  });
+
+  it('after upgrade head: schema ok, the hnsw indexes listed with their parameters, rows without an embedding counted', async () => {
+    const up = await runCli(['upgrade', 'head'], { url: tdb.url });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const r = await runCliJson(['doctor', 'schema', 'vector', 'sizes'], { url: tdb.url });
+    expect(check(r.data, 'schema.migrations').status).toBe('ok');
+    expect(check(r.data, 'schema.migrations').figure).toMatch(/^at head [0-9a-f]{12}/);
+    expect(check(r.data, 'schema.extensions').status).toBe('ok');
+    expect(check(r.data, 'schema.tables')).toMatchObject({ status: 'ok', figure: 'all 15 present' });
+    const v = check(r.data, 'vector.indexes');
+    expect(v.status).toBe('ok');
+    expect(v.rows.length).toBeGreaterThan(0);
+    for (const row of v.rows) expect(row).toMatchObject({ type: 'hnsw', parameters: expect.stringMatching(/^m=\d+, ef_construction=\d+$/) });
+    const sizes = check(r.data, 'sizes.tables');
+    expect(sizes.rows.map((x: any) => x.table)).toContain('public.organizations');
+    const totals = sizes.rows.map((x: any) => x.total_bytes);
+    expect([...totals].sort((a, b) => b - a)).toEqual(totals);
+    expect(r.exitCode).toBe(0);
+
+    // A row without an embedding is invisible to similarity search.
+    await query(tdb.url, 'CREATE TABLE public.scratch_vectors (id int PRIMARY KEY, embedding vector(3))');
+    await query(tdb.url, "INSERT INTO public.scratch_vectors VALUES (1, '[1,2,3]'), (2, NULL)");
+    const e = await runCliJson(['doctor', 'vector.embeddings', 'schema.tables'], { url: tdb.url });
+    const emb = check(e.data, 'vector.embeddings');
+    expect(emb.status).toBe('warn');
+    expect(emb.figure).toContain('public.scratch_vectors.embedding 1 of 2');
+    // A table that is not the platform's in public is pointed out.
+    expect(check(e.data, 'schema.tables')).toMatchObject({ status: 'warn' });
+    expect(check(e.data, 'schema.tables').figure).toContain('scratch_vectors');
+    await query(tdb.url, 'DROP TABLE public.scratch_vectors');
+  });
+
+  it('an ivfflat index whose lists are far from rows/1000 warns', async () => {
+    await query(tdb.url, 'CREATE SCHEMA IF NOT EXISTS lab');
+    await query(tdb.url, 'CREATE TABLE lab.items (id int PRIMARY KEY, embedding vector(3))');
+    await query(tdb.url, "INSERT INTO lab.items SELECT g, ('[' || g || ',1,2]')::vector FROM generate_series(1, 5000) g");
+    await query(tdb.url, 'CREATE INDEX items_ivf ON lab.items USING ivfflat (embedding vector_l2_ops) WITH (lists = 100)');
+    await query(tdb.url, 'ANALYZE lab.items');
+    const r = await runCliJson(['doctor', 'vector.indexes'], { url: tdb.url });
+    const v = check(r.data, 'vector.indexes');
+    expect(v.status).toBe('warn');
+    const row = v.rows.find((x: any) => x.index === 'lab.items_ivf');
+    expect(row).toMatchObject({ type: 'ivfflat', parameters: 'lists=100', rows: 5000, recommended: 'lists=5', verdict: 'warn' });
+    expect(r.exitCode).toBe(1);
+    await query(tdb.url, 'DROP SCHEMA lab CASCADE');
+  });
+
+  it('an applied revision file changed afterwards fails, naming the revision', async () => {
+    const file = readdirSync(path.join(ROOT, 'migrations')).sort().find((f) => /^[0-9a-f]{12}_/.test(f))!;
+    await query(tdb.url, `UPDATE cmmc_db.revision_log SET checksum = repeat('0', 64) WHERE revision = $1`, [file.slice(0, 12)]);
+    const r = await runCliJson(['doctor', 'schema.migrations'], { url: tdb.url });
+    const m = check(r.data, 'schema.migrations');
+    expect(m.status).toBe('fail');
+    expect(m.rows).toEqual([expect.objectContaining({ revision: file.slice(0, 12), problem: expect.stringContaining('file changed since applied') })]);
+    expect(r.exitCode).toBe(2);
+  });
+});
