@@ -4,7 +4,8 @@
  * marker comments, and only that block is ever replaced or removed. No line carries a password:
  * the job runs in the project folder and reads DATABASE_URL from its .env (or PGPASSFILE).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { execa } from 'execa';
 import { CmmcError, usageError } from '../errors.js';
@@ -114,10 +115,14 @@ export async function readCrontab(file?: string): Promise<string> {
   throw new CmmcError('backup.crontab', `crontab -l failed: ${r.stderr.trim().split('\n').pop()}`, { hint: 'check that cron is installed, or use --crontab-file FILE' });
 }
 
-/** Writes the crontab: the file (0600) when given, else `crontab -`. */
+/** Writes the crontab: the file when given (replaced whole; a new file is 0600, an existing one keeps its mode), else `crontab -`. */
 export async function writeCrontab(text: string, file?: string): Promise<void> {
   if (file) {
-    writeFileSync(file, text, { mode: 0o600 });
+    const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+    writeFileSync(tmp, text, { mode });
+    chmodSync(tmp, mode);
+    renameSync(tmp, file);
     return;
   }
   const r = await execa('crontab', ['-'], { input: text, reject: false }).catch((err) => {

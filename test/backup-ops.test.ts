@@ -1,0 +1,163 @@
+/**
+ * Operating backups end to end: prune on real files (dry run, then --yes), schedule against a
+ * crontab file, and pitr against the test server (where WAL archiving is off).
+ */
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
+
+const PASSWORD = 'pw-never-shown-42';
+
+describe('backup prune, schedule and pitr', () => {
+  let tdb: TestDatabase;
+  let url: string;
+  let work: string;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase('cmmc_bkops');
+    await query(tdb.url, `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)`);
+    const u = new URL(urlFor(tdb.name));
+    u.password = PASSWORD;
+    url = u.toString();
+    work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-bkops-'));
+  });
+  afterAll(async () => {
+    await tdb.drop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('prune: a dry run lists what would go, --yes deletes it, the newest verified backup always stays', async () => {
+    const dir = path.join(work, 'prune');
+    const made = await runCliJson(['backup', '--dir', dir], { url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(made.data.manifestPath, 'utf8'));
+    rmSync(made.data.path);
+    rmSync(made.data.manifestPath);
+    // Ten nightly backups with made-up dates, one of them (the 4th newest) verified.
+    const names: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const date = new Date(Date.now() - i * 86_400_000 - 3_600_000);
+      const name = `${tdb.name}-made-up-${i}`;
+      names.push(name);
+      const file = `${name}.dump`;
+      writeFileSync(path.join(dir, file), `fake archive ${i}`, { mode: 0o600 });
+      writeFileSync(
+        path.join(dir, `${name}.manifest.json`),
+        JSON.stringify({ ...manifest, name, file, createdAt: date.toISOString(), verified: { status: i === 3 ? 'verified' : 'unverified' } }),
+      );
+    }
+    writeFileSync(path.join(dir, `${names[9]}.restore-drill-20260101T000000Z.json`), '{}');
+
+    const none = await runCli(['backup', 'prune', '--dir', dir]);
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain('at least one keep rule');
+
+    const dry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1'], {});
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.data.dryRun).toBe(true);
+    const plan = Object.fromEntries(dry.data.entries.map((e: any) => [e.name, e.action]));
+    expect(names.filter((n) => plan[n] === 'keep')).toEqual([names[0], names[1], names[3]]);
+    expect(dry.data.entries.find((e: any) => e.name === names[3]).reasons).toEqual(['newest verified']);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
+    expect(dry.stderr).toContain('run again with --yes');
+
+    const explicitDry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--dry-run', '--yes'], {});
+    expect(explicitDry.data.dryRun).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
+
+    const gfs = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-daily', '3', '--keep-weekly', '2'], {});
+    expect(gfs.data.entries.filter((e: any) => e.action === 'keep').length).toBeGreaterThanOrEqual(4);
+
+    const real = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--yes'], {});
+    expect(real.exitCode, real.stderr).toBe(0);
+    expect(real.data.deleted.sort()).toEqual(names.filter((_, i) => ![0, 1, 3].includes(i)).sort());
+    const left = readdirSync(dir).sort();
+    expect(left).toEqual([names[0], names[1], names[3]].flatMap((n) => [`${n}.dump`, `${n}.manifest.json`]).sort());
+  });
+
+  it('schedule: installs, shows, re-installs idempotently, replaces, and removes only its own lines of a crontab file', async () => {
+    const file = path.join(work, 'crontab');
+    const others = 'MAILTO=ops@example.com\n# rotate logs\n0 5 * * * /usr/sbin/logrotate /etc/logrotate.conf\n';
+    writeFileSync(file, others, { mode: 0o644 });
+
+    const printed = await runCli(['backup', 'schedule', 'install', '--print', '--crontab-file', file, '--dir', path.join(work, 'b')], { url });
+    expect(printed.exitCode, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^0 2 \* \* \* .*backup create/m);
+    expect(readFileSync(file, 'utf8')).toBe(others);
+
+    const installed = await runCliJson(['--url', url, 'backup', 'schedule', 'install', '--crontab-file', file, '--dir', path.join(work, 'b')]);
+    expect(installed.exitCode, installed.stderr).toBe(0);
+    expect(installed.data.changed).toBe(true);
+    const text = readFileSync(file, 'utf8');
+    expect(text.startsWith(others)).toBe(true);
+    expect(text).toMatch(/^0 2 \* \* \* umask 077; cd .* backup create --verify --dir '.*\/b' >> .*cron\.log' 2>&1$/m);
+    expect(text).toMatch(/^30 2 \* \* \* .* backup prune --dir '.*\/b' --keep-days 30 --yes /m);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain('postgres://');
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    expect(installed.stderr).toContain('does not carry --url');
+    expect(installed.stderr + JSON.stringify(installed.data)).not.toContain(PASSWORD);
+
+    const shown = await runCliJson(['backup', 'schedule', 'show', '--crontab-file', file]);
+    expect(shown.data.installed).toBe(true);
+    expect(shown.data.lines).toHaveLength(2);
+
+    const again = await runCliJson(['backup', 'schedule', 'install', '--crontab-file', file, '--dir', path.join(work, 'b')], { url });
+    expect(again.data.changed).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+
+    const bad = await runCli(['backup', 'schedule', 'install', '--crontab-file', file, '--at', '61 2 * * *']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('not a valid cron expression');
+    const badFields = await runCli(['backup', 'schedule', 'install', '--crontab-file', file, '--at', '0 0 2 * * *']);
+    expect(badFields.exitCode).toBe(2);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+
+    const moved = await runCliJson(['backup', 'schedule', 'install', '--crontab-file', file, '--at', '15 1 * * *', '--keep-days', '14', '--dir', path.join(work, 'b')]);
+    expect(moved.exitCode, moved.stderr).toBe(0);
+    const movedText = readFileSync(file, 'utf8');
+    expect(movedText).toMatch(/^15 1 \* \* \* /m);
+    expect(movedText).toContain('--keep-days 14');
+    expect(movedText).not.toMatch(/^0 2 \* \* \* /m);
+    expect(movedText.split('\n').filter((l) => l.startsWith('# >>> cmmc-db'))).toHaveLength(1);
+
+    const removed = await runCliJson(['backup', 'schedule', 'remove', '--crontab-file', file]);
+    expect(removed.data.removed).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe(others);
+    const removedAgain = await runCliJson(['backup', 'schedule', 'remove', '--crontab-file', file]);
+    expect(removedAgain.data.removed).toBe(false);
+    const empty = await runCli(['backup', 'schedule', 'show', '--crontab-file', file]);
+    expect(empty.stderr).toContain('no cmmc-db schedule');
+    expect(existsSync(file)).toBe(true);
+
+    const fresh = path.join(work, 'new-crontab');
+    const created = await runCli(['backup', 'schedule', 'install', '--crontab-file', fresh]);
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect(statSync(fresh).mode & 0o777).toBe(0o600);
+    expect(readFileSync(fresh, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+  });
+
+  it('pitr prints the archiving settings and a recovery recipe to a target time', async () => {
+    const r = await runCli(['backup', 'pitr', '--target-time', '2026-11-25 06:00:00+00', '--archive-dir', '/srv/wal'], { url });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('wal_level = replica');
+    expect(r.stdout).toContain('archive_mode = on');
+    expect(r.stdout).toContain("archive_command = 'test ! -f /srv/wal/%f && cp %p /srv/wal/%f'");
+    expect(r.stdout).toContain("recovery_target_time = '2026-11-25 06:00:00+00'");
+    expect(r.stdout).toContain('recovery.signal');
+  });
+
+  it('pitr --check on the test server: archiving is off, it says so and exits 1', async () => {
+    const r = await runCliJson(['backup', 'pitr', '--check'], { url });
+    expect(r.exitCode).toBe(1);
+    expect(r.data.archiving).toBe(false);
+    expect(r.data.status).toBe('fail');
+    expect(r.data.checks.find((c: any) => c.id === 'archive_mode')).toMatchObject({ status: 'fail', figure: 'off' });
+    expect(r.data.checks.map((c: any) => c.id)).toEqual(['wal_level', 'archive_mode', 'archive_command', 'pg_stat_archiver']);
+    expect(r.stderr).toContain('WAL archiving is off');
+    expect(r.stderr).not.toContain(PASSWORD);
+  });
+});
