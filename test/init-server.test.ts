@@ -1,0 +1,160 @@
+/**
+ * `cmmc-db init` on the real server, starting from only the admin role (postgres): each test uses
+ * its own role and database names and drops both afterwards. The server trusts local connections,
+ * so passwords are not checked here (test/connection.test.ts covers authentication).
+ */
+import { execa } from 'execa';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { adminQuery, query, uniqueName } from './helpers/server.js';
+
+interface Target {
+  role: string;
+  db: string;
+  env: Record<string, string>;
+  url: string;
+}
+
+function newTarget(): Target {
+  const role = uniqueName('cmmc_app');
+  const db = uniqueName('cmmc_init');
+  return {
+    role,
+    db,
+    env: { DB_HOST: '127.0.0.1', DB_PORT: '5432', DB_USER: role, DB_PASSWORD: 'app-Secret-42', DB_NAME: db, POSTGRES_USER: 'postgres' },
+    url: `postgres://${role}@127.0.0.1:5432/${db}`,
+  };
+}
+
+async function dropTarget(t: Target): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${t.db}" WITH (FORCE)`);
+  await adminQuery(`DROP ROLE IF EXISTS "${t.role}"`);
+}
+
+const adminOn = (db: string) => `postgres://postgres@127.0.0.1:5432/${db}`;
+
+describe('cmmc-db init on a server with only the admin role', () => {
+  const t = newTarget();
+  let first: Awaited<ReturnType<typeof runCliJson>>;
+  beforeAll(async () => {
+    first = await runCliJson(['init'], { env: t.env });
+  });
+  afterAll(async () => {
+    await dropTarget(t);
+  });
+
+  it('creates the role, the database and the extensions, upgrades to head and loads the controls', async () => {
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.data.changed).toBe(true);
+    const status = Object.fromEntries(first.data.steps.map((s: any) => [`${s.step}:${s.name}`, s.status]));
+    expect(status).toMatchObject({
+      [`role:${t.role}`]: 'created',
+      [`database:${t.db}`]: 'created',
+      'extension:uuid-ossp': 'created',
+      'extension:vector': 'created',
+      [`privileges:${t.role}`]: 'granted',
+      'controls:cmmc_controls': 'present',
+    });
+    expect(first.data.steps.find((s: any) => s.step === 'schema').status).toBe('applied');
+    expect(first.data.steps.find((s: any) => s.step === 'seeds').status).toBe('applied');
+    expect(first.data.controls).toBe(110);
+    expect(first.stderr).not.toContain('app-Secret-42');
+
+    const [role] = await adminQuery<{ rolcanlogin: boolean; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }>(
+      `SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '${t.role}'`,
+    );
+    expect(role).toEqual({ rolcanlogin: true, rolsuper: false, rolcreatedb: false, rolcreaterole: false });
+    const [db] = await adminQuery<{ owner: string }>(`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = '${t.db}'`);
+    expect(db.owner).toBe('postgres');
+
+    const extensions = await query<{ extname: string; owner: string }>(adminOn(t.db), "SELECT extname, pg_get_userbyid(extowner) AS owner FROM pg_extension WHERE extname IN ('uuid-ossp', 'vector') ORDER BY extname");
+    expect(extensions).toEqual([{ extname: 'uuid-ossp', owner: 'postgres' }, { extname: 'vector', owner: 'postgres' }]);
+    // public holds the 16 tables (15 platform + version table), owned by the application role.
+    const tables = await query<{ tablename: string; tableowner: string }>(adminOn(t.db), "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'");
+    expect(tables).toHaveLength(16);
+    expect(new Set(tables.map((r) => r.tableowner))).toEqual(new Set([t.role]));
+  });
+
+  it('psql as the application role counts 110 controls', async () => {
+    const r = await execa('psql', ['-h', '127.0.0.1', '-U', t.role, '-d', t.db, '-Atc', 'SELECT COUNT(*) FROM cmmc_controls'], { reject: false, env: { PGPASSWORD: 'app-Secret-42' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('110');
+  });
+
+  it('a second run changes nothing and says so', async () => {
+    const second = await runCliJson(['init'], { env: t.env });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.data.changed).toBe(false);
+    expect(second.data.steps.every((s: any) => s.status === 'present')).toBe(true);
+    expect(second.stderr).toContain(`role ${t.role}: already present`);
+    expect(second.stderr).toContain('schema');
+    expect(second.stderr).toContain('already at head');
+    expect(second.stderr).toContain('nothing to do: already initialized (110 controls)');
+    const [log] = await query(adminOn(t.db), 'SELECT count(*)::int AS n FROM cmmc_db.seed_log');
+    expect(log.n).toBe(2);
+  });
+
+  it('the application role cannot create or drop extensions, nor drop a table it does not own', async () => {
+    await query(adminOn(t.db), 'CREATE TABLE public.admin_owned (id int)');
+    const sql = postgres(t.url, { max: 1, onnotice: () => {} });
+    try {
+      const attempt = async (text: string) => {
+        try {
+          await sql.unsafe(text);
+          return 'succeeded';
+        } catch (err) {
+          return (err as Error).message;
+        }
+      };
+      // pageinspect is untrusted like vector: only a superuser may create it.
+      expect(await attempt('CREATE EXTENSION pageinspect')).toMatch(/permission denied to create extension "pageinspect"/);
+      expect(await attempt('DROP EXTENSION vector')).toMatch(/must be owner of extension vector/);
+      expect(await attempt('DROP TABLE public.admin_owned')).toMatch(/must be owner of table admin_owned/);
+      expect(await attempt(`DROP DATABASE "${t.db}"`)).toMatch(/must be owner of database|cannot drop the currently open database/);
+      expect(await attempt('CREATE ROLE intruder')).toMatch(/permission denied to create role/);
+      // What it needs still works: its own tables.
+      expect(await attempt('CREATE TABLE public.app_scratch (id int); DROP TABLE public.app_scratch')).toBe('succeeded');
+    } finally {
+      await sql.end();
+    }
+  });
+});
+
+describe('cmmc-db init options', () => {
+  it('takes the admin from --admin-url and refuses --sample in production before touching anything', async () => {
+    const t = newTarget();
+    try {
+      const refused = await runCli(['init', '--sample'], { env: { ...t.env, NODE_ENV: 'production' } });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain('refusing to load sample data in production');
+      expect(await adminQuery(`SELECT 1 FROM pg_roles WHERE rolname = '${t.role}'`)).toHaveLength(0);
+
+      const { POSTGRES_USER: _unused, ...env } = t.env;
+      const r = await runCliJson(['init', '--sample', '--admin-url', 'postgres://postgres@127.0.0.1:5432/postgres'], { env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.seeds.map((s: any) => [s.file, s.outcome])).toEqual([
+        ['01_cmmc_controls.sql', 'applied'],
+        ['02_provider_inheritance.sql', 'applied'],
+        ['03_sample_data.sql', 'applied'],
+      ]);
+      const [users] = await query(adminOn(t.db), 'SELECT count(*)::int AS n FROM users');
+      expect(users.n).toBe(4);
+    } finally {
+      await dropTarget(t);
+    }
+  });
+
+  it('an admin that cannot connect gets one line naming the problem, without the password', async () => {
+    const t = newTarget();
+    try {
+      const r = await runCli(['init', '--admin-url', 'postgres://postgres:admin-pw-99@127.0.0.1:1/postgres'], { env: t.env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('connection refused');
+      expect(r.stderr).not.toContain('admin-pw-99');
+      expect(r.stderr).not.toContain('app-Secret-42');
+    } finally {
+      await dropTarget(t);
+    }
+  });
+});
