@@ -81,6 +81,45 @@ describe('doctor: connections', () => {
     expect(check(after.data, 'connections.blocked').status).toBe('ok');
   });
 
+  it('a long-running query warns; connections over the share of max_connections warn and fail', async () => {
+    const tdb = await database('doctor_long');
+    const runner = await openSession(tdb.url, 'doctor-long-runner');
+    cleanup.push(() => runner.end());
+    const running = runner.sql`SELECT pg_sleep(30)`.catch(() => {});
+    await waitFor(async () => {
+      const rows = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${runner.pid} AND state = 'active' AND now() - query_start > interval '1 second'`);
+      return rows[0].n === 1;
+    }, 10_000, 'the query to run for a second');
+    const r = await runCliJson(['doctor', 'connections', '--threshold', 'long-query=1s', '--threshold', 'connections-warn=0'], { url: tdb.url });
+    const l = check(r.data, 'connections.long-running');
+    expect(l.status).toBe('warn');
+    expect(l.rows.map((x: any) => x.pid)).toEqual([runner.pid]);
+    expect(l.rows[0].query).toContain('pg_sleep(30)');
+    expect(check(r.data, 'connections.usage').status).toBe('warn');
+    const f = await runCliJson(['doctor', 'connections.usage', '--threshold', 'connections-fail=0'], { url: tdb.url });
+    expect(check(f.data, 'connections.usage').status).toBe('fail');
+    expect(f.exitCode).toBe(2);
+    await adminQuery(`SELECT pg_cancel_backend(${runner.pid})`);
+    await running;
+  });
+
+  it('a lock held on a table cannot hang the doctor: the check gives up after its lock_timeout', async () => {
+    const tdb = await database('doctor_lock');
+    const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    await setup`CREATE TABLE busy (id int)`;
+    await setup.end();
+    const locker = await holdTransaction(tdb.url, ['LOCK TABLE busy IN ACCESS EXCLUSIVE MODE']);
+    cleanup.push(() => locker.release());
+    const r = await runCliJson(['doctor', 'sizes', 'connections.blocked'], { url: tdb.url });
+    const s = check(r.data, 'sizes.tables');
+    expect(s.status).toBe('unknown');
+    expect(s.figure).toContain('could not run: canceling statement due to lock timeout');
+    expect(s.remedy).toContain('lock_timeout');
+    // The other checks still ran; nothing warned, so the run is "unknown" (exit 3).
+    expect(check(r.data, 'connections.blocked').status).toBe('ok');
+    expect(r.exitCode).toBe(3);
+  });
+
   it('kill-idle lists the idle session of a normal role, ends it only with --yes, and spares superusers, listeners and other databases', async () => {
     const tdb = await database('doctor_kill');
     const other = await database('doctor_kill_other');

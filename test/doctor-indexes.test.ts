@@ -144,6 +144,30 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(fail.exitCode).toBe(2);
   });
 
+  it('maintenance: dead tuples beyond autovacuum\'s trigger warn; wraparound age fails above its threshold', async () => {
+    tdb = await createTestDatabase('doctor_vac');
+    await setup(tdb.url, [
+      'CREATE TABLE churn (id int) WITH (autovacuum_enabled = false)',
+      'INSERT INTO churn SELECT generate_series(1, 20000)',
+      'DELETE FROM churn WHERE id > 100',
+    ]);
+    const r = await runCliJson(['doctor', 'maintenance'], { url: tdb.url });
+    const v = check(r.data, 'maintenance.vacuum');
+    expect(v.status).toBe('warn');
+    expect(v.figure).toContain('public.churn 19900 dead');
+    expect(v.rows[0]).toMatchObject({ table: 'public.churn', dead: 19900, last_vacuum: null });
+    expect(check(r.data, 'maintenance.wraparound').status).toBe('ok');
+
+    const x = await runCliJson(['doctor', 'maintenance.wraparound', '--threshold', 'xid-age-fail=1'], { url: tdb.url });
+    expect(check(x.data, 'maintenance.wraparound').status).toBe('fail');
+    expect(x.exitCode).toBe(2);
+
+    await setup(tdb.url, ['VACUUM churn']);
+    const after = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
+    expect(check(after.data, 'maintenance.vacuum').status).toBe('ok');
+    expect(check(after.data, 'maintenance.vacuum').rows[0].last_vacuum).not.toBeNull();
+  });
+
   it('a materialized view never refreshed warns; refresh populates it, concurrently where a unique index allows', async () => {
     tdb = await createTestDatabase('doctor_mv');
     await setup(tdb.url, [
