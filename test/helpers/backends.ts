@@ -82,5 +82,5 @@ export const embeddedBackend: Backend = {
   },
 };
 
-/** The backends every engine and schema test runs on. The embedded capability adds itself here. */
-export const BACKENDS: Backend[] = [serverBackend];
+/** The backends every engine and schema test runs on. */
+export const BACKENDS: Backend[] = [serverBackend, embeddedBackend];
