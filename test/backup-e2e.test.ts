@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliJson } from './helpers/cli.js';
+import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, dropDatabase, query, uniqueName, urlFor, type TestDatabase } from './helpers/server.js';
 
 const PASSWORD = 'n0t-printed-S3cret';
@@ -313,6 +313,27 @@ describe('backup, verify and restore against the real server', () => {
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('pg_dump was not found');
     assertNoPassword(old.stderr, missing.stderr);
+  });
+
+  it('an interrupted backup leaves nothing that looks complete (and no partial file)', async () => {
+    const big = await createTestDatabase('cmmc_bk_big');
+    try {
+      await query(big.url, `CREATE TABLE filler AS SELECT g, md5(g::text) AS m FROM generate_series(1, 1500000) g`);
+      const bigDir = path.join(work, 'interrupted');
+      const child = execa('node', [BIN, 'backup', '--dir', bigDir], { env: cleanEnv({ DATABASE_URL: secretUrl(big.name) }), extendEnv: false, reject: false });
+      // Wait until pg_dump has started writing, then stop the backup as Ctrl-C or a kill would.
+      for (let i = 0; i < 600; i++) {
+        if (existsSync(bigDir) && readdirSync(bigDir).some((f) => f.endsWith('.partial'))) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      child.kill('SIGTERM');
+      const r = await child;
+      expect(r.exitCode).toBe(130);
+      expect(String(r.stderr)).toContain('interrupted; nothing was kept');
+      expect(readdirSync(bigDir)).toEqual([]);
+    } finally {
+      await big.drop();
+    }
   });
 
   it('the embedded database: backup says it is not available yet, pitr says it needs a server', async () => {

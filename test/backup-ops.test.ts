@@ -140,6 +140,29 @@ describe('backup prune, schedule and pitr', () => {
     expect(readFileSync(fresh, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
   });
 
+  it('schedule goes through the crontab command when no --crontab-file is given (crontab -l / crontab -)', async () => {
+    // A stand-in crontab on PATH that keeps the table in a file, so the user's real crontab is never touched.
+    const bin = mkdtempSync(path.join(work, 'bin-'));
+    const store = path.join(bin, 'table');
+    writeFileSync(store, '0 6 * * * /usr/local/bin/other-job\n');
+    writeFileSync(
+      path.join(bin, 'crontab'),
+      `#!/bin/sh\nif [ "$1" = "-l" ]; then cat '${store}'; exit 0; fi\nif [ "$1" = "-" ]; then cat > '${store}'; exit 0; fi\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const r = await runCli(['backup', 'schedule', 'install', '--dir', path.join(work, 'b')], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const text = readFileSync(store, 'utf8');
+    expect(text.startsWith('0 6 * * * /usr/local/bin/other-job\n')).toBe(true);
+    expect(text).toContain('backup create --verify');
+    const shown = await runCliJson(['backup', 'schedule', 'show'], { env });
+    expect(shown.data.lines).toHaveLength(2);
+    const removed = await runCli(['backup', 'schedule', 'remove'], { env });
+    expect(removed.exitCode).toBe(0);
+    expect(readFileSync(store, 'utf8')).toBe('0 6 * * * /usr/local/bin/other-job\n');
+  });
+
   it('pitr prints the archiving settings and a recovery recipe to a target time', async () => {
     const r = await runCli(['backup', 'pitr', '--target-time', '2026-11-25 06:00:00+00', '--archive-dir', '/srv/wal'], { url });
     expect(r.exitCode).toBe(0);

@@ -85,13 +85,21 @@ export async function createBackup(config: CmmcConfig, options: CreateOptions = 
 
   const t0 = performance.now();
   const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
+  // Ctrl-C or a kill: stop pg_dump and remove the partial file instead of leaving it behind.
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret });
+    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal });
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
+    if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
     throw err;
   } finally {
     if (timer) clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   const durationMs = Math.round(performance.now() - t0);
   tighten(partial);

@@ -50,7 +50,9 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
              (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables`;
-    const revision = await readHeads(handle.sql, config.versionSchema, config.versionTable);
+    // The engine's own reading of the version table (heads; empty when the table is missing).
+    const { getCurrentHeads } = await import('../migrate/index.js');
+    const revision = await getCurrentHeads(handle);
     const u = new URL(url);
     return {
       database: row.database,
@@ -63,14 +65,6 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   } finally {
     await handle.close();
   }
-}
-
-/** The heads in `<schema>.<table>` (version_num), sorted; empty when the table is missing. */
-async function readHeads(sql: import('postgres').Sql, schema: string, table: string): Promise<string[]> {
-  const [exists] = await sql<{ reg: string | null }[]>`SELECT to_regclass(${`"${schema}"."${table}"`})::text AS reg`;
-  if (!exists?.reg) return [];
-  const rows = await sql.unsafe<{ version_num: string }[]>(`SELECT version_num FROM "${schema}"."${table}" ORDER BY version_num`);
-  return rows.map((r) => r.version_num);
 }
 
 function withDb(url: string, database: string): string {
@@ -95,6 +89,8 @@ export interface DumpRequest {
   out: string;
   /** Encrypt the output with this secret (not for the directory format). */
   encryptWith?: Buffer;
+  /** Stops pg_dump (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Runs the dump of the configured target into `request.out`. */
@@ -111,13 +107,13 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
   try {
     if (request.encryptWith) {
       const encryption = await prepareEncryption(request.encryptWith);
-      const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true } });
+      const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true }, cancelSignal: request.signal });
       const [result, written] = await Promise.allSettled([child, encryptStream(child.stdout!, request.out, encryption)]);
       if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
       if (result.status === 'rejected') throw result.reason;
       if (written.status === 'rejected') throw written.reason;
     } else {
-      const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env);
+      const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal });
       if (result.exitCode !== 0) throw dumpFailed(result.stderr);
     }
   } finally {
