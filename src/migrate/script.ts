@@ -191,7 +191,8 @@ let tsxRegistered: Promise<unknown> | undefined;
  * would start a loader of its own, which costs a few hundred ms per file).
  */
 async function importTs(file: string): Promise<Record<string, unknown>> {
-  tsxRegistered ??= import('tsx/esm/api').then(({ register }) => register());
+  // Both hooks, as the tsx command does: a .ts file outside a "type": "module" package is CommonJS to Node.
+  tsxRegistered ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())]);
   await tsxRegistered;
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }

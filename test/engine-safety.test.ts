@@ -1,0 +1,110 @@
+/** The engine's safety promises, end to end through the built CLI on each backend. */
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS } from './helpers/backends.js';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { FIXTURES, catalogSnapshot, copyFixture, envFor, versionRows } from './engine-fixtures.js';
+
+describe.each(BACKENDS)('engine safety on $name', (backend) => {
+  it('concurrent upgrade head from 4 processes applies each revision exactly once', async () => {
+    const target = await backend.create();
+    // The embedded database admits one process at a time: the others wait for it (CMMC_DB_LOCK_WAIT).
+    const env = { ...envFor(target, path.join(FIXTURES, 'linear')), CMMC_DB_LOCK_WAIT: '120s' };
+    try {
+      const runs = await Promise.all(Array.from({ length: 4 }, () => runCli(['upgrade', 'head'], { env })));
+      for (const r of runs) expect(r.exitCode, r.stderr).toBe(0);
+      const log = await target.query<{ revision: string; n: number }>(
+        `SELECT revision, count(*)::int AS n FROM cmmc_db.revision_log WHERE operation = 'upgrade' GROUP BY revision ORDER BY revision`,
+      );
+      expect(log).toEqual(['1a0000000001', '1a0000000002', '1a0000000003', '1a0000000004', '1a0000000005'].map((revision) => ({ revision, n: 1 })));
+      expect(await versionRows(target)).toEqual(['1a0000000005']);
+      // exactly one run did the work; the others found nothing left
+      expect(runs.filter((r) => r.stderr.includes('applied 5 revisions'))).toHaveLength(1);
+      expect(runs.filter((r) => r.stderr.includes('nothing to upgrade'))).toHaveLength(3);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('a revision failing midway leaves schema and version table as they were, and names the file and statement', async () => {
+    const target = await backend.create();
+    const env = envFor(target, path.join(FIXTURES, 'failing'));
+    try {
+      expect((await runCli(['upgrade', '2b0000000001'], { env })).exitCode).toBe(0);
+      const before = await catalogSnapshot(target);
+      const logBefore = await target.query('SELECT count(*)::int AS n FROM cmmc_db.revision_log');
+
+      const ts = await runCli(['upgrade', '2b0000000002'], { env });
+      expect(ts.exitCode).toBe(1);
+      expect(ts.stderr).toContain('upgrade of revision 2b0000000002 (2b0000000002_breaks_midway.ts) failed: column "nope" referenced in foreign key constraint does not exist');
+      expect(ts.stderr).toContain('in statement: ALTER TABLE account ADD CONSTRAINT account_missing_fk FOREIGN KEY (nope) REFERENCES audit_entry (id)');
+      expect(ts.stderr).toContain('that revision was rolled back');
+      expect(await catalogSnapshot(target)).toBe(before);
+      expect(await versionRows(target)).toEqual(['2b0000000001']);
+
+      const sqlRev = await runCli(['upgrade', '2b0000000003'], { env });
+      expect(sqlRev.exitCode).toBe(1);
+      expect(sqlRev.stderr).toContain('upgrade of revision 2b0000000003 (2b0000000003_sql_breaks.sql) failed: duplicate key value violates unique constraint "ledger_pkey"');
+      expect(sqlRev.stderr).toContain('in statement: INSERT INTO ledger VALUES (1)');
+      expect(await catalogSnapshot(target)).toBe(before);
+      expect(await versionRows(target)).toEqual(['2b0000000001']);
+      expect(await target.query('SELECT count(*)::int AS n FROM cmmc_db.revision_log')).toEqual(logBefore);
+      // the table the failed revision created first is not there
+      expect(await target.query(`SELECT to_regclass('public.audit_entry') AS a, to_regclass('public.ledger') AS l`)).toEqual([{ a: null, l: null }]);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('an applied file that was edited stops upgrade and check, by name; --allow-changed proceeds', async () => {
+    const target = await backend.create();
+    const fx = copyFixture('linear');
+    const env = envFor(target, fx.dir);
+    try {
+      expect((await runCli(['upgrade', '1a0000000003'], { env })).exitCode).toBe(0);
+      appendFileSync(path.join(fx.dir, '1a0000000001_widgets.ts'), '\n// edited after it was applied\n');
+
+      const up = await runCli(['upgrade', 'head'], { env });
+      expect(up.exitCode).toBe(1);
+      expect(up.stderr).toContain('applied revision file changed since it was applied: 1a0000000001 (1a0000000001_widgets.ts)');
+      expect(up.stderr).toContain('--allow-changed');
+      expect(await versionRows(target)).toEqual(['1a0000000003']);
+
+      const check = await runCliJson(['check'], { env });
+      expect(check.exitCode).toBe(1);
+      expect(check.data.changed).toEqual([{ revision: '1a0000000001', file: '1a0000000001_widgets.ts' }]);
+      const checkText = await runCli(['check'], { env });
+      expect(checkText.stderr).toContain('applied revision 1a0000000001 changed since it was applied: 1a0000000001_widgets.ts');
+
+      const allowed = await runCli(['upgrade', 'head', '--allow-changed'], { env });
+      expect(allowed.exitCode).toBe(0);
+      expect(await versionRows(target)).toEqual(['1a0000000005']);
+      // still reported until the file is restored: the log keeps the checksum it was applied with
+      expect((await runCliJson(['check'], { env })).data.changed).toHaveLength(1);
+    } finally {
+      fx.cleanup();
+      await target.drop();
+    }
+  });
+
+  // PGlite runs statements in-process and does not enforce statement_timeout.
+  it.skipIf(backend.name === 'embedded')('--statement-timeout and --lock-timeout are set on the migration session', async () => {
+    const target = await backend.create();
+    const env = envFor(target, path.join(FIXTURES, 'slow'));
+    try {
+      const r = await runCli(['upgrade', 'head', '--statement-timeout', '200ms'], { env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('canceling statement due to statement timeout');
+      expect(r.stderr).toContain('in statement: SELECT pg_sleep(1.5)');
+      expect(await versionRows(target)).toEqual([]);
+      const bad = await runCli(['upgrade', 'head', '--lock-timeout', 'soon'], { env });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toContain('--lock-timeout "soon" is not a duration');
+      const ok = await runCli(['upgrade', 'head', '--lock-timeout', '5s', '--statement-timeout', '0'], { env });
+      expect(ok.exitCode).toBe(0);
+    } finally {
+      await target.drop();
+    }
+  });
+});
