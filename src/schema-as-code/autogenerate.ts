@@ -4,17 +4,20 @@
  * writes a plain-SQL revision whose up turns head into the desired state and whose down turns it
  * back. Applies nothing to any database the user owns; scratch databases are always dropped.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
 import { translateConnectError } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { applySqlFile } from './apply-sql.js';
 import { diffSchemas, isDestructive } from './diff.js';
-import { schemaFilePath } from './dump.js';
+import { dumpSchema, schemaFilePath } from './dump.js';
 import { loadEngine } from './engine.js';
 import { buildHead } from './head.js';
 import { writeSqlRevision } from './revision-file.js';
-import { withScratchDatabase } from './scratch.js';
+import { resetScratchDatabase, withScratchDatabase } from './scratch.js';
 
 export interface AutogenerateOptions {
   message: string;
@@ -82,16 +85,34 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
     ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
   };
 
-  const { up, down } = await withScratchDatabase(config, 'head', async (head) => {
-    await buildHead(head);
-    if (options.fromUrl) {
-      return { up: await diffSchemas(head.url, options.fromUrl, diffOptions), down: await diffSchemas(options.fromUrl, head.url, diffOptions) };
+  let up: string[];
+  let down: string[];
+  if (options.fromUrl) {
+    const fromUrl = options.fromUrl;
+    ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
+      await buildHead(head);
+      return { up: await diffSchemas(head.url, fromUrl, diffOptions), down: await diffSchemas(fromUrl, head.url, diffOptions) };
+    }));
+  } else {
+    // Both sides go through the same pg_dump → psql round trip, so that expressions PostgreSQL
+    // deparses differently after a reload (varchar IN lists, casts) are not reported as changes.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'cmmc-autogenerate-'));
+    try {
+      const headFile = path.join(tmp, 'head.sql');
+      ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
+        await buildHead(head);
+        writeFileSync(headFile, await dumpSchema(head.url, config));
+        await resetScratchDatabase(head);
+        await applySqlFile(head.url, headFile);
+        return withScratchDatabase(config, 'desired', async (target) => {
+          await applySqlFile(target.url, schemaFile);
+          return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
+        });
+      }));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-    return withScratchDatabase(config, 'desired', async (target) => {
-      await applySqlFile(target.url, schemaFile);
-      return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
-    });
-  });
+  }
 
   const destructive = [
     ...up.filter(isDestructive).map((statement) => ({ direction: 'up' as const, statement })),

@@ -34,20 +34,21 @@ export async function diffSchemas(fromUrl: string, toUrl: string, options: Schem
   const to = client.createClient(toUrl, clientOptions);
   try {
     const m = await migra.run(from, to, { unsafe: true, excludeSchema: options.excludeSchemas ?? [], ignoreExtensionVersions: true });
-    const ignored = (options.ignoreTables ?? []).map(quotedName);
+    const ignored = (options.ignoreTables ?? []).map(tablePattern);
     return [...m.statements]
       .map(tidyStatement)
       .filter((s) => s !== '')
-      .filter((s) => !ignored.some((name) => s.includes(name)));
+      .filter((s) => !ignored.some((re) => re.test(s)));
   } finally {
     await Promise.all([from.end().catch(() => {}), to.end().catch(() => {})]);
   }
 }
 
-/** "public.cmmc_schema_version" → "\"public\".\"cmmc_schema_version" (also matches its _pkey). */
-function quotedName(table: string): string {
+/** Matches `public.t`, `"public"."t"` and the table's own `t_pkey`, quoted or not. */
+function tablePattern(table: string): RegExp {
   const [schema, name] = table.split('.');
-  return `"${schema}"."${name}`;
+  const esc = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w"])"?${esc(schema)}"?\\."?${esc(name)}(_pkey)?"?($|[^\\w"])`, 'i');
 }
 
 /** Trims migra's layout: no leading blank lines or indentation, one trailing semicolon. */

@@ -12,9 +12,17 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--depends-on <rev>', 'a revision (or label) that must be applied first (repeatable)', collect, [] as string[])
     .option('--sql', 'write a plain-SQL revision (.sql) instead of TypeScript')
     .option('--rev-id <id>', 'use this revision id instead of a random one')
-    .addHelpText('after', '\nExamples:\n  $ cmmc-db revision -m "add widget table"\n  $ cmmc-db revision -m "start reporting" --head base --branch-label reporting --sql')
+    .option('--autogenerate', 'write a plain-SQL revision from the difference between the migrations\' head and schema.sql (or --from)')
+    .option('--from <url>', 'with --autogenerate: the desired state is this live database (read only) instead of schema.sql')
+    .option('--schema-file <file>', 'with --autogenerate: the desired state is this SQL file (default: schema.sql)')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db revision -m "add widget table"\n  $ cmmc-db revision -m "start reporting" --head base --branch-label reporting --sql\n  $ cmmc-db revision --autogenerate -m "add widget table"    # after editing schema.sql')
     .action(
-      ctx.action(async (flags: { message: string; head?: string; branchLabel: string[]; dependsOn: string[]; sql?: boolean; revId?: string }) => {
+      ctx.action(async (flags: { message: string; head?: string; branchLabel: string[]; dependsOn: string[]; sql?: boolean; revId?: string; autogenerate?: boolean; from?: string; schemaFile?: string }) => {
+        if (flags.autogenerate) return (await import('./schema.js')).autogenerateAction(ctx, flags);
+        if (flags.from || flags.schemaFile) {
+          const { usageError } = await import('../../errors.js');
+          throw usageError('--from and --schema-file go with --autogenerate');
+        }
         const m = await import('../../migrate/index.js');
         const config = ctx.config();
         const script = await m.loadScript(config);

@@ -94,3 +94,46 @@ export const register: RegisterCommand = (program, ctx) => {
       }),
     );
 };
+
+export interface AutogenerateFlags {
+  message: string;
+  from?: string;
+  schemaFile?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * `revision --autogenerate`: the rendering around src/schema-as-code/autogenerate.ts (called by
+ * revision.ts). Writes a file or says there is nothing to write; never applies anything.
+ */
+export async function autogenerateAction(ctx: import('../context.js').CliContext, flags: AutogenerateFlags): Promise<number> {
+  const { autogenerate } = await import('../../schema-as-code/autogenerate.js');
+  const { usageError } = await import('../../errors.js');
+  if (!flags.message.trim()) throw usageError('a revision needs a message: -m "what it does"');
+  if (flags.from && flags.schemaFile) throw usageError('--from and --schema-file both name the desired state', 'give one of them');
+  const config = ctx.config();
+  ctx.announce(config);
+  const spinner = await ctx.out.spinner('building the migrations\' head and the desired state in scratch databases');
+  let result;
+  try {
+    result = await autogenerate(config, { message: flags.message, fromUrl: flags.from, schemaFile: flags.schemaFile, dryRun: flags.dryRun });
+  } finally {
+    spinner.stop();
+  }
+  const shown = result.file ? path.relative(process.cwd(), result.file) || result.file : undefined;
+  if (ctx.out.json) {
+    ctx.out.data({ ...result, file: result.file ?? null });
+  } else if (result.status === 'no-change') {
+    ctx.out.success(`no difference between the migrations' head and ${path.relative(process.cwd(), result.desired) || result.desired}: no revision written`);
+  } else {
+    if (result.file) ctx.out.line(result.file);
+    else for (const s of result.up) ctx.out.line(s);
+    for (const d of result.destructive) ctx.out.warn(`DESTRUCTIVE (${d.direction}): ${d.statement.split('\n')[0]}`);
+    if (result.status === 'written') {
+      ctx.out.success(`revision ${result.revision} written: ${result.up.length} statement(s) up, ${result.down.length} down (down revision: ${result.downRevisions.join(', ') || 'base'})`);
+      if (result.destructive.length) ctx.out.warn(`${result.destructive.length} destructive statement(s) are marked "-- DESTRUCTIVE: review" in ${shown}`);
+      ctx.out.info(ctx.out.c.dim(`next: review ${shown}, then cmmc-db upgrade head and cmmc-db schema dump`));
+    }
+  }
+  return 0;
+}
