@@ -141,6 +141,11 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(await versionRows(target)).toEqual(['1a0000000005']);
       expect((await runCli(['downgrade', '-2'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000002', '1a0000000003']);
+      const prod = await runCli(['downgrade', 'base'], { env: { ...env, NODE_ENV: 'production' } });
+      expect(prod.exitCode).toBe(1);
+      expect(prod.stderr).toContain('downgrade the PRODUCTION database to base');
+      expect(prod.stderr).toContain('refusing without confirmation — run it again with --yes');
+      expect(await versionRows(target)).toEqual(['1a0000000002', '1a0000000003']);
       const usage = await runCli(['downgrade'], { env });
       expect(usage.exitCode).toBe(2);
       const range = await runCli(['upgrade', 'base:head'], { env });
