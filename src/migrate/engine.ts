@@ -11,8 +11,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { graphErrorToUser, catchRevisionErrors } from './errors.js';
+import { catchRevisionErrors } from './errors.js';
 import { literal } from './sql-text.js';
+import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
 import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, versionChanges, type MetaConfig } from './version-store.js';
 
@@ -55,21 +56,6 @@ export interface RunResult {
   totalMs: number;
 }
 
-export interface ChangedFile {
-  revision: string;
-  file: string;
-}
-
-export interface Status {
-  current: string[];
-  heads: string[];
-  pending: string[];
-  changed: ChangedFile[];
-  atHead: boolean;
-  /** Version rows that no revision file declares. */
-  unknown: string[];
-}
-
 type Conn = Kysely<any>;
 
 /** Applies revisions up to `target` (default `head`; `heads` for every branch). */
@@ -87,58 +73,11 @@ export async function runStamp(handle: DbHandle, target: string, options: RunOpt
   return run(handle, 'stamp', target, options);
 }
 
-/** The version table's rows; [] when the table does not exist yet (nothing is created). */
-export async function getCurrentHeads(handle: DbHandle): Promise<string[]> {
-  return readRows(handle.db, handle.config);
-}
-
-/** Where the database stands against the files. Takes no lock and creates nothing. */
-export async function getStatus(handle: DbHandle, script?: Script): Promise<Status> {
-  const s = script ?? (await loadScript(handle.config));
-  const current = await readRows(handle.db, handle.config);
-  const checksums = await readChecksums(handle.db, handle.config);
-  return computeStatus(s, current, checksums);
-}
-
-function computeStatus(script: Script, current: string[], checksums: Map<string, string>): Status {
-  const { graph } = script;
-  const unknown = current.filter((r) => !graph.has(r));
-  const known = current.filter((r) => graph.has(r));
-  const applied = graph.appliedSet(known);
-  const pending = graph.ordered.filter((r) => !applied.has(r.revision)).map((r) => r.revision);
-  const changed = changedFiles(script, applied, checksums);
-  return { current, heads: graph.heads, pending, changed, atHead: pending.length === 0 && unknown.length === 0, unknown };
-}
-
-function changedFiles(script: Script, applied: Set<string>, checksums: Map<string, string>): ChangedFile[] {
-  return script.graph.ordered
-    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && checksums.get(r.revision) !== r.checksum)
-    .map((r) => ({ revision: r.revision, file: r.fileName }));
-}
-
-async function tableExists(db: Conn, qualified: string): Promise<boolean> {
-  const { rows } = await sql<{ t: string | null }>`SELECT to_regclass(${qualified})::text AS t`.execute(db);
-  return rows[0]?.t != null;
-}
-
-async function readRows(db: Conn, config: MetaConfig): Promise<string[]> {
-  const n = metaNames(config);
-  if (!(await tableExists(db, n.version))) return [];
-  const { rows } = await sql<{ version_num: string }>`SELECT version_num FROM ${sql.raw(n.version)} ORDER BY version_num`.execute(db);
-  return rows.map((r) => r.version_num);
-}
-
-/** The checksum each revision had when it was last applied (upgrade or stamp). */
-async function readChecksums(db: Conn, config: MetaConfig): Promise<Map<string, string>> {
-  const n = metaNames(config);
-  if (!(await tableExists(db, n.log))) return new Map();
-  const { rows } = await sql<{ revision: string; checksum: string }>`
-    SELECT DISTINCT ON (revision) revision, checksum
-      FROM ${sql.raw(n.log)}
-     WHERE operation IN ('upgrade', 'stamp') AND checksum IS NOT NULL
-     ORDER BY revision, id DESC`.execute(db);
-  return new Map(rows.map((r) => [r.revision, r.checksum]));
-}
+/** Statements on the pinned connection, for the readers in status.ts. */
+const viaConn =
+  (conn: Conn): RunQuery =>
+  async <T extends object>(text: string) =>
+    (await sql.raw<T>(text).execute(conn)).rows;
 
 async function run(handle: DbHandle, operation: Operation, target: string, options: RunOptions): Promise<RunResult> {
   const config = handle.config;
@@ -175,9 +114,9 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
       await conn.transaction().execute(async (trx) => {
         for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(trx);
       });
-      const from = await readRows(conn, config);
+      const from = await readVersionRows(viaConn(conn), config);
       const steps = await runLocked(conn, config, script, operation, target, from, options);
-      const to = await readRows(conn, config);
+      const to = await readVersionRows(viaConn(conn), config);
       return { operation, target, from, to, steps, totalMs: Math.round(performance.now() - started) };
     } finally {
       await sql`SELECT pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
@@ -197,7 +136,7 @@ async function runLocked(conn: Conn, config: MetaConfig, script: Script, operati
   }
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradePlan(from, target) : graph.downgradePlan(from, target)));
   if (operation === 'upgrade' && !options.allowChanged) {
-    const checksums = await readChecksums(conn, config);
+    const checksums = await readChecksums(viaConn(conn), config);
     const changed = changedFiles(script, graph.appliedSet(from), checksums);
     if (changed.length) {
       throw new CmmcError('migrate.changed', `applied revision file changed since it was applied: ${changed.map((c) => `${c.revision} (${c.file})`).join(', ')}`, {
@@ -306,4 +245,3 @@ function stepError(err: unknown, rev: Revision, operation: Operation): unknown {
   });
 }
 
-export { graphErrorToUser };

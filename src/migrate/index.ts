@@ -16,16 +16,13 @@ export {
   runUpgrade,
   runDowngrade,
   runStamp,
-  getCurrentHeads,
-  getStatus,
   type RunOptions,
   type RunResult,
   type StepResult,
-  type Status,
-  type ChangedFile,
   type EngineEvent,
   type Operation,
 } from './engine.js';
+export { getCurrentHeads, getStatus, type Status, type ChangedFile } from './status.js';
 export { offlineScript, recordingKysely, RecordingDriver, parseRange } from './offline.js';
 export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-revision.js';
 export { graphErrorToUser, catchRevisionErrors } from './errors.js';

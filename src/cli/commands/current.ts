@@ -8,12 +8,14 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExample:\n  $ cmmc-db current --verbose')
     .action(
       ctx.action(async (flags: { verbose?: boolean }) => {
-        const m = await import('../../migrate/index.js');
+        // script.js and status.js only: `current` should not load Kysely or the offline recorder.
+        const { loadScript } = await import('../../migrate/script.js');
+        const { getStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details } = await import('../../migrate/report.js');
         const config = ctx.config();
-        const script = await m.loadScript(config);
+        const script = await loadScript(config);
         const handle = await ctx.open();
-        const status = await m.getStatus(handle, script);
+        const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
           script.graph.has(id) ? summarize(script, script.graph.get(id), { applied, current: status.current }) : { revision: id, unknown: true },

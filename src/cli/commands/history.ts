@@ -10,7 +10,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  $ cmmc-db history --indicate-current\n  $ cmmc-db history -r base:head --verbose\n  $ cmmc-db history -r current: --json')
     .action(
       ctx.action(async (flags: { revRange?: string; verbose?: boolean; indicateCurrent?: boolean }) => {
-        const m = await import('../../migrate/index.js');
+        const m = { ...(await import('../../migrate/script.js')), ...(await import('../../migrate/status.js')), ...(await import('../../migrate/errors.js')) };
         const { summarize, historyLines } = await import('../../migrate/report.js');
         const { usageError } = await import('../../errors.js');
         const script = await m.loadScript(ctx.config());

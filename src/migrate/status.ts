@@ -1,0 +1,85 @@
+/**
+ * Reading where a database stands, without the lock and without creating anything: the version
+ * table's rows, the checksums revisions were applied with, and the status against the files.
+ * Uses postgres.js directly (not Kysely) so that `current` and `check` load as little as possible.
+ */
+import type { DbHandle } from '../db/connection.js';
+import type { Script } from './script.js';
+import { literal } from './sql-text.js';
+import { metaNames, type MetaConfig } from './version-store.js';
+
+/** Runs one statement and returns its rows (postgres.js or a pinned Kysely connection). */
+export type RunQuery = <T extends object>(text: string) => Promise<T[]>;
+
+export interface ChangedFile {
+  revision: string;
+  file: string;
+}
+
+export interface Status {
+  current: string[];
+  heads: string[];
+  pending: string[];
+  changed: ChangedFile[];
+  atHead: boolean;
+  /** Version rows that no revision file declares. */
+  unknown: string[];
+}
+
+async function tableExists(q: RunQuery, qualified: string): Promise<boolean> {
+  const rows = await q<{ t: string | null }>(`SELECT to_regclass(${literal(qualified)})::text AS t`);
+  return rows[0]?.t != null;
+}
+
+/** The version table's rows; [] when it does not exist yet. */
+export async function readVersionRows(q: RunQuery, config: MetaConfig): Promise<string[]> {
+  const n = metaNames(config);
+  if (!(await tableExists(q, n.version))) return [];
+  const rows = await q<{ version_num: string }>(`SELECT version_num FROM ${n.version} ORDER BY version_num`);
+  return rows.map((r) => r.version_num);
+}
+
+/** The checksum each revision had when it was last applied (upgrade or stamp). */
+export async function readChecksums(q: RunQuery, config: MetaConfig): Promise<Map<string, string>> {
+  const n = metaNames(config);
+  if (!(await tableExists(q, n.log))) return new Map();
+  const rows = await q<{ revision: string; checksum: string }>(
+    `SELECT DISTINCT ON (revision) revision, checksum FROM ${n.log}
+      WHERE operation IN ('upgrade', 'stamp') AND checksum IS NOT NULL
+      ORDER BY revision, id DESC`,
+  );
+  return new Map(rows.map((r) => [r.revision, r.checksum]));
+}
+
+export function changedFiles(script: Script, applied: Set<string>, checksums: Map<string, string>): ChangedFile[] {
+  return script.graph.ordered
+    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && checksums.get(r.revision) !== r.checksum)
+    .map((r) => ({ revision: r.revision, file: r.fileName }));
+}
+
+export function computeStatus(script: Script, current: string[], checksums: Map<string, string>): Status {
+  const { graph } = script;
+  const unknown = current.filter((r) => !graph.has(r));
+  const applied = graph.appliedSet(current.filter((r) => graph.has(r)));
+  const pending = graph.ordered.filter((r) => !applied.has(r.revision)).map((r) => r.revision);
+  const changed = changedFiles(script, applied, checksums);
+  return { current, heads: graph.heads, pending, changed, atHead: pending.length === 0 && unknown.length === 0, unknown };
+}
+
+const viaPostgres =
+  (handle: DbHandle): RunQuery =>
+  async <T extends object>(text: string) =>
+    (await handle.sql.unsafe(text)) as unknown as T[];
+
+/** The version table's rows; [] when the table does not exist yet (nothing is created). */
+export async function getCurrentHeads(handle: DbHandle): Promise<string[]> {
+  return readVersionRows(viaPostgres(handle), handle.config);
+}
+
+/** Where the database stands against the files. Takes no lock and creates nothing. */
+export async function getStatus(handle: DbHandle, script?: Script): Promise<Status> {
+  const s = script ?? (await (await import('./script.js')).loadScript(handle.config));
+  const q = viaPostgres(handle);
+  const current = await readVersionRows(q, handle.config);
+  return computeStatus(s, current, await readChecksums(q, handle.config));
+}
