@@ -156,6 +156,19 @@ describe('doctor: connections', () => {
     expect(text.stderr).toContain('nothing terminated: run again with --yes');
     expect(text.stderr).toContain('idle_session_timeout');
 
+    // A role that may see every session but not signal them: the failure is reported, nothing ends.
+    const watcher = `${role}_watch`;
+    await adminQuery(`CREATE ROLE ${watcher} LOGIN IN ROLE pg_read_all_stats`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${watcher}`));
+    const watcherUrl = new URL(urlFor(tdb.name));
+    watcherUrl.username = watcher;
+    const denied = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--yes'], { url: watcherUrl.toString() });
+    expect(denied.exitCode).toBe(1);
+    expect(denied.data.terminated).toEqual([]);
+    expect(denied.data.failed.map((f: any) => f.pid)).toEqual([victim.pid]);
+    expect(denied.stderr).toContain('pg_signal_backend');
+    expect(await alive(victim.pid)).toBe(true);
+
     // With --yes: exactly the victim.
     const kill = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--yes'], { url: tdb.url });
     expect(kill.exitCode).toBe(0);

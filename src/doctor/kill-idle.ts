@@ -35,6 +35,8 @@ export interface KillIdleResult {
   terminated: number[];
   /** Matches that were no longer idle (or were gone) when it came to ending them. */
   skipped: number[];
+  /** Matches the role may not end (it needs pg_signal_backend, or to be the session's role), with the reason. */
+  failed: { pid: number; error: string }[];
   dryRun: boolean;
   suggestion: string;
 }
@@ -74,14 +76,19 @@ export async function killIdle(handle: DbHandle, options: KillIdleOptions): Prom
     since: r.since.toISOString(),
     idleSeconds: Math.round(r.idle_s),
   }));
-  const result: KillIdleResult = { matched, terminated: [], skipped: [], dryRun: !options.terminate, suggestion: TIMEOUT_SUGGESTION };
+  const result: KillIdleResult = { matched, terminated: [], skipped: [], failed: [], dryRun: !options.terminate, suggestion: TIMEOUT_SUGGESTION };
   if (!options.terminate || matched.length === 0) return result;
-  // The same conditions again at the moment of ending: a session that woke up since the listing is spared.
-  const ended = await sql<{ pid: number; ok: boolean }[]>`
-    SELECT a.pid, pg_terminate_backend(a.pid) AS ok
-      FROM pg_stat_activity a
-     WHERE a.pid = ANY(${matched.map((m) => m.pid)}::int[]) AND ${where(sql)}`;
-  result.terminated = ended.filter((e) => e.ok).map((e) => e.pid);
-  result.skipped = matched.map((m) => m.pid).filter((p) => !result.terminated.includes(p));
+  // One at a time, with the same conditions again at the moment of ending: a session that woke up
+  // since the listing is spared, and one the role may not signal is reported, not fatal.
+  for (const m of matched) {
+    try {
+      const [row] = await sql<{ ok: boolean }[]>`
+        SELECT pg_terminate_backend(a.pid) AS ok FROM pg_stat_activity a WHERE a.pid = ${m.pid}::int AND ${where(sql)}`;
+      if (row?.ok) result.terminated.push(m.pid);
+      else result.skipped.push(m.pid);
+    } catch (err) {
+      result.failed.push({ pid: m.pid, error: (err as Error).message });
+    }
+  }
   return result;
 }

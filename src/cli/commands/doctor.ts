@@ -87,8 +87,8 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   } else {
     const c = ctx.out.c;
     const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
-    ctx.out.table(
-      ['check', 'status', 'figure', 'remedy'],
+    await printReport(
+      ctx,
       report.checks.map((r) => [r.id, paint[r.status](r.status), r.figure, r.remedy]),
     );
     if (options.verbose) {
@@ -104,6 +104,33 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   const count = (s: string) => report.checks.filter((r) => r.status === s).length;
   ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
   return report.exitCode;
+}
+
+/**
+ * The one table of the report. On a terminal the figure and remedy columns wrap to its width;
+ * piped, each check stays on one line (for grep).
+ */
+async function printReport(ctx: CliContext, rows: string[][]): Promise<void> {
+  const head = ['check', 'status', 'figure', 'remedy'];
+  const columns = process.stdout.isTTY ? process.stdout.columns : 0;
+  if (!columns || columns < 80) {
+    ctx.out.table(head, rows);
+    return;
+  }
+  const { createRequire } = await import('node:module');
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof import('cli-table3');
+  const idWidth = Math.max(...rows.map((r) => r[0].length), 5) + 2;
+  const statusWidth = 9;
+  const rest = columns - idWidth - statusWidth - 5;
+  const figureWidth = Math.floor(rest * 0.55);
+  const table = new Table({
+    head: head.map((h) => ctx.out.c.bold(h)),
+    style: { head: [], border: [] },
+    colWidths: [idWidth, statusWidth, figureWidth, rest - figureWidth],
+    wordWrap: true,
+  });
+  for (const row of rows) table.push(row);
+  process.stdout.write(table.toString() + '\n');
 }
 
 function cell(value: unknown): string {
@@ -165,7 +192,8 @@ async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promis
   } else {
     ctx.out.success(`terminated ${result.terminated.length} of ${result.matched.length}${result.terminated.length ? `: pid ${result.terminated.join(', ')}` : ''}`);
     if (result.skipped.length) ctx.out.info(`left alone (busy again or gone): pid ${result.skipped.join(', ')}`);
+    for (const f of result.failed) ctx.out.warn(`could not end pid ${f.pid}: ${f.error} (GRANT pg_signal_backend TO the role that runs this)`);
   }
   ctx.out.info(result.suggestion);
-  return 0;
+  return result.failed.length ? 1 : 0;
 }
