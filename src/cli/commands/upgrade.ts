@@ -49,7 +49,8 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
       else spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
     },
   }).catch((err) => {
-    spinner?.fail();
+    // The error itself names the revision, its file and the statement: one line, not two.
+    spinner?.stop();
     throw err;
   });
   if (ctx.out.json) {
