@@ -16,13 +16,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('comments')
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`uuid_generate_v4()`))
     .addColumn('organization_id', 'uuid', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
-    // Exactly one subject, each a real foreign key: a discussion goes with what it discusses.
-    .addColumn('assessment_id', 'uuid', (c) => c.references('assessments.id').onDelete('cascade'))
-    .addColumn('finding_id', 'uuid', (c) => c.references('control_findings.id').onDelete('cascade'))
-    .addColumn('evidence_id', 'uuid', (c) => c.references('evidence.id').onDelete('cascade'))
-    .addColumn('poam_item_id', 'uuid', (c) => c.references('poam_items.id').onDelete('cascade'))
-    // Replies go with the comment they answer.
-    .addColumn('parent_id', 'uuid', (c) => c.references('comments.id').onDelete('cascade'))
+    // Exactly one subject; each is a foreign key with organization_id (see below).
+    .addColumn('assessment_id', 'uuid')
+    .addColumn('finding_id', 'uuid')
+    .addColumn('evidence_id', 'uuid')
+    .addColumn('poam_item_id', 'uuid')
+    .addColumn('parent_id', 'uuid')
     // A comment stays when its author's account is removed (shown as a former user).
     .addColumn('author_id', 'uuid', (c) => c.references('users.id').onDelete('set null'))
     .addColumn('body', 'text', (c) => c.notNull().check(sql`length(btrim(body)) > 0`))
@@ -36,7 +35,25 @@ export async function up(db: Kysely<any>): Promise<void> {
       sql`num_nonnulls(assessment_id, finding_id, evidence_id, poam_item_id) = 1`,
     )
     .addCheckConstraint('comments_parent_check', sql`parent_id IS NULL OR parent_id <> id`)
+    .addUniqueConstraint('comments_id_organization_id_key', ['id', 'organization_id'])
     .execute();
+  // A discussion goes with what it discusses, and replies with the comment they answer. Each
+  // reference includes organization_id, so a comment can only point at its own tenant's rows.
+  const subjects: [string, string][] = [
+    ['assessment_id', 'assessments'],
+    ['finding_id', 'control_findings'],
+    ['evidence_id', 'evidence'],
+    ['poam_item_id', 'poam_items'],
+    ['parent_id', 'comments'],
+  ];
+  for (const [column, table] of subjects) {
+    await db.schema
+      .alterTable('comments')
+      .addForeignKeyConstraint(`comments_${column.replace(/_id$/, '')}_fkey`, [column, 'organization_id'], table, ['id', 'organization_id'], (fk) =>
+        fk.onDelete('cascade'),
+      )
+      .execute();
+  }
   await db.schema.createIndex('idx_comments_organization_id').on('comments').column('organization_id').execute();
   for (const col of ['assessment_id', 'finding_id', 'evidence_id', 'poam_item_id', 'parent_id', 'author_id']) {
     await db.schema

@@ -85,6 +85,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       (fk) => fk.onDelete('cascade'),
     )
     .addUniqueConstraint('control_findings_assessment_id_control_id_key', ['assessment_id', 'control_id'])
+    // The target of tenant-consistent references (POA&M items, comments).
+    .addUniqueConstraint('control_findings_id_organization_id_key', ['id', 'organization_id'])
     .execute();
   await db.schema.createIndex('idx_findings_assessment_id').on('control_findings').column('assessment_id').execute();
   await db.schema.createIndex('idx_findings_control_id').on('control_findings').column('control_id').execute();
@@ -113,6 +115,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('embedding', sql`vector(3072)`)
     .addColumn('uploaded_by', 'uuid', (c) => c.references('users.id').onDelete('set null'))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addUniqueConstraint('evidence_id_organization_id_key', ['id', 'organization_id'])
     .execute();
   // Evidence belongs to the organization's library: deleting an assessment unlinks it (only
   // assessment_id becomes NULL, organization_id stays) so it can serve the next assessment.
@@ -133,8 +136,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('organization_id', 'uuid', (c) => c.notNull())
     .addColumn('assessment_id', 'uuid', (c) => c.notNull())
     .addColumn('control_id', 'varchar(20)', (c) => c.notNull().references('cmmc_controls.id').onDelete('restrict'))
-    // The item survives a finding's deletion (it keeps control and assessment).
-    .addColumn('finding_id', 'uuid', (c) => c.references('control_findings.id').onDelete('set null'))
+    .addColumn('finding_id', 'uuid')
     .addColumn('title', 'varchar(500)', (c) => c.notNull())
     .addColumn('weakness_description', 'text', (c) => c.notNull())
     .addColumn('remediation_plan', 'text')
@@ -164,7 +166,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       ['id', 'organization_id'],
       (fk) => fk.onDelete('cascade'),
     )
+    .addUniqueConstraint('poam_items_id_organization_id_key', ['id', 'organization_id'])
     .execute();
+  // The item survives its finding's deletion (it keeps control and assessment): only finding_id is cleared.
+  await sql`ALTER TABLE poam_items ADD CONSTRAINT poam_items_finding_fkey
+    FOREIGN KEY (finding_id, organization_id) REFERENCES control_findings (id, organization_id)
+    ON DELETE SET NULL (finding_id)`.execute(db);
   await db.schema.createIndex('idx_poam_items_organization_id').on('poam_items').column('organization_id').execute();
   await db.schema.createIndex('idx_poam_items_assessment_id').on('poam_items').column('assessment_id').execute();
   await db.schema.createIndex('idx_poam_items_control_id').on('poam_items').column('control_id').execute();

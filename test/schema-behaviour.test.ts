@@ -190,6 +190,10 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
       ['23514', `INSERT INTO ai_analysis_results (organization_id, analysis_type, model_provider, model_name, confidence_score) VALUES ('${ORG_A}', 'chat', 'openai', 'gpt-4o', 2)`],
       ['23514', `INSERT INTO comments (organization_id, finding_id, evidence_id, body) VALUES ('${ORG_A}', '${FINDING_A}', '${EVIDENCE_A}', 'two subjects')`],
       ['23514', `INSERT INTO comments (organization_id, body) VALUES ('${ORG_A}', 'no subject')`],
+      // Comments and POA&M items can only point at their own tenant's rows.
+      ['23503', `INSERT INTO comments (organization_id, finding_id, body) VALUES ('${ORG_B}', '${FINDING_A}', 'cross-tenant')`],
+      ['23503', `INSERT INTO comments (organization_id, assessment_id, body) VALUES ('${ORG_B}', '${ASSESS_A}', 'cross-tenant')`],
+      ['23503', `INSERT INTO poam_items (organization_id, assessment_id, control_id, finding_id, title, weakness_description) VALUES ('${ORG_B}', '${ASSESS_B}', 'AC.L2-3.1.1', '${FINDING_A}', 't', 'w')`],
       ['23514', `INSERT INTO comments (organization_id, finding_id, body) VALUES ('${ORG_A}', '${FINDING_A}', '   ')`],
       ['23514', `INSERT INTO notifications (organization_id, user_id, notification_type, title, message, is_read) VALUES ('${ORG_A}', '${USER_A}', 'system', 't', 'm', true)`],
       ['23514', `INSERT INTO notifications (organization_id, user_id, notification_type, title, message, channel) VALUES ('${ORG_A}', '${USER_A}', 'system', 't', 'm', 'sms')`],
