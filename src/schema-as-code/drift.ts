@@ -22,12 +22,13 @@ export interface DriftReport {
 /**
  * Compares the database at `liveUrl` with the migrations. The expected schema is built to the live
  * database's own version rows when the migrations know them (so pending revisions are not drift),
- * else to the heads. Reads the live database; changes nothing there.
+ * else to the heads (no version rows: the expected schema is empty). Reads the live database;
+ * changes nothing there.
  */
 export async function detectDrift(config: CmmcConfig, liveUrl: string, liveVersions: string[]): Promise<DriftReport> {
   const engine = await loadEngine();
   const script = await engine.loadScript(config);
-  const known = liveVersions.length > 0 && liveVersions.every((v) => script.graph.has(v));
+  const known = liveVersions.every((v) => script.graph.has(v));
   const expectedAt = known ? liveVersions : script.graph.heads;
   const options = { versionSchema: config.versionSchema, versionTable: config.versionTable, metaSchema: config.metaSchema };
   return withScratchDatabase(config, 'drift', async (scratch) => {

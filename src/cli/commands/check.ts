@@ -3,18 +3,20 @@ import type { RegisterCommand } from './types.js';
 export const register: RegisterCommand = (program, ctx) => {
   program
     .command('check')
-    .description('exit 1 when the database is not at the heads or an applied revision file has changed (for CI)')
+    .description('exit 1 when the database is not at the heads, an applied revision file has changed, or its schema drifted from the migrations (for CI)')
+    .option('--no-drift', 'skip drift detection (the comparison with a scratch database built by the migrations)')
     .addHelpText('after', '\nExample:\n  $ cmmc-db check --json || echo "migrations needed"')
     .action(
-      ctx.action(async () => {
+      ctx.action(async (flags: { drift?: boolean }) => {
         const m = await import('../../migrate/index.js');
         const config = ctx.config();
         const script = await m.loadScript(config);
         const handle = await ctx.open();
         const status = await m.getStatus(handle, script);
-        const ok = status.atHead && status.changed.length === 0;
+        const drift = flags.drift === false ? undefined : await (await import('./schema.js')).driftSection(ctx, handle, status.current);
+        const ok = status.atHead && status.changed.length === 0 && drift?.status !== 'drift';
         if (ctx.out.json) {
-          ctx.out.data({ status: ok ? 'ok' : 'fail', ...status });
+          ctx.out.data({ status: ok ? 'ok' : 'fail', ...status, ...(drift ? { drift } : {}) });
           return ok ? 0 : 1;
         }
         if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dir} declares`);

@@ -137,3 +137,39 @@ export async function autogenerateAction(ctx: import('../context.js').CliContext
   }
   return 0;
 }
+
+/**
+ * Drift for `check`: the live database against a scratch database built by the migrations to the
+ * same revision. Prints every object added, changed or removed by hand and the reconciling SQL.
+ */
+export async function driftSection(
+  ctx: import('../context.js').CliContext,
+  handle: import('../../db/connection.js').DbHandle,
+  current: string[],
+): Promise<import('../../schema-as-code/drift.js').DriftReport | { status: 'skipped'; reason: string }> {
+  const config = ctx.config();
+  if (config.kind !== 'server') {
+    const reason = 'drift detection needs a PostgreSQL server for its scratch database';
+    if (!ctx.out.json) ctx.out.info(ctx.out.c.dim(`drift: skipped (${reason})`));
+    return { status: 'skipped', reason };
+  }
+  const { detectDrift } = await import('../../schema-as-code/drift.js');
+  const spinner = await ctx.out.spinner('comparing the database with the migrations (scratch database)');
+  const report = await detectDrift(config, handle.url, current).finally(() => spinner.stop());
+  if (ctx.out.json) return report;
+  if (report.status === 'ok') {
+    ctx.out.success(`no drift: the schema is what the migrations build (at ${report.expectedAt.join(', ') || 'base'})`);
+    return report;
+  }
+  ctx.out.error(`drift: ${report.objects.length} object(s) differ from what the migrations build (at ${report.expectedAt.join(', ') || 'base'})`);
+  const word = { added: 'added by hand', removed: 'removed by hand', changed: 'changed by hand' } as const;
+  ctx.out.table(
+    ['object', 'name', 'drift', 'in the database'],
+    report.objects.map((o) => [o.kind, o.name, word[o.change], (o.change === 'removed' ? '' : (o.after ?? '')).slice(0, 80)]),
+  );
+  if (report.reconcile.length) {
+    ctx.out.info('SQL that brings the database back to the migrations (review before running; or write a revision for the change):');
+    for (const s of report.reconcile) ctx.out.line(s);
+  }
+  return report;
+}

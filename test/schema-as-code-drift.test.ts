@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { makeWorkspace, scratchLeft, type Workspace } from './fixtures/schema-as-code/workspace.js';
+
+describe('check: drift from the migrations', () => {
+  let tdb: TestDatabase;
+  let ws: Workspace;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    ws = makeWorkspace('simple');
+    const up = await runCli(['upgrade', 'head'], { url: tdb.url, env: ws.env });
+    expect(up.exitCode, up.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await tdb.drop();
+    ws.cleanup();
+  });
+
+  it('a database built by the migrations has no drift', async () => {
+    const r = await runCliJson(['check'], { url: tdb.url, env: ws.env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.data.drift).toMatchObject({ status: 'ok', objects: [], reconcile: [] });
+  });
+
+  it('a hand-made column, a dropped index and a changed default are each named, with the SQL that reconciles them; exit 1', async () => {
+    await query(tdb.url, `ALTER TABLE widgets ADD COLUMN nickname text; DROP INDEX widgets_name_idx; ALTER TABLE widgets ALTER COLUMN kind SET DEFAULT 'large'`);
+    const r = await runCliJson(['check'], { url: tdb.url, env: ws.env });
+    expect(r.exitCode).toBe(1);
+    expect(r.data.status).toBe('fail');
+    expect(r.data.atHead).toBe(true);
+    const objects = r.data.drift.objects.map((o: { kind: string; name: string; change: string }) => `${o.kind} ${o.name} ${o.change}`);
+    expect(objects).toEqual(['column public.widgets.kind changed', 'column public.widgets.nickname added', 'index public.widgets_name_idx removed']);
+    expect(r.data.drift.reconcile).toContain('alter table "public"."widgets" drop column "nickname";');
+    expect(r.data.drift.reconcile).toContain('CREATE INDEX widgets_name_idx ON public.widgets USING btree (name);');
+
+    const text = await runCli(['check'], { url: tdb.url, env: ws.env });
+    expect(text.exitCode).toBe(1);
+    expect(text.stderr).toContain('drift: 3 object(s) differ');
+    expect(text.stdout).toContain('public.widgets.nickname');
+    expect(text.stdout).toContain('added by hand');
+    expect(text.stdout).toContain('drop column "nickname"');
+    // Only read: the hand-made column is still there.
+    expect(await query(tdb.url, `SELECT 1 FROM information_schema.columns WHERE table_name = 'widgets' AND column_name = 'nickname'`)).toHaveLength(1);
+    expect(await scratchLeft(ws.tag)).toEqual([]);
+  });
+
+  it('--no-drift skips the comparison', async () => {
+    const r = await runCliJson(['check', '--no-drift'], { url: tdb.url, env: ws.env });
+    expect(r.exitCode).toBe(0);
+    expect(r.data.drift).toBeUndefined();
+  });
+});
