@@ -236,6 +236,9 @@ describe('commands that read only the files', () => {
 
       const one = await runCli(['merge', '-m', 'nothing', 'abc000000004'], { env: env2 });
       expect(one.exitCode).toBe(2);
+      const lineal = await runCli(['merge', '-m', 'nothing', '1a0000000001', 'abc000000004'], { env: env2 });
+      expect(lineal.exitCode).toBe(2);
+      expect(lineal.stderr).toContain('1a0000000001 is already below abc000000004');
       writeFileSync(path.join(fx.dir, 'zzz_broken.ts'), "export const revision = 'abc000000001';\nexport const downRevision = null;\n");
       const dup = await runCli(['heads'], { env: env2 });
       expect(dup.exitCode).toBe(1);

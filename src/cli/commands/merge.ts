@@ -18,6 +18,10 @@ export const register: RegisterCommand = (program, ctx) => {
         const down = revs.flatMap((r) => m.catchRevisionErrors(() => (r === 'heads' ? script.graph.heads : [script.graph.resolveRevision(r)])));
         const unique = [...new Set(down)];
         if (unique.length < 2) throw usageError('a merge needs at least two revisions', 'name two heads, or "heads" (cmmc-db heads lists them)');
+        for (const a of unique) {
+          const above = unique.find((b) => b !== a && script.graph.ancestors([b]).has(a));
+          if (above) throw usageError(`${a} is already below ${above}: there is nothing to merge between them`, 'merge heads of different branches (cmmc-db heads lists them)');
+        }
         const written = m.writeRevision(config, script, { message: flags.message, downRevisions: unique, branchLabels: flags.branchLabel, revId: flags.revId, sql: flags.sql });
         if (ctx.out.json) ctx.out.data(written);
         else {
