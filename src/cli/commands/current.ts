@@ -13,7 +13,13 @@ export const register: RegisterCommand = (program, ctx) => {
         const { getStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details } = await import('../../migrate/report.js');
         const config = ctx.config();
-        const script = await loadScript(config);
+        // The version table can be read without the files: a missing folder is a warning here.
+        const script = await loadScript(config).catch(async (err: { code?: string; message?: string }) => {
+          if (err.code !== 'migrate.no-folder') throw err;
+          ctx.out.warn(`${err.message}: showing the version table only`);
+          const { RevisionGraph } = await import('../../revision/graph.js');
+          return { dir: config.migrationsDir, revisions: [], graph: new RevisionGraph([]) };
+        });
         const handle = await ctx.open();
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
@@ -30,7 +36,7 @@ export const register: RegisterCommand = (program, ctx) => {
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }
-        if (status.current.length && !status.atHead) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade heads)`);
+        if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade heads)`);
         return 0;
       }),
     );
