@@ -171,6 +171,11 @@ describe('upgrade and downgrade plans', () => {
     expect(ids(g.downgradePlan(['bbbb00000002', 'cccc00000002'], 'audit@base'))).toEqual(['cccc00000002', 'cccc00000001']);
   });
 
+  it('downgrade label@-N steps back within that branch only', () => {
+    expect(ids(g.downgradePlan(['bbbb00000002', 'cccc00000002'], 'audit@-1'))).toEqual(['cccc00000002']);
+    expect(ids(g.downgradePlan(['bbbb00000002', 'cccc00000002'], 'billing@-2'))).toEqual(['bbbb00000002', 'bbbb00000001']);
+  });
+
   it('downgrade past a base and to base', () => {
     expect(ids(g.downgradePlan(['ffff00000001', 'aaaa00000001'], 'ffff00000001-1'))).toEqual(['ffff00000001']);
     expect(g.downgradePlan(['eeee00000002'], 'base')).toHaveLength(8);

@@ -34,7 +34,7 @@ export interface RevisionNode {
 }
 
 /** What a downgrade target means: keep exactly the ancestors of `keep`, or remove everything from `removeFrom` up. */
-type DowngradeTarget = { keep: string[] } | { removeFrom: string[] };
+type DowngradeTarget = { keep: string[]; within?: Set<string> } | { removeFrom: string[] };
 
 export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   private readonly nodes = new Map<string, T>();
@@ -339,6 +339,8 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
         if (!applied.has(id)) throw new InvalidTargetError(target, `${id} is not applied; downgrade only goes down (use upgrade)`);
       }
       remove = this.descendants(resolved.keep, false);
+      // label@-N: only that branch's revisions above the target (and whatever needs them).
+      if (resolved.within) remove = this.descendants([...remove].filter((id) => resolved.within!.has(id)));
     }
     return this.ordered.filter((r) => remove.has(r.revision) && applied.has(r.revision)).reverse();
   }
@@ -353,15 +355,16 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
       return { removeFrom: [this.branchRoot(labelled)] };
     }
     // -N from a single current head, or ID-N, that walks past a base: remove that branch entirely.
-    const rel = /^(?:(.+?)|([^@]+)@)?-(\d+)$/.exec(t);
+    const rel = /^(?:([^@]+)@|(.+?))?-(\d+)$/.exec(t);
     if (rel) {
       let from: string[];
-      if (rel[1]) from = [this.resolveRevision(rel[1])];
-      else if (rel[2]) {
-        const labelled = this.labels.get(rel[2]);
-        if (!labelled) throw new UnknownRevisionError(`${rel[2]} (branch label)`);
-        const members = this.branchMembers(labelled);
-        from = current.filter((c) => members.has(c));
+      let within: Set<string> | undefined;
+      if (rel[2]) from = [this.resolveRevision(rel[2])];
+      else if (rel[1]) {
+        const labelled = this.labels.get(rel[1]);
+        if (!labelled) throw new UnknownRevisionError(`${rel[1]} (branch label)`);
+        within = this.branchMembers(labelled);
+        from = current.filter((c) => within!.has(c));
       } else from = current;
       if (from.length > 1) throw new InvalidTargetError(t, `more than one current head (${from.join(', ')}); use ID-N or label@-N`);
       if (from.length === 0) throw new InvalidTargetError(t, 'nothing is applied');
@@ -374,7 +377,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
         if (down.length === 0) return { removeFrom: at };
         at = down;
       }
-      return { keep: at };
+      return { keep: at, within };
     }
     return { keep: this.resolveTarget(t, current) };
   }
