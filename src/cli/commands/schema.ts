@@ -173,3 +173,34 @@ export async function driftSection(
   }
   return report;
 }
+
+/**
+ * `upgrade --backup`: a verified backup (src/backup's createBackup + verifyBackup) before anything
+ * is applied, named on the terminal so that the way back is one `backup restore`. A backup that
+ * does not verify stops the upgrade.
+ */
+export async function backupBeforeUpgrade(ctx: import('../context.js').CliContext, dir?: string): Promise<{ name: string; path: string; status: 'verified' }> {
+  const { createBackup, verifyBackup, formatBytes } = await import('../../backup/index.js');
+  const { CmmcError } = await import('../../errors.js');
+  const config = ctx.config();
+  ctx.announce(config);
+  const spinner = await ctx.out.spinner('backing up before the upgrade');
+  let record;
+  try {
+    record = await createBackup(config, { dir });
+    spinner.text = `verifying backup ${record.name}`;
+    const verification = await verifyBackup(config, record.name, { dir });
+    if (!verification.ok) {
+      const failed = verification.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`).join('; ');
+      throw new CmmcError('upgrade.backup', `the backup taken before the upgrade (${record.name}) does not verify: ${failed}; nothing was applied`, {
+        hint: 'check the backup folder and pg_dump, or run with --no-backup to upgrade without one',
+      });
+    }
+  } catch (err) {
+    spinner.fail('backup before the upgrade failed: nothing was applied');
+    throw err;
+  }
+  spinner.succeed(`backup ${record.name} (${formatBytes(record.sizeBytes)}) verified: ${record.path}`);
+  ctx.out.info(ctx.out.c.dim(`the way back: cmmc-db backup restore ${record.name}${dir ? ` --dir ${dir}` : ''}`));
+  return { name: record.name, path: record.path, status: 'verified' };
+}

@@ -5,6 +5,9 @@ import { usageError } from '../../errors.js';
 
 export interface MigrateRunFlags {
   sql?: boolean;
+  /** upgrade only: a verified backup first (default: on when the configuration says production). */
+  backup?: boolean;
+  backupDir?: string;
   allowChanged?: boolean;
   lockTimeout?: string;
   statementTimeout?: string;
@@ -37,6 +40,13 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   }
   const { arrow } = await import('../../migrate/report.js');
   const handle = await ctx.open();
+  let backup: { name: string; path: string; status: 'verified' } | undefined;
+  if (operation === 'upgrade' && (flags.backup ?? config.production)) {
+    const status = await m.getStatus(handle, script);
+    const planned = m.catchRevisionErrors(() => script.graph.upgradePlan(status.current.filter((r) => script.graph.has(r)), target));
+    if (planned.length > 0) backup = await (await import('./schema.js')).backupBeforeUpgrade(ctx, flags.backupDir);
+    else if (!ctx.out.json) ctx.out.info('nothing to upgrade: no backup taken');
+  }
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
   const result = await m[operation === 'upgrade' ? 'runUpgrade' : 'runDowngrade'](handle, target, {
     script,
@@ -54,7 +64,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     throw err;
   });
   if (ctx.out.json) {
-    ctx.out.data(result);
+    ctx.out.data(backup ? { ...result, backup } : result);
     return 0;
   }
   const now = result.to.length ? result.to.join(', ') : 'base';
@@ -81,6 +91,9 @@ export const register: RegisterCommand = (program, ctx) => {
       .command('upgrade [target]')
       .description('apply revisions up to TARGET (default head; "heads" for every branch; +N, ID, label@head...)'),
   )
-    .addHelpText('after', '\nExamples:\n  $ cmmc-db upgrade head\n  $ cmmc-db upgrade +1\n  $ cmmc-db upgrade base:head --sql > upgrade.sql')
+    .option('--backup', 'take a verified backup before applying anything (default when NODE_ENV/CMMC_ENV=production)')
+    .option('--no-backup', 'no backup first, even in production')
+    .option('--backup-dir <dir>', 'folder for that backup (default: CMMC_BACKUP_DIR or ./backups)')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db upgrade head\n  $ cmmc-db upgrade +1\n  $ cmmc-db upgrade head --backup          # verified backup first, named for backup restore\n  $ cmmc-db upgrade base:head --sql > upgrade.sql')
     .action(ctx.action(async (target: string | undefined, flags: MigrateRunFlags) => migrateRun(ctx, 'upgrade', target ?? 'head', flags)));
 };
