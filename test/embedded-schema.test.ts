@@ -97,22 +97,25 @@ describe('the platform schema on the embedded database', () => {
 });
 
 describe('backups of the embedded database', () => {
-  it('a backup restores into a fresh folder with the same row counts, at the same revision', async () => {
+  it('cmmc-db backup restores into a fresh folder with the same row counts, at the same revision', async () => {
     const source = await embeddedBackend.create();
     const copy = await embeddedBackend.create();
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-backup-')), 'backup.sql');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-backup-'));
     try {
       const init = await runCli(['init', '--sample'], { env: source.env });
       expect(init.exitCode, init.stderr).toBe(0);
       const before = await rowCounts(source);
       expect(before['public.cmmc_controls']).toBe(110);
 
-      const dumped = await dumpEmbedded(source.env.CMMC_DB_DIR, file);
-      expect(dumped.bytes).toBeGreaterThan(0);
+      // The default format (custom) is a server's: the embedded database always writes plain SQL.
+      const backup = await runCliJson(['backup', 'create', '--dir', dir], { env: source.env });
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      expect(backup.data.format).toBe('plain');
+      const file = path.join(dir, backup.data.file);
       expect(fs.readFileSync(file, 'utf8')).toContain('CREATE EXTENSION IF NOT EXISTS vector');
 
-      const restored = await restoreEmbedded(file, copy.env.CMMC_DB_DIR);
-      expect(restored.replaced).toBe(false);
+      const restore = await runCli(['backup', 'restore', '--dir', dir, '--yes'], { env: copy.env });
+      expect(restore.exitCode, restore.stderr).toBe(0);
       expect(await rowCounts(copy)).toEqual(before);
       const [c] = await copy.query(COUNTS);
       const [s] = await source.query(COUNTS);
@@ -124,11 +127,37 @@ describe('backups of the embedded database', () => {
       expect(copyCurrent.exitCode, copyCurrent.stderr).toBe(0);
       expect(copyCurrent.stdout).toBe(sourceCurrent.stdout);
 
-      // Restoring over an existing database needs consent, and then replaces it whole.
+      // The library refuses to restore over an existing database unless asked, and then replaces it whole.
       await expect(restoreEmbedded(file, copy.env.CMMC_DB_DIR)).rejects.toThrow(/already exists/);
       await copy.query('DELETE FROM cmmc_db.seed_log');
       await restoreEmbedded(file, copy.env.CMMC_DB_DIR, { replace: true });
       expect(await rowCounts(copy)).toEqual(before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await Promise.all([source.drop(), copy.drop()]);
+    }
+  });
+
+  it('a gzip-compressed dump restores too; server-only commands say so in one line', async () => {
+    const source = await embeddedBackend.create();
+    const copy = await embeddedBackend.create();
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-backup-')), 'backup.sql.gz');
+    const notes = 'SELECT count(*)::int AS n, min(body) AS body, min(e::text) AS e FROM notes';
+    try {
+      await source.query(`CREATE EXTENSION vector; CREATE TABLE notes (id int PRIMARY KEY, body text, e vector(3));
+        INSERT INTO notes SELECT g, E'line\\n''quoted''', '[1,2,3]' FROM generate_series(1, 250) g;`);
+      await dumpEmbedded(source.env.CMMC_DB_DIR, file, { gzip: true });
+      expect([...fs.readFileSync(file).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+      await restoreEmbedded(file, copy.env.CMMC_DB_DIR);
+      expect(await copy.query(notes)).toEqual(await source.query(notes));
+      expect((await copy.query(notes))[0]).toEqual({ n: 250, body: "line\n'quoted'", e: '[1,2,3]' });
+
+      for (const args of [['backup', 'pitr'], ['doctor', 'kill-idle']]) {
+        const r = await runCli(args, { env: source.env });
+        expect(r.exitCode, args.join(' ')).not.toBe(0);
+        expect(r.stderr).toContain('needs a PostgreSQL server');
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      }
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
       await Promise.all([source.drop(), copy.drop()]);

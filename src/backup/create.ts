@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { readKeyFile } from './crypto.js';
-import { databaseFacts, dumpTarget, embeddedNotYet } from './dump.js';
+import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
 import { findPgTools } from './pg-tools.js';
 import {
   bytesAt,
@@ -65,14 +65,14 @@ export function checkCreateOptions(options: CreateOptions): void {
  * ```
  */
 export async function createBackup(config: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
-  if (config.kind === 'embedded') throw embeddedNotYet('backup');
   checkCreateOptions(options);
-  const format = options.format ?? 'custom';
+  // The embedded database's pg_dump (PGlite) writes plain SQL only.
+  const format = config.kind === 'embedded' ? 'plain' : (options.format ?? 'custom');
   const contents = options.contents ?? 'full';
   const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
 
   const facts = await databaseFacts(config);
-  const tools = await findPgTools(facts.serverVersionNum);
+  const tools = config.kind === 'embedded' ? embeddedTools() : await findPgTools(facts.serverVersionNum);
   const dir = resolveBackupDir(options.dir);
   ensureBackupDir(dir);
 

@@ -4,8 +4,9 @@
  * plug its own dump and restore in here (see src/embedded).
  */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gzipSync } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
 import { databaseName } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
@@ -40,8 +41,9 @@ export interface DatabaseFacts {
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
 export async function databaseFacts(config: CmmcConfig, database?: string): Promise<DatabaseFacts> {
-  const url = serverUrl(config);
-  const target = database ? { ...config, url: withDb(url, database) } : config;
+  // The embedded database is one database in a folder (src/embedded): no URL, no other databases.
+  const url = config.kind === 'embedded' ? undefined : serverUrl(config);
+  const target = database && url ? { ...config, url: withDb(url, database) } : config;
   const handle = await openDatabase(target, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup' });
   try {
     const [row] = await handle.sql<{ database: string; version: string; num: string; tables: number }[]>`
@@ -53,10 +55,10 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     // The engine's own reading of the version table (heads; empty when the table is missing).
     const { getCurrentHeads } = await import('../migrate/index.js');
     const revision = await getCurrentHeads(handle);
-    const u = new URL(url);
+    const u = url ? new URL(url) : undefined;
     return {
       database: row.database,
-      host: `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}`,
+      host: u ? `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}` : 'embedded',
       serverVersion: row.version,
       serverVersionNum: Number(row.num),
       revision,
@@ -95,6 +97,15 @@ export interface DumpRequest {
 
 /** Runs the dump of the configured target into `request.out`. */
 export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Promise<void> {
+  if (config.kind === 'embedded') {
+    // pg_dump compiled for PGlite: always a plain SQL script (see docs/embedded.md).
+    const { dumpEmbedded, dumpEmbeddedSql } = await import('../embedded/backup.js');
+    const gzip = request.compress !== undefined && !/^(0|none)/.test(request.compress);
+    if (!request.encryptWith) return void (await dumpEmbedded(config.embeddedDir, request.out, { gzip, contents: request.contents }));
+    const text = Buffer.from(await dumpEmbeddedSql(config.embeddedDir, { contents: request.contents }));
+    await encryptStream(Readable.from([gzip ? gzipSync(text) : text]), request.out, await prepareEncryption(request.encryptWith));
+    return;
+  }
   const url = serverUrl(config);
   const args = [`--format=${request.format}`, '--no-password'];
   if (request.contents === 'schema-only') args.push('--schema-only');
@@ -156,7 +167,12 @@ export interface RestoreRequest {
  * transaction, stop at the first error).
  */
 export async function restoreTarget(config: CmmcConfig, request: RestoreRequest): Promise<void> {
-  if (config.kind === 'embedded') throw embeddedNotYet('restore');
+  if (config.kind === 'embedded') {
+    // Loaded into a fresh folder and swapped in whole once it has loaded (src/embedded/backup.ts).
+    const { restoreEmbedded } = await import('../embedded/backup.js');
+    await restoreEmbedded(request.file, config.embeddedDir, { replace: true });
+    return;
+  }
   const url = serverUrl(config);
   const pg = pgEnvFor(url, request.database);
   try {
@@ -195,3 +211,8 @@ function restoreFailed(tool: string, stderr: unknown): CmmcError {
 }
 
 export { databaseName };
+
+/** The embedded database is dumped in-process by pg_dump for PGlite: no programs on the PATH. */
+export function embeddedTools(): PgTools {
+  return { binDir: '', pgDump: '@electric-sql/pglite-tools/pg_dump', pgRestore: '', psql: '', version: 'pg_dump for PGlite (@electric-sql/pglite-tools)', major: 0 };
+}

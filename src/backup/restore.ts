@@ -7,7 +7,9 @@ import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { databaseFacts, embeddedNotYet, restoreTarget } from './dump.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { databaseFacts, restoreTarget } from './dump.js';
 import { findBackup, resolveBackupDir } from './store.js';
 import { openArchive } from './verify.js';
 
@@ -55,10 +57,11 @@ async function adminHandle(config: CmmcConfig): Promise<DbHandle> {
 
 /** Restores backup `name` (the newest when omitted). */
 export async function restoreBackup(config: CmmcConfig, name: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
-  if (config.kind === 'embedded') throw embeddedNotYet('restore');
+  const embedded = config.kind === 'embedded';
+  if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
   const dir = resolveBackupDir(options.dir);
   const record = findBackup(dir, name);
-  const target = options.targetDb ?? databaseName(config.url!);
+  const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
   if (!DB_NAME.test(target)) throw new CmmcError('usage', `"${target}" is not a database name this tool creates`, { hint: 'use letters, digits and underscores', exitCode: 2 });
 
   const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
@@ -69,8 +72,21 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
         hint: 'restore another backup (cmmc-db backup list)',
       });
     }
-    const admin = await adminHandle(config);
     let exists: boolean;
+    if (embedded) {
+      // The embedded database is rebuilt from the script in a fresh folder and swapped in whole.
+      exists = existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'));
+      const question = exists ? `Replace the embedded database in ${config.embeddedDir} with ${record.name}?` : `Restore ${record.name} into a new embedded database in ${config.embeddedDir}?`;
+      if (options.confirm && !(await options.confirm(question))) {
+        return { name: record.name, database: target, created: false, cleaned: false, revision: [], tables: 0, durationMs: 0, restored: false };
+      }
+      const t0 = performance.now();
+      await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: target, clean: exists });
+      const durationMs = Math.round(performance.now() - t0);
+      const facts = await databaseFacts(config);
+      return { name: record.name, database: facts.database, created: !exists, cleaned: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true };
+    }
+    const admin = await adminHandle(config);
     try {
       const rows = await admin.sql`SELECT 1 FROM pg_database WHERE datname = ${target}`;
       exists = rows.length > 0;

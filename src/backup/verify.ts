@@ -14,7 +14,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { decryptFile, readKeyFile } from './crypto.js';
-import { databaseFacts, embeddedNotYet, listArchive, restoreTarget } from './dump.js';
+import { databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
 import { findPgTools, parsePgVersion, type PgTools } from './pg-tools.js';
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
@@ -58,6 +58,7 @@ export interface OpenedArchive {
 
 /** The client programs able to read an archive written by the manifest's pg_dump. */
 async function toolsForArchive(record: BackupRecord): Promise<PgTools> {
+  if (record.server?.host === 'embedded') return embeddedTools();
   const major = parsePgVersion(record.pgDump?.version ?? '')?.major ?? Math.floor((record.server?.versionNum ?? 0) / 10000);
   return findPgTools(major * 10000);
 }
@@ -193,7 +194,6 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
 
 /** Restores into a scratch database, checks it, always drops it, and writes the drill record. */
 async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: OpenedArchive): Promise<string> {
-  if (config.kind === 'embedded') throw embeddedNotYet('a restore test');
   const startedAt = new Date();
   const scratch = `cmmc_restore_test_${stamp(startedAt).toLowerCase()}_${randomBytes(3).toString('hex')}`;
   const checks = opened.checks;
@@ -201,31 +201,24 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
   if (record.contents === 'data-only') {
     checks.push({ id: 'restore-test', status: 'skip', detail: 'a data-only backup needs its schema first; restore-test it together with a schema backup' });
   } else {
-    const admin = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore-test' });
+    const target = await createScratch(config, scratch);
     try {
-      await admin.sql.unsafe(`CREATE DATABASE "${scratch}"`);
-      try {
-        // The scratch database is new: nothing to clean. Tools come from the archive's pg_dump.
-        await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false });
-        checks.push({ id: 'restore-test', status: 'ok', detail: `restored into scratch database ${scratch}` });
-        facts = await databaseFacts(config, scratch);
-        checks.push({
-          id: 'tables',
-          status: facts.tables === record.tables ? 'ok' : 'fail',
-          detail: `${facts.tables} tables restored, ${record.tables} in the backup`,
-        });
-        const want = (record.revision ?? []).join(',');
-        const got = facts.revision.join(',');
-        checks.push({ id: 'revision', status: want === got ? 'ok' : 'fail', detail: `revision ${got || '(none)'}, backup ${want || '(none)'}` });
-      } catch (err) {
-        checks.push({ id: 'restore-test', status: 'fail', detail: (err as Error).message });
-      } finally {
-        await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`).catch(async () => {
-          await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${scratch}"`);
-        });
-      }
+      // The scratch database is new: nothing to clean. Tools come from the archive's pg_dump.
+      await restoreTarget(target.config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false });
+      checks.push({ id: 'restore-test', status: 'ok', detail: `restored into scratch ${target.label}` });
+      facts = await databaseFacts(target.config, config.kind === 'embedded' ? undefined : scratch);
+      checks.push({
+        id: 'tables',
+        status: facts.tables === record.tables ? 'ok' : 'fail',
+        detail: `${facts.tables} tables restored, ${record.tables} in the backup`,
+      });
+      const want = (record.revision ?? []).join(',');
+      const got = facts.revision.join(',');
+      checks.push({ id: 'revision', status: want === got ? 'ok' : 'fail', detail: `revision ${got || '(none)'}, backup ${want || '(none)'}` });
+    } catch (err) {
+      checks.push({ id: 'restore-test', status: 'fail', detail: (err as Error).message });
     } finally {
-      await admin.close();
+      await target.drop();
     }
   }
   const finishedAt = new Date();
@@ -247,6 +240,37 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
     host: os.hostname(),
   });
   return file;
+}
+
+/**
+ * Where a restore test goes: a scratch database on the server, or for the embedded database a
+ * scratch folder (its own PGlite); `drop()` always removes it.
+ */
+async function createScratch(config: CmmcConfig, name: string): Promise<{ config: CmmcConfig; label: string; drop(): Promise<void> }> {
+  if (config.kind === 'embedded') {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'cmmc-restore-test-'));
+    return { config: { ...config, embeddedDir: folder }, label: `folder ${folder}`, drop: async () => rmSync(folder, { recursive: true, force: true }) };
+  }
+  const admin = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore-test' });
+  try {
+    await admin.sql.unsafe(`CREATE DATABASE "${name}"`);
+  } catch (err) {
+    await admin.close();
+    throw err;
+  }
+  return {
+    config,
+    label: `database ${name}`,
+    async drop() {
+      try {
+        await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(async () => {
+          await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
+        });
+      } finally {
+        await admin.close();
+      }
+    },
+  };
 }
 
 function safeUser(): string {

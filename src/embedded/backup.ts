@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { CmmcError } from '../errors.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
@@ -26,13 +27,11 @@ export interface EmbeddedRestoreResult {
 }
 
 /**
- * Dumps the embedded database in `dir` to `file` as plain SQL. Shares the database if this
- * process already has it open, otherwise takes the folder lock for the time of the dump.
- *
- * @example await dumpEmbedded('.cmmc-db', 'backups/cmmc-20260101.sql')
+ * The embedded database in `dir` as a plain SQL script (pg_dump --inserts --no-owner
+ * --no-privileges). Shares the database if this process already has it open, otherwise takes the
+ * folder lock for the time of the dump.
  */
-export async function dumpEmbedded(dir: string, file: string): Promise<EmbeddedDumpResult> {
-  const started = performance.now();
+export async function dumpEmbeddedSql(dir: string, options: { contents?: 'full' | 'schema-only' | 'data-only' } = {}): Promise<string> {
   if (!fs.existsSync(path.join(dir, DATA_SUBDIR, 'PG_VERSION'))) {
     throw new CmmcError('embedded.missing', `there is no embedded database in ${dir} to back up`, {
       hint: 'run `cmmc-db upgrade head` first, or set CMMC_DB_DIR to the folder that holds it',
@@ -41,22 +40,37 @@ export async function dumpEmbedded(dir: string, file: string): Promise<EmbeddedD
   const instance = await acquireEmbedded(dir);
   try {
     const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
-    let dump: File;
     try {
-      dump = await pgDump({ pg: instance.pg, args: ['--no-owner', '--no-privileges'] });
+      const only = options.contents === 'schema-only' ? ['--schema-only'] : options.contents === 'data-only' ? ['--data-only'] : [];
+      const dump = await pgDump({ pg: instance.pg, args: ['--no-owner', '--no-privileges', ...only] });
+      return await dump.text();
     } catch (err) {
       throw new CmmcError('embedded.dump', `pg_dump of the embedded database failed: ${firstLine(err)}`, { cause: err });
     }
-    const text = await dump.text();
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
-    const partial = `${file}.partial-${process.pid}`;
-    fs.writeFileSync(partial, text);
-    fs.renameSync(partial, file);
-    return { file, bytes: Buffer.byteLength(text), durationMs: Math.round(performance.now() - started) };
   } finally {
     await releaseEmbedded(instance);
   }
+}
+
+/**
+ * Dumps the embedded database in `dir` to `file` as plain SQL (gzip-compressed with `gzip: true`).
+ *
+ * @example await dumpEmbedded('.cmmc-db', 'backups/cmmc-20260101.sql')
+ */
+export async function dumpEmbedded(
+  dir: string,
+  file: string,
+  options: { gzip?: boolean; contents?: 'full' | 'schema-only' | 'data-only' } = {},
+): Promise<EmbeddedDumpResult> {
+  const started = performance.now();
+  const text = await dumpEmbeddedSql(dir, options);
+  const body = options.gzip ? gzipSync(text) : Buffer.from(text);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
+  const partial = `${file}.partial-${process.pid}`;
+  fs.writeFileSync(partial, body, { mode: 0o600 });
+  fs.renameSync(partial, file);
+  return { file, bytes: body.length, durationMs: Math.round(performance.now() - started) };
 }
 
 /**
@@ -69,7 +83,9 @@ export async function dumpEmbedded(dir: string, file: string): Promise<EmbeddedD
 export async function restoreEmbedded(file: string, dir: string, options: { replace?: boolean } = {}): Promise<EmbeddedRestoreResult> {
   const started = performance.now();
   if (!fs.existsSync(file)) throw new CmmcError('embedded.restore', `the backup file ${file} does not exist`, { hint: 'give the path of a .sql backup' });
-  const text = fs.readFileSync(file, 'utf8');
+  const raw = fs.readFileSync(file);
+  // gzip-compressed (.sql.gz) or not, told by the magic bytes.
+  const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
   if (/^PGDMP/.test(text)) {
     throw new CmmcError('embedded.restore', `${file} is a pg_dump custom-format archive; the embedded database restores plain SQL dumps`, {
       hint: 'restore it into a PostgreSQL server with pg_restore, or take a plain SQL backup of the embedded database',
