@@ -336,14 +336,15 @@ describe('backup, verify and restore against the real server', () => {
     }
   });
 
-  it('the embedded database: backup says it is not available yet, pitr says it needs a server', async () => {
+  it('the embedded database: pitr says in one line that it needs a PostgreSQL server', async () => {
+    // Backups of the embedded database itself are tested with the embedded engine (test/embedded-*.test.ts).
     const cwd = mkdtempSync(path.join(work, 'embedded-'));
-    const b = await runCli(['backup', '--dir', dir], { cwd, env: env() });
-    expect(b.exitCode).toBe(1);
-    expect(b.stderr).toContain('embedded database (PGlite) is not available yet');
     const p = await runCli(['backup', 'pitr'], { cwd, env: env() });
     expect(p.exitCode).toBe(1);
     expect(p.stderr.trim().split('\n')).toEqual([expect.stringContaining('point-in-time recovery needs a PostgreSQL server')]);
+    const check = await runCli(['backup', 'pitr', '--check'], { cwd, env: env() });
+    expect(check.exitCode).toBe(1);
+    expect(check.stderr).toContain('needs a PostgreSQL server');
     expect(existsSync(path.join(cwd, '.cmmc-db'))).toBe(false);
   });
 });
