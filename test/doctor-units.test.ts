@@ -1,0 +1,93 @@
+/** The doctor's pure parts: thresholds, the exit-code fold, the duplicate-index rule, the ivfflat rule. */
+import { describe, expect, it } from 'vitest';
+import { resolveThresholds, DEFAULT_THRESHOLDS } from '../src/doctor/thresholds.js';
+import { overallStatus, EXIT_CODES, selectChecks } from '../src/doctor/run.js';
+import { findDuplicates } from '../src/doctor/checks/indexes.js';
+import { recommendedLists } from '../src/doctor/checks/vector.js';
+
+describe('doctor thresholds', () => {
+  it('defaults are the documented values', () => {
+    expect(DEFAULT_THRESHOLDS).toMatchObject({
+      cacheHitRatio: 0.99,
+      connectionsWarn: 0.75,
+      connectionsFail: 0.9,
+      idleInTransactionMs: 60_000,
+      longQueryMs: 300_000,
+      statsMinAgeMs: 7 * 86_400_000,
+      xidAgeFail: 1_300_000_000,
+      sequenceWarn: 0.85,
+      sequenceFail: 0.95,
+    });
+  });
+  it('overrides take durations, ratios and percentages; bad ones are usage errors', () => {
+    const t = resolveThresholds(['idle-in-transaction=1s', 'connections-warn=60%', 'sequence-fail=0.9', 'seq-scan-min-rows=10']);
+    expect(t).toMatchObject({ idleInTransactionMs: 1000, connectionsWarn: 0.6, sequenceFail: 0.9, seqScanMinRows: 10 });
+    expect(() => resolveThresholds(['nope=1'])).toThrow(/unknown threshold/);
+    expect(() => resolveThresholds(['long-query=later'])).toThrow(/not a duration/);
+    try {
+      resolveThresholds(['nope=1']);
+    } catch (err) {
+      expect((err as { exitCode: number }).exitCode).toBe(2);
+    }
+  });
+});
+
+describe('doctor exit code', () => {
+  it('the worst status wins: ok < unknown < warn < fail', () => {
+    const s = (...list: string[]) => overallStatus(list.map((status) => ({ status: status as any })));
+    expect(s()).toBe('ok');
+    expect(s('ok', 'ok')).toBe('ok');
+    expect(s('ok', 'unknown')).toBe('unknown');
+    expect(s('unknown', 'warn')).toBe('warn');
+    expect(s('warn', 'fail', 'unknown')).toBe('fail');
+    expect(EXIT_CODES).toEqual({ ok: 0, warn: 1, fail: 2, unknown: 3 });
+  });
+  it('checks are chosen by family or id', () => {
+    expect(selectChecks(['indexes']).map((c) => c.id)).toEqual(['indexes.unused', 'indexes.duplicate', 'indexes.invalid', 'indexes.seq-scans']);
+    expect(selectChecks(['indexes.invalid', 'indexes']).map((c) => c.id)[0]).toBe('indexes.invalid');
+    expect(() => selectChecks(['index'])).toThrow(/no check named "index"/);
+  });
+});
+
+describe('duplicate and overlapping indexes', () => {
+  const ix = (index: string, keys: number[], extra: Partial<Parameters<typeof findDuplicates>[0][number]> = {}) => ({
+    table: 'public.t',
+    index,
+    am: 'btree',
+    keys,
+    nkeys: keys.length,
+    opclasses: keys.map(() => 1978),
+    exprs: null,
+    pred: null,
+    unique: false,
+    primary: false,
+    def: index,
+    size: 8192,
+    ...extra,
+  });
+  it('reports the non-unique copy of a unique index, and a btree prefix of another', () => {
+    const found = findDuplicates([ix('t_pkey', [1], { unique: true, primary: true }), ix('t_id', [1]), ix('t_a', [2]), ix('t_a_b', [2, 3])]);
+    expect(found.map((f) => [f.index, f.covered_by, f.kind.split(' ')[0]])).toEqual([
+      ['t_a', 't_a_b', 'overlapping'],
+      ['t_id', 't_pkey', 'duplicate'],
+    ]);
+  });
+  it('leaves alone: unique prefixes, other access methods, other predicates or expressions, other operator classes', () => {
+    expect(findDuplicates([ix('t_a_u', [2], { unique: true }), ix('t_a_b', [2, 3])])).toEqual([]);
+    expect(findDuplicates([ix('t_a_hash', [2], { am: 'hash' }), ix('t_a', [2])])).toEqual([]);
+    expect(findDuplicates([ix('t_a_part', [2], { pred: '(a > 0)' }), ix('t_a', [2])])).toEqual([]);
+    expect(findDuplicates([ix('t_lower', [0], { exprs: 'lower(email)' }), ix('t_upper', [0], { exprs: 'upper(email)' })])).toEqual([]);
+    expect(findDuplicates([ix('t_a_pattern', [2], { opclasses: [10044] }), ix('t_a', [2])])).toEqual([]);
+    // A prefix only counts for btree.
+    expect(findDuplicates([ix('t_g', [2], { am: 'gin' }), ix('t_g2', [2, 3], { am: 'gin' })])).toEqual([]);
+  });
+});
+
+describe('ivfflat lists (pgvector README)', () => {
+  it('rows / 1000 up to 1M rows, sqrt(rows) above', () => {
+    expect(recommendedLists(0)).toBe(1);
+    expect(recommendedLists(5000)).toBe(5);
+    expect(recommendedLists(1_000_000)).toBe(1000);
+    expect(recommendedLists(4_000_000)).toBe(2000);
+  });
+});
