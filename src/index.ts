@@ -25,3 +25,27 @@ export { CmmcError } from './errors.js';
 export async function createPool<DB = any>(input: ConfigInput = {}, options: OpenOptions = {}): Promise<DbHandle<DB>> {
   return openDatabase<DB>(resolveConfig(input), { warm: true, ...options });
 }
+
+// The platform schema: Kysely<Database> for typed queries, vector search over the HNSW indexes.
+export {
+  searchBySimilarity,
+  similaritySearchQuery,
+  toVectorLiteral,
+  EMBEDDING_DIMENSIONS,
+  EMBEDDED_TABLES,
+  SCHEMA_COLUMNS,
+  VIEW_NAMES,
+} from './schema/index.js';
+export type {
+  Database,
+  Json,
+  JsonValue,
+  EmbeddedTable,
+  SimilarityMatch,
+  SimilaritySearchOptions,
+  AssessmentStatus,
+  FindingStatus,
+  PoamStatus,
+  AssessmentProgressView,
+  OrganizationComplianceByDomainView,
+} from './schema/index.js';
