@@ -162,6 +162,11 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(check(x.data, 'maintenance.wraparound').status).toBe('fail');
     expect(x.exitCode).toBe(2);
 
+    // A ratio above 1 can never be met: the check must warn and give the ratios it computed.
+    const c = await runCliJson(['doctor', 'maintenance.cache-hit', '--threshold', 'cache-hit-min-blocks=1', '--threshold', 'cache-hit-ratio=1.01'], { url: tdb.url });
+    expect(check(c.data, 'maintenance.cache-hit').status).toBe('warn');
+    expect(check(c.data, 'maintenance.cache-hit').figure).toMatch(/tables \d\.\d{4} \(\d+ blocks\)/);
+
     await setup(tdb.url, ['VACUUM churn']);
     const after = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
     expect(check(after.data, 'maintenance.vacuum').status).toBe('ok');
