@@ -207,14 +207,19 @@ function registerRestore(backup: Command, ctx: CliContext): void {
         const { restoreBackup } = await lib();
         const config = ctx.config();
         ctx.announce(config);
+        let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
         const result = await restoreBackup(config, name, {
           dir: opts.dir,
           keyFile: opts.keyFile,
           targetDb: opts.targetDb,
           jobs: opts.jobs,
           noOwner: opts.owner === false,
-          confirm: (question) => ctx.out.confirm(question, ctx.globals.yes),
-        });
+          confirm: async (question) => {
+            const yes = await ctx.out.confirm(question, ctx.globals.yes);
+            if (yes) spinner = await ctx.out.spinner('restoring');
+            return yes;
+          },
+        }).finally(() => spinner?.stop());
         if (!result.restored) {
           ctx.out.info('nothing restored');
           if (ctx.out.json) ctx.out.data(result);
