@@ -123,3 +123,42 @@ describe('one process at a time', () => {
     expect(r.exitCode).toBe(0);
   });
 });
+
+describe('several connections of one process share the embedded session', () => {
+  it('each query gets its own result, errors included, and transactions do not interleave', async () => {
+    const t = await fresh();
+    const { startEmbeddedServer } = await import('../src/embedded/provider.js');
+    const postgres = (await import('postgres')).default;
+    const server = await startEmbeddedServer({ embeddedDir: t.env.CMMC_DB_DIR });
+    const sql = postgres(server.url.split('?')[0], { path: server.socketPath, max: 4, onnotice: () => {} });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 120 }, (_, i) =>
+          i % 7 === 3 ? sql`SELECT 1 / ${0}::int AS boom` : i % 2 ? sql`SELECT ${i}::int AS i, ${'v' + i}::text AS s` : sql.unsafe(`SELECT ${i}::int AS i, 'v${i}'::text AS s`),
+        ),
+      );
+      results.forEach((r, i) => {
+        if (i % 7 === 3) expect(r.status === 'rejected' && String(r.reason.message)).toBe('division by zero');
+        else expect(r.status === 'fulfilled' && r.value[0]).toEqual({ i, s: `v${i}` });
+      });
+      // Read-modify-write in concurrent transactions: none is lost, because the others wait for a
+      // transaction in progress instead of running inside it.
+      await sql`CREATE TABLE counter (n int)`;
+      await sql`INSERT INTO counter VALUES (0)`;
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          sql.begin(async (tx) => {
+            const [{ n }] = await tx`SELECT n FROM counter`;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            await tx`UPDATE counter SET n = ${n + 1}`;
+          }),
+        ),
+      );
+      expect(await sql`SELECT n FROM counter`).toEqual([{ n: 10 }]);
+    } finally {
+      await sql.end();
+      await server.stop();
+    }
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
+  });
+});
