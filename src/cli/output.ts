@@ -74,7 +74,8 @@ export class Output {
 
   /** An ora spinner on a TTY; elsewhere a silent stand-in that prints only the final line. */
   async spinner(text: string): Promise<Spinner> {
-    if (this.json || !this.stderr.isTTY || !colorAllowed(this.stderr)) {
+    // ora spins forever on a terminal that reports no width, so such a terminal gets the stand-in too.
+    if (this.json || !this.stderr.isTTY || !colorAllowed(this.stderr) || !this.stderr.columns) {
       const out = this;
       let current = text;
       return {
