@@ -511,6 +511,13 @@ ALTER TABLE ONLY public.cmmc_controls
     ADD CONSTRAINT cmmc_controls_pkey PRIMARY KEY (id);
 
 --
+-- Name: comments comments_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.comments
+    ADD CONSTRAINT comments_id_organization_id_key UNIQUE (id, organization_id);
+
+--
 -- Name: comments comments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -523,6 +530,13 @@ ALTER TABLE ONLY public.comments
 
 ALTER TABLE ONLY public.control_findings
     ADD CONSTRAINT control_findings_assessment_id_control_id_key UNIQUE (assessment_id, control_id);
+
+--
+-- Name: control_findings control_findings_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.control_findings
+    ADD CONSTRAINT control_findings_id_organization_id_key UNIQUE (id, organization_id);
 
 --
 -- Name: control_findings control_findings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -560,6 +574,13 @@ ALTER TABLE ONLY public.documents
     ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
 
 --
+-- Name: evidence evidence_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.evidence
+    ADD CONSTRAINT evidence_id_organization_id_key UNIQUE (id, organization_id);
+
+--
 -- Name: evidence evidence_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -586,6 +607,13 @@ ALTER TABLE ONLY public.notifications
 
 ALTER TABLE ONLY public.organizations
     ADD CONSTRAINT organizations_pkey PRIMARY KEY (id);
+
+--
+-- Name: poam_items poam_items_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.poam_items
+    ADD CONSTRAINT poam_items_id_organization_id_key UNIQUE (id, organization_id);
 
 --
 -- Name: poam_items poam_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1140,11 +1168,11 @@ ALTER TABLE ONLY public.assessments
     ADD CONSTRAINT assessments_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 --
--- Name: comments comments_assessment_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: comments comments_assessment_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_assessment_id_fkey FOREIGN KEY (assessment_id) REFERENCES public.assessments(id) ON DELETE CASCADE;
+    ADD CONSTRAINT comments_assessment_fkey FOREIGN KEY (assessment_id, organization_id) REFERENCES public.assessments(id, organization_id) ON DELETE CASCADE;
 
 --
 -- Name: comments comments_author_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1154,18 +1182,18 @@ ALTER TABLE ONLY public.comments
     ADD CONSTRAINT comments_author_id_fkey FOREIGN KEY (author_id) REFERENCES public.users(id) ON DELETE SET NULL;
 
 --
--- Name: comments comments_evidence_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: comments comments_evidence_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_evidence_id_fkey FOREIGN KEY (evidence_id) REFERENCES public.evidence(id) ON DELETE CASCADE;
+    ADD CONSTRAINT comments_evidence_fkey FOREIGN KEY (evidence_id, organization_id) REFERENCES public.evidence(id, organization_id) ON DELETE CASCADE;
 
 --
--- Name: comments comments_finding_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: comments comments_finding_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_finding_id_fkey FOREIGN KEY (finding_id) REFERENCES public.control_findings(id) ON DELETE CASCADE;
+    ADD CONSTRAINT comments_finding_fkey FOREIGN KEY (finding_id, organization_id) REFERENCES public.control_findings(id, organization_id) ON DELETE CASCADE;
 
 --
 -- Name: comments comments_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1175,18 +1203,18 @@ ALTER TABLE ONLY public.comments
     ADD CONSTRAINT comments_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 --
--- Name: comments comments_parent_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: comments comments_parent_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES public.comments(id) ON DELETE CASCADE;
+    ADD CONSTRAINT comments_parent_fkey FOREIGN KEY (parent_id, organization_id) REFERENCES public.comments(id, organization_id) ON DELETE CASCADE;
 
 --
--- Name: comments comments_poam_item_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: comments comments_poam_item_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_poam_item_id_fkey FOREIGN KEY (poam_item_id) REFERENCES public.poam_items(id) ON DELETE CASCADE;
+    ADD CONSTRAINT comments_poam_item_fkey FOREIGN KEY (poam_item_id, organization_id) REFERENCES public.poam_items(id, organization_id) ON DELETE CASCADE;
 
 --
 -- Name: control_findings control_findings_assessment_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1280,11 +1308,11 @@ ALTER TABLE ONLY public.poam_items
     ADD CONSTRAINT poam_items_control_id_fkey FOREIGN KEY (control_id) REFERENCES public.cmmc_controls(id) ON DELETE RESTRICT;
 
 --
--- Name: poam_items poam_items_finding_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: poam_items poam_items_finding_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.poam_items
-    ADD CONSTRAINT poam_items_finding_id_fkey FOREIGN KEY (finding_id) REFERENCES public.control_findings(id) ON DELETE SET NULL;
+    ADD CONSTRAINT poam_items_finding_fkey FOREIGN KEY (finding_id, organization_id) REFERENCES public.control_findings(id, organization_id) ON DELETE SET NULL (finding_id);
 
 --
 -- Name: poam_items poam_items_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
