@@ -162,3 +162,33 @@ describe('several connections of one process share the embedded session', () => 
     expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
   });
 });
+
+describe('interrupting a command', () => {
+  it('Ctrl-C during upgrade head closes the database cleanly: the folder is free and the next upgrade finishes', async () => {
+    const t = await fresh();
+    const { execa } = await import('execa');
+    const { BIN, ROOT, cleanEnv } = await import('./helpers/cli.js');
+    const child = execa('node', [BIN, 'upgrade', 'head'], { cwd: ROOT, env: cleanEnv(t.env), extendEnv: false, reject: false, buffer: true });
+    // Interrupt once the first revision has been applied (or let it finish if it is faster than us).
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('✔ upgrade')) {
+          child.kill('SIGINT');
+          resolve();
+        }
+      });
+      void child.finally(() => resolve());
+    });
+    const result = await child;
+    expect([0, 130]).toContain(result.exitCode);
+    expect(fs.existsSync(path.join(t.env.CMMC_DB_DIR, 'lock'))).toBe(false);
+
+    // Whatever was applied is recorded consistently, and the next run goes on to head.
+    const again = await runCli(['upgrade', 'head'], { env: { ...t.env, CMMC_DB_LOCK_WAIT: '0' } });
+    expect(again.exitCode, again.stderr).toBe(0);
+    const current = await runCli(['current'], { env: t.env });
+    expect(current.stdout).toContain('(head)');
+    const [log] = await t.query<{ n: number }>(`SELECT count(DISTINCT revision)::int AS n FROM cmmc_db.revision_log WHERE operation = 'upgrade'`);
+    expect(log.n).toBe(8);
+  });
+});
