@@ -1,5 +1,6 @@
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, runCli, runCliJson } from './helpers/cli.js';
+import { BIN, ROOT, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 import { makeWorkspace, scratchLeft } from './fixtures/schema-as-code/workspace.js';
 
@@ -66,5 +67,26 @@ describe('test-migrations', () => {
     } finally {
       ws.cleanup();
     }
+  });
+
+  it('an interrupted run (SIGINT) still drops its scratch database', async () => {
+    const tag = 'sig' + Date.now().toString(36);
+    const child = execa('node', [BIN, 'test-migrations', '--no-schema-file'], {
+      cwd: ROOT,
+      env: cleanEnv({ DATABASE_URL: tdb.url, CMMC_SCRATCH_TAG: tag }),
+      extendEnv: false,
+      reject: false,
+    });
+    // Wait until the scratch database exists, then interrupt.
+    let seen: string[] = [];
+    for (let i = 0; i < 600 && seen.length === 0 && child.exitCode === null; i++) {
+      seen = await scratchLeft(tag);
+      if (seen.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(seen).toHaveLength(1);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(await scratchLeft(tag)).toEqual([]);
   });
 });

@@ -29,6 +29,10 @@ let handlersInstalled = false;
 
 function onSignal(signal: NodeJS.Signals): void {
   const code = signal === 'SIGINT' ? 130 : 143;
+  // Dropping a database ends its sessions; a client still writing to one of them may throw from
+  // a timer (postgres.js does). The process is exiting: such errors must not stop the drop.
+  process.on('uncaughtException', () => {});
+  process.exitCode = code;
   const pending = [...live.entries()].map(([name, { adminUrl }]) => dropByName(adminUrl, name).catch(() => {}));
   void Promise.all(pending).finally(() => process.exit(code));
 }
