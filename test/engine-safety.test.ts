@@ -3,7 +3,10 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from './helpers/backends.js';
-import { runCli, runCliJson } from './helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, ROOT, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
+import postgres from 'postgres';
+import { lockKey } from '../src/migrate/version-store.js';
 import { FIXTURES, catalogSnapshot, copyFixture, envFor, versionRows } from './engine-fixtures.js';
 
 describe.each(BACKENDS)('engine safety on $name', (backend) => {
@@ -84,6 +87,40 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
       expect((await runCliJson(['check'], { env })).data.changed).toHaveLength(1);
     } finally {
       fx.cleanup();
+      await target.drop();
+    }
+  });
+
+  // The embedded database admits one process at a time, so the test cannot hold the lock beside the CLI.
+  it.skipIf(backend.name === 'embedded')('waits for the advisory lock held by another session; --lock-timeout gives up', async () => {
+    const target = await backend.create();
+    const env = envFor(target, path.join(FIXTURES, 'linear'));
+    const holder = postgres(target.url!, { max: 1, onnotice: () => {} });
+    try {
+      const key = lockKey({ versionSchema: 'public', versionTable: 'cmmc_schema_version', metaSchema: 'cmmc_db' });
+      const [{ pid }] = await holder`SELECT pg_backend_pid() AS pid, pg_advisory_lock(${key.toString()}::bigint)`;
+      const gaveUp = await runCli(['upgrade', 'head', '--lock-timeout', '1s'], { env });
+      expect(gaveUp.exitCode).toBe(1);
+      expect(gaveUp.stderr).toContain(`waiting for another migration run to finish (server pid ${pid})`);
+      expect(gaveUp.stderr).toContain('another migration run holds the lock');
+      expect(await target.query(`SELECT to_regclass('public.cmmc_schema_version') AS t`)).toEqual([{ t: null }]);
+
+      // Release the lock only once the CLI says it is waiting for it.
+      const child = execa('node', [BIN, 'upgrade', 'head'], { env: cleanEnv(env), extendEnv: false, reject: false, cwd: ROOT });
+      await new Promise<void>((resolve, reject) => {
+        let seen = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.includes('waiting for another migration run')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`exited before waiting: ${seen}`)));
+      });
+      await holder`SELECT pg_advisory_unlock(${key.toString()}::bigint)`;
+      const done = await child;
+      expect(done.exitCode, String(done.stderr)).toBe(0);
+      expect(await versionRows(target)).toEqual(['1a0000000005']);
+    } finally {
+      await holder.end();
       await target.drop();
     }
   });
