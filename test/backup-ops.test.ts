@@ -2,7 +2,7 @@
  * Operating backups end to end: prune on real files (dry run, then --yes), schedule against a
  * crontab file, and pitr against the test server (where WAL archiving is off).
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,11 @@ describe('backup prune, schedule and pitr', () => {
       );
     }
     writeFileSync(path.join(dir, `${names[9]}.restore-drill-20260101T000000Z.json`), '{}');
+    // Unfinished files: one from a crash two days ago, one being written right now.
+    writeFileSync(path.join(dir, '.crashed-20260101T000000Z.dump.partial'), 'half');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(path.join(dir, '.crashed-20260101T000000Z.dump.partial'), twoDaysAgo, twoDaysAgo);
+    writeFileSync(path.join(dir, '.running-now.dump.partial'), 'writing');
 
     const none = await runCli(['backup', 'prune', '--dir', dir]);
     expect(none.exitCode).toBe(2);
@@ -63,6 +68,7 @@ describe('backup prune, schedule and pitr', () => {
     expect(dry.data.entries.find((e: any) => e.name === names[3]).reasons).toEqual(['newest verified']);
     expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
     expect(dry.stderr).toContain('run again with --yes');
+    expect(dry.data.stalePartials).toEqual(['.crashed-20260101T000000Z.dump.partial']);
 
     const explicitDry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--dry-run', '--yes'], {});
     expect(explicitDry.data.dryRun).toBe(true);
@@ -75,7 +81,7 @@ describe('backup prune, schedule and pitr', () => {
     expect(real.exitCode, real.stderr).toBe(0);
     expect(real.data.deleted.sort()).toEqual(names.filter((_, i) => ![0, 1, 3].includes(i)).sort());
     const left = readdirSync(dir).sort();
-    expect(left).toEqual([names[0], names[1], names[3]].flatMap((n) => [`${n}.dump`, `${n}.manifest.json`]).sort());
+    expect(left).toEqual(['.running-now.dump.partial', ...[names[0], names[1], names[3]].flatMap((n) => [`${n}.dump`, `${n}.manifest.json`])].sort());
   });
 
   it('schedule: installs, shows, re-installs idempotently, replaces, and removes only its own lines of a crontab file', async () => {

@@ -1,7 +1,12 @@
 /** Pruning the backup folder by a retention policy: a plan first, deletion only when asked. */
 import { usageError } from '../errors.js';
 import { hasRule, planRetention, type RetentionPolicy } from './retention.js';
-import { listBackups, removeBackup, resolveBackupDir } from './store.js';
+import { rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { listBackups, listPartials, removeBackup, resolveBackupDir } from './store.js';
+
+/** A partial file older than this is left over from a crashed run (a running backup keeps writing to its own). */
+const STALE_PARTIAL_MS = 24 * 3_600_000;
 
 export interface PruneOptions {
   dir?: string;
@@ -26,6 +31,8 @@ export interface PruneResult {
   entries: PruneEntry[];
   deleted: string[];
   freedBytes: number;
+  /** Unfinished files of crashed runs, older than a day: removed with the rest (listed in a dry run). */
+  stalePartials: string[];
 }
 
 export function checkPolicy(policy: RetentionPolicy): void {
@@ -64,5 +71,14 @@ export function pruneBackups(options: PruneOptions): PruneResult {
   } else {
     freedBytes = entries.filter((e) => e.action === 'delete').reduce((n, e) => n + e.sizeBytes, 0);
   }
-  return { dir, dryRun: !options.apply, entries, deleted, freedBytes };
+  const now = (options.now ?? new Date()).getTime();
+  const stalePartials = listPartials(dir).filter((f) => {
+    try {
+      return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
+    } catch {
+      return false;
+    }
+  });
+  if (options.apply) for (const f of stalePartials) rmSync(path.join(dir, f), { recursive: true, force: true });
+  return { dir, dryRun: !options.apply, entries, deleted, freedBytes, stalePartials };
 }

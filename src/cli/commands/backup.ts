@@ -267,6 +267,7 @@ function registerPrune(backup: Command, ctx: CliContext): void {
             result.entries.map((e) => [e.name, e.createdAt.replace(/\.\d+Z$/, 'Z'), e.verified, e.action === 'delete' ? (apply ? 'deleted' : 'would delete') : 'keep', e.reasons.join(', ')]),
           );
         } else ctx.out.info(`no backups in ${result.dir}`);
+        if (result.stalePartials.length) ctx.out.info(`${apply ? 'removed' : 'would remove'} ${result.stalePartials.length} unfinished file(s) left by crashed runs: ${result.stalePartials.join(', ')}`);
         if (apply) ctx.out.success(`deleted ${result.deleted.length} backup(s), freed ${formatBytes(result.freedBytes)}`);
         else if (doomed.length) ctx.out.info(`dry run: ${doomed.length} backup(s) (${formatBytes(result.freedBytes)}) would be deleted; run again with --yes to delete them`);
         else ctx.out.info('dry run: nothing to delete');
