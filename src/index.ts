@@ -49,3 +49,14 @@ export type {
   AssessmentProgressView,
   OrganizationComplianceByDomainView,
 } from './schema/index.js';
+
+// The migration engine.
+export { loadScript, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
+export type { Script, Revision, RunOptions, RunResult, StepResult, Status } from './migrate/index.js';
+
+// Backups around pg_dump / pg_restore.
+export { createBackup, verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup/index.js';
+export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, RestoreResult, PruneOptions, PruneResult } from './backup/index.js';
+
+// Diagnostics.
+export * as doctor from './doctor/index.js';
