@@ -27,6 +27,8 @@ export interface AutogenerateOptions {
   schemaFile?: string;
   /** Compute, but do not write the file. */
   dryRun?: boolean;
+  /** The new revision's id (default: 12 random hex characters). */
+  revId?: string;
 }
 
 export interface AutogenerateResult {
@@ -65,7 +67,15 @@ export async function checkReachable(url: string): Promise<void> {
 }
 
 export async function autogenerate(config: CmmcConfig, options: AutogenerateOptions): Promise<AutogenerateResult> {
-  const heads = await currentHeads(config);
+  if (options.revId !== undefined && !/^[a-z0-9_]{1,64}$/.test(options.revId)) {
+    throw new CmmcError('usage', `--rev-id "${options.revId}" must be lower-case letters, digits or underscores (up to 64)`, { exitCode: 2 });
+  }
+  const engine = await loadEngine();
+  const script = await engine.loadScript(config);
+  const heads = script.graph.heads;
+  if (options.revId && script.graph.has(options.revId)) {
+    throw new CmmcError('usage', `revision ${options.revId} already exists`, { hint: 'pick another --rev-id', exitCode: 2 });
+  }
   if (heads.length > 1) {
     throw new CmmcError('autogenerate.heads', `the migrations have ${heads.length} heads (${heads.join(', ')})`, {
       hint: 'run "cmmc-db merge heads -m ..." first, so that the new revision has one parent',
@@ -122,6 +132,6 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   if (up.length === 0) return { status: 'no-change', ...base };
   if (options.dryRun) return { status: 'dry-run', ...base };
   const transactional = !up.some((s) => /\bconcurrently\b/i.test(s)) && !down.some((s) => /\bconcurrently\b/i.test(s));
-  const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional });
+  const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional, revision: options.revId });
   return { status: 'written', revision, file, ...base };
 }

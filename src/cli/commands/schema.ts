@@ -97,6 +97,7 @@ export const register: RegisterCommand = (program, ctx) => {
 
 export interface AutogenerateFlags {
   message: string;
+  revId?: string;
   from?: string;
   schemaFile?: string;
   dryRun?: boolean;
@@ -116,7 +117,7 @@ export async function autogenerateAction(ctx: import('../context.js').CliContext
   const spinner = await ctx.out.spinner('building the migrations\' head and the desired state in scratch databases');
   let result;
   try {
-    result = await autogenerate(config, { message: flags.message, fromUrl: flags.from, schemaFile: flags.schemaFile, dryRun: flags.dryRun });
+    result = await autogenerate(config, { message: flags.message, fromUrl: flags.from, schemaFile: flags.schemaFile, dryRun: flags.dryRun, revId: flags.revId });
   } finally {
     spinner.stop();
   }

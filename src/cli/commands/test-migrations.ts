@@ -34,7 +34,7 @@ export const register: RegisterCommand = (program, ctx) => {
           for (const t of report.tests.filter((x) => x.status === 'fail')) {
             ctx.out.error(`${t.test}${t.revision ? ` at revision ${t.revision}` : ''}: ${t.detail}`);
           }
-          if (report.status === 'ok') ctx.out.success(`${report.revisions} revisions pass every migration test`);
+          if (report.status === 'ok') ctx.out.success(`${report.revisions} revision${report.revisions === 1 ? ' passes' : 's pass'} every migration test`);
         }
         return report.status === 'ok' ? 0 : 1;
       }),
