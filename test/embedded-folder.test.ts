@@ -192,3 +192,18 @@ describe('interrupting a command', () => {
     expect(log.n).toBe(8);
   });
 });
+
+describe('the folder', () => {
+  it('a folder holding other files (CMMC_DB_DIR=.) is refused, and nothing is written into it', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-project-'));
+    try {
+      fs.writeFileSync(path.join(cwd, 'README.md'), '# my project\n');
+      const r = await runCli(['current'], { cwd, env: { CMMC_DB_DIR: '.' } });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('holds other files (README.md); the embedded database needs a folder of its own');
+      expect(fs.readdirSync(cwd)).toEqual(['README.md']);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

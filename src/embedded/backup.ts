@@ -11,7 +11,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CmmcError } from '../errors.js';
 import { acquireFolderLock } from './lock.js';
-import { acquireEmbedded, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
+import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
 
 export interface EmbeddedDumpResult {
   file: string;
@@ -104,6 +104,7 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
       hint: 'restore before opening the database (no ctx.open() / openDatabase() around the restore)',
     });
   }
+  checkEmbeddedFolder(dir);
   const lock = await acquireFolderLock(dir, lockWaitMs());
   const building = path.join(dir, `${DATA_SUBDIR}.restoring-${process.pid}`);
   try {

@@ -80,7 +80,31 @@ export async function acquireEmbedded(dir: string, options: { waitMs?: number } 
   }
 }
 
+/** Names cmmc-db itself keeps in an embedded folder. */
+const OWN_ENTRY = /^(lock(\.stale-\d+)?|\.gitignore|pgdata(\.(restoring|before-restore)-\d+)?)$/;
+
+/**
+ * Checks that `dir` is an embedded folder (or a new, empty one) before anything is written there,
+ * so that CMMC_DB_DIR=. or a PGlite data directory given by mistake is refused, not taken over.
+ */
+export function checkEmbeddedFolder(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  const entries = fs.readdirSync(dir);
+  if (entries.includes('PG_VERSION')) {
+    throw new CmmcError('embedded.folder', `${dir} is a PostgreSQL data directory itself, not a cmmc-db embedded folder`, {
+      hint: `an embedded folder keeps its data in <folder>/${DATA_SUBDIR}: point CMMC_DB_DIR at ${path.dirname(dir)} if that is one, or move this directory to <new folder>/${DATA_SUBDIR}`,
+    });
+  }
+  const foreign = entries.filter((e) => !OWN_ENTRY.test(e));
+  if (foreign.length && !entries.includes(DATA_SUBDIR)) {
+    throw new CmmcError('embedded.folder', `${dir} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); the embedded database needs a folder of its own`, {
+      hint: 'point CMMC_DB_DIR at a new or empty folder (default: .cmmc-db)',
+    });
+  }
+}
+
 async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstance> {
+  checkEmbeddedFolder(dir);
   const lock = await acquireFolderLock(dir, waitMs);
   try {
     const gitignore = path.join(dir, '.gitignore');
