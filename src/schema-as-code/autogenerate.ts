@@ -17,7 +17,7 @@ import { dumpSchema, schemaFilePath } from './dump.js';
 import { loadEngine } from './engine.js';
 import { buildHead } from './head.js';
 import { writeSqlRevision } from './revision-file.js';
-import { resetScratchDatabase, withScratchDatabase } from './scratch.js';
+import { resetScratchDatabase, serverUrl, withScratchDatabase } from './scratch.js';
 
 export interface AutogenerateOptions {
   message: string;
@@ -70,6 +70,7 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   if (options.revId !== undefined && !/^[a-z0-9_]{1,64}$/.test(options.revId)) {
     throw new CmmcError('usage', `--rev-id "${options.revId}" must be lower-case letters, digits or underscores (up to 64)`, { exitCode: 2 });
   }
+  serverUrl(config, 'revision --autogenerate');
   const engine = await loadEngine();
   const script = await engine.loadScript(config);
   const heads = script.graph.heads;

@@ -7,7 +7,8 @@ import type { CmmcConfig } from '../config/config.js';
 import { diffSchemas } from './diff.js';
 import { loadEngine, openScratch, upgradeTo } from './engine.js';
 import { withScratchDatabase } from './scratch.js';
-import { compareSnapshots, takeSnapshot, type ObjectChange } from './snapshot.js';
+import type { DbHandle } from '../db/connection.js';
+import { compareSnapshots, snapshotWith, type ObjectChange } from './snapshot.js';
 
 export interface DriftReport {
   status: 'ok' | 'drift';
@@ -20,33 +21,35 @@ export interface DriftReport {
 }
 
 /**
- * Compares the database at `liveUrl` with the migrations. The expected schema is built to the live
+ * Compares the database of the `live` handle with the migrations. The expected schema is built to the live
  * database's own version rows when the migrations know them (so pending revisions are not drift),
  * else to the heads (no version rows: the expected schema is empty). Reads the live database;
  * changes nothing there.
  */
-export async function detectDrift(config: CmmcConfig, liveUrl: string, liveVersions: string[]): Promise<DriftReport> {
+export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersions: string[]): Promise<DriftReport> {
   const engine = await loadEngine();
   const script = await engine.loadScript(config);
   const known = liveVersions.every((v) => script.graph.has(v));
   const expectedAt = known ? liveVersions : script.graph.heads;
   const options = { versionSchema: config.versionSchema, versionTable: config.versionTable, metaSchema: config.metaSchema };
   return withScratchDatabase(config, 'drift', async (scratch) => {
+    // Kept open for the comparison: an embedded scratch database is reachable only while it is.
     const handle = await openScratch(scratch.config);
     try {
       for (const target of expectedAt) await upgradeTo(handle, target);
+      const expected = await snapshotWith(handle.sql, options);
+      const actual = await snapshotWith(live.sql, options);
+      const objects = compareSnapshots(expected, actual);
+      const reconcile =
+        objects.length === 0
+          ? []
+          : await diffSchemas(live.url, handle.url, {
+              excludeSchemas: [config.metaSchema],
+              ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+            });
+      return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile };
     } finally {
       await handle.close();
     }
-    const [expected, live] = await Promise.all([takeSnapshot(scratch.url, options), takeSnapshot(liveUrl, options)]);
-    const objects = compareSnapshots(expected, live);
-    const reconcile =
-      objects.length === 0
-        ? []
-        : await diffSchemas(liveUrl, scratch.url, {
-            excludeSchemas: [config.metaSchema],
-            ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
-          });
-    return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile };
   });
 }

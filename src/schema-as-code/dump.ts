@@ -10,6 +10,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { runPgTool } from './pg-tools.js';
 import { withHeadDatabase } from './head.js';
+import { serverUrl } from './scratch.js';
 
 export const SCHEMA_FILE = 'schema.sql';
 
@@ -65,6 +66,7 @@ export function normalizeDump(text: string): string {
 
 /** schema.sql as the migrations' head would write it (built in a scratch database, then dropped). */
 export async function dumpHeadSchema(config: CmmcConfig): Promise<string> {
+  serverUrl(config, 'schema dump');
   return withHeadDatabase(config, 'dump', (scratch) => dumpSchema(scratch.url, config));
 }
 

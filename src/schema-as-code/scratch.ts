@@ -6,6 +6,9 @@
  * never opened by this module.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
 import { translateConnectError } from '../db/connection.js';
@@ -16,29 +19,40 @@ export const SCRATCH_PREFIX = 'cmmc_scratch_';
 
 export interface ScratchDatabase {
   name: string;
-  /** URL of the scratch database (same credentials as the configured URL: never print it unmasked). */
+  /** server: a database on the configured server; embedded: a PGlite folder in a temporary folder. */
+  kind: 'server' | 'embedded';
+  /**
+   * URL of a server scratch database (same credentials as the configured URL: never print it
+   * unmasked). Empty for an embedded one: open `config` and use the handle's URL while it is open.
+   */
   url: string;
   /** The configuration with the scratch database as its target (same migrations folder). */
   config: CmmcConfig;
   drop(): Promise<void>;
 }
 
-/** Scratch databases alive in this process, dropped on SIGINT/SIGTERM. */
-const live = new Map<string, { adminUrl: string }>();
+/** Scratch databases alive in this process, dropped on SIGINT/SIGTERM (adminUrl, or the folder of an embedded one). */
+const live = new Map<string, { adminUrl?: string; folder?: string }>();
 let handlersInstalled = false;
 
 function onSignal(signal: NodeJS.Signals): void {
   const code = signal === 'SIGINT' ? 130 : 143;
+  for (const [name, { folder }] of live) {
+    if (folder) {
+      rmSync(folder, { recursive: true, force: true });
+      live.delete(name);
+    }
+  }
   // Dropping a database ends its sessions; a client still writing to one of them may throw from
   // a timer (postgres.js does). The process is exiting: such errors must not stop the drop.
   process.on('uncaughtException', () => {});
   process.exitCode = code;
-  const pending = [...live.entries()].map(([name, { adminUrl }]) => dropByName(adminUrl, name).catch(() => {}));
+  const pending = [...live.entries()].map(([name, { adminUrl }]) => dropByName(adminUrl!, name).catch(() => {}));
   void Promise.all(pending).finally(() => process.exit(code));
 }
 
-function track(name: string, adminUrl: string): void {
-  live.set(name, { adminUrl });
+function track(name: string, where: { adminUrl?: string; folder?: string }): void {
+  live.set(name, where);
   if (!handlersInstalled) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -53,6 +67,12 @@ function untrack(name: string): void {
     process.off('SIGTERM', onSignal);
     handlersInstalled = false;
   }
+}
+
+/** CMMC_SCRATCH_TAG lets parallel CI jobs (and tests) tell their scratch databases apart: "tag_" or "". */
+function scratchTag(): string {
+  const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  return tag ? `${tag}_` : '';
 }
 
 /** The server URL scratch databases are made on: the configured URL, or an error for the embedded target. */
@@ -88,11 +108,10 @@ async function dropByName(adminUrl: string, name: string): Promise<void> {
  * try { ... } finally { await scratch.drop(); }
  */
 export async function createScratchDatabase(config: CmmcConfig, label = 'db'): Promise<ScratchDatabase> {
+  if (config.kind === 'embedded') return createEmbeddedScratch(config, label);
   const url = serverUrl(config, 'this command');
   const adminUrl = withDatabase(url, 'postgres');
-  // CMMC_SCRATCH_TAG lets parallel CI jobs (and tests) tell their scratch databases apart.
-  const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
-  const name = `${SCRATCH_PREFIX}${tag ? tag + '_' : ''}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const name = `${SCRATCH_PREFIX}${scratchTag()}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
   try {
     await admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`));
@@ -106,11 +125,12 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     }
     throw err;
   }
-  track(name, adminUrl);
+  track(name, { adminUrl });
   const scratchUrl = withDatabase(url, name);
   let dropped = false;
   return {
     name,
+    kind: 'server',
     url: scratchUrl,
     config: { ...config, kind: 'server', url: scratchUrl, production: false },
     async drop() {
@@ -118,6 +138,32 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
       dropped = true;
       try {
         await dropByName(adminUrl, name);
+      } finally {
+        untrack(name);
+      }
+    },
+  };
+}
+
+/**
+ * An embedded scratch database: a fresh PGlite folder in the temporary folder, removed afterwards.
+ * Every handle opened on it must be closed before `drop()`.
+ */
+function createEmbeddedScratch(config: CmmcConfig, label: string): ScratchDatabase {
+  const folder = mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${scratchTag()}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_`));
+  const name = path.basename(folder);
+  track(name, { folder });
+  let dropped = false;
+  return {
+    name,
+    kind: 'embedded',
+    url: '',
+    config: { ...config, kind: 'embedded', url: undefined, embeddedDir: folder, production: false },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      try {
+        rmSync(folder, { recursive: true, force: true });
       } finally {
         untrack(name);
       }

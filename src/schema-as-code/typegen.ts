@@ -10,6 +10,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import { withHeadDatabase } from './head.js';
+import { serverUrl } from './scratch.js';
 import { DOCS, EXTRA_DECLARATIONS, NOT_NULL_VIEW_COLUMNS, NULLABLE_VIEW_COLUMNS, UNION_NAMES, VIEW_COLUMN_UNIONS } from './type-overrides.js';
 
 export function typesFilePath(config: CmmcConfig, file?: string): string {
@@ -334,6 +335,7 @@ function viewColumnNullable(view: string, column: string): boolean {
 
 /** src/schema/database.ts as the migrations' head generates it (built in a scratch database, then dropped). */
 export async function generateHeadTypes(config: CmmcConfig): Promise<string> {
+  serverUrl(config, 'schema types');
   return withHeadDatabase(config, 'types', async (scratch) =>
     renderTypes(await introspect(scratch.url, { schema: 'public', exclude: config.versionSchema === 'public' ? [config.versionTable] : [] })),
   );

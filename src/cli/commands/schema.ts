@@ -147,16 +147,11 @@ export async function driftSection(
   ctx: import('../context.js').CliContext,
   handle: import('../../db/connection.js').DbHandle,
   current: string[],
-): Promise<import('../../schema-as-code/drift.js').DriftReport | { status: 'skipped'; reason: string }> {
+): Promise<import('../../schema-as-code/drift.js').DriftReport> {
   const config = ctx.config();
-  if (config.kind !== 'server') {
-    const reason = 'drift detection needs a PostgreSQL server for its scratch database';
-    if (!ctx.out.json) ctx.out.info(ctx.out.c.dim(`drift: skipped (${reason})`));
-    return { status: 'skipped', reason };
-  }
   const { detectDrift } = await import('../../schema-as-code/drift.js');
   const spinner = await ctx.out.spinner('comparing the database with the migrations (scratch database)');
-  const report = await detectDrift(config, handle.url, current).finally(() => spinner.stop());
+  const report = await detectDrift(config, handle, current).finally(() => spinner.stop());
   if (ctx.out.json) return report;
   if (report.status === 'ok') {
     ctx.out.success(`no drift: the schema is what the migrations build (at ${report.expectedAt.join(', ') || 'base'})`);
