@@ -153,7 +153,11 @@ export function withDatabase(url: string, database: string): string {
 
 /** A one-line description of the target for stderr, password masked. */
 export function describeTarget(config: CmmcConfig): string {
-  if (config.kind === 'embedded') return `embedded PostgreSQL (PGlite) in ${path.relative(process.cwd(), config.embeddedDir) || '.'} — not a server`;
+  if (config.kind === 'embedded') {
+    const relative = path.relative(process.cwd(), config.embeddedDir);
+    const shown = relative === '' ? '.' : relative.startsWith('..') ? config.embeddedDir : relative;
+    return `embedded PostgreSQL (PGlite) in ${shown} — not a server`;
+  }
   return `${redactUrl(config.url!)} (from ${config.source})`;
 }
 
