@@ -96,8 +96,20 @@ async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>)
   }
 }
 
+/**
+ * DROP DATABASE ... WITH (FORCE) ends the sessions still open on it, but gives them 5 s to go: on
+ * a busy server that can fail with "being accessed by other users" (55006). Try again a few times.
+ */
 async function dropByName(adminUrl: string, name: string): Promise<void> {
-  await admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 /**
