@@ -94,6 +94,10 @@ describe('revision --autogenerate', () => {
     const r = await runCliJson(['test-migrations', '--no-schema-file'], { url: tdb.url, env: ws.env });
     expect(r.exitCode, JSON.stringify(r.data)).toBe(0);
     expect(r.data.revisions).toBe(2 + CASES.length);
+    // ...and offline mode prints them like any other revision.
+    const offline = await runCli(['upgrade', 'base:head', '--sql'], { env: ws.env });
+    expect(offline.exitCode, offline.stderr).toBe(0);
+    expect(offline.stdout).toContain('alter table "public"."widgets" add column "colour" text default \'red\'::text;');
   });
 
   it('a destructive change is marked in the file and named on the terminal', async () => {

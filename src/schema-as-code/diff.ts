@@ -29,7 +29,19 @@ export async function diffSchemas(fromUrl: string, toUrl: string, options: Schem
   const migra = require('@pgkit/migra') as MigraModule;
   // The client migra itself depends on (not a dependency of this project on its own).
   const client = createRequire(require.resolve('@pgkit/migra'))('@pgkit/client') as ClientModule;
-  const clientOptions = { pgpOptions: { initialize: { noWarnings: true } } };
+  // A server message on a connection between two of migra's queries (a terminated session, for
+  // example) is an 'error' event on the pg client; unheard, it would crash the process before the
+  // scratch databases are dropped. Heard here, the pending query fails and the error propagates.
+  const clientOptions = {
+    pgpOptions: {
+      initialize: {
+        noWarnings: true,
+        connect: (e: { client: { on(event: 'error', listener: (err: Error) => void): void }; useCount: number }) => {
+          if (e.useCount === 0) e.client.on('error', () => {});
+        },
+      },
+    },
+  };
   const from = client.createClient(fromUrl, clientOptions);
   const to = client.createClient(toUrl, clientOptions);
   try {
