@@ -133,6 +133,13 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   if (up.length === 0) return { status: 'no-change', ...base };
   if (options.dryRun) return { status: 'dry-run', ...base };
   const transactional = !up.some((s) => /\bconcurrently\b/i.test(s)) && !down.some((s) => /\bconcurrently\b/i.test(s));
+  if (transactional) {
+    // migra turns function body checks off with a session-wide SET; in a revision's transaction it
+    // must not outlive the revision (the engine runs every revision on one session).
+    const local = (s: string) => s.replace(/^set check_function_bodies = off;$/i, 'SET LOCAL check_function_bodies = off;');
+    up = up.map(local);
+    down = down.map(local);
+  }
   const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional, revision: options.revId });
   return { status: 'written', revision, file, ...base };
 }

@@ -69,8 +69,11 @@ export function tidyStatement(statement: string): string {
   while (lines.length && lines[0].trim() === '') lines.shift();
   while (lines.length && lines[lines.length - 1].trim() === '') lines.pop();
   if (lines.length === 0) return '';
-  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
-  let text = lines.map((l) => l.slice(indent).trimEnd()).join('\n');
+  // migra indents some statements' first line only (create policy): start every statement at column 0.
+  lines[0] = lines[0].trimStart();
+  const rest = lines.slice(1).filter((l) => l.trim());
+  const indent = rest.length ? Math.min(...rest.map((l) => /^ */.exec(l)![0].length)) : 0;
+  let text = [lines[0], ...lines.slice(1).map((l) => l.slice(Math.min(indent, /^ */.exec(l)![0].length)))].map((l) => l.trimEnd()).join('\n');
   if (!text.endsWith(';')) text += ';';
   return text;
 }
