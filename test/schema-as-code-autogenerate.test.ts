@@ -26,6 +26,18 @@ const CASES = [
     sql: "CREATE VIEW public.large_widgets AS SELECT id, name FROM public.widgets WHERE kind = 'large';",
     present: `SELECT count(*)::int AS n FROM pg_views WHERE viewname = 'large_widgets'`,
   },
+  {
+    what: 'a function, a trigger and an RLS policy',
+    sql: [
+      "CREATE FUNCTION public.widgets_default_name() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := coalesce(NEW.name, 'unnamed'); RETURN NEW; END $$;",
+      'CREATE TRIGGER widgets_default_name BEFORE INSERT ON public.widgets FOR EACH ROW EXECUTE FUNCTION public.widgets_default_name();',
+      'ALTER TABLE public.widgets ENABLE ROW LEVEL SECURITY;',
+      "CREATE POLICY widgets_small_only ON public.widgets AS RESTRICTIVE FOR DELETE USING (kind = 'small');",
+    ].join('\n'),
+    present: `SELECT (SELECT count(*) FROM pg_trigger WHERE tgname = 'widgets_default_name')::int
+                  * (SELECT count(*) FROM pg_policies WHERE policyname = 'widgets_small_only')::int
+                  * (SELECT count(*) FROM pg_proc WHERE proname = 'widgets_default_name')::int AS n`,
+  },
 ];
 
 describe('revision --autogenerate', () => {
