@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
-import type { CmmcConfig } from '../config/config.js';
+import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { RevisionGraph, type RevisionNode } from '../revision/index.js';
 import { graphErrorToUser } from './errors.js';
@@ -187,12 +188,29 @@ function unescape(s: string): string {
 let tsxRegistered: Promise<unknown> | undefined;
 
 /**
+ * A revision file imports 'kysely'; in a folder with no node_modules nearby (say /srv/migrations)
+ * that import would fail. Resolve such bare imports from cmmc-db's own dependencies as a fallback:
+ * for CommonJS through NODE_PATH, for ESM through a resolve hook.
+ */
+function useOwnDependenciesAsFallback(): void {
+  const ownModules = path.join(PACKAGE_DIR, 'node_modules');
+  const require = createRequire(import.meta.url);
+  const Module = require('node:module') as { _initPaths?: () => void };
+  process.env.NODE_PATH = [process.env.NODE_PATH, ownModules].filter(Boolean).join(path.delimiter);
+  Module._initPaths?.();
+  register(new URL('./resolve-hook.js', import.meta.url), { data: { parentURL: pathToFileURL(path.join(PACKAGE_DIR, 'package.json')).href } });
+}
+
+/**
  * Imports a TypeScript revision. tsx's loader is registered once per process (each `tsImport` call
  * would start a loader of its own, which costs a few hundred ms per file).
  */
 async function importTs(file: string): Promise<Record<string, unknown>> {
   // Both hooks, as the tsx command does: a .ts file outside a "type": "module" package is CommonJS to Node.
-  tsxRegistered ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())]);
+  tsxRegistered ??= (async () => {
+    useOwnDependenciesAsFallback();
+    await Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())]);
+  })();
   await tsxRegistered;
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
