@@ -14,8 +14,11 @@ import { usageError } from '../errors.js';
 
 /** Cache hit ratio below this warns. PgHero `cache_hit_rate_threshold` 99 (%); pg-extras asks ≥ 0.99 in its docs. */
 export const CACHE_HIT_RATIO_MIN = 0.99;
-/** No cache-hit verdict before this many blocks were read or hit (a new database has no sample). Ours. */
-export const CACHE_HIT_MIN_BLOCKS = 1000;
+/**
+ * No cache-hit verdict before this many blocks were read or hit: a new database has no sample (a
+ * fresh `init` reads ~5,000 blocks, mostly cold, and would warn at once). Ours.
+ */
+export const CACHE_HIT_MIN_BLOCKS = 20_000;
 /** Connections in use over max_connections: warn above 75 %, fail above 90 %. check_postgres `backends` style (warn/crit as a share of max_connections). */
 export const CONNECTIONS_WARN_RATIO = 0.75;
 export const CONNECTIONS_FAIL_RATIO = 0.9;

@@ -121,6 +121,15 @@ export function findDuplicates(indexes: IndexRow[]): { index: string; covered_by
   return [...found.values()].sort((x, y) => y.size - x.size || x.index.localeCompare(y.index));
 }
 
+/**
+ * Overlapping indexes the platform keeps on purpose: the design names them, although the unique
+ * index beside each one also serves its leading column. Reported, not warned about.
+ */
+export const INTENDED_OVERLAPS: ReadonlyMap<string, string> = new Map([
+  ['public.idx_findings_assessment_id', 'named in the platform design beside unique (assessment_id, control_id)'],
+  ['public.idx_provider_inheritance_provider', 'named in the platform design beside unique (provider, control_id)'],
+]);
+
 async function duplicates(ctx: DoctorContext): Promise<Finding> {
   const raw = await ctx.sql<{ table: string; index: string; am: string; keys: string; nkeys: number; opclasses: string; exprs: string | null; pred: string | null; unique: boolean; primary: boolean; def: string; size: number }[]>`
     SELECT format('%I.%I', n.nspname, t.relname) AS "table",
@@ -143,9 +152,19 @@ async function duplicates(ctx: DoctorContext): Promise<Finding> {
      WHERE i.indisvalid
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
   const indexes: IndexRow[] = raw.map((r) => ({ ...r, keys: r.keys.split(' ').map(Number), opclasses: r.opclasses.split(' ').map(Number) }));
-  const dups = findDuplicates(indexes);
+  const found = findDuplicates(indexes);
+  const intended = found.filter((d) => d.kind !== 'duplicate' && INTENDED_OVERLAPS.has(d.index));
+  const dups = found.filter((d) => !intended.includes(d));
   const rows = dups.map((d) => ({ index: d.index, covered_by: d.covered_by, table: d.table, kind: d.kind, size: bytes(d.size), definition: d.definition }));
-  if (dups.length === 0) return { status: 'ok', figure: `no duplicate or overlapping index among ${plural(indexes.length, 'index', 'indexes')}`, remedy: '' };
+  if (dups.length === 0) {
+    const kept = intended.length ? ` (${plural(intended.length, 'overlapping index', 'overlapping indexes')} kept by design: ${intended.map((d) => d.index).join(', ')})` : '';
+    return {
+      status: 'ok',
+      figure: `no duplicate or overlapping index among ${plural(indexes.length, 'index', 'indexes')}${kept}`,
+      remedy: '',
+      rows: intended.map((d) => ({ index: d.index, covered_by: d.covered_by, table: d.table, kind: d.kind, kept: INTENDED_OVERLAPS.get(d.index), size: bytes(d.size), definition: d.definition })),
+    };
+  }
   return {
     status: 'warn',
     figure: `${plural(dups.length, 'index', 'indexes')} covered by another: ${names(dups.map((d) => `${d.index} (by ${d.covered_by})`), 2)}`,
