@@ -34,7 +34,7 @@ Example:
           sample: opts.sample,
           allowProductionSample: opts.allowProductionSample,
           onStep: (s) => {
-            const line = `${s.step} ${s.name}: ${s.status === 'present' ? s.detail : `${s.status} (${s.detail})`}`;
+            const line = `${s.step} ${s.name}: ${s.status === 'present' || s.detail === s.status ? s.detail : `${s.status} (${s.detail})`}`;
             if (s.status === 'present' || s.status === 'skipped') ctx.out.info(`  ${line}`);
             else ctx.out.success(line);
           },
