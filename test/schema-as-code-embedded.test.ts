@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { embeddedBackend } from './helpers/backends.js';
 import { runCli, runCliJson } from './helpers/cli.js';
@@ -51,6 +52,25 @@ describe('schema as code on the embedded database (scratch databases are PGlite 
       expect(r.data.drift.objects).toEqual([expect.objectContaining({ kind: 'column', name: 'public.widgets.nickname', change: 'added' })]);
       expect(r.data.drift.reconcile).toContain('alter table "public"."widgets" drop column "nickname";');
       expect(scratchFolders(ws.tag)).toEqual([]);
+    } finally {
+      ws.cleanup();
+      await target.drop();
+    }
+  });
+
+  it('upgrade --backup backs the embedded database up, verified, before applying anything', async () => {
+    const target = await embeddedBackend.create();
+    const ws = makeWorkspace('simple');
+    const env = { ...target.env, ...ws.env, CMMC_BACKUP_DIR: path.join(ws.dir, 'backups') };
+    try {
+      expect((await runCli(['upgrade', '0a0000000001'], { env })).exitCode).toBe(0);
+      const r = await runCliJson(['upgrade', 'head', '--backup'], { env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.backup).toMatchObject({ status: 'verified' });
+      expect(r.data.to).toEqual(['0a0000000002']);
+      const verify = await runCliJson(['backup', 'verify', r.data.backup.name], { env });
+      expect(verify.exitCode, verify.stderr).toBe(0);
+      expect(verify.data.status).toBe('verified');
     } finally {
       ws.cleanup();
       await target.drop();

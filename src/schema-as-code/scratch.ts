@@ -132,7 +132,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     const e = err as { code?: string; message?: string };
     if (e.code === '42501') {
       throw new CmmcError('scratch.create', `cannot create a scratch database on ${redactUrl(adminUrl)}: permission denied`, {
-        hint: 'the configured user needs CREATEDB (ALTER ROLE ... CREATEDB) for scratch databases',
+        hint: 'the configured user needs CREATEDB (ALTER ROLE ... CREATEDB) for scratch databases; check --no-drift skips the one check makes',
       });
     }
     throw err;

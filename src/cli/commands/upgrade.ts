@@ -39,14 +39,18 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     if (!ok) return 1;
   }
   const { arrow } = await import('../../migrate/report.js');
-  const handle = await ctx.open();
   let backup: { name: string; path: string; status: 'verified' } | undefined;
   if (operation === 'upgrade' && (flags.backup ?? config.production)) {
-    const status = await m.getStatus(handle, script);
+    // Before the run's own connection is opened: the embedded database is backed up from its folder.
+    const { openDatabase } = await import('../../db/connection.js');
+    ctx.announce(config);
+    const probe = await openDatabase(config, { pool: { max: 1, min: 0 } });
+    const status = await m.getStatus(probe, script).finally(() => probe.close());
     const planned = m.catchRevisionErrors(() => script.graph.upgradePlan(status.current.filter((r) => script.graph.has(r)), target));
     if (planned.length > 0) backup = await (await import('./schema.js')).backupBeforeUpgrade(ctx, flags.backupDir);
     else if (!ctx.out.json) ctx.out.info('nothing to upgrade: no backup taken');
   }
+  const handle = await ctx.open();
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
   const result = await m[operation === 'upgrade' ? 'runUpgrade' : 'runDowngrade'](handle, target, {
     script,
