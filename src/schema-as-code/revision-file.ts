@@ -1,7 +1,7 @@
 /** Writes a plain-SQL revision in the engine's format (see templates/ and src/migrate/script.ts). */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { newRevisionId, slug as slugify } from '../migrate/new-revision.js';
 import { isDestructive } from './diff.js';
 
 export const DESTRUCTIVE_MARK = '-- DESTRUCTIVE: review';
@@ -13,23 +13,6 @@ export interface SqlRevisionInput {
   down: string[];
   transactional?: boolean;
   revision?: string;
-}
-
-/** A new revision id: 12 lower-case hex characters. */
-export function newRevisionId(): string {
-  return randomBytes(6).toString('hex');
-}
-
-/** "Add widget table!" → "add_widget_table" */
-export function slugify(message: string): string {
-  return (
-    message
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(0, 40)
-      .replace(/_+$/, '') || 'revision'
-  );
 }
 
 function section(statements: string[]): string {

@@ -1,10 +1,11 @@
 /**
  * A throwaway PostgreSQL cluster with settings of the test's choosing (for example
  * shared_preload_libraries=pg_stat_statements), for checks that the shared server on :5432 cannot
- * show without a restart, which would disturb everyone else's tests. Trust auth on 127.0.0.1;
- * as root, initdb and pg_ctl run as the `postgres` system user. Always `stop()` it.
+ * show without a restart, which would disturb everyone else's tests, or a password that is really
+ * checked (scram-sha-256; the shared server trusts every local connection). Trust auth unless a
+ * password is given; as root, initdb and pg_ctl run as the `postgres` system user. Always `stop()` it.
  */
-import { mkdtempSync, rmSync, chmodSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +13,14 @@ import { execa } from 'execa';
 
 export interface TempCluster {
   port: number;
-  /** URL for the superuser postgres (trust). */
+  /** URL for the superuser postgres (with the cluster's password when it has one). */
   url(database?: string): string;
   stop(): Promise<void>;
+}
+
+export interface TempClusterOptions {
+  /** The superuser's password: the cluster then authenticates with scram-sha-256. */
+  password?: string;
 }
 
 function pgBin(name: string): string {
@@ -34,20 +40,29 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts a cluster with `settings` as -c name=value server options. */
-export async function startTempCluster(settings: Record<string, string> = {}): Promise<TempCluster> {
+export async function startTempCluster(settings: Record<string, string> = {}, options: TempClusterOptions = {}): Promise<TempCluster> {
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-temp-cluster-'));
   const data = path.join(dir, 'data');
   chmodSync(dir, 0o755);
   const run = (cmd: string, args: string[]) => (asRoot ? execa('runuser', ['-u', 'postgres', '--', cmd, ...args]) : execa(cmd, args));
+  const auth = ['--auth=trust'];
+  if (options.password !== undefined) {
+    const pwfile = path.join(dir, 'pw');
+    writeFileSync(pwfile, options.password + '\n', { mode: 0o644 });
+    auth.splice(0, 1, '--auth=scram-sha-256', `--pwfile=${pwfile}`);
+  }
   if (asRoot) await execa('chown', ['-R', 'postgres', dir]);
-  await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+  await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8']);
   const port = await freePort();
   const opts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
   await run(pgBin('pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', opts, 'start']);
   return {
     port,
-    url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    url: (database = 'postgres') =>
+      options.password === undefined
+        ? `postgres://postgres@127.0.0.1:${port}/${database}`
+        : `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/${database}`,
     async stop() {
       await run(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']).catch(() => {});
       rmSync(dir, { recursive: true, force: true });

@@ -68,7 +68,7 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     else ctx.out.table(['check', 'what it looks at', 'needs a server'], rows.map((r) => [r.id, r.title, r.needsServer ? 'yes' : 'no']));
     return 0;
   }
-  if (options.health) return printHealth(ctx);
+  if (options.health) return (await import('./health.js')).printHealth(ctx);
   // Parse everything a user can get wrong before connecting.
   const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
   doctorLib.selectChecks(checks);
@@ -139,22 +139,6 @@ function cell(value: unknown): string {
   if (Array.isArray(value)) return value.join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
-}
-
-/** The report of `cmmc-db health`, from the library's healthCheck (the pool as the platform opens it). */
-async function printHealth(ctx: CliContext): Promise<number> {
-  const { healthCheck, POOL_SETTINGS } = await import('../../db/index.js');
-  const handle = await ctx.open({ pool: { min: POOL_SETTINGS.min, max: POOL_SETTINGS.max }, warm: true });
-  const report = await healthCheck(handle);
-  if (ctx.out.json) {
-    ctx.out.data(report);
-  } else {
-    ctx.out.table(
-      ['status', 'database', 'server', 'latency ms', 'pool size', 'in use', 'free', 'min', 'max'],
-      [[report.status, report.database, report.serverVersion, report.latencyMs, report.pool.size, report.pool.inUse, report.pool.free, report.pool.min, report.pool.max]],
-    );
-  }
-  return report.status === 'ok' ? 0 : 1;
 }
 
 async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promise<number> {
