@@ -125,9 +125,13 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
   const adminUrl = withDatabase(url, 'postgres');
   const name = `${SCRATCH_PREFIX}${scratchTag()}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
+  // Tracked before it exists: a signal that lands while CREATE DATABASE runs must still drop it
+  // (DROP ... IF EXISTS covers the case where it was never made).
+  track(name, { adminUrl });
   try {
     await admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`));
   } catch (err) {
+    untrack(name);
     if (err instanceof CmmcError) throw err;
     const e = err as { code?: string; message?: string };
     if (e.code === '42501') {
@@ -137,7 +141,6 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     }
     throw err;
   }
-  track(name, { adminUrl });
   const scratchUrl = withDatabase(url, name);
   let dropped = false;
   return {
