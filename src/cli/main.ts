@@ -10,6 +10,7 @@ import { PACKAGE_DIR } from '../config/config.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
+import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
 
 function version(): string {
@@ -49,6 +50,7 @@ With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
 export async function run(argv: string[]): Promise<number> {
   loadDotenv();
+  if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
   const program = buildProgram(ctx);
   try {

@@ -4,10 +4,25 @@
  */
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
-import { Chalk, type ChalkInstance } from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import { CmmcError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * chalk is loaded only when colours can be shown (preloadColors, called once at start-up): a run
+ * whose output goes to a pipe or a file, or with NO_COLOR, does not pay for it.
+ */
+let chalkModule: typeof import('chalk') | undefined;
+export async function preloadColors(): Promise<void> {
+  if (colorAllowed(process.stderr) || colorAllowed(process.stdout)) chalkModule ??= await import('chalk');
+}
+
+/** Stands in for chalk without colours: every style (and chain of styles) returns its text. */
+const PLAIN: ChalkInstance = new Proxy(function plain() {}, {
+  get: () => PLAIN,
+  apply: (_target, _this, args: unknown[]) => args.join(' '),
+}) as unknown as ChalkInstance;
 
 export interface OutputOptions {
   json?: boolean;
@@ -35,7 +50,7 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr;
     this.json = options.json ?? false;
     this.color = (options.color ?? true) && colorAllowed(this.stderr);
-    this.c = new Chalk({ level: this.color ? 1 : 0 });
+    this.c = this.color && chalkModule ? new chalkModule.Chalk({ level: 1 }) : PLAIN;
   }
 
   /** A line of data on stdout (not used with --json). */
