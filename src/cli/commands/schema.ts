@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { CliContext } from '../context.js';
 import type { RegisterCommand } from './types.js';
 
 export const register: RegisterCommand = (program, ctx) => {
@@ -16,12 +17,10 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExample:\n  $ cmmc-db schema dump                 # rewrite ./schema.sql\n  $ cmmc-db schema dump --check         # in CI: fail when schema.sql is stale')
     .action(
       ctx.action(async (opts: { output?: string; check?: boolean; stdout?: boolean }) => {
-        const { dumpHeadSchema, schemaFilePath, compareSchemaFile } = await import('../../schema-as-code/dump.js');
-        const { writeFileSync } = await import('node:fs');
+        const { dumpHeadSchema, schemaFilePath } = await import('../../schema-as-code/dump.js');
         const config = ctx.config();
         ctx.announce(config);
         const file = schemaFilePath(config, opts.output);
-        const shown = path.relative(process.cwd(), file) || file;
         const spinner = await ctx.out.spinner('building the migrations\' head in a scratch database');
         let text: string;
         try {
@@ -31,26 +30,7 @@ export const register: RegisterCommand = (program, ctx) => {
           throw err;
         }
         spinner.stop();
-        if (opts.stdout && !opts.check) {
-          process.stdout.write(text);
-          return 0;
-        }
-        if (opts.check) {
-          const result = compareSchemaFile(file, text);
-          if (ctx.out.json) ctx.out.data({ file, status: result.upToDate ? 'ok' : 'stale', firstDifference: result.firstDifference ?? null });
-          if (result.upToDate) {
-            ctx.out.success(`${shown} matches the migrations' head`);
-            return 0;
-          }
-          const d = result.firstDifference!;
-          ctx.out.error(`${shown} differs from the migrations' head at line ${d.line}: expected "${d.expected}", found "${d.actual}"`);
-          ctx.out.info(`run "cmmc-db schema dump" and commit ${shown}`);
-          return 1;
-        }
-        writeFileSync(file, text);
-        if (ctx.out.json) ctx.out.data({ file, status: 'written', lines: text.split('\n').length - 1 });
-        ctx.out.success(`wrote ${shown} (${text.split('\n').length - 1} lines)`);
-        return 0;
+        return writeOrCheck(ctx, file, text, opts, { against: "the migrations' head", command: 'cmmc-db schema dump' });
       }),
     );
 
@@ -64,33 +44,11 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (opts: { output?: string; check?: boolean; stdout?: boolean }) => {
         const { generateHeadTypes, typesFilePath } = await import('../../schema-as-code/typegen.js');
-        const { compareSchemaFile } = await import('../../schema-as-code/dump.js');
-        const { writeFileSync } = await import('node:fs');
         const config = ctx.config();
         ctx.announce(config);
         const file = typesFilePath(config, opts.output);
-        const shown = path.relative(process.cwd(), file) || file;
         const text = await generateHeadTypes(config);
-        if (opts.stdout && !opts.check) {
-          process.stdout.write(text);
-          return 0;
-        }
-        if (opts.check) {
-          const result = compareSchemaFile(file, text);
-          if (ctx.out.json) ctx.out.data({ file, status: result.upToDate ? 'ok' : 'stale', firstDifference: result.firstDifference ?? null });
-          if (result.upToDate) {
-            ctx.out.success(`${shown} matches the migrations' head`);
-            return 0;
-          }
-          const d = result.firstDifference!;
-          ctx.out.error(`${shown} differs from the types of the migrations' head at line ${d.line}: expected "${d.expected}", found "${d.actual}"`);
-          ctx.out.info(`run "cmmc-db schema types" and commit ${shown}`);
-          return 1;
-        }
-        writeFileSync(file, text);
-        if (ctx.out.json) ctx.out.data({ file, status: 'written' });
-        ctx.out.success(`wrote ${shown}`);
-        return 0;
+        return writeOrCheck(ctx, file, text, opts, { against: "the types of the migrations' head", command: 'cmmc-db schema types' });
       }),
     );
 };
@@ -199,4 +157,41 @@ export async function backupBeforeUpgrade(ctx: import('../context.js').CliContex
   spinner.succeed(`backup ${record.name} (${formatBytes(record.sizeBytes)}) verified: ${record.path}`);
   ctx.out.info(ctx.out.c.dim(`the way back: cmmc-db backup restore ${record.name}${dir ? ` --dir ${dir}` : ''}`));
   return { name: record.name, path: record.path, status: 'verified' };
+}
+
+/**
+ * The end of `schema dump` and `schema types`: print the generated text, check the committed file
+ * against it (exit 1 when stale, naming the first difference), or write it.
+ */
+async function writeOrCheck(
+  ctx: CliContext,
+  file: string,
+  text: string,
+  opts: { check?: boolean; stdout?: boolean },
+  words: { against: string; command: string },
+): Promise<number> {
+  const { compareSchemaFile } = await import('../../schema-as-code/dump.js');
+  const { writeFileSync } = await import('node:fs');
+  const shown = path.relative(process.cwd(), file) || file;
+  if (opts.stdout && !opts.check) {
+    process.stdout.write(text);
+    return 0;
+  }
+  if (opts.check) {
+    const result = compareSchemaFile(file, text);
+    if (ctx.out.json) ctx.out.data({ file, status: result.upToDate ? 'ok' : 'stale', firstDifference: result.firstDifference ?? null });
+    if (result.upToDate) {
+      ctx.out.success(`${shown} matches the migrations' head`);
+      return 0;
+    }
+    const d = result.firstDifference!;
+    ctx.out.error(`${shown} differs from ${words.against} at line ${d.line}: expected "${d.expected}", found "${d.actual}"`);
+    ctx.out.info(`run "${words.command}" and commit ${shown}`);
+    return 1;
+  }
+  writeFileSync(file, text);
+  const lines = text.split('\n').length - 1;
+  if (ctx.out.json) ctx.out.data({ file, status: 'written', lines });
+  ctx.out.success(`wrote ${shown} (${lines} lines)`);
+  return 0;
 }
