@@ -17,9 +17,11 @@
  * Every step is idempotent and reports `created` / `present` (or what it applied). On the embedded
  * database (config.kind === 'embedded') steps 1, 2 and 4 do not apply.
  */
-import postgres from 'postgres';
-import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { openDatabase, translateConnectError, type DbHandle } from '../db/connection.js';
+import type postgres from 'postgres';
+import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { connParamsOf, formatConnUri } from '../config/conninfo.js';
+import { openDatabase, type DbHandle } from '../db/connection.js';
+import { connectPool } from '../db/driver.js';
 import { CmmcError, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 
@@ -54,40 +56,25 @@ const EXTENSIONS = ['uuid-ossp', 'vector'] as const;
 
 /** The admin URL: --admin-url, else POSTGRES_USER (default postgres) / POSTGRES_PASSWORD on the target's host and port. */
 export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): string {
-  if (options.adminUrl) {
-    try {
-      const u = new URL(options.adminUrl);
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('protocol');
-    } catch {
-      throw usageError(`--admin-url is not a postgres:// URL: "${redactUrl(options.adminUrl)}"`, 'use the form postgres://postgres:password@host:5432/postgres');
-    }
-    return options.adminUrl;
-  }
+  if (options.adminUrl) return parseDatabaseUrl(options.adminUrl, '--admin-url', options.env ?? process.env);
   const env = options.env ?? process.env;
-  const target = new URL(config.url!);
-  const u = new URL('postgres://localhost');
-  u.hostname = target.hostname || 'localhost';
-  u.port = target.port || '5432';
-  for (const [key, value] of target.searchParams) if (key === 'host' || key === 'sslmode') u.searchParams.set(key, value);
-  u.username = encodeURIComponent(env.POSTGRES_USER || 'postgres');
-  if (env.POSTGRES_PASSWORD) u.password = encodeURIComponent(env.POSTGRES_PASSWORD);
-  u.pathname = '/postgres';
-  return u.toString();
+  // The target's hosts, ports and TLS settings (every host of a multi-host target), as the admin.
+  const target = connParamsOf(config.url!);
+  const { password: _appPassword, ...rest } = target;
+  return formatConnUri({
+    ...rest,
+    user: env.POSTGRES_USER || 'postgres',
+    ...(env.POSTGRES_PASSWORD ? { password: env.POSTGRES_PASSWORD } : {}),
+    dbname: 'postgres',
+  });
 }
 
 function userOf(url: string): string {
-  return decodeURIComponent(new URL(url).username) || 'postgres';
+  return connParamsOf(url).user;
 }
 
 async function adminConnect(url: string): Promise<postgres.Sql> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'cmmc-db:init' } });
-  try {
-    await sql`SELECT 1`;
-  } catch (err) {
-    await sql.end({ timeout: 0 }).catch(() => {});
-    throw translateConnectError(err, url);
-  }
-  return sql;
+  return connectPool(url, { applicationName: 'cmmc-db:init' });
 }
 
 /** Runs init; throws CmmcError on the first step that cannot be done. */
@@ -103,7 +90,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     const adminUrl = adminUrlFor(config, options);
     const appUrl = config.url!;
     const appUser = userOf(appUrl);
-    const appPassword = decodeURIComponent(new URL(appUrl).password);
+    const appPassword = connParamsOf(appUrl).password ?? '';
     const dbName = databaseName(appUrl);
     const adminUser = userOf(adminUrl);
     const sameRole = appUser === adminUser;
