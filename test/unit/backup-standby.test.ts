@@ -1,6 +1,6 @@
 /** The pure parts of `backup --from-standby`: the URL it asks with, and the recovery-conflict hint. */
 import { describe, expect, it } from 'vitest';
-import { recoveryConflictHint, standbyUrl } from '../src/backup/standby.js';
+import { recoveryConflictHint, standbyUrl } from '../../src/backup/standby.js';
 
 describe('standbyUrl', () => {
   it('asks for a standby on a single-host URL', () => {
