@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure this machine has what cmmc-db's tests and commands use: a running PostgreSQL on
-# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, and crontab.
+# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, and chromium.
 # Idempotent: every step is skipped when its result is already there.
 # pgvector is not packaged for Debian bookworm; we build Debian trixie's source package
 # (0.8.x) against bookworm's postgresql-server-dev (see README, "Set-up on a fresh machine").
@@ -64,5 +64,10 @@ log "pgvector $(psql_admin "SELECT default_version FROM pg_available_extensions 
 if ! command -v crontab >/dev/null 2>&1; then
   log "installing cron (for crontab)"
   apt_install cron
+fi
+# 5. chromium, for the report's browser tests (playwright-core drives /usr/bin/chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (for the report's browser tests)"
+  apt_install chromium
 fi
 log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector"
