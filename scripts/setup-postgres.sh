@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure this machine has what cmmc-db's tests and commands use: a running PostgreSQL on
-# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, and
-# pg_autoctl (pg_auto_failover) for the high-availability tests.
+# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, chromium,
+# and pg_autoctl (pg_auto_failover) for the high-availability tests.
 # Idempotent: every step is skipped when its result is already there.
 # pgvector is not packaged for Debian bookworm; we build Debian trixie's source package
 # (0.8.x) against bookworm's postgresql-server-dev (see README, "Set-up on a fresh machine").
@@ -66,7 +66,12 @@ if ! command -v crontab >/dev/null 2>&1; then
   log "installing cron (for crontab)"
   apt_install cron
 fi
-# 5. pg_auto_failover (pg_autoctl), for the high-availability tests (test/helpers/formation.ts)
+# 5. chromium, for the report's browser tests (playwright-core drives /usr/bin/chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (for the report's browser tests)"
+  apt_install chromium
+fi
+# 6. pg_auto_failover (pg_autoctl), for the high-availability tests (test/helpers/formation.ts)
 #    and docs/high-availability.md: Debian's build for this PostgreSQL major.
 if ! command -v pg_autoctl >/dev/null 2>&1; then
   log "installing pg_auto_failover (pg_autoctl) for PostgreSQL ${PG_MAJOR}"

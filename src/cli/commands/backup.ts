@@ -297,9 +297,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .addOption(keyFileOption())
     .option('--crontab-file <file>', 'write to this file instead of the user crontab')
     .option('--print', 'print the lines without installing them')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14')
+    .option('--doctor-at <cron>', 'also record a doctor run (doctor --record, for cmmc-db report) at this time')
+    .option('--doctor-retention-days <n>', 'with --doctor-at: keep recorded doctor runs N days', wholeNumber('--doctor-retention-days'), 90)
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14\n  $ cmmc-db backup schedule install --doctor-at "45 2 * * *"')
     .action(
-      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean; doctorAt?: string; doctorRetentionDays: number }) => {
         const s = await lib();
         const path = await import('node:path');
         const { existsSync } = await import('node:fs');
@@ -315,6 +317,8 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           dir: s.resolveBackupDir(opts.dir),
           format: opts.format,
           keyFile: opts.encrypt && opts.keyFile ? path.resolve(opts.keyFile) : undefined,
+          doctorAt: opts.doctorAt,
+          doctorRetentionDays: opts.doctorRetentionDays,
         });
         if (ctx.globals.url) ctx.out.warn('the cron job does not carry --url (it would expose the password): it reads DATABASE_URL from .env in this folder or the environment');
         else if (!existsSync(path.join(process.cwd(), '.env')) && !process.env.DATABASE_URL && !process.env.DB_HOST) {
