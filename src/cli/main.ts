@@ -28,6 +28,7 @@ export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Co
     .option('--url <url>', 'database URL (overrides DATABASE_URL and DB_*)')
     .option('--json', 'print data as one JSON document on stdout')
     .option('-y, --yes', 'answer yes to confirmations (for scripts)')
+    .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
     .option('--migrations-dir <dir>', 'folder of revision files (default: ./migrations)')
     .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
     .addOption(new Option('--debug', 'show stack traces on errors'))

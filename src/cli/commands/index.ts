@@ -27,6 +27,7 @@ export const COMMAND_MODULES: readonly (readonly [string, Loader])[] = [
   ['schema', () => import('./schema.js')],
   ['test-migrations', () => import('./test-migrations.js')],
   ['health', () => import('./health.js')],
+  ['report', () => import('./report.js')],
 ];
 
 /**
