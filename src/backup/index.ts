@@ -16,6 +16,8 @@ export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type Pr
 export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
+  listDrills,
+  type DrillRecord,
   listPartials,
   findBackup,
   resolveBackupDir,

@@ -19,6 +19,7 @@ import { register as refresh } from './refresh.js';
 import { register as schema } from './schema.js';
 import { register as testMigrations } from './test-migrations.js';
 import { register as health } from './health.js';
+import { register as report } from './report.js';
 
 export const COMMANDS: RegisterCommand[] = [
   revision,
@@ -40,4 +41,5 @@ export const COMMANDS: RegisterCommand[] = [
   schema,
   testMigrations,
   health,
+  report,
 ];
