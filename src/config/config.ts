@@ -38,6 +38,12 @@ export interface CmmcConfig {
   url?: string;
   /** The resolved server target (the same as `url`, parsed). */
   conn?: ConnParams;
+  /**
+   * The schema owner's URL (the target with DB_OWNER_USER / DB_OWNER_PASSWORD as its user and
+   * password), when DB_OWNER_USER is set and the target is not an explicit --url. Commands that
+   * change or read the whole schema (upgrade, downgrade, stamp, seed, backup, restore) connect with it.
+   */
+  ownerUrl?: string;
   /** Where the target came from, for messages. */
   source: '--url' | 'DATABASE_URL' | 'DB_*' | 'PG*' | 'embedded';
   /** Folder of the embedded database. */
@@ -92,7 +98,14 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   };
 
   const timeout = connectTimeoutDefault(env);
-  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig => ({ ...base, kind: 'server', url: formatConnUri(conn), conn, source });
+  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig => ({
+    ...base,
+    kind: 'server',
+    url: formatConnUri(conn),
+    conn,
+    ...(source === '--url' ? {} : ownerOf(conn, env)),
+    source,
+  });
   if (input.url) return server(resolveConnOptions(parseConnString(input.url, '--url'), env, { connectTimeout: timeout }, '--url'), '--url');
   if (env.DATABASE_URL) return server(resolveConnOptions(parseConnString(env.DATABASE_URL, 'DATABASE_URL'), env, { connectTimeout: timeout }, 'DATABASE_URL'), 'DATABASE_URL');
   if (env.DB_HOST || env.DB_NAME || env.DB_USER || env.DB_PORT || env.DB_PASSWORD) {
@@ -136,6 +149,18 @@ export function optionsFromDbParts(env: NodeJS.ProcessEnv): ConnOptions {
   if (env.DB_PASSWORD) o.password = env.DB_PASSWORD;
   if (env.DB_NAME) o.dbname = env.DB_NAME;
   return o;
+}
+
+/** `{ ownerUrl }`: the target with DB_OWNER_USER and DB_OWNER_PASSWORD, when DB_OWNER_USER is set. */
+function ownerOf(conn: ConnParams, env: NodeJS.ProcessEnv): { ownerUrl?: string } {
+  if (!env.DB_OWNER_USER) return {};
+  const { password: _target, ...rest } = conn;
+  return { ownerUrl: formatConnUri({ ...rest, user: env.DB_OWNER_USER, ...(env.DB_OWNER_PASSWORD ? { password: env.DB_OWNER_PASSWORD } : {}) }) };
+}
+
+/** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
+export function asOwner(config: CmmcConfig): CmmcConfig {
+  return config.ownerUrl ? { ...config, url: config.ownerUrl } : config;
 }
 
 /** A URL built from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME (then `PG*`, then defaults). */
