@@ -28,6 +28,8 @@ export interface BackupManifest {
   database: string;
   /** host:port of the server, never a password. */
   server: { host: string; version: string; versionNum: number };
+  /** Set when the backup was taken from a hot standby (`backup --from-standby`): which, and at which WAL position. */
+  source?: import('./standby.js').StandbySource;
   /** The schema revision: the heads in the version table at the time of the backup (empty when none). */
   revision: string[];
   /** Tables in the database when it was dumped (user schemas). */

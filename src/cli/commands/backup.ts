@@ -58,9 +58,13 @@ function registerCreate(backup: Command, ctx: CliContext): void {
     .option('--encrypt', 'encrypt the archive at rest (AES-256-GCM) with --key-file')
     .addOption(keyFileOption())
     .option('--verify', 'verify the backup once written (checksum and pg_restore --list)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key')
+    .option('--from-standby', 'dump a hot standby instead of the primary (target_session_attrs=standby); the manifest records the standby and its WAL position')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key\n  $ cmmc-db backup create --from-standby --url \"$(pg_autoctl show uri --formation default)\"",
+    )
     .action(
-      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean; fromStandby?: boolean }) => {
         if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
@@ -73,6 +77,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           jobs: opts.jobs,
           compress: opts.compress,
           keyFile: opts.encrypt ? keyFile : undefined,
+          fromStandby: opts.fromStandby,
         };
         checkCreateOptions(options);
         if (options.keyFile) {
@@ -95,7 +100,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           throw err;
         }
         spinner.succeed(
-          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}`,
+          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}${manifest.source ? `, from standby ${manifest.source.host} at WAL ${manifest.source.walReplayLsn}` : ''}`,
         );
         let code = 0;
         let verification;
