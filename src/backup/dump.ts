@@ -37,6 +37,8 @@ export interface DatabaseFacts {
   revision: string[];
   /** Tables (and partitioned tables) outside the system schemas. */
   tables: number;
+  /** The BYPASSRLS role pg_dump should SET ROLE to, so forced tenant policies hide no rows (src/tenant/roles.ts). */
+  rlsBypassRole: string | null;
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
@@ -55,6 +57,8 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     // The engine's own reading of the version table (heads; empty when the table is missing).
     const { getCurrentHeads } = await import('../migrate/index.js');
     const revision = await getCurrentHeads(handle);
+    const { rlsBypassRole } = await import('../tenant/roles.js');
+    const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(handle.sql);
     const u = url ? new URL(url) : undefined;
     return {
       database: row.database,
@@ -63,6 +67,7 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
       serverVersionNum: Number(row.num),
       revision,
       tables: row.tables,
+      rlsBypassRole: bypass,
     };
   } finally {
     await handle.close();
@@ -93,6 +98,8 @@ export interface DumpRequest {
   encryptWith?: Buffer;
   /** Stops pg_dump (Ctrl-C). */
   signal?: AbortSignal;
+  /** `--role` for pg_dump: the BYPASSRLS role of databaseFacts().rlsBypassRole. */
+  role?: string | null;
 }
 
 /** Runs the dump of the configured target into `request.out`. */
@@ -108,6 +115,7 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
   }
   const url = serverUrl(config);
   const args = [`--format=${request.format}`, '--no-password'];
+  if (request.role) args.push(`--role=${request.role}`);
   if (request.contents === 'schema-only') args.push('--schema-only');
   if (request.contents === 'data-only') args.push('--data-only');
   // A plain script carries its own DROP … IF EXISTS so that it restores over an existing database.

@@ -16,6 +16,12 @@ export interface CmmcConfig {
   kind: TargetKind;
   /** Connection URL of a server target; for the embedded target, filled in once it is started. */
   url?: string;
+  /**
+   * The schema owner's URL (the target with DB_OWNER_USER / DB_OWNER_PASSWORD as its user and
+   * password), when DB_OWNER_USER is set and the target is not an explicit --url. Commands that
+   * change or read the whole schema (upgrade, downgrade, stamp, seed, backup, restore) connect with it.
+   */
+  ownerUrl?: string;
   /** Where the target came from, for messages: `--url`, `DATABASE_URL`, `DB_*` or `embedded`. */
   source: '--url' | 'DATABASE_URL' | 'DB_*' | 'embedded';
   /** Folder of the embedded database. */
@@ -70,9 +76,13 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   };
 
   if (input.url) return { ...base, kind: 'server', url: parseDatabaseUrl(input.url, '--url'), source: '--url' };
-  if (env.DATABASE_URL) return { ...base, kind: 'server', url: parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL'), source: 'DATABASE_URL' };
+  if (env.DATABASE_URL) {
+    const url = parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL');
+    return { ...base, kind: 'server', url, ...ownerOf(url, env), source: 'DATABASE_URL' };
+  }
   if (env.DB_HOST || env.DB_NAME || env.DB_USER || env.DB_PORT || env.DB_PASSWORD) {
-    return { ...base, kind: 'server', url: urlFromParts(env), source: 'DB_*' };
+    const url = urlFromParts(env);
+    return { ...base, kind: 'server', url, ...ownerOf(url, env), source: 'DB_*' };
   }
   return { ...base, kind: 'embedded', source: 'embedded' };
 }
@@ -82,6 +92,20 @@ function pickProjectDir(cwd: string, env: NodeJS.ProcessEnv): string {
   if (env.CMMC_PROJECT_DIR) return path.resolve(cwd, env.CMMC_PROJECT_DIR);
   if (existsSync(path.join(cwd, 'migrations'))) return cwd;
   return PACKAGE_DIR;
+}
+
+/** `{ ownerUrl }`: the target URL with DB_OWNER_USER and DB_OWNER_PASSWORD, when DB_OWNER_USER is set. */
+function ownerOf(url: string, env: NodeJS.ProcessEnv): { ownerUrl?: string } {
+  if (!env.DB_OWNER_USER) return {};
+  const u = new URL(url);
+  u.username = encodeURIComponent(env.DB_OWNER_USER);
+  u.password = env.DB_OWNER_PASSWORD ? encodeURIComponent(env.DB_OWNER_PASSWORD) : '';
+  return { ownerUrl: u.toString() };
+}
+
+/** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
+export function asOwner(config: CmmcConfig): CmmcConfig {
+  return config.ownerUrl ? { ...config, url: config.ownerUrl } : config;
 }
 
 /** Builds a URL from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME. */

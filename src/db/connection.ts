@@ -75,6 +75,8 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   // libpq-style ?host= would otherwise be sent as a startup parameter).
   const sql = postgres(socketPath ? url.split('?')[0] : url, {
     ...(socketPath ? { path: socketPath } : {}),
+    // postgres.js takes a URL's database name undecoded; libpq decodes it (cmmc%2Dplatform is cmmc-platform).
+    database: databaseName(url),
     max: settings.max,
     idle_timeout: settings.idleTimeoutSeconds,
     max_lifetime: settings.maxLifetimeSeconds,

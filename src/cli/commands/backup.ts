@@ -65,6 +65,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
     )
     .action(
       ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean; fromStandby?: boolean }) => {
+        ctx.asOwner();
         if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
@@ -207,6 +208,7 @@ function registerRestore(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup restore cmmc_platform-20261125T020000Z --target-db cmmc_restored --yes')
     .action(
       ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean }) => {
+        ctx.asOwner();
         const { restoreBackup } = await lib();
         const config = ctx.config();
         ctx.announce(config);
