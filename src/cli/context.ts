@@ -46,7 +46,7 @@ export class CliContext {
   }
 
   /**
-   * This command does the schema owner's work (upgrade, downgrade, stamp, seed, backup, restore):
+   * This command does the schema owner's work (upgrade, downgrade, stamp, seed, backup create):
    * from now on config() and open() use DB_OWNER_USER / DB_OWNER_PASSWORD when they are set.
    */
   asOwner(): void {

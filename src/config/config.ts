@@ -41,7 +41,7 @@ export interface CmmcConfig {
   /**
    * The schema owner's URL (the target with DB_OWNER_USER / DB_OWNER_PASSWORD as its user and
    * password), when DB_OWNER_USER is set and the target is not an explicit --url. Commands that
-   * change or read the whole schema (upgrade, downgrade, stamp, seed, backup, restore) connect with it.
+   * change or read the whole schema (upgrade, downgrade, stamp, seed, backup create) connect with it.
    */
   ownerUrl?: string;
   /** Where the target came from, for messages. */

@@ -208,7 +208,6 @@ function registerRestore(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup restore cmmc_platform-20261125T020000Z --target-db cmmc_restored --yes')
     .action(
       ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean }) => {
-        ctx.asOwner();
         const { restoreBackup } = await lib();
         const config = ctx.config();
         ctx.announce(config);
