@@ -164,6 +164,9 @@ describe('report on the server', () => {
     const ac = data.evidence.items.find((i: any) => i.practices.includes('AC.L2-3.1.3'));
     expect(ac.figures.find((f: any) => f.label === 'tenant tables').value).toBe(tenant[0].n);
     expect(ac.figures.find((f: any) => f.label === 'RLS enabled').value).toBe(tenant[0].rls);
+    // The doctor's tenant check is quoted as a fact, as the health section shows it.
+    const check = data.health.checks.find((c: any) => c.id === 'tenant.isolation');
+    expect(ac.facts).toContain(`doctor tenant.isolation at ${data.generatedAt}: ${check.status} — ${check.figure}`);
 
     const manifest = JSON.parse(readFileSync(path.join(backups, data.backups.backups[0].name + '.manifest.json'), 'utf8'));
     expect(data.backups.newestVerified.name).toBe(manifest.name);

@@ -5,7 +5,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
-import { findPgTools } from './pg-tools.js';
+import { findPgTools } from '../db/pg-tools.js';
 import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
 import {
   bytesAt,
@@ -100,7 +100,7 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal });
+    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal, role: facts.rlsBypassRole });
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
     if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });

@@ -8,7 +8,7 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { runDoctor, type DoctorReport } from './run.js';
+import { ALL_CHECKS, runDoctor, type DoctorReport } from './run.js';
 import type { CheckResult, CheckStatus } from './types.js';
 
 /** How long recorded runs are kept unless `--retention-days` says otherwise. */
@@ -47,12 +47,12 @@ export interface ConnectionFigures {
   byState: Record<string, number>;
 }
 
+/** Replication as the doctor's replication checks saw it (rows of replication.role, .lag and .slots). */
 export interface ReplicationFigures {
-  inRecovery: boolean;
-  /** Standbys streaming from this server (pg_stat_replication). */
-  standbys: { name: string; state: string; sync: string; replayLagBytes: number | null }[];
-  /** Replication slots and the WAL each retains. */
-  slots: { name: string; active: boolean; retainedBytes: number | null }[];
+  role: 'primary' | 'standby';
+  standbys: Record<string, unknown>[];
+  lag: Record<string, unknown>[];
+  slots: Record<string, unknown>[];
 }
 
 /** One recorded run, as stored and as read back. */
@@ -92,7 +92,7 @@ export interface RecordResult {
 }
 
 /** Checks whose figures a record needs; run when the report at hand did not include them. */
-const NEEDED = ['sizes.tables', 'slow-queries.top', 'connections.usage'];
+const NEEDED = ['sizes.tables', 'slow-queries.top', 'connections.usage', 'replication.role', 'replication.lag', 'replication.slots'];
 
 function runsTable(metaSchema: string): string {
   return `"${metaSchema.replace(/"/g, '""')}".doctor_runs`;
@@ -151,15 +151,15 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
   const embedded = handle.config.kind === 'embedded';
   const sql = handle.sql;
 
-  const missing = NEEDED.filter((id) => !report.checks.some((c) => c.id === id));
+  const missing = NEEDED.filter((id) => ALL_CHECKS.some((c) => c.id === id) && !report.checks.some((c) => c.id === id));
   const extra = missing.length ? (await runDoctor(handle, { checks: missing })).checks : [];
   const find = (id: string) => report.checks.find((c) => c.id === id) ?? extra.find((c) => c.id === id);
 
   const tables = tablesFrom(find('sizes.tables'));
   const statements = statementsFrom(find('slow-queries.top'));
   const indexes = await indexSizes(handle, embedded);
-  const connections = embedded ? null : await connectionFigures(handle);
-  const replication = embedded ? null : await replicationFigures(handle);
+  const connections = embedded ? null : await connectionFigures(handle, find('connections.usage'));
+  const replication = replicationFrom(find('replication.role'), find('replication.lag'), find('replication.slots'));
 
   const table = runsTable(metaSchema);
   try {
@@ -254,31 +254,22 @@ async function indexSizes(handle: DbHandle, embedded: boolean): Promise<IndexSiz
   return rows.map((r) => ({ ...r, scans: embedded ? null : r.scans }));
 }
 
-/** Client connections to the whole server by state, against max_connections. */
-async function connectionFigures(handle: DbHandle): Promise<ConnectionFigures> {
-  const rows = await handle.sql<{ state: string; count: number }[]>`
-    SELECT coalesce(state, 'unknown') AS state, count(*)::int AS count
-      FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 1`;
+/** Client connections to the whole server by state (the rows of connections.usage), against max_connections. */
+async function connectionFigures(handle: DbHandle, usage: CheckResult | undefined): Promise<ConnectionFigures | null> {
+  if (!usage || usage.status === 'unknown' || (usage.status as string) === 'skipped') return null;
   const [s] = await handle.sql<{ max: number }[]>`SELECT current_setting('max_connections')::int AS max`;
-  const byState = Object.fromEntries(rows.map((r) => [r.state, r.count]));
-  return { max: s.max, total: rows.reduce((a, r) => a + r.count, 0), byState };
+  const byState = Object.fromEntries((usage.rows ?? []).map((r) => [String(r.state), Number(r.connections)]));
+  return { max: s.max, total: Object.values(byState).reduce((a, n) => a + n, 0), byState };
 }
 
-/** Standbys, slots and recovery; null when there is none of them. */
-async function replicationFigures(handle: DbHandle): Promise<ReplicationFigures | null> {
-  const [r] = await handle.sql<{ in_recovery: boolean }[]>`SELECT pg_is_in_recovery() AS in_recovery`;
-  const standbys = await handle.sql<{ name: string; state: string; sync: string; lag: number | null }[]>`
-    SELECT coalesce(application_name, '') AS name, coalesce(state, '') AS state, coalesce(sync_state, '') AS sync,
-           CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 END AS lag
-      FROM pg_stat_replication ORDER BY 1`;
-  const slots = await handle.sql<{ name: string; active: boolean; retained: number | null }[]>`
-    SELECT slot_name AS name, active,
-           CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 END AS retained
-      FROM pg_replication_slots ORDER BY 1`;
-  if (!r.in_recovery && standbys.length === 0 && slots.length === 0) return null;
-  return {
-    inRecovery: r.in_recovery,
-    standbys: standbys.map((s) => ({ name: s.name, state: s.state, sync: s.sync, replayLagBytes: s.lag })),
-    slots: slots.map((s) => ({ name: s.name, active: s.active, retainedBytes: s.retained })),
-  };
+/** Replication from its checks' rows; null on a server with no standby, no upstream and no slot (or when not looked at). */
+function replicationFrom(role: CheckResult | undefined, lag: CheckResult | undefined, slots: CheckResult | undefined): ReplicationFigures | null {
+  const looked = (c: CheckResult | undefined) => (c && c.status !== 'unknown' && (c.status as string) !== 'skipped' ? (c.rows ?? []) : []);
+  const roleRows = looked(role);
+  const self = roleRows[0];
+  if (!self) return null;
+  const standbys = roleRows.slice(1);
+  const figures: ReplicationFigures = { role: self.role === 'standby' ? 'standby' : 'primary', standbys, lag: looked(lag), slots: looked(slots) };
+  if (figures.role === 'primary' && standbys.length === 0 && figures.slots.length === 0) return null;
+  return figures;
 }

@@ -15,6 +15,7 @@ import { connectionsFamily } from './checks/connections.js';
 import { maintenanceFamily } from './checks/maintenance.js';
 import { vectorFamily } from './checks/vector.js';
 import { matviewsFamily } from './checks/matviews.js';
+import { tenantFamily } from './checks/tenant-isolation.js';
 import { replicationFamily } from './checks/replication.js';
 
 export const FAMILIES: CheckFamily[] = [
@@ -26,6 +27,7 @@ export const FAMILIES: CheckFamily[] = [
   maintenanceFamily,
   vectorFamily,
   matviewsFamily,
+  tenantFamily,
   replicationFamily,
 ];
 

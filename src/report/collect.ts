@@ -77,6 +77,7 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
       schema,
       backups,
       records: { doctorRuns: runs.length, firstRun: runs[0]?.recordedAt ?? null, lastRun: runs.at(-1)?.recordedAt ?? null },
+      checks: doctor.checks,
     }),
   };
 }

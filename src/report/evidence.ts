@@ -128,8 +128,11 @@ export function buildEvidence(input: {
   schema: SchemaSection;
   backups: BackupsSection;
   records: RecordFacts;
+  /** The report's doctor run: its tenant checks are quoted as facts. */
+  checks?: { id: string; status: string; figure: string }[];
 }): EvidenceSection {
   const { tenant, audit, schema, backups, records, generatedAt } = input;
+  const tenantChecks = (input.checks ?? []).filter((c) => c.id.startsWith('tenant.'));
   const items: EvidenceItem[] = [];
 
   // Backups protected at rest.
@@ -196,6 +199,7 @@ export function buildEvidence(input: {
         ? `Roles that read or write tenant tables without owning them: ${appRoles.map((r) => `${r.role} (owns ${r.owns}, bypass RLS ${yesNo(r.bypassRls)}, login ${yesNo(r.canLogin)})`).join('; ')}.`
         : 'No role other than the owner and superusers holds privileges on the tenant tables.',
       `${tenant.organizations} organization(s) (tenants) in the database.`,
+      ...tenantChecks.map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`),
     ],
     figures: [
       { label: 'tenant tables', value: tt.length },

@@ -13,7 +13,8 @@ export function esc(value: unknown): string {
 
 export interface GraphLayout {
   nodes: { revision: string; lane: number; row: number }[];
-  edges: { from: string; to: string }[];
+  /** `lane`: the lane the edge runs down between the two rows. */
+  edges: { from: string; to: string; lane: number }[];
   lanes: number;
 }
 
@@ -42,9 +43,12 @@ export function layoutGraph(revisions: Pick<SchemaRevision, 'revision' | 'parent
     for (let i = 0; i < lanes.length; i++) if (i !== lane && lanes[i] === rev.revision) lanes[i] = null;
     nodes.push({ revision: rev.revision, lane, row });
     const parents = rev.parents.filter((p) => known.has(p));
-    for (const p of parents) edges.push({ from: rev.revision, to: p });
     lanes[lane] = parents[0] ?? null;
-    for (const p of parents.slice(1)) if (!lanes.includes(p)) place(p);
+    if (parents.length) edges.push({ from: rev.revision, to: parents[0], lane });
+    for (const p of parents.slice(1)) {
+      const waiting = lanes.indexOf(p);
+      edges.push({ from: rev.revision, to: p, lane: waiting >= 0 ? waiting : place(p) });
+    }
   });
   return { nodes, edges, lanes: Math.max(1, ...nodes.map((n) => n.lane + 1)) };
 }
@@ -61,11 +65,16 @@ export function revisionGraphSvg(revisions: SchemaRevision[]): string {
   const textX = 16 + layout.lanes * LANE + 10;
   const width = textX + 720;
   const height = 18 + revisions.length * ROW;
+  // An edge leaves its child, runs down its lane, and bends only in the row next to either end.
+  const bend = (x1: number, y1: number, x2: number, y2: number) => (x1 === x2 ? `L${x2},${y2}` : `C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2} ${x2},${y2}`);
   const paths = layout.edges.map((e) => {
     const a = pos.get(e.from)!;
     const b = pos.get(e.to)!;
-    const mid = (a.y + b.y) / 2;
-    const d = a.x === b.x ? `M${a.x},${a.y} L${b.x},${b.y}` : `M${a.x},${a.y} C${a.x},${mid} ${b.x},${mid} ${b.x},${b.y}`;
+    const lx = 16 + e.lane * LANE;
+    const d =
+      b.y - a.y <= ROW
+        ? `M${a.x},${a.y} ${bend(a.x, a.y, b.x, b.y)}`
+        : `M${a.x},${a.y} ${bend(a.x, a.y, lx, a.y + ROW)} L${lx},${b.y - ROW} ${bend(lx, b.y - ROW, b.x, b.y)}`;
     return `<path class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}" d="${d}"/>`;
   });
   const nodes = layout.nodes.map((n) => {

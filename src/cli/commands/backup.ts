@@ -65,6 +65,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
     )
     .action(
       ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean; fromStandby?: boolean }) => {
+        ctx.asOwner();
         if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
