@@ -5,7 +5,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
-import { findPgTools } from './pg-tools.js';
+import { findPgTools } from '../db/pg-tools.js';
 import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
 import {
   bytesAt,

@@ -29,7 +29,7 @@ export {
   type BackupContents,
 } from './store.js';
 export { dumpTarget, restoreTarget, databaseFacts } from './dump.js';
-export { findPgTools, type PgTools } from './pg-tools.js';
+export { findPgTools, type PgTools } from '../db/pg-tools.js';
 export {
   validateCron,
   nextRuns,

@@ -24,9 +24,11 @@
  * Every step is idempotent and reports `created` / `present` (or what it applied). On the embedded
  * database (config.kind === 'embedded') only the extensions, the schema and the seeds apply.
  */
-import postgres from 'postgres';
-import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { openDatabase, translateConnectError, type DbHandle } from '../db/connection.js';
+import type postgres from 'postgres';
+import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { connParamsOf, formatConnUri } from '../config/conninfo.js';
+import { openDatabase, type DbHandle } from '../db/connection.js';
+import { connectPool } from '../db/driver.js';
 import { CmmcError, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
@@ -79,41 +81,26 @@ const EXTENSIONS = ['uuid-ossp', 'vector'] as const;
 
 /** The admin URL: --admin-url, else POSTGRES_USER (default postgres) / POSTGRES_PASSWORD on the target's host and port. */
 export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): string {
-  if (options.adminUrl) {
-    try {
-      const u = new URL(options.adminUrl);
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('protocol');
-    } catch {
-      throw usageError(`--admin-url is not a postgres:// URL: "${redactUrl(options.adminUrl)}"`, 'use the form postgres://postgres:password@host:5432/postgres');
-    }
-    return options.adminUrl;
-  }
+  if (options.adminUrl) return parseDatabaseUrl(options.adminUrl, '--admin-url', options.env ?? process.env);
   const env = options.env ?? process.env;
-  const target = new URL(config.url!);
-  const u = new URL('postgres://localhost');
-  u.hostname = target.hostname || 'localhost';
-  u.port = target.port || '5432';
-  for (const [key, value] of target.searchParams) if (key === 'host' || key === 'sslmode') u.searchParams.set(key, value);
-  u.username = encodeURIComponent(env.POSTGRES_USER || 'postgres');
-  if (env.POSTGRES_PASSWORD) u.password = encodeURIComponent(env.POSTGRES_PASSWORD);
-  u.pathname = '/postgres';
-  return u.toString();
+  // The target's hosts, ports and TLS settings (every host of a multi-host target), as the admin.
+  const target = connParamsOf(config.url!);
+  const { password: _appPassword, ...rest } = target;
+  return formatConnUri({
+    ...rest,
+    user: env.POSTGRES_USER || 'postgres',
+    ...(env.POSTGRES_PASSWORD ? { password: env.POSTGRES_PASSWORD } : {}),
+    dbname: 'postgres',
+  });
 }
 
 function userOf(url: string): string {
-  return decodeURIComponent(new URL(url).username) || 'postgres';
+  return connParamsOf(url).user;
 }
 
-async function adminConnect(url: string, database?: string): Promise<postgres.Sql> {
-  // postgres.js takes a URL's database name undecoded: name it explicitly (decoded, as libpq does).
-  const sql = postgres(url, { database: database ?? databaseName(url), max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'cmmc-db:init' } });
-  try {
-    await sql`SELECT 1`;
-  } catch (err) {
-    await sql.end({ timeout: 0 }).catch(() => {});
-    throw translateConnectError(err, url);
-  }
-  return sql;
+async function adminConnect(url: string): Promise<postgres.Sql> {
+  // The one postgres.js factory: the database name is decoded as libpq decodes it (cmmc%2Dplatform).
+  return connectPool(url, { applicationName: 'cmmc-db:init' });
 }
 
 /** Advisory lock (two int4 keys: "cmmc", "init") on the admin's maintenance database: one init at a time per server. */
@@ -142,13 +129,13 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const adminUrl = adminUrlFor(config, options);
   const appUrl = config.url!;
   const appUser = userOf(appUrl);
-  const appPassword = decodeURIComponent(new URL(appUrl).password);
+  const appPassword = connParamsOf(appUrl).password ?? '';
   // libpq decodes the database name of a URL (cmmc%2Dplatform is cmmc-platform): so does databaseName.
   const dbName = databaseName(appUrl);
   const adminUser = userOf(adminUrl);
   const sameRole = appUser === adminUser;
   const owner = config.ownerUrl ? userOf(config.ownerUrl) : defaultOwnerName(appUser);
-  const ownerPassword = config.ownerUrl ? decodeURIComponent(new URL(config.ownerUrl).password) : env.DB_OWNER_PASSWORD ?? '';
+  const ownerPassword = config.ownerUrl ? connParamsOf(config.ownerUrl).password ?? '' : env.DB_OWNER_PASSWORD ?? '';
   const roles: PlatformRoles = { app: appUser, owner, bypass: bypassRoleName(owner) };
   if (!sameRole && owner === appUser) {
     throw usageError(`DB_OWNER_USER is the application role "${appUser}"`, 'give the schema owner its own name, e.g. DB_OWNER_USER=' + defaultOwnerName(appUser));
@@ -199,7 +186,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       record({ step: 'database', name: dbName, status: 'created', detail: `owned by ${adminUser}` });
     }
 
-    const adminDb = await adminConnect(withDatabase(adminUrl, dbName), dbName);
+    const adminDb = await adminConnect(withDatabase(adminUrl, dbName));
     try {
       // 3. extensions, as the admin
       await createExtensions(adminDb, record);
@@ -247,7 +234,7 @@ async function revert(
   if (sameRole) throw usageError('--revert-roles: the application role is the admin role, so there is no role model to revert', 'set DB_USER to the platform role');
   const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
   if (!db) throw new CmmcError('init.no-database', `database "${model.database}" does not exist`, { hint: 'check DB_NAME' });
-  const adminDb = await adminConnect(withDatabase(adminUrl, model.database), model.database);
+  const adminDb = await adminConnect(withDatabase(adminUrl, model.database));
   try {
     const done = await revertToSingleRole(adminDb, model);
     const moved = done.filter((d) => d.startsWith('ALTER')).length;
