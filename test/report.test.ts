@@ -101,6 +101,8 @@ describe('report on the server', () => {
       expect(points).toHaveLength(3);
       expect(points![0]).toBeLessThan(points![2]);
       expect(await page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
+      // Connections: one point per recorded run.
+      expect(await page.evaluate(() => (window as any).cmmcCharts.connections.data[0].length)).toBe(3);
 
       // Schema: every revision file is a node of the graph; the head is marked current.
       const history = await runCliJson(['history']);
