@@ -58,6 +58,8 @@ export interface GrowthSection {
   withoutEmbeddings: { column: string; rows: number; without: number }[];
   unusedIndexes: { index: string; table: string; bytes: number | null; size: string }[];
   duplicateIndexes: { index: string; coveredBy: string; table: string; kind: string; bytes: number | null; size: string; keptByDesign: boolean }[];
+  /** Set when the recorded runs could not be read (permission), saying how to fix it. */
+  runsNote: string;
   /** Why unused indexes are not judged (statistics too young, embedded database), when so. */
   unusedNote: string;
 }
