@@ -421,6 +421,23 @@ describe('cmmc-db init: concurrency, URLs, and the way from the old single-role 
     }
   });
 
+  it('refuses, in one line, an application role that is a superuser or the same role as the owner', async () => {
+    const s = newSetup('tis');
+    try {
+      await adminQuery(`CREATE ROLE "${s.app}" LOGIN SUPERUSER`);
+      const r = await runCli(['init'], { env: s.env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`the application role "${s.app}" is a superuser: row-level security cannot bind it`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${s.db}'`)).toHaveLength(0);
+      const same = await runCli(['init'], { env: { ...s.env, DB_OWNER_USER: s.app } });
+      expect(same.exitCode).toBe(2);
+      expect(same.stderr).toContain(`DB_OWNER_USER is the application role "${s.app}"`);
+    } finally {
+      await dropSetup({ db: s.db, roles: rolesOf(s) });
+    }
+  });
+
   it('a percent-encoded database name in the URL is decoded as libpq decodes it', async () => {
     const s = newSetup('tiu');
     const encoded = `${s.db}%2Dplatform`;
