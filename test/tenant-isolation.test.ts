@@ -181,8 +181,10 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
              has_table_privilege('${s.app}', 'assessments', 'SELECT, INSERT, UPDATE, DELETE') AS dml,
              has_table_privilege('${s.app}', 'v_assessment_progress', 'SELECT') AS view_select,
              has_table_privilege('${s.app}', 'assessments', 'TRUNCATE') AS truncate,
-             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write`);
-    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false });
+             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write,
+             has_table_privilege('${s.app}', 'audit_logs', 'SELECT, INSERT') AS audit_append,
+             has_table_privilege('${s.app}', 'audit_logs', 'UPDATE') OR has_table_privilege('${s.app}', 'audit_logs', 'DELETE') AS audit_rewrite`);
+    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false, audit_append: true, audit_rewrite: false });
     expect(init.stderr).not.toContain('app-Pw-1');
     expect(init.stderr).not.toContain('owner-Pw-2');
   });
