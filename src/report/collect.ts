@@ -71,7 +71,7 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
     target: handle.description,
     embedded,
     needsServer: embedded ? NEEDS_SERVER : [],
-    health: healthOf(doctor, now),
+    health: healthOf(doctor, runs, now),
     growth: { ...growthOf(doctor, runs, top), runsNote },
     queries: queriesOf(doctor, runs, top),
     schema,
@@ -88,7 +88,10 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   };
 }
 
-function healthOf(doctor: DoctorReport, now: Date): HealthSection {
+function healthOf(doctor: DoctorReport, runs: RecordedRun[], now: Date): HealthSection {
+  const withConnections = runs.filter((r) => r.connections);
+  const byState = (r: RecordedRun) => Object.entries(r.connections?.byState ?? {}).map(([state, n]) => ({ state, n }));
+  const replicated = [...runs].reverse().find((r) => r.replication);
   const counts: Record<string, number> = {};
   for (const c of doctor.checks) counts[c.status] = (counts[c.status] ?? 0) + 1;
   return {
@@ -97,6 +100,14 @@ function healthOf(doctor: DoctorReport, now: Date): HealthSection {
     counts,
     checks: doctor.checks.map(({ id, title, status, figure, remedy }) => ({ id, title, status, figure, remedy })),
     limited: doctor.limited,
+    connections: {
+      runs: refs(withConnections),
+      series: seriesOver(withConnections, byState, (x) => x.state, (x) => x.n, 8),
+      max: withConnections.at(-1)?.connections?.max ?? null,
+    },
+    replication: replicated?.replication
+      ? { at: replicated.recordedAt, role: replicated.replication.role, standbys: replicated.replication.standbys.length, slots: replicated.replication.slots.length, lag: replicated.replication.lag }
+      : null,
   };
 }
 

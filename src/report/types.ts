@@ -32,6 +32,10 @@ export interface HealthSection {
   counts: Record<string, number>;
   checks: Pick<CheckResult, 'id' | 'title' | 'status' | 'figure' | 'remedy'>[];
   limited: string | null;
+  /** Client connections by state over the recorded runs (server only), and max_connections at the latest. */
+  connections: { runs: RunRef[]; series: Series[]; max: number | null };
+  /** Replication at the latest recorded run, when the server has any. */
+  replication: { at: string; role: string; standbys: number; slots: number; lag: Record<string, unknown>[] } | null;
 }
 
 export interface RunRef {
