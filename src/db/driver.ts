@@ -186,6 +186,15 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
   });
   try {
     await Promise.race([query(), watchdog]);
+  } catch (err) {
+    // Closed before the handshake finished: PostgreSQL refusing us, or something else on that port?
+    const code = (err as { code?: string }).code;
+    const tcp = conn.hosts.filter((h) => !h.socket);
+    if (tcp.length && (code === 'CONNECTION_CLOSED' || code === 'ECONNRESET' || code === 'CONNECTION_DESTROYED')) {
+      const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
+      if (verdicts.every((v) => v === 'other')) throw new NotPostgres(describeHosts({ hosts: tcp }));
+    }
+    throw err;
   } finally {
     clearTimeout(timer);
     clearTimeout(probeTimer);
