@@ -64,6 +64,13 @@ export async function run(argv: string[]): Promise<number> {
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
   const program = await buildProgram(ctx, argv);
+  // The command being run (`backup verify`), to name what a lost connection interrupted.
+  let running: string | undefined;
+  program.hook('preAction', (_, action) => {
+    const names: string[] = [];
+    for (let c: typeof action | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    running = names.join(' ');
+  });
   try {
     await program.parseAsync(argv);
     return ctx.exitCode;
@@ -73,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const debug = argv.includes('--debug');
-    renderError(err, ctx.out, debug);
+    renderError(err, ctx.out, debug, running);
     return err instanceof CmmcError ? err.exitCode : EXIT.failed;
   } finally {
     await ctx.closeAll();

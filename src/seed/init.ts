@@ -59,6 +59,8 @@ export interface InitReport {
   steps: InitStep[];
   seeds: SeedResult[];
   controls: number;
+  /** Embedded, fresh folder: copied from the template at head (`used`), or it was built first (`built`). */
+  template?: 'used' | 'built';
 }
 
 export interface InitOptions {
@@ -75,6 +77,11 @@ export interface InitOptions {
   revertRoles?: boolean;
   /** Called as each step finishes. */
   onStep?: (step: InitStep) => void;
+  /**
+   * A fresh embedded folder is made from the template at head (src/seed/init-template.ts); false
+   * runs every step (the template's own build does).
+   */
+  template?: boolean;
 }
 
 const EXTENSIONS = ['uuid-ossp', 'vector'] as const;
@@ -109,6 +116,10 @@ const INIT_LOCK = [0x636d6d63, 0x696e6974] as const;
 /** Runs init; throws CmmcError on the first step that cannot be done. */
 export async function runInit(config: CmmcConfig, options: InitOptions = {}): Promise<InitReport> {
   checkSampleGuard(config, options);
+  if (config.kind === 'embedded') {
+    const fromTemplate = await (await import('./init-template.js')).initFromTemplate(config, options, runInit);
+    if (fromTemplate) return fromTemplate;
+  }
   const steps: InitStep[] = [];
   const record = (step: InitStep) => {
     steps.push(step);
@@ -134,7 +145,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const dbName = databaseName(appUrl);
   const adminUser = userOf(adminUrl);
   const sameRole = appUser === adminUser;
-  const owner = config.ownerUrl ? userOf(config.ownerUrl) : defaultOwnerName(appUser);
+  // DB_OWNER_USER names the owner even when the target is an explicit --url (config.ownerUrl is not set then).
+  const owner = config.ownerUrl ? userOf(config.ownerUrl) : env.DB_OWNER_USER || defaultOwnerName(appUser);
   const ownerPassword = config.ownerUrl ? connParamsOf(config.ownerUrl).password ?? '' : env.DB_OWNER_PASSWORD ?? '';
   const roles: PlatformRoles = { app: appUser, owner, bypass: bypassRoleName(owner) };
   if (!sameRole && owner === appUser) {
