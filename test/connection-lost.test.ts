@@ -10,7 +10,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { ADMIN_URL, adminQuery, createTestDatabase, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/server.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-lost-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -26,6 +26,21 @@ async function terminateWhile(where: string, until: Promise<unknown>): Promise<n
     await new Promise((r) => setTimeout(r, 30));
   }
   return killed;
+}
+
+/** Runs `fn` while the test holds ACCESS EXCLUSIVE on `table` of `url`'s database (released after). */
+async function whileLocked<T>(url: string, table: string, fn: () => Promise<T>): Promise<T> {
+  const lock = postgres(url, { max: 1, onnotice: () => {} });
+  const reserved = await lock.reserve();
+  try {
+    await reserved`BEGIN`;
+    await reserved.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    return await fn();
+  } finally {
+    await reserved`ROLLBACK`.catch(() => {});
+    reserved.release();
+    await lock.end();
+  }
 }
 
 function oneLine(r: CliResult): void {
@@ -91,32 +106,20 @@ describe('the server terminates the tool\'s session mid-command', () => {
 
   it('check: waiting on the version table when terminated: one line naming the command', async () => {
     await atFirstRevision();
-    const lock = postgres(ADMIN_URL.replace(/\/postgres$/, `/${tdb.name}`), { max: 1, onnotice: () => {} });
-    const reserved = await lock.reserve();
-    try {
-      await reserved`BEGIN`;
-      await reserved`LOCK TABLE public.cmmc_schema_version IN ACCESS EXCLUSIVE MODE`;
+    await whileLocked(tdb.url, 'public.cmmc_schema_version', async () => {
       const run = runCli(['check', '--migrations-dir', dir], { url: tdb.url, cwd: work });
       const killed = await terminateWhile(`datname = '${tdb.name}' AND application_name LIKE 'cmmc-db%' AND wait_event_type = 'Lock'`, run);
       const r = await run;
       expect(killed).toBeGreaterThan(0);
       oneLine(r);
       expect(r.stderr).toContain('the connection to PostgreSQL was lost during "cmmc-db check"');
-    } finally {
-      await reserved`ROLLBACK`.catch(() => {});
-      reserved.release();
-      await lock.end();
-    }
+    });
   });
 
   it('backup: pg_dump terminated while it waits for its table locks: one line, no backup kept', async () => {
     await atFirstRevision();
     const backups = path.join(work, 'backups');
-    const lock = postgres(ADMIN_URL.replace(/\/postgres$/, `/${tdb.name}`), { max: 1, onnotice: () => {} });
-    const reserved = await lock.reserve();
-    try {
-      await reserved`BEGIN`;
-      await reserved`LOCK TABLE public.lost_a IN ACCESS EXCLUSIVE MODE`;
+    await whileLocked(tdb.url, 'public.lost_a', async () => {
       const run = runCli(['backup', '--dir', backups], { url: tdb.url, cwd: work });
       const killed = await terminateWhile(`datname = '${tdb.name}' AND application_name = 'pg_dump' AND wait_event_type = 'Lock'`, run);
       const r = await run;
@@ -125,20 +128,12 @@ describe('the server terminates the tool\'s session mid-command', () => {
       expect(r.stderr).toMatch(/pg_dump failed: .*(terminat|server closed the connection)/);
       const kept = existsSync(backups) ? readdirSync(backups).filter((f) => !f.startsWith('.')) : [];
       expect(kept.filter((f) => /\.(dump|sql|json)$/.test(f))).toEqual([]);
-    } finally {
-      await reserved`ROLLBACK`.catch(() => {});
-      reserved.release();
-      await lock.end();
-    }
+    });
   });
 
   it('doctor: the check whose session was terminated is unknown, naming the lost connection; the others still run; no stack', async () => {
     await atFirstRevision();
-    const lock = postgres(ADMIN_URL.replace(/\/postgres$/, `/${tdb.name}`), { max: 1, onnotice: () => {} });
-    const reserved = await lock.reserve();
-    try {
-      await reserved`BEGIN`;
-      await reserved`LOCK TABLE public.cmmc_schema_version IN ACCESS EXCLUSIVE MODE`;
+    await whileLocked(tdb.url, 'public.cmmc_schema_version', async () => {
       const run = runCli(['doctor', '--migrations-dir', dir, '--json'], { url: tdb.url, cwd: work });
       const killed = await terminateWhile(`datname = '${tdb.name}' AND application_name LIKE 'cmmc-db%' AND wait_event_type = 'Lock'`, run);
       const r = await run;
@@ -152,11 +147,7 @@ describe('the server terminates the tool\'s session mid-command', () => {
       expect(lost.length).toBeGreaterThan(0);
       expect(lost.every((c) => c.status === 'unknown')).toBe(true);
       expect(report.checks.filter((c) => c.status === 'ok').length).toBeGreaterThan(0);
-    } finally {
-      await reserved`ROLLBACK`.catch(() => {});
-      reserved.release();
-      await lock.end();
-    }
+    });
   });
 
   it('revision --autogenerate: terminated while building its scratch head: one line, no revision written, no scratch database left', async () => {
