@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import dotenv from 'dotenv';
 import { PACKAGE_DIR } from '../config/config.js';
+import { findProjectRoot } from '../config/project-root.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
@@ -25,7 +26,8 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--json', 'print data as one JSON document on stdout')
     .option('-y, --yes', 'answer yes to confirmations (for scripts)')
     .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
-    .option('--migrations-dir <dir>', 'folder of revision files (default: ./migrations)')
+    .option('--env <name>', 'an environment of the project\'s cmmc-db.config file (its url and settings)')
+    .option('--migrations-dir <dir>', 'the one folder of revision files (default: the platform\'s and the project\'s ./migrations)')
     .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
     .addOption(new Option('--debug', 'show stack traces on errors'))
     .showHelpAfterError('(run with --help for usage)')
@@ -70,7 +72,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** Reads .env from the working folder without overriding what the environment already says. */
+/**
+ * Reads .env from the project root (found by walking up from the working folder, so a command run
+ * from a subfolder reads the same file) without overriding what the environment already says.
+ */
 function loadDotenv(): void {
-  dotenv.config({ quiet: true });
+  dotenv.config({ path: path.join(findProjectRoot(process.cwd()).root, '.env'), quiet: true });
 }

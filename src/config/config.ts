@@ -6,9 +6,9 @@
  * in `.cmmc-db/` (see src/embedded). Pure: takes the environment as an argument.
  */
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CmmcError } from '../errors.js';
+import { resolveProject } from './project-root.js';
 
 export type TargetKind = 'server' | 'embedded';
 
@@ -16,13 +16,16 @@ export interface CmmcConfig {
   kind: TargetKind;
   /** Connection URL of a server target; for the embedded target, filled in once it is started. */
   url?: string;
-  /** Where the target came from, for messages: `--url`, `DATABASE_URL`, `DB_*` or `embedded`. */
-  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'embedded';
+  /** Where the target came from, for messages: `--url`, `DATABASE_URL`, `DB_*`, the config file or `embedded`. */
+  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'embedded' | (string & {});
   /** Folder of the embedded database. */
   embeddedDir: string;
-  /** The project folder: migrations/, seeds/, templates/, schema.sql, backups/. */
+  /** The project root (src/config/project-root.ts): .env, .cmmc-db/, migrations/, schema.sql. */
   projectDir: string;
+  /** Where new revisions are written: the project's own revision folder. */
   migrationsDir: string;
+  /** Every revision folder of the graph: the platform's (this package's) first, then the project's. */
+  migrationDirs?: string[];
   seedsDir: string;
   templatesDir: string;
   /** Version table (Alembic's alembic_version): its schema and name. */
@@ -42,6 +45,8 @@ export interface ConfigInput {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   migrationsDir?: string;
+  /** `--env NAME`: an environment of the project's cmmc-db.config file. */
+  environment?: string;
 }
 
 /** The folder this package is installed in (holds its own migrations, seeds and templates). */
@@ -52,36 +57,31 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   const env = input.env ?? process.env;
   const cwd = input.cwd ?? process.cwd();
-  const projectDir = pickProjectDir(cwd, env);
-  const migrationsDir = path.resolve(cwd, input.migrationsDir ?? env.CMMC_MIGRATIONS_DIR ?? path.join(projectDir, 'migrations'));
+  const project = resolveProject({ cwd, env, packageDir: PACKAGE_DIR, migrationsDir: input.migrationsDir, environment: input.environment });
 
   const base = {
-    embeddedDir: path.resolve(cwd, env.CMMC_DB_DIR ?? '.cmmc-db'),
-    projectDir,
-    migrationsDir,
-    seedsDir: path.resolve(cwd, env.CMMC_SEEDS_DIR ?? path.join(projectDir, 'seeds')),
+    embeddedDir: project.embeddedDir,
+    projectDir: project.projectDir,
+    migrationsDir: project.migrationsDir,
+    migrationDirs: project.migrationDirs,
+    seedsDir: project.seedsDir,
     templatesDir: path.join(PACKAGE_DIR, 'templates'),
     versionSchema: identifier(env.CMMC_VERSION_SCHEMA ?? 'public', 'CMMC_VERSION_SCHEMA'),
     versionTable: identifier(env.CMMC_VERSION_TABLE ?? 'cmmc_schema_version', 'CMMC_VERSION_TABLE'),
     metaSchema: identifier(env.CMMC_META_SCHEMA ?? 'cmmc_db', 'CMMC_META_SCHEMA'),
-    production: env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
+    production: project.production === true || env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
     statementTimeoutMs: optionalMs(env.CMMC_STATEMENT_TIMEOUT, 'CMMC_STATEMENT_TIMEOUT'),
     lockTimeoutMs: optionalMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
   };
 
   if (input.url) return { ...base, kind: 'server', url: parseDatabaseUrl(input.url, '--url'), source: '--url' };
+  if (project.url?.explicit) return { ...base, kind: 'server', url: parseDatabaseUrl(project.url.value, project.url.from), source: project.url.from };
   if (env.DATABASE_URL) return { ...base, kind: 'server', url: parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL'), source: 'DATABASE_URL' };
   if (env.DB_HOST || env.DB_NAME || env.DB_USER || env.DB_PORT || env.DB_PASSWORD) {
     return { ...base, kind: 'server', url: urlFromParts(env), source: 'DB_*' };
   }
+  if (project.url) return { ...base, kind: 'server', url: parseDatabaseUrl(project.url.value, project.url.from), source: project.url.from };
   return { ...base, kind: 'embedded', source: 'embedded' };
-}
-
-/** `./migrations` when the working folder has one (a clone of this project), else the package's own. */
-function pickProjectDir(cwd: string, env: NodeJS.ProcessEnv): string {
-  if (env.CMMC_PROJECT_DIR) return path.resolve(cwd, env.CMMC_PROJECT_DIR);
-  if (existsSync(path.join(cwd, 'migrations'))) return cwd;
-  return PACKAGE_DIR;
 }
 
 /** Builds a URL from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME. */

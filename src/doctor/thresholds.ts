@@ -52,6 +52,13 @@ export const DEAD_TUPLES_RATIO = 0.2;
 export const IVFFLAT_LISTS_TOLERANCE = 2;
 /** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */
 export const IVFFLAT_MIN_ROWS = 1000;
+/**
+ * The newest verified backup of the database: older than this warns (a nightly backup plus two
+ * hours of slack; check_postgres has no backup check, pgBackRest's check_pgbackrest warns on the
+ * age of the last backup with a user-set value), older than the second fails (a missed week).
+ */
+export const BACKUP_AGE_WARN_MS = 26 * 3_600_000;
+export const BACKUP_AGE_FAIL_MS = 7 * 86_400_000;
 /** The doctor's own session: it must never hang the database it examines. */
 export const DOCTOR_STATEMENT_TIMEOUT_MS = 10_000;
 export const DOCTOR_LOCK_TIMEOUT_MS = 2_000;
@@ -73,6 +80,8 @@ export interface Thresholds {
   sequenceWarn: number;
   sequenceFail: number;
   deadTuplesMin: number;
+  backupAgeWarnMs: number;
+  backupAgeFailMs: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -92,6 +101,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   sequenceWarn: SEQUENCE_WARN_RATIO,
   sequenceFail: SEQUENCE_FAIL_RATIO,
   deadTuplesMin: DEAD_TUPLES_MIN,
+  backupAgeWarnMs: BACKUP_AGE_WARN_MS,
+  backupAgeFailMs: BACKUP_AGE_FAIL_MS,
 };
 
 type Kind = 'ms' | 'number' | 'ratio';
@@ -113,6 +124,8 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
   'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
+  'backup-age-warn': { key: 'backupAgeWarnMs', kind: 'ms' },
+  'backup-age-fail': { key: 'backupAgeFailMs', kind: 'ms' },
 };
 
 /** Applies `name=value` overrides (durations like 1s, 5min; ratios like 0.9 or 90%). Usage errors exit 2. */

@@ -4,6 +4,7 @@ import { register as revision } from './revision.js';
 import { register as upgrade } from './upgrade.js';
 import { register as downgrade } from './downgrade.js';
 import { register as current } from './current.js';
+import { register as status } from './status.js';
 import { register as history } from './history.js';
 import { register as heads } from './heads.js';
 import { register as branches } from './branches.js';
@@ -25,6 +26,7 @@ export const COMMANDS: RegisterCommand[] = [
   upgrade,
   downgrade,
   current,
+  status,
   history,
   heads,
   branches,
