@@ -86,7 +86,7 @@ export interface ProjectFolders {
   seedsDir: string;
   embeddedDir: string;
   /** The URL the file gives for the chosen environment (`--env`) or at its top level. */
-  url?: { value: string; from: string; explicit: boolean };
+  url?: { value: () => string; from: string; explicit: boolean };
   production?: boolean;
   environment?: string;
   configFile?: string;
@@ -312,7 +312,7 @@ export function resolveProject(input: ProjectInput): ProjectFolders {
     migrationDirs,
     seedsDir,
     embeddedDir: env.CMMC_DB_DIR ? fromRoot(env.CMMC_DB_DIR) : fromRoot(settings.embeddedDir ?? '.cmmc-db'),
-    url: settings.url ? { value: interpolate(settings.url, env, `"url" of ${where}`), from: where, explicit: Boolean(input.environment && file.environments?.[input.environment]?.url) } : undefined,
+    url: settings.url ? { value: () => interpolate(settings.url!, env, `"url" of ${where}`), from: where, explicit: Boolean(input.environment && file.environments?.[input.environment]?.url) } : undefined,
     production: settings.production,
     environment: input.environment,
     configFile: found.configFile,

@@ -16,6 +16,8 @@ import { maintenanceFamily } from './checks/maintenance.js';
 import { vectorFamily } from './checks/vector.js';
 import { matviewsFamily } from './checks/matviews.js';
 import { backupsFamily } from './checks/backups.js';
+import { tenantFamily } from './checks/tenant-isolation.js';
+import { replicationFamily } from './checks/replication.js';
 
 export const FAMILIES: CheckFamily[] = [
   schemaFamily,
@@ -27,6 +29,8 @@ export const FAMILIES: CheckFamily[] = [
   vectorFamily,
   matviewsFamily,
   backupsFamily,
+  tenantFamily,
+  replicationFamily,
 ];
 
 export const ALL_CHECKS: Check[] = FAMILIES.flatMap((f) => f.checks);

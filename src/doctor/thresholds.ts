@@ -7,7 +7,9 @@
  * - heroku pg-extras and its `diagnose` (ruby-pg-extras DiagnoseData), "pg-extras" below;
  * - PgHero (ankane/pghero), its default settings and queries;
  * - check_postgres (bucardo), its default warning/critical values;
- * - pgvector's README for the ivfflat `lists` rule.
+ * - pgvector's README for the ivfflat `lists` rule;
+ * - Crunchy Data pgMonitor's alert rules (PGReplicationByteLag, PGReplicationSlotsInactive) and the
+ *   PostgreSQL manual for replication.
  */
 import { parseDuration } from '../config/config.js';
 import { usageError } from '../errors.js';
@@ -59,6 +61,21 @@ export const IVFFLAT_MIN_ROWS = 1000;
  */
 export const BACKUP_AGE_WARN_MS = 26 * 3_600_000;
 export const BACKUP_AGE_FAIL_MS = 7 * 86_400_000;
+/** A standby's replay lag in bytes: warn above 50 MB, fail above 100 MB (pgMonitor `PGReplicationByteLag`). */
+export const REPLICATION_LAG_WARN_BYTES = 50 * 1024 * 1024;
+export const REPLICATION_LAG_FAIL_BYTES = 100 * 1024 * 1024;
+/**
+ * A standby's replay lag in time (pg_stat_replication.replay_lag): warn above 1 minute, fail above
+ * 5 minutes. Ours: pgMonitor alerts on bytes only; a minute is the `idle in transaction` budget above,
+ * and five the long-query one.
+ */
+export const REPLICATION_LAG_WARN_MS = 60_000;
+export const REPLICATION_LAG_FAIL_MS = 5 * 60_000;
+/**
+ * A replication slot retaining more WAL than this fails; 0 means the server's own max_wal_size
+ * (the WAL a checkpoint cycle is sized for: a slot holding more is holding the disk). Ours.
+ */
+export const SLOT_RETAINED_BYTES = 0;
 /** The doctor's own session: it must never hang the database it examines. */
 export const DOCTOR_STATEMENT_TIMEOUT_MS = 10_000;
 export const DOCTOR_LOCK_TIMEOUT_MS = 2_000;
@@ -82,6 +99,11 @@ export interface Thresholds {
   deadTuplesMin: number;
   backupAgeWarnMs: number;
   backupAgeFailMs: number;
+  replicationLagWarnBytes: number;
+  replicationLagFailBytes: number;
+  replicationLagWarnMs: number;
+  replicationLagFailMs: number;
+  slotRetainedBytes: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -103,6 +125,11 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   deadTuplesMin: DEAD_TUPLES_MIN,
   backupAgeWarnMs: BACKUP_AGE_WARN_MS,
   backupAgeFailMs: BACKUP_AGE_FAIL_MS,
+  replicationLagWarnBytes: REPLICATION_LAG_WARN_BYTES,
+  replicationLagFailBytes: REPLICATION_LAG_FAIL_BYTES,
+  replicationLagWarnMs: REPLICATION_LAG_WARN_MS,
+  replicationLagFailMs: REPLICATION_LAG_FAIL_MS,
+  slotRetainedBytes: SLOT_RETAINED_BYTES,
 };
 
 type Kind = 'ms' | 'number' | 'ratio';
@@ -126,6 +153,11 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
   'backup-age-warn': { key: 'backupAgeWarnMs', kind: 'ms' },
   'backup-age-fail': { key: 'backupAgeFailMs', kind: 'ms' },
+  'replication-lag-warn-bytes': { key: 'replicationLagWarnBytes', kind: 'number' },
+  'replication-lag-fail-bytes': { key: 'replicationLagFailBytes', kind: 'number' },
+  'replication-lag-warn': { key: 'replicationLagWarnMs', kind: 'ms' },
+  'replication-lag-fail': { key: 'replicationLagFailMs', kind: 'ms' },
+  'slot-retained-bytes': { key: 'slotRetainedBytes', kind: 'number' },
 };
 
 /** Applies `name=value` overrides (durations like 1s, 5min; ratios like 0.9 or 90%). Usage errors exit 2. */

@@ -10,6 +10,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DbHandle } from '../db/connection.js';
+import { connectionLostError } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import { literal } from './sql-text.js';
@@ -191,7 +192,7 @@ async function runLocked(conn: Conn, config: MetaConfig, script: Script, operati
         await conn.transaction().execute((trx) => bookkeeping(trx, durationMs));
       }
     } catch (err) {
-      throw stepError(err, rev, operation);
+      throw stepError(err, rev, operation, steps.map((st) => st.revision));
     }
     const durationMs = Math.round(performance.now() - t0);
     rows = after;
@@ -231,8 +232,16 @@ async function stamp(conn: Conn, config: MetaConfig, script: Script, target: str
 }
 
 /** A failed step as one line: the revision, its file, the database's message and the failing statement. */
-function stepError(err: unknown, rev: Revision, operation: Operation): unknown {
+function stepError(err: unknown, rev: Revision, operation: Operation, done: string[]): unknown {
   if (err instanceof CmmcError) return err;
+  const before = done.length ? `${operation === 'upgrade' ? 'applied' : 'reverted'} before it in this run: ${done.join(', ')}` : `nothing was ${operation === 'upgrade' ? 'applied' : 'reverted'} in this run`;
+  const lost = connectionLostError(
+    err,
+    `${operation} of revision ${rev.revision} (${rev.fileName})`,
+    rev.transactional ? `${rev.revision} was rolled back; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
+  );
+  if (lost) return lost;
   const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };
   const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
   const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;

@@ -8,6 +8,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp base --purge --yes')
     .action(
       ctx.action(async (target: string, flags: { purge?: boolean }) => {
+        ctx.asOwner();
         const m = await import('../../migrate/index.js');
         const script = await m.loadScript(ctx.config());
         if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${target}?`, ctx.globals.yes))) return 1;
