@@ -76,7 +76,7 @@ describe('cmmc-db.config.json', () => {
     const dir = project('configured', { 'cmmc-db.config.json': JSON.stringify(file) });
     const env = { STAGING_PW: 's3cret', DATABASE_URL: 'postgres://x@elsewhere/db' };
     const staging = resolveConfig({ cwd: dir, env, environment: 'staging' });
-    expect(staging.url).toBe('postgres://app:s3cret@staging:5432/app');
+    expect(staging.url).toMatch(/^postgres(ql)?:\/\/app:s3cret@staging:5432\/app\b/);
     expect(staging.source).toBe('cmmc-db.config.json (environment staging)');
     expect(staging.migrationDirs).toEqual([path.join(PACKAGE_DIR, 'migrations'), path.join(dir, 'db', 'migrations'), path.join(dir, 'db', 'more')]);
     expect(staging.migrationsDir).toBe(path.join(dir, 'db', 'migrations'));
