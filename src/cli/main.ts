@@ -2,10 +2,9 @@
  * The commander program. Each command lives in src/cli/commands/<name>.ts and registers itself;
  * command modules import their capability lazily so that `cmmc-db --version` stays fast.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import dotenv from 'dotenv';
 import { PACKAGE_DIR } from '../config/config.js';
 import { findProjectRoot } from '../config/project-root.js';
 import { CmmcError, EXIT } from '../errors.js';
@@ -62,7 +61,7 @@ With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.
 
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
 export async function run(argv: string[]): Promise<number> {
-  loadDotenv();
+  await loadDotenv();
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
   const program = await buildProgram(ctx, argv);
@@ -93,6 +92,10 @@ export async function run(argv: string[]): Promise<number> {
  * Reads .env from the project root (found by walking up from the working folder, so a command run
  * from a subfolder reads the same file) without overriding what the environment already says.
  */
-function loadDotenv(): void {
-  dotenv.config({ path: path.join(findProjectRoot(process.cwd()).root, '.env'), quiet: true });
+async function loadDotenv(): Promise<void> {
+  const file = path.join(findProjectRoot(process.cwd()).root, '.env');
+  // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
+  if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
+  const { default: dotenv } = await import('dotenv');
+  dotenv.config({ ...(process.env.DOTENV_CONFIG_PATH ? {} : { path: file }), quiet: true });
 }

@@ -34,7 +34,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { findUpSync } from 'find-up-simple';
-import { lilconfigSync, type LoaderSync } from 'lilconfig';
+import type { LoaderSync } from 'lilconfig';
 import { CmmcError } from '../errors.js';
 
 /** The names a configuration file may have, in the order they are looked for in a folder. */
@@ -160,7 +160,9 @@ const loadJs: LoaderSync = (filepath) => {
   }
 };
 
+/** lilconfig, loaded only when a configuration file is read (most runs have none). */
 function configSearcher(stop: string) {
+  const { lilconfigSync } = createRequire(import.meta.url)('lilconfig') as typeof import('lilconfig');
   return lilconfigSync('cmmc-db', {
     searchPlaces: [...CONFIG_FILES, 'package.json'],
     packageProp: 'cmmc-db',

@@ -23,6 +23,11 @@ export interface PoolOptions {
   applicationName?: string;
   /** Extra startup parameters (statement_timeout, lock_timeout, ...). */
   connection?: Record<string, string | number>;
+  /**
+   * postgres.js's fetch_types (default true): on connect it reads pg_type to parse arrays of
+   * extension types. False saves that query for readers of plain columns (`current`, `history`).
+   */
+  fetchTypes?: boolean;
 }
 
 function unsupported(what: string): CmmcError {
@@ -96,6 +101,7 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
     idle_timeout: options.idleTimeoutSeconds ?? 0,
     ...(options.maxLifetimeSeconds !== undefined ? { max_lifetime: options.maxLifetimeSeconds } : {}),
     onnotice: () => {},
+    ...(options.fetchTypes === false ? { fetch_types: false } : {}),
     connection: {
       application_name: conn.applicationName ?? options.applicationName ?? 'cmmc-db',
       ...(conn.options ? { options: conn.options } : {}),
