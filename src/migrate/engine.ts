@@ -131,7 +131,7 @@ async function runLocked(conn: Conn, config: MetaConfig, script: Script, operati
   const unknown = from.filter((r) => !graph.has(r));
   if (operation === 'stamp') return stamp(conn, config, script, target, from, unknown, options);
   if (unknown.length) {
-    throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dir} declares`, {
+    throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`, {
       hint: 'point --migrations-dir at the right folder, or restore the file; "cmmc-db stamp <rev> --purge" rewrites the version table',
     });
   }
