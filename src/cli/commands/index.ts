@@ -45,15 +45,12 @@ export function commandName(args: readonly string[], valueOptions: ReadonlySet<s
   return undefined;
 }
 
-/** Commands that read the whole program (a shell completion script lists every command). */
-const WHOLE_PROGRAM = new Set(['completion', 'help']);
-
 /**
  * The register functions a run needs: the named command's alone when `name` is one of ours, every
  * command otherwise (no command, `help`, a misspelt name that commander should suggest a fix for).
  */
 export async function commandsFor(name: string | undefined): Promise<RegisterCommand[]> {
-  const one = name && WHOLE_PROGRAM.has(name) ? undefined : COMMAND_MODULES.find(([n]) => n === name);
+  const one = COMMAND_MODULES.find(([n]) => n === name);
   const modules = await Promise.all((one ? [one] : COMMAND_MODULES).map(([, load]) => load()));
   return modules.map((m) => m.register);
 }
