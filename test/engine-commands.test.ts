@@ -88,7 +88,7 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
 
       const up2 = await runCli(['upgrade', '+1'], { env });
       expect(up2.exitCode).toBe(2); // two current heads: +1 is ambiguous
-      expect(up2.stderr).toContain('more than one current head');
+      expect(up2.stderr).toContain('ambiguous upgrade from multiple current revisions');
 
       const toBase = await runCli(['downgrade', 'base'], { env });
       expect(toBase.exitCode).toBe(0);
