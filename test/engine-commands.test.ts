@@ -134,7 +134,7 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(unknown.stderr).toContain('no revision matches "abcdef"');
       const notApplied = await runCli(['downgrade', '1a0000000005'], { env });
       expect(notApplied.exitCode).toBe(2);
-      expect(notApplied.stderr).toContain('1a0000000005 is not applied; downgrade only goes down');
+      expect(notApplied.stderr).toContain('destination 1a0000000005 is not a valid downgrade target from current head(s)');
       expect((await runCli(['upgrade', '1a0000000003+1'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000004']);
       expect((await runCli(['upgrade', '+1'], { env })).exitCode).toBe(0);

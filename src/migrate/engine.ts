@@ -224,7 +224,7 @@ class StepFailure extends Error {
 function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
   if (!unknown.length || purge) return;
   throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dir} declares`, {
-    hint: 'point --migrations-dir at the right folder, or restore the file; "cmmc-db stamp <rev> --purge" rewrites the version table',
+    hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
   });
 }
 
