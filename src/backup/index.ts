@@ -16,6 +16,8 @@ export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type Pr
 export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
+  listDrills,
+  type DrillRecord,
   listPartials,
   findBackup,
   resolveBackupDir,
@@ -27,7 +29,7 @@ export {
   type BackupContents,
 } from './store.js';
 export { dumpTarget, restoreTarget, databaseFacts } from './dump.js';
-export { findPgTools, type PgTools } from './pg-tools.js';
+export { findPgTools, type PgTools } from '../db/pg-tools.js';
 export {
   validateCron,
   nextRuns,

@@ -15,7 +15,7 @@ import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { decryptFile, readKeyFile } from './crypto.js';
 import { databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
-import { findPgTools, parsePgVersion, type PgTools } from './pg-tools.js';
+import { findPgTools, parsePgVersion, type PgTools } from '../db/pg-tools.js';
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';

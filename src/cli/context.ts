@@ -4,7 +4,7 @@
  * capability, and render.
  */
 import type { Command } from 'commander';
-import { describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
+import { asOwner, describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
 import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { Output } from './output.js';
 
@@ -13,6 +13,7 @@ export interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
   yes?: boolean;
+  quiet?: boolean;
   color?: boolean;
   migrationsDir?: string;
 }
@@ -24,6 +25,7 @@ export class CliContext {
   private cachedConfig?: CmmcConfig;
   private readonly handles: DbHandle[] = [];
   private announced = false;
+  private owner = false;
 
   attach(program: Command): void {
     this.program = program;
@@ -34,13 +36,21 @@ export class CliContext {
   }
 
   get out(): Output {
-    this.cachedOut ??= new Output({ json: this.globals.json, color: this.globals.color !== false });
+    this.cachedOut ??= new Output({ json: this.globals.json, color: this.globals.color !== false, quiet: this.globals.quiet });
     return this.cachedOut;
   }
 
   config(): CmmcConfig {
     this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir });
-    return this.cachedConfig;
+    return this.owner ? asOwner(this.cachedConfig) : this.cachedConfig;
+  }
+
+  /**
+   * This command does the schema owner's work (upgrade, downgrade, stamp, seed, backup create):
+   * from now on config() and open() use DB_OWNER_USER / DB_OWNER_PASSWORD when they are set.
+   */
+  asOwner(): void {
+    this.owner = true;
   }
 
   /** Names the target on stderr (once per run), password masked. */

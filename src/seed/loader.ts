@@ -16,6 +16,7 @@ import { CmmcError, usageError } from '../errors.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
+import { ident, rlsBypassRole } from '../tenant/roles.js';
 
 export interface SeedFile {
   name: string;
@@ -238,6 +239,10 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           skipped = true;
           return;
         }
+        // Seeds cross tenants (platform-wide rows, demo organizations): they run as the BYPASSRLS role
+        // that init grants the owner, when there is one (docs/seeds.md). The log is written as the owner.
+        const bypass = await rlsBypassRole(tx);
+        if (bypass) await tx.unsafe(`SET LOCAL ROLE ${ident(bypass)}`);
         for (const statement of statements) {
           current = statement;
           if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
@@ -246,6 +251,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           await executeStatement(tx, statement, config.kind === 'embedded');
         }
         current = undefined;
+        if (bypass) await tx.unsafe('RESET ROLE');
         const durationMs = Math.round(performance.now() - started);
         await tx.unsafe(
           `INSERT INTO ${seedLogName(config)} (file_name, checksum, duration_ms, statements, forced) VALUES ($1, $2, $3, $4, $5)`,

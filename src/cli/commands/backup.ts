@@ -58,9 +58,14 @@ function registerCreate(backup: Command, ctx: CliContext): void {
     .option('--encrypt', 'encrypt the archive at rest (AES-256-GCM) with --key-file')
     .addOption(keyFileOption())
     .option('--verify', 'verify the backup once written (checksum and pg_restore --list)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key')
+    .option('--from-standby', 'dump a hot standby instead of the primary (target_session_attrs=standby); the manifest records the standby and its WAL position')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key\n  $ cmmc-db backup create --from-standby --url \"$(pg_autoctl show uri --formation default)\"",
+    )
     .action(
-      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean; fromStandby?: boolean }) => {
+        ctx.asOwner();
         if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
@@ -73,6 +78,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           jobs: opts.jobs,
           compress: opts.compress,
           keyFile: opts.encrypt ? keyFile : undefined,
+          fromStandby: opts.fromStandby,
         };
         checkCreateOptions(options);
         if (options.keyFile) {
@@ -95,7 +101,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           throw err;
         }
         spinner.succeed(
-          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}`,
+          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}${manifest.source ? `, from standby ${manifest.source.host} at WAL ${manifest.source.walReplayLsn}` : ''}`,
         );
         let code = 0;
         let verification;
@@ -141,16 +147,14 @@ function registerList(backup: Command, ctx: CliContext): void {
         if (!records.length) ctx.out.info(`no backups in ${dir}`);
         else
           ctx.out.table(
-            ['name', 'created', 'age', 'size', 'format', 'contents', 'revision', 'encrypted', 'verified'],
+            ['name', 'database', 'age', 'size', 'kind', 'revision', 'verified'],
             records.map((r) => [
               r.name,
-              r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+              r.database,
               formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
-              r.format,
-              r.contents,
+              [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
               r.revision.join(',') || '(none)',
-              r.encrypted ? 'yes' : 'no',
               r.verified?.status === 'verified' ? `yes${r.verified.restoreTested ? ' (restore-tested)' : ''}` : r.verified?.status === 'failed' ? 'FAILED' : 'no',
             ]),
           );
@@ -294,9 +298,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .addOption(keyFileOption())
     .option('--crontab-file <file>', 'write to this file instead of the user crontab')
     .option('--print', 'print the lines without installing them')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14')
+    .option('--doctor-at <cron>', 'also record a doctor run (doctor --record, for cmmc-db report) at this time')
+    .option('--doctor-retention-days <n>', 'with --doctor-at: keep recorded doctor runs N days', wholeNumber('--doctor-retention-days'), 90)
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14\n  $ cmmc-db backup schedule install --doctor-at "45 2 * * *"')
     .action(
-      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean; doctorAt?: string; doctorRetentionDays: number }) => {
         const s = await lib();
         const path = await import('node:path');
         const { existsSync } = await import('node:fs');
@@ -312,6 +318,8 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           dir: s.resolveBackupDir(opts.dir),
           format: opts.format,
           keyFile: opts.encrypt && opts.keyFile ? path.resolve(opts.keyFile) : undefined,
+          doctorAt: opts.doctorAt,
+          doctorRetentionDays: opts.doctorRetentionDays,
         });
         if (ctx.globals.url) ctx.out.warn('the cron job does not carry --url (it would expose the password): it reads DATABASE_URL from .env in this folder or the environment');
         else if (!existsSync(path.join(process.cwd(), '.env')) && !process.env.DATABASE_URL && !process.env.DB_HOST) {
@@ -394,7 +402,10 @@ function registerPitr(backup: Command, ctx: CliContext): void {
           ctx.announce(config);
           const report = await checkArchiving(config);
           if (ctx.out.json) ctx.out.data(report);
-          else ctx.out.table(['check', 'status', 'value', 'remedy'], report.checks.map((c) => [c.id, c.status, c.figure, c.remedy]));
+          else {
+            ctx.out.table(['check', 'status', 'value'], report.checks.map((c) => [c.id, c.status, c.figure]), { record: false });
+            ctx.out.notes(report.checks.filter((c) => c.remedy && c.status !== 'ok').map((c) => ({ label: `${c.id} (${c.status})`, text: c.remedy ?? '' })));
+          }
           if (report.status === 'ok') ctx.out.success('WAL archiving is on and healthy');
           else if (!report.archiving) ctx.out.warn('WAL archiving is off: point-in-time recovery is not possible (run cmmc-db backup pitr for the settings)');
           else ctx.out.warn(`WAL archiving is on but not healthy (${report.status})`);

@@ -7,6 +7,8 @@ interface DoctorOptions {
   threshold?: string[];
   list?: boolean;
   health?: boolean;
+  record?: boolean;
+  retentionDays?: string;
 }
 
 interface KillIdleCliOptions {
@@ -27,6 +29,8 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--threshold <name=value>', 'override a threshold for this run, e.g. idle-in-transaction=1s (repeatable; see docs/doctor.md)', collect)
     .option('--list', 'list the checks and exit')
     .option('--health', 'print the pool health report (the same as cmmc-db health) instead of the checks')
+    .option('--record', 'also store this run in cmmc_db.doctor_runs, for cmmc-db report (suits cron)')
+    .option('--retention-days <n>', 'with --record: delete recorded runs older than N days', '90')
     .addHelpText(
       'after',
       `
@@ -35,7 +39,8 @@ Exit codes (Nagios / check_postgres): 0 all ok, 1 a warning, 2 a failure, 3 a ch
 Example:
   $ cmmc-db doctor
   $ cmmc-db doctor indexes --verbose
-  $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json`,
+  $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json
+  $ cmmc-db doctor --record --retention-days 90`,
     )
     .action(ctx.action(async (checks: string[], options: DoctorOptions) => runDoctorCommand(ctx, checks, options)));
 
@@ -68,10 +73,12 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     else ctx.out.table(['check', 'what it looks at', 'needs a server'], rows.map((r) => [r.id, r.title, r.needsServer ? 'yes' : 'no']));
     return 0;
   }
-  if (options.health) return (await import('./health.js')).printHealth(ctx);
+  if (options.health) return (await import('../health-report.js')).printHealth(ctx);
   // Parse everything a user can get wrong before connecting.
   const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
   doctorLib.selectChecks(checks);
+  const recordLib = options.record ? await import('../../doctor/record.js') : undefined;
+  const retentionDays = recordLib?.checkRetentionDays(options.retentionDays ?? recordLib.DEFAULT_RETENTION_DAYS);
 
   const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS);
   const spinner = await ctx.out.spinner('running checks');
@@ -82,15 +89,14 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     spinner.stop();
   }
 
+  const recorded = recordLib ? await recordLib.recordRun(handle, report, { retentionDays }) : undefined;
+
   if (ctx.out.json) {
-    ctx.out.data(report);
+    ctx.out.data(recorded ? { ...report, recorded } : report);
   } else {
     const c = ctx.out.c;
     const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
-    await printReport(
-      ctx,
-      report.checks.map((r) => [r.id, paint[r.status](r.status), r.figure, r.remedy]),
-    );
+    printReport(ctx, report.checks.map((r) => ({ ...r, painted: paint[r.status](r.status) })));
     if (options.verbose) {
       for (const r of report.checks) {
         if (!r.rows?.length) continue;
@@ -102,35 +108,20 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   }
   if (report.limited) ctx.out.warn(report.limited);
   const count = (s: string) => report.checks.filter((r) => r.status === s).length;
+  if (recorded) {
+    ctx.out.info(`recorded as run ${recorded.id} in ${recorded.table}${recorded.pruned ? `; ${recorded.pruned} run(s) older than ${recorded.retentionDays} days deleted` : ''}`);
+  }
   ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
   return report.exitCode;
 }
 
 /**
- * The one table of the report. On a terminal the figure and remedy columns wrap to its width;
- * piped, each check stays on one line (for grep).
+ * The report: one table of check, status and figure, then every remedy printed whole below it
+ * (a remedy is often SQL to copy and run, so it never goes into a wrapped cell).
  */
-async function printReport(ctx: CliContext, rows: string[][]): Promise<void> {
-  const head = ['check', 'status', 'figure', 'remedy'];
-  const columns = process.stdout.isTTY ? process.stdout.columns : 0;
-  if (!columns || columns < 80) {
-    ctx.out.table(head, rows);
-    return;
-  }
-  const { createRequire } = await import('node:module');
-  const Table = createRequire(import.meta.url)('cli-table3') as typeof import('cli-table3');
-  const idWidth = Math.max(...rows.map((r) => r[0].length), 5) + 2;
-  const statusWidth = 9;
-  const rest = columns - idWidth - statusWidth - 5;
-  const figureWidth = Math.floor(rest * 0.55);
-  const table = new Table({
-    head: head.map((h) => ctx.out.c.bold(h)),
-    style: { head: [], border: [] },
-    colWidths: [idWidth, statusWidth, figureWidth, rest - figureWidth],
-    wordWrap: true,
-  });
-  for (const row of rows) table.push(row);
-  process.stdout.write(table.toString() + '\n');
+function printReport(ctx: CliContext, checks: { id: string; status: string; painted: string; figure: string; remedy: string }[]): void {
+  ctx.out.table(['check', 'status', 'figure'], checks.map((r) => [r.id, r.painted, r.figure]), { record: false });
+  ctx.out.notes(checks.filter((r) => r.remedy && r.status !== 'ok').map((r) => ({ label: `${r.id} (${r.status})`, text: r.remedy })));
 }
 
 function cell(value: unknown): string {

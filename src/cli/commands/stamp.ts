@@ -8,8 +8,9 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp billing@head audit@head\n  $ cmmc-db stamp base --purge --yes')
     .action(
       ctx.action(async (targets: string[], flags: { purge?: boolean }) => {
+        ctx.asOwner();
         const m = await import('../../migrate/index.js');
-        const { refusal, renderRun } = await import('./upgrade.js');
+        const { refusal, renderRun } = await import('../migrate-run.js');
         const script = await m.loadScript(ctx.config());
         if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${targets.join(' ')}?`, ctx.globals.yes))) return 1;
         const handle = await ctx.open();
