@@ -178,7 +178,10 @@ describe('cmmc-db and Alembic 1.8 on the same graphs', () => {
   }, 120_000);
 
   it(`${RANDOM} seeded random graphs (seed ${SEED})`, async () => {
-    const o = await runAll(randomSequences(RANDOM, SEED), 1000);
+    // CMMC_DIFF_SEEDS=1,2,3 replays given seeds (each as printed in a failure) instead.
+    const only = process.env.CMMC_DIFF_SEEDS?.split(',').map(Number);
+    const sequences = only ? only.flatMap((s) => randomSequences(1, s)) : randomSequences(RANDOM, SEED);
+    const o = await runAll(sequences, 1000);
     console.log(`random: ${o.compared} steps compared over ${RANDOM} sequences, ${o.deliberate.length} stopped at a deliberate divergence`);
     const byKind = new Map<string, number>();
     for (const d of o.deliberate) byKind.set(d.split(':')[0], (byKind.get(d.split(':')[0]) ?? 0) + 1);

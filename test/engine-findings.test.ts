@@ -214,13 +214,14 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
         },
       ]);
       const handle = await openDatabase(resolveConfig({ env: { ...target.env, CMMC_MIGRATIONS_DIR: dir } }), { pool: { max: 2, min: 0 } });
-      const defaults = (await handle.sql<{ tz: string }[]>`SELECT current_setting('TimeZone') AS tz`)[0];
+      const defaults = (await handle.sql<{ tz: string; sp: string }[]>`SELECT current_setting('TimeZone') AS tz, current_setting('search_path') AS sp`)[0];
       const r = await migrate(handle, 'upgrade', 'head', { statementTimeoutMs: 45_000 });
       await handle.close();
       expect(r.status).toBe('ok');
       expect(await tables(target)).toEqual(['unqualified']); // in public, not in app
       const [seen] = await target.query<{ sp: string; tz: string; st: string; temp_gone: boolean }>('SELECT * FROM public.unqualified');
-      expect(seen.sp).toBe('"$user", public');
+      expect(seen.sp).toBe(defaults.sp);
+      expect(seen.sp).not.toContain('app');
       expect(seen.tz).toBe(defaults.tz);
       if (backend.name === 'server') expect(seen.st).toBe('45s');
       expect(seen.temp_gone).toBe(true);

@@ -346,9 +346,16 @@ async function stamp(session: Session, config: MetaConfig, script: Script, targe
   const known = from.filter((r) => graph.has(r));
   refuseUnknown(script, from.filter((r) => !graph.has(r)), Boolean(options.purge));
   const start = options.purge ? [] : known;
-  const moves = catchRevisionErrors(() => graph.stampMoves(start, targets));
+  let ops: VersionOp[];
   const heads = new Set(start);
-  const ops = moves.flatMap((m) => catchRevisionErrors(() => graph.stampOps(m, heads)));
+  try {
+    const moves = catchRevisionErrors(() => graph.stampMoves(start, targets));
+    ops = moves.flatMap((m) => catchRevisionErrors(() => graph.stampOps(m, heads)));
+  } catch (err) {
+    // Alembic empties the table first and then fails; refusing first leaves the rows as they were.
+    if (options.purge && err instanceof CmmcError) throw new CmmcError(err.code, `stamp --purge refused before emptying the version table: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
+    throw err;
+  }
   const before = graph.appliedSet(start);
   const after = graph.appliedSet([...heads]);
   if (!options.purge && ops.length === 0) return;

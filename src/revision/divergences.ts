@@ -28,6 +28,13 @@ export const DIVERGENCES: Divergence[] = [
     reason: 'a run that is known to stop halfway should not start: the revisions before the stop would stay applied',
     matches: /is already in the version table|is not in the version table|cannot move the version row|down revision is ambiguous/,
   },
+  {
+    id: 'purge-refused-first',
+    alembic: '`stamp --purge TARGET` empties the version table, then fails when TARGET cannot be resolved or stamped, leaving it empty',
+    cmmcDb: 'resolves TARGET first and refuses without touching the version table',
+    reason: 'a refused command changes nothing; an emptied version table would make the next upgrade re-run every revision',
+    matches: /stamp --purge refused before emptying the version table/,
+  },
 ];
 
 /** The deliberate divergence an error message belongs to, if any. */

@@ -488,8 +488,9 @@ export class RevisionMap {
     }
     const resolved = this.getRevisionsOf(dests);
     const moves: StampMove[] = [];
-    for (const destWalk of resolved.length ? resolved : [null]) {
-      const dest = destWalk === 'base' ? null : destWalk;
+    for (const dest of resolved.length ? resolved : [null]) {
+      // A relative destination that walks below a base: Alembic fails an assertion here.
+      if (dest === 'base') throw new InvalidTargetError(dests.join(' '), 'that walk goes below base; stamp base, or name the revision');
       if (dest === null) {
         for (const h of filtered) moves.push({ from: [h.revision], to: [], isUpgrade: false, branchMove: true });
         continue;
