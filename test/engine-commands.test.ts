@@ -139,7 +139,11 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(await versionRows(target)).toEqual(['1a0000000004']);
       expect((await runCli(['upgrade', '+1'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000005']);
-      expect((await runCli(['downgrade', '-2'], { env })).exitCode).toBe(0);
+      // -2 from 1a0000000005 walks through the merge 1a0000000004, which has two down revisions: ambiguous (Alembic).
+      const ambiguous = await runCli(['downgrade', '-2'], { env });
+      expect(ambiguous.exitCode).toBe(2);
+      expect(ambiguous.stderr).toContain('ambiguous walk');
+      expect((await runCli(['downgrade', '1a0000000002'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000002', '1a0000000003']);
       const prod = await runCli(['downgrade', 'base'], { env: { ...env, NODE_ENV: 'production' } });
       expect(prod.exitCode).toBe(1);
