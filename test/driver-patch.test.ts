@@ -3,7 +3,8 @@
  * scripts/postinstall.mjs): a reserved connection whose backend is terminated, used again, threw a
  * TypeError from a timer and killed the process. The fixture reproduces it; run against an unpatched
  * copy of the installed driver it must crash, against the installed (patched) driver it must not.
- * When upstream releases the fix and the patch is dropped, the first test must still pass.
+ * When upstream releases the fix and the patch is dropped, the first test must still pass (see
+ * scripts/postinstall.mjs for when to drop it).
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

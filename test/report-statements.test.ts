@@ -29,21 +29,27 @@ describe('report queries from recorded pg_stat_statements figures', () => {
       await app`CREATE TABLE t (id int)`;
       await app`SELECT pg_stat_statements_reset()`;
       for (const calls of [20, 40]) {
+        // Before the second run the server gets a replication slot: replication figures appear.
+        if (calls === 40) await app`SELECT pg_create_physical_replication_slot('report_test_slot', true)`;
         for (let i = 0; i < calls; i++) await app.unsafe('SELECT count(*) FROM generate_series(1, 20000) g WHERE g % 7 = 0');
         const r = await runCliJson(['doctor', 'slow-queries', '--record'], { url });
         expect(r.data.recorded.id, r.stderr).toBeGreaterThan(0);
       }
-      const [run] = await app<{ statements: any[]; connections: any; replication: any }[]>`
-        SELECT statements, connections, replication FROM cmmc_db.doctor_runs ORDER BY id DESC LIMIT 1`;
+      const [first, run] = await app<{ statements: any[]; connections: any; replication: any }[]>`
+        SELECT statements, connections, replication FROM cmmc_db.doctor_runs ORDER BY id`;
       const mine = run.statements.find((s) => s.query.includes('generate_series'));
       expect(mine.calls).toBe(60);
       const [{ max }] = await app<{ max: number }[]>`SELECT current_setting('max_connections')::int AS max`;
       expect(run.connections.max).toBe(max);
       expect(run.connections.total).toBeGreaterThanOrEqual(1);
-      expect(run.replication).toBeNull();
+      expect(first.replication).toBeNull();
+      expect(run.replication).toMatchObject({ role: 'primary', standbys: [], slots: [{ slot: 'report_test_slot', active: false }] });
 
       const report = await runCliJson(['report'], { url });
       expect(report.exitCode, report.stderr).toBe(0);
+      expect(report.data.health.replication).toMatchObject({ role: 'primary', standbys: 0, slots: 1 });
+      expect(report.data.health.connections.runs).toHaveLength(2);
+      expect(report.data.health.connections.max).toBe(max);
       const q = report.data.queries;
       expect(q.available).toBe(true);
       expect(q.byTotal.length).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
  * points for the grown table, draws every revision and the backup and drill; the evidence figures
  * equal what the database says. A screenshot goes to test-artifacts/ (not committed).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -101,6 +101,8 @@ describe('report on the server', () => {
       expect(points).toHaveLength(3);
       expect(points![0]).toBeLessThan(points![2]);
       expect(await page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
+      // Connections: one point per recorded run.
+      expect(await page.evaluate(() => (window as any).cmmcCharts.connections.data[0].length)).toBe(3);
 
       // Schema: every revision file is a node of the graph; the head is marked current.
       const history = await runCliJson(['history']);
@@ -173,6 +175,27 @@ describe('report on the server', () => {
     expect(data.backups.drills).toHaveLength(1);
     expect(data.backups.drills[0]).toMatchObject({ backup: manifest.name, result: 'pass' });
   });
+
+  it('--open hands the page to $BROWSER (here chromium itself, headless, dumping what it rendered)', async () => {
+    const file = path.join(work, 'opened.html');
+    const dumped = path.join(work, 'dumped.html');
+    const browser = path.join(work, 'browser.sh');
+    writeFileSync(
+      browser,
+      `#!/bin/sh\nexec /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking --dump-dom "$1" > '${dumped}' 2>/dev/null\n`,
+      { mode: 0o755 },
+    );
+    const r = await runCli(['report', '--html', file, '--dir', backups, '--open'], { env: { ...env(), BROWSER: browser } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`opened with ${browser}`);
+    await expect.poll(() => (existsSync(dumped) ? readFileSync(dumped, 'utf8') : ''), { timeout: 60_000, interval: 500 }).toContain('id="evidence"');
+    // The dumped DOM is after the page's script ran: the charts were drawn.
+    expect(readFileSync(dumped, 'utf8')).toContain('class="uplot');
+
+    const none = await runCli(['report', '--html', file, '--dir', backups, '--open'], { env: { ...env(), BROWSER: undefined, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    expect(none.exitCode, none.stderr).toBe(0);
+    expect(none.stderr).toContain(`not opened: no browser here (no $BROWSER and no display); open ${file} yourself`);
+  }, 120_000);
 
   it('retention: runs older than --retention-days are deleted when a run is recorded', async () => {
     await query(db.url, `UPDATE cmmc_db.doctor_runs SET recorded_at = now() - interval '40 days' WHERE id = (SELECT min(id) FROM cmmc_db.doctor_runs)`);

@@ -181,8 +181,10 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
              has_table_privilege('${s.app}', 'assessments', 'SELECT, INSERT, UPDATE, DELETE') AS dml,
              has_table_privilege('${s.app}', 'v_assessment_progress', 'SELECT') AS view_select,
              has_table_privilege('${s.app}', 'assessments', 'TRUNCATE') AS truncate,
-             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write`);
-    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false });
+             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write,
+             has_table_privilege('${s.app}', 'audit_logs', 'SELECT, INSERT') AS audit_append,
+             has_table_privilege('${s.app}', 'audit_logs', 'UPDATE') OR has_table_privilege('${s.app}', 'audit_logs', 'DELETE') AS audit_rewrite`);
+    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false, audit_append: true, audit_rewrite: false });
     expect(init.stderr).not.toContain('app-Pw-1');
     expect(init.stderr).not.toContain('owner-Pw-2');
   });
@@ -416,6 +418,23 @@ describe('cmmc-db init: concurrency, URLs, and the way from the old single-role 
       expect(dbs.n).toBe(1);
       const [log] = await query(s.adminUrl, 'SELECT count(*)::int AS n FROM cmmc_db.seed_log');
       expect(log.n).toBe(2);
+    } finally {
+      await dropSetup({ db: s.db, roles: rolesOf(s) });
+    }
+  });
+
+  it('refuses, in one line, an application role that is a superuser or the same role as the owner', async () => {
+    const s = newSetup('tis');
+    try {
+      await adminQuery(`CREATE ROLE "${s.app}" LOGIN SUPERUSER`);
+      const r = await runCli(['init'], { env: s.env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`the application role "${s.app}" is a superuser: row-level security cannot bind it`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${s.db}'`)).toHaveLength(0);
+      const same = await runCli(['init'], { env: { ...s.env, DB_OWNER_USER: s.app } });
+      expect(same.exitCode).toBe(2);
+      expect(same.stderr).toContain(`DB_OWNER_USER is the application role "${s.app}"`);
     } finally {
       await dropSetup({ db: s.db, roles: rolesOf(s) });
     }

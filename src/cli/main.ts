@@ -2,10 +2,9 @@
  * The commander program. Each command lives in src/cli/commands/<name>.ts and registers itself;
  * command modules import their capability lazily so that `cmmc-db --version` stays fast.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import dotenv from 'dotenv';
 import { PACKAGE_DIR } from '../config/config.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
@@ -60,10 +59,17 @@ With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.
 
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
 export async function run(argv: string[]): Promise<number> {
-  loadDotenv();
+  await loadDotenv();
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
   const program = await buildProgram(ctx, argv);
+  // The command being run (`backup verify`), to name what a lost connection interrupted.
+  let running: string | undefined;
+  program.hook('preAction', (_, action) => {
+    const names: string[] = [];
+    for (let c: typeof action | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    running = names.join(' ');
+  });
   try {
     await program.parseAsync(argv);
     return ctx.exitCode;
@@ -73,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const debug = argv.includes('--debug');
-    renderError(err, ctx.out, debug);
+    renderError(err, ctx.out, debug, running);
     return err instanceof CmmcError ? err.exitCode : EXIT.failed;
   } finally {
     await ctx.closeAll();
@@ -81,6 +87,9 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** Reads .env from the working folder without overriding what the environment already says. */
-function loadDotenv(): void {
+async function loadDotenv(): Promise<void> {
+  // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
+  if (!existsSync('.env') && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
+  const { default: dotenv } = await import('dotenv');
   dotenv.config({ quiet: true });
 }

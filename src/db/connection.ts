@@ -25,6 +25,8 @@ export interface OpenOptions {
    * loading Kysely costs about 70 ms of a cold start.
    */
   kysely?: boolean;
+  /** postgres.js's fetch_types (default true); see PoolOptions.fetchTypes. */
+  fetchTypes?: boolean;
 }
 
 export interface DbHandle<DB = any> {
@@ -78,6 +80,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     idleTimeoutSeconds: settings.idleTimeoutSeconds,
     maxLifetimeSeconds: settings.maxLifetimeSeconds,
     applicationName,
+    fetchTypes: options.fetchTypes,
     connection: {
       // The pool's sessions are counted by this name (healthCheck): ours wins over the target's.
       application_name: applicationName,

@@ -14,6 +14,7 @@
 import { sql, type Kysely } from 'kysely';
 import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
+import { connectionLostError } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
@@ -119,15 +120,20 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       await session.settings();
       const from = await readVersionRows(q, config);
       const steps: StepResult[] = [];
+      const state = { rows: from };
       let failed: FailedStep | undefined;
       try {
         if (operation === 'stamp') await stamp(session, config, script, targets, from, options, steps);
-        else await runSteps(session, config, script, operation, targetText, from, options, steps);
+        else await runSteps(session, config, script, operation, targetText, from, options, steps, state);
       } catch (err) {
         if (!(err instanceof StepFailure)) throw err;
         failed = err.failed;
       }
-      const to = await readVersionRows(q, config);
+      // After a failure the connection may be gone: then the rows are those the committed steps left.
+      const to = await readVersionRows(q, config).catch((err: unknown) => {
+        if (failed) return [...state.rows].sort();
+        throw err;
+      });
       return { operation, target: targetText, status: failed ? 'failed' : 'ok', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
       await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
@@ -241,7 +247,17 @@ export function versionStatements(config: MetaConfig, ops: VersionOp[]): string[
   return ops.map((op) => opSql(config, op));
 }
 
-async function runSteps(session: Session, config: MetaConfig, script: Script, operation: 'upgrade' | 'downgrade', target: string, from: string[], options: RunOptions, out: StepResult[]): Promise<void> {
+async function runSteps(
+  session: Session,
+  config: MetaConfig,
+  script: Script,
+  operation: 'upgrade' | 'downgrade',
+  target: string,
+  from: string[],
+  options: RunOptions,
+  out: StepResult[],
+  state: { rows: string[] },
+): Promise<void> {
   const { graph } = script;
   refuseUnknown(script, from.filter((r) => !graph.has(r)), false);
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(from, target) : graph.downgradeSteps(from, target)));
@@ -255,13 +271,19 @@ async function runSteps(session: Session, config: MetaConfig, script: Script, op
   }
   // Check every version-table change before running anything: a plan Alembic would stop midway is refused whole.
   const heads = new Set(from);
-  const ops = plan.map((step) => catchRevisionErrors(() => graph.versionOps(step, heads)));
+  const rowsAfter: string[][] = [];
+  const ops = plan.map((step) => {
+    const stepOps = catchRevisionErrors(() => graph.versionOps(step, heads));
+    rowsAfter.push([...heads]);
+    return stepOps;
+  });
   const appliedBy = appliedByExpression();
   let bootstrapped = false;
   for (const [i, step] of plan.entries()) {
     const rev = step.revision;
     await options.onEvent?.({ type: 'step-start', revision: rev, operation });
     const t0 = performance.now();
+    let failure: StepFailure | undefined;
     const bookkeeping = async (db: Conn, durationMs: number) => {
       // RESET ROLE: a revision that SET ROLE must not decide who writes the engine's tables.
       await sql.raw('RESET ROLE').execute(db);
@@ -283,12 +305,17 @@ async function runSteps(session: Session, config: MetaConfig, script: Script, op
       }
       bootstrapped = true;
     } catch (err) {
-      throw new StepFailure(failedStep(err, step, operation));
+      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision)));
+      throw failure;
     } finally {
+      // After a failure the session may be gone (a lost connection): the failure is what to report.
       await cleanSession(session.reserved).catch(() => {});
-      await session.settings();
+      await session.settings().catch((err: unknown) => {
+        if (!failure) throw err;
+      });
     }
     const durationMs = Math.round(performance.now() - t0);
+    state.rows = rowsAfter[i];
     out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation, durationMs });
     await options.onEvent?.({ type: 'step-done', revision: rev, operation, durationMs });
   }
@@ -320,9 +347,17 @@ async function runBody(session: Session, db: Conn, mod: Awaited<ReturnType<Revis
 }
 
 /** A failed step as one line: the revision, its file, the database's message and the failing statement. */
-function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation): FailedStep {
+function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[]): FailedStep {
   const rev = step.revision;
   const base = { revision: rev.revision, file: rev.fileName, operation };
+  const before = done.length ? `${operation === 'upgrade' ? 'applied' : 'reverted'} before it in this run: ${done.join(', ')}` : `nothing was ${operation === 'upgrade' ? 'applied' : 'reverted'} in this run`;
+  const lost = connectionLostError(
+    err,
+    `${operation} of revision ${rev.revision} (${rev.fileName})`,
+    rev.transactional ? `${rev.revision} was rolled back; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
+  );
+  if (lost) return { ...base, error: { code: lost.code, message: lost.message, hint: lost.hint } };
   if (err instanceof CmmcError) return { ...base, error: { code: err.code, message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${err.message}`, hint: err.hint } };
   const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };
   const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();

@@ -7,7 +7,7 @@ import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
 import { readRuns, type RecordedRun } from '../doctor/record.js';
 import type { CheckResult } from '../doctor/types.js';
-import { buildEvidence, readAuditFacts, readTenantFacts } from './evidence.js';
+import { buildEvidence, readTableFacts } from './evidence.js';
 import type {
   BackupsSection,
   GrowthSection,
@@ -53,10 +53,16 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   const top = options.top ?? 8;
   const embedded = handle.config.kind === 'embedded';
   const doctor = await runDoctor(handle);
-  const runs = await readRuns(handle, { sinceDays: options.sinceDays });
+  let runsNote = '';
+  const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
+    // A role that may not read the recorded runs still gets the rest of the report.
+    if (err.code !== '42501') throw err;
+    runsNote = `the recorded runs could not be read: ${err.message} — GRANT SELECT ON ${handle.config.metaSchema}.doctor_runs to this role, or report as the owner`;
+    return [] as RecordedRun[];
+  });
   const schema = await collectSchema(handle);
   const backups = await collectBackups(doctor.database, options.backupDir, now);
-  const [tenant, audit] = await Promise.all([readTenantFacts(handle), readAuditFacts(handle)]);
+  const { tenant, audit } = await readTableFacts(handle);
   const generatedAt = now.toISOString();
   return {
     reportVersion: 1,
@@ -65,8 +71,8 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
     target: handle.description,
     embedded,
     needsServer: embedded ? NEEDS_SERVER : [],
-    health: healthOf(doctor, now),
-    growth: growthOf(doctor, runs, top),
+    health: healthOf(doctor, runs, now),
+    growth: { ...growthOf(doctor, runs, top), runsNote },
     queries: queriesOf(doctor, runs, top),
     schema,
     backups,
@@ -82,7 +88,10 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   };
 }
 
-function healthOf(doctor: DoctorReport, now: Date): HealthSection {
+function healthOf(doctor: DoctorReport, runs: RecordedRun[], now: Date): HealthSection {
+  const withConnections = runs.filter((r) => r.connections);
+  const byState = (r: RecordedRun) => Object.entries(r.connections?.byState ?? {}).map(([state, n]) => ({ state, n }));
+  const replicated = [...runs].reverse().find((r) => r.replication);
   const counts: Record<string, number> = {};
   for (const c of doctor.checks) counts[c.status] = (counts[c.status] ?? 0) + 1;
   return {
@@ -91,6 +100,14 @@ function healthOf(doctor: DoctorReport, now: Date): HealthSection {
     counts,
     checks: doctor.checks.map(({ id, title, status, figure, remedy }) => ({ id, title, status, figure, remedy })),
     limited: doctor.limited,
+    connections: {
+      runs: refs(withConnections),
+      series: seriesOver(withConnections, byState, (x) => x.state, (x) => x.n, 8),
+      max: withConnections.at(-1)?.connections?.max ?? null,
+    },
+    replication: replicated?.replication
+      ? { at: replicated.recordedAt, role: replicated.replication.role, standbys: replicated.replication.standbys.length, slots: replicated.replication.slots.length, lag: replicated.replication.lag }
+      : null,
   };
 }
 
@@ -108,7 +125,7 @@ export function seriesOver<T>(runs: RecordedRun[], items: (run: RecordedRun) => 
 const rowsOf = (doctor: DoctorReport, id: string): Record<string, unknown>[] => doctor.checks.find((c) => c.id === id)?.rows ?? [];
 const checkOf = (doctor: DoctorReport, id: string): CheckResult | undefined => doctor.checks.find((c) => c.id === id);
 
-function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): GrowthSection {
+function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<GrowthSection, 'runsNote'> {
   const last = runs.at(-1);
   const indexBytes = new Map((last?.indexes ?? []).map((i) => [i.index, i.bytes]));
   const latest = last?.tables.length

@@ -5,7 +5,9 @@
  * facts with their figures and period; it never says whether a practice is met — that is the
  * assessor's determination.
  */
+import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
+import { ident, rlsBypassRole } from '../tenant/roles.js';
 import type { BackupsSection, EvidenceItem, EvidenceSection, SchemaSection } from './types.js';
 
 export const EVIDENCE_NOTICE =
@@ -18,6 +20,8 @@ export interface TenantFacts {
   /** Roles, other than the tables' owners and superusers, holding a DML privilege on a tenant table. */
   applicationRoles: { role: string; owns: number; bypassRls: boolean; superuser: boolean; canLogin: boolean }[];
   organizations: number;
+  /** Whose view the row counts are: every row (superuser, BYPASSRLS, or through the bypass role) or the tenant-limited view of a role. */
+  countsSeenBy: { role: string; wholeDatabase: boolean };
 }
 
 export interface AuditFacts {
@@ -42,9 +46,32 @@ export interface RecordFacts {
   lastRun: string | null;
 }
 
+type Sql = postgres.Sql | postgres.TransactionSql;
+
+/**
+ * Reads the tenant and audit facts. Row counts must cover every tenant: with forced row-level
+ * security even the owner sees only the current tenant's rows, so a role that may switch to the
+ * platform's BYPASSRLS role (docs/schema.md, "Roles") counts under it, in a transaction of its own.
+ * A role with neither sees its own view, and the facts say so.
+ */
+export async function readTableFacts(handle: DbHandle): Promise<{ tenant: TenantFacts; audit: AuditFacts }> {
+  const bypass = await rlsBypassRole(handle.sql);
+  const read = async (sql: Sql) => {
+    const [me] = await sql<{ role: string; whole: boolean }[]>`
+      SELECT current_user AS role, (rolsuper OR rolbypassrls) AS whole FROM pg_roles WHERE rolname = current_user`;
+    const tenant = await readTenantFacts(sql, { role: me.role, wholeDatabase: me.whole });
+    return { tenant, audit: await readAuditFacts(sql) };
+  };
+  if (!bypass) return read(handle.sql);
+  return handle.sql.begin(async (tx) => {
+    await tx.unsafe(`SET LOCAL ROLE ${ident(bypass)}`);
+    return read(tx);
+  }) as Promise<{ tenant: TenantFacts; audit: AuditFacts }>;
+}
+
 /** Reads tenant-isolation facts. Works on the embedded database too (catalog only). */
-export async function readTenantFacts(handle: DbHandle): Promise<TenantFacts> {
-  const tables = await handle.sql<{ table: string; rls: boolean; forced: boolean; policies: number; owner: string; oid: number }[]>`
+export async function readTenantFacts(sql: Sql, countsSeenBy: TenantFacts['countsSeenBy']): Promise<TenantFacts> {
+  const tables = await sql<{ table: string; rls: boolean; forced: boolean; policies: number; owner: string; oid: number }[]>`
     SELECT c.relname AS "table", c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
            (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
            pg_get_userbyid(c.relowner) AS owner, c.oid::int AS oid
@@ -56,12 +83,12 @@ export async function readTenantFacts(handle: DbHandle): Promise<TenantFacts> {
   const withRows = [];
   for (const t of tables) {
     // Counted as the reader (the migration role owns the tables and bypasses their policies).
-    const [r] = await handle.sql<{ n: number }[]>`SELECT count(*)::float8 AS n FROM ${handle.sql('public.' + t.table)}`;
+    const [r] = await sql<{ n: number }[]>`SELECT count(*)::float8 AS n FROM ${sql('public.' + t.table)}`;
     withRows.push({ table: t.table, rls: t.rls, forced: t.forced, policies: t.policies, owner: t.owner, rows: r.n });
   }
   const owners = [...new Set(tables.map((t) => t.owner))];
   const roles = tables.length
-    ? await handle.sql<{ role: string; owns: number; bypass: boolean; superuser: boolean; login: boolean }[]>`
+    ? await sql<{ role: string; owns: number; bypass: boolean; superuser: boolean; login: boolean }[]>`
         SELECT r.rolname AS role,
                (SELECT count(*)::int FROM pg_class c WHERE c.oid = ANY(${tables.map((t) => t.oid)}::oid[]) AND pg_has_role(r.oid, c.relowner, 'USAGE')) AS owns,
                r.rolbypassrls AS bypass, r.rolsuper AS superuser, r.rolcanlogin AS login
@@ -77,28 +104,29 @@ export async function readTenantFacts(handle: DbHandle): Promise<TenantFacts> {
     tenantTables: withRows,
     applicationRoles: roles.map((r) => ({ role: r.role, owns: r.owns, bypassRls: r.bypass, superuser: r.superuser, canLogin: r.login })),
     organizations: org?.rows ?? 0,
+    countsSeenBy,
   };
 }
 
 /** Reads the audit trail's facts (public.audit_logs). */
-export async function readAuditFacts(handle: DbHandle): Promise<AuditFacts> {
-  const [t] = await handle.sql<{ oid: number | null }[]>`SELECT to_regclass('public.audit_logs')::oid::int AS oid`;
+export async function readAuditFacts(sql: Sql): Promise<AuditFacts> {
+  const [t] = await sql<{ oid: number | null }[]>`SELECT to_regclass('public.audit_logs')::oid::int AS oid`;
   const none: AuditFacts = { exists: false, rows: 0, first: null, last: null, rls: false, forced: false, policyCommands: [], rolesThatMayChange: [], changeTriggers: [], owner: '' };
   if (!t?.oid) return none;
-  const [c] = await handle.sql<{ rls: boolean; forced: boolean; owner: string }[]>`
+  const [c] = await sql<{ rls: boolean; forced: boolean; owner: string }[]>`
     SELECT relrowsecurity AS rls, relforcerowsecurity AS forced, pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = ${t.oid}::oid`;
-  const [r] = await handle.sql<{ rows: number; first: Date | null; last: Date | null }[]>`
+  const [r] = await sql<{ rows: number; first: Date | null; last: Date | null }[]>`
     SELECT count(*)::float8 AS rows, min(created_at) AS first, max(created_at) AS last FROM public.audit_logs`;
-  const policies = await handle.sql<{ cmd: string }[]>`
+  const policies = await sql<{ cmd: string }[]>`
     SELECT DISTINCT CASE polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS cmd
       FROM pg_policy WHERE polrelid = ${t.oid}::oid ORDER BY 1`;
-  const changers = await handle.sql<{ role: string }[]>`
+  const changers = await sql<{ role: string }[]>`
     SELECT r.rolname AS role FROM pg_roles r
      WHERE NOT r.rolsuper AND r.rolname NOT LIKE 'pg\\_%' AND r.rolname <> ${c.owner}
        AND (has_table_privilege(r.oid, ${t.oid}::oid, 'UPDATE') OR has_table_privilege(r.oid, ${t.oid}::oid, 'DELETE')
             OR has_table_privilege(r.oid, ${t.oid}::oid, 'TRUNCATE'))
      ORDER BY 1`;
-  const triggers = await handle.sql<{ name: string }[]>`
+  const triggers = await sql<{ name: string }[]>`
     SELECT tgname AS name FROM pg_trigger
      WHERE tgrelid = ${t.oid}::oid AND NOT tgisinternal AND (tgtype & (8 | 16 | 32)) <> 0 ORDER BY 1`;
   return {
@@ -199,6 +227,9 @@ export function buildEvidence(input: {
         ? `Roles that read or write tenant tables without owning them: ${appRoles.map((r) => `${r.role} (owns ${r.owns}, bypass RLS ${yesNo(r.bypassRls)}, login ${yesNo(r.canLogin)})`).join('; ')}.`
         : 'No role other than the owner and superusers holds privileges on the tenant tables.',
       `${tenant.organizations} organization(s) (tenants) in the database.`,
+      tenant.countsSeenBy.wholeDatabase
+        ? `Row counts cover every tenant (read as ${tenant.countsSeenBy.role}).`
+        : `Row counts are those role ${tenant.countsSeenBy.role} sees: row-level security limits them to its tenant (run the report as the owner or a superuser for whole-database counts).`,
       ...tenantChecks.map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`),
     ],
     figures: [

@@ -5,6 +5,6 @@
 export { collectReport, seriesOver, NEEDS_SERVER, type CollectOptions } from './collect.js';
 export { renderHtml, loadAssets, type ReportAssets } from './html.js';
 export { layoutGraph, revisionGraphSvg, backupsTimelineSvg, type GraphLayout } from './svg.js';
-export { buildEvidence, readTenantFacts, readAuditFacts, EVIDENCE_NOTICE, type TenantFacts, type AuditFacts, type RecordFacts } from './evidence.js';
+export { buildEvidence, readTableFacts, readTenantFacts, readAuditFacts, EVIDENCE_NOTICE, type TenantFacts, type AuditFacts, type RecordFacts } from './evidence.js';
 export { openInBrowser, type OpenResult } from './open.js';
 export * from './types.js';

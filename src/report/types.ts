@@ -32,6 +32,10 @@ export interface HealthSection {
   counts: Record<string, number>;
   checks: Pick<CheckResult, 'id' | 'title' | 'status' | 'figure' | 'remedy'>[];
   limited: string | null;
+  /** Client connections by state over the recorded runs (server only), and max_connections at the latest. */
+  connections: { runs: RunRef[]; series: Series[]; max: number | null };
+  /** Replication at the latest recorded run, when the server has any. */
+  replication: { at: string; role: string; standbys: number; slots: number; lag: Record<string, unknown>[] } | null;
 }
 
 export interface RunRef {
@@ -58,6 +62,8 @@ export interface GrowthSection {
   withoutEmbeddings: { column: string; rows: number; without: number }[];
   unusedIndexes: { index: string; table: string; bytes: number | null; size: string }[];
   duplicateIndexes: { index: string; coveredBy: string; table: string; kind: string; bytes: number | null; size: string; keptByDesign: boolean }[];
+  /** Set when the recorded runs could not be read (permission), saying how to fix it. */
+  runsNote: string;
   /** Why unused indexes are not judged (statistics too young, embedded database), when so. */
   unusedNote: string;
 }

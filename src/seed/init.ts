@@ -145,7 +145,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const dbName = databaseName(appUrl);
   const adminUser = userOf(adminUrl);
   const sameRole = appUser === adminUser;
-  const owner = config.ownerUrl ? userOf(config.ownerUrl) : defaultOwnerName(appUser);
+  // DB_OWNER_USER names the owner even when the target is an explicit --url (config.ownerUrl is not set then).
+  const owner = config.ownerUrl ? userOf(config.ownerUrl) : env.DB_OWNER_USER || defaultOwnerName(appUser);
   const ownerPassword = config.ownerUrl ? connParamsOf(config.ownerUrl).password ?? '' : env.DB_OWNER_PASSWORD ?? '';
   const roles: PlatformRoles = { app: appUser, owner, bypass: bypassRoleName(owner) };
   if (!sameRole && owner === appUser) {

@@ -114,7 +114,7 @@ describe('evidence', () => {
   };
   const data = {
     generatedAt: '2026-11-03T00:00:00.000Z',
-    tenant: { tenantTables: [{ table: 'users', rls: true, forced: true, policies: 1, owner: 'owner', rows: 3 }], applicationRoles: [{ role: 'app', owns: 0, bypassRls: false, superuser: false, canLogin: true }], organizations: 2 },
+    tenant: { tenantTables: [{ table: 'users', rls: true, forced: true, policies: 1, owner: 'owner', rows: 3 }], applicationRoles: [{ role: 'app', owns: 0, bypassRls: false, superuser: false, canLogin: true }], organizations: 2, countsSeenBy: { role: 'owner', wholeDatabase: true } },
     audit: { exists: true, rows: 7, first: '2026-10-02T00:00:00.000Z', last: '2026-11-02T00:00:00.000Z', rls: true, forced: true, policyCommands: ['INSERT', 'SELECT'], rolesThatMayChange: [], changeTriggers: [], owner: 'owner' },
     schema,
     backups: { dir: '/b', backups: [], drills: [], newestVerified: null },

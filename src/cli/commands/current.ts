@@ -20,7 +20,7 @@ export const register: RegisterCommand = (program, ctx) => {
           const { RevisionGraph } = await import('../../revision/graph.js');
           return { dir: config.migrationsDir, revisions: [], graph: new RevisionGraph([]) };
         });
-        const handle = await ctx.open({ kysely: false });
+        const handle = await ctx.open({ kysely: false, fetchTypes: false });
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
