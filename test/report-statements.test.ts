@@ -6,13 +6,14 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliJson } from './helpers/cli.js';
+import { runCli, runCliJson } from './helpers/cli.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 describe('report queries from recorded pg_stat_statements figures', () => {
   let cluster: TempCluster;
   beforeAll(async () => {
-    cluster = await startTempCluster({ shared_preload_libraries: 'pg_stat_statements' });
+    // checkpoint_completion_target 0: pg_basebackup's spread checkpoint (for the standby) does not wait minutes.
+    cluster = await startTempCluster({ shared_preload_libraries: 'pg_stat_statements', checkpoint_completion_target: '0' });
     const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
     await admin`CREATE DATABASE app`;
     await admin.end();
@@ -61,6 +62,32 @@ describe('report queries from recorded pg_stat_statements figures', () => {
       expect(series.values[0]).toBeLessThanOrEqual(series.values[1]);
     } finally {
       await app.end();
+    }
+  }, 180_000);
+
+  it('records a streaming standby: the run on the primary names it; on the read-only standby recording is refused in one line', async () => {
+    const standby = await startTempCluster({ hot_standby: 'on' }, { standbyOf: cluster });
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    try {
+      await expect
+        .poll(async () => (await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)[0].n, { timeout: 60_000, interval: 500 })
+        .toBe(1);
+      const onPrimary = await runCliJson(['doctor', 'replication', '--record'], { url: cluster.url('app') });
+      expect(onPrimary.data.recorded.id, onPrimary.stderr).toBeGreaterThan(0);
+      const report = await runCliJson(['report'], { url: cluster.url('app') });
+      expect(report.data.health.replication).toMatchObject({ role: 'primary', standbys: 1 });
+      expect(report.data.health.replication.lag).toHaveLength(1);
+
+      // The standby is read-only: its run cannot be stored there, and it says so in one line.
+      const onStandby = await runCli(['doctor', 'replication', '--record'], { url: standby.url('app') });
+      expect(onStandby.exitCode).toBe(1);
+      expect(onStandby.stderr).toMatch(/^error: cannot record on a read-only server \(a standby\): .* — record on the primary; its runs replicate to the standbys$/m);
+      // The run itself is still shown.
+      expect(onStandby.stdout).toMatch(/replication\.role\s.*is a standby/);
+      expect(onStandby.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await admin.end();
+      await standby.stop();
     }
   }, 180_000);
 });

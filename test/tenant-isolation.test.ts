@@ -344,9 +344,10 @@ describe('the tenant tables of the schema', () => {
       const enabledOnly = await runCliJson(['doctor', 'tenant.isolation'], { url });
       expect(enabledOnly.data.checks[0].figure).toContain('widgets row-level security is not forced');
 
-      // The revision is reversible: one step down leaves RLS enabled but not forced; up forces it again.
+      // The revision is reversible: below it (e3a8d1c6b468; later revisions sit on top of it) RLS is
+      // enabled but not forced; up forces it again.
       await query(url, 'DROP TABLE widgets');
-      const down = await runCli(['downgrade', '-1', '--yes'], { url });
+      const down = await runCli(['downgrade', 'e3a8d1c6b468', '--yes'], { url });
       expect(down.exitCode, down.stderr).toBe(0);
       const [{ forced }] = await query(url, `SELECT count(*) FILTER (WHERE relforcerowsecurity)::int AS forced FROM pg_class WHERE relname = ANY($1)`, [TENANT_TABLES]);
       expect(forced).toBe(0);

@@ -63,6 +63,9 @@ export async function driftSection(
   const spinner = await ctx.out.spinner('comparing the database with the migrations (scratch database)');
   const report = await detectDrift(config, handle, current).finally(() => spinner.stop());
   if (ctx.out.json) return report;
+  if (report.ignoredExtensions.length) {
+    ctx.out.info(`left alone: extension(s) installed outside the migrations, with their objects: ${report.ignoredExtensions.join(', ')}`);
+  }
   if (report.status === 'ok') {
     ctx.out.success(`no drift: the schema is what the migrations build (at ${report.expectedAt.join(', ') || 'base'})`);
     return report;

@@ -89,7 +89,14 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     spinner.stop();
   }
 
-  const recorded = recordLib ? await recordLib.recordRun(handle, report, { retentionDays }) : undefined;
+  // A run that cannot be stored is still shown; the failure to store it is the command's error.
+  let recordError: unknown;
+  const recorded = recordLib
+    ? await recordLib.recordRun(handle, report, { retentionDays }).catch((err: unknown) => {
+        recordError = err;
+        return undefined;
+      })
+    : undefined;
 
   if (ctx.out.json) {
     ctx.out.data(recorded ? { ...report, recorded } : report);
@@ -112,6 +119,7 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     ctx.out.info(`recorded as run ${recorded.id} in ${recorded.table}${recorded.pruned ? `; ${recorded.pruned} run(s) older than ${recorded.retentionDays} days deleted` : ''}`);
   }
   ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
+  if (recordError) throw recordError;
   return report.exitCode;
 }
 
