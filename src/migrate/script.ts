@@ -223,6 +223,9 @@ function useOwnDependenciesAsFallback(): void {
  * would start a loader of its own, which costs a few hundred ms per file).
  */
 async function importTs(file: string): Promise<Record<string, unknown>> {
+  // Compiled once and kept by content (./compile-cache.ts): no tsx for a revision seen before.
+  const compiled = await (await import('./compile-cache.js')).importCompiled(file);
+  if (compiled) return compiled;
   // Both hooks, as the tsx command does: a .ts file outside a "type": "module" package is CommonJS to Node.
   tsxRegistered ??= (async () => {
     useOwnDependenciesAsFallback();
