@@ -63,3 +63,6 @@ export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, Restor
 
 // Diagnostics.
 export * as doctor from './doctor/index.js';
+
+// The report: recorded doctor runs, the data of `cmmc-db report --json`, and its HTML page.
+export * as report from './report/index.js';

@@ -199,6 +199,11 @@ describe('report on the server', () => {
 
   it('retention: runs older than --retention-days are deleted when a run is recorded', async () => {
     await query(db.url, `UPDATE cmmc_db.doctor_runs SET recorded_at = now() - interval '40 days' WHERE id = (SELECT min(id) FROM cmmc_db.doctor_runs)`);
+    // report --days 30 leaves the old run out of the charts.
+    const recent = await runCliJson(['report', '--days', '30', '--dir', backups], { env: env() });
+    const all = await query<{ id: string }>(db.url, `SELECT id FROM cmmc_db.doctor_runs WHERE recorded_at >= now() - interval '30 days' ORDER BY recorded_at, id`);
+    expect(recent.data.growth.runs.map((r: any) => String(r.id))).toEqual(all.map((r) => String(r.id)));
+    expect(all).toHaveLength(2);
     const kept = await runCliJson(['doctor', 'sizes', '--record'], { env: env() });
     expect(kept.data.recorded).toMatchObject({ pruned: 0, retentionDays: 90 });
     const r = await runCliJson(['doctor', 'sizes', '--record', '--retention-days', '30'], { env: env() });
@@ -226,6 +231,13 @@ describe('report and doctor --record: bad input', () => {
     const none = await runCli(['report'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toMatch(/^error: say where the report goes: --html FILE, or --json for the data/m);
+
+    const days = await runCli(['report', '--json', '--days', 'a week'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    expect(days.exitCode).toBe(2);
+    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — for example --days 30$/m);
+    const open = await runCli(['report', '--json', '--open'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    expect(open.exitCode).toBe(2);
+    expect(open.stderr).toMatch(/^error: --open needs --html FILE/m);
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-report-bad-'));
     try {
