@@ -4,6 +4,7 @@
  * Nagios and check_postgres (0 ok, 1 warning, 2 critical, 3 unknown).
  */
 import type { DbHandle, OpenOptions } from '../db/connection.js';
+import { isConnectionLost } from '../db/errors.js';
 import { usageError } from '../errors.js';
 import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
 import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
@@ -127,6 +128,9 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
     return { ...head, ...(await check.run(ctx)) };
   } catch (err) {
     const e = err as { code?: string; message?: string };
+    if (isConnectionLost(err)) {
+      return { ...head, status: 'unknown', figure: `could not run: the connection to PostgreSQL was lost (${e.code ?? 'closed'})`, remedy: 'run the doctor again once the server accepts connections' };
+    }
     const remedy =
       e.code === '57014'
         ? `timed out after ${DOCTOR_STATEMENT_TIMEOUT_MS / 1000}s (the doctor's statement_timeout): run it again when the server is less busy`
