@@ -14,6 +14,8 @@ import { openDatabase, type DbHandle, type OpenOptions } from './db/connection.j
 
 export { resolveConfig, redactUrl, describeTarget } from './config/config.js';
 export type { CmmcConfig, ConfigInput } from './config/config.js';
+export { defineConfig, findProjectRoot } from './config/project-root.js';
+export type { ProjectFile, ProjectSettings, ProjectRoot } from './config/project-root.js';
 export { openDatabase, healthCheck, POOL_SETTINGS } from './db/index.js';
 export type { DbHandle, HealthReport, OpenOptions, PoolSettings } from './db/index.js';
 export { CmmcError } from './errors.js';

@@ -229,7 +229,7 @@ class StepFailure extends Error {
 
 function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
   if (!unknown.length || purge) return;
-  throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dir} declares`, {
+  throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`, {
     hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
   });
 }

@@ -3,8 +3,7 @@
  *
  * @example
  * ```ts
- * import { resolveConfig, openDatabase } from 'cmmc-db';
- * import { runUpgrade, getStatus } from 'cmmc-db/dist/migrate/index.js';
+ * import { resolveConfig, openDatabase, runUpgrade, getStatus } from 'cmmc-db';
  * const handle = await openDatabase(resolveConfig());
  * await runUpgrade(handle, 'head');
  * console.log(await getStatus(handle)); // { current, heads, pending: [], changed: [], atHead: true }

@@ -43,7 +43,10 @@ export interface SqlRevisionBody {
 }
 
 export interface Script {
+  /** The folder new revisions are written into (the project's own). */
   dir: string;
+  /** Every folder the revisions were read from, the platform's first (one graph across them). */
+  dirs: string[];
   revisions: Revision[];
   graph: RevisionGraph<Revision>;
 }
@@ -51,23 +54,29 @@ export interface Script {
 const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 /**
- * Loads every revision file of `config.migrationsDir` and builds the graph. Graph errors (duplicate
- * ids, unknown parents, cycles) are thrown as one-line CmmcErrors before anything runs.
+ * Loads every revision file of the configured folders (`config.migrationDirs`: the platform's and
+ * the project's, as Alembic's version_locations; or the one `migrationsDir`) and builds one graph.
+ * A folder that does not exist is skipped, as long as one does (a project with no revisions of its
+ * own yet has no ./migrations). Graph errors (duplicate ids, unknown parents, cycles) are thrown as
+ * one-line CmmcErrors before anything runs.
  */
-export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'>): Promise<Script> {
-  const dir = config.migrationsDir;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new CmmcError('migrate.no-folder', `the migrations folder ${dir} does not exist`, {
+export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { migrationDirs?: string[] }): Promise<Script> {
+  const dirs = config.migrationDirs?.length ? config.migrationDirs : [config.migrationsDir];
+  const present = dirs.filter((d) => existsSync(d) && statSync(d).isDirectory());
+  if (present.length === 0) {
+    throw new CmmcError('migrate.no-folder', `the migrations folder ${dirs.join(' or ')} does not exist`, {
       hint: 'run from the project folder, or pass --migrations-dir (or set CMMC_MIGRATIONS_DIR)',
     });
   }
-  const files = readdirSync(dir)
-    .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
-    .sort();
   const revisions: Revision[] = [];
-  for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+  for (const dir of present) {
+    const files = readdirSync(dir)
+      .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
+      .sort();
+    for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+  }
   try {
-    return { dir, revisions, graph: new RevisionGraph(revisions) };
+    return { dir: config.migrationsDir, dirs: present, revisions, graph: new RevisionGraph(revisions) };
   } catch (err) {
     throw graphErrorToUser(err);
   }
