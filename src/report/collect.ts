@@ -3,6 +3,8 @@
  * (growth and statement trends), the revision files and log (schema), the backup manifests and
  * drill records of this database (backups), and the evidence built from them. Reads only.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
 import { readRuns, type RecordedRun } from '../doctor/record.js';
@@ -231,6 +233,18 @@ async function readLog(handle: DbHandle, table: string): Promise<Omit<SchemaSect
   }));
 }
 
+/** No group or other permission bits on the file, or on the folder and each file in it; null when it is gone. */
+function ownerOnly(target: string): boolean | null {
+  try {
+    const st = statSync(target);
+    if ((st.mode & 0o077) !== 0) return false;
+    if (!st.isDirectory()) return true;
+    return readdirSync(target).every((f) => (statSync(path.join(target, f)).mode & 0o077) === 0);
+  } catch {
+    return null;
+  }
+}
+
 async function collectBackups(database: string, dir: string | undefined, now: Date): Promise<BackupsSection> {
   const { listBackups, listDrills, resolveBackupDir } = await import('../backup/store.js');
   const folder = resolveBackupDir(dir);
@@ -247,6 +261,7 @@ async function collectBackups(database: string, dir: string | undefined, now: Da
     verifiedAt: b.verified?.at ?? null,
     restoreTested: Boolean(b.verified?.restoreTested),
     revision: b.revision ?? [],
+    ownerOnly: ownerOnly(b.path),
   }));
   const drills = listDrills(folder)
     .filter((d) => names.has(d.backup.name) || d.backup.database === database)

@@ -160,7 +160,8 @@ export function buildEvidence(input: {
   checks?: { id: string; status: string; figure: string }[];
 }): EvidenceSection {
   const { tenant, audit, schema, backups, records, generatedAt } = input;
-  const tenantChecks = (input.checks ?? []).filter((c) => c.id.startsWith('tenant.'));
+  const quoted = (prefix: string) =>
+    (input.checks ?? []).filter((c) => c.id.startsWith(prefix)).map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`);
   const items: EvidenceItem[] = [];
 
   // Backups protected at rest.
@@ -175,13 +176,14 @@ export function buildEvidence(input: {
       `${list.length} backup(s) of this database in ${backups.dir}, from ${day(firstBackup)} to ${day(lastBackup)}.`,
       `${encrypted} of ${list.length} encrypted with AES-256-GCM (key derived with scrypt); ${list.length - encrypted} not encrypted.`,
       `${list.filter((b) => b.verified === 'verified').length} verified against their sha256 and archive table of contents; ${list.filter((b) => b.verified === 'failed').length} failed verification.`,
-      'Backup files are written 0600 and the folder 0700 (owner only).',
+      `${list.filter((b) => b.ownerOnly === true).length} of ${list.length} backup file(s) readable by their owner only (no group or other permissions)${list.some((b) => b.ownerOnly === null) ? `; ${list.filter((b) => b.ownerOnly === null).length} missing from the folder` : ''}.`,
     ],
     figures: [
       { label: 'backups', value: list.length },
       { label: 'encrypted', value: encrypted },
       { label: 'not encrypted', value: list.length - encrypted },
       { label: 'verified', value: list.filter((b) => b.verified === 'verified').length },
+      { label: 'owner-only files', value: list.filter((b) => b.ownerOnly === true).length },
     ],
     from: firstBackup,
     to: lastBackup,
@@ -230,7 +232,7 @@ export function buildEvidence(input: {
       tenant.countsSeenBy.wholeDatabase
         ? `Row counts cover every tenant (read as ${tenant.countsSeenBy.role}).`
         : `Row counts are those role ${tenant.countsSeenBy.role} sees: row-level security limits them to its tenant (run the report as the owner or a superuser for whole-database counts).`,
-      ...tenantChecks.map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`),
+      ...quoted('tenant.'),
     ],
     figures: [
       { label: 'tenant tables', value: tt.length },
@@ -283,6 +285,7 @@ export function buildEvidence(input: {
       schema.changed.length
         ? `Revision file(s) changed after being applied (checksum differs from the log): ${schema.changed.join(', ')}.`
         : 'Every applied revision file has the checksum it was applied with.',
+      ...quoted('schema.'),
     ],
     figures: [
       { label: 'recorded changes', value: log.length },
