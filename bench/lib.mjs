@@ -193,7 +193,14 @@ export function tempDir(prefix = 'cmmc-bench-') {
   return dir;
 }
 
-/** Drops what the script made; call at the end (and it runs on exit). */
+// Interrupted (Ctrl-C, kill): drop the scratch databases and folders all the same.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Drops what the script made; call at the end (and on SIGINT/SIGTERM). */
 export async function cleanup() {
   for (const d of folders.splice(0)) rmSync(d, { recursive: true, force: true });
   const left = await admin`SELECT datname FROM pg_database WHERE datname LIKE ${`cmmc_bench_${process.pid}_%`}`;

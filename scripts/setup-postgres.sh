@@ -16,6 +16,28 @@ PGHOST_ADDR="${PGHOST_ADDR:-127.0.0.1}"
 PGPORT_NUM="${PGPORT_NUM:-5432}"
 psql_admin() { psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -Atqc "$1"; }
 
+# The Debian archive this machine already uses: the first `URIs:` of its deb822 sources
+# (/etc/apt/sources.list.d/*.sources) or the first `deb` line of its one-line lists whose path is the
+# main archive (…/debian, not …/debian-security), so that no mirror host is written in this project.
+# APT_ETC points elsewhere for the tests.
+debian_mirror() {
+  local etc="${APT_ETC:-/etc/apt}" uri
+  uri="$(
+    {
+      for f in "$etc"/sources.list.d/*.sources; do if [ -f "$f" ]; then sed -n 's/^[[:space:]]*URIs:[[:space:]]*//p' "$f"; fi; done
+      for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+        if [ -f "$f" ]; then sed -n 's/^[[:space:]]*deb\(-src\)\{0,1\}[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*/\3/p' "$f"; fi
+      done
+    } | tr ' ' '\n' | grep -E '^(https?|file)://' | grep -E '/debian/?$' | head -n 1 || true
+  )"
+  if [ -z "$uri" ]; then
+    log "no Debian archive in ${etc}/sources.list or ${etc}/sources.list.d: add one (URIs: of your mirror) and run this again"
+    return 1
+  fi
+  printf '%s\n' "${uri%/}"
+}
+if [ "${1:-}" = "--print-debian-mirror" ]; then debian_mirror; exit $?; fi
+
 apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then $SUDO apt-get update -qq >&2; apt_updated=1; fi
@@ -42,11 +64,12 @@ pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -q || { log "PostgreSQL is not acc
 if [ "$(psql_admin "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")" != "1" ]; then
   log "pgvector missing: building Debian trixie's pgvector source package for PostgreSQL ${PG_MAJOR}"
   apt_install "postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc
+  mirror="$(debian_mirror)"
   work="$(mktemp -d)"
   mkdir -p "$work/sources.list.d" "$work/lists/partial"
   cat > "$work/sources.list.d/trixie-src.sources" <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: ${mirror}
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

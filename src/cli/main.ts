@@ -10,6 +10,7 @@ import { findProjectRoot } from '../config/project-root.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
 import { commandName, commandsFor } from './commands/index.js';
+import { addCompletion, COMPLETION_COMMANDS } from './completion.js';
 import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
 
@@ -45,6 +46,7 @@ export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Co
   // `cmmc-db --version` needs no command at all.
   const versionOnly = name === undefined && args.some((a) => a === '-V' || a === '--version') && !args.some((a) => a === '-h' || a === '--help');
   for (const register of versionOnly ? [] : await commandsFor(name)) register(program, ctx);
+  if (!versionOnly && (name === undefined || COMPLETION_COMMANDS.includes(name))) await addCompletion(program);
   for (const sub of program.commands) sub.exitOverride();
   program.addHelpText(
     'after',
