@@ -221,7 +221,7 @@ export function buildEvidence(input: {
   const appRoles = tenant.applicationRoles;
   items.push({
     practices: ['AC.L2-3.1.1', 'AC.L2-3.1.3'],
-    topic: 'Access limited per tenant: row-level security on tenant tables',
+    topic: 'Tenant separation: row-level security on tenant tables and the roles that use them',
     facts: [
       `${tt.length} tenant table(s) (an organization_id column, and organizations): row-level security enabled on ${rls}, forced (applies to the owner too) on ${forced}, with a policy on ${withPolicy}.`,
       `Table owner(s): ${[...new Set(tt.map((t) => t.owner))].join(', ') || 'none'}.`,
@@ -252,7 +252,7 @@ export function buildEvidence(input: {
     const changeAllowed = audit.policyCommands.filter((c) => c === 'UPDATE' || c === 'DELETE' || c === 'ALL');
     items.push({
       practices: ['AU.L2-3.3.1', 'AU.L2-3.3.8'],
-      topic: 'Audit records kept in public.audit_logs, append-only for the application',
+      topic: 'Audit records in public.audit_logs and who may change them',
       facts: [
         `${audit.rows} audit record(s) from ${audit.first ?? 'none'} to ${audit.last ?? 'none'}.`,
         `Row-level security enabled: ${yesNo(audit.rls)}; forced: ${yesNo(audit.forced)}; policies allow ${audit.policyCommands.join(', ') || 'nothing'}${changeAllowed.length ? '' : ' (no UPDATE or DELETE policy)'}.`,
@@ -278,7 +278,7 @@ export function buildEvidence(input: {
   const appliers = [...new Set(log.map((l) => l.appliedBy))];
   items.push({
     practices: ['CM.L2-3.4.3'],
-    topic: 'Changes to the database schema applied only through recorded revisions',
+    topic: 'Changes to the database schema and their record (revisions and the revision log)',
     facts: [
       `${log.length} recorded change(s) (upgrade, downgrade, stamp) from ${log[0]?.appliedAt ?? 'none'} to ${log.at(-1)?.appliedAt ?? 'none'}, by ${appliers.join(', ') || 'nobody'}.`,
       `${schema.revisions.length} revision file(s); ${schema.revisions.filter((r) => r.applied).length} applied; current: ${schema.current.join(', ') || 'none'}; heads: ${schema.heads.join(', ') || 'none'}.`,
