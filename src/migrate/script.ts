@@ -62,7 +62,14 @@ const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
  */
 export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { migrationDirs?: string[] }): Promise<Script> {
   const dirs = config.migrationDirs?.length ? config.migrationDirs : [config.migrationsDir];
-  const present = dirs.filter((d) => existsSync(d) && statSync(d).isDirectory());
+  // A folder option pointing at a file is a mistake to name, not a folder to skip.
+  const file = dirs.find((d) => existsSync(d) && !statSync(d).isDirectory());
+  if (file) {
+    throw new CmmcError('migrate.no-folder', `the migrations folder ${file} is a file, not a folder`, {
+      hint: 'pass the folder that holds the revision files with --migrations-dir (or CMMC_MIGRATIONS_DIR), or move the file away',
+    });
+  }
+  const present = dirs.filter((d) => existsSync(d));
   if (present.length === 0) {
     throw new CmmcError('migrate.no-folder', `the migrations folder ${dirs.join(' or ')} does not exist`, {
       hint: 'run from the project folder, or pass --migrations-dir (or set CMMC_MIGRATIONS_DIR)',
@@ -232,6 +239,31 @@ function useOwnDependenciesAsFallback(): void {
  * would start a loader of its own, which costs a few hundred ms per file).
  */
 async function importTs(file: string): Promise<Record<string, unknown>> {
+  try {
+    return await importTsModule(file);
+  } catch (err) {
+    throw revisionLoadError(err, file);
+  }
+}
+
+/**
+ * A revision file that cannot be imported (syntax error, missing package, a throw at load) as one
+ * line naming the file, the first line that says why, and the fix.
+ */
+function revisionLoadError(err: unknown, file: string): CmmcError {
+  const shown = path.relative(process.cwd(), file) || file;
+  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean);
+  // esbuild: "Transform failed with 1 error:" then "<file>:2:13: ERROR: Expected ...".
+  const located = lines.find((l) => /:\d+:\d+: ERROR: /.test(l));
+  const why = located ? `line ${/:(\d+):\d+: ERROR: /.exec(located)![1]}: ${located.replace(/^.*: ERROR: /, '')}` : (lines[0] ?? 'unknown error');
+  const missing = /Cannot find (?:package|module) '([^']+)'/.exec(why);
+  return new CmmcError('migrate.load', `revision file ${shown} cannot be loaded: ${why}`, {
+    hint: missing ? `install ${missing[1]} (npm install ${missing[1]}) or fix the import in ${shown}` : `fix ${shown} (run "npx tsx ${shown}" to see the whole error)`,
+    cause: err,
+  });
+}
+
+async function importTsModule(file: string): Promise<Record<string, unknown>> {
   // Compiled once and kept by content (./compile-cache.ts): no tsx for a revision seen before.
   const compiled = await (await import('./compile-cache.js')).importCompiled(file);
   if (compiled) return compiled;
