@@ -35,7 +35,7 @@ describe('tables at 80 columns', () => {
     for (const remedy of remedies) expect(words).toContain(remedy.split(/\s+/).join(' '));
   });
 
-  for (const args of [['doctor', '--list'], ['health'], ['backup', 'list', '--dir', '{backups}']]) {
+  for (const args of [['doctor', '--list'], ['health'], ['backup', 'list', '--dir', '{backups}'], ['status', '--backup-dir', '{backups}'], ['seed', '--status']]) {
     it(`${args.join(' ')}: no line longer than 80`, async () => {
       const r = await runCliInPty(args.map((a) => a.replace('{backups}', backups)), { url: db.url, columns: 80 });
       expect(r.exitCode, r.output).toBe(0);

@@ -179,6 +179,21 @@ describe("the project's own revisions on top of the platform's", () => {
     expect(JSON.parse(r.stdout).current).toEqual([platformHead]);
   });
 
+  it('--env picks an environment of cmmc-db.config.json, its ${NAME} read from the environment', async () => {
+    writeFileSync(path.join(app, 'cmmc-db.config.json'), JSON.stringify({ environments: { staging: { url: '${STAGING_URL}' } } }));
+    try {
+      const r = await cli(['--env', 'staging', 'current', '--json'], { cwd: path.join(app, 'src'), env: { STAGING_URL: db.url } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`${db.name} (from cmmc-db.config.json (environment staging))`);
+      expect(JSON.parse(r.stdout).current).toEqual([platformHead]);
+      const unknown = await cli(['--env', 'qa', 'current'], { env: { STAGING_URL: db.url } });
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr).toContain('has no environment "qa"');
+    } finally {
+      rmSync(path.join(app, 'cmmc-db.config.json'), { force: true });
+    }
+  });
+
   it('from a subfolder without a URL: the embedded database at the root, never a second one below it', async () => {
     rmSync(path.join(app, '.env'), { force: true });
     const r = await cli(['current'], { cwd: path.join(app, 'src') });
