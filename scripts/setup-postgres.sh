@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure this machine has what cmmc-db's tests and commands use: a running PostgreSQL on
 # 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, chromium,
-# and pg_autoctl (pg_auto_failover) for the high-availability tests.
+# pg_autoctl (pg_auto_failover) for the high-availability tests, and Debian's python3-alembic with
+# python3-psycopg2 (the migration engine's differential test against Alembic).
 # Idempotent: every step is skipped when its result is already there.
 # pgvector is not packaged for Debian bookworm; we build Debian trixie's source package
 # (0.8.x) against bookworm's postgresql-server-dev (see README, "Set-up on a fresh machine").
@@ -99,5 +100,10 @@ fi
 if ! command -v pg_autoctl >/dev/null 2>&1; then
   log "installing pg_auto_failover (pg_autoctl) for PostgreSQL ${PG_MAJOR}"
   apt_install "postgresql-${PG_MAJOR}-auto-failover"
+fi
+# 7. Alembic 1.8 and psycopg2 (Debian's), for the differential test of the migration engine.
+if ! /usr/bin/python3 -c 'import alembic, psycopg2' >/dev/null 2>&1; then
+  log "installing python3-alembic and python3-psycopg2 (the differential test runs the real Alembic)"
+  apt_install python3-alembic python3-psycopg2
 fi
 log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector, $(pg_autoctl --version 2>/dev/null | head -n 1)"

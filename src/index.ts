@@ -56,8 +56,8 @@ export type {
 export { withTenant, tenantId, TENANT_SETTING } from './tenant/index.js';
 
 // The migration engine.
-export { loadScript, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
-export type { Script, Revision, RunOptions, RunResult, StepResult, Status } from './migrate/index.js';
+export { loadScript, migrate, MigrationFailedError, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
+export type { Script, Revision, RunOptions, RunResult, StepResult, FailedStep, Status } from './migrate/index.js';
 
 // Backups around pg_dump / pg_restore.
 export { createBackup, verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup/index.js';

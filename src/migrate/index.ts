@@ -12,6 +12,9 @@
  */
 export { loadScript, loadRevisionFile, type Revision, type RevisionModule, type Script } from './script.js';
 export {
+  migrate,
+  MigrationFailedError,
+  type FailedStep,
   runUpgrade,
   runDowngrade,
   runStamp,
@@ -26,4 +29,4 @@ export { offlineScript, recordingKysely, RecordingDriver, parseRange } from './o
 export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-revision.js';
 export { graphErrorToUser, catchRevisionErrors } from './errors.js';
 export { bootstrapStatements, lockKey, metaNames } from './version-store.js';
-export { splitStatements, inlineParameters, literal } from './sql-text.js';
+export { splitStatements, inlineParameters, literal } from '../sql/lexer.js';

@@ -4,7 +4,6 @@
  * read from its text when they are plain literals (fast: `current`, `history` need no TypeScript
  * loader); its module is imported through tsx only when its `up`/`down` is run.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
@@ -14,7 +13,8 @@ import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { RevisionGraph, type RevisionNode } from '../revision/index.js';
 import { graphErrorToUser } from './errors.js';
-import { splitStatements } from './sql-text.js';
+import { fileChecksum } from '../sql/checksum.js';
+import { splitSql, SqlLexError, type SqlStatement } from '../sql/lexer.js';
 
 export interface RevisionModule {
   up(db: Kysely<any>): Promise<void>;
@@ -28,10 +28,18 @@ export interface Revision extends RevisionNode {
   fileName: string;
   kind: 'ts' | 'sql';
   transactional: boolean;
-  /** sha256 of the file's bytes, hex. */
+  /** sha256 of the file's text with line endings normalised and a leading BOM dropped, hex. */
   checksum: string;
+  /** Checksums that count as this file (the raw bytes and LF/CRLF/BOM forms, as recorded by earlier versions). */
+  acceptedChecksums: Set<string>;
   /** The up and down of the revision: for SQL, its statements; for TypeScript, its imported module. */
-  load(): Promise<RevisionModule | { upSql: string[]; downSql: string[] }>;
+  load(): Promise<RevisionModule | SqlRevisionBody>;
+}
+
+/** A plain-SQL revision's statements (COPY ... FROM stdin with its data included). */
+export interface SqlRevisionBody {
+  upSql: SqlStatement[];
+  downSql: SqlStatement[];
 }
 
 export interface Script {
@@ -83,11 +91,11 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { m
 
 /** Reads one revision file (TypeScript or SQL). */
 export async function loadRevisionFile(file: string): Promise<Revision> {
-  const bytes = readFileSync(file);
-  const checksum = createHash('sha256').update(bytes).digest('hex');
-  const text = bytes.toString('utf8');
+  const { checksum, accepted, text } = fileChecksum(readFileSync(file));
   const fileName = path.basename(file);
-  return file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
+  const rev = file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
+  rev.acceptedChecksums = accepted;
+  return rev;
 }
 
 function invalid(fileName: string, what: string): CmmcError {
@@ -125,8 +133,16 @@ export function parseSqlRevision(text: string, file: string, fileName: string, c
   if (!('down_revision' in header)) throw invalid(fileName, 'has no "-- down_revision:" header (write "none" for a base revision)');
   const transactional = (header.transactional ?? 'true').toLowerCase();
   if (!['true', 'false', 'yes', 'no'].includes(transactional)) throw invalid(fileName, `"-- transactional: ${header.transactional}" must be true or false`);
-  const upSql = splitStatements(up.join('\n'));
-  const downSql = splitStatements(down.join('\n'));
+  const split = (lines: string[]) => {
+    try {
+      return splitSql(lines.join('\n'));
+    } catch (err) {
+      if (err instanceof SqlLexError) throw invalid(fileName, err.message);
+      throw err;
+    }
+  };
+  const upSql = split(up);
+  const downSql = split(down);
   return {
     revision,
     downRevisions: list(header.down_revision),
@@ -138,6 +154,7 @@ export function parseSqlRevision(text: string, file: string, fileName: string, c
     kind: 'sql',
     transactional: transactional === 'true' || transactional === 'yes',
     checksum,
+    acceptedChecksums: new Set([checksum]),
     load: async () => ({ upSql, downSql }),
   };
 }
@@ -296,6 +313,7 @@ async function parseTsRevision(text: string, file: string, fileName: string, che
     kind: 'ts',
     transactional: h.transactional !== false,
     checksum,
+    acceptedChecksums: new Set([checksum]),
     load,
   };
 }
