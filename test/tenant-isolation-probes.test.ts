@@ -8,7 +8,12 @@
  *   must take the platform's own roles away from it (and refuse a reachable superuser or BYPASSRLS role).
  * - a second `init` whose owner name differs from the role that owns the platform's objects must not
  *   report that its owner owns them: it refuses, naming the owner it found.
+ * - a large object made by the application role (any role may create one) made `backup create` as
+ *   the owner fail; `seed` as the application role said to fix a seed file that was fine.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
@@ -38,6 +43,13 @@ describe('roles the application role can switch to', () => {
   it('doctor fails as the application role when it can SET ROLE to the bypass role, the owner, or a superuser, directly or through another role', async () => {
     const ok = await doctorAsApp(s.appUrl);
     expect(ok.check.status, JSON.stringify(ok.check)).toBe('ok');
+    // init makes the bypass role a member of the application role (for pg_dump), so PostgreSQL refuses
+    // the reverse grants as a cycle; a database of an earlier init has no such membership.
+    for (const target of [s.owner, bypassRoleName(s.owner)]) {
+      const cycle = await adminQuery(`GRANT "${target}" TO "${s.app}"`).then(() => 'granted', (e) => e.message);
+      expect(cycle).toContain(`is a member of role "${s.app}"`);
+    }
+    await adminQuery(`REVOKE "${s.app}" FROM "${bypassRoleName(s.owner)}"`);
 
     for (const [target, problem] of [
       [bypassRoleName(s.owner), `can SET ROLE to ${bypassRoleName(s.owner)}, which has BYPASSRLS`],
@@ -71,6 +83,7 @@ describe('roles the application role can switch to', () => {
   });
 
   it('init takes the owner and bypass roles away from the application role, and refuses a superuser or BYPASSRLS role it can reach', async () => {
+    await adminQuery(`REVOKE "${s.app}" FROM "${bypassRoleName(s.owner)}"`);
     await adminQuery(`GRANT "${s.owner}" TO "${s.app}"; GRANT "${bypassRoleName(s.owner)}" TO "${s.app}"`);
     const again = await runCliJson(['init'], { env: s.env });
     expect(again.exitCode, again.stderr).toBe(0);
@@ -134,5 +147,40 @@ describe('init on a database whose objects another owner holds', () => {
     } finally {
       await dropSetup({ db: s.db, roles: rolesOf(s) });
     }
+  });
+});
+
+describe("the application role and the owner's commands", () => {
+  const s = newSetup('til');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-til-'));
+  beforeAll(async () => {
+    const init = await runCli(['init'], { env: s.env });
+    expect(init.exitCode, init.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await dropSetup({ db: s.db, roles: rolesOf(s) });
+  });
+
+  it('a large object made by the application role does not break backup create as the owner, and is in the dump', async () => {
+    // Any role may create large objects (PostgreSQL has no privilege for it); the owner cannot read them.
+    const [{ oid }] = await query<{ oid: number }>(s.appUrl, `SELECT lo_from_bytea(0, 'made by the application role') AS oid`);
+    const backup = await runCli(['backup', 'create', '--dir', dir], { env: s.env });
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.dump'))!;
+    const { execa } = await import('execa');
+    const list = await execa('pg_restore', ['--list', path.join(dir, file)]);
+    expect(list.stdout).toMatch(new RegExp(`BLOB - ${oid} ${s.app}`));
+  });
+
+  it('seed as the application role (no DB_OWNER_USER) says to connect as the owner, not to fix the file', async () => {
+    const { DB_OWNER_USER: _owner, DB_OWNER_PASSWORD: _password, ...appOnly } = s.env;
+    const r = await runCli(['seed', '--force'], { env: appOnly });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('permission denied');
+    expect(r.stderr).toContain('the connected role may not load seeds');
+    expect(r.stderr).toContain('DB_OWNER_USER');
+    expect(r.stderr).not.toContain('fix the file');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -306,6 +306,9 @@ export function failureError(failure: SeedFailure): CmmcError {
   const hint =
     failure.code === '42P01'
       ? 'a table is missing: run "cmmc-db upgrade head" first'
-      : 'fix the file and run "cmmc-db seed" again; files before it stay applied';
+      : failure.code === '42501'
+        ? // The file is fine; the role is not the one that loads seeds (the application role, since init's two roles).
+          'the connected role may not load seeds: set DB_OWNER_USER (and DB_OWNER_PASSWORD), and seed connects as the schema owner (docs/schema.md, Roles)'
+        : 'fix the file and run "cmmc-db seed" again; files before it stay applied';
   return new CmmcError('seed.failed', `seed ${failure.file} failed${where}: ${failure.message}; ${failure.file} was rolled back`, { hint });
 }

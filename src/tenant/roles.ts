@@ -313,6 +313,13 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     statement: `GRANT ${ident(bypass)} TO ${ident(owner)}`,
     label: `${bypass} granted to ${owner} (for SET ROLE)`,
   });
+  // What the application role can make that no grant reaches (large objects: any role may create one)
+  // must stay readable by pg_dump --role=<bypass>, or one lo_create() breaks every backup.
+  steps.push({
+    needed: `NOT pg_has_role(${lit(bypass)}, ${lit(app)}, 'USAGE')`,
+    statement: `GRANT ${ident(app)} TO ${ident(bypass)}`,
+    label: `${app} granted to ${bypass} (pg_dump reads what ${app} owns, e.g. large objects)`,
+  });
   return runSteps(sql, steps);
 }
 
