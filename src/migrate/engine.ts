@@ -10,7 +10,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DbHandle } from '../db/connection.js';
-import { connectionLostError } from '../db/errors.js';
+import { connectionLostError, isConnectionLost } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import { literal } from './sql-text.js';
@@ -88,6 +88,7 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
   const lockTimeout = options.lockTimeoutMs ?? config.lockTimeoutMs;
   const statementTimeout = options.statementTimeoutMs ?? config.statementTimeoutMs;
 
+  let sessionLost = false;
   return handle.db.connection().execute(async (conn) => {
     const { rows: got } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${key}) AS ok`.execute(conn);
     if (!got[0].ok) {
@@ -119,9 +120,16 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
       const steps = await runLocked(conn, config, script, operation, target, from, options);
       const to = await readVersionRows(viaConn(conn), config);
       return { operation, target, from, to, steps, totalMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      sessionLost = isConnectionLost(err);
+      throw err;
     } finally {
-      await sql`SELECT pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
-      await sql.raw('RESET lock_timeout; RESET statement_timeout').execute(conn).catch(() => {});
+      // A lost session (a failover) has released its advisory lock and settings with it; and a
+      // second statement on a postgres.js reserved connection whose socket is gone never settles.
+      if (!sessionLost) {
+        await sql`SELECT pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
+        await sql.raw('RESET lock_timeout; RESET statement_timeout').execute(conn).catch(() => {});
+      }
     }
   });
 }
@@ -238,7 +246,7 @@ function stepError(err: unknown, rev: Revision, operation: Operation, done: stri
   const lost = connectionLostError(
     err,
     `${operation} of revision ${rev.revision} (${rev.fileName})`,
-    rev.transactional ? `${rev.revision} was rolled back; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    rev.transactional ? `${rev.revision} was rolled back and the database is consistent; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
     `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
   );
   if (lost) return lost;

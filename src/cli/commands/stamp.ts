@@ -12,7 +12,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const m = await import('../../migrate/index.js');
         const script = await m.loadScript(ctx.config());
         if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${target}?`, ctx.globals.yes))) return 1;
-        const handle = await ctx.open();
+        const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
         const result = await m.runStamp(handle, target, { script, purge: flags.purge });
         if (ctx.out.json) {
           ctx.out.data(result);
