@@ -44,7 +44,7 @@ export interface RestoreResult {
 const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
 
 async function adminHandle(config: CmmcConfig): Promise<DbHandle> {
-  const options = { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore' };
+  const options = { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore', kysely: false };
   try {
     return await openDatabase(config, options);
   } catch (err) {

@@ -130,6 +130,8 @@ export interface BackupRow {
   verifiedAt: string | null;
   restoreTested: boolean;
   revision: string[];
+  /** The data file (or folder and its files) readable and writable by its owner only (no group or other bits); null when missing. */
+  ownerOnly: boolean | null;
 }
 
 export interface DrillRow {
