@@ -114,6 +114,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       if (statementTimeout !== undefined) await reserved.unsafe(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`);
     },
   };
+  let sessionLost = false;
   try {
     await acquireLock(reserved, key, lockTimeout, options);
     try {
@@ -130,14 +131,22 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
         failed = err.failed;
       }
       // After a failure the connection may be gone: then the rows are those the committed steps left.
-      const to = await readVersionRows(q, config).catch((err: unknown) => {
-        if (failed) return [...state.rows].sort();
-        throw err;
-      });
+      // On a lost session no statement is tried at all: a second statement on a postgres.js reserved
+      // connection whose socket is gone never settles (the process then exited 13 mid-failover).
+      sessionLost = failed?.error.code === 'connect.lost';
+      const to = sessionLost
+        ? [...state.rows].sort()
+        : await readVersionRows(q, config).catch((err: unknown) => {
+            if (failed) return [...state.rows].sort();
+            throw err;
+          });
       return { operation, target: targetText, status: failed ? 'failed' : 'ok', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
-      await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
-      await cleanSession(reserved).catch(() => {});
+      // A lost session released its advisory lock and its settings when it ended.
+      if (!sessionLost) {
+        await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
+        await cleanSession(reserved).catch(() => {});
+      }
     }
   } finally {
     await conn.destroy().catch(() => {});
@@ -168,9 +177,9 @@ function orThrow(result: RunResult): RunResult {
 
 /** A Kysely whose every connection is the one reserved session (TypeScript revisions run on it). */
 async function pinnedKysely(reserved: postgres.ReservedSql): Promise<Conn> {
-  const [{ Kysely }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
+  const [{ Kysely }, { kyselyDialect }] = await Promise.all([import('kysely'), import('../db/kysely-dialect.js')]);
   const shared = { unsafe: (text: string, params?: unknown[]) => reserved.unsafe(text, params as never[]), release: () => {} };
-  return new Kysely<any>({ dialect: new PostgresJSDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
+  return new Kysely<any>({ dialect: await kyselyDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
 }
 
 async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTimeout: number | undefined, options: RunOptions): Promise<void> {
