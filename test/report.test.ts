@@ -112,6 +112,9 @@ describe('report on the server', () => {
       const edges = await page.locator('svg.graph path.edge').count();
       expect(edges).toBe(history.data.reduce((a: number, h: any) => a + h.downRevisions.length, 0));
 
+      // Health reads the same backup folder as the backups section.
+      expect(await page.locator('tr.check[data-check="backups.recent"]').getAttribute('data-status')).toBe('ok');
+
       // Backups: a verified backup and a passed drill on the timeline.
       expect(await page.locator('svg.timeline g[data-kind=backup][data-verified=verified]').count()).toBe(1);
       expect(await page.locator('svg.timeline g[data-kind=drill][data-result=pass]').count()).toBe(1);

@@ -96,6 +96,8 @@ export interface RunOptions {
   thresholds?: Thresholds;
   /** Called before each check (for a spinner). */
   onCheck?: (check: Check) => void;
+  /** The backup folder backups.recent looks in (default: CMMC_BACKUP_DIR, else backups/ at the project root). */
+  backupDir?: string;
 }
 
 export async function readAccess(handle: DbHandle): Promise<Access> {
@@ -116,7 +118,7 @@ export async function runDoctor(handle: DbHandle, options: RunOptions = {}): Pro
     // Keep the doctor's own catalogue reads out of the statement statistics it reports.
     await handle.sql`SET pg_stat_statements.track = 'none'`.catch(() => {});
   }
-  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access };
+  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access, backupDir: options.backupDir };
   const [{ database }] = await handle.sql<{ database: string }[]>`SELECT current_database() AS database`;
   const results: CheckResult[] = [];
   for (const check of checks) {

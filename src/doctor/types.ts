@@ -42,6 +42,8 @@ export interface DoctorContext {
   /** The embedded database (PGlite): no server, no server statistics. */
   embedded: boolean;
   access: Access;
+  /** The backup folder asked for (`report --dir`); undefined: the default one. */
+  backupDir?: string;
 }
 
 /** What a check's `run` returns; the runner adds its id and title. */

@@ -54,7 +54,8 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   const now = options.now ?? new Date();
   const top = options.top ?? 8;
   const embedded = handle.config.kind === 'embedded';
-  const doctor = await runDoctor(handle);
+  // The health section's backups.recent looks in the folder the backups section reads.
+  const doctor = await runDoctor(handle, { backupDir: options.backupDir });
   let runsNote = '';
   const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
     // A role that may not read the recorded runs still gets the rest of the report.

@@ -11,7 +11,7 @@ import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 
 async function recentBackup(ctx: DoctorContext): Promise<Finding> {
   const [{ database }] = await ctx.sql<{ database: string }[]>`SELECT current_database() AS database`;
-  const dir = resolveBackupDir(undefined);
+  const dir = resolveBackupDir(ctx.backupDir);
   const ours = listBackups(dir).filter((b) => b.database === database);
   if (ours.length === 0) {
     return {
