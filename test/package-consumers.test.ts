@@ -72,7 +72,8 @@ describe('the packed package', () => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (e.name.endsWith('.js')) for (const m of readFileSync(p, 'utf8').matchAll(/\b((?:scripts|docs|templates)\/[\w.-]+\.(?:sh|md|ts|sql))\b/g)) named.add(m[1]);
+        // Messages and hints are code; comments are left out (they point at the repository).
+        else if (e.name.endsWith('.js')) for (const m of readFileSync(p, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '').matchAll(/\b((?:scripts|docs|templates)\/[\w.-]+\.(?:sh|md|ts|sql))\b/g)) named.add(m[1]);
       }
     };
     walk(path.join(app, 'node_modules', 'cmmc-db', 'dist'));

@@ -10,15 +10,20 @@
  *   report that its owner owns them: it refuses, naming the owner it found.
  * - a large object made by the application role (any role may create one) made `backup create` as
  *   the owner fail; `seed` as the application role said to fix a seed file that was fine.
+ * - a session-level tenant set inside (or before) withTenant outlived it on the pooled connection.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql as ksql } from 'kysely';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 import { bypassRoleName } from '../src/tenant/roles.js';
+import { withTenant } from '../src/tenant/index.js';
+import { openDatabase } from '../src/db/connection.js';
+import { resolveConfig } from '../src/config/config.js';
 import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function doctorAsApp(url: string) {
@@ -171,6 +176,27 @@ describe("the application role and the owner's commands", () => {
     const { execa } = await import('execa');
     const list = await execa('pg_restore', ['--list', path.join(dir, file)]);
     expect(list.stdout).toMatch(new RegExp(`BLOB - ${oid} ${s.app}`));
+  });
+
+  it('withTenant leaves the pooled connection with no tenant even when fn set one for the session', async () => {
+    const handle = await openDatabase(resolveConfig({ url: s.appUrl, env: {} }), { pool: { max: 1, min: 0 } });
+    const org = 'de000000-0000-4000-8000-00000000000a';
+    try {
+      // A helper inside fn that sets the tenant the way many examples do: set_config(..., false), for the session.
+      await withTenant(handle.db, org, async (trx) => {
+        await ksql`SELECT set_config('app.current_organization_id', ${org}, false)`.execute(trx);
+        await ksql`SET app.current_organization_id = ${ksql.lit(org)}`.execute(trx);
+      });
+      const [after] = await handle.sql`SELECT coalesce(current_setting('app.current_organization_id', true), '') AS v`;
+      expect(after.v, 'the next borrower of the one connection').toBe('');
+      // A session value set outside withTenant is gone after it too.
+      await handle.sql`SELECT set_config('app.current_organization_id', ${org}, false)`;
+      await withTenant(handle.db, org, async () => undefined);
+      const [again] = await handle.sql`SELECT coalesce(current_setting('app.current_organization_id', true), '') AS v`;
+      expect(again.v).toBe('');
+    } finally {
+      await handle.close();
+    }
   });
 
   it('seed as the application role (no DB_OWNER_USER) says to connect as the owner, not to fix the file', async () => {
