@@ -90,8 +90,8 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   });
   let db: Kysely<DB> | undefined;
   if (options.kysely !== false) {
-    const [{ Kysely }, { kyselyDialect }] = await Promise.all([import('kysely'), import('./kysely-dialect.js')]);
-    db = new Kysely<DB>({ dialect: await kyselyDialect({ postgres: sql }) });
+    const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('./kysely-dialect.js')]);
+    db = new Kysely<DB>({ dialect: await postgresJsDialect({ postgres: sql }) });
   }
   const close = async () => {
     // postgres.js first, with a timeout: after a session was lost mid-transaction (a failover)

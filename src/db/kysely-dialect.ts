@@ -1,18 +1,18 @@
 /**
- * Kysely over postgres.js (kysely-postgres-js), repaired, in one place for the pool (connection.ts)
- * and the engine's pinned session (src/migrate/engine.ts). Kysely 0.28's PostgresDriver marks a
- * connection whose ROLLBACK failed with a method that kysely-postgres-js 3's connections lack: a lost
- * connection (a failover, pg_terminate_backend) then surfaced as "connection[...] is not a function"
- * instead of the real error. Here ROLLBACK's own error propagates (the patched postgres.js pool
- * drops the dead connection itself). Drop this with kysely-postgres-js >= 5.
+ * The one Kysely dialect over postgres.js (kysely-postgres-js), for the pool (./connection.ts) and
+ * for the engine's pinned session (src/migrate/engine.ts).
+ *
+ * Kysely 0.28's PostgresDriver marks a connection whose ROLLBACK failed with a method that
+ * kysely-postgres-js 3's connections lack: a lost connection then surfaced as "connection[...] is
+ * not a function" instead of the real error. Here ROLLBACK's own error propagates (the patched
+ * postgres.js pool drops the dead connection itself). Drop the override with kysely-postgres-js >= 5.
  */
 import type { Dialect } from 'kysely';
 import type { PostgresJSDialectConfig } from 'kysely-postgres-js';
 
-/** The dialect for `config` (imported lazily: loading Kysely costs start-up time). */
-export async function kyselyDialect(config: PostgresJSDialectConfig): Promise<Dialect> {
+export async function postgresJsDialect(config: PostgresJSDialectConfig): Promise<Dialect> {
   const [{ CompiledQuery }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
-  class RepairedDialect extends PostgresJSDialect {
+  class RollbackKeepsItsError extends PostgresJSDialect {
     override createDriver() {
       const driver = super.createDriver();
       driver.rollbackTransaction = async (connection) => {
@@ -21,5 +21,5 @@ export async function kyselyDialect(config: PostgresJSDialectConfig): Promise<Di
       return driver;
     }
   }
-  return new RepairedDialect(config);
+  return new RollbackKeepsItsError(config);
 }

@@ -18,7 +18,7 @@ import { connectionLostError } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
-import { executeStatement } from '../sql/execute.js';
+import { executeStatement, type StatementTarget } from '../sql/execute.js';
 import { literal } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
@@ -108,7 +108,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   const session: Session = {
     reserved,
     conn,
-    embedded: config.kind === 'embedded',
+    target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
     settings: async () => {
       if (lockTimeout !== undefined) await reserved.unsafe(`SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))}`);
       if (statementTimeout !== undefined) await reserved.unsafe(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`);
@@ -177,9 +177,9 @@ function orThrow(result: RunResult): RunResult {
 
 /** A Kysely whose every connection is the one reserved session (TypeScript revisions run on it). */
 async function pinnedKysely(reserved: postgres.ReservedSql): Promise<Conn> {
-  const [{ Kysely }, { kyselyDialect }] = await Promise.all([import('kysely'), import('../db/kysely-dialect.js')]);
+  const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('../db/kysely-dialect.js')]);
   const shared = { unsafe: (text: string, params?: unknown[]) => reserved.unsafe(text, params as never[]), release: () => {} };
-  return new Kysely<any>({ dialect: await kyselyDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
+  return new Kysely<any>({ dialect: await postgresJsDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
 }
 
 async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTimeout: number | undefined, options: RunOptions): Promise<void> {
@@ -225,7 +225,7 @@ async function cleanSession(reserved: postgres.ReservedSql): Promise<void> {
 interface Session {
   reserved: postgres.ReservedSql;
   conn: Conn;
-  embedded: boolean;
+  target: StatementTarget;
   /** Sets the engine's own settings (timeouts) on the session. */
   settings(): Promise<void>;
 }
@@ -349,7 +349,7 @@ async function runBody(session: Session, db: Conn, mod: Awaited<ReturnType<Revis
     return;
   }
   for (const stmt of operation === 'upgrade' ? mod.upSql : mod.downSql) {
-    await executeStatement(session.reserved, stmt, session.embedded).catch((err: unknown) => {
+    await executeStatement(session.reserved, stmt, session.target).catch((err: unknown) => {
       throw Object.assign(err as object, { failedStatement: stmt.text });
     });
   }
