@@ -252,7 +252,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
             throw new CmmcError('seed.transaction', 'seed files must not contain transaction control (each file already runs in its own transaction)');
           }
-          await executeStatement(tx, statement, config.kind === 'embedded');
+          await executeStatement(tx, statement, config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' });
         }
         current = undefined;
         if (bypass) await tx.unsafe('RESET ROLE');
