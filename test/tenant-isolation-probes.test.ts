@@ -10,15 +10,22 @@
  *   report that its owner owns them: it refuses, naming the owner it found.
  * - a large object made by the application role (any role may create one) made `backup create` as
  *   the owner fail; `seed` as the application role said to fix a seed file that was fine.
+ * - a session-level tenant set inside (or before) withTenant outlived it on the pooled connection.
+ * - a default tenant for the application role's sessions (ALTER ROLE/DATABASE ... SET, by an admin)
+ *   turns "no tenant set" into that tenant's rows; doctor did not notice.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql as ksql } from 'kysely';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 import { bypassRoleName } from '../src/tenant/roles.js';
+import { withTenant } from '../src/tenant/index.js';
+import { openDatabase } from '../src/db/connection.js';
+import { resolveConfig } from '../src/config/config.js';
 import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function doctorAsApp(url: string) {
@@ -80,6 +87,26 @@ describe('roles the application role can switch to', () => {
         }
       }
     }
+  });
+
+  it('doctor fails as the application role when its new sessions start with a tenant set (ALTER ROLE/DATABASE ... SET): no tenant would no longer mean no rows', async () => {
+    const org = 'de000000-0000-4000-8000-00000000000a';
+    for (const [set, reset] of [
+      [`ALTER ROLE "${s.app}" IN DATABASE "${s.db}" SET app.current_organization_id = '${org}'`, `ALTER ROLE "${s.app}" IN DATABASE "${s.db}" RESET app.current_organization_id`],
+      [`ALTER DATABASE "${s.db}" SET app.current_organization_id = '${org}'`, `ALTER DATABASE "${s.db}" RESET app.current_organization_id`],
+    ]) {
+      await adminQuery(set);
+      try {
+        const r = await doctorAsApp(s.appUrl);
+        expect(r.check.status, `${set}: ${JSON.stringify(r.check)}`).toBe('fail');
+        const row = r.check.rows.find((x: any) => x.problem.includes('starts with app.current_organization_id'));
+        expect(row?.problem).toContain(org);
+        expect(row?.fix).toContain('RESET app.current_organization_id');
+      } finally {
+        await adminQuery(reset);
+      }
+    }
+    expect((await doctorAsApp(s.appUrl)).check.status).toBe('ok');
   });
 
   it('init takes the owner and bypass roles away from the application role, and refuses a superuser or BYPASSRLS role it can reach', async () => {
@@ -171,6 +198,27 @@ describe("the application role and the owner's commands", () => {
     const { execa } = await import('execa');
     const list = await execa('pg_restore', ['--list', path.join(dir, file)]);
     expect(list.stdout).toMatch(new RegExp(`BLOB - ${oid} ${s.app}`));
+  });
+
+  it('withTenant leaves the pooled connection with no tenant even when fn set one for the session', async () => {
+    const handle = await openDatabase(resolveConfig({ url: s.appUrl, env: {} }), { pool: { max: 1, min: 0 } });
+    const org = 'de000000-0000-4000-8000-00000000000a';
+    try {
+      // A helper inside fn that sets the tenant the way many examples do: set_config(..., false), for the session.
+      await withTenant(handle.db, org, async (trx) => {
+        await ksql`SELECT set_config('app.current_organization_id', ${org}, false)`.execute(trx);
+        await ksql`SET app.current_organization_id = ${ksql.lit(org)}`.execute(trx);
+      });
+      const [after] = await handle.sql`SELECT coalesce(current_setting('app.current_organization_id', true), '') AS v`;
+      expect(after.v, 'the next borrower of the one connection').toBe('');
+      // A session value set outside withTenant is gone after it too.
+      await handle.sql`SELECT set_config('app.current_organization_id', ${org}, false)`;
+      await withTenant(handle.db, org, async () => undefined);
+      const [again] = await handle.sql`SELECT coalesce(current_setting('app.current_organization_id', true), '') AS v`;
+      expect(again.v).toBe('');
+    } finally {
+      await handle.close();
+    }
   });
 
   it('seed as the application role (no DB_OWNER_USER) says to connect as the owner, not to fix the file', async () => {

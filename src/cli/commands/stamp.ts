@@ -13,7 +13,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const { refusal, renderRun } = await import('../migrate-run.js');
         const script = await m.loadScript(ctx.config());
         if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${targets.join(' ')}?`, ctx.globals.yes))) return 1;
-        const handle = await ctx.open();
+        const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
         const result = await m.migrate(handle, 'stamp', targets, { script, purge: flags.purge }).catch((err) => {
           throw refusal(ctx, 'stamp', targets.join(' '), err);
         });
