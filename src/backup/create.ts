@@ -3,8 +3,9 @@ import { renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
+import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
 import { readKeyFile } from './crypto.js';
-import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
+import { databaseFacts, dumpTarget, embeddedTools, sourceFromFacts } from './dump.js';
 import { findPgTools } from './pg-tools.js';
 import {
   bytesAt,
@@ -13,6 +14,8 @@ import {
   extensionFor,
   MANIFEST_VERSION,
   newBackupName,
+  partialPath,
+  sweepPartials,
   resolveBackupDir,
   tighten,
   writeManifest,
@@ -75,31 +78,37 @@ export async function createBackup(config: CmmcConfig, options: CreateOptions = 
   const tools = config.kind === 'embedded' ? embeddedTools() : await findPgTools(facts.serverVersionNum);
   const dir = resolveBackupDir(options.dir);
   ensureBackupDir(dir);
+  sweepPartials(dir);
 
   const started = new Date();
   const name = newBackupName(dir, facts.database, started);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
   const file = name + extensionFor(format, compressed, Boolean(secret));
-  const partial = path.join(dir, `.${file}.partial`);
+  const partial = partialPath(dir, file);
   const finalPath = path.join(dir, file);
 
   const t0 = performance.now();
   const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
-  // Ctrl-C or a kill: stop pg_dump and remove the partial file instead of leaving it behind.
+  // Interrupted (Ctrl-C, SIGTERM): pg_dump is stopped through the interruption's signal, and the
+  // partial file goes once it has exited. A run killed outright leaves a name that carries its pid,
+  // removed by the next backup or prune (sweepPartials).
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  let dumping: Promise<unknown> = Promise.resolve();
+  const release = onInterrupt(async () => {
+    abort.abort();
+    await dumping.catch(() => {});
+    rmSync(partial, { recursive: true, force: true });
+  }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
   try {
-    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal });
+    dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]) });
+    await dumping;
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
-    if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+    if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
     throw err;
   } finally {
     if (timer) clearInterval(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
   }
   const durationMs = Math.round(performance.now() - t0);
   tighten(partial);
@@ -114,6 +123,7 @@ export async function createBackup(config: CmmcConfig, options: CreateOptions = 
       file,
       createdAt: started.toISOString(),
       database: facts.database,
+      source: sourceFromFacts(config, facts),
       server: { host: facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
       revision: facts.revision,
       tables: facts.tables,

@@ -13,7 +13,8 @@ import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
 import { findPgTools, lastLine, pgEnvFor, runPg, type PgTools } from './pg-tools.js';
-import type { BackupContents, BackupFormat } from './store.js';
+import type { BackupContents, BackupFormat, BackupSource } from './store.js';
+import path from 'node:path';
 
 export function embeddedNotYet(what: string): CmmcError {
   return new CmmcError('backup.embedded', `${what} of the embedded database (PGlite) is not available yet`, {
@@ -37,6 +38,8 @@ export interface DatabaseFacts {
   revision: string[];
   /** Tables (and partitioned tables) outside the system schemas. */
   tables: number;
+  /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
+  systemIdentifier?: string;
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
@@ -56,7 +59,9 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     const { getCurrentHeads } = await import('../migrate/index.js');
     const revision = await getCurrentHeads(handle);
     const u = url ? new URL(url) : undefined;
+    const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
     return {
+      ...(systemIdentifier ? { systemIdentifier } : {}),
       database: row.database,
       host: u ? `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}` : 'embedded',
       serverVersion: row.version,
@@ -67,6 +72,51 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   } finally {
     await handle.close();
   }
+}
+
+/** pg_control_system()'s system identifier as text; undefined when the role may not call it. */
+async function readSystemIdentifier(handle: { sql: import('postgres').Sql }): Promise<string | undefined> {
+  try {
+    const [row] = await handle.sql<{ id: string }[]>`SELECT system_identifier::text AS id FROM pg_control_system()`;
+    return row?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a backup records as its source (see BackupSource). */
+export function sourceFromFacts(config: CmmcConfig, facts: DatabaseFacts): BackupSource {
+  if (config.kind === 'embedded') return { database: facts.database, host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
+  return { database: facts.database, host: facts.host, ...(facts.systemIdentifier ? { systemIdentifier: facts.systemIdentifier } : {}) };
+}
+
+/**
+ * The identity of the configured database, for picking its backups. The embedded database is
+ * named by its folder (no need to open it). On a server a database that does not exist (a lost
+ * one, about to be restored) is named through the maintenance database of the same server.
+ */
+export async function currentSource(config: CmmcConfig): Promise<BackupSource> {
+  if (config.kind === 'embedded') return { database: 'postgres', host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
+  const url = serverUrl(config);
+  const u = new URL(url);
+  const host = `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}`;
+  const database = databaseName(url);
+  for (const target of [url, withDb(url, 'postgres')]) {
+    let handle;
+    try {
+      handle = await openDatabase({ ...config, url: target }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+    } catch (err) {
+      if (target !== url) throw err;
+      continue;
+    }
+    try {
+      const systemIdentifier = await readSystemIdentifier(handle);
+      return { database, host, ...(systemIdentifier ? { systemIdentifier } : {}) };
+    } finally {
+      await handle.close();
+    }
+  }
+  return { database, host };
 }
 
 function withDb(url: string, database: string): string {

@@ -12,6 +12,8 @@ import { CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
 import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
+import { installSignalHandler } from './signals.js';
+import { sweepTempDirs } from '../leftovers.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -52,6 +54,9 @@ export async function run(argv: string[]): Promise<number> {
   loadDotenv();
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
+  installSignalHandler((line) => ctx.out.error(line));
+  // Temporary folders of earlier runs that were killed (kill -9, a crash): their process is gone.
+  sweepTempDirs();
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv);
