@@ -80,6 +80,8 @@ CREATE TABLE public.ai_analysis_results (
     CONSTRAINT ai_analysis_results_status_check CHECK (((status)::text = ANY ((ARRAY['Pending'::character varying, 'Running'::character varying, 'Completed'::character varying, 'Failed'::character varying, 'Cancelled'::character varying])::text[])))
 );
 
+ALTER TABLE ONLY public.ai_analysis_results FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: assessments; Type: TABLE; Schema: public; Owner: -
 --
@@ -112,6 +114,8 @@ CREATE TABLE public.assessments (
     CONSTRAINT assessments_total_controls_check CHECK ((total_controls >= 0))
 );
 
+ALTER TABLE ONLY public.assessments FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: audit_logs; Type: TABLE; Schema: public; Owner: -
 --
@@ -132,6 +136,8 @@ CREATE TABLE public.audit_logs (
     CONSTRAINT audit_logs_action_check CHECK (((action)::text = ANY ((ARRAY['INSERT'::character varying, 'UPDATE'::character varying, 'DELETE'::character varying, 'LOGIN'::character varying, 'LOGOUT'::character varying, 'LOGIN_FAILED'::character varying, 'EXPORT'::character varying, 'VIEW'::character varying, 'APPROVE'::character varying, 'AI_ANALYSIS'::character varying])::text[]))),
     CONSTRAINT audit_logs_changes_check CHECK ((jsonb_typeof(changes) = 'object'::text))
 );
+
+ALTER TABLE ONLY public.audit_logs FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: cmmc_controls; Type: TABLE; Schema: public; Owner: -
@@ -180,6 +186,8 @@ CREATE TABLE public.comments (
     CONSTRAINT comments_parent_check CHECK (((parent_id IS NULL) OR (parent_id <> id)))
 );
 
+ALTER TABLE ONLY public.comments FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: control_findings; Type: TABLE; Schema: public; Owner: -
 --
@@ -201,6 +209,8 @@ CREATE TABLE public.control_findings (
     CONSTRAINT control_findings_risk_level_check CHECK (((risk_level)::text = ANY ((ARRAY['Low'::character varying, 'Medium'::character varying, 'High'::character varying, 'Critical'::character varying])::text[]))),
     CONSTRAINT control_findings_status_check CHECK (((status)::text = ANY ((ARRAY['Not Started'::character varying, 'In Progress'::character varying, 'Met'::character varying, 'Not Met'::character varying, 'Not Applicable'::character varying])::text[])))
 );
+
+ALTER TABLE ONLY public.control_findings FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: document_chunks; Type: TABLE; Schema: public; Owner: -
@@ -225,6 +235,8 @@ CREATE TABLE public.document_chunks (
     CONSTRAINT document_chunks_offsets_check CHECK (((char_end IS NULL) OR (char_start IS NULL) OR (char_end >= char_start))),
     CONSTRAINT document_chunks_token_count_check CHECK ((token_count >= 0))
 );
+
+ALTER TABLE ONLY public.document_chunks FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: documents; Type: TABLE; Schema: public; Owner: -
@@ -259,6 +271,8 @@ CREATE TABLE public.documents (
     CONSTRAINT documents_status_check CHECK (((status)::text = ANY ((ARRAY['Draft'::character varying, 'Under Review'::character varying, 'Approved'::character varying, 'Archived'::character varying])::text[])))
 );
 
+ALTER TABLE ONLY public.documents FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: evidence; Type: TABLE; Schema: public; Owner: -
 --
@@ -281,6 +295,8 @@ CREATE TABLE public.evidence (
     CONSTRAINT evidence_evidence_type_check CHECK (((evidence_type)::text = ANY ((ARRAY['Policy'::character varying, 'Procedure'::character varying, 'Screenshot'::character varying, 'Configuration'::character varying, 'Log'::character varying, 'Report'::character varying, 'Diagram'::character varying, 'Interview'::character varying, 'Other'::character varying])::text[]))),
     CONSTRAINT evidence_file_size_bytes_check CHECK ((file_size_bytes >= 0))
 );
+
+ALTER TABLE ONLY public.evidence FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: notifications; Type: TABLE; Schema: public; Owner: -
@@ -309,6 +325,8 @@ CREATE TABLE public.notifications (
     CONSTRAINT notifications_read_check CHECK ((is_read = (read_at IS NOT NULL)))
 );
 
+ALTER TABLE ONLY public.notifications FORCE ROW LEVEL SECURITY;
+
 --
 -- Name: organizations; Type: TABLE; Schema: public; Owner: -
 --
@@ -335,6 +353,8 @@ CREATE TABLE public.organizations (
     CONSTRAINT organizations_status_check CHECK (((status)::text = ANY ((ARRAY['Active'::character varying, 'Trial'::character varying, 'Suspended'::character varying, 'Inactive'::character varying])::text[]))),
     CONSTRAINT organizations_target_cmmc_level_check CHECK ((target_cmmc_level = ANY (ARRAY[1, 2, 3])))
 );
+
+ALTER TABLE ONLY public.organizations FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: poam_items; Type: TABLE; Schema: public; Owner: -
@@ -365,6 +385,8 @@ CREATE TABLE public.poam_items (
     CONSTRAINT poam_items_risk_level_check CHECK (((risk_level)::text = ANY ((ARRAY['Low'::character varying, 'Medium'::character varying, 'High'::character varying, 'Critical'::character varying])::text[]))),
     CONSTRAINT poam_items_status_check CHECK (((status)::text = ANY ((ARRAY['Open'::character varying, 'In Progress'::character varying, 'Delayed'::character varying, 'Completed'::character varying, 'Risk Accepted'::character varying])::text[])))
 );
+
+ALTER TABLE ONLY public.poam_items FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: provider_inheritance; Type: TABLE; Schema: public; Owner: -
@@ -423,6 +445,8 @@ CREATE TABLE public.users (
     CONSTRAINT users_role_check CHECK (((role)::text = ANY ((ARRAY['Admin'::character varying, 'Assessor'::character varying, 'Auditor'::character varying, 'Viewer'::character varying])::text[]))),
     CONSTRAINT users_status_check CHECK (((status)::text = ANY ((ARRAY['Active'::character varying, 'Pending'::character varying, 'Suspended'::character varying, 'Inactive'::character varying])::text[])))
 );
+
+ALTER TABLE ONLY public.users FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: v_assessment_progress; Type: VIEW; Schema: public; Owner: -

@@ -1,45 +1,36 @@
 #!/usr/bin/env node
-// Cold start of the CLI beside plain Node: median wall time of several fresh processes each.
-// Usage: node bench/cold-start.mjs [runs]   (DATABASE_URL for `current`; default the local server's
-// "postgres" database, which `current` only reads). Aim: `cmmc-db --version` < 2x `node -e 0`.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+/**
+ * Start-up and read commands, as ratios of paired runs: `cmmc-db --version` and `current` against
+ * `node -e 0` (the floor: Node itself), `current` and `history` against Alembic's on the same
+ * revisions (when python3-alembic is installed). The database is at head in both cases.
+ *
+ *   npm run build && node bench/cold-start.mjs [--runs 9] [--quick] [--json]
+ *
+ * Needs the server at 127.0.0.1:5432 (CMMC_BENCH_ADMIN_URL to change it).
+ */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Report, RUNS, ROOT, alembic, alembicProject, alembicPython, cleanup, cli, createDb, paired, platformRevisionsSql, run, tempDir } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'cmmc-db.js');
-const runs = Number(process.argv[2] ?? 9);
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const projectMigrations = path.join(root, 'migrations');
-const migrationsDir =
-  process.env.CMMC_MIGRATIONS_DIR ??
-  (existsSync(projectMigrations) && readdirSync(projectMigrations).some((f) => /\.(ts|sql)$/.test(f)) ? projectMigrations : path.join(root, 'test', 'fixtures', 'engine', 'linear'));
-const env = { ...process.env, DATABASE_URL: url, CMMC_MIGRATIONS_DIR: migrationsDir, NO_COLOR: '1' };
+const report = new Report(`cold start and read commands, median of ${RUNS} paired runs`);
+const migrationsDir = path.join(ROOT, 'migrations');
+try {
+  const db = await createDb();
+  const env = { DATABASE_URL: db.url, CMMC_MIGRATIONS_DIR: migrationsDir };
+  cli(['upgrade', 'head'], env);
+  const node = () => run(process.execPath, ['-e', '0']);
+  cli(['current'], env); // warms the file cache
+  report.pair('cmmc-db --version', 'node -e 0', await paired(() => cli(['--version'], env), node, Math.max(RUNS, 3)), 1.2);
+  report.pair('cmmc-db current (at head)', 'node -e 0', await paired(() => cli(['current'], env), node, Math.max(RUNS, 3)), 1.5);
 
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  const py = alembicPython();
+  if (py) {
+    const adb = await createDb();
+    const ini = alembicProject(tempDir('cmmc-bench-alembic-'), adb.url, await platformRevisionsSql(migrationsDir));
+    alembic(py, ini, ['upgrade', 'head']);
+    report.pair('cmmc-db current', 'alembic current', await paired(() => cli(['current'], env), () => alembic(py, ini, ['current'])), 0.5);
+    report.pair('cmmc-db history', 'alembic history', await paired(() => cli(['history'], env), () => alembic(py, ini, ['history'])), 0.5);
+  } else report.note('alembic current / history', 'skipped: python3-alembic is not installed');
+} finally {
+  await cleanup();
 }
-
-function time(args) {
-  const samples = [];
-  for (let i = 0; i < runs + 1; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-    if (i > 0) samples.push(ms); // the first run warms the file cache
-  }
-  return median(samples);
-}
-
-const node = time(['-e', '0']);
-const version = time([bin, '--version']);
-const current = time([bin, 'current']);
-const row = (name, ms) => `${name.padEnd(22)} ${ms.toFixed(1).padStart(8)} ms   ${(ms / node).toFixed(2)}x node`;
-console.log(`cold start, median of ${runs} runs (migrations: ${path.relative(root, migrationsDir)})`);
-console.log(row('node -e 0', node));
-console.log(row('cmmc-db --version', version));
-console.log(row('cmmc-db current', current));
+report.print();

@@ -14,6 +14,7 @@ export interface GlobalOptions {
   json?: boolean;
   debug?: boolean;
   yes?: boolean;
+  quiet?: boolean;
   color?: boolean;
   migrationsDir?: string;
 }
@@ -36,7 +37,7 @@ export class CliContext {
   }
 
   get out(): Output {
-    this.cachedOut ??= new Output({ json: this.globals.json, color: this.globals.color !== false });
+    this.cachedOut ??= new Output({ json: this.globals.json, color: this.globals.color !== false, quiet: this.globals.quiet });
     return this.cachedOut;
   }
 

@@ -26,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--url <url>', 'database URL (overrides DATABASE_URL and DB_*)')
     .option('--json', 'print data as one JSON document on stdout')
     .option('-y, --yes', 'answer yes to confirmations (for scripts)')
+    .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
     .option('--migrations-dir <dir>', 'folder of revision files (default: ./migrations)')
     .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
     .addOption(new Option('--debug', 'show stack traces on errors'))

@@ -2,13 +2,11 @@
  * Everything the CLI writes. Data goes to stdout (exactly one JSON document with --json),
  * messages to stderr. Colours and spinners only on a TTY and never with NO_COLOR or TERM=dumb.
  */
-import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import type { ChalkInstance } from 'chalk';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
-
-const require = createRequire(import.meta.url);
+import { renderTable, type Cell } from './table.js';
 
 /**
  * chalk is loaded only when colours can be shown (preloadColors, called once at start-up): a run
@@ -28,6 +26,8 @@ const PLAIN: ChalkInstance = new Proxy(function plain() {}, {
 export interface OutputOptions {
   json?: boolean;
   color?: boolean;
+  /** --quiet: no progress or success messages on stderr (warnings and errors still show). */
+  quiet?: boolean;
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
 }
@@ -42,6 +42,7 @@ export interface Spinner {
 export class Output {
   readonly json: boolean;
   readonly color: boolean;
+  readonly quiet: boolean;
   readonly c: ChalkInstance;
   private readonly stdout: NodeJS.WriteStream;
   private readonly stderr: NodeJS.WriteStream;
@@ -50,6 +51,7 @@ export class Output {
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
     this.color = (options.color ?? true) && colorAllowed(this.stderr);
     this.c = this.color && chalkModule ? new chalkModule.Chalk({ level: 1 }) : PLAIN;
   }
@@ -65,10 +67,10 @@ export class Output {
   }
 
   info(text: string): void {
-    this.stderr.write(text + '\n');
+    if (!this.quiet) this.stderr.write(text + '\n');
   }
   success(text: string): void {
-    this.stderr.write(this.c.green('✔ ') + text + '\n');
+    if (!this.quiet) this.stderr.write(this.c.green('✔ ') + text + '\n');
   }
   warn(text: string): void {
     this.stderr.write(this.c.yellow('warning: ') + text + '\n');
@@ -77,21 +79,36 @@ export class Output {
     this.stderr.write(this.c.red('error: ') + text + '\n');
   }
 
-  /** A table on stdout through cli-table3 (loaded only when a table is printed). */
-  table(head: string[], rows: (string | number | null | undefined)[][]): void {
-    const Table = require('cli-table3') as typeof import('cli-table3');
-    const table = new Table({
-      head: head.map((h) => this.c.bold(h)),
-      style: { head: [], border: [] },
-    });
-    for (const row of rows) table.push(row.map((cell) => (cell === null || cell === undefined ? '' : String(cell))));
-    this.stdout.write(table.toString() + '\n');
+  /**
+   * A table on stdout (src/cli/table.ts): fitted to the terminal's width, key/value lines for one
+   * record, tab-separated rows when stdout is not a terminal.
+   */
+  table(head: string[], rows: Cell[][], options: { record?: boolean } = {}): void {
+    const tty = Boolean(this.stdout.isTTY);
+    this.stdout.write(
+      renderTable(head, rows, { tty, columns: terminalColumns(this.stdout), header: (h) => this.c.bold(h), rule: (r) => this.c.dim(r), record: options.record }),
+    );
+  }
+
+  /**
+   * Free text that belongs with a table but not in a cell (remedies, SQL): printed whole below it,
+   * one `label:` line and the text indented under it, never cut, so that it can be copied and run.
+   */
+  notes(items: { label: string; text: string | undefined }[]): void {
+    for (const { label, text } of items) {
+      if (!text) continue;
+      this.line(`\n${this.c.bold(label)}:`);
+      // On a terminal the text wraps at spaces only (a newline is whitespace to SQL and to a shell's
+      // reading of a pasted line's words); a word is never cut. In a pipe it is left as it is.
+      const width = this.stdout.isTTY ? terminalColumns(this.stdout) - 2 : Infinity;
+      for (const l of text.split('\n')) for (const w of wrapWords(l, width)) this.line(`  ${w}`);
+    }
   }
 
   /** An ora spinner on a TTY; elsewhere a silent stand-in that prints only the final line. */
   async spinner(text: string): Promise<Spinner> {
     // ora spins forever on a terminal that reports no width, so such a terminal gets the stand-in too.
-    if (this.json || !this.stderr.isTTY || !colorAllowed(this.stderr) || !this.stderr.columns) {
+    if (this.json || this.quiet || !this.stderr.isTTY || !colorAllowed(this.stderr) || !this.stderr.columns) {
       const out = this;
       let current = text;
       return {
@@ -186,6 +203,28 @@ export interface Plan {
   lines?: string[];
   /** Said in the warning colour (a backup of another database, production). */
   warnings?: string[];
+}
+
+/** Breaks a line at spaces so that each piece fits `width` where it can; words are kept whole. */
+function wrapWords(line: string, width: number): string[] {
+  if (line.length <= width) return [line];
+  const out: string[] = [];
+  let current = '';
+  for (const word of line.split(' ')) {
+    if (current && current.length + 1 + word.length > width) {
+      out.push(current);
+      current = word;
+    } else current = current ? `${current} ${word}` : word;
+  }
+  out.push(current);
+  return out;
+}
+
+/** The terminal's width: COLUMNS when set (as `ls` reads it), else the stream's columns, else 80. */
+export function terminalColumns(stream: NodeJS.WriteStream): number {
+  const fromEnv = Number(process.env.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return stream.columns || 80;
 }
 
 export function colorAllowed(stream: NodeJS.WriteStream): boolean {

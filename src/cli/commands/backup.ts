@@ -155,17 +155,14 @@ function registerList(backup: Command, ctx: CliContext): void {
         if (!records.length) ctx.out.info(`no backups${source ? ` of ${describeSource(source)}` : ''} in ${dir}`);
         else
           ctx.out.table(
-            ['name', ...(source ? [] : ['database']), 'created', 'age', 'size', 'format', 'contents', 'revision', 'encrypted', 'verified'],
+            ['name', ...(source ? [] : ['database']), 'age', 'size', 'kind', 'revision', 'verified'],
             records.map((r) => [
               r.name,
               ...(source ? [] : [describeSource(sourceOf(r))]),
-              r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
               formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
-              r.format,
-              r.contents,
+              [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
               r.revision.join(',') || '(none)',
-              r.encrypted ? 'yes' : 'no',
               r.verified?.status === 'verified' ? `yes${r.verified.restoreTested ? ' (restore-tested)' : ''}` : r.verified?.status === 'failed' ? 'FAILED' : 'no',
             ]),
           );
@@ -462,7 +459,10 @@ function registerPitr(backup: Command, ctx: CliContext): void {
           ctx.announce(config);
           const report = await checkArchiving(config);
           if (ctx.out.json) ctx.out.data(report);
-          else ctx.out.table(['check', 'status', 'value', 'remedy'], report.checks.map((c) => [c.id, c.status, c.figure, c.remedy]));
+          else {
+            ctx.out.table(['check', 'status', 'value'], report.checks.map((c) => [c.id, c.status, c.figure]), { record: false });
+            ctx.out.notes(report.checks.filter((c) => c.remedy && c.status !== 'ok').map((c) => ({ label: `${c.id} (${c.status})`, text: c.remedy ?? '' })));
+          }
           if (report.status === 'ok') ctx.out.success('WAL archiving is on and healthy');
           else if (!report.archiving) ctx.out.warn('WAL archiving is off: point-in-time recovery is not possible (run cmmc-db backup pitr for the settings)');
           else ctx.out.warn(`WAL archiving is on but not healthy (${report.status})`);

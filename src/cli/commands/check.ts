@@ -13,7 +13,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const script = await m.loadScript(config);
         const handle = await ctx.open();
         const status = await m.getStatus(handle, script);
-        const drift = flags.drift === false ? undefined : await (await import('./schema.js')).driftSection(ctx, handle, status.current);
+        const drift = flags.drift === false ? undefined : await (await import('../schema-flows.js')).driftSection(ctx, handle, status.current);
         const ok = status.atHead && status.changed.length === 0 && drift?.status !== 'drift';
         if (ctx.out.json) {
           ctx.out.data({ status: ok ? 'ok' : 'fail', ...status, ...(drift ? { drift } : {}) });

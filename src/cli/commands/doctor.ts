@@ -68,7 +68,7 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     else ctx.out.table(['check', 'what it looks at', 'needs a server'], rows.map((r) => [r.id, r.title, r.needsServer ? 'yes' : 'no']));
     return 0;
   }
-  if (options.health) return (await import('./health.js')).printHealth(ctx);
+  if (options.health) return (await import('../health-report.js')).printHealth(ctx);
   // Parse everything a user can get wrong before connecting.
   const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
   doctorLib.selectChecks(checks);
@@ -87,10 +87,7 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   } else {
     const c = ctx.out.c;
     const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
-    await printReport(
-      ctx,
-      report.checks.map((r) => [r.id, paint[r.status](r.status), r.figure, r.remedy]),
-    );
+    printReport(ctx, report.checks.map((r) => ({ ...r, painted: paint[r.status](r.status) })));
     if (options.verbose) {
       for (const r of report.checks) {
         if (!r.rows?.length) continue;
@@ -107,30 +104,12 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
 }
 
 /**
- * The one table of the report. On a terminal the figure and remedy columns wrap to its width;
- * piped, each check stays on one line (for grep).
+ * The report: one table of check, status and figure, then every remedy printed whole below it
+ * (a remedy is often SQL to copy and run, so it never goes into a wrapped cell).
  */
-async function printReport(ctx: CliContext, rows: string[][]): Promise<void> {
-  const head = ['check', 'status', 'figure', 'remedy'];
-  const columns = process.stdout.isTTY ? process.stdout.columns : 0;
-  if (!columns || columns < 80) {
-    ctx.out.table(head, rows);
-    return;
-  }
-  const { createRequire } = await import('node:module');
-  const Table = createRequire(import.meta.url)('cli-table3') as typeof import('cli-table3');
-  const idWidth = Math.max(...rows.map((r) => r[0].length), 5) + 2;
-  const statusWidth = 9;
-  const rest = columns - idWidth - statusWidth - 5;
-  const figureWidth = Math.floor(rest * 0.55);
-  const table = new Table({
-    head: head.map((h) => ctx.out.c.bold(h)),
-    style: { head: [], border: [] },
-    colWidths: [idWidth, statusWidth, figureWidth, rest - figureWidth],
-    wordWrap: true,
-  });
-  for (const row of rows) table.push(row);
-  process.stdout.write(table.toString() + '\n');
+function printReport(ctx: CliContext, checks: { id: string; status: string; painted: string; figure: string; remedy: string }[]): void {
+  ctx.out.table(['check', 'status', 'figure'], checks.map((r) => [r.id, r.painted, r.figure]), { record: false });
+  ctx.out.notes(checks.filter((r) => r.remedy && r.status !== 'ok').map((r) => ({ label: `${r.id} (${r.status})`, text: r.remedy })));
 }
 
 function cell(value: unknown): string {

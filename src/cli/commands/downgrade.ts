@@ -1,5 +1,5 @@
 import type { RegisterCommand } from './types.js';
-import { migrateRun, runFlags, type MigrateRunFlags } from './upgrade.js';
+import { migrateRun, runFlags, type MigrateRunFlags } from '../migrate-run.js';
 
 export const register: RegisterCommand = (program, ctx) => {
   runFlags(

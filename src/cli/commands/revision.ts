@@ -18,7 +18,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  $ cmmc-db revision -m "add widget table"\n  $ cmmc-db revision -m "start reporting" --head base --branch-label reporting --sql\n  $ cmmc-db revision --autogenerate -m "add widget table"    # after editing schema.sql')
     .action(
       ctx.action(async (flags: { message: string; head?: string; branchLabel: string[]; dependsOn: string[]; sql?: boolean; revId?: string; autogenerate?: boolean; from?: string; schemaFile?: string }) => {
-        if (flags.autogenerate) return (await import('./schema.js')).autogenerateAction(ctx, flags);
+        if (flags.autogenerate) return (await import('../schema-flows.js')).autogenerateAction(ctx, flags);
         if (flags.from || flags.schemaFile) {
           const { usageError } = await import('../../errors.js');
           throw usageError('--from and --schema-file go with --autogenerate');

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { displayWidth, fitWidths, renderTable, wrap } from '../../src/cli/table.js';
+
+const longRemedy =
+  "add pg_stat_statements to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', keeping any libraries already listed)";
+
+function widest(text: string): number {
+  return Math.max(...text.split('\n').map(displayWidth));
+}
+
+describe('renderTable on a terminal', () => {
+  const head = ['name', 'database', 'created', 'size', 'revision', 'verified'];
+  const rows = [
+    ['cmmc_platform-20261125T074822Z', 'cmmc_platform', '2026-11-25 07:48:22Z', '1.2 MB', 'e3a8d1c6b468,9f1c2d3e4b5a', 'yes (restore-tested)'],
+    ['cmmc_platform-20261126T074822Z', 'cmmc_platform', '2026-11-26 07:48:22Z', '1.3 MB', 'e3a8d1c6b468', 'no'],
+  ];
+
+  for (const columns of [40, 60, 80, 120]) {
+    it(`fits ${columns} columns, no line longer, every cell's text kept`, () => {
+      const text = renderTable(head, rows, { tty: true, columns });
+      expect(widest(text)).toBeLessThanOrEqual(columns);
+      // Nothing cut off: the rows' characters are all there (wrapped lines interleave columns).
+      const chars = (s: string) => [...s.replace(/\s+/g, '')].sort().join('');
+      const lines = text.split('\n');
+      const body = lines.slice(lines.findIndex((l) => l.startsWith('─')) + 1).join('\n');
+      expect(chars(body)).toBe(chars(rows.flat().join('')));
+    });
+  }
+
+  it('uses natural widths when they fit, with a rule under the header and no lines between rows', () => {
+    const text = renderTable(['a', 'b'], [['x', 'y'], ['xx', 'yy']], { tty: true, columns: 80 });
+    expect(text).toBe('a   b\n──  ──\nx   y\nxx  yy\n');
+  });
+
+  it('wraps a long cell inside its column at spaces', () => {
+    const text = renderTable(['check', 'figure'], [['a', longRemedy], ['b', 'short']], { tty: true, columns: 50 });
+    const lines = text.trimEnd().split('\n');
+    expect(widest(text)).toBeLessThanOrEqual(50);
+    // The continuation lines of row a are indented to the figure column.
+    expect(lines[3].startsWith('       ')).toBe(true);
+    expect(lines.some((l) => l.startsWith('b  '))).toBe(true);
+  });
+
+  it('shows one record as key/value lines', () => {
+    const text = renderTable(['status', 'database', 'latency ms'], [['ok', 'app', 3]], { tty: true, columns: 80 });
+    expect(text).toBe('status      ok\ndatabase    app\nlatency ms  3\n');
+  });
+
+  it('does not count colour codes as width', () => {
+    const red = '\u001b[31mfail\u001b[39m';
+    expect(displayWidth(red)).toBe(4);
+    const text = renderTable(['s', 't'], [[red, 'x'], ['ok', 'y']], { tty: true, columns: 80 });
+    expect(text.split('\n')[2]).toBe(`${red}  x`);
+  });
+});
+
+describe('renderTable off a terminal', () => {
+  it('is tab-separated, one line per row, header first; tabs and newlines in a cell become spaces', () => {
+    const text = renderTable(['a', 'b'], [['x\ty', 'line1\nline2'], [null, 3]], { tty: false, columns: 20 });
+    expect(text).toBe('a\tb\nx y\tline1 line2\n\t3\n');
+  });
+});
+
+describe('wrap and fitWidths', () => {
+  it('cuts a word only when it is longer than the line', () => {
+    expect(wrap('abc defgh', 5)).toEqual(['abc', 'defgh']);
+    expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+  });
+
+  it('gives way in the widest column first', () => {
+    const widths = fitWidths(['id', 'text'], [['a', 'x'.repeat(100)]], 30);
+    expect(widths).toEqual([2, 26]);
+  });
+});
