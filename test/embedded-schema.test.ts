@@ -115,7 +115,12 @@ describe('backups of the embedded database', () => {
       const file = path.join(dir, backup.data.file);
       expect(fs.readFileSync(file, 'utf8')).toContain('CREATE EXTENSION IF NOT EXISTS vector');
 
-      const restore = await runCli(['backup', 'restore', '--dir', dir, '--yes'], { env: copy.env });
+      // A backup of another folder is restored only when named, and the restore says whose it is.
+      const unnamed = await runCli(['backup', 'restore', '--dir', dir, '--yes'], { env: copy.env });
+      expect(unnamed.exitCode).toBe(1);
+      expect(unnamed.stderr).toContain('no backups of the embedded database in');
+      const restore = await runCli(['backup', 'restore', backup.data.name, '--dir', dir, '--yes'], { env: copy.env });
+      expect(restore.stderr).toContain('is a backup of the embedded database in');
       expect(restore.exitCode, restore.stderr).toBe(0);
       expect(await rowCounts(copy)).toEqual(before);
       const [c] = await copy.query(COUNTS);

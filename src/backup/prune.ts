@@ -76,6 +76,6 @@ export function pruneBackups(options: PruneOptions): PruneResult {
   } else {
     freedBytes = entries.filter((e) => e.action === 'delete').reduce((n, e) => n + e.sizeBytes, 0);
   }
-  const stalePartials = sweepPartials(dir, { remove: options.apply, now: options.now });
+  const stalePartials = sweepPartials(dir, { remove: Boolean(options.apply), now: options.now });
   return { dir, dryRun: !options.apply, entries, deleted, freedBytes, stalePartials, otherDatabases: scan.records.length - records.length };
 }

@@ -101,7 +101,7 @@ export function keptName(database: string, at: Date): string {
  */
 async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
   const rows = await admin.sql<{ pid: number; usename: string | null; application_name: string; client_addr: string | null; state: string | null }[]>`
-    SELECT pid, usename, application_name, client_addr::text, state FROM pg_stat_activity
+    SELECT pid, usename, application_name, host(client_addr) AS client_addr, state FROM pg_stat_activity
      WHERE datname = ${database} AND pid <> pg_backend_pid() ORDER BY backend_start`;
   if (!rows.length) return;
   const who = rows

@@ -88,6 +88,10 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
   const statementTimeout = options.statementTimeoutMs ?? config.statementTimeoutMs;
 
   return handle.db.connection().execute(async (conn) => {
+    // A client killed outright leaves its statement running on the server, and the lock with it:
+    // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing
+    // the lock (an older server rejects the setting; the run goes on without it).
+    if (config.kind === 'server') await sql.raw('SET client_connection_check_interval = 1000').execute(conn).catch(() => {});
     const { rows: got } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${key}) AS ok`.execute(conn);
     if (!got[0].ok) {
       const { rows: holder } = await sql<{ pid: number }>`
@@ -121,6 +125,7 @@ async function run(handle: DbHandle, operation: Operation, target: string, optio
     } finally {
       await sql`SELECT pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
       await sql.raw('RESET lock_timeout; RESET statement_timeout').execute(conn).catch(() => {});
+      if (config.kind === 'server') await sql.raw('RESET client_connection_check_interval').execute(conn).catch(() => {});
     }
   });
 }

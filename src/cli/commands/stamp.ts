@@ -5,13 +5,22 @@ export const register: RegisterCommand = (program, ctx) => {
     .command('stamp <target>')
     .description('set the version table to TARGET without running any revision (for a database made by other means)')
     .option('--purge', 'delete every version row first, even ones no file declares (asks first)')
+    .option('--dry-run', 'show the version rows now and what they would become; change nothing')
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp base --purge --yes')
     .action(
-      ctx.action(async (target: string, flags: { purge?: boolean }) => {
+      ctx.action(async (target: string, flags: { purge?: boolean; dryRun?: boolean }) => {
         const m = await import('../../migrate/index.js');
         const script = await m.loadScript(ctx.config());
-        if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${target}?`, ctx.globals.yes))) return 1;
         const handle = await ctx.open();
+        if (flags.purge || flags.dryRun) {
+          // The one confirmation rule: what the version table holds now goes; the plan first.
+          const status = await m.getStatus(handle, script);
+          const plan = {
+            title: `${flags.purge ? 'Purge the version table and stamp' : 'Stamp'} it at ${target}`,
+            lines: [`version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`, 'no revision is run; no table is touched'],
+          };
+          if (!(await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes || !flags.purge, dryRun: flags.dryRun }))) return flags.dryRun ? 0 : 1;
+        }
         const result = await m.runStamp(handle, target, { script, purge: flags.purge });
         if (ctx.out.json) {
           ctx.out.data(result);
