@@ -44,7 +44,8 @@ export function wasInterrupted(): boolean {
 /**
  * Aborts `interruptSignal()` and runs every registered cleanup, newest first and all at once,
  * each bounded by `budgetMs` (a cleanup that takes longer is left running; the process is about to
- * exit). Returns the state clauses of the cleanups that finished. Called by the CLI's signal handler.
+ * exit). Returns the cleanups' state clauses, marked "(finishing)" when one was still running at
+ * the end and "FAILED" when one threw. Called by the CLI's signal handler.
  */
 export async function runInterruptCleanups(budgetMs: number): Promise<string[]> {
   if (!controller.signal.aborted) controller.abort(new Error('interrupted'));
@@ -60,7 +61,10 @@ export async function runInterruptCleanups(budgetMs: number): Promise<string[]> 
           () => 'done' as const,
           () => 'failed' as const,
         );
-      if ((await Promise.race([done, deadline])) === 'done' && entry.state) states.push(entry.state);
+      const outcome = await Promise.race([done, deadline]);
+      // A cleanup still running when the time is up was started (a DROP DATABASE sent goes on on
+      // the server): say so rather than claim it done.
+      if (entry.state) states.push(outcome === 'done' ? entry.state : outcome === 'late' ? `${entry.state} (finishing)` : `${entry.state}: FAILED`);
     }),
   );
   return states;

@@ -59,9 +59,9 @@ export function ownerTag(sep = '-'): string {
   return `p${pid.toString(36)}${sep}t${BigInt(start).toString(36)}`;
 }
 
-/** Reads the owner out of a name made with `ownerTag`; undefined when the name carries none. */
-export function parseOwner(name: string): Owner | undefined {
-  const m = /(?:^|[-_])p([0-9a-z]+)[-_]t([0-9a-z]+)(?:[-_.]|$)/.exec(name);
+/** Reads an owner tag made by `ownerTag` (`p<pid>-t<start>`, either separator), exactly; undefined otherwise. */
+export function parseOwner(tag: string): Owner | undefined {
+  const m = /^p([0-9a-z]+)[-_]t([0-9a-z]+)$/.exec(tag);
   if (!m) return undefined;
   const pid = parseInt(m[1], 36);
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
@@ -70,9 +70,21 @@ export function parseOwner(name: string): Owner | undefined {
   return { pid, start: start.toString() };
 }
 
-/** True when `name` carries an owner that is no longer running. */
-export function ownerGone(name: string): boolean {
-  const owner = parseOwner(name);
+/**
+ * The owner of a name whose tag sits where `pattern`'s one capture group says (anchored patterns,
+ * so that a user's database called `app_prod_test` is never read as a tag).
+ */
+export function ownerIn(name: string, pattern: RegExp): Owner | undefined {
+  const m = pattern.exec(name);
+  return m ? parseOwner(m[1]) : undefined;
+}
+
+/** Where the tag is in a temporary folder's name: `cmmc-tmp-<kind>-<tag>-<random>`. */
+export const TEMP_DIR_PATTERN = /^cmmc-tmp-[A-Za-z0-9]*-(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+
+/** True when the name's owner (found by `pattern`) is no longer running; false when it carries none. */
+export function ownerGone(name: string, pattern: RegExp): boolean {
+  const owner = ownerIn(name, pattern);
   return owner !== undefined && !processAlive(owner.pid, owner.start);
 }
 
@@ -99,7 +111,7 @@ export function sweepTempDirs(root = os.tmpdir()): string[] {
     return removed;
   }
   for (const entry of entries) {
-    if (!ownerGone(entry)) continue;
+    if (!ownerGone(entry, TEMP_DIR_PATTERN)) continue;
     const full = path.join(root, entry);
     try {
       // Only what this user owns: another user's leftovers are theirs to sweep.

@@ -11,6 +11,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { databaseName } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
 import { findPgTools, lastLine, pgEnvFor, runPg, type PgTools } from './pg-tools.js';
 import type { BackupContents, BackupFormat, BackupSource } from './store.js';
@@ -231,7 +232,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
         request.tools.psql,
         ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
         pg.env,
-        { stdin: 'pipe' },
+        { stdin: 'pipe', cancelSignal: interruptSignal() },
       );
       const input = createReadStream(request.file);
       const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
@@ -247,7 +248,8 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     if (request.noOwner) args.push('--no-owner', '--no-privileges');
     if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
     else args.push('--single-transaction');
-    const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env);
+    // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
+    const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() });
     if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
   } finally {
     pg.cleanup();

@@ -21,6 +21,7 @@ export {
   sourceOf,
   describeSource,
   listPartials,
+  sweepPartials,
   findBackup,
   resolveBackupDir,
   formatBytes,

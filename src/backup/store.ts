@@ -10,7 +10,7 @@ import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFi
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CmmcError } from '../errors.js';
-import { ownerGone, ownerTag, parseOwner } from '../leftovers.js';
+import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -220,6 +220,9 @@ export function listPartials(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith('.') && f.endsWith('.partial'));
 }
 
+/** Where the writer's tag is in a partial file's name. */
+const PARTIAL_PATTERN = /\.(p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
+
 /** A partial file without a pid in its name (older versions) counts as left over after a day. */
 const STALE_PARTIAL_MS = 24 * 3_600_000;
 
@@ -231,7 +234,7 @@ const STALE_PARTIAL_MS = 24 * 3_600_000;
 export function sweepPartials(dir: string, options: { remove?: boolean; now?: Date } = {}): string[] {
   const now = (options.now ?? new Date()).getTime();
   const stale = listPartials(dir).filter((f) => {
-    if (parseOwner(f)) return ownerGone(f);
+    if (ownerIn(f, PARTIAL_PATTERN)) return ownerGone(f, PARTIAL_PATTERN);
     try {
       return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
     } catch {

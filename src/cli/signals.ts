@@ -13,7 +13,7 @@ import { runInterruptCleanups } from '../interrupt.js';
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /** Cleanups get this long; the whole stop stays under a second. */
-const CLEANUP_BUDGET_MS = 700;
+const CLEANUP_BUDGET_MS = 800;
 
 let installed = false;
 let stopping = false;
@@ -41,6 +41,6 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
   process.on('unhandledRejection', () => {});
   const states = await runInterruptCleanups(CLEANUP_BUDGET_MS);
   const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
-  writeLine(`${what}: ${states.length ? states.join('; ') : 'stopped before finishing; nothing was left behind'}`);
+  writeLine(`${what}: ${states.length ? states.join('; ') : 'stopped before finishing'}`);
   process.exit(code);
 }

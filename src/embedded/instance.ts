@@ -114,8 +114,10 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
     const dataDir = path.join(dir, DATA_SUBDIR);
     recoverInterruptedRestore(dir);
-    // Owner-only, like PostgreSQL's own data directory; a folder made by an older version is tightened.
-    tighten(dir);
+    // Owner-only, like PostgreSQL's own data directory. The folders' own modes are what keeps other
+    // users out; a folder found looser (made by an older version, or changed by hand) is tightened
+    // throughout. Files PGlite adds while open are tightened when it closes.
+    if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
     const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
     // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
     fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
@@ -164,6 +166,10 @@ async function closeInstance(instance: EmbeddedInstance): Promise<void> {
   } finally {
     instance.lock.release();
   }
+}
+
+function ownerOnly(folder: string): boolean {
+  return (fs.statSync(folder).mode & 0o777) === 0o700;
 }
 
 /**

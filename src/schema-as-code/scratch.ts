@@ -12,7 +12,7 @@ import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../confi
 import { translateConnectError } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
-import { hostTag, makeTempDir, ownerTag, parseOwner, processAlive } from '../leftovers.js';
+import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
 
 /** Every scratch database's name starts with this (tests look for leftovers by it). */
 export const SCRATCH_PREFIX = 'cmmc_scratch_';
@@ -55,7 +55,7 @@ function untrack(name: string): void {
 
 /** CMMC_SCRATCH_TAG lets parallel CI jobs (and tests) tell their scratch databases apart: "tag_" or "". */
 function scratchTag(): string {
-  const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8);
+  const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
   return tag ? `${tag}_` : '';
 }
 
@@ -67,7 +67,10 @@ let counter = 0;
  * process is gone.
  */
 export function scratchName(label: string, prefix = SCRATCH_PREFIX): string {
-  return `${prefix}${scratchTag()}${label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8)}_h${hostTag()}_${ownerTag('_')}_${(++counter).toString(36)}`;
+  const tail = `_h${hostTag()}_${ownerTag('_')}_${(++counter).toString(36)}`;
+  const head = `${prefix}${scratchTag()}`;
+  // The label gives way first: a database name holds at most 63 bytes.
+  return head + label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, Math.max(1, 63 - head.length - tail.length)) + tail;
 }
 
 /**
@@ -82,7 +85,7 @@ export async function sweepScratchDatabases(sql: postgres.Sql): Promise<string[]
     const host = hostTag();
     const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${'cmmc\\_%\\_h' + host + '\\_p%'}`;
     for (const { datname } of rows) {
-      const owner = parseOwner(datname.slice(datname.indexOf(`_h${host}_`) + host.length + 2));
+      const owner = ownerIn(datname, new RegExp(`_h${host}_(p[0-9a-z]+_t[0-9a-z]+)_[0-9a-z]+$`));
       if (!owner || processAlive(owner.pid, owner.start)) continue;
       try {
         await sql.unsafe(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
@@ -194,7 +197,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
  * Every handle opened on it must be closed before `drop()`.
  */
 function createEmbeddedScratch(config: CmmcConfig, label: string): ScratchDatabase {
-  const folder = makeTempDir(`scratch${label}`);
+  const folder = makeTempDir(`scratch${scratchTag().replace(/_$/, '')}${label.replace(/[^A-Za-z0-9]/g, '')}`);
   const name = path.basename(folder);
   track(name, { folder });
   let dropped = false;

@@ -126,7 +126,7 @@ function registerList(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json\n  $ cmmc-db backup list --all')
     .action(
       ctx.action(async (opts: { dir?: string; all?: boolean }) => {
-        const { scanBackups, listPartials, resolveBackupDir, formatAge, formatBytes, sameSource, sourceOf, describeSource, currentSource } = await lib();
+        const { scanBackups, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameSource, sourceOf, describeSource, currentSource } = await lib();
         const dir = resolveBackupDir(opts.dir);
         const scan = scanBackups(dir);
         let source: import('../../backup/index.js').BackupSource | undefined;
@@ -139,6 +139,8 @@ function registerList(backup: Command, ctx: CliContext): void {
         }
         const records = source ? scan.records.filter((r) => sameSource(sourceOf(r), source)) : scan.records;
         const others = scan.records.length - records.length;
+        // Unfinished files of runs that are gone (killed outright) are removed; a running backup's stay.
+        const swept = sweepPartials(dir);
         const partials = listPartials(dir);
         const now = new Date();
         if (ctx.out.json) {
@@ -168,7 +170,8 @@ function registerList(backup: Command, ctx: CliContext): void {
           );
         if (others) ctx.out.info(`${others} backup(s) of other databases in ${dir}: cmmc-db backup list --all`);
         for (const bad of scan.invalid) ctx.out.warn(`${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`);
-        if (partials.length) ctx.out.warn(`${partials.length} unfinished backup(s) in ${dir} (interrupted runs): ${partials.join(', ')}`);
+        if (swept.length) ctx.out.info(`removed ${swept.length} unfinished file(s) left by runs that are gone: ${swept.join(', ')}`);
+        if (partials.length) ctx.out.info(`${partials.length} backup(s) being written now: ${partials.join(', ')}`);
         return 0;
       }),
     );
