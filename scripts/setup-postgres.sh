@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure this machine has what cmmc-db's tests and commands use: a running PostgreSQL on
-# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, and crontab.
+# 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, chromium,
+# and pg_autoctl (pg_auto_failover) for the high-availability tests.
 # Idempotent: every step is skipped when its result is already there.
 # pgvector is not packaged for Debian bookworm; we build Debian trixie's source package
 # (0.8.x) against bookworm's postgresql-server-dev (see README, "Set-up on a fresh machine").
@@ -65,4 +66,15 @@ if ! command -v crontab >/dev/null 2>&1; then
   log "installing cron (for crontab)"
   apt_install cron
 fi
-log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector"
+# 5. chromium, for the report's browser tests (playwright-core drives /usr/bin/chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (for the report's browser tests)"
+  apt_install chromium
+fi
+# 6. pg_auto_failover (pg_autoctl), for the high-availability tests (test/helpers/formation.ts)
+#    and docs/high-availability.md: Debian's build for this PostgreSQL major.
+if ! command -v pg_autoctl >/dev/null 2>&1; then
+  log "installing pg_auto_failover (pg_autoctl) for PostgreSQL ${PG_MAJOR}"
+  apt_install "postgresql-${PG_MAJOR}-auto-failover"
+fi
+log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector, $(pg_autoctl --version 2>/dev/null | head -n 1)"

@@ -50,6 +50,9 @@ export type {
   OrganizationComplianceByDomainView,
 } from './schema/index.js';
 
+// Acting for one tenant under row-level security.
+export { withTenant, tenantId, TENANT_SETTING } from './tenant/index.js';
+
 // The migration engine.
 export { loadScript, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
 export type { Script, Revision, RunOptions, RunResult, StepResult, Status } from './migrate/index.js';

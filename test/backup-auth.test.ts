@@ -1,13 +1,13 @@
 /**
  * How the client programs are chosen and how they get the password: the newest pg_dump at least as
- * new as the server, and the password through a temporary 0600 PGPASSFILE, checked against a cluster
- * that really asks for it (scram-sha-256).
+ * new as the server, and the password in the child's environment (never argv, never a file), checked
+ * against a cluster that really asks for it (scram-sha-256).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findPgTools, parsePgVersion, pgEnvFor } from '../src/backup/pg-tools.js';
+import { findPgTools, libpqEnv, parsePgVersion } from '../src/db/pg-tools.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { startScramCluster, type ScramCluster } from './helpers/scram-cluster.js';
 
@@ -39,19 +39,20 @@ describe('choosing pg_dump', () => {
   });
 });
 
-describe('the password file', () => {
-  it('puts the connection in PG* variables and the password in a 0600 file, escaped, removed by cleanup', () => {
-    const pg = pgEnvFor('postgresql://app%40corp:p%3Aa%5Css%40w0rd@db.example:6432/cmmc?sslmode=require', 'other_db');
-    try {
-      expect(pg.env).toMatchObject({ PGHOST: 'db.example', PGPORT: '6432', PGUSER: 'app@corp', PGDATABASE: 'other_db', PGSSLMODE: 'require' });
-      expect(JSON.stringify(pg.env)).not.toContain('w0rd');
-      expect(statSync(pg.env.PGPASSFILE).mode & 0o777).toBe(0o600);
-      expect(readFileSync(pg.env.PGPASSFILE, 'utf8')).toBe('*:*:*:app@corp:p\\:a\\\\ss@w0rd\n');
-    } finally {
-      pg.cleanup();
-    }
-    expect(existsSync(pg.env.PGPASSFILE)).toBe(false);
-    expect(pgEnvFor('postgres://postgres@127.0.0.1/x').env.PGPASSFILE).toBeUndefined();
+describe('the connection of a child program', () => {
+  it('puts the connection in PG* variables, the password (decoded) in PGPASSWORD, and writes no file', () => {
+    const env = libpqEnv('postgresql://app%40corp:p%3Aa%5Css%40w0rd@db.example:6432,[::1]:6433/cmmc?sslmode=require&target_session_attrs=read-write', 'other_db');
+    expect(env).toMatchObject({
+      PGHOST: 'db.example,::1',
+      PGPORT: '6432,6433',
+      PGUSER: 'app@corp',
+      PGDATABASE: 'other_db',
+      PGSSLMODE: 'require',
+      PGTARGETSESSIONATTRS: 'read-write',
+      PGPASSWORD: 'p:a\\ss@w0rd',
+    });
+    expect(env.PGPASSFILE).toBeUndefined();
+    expect(libpqEnv('postgres://postgres@127.0.0.1/x').PGPASSWORD).toBeUndefined();
   });
 });
 

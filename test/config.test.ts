@@ -5,11 +5,11 @@ describe('configuration precedence', () => {
   const cwd = '/tmp';
   it('--url beats DATABASE_URL beats DB_* beats embedded', () => {
     const env = { DATABASE_URL: 'postgres://a@h1/db1', DB_HOST: 'h2', DB_NAME: 'db2' };
-    expect(resolveConfig({ url: 'postgres://b@h0/db0', env, cwd })).toMatchObject({ source: '--url', url: 'postgres://b@h0/db0' });
-    expect(resolveConfig({ env, cwd })).toMatchObject({ source: 'DATABASE_URL', url: 'postgres://a@h1/db1' });
+    expect(resolveConfig({ url: 'postgres://b@h0/db0', env, cwd })).toMatchObject({ source: '--url', url: 'postgresql://b@h0:5432/db0?connect_timeout=10' });
+    expect(resolveConfig({ env, cwd })).toMatchObject({ source: 'DATABASE_URL', url: 'postgresql://a@h1:5432/db1?connect_timeout=10' });
     expect(resolveConfig({ env: { DB_HOST: 'h2', DB_NAME: 'db2', DB_USER: 'app', DB_PASSWORD: 'p@ss/word' }, cwd })).toMatchObject({
       source: 'DB_*',
-      url: 'postgres://app:p%40ss%2Fword@h2:5432/db2',
+      url: 'postgresql://app:p%40ss%2Fword@h2:5432/db2?connect_timeout=10',
     });
     expect(resolveConfig({ env: {}, cwd })).toMatchObject({ kind: 'embedded', source: 'embedded' });
   });

@@ -15,7 +15,7 @@ describe('connecting', () => {
   it('names the target on stderr and reports pool health as JSON', async () => {
     const r = await runCliJson(['health'], { url: tdb.url });
     expect(r.exitCode).toBe(0);
-    expect(r.stderr).toContain(`database: ${tdb.url}`);
+    expect(r.stderr).toContain(`database: postgres@127.0.0.1:5432/${tdb.name} (from DATABASE_URL)`);
     expect(r.data.status).toBe('ok');
     expect(r.data.database).toBe(tdb.name);
     expect(r.data.pool).toMatchObject({ min: 5, max: 20 });
@@ -64,7 +64,7 @@ describe('connecting', () => {
   it('a malformed URL is a usage error (exit 2)', async () => {
     const r = await runCli(['health'], { url: 'mysql://root:hunter2@localhost/db' });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('must start with postgres://');
+    expect(r.stderr).toContain('must start with postgresql:// or postgres://, not mysql://');
     expect(r.stderr).not.toContain('hunter2');
   });
 

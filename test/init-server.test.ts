@@ -29,7 +29,8 @@ function newTarget(): Target {
 
 async function dropTarget(t: Target): Promise<void> {
   await adminQuery(`DROP DATABASE IF EXISTS "${t.db}" WITH (FORCE)`);
-  await adminQuery(`DROP ROLE IF EXISTS "${t.role}"`);
+  // The application role, the schema owner (DB_OWNER_USER's default) and its bypass role.
+  for (const role of [t.role, `${t.role}_owner_rls_bypass`, `${t.role}_owner`]) await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
 }
 
 const adminOn = (db: string) => `postgres://postgres@127.0.0.1:5432/${db}`;
@@ -44,16 +45,18 @@ describe('cmmc-db init on a server with only the admin role', () => {
     await dropTarget(t);
   });
 
-  it('creates the role, the database and the extensions, upgrades to head and loads the controls', async () => {
+  it('creates the roles, the database and the extensions, upgrades to head and loads the controls', async () => {
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.data.changed).toBe(true);
     const status = Object.fromEntries(first.data.steps.map((s: any) => [`${s.step}:${s.name}`, s.status]));
     expect(status).toMatchObject({
       [`role:${t.role}`]: 'created',
+      [`role:${t.role}_owner`]: 'created',
+      [`role:${t.role}_owner_rls_bypass`]: 'created',
       [`database:${t.db}`]: 'created',
       'extension:uuid-ossp': 'created',
       'extension:vector': 'created',
-      [`privileges:${t.role}`]: 'granted',
+      [`privileges:${t.role}, ${t.role}_owner, ${t.role}_owner_rls_bypass`]: 'granted',
       'controls:cmmc_controls': 'present',
     });
     expect(first.data.steps.find((s: any) => s.step === 'schema').status).toBe('applied');
@@ -70,10 +73,10 @@ describe('cmmc-db init on a server with only the admin role', () => {
 
     const extensions = await query<{ extname: string; owner: string }>(adminOn(t.db), "SELECT extname, pg_get_userbyid(extowner) AS owner FROM pg_extension WHERE extname IN ('uuid-ossp', 'vector') ORDER BY extname");
     expect(extensions).toEqual([{ extname: 'uuid-ossp', owner: 'postgres' }, { extname: 'vector', owner: 'postgres' }]);
-    // public holds the 16 tables (15 platform + version table), owned by the application role.
+    // public holds the 16 tables (15 platform + version table), owned by the schema owner (DB_OWNER_USER, default <DB_USER>_owner).
     const tables = await query<{ tablename: string; tableowner: string }>(adminOn(t.db), "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'");
     expect(tables).toHaveLength(16);
-    expect(new Set(tables.map((r) => r.tableowner))).toEqual(new Set([t.role]));
+    expect(new Set(tables.map((r) => r.tableowner))).toEqual(new Set([`${t.role}_owner`]));
   });
 
   it('psql as the application role counts 110 controls', async () => {
@@ -113,8 +116,9 @@ describe('cmmc-db init on a server with only the admin role', () => {
       expect(await attempt('DROP TABLE public.admin_owned')).toMatch(/must be owner of table admin_owned/);
       expect(await attempt(`DROP DATABASE "${t.db}"`)).toMatch(/must be owner of database|cannot drop the currently open database/);
       expect(await attempt('CREATE ROLE intruder')).toMatch(/permission denied to create role/);
-      // What it needs still works: its own tables.
-      expect(await attempt('CREATE TABLE public.app_scratch (id int); DROP TABLE public.app_scratch')).toBe('succeeded');
+      // It creates nothing (test/tenant-isolation.test.ts has the whole matrix); it reads the controls.
+      expect(await attempt('CREATE TABLE public.app_scratch (id int)')).toMatch(/permission denied for schema public/);
+      expect(await attempt('SELECT count(*) FROM cmmc_controls')).toBe('succeeded');
     } finally {
       await sql.end();
     }

@@ -5,8 +5,14 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
 import { readKeyFile } from './crypto.js';
+<<<<<<< HEAD
 import { databaseFacts, dumpTarget, embeddedTools, sourceFromFacts } from './dump.js';
 import { findPgTools } from './pg-tools.js';
+=======
+import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
+import { findPgTools } from '../db/pg-tools.js';
+import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
+>>>>>>> main
 import {
   bytesAt,
   checksum,
@@ -36,6 +42,11 @@ export interface CreateOptions {
   jobs?: number;
   /** Encrypt with the key in this file (AES-256-GCM). */
   keyFile?: string;
+  /**
+   * Dump a hot standby instead of the primary (`target_session_attrs=standby`); the manifest then
+   * records the standby and its replayed WAL position (see standby.ts).
+   */
+  fromStandby?: boolean;
   /** Called about four times a second with the bytes written so far. */
   onProgress?: (bytes: number, elapsedMs: number) => void;
 }
@@ -67,8 +78,11 @@ export function checkCreateOptions(options: CreateOptions): void {
  * console.log(manifest.name, manifest.sha256);
  * ```
  */
-export async function createBackup(config: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
+export async function createBackup(configured: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
   checkCreateOptions(options);
+  const config = options.fromStandby ? standbyConfig(configured) : configured;
+  let source: StandbySource | undefined;
+  if (options.fromStandby) source = await readStandbySource(config);
   // The embedded database's pg_dump (PGlite) writes plain SQL only.
   const format = config.kind === 'embedded' ? 'plain' : (options.format ?? 'custom');
   const contents = options.contents ?? 'full';
@@ -100,11 +114,20 @@ export async function createBackup(config: CmmcConfig, options: CreateOptions = 
     rmSync(partial, { recursive: true, force: true });
   }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
   try {
+<<<<<<< HEAD
     dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]) });
     await dumping;
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
     if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+=======
+    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal, role: facts.rlsBypassRole });
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+    const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
+    if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
+>>>>>>> main
     throw err;
   } finally {
     if (timer) clearInterval(timer);
@@ -123,8 +146,13 @@ export async function createBackup(config: CmmcConfig, options: CreateOptions = 
       file,
       createdAt: started.toISOString(),
       database: facts.database,
+<<<<<<< HEAD
       source: sourceFromFacts(config, facts),
       server: { host: facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
+=======
+      server: { host: source?.host ?? facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
+      ...(source ? { source } : {}),
+>>>>>>> main
       revision: facts.revision,
       tables: facts.tables,
       format,

@@ -8,14 +8,20 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
-import { databaseName } from '../config/config.js';
+import { databaseName, withDatabase } from '../config/config.js';
+import { connParamsOf, describeHosts } from '../config/conninfo.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
+<<<<<<< HEAD
 import { findPgTools, lastLine, pgEnvFor, runPg, type PgTools } from './pg-tools.js';
 import type { BackupContents, BackupFormat, BackupSource } from './store.js';
 import path from 'node:path';
+=======
+import { findPgTools, lastLine, libpqEnv, runPg, type PgTools } from '../db/pg-tools.js';
+import type { BackupContents, BackupFormat } from './store.js';
+>>>>>>> main
 
 export function embeddedNotYet(what: string): CmmcError {
   return new CmmcError('backup.embedded', `${what} of the embedded database (PGlite) is not available yet`, {
@@ -39,15 +45,20 @@ export interface DatabaseFacts {
   revision: string[];
   /** Tables (and partitioned tables) outside the system schemas. */
   tables: number;
+<<<<<<< HEAD
   /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
   systemIdentifier?: string;
+=======
+  /** The BYPASSRLS role pg_dump should SET ROLE to, so forced tenant policies hide no rows (src/tenant/roles.ts). */
+  rlsBypassRole: string | null;
+>>>>>>> main
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
 export async function databaseFacts(config: CmmcConfig, database?: string): Promise<DatabaseFacts> {
   // The embedded database is one database in a folder (src/embedded): no URL, no other databases.
   const url = config.kind === 'embedded' ? undefined : serverUrl(config);
-  const target = database && url ? { ...config, url: withDb(url, database) } : config;
+  const target = database && url ? { ...config, url: withDatabase(url, database) } : config;
   const handle = await openDatabase(target, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup' });
   try {
     const [row] = await handle.sql<{ database: string; version: string; num: string; tables: number }[]>`
@@ -59,22 +70,29 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     // The engine's own reading of the version table (heads; empty when the table is missing).
     const { getCurrentHeads } = await import('../migrate/index.js');
     const revision = await getCurrentHeads(handle);
+<<<<<<< HEAD
     const u = url ? new URL(url) : undefined;
     const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
+=======
+    const { rlsBypassRole } = await import('../tenant/roles.js');
+    const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(handle.sql);
+>>>>>>> main
     return {
       ...(systemIdentifier ? { systemIdentifier } : {}),
       database: row.database,
-      host: u ? `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}` : 'embedded',
+      host: url ? describeHosts(connParamsOf(url)) : 'embedded',
       serverVersion: row.version,
       serverVersionNum: Number(row.num),
       revision,
       tables: row.tables,
+      rlsBypassRole: bypass,
     };
   } finally {
     await handle.close();
   }
 }
 
+<<<<<<< HEAD
 /** pg_control_system()'s system identifier as text; undefined when the role may not call it. */
 async function readSystemIdentifier(handle: { sql: import('postgres').Sql }): Promise<string | undefined> {
   try {
@@ -126,6 +144,8 @@ function withDb(url: string, database: string): string {
   return u.toString();
 }
 
+=======
+>>>>>>> main
 /** The client programs for the configured server (at least as new as it). */
 export async function toolsFor(config: CmmcConfig, serverVersionNum?: number): Promise<PgTools> {
   const num = serverVersionNum ?? (await databaseFacts(config)).serverVersionNum;
@@ -144,6 +164,8 @@ export interface DumpRequest {
   encryptWith?: Buffer;
   /** Stops pg_dump (Ctrl-C). */
   signal?: AbortSignal;
+  /** `--role` for pg_dump: the BYPASSRLS role of databaseFacts().rlsBypassRole. */
+  role?: string | null;
 }
 
 /** Runs the dump of the configured target into `request.out`. */
@@ -159,27 +181,24 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
   }
   const url = serverUrl(config);
   const args = [`--format=${request.format}`, '--no-password'];
+  if (request.role) args.push(`--role=${request.role}`);
   if (request.contents === 'schema-only') args.push('--schema-only');
   if (request.contents === 'data-only') args.push('--data-only');
   // A plain script carries its own DROP … IF EXISTS so that it restores over an existing database.
   if (request.format === 'plain' && request.contents !== 'data-only') args.push('--clean', '--if-exists');
   if (request.compress !== undefined) args.push(`--compress=${request.compress}`);
   if (request.jobs && request.format === 'directory') args.push(`--jobs=${request.jobs}`);
-  const pg = pgEnvFor(url);
-  try {
-    if (request.encryptWith) {
-      const encryption = await prepareEncryption(request.encryptWith);
-      const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true }, cancelSignal: request.signal });
-      const [result, written] = await Promise.allSettled([child, encryptStream(child.stdout!, request.out, encryption)]);
-      if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
-      if (result.status === 'rejected') throw result.reason;
-      if (written.status === 'rejected') throw written.reason;
-    } else {
-      const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal });
-      if (result.exitCode !== 0) throw dumpFailed(result.stderr);
-    }
-  } finally {
-    pg.cleanup();
+  const pg = { env: libpqEnv(url) };
+  if (request.encryptWith) {
+    const encryption = await prepareEncryption(request.encryptWith);
+    const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true }, cancelSignal: request.signal });
+    const [result, written] = await Promise.allSettled([child, encryptStream(child.stdout!, request.out, encryption)]);
+    if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
+    if (result.status === 'rejected') throw result.reason;
+    if (written.status === 'rejected') throw written.reason;
+  } else {
+    const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal });
+    if (result.exitCode !== 0) throw dumpFailed(result.stderr);
   }
 }
 
@@ -225,6 +244,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     return;
   }
   const url = serverUrl(config);
+<<<<<<< HEAD
   const pg = pgEnvFor(url, request.database);
   try {
     if (request.format === 'plain') {
@@ -253,7 +273,32 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
   } finally {
     pg.cleanup();
+=======
+  const pg = { env: libpqEnv(url, request.database) };
+  if (request.format === 'plain') {
+    const child = runPg(
+      request.tools.psql,
+      ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
+      pg.env,
+      { stdin: 'pipe' },
+    );
+    const input = createReadStream(request.file);
+    const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+    // psql stops reading at the first error; a closed pipe then is expected, not a failure.
+    const feeding = pipeline(source, child.stdin!).catch(() => {});
+    const result = await child;
+    await feeding;
+    if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
+    return;
+>>>>>>> main
   }
+  const args = ['--no-password', '--exit-on-error', `--dbname=${request.database}`];
+  if (request.clean) args.push('--clean', '--if-exists');
+  if (request.noOwner) args.push('--no-owner', '--no-privileges');
+  if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
+  else args.push('--single-transaction');
+  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env);
+  if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
 }
 
 function restoreFailed(tool: string, stderr: unknown): CmmcError {

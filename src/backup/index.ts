@@ -16,10 +16,15 @@ export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type Pr
 export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
+<<<<<<< HEAD
   scanBackups,
   sameSource,
   sourceOf,
   describeSource,
+=======
+  listDrills,
+  type DrillRecord,
+>>>>>>> main
   listPartials,
   sweepPartials,
   findBackup,
@@ -33,8 +38,13 @@ export {
   type BackupFormat,
   type BackupContents,
 } from './store.js';
+<<<<<<< HEAD
 export { dumpTarget, restoreTarget, databaseFacts, currentSource } from './dump.js';
 export { findPgTools, type PgTools } from './pg-tools.js';
+=======
+export { dumpTarget, restoreTarget, databaseFacts } from './dump.js';
+export { findPgTools, type PgTools } from '../db/pg-tools.js';
+>>>>>>> main
 export {
   validateCron,
   nextRuns,

@@ -52,6 +52,10 @@ export interface ScheduleSpec {
   dir: string;
   format?: string;
   keyFile?: string;
+  /** When set, a third line runs `doctor --record` on this schedule (for `cmmc-db report`). */
+  doctorAt?: string;
+  /** Days of recorded doctor runs to keep (default 90). */
+  doctorRetentionDays?: number;
 }
 
 /** Single-quotes for sh, and escapes % which cron turns into a newline. */
@@ -70,10 +74,19 @@ export function scheduleBlock(spec: ScheduleSpec): string[] {
   const create = [`backup create --verify --dir ${q(spec.dir)}`];
   if (spec.format && spec.format !== 'custom') create.push(`--format ${q(spec.format)}`);
   if (spec.keyFile) create.push(`--encrypt --key-file ${q(spec.keyFile)}`);
+  const doctor: string[] = [];
+  if (spec.doctorAt) {
+    const doctorAt = validateCron(spec.doctorAt, 'doctor schedule');
+    const days = spec.doctorRetentionDays ?? 90;
+    if (!Number.isInteger(days) || days < 1) throw usageError('--doctor-retention-days must be a whole number of at least 1');
+    // The doctor's exit code is its verdict (1 warn, 2 fail): cron mails on output, not on the code.
+    doctor.push(`${doctorAt} ${prefix} doctor --record --retention-days ${days} ${log}`);
+  }
   return [
     BEGIN_MARKER,
     `${backupAt} ${prefix} ${create.join(' ')} ${log}`,
     `${pruneAt} ${prefix} backup prune --dir ${q(spec.dir)} --keep-days ${spec.keepDays} --yes ${log}`,
+    ...doctor,
     END_MARKER,
   ];
 }

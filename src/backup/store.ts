@@ -34,6 +34,8 @@ export interface BackupManifest {
   source?: BackupSource;
   /** host:port of the server, never a password. */
   server: { host: string; version: string; versionNum: number };
+  /** Set when the backup was taken from a hot standby (`backup --from-standby`): which, and at which WAL position. */
+  source?: import('./standby.js').StandbySource;
   /** The schema revision: the heads in the version table at the time of the backup (empty when none). */
   revision: string[];
   /** Tables in the database when it was dumped (user schemas). */
@@ -315,6 +317,42 @@ export function bytesAt(target: string): number {
 }
 
 export { tighten } from '../fs-private.js';
+
+/** A restore-drill record (`NAME.restore-drill-STAMP.json`, written by `backup verify --restore-test`). */
+export interface DrillRecord {
+  kind: 'cmmc-db restore drill';
+  backup: { name: string; file: string; createdAt: string; sha256: string; database: string; revision: string[]; format: BackupFormat; encrypted: boolean };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  scratchDatabase: string;
+  scratchDropped: boolean;
+  restored?: { tables: number; revision: string[] };
+  checks: { id: string; status: string; detail: string }[];
+  result: 'pass' | 'fail';
+  operator: string;
+  host: string;
+  /** The record's own file. */
+  path: string;
+}
+
+/** The restore-drill records of the folder (of one backup when `name` is given), oldest first. Unreadable ones are skipped. */
+export function listDrills(dir: string, name?: string): DrillRecord[] {
+  if (!existsSync(dir)) return [];
+  const drills: DrillRecord[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = /^(.+)\.restore-drill-[0-9TZ]+(?:-\d+)?\.json$/.exec(f);
+    if (!m || f.startsWith('.') || (name && m[1] !== name)) continue;
+    try {
+      const record = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as DrillRecord;
+      if (record.kind !== 'cmmc-db restore drill' || !record.finishedAt) continue;
+      drills.push({ ...record, path: path.join(dir, f) });
+    } catch {
+      continue;
+    }
+  }
+  return drills.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+}
 
 /** Removes a backup: data, manifest and restore-drill records. */
 export function removeBackup(record: BackupRecord): void {

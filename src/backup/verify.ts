@@ -14,8 +14,13 @@ import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
+<<<<<<< HEAD
 import { currentSource, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
 import { findPgTools, parsePgVersion, type PgTools } from './pg-tools.js';
+=======
+import { databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
+import { findPgTools, parsePgVersion, type PgTools } from '../db/pg-tools.js';
+>>>>>>> main
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';

@@ -4,7 +4,7 @@
  * capability, and render.
  */
 import type { Command } from 'commander';
-import { describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
+import { asOwner, describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
 import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { Output } from './output.js';
 import { onInterrupt } from '../interrupt.js';
@@ -27,6 +27,7 @@ export class CliContext {
   private readonly handles: DbHandle[] = [];
   private readonly releases: (() => void)[] = [];
   private announced = false;
+  private owner = false;
 
   attach(program: Command): void {
     this.program = program;
@@ -43,7 +44,15 @@ export class CliContext {
 
   config(): CmmcConfig {
     this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir });
-    return this.cachedConfig;
+    return this.owner ? asOwner(this.cachedConfig) : this.cachedConfig;
+  }
+
+  /**
+   * This command does the schema owner's work (upgrade, downgrade, stamp, seed, backup create):
+   * from now on config() and open() use DB_OWNER_USER / DB_OWNER_PASSWORD when they are set.
+   */
+  asOwner(): void {
+    this.owner = true;
   }
 
   /** Names the target on stderr (once per run), password masked. */

@@ -9,7 +9,7 @@ import dotenv from 'dotenv';
 import { PACKAGE_DIR } from '../config/config.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
-import { COMMANDS } from './commands/index.js';
+import { commandName, commandsFor } from './commands/index.js';
 import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
@@ -20,7 +20,11 @@ function version(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-export function buildProgram(ctx: CliContext): Command {
+/**
+ * The program with the commands `argv` needs (all of them when argv is undefined, or names no command
+ * of ours): a run of `cmmc-db current` loads the module of `current` only.
+ */
+export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Command> {
   const program = new Command('cmmc-db')
     .description('PostgreSQL schema and operations toolkit for the CMMC Compliance Platform')
     .version(version(), '-V, --version', 'print the version')
@@ -36,7 +40,13 @@ export function buildProgram(ctx: CliContext): Command {
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   ctx.attach(program);
-  for (const register of COMMANDS) register(program, ctx);
+  // Options of the program that take a value (--url URL): their value is not the command's name.
+  const valueOptions = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
+  const args = argv?.slice(2) ?? [];
+  const name = commandName(args, valueOptions);
+  // `cmmc-db --version` needs no command at all.
+  const versionOnly = name === undefined && args.some((a) => a === '-V' || a === '--version') && !args.some((a) => a === '-h' || a === '--help');
+  for (const register of versionOnly ? [] : await commandsFor(name)) register(program, ctx);
   for (const sub of program.commands) sub.exitOverride();
   program.addHelpText(
     'after',
@@ -59,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   installSignalHandler((line) => ctx.out.error(line));
   // Temporary folders of earlier runs that were killed (kill -9, a crash): their process is gone.
   sweepTempDirs();
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, argv);
   try {
     await program.parseAsync(argv);
     return ctx.exitCode;

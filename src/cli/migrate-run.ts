@@ -20,6 +20,7 @@ export interface MigrateRunFlags {
 
 /** Shared by upgrade and downgrade: offline script, or an online run with progress and a summary. */
 export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: string, flags: MigrateRunFlags): Promise<number> {
+  ctx.asOwner();
   const { parseDuration } = await import('../config/config.js');
   const ms = (value: string | undefined, flag: string) => {
     if (value === undefined) return undefined;

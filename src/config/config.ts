@@ -1,23 +1,51 @@
 /**
  * Configuration: flags > environment (and `.env`) > defaults.
  *
- * The target database is, in order: `--url`, `DATABASE_URL`, the parts `DB_USER`, `DB_PASSWORD`,
- * `DB_HOST`, `DB_PORT`, `DB_NAME` (when any of them is set), and otherwise the embedded database
- * in `.cmmc-db/` (see src/embedded). Pure: takes the environment as an argument.
+ * The target database is, in libpq's order of precedence: `--url`, then `DATABASE_URL`, then the
+ * parts `DB_USER`, `DB_PASSWORD`, `DB_HOST`, `DB_PORT`, `DB_NAME` (when any of them is set), each
+ * completed from the `PG*` variables and then the defaults, as libpq completes a connection string;
+ * with none of those, the `PG*` variables alone (when one names a server); otherwise the embedded
+ * database in `.cmmc-db/` (see src/embedded). Connection strings are read by ./conninfo.ts exactly as
+ * libpq reads them. Pure: takes the environment as an argument.
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CmmcError } from '../errors.js';
+import {
+  connParamsOf,
+  describeHosts,
+  formatConnUri,
+  parseConnString,
+  redactConnString,
+  resolveConnOptions,
+  withDbname,
+  DEFAULT_CONNECT_TIMEOUT_S,
+  pgEnvNamesServer,
+  type ConnOptions,
+  type ConnParams,
+} from './conninfo.js';
 
 export type TargetKind = 'server' | 'embedded';
 
 export interface CmmcConfig {
   kind: TargetKind;
-  /** Connection URL of a server target; for the embedded target, filled in once it is started. */
+  /**
+   * Connection URL of a server target, fully resolved (hosts, ports, user, database, settings; see
+   * `formatConnUri`); libpq reads it back to the same target. Read it with `connParamsOf`, never with
+   * `new URL` (several hosts are not a WHATWG URL). For the embedded target, filled in once started.
+   */
   url?: string;
-  /** Where the target came from, for messages: `--url`, `DATABASE_URL`, `DB_*` or `embedded`. */
-  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'embedded';
+  /** The resolved server target (the same as `url`, parsed). */
+  conn?: ConnParams;
+  /**
+   * The schema owner's URL (the target with DB_OWNER_USER / DB_OWNER_PASSWORD as its user and
+   * password), when DB_OWNER_USER is set and the target is not an explicit --url. Commands that
+   * change or read the whole schema (upgrade, downgrade, stamp, seed, backup create) connect with it.
+   */
+  ownerUrl?: string;
+  /** Where the target came from, for messages. */
+  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'PG*' | 'embedded';
   /** Folder of the embedded database. */
   embeddedDir: string;
   /** The project folder: migrations/, seeds/, templates/, schema.sql, backups/. */
@@ -69,12 +97,36 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
     lockTimeoutMs: optionalMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
   };
 
-  if (input.url) return { ...base, kind: 'server', url: parseDatabaseUrl(input.url, '--url'), source: '--url' };
-  if (env.DATABASE_URL) return { ...base, kind: 'server', url: parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL'), source: 'DATABASE_URL' };
+  const timeout = connectTimeoutDefault(env);
+  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig => ({
+    ...base,
+    kind: 'server',
+    url: formatConnUri(conn),
+    conn,
+    ...(source === '--url' ? {} : ownerOf(conn, env)),
+    source,
+  });
+  if (input.url) return server(resolveConnOptions(parseConnString(input.url, '--url'), env, { connectTimeout: timeout }, '--url'), '--url');
+  if (env.DATABASE_URL) return server(resolveConnOptions(parseConnString(env.DATABASE_URL, 'DATABASE_URL'), env, { connectTimeout: timeout }, 'DATABASE_URL'), 'DATABASE_URL');
   if (env.DB_HOST || env.DB_NAME || env.DB_USER || env.DB_PORT || env.DB_PASSWORD) {
-    return { ...base, kind: 'server', url: urlFromParts(env), source: 'DB_*' };
+    return server(resolveConnOptions(optionsFromDbParts(env), env, { ...DB_PART_DEFAULTS, connectTimeout: timeout }, 'DB_*'), 'DB_*');
   }
+  if (pgEnvNamesServer(env)) return server(resolveConnOptions({}, env, { connectTimeout: timeout }, 'the PG* variables'), 'PG*');
   return { ...base, kind: 'embedded', source: 'embedded' };
+}
+
+/** The platform's defaults for the `DB_*` form (its deployment docs name these), after `PG*`. */
+const DB_PART_DEFAULTS = { host: 'localhost', user: 'postgres', dbname: 'cmmc_platform' };
+
+/** CMMC_CONNECT_TIMEOUT (seconds or a duration such as 30s), else 10 s; a URL's connect_timeout or PGCONNECT_TIMEOUT wins. */
+function connectTimeoutDefault(env: NodeJS.ProcessEnv): number {
+  const raw = env.CMMC_CONNECT_TIMEOUT;
+  if (raw === undefined || raw === '') return DEFAULT_CONNECT_TIMEOUT_S;
+  const ms = /^\s*\d+\s*$/.test(raw) ? Number(raw) * 1000 : parseDuration(raw);
+  if (ms === undefined) {
+    throw new CmmcError('config.duration', `CMMC_CONNECT_TIMEOUT "${raw}" is not a duration`, { hint: 'use seconds or a unit: 10, 30s, 2min', exitCode: 2 });
+  }
+  return Math.max(0, Math.round(ms / 1000));
 }
 
 /** `./migrations` when the working folder has one (a clone of this project), else the package's own. */
@@ -84,71 +136,60 @@ function pickProjectDir(cwd: string, env: NodeJS.ProcessEnv): string {
   return PACKAGE_DIR;
 }
 
-/** Builds a URL from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME. */
+/** The `DB_*` variables as libpq keyword values (only those that are set; a given host is kept as given). */
+export function optionsFromDbParts(env: NodeJS.ProcessEnv): ConnOptions {
+  const port = env.DB_PORT;
+  if (port !== undefined && port !== '' && (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || Number(port) < 1)) {
+    throw new CmmcError('config.port', `DB_PORT "${port}" is not a port number`, { hint: 'set DB_PORT to a number such as 5432', exitCode: 2 });
+  }
+  const o: ConnOptions = {};
+  if (env.DB_HOST) o.host = env.DB_HOST.replace(/^\[(.*)\]$/, '$1');
+  if (port) o.port = port;
+  if (env.DB_USER) o.user = env.DB_USER;
+  if (env.DB_PASSWORD) o.password = env.DB_PASSWORD;
+  if (env.DB_NAME) o.dbname = env.DB_NAME;
+  return o;
+}
+
+/** `{ ownerUrl }`: the target with DB_OWNER_USER and DB_OWNER_PASSWORD, when DB_OWNER_USER is set. */
+function ownerOf(conn: ConnParams, env: NodeJS.ProcessEnv): { ownerUrl?: string } {
+  if (!env.DB_OWNER_USER) return {};
+  const { password: _target, ...rest } = conn;
+  return { ownerUrl: formatConnUri({ ...rest, user: env.DB_OWNER_USER, ...(env.DB_OWNER_PASSWORD ? { password: env.DB_OWNER_PASSWORD } : {}) }) };
+}
+
+/** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
+export function asOwner(config: CmmcConfig): CmmcConfig {
+  return config.ownerUrl ? { ...config, url: config.ownerUrl } : config;
+}
+
+/** A URL built from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME (then `PG*`, then defaults). */
 export function urlFromParts(env: NodeJS.ProcessEnv): string {
-  const port = env.DB_PORT ?? '5432';
-  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-    throw new CmmcError('config.port', `DB_PORT "${port}" is not a port number`, { hint: 'set DB_PORT to a number such as 5432' });
-  }
-  const url = new URL('postgres://localhost');
-  url.hostname = env.DB_HOST ?? 'localhost';
-  url.port = port;
-  url.username = encodeURIComponent(env.DB_USER ?? 'postgres');
-  if (env.DB_PASSWORD) url.password = encodeURIComponent(env.DB_PASSWORD);
-  url.pathname = '/' + encodeURIComponent(env.DB_NAME ?? 'cmmc_platform');
-  return url.toString();
+  return formatConnUri(resolveConnOptions(optionsFromDbParts(env), env, DB_PART_DEFAULTS, 'DB_*'));
 }
 
-/** Checks that `raw` is a postgres:// or postgresql:// URL with a host; returns it unchanged. */
-export function parseDatabaseUrl(raw: string, from: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CmmcError('config.url', `${from} is not a valid URL: "${redactUrl(raw)}"`, {
-      hint: 'use the form postgres://user:password@host:5432/dbname',
-      exitCode: 2,
-    });
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new CmmcError('config.url', `${from} must start with postgres:// or postgresql://, not ${url.protocol}//`, {
-      hint: 'use the form postgres://user:password@host:5432/dbname',
-      exitCode: 2,
-    });
-  }
-  if (!url.hostname && !url.searchParams.get('host')) {
-    throw new CmmcError('config.url', `${from} names no host: "${redactUrl(raw)}"`, {
-      hint: 'use the form postgres://user:password@host:5432/dbname',
-      exitCode: 2,
-    });
-  }
-  return raw;
+/**
+ * Reads a connection string (a postgresql:// URL or keyword=value settings) as libpq does, completed
+ * from the `PG*` variables of `env`, and returns it as this tool's resolved URL (see `formatConnUri`).
+ * @throws CmmcError (exit 2) naming `from` when libpq would refuse it.
+ */
+export function parseDatabaseUrl(raw: string, from: string, env: NodeJS.ProcessEnv = process.env): string {
+  return formatConnUri(resolveConnOptions(parseConnString(raw, from), env, { connectTimeout: connectTimeoutDefault(env) }, from));
 }
 
-/** The URL with its password replaced by `****`; safe to print. Never throws. */
+/** The connection string with its password replaced by `****`; safe to print. Never throws. */
 export function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '****';
-    for (const key of ['password', 'sslpassword']) if (url.searchParams.has(key)) url.searchParams.set(key, '****');
-    return url.toString();
-  } catch {
-    // Not parseable: mask anything between "//user:" and "@".
-    return raw.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
-  }
+  return redactConnString(raw);
 }
 
-/** The database name of a URL. */
+/** The database name of a connection URL. */
 export function databaseName(url: string): string {
-  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  return name || decodeURIComponent(new URL(url).username) || 'postgres';
+  return connParamsOf(url).dbname;
 }
 
-/** The same URL pointed at another database on the same server. */
+/** The same URL pointed at another database on the same server(s). */
 export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = '/' + encodeURIComponent(database);
-  return u.toString();
+  return formatConnUri(withDbname(connParamsOf(url), database));
 }
 
 /** A one-line description of the target for stderr, password masked. */
@@ -158,7 +199,8 @@ export function describeTarget(config: CmmcConfig): string {
     const shown = relative === '' ? '.' : relative.startsWith('..') ? config.embeddedDir : relative;
     return `embedded PostgreSQL (PGlite) in ${shown} — not a server`;
   }
-  return `${redactUrl(config.url!)} (from ${config.source})`;
+  const conn = config.conn ?? connParamsOf(config.url!);
+  return `${conn.user}@${describeHosts(conn)}/${conn.dbname} (from ${config.source})`;
 }
 
 function identifier(value: string, name: string): string {

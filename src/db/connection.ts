@@ -3,12 +3,13 @@
  * `openDatabase`, which hands back postgres.js (`sql`) and Kysely over it (kysely-postgres-js).
  * The embedded database (PGlite) plugs in here too, so nothing above this file knows which it is.
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import type { Kysely } from 'kysely';
 import type { CmmcConfig } from '../config/config.js';
-import { databaseName, describeTarget } from '../config/config.js';
+import { describeTarget } from '../config/config.js';
+import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
-import { connectionError } from './errors.js';
+import { boundedFirstQuery, connectError, createPool } from './driver.js';
 import { POOL_SETTINGS, type PoolSettings } from './pool-settings.js';
 
 export interface OpenOptions {
@@ -60,27 +61,25 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   let url = config.url;
   let stopEmbedded: (() => Promise<void>) | undefined;
   let embedded: DbHandle['embedded'];
-  let socketPath: string | undefined;
   if (config.kind === 'embedded') {
     const started = await (await embeddedProvider()).start(config);
     url = started.url;
-    socketPath = started.socketPath;
     stopEmbedded = started.stop;
     embedded = { connections: () => started.connections?.() ?? 0 };
   }
   if (!url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
 
   const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
-  // The embedded database listens on a unix socket: postgres.js takes it as `path` (the URL's
-  // libpq-style ?host= would otherwise be sent as a startup parameter).
-  const sql = postgres(socketPath ? url.split('?')[0] : url, {
-    ...(socketPath ? { path: socketPath } : {}),
+  // The embedded database's URL names its socket folder (?host=), read like any other target.
+  // Always from the URL: a caller may point a copy of the config at another database by its URL.
+  const conn = connParamsOf(url);
+  const sql = createPool(conn, {
     max: settings.max,
-    idle_timeout: settings.idleTimeoutSeconds,
-    max_lifetime: settings.maxLifetimeSeconds,
-    connect_timeout: settings.connectTimeoutSeconds,
-    onnotice: () => {},
+    idleTimeoutSeconds: settings.idleTimeoutSeconds,
+    maxLifetimeSeconds: settings.maxLifetimeSeconds,
+    applicationName,
     connection: {
+      // The pool's sessions are counted by this name (healthCheck): ours wins over the target's.
       application_name: applicationName,
       ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
       ...options.connection,
@@ -113,30 +112,23 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   };
 
   try {
-    if (options.warm && settings.min > 0) {
-      await Promise.all(Array.from({ length: Math.min(settings.min, settings.max) }, () => sql`SELECT 1`));
-    } else {
-      await sql`SELECT 1`;
-    }
+    await boundedFirstQuery(sql, conn, () =>
+      options.warm && settings.min > 0
+        ? Promise.all(Array.from({ length: Math.min(settings.min, settings.max) }, () => sql`SELECT 1`))
+        : sql`SELECT 1`,
+    );
   } catch (err) {
     // Nothing to wait for after a failed connect: end at once.
     await sql.end({ timeout: 0 }).catch(() => {});
     await stopEmbedded?.();
-    throw translateConnectError(err, url);
+    throw connectError(err, conn);
   }
   return handle;
 }
 
-/** The user-facing error for a failed connect, or the error itself when it is not about connecting. */
+/** The user-facing error for a failed connect to `url`, or the error itself when it is not about connecting. */
 export function translateConnectError(err: unknown, url: string): unknown {
-  const u = new URL(url);
-  const target = {
-    host: u.hostname || u.searchParams.get('host') || 'localhost',
-    port: u.port || '5432',
-    user: decodeURIComponent(u.username) || 'postgres',
-    database: databaseName(url),
-  };
-  return connectionError(err, target) ?? err;
+  return connectError(err, connParamsOf(url));
 }
 
 export interface HealthReport {

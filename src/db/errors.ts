@@ -12,30 +12,47 @@ interface PgLikeError {
   port?: number;
 }
 
-export function connectionError(err: unknown, target: { host: string; port: string; user: string; database: string }): CmmcError | undefined {
+/**
+ * The one-line error for a failed connect, or undefined when `err` is not about connecting.
+ * `target.host` is the `host:port` list as shown to users (`describeHosts`).
+ */
+export function connectionError(err: unknown, target: { host: string; user: string; database: string; passwordGiven?: boolean }): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
-  const where = `${target.host}:${target.port}`;
+  const where = target.host;
+  const passwordHint = target.passwordGiven === false
+    ? 'no password was given and none matched in the password file: put it in DATABASE_URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)'
+    : 'check DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL';
   switch (e.code) {
+    case 'NOT_POSTGRES':
+      return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
+        hint: 'check the host and port: another service is listening there (PostgreSQL usually listens on 5432)',
+        cause: err,
+      });
     case 'ECONNREFUSED':
       return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: connection refused`, {
         hint: 'start the server (scripts/setup-postgres.sh) or fix DB_HOST/DB_PORT in DATABASE_URL',
         cause: err,
       });
+    case 'ENOENT':
+      return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: no server socket there`, {
+        hint: 'start the server, or fix the socket folder in host= / PGHOST',
+        cause: err,
+      });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new CmmcError('connect.host', `cannot resolve the database host "${target.host}"`, {
+      return new CmmcError('connect.host', `cannot resolve the database host of ${where}`, {
         hint: 'check the host name in DATABASE_URL or DB_HOST',
         cause: err,
       });
     case 'CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return new CmmcError('connect.timeout', `connecting to PostgreSQL at ${where} timed out`, {
-        hint: 'check that the server is reachable from here (firewall, host, port)',
+        hint: 'check that the server is reachable from here (firewall, host, port); connect_timeout or CMMC_CONNECT_TIMEOUT sets the wait',
         cause: err,
       });
     case '28P01':
       return new CmmcError('connect.password', `password authentication failed for user "${target.user}" at ${where}`, {
-        hint: 'check DB_PASSWORD or the password in DATABASE_URL',
+        hint: passwordHint,
         cause: err,
       });
     case '28000':
@@ -61,7 +78,19 @@ export function connectionError(err: unknown, target: { host: string; port: stri
     default:
       if (e.code === 'SASL_SIGNATURE_MISMATCH' || /password/i.test(e.message ?? '') && /auth/i.test(e.message ?? '')) {
         return new CmmcError('connect.password', `password authentication failed for user "${target.user}" at ${where}`, {
-          hint: 'check DB_PASSWORD or the password in DATABASE_URL',
+          hint: passwordHint,
+          cause: err,
+        });
+      }
+      if (e.code === 'CONNECTION_CLOSED' || e.code === 'ECONNRESET' || e.code === 'CONNECTION_DESTROYED') {
+        return new CmmcError('connect.closed', `the server at ${where} closed the connection before it was ready`, {
+          hint: 'check that this is a PostgreSQL server that accepts this client (pg_hba.conf, sslmode)',
+          cause: err,
+        });
+      }
+      if (e.code === 'CONNECTION_ENDED' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN' || e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+        return new CmmcError('connect.ssl', `the TLS connection to ${where} failed: ${e.message}`, {
+          hint: 'check sslmode and sslrootcert (verify-full checks the host name against the certificate)',
           cause: err,
         });
       }

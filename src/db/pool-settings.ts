@@ -7,7 +7,7 @@ export const POOL_SETTINGS = {
   idleTimeoutSeconds: 300,
   /** Recycle every connection after this long, so that server-side memory and settings are renewed. */
   maxLifetimeSeconds: 30 * 60,
-  connectTimeoutSeconds: 30,
+  /** The connect timeout is the target's connect_timeout (default 10 s; src/config/conninfo.ts). */
   statementTimeoutMs: 60_000,
 } as const;
 

@@ -15,6 +15,8 @@ import { connectionsFamily } from './checks/connections.js';
 import { maintenanceFamily } from './checks/maintenance.js';
 import { vectorFamily } from './checks/vector.js';
 import { matviewsFamily } from './checks/matviews.js';
+import { tenantFamily } from './checks/tenant-isolation.js';
+import { replicationFamily } from './checks/replication.js';
 
 export const FAMILIES: CheckFamily[] = [
   schemaFamily,
@@ -25,6 +27,8 @@ export const FAMILIES: CheckFamily[] = [
   maintenanceFamily,
   vectorFamily,
   matviewsFamily,
+  tenantFamily,
+  replicationFamily,
 ];
 
 export const ALL_CHECKS: Check[] = FAMILIES.flatMap((f) => f.checks);

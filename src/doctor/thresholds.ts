@@ -7,7 +7,9 @@
  * - heroku pg-extras and its `diagnose` (ruby-pg-extras DiagnoseData), "pg-extras" below;
  * - PgHero (ankane/pghero), its default settings and queries;
  * - check_postgres (bucardo), its default warning/critical values;
- * - pgvector's README for the ivfflat `lists` rule.
+ * - pgvector's README for the ivfflat `lists` rule;
+ * - Crunchy Data pgMonitor's alert rules (PGReplicationByteLag, PGReplicationSlotsInactive) and the
+ *   PostgreSQL manual for replication.
  */
 import { parseDuration } from '../config/config.js';
 import { usageError } from '../errors.js';
@@ -52,6 +54,21 @@ export const DEAD_TUPLES_RATIO = 0.2;
 export const IVFFLAT_LISTS_TOLERANCE = 2;
 /** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */
 export const IVFFLAT_MIN_ROWS = 1000;
+/** A standby's replay lag in bytes: warn above 50 MB, fail above 100 MB (pgMonitor `PGReplicationByteLag`). */
+export const REPLICATION_LAG_WARN_BYTES = 50 * 1024 * 1024;
+export const REPLICATION_LAG_FAIL_BYTES = 100 * 1024 * 1024;
+/**
+ * A standby's replay lag in time (pg_stat_replication.replay_lag): warn above 1 minute, fail above
+ * 5 minutes. Ours: pgMonitor alerts on bytes only; a minute is the `idle in transaction` budget above,
+ * and five the long-query one.
+ */
+export const REPLICATION_LAG_WARN_MS = 60_000;
+export const REPLICATION_LAG_FAIL_MS = 5 * 60_000;
+/**
+ * A replication slot retaining more WAL than this fails; 0 means the server's own max_wal_size
+ * (the WAL a checkpoint cycle is sized for: a slot holding more is holding the disk). Ours.
+ */
+export const SLOT_RETAINED_BYTES = 0;
 /** The doctor's own session: it must never hang the database it examines. */
 export const DOCTOR_STATEMENT_TIMEOUT_MS = 10_000;
 export const DOCTOR_LOCK_TIMEOUT_MS = 2_000;
@@ -73,6 +90,11 @@ export interface Thresholds {
   sequenceWarn: number;
   sequenceFail: number;
   deadTuplesMin: number;
+  replicationLagWarnBytes: number;
+  replicationLagFailBytes: number;
+  replicationLagWarnMs: number;
+  replicationLagFailMs: number;
+  slotRetainedBytes: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = {
@@ -92,6 +114,11 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   sequenceWarn: SEQUENCE_WARN_RATIO,
   sequenceFail: SEQUENCE_FAIL_RATIO,
   deadTuplesMin: DEAD_TUPLES_MIN,
+  replicationLagWarnBytes: REPLICATION_LAG_WARN_BYTES,
+  replicationLagFailBytes: REPLICATION_LAG_FAIL_BYTES,
+  replicationLagWarnMs: REPLICATION_LAG_WARN_MS,
+  replicationLagFailMs: REPLICATION_LAG_FAIL_MS,
+  slotRetainedBytes: SLOT_RETAINED_BYTES,
 };
 
 type Kind = 'ms' | 'number' | 'ratio';
@@ -113,6 +140,11 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
   'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
+  'replication-lag-warn-bytes': { key: 'replicationLagWarnBytes', kind: 'number' },
+  'replication-lag-fail-bytes': { key: 'replicationLagFailBytes', kind: 'number' },
+  'replication-lag-warn': { key: 'replicationLagWarnMs', kind: 'ms' },
+  'replication-lag-fail': { key: 'replicationLagFailMs', kind: 'ms' },
+  'slot-retained-bytes': { key: 'slotRetainedBytes', kind: 'number' },
 };
 
 /** Applies `name=value` overrides (durations like 1s, 5min; ratios like 0.9 or 90%). Usage errors exit 2. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
-import { runPgTool } from './pg-tools.js';
+import { runPgClient } from '../db/pg-tools.js';
 
 /** Runs `file` in the database at `url` (never the user's: callers pass a scratch database). */
 export async function applySqlFile(url: string, file: string): Promise<void> {
@@ -13,9 +13,9 @@ export async function applySqlFile(url: string, file: string): Promise<void> {
   if (!existsSync(file)) {
     throw new CmmcError('schema.file', `${shown} does not exist`, { hint: 'run "cmmc-db schema dump" to write it from the migrations\' head' });
   }
-  const r = await runPgTool('psql', url, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file], {
+  const r = await runPgClient('psql', url, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file], {
     // pg_dump's output relies on these; schema.sql has its SET lines removed.
-    PGOPTIONS: '-c check_function_bodies=off -c client_min_messages=warning',
+    env: { PGOPTIONS: '-c check_function_bodies=off -c client_min_messages=warning' },
   });
   if (r.exitCode === 0) return;
   throw psqlError(r.stderr, file, shown);

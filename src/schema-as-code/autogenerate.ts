@@ -7,9 +7,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
-import { translateConnectError } from '../db/connection.js';
+import { connectPool } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
 import { applySqlFile } from './apply-sql.js';
 import { diffSchemas, isDestructive } from './diff.js';
@@ -53,16 +53,13 @@ export async function currentHeads(config: CmmcConfig): Promise<string[]> {
 }
 
 /** Checks that a --from URL answers; the error names the target with its password masked. */
-export async function checkReachable(url: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 15 });
+export async function checkReachable(url: string, shown = redactUrl(url)): Promise<void> {
   try {
-    await sql`SELECT 1`;
-  } catch (err) {
-    const translated = translateConnectError(err, url);
-    if (translated instanceof CmmcError) throw new CmmcError(translated.code, `--from ${redactUrl(url)}: ${translated.message}`, { hint: translated.hint });
-    throw new CmmcError('autogenerate.from', `--from ${redactUrl(url)} cannot be reached: ${(err as Error).message}`, { hint: 'check the URL' });
-  } finally {
+    const sql = await connectPool(url, { applicationName: 'cmmc-db:autogenerate' });
     await sql.end({ timeout: 1 }).catch(() => {});
+  } catch (err) {
+    if (err instanceof CmmcError) throw new CmmcError(err.code, `--from ${shown}: ${err.message}`, { hint: err.hint, exitCode: err.exitCode });
+    throw new CmmcError('autogenerate.from', `--from ${shown} cannot be reached: ${(err as Error).message}`, { hint: 'check the URL' });
   }
 }
 
@@ -84,10 +81,11 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   }
   const schemaFile = schemaFilePath(config, options.schemaFile);
   let desired: string;
-  if (options.fromUrl) {
-    parseDatabaseUrl(options.fromUrl, '--from');
-    desired = redactUrl(options.fromUrl);
-    await checkReachable(options.fromUrl);
+  // Read as libpq reads it (PG* completing what it leaves out), once.
+  const from = options.fromUrl ? parseDatabaseUrl(options.fromUrl, '--from') : undefined;
+  if (from) {
+    desired = redactUrl(options.fromUrl!);
+    await checkReachable(from, desired);
   } else {
     desired = schemaFile;
   }
@@ -98,8 +96,8 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
 
   let up: string[];
   let down: string[];
-  if (options.fromUrl) {
-    const fromUrl = options.fromUrl;
+  if (from) {
+    const fromUrl = from;
     ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
       await buildHead(head);
       return { up: await diffSchemas(head.url, fromUrl, diffOptions), down: await diffSchemas(fromUrl, head.url, diffOptions) };

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
-import { runPgTool } from './pg-tools.js';
+import { runPgClient } from '../db/pg-tools.js';
 import { withHeadDatabase } from './head.js';
 import { serverUrl } from './scratch.js';
 
@@ -28,7 +28,7 @@ export function schemaFilePath(config: CmmcConfig, file?: string): string {
 
 /** pg_dump --schema-only of `url`, normalized. */
 export async function dumpSchema(url: string, config: Pick<CmmcConfig, 'versionSchema' | 'versionTable' | 'metaSchema'>): Promise<string> {
-  const r = await runPgTool('pg_dump', url, [
+  const r = await runPgClient('pg_dump', url, [
     '--schema-only',
     '--no-owner',
     '--no-privileges',

@@ -7,9 +7,9 @@
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { translateConnectError } from '../db/connection.js';
+import { connectPool, createPool } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
@@ -111,11 +111,9 @@ export function serverUrl(config: CmmcConfig, purpose: string): string {
 }
 
 async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 30, connection: { application_name: 'cmmc-db:scratch' } });
+  const sql = await connectPool(adminUrl, { applicationName: 'cmmc-db:scratch' });
   try {
     return await fn(sql);
-  } catch (err) {
-    throw translateConnectError(err, adminUrl);
   } finally {
     await sql.end({ timeout: 5 }).catch(() => {});
   }
@@ -245,7 +243,7 @@ export async function listScratchDatabases(url: string): Promise<string[]> {
  * an empty `public`: cheaper than dropping and creating another database on a busy server.
  */
 export async function resetScratchDatabase(scratch: ScratchDatabase): Promise<void> {
-  const sql = postgres(scratch.url, { max: 1, onnotice: () => {} });
+  const sql = createPool(scratch.url, { applicationName: 'cmmc-db:scratch' });
   try {
     const schemas = await sql<{ nspname: string }[]>`
       SELECT nspname FROM pg_namespace

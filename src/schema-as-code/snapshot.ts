@@ -4,7 +4,8 @@
  * object by object and a difference named ("column public.users.nickname added").
  * The version table and the engine's bookkeeping schema are left out.
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
+import { createPool } from '../db/driver.js';
 
 export type ObjectKind =
   | 'schema'
@@ -48,7 +49,7 @@ const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
 
 /** Reads the snapshot of the database at `url`. */
 export async function takeSnapshot(url: string, options: SnapshotOptions): Promise<Snapshot> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'cmmc-db:snapshot' } });
+  const sql = createPool(url, { applicationName: 'cmmc-db:snapshot' });
   try {
     return await snapshotWith(sql, options);
   } finally {

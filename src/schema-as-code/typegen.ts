@@ -7,7 +7,8 @@
  * kysely-codegen is not a dependency; this introspection is small and gives these names.
  */
 import path from 'node:path';
-import postgres from 'postgres';
+import type postgres from 'postgres';
+import { createPool } from '../db/driver.js';
 import type { CmmcConfig } from '../config/config.js';
 import { withHeadDatabase } from './head.js';
 import { serverUrl } from './scratch.js';
@@ -40,7 +41,7 @@ export interface IntrospectedRelation {
 /** Reads the tables and views of `schema` (without the version table). */
 export async function introspect(url: string, options: { schema?: string; exclude?: string[] } = {}): Promise<IntrospectedRelation[]> {
   const schema = options.schema ?? 'public';
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const sql = createPool(url, { applicationName: 'cmmc-db:typegen' });
   try {
     const rels = await sql<{ oid: number; name: string; kind: string; comment: string | null }[]>`
       SELECT c.oid::int AS oid, c.relname AS name, c.relkind AS kind, obj_description(c.oid, 'pg_class') AS comment

@@ -1,32 +1,53 @@
 /**
- * `cmmc-db init`: from a server with only an admin role to a database at head with its controls.
+ * `cmmc-db init`: from a server with only an admin role to a database at head with its controls,
+ * with the two-role model of docs/schema.md ("Roles").
  *
- * As the admin (`--admin-url`, or POSTGRES_USER / POSTGRES_PASSWORD on the target's host and port):
- *   1. the application role (the target's user, DB_USER / DB_PASSWORD) with LOGIN, where missing;
- *   2. the database (DB_NAME), owned by the admin, where missing;
+ * As the admin (`--admin-url`, or POSTGRES_USER / POSTGRES_PASSWORD on the target's host and port; a
+ * superuser), holding an advisory lock on its session so that concurrent inits run one after another:
+ *   1. the roles, where missing: the application role (DB_USER / DB_PASSWORD), the schema owner
+ *      (DB_OWNER_USER / DB_OWNER_PASSWORD, default `<DB_USER>_owner`), both LOGIN without superuser,
+ *      CREATEDB, CREATEROLE or BYPASSRLS; and `<owner>_rls_bypass` (NOLOGIN BYPASSRLS), the one path
+ *      across tenants, granted to the owner for the seed loader and pg_dump;
+ *   2. the database (DB_NAME, decoded from a URL as libpq does), owned by the admin, where missing;
  *   3. the extensions uuid-ossp and vector (vector is untrusted: only a superuser can create it);
- *   4. the application role's privileges, and no more: CONNECT, TEMPORARY and CREATE on the
- *      database (CREATE so it can make its bookkeeping schemas; it still cannot create untrusted
- *      extensions such as vector), USAGE and CREATE on schema public, and ownership of the engine's
- *      schema (cmmc_db). It is not a superuser and does not own the database, so it cannot drop the
- *      database, drop extensions, or drop tables it does not own.
- * As the application role:
- *   5. the schema, upgraded to head (the tables are then owned by the application role);
- *   6. the seeds 01 and 02 (03, the demo data, with `sample`).
+ *   4. ownership: the engine's schema (cmmc_db) belongs to the owner, and every platform object the
+ *      application role owns (what the old init left: it migrated as the application role) moves to
+ *      the owner; the owner gets CONNECT, CREATE, TEMPORARY on the database and USAGE, CREATE on public;
+ * As the owner (the admin's session with SET ROLE to it):
+ *   5. the schema, upgraded to head;
+ *   6. the seeds 01 and 02 (03, the demo data, with `sample`), each under SET LOCAL ROLE to the bypass role;
+ * As the admin again:
+ *   7. privileges: DML on the platform's tables and views for the application role, read-only on the
+ *      engine's bookkeeping; CREATE on the database and schemas revoked from it; default privileges so
+ *      that what the owner creates later gets the same grants.
  *
  * Every step is idempotent and reports `created` / `present` (or what it applied). On the embedded
- * database (config.kind === 'embedded') steps 1, 2 and 4 do not apply.
+ * database (config.kind === 'embedded') only the extensions, the schema and the seeds apply.
  */
-import postgres from 'postgres';
-import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { openDatabase, translateConnectError, type DbHandle } from '../db/connection.js';
+import type postgres from 'postgres';
+import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { connParamsOf, formatConnUri } from '../config/conninfo.js';
+import { openDatabase, type DbHandle } from '../db/connection.js';
+import { connectPool } from '../db/driver.js';
 import { CmmcError, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
+import {
+  applyGrants,
+  bypassRoleName,
+  defaultOwnerName,
+  ensureRole,
+  ident,
+  moveOwnership,
+  revertToSingleRole,
+  roleFacts,
+  type ModelOptions,
+  type PlatformRoles,
+} from '../tenant/roles.js';
 
 export type InitStatus = 'created' | 'present' | 'granted' | 'applied' | 'skipped';
 
 export interface InitStep {
-  step: 'role' | 'database' | 'extension' | 'privileges' | 'schema' | 'seeds' | 'controls';
+  step: 'role' | 'database' | 'extension' | 'ownership' | 'privileges' | 'schema' | 'seeds' | 'controls';
   name: string;
   status: InitStatus;
   detail: string;
@@ -38,6 +59,8 @@ export interface InitReport {
   steps: InitStep[];
   seeds: SeedResult[];
   controls: number;
+  /** Embedded, fresh folder: copied from the template at head (`used`), or it was built first (`built`). */
+  template?: 'used' | 'built';
 }
 
 export interface InitOptions {
@@ -46,143 +69,274 @@ export interface InitOptions {
   env?: NodeJS.ProcessEnv;
   sample?: boolean;
   allowProductionSample?: boolean;
+  /**
+   * Undo the two-role model instead (the reverse of what init does to an old database): every
+   * platform object moves back to the application role, which gets CREATE on the database and
+   * schema public again. Roles are kept. Nothing else runs.
+   */
+  revertRoles?: boolean;
   /** Called as each step finishes. */
   onStep?: (step: InitStep) => void;
+  /**
+   * A fresh embedded folder is made from the template at head (src/seed/init-template.ts); false
+   * runs every step (the template's own build does).
+   */
+  template?: boolean;
 }
 
 const EXTENSIONS = ['uuid-ossp', 'vector'] as const;
 
 /** The admin URL: --admin-url, else POSTGRES_USER (default postgres) / POSTGRES_PASSWORD on the target's host and port. */
 export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): string {
-  if (options.adminUrl) {
-    try {
-      const u = new URL(options.adminUrl);
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('protocol');
-    } catch {
-      throw usageError(`--admin-url is not a postgres:// URL: "${redactUrl(options.adminUrl)}"`, 'use the form postgres://postgres:password@host:5432/postgres');
-    }
-    return options.adminUrl;
-  }
+  if (options.adminUrl) return parseDatabaseUrl(options.adminUrl, '--admin-url', options.env ?? process.env);
   const env = options.env ?? process.env;
-  const target = new URL(config.url!);
-  const u = new URL('postgres://localhost');
-  u.hostname = target.hostname || 'localhost';
-  u.port = target.port || '5432';
-  for (const [key, value] of target.searchParams) if (key === 'host' || key === 'sslmode') u.searchParams.set(key, value);
-  u.username = encodeURIComponent(env.POSTGRES_USER || 'postgres');
-  if (env.POSTGRES_PASSWORD) u.password = encodeURIComponent(env.POSTGRES_PASSWORD);
-  u.pathname = '/postgres';
-  return u.toString();
+  // The target's hosts, ports and TLS settings (every host of a multi-host target), as the admin.
+  const target = connParamsOf(config.url!);
+  const { password: _appPassword, ...rest } = target;
+  return formatConnUri({
+    ...rest,
+    user: env.POSTGRES_USER || 'postgres',
+    ...(env.POSTGRES_PASSWORD ? { password: env.POSTGRES_PASSWORD } : {}),
+    dbname: 'postgres',
+  });
 }
 
 function userOf(url: string): string {
-  return decodeURIComponent(new URL(url).username) || 'postgres';
+  return connParamsOf(url).user;
 }
 
 async function adminConnect(url: string): Promise<postgres.Sql> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'cmmc-db:init' } });
-  try {
-    await sql`SELECT 1`;
-  } catch (err) {
-    await sql.end({ timeout: 0 }).catch(() => {});
-    throw translateConnectError(err, url);
-  }
-  return sql;
+  // The one postgres.js factory: the database name is decoded as libpq decodes it (cmmc%2Dplatform).
+  return connectPool(url, { applicationName: 'cmmc-db:init' });
 }
+
+/** Advisory lock (two int4 keys: "cmmc", "init") on the admin's maintenance database: one init at a time per server. */
+const INIT_LOCK = [0x636d6d63, 0x696e6974] as const;
 
 /** Runs init; throws CmmcError on the first step that cannot be done. */
 export async function runInit(config: CmmcConfig, options: InitOptions = {}): Promise<InitReport> {
   checkSampleGuard(config, options);
+  if (config.kind === 'embedded') {
+    const fromTemplate = await (await import('./init-template.js')).initFromTemplate(config, options, runInit);
+    if (fromTemplate) return fromTemplate;
+  }
   const steps: InitStep[] = [];
   const record = (step: InitStep) => {
     steps.push(step);
     options.onStep?.(step);
   };
 
-  if (config.kind === 'server') {
-    const adminUrl = adminUrlFor(config, options);
-    const appUrl = config.url!;
-    const appUser = userOf(appUrl);
-    const appPassword = decodeURIComponent(new URL(appUrl).password);
-    const dbName = databaseName(appUrl);
-    const adminUser = userOf(adminUrl);
-    const sameRole = appUser === adminUser;
-
-    const admin = await adminConnect(adminUrl);
+  if (config.kind === 'embedded') {
+    const handle = await openDatabase(config, { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init' });
     try {
-      // 1. role
-      if (sameRole) {
-        record({ step: 'role', name: appUser, status: 'skipped', detail: 'the application role is the admin role' });
-      } else {
-        const [role] = await admin<{ rolcanlogin: boolean }[]>`SELECT rolcanlogin FROM pg_roles WHERE rolname = ${appUser}`;
-        if (role) {
-          record({ step: 'role', name: appUser, status: 'present', detail: role.rolcanlogin ? 'already present' : 'already present (warning: it has no LOGIN)' });
-        } else {
-          // format() quotes the name and the password on the server side, exactly.
-          const [{ statement }] = appPassword
-            ? await admin<{ statement: string }[]>`SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', ${appUser}::text, ${appPassword}::text) AS statement`
-            : await admin<{ statement: string }[]>`SELECT format('CREATE ROLE %I LOGIN', ${appUser}::text) AS statement`;
-          await admin.unsafe(statement).catch((err) => {
-            throw adminError(err, `cannot create role "${appUser}"`, adminUser);
-          });
-          record({ step: 'role', name: appUser, status: 'created', detail: appPassword ? 'LOGIN, with the password of DB_PASSWORD' : 'LOGIN, no password (set DB_PASSWORD to give it one)' });
-        }
-      }
-
-      // 2. database
-      const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
-      if (db) {
-        record({ step: 'database', name: dbName, status: 'present', detail: 'already present' });
-      } else {
-        const [{ statement }] = await admin<{ statement: string }[]>`SELECT format('CREATE DATABASE %I', ${dbName}::text) AS statement`;
-        await admin.unsafe(statement).catch((err) => {
-          throw adminError(err, `cannot create database "${dbName}"`, adminUser);
-        });
-        record({ step: 'database', name: dbName, status: 'created', detail: `owned by ${adminUser}` });
-      }
+      await createExtensions(handle.sql, record, 'created');
+      return await schemaAndSeeds(handle, options, steps, record);
     } finally {
-      await admin.end({ timeout: 5 });
+      await handle.close();
+    }
+  }
+
+  const env = options.env ?? process.env;
+  const adminUrl = adminUrlFor(config, options);
+  const appUrl = config.url!;
+  const appUser = userOf(appUrl);
+  const appPassword = connParamsOf(appUrl).password ?? '';
+  // libpq decodes the database name of a URL (cmmc%2Dplatform is cmmc-platform): so does databaseName.
+  const dbName = databaseName(appUrl);
+  const adminUser = userOf(adminUrl);
+  const sameRole = appUser === adminUser;
+  // DB_OWNER_USER names the owner even when the target is an explicit --url (config.ownerUrl is not set then).
+  const owner = config.ownerUrl ? userOf(config.ownerUrl) : env.DB_OWNER_USER || defaultOwnerName(appUser);
+  const ownerPassword = config.ownerUrl ? connParamsOf(config.ownerUrl).password ?? '' : env.DB_OWNER_PASSWORD ?? '';
+  const roles: PlatformRoles = { app: appUser, owner, bypass: bypassRoleName(owner) };
+  if (!sameRole && owner === appUser) {
+    throw usageError(`DB_OWNER_USER is the application role "${appUser}"`, 'give the schema owner its own name, e.g. DB_OWNER_USER=' + defaultOwnerName(appUser));
+  }
+
+  const admin = await adminConnect(adminUrl);
+  try {
+    // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
+    // the one before it made. Released when the session ends.
+    await admin`SELECT pg_advisory_lock(${INIT_LOCK[0]}::int, ${INIT_LOCK[1]}::int)`;
+    // 1. roles
+    if (options.revertRoles) {
+      // nothing to create
+    } else if (sameRole) {
+      record({ step: 'role', name: appUser, status: 'skipped', detail: 'the application role is the admin role: no separate owner or application role (row-level security does not bind a superuser)' });
+    } else {
+      const app = await roleFacts(admin, appUser);
+      if (app.superuser) {
+        throw new CmmcError('init.app-superuser', `the application role "${appUser}" is a superuser: row-level security cannot bind it`, {
+          hint: `use a role that is not a superuser as DB_USER, or run ALTER ROLE "${appUser}" NOSUPERUSER as the admin`,
+        });
+      }
+      await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', 'DB_PASSWORD', adminUser);
+      const ownerIsAdmin = owner === adminUser;
+      if (ownerIsAdmin) {
+        record({ step: 'role', name: owner, status: 'skipped', detail: 'the schema owner is the admin role (a superuser is not bound by row-level security)' });
+      } else {
+        await roleStep(admin, record, owner, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', ownerPassword, 'schema owner', 'DB_OWNER_PASSWORD', adminUser);
+      }
+      const status = await ensureRole(admin, roles.bypass, 'NOLOGIN BYPASSRLS').catch((err) => {
+        throw adminError(err, `cannot create role "${roles.bypass}"`, adminUser);
+      });
+      record({ step: 'role', name: roles.bypass, status, detail: status === 'created' ? `NOLOGIN BYPASSRLS, for the seed loader and pg_dump (granted to ${owner})` : 'already present' });
+    }
+
+    const model: ModelOptions = { roles, database: dbName, metaSchema: config.metaSchema, versionSchema: config.versionSchema, versionTable: config.versionTable };
+    if (options.revertRoles) return await revert(admin, adminUrl, model, sameRole, steps, record);
+
+    // 2. database
+    const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
+    if (db) {
+      record({ step: 'database', name: dbName, status: 'present', detail: 'already present' });
+    } else {
+      const [{ statement }] = await admin<{ statement: string }[]>`SELECT format('CREATE DATABASE %I', ${dbName}::text) AS statement`;
+      await admin.unsafe(statement).catch((err) => {
+        throw adminError(err, `cannot create database "${dbName}"`, adminUser);
+      });
+      record({ step: 'database', name: dbName, status: 'created', detail: `owned by ${adminUser}` });
     }
 
     const adminDb = await adminConnect(withDatabase(adminUrl, dbName));
     try {
       // 3. extensions, as the admin
       await createExtensions(adminDb, record);
-      // 4. privileges
-      if (!sameRole) await grantPrivileges(adminDb, config, appUser, dbName, record);
+      // 4. ownership: the owner owns the engine's schemas, and what an old init left to the application
+      // role moves to it; the database and schema privileges the owner needs to upgrade
+      const grants: string[] = [];
+      if (!sameRole) {
+        await ownershipStep(adminDb, config, model, record);
+        grants.push(...(await applyGrants(adminDb, model)));
+      }
+
+      // 5, 6: the schema and the seeds, as the owner (the admin's session with SET ROLE to it, so
+      // init needs no password of the owner's)
+      const handle = await openDatabase(
+        { ...config, url: withDatabase(adminUrl, dbName) },
+        { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init', ...(sameRole || owner === adminUser ? {} : { connection: { role: owner } }) },
+      );
+      try {
+        const report = await schemaAndSeeds(handle, options, steps, record, async () => {
+          // 7. privileges: grants on what now exists, default privileges for what comes later
+          if (sameRole) return;
+          const done = [...grants, ...(await applyGrants(adminDb, model))];
+          record({ step: 'privileges', name: `${appUser}, ${owner}, ${roles.bypass}`, status: done.length ? 'granted' : 'present', detail: done.length ? summarizeGrants(done) : 'already present' });
+        });
+        return report;
+      } finally {
+        await handle.close();
+      }
     } finally {
       await adminDb.end({ timeout: 5 });
     }
-  }
-
-  // 5, 6: as the application role (or the embedded database)
-  const handle = await openDatabase(config, { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init' });
-  try {
-    if (config.kind === 'embedded') await createExtensions(handle.sql, record, 'created');
-    await upgradeSchema(handle, record);
-    const { results, failure } = await runSeeds(handle, { sample: options.sample, allowProductionSample: options.allowProductionSample });
-    if (failure) throw failureError(failure);
-    const applied = results.filter((r) => r.outcome === 'applied');
-    const skipped = results.filter((r) => r.outcome === 'skipped');
-    record({
-      step: 'seeds',
-      name: results.filter((r) => r.reason !== 'sample').map((r) => r.file.replace(/\.sql$/, '')).join(', ') || 'none',
-      status: applied.length ? 'applied' : 'present',
-      detail: applied.length
-        ? `applied ${applied.map((r) => r.file).join(', ')}` + (skipped.length ? `; skipped ${skipped.map((r) => `${r.file} (${r.reason})`).join(', ')}` : '')
-        : `already loaded` + (skipped.some((r) => r.reason === 'sample') ? ' (demo data not requested: --sample)' : ''),
-    });
-    const [{ count }] = await handle.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM cmmc_controls`;
-    record({ step: 'controls', name: 'cmmc_controls', status: 'present', detail: `${count} controls` });
-    return {
-      changed: steps.some((s) => s.status !== 'present' && s.status !== 'skipped'),
-      steps,
-      seeds: results,
-      controls: count,
-    };
   } finally {
-    await handle.close();
+    await admin.end({ timeout: 5 });
   }
+}
+
+async function revert(
+  admin: postgres.Sql,
+  adminUrl: string,
+  model: ModelOptions,
+  sameRole: boolean,
+  steps: InitStep[],
+  record: (s: InitStep) => void,
+): Promise<InitReport> {
+  if (sameRole) throw usageError('--revert-roles: the application role is the admin role, so there is no role model to revert', 'set DB_USER to the platform role');
+  const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
+  if (!db) throw new CmmcError('init.no-database', `database "${model.database}" does not exist`, { hint: 'check DB_NAME' });
+  const adminDb = await adminConnect(withDatabase(adminUrl, model.database));
+  try {
+    const done = await revertToSingleRole(adminDb, model);
+    const moved = done.filter((d) => d.startsWith('ALTER')).length;
+    const granted = done.filter((d) => !d.startsWith('ALTER'));
+    record({
+      step: 'ownership',
+      name: model.roles.app,
+      status: done.length ? 'applied' : 'present',
+      detail: done.length ? [moved ? `${moved} object${moved === 1 ? '' : 's'} moved from ${model.roles.owner} to ${model.roles.app}` : '', ...granted].filter(Boolean).join('; ') : `${model.roles.app} already owns the platform's objects`,
+    });
+    const [{ count }] = await adminDb<{ count: number }[]>`SELECT CASE WHEN to_regclass('public.cmmc_controls') IS NULL THEN 0 ELSE (SELECT count(*)::int FROM cmmc_controls) END AS count`.catch(() => [{ count: 0 }]);
+    return { changed: done.length > 0, steps, seeds: [], controls: count };
+  } finally {
+    await adminDb.end({ timeout: 5 });
+  }
+}
+
+async function roleStep(
+  admin: postgres.Sql,
+  record: (s: InitStep) => void,
+  name: string,
+  attributes: string,
+  password: string,
+  what: string,
+  passwordSetting: string,
+  adminUser: string,
+): Promise<void> {
+  const before = await roleFacts(admin, name);
+  const status = await ensureRole(admin, name, attributes, password || undefined).catch((err) => {
+    throw adminError(err, `cannot create role "${name}"`, adminUser);
+  });
+  if (status === 'present') {
+    record({ step: 'role', name, status, detail: before.exists && !before.login ? `already present (warning: the ${what} has no LOGIN)` : 'already present' });
+  } else {
+    record({ step: 'role', name, status, detail: `${what}, LOGIN, ` + (password ? `with the password of ${passwordSetting}` : `no password (set ${passwordSetting} to give it one)`) });
+  }
+}
+
+async function ownershipStep(sql: postgres.Sql, config: CmmcConfig, model: ModelOptions, record: (s: InitStep) => void): Promise<void> {
+  const { owner, app } = model.roles;
+  const done: string[] = [];
+  for (const schema of new Set([config.metaSchema, config.versionSchema].filter((s) => s !== 'public'))) {
+    const [found] = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`;
+    if (!found) {
+      // A concurrent creation cannot happen: init holds its lock.
+      await sql.unsafe(`CREATE SCHEMA ${ident(schema)} AUTHORIZATION ${ident(owner)}`);
+      done.push(`schema ${schema} created, owned by ${owner}`);
+    }
+  }
+  const moved = await moveOwnership(sql, model, app, owner);
+  if (moved.length) done.push(`${moved.length} object${moved.length === 1 ? '' : 's'} moved from ${app} to ${owner}`);
+  record({ step: 'ownership', name: owner, status: done.length ? 'applied' : 'present', detail: done.length ? done.join('; ') : `${owner} owns the platform's objects` });
+}
+
+/** Grant lines folded by grantee: "to app: 24 grants; revoked …". */
+function summarizeGrants(lines: string[]): string {
+  const revoked = lines.filter((l) => l.startsWith('revoked'));
+  const granted = lines.length - revoked.length;
+  return [granted ? `${granted} grant${granted === 1 ? '' : 's'} (see docs/schema.md, Roles)` : '', ...revoked].filter(Boolean).join('; ');
+}
+
+async function schemaAndSeeds(
+  handle: DbHandle,
+  options: InitOptions,
+  steps: InitStep[],
+  record: (s: InitStep) => void,
+  afterSeeds?: () => Promise<void>,
+): Promise<InitReport> {
+  await upgradeSchema(handle, record);
+  const { results, failure } = await runSeeds(handle, { sample: options.sample, allowProductionSample: options.allowProductionSample });
+  if (failure) throw failureError(failure);
+  const applied = results.filter((r) => r.outcome === 'applied');
+  const skipped = results.filter((r) => r.outcome === 'skipped');
+  record({
+    step: 'seeds',
+    name: results.filter((r) => r.reason !== 'sample').map((r) => r.file.replace(/\.sql$/, '')).join(', ') || 'none',
+    status: applied.length ? 'applied' : 'present',
+    detail: applied.length
+      ? `applied ${applied.map((r) => r.file).join(', ')}` + (skipped.length ? `; skipped ${skipped.map((r) => `${r.file} (${r.reason})`).join(', ')}` : '')
+      : `already loaded` + (skipped.some((r) => r.reason === 'sample') ? ' (demo data not requested: --sample)' : ''),
+  });
+  await afterSeeds?.();
+  const [{ count }] = await handle.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM cmmc_controls`;
+  record({ step: 'controls', name: 'cmmc_controls', status: 'present', detail: `${count} controls` });
+  return {
+    changed: steps.some((s) => s.status !== 'present' && s.status !== 'skipped'),
+    steps,
+    seeds: results,
+    controls: count,
+  };
 }
 
 async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void, createdDetail = 'created by the admin role'): Promise<void> {
@@ -209,48 +363,6 @@ async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void
   }
 }
 
-async function grantPrivileges(sql: postgres.Sql, config: CmmcConfig, role: string, dbName: string, record: (s: InitStep) => void): Promise<void> {
-  const done: string[] = [];
-  const missingDb: string[] = [];
-  for (const p of ['CONNECT', 'TEMPORARY', 'CREATE']) {
-    const [{ ok }] = await sql<{ ok: boolean }[]>`SELECT has_database_privilege(${role}, ${dbName}, ${p}) AS ok`;
-    if (!ok) missingDb.push(p);
-  }
-  if (missingDb.length) {
-    await sql.unsafe(`GRANT ${missingDb.join(', ')} ON DATABASE ${ident(dbName)} TO ${ident(role)}`);
-    done.push(`${missingDb.join(', ')} on database ${dbName}`);
-  }
-  const missingPublic: string[] = [];
-  for (const p of ['USAGE', 'CREATE']) {
-    const [{ ok }] = await sql<{ ok: boolean }[]>`SELECT has_schema_privilege(${role}, 'public', ${p}) AS ok`;
-    if (!ok) missingPublic.push(p);
-  }
-  if (missingPublic.length) {
-    await sql.unsafe(`GRANT ${missingPublic.join(', ')} ON SCHEMA public TO ${ident(role)}`);
-    done.push(`${missingPublic.join(', ')} on schema public`);
-  }
-  // The engine's bookkeeping schema (and a non-public version schema): made here, owned by the role.
-  for (const schema of new Set([config.metaSchema, config.versionSchema].filter((s) => s !== 'public'))) {
-    const [found] = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`;
-    if (!found) {
-      await sql.unsafe(`CREATE SCHEMA ${ident(schema)} AUTHORIZATION ${ident(role)}`);
-      done.push(`schema ${schema} owned by ${role}`);
-    } else {
-      const [{ ok }] = await sql<{ ok: boolean }[]>`SELECT has_schema_privilege(${role}, ${schema}, 'CREATE') AND has_schema_privilege(${role}, ${schema}, 'USAGE') AS ok`;
-      if (!ok) {
-        await sql.unsafe(`GRANT USAGE, CREATE ON SCHEMA ${ident(schema)} TO ${ident(role)}`);
-        done.push(`USAGE, CREATE on schema ${schema}`);
-      }
-    }
-  }
-  record({
-    step: 'privileges',
-    name: role,
-    status: done.length ? 'granted' : 'present',
-    detail: done.length ? done.join('; ') : 'already present',
-  });
-}
-
 async function upgradeSchema(handle: DbHandle, record: (s: InitStep) => void): Promise<void> {
   const { getStatus, runUpgrade } = await import('../migrate/index.js');
   const before = await getStatus(handle);
@@ -265,11 +377,6 @@ async function upgradeSchema(handle: DbHandle, record: (s: InitStep) => void): P
     status: 'applied',
     detail: `upgraded ${result.from.join(', ') || 'base'} -> ${result.to.join(', ')} (${result.steps.length} revision${result.steps.length === 1 ? '' : 's'})`,
   });
-}
-
-/** A quoted SQL identifier. */
-function ident(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
 }
 
 function adminError(err: unknown, what: string, admin: string): CmmcError {

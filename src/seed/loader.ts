@@ -15,6 +15,7 @@ import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError, usageError } from '../errors.js';
 import { splitSql, summarize, type SqlStatement } from './split.js';
+import { ident, rlsBypassRole } from '../tenant/roles.js';
 
 export interface SeedFile {
   name: string;
@@ -239,6 +240,10 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           skipped = true;
           return;
         }
+        // Seeds cross tenants (platform-wide rows, demo organizations): they run as the BYPASSRLS role
+        // that init grants the owner, when there is one (docs/seeds.md). The log is written as the owner.
+        const bypass = await rlsBypassRole(tx);
+        if (bypass) await tx.unsafe(`SET LOCAL ROLE ${ident(bypass)}`);
         for (const statement of statements) {
           current = statement;
           if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
@@ -247,6 +252,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           await tx.unsafe(statement.text);
         }
         current = undefined;
+        if (bypass) await tx.unsafe('RESET ROLE');
         const durationMs = Math.round(performance.now() - started);
         await tx.unsafe(
           `INSERT INTO ${seedLogName(config)} (file_name, checksum, duration_ms, statements, forced) VALUES ($1, $2, $3, $4, $5)`,

@@ -23,12 +23,12 @@ export interface TempClusterOptions {
   password?: string;
 }
 
-function pgBin(name: string): string {
+export function pgBin(name: string): string {
   const majors = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
   return path.join('/usr/lib/postgresql', majors[0], 'bin', name);
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {

@@ -58,9 +58,14 @@ function registerCreate(backup: Command, ctx: CliContext): void {
     .option('--encrypt', 'encrypt the archive at rest (AES-256-GCM) with --key-file')
     .addOption(keyFileOption())
     .option('--verify', 'verify the backup once written (checksum and pg_restore --list)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key')
+    .option('--from-standby', 'dump a hot standby instead of the primary (target_session_attrs=standby); the manifest records the standby and its WAL position')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ cmmc-db backup create --format directory --jobs 4\n  $ cmmc-db backup create --encrypt --key-file /etc/cmmc/backup.key\n  $ cmmc-db backup create --from-standby --url \"$(pg_autoctl show uri --formation default)\"",
+    )
     .action(
-      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; format: string; schemaOnly?: boolean; dataOnly?: boolean; jobs?: number; compress?: string; encrypt?: boolean; keyFile?: string; verify?: boolean; fromStandby?: boolean }) => {
+        ctx.asOwner();
         if (opts.schemaOnly && opts.dataOnly) throw usageError('--schema-only and --data-only cannot be used together');
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
@@ -73,6 +78,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           jobs: opts.jobs,
           compress: opts.compress,
           keyFile: opts.encrypt ? keyFile : undefined,
+          fromStandby: opts.fromStandby,
         };
         checkCreateOptions(options);
         if (options.keyFile) {
@@ -95,7 +101,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           throw err;
         }
         spinner.succeed(
-          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}`,
+          `backup ${manifest.name}: ${formatBytes(manifest.sizeBytes)}, ${(manifest.durationMs / 1000).toFixed(1)}s, revision ${manifest.revision.join(',') || '(none)'}${manifest.encrypted ? ', encrypted' : ''}${manifest.source ? `, from standby ${manifest.source.host} at WAL ${manifest.source.walReplayLsn}` : ''}`,
         );
         let code = 0;
         let verification;
@@ -362,9 +368,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .addOption(keyFileOption())
     .option('--crontab-file <file>', 'write to this file instead of the user crontab')
     .option('--print', 'print the lines without installing them')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14')
+    .option('--doctor-at <cron>', 'also record a doctor run (doctor --record, for cmmc-db report) at this time')
+    .option('--doctor-retention-days <n>', 'with --doctor-at: keep recorded doctor runs N days', wholeNumber('--doctor-retention-days'), 90)
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup schedule install --at "15 1 * * *" --keep-days 14\n  $ cmmc-db backup schedule install --doctor-at "45 2 * * *"')
     .action(
-      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean }) => {
+      ctx.action(async (opts: { dir?: string; at: string; pruneAt: string; keepDays: number; format?: string; encrypt?: boolean; keyFile?: string; crontabFile?: string; print?: boolean; doctorAt?: string; doctorRetentionDays: number }) => {
         const s = await lib();
         const path = await import('node:path');
         const { existsSync } = await import('node:fs');
@@ -380,6 +388,8 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           dir: s.resolveBackupDir(opts.dir),
           format: opts.format,
           keyFile: opts.encrypt && opts.keyFile ? path.resolve(opts.keyFile) : undefined,
+          doctorAt: opts.doctorAt,
+          doctorRetentionDays: opts.doctorRetentionDays,
         });
         if (ctx.globals.url) ctx.out.warn('the cron job does not carry --url (it would expose the password): it reads DATABASE_URL from .env in this folder or the environment');
         else if (!existsSync(path.join(process.cwd(), '.env')) && !process.env.DATABASE_URL && !process.env.DB_HOST) {

@@ -7,6 +7,8 @@ interface DoctorOptions {
   threshold?: string[];
   list?: boolean;
   health?: boolean;
+  record?: boolean;
+  retentionDays?: string;
 }
 
 interface KillIdleCliOptions {
@@ -28,6 +30,8 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--threshold <name=value>', 'override a threshold for this run, e.g. idle-in-transaction=1s (repeatable; see docs/doctor.md)', collect)
     .option('--list', 'list the checks and exit')
     .option('--health', 'print the pool health report (the same as cmmc-db health) instead of the checks')
+    .option('--record', 'also store this run in cmmc_db.doctor_runs, for cmmc-db report (suits cron)')
+    .option('--retention-days <n>', 'with --record: delete recorded runs older than N days', '90')
     .addHelpText(
       'after',
       `
@@ -36,7 +40,8 @@ Exit codes (Nagios / check_postgres): 0 all ok, 1 a warning, 2 a failure, 3 a ch
 Example:
   $ cmmc-db doctor
   $ cmmc-db doctor indexes --verbose
-  $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json`,
+  $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json
+  $ cmmc-db doctor --record --retention-days 90`,
     )
     .action(ctx.action(async (checks: string[], options: DoctorOptions) => runDoctorCommand(ctx, checks, options)));
 
@@ -75,6 +80,8 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   // Parse everything a user can get wrong before connecting.
   const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
   doctorLib.selectChecks(checks);
+  const recordLib = options.record ? await import('../../doctor/record.js') : undefined;
+  const retentionDays = recordLib?.checkRetentionDays(options.retentionDays ?? recordLib.DEFAULT_RETENTION_DAYS);
 
   const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS);
   const spinner = await ctx.out.spinner('running checks');
@@ -85,8 +92,10 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
     spinner.stop();
   }
 
+  const recorded = recordLib ? await recordLib.recordRun(handle, report, { retentionDays }) : undefined;
+
   if (ctx.out.json) {
-    ctx.out.data(report);
+    ctx.out.data(recorded ? { ...report, recorded } : report);
   } else {
     const c = ctx.out.c;
     const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
@@ -102,6 +111,9 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   }
   if (report.limited) ctx.out.warn(report.limited);
   const count = (s: string) => report.checks.filter((r) => r.status === s).length;
+  if (recorded) {
+    ctx.out.info(`recorded as run ${recorded.id} in ${recorded.table}${recorded.pruned ? `; ${recorded.pruned} run(s) older than ${recorded.retentionDays} days deleted` : ''}`);
+  }
   ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
   return report.exitCode;
 }

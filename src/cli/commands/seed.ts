@@ -24,6 +24,7 @@ export const register: RegisterCommand = (program, ctx) => {
     )
     .action(
       ctx.action(async (names: string[], opts: SeedCommandOptions) => {
+        ctx.asOwner();
         const { runSeeds, seedStatus, checkSampleGuard, failureError } = await import('../../seed/index.js');
         if (opts.status) {
           const handle = await ctx.open();

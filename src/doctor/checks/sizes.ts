@@ -39,6 +39,9 @@ async function tableSizes(ctx: DoctorContext): Promise<Finding> {
       index_size: bytes(r.indexes),
       toast_size: bytes(r.toast),
       total_size: bytes(r.total),
+      table_bytes: r.heap,
+      index_bytes: r.indexes,
+      toast_bytes: r.toast,
       total_bytes: r.total,
     })),
   };

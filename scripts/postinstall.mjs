@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Applies patches/ to the installed dependencies with patch-package (npm's postinstall).
+//
+// Today one patch: postgres.js 3.4.9 throws an uncatchable TypeError when a reserved connection's
+// backend is terminated and the connection is used again (porsager/postgres issues 1154, 1199,
+// 1208; fix proposed upstream in PR 1209). DROP the patch, and this script with it, once a postgres
+// release contains that fix: bump "postgres" in package.json, delete patches/postgres+*.patch, and
+// run test/driver-patch.test.ts, which must still pass.
+//
+// patch-package applies patches relative to the folder whose node_modules holds the package. In
+// this project's own checkout that is the project; where cmmc-db is installed as a dependency,
+// postgres is usually hoisted to the application's node_modules, so the folder is found from
+// where `postgres` resolves. A patch that no longer applies is reported and does not fail the install.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const patches = path.join(here, 'patches');
+
+/** The nearest folder, from `from` upwards, whose node_modules holds `name` (as Node resolves it). */
+function rootHolding(name, from) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules', name, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+const root = rootHolding('postgres', here);
+const withCli = rootHolding('patch-package', here);
+const cli = withCli && path.join(withCli, 'node_modules', 'patch-package', 'index.js');
+if (!existsSync(patches) || !root || !cli || !existsSync(cli)) process.exit(0);
+const result = spawnSync(process.execPath, [cli, '--patch-dir', path.relative(root, patches)], { cwd: root, stdio: 'inherit' });
+if (result.status !== 0) {
+  console.warn('cmmc-db: the postgres.js patch was not applied (see above); a terminated session during upgrade may crash the process');
+}

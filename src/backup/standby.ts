@@ -1,0 +1,86 @@
+/**
+ * `backup --from-standby`: pg_dump runs against a hot standby to spare the primary. The target is
+ * asked for with `target_session_attrs=standby` (libpq 14+ and postgres.js both read it; with a
+ * formation's multi-host URL it picks the standby), then checked: the session must be in recovery.
+ * The manifest records that the backup came from a standby and the WAL position the standby had
+ * replayed when the dump started (pg_dump's snapshot is taken right after, so the dump holds at
+ * least every commit up to that position).
+ *
+ * A long dump on a standby can be cancelled when WAL replay needs what the dump holds (a
+ * "conflict with recovery"); the remedy is on the standby: `max_standby_streaming_delay` (how long
+ * replay waits for queries) or `hot_standby_feedback` (the primary keeps the rows the standby's
+ * queries still see).
+ */
+import type { CmmcConfig } from '../config/config.js';
+import { redactUrl } from '../config/config.js';
+import { openDatabase } from '../db/connection.js';
+import { CmmcError } from '../errors.js';
+
+/** What the manifest records about a backup taken from a standby. */
+export interface StandbySource {
+  role: 'standby';
+  /** host:port of the standby (never a password). */
+  host: string;
+  /** pg_last_wal_replay_lsn() when the dump started, for example `0/3000148`. */
+  walReplayLsn: string;
+  /** pg_last_wal_receive_lsn(): WAL received, possibly not replayed yet (null when not streaming). */
+  walReceiveLsn: string | null;
+  /** Commit time of the last transaction replayed (ISO 8601), null before the first. */
+  lastReplayAt: string | null;
+}
+
+/** `url` with `target_session_attrs=standby` (replacing any other value). Works on multi-host URLs. */
+export function standbyUrl(url: string): string {
+  const [base, query = ''] = url.split(/\?(.*)$/s, 2);
+  const params = query
+    .split('&')
+    .filter((p) => p && !/^target_session_attrs=/i.test(p));
+  params.push('target_session_attrs=standby');
+  return `${base}?${params.join('&')}`;
+}
+
+/** The configuration pointed at a standby of the configured server(s). */
+export function standbyConfig(config: CmmcConfig): CmmcConfig {
+  if (config.kind === 'embedded' || !config.url) {
+    throw new CmmcError('backup.from-standby', '--from-standby needs a PostgreSQL server with a hot standby, not the embedded database', {
+      hint: 'set DATABASE_URL to the formation URL (pg_autoctl show uri) or to the standby',
+      exitCode: 2,
+    });
+  }
+  return { ...config, url: standbyUrl(config.url) };
+}
+
+/** Reads where the standby is; fails in one line when the session is on a primary or no standby answers. */
+export async function readStandbySource(config: CmmcConfig): Promise<StandbySource> {
+  let handle;
+  try {
+    handle = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+  } catch (err) {
+    // postgres.js ends a session whose server does not match target_session_attrs (CONNECTION_DESTROYED).
+    const reason = (err as Error).message.split('\n')[0];
+    throw new CmmcError('backup.no-standby', `no standby answered at ${redactUrl(config.url ?? '')}: each host is a primary or did not answer (${reason})`, {
+      hint: 'check that the standby runs and is listed in the URL, or back up the primary without --from-standby',
+    });
+  }
+  try {
+    const [r] = await handle.sql<{ standby: boolean; host: string | null; port: string; replay: string | null; receive: string | null; at: Date | null }[]>`
+      SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS host, current_setting('port') AS port,
+             pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive,
+             pg_last_xact_replay_timestamp() AS at`;
+    const host = `${r.host ?? 'localhost'}:${r.port}`;
+    if (!r.standby || !r.replay) {
+      throw new CmmcError('backup.not-standby', `${host} is a primary, not a standby: --from-standby backs up a hot standby only`, {
+        hint: 'point the URL at the standby (or at the formation: pg_autoctl show uri), or leave out --from-standby',
+      });
+    }
+    return { role: 'standby', host, walReplayLsn: r.replay, walReceiveLsn: r.receive, lastReplayAt: r.at ? r.at.toISOString() : null };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The hint for a dump cancelled by WAL replay on the standby, or undefined when that is not what happened. */
+export function recoveryConflictHint(message: string): string | undefined {
+  if (!/conflict with recovery|canceling statement due to conflict|User (was|query might have) /i.test(message)) return undefined;
+  return "WAL replay on the standby cancelled pg_dump: on the standby, raise max_standby_streaming_delay (for example to -1 while backups run) or set hot_standby_feedback = on, then run the backup again";
+}

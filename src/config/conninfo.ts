@@ -1,0 +1,491 @@
+/**
+ * Connection strings exactly as libpq reads them: `postgresql://` URIs and `keyword=value` strings,
+ * then the `PG*` environment variables, then libpq's defaults.
+ *
+ * Written after libpq's own parser (fe-connect.c: conninfo_uri_parse_options, conninfo_parse,
+ * conninfo_add_defaults) and checked against psql in test/conninfo-libpq.test.ts. pg-connection-string
+ * (node-postgres' parser) was tried first and not used: it rejects several hosts, reads certificate
+ * files while parsing, and keeps a malformed `%`-escape instead of refusing it, so it would connect to
+ * something other than what psql connects to.
+ *
+ * Pure: no I/O; the environment is an argument.
+ */
+import os from 'node:os';
+import { existsSync } from 'node:fs';
+import { CmmcError } from '../errors.js';
+
+/** The libpq keywords this tool understands (libpq's names). */
+export const CONN_KEYWORDS = [
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'passfile',
+  'connect_timeout',
+  'application_name',
+  'fallback_application_name',
+  'options',
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'target_session_attrs',
+  'service',
+  'client_encoding',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+  'requiressl',
+  'sslcompression',
+  'sslcrl',
+  'sslcrldir',
+  'sslsni',
+  'gssencmode',
+  'krbsrvname',
+  'gsslib',
+  'channel_binding',
+  'replication',
+  'load_balance_hosts',
+  'require_auth',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
+] as const;
+export type ConnKeyword = (typeof CONN_KEYWORDS)[number];
+
+/** Keyword values as given (strings, percent-decoded), before defaults. */
+export type ConnOptions = Partial<Record<ConnKeyword, string>>;
+
+/** libpq's environment variable for each keyword it reads from the environment (conninfo_options). */
+export const ENV_OF: Partial<Record<ConnKeyword, string>> = {
+  host: 'PGHOST',
+  hostaddr: 'PGHOSTADDR',
+  port: 'PGPORT',
+  dbname: 'PGDATABASE',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  passfile: 'PGPASSFILE',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  application_name: 'PGAPPNAME',
+  options: 'PGOPTIONS',
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+  service: 'PGSERVICE',
+  client_encoding: 'PGCLIENTENCODING',
+  channel_binding: 'PGCHANNELBINDING',
+  gssencmode: 'PGGSSENCMODE',
+  sslcrl: 'PGSSLCRL',
+  require_auth: 'PGREQUIREAUTH',
+  load_balance_hosts: 'PGLOADBALANCEHOSTS',
+};
+
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby';
+const TSA: TargetSessionAttrs[] = ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'];
+
+/** One host of a (possibly multi-host) target. */
+export interface ConnHost {
+  /** A host name, an IP address (IPv6 without brackets), or an absolute unix-socket folder. */
+  host: string;
+  port: number;
+  /** True when `host` is a unix-socket folder (starts with `/`, as in libpq). */
+  socket: boolean;
+}
+
+/** A fully resolved connection target: what libpq would connect to. */
+export interface ConnParams {
+  /** Tried in order (libpq's multi-host list). */
+  hosts: ConnHost[];
+  user: string;
+  /** Only when given (URL, keyword, DB_PASSWORD or PGPASSWORD); ~/.pgpass is read at connect time. */
+  password?: string;
+  dbname: string;
+  /** PGPASSFILE or `passfile=`; otherwise ~/.pgpass. */
+  passfile?: string;
+  sslmode: SslMode;
+  sslrootcert?: string;
+  sslcert?: string;
+  sslkey?: string;
+  /** Seconds; libpq's connect_timeout (per host). */
+  connectTimeout: number;
+  applicationName?: string;
+  /** Command-line options sent to the server at startup (`-c search_path=x`). */
+  options?: string;
+  targetSessionAttrs: TargetSessionAttrs;
+  /** Other keywords that were given, kept to pass on to libpq's own tools. */
+  extra: Partial<Record<ConnKeyword, string>>;
+}
+
+/** The default connect_timeout in seconds when none is given (libpq waits for ever; we do not). */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+
+function bad(message: string, hint: string): CmmcError {
+  return new CmmcError('config.url', message, { hint, exitCode: 2 });
+}
+
+const URL_HINT = 'use the form postgresql://user:password@host:5432/dbname (percent-encode reserved characters: @ as %40, / as %2F)';
+
+/**
+ * libpq's percent-decoding (conninfo_uri_decode): `%XX` with two hex digits, `%00` refused, and
+ * `+` left as it is (libpq does not treat it as a space).
+ */
+export function percentDecode(text: string, from: string): string {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '%') {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
+        throw bad(`${from} has a malformed %-escape "${text.slice(i, i + 3)}"`, 'write a literal % as %25; other reserved characters as %XX (two hex digits)');
+      }
+      const value = parseInt(hex, 16);
+      if (value === 0) throw bad(`${from} contains %00, which libpq refuses`, 'remove the %00');
+      bytes.push(value);
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(ch, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** True when `text` is a URI that libpq would parse as one. */
+export function isConnUri(text: string): boolean {
+  return /^postgres(ql)?:\/\//.test(text);
+}
+
+/**
+ * Parses a `postgresql://` URI into keyword values, as libpq's conninfo_uri_parse_options does:
+ * `user:password@` is optional; the host list is `host[:port]` items separated by commas, an IPv6
+ * address in brackets, a unix-socket folder percent-encoded (`%2Frun%2Fpostgresql`); query
+ * parameters are libpq keywords (`?host=/run/postgresql&sslmode=require`), `ssl=true` meaning
+ * `sslmode=require`. Every part is percent-decoded.
+ * @throws CmmcError (exit 2) for anything libpq would refuse, naming `from`.
+ */
+export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
+  const m = /^(postgres(?:ql)?):\/\//.exec(uri);
+  if (!m) throw bad(`${from} must start with postgresql:// or postgres://`, URL_HINT);
+  const out: ConnOptions = {};
+  let rest = uri.slice(m[0].length);
+  const q = rest.indexOf('?');
+  const query = q >= 0 ? rest.slice(q + 1) : undefined;
+  if (q >= 0) rest = rest.slice(0, q);
+
+  // user info: up to the first '@' before the first '/' (libpq scans for either, whichever is first).
+  const slash = rest.indexOf('/');
+  const authority = slash >= 0 ? rest.slice(0, slash) : rest;
+  const path = slash >= 0 ? rest.slice(slash + 1) : undefined;
+  const at = authority.indexOf('@');
+  let hostPart = authority;
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    hostPart = authority.slice(at + 1);
+    const colon = userinfo.indexOf(':');
+    const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
+    if (user) out.user = percentDecode(user, `the user name in ${from}`);
+    if (colon >= 0) {
+      const pw = userinfo.slice(colon + 1);
+      if (pw) out.password = percentDecode(pw, `the password in ${from}`);
+    }
+  }
+
+  const hosts: string[] = [];
+  const ports: string[] = [];
+  let i = 0;
+  while (true) {
+    let host: string;
+    if (hostPart[i] === '[') {
+      const close = hostPart.indexOf(']', i);
+      if (close < 0) throw bad(`${from} has an IPv6 host without its closing "]"`, 'write IPv6 hosts in brackets: postgresql://[::1]:5432/db');
+      host = hostPart.slice(i + 1, close);
+      if (!host) throw bad(`${from} has an empty IPv6 host "[]"`, URL_HINT);
+      i = close + 1;
+    } else {
+      let j = i;
+      while (j < hostPart.length && hostPart[j] !== ':' && hostPart[j] !== ',') j++;
+      host = percentDecode(hostPart.slice(i, j), `the host in ${from}`);
+      i = j;
+    }
+    let port = '';
+    if (hostPart[i] === ':') {
+      let j = i + 1;
+      while (j < hostPart.length && hostPart[j] !== ',') j++;
+      port = percentDecode(hostPart.slice(i + 1, j), `the port in ${from}`);
+      i = j;
+    } else if (i < hostPart.length && hostPart[i] !== ',') {
+      throw bad(`${from} has an unexpected "${hostPart[i]}" after the host "${host}"`, URL_HINT);
+    }
+    hosts.push(host);
+    ports.push(port);
+    if (hostPart[i] === ',') {
+      i++;
+      continue;
+    }
+    break;
+  }
+  if (hosts.some((h) => h !== '')) out.host = hosts.join(',');
+  if (ports.some((p) => p !== '')) out.port = ports.join(',');
+  if (path) out.dbname = percentDecode(path, `the database name in ${from}`);
+
+  if (query !== undefined && query !== '') {
+    for (const pair of query.split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      if (eq < 0 || pair.indexOf('=', eq + 1) >= 0) {
+        throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
+      }
+      let key = percentDecode(pair.slice(0, eq), from);
+      let value = percentDecode(pair.slice(eq + 1), from);
+      // JDBC's ssl=true, as libpq accepts it.
+      if (key === 'ssl' && value === 'true') {
+        key = 'sslmode';
+        value = 'require';
+      }
+      if (!(CONN_KEYWORDS as readonly string[]).includes(key)) {
+        throw bad(`${from} has an unknown query parameter "${key}"`, 'use libpq keywords such as sslmode, host, port, connect_timeout, application_name, options');
+      }
+      out[key as ConnKeyword] = value;
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses a libpq keyword/value string (`host=db port=5432 dbname='my db'`): values single-quoted
+ * when they hold spaces, `\'` and `\\` escapes inside, as libpq's conninfo_parse.
+ * @throws CmmcError (exit 2) on a syntax error or an unknown keyword.
+ */
+export function parseConnKeywords(text: string, from = 'the connection string'): ConnOptions {
+  const out: ConnOptions = {};
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  while (true) {
+    ws();
+    if (i >= text.length) break;
+    let key = '';
+    while (i < text.length && text[i] !== '=' && !/\s/.test(text[i])) key += text[i++];
+    ws();
+    if (text[i] !== '=') throw bad(`${from}: missing "=" after "${key}"`, 'write keyword=value pairs separated by spaces, for example host=db dbname=app');
+    i++;
+    ws();
+    let value = '';
+    if (text[i] === "'") {
+      i++;
+      let closed = false;
+      while (i < text.length) {
+        const ch = text[i];
+        if (ch === '\\' && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+        } else if (ch === "'") {
+          i++;
+          closed = true;
+          break;
+        } else {
+          value += ch;
+          i++;
+        }
+      }
+      if (!closed) throw bad(`${from}: unterminated quoted string`, "close the value's single quote");
+    } else {
+      while (i < text.length && !/\s/.test(text[i])) {
+        if (text[i] === '\\' && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+        } else value += text[i++];
+      }
+    }
+    if (!(CONN_KEYWORDS as readonly string[]).includes(key)) {
+      throw bad(`${from}: unknown keyword "${key}"`, 'use libpq keywords such as host, port, dbname, user, password, sslmode');
+    }
+    out[key as ConnKeyword] = value;
+  }
+  return out;
+}
+
+/** A URI or a keyword/value string, whichever `text` is (as PQconnectdb decides). */
+export function parseConnString(text: string, from: string): ConnOptions {
+  if (isConnUri(text)) return parseConnUri(text, from);
+  if (/^[a-z_]+\s*=/.test(text.trim())) return parseConnKeywords(text, from);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (scheme) throw bad(`${from} must start with postgresql:// or postgres://, not ${scheme[1]}://`, URL_HINT);
+  throw bad(`${from} is neither a postgresql:// URL nor keyword=value settings: "${redactConnString(text)}"`, URL_HINT);
+}
+
+/** The options read from `PG*` variables, for the keywords not in `given` (libpq's conninfo_add_defaults). */
+export function optionsFromPgEnv(env: NodeJS.ProcessEnv): ConnOptions {
+  const out: ConnOptions = {};
+  for (const [key, name] of Object.entries(ENV_OF)) {
+    const value = env[name!];
+    if (value !== undefined && value !== '') out[key as ConnKeyword] = value;
+  }
+  return out;
+}
+
+/** True when the environment names a server through libpq's variables. */
+export function pgEnvNamesServer(env: NodeJS.ProcessEnv): boolean {
+  return ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
+}
+
+/**
+ * libpq's default host: the unix-socket folder it was built with (Debian's /var/run/postgresql
+ * where it exists, else /tmp as upstream builds); `localhost` on Windows.
+ */
+export function defaultHost(): string {
+  if (process.platform === 'win32') return 'localhost';
+  return existsSync('/var/run/postgresql') ? '/var/run/postgresql' : '/tmp';
+}
+
+function osUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'postgres';
+  }
+}
+
+export interface ResolveDefaults {
+  host?: string;
+  port?: number;
+  user?: string;
+  dbname?: string;
+  connectTimeout?: number;
+}
+
+/**
+ * Merges keyword values into a resolved target: `given` first, then the `PG*` variables of `env`,
+ * then `defaults`, then libpq's (host: the socket folder, port 5432, user: the OS user, dbname: the
+ * user, sslmode prefer). The host list and the port list are matched as libpq does: one port for
+ * all hosts, or one per host. A host that was given is never replaced.
+ * @throws CmmcError (exit 2) for values libpq would refuse, and for what postgres.js cannot do
+ *   (`service`, `hostaddr`).
+ */
+export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = process.env, defaults: ResolveDefaults = {}, from = 'the connection'): ConnParams {
+  const pgEnv = optionsFromPgEnv(env);
+  const o: ConnOptions = { ...pgEnv, ...stripEmpty(given) };
+  if (o.service) {
+    throw bad(`${from} names a service ("${o.service}"); connection service files are not supported here`, 'put the service\'s host, port, dbname and user in DATABASE_URL instead');
+  }
+  if (o.hostaddr) {
+    throw bad(`${from} uses hostaddr; it is not supported here (postgres.js connects by host only)`, 'put the address in host= instead');
+  }
+  const hostList = (o.host ?? defaults.host ?? defaultHost()).split(',').map((h) => (h === '' ? (defaults.host ?? defaultHost()) : h));
+  const portList = (o.port ?? '').split(',');
+  if (portList.length !== 1 && portList.length !== hostList.length) {
+    throw bad(`${from} has ${portList.length} ports for ${hostList.length} hosts`, 'give one port for all hosts, or one port per host, in the same order');
+  }
+  const hosts: ConnHost[] = hostList.map((host, idx) => {
+    const raw = (portList.length === 1 ? portList[0] : portList[idx]) || String(defaults.port ?? 5432);
+    if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) {
+      throw bad(`${from} has an invalid port "${raw}"`, 'use a port number such as 5432');
+    }
+    return { host, port: Number(raw), socket: host.startsWith('/') || host.startsWith('@') };
+  });
+  const user = o.user || defaults.user || osUser();
+  const sslmode = (o.sslmode ?? 'prefer') as SslMode;
+  if (!SSL_MODES.includes(sslmode)) throw bad(`${from} has an invalid sslmode "${o.sslmode}"`, `use one of ${SSL_MODES.join(', ')}`);
+  const tsa = (o.target_session_attrs ?? 'any') as TargetSessionAttrs;
+  if (!TSA.includes(tsa)) throw bad(`${from} has an invalid target_session_attrs "${o.target_session_attrs}"`, `use one of ${TSA.join(', ')}`);
+  let connectTimeout = defaults.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S;
+  if (o.connect_timeout !== undefined) {
+    if (!/^-?\d+$/.test(o.connect_timeout.trim())) throw bad(`${from} has an invalid connect_timeout "${o.connect_timeout}"`, 'use a whole number of seconds, such as 10');
+    const n = Number(o.connect_timeout);
+    // libpq: 0 or less waits for ever; 1 is raised to 2.
+    connectTimeout = n <= 0 ? 0 : Math.max(2, n);
+  }
+  const extra: ConnParams['extra'] = {};
+  const known = new Set(['host', 'port', 'user', 'password', 'dbname', 'passfile', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options', 'target_session_attrs', 'fallback_application_name']);
+  for (const [k, v] of Object.entries(o)) if (!known.has(k) && v !== undefined) extra[k as ConnKeyword] = v;
+  return {
+    hosts,
+    user,
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    dbname: o.dbname || defaults.dbname || user,
+    ...(o.passfile ? { passfile: o.passfile } : {}),
+    sslmode,
+    ...(o.sslrootcert ? { sslrootcert: o.sslrootcert } : {}),
+    ...(o.sslcert ? { sslcert: o.sslcert } : {}),
+    ...(o.sslkey ? { sslkey: o.sslkey } : {}),
+    connectTimeout,
+    ...(o.application_name || o.fallback_application_name ? { applicationName: o.application_name || o.fallback_application_name } : {}),
+    ...(o.options ? { options: o.options } : {}),
+    targetSessionAttrs: tsa,
+    extra,
+  };
+}
+
+function stripEmpty(o: ConnOptions): ConnOptions {
+  const out: ConnOptions = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') out[k as ConnKeyword] = v;
+  return out;
+}
+
+function encodeHost(h: ConnHost): string {
+  if (h.socket) return encodeURIComponent(h.host);
+  if (h.host.includes(':')) return `[${h.host}]`;
+  return encodeURIComponent(h.host);
+}
+
+/**
+ * The target as one `postgresql://` URI that libpq (psql) and `parseConnUri` both read back to the
+ * same target: hosts in order with their ports, IPv6 in brackets, socket folders percent-encoded,
+ * every other setting as a query parameter. Contains the password when one was given.
+ */
+export function formatConnUri(p: ConnParams): string {
+  const userinfo = encodeURIComponent(p.user) + (p.password !== undefined ? ':' + encodeURIComponent(p.password) : '') + '@';
+  const hosts = p.hosts.map((h) => `${encodeHost(h)}:${h.port}`).join(',');
+  const q: [string, string][] = [];
+  if (p.sslmode !== 'prefer') q.push(['sslmode', p.sslmode]);
+  if (p.sslrootcert) q.push(['sslrootcert', p.sslrootcert]);
+  if (p.sslcert) q.push(['sslcert', p.sslcert]);
+  if (p.sslkey) q.push(['sslkey', p.sslkey]);
+  if (p.passfile) q.push(['passfile', p.passfile]);
+  q.push(['connect_timeout', String(p.connectTimeout)]);
+  if (p.applicationName) q.push(['application_name', p.applicationName]);
+  if (p.options) q.push(['options', p.options]);
+  if (p.targetSessionAttrs !== 'any') q.push(['target_session_attrs', p.targetSessionAttrs]);
+  for (const [k, v] of Object.entries(p.extra)) if (v !== undefined) q.push([k, v]);
+  const query = q.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  return `postgresql://${userinfo}${hosts}/${encodeURIComponent(p.dbname)}${query ? '?' + query : ''}`;
+}
+
+/**
+ * Parses a URI this module wrote (or any libpq URI) into a target without reading the environment:
+ * what was resolved once is not re-resolved later against a different environment.
+ */
+export function connParamsOf(uri: string): ConnParams {
+  return resolveConnOptions(parseConnString(uri, 'the database URL'), {});
+}
+
+/** The same target pointed at another database. */
+export function withDbname(p: ConnParams, dbname: string): ConnParams {
+  return { ...p, dbname };
+}
+
+/** `host:port` for messages (`[::1]:5432`, `/run/postgresql:5432`); several joined by commas. */
+export function describeHosts(p: Pick<ConnParams, 'hosts'>): string {
+  return p.hosts.map((h) => (h.host.includes(':') && !h.socket ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`)).join(',');
+}
+
+/** A connection string with any password masked; never throws. */
+export function redactConnString(text: string): string {
+  if (isConnUri(text)) {
+    let out = text.replace(/^(postgres(?:ql)?:\/\/[^@/?]*?:)[^@/?]*@/, '$1****@');
+    out = out.replace(/([?&](?:password|sslpassword)=)[^&]*/g, '$1****');
+    return out;
+  }
+  return text
+    .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
+    .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+}

@@ -1,0 +1,47 @@
+/**
+ * Passwords from the password file (~/.pgpass, or PGPASSFILE / `passfile=`), with libpq's rules:
+ * the first line whose host, port, database and user match (each `*` or equal; `\:` and `\\`
+ * escaped) wins; a unix-socket host matches as `localhost`; a file readable by group or others is
+ * ignored with a warning. The matching and the file checks are the `pgpass` package's (node-postgres'
+ * own implementation of these rules).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnParams } from './conninfo.js';
+
+interface PgpassHelper {
+  usePgPass(stat: import('node:fs').Stats, file: string): boolean;
+  getPassword(connInfo: { host: string; port: string; database: string; user: string }, stream: NodeJS.ReadableStream, cb: (pass?: string) => void): void;
+  warnTo(stream: NodeJS.WritableStream | null): NodeJS.WritableStream | null;
+}
+const helper = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper;
+
+/** The password file libpq would read: `passfile=`, else PGPASSFILE, else ~/.pgpass. */
+export function passfilePath(conn: Pick<ConnParams, 'passfile'>, env: NodeJS.ProcessEnv = process.env): string {
+  if (conn.passfile) return conn.passfile;
+  if (env.PGPASSFILE) return env.PGPASSFILE;
+  return path.join(env.HOME || os.homedir(), '.pgpass');
+}
+
+/**
+ * The password for `conn` from the password file, trying its hosts in order; undefined when the
+ * file is absent, unsafe (group/world readable: libpq ignores it too) or has no matching line.
+ */
+export async function passwordFromPassfile(conn: ConnParams, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const file = passfilePath(conn, env);
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return undefined;
+  }
+  if (!helper.usePgPass(stat, file)) return undefined;
+  for (const h of conn.hosts) {
+    const info = { host: h.socket ? 'localhost' : h.host, port: String(h.port), database: conn.dbname, user: conn.user };
+    const found = await new Promise<string | undefined>((resolve) => helper.getPassword(info, createReadStream(file), resolve));
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

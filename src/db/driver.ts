@@ -1,0 +1,202 @@
+/**
+ * The one place that creates postgres.js pools. A resolved target (src/config/conninfo.ts) becomes
+ * postgres.js options explicitly, key by key, so that postgres.js never reads a URL or a `PG*`
+ * variable on its own (it would send unknown URL parameters as server settings, and fall back to
+ * `localhost` where libpq uses the socket folder). What postgres.js cannot do is refused in one line.
+ *
+ * Every connect is bounded: `connectPool` waits at most connect_timeout per host, and a peer that is
+ * not PostgreSQL (postgres.js would reconnect to it for ever) is named as such.
+ */
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import postgres from 'postgres';
+import { connParamsOf, describeHosts, type ConnHost, type ConnParams } from '../config/conninfo.js';
+import { passwordFromPassfile } from '../config/pgpass.js';
+import { CmmcError } from '../errors.js';
+import { connectionError } from './errors.js';
+
+export interface PoolOptions {
+  max?: number;
+  idleTimeoutSeconds?: number;
+  maxLifetimeSeconds?: number;
+  /** Used when the target does not name one (libpq: application_name wins over fallback_application_name). */
+  applicationName?: string;
+  /** Extra startup parameters (statement_timeout, lock_timeout, ...). */
+  connection?: Record<string, string | number>;
+}
+
+function unsupported(what: string): CmmcError {
+  return new CmmcError('connect.unsupported', `${what} (libpq can; postgres.js, the driver used here, cannot)`, {
+    hint: 'give one host, or TCP hosts only',
+    exitCode: 2,
+  });
+}
+
+function readFile(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CmmcError('connect.ssl-file', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      hint: `fix the path in ${what === 'sslrootcert' ? 'sslrootcert / PGSSLROOTCERT' : what === 'sslcert' ? 'sslcert / PGSSLCERT' : 'sslkey / PGSSLKEY'}`,
+      exitCode: 2,
+    });
+  }
+}
+
+/**
+ * libpq's sslmode as postgres.js's `ssl`: disable → off; allow → off (libpq tries without TLS first);
+ * prefer → TLS when offered; require → TLS, certificate unchecked unless sslrootcert is given (then
+ * verify-ca, as libpq does); verify-ca → chain checked; verify-full → chain and host name checked.
+ * A unix socket never uses TLS (as in libpq).
+ */
+export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
+  if (conn.hosts.every((h) => h.socket)) return false;
+  const mode = conn.sslmode;
+  if (mode === 'disable' || mode === 'allow') return false;
+  const files: Record<string, Buffer> = {};
+  const system = conn.sslrootcert === 'system';
+  if (conn.sslrootcert && !system) files.ca = readFile(conn.sslrootcert, 'sslrootcert');
+  if (conn.sslcert) files.cert = readFile(conn.sslcert, 'sslcert');
+  if (conn.sslkey) files.key = readFile(conn.sslkey, 'sslkey');
+  const verify = mode === 'verify-full' || mode === 'verify-ca' || system || (mode === 'require' && !!conn.sslrootcert);
+  if (!verify && Object.keys(files).length === 0) return mode === 'prefer' ? 'prefer' : 'require';
+  if (!verify) return { rejectUnauthorized: false, ...files } as never;
+  const full = mode === 'verify-full' || system;
+  return { rejectUnauthorized: true, ...files, ...(full ? {} : { checkServerIdentity: () => undefined }) } as never;
+}
+
+/**
+ * postgres.js options for a resolved target: hosts and ports as lists, a unix socket as `path`,
+ * the password as given or read from the password file at connect time.
+ * @throws CmmcError (exit 2) for a socket among several hosts, which postgres.js cannot do.
+ */
+export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): postgres.Options<{}> {
+  const sockets = conn.hosts.filter((h) => h.socket);
+  if (sockets.length && conn.hosts.length > 1) unsupportedThrow('a unix-socket host among several hosts');
+  const socket: ConnHost | undefined = sockets[0];
+  if (socket?.host.startsWith('@')) unsupportedThrow(`the abstract socket "${socket.host}"`);
+  const pass = conn.password !== undefined ? conn.password : async () => (await passwordFromPassfile(conn)) ?? '';
+  return {
+    // postgres.js takes lists of hosts and ports (multi-host) though its types say one.
+    host: (socket ? ['localhost'] : conn.hosts.map((h) => h.host)) as never,
+    port: (socket ? [socket.port] : conn.hosts.map((h) => h.port)) as never,
+    ...(socket ? { path: `${socket.host.replace(/\/$/, '')}/.s.PGSQL.${socket.port}` } : {}),
+    database: conn.dbname,
+    user: conn.user,
+    pass: pass as string,
+    ssl: sslOption(conn),
+    // null: no limit (connect_timeout=0, as libpq).
+    connect_timeout: (conn.connectTimeout > 0 ? conn.connectTimeout : null) as number,
+    target_session_attrs: (conn.targetSessionAttrs === 'any' ? undefined : conn.targetSessionAttrs) as never,
+    max: options.max ?? 1,
+    idle_timeout: options.idleTimeoutSeconds ?? 0,
+    ...(options.maxLifetimeSeconds !== undefined ? { max_lifetime: options.maxLifetimeSeconds } : {}),
+    onnotice: () => {},
+    connection: {
+      application_name: conn.applicationName ?? options.applicationName ?? 'cmmc-db',
+      ...(conn.options ? { options: conn.options } : {}),
+      ...options.connection,
+    },
+  };
+}
+
+function unsupportedThrow(what: string): never {
+  throw unsupported(what);
+}
+
+/** A target from a URL or an already resolved target. */
+export function targetOf(target: string | ConnParams): ConnParams {
+  return typeof target === 'string' ? connParamsOf(target) : target;
+}
+
+/**
+ * Creates a postgres.js pool for `target` (no connection is made yet). Prefer `connectPool`, which
+ * also checks that the server answers, within connect_timeout.
+ */
+export function createPool(target: string | ConnParams, options: PoolOptions = {}): postgres.Sql {
+  return postgres(postgresOptions(targetOf(target), options));
+}
+
+/**
+ * A pool that has answered `SELECT 1`, or a one-line CmmcError: refused, timed out, not
+ * PostgreSQL, authentication, missing database (see ./errors.ts).
+ */
+export async function connectPool(target: string | ConnParams, options: PoolOptions = {}): Promise<postgres.Sql> {
+  const conn = targetOf(target);
+  const sql = createPool(conn, options);
+  try {
+    await boundedFirstQuery(sql, conn);
+    return sql;
+  } catch (err) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw connectError(err, conn);
+  }
+}
+
+/** The user-facing error for a failed connect to `conn`, or the error itself when it is not about connecting. */
+export function connectError(err: unknown, conn: ConnParams): unknown {
+  if (err instanceof CmmcError) return err;
+  return connectionError(err, { host: describeHosts(conn), user: conn.user, database: conn.dbname, passwordGiven: conn.password !== undefined }) ?? err;
+}
+
+/** Marker errors of the bounded connect. */
+class NotPostgres extends Error {
+  code = 'NOT_POSTGRES';
+  constructor(readonly where: string) {
+    super(`${where} did not answer as PostgreSQL`);
+  }
+}
+
+/**
+ * Runs the first query with a deadline of connect_timeout per host (libpq's connect_timeout is per
+ * host). postgres.js retries a peer that closes before the handshake completes for ever, so after a
+ * second without an answer each TCP host is probed with an SSLRequest: a PostgreSQL server answers
+ * it with one byte, S or N (or an error message, E); anything else is not PostgreSQL.
+ */
+export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, query: () => Promise<unknown> = () => sql`SELECT 1`): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let probeTimer: NodeJS.Timeout | undefined;
+  const limitMs = conn.connectTimeout > 0 ? conn.connectTimeout * 1000 * conn.hosts.length : 0;
+  const watchdog = new Promise<never>((_, reject) => {
+    if (limitMs > 0) {
+      timer = setTimeout(() => reject(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), limitMs);
+    }
+    probeTimer = setTimeout(async () => {
+      const tcp = conn.hosts.filter((h) => !h.socket);
+      if (tcp.length === 0) return;
+      const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
+      // Only when no host speaks PostgreSQL: otherwise postgres.js is still choosing among them.
+      if (verdicts.every((v) => v === 'other')) reject(new NotPostgres(describeHosts({ hosts: tcp })));
+    }, Math.min(1000, limitMs || 1000));
+  });
+  try {
+    await Promise.race([query(), watchdog]);
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(probeTimer);
+  }
+}
+
+/**
+ * Asks `host:port` whether it speaks PostgreSQL: sends the 8-byte SSLRequest and reads the first
+ * byte of the answer. 'postgres' for S, N or E; 'other' for any other answer or a close without
+ * one; 'silent' when nothing came within `timeoutMs` (or the connect failed).
+ */
+export function probePostgres(host: string, port: number, timeoutMs: number): Promise<'postgres' | 'other' | 'silent'> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let settled = false;
+    const done = (v: 'postgres' | 'other' | 'silent') => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(t);
+      socket.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done('silent'), timeoutMs);
+    socket.on('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    socket.on('data', (d) => done([0x53, 0x4e, 0x45].includes(d[0]) ? 'postgres' : 'other'));
+    socket.on('end', () => done('other'));
+    socket.on('error', () => done('silent'));
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * The one way this tool runs PostgreSQL's client programs (pg_dump, pg_restore, psql), for every
+ * command (backup, restore, verify, schema dump, scratch databases): the newest client found in
+ * CMMC_PG_BIN_DIR, else the PostgreSQL bin folders and PATH, at least as new as the server, picked
+ * once per run; the target reaches it as libpq environment variables built from the same resolved
+ * target the driver uses (src/config/conninfo.ts), with the password in the child's environment
+ * (PGPASSWORD) — never on a command line, never in a file.
+ */
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../config/conninfo.js';
+import { CmmcError } from '../errors.js';
+
+export interface PgTools {
+  /** The folder the three programs come from. */
+  binDir: string;
+  pgDump: string;
+  pgRestore: string;
+  psql: string;
+  /** `pg_dump --version`, for example `pg_dump (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)`. */
+  version: string;
+  /** Major version of pg_dump. */
+  major: number;
+}
+
+/** Parses `pg_dump (PostgreSQL) 15.10 ...` into its major and minor numbers. */
+export function parsePgVersion(text: string): { major: number; minor: number } | undefined {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(text) ?? /(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m) return undefined;
+  return { major: Number(m[1]), minor: Number(m[2] ?? 0) };
+}
+
+/** The folders to look in: CMMC_PG_BIN_DIR alone when set, else /usr/lib/postgresql/NN/bin and PATH. */
+export function candidateBinDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.CMMC_PG_BIN_DIR) return [path.resolve(env.CMMC_PG_BIN_DIR)];
+  const dirs: string[] = [];
+  for (const root of ['/usr/lib/postgresql', '/usr/local/pgsql', '/opt/homebrew/opt', '/usr/pgsql']) {
+    try {
+      for (const entry of readdirSync(root)) dirs.push(path.join(root, entry, 'bin'));
+    } catch {
+      // Not present on this machine.
+    }
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) if (dir) dirs.push(dir);
+  return [...new Set(dirs)];
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const picked = new Map<string, Promise<PgTools>>();
+
+/**
+ * Picks the newest pg_dump whose major version is at least the server's, with pg_restore and psql
+ * from the same folder. `serverVersionNum` is `server_version_num` (150010 for 15.10). The choice
+ * is made once per run (per server major version and search path).
+ * @throws CmmcError `pgtools.missing` / `pgtools.old` with the package to install.
+ */
+export function findPgTools(serverVersionNum: number, env: NodeJS.ProcessEnv = process.env): Promise<PgTools> {
+  const serverMajor = Math.floor(serverVersionNum / 10000);
+  const key = `${serverMajor}\0${env.CMMC_PG_BIN_DIR ?? ''}\0${env.PATH ?? ''}`;
+  let found = picked.get(key);
+  if (!found) {
+    found = pickPgTools(serverMajor, env);
+    picked.set(key, found);
+    found.catch(() => picked.delete(key));
+  }
+  return found;
+}
+
+async function pickPgTools(serverMajor: number, env: NodeJS.ProcessEnv): Promise<PgTools> {
+  const found: PgTools[] = [];
+  for (const dir of candidateBinDirs(env)) {
+    const pgDump = path.join(dir, 'pg_dump');
+    if (!existsSync(pgDump) || !executable(pgDump)) continue;
+    let version: string;
+    try {
+      version = (await execa(pgDump, ['--version'], { reject: true, timeout: 10_000 })).stdout.trim();
+    } catch {
+      continue;
+    }
+    const parsed = parsePgVersion(version);
+    if (!parsed) continue;
+    found.push({ binDir: dir, pgDump, pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql'), version, major: parsed.major });
+  }
+  const usable = found
+    .filter((t) => t.major >= serverMajor && executable(t.pgRestore) && executable(t.psql))
+    .sort((a, b) => b.major - a.major);
+  if (usable.length) return usable[0];
+  const install = `install postgresql-client-${serverMajor} (apt-get install postgresql-client-${serverMajor}) or set CMMC_PG_BIN_DIR to its bin folder`;
+  if (found.length === 0) {
+    const where = env.CMMC_PG_BIN_DIR ? `CMMC_PG_BIN_DIR (${env.CMMC_PG_BIN_DIR})` : `${candidateBinDirs(env).slice(0, 4).join(', ')} and PATH`;
+    throw new CmmcError('pgtools.missing', `pg_dump was not found (looked in ${where})`, { hint: install });
+  }
+  const newest = found.sort((a, b) => b.major - a.major)[0];
+  throw new CmmcError(
+    'pgtools.old',
+    `pg_dump ${newest.major} (${newest.pgDump}) is older than the server (PostgreSQL ${serverMajor}) and cannot dump it`,
+    { hint: install },
+  );
+}
+
+/** The client programs for the server at `target` (connects once to read its version). */
+export async function pgToolsFor(target: string | ConnParams): Promise<PgTools> {
+  const { connectPool } = await import('./driver.js');
+  const sql = await connectPool(target, { applicationName: 'cmmc-db:version' });
+  try {
+    const [row] = await sql<{ num: string }[]>`SELECT current_setting('server_version_num') AS num`;
+    return await findPgTools(Number(row.num));
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/**
+ * The target as libpq environment variables for a child program: PGHOST and PGPORT as libpq's
+ * comma lists (several hosts), PGUSER, PGDATABASE (`database` when given), PGPASSWORD when a
+ * password was given (else PGPASSFILE, so that libpq reads the password file itself), and the TLS,
+ * timeout, application-name, options and target_session_attrs settings.
+ */
+export function libpqEnv(target: string | ConnParams, database?: string): Record<string, string> {
+  const conn = typeof target === 'string' ? connParamsOf(target) : target;
+  const env: Record<string, string> = {
+    PGHOST: conn.hosts.map((h) => h.host).join(','),
+    PGPORT: conn.hosts.map((h) => String(h.port)).join(','),
+    PGUSER: conn.user,
+    PGDATABASE: database ?? conn.dbname,
+    PGSSLMODE: conn.sslmode,
+    PGCONNECT_TIMEOUT: String(conn.connectTimeout),
+  };
+  if (conn.password !== undefined) env.PGPASSWORD = conn.password;
+  const passfile = conn.passfile ?? process.env.PGPASSFILE;
+  if (passfile) env.PGPASSFILE = passfile;
+  if (conn.sslrootcert) env.PGSSLROOTCERT = conn.sslrootcert;
+  if (conn.sslcert) env.PGSSLCERT = conn.sslcert;
+  if (conn.sslkey) env.PGSSLKEY = conn.sslkey;
+  if (conn.applicationName) env.PGAPPNAME = conn.applicationName;
+  if (conn.options) env.PGOPTIONS = conn.options;
+  if (conn.targetSessionAttrs !== 'any') env.PGTARGETSESSIONATTRS = conn.targetSessionAttrs;
+  for (const [k, v] of Object.entries(conn.extra)) {
+    const name = ENV_OF[k as ConnKeyword];
+    if (name && v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/** Environment for a child: the parent's, without any libpq setting that could point elsewhere. */
+export function childEnv(pg: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('PG')) delete env[key];
+  return { ...env, ...pg };
+}
+
+/**
+ * Runs a client program with files created 0600 (umask 077 while the child starts; execa spawns
+ * synchronously, so the umask is restored before anything else runs).
+ */
+export function runPg(file: string, args: string[], pg: Record<string, string>, options: ExecaOptions = {}): ResultPromise {
+  const previous = process.umask(0o077);
+  try {
+    return execa(file, args, { env: childEnv(pg), extendEnv: false, reject: false, stripFinalNewline: true, ...options }) as ResultPromise;
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** Runs a client program against `url` (psql, pg_dump, pg_restore); output kept in memory. */
+export async function runPgClient(
+  name: 'pg_dump' | 'psql' | 'pg_restore',
+  url: string,
+  args: string[],
+  options: { env?: Record<string, string>; database?: string } = {},
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const tools = await pgToolsFor(url);
+  const file = name === 'pg_dump' ? tools.pgDump : name === 'psql' ? tools.psql : tools.pgRestore;
+  const base = libpqEnv(url, options.database);
+  const pgEnv = { ...base, ...options.env };
+  // The target's own startup options stay, followed by the caller's.
+  if (base.PGOPTIONS && options.env?.PGOPTIONS) pgEnv.PGOPTIONS = `${base.PGOPTIONS} ${options.env.PGOPTIONS}`;
+  const result = await runPg(file, args, pgEnv, { stripFinalNewline: false, maxBuffer: 256 * 1024 * 1024 });
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+}
+
+/** The last meaningful line of a client program's stderr, for a one-line error. */
+export function lastLine(stderr: unknown): string {
+  const lines = String(stderr ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errorLine = [...lines].reverse().find((l) => /error|fatal/i.test(l));
+  return (errorLine ?? lines[lines.length - 1] ?? 'no message').slice(0, 400);
+}

@@ -1,0 +1,86 @@
+/**
+ * Tenant isolation: every tenant table (a table of `public` with an `organization_id` column, and
+ * `organizations` itself) has row-level security enabled and forced and at least one policy; the views
+ * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
+ * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no CREATE on the database or the
+ * platform's schemas. The model is docs/schema.md, "Roles" and "Row-level security".
+ */
+import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
+import { names, plural } from '../format.js';
+
+interface Problem extends Record<string, unknown> {
+  object: string;
+  problem: string;
+  fix: string;
+  severity: 'fail' | 'warn';
+}
+
+/** Tenant tables of `public` with their row-level security state and policy count. */
+export const TENANT_TABLES_SQL = `
+  SELECT c.relname AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+         (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+         pg_get_userbyid(c.relowner) AS owner
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+     AND (c.relname = 'organizations'
+          OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped))
+   ORDER BY 1`;
+
+async function isolation(ctx: DoctorContext): Promise<Finding> {
+  const problems: Problem[] = [];
+  const tables = await ctx.sql.unsafe<{ name: string; enabled: boolean; forced: boolean; policies: number; owner: string }[]>(TENANT_TABLES_SQL);
+  for (const t of tables) {
+    if (!t.enabled) problems.push({ object: t.name, problem: 'row-level security is not enabled', fix: `a revision with ALTER TABLE ${t.name} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY and a tenant policy`, severity: 'fail' });
+    else if (!t.forced) problems.push({ object: t.name, problem: 'row-level security is not forced: its owner sees every tenant', fix: `a revision with ALTER TABLE ${t.name} FORCE ROW LEVEL SECURITY`, severity: 'fail' });
+    if (t.enabled && t.policies === 0) problems.push({ object: t.name, problem: 'no policy: nobody but superusers sees a row', fix: `a revision with CREATE POLICY tenant_isolation ON ${t.name} (docs/schema.md)`, severity: 'warn' });
+  }
+  const views = await ctx.sql<{ name: string }[]>`
+    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind = 'v'
+       AND NOT coalesce('security_invoker=true' = ANY(c.reloptions) OR 'security_invoker=on' = ANY(c.reloptions), false)
+     ORDER BY 1`;
+  for (const v of views) problems.push({ object: v.name, problem: 'view is not security_invoker: it reads as its owner', fix: `a revision with ALTER VIEW ${v.name} SET (security_invoker = true)`, severity: 'warn' });
+
+  const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_db: boolean; create_schemas: string[] }[]>`
+    SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
+           has_database_privilege(current_database(), 'CREATE') AS create_db,
+           ARRAY(SELECT nspname::text FROM pg_namespace
+                  WHERE (nspname = 'public' OR nspname = ${ctx.config.metaSchema} OR nspname = ${ctx.config.versionSchema})
+                    AND has_schema_privilege(oid, 'CREATE') ORDER BY 1) AS create_schemas
+      FROM pg_roles r WHERE r.rolname = current_user`;
+  let note = '';
+  if (ctx.embedded) {
+    note = 'the embedded database has one superuser session: the role checks apply to a server';
+  } else if (me.superuser) {
+    // A DBA's run: the tables are checked; the role checks are about the platform's role, not this one.
+    note = `connected as the superuser ${me.role}, whom row-level security does not bind: run doctor as DB_USER to check the platform's role`;
+  } else {
+    if (me.bypassrls) problems.push({ object: me.role, problem: 'the role has BYPASSRLS: it sees every tenant', fix: `ALTER ROLE "${me.role}" NOBYPASSRLS (as an admin)`, severity: 'fail' });
+    const owned = tables.filter((t) => t.owner === me.role).map((t) => t.name);
+    if (owned.length) problems.push({ object: me.role, problem: `owns ${plural(owned.length, 'tenant table')} (${names(owned)}): it can disable or drop their policies`, fix: 'connect the platform as the application role (DB_USER), never the owner; on a database of the old single-role init, cmmc-db init moves ownership to DB_OWNER_USER', severity: 'fail' });
+    if (me.create_db) problems.push({ object: me.role, problem: 'has CREATE on the database', fix: `cmmc-db init (or REVOKE CREATE ON DATABASE ... FROM "${me.role}")`, severity: 'warn' });
+    if (me.create_schemas.length) problems.push({ object: me.role, problem: `has CREATE on schema ${me.create_schemas.join(', ')}`, fix: `cmmc-db init (or REVOKE CREATE ON SCHEMA ... FROM "${me.role}")`, severity: 'warn' });
+  }
+
+  const status: CheckStatus = problems.some((p) => p.severity === 'fail') ? 'fail' : problems.length ? 'warn' : 'ok';
+  if (status === 'ok') {
+    return {
+      status,
+      figure: `${plural(tables.length, 'tenant table')} with row-level security forced and a policy; ` + (note || `${me.role} is bound by it`),
+      remedy: '',
+      rows: tables.map((t) => ({ object: t.name, problem: '', fix: '' })),
+    };
+  }
+  const worst = problems.filter((p) => p.severity === status);
+  return {
+    status,
+    figure: `${plural(problems.length, 'problem')}: ${worst[0].object} ${worst[0].problem}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
+    remedy: worst[0].fix,
+    rows: note ? [...problems, { object: me.role, problem: note, fix: '', severity: 'warn' }] : problems,
+  };
+}
+
+export const tenantFamily: CheckFamily = {
+  name: 'tenant',
+  checks: [{ id: 'tenant.isolation', title: 'tenant isolation', needsServer: false, run: isolation }],
+};

@@ -1,0 +1,194 @@
+/**
+ * A template of the embedded database at head: `cmmc-db init` on a fresh folder copies a data
+ * folder that an earlier init built, instead of running PGlite's initdb, every revision and the
+ * seeds again (PGlite's create alone is most of an init's time and memory).
+ *
+ * The template is named by a key over everything that decides its contents (the PGlite and
+ * pgvector versions, cmmc-db's version, every revision file's and seed file's sha256, the names of
+ * the version and bookkeeping tables), so a changed revision or seed file names another template and
+ * a new one is built: it is found by content, never by time. Each template records the sha256 of
+ * every file it holds; a template whose files do not match is removed and rebuilt, never copied.
+ *
+ *   $XDG_CACHE_HOME/cmmc-db/embedded-templates/<key>/   (default ~/.cache/...)
+ *     pgdata/          the data folder after init (closed cleanly)
+ *     template.json    { key, files: { path: sha256 }, report }: the init report that built it
+ *
+ * The copy then behaves as the init that built it: the same report is returned (with `template`
+ * saying which way it went), and the log rows of the revisions and seeds are dated now.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
+import { DATA_SUBDIR, checkEmbeddedFolder, lockWaitMs } from './instance.js';
+import { acquireFolderLock } from './lock.js';
+
+/** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
+export interface TemplateReport {
+  steps: readonly unknown[];
+}
+
+interface TemplateManifest {
+  key: string;
+  files: Record<string, string>;
+  report: TemplateReport;
+}
+
+/** Where templates live: $XDG_CACHE_HOME/cmmc-db/embedded-templates, else ~/.cache/... */
+export function templateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(cache, 'cmmc-db', 'embedded-templates');
+}
+
+function packageVersion(name: string): string {
+  try {
+    let dir = path.dirname(createRequire(path.join(PACKAGE_DIR, 'package.json')).resolve(name));
+    for (;;) {
+      const file = path.join(dir, 'package.json');
+      if (fs.existsSync(file)) {
+        const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version ?? '?';
+      }
+      const up = path.dirname(dir);
+      if (up === dir) return '?';
+      dir = up;
+    }
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * The template key of a configuration: sha256 over the versions of PGlite, pgvector and cmmc-db,
+ * each revision file's and each seed file's name and sha256 (in name order), and the names of the
+ * version table and the bookkeeping schema.
+ */
+export function templateKey(config: CmmcConfig, revisions: { fileName: string; checksum: string }[], seeds: { name: string; checksum: string }[]): string {
+  const h = createHash('sha256');
+  const line = (...parts: string[]) => h.update(parts.join('\t') + '\n');
+  line('cmmc-db', readOwnVersion());
+  for (const name of ['@electric-sql/pglite', '@electric-sql/pglite-pgvector']) line(name, packageVersion(name));
+  line('tables', config.versionSchema, config.versionTable, config.metaSchema);
+  for (const r of [...revisions].sort((a, b) => a.fileName.localeCompare(b.fileName))) line('revision', r.fileName, r.checksum);
+  for (const s of [...seeds].sort((a, b) => a.name.localeCompare(b.name))) line('seed', s.name, s.checksum);
+  return h.digest('hex').slice(0, 32);
+}
+
+function readOwnVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Every regular file under `dir`, relative path → sha256. */
+function hashTree(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(r);
+      else if (entry.isFile()) files[r] = createHash('sha256').update(fs.readFileSync(path.join(dir, r))).digest('hex');
+    }
+  };
+  walk('');
+  return files;
+}
+
+/** The template of `key` when it is there and every file matches its record; a damaged one is removed. */
+export function verifiedTemplate(root: string, key: string): TemplateManifest | undefined {
+  const dir = path.join(root, key);
+  if (!fs.existsSync(dir)) return undefined;
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'template.json'), 'utf8')) as TemplateManifest;
+    const actual = hashTree(path.join(dir, DATA_SUBDIR));
+    const expected = manifest.files;
+    const same = manifest.key === key && Object.keys(actual).length === Object.keys(expected).length && Object.entries(expected).every(([f, sum]) => actual[f] === sum);
+    if (same) return manifest;
+  } catch {
+    // unreadable: rebuilt below
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+/** Keeps the template just built and the newest other one (say, of the branch last worked on). */
+function pruneTemplates(root: string, keep: string): void {
+  const others = fs
+    .readdirSync(root)
+    .filter((e) => e !== keep && /^[0-9a-f]{32}$/.test(e))
+    .map((e) => ({ e, t: fs.statSync(path.join(root, e)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { e } of others.slice(1)) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+}
+
+export interface TemplateInit<R extends TemplateReport> {
+  /** The report of the init, as the build of the template returned it. */
+  report: R;
+  /** `used`: copied from a template; `built`: the template was built by this run, then copied. */
+  template: 'used' | 'built';
+}
+
+/**
+ * Creates the embedded database of a fresh `config.embeddedDir` from the template of `key`, building
+ * the template first (with `build`, an init of a scratch folder) when there is none or it does not
+ * verify. Returns undefined when the folder already has a database (init then runs as usual).
+ */
+export async function createFromTemplate<R extends TemplateReport>(
+  config: CmmcConfig,
+  key: string,
+  build: (scratch: CmmcConfig) => Promise<R>,
+  root: string = templateRoot(),
+): Promise<TemplateInit<R> | undefined> {
+  const dataDir = path.join(config.embeddedDir, DATA_SUBDIR);
+  if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined;
+  checkEmbeddedFolder(config.embeddedDir);
+
+  let manifest = verifiedTemplate(root, key);
+  let how: 'used' | 'built' = 'used';
+  if (!manifest) {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const scratch = path.join(root, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      let report: R;
+      try {
+        report = await build({ ...config, embeddedDir: path.join(scratch, 'db') });
+      } catch {
+        // Init itself fails (a bad revision, a seed error): the caller runs it on the real folder,
+        // so that the error names that folder and nothing of the template.
+        return undefined;
+      }
+      fs.renameSync(path.join(scratch, 'db', DATA_SUBDIR), path.join(scratch, DATA_SUBDIR));
+      fs.rmSync(path.join(scratch, 'db'), { recursive: true, force: true });
+      manifest = { key, files: hashTree(path.join(scratch, DATA_SUBDIR)), report };
+      fs.writeFileSync(path.join(scratch, 'template.json'), JSON.stringify(manifest));
+      try {
+        fs.renameSync(scratch, path.join(root, key));
+        pruneTemplates(root, key);
+      } catch {
+        // Another init built the same template meanwhile: theirs stands, ours is dropped below.
+      }
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    how = 'built';
+  }
+
+  // Copied under the folder's lock to a name the folder's recovery drops if this run is killed
+  // half-way (pgdata.restoring-<pid>), then renamed into place whole.
+  const lock = await acquireFolderLock(config.embeddedDir, lockWaitMs());
+  try {
+    if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined; // another process got there first
+    const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+    fs.rmSync(partial, { recursive: true, force: true });
+    const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
+    if (!source) return undefined;
+    fs.cpSync(source, partial, { recursive: true });
+    const now = new Date();
+    fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.renameSync(partial, dataDir);
+  } finally {
+    lock.release();
+  }
+  return { report: manifest.report as R, template: how };
+}

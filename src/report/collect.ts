@@ -1,0 +1,260 @@
+/**
+ * Gathers the report's data: a doctor run now (health, indexes, embeddings), the recorded runs
+ * (growth and statement trends), the revision files and log (schema), the backup manifests and
+ * drill records of this database (backups), and the evidence built from them. Reads only.
+ */
+import type { DbHandle } from '../db/connection.js';
+import { runDoctor, type DoctorReport } from '../doctor/run.js';
+import { readRuns, type RecordedRun } from '../doctor/record.js';
+import type { CheckResult } from '../doctor/types.js';
+import { buildEvidence, readTableFacts } from './evidence.js';
+import type {
+  BackupsSection,
+  GrowthSection,
+  HealthSection,
+  QueriesSection,
+  ReportData,
+  RunRef,
+  SchemaSection,
+  SectionName,
+  Series,
+  StatementRow,
+} from './types.js';
+
+export interface CollectOptions {
+  /** The backup folder (default: CMMC_BACKUP_DIR, else ./backups). */
+  backupDir?: string;
+  /** Only recorded runs of the last N days (default: all kept). */
+  sinceDays?: number;
+  /** How many tables, indexes and statements the charts draw (default 8). */
+  top?: number;
+  now?: Date;
+}
+
+/** What each section misses on the embedded database, which keeps no server statistics. */
+export const NEEDS_SERVER: { section: SectionName; what: string }[] = [
+  { section: 'health', what: 'checks that read server statistics (connections, slow queries, unused indexes, maintenance) are unknown' },
+  { section: 'growth', what: 'unused indexes (index scan counts)' },
+  { section: 'queries', what: 'top statements (pg_stat_statements)' },
+];
+
+/**
+ * Collects the report for the database behind `handle` (open it with DOCTOR_OPEN_OPTIONS).
+ *
+ * @example
+ * ```ts
+ * const handle = await openDatabase(config, DOCTOR_OPEN_OPTIONS);
+ * const data = await collectReport(handle, { backupDir: 'backups' });
+ * writeFileSync('report.html', renderHtml(data, loadAssets()));
+ * ```
+ */
+export async function collectReport(handle: DbHandle, options: CollectOptions = {}): Promise<ReportData> {
+  const now = options.now ?? new Date();
+  const top = options.top ?? 8;
+  const embedded = handle.config.kind === 'embedded';
+  const doctor = await runDoctor(handle);
+  let runsNote = '';
+  const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
+    // A role that may not read the recorded runs still gets the rest of the report.
+    if (err.code !== '42501') throw err;
+    runsNote = `the recorded runs could not be read: ${err.message} — GRANT SELECT ON ${handle.config.metaSchema}.doctor_runs to this role, or report as the owner`;
+    return [] as RecordedRun[];
+  });
+  const schema = await collectSchema(handle);
+  const backups = await collectBackups(doctor.database, options.backupDir, now);
+  const { tenant, audit } = await readTableFacts(handle);
+  const generatedAt = now.toISOString();
+  return {
+    reportVersion: 1,
+    generatedAt,
+    database: doctor.database,
+    target: handle.description,
+    embedded,
+    needsServer: embedded ? NEEDS_SERVER : [],
+    health: healthOf(doctor, now),
+    growth: { ...growthOf(doctor, runs, top), runsNote },
+    queries: queriesOf(doctor, runs, top),
+    schema,
+    backups,
+    evidence: buildEvidence({
+      generatedAt,
+      tenant,
+      audit,
+      schema,
+      backups,
+      records: { doctorRuns: runs.length, firstRun: runs[0]?.recordedAt ?? null, lastRun: runs.at(-1)?.recordedAt ?? null },
+      checks: doctor.checks,
+    }),
+  };
+}
+
+function healthOf(doctor: DoctorReport, now: Date): HealthSection {
+  const counts: Record<string, number> = {};
+  for (const c of doctor.checks) counts[c.status] = (counts[c.status] ?? 0) + 1;
+  return {
+    at: now.toISOString(),
+    status: doctor.status,
+    counts,
+    checks: doctor.checks.map(({ id, title, status, figure, remedy }) => ({ id, title, status, figure, remedy })),
+    limited: doctor.limited,
+  };
+}
+
+const refs = (runs: RecordedRun[]): RunRef[] => runs.map((r) => ({ id: r.id, at: r.recordedAt, status: r.status }));
+
+/** Pure: one series per name over the runs, ranked by the latest value, largest first. */
+export function seriesOver<T>(runs: RecordedRun[], items: (run: RecordedRun) => T[] | null, name: (t: T) => string, value: (t: T) => number, top: number): Series[] {
+  const maps = runs.map((r) => new Map((items(r) ?? []).map((t) => [name(t), value(t)])));
+  const latest = new Map<string, number>();
+  for (const m of maps) for (const [k, v] of m) latest.set(k, v);
+  const ranked = [...latest.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
+  return ranked.map(([n]) => ({ name: n, values: maps.map((m) => (m.has(n) ? m.get(n)! : null)) }));
+}
+
+const rowsOf = (doctor: DoctorReport, id: string): Record<string, unknown>[] => doctor.checks.find((c) => c.id === id)?.rows ?? [];
+const checkOf = (doctor: DoctorReport, id: string): CheckResult | undefined => doctor.checks.find((c) => c.id === id);
+
+function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<GrowthSection, 'runsNote'> {
+  const last = runs.at(-1);
+  const indexBytes = new Map((last?.indexes ?? []).map((i) => [i.index, i.bytes]));
+  const latest = last?.tables.length
+    ? last.tables
+    : rowsOf(doctor, 'sizes.tables').map((r) => ({
+        table: String(r.table),
+        rows: Number(r.rows),
+        table_bytes: Number(r.table_bytes ?? 0),
+        index_bytes: Number(r.index_bytes ?? 0),
+        toast_bytes: Number(r.toast_bytes ?? 0),
+        total_bytes: Number(r.total_bytes ?? 0),
+      }));
+  const unused = checkOf(doctor, 'indexes.unused');
+  const dup = checkOf(doctor, 'indexes.duplicate');
+  return {
+    runs: refs(runs),
+    tables: seriesOver(runs, (r) => r.tables, (t) => t.table, (t) => t.total_bytes, top),
+    indexes: seriesOver(runs, (r) => r.indexes, (i) => i.index, (i) => i.bytes, top),
+    latest: [...latest].sort((a, b) => b.total_bytes - a.total_bytes),
+    withoutEmbeddings: rowsOf(doctor, 'vector.embeddings').map((r) => ({ column: String(r.column), rows: Number(r.rows), without: Number(r.without_embedding) })),
+    unusedIndexes: (unused?.rows ?? []).map((r) => ({ index: String(r.index), table: String(r.table), bytes: indexBytes.get(String(r.index)) ?? null, size: String(r.size) })),
+    duplicateIndexes: (dup?.rows ?? []).map((r) => ({
+      index: String(r.index),
+      coveredBy: String(r.covered_by),
+      table: String(r.table),
+      kind: String(r.kind),
+      bytes: indexBytes.get(String(r.index)) ?? null,
+      size: String(r.size),
+      keptByDesign: r.kept !== undefined,
+    })),
+    unusedNote: unused && (unused.status === 'unknown' || unused.figure.startsWith('no verdict')) ? unused.figure : '',
+  };
+}
+
+function queriesOf(doctor: DoctorReport, runs: RecordedRun[], top: number): QueriesSection {
+  const check = checkOf(doctor, 'slow-queries.top');
+  const available = Boolean(check && check.status !== 'unknown' && (check.status as string) !== 'skipped');
+  const rows: StatementRow[] = (check?.rows ?? []).map((r) => ({ query: String(r.query), calls: Number(r.calls), total_ms: Number(r.total_ms), mean_ms: Number(r.mean_ms) }));
+  const withStatements = runs.filter((r) => r.statements);
+  return {
+    available,
+    note: available ? '' : `${check?.figure ?? 'slow-queries.top did not run'}${check?.remedy ? ` — ${check.remedy}` : ''}`,
+    byTotal: [...rows].sort((a, b) => b.total_ms - a.total_ms).slice(0, top),
+    byMean: [...rows].sort((a, b) => b.mean_ms - a.mean_ms).slice(0, top),
+    trend: {
+      runs: refs(withStatements),
+      series: seriesOver(withStatements, (r) => r.statements, (s) => s.query, (s) => s.total_ms, Math.min(top, 5)),
+    },
+  };
+}
+
+async function collectSchema(handle: DbHandle): Promise<SchemaSection> {
+  const { loadScript } = await import('../migrate/script.js');
+  const { getStatus } = await import('../migrate/status.js');
+  const { metaNames } = await import('../migrate/version-store.js');
+  const log = await readLog(handle, metaNames(handle.config).log);
+  let script;
+  try {
+    script = await loadScript(handle.config);
+  } catch (err) {
+    const { getCurrentHeads } = await import('../migrate/status.js');
+    const current = await getCurrentHeads(handle);
+    return { revisions: [], heads: [], current, changed: [], log: log.map((l) => ({ ...l, message: '' })), note: `the revision files could not be read: ${(err as Error).message.split('\n')[0]}` };
+  }
+  const status = await getStatus(handle, script);
+  const { graph } = script;
+  const applied = graph.appliedSet(status.current.filter((r) => graph.has(r)));
+  const messages = new Map(script.revisions.map((r) => [r.revision, r.message]));
+  return {
+    revisions: graph.ordered.map((r) => ({
+      revision: r.revision,
+      message: r.message,
+      parents: r.downRevisions,
+      applied: applied.has(r.revision),
+      current: status.current.includes(r.revision),
+      head: graph.heads.includes(r.revision),
+      merge: graph.isMerge(r.revision),
+      branchPoint: graph.childrenOf(r.revision).length > 1,
+      labels: r.branchLabels,
+      file: r.fileName,
+    })),
+    heads: graph.heads,
+    current: status.current,
+    changed: status.changed.map((c) => c.revision),
+    log: log.map((l) => ({ ...l, message: messages.get(l.revision) ?? '' })),
+    note: status.unknown.length ? `the version table names revisions no file declares: ${status.unknown.join(', ')}` : '',
+  };
+}
+
+async function readLog(handle: DbHandle, table: string): Promise<Omit<SchemaSection['log'][number], 'message'>[]> {
+  const [exists] = await handle.sql<{ t: string | null }[]>`SELECT to_regclass(${table})::text AS t`;
+  if (!exists?.t) return [];
+  const rows = await handle.sql.unsafe<{ revision: string; operation: string; applied_at: Date; applied_by: string; duration_ms: number | null; file: string | null }[]>(
+    `SELECT revision, operation, applied_at, applied_by, duration_ms, file FROM ${table} ORDER BY applied_at, id`,
+  );
+  return rows.map((r) => ({
+    revision: r.revision,
+    operation: r.operation,
+    appliedAt: new Date(r.applied_at).toISOString(),
+    appliedBy: r.applied_by,
+    durationMs: r.duration_ms,
+    file: r.file,
+  }));
+}
+
+async function collectBackups(database: string, dir: string | undefined, now: Date): Promise<BackupsSection> {
+  const { listBackups, listDrills, resolveBackupDir } = await import('../backup/store.js');
+  const folder = resolveBackupDir(dir);
+  const all = listBackups(folder).filter((b) => b.database === database);
+  const names = new Set(all.map((b) => b.name));
+  const backups = all.map((b) => ({
+    name: b.name,
+    createdAt: b.createdAt,
+    sizeBytes: b.sizeBytes,
+    format: b.format,
+    contents: b.contents,
+    encrypted: b.encrypted,
+    verified: b.verified?.status ?? 'unverified',
+    verifiedAt: b.verified?.at ?? null,
+    restoreTested: Boolean(b.verified?.restoreTested),
+    revision: b.revision ?? [],
+  }));
+  const drills = listDrills(folder)
+    .filter((d) => names.has(d.backup.name) || d.backup.database === database)
+    .map((d) => ({
+      backup: d.backup.name,
+      startedAt: d.startedAt,
+      finishedAt: d.finishedAt,
+      durationMs: d.durationMs,
+      result: d.result,
+      tables: d.restored?.tables ?? null,
+      operator: d.operator,
+    }));
+  const verified = backups.find((b) => b.verified === 'verified');
+  return {
+    dir: folder,
+    backups,
+    drills,
+    newestVerified: verified
+      ? { name: verified.name, createdAt: verified.createdAt, ageHours: Math.round(((now.getTime() - new Date(verified.createdAt).getTime()) / 3_600_000) * 10) / 10 }
+      : null,
+  };
+}

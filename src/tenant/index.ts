@@ -1,0 +1,1 @@
+export { withTenant, tenantId, TENANT_SETTING } from './with-tenant.js';

@@ -1,0 +1,272 @@
+/**
+ * The platform's roles (docs/schema.md, "Roles"), as PostgreSQL multi-tenant platforms separate them:
+ *
+ * - the **owner** (DB_OWNER_USER): owns every object of the platform; runs upgrade, downgrade, seed
+ *   and backup. Not a superuser and without BYPASSRLS, so the forced tenant policies bind it too.
+ * - the **application role** (DB_USER): what the platform connects with. SELECT, INSERT, UPDATE and
+ *   DELETE on the platform's tables and views, USAGE on their schemas, read-only access to the
+ *   engine's bookkeeping; no ownership, no CREATE anywhere, no BYPASSRLS.
+ * - the **RLS bypass role** (`<owner>_rls_bypass`): NOLOGIN, BYPASSRLS, granted to the owner only.
+ *   The one path across tenants: the seed loader runs each file under `SET LOCAL ROLE` to it, and
+ *   pg_dump runs with `--role` to it (pg_dump refuses to dump a table whose policies would hide rows).
+ *
+ * Everything here takes a postgres.js session of an admin (a superuser: only one can grant BYPASSRLS)
+ * connected to the platform's database, and is idempotent: each statement is issued only when the
+ * catalog says it is missing, and the report says what changed.
+ */
+import type postgres from 'postgres';
+
+export interface PlatformRoles {
+  owner: string;
+  app: string;
+  bypass: string;
+}
+
+/** The bypass role's name for an owner (at most 63 bytes, PostgreSQL's identifier limit). */
+export function bypassRoleName(owner: string): string {
+  return `${owner.slice(0, 63 - '_rls_bypass'.length)}_rls_bypass`;
+}
+
+/** The owner's default name when DB_OWNER_USER is not set. */
+export function defaultOwnerName(app: string): string {
+  return `${app.slice(0, 63 - '_owner'.length)}_owner`;
+}
+
+/** A quoted SQL identifier. */
+export function ident(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+
+/**
+ * The role a session should switch to for work across tenants: a BYPASSRLS role that the current user
+ * may SET ROLE to (`<user>_rls_bypass` first). Null when the current user is a superuser or has
+ * BYPASSRLS itself (nothing to switch to), or when there is no such role (a database set up by hand:
+ * then the policies bind the work, as they should).
+ */
+export async function rlsBypassRole(sql: Sql): Promise<string | null> {
+  const [row] = await sql<{ rolname: string }[]>`
+    SELECT r.rolname
+      FROM pg_roles r, pg_roles me
+     WHERE me.rolname = current_user
+       AND NOT me.rolsuper AND NOT me.rolbypassrls
+       AND r.rolbypassrls AND NOT r.rolsuper AND r.oid <> me.oid
+       AND pg_has_role(me.oid, r.oid, 'MEMBER')
+     ORDER BY r.rolname = current_user || '_rls_bypass' DESC, r.rolname
+     LIMIT 1`;
+  return row?.rolname ?? null;
+}
+
+export interface RoleFacts {
+  exists: boolean;
+  login: boolean;
+  superuser: boolean;
+  bypassrls: boolean;
+  createdb: boolean;
+  createrole: boolean;
+}
+
+export async function roleFacts(sql: Sql, name: string): Promise<RoleFacts> {
+  const [r] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolbypassrls: boolean; rolcreatedb: boolean; rolcreaterole: boolean }[]>`
+    SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = ${name}`;
+  if (!r) return { exists: false, login: false, superuser: false, bypassrls: false, createdb: false, createrole: false };
+  return { exists: true, login: r.rolcanlogin, superuser: r.rolsuper, bypassrls: r.rolbypassrls, createdb: r.rolcreatedb, createrole: r.rolcreaterole };
+}
+
+/**
+ * Creates a role where missing. `attributes` are role options (LOGIN, NOLOGIN, BYPASSRLS, …);
+ * `password` is quoted by the server (format %L) and never printed. Concurrent runs: a
+ * duplicate-object error after our own check means another run created it, which is success.
+ */
+export async function ensureRole(sql: Sql, name: string, attributes: string, password?: string): Promise<'created' | 'present'> {
+  if ((await roleFacts(sql, name)).exists) return 'present';
+  const [{ statement }] = password
+    ? await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text || ' PASSWORD %L', ${name}::text, ${password}::text) AS statement`
+    : await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text, ${name}::text) AS statement`;
+  try {
+    await sql.unsafe(statement);
+  } catch (err) {
+    if ((err as { code?: string }).code === '42710' || (err as { code?: string }).code === '23505') return 'present';
+    throw err;
+  }
+  return 'created';
+}
+
+export interface ModelOptions {
+  roles: PlatformRoles;
+  database: string;
+  /** The engine's bookkeeping schema (cmmc_db) and the version table's schema (public by default). */
+  metaSchema: string;
+  versionSchema: string;
+  versionTable: string;
+}
+
+/** Schemas the platform keeps objects in: public, the engine's schema, the version table's schema. */
+function schemasOf(o: ModelOptions): string[] {
+  return [...new Set(['public', o.metaSchema, o.versionSchema])];
+}
+
+/**
+ * Ownership: every object of the platform's schemas that the application role owns (what the old
+ * `init` left: it migrated as the application role) moves to the owner, the engine's schema
+ * included. Returns the statements run. Run before `upgrade`, so that the owner can change them.
+ */
+export async function moveOwnership(sql: Sql, o: ModelOptions, from: string, to: string): Promise<string[]> {
+  const schemas = schemasOf(o);
+  const rows = await sql<{ statement: string }[]>`
+    SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, ${to}::text) AS statement, 0 AS ord, n.nspname AS name
+      FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+     WHERE r.rolname = ${from} AND n.nspname = ANY(${schemas}) AND n.nspname <> 'public'
+    UNION ALL
+    SELECT format('ALTER %s %I.%I OWNER TO %I',
+                  CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                                 WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END,
+                  n.nspname, c.relname, ${to}::text), 1, c.relname
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles r ON r.oid = c.relowner
+     WHERE r.rolname = ${from} AND n.nspname = ANY(${schemas})
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c', 'S')
+       -- a sequence owned by a column moves with its table
+       AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+    UNION ALL
+    SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, ${to}::text), 2, p.proname
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_roles r ON r.oid = p.proowner
+     WHERE r.rolname = ${from} AND n.nspname = ANY(${schemas})
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT format('ALTER %s %I.%I OWNER TO %I', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, ${to}::text), 3, t.typname
+      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_roles r ON r.oid = t.typowner
+     WHERE r.rolname = ${from} AND n.nspname = ANY(${schemas}) AND t.typtype IN ('e', 'd', 'r')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+     ORDER BY 2, 3`;
+  for (const r of rows) await sql.unsafe(r.statement);
+  return rows.map((r) => r.statement);
+}
+
+/** A privilege check and the statement that grants (or revokes) it when the check says so. */
+interface Step {
+  needed: string;
+  statement: string;
+  label: string;
+}
+
+async function runSteps(sql: Sql, steps: Step[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const s of steps) {
+    const [{ ok }] = await sql.unsafe<{ ok: boolean }[]>(`SELECT (${s.needed}) AS ok`);
+    if (ok) {
+      await sql.unsafe(s.statement);
+      done.push(s.label);
+    }
+  }
+  return done;
+}
+
+const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+
+/**
+ * Grants of the two-role model, each only where missing (so a second run reports nothing):
+ * the database and schema privileges of the owner, the application role and the bypass role, the
+ * table privileges on what exists, and default privileges for what the owner creates later (each
+ * new revision's tables get the same grants). Revokes what the application role must not hold:
+ * CREATE on the database and on every platform schema (also from PUBLIC on `public`), BYPASSRLS,
+ * and write access to the version table. Returns a line per change.
+ */
+export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> {
+  const { owner, app, bypass } = o.roles;
+  const db = o.database;
+  const platformSchemas = schemasOf(o);
+  const version = `${ident(o.versionSchema)}.${ident(o.versionTable)}`;
+  const steps: Step[] = [
+    { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(app)})`, statement: `ALTER ROLE ${ident(app)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${app}` },
+    { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(owner)}) AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = ${lit(owner)})`, statement: `ALTER ROLE ${ident(owner)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${owner}` },
+    { needed: `NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CREATE') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, CREATE, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(owner)}`, label: `CONNECT, CREATE, TEMPORARY on database ${db} to ${owner}` },
+    { needed: `NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(app)}`, label: `CONNECT, TEMPORARY on database ${db} to ${app}` },
+    { needed: `has_database_privilege(${lit(app)}, ${lit(db)}, 'CREATE')`, statement: `REVOKE CREATE ON DATABASE ${ident(db)} FROM ${ident(app)}`, label: `revoked CREATE on database ${db} from ${app}` },
+    { needed: `NOT has_schema_privilege(${lit(owner)}, 'public', 'CREATE') OR NOT has_schema_privilege(${lit(owner)}, 'public', 'USAGE')`, statement: `GRANT USAGE, CREATE ON SCHEMA public TO ${ident(owner)}`, label: `USAGE, CREATE on schema public to ${owner}` },
+    // PUBLIC has CREATE on public before PostgreSQL 15; nobody but the owner should.
+    { needed: `EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON SCHEMA public FROM PUBLIC`, label: 'revoked CREATE on schema public from PUBLIC' },
+  ];
+  for (const schema of platformSchemas) {
+    const s = ident(schema);
+    steps.push(
+      { needed: `EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = ${lit(schema)} AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON SCHEMA ${s} FROM ${ident(app)}`, label: `revoked CREATE on schema ${schema} from ${app}` },
+      { needed: `NOT has_schema_privilege(${lit(app)}, ${lit(schema)}, 'USAGE')`, statement: `GRANT USAGE ON SCHEMA ${s} TO ${ident(app)}`, label: `USAGE on schema ${schema} to ${app}` },
+      { needed: `NOT has_schema_privilege(${lit(bypass)}, ${lit(schema)}, 'USAGE')`, statement: `GRANT USAGE ON SCHEMA ${s} TO ${ident(bypass)}`, label: `USAGE on schema ${schema} to ${bypass}` },
+    );
+  }
+  // Tables and views that exist now. The platform's own (in public, except the version table) get
+  // DML for the application role; the engine's bookkeeping and the version table are read-only to it.
+  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
+    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY(${platformSchemas}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+     ORDER BY 1, 2`;
+  for (const t of tables) {
+    const q = `${ident(t.schema)}.${ident(t.name)}`;
+    const qualified = lit(q);
+    const platform = t.schema === 'public' && q !== version && t.kind !== 'S';
+    if (t.kind === 'S') {
+      for (const role of [app, bypass]) {
+        steps.push({ needed: `NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(role)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${role}` });
+      }
+      continue;
+    }
+    const appPrivileges = platform ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
+    for (const [role, privileges] of [[app, appPrivileges], [bypass, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]] as const) {
+      steps.push({
+        needed: privileges.map((p) => `NOT has_table_privilege(${lit(role)}, ${qualified}, '${p}')`).join(' OR '),
+        statement: `GRANT ${privileges.join(', ')} ON ${q} TO ${ident(role)}`,
+        label: `${privileges.join(', ')} on ${t.schema}.${t.name} to ${role}`,
+      });
+    }
+    // Nothing else for the application role: not TRUNCATE, REFERENCES or TRIGGER, nor writes to bookkeeping.
+    const forbidden = platform ? ['TRUNCATE', 'REFERENCES', 'TRIGGER'] : ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'];
+    steps.push({
+      needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
+      statement: `REVOKE ${forbidden.join(', ')} ON ${q} FROM ${ident(app)}`,
+      label: `revoked ${forbidden.join(', ')} on ${t.schema}.${t.name} from ${app}`,
+    });
+  }
+  // Default privileges for what the owner creates later (the next revisions' tables and sequences).
+  const defaults: [string, string, string, string][] = [
+    ['public', 'r', app, 'SELECT, INSERT, UPDATE, DELETE ON TABLES'],
+    ['public', 'S', app, 'USAGE, SELECT ON SEQUENCES'],
+    ['public', 'r', bypass, 'SELECT, INSERT, UPDATE, DELETE ON TABLES'],
+    ['public', 'S', bypass, 'USAGE, SELECT ON SEQUENCES'],
+  ];
+  for (const schema of platformSchemas.filter((s) => s !== 'public')) {
+    defaults.push([schema, 'r', app, 'SELECT ON TABLES'], [schema, 'r', bypass, 'SELECT, INSERT, UPDATE, DELETE ON TABLES'], [schema, 'S', bypass, 'USAGE, SELECT ON SEQUENCES']);
+  }
+  for (const [schema, objtype, role, what] of defaults) {
+    steps.push({
+      needed: `NOT EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+                            WHERE d.defaclrole = ${lit(owner)}::regrole AND n.nspname = ${lit(schema)} AND d.defaclobjtype = '${objtype}'
+                              AND a.grantee = ${lit(role)}::regrole AND a.privilege_type = '${what.split(/[ ,]/)[0]}')`,
+      statement: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(owner)} IN SCHEMA ${ident(schema)} GRANT ${what} TO ${ident(role)}`,
+      label: `default privileges in ${schema}: ${what.split(' ON ')[0]} on new ${what.split(' ON ')[1].toLowerCase()} to ${role}`,
+    });
+  }
+  steps.push({
+    needed: `NOT pg_has_role(${lit(owner)}, ${lit(bypass)}, 'MEMBER')`,
+    statement: `GRANT ${ident(bypass)} TO ${ident(owner)}`,
+    label: `${bypass} granted to ${owner} (for SET ROLE)`,
+  });
+  return runSteps(sql, steps);
+}
+
+/**
+ * The way back to the single-role model of the old `init` (the reverse of moveOwnership plus
+ * applyGrants): every platform object moves to the application role, which gets CREATE on the
+ * database and on schema public again. The owner and bypass roles stay (drop them by hand when no
+ * longer wanted). Idempotent; returns a line per change.
+ */
+export async function revertToSingleRole(sql: Sql, o: ModelOptions): Promise<string[]> {
+  const { owner, app } = o.roles;
+  const moved = await moveOwnership(sql, o, owner, app);
+  const granted = await runSteps(sql, [
+    { needed: `NOT has_database_privilege(${lit(app)}, ${lit(o.database)}, 'CREATE')`, statement: `GRANT CREATE ON DATABASE ${ident(o.database)} TO ${ident(app)}`, label: `CREATE on database ${o.database} to ${app}` },
+    { needed: `NOT has_schema_privilege(${lit(app)}, 'public', 'CREATE')`, statement: `GRANT USAGE, CREATE ON SCHEMA public TO ${ident(app)}`, label: `USAGE, CREATE on schema public to ${app}` },
+  ]);
+  return [...moved, ...granted];
+}

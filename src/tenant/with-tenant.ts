@@ -1,0 +1,72 @@
+/**
+ * Acting for one tenant: every query of `fn` runs in one transaction with
+ * `app.current_organization_id` set for that transaction only (SET LOCAL), so the row-level
+ * security policies of the platform (docs/schema.md, "Row-level security") show and accept that
+ * organization's rows and no others.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { CmmcError } from '../errors.js';
+
+/** The setting the tenant policies read (`current_setting('app.current_organization_id', true)`). */
+export const TENANT_SETTING = 'app.current_organization_id';
+
+/** A UUID in its text form (RFC 9562: 8-4-4-4-12 hex digits), any version, either case. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The organization id in canonical lower-case form, or a CmmcError (code `tenant.id`) when it is not a
+ * UUID. Pure: no SQL runs.
+ */
+export function tenantId(organizationId: unknown): string {
+  if (typeof organizationId !== 'string' || !UUID.test(organizationId)) {
+    const shown = typeof organizationId === 'string' ? JSON.stringify(organizationId.slice(0, 60)) : typeof organizationId;
+    throw new CmmcError('tenant.id', `the organization id ${shown} is not a UUID`, {
+      hint: 'pass organizations.id, e.g. "6f1c2d3e-0000-4000-8000-000000000001"',
+    });
+  }
+  return organizationId.toLowerCase();
+}
+
+/**
+ * Runs `fn` for one tenant: in a transaction whose first statement is
+ * `SET LOCAL app.current_organization_id = '<organizationId>'`. The setting ends with the transaction
+ * (commit or rollback), so a pooled connection never carries one tenant into the next borrower; and
+ * unlike `set_config(..., true)` a `SET LOCAL` statement is propagated by distributed PostgreSQL
+ * (Citus) to the nodes the transaction touches.
+ *
+ * Connect as the application role (DB_USER, which `cmmc-db init` creates without ownership or
+ * BYPASSRLS): superusers and roles with BYPASSRLS are not bound by the policies.
+ *
+ * @param db - Kysely over the platform database (`handle.db`), or a handle from `createPool`.
+ * @param organizationId - `organizations.id` of the tenant, a UUID. Anything else throws a
+ *   `CmmcError` with code `tenant.id` before any SQL runs.
+ * @param fn - the work; it receives the transaction and must use it (not `db`) for every query.
+ * @returns what `fn` returns, after the transaction commits. If `fn` throws, the transaction is
+ *   rolled back and the error is rethrown.
+ *
+ * @example
+ * ```ts
+ * import { createPool, withTenant } from 'cmmc-db';
+ * const pool = await createPool<Database>();
+ * const open = await withTenant(pool, organizationId, (trx) =>
+ *   trx.selectFrom('poam_items').selectAll().where('status', '=', 'Open').execute(),
+ * );  // only this organization's POA&M items
+ * ```
+ */
+export async function withTenant<DB, T>(
+  db: Kysely<DB> | { db: Kysely<DB> },
+  organizationId: string,
+  fn: (trx: Transaction<DB>) => Promise<T>,
+): Promise<T> {
+  const id = tenantId(organizationId);
+  const kysely = isKysely(db) ? (db as Kysely<DB>) : (db as { db: Kysely<DB> }).db;
+  return kysely.transaction().execute(async (trx) => {
+    // SET takes no bind parameters; the id is a validated UUID, so it is safe to inline.
+    await sql.raw(`SET LOCAL ${TENANT_SETTING} = '${id}'`).execute(trx);
+    return fn(trx);
+  });
+}
+
+function isKysely(value: object): boolean {
+  return typeof (value as { transaction?: unknown }).transaction === 'function';
+}

@@ -1,0 +1,152 @@
+/**
+ * High availability against a real pg_auto_failover formation (test/helpers/formation.ts): a
+ * monitor, a primary and a secondary on this machine. One formation for the file (it takes 7-20 s
+ * to come up); each test makes its own database on it. The disruptive test (stopping the
+ * secondary) runs last and brings the secondary back.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { formationSkipReason, startFormation, type Formation, type FormationNode } from './helpers/formation.js';
+import { adminQuery, query, uniqueName, urlFor } from './helpers/server.js';
+
+const skip = formationSkipReason();
+if (skip) console.warn(`high-availability tests skipped: ${skip}`);
+
+describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
+  let f: Formation;
+  const dirs: string[] = [];
+  const serverDbs: string[] = [];
+
+  beforeAll(async () => {
+    f = await startFormation();
+  }, 150_000);
+
+  afterAll(async () => {
+    await f?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const db of serverDbs) await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  }, 60_000);
+
+  /** A new database on the formation (made on the primary, replicated to the secondary). */
+  async function formationDb(): Promise<string> {
+    const name = uniqueName('cmmc_ha');
+    await f.query(await f.primary(), `CREATE DATABASE "${name}"`);
+    return name;
+  }
+
+  /** Waits until the secondary has replayed everything the primary wrote so far. */
+  async function caughtUp(primary: FormationNode, secondary: FormationNode): Promise<void> {
+    const [{ lsn }] = await f.query<{ lsn: string }>(primary, 'SELECT pg_current_wal_lsn()::text AS lsn');
+    for (let i = 0; i < 300; i++) {
+      const [{ done }] = await f.query<{ done: boolean }>(secondary, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS done`);
+      if (done) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the secondary did not catch up');
+  }
+
+  function tmpDir(): string {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'cmmc-ha-'));
+    dirs.push(d);
+    return d;
+  }
+
+  it('doctor on the primary: its role, each standby with its replay lag in bytes and seconds, the slots, asynchronous replication', async () => {
+    const primary = await f.primary();
+    const secondary = await f.secondary();
+    const r = await runCliJson(['doctor', 'replication'], { url: primary.url() });
+    const byId = Object.fromEntries(r.data.checks.map((c: any) => [c.id, c]));
+    expect(byId['replication.role'].figure).toContain(`127.0.0.1:${primary.port} is a primary with 1 standby`);
+    expect(byId['replication.role'].rows).toEqual(expect.arrayContaining([expect.objectContaining({ role: 'standby', state: 'streaming', sync_state: 'async' })]));
+    const lag = byId['replication.lag'];
+    expect(lag.status).toBe('ok');
+    expect(lag.rows).toHaveLength(1);
+    expect(typeof lag.rows[0].replay_lag_bytes).toBe('number');
+    expect(typeof lag.rows[0].replay_lag_seconds).toBe('number');
+    expect(lag.figure).toMatch(/behind/);
+    // pg_auto_failover keeps one slot per standby on the primary; it is active while the standby streams.
+    expect(byId['replication.slots'].status).toBe('ok');
+    expect(byId['replication.slots'].rows).toEqual([expect.objectContaining({ slot: `pgautofailover_standby_${secondary.name === 'n2' ? 2 : 1}`, active: true })]);
+    expect(byId['replication.synchronous']).toMatchObject({ status: 'ok' });
+    expect(byId['replication.synchronous'].figure).toContain('asynchronous replication');
+    expect(byId['replication.archiving'].figure).toBe('WAL archiving is off');
+    expect(r.exitCode).toBe(0);
+
+    const s = await runCliJson(['doctor', 'replication.role', 'replication.lag', 'replication.slots'], { url: secondary.url() });
+    const sById = Object.fromEntries(s.data.checks.map((c: any) => [c.id, c]));
+    expect(sById['replication.role'].figure).toContain(`127.0.0.1:${secondary.port} is a standby (in recovery), streaming from 127.0.0.1:${primary.port}`);
+    expect(sById['replication.lag'].rows[0]).toEqual({ replay_lag_bytes: expect.any(Number), replay_lag_seconds: expect.any(Number) });
+    // The standby's own slot (kept for after a failover) is inactive and that is not a warning.
+    expect(sById['replication.slots'].status).toBe('ok');
+  });
+
+  it('backup --from-standby dumps the standby, records it and its WAL position, and restores', async () => {
+    const db = await formationDb();
+    const primary = await f.primary();
+    const secondary = await f.secondary();
+    const up = await runCli(['upgrade', 'head'], { url: primary.url(db) });
+    expect(up.exitCode, up.stderr).toBe(0);
+    await f.query(primary.url(db), `INSERT INTO organizations (name, organization_type) SELECT 'org ' || g, 'SMB' FROM generate_series(1, 25) g`);
+    await caughtUp(primary, secondary);
+    const [{ lsn: before }] = await f.query<{ lsn: string }>(secondary, 'SELECT pg_last_wal_replay_lsn()::text AS lsn');
+
+    const dir = tmpDir();
+    const made = await runCliJson(['backup', '--from-standby', '--dir', dir], { url: secondary.url(db) });
+    expect(made.exitCode, made.stderr).toBe(0);
+    expect(made.data.source).toEqual({ role: 'standby', host: `127.0.0.1:${secondary.port}`, walReplayLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), walReceiveLsn: expect.any(String), lastReplayAt: expect.any(String) });
+    const manifest = JSON.parse(readFileSync(made.data.manifestPath, 'utf8'));
+    expect(manifest.source.role).toBe('standby');
+    expect(manifest.server.host).toBe(`127.0.0.1:${secondary.port}`);
+    const [{ ok }] = await f.query<{ ok: boolean }>(secondary, `SELECT '${manifest.source.walReplayLsn}'::pg_lsn >= '${before}'::pg_lsn AS ok`);
+    expect(ok).toBe(true);
+    expect(made.stderr).toContain(`from standby 127.0.0.1:${secondary.port} at WAL ${manifest.source.walReplayLsn}`);
+
+    // The backup restores on another server (the shared test server) with every row.
+    const target = uniqueName('cmmc_ha_restored');
+    serverDbs.push(target);
+    const restored = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', target, '--yes'], { url: urlFor('postgres') });
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    const [{ n }] = await query<{ n: number }>(urlFor(target), 'SELECT count(*)::int AS n FROM organizations');
+    expect(n).toBe(25);
+    const [{ heads }] = await query<{ heads: string }>(urlFor(target), 'SELECT string_agg(version_num, \',\') AS heads FROM cmmc_schema_version');
+    expect(heads).toBe(made.data.revision.join(','));
+  });
+
+  it('backup --from-standby against a primary says so in one line and keeps nothing', async () => {
+    const primary = await f.primary();
+    const dir = tmpDir();
+    const r = await runCli(['backup', '--from-standby', '--dir', dir], { url: primary.url() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^error: no standby answered at .*: each host is a primary or did not answer/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('doctor fires when the synchronous standby is gone: synchronous fails (exit 2), the slot turns inactive', async () => {
+    const secondary = await f.secondary();
+    const primary = await f.primary();
+    await f.setReplicationQuorum(secondary, true);
+    try {
+      const on = await runCliJson(['doctor', 'replication.synchronous'], { url: primary.url() });
+      expect(on.data.checks[0]).toMatchObject({ status: 'ok' });
+      expect(on.data.checks[0].figure).toMatch(/pgautofailover_standby_\d \((quorum|sync)\) connected for synchronous_standby_names = 'ANY 1/);
+
+      await f.stopNode(secondary);
+      // The monitor drops the lost standby from synchronous_standby_names after about 20 s: the
+      // doctor runs well within that.
+      const off = await runCliJson(['doctor', 'replication'], { url: primary.url() });
+      const byId = Object.fromEntries(off.data.checks.map((c: any) => [c.id, c]));
+      expect(byId['replication.synchronous'].status).toBe('fail');
+      expect(byId['replication.synchronous'].figure).toMatch(/^synchronous_standby_names = 'ANY 1 \(pgautofailover_standby_\d\)' but no synchronous standby is connected: commits wait$/);
+      expect(byId['replication.slots'].status).toBe('warn');
+      expect(byId['replication.slots'].figure).toMatch(/^1 inactive slot: pgautofailover_standby_\d retains/);
+      expect(byId['replication.lag'].figure).toBe('no standby connected');
+      expect(off.exitCode).toBe(2);
+    } finally {
+      await f.startNode(secondary);
+      await f.setReplicationQuorum(secondary, false);
+    }
+  });
+});

@@ -1,0 +1,45 @@
+/** The pure parts of tenant isolation: the tenant id check, the role names, the owner's URL. */
+import { describe, expect, it } from 'vitest';
+import { asOwner, resolveConfig } from '../../src/config/config.js';
+import { tenantId } from '../../src/tenant/with-tenant.js';
+import { bypassRoleName, defaultOwnerName, ident } from '../../src/tenant/roles.js';
+
+describe('tenantId', () => {
+  it('accepts a UUID in either case and gives it in lower case', () => {
+    expect(tenantId('DE000000-0000-4000-8000-00000000000A')).toBe('de000000-0000-4000-8000-00000000000a');
+  });
+  it.each([["'; DROP TABLE users; --"], [''], ['de000000-0000-4000-8000-00000000000'], ['de000000000040008000000000000001'], [' de000000-0000-4000-8000-000000000001'], [null], [42]])(
+    'refuses %j with code tenant.id',
+    (value) => {
+      expect(() => tenantId(value)).toThrowError(expect.objectContaining({ code: 'tenant.id', message: expect.stringMatching(/is not a UUID/) }));
+    },
+  );
+});
+
+describe('role names', () => {
+  it('derives the owner and bypass names within the 63-byte identifier limit', () => {
+    expect(defaultOwnerName('cmmc_app')).toBe('cmmc_app_owner');
+    expect(bypassRoleName('cmmc_owner')).toBe('cmmc_owner_rls_bypass');
+    expect(bypassRoleName('x'.repeat(63))).toHaveLength(63);
+    expect(defaultOwnerName('y'.repeat(63))).toHaveLength(63);
+    expect(ident('we"ird')).toBe('"we""ird"');
+  });
+});
+
+describe('the owner URL', () => {
+  const cwd = '/tmp';
+  it('is the target with DB_OWNER_USER and DB_OWNER_PASSWORD, from DB_* or DATABASE_URL', () => {
+    const parts = resolveConfig({ env: { DB_HOST: 'h', DB_NAME: 'd', DB_USER: 'app', DB_PASSWORD: 'a', DB_OWNER_USER: 'own', DB_OWNER_PASSWORD: 'p@ss' }, cwd });
+    expect(parts.url).toBe('postgres://app:a@h:5432/d');
+    expect(parts.ownerUrl).toBe('postgres://own:p%40ss@h:5432/d');
+    expect(asOwner(parts).url).toBe(parts.ownerUrl);
+    const url = resolveConfig({ env: { DATABASE_URL: 'postgres://app:a@h:5433/d?sslmode=require', DB_OWNER_USER: 'own' }, cwd });
+    expect(url.ownerUrl).toBe('postgres://own@h:5433/d?sslmode=require');
+  });
+  it('is absent without DB_OWNER_USER, and for an explicit --url (the user named the connection)', () => {
+    const none = resolveConfig({ env: { DATABASE_URL: 'postgres://app@h/d' }, cwd });
+    expect(none.ownerUrl).toBeUndefined();
+    expect(asOwner(none)).toBe(none);
+    expect(resolveConfig({ url: 'postgres://x@h/d', env: { DB_OWNER_USER: 'own' }, cwd }).ownerUrl).toBeUndefined();
+  });
+});
