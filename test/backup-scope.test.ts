@@ -103,8 +103,8 @@ describe('backups touch only what was asked', () => {
     const a1 = await runCliJson(['backup', '--dir', dir], { url: a.url });
     const a2 = await runCliJson(['backup', '--dir', dir], { url: a.url });
     const newestOfB = await runCliJson(['backup', '--dir', dir], { url: b.url });
-    expect(newestOfB.data.source).toMatchObject({ database: b.name, host: '127.0.0.1:5432' });
-    expect(newestOfB.data.source.systemIdentifier).toMatch(/^\d+$/);
+    expect(newestOfB.data.identity).toMatchObject({ database: b.name, host: '127.0.0.1:5432' });
+    expect(newestOfB.data.identity.systemIdentifier).toMatch(/^\d+$/);
 
     const listA = await runCliJson(['backup', 'list', '--dir', dir], { url: a.url });
     expect(listA.data.backups.map((r: any) => r.name)).toEqual([a2.data.name, a1.data.name]);

@@ -5,14 +5,9 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
 import { readKeyFile } from './crypto.js';
-<<<<<<< HEAD
-import { databaseFacts, dumpTarget, embeddedTools, sourceFromFacts } from './dump.js';
-import { findPgTools } from './pg-tools.js';
-=======
-import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
+import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts } from './dump.js';
 import { findPgTools } from '../db/pg-tools.js';
 import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
->>>>>>> main
 import {
   bytesAt,
   checksum,
@@ -114,20 +109,13 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
     rmSync(partial, { recursive: true, force: true });
   }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
   try {
-<<<<<<< HEAD
-    dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]) });
+    dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole });
     await dumping;
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
     if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
-=======
-    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal, role: facts.rlsBypassRole });
-  } catch (err) {
-    rmSync(partial, { recursive: true, force: true });
-    if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
     const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
     if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
->>>>>>> main
     throw err;
   } finally {
     if (timer) clearInterval(timer);
@@ -146,13 +134,9 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
       file,
       createdAt: started.toISOString(),
       database: facts.database,
-<<<<<<< HEAD
-      source: sourceFromFacts(config, facts),
-      server: { host: facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
-=======
+      identity: identityFromFacts(config, facts),
       server: { host: source?.host ?? facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
       ...(source ? { source } : {}),
->>>>>>> main
       revision: facts.revision,
       tables: facts.tables,
       format,

@@ -14,14 +14,9 @@ import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
-<<<<<<< HEAD
-import { findPgTools, lastLine, pgEnvFor, runPg, type PgTools } from './pg-tools.js';
-import type { BackupContents, BackupFormat, BackupSource } from './store.js';
-import path from 'node:path';
-=======
 import { findPgTools, lastLine, libpqEnv, runPg, type PgTools } from '../db/pg-tools.js';
-import type { BackupContents, BackupFormat } from './store.js';
->>>>>>> main
+import type { BackupContents, BackupFormat, DatabaseIdentity } from './store.js';
+import path from 'node:path';
 
 export function embeddedNotYet(what: string): CmmcError {
   return new CmmcError('backup.embedded', `${what} of the embedded database (PGlite) is not available yet`, {
@@ -45,13 +40,10 @@ export interface DatabaseFacts {
   revision: string[];
   /** Tables (and partitioned tables) outside the system schemas. */
   tables: number;
-<<<<<<< HEAD
-  /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
-  systemIdentifier?: string;
-=======
   /** The BYPASSRLS role pg_dump should SET ROLE to, so forced tenant policies hide no rows (src/tenant/roles.ts). */
   rlsBypassRole: string | null;
->>>>>>> main
+  /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
+  systemIdentifier?: string;
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
@@ -70,13 +62,9 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     // The engine's own reading of the version table (heads; empty when the table is missing).
     const { getCurrentHeads } = await import('../migrate/index.js');
     const revision = await getCurrentHeads(handle);
-<<<<<<< HEAD
-    const u = url ? new URL(url) : undefined;
-    const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
-=======
     const { rlsBypassRole } = await import('../tenant/roles.js');
     const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(handle.sql);
->>>>>>> main
+    const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
     return {
       ...(systemIdentifier ? { systemIdentifier } : {}),
       database: row.database,
@@ -92,7 +80,6 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   }
 }
 
-<<<<<<< HEAD
 /** pg_control_system()'s system identifier as text; undefined when the role may not call it. */
 async function readSystemIdentifier(handle: { sql: import('postgres').Sql }): Promise<string | undefined> {
   try {
@@ -103,8 +90,8 @@ async function readSystemIdentifier(handle: { sql: import('postgres').Sql }): Pr
   }
 }
 
-/** What a backup records as its source (see BackupSource). */
-export function sourceFromFacts(config: CmmcConfig, facts: DatabaseFacts): BackupSource {
+/** What a backup records as the database it is of (see DatabaseIdentity). */
+export function identityFromFacts(config: CmmcConfig, facts: DatabaseFacts): DatabaseIdentity {
   if (config.kind === 'embedded') return { database: facts.database, host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
   return { database: facts.database, host: facts.host, ...(facts.systemIdentifier ? { systemIdentifier: facts.systemIdentifier } : {}) };
 }
@@ -114,13 +101,12 @@ export function sourceFromFacts(config: CmmcConfig, facts: DatabaseFacts): Backu
  * named by its folder (no need to open it). On a server a database that does not exist (a lost
  * one, about to be restored) is named through the maintenance database of the same server.
  */
-export async function currentSource(config: CmmcConfig): Promise<BackupSource> {
+export async function currentIdentity(config: CmmcConfig): Promise<DatabaseIdentity> {
   if (config.kind === 'embedded') return { database: 'postgres', host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
   const url = serverUrl(config);
-  const u = new URL(url);
-  const host = `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || '5432'}`;
+  const host = describeHosts(connParamsOf(url));
   const database = databaseName(url);
-  for (const target of [url, withDb(url, 'postgres')]) {
+  for (const target of [url, withDatabase(url, 'postgres')]) {
     let handle;
     try {
       handle = await openDatabase({ ...config, url: target }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
@@ -138,14 +124,6 @@ export async function currentSource(config: CmmcConfig): Promise<BackupSource> {
   return { database, host };
 }
 
-function withDb(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = '/' + encodeURIComponent(database);
-  return u.toString();
-}
-
-=======
->>>>>>> main
 /** The client programs for the configured server (at least as new as it). */
 export async function toolsFor(config: CmmcConfig, serverVersionNum?: number): Promise<PgTools> {
   const num = serverVersionNum ?? (await databaseFacts(config)).serverVersionNum;
@@ -244,43 +222,13 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     return;
   }
   const url = serverUrl(config);
-<<<<<<< HEAD
-  const pg = pgEnvFor(url, request.database);
-  try {
-    if (request.format === 'plain') {
-      const child = runPg(
-        request.tools.psql,
-        ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
-        pg.env,
-        { stdin: 'pipe', cancelSignal: interruptSignal() },
-      );
-      const input = createReadStream(request.file);
-      const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
-      // psql stops reading at the first error; a closed pipe then is expected, not a failure.
-      const feeding = pipeline(source, child.stdin!).catch(() => {});
-      const result = await child;
-      await feeding;
-      if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
-      return;
-    }
-    const args = ['--no-password', '--exit-on-error', `--dbname=${request.database}`];
-    if (request.clean) args.push('--clean', '--if-exists');
-    if (request.noOwner) args.push('--no-owner', '--no-privileges');
-    if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
-    else args.push('--single-transaction');
-    // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
-    const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() });
-    if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
-  } finally {
-    pg.cleanup();
-=======
   const pg = { env: libpqEnv(url, request.database) };
   if (request.format === 'plain') {
     const child = runPg(
       request.tools.psql,
       ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
       pg.env,
-      { stdin: 'pipe' },
+      { stdin: 'pipe', cancelSignal: interruptSignal() },
     );
     const input = createReadStream(request.file);
     const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
@@ -290,14 +238,14 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     await feeding;
     if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
     return;
->>>>>>> main
   }
   const args = ['--no-password', '--exit-on-error', `--dbname=${request.database}`];
   if (request.clean) args.push('--clean', '--if-exists');
   if (request.noOwner) args.push('--no-owner', '--no-privileges');
   if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
   else args.push('--single-transaction');
-  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env);
+  // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
+  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() });
   if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
 }
 

@@ -16,15 +16,12 @@ export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type Pr
 export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
-<<<<<<< HEAD
   scanBackups,
-  sameSource,
-  sourceOf,
-  describeSource,
-=======
+  sameDatabase,
+  identityOf,
+  describeDatabase,
   listDrills,
   type DrillRecord,
->>>>>>> main
   listPartials,
   sweepPartials,
   findBackup,
@@ -32,19 +29,14 @@ export {
   formatBytes,
   formatAge,
   type BackupManifest,
-  type BackupSource,
+  type DatabaseIdentity,
   type InvalidManifest,
   type BackupRecord,
   type BackupFormat,
   type BackupContents,
 } from './store.js';
-<<<<<<< HEAD
-export { dumpTarget, restoreTarget, databaseFacts, currentSource } from './dump.js';
-export { findPgTools, type PgTools } from './pg-tools.js';
-=======
-export { dumpTarget, restoreTarget, databaseFacts } from './dump.js';
+export { dumpTarget, restoreTarget, databaseFacts, currentIdentity } from './dump.js';
 export { findPgTools, type PgTools } from '../db/pg-tools.js';
->>>>>>> main
 export {
   validateCron,
   nextRuns,

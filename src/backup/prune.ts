@@ -1,7 +1,7 @@
 /** Pruning the backup folder by a retention policy: a plan first, deletion only when asked. */
 import { usageError } from '../errors.js';
 import { hasRule, planRetention, type RetentionPolicy } from './retention.js';
-import { invalidManifestError, removeBackup, resolveBackupDir, sameSource, scanBackups, sourceOf, sweepPartials, type BackupSource } from './store.js';
+import { invalidManifestError, removeBackup, resolveBackupDir, sameDatabase, scanBackups, identityOf, sweepPartials, type DatabaseIdentity } from './store.js';
 
 export interface PruneOptions {
   dir?: string;
@@ -9,7 +9,7 @@ export interface PruneOptions {
   /** Delete for real; otherwise only the plan is returned. */
   apply?: boolean;
   /** Only this database's backups are considered (the others are never touched); all when undefined. */
-  source?: BackupSource;
+  identity?: DatabaseIdentity;
   now?: Date;
 }
 
@@ -53,7 +53,7 @@ export function pruneBackups(options: PruneOptions): PruneResult {
     const [first, ...more] = scan.invalid;
     throw invalidManifestError(first, `nothing was deleted${more.length ? ` (and ${more.length} more invalid manifest${more.length === 1 ? '' : 's'})` : ''}`);
   }
-  const records = options.source ? scan.records.filter((r) => sameSource(sourceOf(r), options.source!)) : scan.records;
+  const records = options.identity ? scan.records.filter((r) => sameDatabase(identityOf(r), options.identity!)) : scan.records;
   const byName = new Map(records.map((r) => [r.name, r]));
   const decisions = planRetention(
     records.map((r) => ({ name: r.name, createdAt: new Date(r.createdAt), verified: r.verified?.status === 'verified' })),

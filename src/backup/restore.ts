@@ -16,8 +16,8 @@ import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { currentSource, databaseFacts, restoreTarget } from './dump.js';
-import { describeSource, findBackup, resolveBackupDir, sameSource, sourceOf, stamp, type BackupRecord, type BackupSource } from './store.js';
+import { currentIdentity, databaseFacts, restoreTarget } from './dump.js';
+import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
 import { openArchive } from './verify.js';
 
 export interface RestoreOptions {
@@ -121,13 +121,13 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
   if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
   if (!DB_NAME.test(target)) throw new CmmcError('usage', `"${target}" is not a database name this tool creates`, { hint: 'use letters, digits and underscores', exitCode: 2 });
-  const here = await currentSource(config);
-  const targetSource: BackupSource = embedded ? here : { ...here, database: target };
+  const here = await currentIdentity(config);
+  const targetSource: DatabaseIdentity = embedded ? here : { ...here, database: target };
   const dir = resolveBackupDir(options.dir);
   // With no name, the newest backup of the database being restored; another database's only when named.
   const record = findBackup(dir, name, name ? undefined : targetSource);
-  const backupSource = sourceOf(record);
-  const otherDatabase = sameSource(backupSource, targetSource) ? undefined : `${record.name} is a backup of ${describeSource(backupSource)}, not of ${describeSource(targetSource)}`;
+  const backupSource = identityOf(record);
+  const otherDatabase = sameDatabase(backupSource, targetSource) ? undefined : `${record.name} is a backup of ${describeDatabase(backupSource)}, not of ${describeDatabase(targetSource)}`;
 
   const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
   try {
@@ -141,7 +141,7 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
       backup: record.name,
       backupCreatedAt: record.createdAt,
       backupRevision: record.revision ?? [],
-      backupSource: describeSource(backupSource),
+      backupSource: describeDatabase(backupSource),
       database: target,
       ...(otherDatabase ? { otherDatabase } : {}),
     };

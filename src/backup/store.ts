@@ -29,9 +29,9 @@ export interface BackupManifest {
   database: string;
   /**
    * Which database this backup is of (manifest version 2). Backups are listed, pruned, verified
-   * and restored per database: see `sameSource`.
+   * and restored per database: see `sameDatabase`.
    */
-  source?: BackupSource;
+  identity?: DatabaseIdentity;
   /** host:port of the server, never a password. */
   server: { host: string; version: string; versionNum: number };
   /** Set when the backup was taken from a hot standby (`backup --from-standby`): which, and at which WAL position. */
@@ -60,20 +60,20 @@ export interface BackupManifest {
  * database: its folder (every PGlite starts from the same data directory image, so its system
  * identifier does not tell two folders apart).
  */
-export interface BackupSource {
+export interface DatabaseIdentity {
   database: string;
   host: string;
   systemIdentifier?: string;
   embeddedDir?: string;
 }
 
-/** The source a manifest records (older manifests without `source`: their database and host). */
-export function sourceOf(manifest: Pick<BackupManifest, 'source' | 'database' | 'server'>): BackupSource {
-  return manifest.source ?? { database: manifest.database, host: manifest.server?.host ?? '' };
+/** The database a manifest records (older manifests without `identity`: their database and host). */
+export function identityOf(manifest: Pick<BackupManifest, 'identity' | 'database' | 'server'>): DatabaseIdentity {
+  return manifest.identity ?? { database: manifest.database, host: manifest.server?.host ?? '' };
 }
 
 /** Whether two identities are the same database. */
-export function sameSource(a: BackupSource, b: BackupSource): boolean {
+export function sameDatabase(a: DatabaseIdentity, b: DatabaseIdentity): boolean {
   const embeddedA = a.embeddedDir !== undefined || a.host === 'embedded';
   const embeddedB = b.embeddedDir !== undefined || b.host === 'embedded';
   if (embeddedA || embeddedB) {
@@ -85,10 +85,10 @@ export function sameSource(a: BackupSource, b: BackupSource): boolean {
   return a.host === b.host;
 }
 
-/** One line naming a source: `cmmc on 127.0.0.1:5432 (system 7312…)`. */
-export function describeSource(source: BackupSource): string {
-  if (source.embeddedDir !== undefined || source.host === 'embedded') return `the embedded database${source.embeddedDir ? ` in ${source.embeddedDir}` : ''}`;
-  return `database "${source.database}" on ${source.host}${source.systemIdentifier ? ` (system ${source.systemIdentifier})` : ''}`;
+/** One line naming a database: `database "cmmc" on 127.0.0.1:5432 (system 7312…)`. */
+export function describeDatabase(identity: DatabaseIdentity): string {
+  if (identity.embeddedDir !== undefined || identity.host === 'embedded') return `the embedded database${identity.embeddedDir ? ` in ${identity.embeddedDir}` : ''}`;
+  return `database "${identity.database}" on ${identity.host}${identity.systemIdentifier ? ` (system ${identity.systemIdentifier})` : ''}`;
 }
 
 /** A manifest with where it lives. */
@@ -199,9 +199,9 @@ export function scanBackups(dir: string): { records: BackupRecord[]; invalid: In
 }
 
 /** Reads every valid manifest of the folder, newest first (see `scanBackups` for the invalid ones). */
-export function listBackups(dir: string, source?: BackupSource): BackupRecord[] {
+export function listBackups(dir: string, identity?: DatabaseIdentity): BackupRecord[] {
   const { records } = scanBackups(dir);
-  return source ? records.filter((r) => sameSource(sourceOf(r), source)) : records;
+  return identity ? records.filter((r) => sameDatabase(identityOf(r), identity)) : records;
 }
 
 /** The error for an invalid manifest: one line naming it, and how to fix it. */
@@ -249,16 +249,16 @@ export function sweepPartials(dir: string, options: { remove?: boolean; now?: Da
 
 /**
  * Finds a backup by name (also accepts its data file name or path), whichever database it is of:
- * naming it is the explicit choice. With no name, the newest backup of `source` (every database's
- * when `source` is undefined). An invalid manifest is never returned.
+ * naming it is the explicit choice. With no name, the newest backup of `identity` (every
+ * database's when `identity` is undefined). An invalid manifest is never returned.
  */
-export function findBackup(dir: string, name?: string, source?: BackupSource): BackupRecord {
+export function findBackup(dir: string, name?: string, identity?: DatabaseIdentity): BackupRecord {
   const { records, invalid } = scanBackups(dir);
   if (!name) {
-    const mine = source ? records.filter((r) => sameSource(sourceOf(r), source)) : records;
+    const mine = identity ? records.filter((r) => sameDatabase(identityOf(r), identity)) : records;
     if (!mine.length) {
       const others = records.length - mine.length;
-      throw new CmmcError('backup.none', `no backups of ${source ? describeSource(source) : 'any database'} in ${dir}${others ? ` (${others} of other databases)` : ''}`, {
+      throw new CmmcError('backup.none', `no backups of ${identity ? describeDatabase(identity) : 'any database'} in ${dir}${others ? ` (${others} of other databases)` : ''}`, {
         hint: others ? 'name one explicitly to use another database\'s backup (cmmc-db backup list --all)' : 'make one with: cmmc-db backup create',
       });
     }

@@ -14,13 +14,8 @@ import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
-<<<<<<< HEAD
-import { currentSource, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
-import { findPgTools, parsePgVersion, type PgTools } from './pg-tools.js';
-=======
-import { databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
+import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
 import { findPgTools, parsePgVersion, type PgTools } from '../db/pg-tools.js';
->>>>>>> main
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';
@@ -175,7 +170,7 @@ async function plainTail(file: string): Promise<string> {
 export async function verifyBackup(config: CmmcConfig, name: string | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
   const dir = resolveBackupDir(options.dir);
   // With no name, the newest backup of the configured database; another database's only when named.
-  const record = findBackup(dir, name, name ? undefined : await currentSource(config));
+  const record = findBackup(dir, name, name ? undefined : await currentIdentity(config));
   const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
   let drillRecord: string | undefined;
   try {

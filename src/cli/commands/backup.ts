@@ -132,18 +132,18 @@ function registerList(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json\n  $ cmmc-db backup list --all')
     .action(
       ctx.action(async (opts: { dir?: string; all?: boolean }) => {
-        const { scanBackups, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameSource, sourceOf, describeSource, currentSource } = await lib();
+        const { scanBackups, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity } = await lib();
         const dir = resolveBackupDir(opts.dir);
         const scan = scanBackups(dir);
-        let source: import('../../backup/index.js').BackupSource | undefined;
+        let source: import('../../backup/index.js').DatabaseIdentity | undefined;
         if (!opts.all) {
           try {
-            source = await currentSource(ctx.config());
+            source = await currentIdentity(ctx.config());
           } catch (err) {
             ctx.out.warn(`cannot tell which database is configured (${(err as Error).message.split('\n')[0]}): listing every database's backups`);
           }
         }
-        const records = source ? scan.records.filter((r) => sameSource(sourceOf(r), source)) : scan.records;
+        const records = source ? scan.records.filter((r) => sameDatabase(identityOf(r), source)) : scan.records;
         const others = scan.records.length - records.length;
         // Unfinished files of runs that are gone (killed outright) are removed; a running backup's stay.
         const swept = sweepPartials(dir);
@@ -152,7 +152,7 @@ function registerList(backup: Command, ctx: CliContext): void {
         if (ctx.out.json) {
           ctx.out.data({
             dir,
-            ...(source ? { source } : {}),
+            ...(source ? { identity: source } : {}),
             backups: records.map((r) => ({ ...r, ageSeconds: Math.round((now.getTime() - new Date(r.createdAt).getTime()) / 1000) })),
             otherDatabases: others,
             invalid: scan.invalid,
@@ -160,13 +160,13 @@ function registerList(backup: Command, ctx: CliContext): void {
           });
           return 0;
         }
-        if (!records.length) ctx.out.info(`no backups${source ? ` of ${describeSource(source)}` : ''} in ${dir}`);
+        if (!records.length) ctx.out.info(`no backups${source ? ` of ${describeDatabase(source)}` : ''} in ${dir}`);
         else
           ctx.out.table(
             ['name', ...(source ? [] : ['database']), 'age', 'size', 'kind', 'revision', 'verified'],
             records.map((r) => [
               r.name,
-              ...(source ? [] : [describeSource(sourceOf(r))]),
+              ...(source ? [] : [describeDatabase(identityOf(r))]),
               formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
               [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
@@ -310,11 +310,11 @@ Example:
     )
     .action(
       ctx.action(async (opts: { dir?: string; keepLast?: number; keepDays?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean }) => {
-        const { pruneBackups, checkPolicy, formatBytes, currentSource } = await lib();
+        const { pruneBackups, checkPolicy, formatBytes, currentIdentity } = await lib();
         const policy = { keepLast: opts.keepLast, keepDays: opts.keepDays, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly };
         checkPolicy(policy);
-        const source = await currentSource(ctx.config());
-        const plan = pruneBackups({ dir: opts.dir, policy, source });
+        const identity = await currentIdentity(ctx.config());
+        const plan = pruneBackups({ dir: opts.dir, policy, identity });
         const doomed = plan.entries.filter((e) => e.action === 'delete');
         const render = (result: typeof plan, applied: boolean) => {
           if (ctx.out.json) return ctx.out.data(result);
@@ -341,7 +341,7 @@ Example:
           if (ctx.out.json) ctx.out.data(plan);
           return opts.dryRun ? 0 : 1;
         }
-        const result = pruneBackups({ dir: opts.dir, policy, source, apply: true });
+        const result = pruneBackups({ dir: opts.dir, policy, identity, apply: true });
         if (ctx.out.json) ctx.out.data(result);
         if (result.stalePartials.length) ctx.out.info(`removed ${result.stalePartials.length} unfinished file(s) left by runs that are gone: ${result.stalePartials.join(', ')}`);
         ctx.out.success(`deleted ${result.deleted.length} backup(s), freed ${formatBytes(result.freedBytes)}`);

@@ -8,12 +8,8 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--dry-run', 'show the version rows now and what they would become; change nothing')
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp base --purge --yes')
     .action(
-<<<<<<< HEAD
       ctx.action(async (target: string, flags: { purge?: boolean; dryRun?: boolean }) => {
-=======
-      ctx.action(async (target: string, flags: { purge?: boolean }) => {
         ctx.asOwner();
->>>>>>> main
         const m = await import('../../migrate/index.js');
         const script = await m.loadScript(ctx.config());
         const handle = await ctx.open();
