@@ -42,32 +42,32 @@ export function wasInterrupted(): boolean {
 }
 
 /**
- * Aborts `interruptSignal()` and runs every registered cleanup, newest first and all at once,
- * each bounded by `budgetMs` (a cleanup that takes longer is left running; the process is about to
- * exit). Returns the cleanups' state clauses, marked "(finishing)" when one was still running at
- * the end and "FAILED" when one threw. Called by the CLI's signal handler.
+ * Aborts `interruptSignal()` and runs every registered cleanup, newest first and all at once.
+ * After `budgetMs` it returns the cleanups' state clauses, marked "(finishing)" for one still
+ * running and "FAILED" for one that threw, with `pending`: settled once every cleanup has ended
+ * (the caller may wait a little longer for it before the process exits: a DROP DATABASE sent to a
+ * busy server). Called by the CLI's signal handler.
  */
-export async function runInterruptCleanups(budgetMs: number): Promise<string[]> {
+export async function runInterruptCleanups(budgetMs: number): Promise<{ states: string[]; pending: Promise<void> }> {
   if (!controller.signal.aborted) controller.abort(new Error('interrupted'));
   const entries = [...cleanups].reverse();
   cleanups.clear();
-  const states: string[] = [];
-  const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budgetMs).unref());
-  await Promise.all(
-    entries.map(async (entry) => {
-      const done = Promise.resolve()
-        .then(() => entry.run())
-        .then(
-          () => 'done' as const,
-          () => 'failed' as const,
-        );
-      const outcome = await Promise.race([done, deadline]);
-      // A cleanup still running when the time is up was started (a DROP DATABASE sent goes on on
-      // the server): say so rather than claim it done.
-      if (entry.state) states.push(outcome === 'done' ? entry.state : outcome === 'late' ? `${entry.state} (finishing)` : `${entry.state}: FAILED`);
-    }),
+  const runs = entries.map((entry) =>
+    Promise.resolve()
+      .then(() => entry.run())
+      .then(
+        () => 'done' as const,
+        () => 'failed' as const,
+      ),
   );
-  return states;
+  const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budgetMs).unref());
+  const outcomes = await Promise.all(runs.map((run) => Promise.race([run, deadline])));
+  const states: string[] = [];
+  outcomes.forEach((outcome, i) => {
+    const state = entries[i].state;
+    if (state) states.push(outcome === 'done' ? state : outcome === 'late' ? `${state} (finishing)` : `${state}: FAILED`);
+  });
+  return { states, pending: Promise.all(runs).then(() => {}) };
 }
 
 /** For tests of this module and for a library user that reuses one process: forget the interruption. */

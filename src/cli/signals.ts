@@ -12,8 +12,10 @@ import { runInterruptCleanups } from '../interrupt.js';
 /** Exit codes of the signals (128 + the signal's number, as shells report them). */
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
-/** Cleanups get this long; the whole stop stays under a second. */
+/** Cleanups get this long before the line is printed; the whole stop stays under a second. */
 const CLEANUP_BUDGET_MS = 800;
+/** At most this much longer for a cleanup that is still finishing when the line is out. */
+const FINISHING_MS = 3_000;
 
 let installed = false;
 let stopping = false;
@@ -39,8 +41,11 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
   // is exiting, and such errors must not interrupt the cleanups or print a stack.
   process.on('uncaughtException', () => {});
   process.on('unhandledRejection', () => {});
-  const states = await runInterruptCleanups(CLEANUP_BUDGET_MS);
+  const { states, pending } = await runInterruptCleanups(CLEANUP_BUDGET_MS);
   const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
   writeLine(`${what}: ${states.length ? states.join('; ') : 'stopped before finishing'}`);
+  // A cleanup still finishing (a DROP DATABASE on a busy server) gets a little longer before the
+  // exit; the line above is already out.
+  await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, FINISHING_MS))]);
   process.exit(code);
 }

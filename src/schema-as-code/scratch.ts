@@ -41,11 +41,20 @@ export interface ScratchDatabase {
 const live = new Map<string, () => void>();
 
 function track(name: string, where: { adminUrl?: string; folder?: string }): void {
+  // A session kept ready on the maintenance database while the scratch database lives: dropping it
+  // on an interruption then costs the DROP alone, not a new connection, within the second the
+  // signal handler gives.
+  const standby = where.adminUrl ? createPool(where.adminUrl, { applicationName: 'cmmc-db:scratch' }) : undefined;
+  if (standby) void standby`SELECT 1`.catch(() => {});
   const drop = async () => {
     if (where.folder) rmSync(where.folder, { recursive: true, force: true });
-    else await dropByName(where.adminUrl!, name);
+    else await standby!.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   };
-  live.set(name, onInterrupt(drop, 'scratch databases dropped'));
+  const release = onInterrupt(drop, 'scratch databases dropped');
+  live.set(name, () => {
+    release();
+    void standby?.end({ timeout: 1 }).catch(() => {});
+  });
 }
 
 function untrack(name: string): void {

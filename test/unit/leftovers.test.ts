@@ -92,7 +92,7 @@ describe('interruption cleanups', () => {
     }, 'broken');
     onInterrupt(() => void order.push('last'), 'last done');
     release();
-    const states = await runInterruptCleanups(50);
+    const { states } = await runInterruptCleanups(50);
     expect(interruptSignal().aborted).toBe(true);
     expect(order).toEqual(['last', 'first']);
     expect(states.sort()).toEqual(['broken: FAILED', 'first done', 'last done', 'slow (finishing)']);
