@@ -139,7 +139,7 @@ describe('backups of the embedded database', () => {
       fs.rmSync(dir, { recursive: true, force: true });
       await Promise.all([source.drop(), copy.drop()]);
     }
-  });
+  }, 240_000); // init --sample, a backup and a PGlite restore: minutes on a loaded two-core machine
 
   it('a gzip-compressed dump restores too; server-only commands say so in one line', async () => {
     const source = await embeddedBackend.create();
