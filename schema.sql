@@ -29,6 +29,51 @@ CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;
 COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access methods';
 
 --
+-- Name: delete_assessment(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.delete_assessment(assessment uuid, organization uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+      UPDATE evidence SET assessment_id = NULL WHERE organization_id = organization AND assessment_id = assessment;
+      UPDATE ai_analysis_results SET assessment_id = NULL WHERE organization_id = organization AND assessment_id = assessment;
+      UPDATE poam_items p SET finding_id = NULL
+        FROM control_findings f
+       WHERE p.organization_id = organization AND f.organization_id = organization
+         AND f.assessment_id = assessment AND p.finding_id = f.id AND p.assessment_id <> assessment;
+      DELETE FROM assessments WHERE organization_id = organization AND id = assessment;
+      RETURN FOUND;
+    END
+    $$;
+
+--
+-- Name: FUNCTION delete_assessment(assessment uuid, organization uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.delete_assessment(assessment uuid, organization uuid) IS 'Deletes an assessment: its findings, POA&M items and comments go, its evidence and AI results stay with assessment_id cleared (docs/schema.md).';
+
+--
+-- Name: delete_control_finding(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.delete_control_finding(finding uuid, organization uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+      UPDATE poam_items SET finding_id = NULL WHERE organization_id = organization AND finding_id = finding;
+      DELETE FROM control_findings WHERE organization_id = organization AND id = finding;
+      RETURN FOUND;
+    END
+    $$;
+
+--
+-- Name: FUNCTION delete_control_finding(finding uuid, organization uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.delete_control_finding(finding uuid, organization uuid) IS 'Deletes a control finding: its POA&M items stay with finding_id cleared, its comments go (docs/schema.md).';
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -46,7 +91,7 @@ CREATE FUNCTION public.set_updated_at() RETURNS trigger
 --
 
 CREATE TABLE public.ai_analysis_results (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     assessment_id uuid,
     analysis_type character varying(40) NOT NULL,
@@ -87,7 +132,7 @@ ALTER TABLE ONLY public.ai_analysis_results FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.assessments (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     name character varying(255) NOT NULL,
     assessment_type character varying(20) NOT NULL,
@@ -121,8 +166,8 @@ ALTER TABLE ONLY public.assessments FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.audit_logs (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
-    organization_id uuid,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    organization_id uuid NOT NULL,
     user_id uuid,
     user_email character varying(255),
     action character varying(20) NOT NULL,
@@ -138,6 +183,12 @@ CREATE TABLE public.audit_logs (
 );
 
 ALTER TABLE ONLY public.audit_logs FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: COLUMN audit_logs.organization_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_logs.organization_id IS 'The tenant of the event; 00000000-0000-0000-0000-000000000000 (the nil UUID) for events with no tenant (docs/scale-out.md).';
 
 --
 -- Name: cmmc_controls; Type: TABLE; Schema: public; Owner: -
@@ -167,7 +218,7 @@ CREATE TABLE public.cmmc_controls (
 --
 
 CREATE TABLE public.comments (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     assessment_id uuid,
     finding_id uuid,
@@ -193,7 +244,7 @@ ALTER TABLE ONLY public.comments FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.control_findings (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     assessment_id uuid NOT NULL,
     organization_id uuid NOT NULL,
     control_id character varying(20) NOT NULL,
@@ -217,7 +268,7 @@ ALTER TABLE ONLY public.control_findings FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.document_chunks (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     document_id uuid NOT NULL,
     organization_id uuid NOT NULL,
     chunk_index integer NOT NULL,
@@ -243,7 +294,7 @@ ALTER TABLE ONLY public.document_chunks FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.documents (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     title character varying(500) NOT NULL,
     document_type character varying(30) NOT NULL,
@@ -278,7 +329,7 @@ ALTER TABLE ONLY public.documents FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.evidence (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     assessment_id uuid,
     organization_id uuid NOT NULL,
     file_name character varying(500) NOT NULL,
@@ -303,7 +354,7 @@ ALTER TABLE ONLY public.evidence FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.notifications (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     user_id uuid NOT NULL,
     notification_type character varying(30) NOT NULL,
@@ -332,7 +383,7 @@ ALTER TABLE ONLY public.notifications FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.organizations (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     name character varying(255) NOT NULL,
     organization_type character varying(20) NOT NULL,
     cage_code character varying(5),
@@ -361,7 +412,7 @@ ALTER TABLE ONLY public.organizations FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.poam_items (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     assessment_id uuid NOT NULL,
     control_id character varying(20) NOT NULL,
@@ -393,7 +444,7 @@ ALTER TABLE ONLY public.poam_items FORCE ROW LEVEL SECURITY;
 --
 
 CREATE TABLE public.provider_inheritance (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     provider character varying(30) NOT NULL,
     control_id character varying(20) NOT NULL,
     inheritance_type character varying(20) NOT NULL,
@@ -428,7 +479,7 @@ CREATE TABLE public.system_config (
 --
 
 CREATE TABLE public.users (
-    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
     organization_id uuid NOT NULL,
     email character varying(255) NOT NULL,
     password_hash character varying(255) NOT NULL,
@@ -452,26 +503,48 @@ ALTER TABLE ONLY public.users FORCE ROW LEVEL SECURITY;
 -- Name: v_assessment_progress; Type: VIEW; Schema: public; Owner: -
 --
 
-CREATE VIEW public.v_assessment_progress AS
-SELECT
-    NULL::uuid AS assessment_id,
-    NULL::uuid AS organization_id,
-    NULL::character varying(255) AS name,
-    NULL::character varying(20) AS assessment_type,
-    NULL::integer AS target_level,
-    NULL::character varying(20) AS status,
-    NULL::date AS start_date,
-    NULL::date AS end_date,
-    NULL::integer AS findings_total,
-    NULL::integer AS findings_not_started,
-    NULL::integer AS findings_in_progress,
-    NULL::integer AS findings_met,
-    NULL::integer AS findings_not_met,
-    NULL::integer AS findings_not_applicable,
-    NULL::numeric(5,2) AS completion_percentage,
-    NULL::numeric(5,2) AS compliance_percentage,
-    NULL::integer AS evidence_count,
-    NULL::integer AS open_poam_items;
+CREATE VIEW public.v_assessment_progress WITH (security_invoker='true') AS
+ SELECT a.id AS assessment_id,
+    a.organization_id,
+    a.name,
+    a.assessment_type,
+    a.target_level,
+    a.status,
+    a.start_date,
+    a.end_date,
+    (COALESCE(f.total, (0)::bigint))::integer AS findings_total,
+    (COALESCE(f.not_started, (0)::bigint))::integer AS findings_not_started,
+    (COALESCE(f.in_progress, (0)::bigint))::integer AS findings_in_progress,
+    (COALESCE(f.met, (0)::bigint))::integer AS findings_met,
+    (COALESCE(f.not_met, (0)::bigint))::integer AS findings_not_met,
+    (COALESCE(f.not_applicable, (0)::bigint))::integer AS findings_not_applicable,
+    (COALESCE(round(((100.0 * (((f.met + f.not_met) + f.not_applicable))::numeric) / (NULLIF(f.total, 0))::numeric), 2), (0)::numeric))::numeric(5,2) AS completion_percentage,
+    (round(((100.0 * (f.met)::numeric) / (NULLIF((f.met + f.not_met), 0))::numeric), 2))::numeric(5,2) AS compliance_percentage,
+    (COALESCE(e.evidence, (0)::bigint))::integer AS evidence_count,
+    (COALESCE(p.open_items, (0)::bigint))::integer AS open_poam_items
+   FROM (((public.assessments a
+     LEFT JOIN ( SELECT control_findings.organization_id,
+            control_findings.assessment_id,
+            count(*) AS total,
+            count(*) FILTER (WHERE ((control_findings.status)::text = 'Not Started'::text)) AS not_started,
+            count(*) FILTER (WHERE ((control_findings.status)::text = 'In Progress'::text)) AS in_progress,
+            count(*) FILTER (WHERE ((control_findings.status)::text = 'Met'::text)) AS met,
+            count(*) FILTER (WHERE ((control_findings.status)::text = 'Not Met'::text)) AS not_met,
+            count(*) FILTER (WHERE ((control_findings.status)::text = 'Not Applicable'::text)) AS not_applicable
+           FROM public.control_findings
+          GROUP BY control_findings.organization_id, control_findings.assessment_id) f ON (((f.organization_id = a.organization_id) AND (f.assessment_id = a.id))))
+     LEFT JOIN ( SELECT evidence.organization_id,
+            evidence.assessment_id,
+            count(*) AS evidence
+           FROM public.evidence
+          WHERE (evidence.assessment_id IS NOT NULL)
+          GROUP BY evidence.organization_id, evidence.assessment_id) e ON (((e.organization_id = a.organization_id) AND (e.assessment_id = a.id))))
+     LEFT JOIN ( SELECT poam_items.organization_id,
+            poam_items.assessment_id,
+            count(*) AS open_items
+           FROM public.poam_items
+          WHERE ((poam_items.status)::text <> ALL ((ARRAY['Completed'::character varying, 'Risk Accepted'::character varying])::text[]))
+          GROUP BY poam_items.organization_id, poam_items.assessment_id) p ON (((p.organization_id = a.organization_id) AND (p.assessment_id = a.id))));
 
 --
 -- Name: v_organization_compliance_by_domain; Type: VIEW; Schema: public; Owner: -
@@ -495,7 +568,7 @@ CREATE VIEW public.v_organization_compliance_by_domain WITH (security_invoker='t
     (count(*) FILTER (WHERE ((f.status)::text = ANY ((ARRAY['Not Started'::character varying, 'In Progress'::character varying])::text[]))))::integer AS controls_pending,
     (round(((100.0 * (count(*) FILTER (WHERE ((f.status)::text = 'Met'::text)))::numeric) / (NULLIF(count(*) FILTER (WHERE ((f.status)::text <> 'Not Applicable'::text)), 0))::numeric), 2))::numeric(5,2) AS compliance_percentage
    FROM ((latest l
-     JOIN public.control_findings f ON ((f.assessment_id = l.id)))
+     JOIN public.control_findings f ON (((f.organization_id = l.organization_id) AND (f.assessment_id = l.id))))
      JOIN public.cmmc_controls c ON (((c.id)::text = (f.control_id)::text)))
   GROUP BY l.organization_id, l.id, c.domain;
 
@@ -504,28 +577,21 @@ CREATE VIEW public.v_organization_compliance_by_domain WITH (security_invoker='t
 --
 
 ALTER TABLE ONLY public.ai_analysis_results
-    ADD CONSTRAINT ai_analysis_results_pkey PRIMARY KEY (id);
-
---
--- Name: assessments assessments_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.assessments
-    ADD CONSTRAINT assessments_id_organization_id_key UNIQUE (id, organization_id);
+    ADD CONSTRAINT ai_analysis_results_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: assessments assessments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.assessments
-    ADD CONSTRAINT assessments_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT assessments_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_logs
-    ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: cmmc_controls cmmc_controls_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -535,81 +601,53 @@ ALTER TABLE ONLY public.cmmc_controls
     ADD CONSTRAINT cmmc_controls_pkey PRIMARY KEY (id);
 
 --
--- Name: comments comments_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_id_organization_id_key UNIQUE (id, organization_id);
-
---
 -- Name: comments comments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.comments
-    ADD CONSTRAINT comments_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT comments_pkey PRIMARY KEY (id, organization_id);
 
 --
--- Name: control_findings control_findings_assessment_id_control_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.control_findings
-    ADD CONSTRAINT control_findings_assessment_id_control_id_key UNIQUE (assessment_id, control_id);
-
---
--- Name: control_findings control_findings_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: control_findings control_findings_organization_id_assessment_id_control_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.control_findings
-    ADD CONSTRAINT control_findings_id_organization_id_key UNIQUE (id, organization_id);
+    ADD CONSTRAINT control_findings_organization_id_assessment_id_control_id_key UNIQUE (organization_id, assessment_id, control_id);
 
 --
 -- Name: control_findings control_findings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.control_findings
-    ADD CONSTRAINT control_findings_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT control_findings_pkey PRIMARY KEY (id, organization_id);
 
 --
--- Name: document_chunks document_chunks_document_id_chunk_index_key; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: document_chunks document_chunks_organization_id_document_id_chunk_index_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.document_chunks
-    ADD CONSTRAINT document_chunks_document_id_chunk_index_key UNIQUE (document_id, chunk_index);
+    ADD CONSTRAINT document_chunks_organization_id_document_id_chunk_index_key UNIQUE (organization_id, document_id, chunk_index);
 
 --
 -- Name: document_chunks document_chunks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.document_chunks
-    ADD CONSTRAINT document_chunks_pkey PRIMARY KEY (id);
-
---
--- Name: documents documents_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.documents
-    ADD CONSTRAINT documents_id_organization_id_key UNIQUE (id, organization_id);
+    ADD CONSTRAINT document_chunks_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: documents documents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.documents
-    ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
-
---
--- Name: evidence evidence_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.evidence
-    ADD CONSTRAINT evidence_id_organization_id_key UNIQUE (id, organization_id);
+    ADD CONSTRAINT documents_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: evidence evidence_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.evidence
-    ADD CONSTRAINT evidence_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT evidence_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: cmmc_controls idx_controls_nist; Type: CONSTRAINT; Schema: public; Owner: -
@@ -623,7 +661,7 @@ ALTER TABLE ONLY public.cmmc_controls
 --
 
 ALTER TABLE ONLY public.notifications
-    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: organizations organizations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -633,18 +671,11 @@ ALTER TABLE ONLY public.organizations
     ADD CONSTRAINT organizations_pkey PRIMARY KEY (id);
 
 --
--- Name: poam_items poam_items_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.poam_items
-    ADD CONSTRAINT poam_items_id_organization_id_key UNIQUE (id, organization_id);
-
---
 -- Name: poam_items poam_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.poam_items
-    ADD CONSTRAINT poam_items_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT poam_items_pkey PRIMARY KEY (id, organization_id);
 
 --
 -- Name: provider_inheritance provider_inheritance_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -843,12 +874,6 @@ CREATE INDEX idx_controls_level ON public.cmmc_controls USING btree (level);
 CREATE INDEX idx_document_chunks_embedding ON public.document_chunks USING hnsw (((embedding)::public.halfvec(3072)) public.halfvec_cosine_ops);
 
 --
--- Name: idx_document_chunks_organization_id; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX idx_document_chunks_organization_id ON public.document_chunks USING btree (organization_id);
-
---
 -- Name: idx_documents_approved_by; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -937,12 +962,6 @@ CREATE INDEX idx_findings_assessment_id ON public.control_findings USING btree (
 --
 
 CREATE INDEX idx_findings_control_id ON public.control_findings USING btree (control_id);
-
---
--- Name: idx_findings_organization_id; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX idx_findings_organization_id ON public.control_findings USING btree (organization_id);
 
 --
 -- Name: idx_findings_status; Type: INDEX; Schema: public; Owner: -
@@ -1071,37 +1090,6 @@ CREATE INDEX idx_users_role ON public.users USING btree (role);
 CREATE INDEX idx_users_status ON public.users USING btree (status);
 
 --
--- Name: v_assessment_progress _RETURN; Type: RULE; Schema: public; Owner: -
---
-
-CREATE OR REPLACE VIEW public.v_assessment_progress WITH (security_invoker='true') AS
- SELECT a.id AS assessment_id,
-    a.organization_id,
-    a.name,
-    a.assessment_type,
-    a.target_level,
-    a.status,
-    a.start_date,
-    a.end_date,
-    (count(f.id))::integer AS findings_total,
-    (count(f.id) FILTER (WHERE ((f.status)::text = 'Not Started'::text)))::integer AS findings_not_started,
-    (count(f.id) FILTER (WHERE ((f.status)::text = 'In Progress'::text)))::integer AS findings_in_progress,
-    (count(f.id) FILTER (WHERE ((f.status)::text = 'Met'::text)))::integer AS findings_met,
-    (count(f.id) FILTER (WHERE ((f.status)::text = 'Not Met'::text)))::integer AS findings_not_met,
-    (count(f.id) FILTER (WHERE ((f.status)::text = 'Not Applicable'::text)))::integer AS findings_not_applicable,
-    (COALESCE(round(((100.0 * (count(f.id) FILTER (WHERE ((f.status)::text = ANY ((ARRAY['Met'::character varying, 'Not Met'::character varying, 'Not Applicable'::character varying])::text[]))))::numeric) / (NULLIF(count(f.id), 0))::numeric), 2), (0)::numeric))::numeric(5,2) AS completion_percentage,
-    (round(((100.0 * (count(f.id) FILTER (WHERE ((f.status)::text = 'Met'::text)))::numeric) / (NULLIF(count(f.id) FILTER (WHERE ((f.status)::text = ANY ((ARRAY['Met'::character varying, 'Not Met'::character varying])::text[]))), 0))::numeric), 2))::numeric(5,2) AS compliance_percentage,
-    (( SELECT count(*) AS count
-           FROM public.evidence e
-          WHERE (e.assessment_id = a.id)))::integer AS evidence_count,
-    (( SELECT count(*) AS count
-           FROM public.poam_items p
-          WHERE ((p.assessment_id = a.id) AND ((p.status)::text <> ALL ((ARRAY['Completed'::character varying, 'Risk Accepted'::character varying])::text[])))))::integer AS open_poam_items
-   FROM (public.assessments a
-     LEFT JOIN public.control_findings f ON ((f.assessment_id = a.id)))
-  GROUP BY a.id;
-
---
 -- Name: cmmc_controls trg_cmmc_controls_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1154,7 +1142,7 @@ CREATE TRIGGER trg_users_updated_at BEFORE UPDATE ON public.users FOR EACH ROW E
 --
 
 ALTER TABLE ONLY public.ai_analysis_results
-    ADD CONSTRAINT ai_analysis_results_assessment_fkey FOREIGN KEY (assessment_id, organization_id) REFERENCES public.assessments(id, organization_id) ON DELETE SET NULL (assessment_id);
+    ADD CONSTRAINT ai_analysis_results_assessment_fkey FOREIGN KEY (assessment_id, organization_id) REFERENCES public.assessments(id, organization_id);
 
 --
 -- Name: ai_analysis_results ai_analysis_results_control_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1287,7 +1275,7 @@ ALTER TABLE ONLY public.documents
 --
 
 ALTER TABLE ONLY public.evidence
-    ADD CONSTRAINT evidence_assessment_fkey FOREIGN KEY (assessment_id, organization_id) REFERENCES public.assessments(id, organization_id) ON DELETE SET NULL (assessment_id);
+    ADD CONSTRAINT evidence_assessment_fkey FOREIGN KEY (assessment_id, organization_id) REFERENCES public.assessments(id, organization_id);
 
 --
 -- Name: evidence evidence_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1336,7 +1324,7 @@ ALTER TABLE ONLY public.poam_items
 --
 
 ALTER TABLE ONLY public.poam_items
-    ADD CONSTRAINT poam_items_finding_fkey FOREIGN KEY (finding_id, organization_id) REFERENCES public.control_findings(id, organization_id) ON DELETE SET NULL (finding_id);
+    ADD CONSTRAINT poam_items_finding_fkey FOREIGN KEY (finding_id, organization_id) REFERENCES public.control_findings(id, organization_id);
 
 --
 -- Name: poam_items poam_items_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -27,6 +27,8 @@ export default defineConfig({
           name: 'unit',
           include: UNIT,
           testTimeout: 10_000,
+          // Projects with different maxWorkers must run in separate groups: the pure tests first.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -38,6 +40,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           pool: 'forks',
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/helpers/global-setup.ts'],
         },
       },

@@ -47,17 +47,20 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
  */
 export function run(cmd, args, { env = cleanEnv(), cwd = ROOT, input } = {}) {
   const rssFile = TIME ? path.join(os.tmpdir(), `cmmc-bench-rss-${process.pid}`) : undefined;
-  const [file, argv] = TIME ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
   const r = spawnSync(file, argv, { env, cwd, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().slice(-2000)}`);
   let rssKb;
+  let cpuMs;
   if (rssFile) {
-    rssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    const [kb, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    rssKb = kb;
+    cpuMs = (user + sys) * 1000;
     rmSync(rssFile, { force: true });
   }
-  return { ms, rssKb, stdout: String(r.stdout) };
+  return { ms, rssKb, cpuMs, stdout: String(r.stdout) };
 }
 
 /** One run of the built CLI. */
@@ -80,6 +83,7 @@ export async function paired(subject, floor, runs = RUNS) {
   const a = [];
   const b = [];
   const ratios = [];
+  const cpuRatios = [];
   for (let i = 0; i < runs; i++) {
     let x;
     let y;
@@ -93,6 +97,7 @@ export async function paired(subject, floor, runs = RUNS) {
     a.push(x);
     b.push(y);
     ratios.push(x.ms / y.ms);
+    if (x.cpuMs !== undefined && y.cpuMs) cpuRatios.push(x.cpuMs / y.cpuMs);
   }
   const maxRss = (xs) => (xs.some((r) => r.rssKb) ? Math.max(...xs.map((r) => r.rssKb ?? 0)) : undefined);
   return {
@@ -101,6 +106,10 @@ export async function paired(subject, floor, runs = RUNS) {
     ratio: median(ratios),
     min: Math.min(...ratios),
     max: Math.max(...ratios),
+    // CPU time (user + system) of the process itself: steadier than wall time on a busy machine,
+    // but it leaves out the server's work and the waits (psql's and pg_dump's CPU is mostly not theirs).
+    cpuRatio: cpuRatios.length ? median(cpuRatios) : undefined,
+    subjectCpuMs: a.some((r) => r.cpuMs !== undefined) ? median(a.map((r) => r.cpuMs ?? 0)) : undefined,
     subjectRssKb: maxRss(a),
     floorRssKb: maxRss(b),
     runs,
@@ -125,20 +134,21 @@ export class Report {
       floorTime: fmtMs(r.floorMs),
       ratio: `${r.ratio.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`,
       target: target === undefined ? '' : `≤ ${target}× ${r.ratio <= target ? 'met' : 'NOT met'}`,
+      cpu: r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(2)}×`,
       rss: r.subjectRssKb === undefined ? '' : `${fmtMiB(r.subjectRssKb)} / ${fmtMiB(r.floorRssKb)}`,
       raw: r,
     });
   }
   /** A row with one figure (no floor). */
   note(what, value) {
-    this.rows.push({ what, floor: '', subject: value, floorTime: '', ratio: '', target: '', rss: '' });
+    this.rows.push({ what, floor: '', subject: value, floorTime: '', ratio: '', target: '', cpu: '', rss: '' });
   }
   print() {
     if (process.argv.includes('--json')) {
       console.log(JSON.stringify({ title: this.title, machine: machine(), quick: QUICK, rows: this.rows }, null, 2));
       return;
     }
-    const header = { what: '', floor: 'floor / peer', subject: 'cmmc-db', floorTime: 'floor', ratio: 'ratio (range)', target: 'target', rss: 'peak RSS (cmmc-db / floor)' };
+    const header = { what: '', floor: 'floor / peer', subject: 'cmmc-db', floorTime: 'floor', ratio: 'ratio (range)', target: 'target', cpu: 'CPU ratio', rss: 'peak RSS (cmmc-db / floor)' };
     const keys = Object.keys(header);
     const all = [header, ...this.rows];
     const widths = keys.map((k) => Math.max(...all.map((r) => String(r[k]).length)));
@@ -183,7 +193,14 @@ export function tempDir(prefix = 'cmmc-bench-') {
   return dir;
 }
 
-/** Drops what the script made; call at the end (and it runs on exit). */
+// Interrupted (Ctrl-C, kill): drop the scratch databases and folders all the same.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Drops what the script made; call at the end (and on SIGINT/SIGTERM). */
 export async function cleanup() {
   for (const d of folders.splice(0)) rmSync(d, { recursive: true, force: true });
   const left = await admin`SELECT datname FROM pg_database WHERE datname LIKE ${`cmmc_bench_${process.pid}_%`}`;

@@ -100,10 +100,16 @@ function arr(values: string[]): string {
   return values.length === 0 ? 'ARRAY[]::text[]' : `ARRAY[\n    ${values.map(dq).join(',\n    ')}\n  ]::text[]`;
 }
 
-/** `ON CONFLICT (...) DO UPDATE` that touches a row (and its updated_at) only when a value differs. */
+/**
+ * `ON CONFLICT (...) DO UPDATE` that touches a row only when a value differs. No `updated_at =
+ * now()`: the set_updated_at trigger sets it on every table that has it, and a distributed
+ * PostgreSQL (Citus) refuses now() in an upsert's DO UPDATE SET (docs/scale-out.md). The key
+ * columns are never set (a tenant table's key includes organization_id, the distribution column,
+ * which cannot be changed by an update there).
+ */
 function upsert(table: string, key: string[], columns: string[]): string {
   const updatable = columns.filter((c) => !key.includes(c));
-  const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).concat('updated_at = now()').join(',\n  ');
+  const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).join(',\n  ');
   const mine = updatable.map((c) => `${table}.${c}`).join(', ');
   const theirs = updatable.map((c) => `EXCLUDED.${c}`).join(', ');
   return `ON CONFLICT (${key.join(', ')}) DO UPDATE SET\n  ${set}\nWHERE (${mine}) IS DISTINCT FROM (${theirs});`;
@@ -554,15 +560,14 @@ function sqlValue(v: SqlValue): string {
   return v.raw;
 }
 
-/** One INSERT of several rows, upserted by `key`; rows are objects with the same columns. */
-function insertRows(table: string, key: string[], rows: Record<string, SqlValue>[], hasUpdatedAt: boolean): string {
+/** The key of a tenant table's rows: its primary key (id, organization_id) (migration c0290a8b76a4). */
+const TENANT_KEY = ['id', 'organization_id'];
+
+/** One INSERT of several rows, upserted by `key` (see `upsert`); rows are objects with the same columns. */
+function insertRows(table: string, key: string[], rows: Record<string, SqlValue>[]): string {
   const columns = Object.keys(rows[0]);
   const values = rows.map((r) => `  (${columns.map((c) => sqlValue(r[c])).join(', ')})`).join(',\n');
-  const updatable = columns.filter((c) => !key.includes(c));
-  const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).concat(hasUpdatedAt ? ['updated_at = now()'] : []).join(',\n  ');
-  const mine = updatable.map((c) => `${table}.${c}`).join(', ');
-  const theirs = updatable.map((c) => `EXCLUDED.${c}`).join(', ');
-  return `INSERT INTO ${table} (${columns.join(', ')})\nVALUES\n${values}\nON CONFLICT (${key.join(', ')}) DO UPDATE SET\n  ${set}\nWHERE (${mine}) IS DISTINCT FROM (${theirs});\n`;
+  return `INSERT INTO ${table} (${columns.join(', ')})\nVALUES\n${values}\n${upsert(table, key, columns)}\n`;
 }
 
 type FindingStatus = 'Not Started' | 'In Progress' | 'Met' | 'Not Met' | 'Not Applicable';
@@ -653,23 +658,23 @@ function sampleSql(ref: Reference, refSha: string): string {
       id: uuid(org), name: 'Acme Defense Manufacturing (demo)', organization_type: 'SMB', cage_code: '1DEM0', duns_number: null,
       uei: 'DEMO00000001', address: '100 Example Way', city: 'Arlington', state: 'VA', zip_code: '22201', country: 'USA',
       phone: '+1 555 0100', website: 'https://acme-defense.example', target_cmmc_level: 2, status: 'Trial',
-    }], true),
+    }]),
     insertRows('users', ['id'], DEMO_USERS.map((u) => ({
       id: uuid(user[u.key]), organization_id: uuid(org), email: u.email, password_hash: demoHash(u.password, u.email),
       full_name: u.name, role: u.role, status: 'Active', phone: null, job_title: u.title, email_verified: true, last_login: null,
-    })), true),
-    insertRows('assessments', ['id'], [{
+    }))),
+    insertRows('assessments', TENANT_KEY, [{
       id: uuid(assessment), organization_id: uuid(org), name: 'CMMC Level 2 readiness (demo)', assessment_type: 'CMMC_L2', target_level: 2,
       status: 'In Progress', scope_domains: textArr(Object.keys(FAMILY_COUNTS).sort()), scope_cloud_providers: textArr(['M365_GCC_HIGH', 'AZURE_GOVERNMENT']),
       start_date: date('2026-10-01'), end_date: date('2027-03-31'), lead_assessor_id: uuid(user.assessor),
       total_controls: ref.requirements.length, controls_met: met, completion_percentage: completion,
-    }], false),
-    insertRows('evidence', ['id'], [
+    }]),
+    insertRows('evidence', TENANT_KEY, [
       { id: uuid(evidence.policy), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'access-control-policy.pdf', file_path: 'demo/evidence/access-control-policy.pdf', file_size_bytes: 184320, mime_type: 'application/pdf', evidence_type: 'Policy', description: 'Approved access control policy (demo)', control_ids: textArr(['AC.L2-3.1.1', 'AC.L2-3.1.2']), extracted_text: policyText, embedding: null, uploaded_by: uuid(user.admin) },
       { id: uuid(evidence.mfa), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'conditional-access-mfa.png', file_path: 'demo/evidence/conditional-access-mfa.png', file_size_bytes: 96256, mime_type: 'image/png', evidence_type: 'Screenshot', description: 'Conditional Access policy requiring MFA, showing the excluded break-glass and service accounts (demo)', control_ids: textArr(['IA.L2-3.5.3']), extracted_text: null, embedding: null, uploaded_by: uuid(user.admin) },
       { id: uuid(evidence.firewall), assessment_id: uuid(assessment), organization_id: uuid(org), file_name: 'boundary-firewall-rules.txt', file_path: 'demo/evidence/boundary-firewall-rules.txt', file_size_bytes: 4210, mime_type: 'text/plain', evidence_type: 'Configuration', description: 'Boundary firewall rule export (demo)', control_ids: textArr(['SC.L2-3.13.1', 'SC.L2-3.13.6']), extracted_text: 'deny any any; allow 443/tcp from 10.20.0.0/16 to enclave', embedding: null, uploaded_by: uuid(user.assessor) },
-    ], false),
-    insertRows('control_findings', ['id'], ref.requirements.map((r, i) => {
+    ]),
+    insertRows('control_findings', TENANT_KEY, ref.requirements.map((r, i) => {
       const status = statuses[i];
       return {
         id: uuid(findingId(r)), assessment_id: uuid(assessment), organization_id: uuid(org), control_id: r.cmmc_id, status,
@@ -679,8 +684,8 @@ function sampleSql(ref: Reference, refSha: string): string {
         uses_provider_inheritance: r.family_code === 'PE',
         risk_level: status === 'Not Met' ? 'High' : null,
       };
-    }), false),
-    insertRows('poam_items', ['id'], [{
+    })),
+    insertRows('poam_items', TENANT_KEY, [{
       id: uuid(poam), organization_id: uuid(org), assessment_id: uuid(assessment), control_id: byId('3.5.3').cmmc_id, finding_id: uuid(findingId(byId('3.5.3'))),
       title: 'Enforce MFA on every privileged account', weakness_description: 'Two service accounts with administrative rights are excluded from the MFA Conditional Access policy.',
       remediation_plan: 'Replace the two service accounts with workload identities; remove the exclusions; verify with a sign-in report.',
@@ -690,38 +695,38 @@ function sampleSql(ref: Reference, refSha: string): string {
         { title: 'Remove exclusions and verify', due: '2027-02-28', done: false },
       ]),
       risk_level: 'High', status: 'In Progress', owner_id: uuid(user.admin), resources_required: '2 days of identity engineering', estimated_cost: 4800, due_date: date('2027-02-28'), completion_date: null,
-    }], true),
-    insertRows('documents', ['id'], [{
+    }]),
+    insertRows('documents', TENANT_KEY, [{
       id: uuid(doc), organization_id: uuid(org), title: 'Access Control Policy', document_type: 'Policy', version: '1.2', status: 'Approved',
       file_name: 'access-control-policy.pdf', file_path: 'demo/documents/access-control-policy.pdf', mime_type: 'application/pdf', file_size_bytes: 184320,
       content: policyText, content_hash: createHash('sha256').update(policyText).digest('hex'), control_ids: textArr(['AC.L2-3.1.1', 'AC.L2-3.1.2']),
       owner_id: uuid(user.admin), approved_by: uuid(user.admin), approved_at: ts('2026-09-15 14:00:00+00'), effective_date: date('2026-09-15'), next_review_date: date('2027-09-15'),
       embedding: null, embedding_model: null,
-    }], true),
-    insertRows('document_chunks', ['id'], chunkRows, false),
-    insertRows('ai_analysis_results', ['id'], [{
+    }]),
+    insertRows('document_chunks', TENANT_KEY, chunkRows),
+    insertRows('ai_analysis_results', TENANT_KEY, [{
       id: uuid(ai), organization_id: uuid(org), assessment_id: uuid(assessment), analysis_type: 'narrative_generation', entity_type: 'control_finding',
       entity_id: uuid(findingId(byId('3.1.1'))), control_id: byId('3.1.1').cmmc_id, model_provider: 'demo', model_name: 'demo-narrative-1', prompt_version: 'v1',
       input: jsonb({ control: 'AC.L2-3.1.1', evidence: [evidence.policy] }), output: jsonb({ narrative: 'Draft (AI, demo): authorized users, processes and devices are identified in the account register and access is limited to them through Entra ID groups.' }),
       confidence_score: 0.82, input_tokens: 1840, output_tokens: 212, cost_usd: 0.0061, duration_ms: 2350, status: 'Completed', error_message: null,
       requested_by: uuid(user.assessor), completed_at: ts('2026-10-20 09:30:02+00'),
-    }], false),
-    insertRows('comments', ['id'], [
+    }]),
+    insertRows('comments', TENANT_KEY, [
       { id: uuid(comment(1)), organization_id: uuid(org), assessment_id: null, finding_id: uuid(findingId(byId('3.5.3'))), evidence_id: null, poam_item_id: null, parent_id: null, author_id: uuid(user.assessor), body: '@Alex Admin the MFA screenshot shows two excluded service accounts: this cannot be Met yet.', mentions: uuidArr([user.admin]), is_resolved: false, edited_at: null },
       { id: uuid(comment(2)), organization_id: uuid(org), assessment_id: null, finding_id: uuid(findingId(byId('3.5.3'))), evidence_id: null, poam_item_id: null, parent_id: uuid(comment(1)), author_id: uuid(user.admin), body: 'Agreed: opened a POA&M item to move them to workload identities.', mentions: uuidArr([]), is_resolved: false, edited_at: null },
-    ], true),
-    insertRows('notifications', ['id'], [
+    ]),
+    insertRows('notifications', TENANT_KEY, [
       { id: uuid(notification(1)), organization_id: uuid(org), user_id: uuid(user.admin), notification_type: 'mention', title: 'Sam Assessor mentioned you', message: 'On IA.L2-3.5.3 Multifactor Authentication.', entity_type: 'comment', entity_id: uuid(comment(1)), action_url: `/assessments/${assessment}/findings/${findingId(byId('3.5.3'))}`, channel: 'in_app', is_read: false, read_at: null, delivery_status: 'Delivered', delivered_at: ts('2026-10-21 08:00:00+00'), delivery_error: null },
       { id: uuid(notification(2)), organization_id: uuid(org), user_id: uuid(user.assessor), notification_type: 'assignment', title: 'You lead an assessment', message: 'CMMC Level 2 readiness (demo).', entity_type: 'assessment', entity_id: uuid(assessment), action_url: `/assessments/${assessment}`, channel: 'both', is_read: true, read_at: ts('2026-10-01 09:15:00+00'), delivery_status: 'Sent', delivered_at: ts('2026-10-01 09:00:00+00'), delivery_error: null },
       { id: uuid(notification(3)), organization_id: uuid(org), user_id: uuid(user.admin), notification_type: 'poam_overdue', title: 'POA&M milestone due soon', message: 'Migrate to workload identities is due 2027-01-31.', entity_type: 'poam_item', entity_id: uuid(poam), action_url: `/poam/${poam}`, channel: 'email', is_read: false, read_at: null, delivery_status: 'Pending', delivered_at: null, delivery_error: null },
-    ], false),
-    insertRows('audit_logs', ['id'], [
+    ]),
+    insertRows('audit_logs', TENANT_KEY, [
       { id: uuid(audit(1)), organization_id: uuid(org), user_id: uuid(user.admin), user_email: 'admin@acme-defense.example', action: 'LOGIN', entity_type: 'user', entity_id: user.admin, changes: jsonb({}), ip_address: raw(`'192.0.2.10'::inet`), user_agent: 'demo', request_id: 'demo-0001' },
       { id: uuid(audit(2)), organization_id: uuid(org), user_id: uuid(user.assessor), user_email: 'assessor@acme-defense.example', action: 'UPDATE', entity_type: 'control_finding', entity_id: findingId(byId('3.5.3')), changes: jsonb({ status: ['In Progress', 'Not Met'] }), ip_address: raw(`'192.0.2.11'::inet`), user_agent: 'demo', request_id: 'demo-0002' },
-    ], false),
+    ]),
     insertRows('system_config', ['key'], [
       { key: 'demo.organization_id', value: jsonb(org), description: 'Set by seeds/03_sample_data.sql: the demo organization. Its users have public passwords; delete it before going live.', is_secret: false, updated_by: uuid(user.admin) },
-    ], true),
+    ]),
   ];
   return parts.join('\n');
 }

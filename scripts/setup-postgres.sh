@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure this machine has what cmmc-db's tests and commands use: a running PostgreSQL on
 # 127.0.0.1:5432 with the pgvector extension available, pg_dump/pg_restore/psql, crontab, chromium,
-# and pg_autoctl (pg_auto_failover) for the high-availability tests.
+# pg_autoctl (pg_auto_failover) for the high-availability tests, and Debian's python3-alembic with
+# python3-psycopg2 (the migration engine's differential test against Alembic).
 # Idempotent: every step is skipped when its result is already there.
 # pgvector is not packaged for Debian bookworm; we build Debian trixie's source package
 # (0.8.x) against bookworm's postgresql-server-dev (see README, "Set-up on a fresh machine").
@@ -14,6 +15,28 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PGHOST_ADDR="${PGHOST_ADDR:-127.0.0.1}"
 PGPORT_NUM="${PGPORT_NUM:-5432}"
 psql_admin() { psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -Atqc "$1"; }
+
+# The Debian archive this machine already uses: the first `URIs:` of its deb822 sources
+# (/etc/apt/sources.list.d/*.sources) or the first `deb` line of its one-line lists whose path is the
+# main archive (…/debian, not …/debian-security), so that no mirror host is written in this project.
+# APT_ETC points elsewhere for the tests.
+debian_mirror() {
+  local etc="${APT_ETC:-/etc/apt}" uri
+  uri="$(
+    {
+      for f in "$etc"/sources.list.d/*.sources; do if [ -f "$f" ]; then sed -n 's/^[[:space:]]*URIs:[[:space:]]*//p' "$f"; fi; done
+      for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+        if [ -f "$f" ]; then sed -n 's/^[[:space:]]*deb\(-src\)\{0,1\}[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*/\3/p' "$f"; fi
+      done
+    } | tr ' ' '\n' | grep -E '^(https?|file)://' | grep -E '/debian/?$' | head -n 1 || true
+  )"
+  if [ -z "$uri" ]; then
+    log "no Debian archive in ${etc}/sources.list or ${etc}/sources.list.d: add one (URIs: of your mirror) and run this again"
+    return 1
+  fi
+  printf '%s\n' "${uri%/}"
+}
+if [ "${1:-}" = "--print-debian-mirror" ]; then debian_mirror; exit $?; fi
 
 apt_updated=0
 apt_install() {
@@ -41,11 +64,12 @@ pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -q || { log "PostgreSQL is not acc
 if [ "$(psql_admin "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")" != "1" ]; then
   log "pgvector missing: building Debian trixie's pgvector source package for PostgreSQL ${PG_MAJOR}"
   apt_install "postgresql-server-dev-${PG_MAJOR}" dpkg-dev make gcc
+  mirror="$(debian_mirror)"
   work="$(mktemp -d)"
   mkdir -p "$work/sources.list.d" "$work/lists/partial"
   cat > "$work/sources.list.d/trixie-src.sources" <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: ${mirror}
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -76,5 +100,10 @@ fi
 if ! command -v pg_autoctl >/dev/null 2>&1; then
   log "installing pg_auto_failover (pg_autoctl) for PostgreSQL ${PG_MAJOR}"
   apt_install "postgresql-${PG_MAJOR}-auto-failover"
+fi
+# 7. Alembic 1.8 and psycopg2 (Debian's), for the differential test of the migration engine.
+if ! /usr/bin/python3 -c 'import alembic, psycopg2' >/dev/null 2>&1; then
+  log "installing python3-alembic and python3-psycopg2 (the differential test runs the real Alembic)"
+  apt_install python3-alembic python3-psycopg2
 fi
 log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector, $(pg_autoctl --version 2>/dev/null | head -n 1)"

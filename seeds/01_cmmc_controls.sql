@@ -64,8 +64,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.2 Transaction & Function Control
@@ -114,8 +113,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.3 Control CUI Flow
@@ -172,8 +170,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.4 Separation of Duties
@@ -222,8 +219,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.5 Least Privilege
@@ -288,8 +284,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.6 Non-Privileged Account Use
@@ -336,8 +331,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.7 Privileged Functions
@@ -391,8 +385,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.8 Unsuccessful Logon Attempts
@@ -439,8 +432,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.9 Privacy & Security Notices
@@ -490,8 +482,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.10 Session Lock
@@ -541,8 +532,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.11 Session Termination
@@ -590,8 +580,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.12 Control Remote Access
@@ -646,8 +635,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.13 Remote Access Confidentiality
@@ -695,8 +683,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.14 Remote Access Routing
@@ -743,8 +730,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.15 Privileged Remote Access
@@ -791,8 +777,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.16 Wireless Access Authorization
@@ -842,8 +827,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.17 Wireless Access Protection
@@ -890,8 +874,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.18 Mobile Device Connection
@@ -945,8 +928,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.19 Encrypt CUI on Mobile
@@ -994,8 +976,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.20 External Connections
@@ -1054,8 +1035,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.21 Portable Storage Use
@@ -1103,8 +1083,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AC.L2-3.1.22 Control Public Information
@@ -1156,8 +1135,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AT.L2-3.2.1 Role-Based Risk Awareness
@@ -1211,8 +1189,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AT.L2-3.2.2 Role-Based Training
@@ -1268,8 +1245,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AT.L2-3.2.3 Insider Threat Awareness
@@ -1316,8 +1292,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.1 System Auditing
@@ -1381,8 +1356,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.2 User Accountability
@@ -1434,8 +1408,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.3 Event Review
@@ -1483,8 +1456,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.4 Audit Failure Alerting
@@ -1535,8 +1507,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.5 Audit Correlation
@@ -1584,8 +1555,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.6 Reduction & Reporting
@@ -1632,8 +1602,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.7 Authoritative Time Source
@@ -1682,8 +1651,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.8 Audit Protection
@@ -1736,8 +1704,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- AU.L2-3.3.9 Audit Management
@@ -1789,8 +1756,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.1 System Baselining
@@ -1860,8 +1826,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.2 Security Configuration Enforcement
@@ -1923,8 +1888,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.3 System Change Management
@@ -1982,8 +1946,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.4 Security Impact Analysis
@@ -2033,8 +1996,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.5 Access Restrictions for Change
@@ -2099,8 +2061,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.6 Least Functionality
@@ -2151,8 +2112,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.7 Nonessential Functionality
@@ -2223,8 +2183,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.8 Application Execution Policy
@@ -2282,8 +2241,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CM.L2-3.4.9 User-Installed Software
@@ -2339,8 +2297,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.1 Identification
@@ -2393,8 +2350,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.2 Authentication
@@ -2449,8 +2405,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.3 Multifactor Authentication
@@ -2504,8 +2459,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.4 Replay-Resistant Authentication
@@ -2556,8 +2510,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.5 Identifier Reuse
@@ -2607,8 +2560,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.6 Identifier Handling
@@ -2658,8 +2610,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.7 Password Complexity
@@ -2709,8 +2660,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.8 Password Reuse
@@ -2759,8 +2709,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.9 Temporary Passwords
@@ -2808,8 +2757,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.10 Cryptographically-Protected Passwords
@@ -2859,8 +2807,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IA.L2-3.5.11 Obscure Feedback
@@ -2906,8 +2853,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IR.L2-3.6.1 Incident Handling
@@ -2973,8 +2919,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IR.L2-3.6.2 Incident Reporting
@@ -3035,8 +2980,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- IR.L2-3.6.3 Incident Response Testing
@@ -3088,8 +3032,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.1 Perform Maintenance
@@ -3140,8 +3083,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.2 System Maintenance Control
@@ -3194,8 +3136,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.3 Equipment Sanitization
@@ -3248,8 +3189,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.4 Media Inspection
@@ -3294,8 +3234,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.5 Nonlocal Maintenance
@@ -3346,8 +3285,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MA.L2-3.7.6 Maintenance Personnel
@@ -3395,8 +3333,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.1 Media Protection
@@ -3452,8 +3389,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.2 Media Access
@@ -3500,8 +3436,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.3 Media Disposal
@@ -3555,8 +3490,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.4 Media Markings
@@ -3603,8 +3537,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.5 Media Accountability
@@ -3653,8 +3586,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.6 Portable Storage Encryption
@@ -3702,8 +3634,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.7 Removable Media
@@ -3754,8 +3685,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.8 Shared Media
@@ -3804,8 +3734,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- MP.L2-3.8.9 Protect Backups
@@ -3850,8 +3779,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PS.L2-3.9.1 Screen Individuals
@@ -3894,8 +3822,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PS.L2-3.9.2 Personnel Actions
@@ -3948,8 +3875,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.1 Limit Physical Access
@@ -4002,8 +3928,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.2 Monitor Facility
@@ -4054,8 +3979,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.3 Escort Visitors
@@ -4107,8 +4031,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.4 Physical Access Logs
@@ -4159,8 +4082,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.5 Manage Physical Access
@@ -4213,8 +4135,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- PE.L2-3.10.6 Alternative Work Sites
@@ -4266,8 +4187,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- RA.L2-3.11.1 Risk Assessments
@@ -4318,8 +4238,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- RA.L2-3.11.2 Vulnerability Scan
@@ -4379,8 +4298,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- RA.L2-3.11.3 Vulnerability Remediation
@@ -4432,8 +4350,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CA.L2-3.12.1 Security Control Assessment
@@ -4484,8 +4401,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CA.L2-3.12.2 Plan of Action
@@ -4535,8 +4451,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CA.L2-3.12.3 Security Control Monitoring
@@ -4586,8 +4501,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- CA.L2-3.12.4 System Security Plan
@@ -4646,8 +4560,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.1 Boundary Protection
@@ -4708,8 +4621,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.2 Security Engineering
@@ -4772,8 +4684,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.3 Role Separation
@@ -4821,8 +4732,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.4 Shared Resource Control
@@ -4868,8 +4778,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.5 Public-Access System Separation
@@ -4920,8 +4829,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.6 Network Communication by Exception
@@ -4969,8 +4877,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.7 Split Tunneling
@@ -5020,8 +4927,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.8 Data in Transit
@@ -5070,8 +4976,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.9 Connections Termination
@@ -5119,8 +5024,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.10 Key Management
@@ -5170,8 +5074,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.11 CUI Encryption
@@ -5220,8 +5123,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.12 Collaborative Device Control
@@ -5272,8 +5174,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.13 Mobile Code
@@ -5326,8 +5227,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.14 Voice over Internet Protocol
@@ -5380,8 +5280,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.15 Communications Authenticity
@@ -5428,8 +5327,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SC.L2-3.13.16 Data at Rest
@@ -5476,8 +5374,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.1 Flaw Remediation
@@ -5539,8 +5436,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.2 Malicious Code Protection
@@ -5601,8 +5497,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.3 Security Alerts & Advisories
@@ -5652,8 +5547,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.4 Update Malicious Code Protection
@@ -5709,8 +5603,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.5 System & File Scanning
@@ -5768,8 +5661,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.6 Monitor Communications for Attacks
@@ -5836,8 +5728,7 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);
 
 -- SI.L2-3.14.7 Identify Unauthorized Use
@@ -5893,6 +5784,5 @@ ON CONFLICT (id) DO UPDATE SET
   assessment_objectives = EXCLUDED.assessment_objectives,
   examine_items = EXCLUDED.examine_items,
   interview_items = EXCLUDED.interview_items,
-  test_items = EXCLUDED.test_items,
-  updated_at = now()
+  test_items = EXCLUDED.test_items
 WHERE (cmmc_controls.level, cmmc_controls.domain, cmmc_controls.practice_id, cmmc_controls.title, cmmc_controls.objective, cmmc_controls.discussion, cmmc_controls.nist_control_id, cmmc_controls.assessment_objectives, cmmc_controls.examine_items, cmmc_controls.interview_items, cmmc_controls.test_items) IS DISTINCT FROM (EXCLUDED.level, EXCLUDED.domain, EXCLUDED.practice_id, EXCLUDED.title, EXCLUDED.objective, EXCLUDED.discussion, EXCLUDED.nist_control_id, EXCLUDED.assessment_objectives, EXCLUDED.examine_items, EXCLUDED.interview_items, EXCLUDED.test_items);

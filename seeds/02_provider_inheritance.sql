@@ -17,8 +17,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -29,8 +28,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -41,8 +39,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -53,8 +50,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -65,8 +61,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -77,8 +72,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -89,8 +83,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -101,8 +94,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -113,8 +105,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -125,8 +116,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -137,8 +127,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -149,8 +138,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -161,8 +149,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -173,8 +160,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -185,8 +171,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -197,8 +182,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -209,8 +193,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -221,8 +204,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -233,8 +215,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -245,8 +226,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -257,8 +237,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -269,8 +248,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -281,8 +259,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -293,8 +270,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -305,8 +281,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -317,8 +292,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -329,8 +303,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -341,8 +314,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -353,8 +325,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -365,8 +336,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -377,8 +347,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -389,8 +358,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -401,8 +369,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -413,8 +380,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -425,8 +391,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -437,8 +402,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -449,8 +413,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -461,8 +424,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -473,8 +435,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -485,8 +446,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -497,8 +457,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -509,8 +468,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -521,8 +479,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -533,8 +490,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -545,8 +501,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -557,8 +512,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -569,8 +523,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -581,8 +534,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -593,8 +545,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -605,8 +556,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -617,8 +567,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -629,8 +578,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -641,8 +589,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -653,8 +600,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -665,8 +611,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -677,8 +622,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -689,8 +633,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -701,8 +644,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -713,8 +655,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -725,8 +666,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -737,8 +677,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -749,8 +688,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -761,8 +699,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -773,8 +710,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -785,8 +721,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -797,8 +732,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -809,8 +743,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -821,8 +754,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -833,8 +765,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -845,8 +776,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -857,8 +787,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -869,8 +798,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -881,8 +809,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -893,8 +820,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -905,8 +831,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -917,8 +842,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -929,8 +853,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -941,8 +864,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -953,8 +875,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -965,8 +886,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -977,8 +897,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -989,8 +908,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1001,8 +919,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1013,8 +930,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1025,8 +941,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1037,8 +952,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1049,8 +963,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1061,8 +974,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1073,8 +985,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1085,8 +996,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1097,8 +1007,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1109,8 +1018,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1121,8 +1029,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1133,8 +1040,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1145,8 +1051,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1157,8 +1062,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1169,8 +1073,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1181,8 +1084,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1193,8 +1095,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1205,8 +1106,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1217,8 +1117,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1229,8 +1128,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1241,8 +1139,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1253,8 +1150,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1265,8 +1161,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1277,8 +1172,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1289,8 +1183,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1301,8 +1194,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1313,8 +1205,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1325,8 +1216,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1337,8 +1227,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1349,8 +1238,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1361,8 +1249,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1373,8 +1260,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1385,8 +1271,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1397,8 +1282,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1409,8 +1293,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1421,8 +1304,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1433,8 +1315,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1445,8 +1326,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1457,8 +1337,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1469,8 +1348,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1481,8 +1359,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1493,8 +1370,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1505,8 +1381,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1517,8 +1392,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1529,8 +1403,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1541,8 +1414,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1553,8 +1425,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1565,8 +1436,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1577,8 +1447,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1589,8 +1458,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1601,8 +1469,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1613,8 +1480,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1625,8 +1491,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1637,8 +1502,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1649,8 +1513,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1661,8 +1524,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1673,8 +1535,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1685,8 +1546,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1697,8 +1557,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1709,8 +1568,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1721,8 +1579,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1733,8 +1590,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1745,8 +1601,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1757,8 +1612,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1769,8 +1623,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1781,8 +1634,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1793,8 +1645,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1805,8 +1656,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1817,8 +1667,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1829,8 +1678,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1841,8 +1689,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1853,8 +1700,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1865,8 +1711,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1877,8 +1722,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1889,8 +1733,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1901,8 +1744,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1913,8 +1755,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1925,8 +1766,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1937,8 +1777,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1949,8 +1788,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1961,8 +1799,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1973,8 +1810,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1985,8 +1821,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -1997,8 +1832,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2009,8 +1843,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2021,8 +1854,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2033,8 +1865,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2045,8 +1876,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2057,8 +1887,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2069,8 +1898,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2081,8 +1909,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2093,8 +1920,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2105,8 +1931,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2117,8 +1942,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2129,8 +1953,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2141,8 +1964,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2153,8 +1975,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2165,8 +1986,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2177,8 +1997,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2189,8 +2008,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2201,8 +2019,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2213,8 +2030,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2225,8 +2041,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2237,8 +2052,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2249,8 +2063,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2261,8 +2074,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2273,8 +2085,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2285,8 +2096,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2297,8 +2107,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2309,8 +2118,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2321,8 +2129,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2333,8 +2140,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2345,8 +2151,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2357,8 +2162,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2369,8 +2173,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2381,8 +2184,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2393,8 +2195,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2405,8 +2206,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2417,8 +2217,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2429,8 +2228,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2441,8 +2239,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2453,8 +2250,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2465,8 +2261,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2477,8 +2272,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2489,8 +2283,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2501,8 +2294,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2513,8 +2305,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2525,8 +2316,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2537,8 +2327,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2549,8 +2338,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2561,8 +2349,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2573,8 +2360,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2585,8 +2371,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2597,8 +2382,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2609,8 +2393,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2621,8 +2404,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2633,8 +2415,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2645,8 +2426,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2657,8 +2437,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2669,8 +2448,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2681,8 +2459,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2693,8 +2470,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2705,8 +2481,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2717,8 +2492,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2729,8 +2503,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2741,8 +2514,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2753,8 +2525,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2765,8 +2536,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2777,8 +2547,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2789,8 +2558,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2801,8 +2569,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2813,8 +2580,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2825,8 +2591,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2837,8 +2602,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2849,8 +2613,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2861,8 +2624,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2873,8 +2635,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2885,8 +2646,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2897,8 +2657,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2909,8 +2668,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2921,8 +2679,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2933,8 +2690,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2945,8 +2701,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2957,8 +2712,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2969,8 +2723,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2981,8 +2734,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -2993,8 +2745,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3005,8 +2756,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3017,8 +2767,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3029,8 +2778,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3041,8 +2789,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3053,8 +2800,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3065,8 +2811,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3077,8 +2822,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3089,8 +2833,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3101,8 +2844,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3113,8 +2855,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3125,8 +2866,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3137,8 +2877,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3149,8 +2888,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3161,8 +2899,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3173,8 +2910,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3185,8 +2921,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3197,8 +2932,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3209,8 +2943,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3221,8 +2954,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3233,8 +2965,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3245,8 +2976,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3257,8 +2987,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3269,8 +2998,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3281,8 +3009,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3293,8 +3020,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3305,8 +3031,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3317,8 +3042,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3329,8 +3053,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3341,8 +3064,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3353,8 +3075,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3365,8 +3086,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3377,8 +3097,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3389,8 +3108,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3401,8 +3119,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3413,8 +3130,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3425,8 +3141,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3437,8 +3152,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3449,8 +3163,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3461,8 +3174,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3473,8 +3185,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3485,8 +3196,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3497,8 +3207,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3509,8 +3218,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3521,8 +3229,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3533,8 +3240,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3545,8 +3251,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3557,8 +3262,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3569,8 +3273,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3581,8 +3284,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3593,8 +3295,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3605,8 +3306,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3617,8 +3317,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3629,8 +3328,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3641,8 +3339,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3653,8 +3350,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3665,8 +3361,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3677,8 +3372,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3689,8 +3383,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3701,8 +3394,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3713,8 +3405,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3725,8 +3416,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3737,8 +3427,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3749,8 +3438,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3761,8 +3449,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3773,8 +3460,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3785,8 +3471,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3797,8 +3482,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3809,8 +3493,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3821,8 +3504,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3833,8 +3515,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3845,8 +3526,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3857,8 +3537,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3869,8 +3548,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3881,8 +3559,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3893,8 +3570,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3905,8 +3581,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3917,8 +3592,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3929,8 +3603,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3941,8 +3614,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3953,8 +3625,7 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);
 
 INSERT INTO provider_inheritance (provider, control_id, inheritance_type, provider_responsibility, customer_responsibility, source, verified, notes)
@@ -3965,6 +3636,5 @@ ON CONFLICT (provider, control_id) DO UPDATE SET
   customer_responsibility = EXCLUDED.customer_responsibility,
   source = EXCLUDED.source,
   verified = EXCLUDED.verified,
-  notes = EXCLUDED.notes,
-  updated_at = now()
+  notes = EXCLUDED.notes
 WHERE (provider_inheritance.inheritance_type, provider_inheritance.provider_responsibility, provider_inheritance.customer_responsibility, provider_inheritance.source, provider_inheritance.verified, provider_inheritance.notes) IS DISTINCT FROM (EXCLUDED.inheritance_type, EXCLUDED.provider_responsibility, EXCLUDED.customer_responsibility, EXCLUDED.source, EXCLUDED.verified, EXCLUDED.notes);

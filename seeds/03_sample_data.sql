@@ -28,8 +28,7 @@ ON CONFLICT (id) DO UPDATE SET
   phone = EXCLUDED.phone,
   website = EXCLUDED.website,
   target_cmmc_level = EXCLUDED.target_cmmc_level,
-  status = EXCLUDED.status,
-  updated_at = now()
+  status = EXCLUDED.status
 WHERE (organizations.name, organizations.organization_type, organizations.cage_code, organizations.duns_number, organizations.uei, organizations.address, organizations.city, organizations.state, organizations.zip_code, organizations.country, organizations.phone, organizations.website, organizations.target_cmmc_level, organizations.status) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.organization_type, EXCLUDED.cage_code, EXCLUDED.duns_number, EXCLUDED.uei, EXCLUDED.address, EXCLUDED.city, EXCLUDED.state, EXCLUDED.zip_code, EXCLUDED.country, EXCLUDED.phone, EXCLUDED.website, EXCLUDED.target_cmmc_level, EXCLUDED.status);
 
 INSERT INTO users (id, organization_id, email, password_hash, full_name, role, status, phone, job_title, email_verified, last_login)
@@ -48,15 +47,13 @@ ON CONFLICT (id) DO UPDATE SET
   phone = EXCLUDED.phone,
   job_title = EXCLUDED.job_title,
   email_verified = EXCLUDED.email_verified,
-  last_login = EXCLUDED.last_login,
-  updated_at = now()
+  last_login = EXCLUDED.last_login
 WHERE (users.organization_id, users.email, users.password_hash, users.full_name, users.role, users.status, users.phone, users.job_title, users.email_verified, users.last_login) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.email, EXCLUDED.password_hash, EXCLUDED.full_name, EXCLUDED.role, EXCLUDED.status, EXCLUDED.phone, EXCLUDED.job_title, EXCLUDED.email_verified, EXCLUDED.last_login);
 
 INSERT INTO assessments (id, organization_id, name, assessment_type, target_level, status, scope_domains, scope_cloud_providers, start_date, end_date, lead_assessor_id, total_controls, controls_met, completion_percentage)
 VALUES
   ('de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$CMMC Level 2 readiness (demo)$q$, $q$CMMC_L2$q$, 2, $q$In Progress$q$, ARRAY[$q$AC$q$, $q$AT$q$, $q$AU$q$, $q$CA$q$, $q$CM$q$, $q$IA$q$, $q$IR$q$, $q$MA$q$, $q$MP$q$, $q$PE$q$, $q$PS$q$, $q$RA$q$, $q$SC$q$, $q$SI$q$]::text[], ARRAY[$q$M365_GCC_HIGH$q$, $q$AZURE_GOVERNMENT$q$]::text[], '2026-10-01'::date, '2027-03-31'::date, 'de000001-0000-4000-8000-000000000002'::uuid, 110, 52, 50.91)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   name = EXCLUDED.name,
   assessment_type = EXCLUDED.assessment_type,
   target_level = EXCLUDED.target_level,
@@ -69,7 +66,7 @@ ON CONFLICT (id) DO UPDATE SET
   total_controls = EXCLUDED.total_controls,
   controls_met = EXCLUDED.controls_met,
   completion_percentage = EXCLUDED.completion_percentage
-WHERE (assessments.organization_id, assessments.name, assessments.assessment_type, assessments.target_level, assessments.status, assessments.scope_domains, assessments.scope_cloud_providers, assessments.start_date, assessments.end_date, assessments.lead_assessor_id, assessments.total_controls, assessments.controls_met, assessments.completion_percentage) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.name, EXCLUDED.assessment_type, EXCLUDED.target_level, EXCLUDED.status, EXCLUDED.scope_domains, EXCLUDED.scope_cloud_providers, EXCLUDED.start_date, EXCLUDED.end_date, EXCLUDED.lead_assessor_id, EXCLUDED.total_controls, EXCLUDED.controls_met, EXCLUDED.completion_percentage);
+WHERE (assessments.name, assessments.assessment_type, assessments.target_level, assessments.status, assessments.scope_domains, assessments.scope_cloud_providers, assessments.start_date, assessments.end_date, assessments.lead_assessor_id, assessments.total_controls, assessments.controls_met, assessments.completion_percentage) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.assessment_type, EXCLUDED.target_level, EXCLUDED.status, EXCLUDED.scope_domains, EXCLUDED.scope_cloud_providers, EXCLUDED.start_date, EXCLUDED.end_date, EXCLUDED.lead_assessor_id, EXCLUDED.total_controls, EXCLUDED.controls_met, EXCLUDED.completion_percentage);
 
 INSERT INTO evidence (id, assessment_id, organization_id, file_name, file_path, file_size_bytes, mime_type, evidence_type, description, control_ids, extracted_text, embedding, uploaded_by)
 VALUES
@@ -80,9 +77,8 @@ VALUES
 2. Account management. Accounts are requested through the service desk, approved by the system owner, reviewed quarterly and disabled within 24 hours of separation.$q$, NULL, 'de000001-0000-4000-8000-000000000001'::uuid),
   ('de000004-0000-4000-8000-000000000002'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$conditional-access-mfa.png$q$, $q$demo/evidence/conditional-access-mfa.png$q$, 96256, $q$image/png$q$, $q$Screenshot$q$, $q$Conditional Access policy requiring MFA, showing the excluded break-glass and service accounts (demo)$q$, ARRAY[$q$IA.L2-3.5.3$q$]::text[], NULL, NULL, 'de000001-0000-4000-8000-000000000001'::uuid),
   ('de000004-0000-4000-8000-000000000003'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$boundary-firewall-rules.txt$q$, $q$demo/evidence/boundary-firewall-rules.txt$q$, 4210, $q$text/plain$q$, $q$Configuration$q$, $q$Boundary firewall rule export (demo)$q$, ARRAY[$q$SC.L2-3.13.1$q$, $q$SC.L2-3.13.6$q$]::text[], $q$deny any any; allow 443/tcp from 10.20.0.0/16 to enclave$q$, NULL, 'de000001-0000-4000-8000-000000000002'::uuid)
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, organization_id) DO UPDATE SET
   assessment_id = EXCLUDED.assessment_id,
-  organization_id = EXCLUDED.organization_id,
   file_name = EXCLUDED.file_name,
   file_path = EXCLUDED.file_path,
   file_size_bytes = EXCLUDED.file_size_bytes,
@@ -93,7 +89,7 @@ ON CONFLICT (id) DO UPDATE SET
   extracted_text = EXCLUDED.extracted_text,
   embedding = EXCLUDED.embedding,
   uploaded_by = EXCLUDED.uploaded_by
-WHERE (evidence.assessment_id, evidence.organization_id, evidence.file_name, evidence.file_path, evidence.file_size_bytes, evidence.mime_type, evidence.evidence_type, evidence.description, evidence.control_ids, evidence.extracted_text, evidence.embedding, evidence.uploaded_by) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.organization_id, EXCLUDED.file_name, EXCLUDED.file_path, EXCLUDED.file_size_bytes, EXCLUDED.mime_type, EXCLUDED.evidence_type, EXCLUDED.description, EXCLUDED.control_ids, EXCLUDED.extracted_text, EXCLUDED.embedding, EXCLUDED.uploaded_by);
+WHERE (evidence.assessment_id, evidence.file_name, evidence.file_path, evidence.file_size_bytes, evidence.mime_type, evidence.evidence_type, evidence.description, evidence.control_ids, evidence.extracted_text, evidence.embedding, evidence.uploaded_by) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.file_name, EXCLUDED.file_path, EXCLUDED.file_size_bytes, EXCLUDED.mime_type, EXCLUDED.evidence_type, EXCLUDED.description, EXCLUDED.control_ids, EXCLUDED.extracted_text, EXCLUDED.embedding, EXCLUDED.uploaded_by);
 
 INSERT INTO control_findings (id, assessment_id, organization_id, control_id, status, implementation_narrative, evidence_ids, ai_generated_narrative, ai_confidence_score, uses_provider_inheritance, risk_level)
 VALUES
@@ -207,9 +203,8 @@ VALUES
   ('de000003-0000-4000-8000-00000000006c'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$SI.L2-3.14.5$q$, $q$Not Started$q$, NULL, '{}'::uuid[], NULL, NULL, false, NULL),
   ('de000003-0000-4000-8000-00000000006d'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$SI.L2-3.14.6$q$, $q$Not Started$q$, NULL, '{}'::uuid[], NULL, NULL, false, NULL),
   ('de000003-0000-4000-8000-00000000006e'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, $q$SI.L2-3.14.7$q$, $q$Not Started$q$, NULL, '{}'::uuid[], NULL, NULL, false, NULL)
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, organization_id) DO UPDATE SET
   assessment_id = EXCLUDED.assessment_id,
-  organization_id = EXCLUDED.organization_id,
   control_id = EXCLUDED.control_id,
   status = EXCLUDED.status,
   implementation_narrative = EXCLUDED.implementation_narrative,
@@ -218,13 +213,12 @@ ON CONFLICT (id) DO UPDATE SET
   ai_confidence_score = EXCLUDED.ai_confidence_score,
   uses_provider_inheritance = EXCLUDED.uses_provider_inheritance,
   risk_level = EXCLUDED.risk_level
-WHERE (control_findings.assessment_id, control_findings.organization_id, control_findings.control_id, control_findings.status, control_findings.implementation_narrative, control_findings.evidence_ids, control_findings.ai_generated_narrative, control_findings.ai_confidence_score, control_findings.uses_provider_inheritance, control_findings.risk_level) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.organization_id, EXCLUDED.control_id, EXCLUDED.status, EXCLUDED.implementation_narrative, EXCLUDED.evidence_ids, EXCLUDED.ai_generated_narrative, EXCLUDED.ai_confidence_score, EXCLUDED.uses_provider_inheritance, EXCLUDED.risk_level);
+WHERE (control_findings.assessment_id, control_findings.control_id, control_findings.status, control_findings.implementation_narrative, control_findings.evidence_ids, control_findings.ai_generated_narrative, control_findings.ai_confidence_score, control_findings.uses_provider_inheritance, control_findings.risk_level) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.control_id, EXCLUDED.status, EXCLUDED.implementation_narrative, EXCLUDED.evidence_ids, EXCLUDED.ai_generated_narrative, EXCLUDED.ai_confidence_score, EXCLUDED.uses_provider_inheritance, EXCLUDED.risk_level);
 
 INSERT INTO poam_items (id, organization_id, assessment_id, control_id, finding_id, title, weakness_description, remediation_plan, milestones, risk_level, status, owner_id, resources_required, estimated_cost, due_date, completion_date)
 VALUES
   ('de000005-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, $q$IA.L2-3.5.3$q$, 'de000003-0000-4000-8000-00000000002e'::uuid, $q$Enforce MFA on every privileged account$q$, $q$Two service accounts with administrative rights are excluded from the MFA Conditional Access policy.$q$, $q$Replace the two service accounts with workload identities; remove the exclusions; verify with a sign-in report.$q$, $q$[{"title":"Inventory excluded accounts","due":"2026-11-15","done":true},{"title":"Migrate to workload identities","due":"2027-01-31","done":false},{"title":"Remove exclusions and verify","due":"2027-02-28","done":false}]$q$::jsonb, $q$High$q$, $q$In Progress$q$, 'de000001-0000-4000-8000-000000000001'::uuid, $q$2 days of identity engineering$q$, 4800, '2027-02-28'::date, NULL)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   assessment_id = EXCLUDED.assessment_id,
   control_id = EXCLUDED.control_id,
   finding_id = EXCLUDED.finding_id,
@@ -238,9 +232,8 @@ ON CONFLICT (id) DO UPDATE SET
   resources_required = EXCLUDED.resources_required,
   estimated_cost = EXCLUDED.estimated_cost,
   due_date = EXCLUDED.due_date,
-  completion_date = EXCLUDED.completion_date,
-  updated_at = now()
-WHERE (poam_items.organization_id, poam_items.assessment_id, poam_items.control_id, poam_items.finding_id, poam_items.title, poam_items.weakness_description, poam_items.remediation_plan, poam_items.milestones, poam_items.risk_level, poam_items.status, poam_items.owner_id, poam_items.resources_required, poam_items.estimated_cost, poam_items.due_date, poam_items.completion_date) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.assessment_id, EXCLUDED.control_id, EXCLUDED.finding_id, EXCLUDED.title, EXCLUDED.weakness_description, EXCLUDED.remediation_plan, EXCLUDED.milestones, EXCLUDED.risk_level, EXCLUDED.status, EXCLUDED.owner_id, EXCLUDED.resources_required, EXCLUDED.estimated_cost, EXCLUDED.due_date, EXCLUDED.completion_date);
+  completion_date = EXCLUDED.completion_date
+WHERE (poam_items.assessment_id, poam_items.control_id, poam_items.finding_id, poam_items.title, poam_items.weakness_description, poam_items.remediation_plan, poam_items.milestones, poam_items.risk_level, poam_items.status, poam_items.owner_id, poam_items.resources_required, poam_items.estimated_cost, poam_items.due_date, poam_items.completion_date) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.control_id, EXCLUDED.finding_id, EXCLUDED.title, EXCLUDED.weakness_description, EXCLUDED.remediation_plan, EXCLUDED.milestones, EXCLUDED.risk_level, EXCLUDED.status, EXCLUDED.owner_id, EXCLUDED.resources_required, EXCLUDED.estimated_cost, EXCLUDED.due_date, EXCLUDED.completion_date);
 
 INSERT INTO documents (id, organization_id, title, document_type, version, status, file_name, file_path, mime_type, file_size_bytes, content, content_hash, control_ids, owner_id, approved_by, approved_at, effective_date, next_review_date, embedding, embedding_model)
 VALUES
@@ -249,8 +242,7 @@ VALUES
 1. Purpose. This policy limits access to systems that store, process or transmit CUI to authorized users, processes and devices.
 
 2. Account management. Accounts are requested through the service desk, approved by the system owner, reviewed quarterly and disabled within 24 hours of separation.$q$, $q$f049b171e342b836b1c91c95aa461fe4b53cf0a09ab13b14557a71efeccfb399$q$, ARRAY[$q$AC.L2-3.1.1$q$, $q$AC.L2-3.1.2$q$]::text[], 'de000001-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000001'::uuid, '2026-09-15 14:00:00+00'::timestamptz, '2026-09-15'::date, '2027-09-15'::date, NULL, NULL)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   title = EXCLUDED.title,
   document_type = EXCLUDED.document_type,
   version = EXCLUDED.version,
@@ -268,18 +260,16 @@ ON CONFLICT (id) DO UPDATE SET
   effective_date = EXCLUDED.effective_date,
   next_review_date = EXCLUDED.next_review_date,
   embedding = EXCLUDED.embedding,
-  embedding_model = EXCLUDED.embedding_model,
-  updated_at = now()
-WHERE (documents.organization_id, documents.title, documents.document_type, documents.version, documents.status, documents.file_name, documents.file_path, documents.mime_type, documents.file_size_bytes, documents.content, documents.content_hash, documents.control_ids, documents.owner_id, documents.approved_by, documents.approved_at, documents.effective_date, documents.next_review_date, documents.embedding, documents.embedding_model) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.title, EXCLUDED.document_type, EXCLUDED.version, EXCLUDED.status, EXCLUDED.file_name, EXCLUDED.file_path, EXCLUDED.mime_type, EXCLUDED.file_size_bytes, EXCLUDED.content, EXCLUDED.content_hash, EXCLUDED.control_ids, EXCLUDED.owner_id, EXCLUDED.approved_by, EXCLUDED.approved_at, EXCLUDED.effective_date, EXCLUDED.next_review_date, EXCLUDED.embedding, EXCLUDED.embedding_model);
+  embedding_model = EXCLUDED.embedding_model
+WHERE (documents.title, documents.document_type, documents.version, documents.status, documents.file_name, documents.file_path, documents.mime_type, documents.file_size_bytes, documents.content, documents.content_hash, documents.control_ids, documents.owner_id, documents.approved_by, documents.approved_at, documents.effective_date, documents.next_review_date, documents.embedding, documents.embedding_model) IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.document_type, EXCLUDED.version, EXCLUDED.status, EXCLUDED.file_name, EXCLUDED.file_path, EXCLUDED.mime_type, EXCLUDED.file_size_bytes, EXCLUDED.content, EXCLUDED.content_hash, EXCLUDED.control_ids, EXCLUDED.owner_id, EXCLUDED.approved_by, EXCLUDED.approved_at, EXCLUDED.effective_date, EXCLUDED.next_review_date, EXCLUDED.embedding, EXCLUDED.embedding_model);
 
 INSERT INTO document_chunks (id, document_id, organization_id, chunk_index, content, heading, token_count, char_start, char_end, embedding, embedding_model, metadata)
 VALUES
   ('de000007-0000-4000-8000-000000000001'::uuid, 'de000006-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 0, $q$Acme Defense Manufacturing (demo) Access Control Policy.$q$, $q$Access Control Policy$q$, 7, 0, 56, NULL, NULL, $q${"source":"demo","page":1}$q$::jsonb),
   ('de000007-0000-4000-8000-000000000002'::uuid, 'de000006-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 1, $q$1. Purpose. This policy limits access to systems that store, process or transmit CUI to authorized users, processes and devices.$q$, $q$1. Purpose$q$, 20, 58, 186, NULL, NULL, $q${"source":"demo","page":1}$q$::jsonb),
   ('de000007-0000-4000-8000-000000000003'::uuid, 'de000006-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 2, $q$2. Account management. Accounts are requested through the service desk, approved by the system owner, reviewed quarterly and disabled within 24 hours of separation.$q$, $q$2. Account management$q$, 24, 188, 352, NULL, NULL, $q${"source":"demo","page":1}$q$::jsonb)
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, organization_id) DO UPDATE SET
   document_id = EXCLUDED.document_id,
-  organization_id = EXCLUDED.organization_id,
   chunk_index = EXCLUDED.chunk_index,
   content = EXCLUDED.content,
   heading = EXCLUDED.heading,
@@ -289,13 +279,12 @@ ON CONFLICT (id) DO UPDATE SET
   embedding = EXCLUDED.embedding,
   embedding_model = EXCLUDED.embedding_model,
   metadata = EXCLUDED.metadata
-WHERE (document_chunks.document_id, document_chunks.organization_id, document_chunks.chunk_index, document_chunks.content, document_chunks.heading, document_chunks.token_count, document_chunks.char_start, document_chunks.char_end, document_chunks.embedding, document_chunks.embedding_model, document_chunks.metadata) IS DISTINCT FROM (EXCLUDED.document_id, EXCLUDED.organization_id, EXCLUDED.chunk_index, EXCLUDED.content, EXCLUDED.heading, EXCLUDED.token_count, EXCLUDED.char_start, EXCLUDED.char_end, EXCLUDED.embedding, EXCLUDED.embedding_model, EXCLUDED.metadata);
+WHERE (document_chunks.document_id, document_chunks.chunk_index, document_chunks.content, document_chunks.heading, document_chunks.token_count, document_chunks.char_start, document_chunks.char_end, document_chunks.embedding, document_chunks.embedding_model, document_chunks.metadata) IS DISTINCT FROM (EXCLUDED.document_id, EXCLUDED.chunk_index, EXCLUDED.content, EXCLUDED.heading, EXCLUDED.token_count, EXCLUDED.char_start, EXCLUDED.char_end, EXCLUDED.embedding, EXCLUDED.embedding_model, EXCLUDED.metadata);
 
 INSERT INTO ai_analysis_results (id, organization_id, assessment_id, analysis_type, entity_type, entity_id, control_id, model_provider, model_name, prompt_version, input, output, confidence_score, input_tokens, output_tokens, cost_usd, duration_ms, status, error_message, requested_by, completed_at)
 VALUES
   ('de000008-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000002-0000-4000-8000-000000000001'::uuid, $q$narrative_generation$q$, $q$control_finding$q$, 'de000003-0000-4000-8000-000000000001'::uuid, $q$AC.L2-3.1.1$q$, $q$demo$q$, $q$demo-narrative-1$q$, $q$v1$q$, $q${"control":"AC.L2-3.1.1","evidence":["de000004-0000-4000-8000-000000000001"]}$q$::jsonb, $q${"narrative":"Draft (AI, demo): authorized users, processes and devices are identified in the account register and access is limited to them through Entra ID groups."}$q$::jsonb, 0.82, 1840, 212, 0.0061, 2350, $q$Completed$q$, NULL, 'de000001-0000-4000-8000-000000000002'::uuid, '2026-10-20 09:30:02+00'::timestamptz)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   assessment_id = EXCLUDED.assessment_id,
   analysis_type = EXCLUDED.analysis_type,
   entity_type = EXCLUDED.entity_type,
@@ -315,14 +304,13 @@ ON CONFLICT (id) DO UPDATE SET
   error_message = EXCLUDED.error_message,
   requested_by = EXCLUDED.requested_by,
   completed_at = EXCLUDED.completed_at
-WHERE (ai_analysis_results.organization_id, ai_analysis_results.assessment_id, ai_analysis_results.analysis_type, ai_analysis_results.entity_type, ai_analysis_results.entity_id, ai_analysis_results.control_id, ai_analysis_results.model_provider, ai_analysis_results.model_name, ai_analysis_results.prompt_version, ai_analysis_results.input, ai_analysis_results.output, ai_analysis_results.confidence_score, ai_analysis_results.input_tokens, ai_analysis_results.output_tokens, ai_analysis_results.cost_usd, ai_analysis_results.duration_ms, ai_analysis_results.status, ai_analysis_results.error_message, ai_analysis_results.requested_by, ai_analysis_results.completed_at) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.assessment_id, EXCLUDED.analysis_type, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.control_id, EXCLUDED.model_provider, EXCLUDED.model_name, EXCLUDED.prompt_version, EXCLUDED.input, EXCLUDED.output, EXCLUDED.confidence_score, EXCLUDED.input_tokens, EXCLUDED.output_tokens, EXCLUDED.cost_usd, EXCLUDED.duration_ms, EXCLUDED.status, EXCLUDED.error_message, EXCLUDED.requested_by, EXCLUDED.completed_at);
+WHERE (ai_analysis_results.assessment_id, ai_analysis_results.analysis_type, ai_analysis_results.entity_type, ai_analysis_results.entity_id, ai_analysis_results.control_id, ai_analysis_results.model_provider, ai_analysis_results.model_name, ai_analysis_results.prompt_version, ai_analysis_results.input, ai_analysis_results.output, ai_analysis_results.confidence_score, ai_analysis_results.input_tokens, ai_analysis_results.output_tokens, ai_analysis_results.cost_usd, ai_analysis_results.duration_ms, ai_analysis_results.status, ai_analysis_results.error_message, ai_analysis_results.requested_by, ai_analysis_results.completed_at) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.analysis_type, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.control_id, EXCLUDED.model_provider, EXCLUDED.model_name, EXCLUDED.prompt_version, EXCLUDED.input, EXCLUDED.output, EXCLUDED.confidence_score, EXCLUDED.input_tokens, EXCLUDED.output_tokens, EXCLUDED.cost_usd, EXCLUDED.duration_ms, EXCLUDED.status, EXCLUDED.error_message, EXCLUDED.requested_by, EXCLUDED.completed_at);
 
 INSERT INTO comments (id, organization_id, assessment_id, finding_id, evidence_id, poam_item_id, parent_id, author_id, body, mentions, is_resolved, edited_at)
 VALUES
   ('de000009-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, NULL, 'de000003-0000-4000-8000-00000000002e'::uuid, NULL, NULL, NULL, 'de000001-0000-4000-8000-000000000002'::uuid, $q$@Alex Admin the MFA screenshot shows two excluded service accounts: this cannot be Met yet.$q$, ARRAY['de000001-0000-4000-8000-000000000001']::uuid[], false, NULL),
   ('de000009-0000-4000-8000-000000000002'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, NULL, 'de000003-0000-4000-8000-00000000002e'::uuid, NULL, NULL, 'de000009-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000001'::uuid, $q$Agreed: opened a POA&M item to move them to workload identities.$q$, '{}'::uuid[], false, NULL)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   assessment_id = EXCLUDED.assessment_id,
   finding_id = EXCLUDED.finding_id,
   evidence_id = EXCLUDED.evidence_id,
@@ -332,17 +320,15 @@ ON CONFLICT (id) DO UPDATE SET
   body = EXCLUDED.body,
   mentions = EXCLUDED.mentions,
   is_resolved = EXCLUDED.is_resolved,
-  edited_at = EXCLUDED.edited_at,
-  updated_at = now()
-WHERE (comments.organization_id, comments.assessment_id, comments.finding_id, comments.evidence_id, comments.poam_item_id, comments.parent_id, comments.author_id, comments.body, comments.mentions, comments.is_resolved, comments.edited_at) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.assessment_id, EXCLUDED.finding_id, EXCLUDED.evidence_id, EXCLUDED.poam_item_id, EXCLUDED.parent_id, EXCLUDED.author_id, EXCLUDED.body, EXCLUDED.mentions, EXCLUDED.is_resolved, EXCLUDED.edited_at);
+  edited_at = EXCLUDED.edited_at
+WHERE (comments.assessment_id, comments.finding_id, comments.evidence_id, comments.poam_item_id, comments.parent_id, comments.author_id, comments.body, comments.mentions, comments.is_resolved, comments.edited_at) IS DISTINCT FROM (EXCLUDED.assessment_id, EXCLUDED.finding_id, EXCLUDED.evidence_id, EXCLUDED.poam_item_id, EXCLUDED.parent_id, EXCLUDED.author_id, EXCLUDED.body, EXCLUDED.mentions, EXCLUDED.is_resolved, EXCLUDED.edited_at);
 
 INSERT INTO notifications (id, organization_id, user_id, notification_type, title, message, entity_type, entity_id, action_url, channel, is_read, read_at, delivery_status, delivered_at, delivery_error)
 VALUES
   ('de00000a-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000001'::uuid, $q$mention$q$, $q$Sam Assessor mentioned you$q$, $q$On IA.L2-3.5.3 Multifactor Authentication.$q$, $q$comment$q$, 'de000009-0000-4000-8000-000000000001'::uuid, $q$/assessments/de000002-0000-4000-8000-000000000001/findings/de000003-0000-4000-8000-00000000002e$q$, $q$in_app$q$, false, NULL, $q$Delivered$q$, '2026-10-21 08:00:00+00'::timestamptz, NULL),
   ('de00000a-0000-4000-8000-000000000002'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000002'::uuid, $q$assignment$q$, $q$You lead an assessment$q$, $q$CMMC Level 2 readiness (demo).$q$, $q$assessment$q$, 'de000002-0000-4000-8000-000000000001'::uuid, $q$/assessments/de000002-0000-4000-8000-000000000001$q$, $q$both$q$, true, '2026-10-01 09:15:00+00'::timestamptz, $q$Sent$q$, '2026-10-01 09:00:00+00'::timestamptz, NULL),
   ('de00000a-0000-4000-8000-000000000003'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000001'::uuid, $q$poam_overdue$q$, $q$POA&M milestone due soon$q$, $q$Migrate to workload identities is due 2027-01-31.$q$, $q$poam_item$q$, 'de000005-0000-4000-8000-000000000001'::uuid, $q$/poam/de000005-0000-4000-8000-000000000001$q$, $q$email$q$, false, NULL, $q$Pending$q$, NULL, NULL)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   user_id = EXCLUDED.user_id,
   notification_type = EXCLUDED.notification_type,
   title = EXCLUDED.title,
@@ -356,14 +342,13 @@ ON CONFLICT (id) DO UPDATE SET
   delivery_status = EXCLUDED.delivery_status,
   delivered_at = EXCLUDED.delivered_at,
   delivery_error = EXCLUDED.delivery_error
-WHERE (notifications.organization_id, notifications.user_id, notifications.notification_type, notifications.title, notifications.message, notifications.entity_type, notifications.entity_id, notifications.action_url, notifications.channel, notifications.is_read, notifications.read_at, notifications.delivery_status, notifications.delivered_at, notifications.delivery_error) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.user_id, EXCLUDED.notification_type, EXCLUDED.title, EXCLUDED.message, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.action_url, EXCLUDED.channel, EXCLUDED.is_read, EXCLUDED.read_at, EXCLUDED.delivery_status, EXCLUDED.delivered_at, EXCLUDED.delivery_error);
+WHERE (notifications.user_id, notifications.notification_type, notifications.title, notifications.message, notifications.entity_type, notifications.entity_id, notifications.action_url, notifications.channel, notifications.is_read, notifications.read_at, notifications.delivery_status, notifications.delivered_at, notifications.delivery_error) IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.notification_type, EXCLUDED.title, EXCLUDED.message, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.action_url, EXCLUDED.channel, EXCLUDED.is_read, EXCLUDED.read_at, EXCLUDED.delivery_status, EXCLUDED.delivered_at, EXCLUDED.delivery_error);
 
 INSERT INTO audit_logs (id, organization_id, user_id, user_email, action, entity_type, entity_id, changes, ip_address, user_agent, request_id)
 VALUES
   ('de00000b-0000-4000-8000-000000000001'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000001'::uuid, $q$admin@acme-defense.example$q$, $q$LOGIN$q$, $q$user$q$, $q$de000001-0000-4000-8000-000000000001$q$, $q${}$q$::jsonb, '192.0.2.10'::inet, $q$demo$q$, $q$demo-0001$q$),
   ('de00000b-0000-4000-8000-000000000002'::uuid, 'de000000-0000-4000-8000-000000000001'::uuid, 'de000001-0000-4000-8000-000000000002'::uuid, $q$assessor@acme-defense.example$q$, $q$UPDATE$q$, $q$control_finding$q$, $q$de000003-0000-4000-8000-00000000002e$q$, $q${"status":["In Progress","Not Met"]}$q$::jsonb, '192.0.2.11'::inet, $q$demo$q$, $q$demo-0002$q$)
-ON CONFLICT (id) DO UPDATE SET
-  organization_id = EXCLUDED.organization_id,
+ON CONFLICT (id, organization_id) DO UPDATE SET
   user_id = EXCLUDED.user_id,
   user_email = EXCLUDED.user_email,
   action = EXCLUDED.action,
@@ -373,7 +358,7 @@ ON CONFLICT (id) DO UPDATE SET
   ip_address = EXCLUDED.ip_address,
   user_agent = EXCLUDED.user_agent,
   request_id = EXCLUDED.request_id
-WHERE (audit_logs.organization_id, audit_logs.user_id, audit_logs.user_email, audit_logs.action, audit_logs.entity_type, audit_logs.entity_id, audit_logs.changes, audit_logs.ip_address, audit_logs.user_agent, audit_logs.request_id) IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.user_id, EXCLUDED.user_email, EXCLUDED.action, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.changes, EXCLUDED.ip_address, EXCLUDED.user_agent, EXCLUDED.request_id);
+WHERE (audit_logs.user_id, audit_logs.user_email, audit_logs.action, audit_logs.entity_type, audit_logs.entity_id, audit_logs.changes, audit_logs.ip_address, audit_logs.user_agent, audit_logs.request_id) IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.user_email, EXCLUDED.action, EXCLUDED.entity_type, EXCLUDED.entity_id, EXCLUDED.changes, EXCLUDED.ip_address, EXCLUDED.user_agent, EXCLUDED.request_id);
 
 INSERT INTO system_config (key, value, description, is_secret, updated_by)
 VALUES
@@ -382,6 +367,5 @@ ON CONFLICT (key) DO UPDATE SET
   value = EXCLUDED.value,
   description = EXCLUDED.description,
   is_secret = EXCLUDED.is_secret,
-  updated_by = EXCLUDED.updated_by,
-  updated_at = now()
+  updated_by = EXCLUDED.updated_by
 WHERE (system_config.value, system_config.description, system_config.is_secret, system_config.updated_by) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.description, EXCLUDED.is_secret, EXCLUDED.updated_by);

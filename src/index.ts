@@ -14,6 +14,8 @@ import { openDatabase, type DbHandle, type OpenOptions } from './db/connection.j
 
 export { resolveConfig, redactUrl, describeTarget } from './config/config.js';
 export type { CmmcConfig, ConfigInput } from './config/config.js';
+export { defineConfig, findProjectRoot } from './config/project-root.js';
+export type { ProjectFile, ProjectSettings, ProjectRoot } from './config/project-root.js';
 export { openDatabase, healthCheck, POOL_SETTINGS } from './db/index.js';
 export type { DbHandle, HealthReport, OpenOptions, PoolSettings } from './db/index.js';
 export { CmmcError } from './errors.js';
@@ -54,8 +56,8 @@ export type {
 export { withTenant, tenantId, TENANT_SETTING } from './tenant/index.js';
 
 // The migration engine.
-export { loadScript, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
-export type { Script, Revision, RunOptions, RunResult, StepResult, Status } from './migrate/index.js';
+export { loadScript, migrate, MigrationFailedError, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
+export type { Script, Revision, RunOptions, RunResult, StepResult, FailedStep, Status } from './migrate/index.js';
 
 // Backups around pg_dump / pg_restore.
 export { createBackup, verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup/index.js';
@@ -67,3 +69,6 @@ export { onInterrupt, runInterruptCleanups, interruptSignal } from './interrupt.
 
 // Diagnostics.
 export * as doctor from './doctor/index.js';
+
+// The report: recorded doctor runs, the data of `cmmc-db report --json`, and its HTML page.
+export * as report from './report/index.js';

@@ -38,6 +38,8 @@ describe('lazy command loading', () => {
     expect(typo.stderr).toContain('current');
     const version = await runCli(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // bin/'s fast path for a lone --version prints what commander prints.
+    expect(version.stdout).toBe((await runCli(['--json', '--version'])).stdout);
     const sub = await runCli(['--json', 'history', '--help']);
     expect(sub.exitCode).toBe(0);
     expect(sub.stdout).toContain('Usage: cmmc-db history');

@@ -33,14 +33,14 @@ describe('doctor thresholds', () => {
 });
 
 describe('doctor exit code', () => {
-  it('the worst status wins: ok < unknown < warn < fail', () => {
+  it('the worst status wins: skipped < ok < unknown < warn < fail', () => {
     const s = (...list: string[]) => overallStatus(list.map((status) => ({ status: status as any })));
     expect(s()).toBe('ok');
     expect(s('ok', 'ok')).toBe('ok');
     expect(s('ok', 'unknown')).toBe('unknown');
     expect(s('unknown', 'warn')).toBe('warn');
     expect(s('warn', 'fail', 'unknown')).toBe('fail');
-    expect(EXIT_CODES).toEqual({ ok: 0, warn: 1, fail: 2, unknown: 3 });
+    expect(EXIT_CODES).toEqual({ ok: 0, skipped: 0, warn: 1, fail: 2, unknown: 3 });
   });
   it('checks are chosen by family or id', () => {
     expect(selectChecks(['indexes']).map((c) => c.id)).toEqual(['indexes.unused', 'indexes.duplicate', 'indexes.invalid', 'indexes.seq-scans']);

@@ -51,7 +51,7 @@ describe('the embedded template at head', () => {
     fs.appendFileSync(victim, 'x');
     const third = await init('c');
     expect(third.report.template).toBe('built');
-    expect(fs.readFileSync(victim)).toEqual(intact);
+    expect(fs.statSync(victim).size).toBe(intact.length); // a new pg_control (a rebuild is a new initdb), not the damaged one
     expect(verifiedTemplate(root, keys[0])?.key).toBe(keys[0]);
     expect((await runCliJson(['current'], { env: third.env })).data.atHead).toBe(true);
   }, 600_000);

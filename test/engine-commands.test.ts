@@ -88,7 +88,7 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
 
       const up2 = await runCli(['upgrade', '+1'], { env });
       expect(up2.exitCode).toBe(2); // two current heads: +1 is ambiguous
-      expect(up2.stderr).toContain('more than one current head');
+      expect(up2.stderr).toContain('ambiguous upgrade from multiple current revisions');
 
       const toBase = await runCli(['downgrade', 'base'], { env });
       expect(toBase.exitCode).toBe(0);
@@ -134,12 +134,16 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(unknown.stderr).toContain('no revision matches "abcdef"');
       const notApplied = await runCli(['downgrade', '1a0000000005'], { env });
       expect(notApplied.exitCode).toBe(2);
-      expect(notApplied.stderr).toContain('1a0000000005 is not applied; downgrade only goes down');
+      expect(notApplied.stderr).toContain('destination 1a0000000005 is not a valid downgrade target from current head(s)');
       expect((await runCli(['upgrade', '1a0000000003+1'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000004']);
       expect((await runCli(['upgrade', '+1'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000005']);
-      expect((await runCli(['downgrade', '-2'], { env })).exitCode).toBe(0);
+      // -2 from 1a0000000005 walks through the merge 1a0000000004, which has two down revisions: ambiguous (Alembic).
+      const ambiguous = await runCli(['downgrade', '-2'], { env });
+      expect(ambiguous.exitCode).toBe(2);
+      expect(ambiguous.stderr).toContain('ambiguous walk');
+      expect((await runCli(['downgrade', '1a0000000002'], { env })).exitCode).toBe(0);
       expect(await versionRows(target)).toEqual(['1a0000000002', '1a0000000003']);
       const prod = await runCli(['downgrade', 'base'], { env: { ...env, NODE_ENV: 'production' } });
       expect(prod.exitCode).toBe(1);

@@ -22,8 +22,10 @@ export function envFor(target: TestTarget, dir: string): Record<string, string> 
   return { ...target.env, CMMC_MIGRATIONS_DIR: dir };
 }
 
-/** The version table's rows, sorted. */
+/** The version table's rows, sorted; [] when the table does not exist (a refused first run creates nothing). */
 export async function versionRows(target: TestTarget): Promise<string[]> {
+  const [t] = await target.query<{ ok: boolean }>(`SELECT to_regclass('public.cmmc_schema_version') IS NOT NULL AS ok`);
+  if (!t.ok) return [];
   const rows = await target.query<{ version_num: string }>('SELECT version_num FROM public.cmmc_schema_version ORDER BY 1');
   return rows.map((r) => r.version_num);
 }

@@ -32,8 +32,9 @@ describe('offline --sql scripts', () => {
     expect(out.match(/^BEGIN;$/gm)).toHaveLength(5);
     expect(out.match(/^COMMIT;$/gm)).toHaveLength(5);
     expect(out).toContain(`INSERT INTO "public"."cmmc_schema_version" (version_num) VALUES ('1a0000000001');`);
-    expect(out).toContain(`UPDATE "public"."cmmc_schema_version" SET version_num = '1a0000000004' WHERE version_num = '1a0000000002';`);
-    expect(out).toContain(`DELETE FROM "public"."cmmc_schema_version" WHERE version_num = '1a0000000003';`);
+    // The merge: one parent's row is deleted, the other's becomes the merge (Alembic's HeadMaintainer).
+    expect(out).toContain(`DELETE FROM "public"."cmmc_schema_version" WHERE version_num = '1a0000000002';`);
+    expect(out).toContain(`UPDATE "public"."cmmc_schema_version" SET version_num = '1a0000000004' WHERE version_num = '1a0000000003';`);
     // parameters of Kysely queries are inlined as safe literals
     expect(out).toContain(`values ('Bob''s widget; $1 special', '12.50')`);
     // the non-transactional revision runs outside BEGIN/COMMIT

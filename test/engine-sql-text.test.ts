@@ -1,6 +1,6 @@
 /** Unit tests of the SQL text helpers the engine relies on: statement splitting and parameter inlining. */
 import { describe, expect, it } from 'vitest';
-import { inlineParameters, literal, splitStatements } from '../src/migrate/sql-text.js';
+import { inlineParameters, literal, splitStatements } from '../src/sql/lexer.js';
 import { parseSqlRevision } from '../src/migrate/script.js';
 
 describe('splitStatements', () => {
@@ -49,7 +49,9 @@ describe('plain-SQL revision files', () => {
       'sum',
     );
     expect(rev).toMatchObject({ revision: 'abc000000001', downRevisions: ['a', 'b'], branchLabels: ['x'], dependsOn: [], transactional: false, message: 'merge it', kind: 'sql' });
-    expect(await rev.load()).toEqual({ upSql: ['SELECT 1', 'SELECT 2'], downSql: ['SELECT 3'] });
+    const body = (await rev.load()) as { upSql: { text: string }[]; downSql: { text: string }[] };
+    expect(body.upSql.map((s) => s.text)).toEqual(['SELECT 1', 'SELECT 2']);
+    expect(body.downSql.map((s) => s.text)).toEqual(['SELECT 3']);
   });
 
   it('names what is missing', () => {

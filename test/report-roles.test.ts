@@ -44,6 +44,16 @@ describe('report evidence counts with the platform roles', () => {
     expect(item(r.data, 'AC.L2-3.1.1').facts).toContain(`Row counts cover every tenant (read as ${owner}_rls_bypass).`);
     expect(figure(r.data, 'AC.L2-3.1.1', 'RLS forced')).toBe(figure(r.data, 'AC.L2-3.1.1', 'tenant tables'));
     expect(item(r.data, 'AC.L2-3.1.1').facts.join('\n')).toContain(`${app} (owns 0, bypass RLS no, login yes)`);
+    // audit_logs: the application role may not rewrite the trail; the catalog says who may.
+    const changers = await query<{ rolname: string }>(
+      adminUrl,
+      `SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname NOT LIKE 'pg\\_%' AND rolname <> '${owner}'
+          AND (has_table_privilege(oid, 'public.audit_logs', 'UPDATE') OR has_table_privilege(oid, 'public.audit_logs', 'DELETE') OR has_table_privilege(oid, 'public.audit_logs', 'TRUNCATE'))
+        ORDER BY 1`,
+    );
+    expect(changers.map((c) => c.rolname)).not.toContain(app);
+    expect(figure(r.data, 'AU.L2-3.3.8', 'non-owner roles that may change rows')).toBe(changers.length);
+    expect(figure(r.data, 'AU.L2-3.3.8', 'UPDATE/DELETE policies')).toBe(0);
   });
 
   it('as the application role: its own view, said so; runs recorded by a superuser it may not read are named, not fatal', async () => {

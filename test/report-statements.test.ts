@@ -6,13 +6,14 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliJson } from './helpers/cli.js';
+import { runCli, runCliJson } from './helpers/cli.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 describe('report queries from recorded pg_stat_statements figures', () => {
   let cluster: TempCluster;
   beforeAll(async () => {
-    cluster = await startTempCluster({ shared_preload_libraries: 'pg_stat_statements' });
+    // checkpoint_completion_target 0: pg_basebackup's spread checkpoint (for the standby) does not wait minutes.
+    cluster = await startTempCluster({ shared_preload_libraries: 'pg_stat_statements', checkpoint_completion_target: '0' });
     const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
     await admin`CREATE DATABASE app`;
     await admin.end();
@@ -29,21 +30,27 @@ describe('report queries from recorded pg_stat_statements figures', () => {
       await app`CREATE TABLE t (id int)`;
       await app`SELECT pg_stat_statements_reset()`;
       for (const calls of [20, 40]) {
+        // Before the second run the server gets a replication slot: replication figures appear.
+        if (calls === 40) await app`SELECT pg_create_physical_replication_slot('report_test_slot', true)`;
         for (let i = 0; i < calls; i++) await app.unsafe('SELECT count(*) FROM generate_series(1, 20000) g WHERE g % 7 = 0');
         const r = await runCliJson(['doctor', 'slow-queries', '--record'], { url });
         expect(r.data.recorded.id, r.stderr).toBeGreaterThan(0);
       }
-      const [run] = await app<{ statements: any[]; connections: any; replication: any }[]>`
-        SELECT statements, connections, replication FROM cmmc_db.doctor_runs ORDER BY id DESC LIMIT 1`;
+      const [first, run] = await app<{ statements: any[]; connections: any; replication: any }[]>`
+        SELECT statements, connections, replication FROM cmmc_db.doctor_runs ORDER BY id`;
       const mine = run.statements.find((s) => s.query.includes('generate_series'));
       expect(mine.calls).toBe(60);
       const [{ max }] = await app<{ max: number }[]>`SELECT current_setting('max_connections')::int AS max`;
       expect(run.connections.max).toBe(max);
       expect(run.connections.total).toBeGreaterThanOrEqual(1);
-      expect(run.replication).toBeNull();
+      expect(first.replication).toBeNull();
+      expect(run.replication).toMatchObject({ role: 'primary', standbys: [], slots: [{ slot: 'report_test_slot', active: false }] });
 
       const report = await runCliJson(['report'], { url });
       expect(report.exitCode, report.stderr).toBe(0);
+      expect(report.data.health.replication).toMatchObject({ role: 'primary', standbys: 0, slots: 1 });
+      expect(report.data.health.connections.runs).toHaveLength(2);
+      expect(report.data.health.connections.max).toBe(max);
       const q = report.data.queries;
       expect(q.available).toBe(true);
       expect(q.byTotal.length).toBeGreaterThan(0);
@@ -55,6 +62,32 @@ describe('report queries from recorded pg_stat_statements figures', () => {
       expect(series.values[0]).toBeLessThanOrEqual(series.values[1]);
     } finally {
       await app.end();
+    }
+  }, 180_000);
+
+  it('records a streaming standby: the run on the primary names it; on the read-only standby recording is refused in one line', async () => {
+    const standby = await startTempCluster({ hot_standby: 'on' }, { standbyOf: cluster });
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    try {
+      await expect
+        .poll(async () => (await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)[0].n, { timeout: 60_000, interval: 500 })
+        .toBe(1);
+      const onPrimary = await runCliJson(['doctor', 'replication', '--record'], { url: cluster.url('app') });
+      expect(onPrimary.data.recorded.id, onPrimary.stderr).toBeGreaterThan(0);
+      const report = await runCliJson(['report'], { url: cluster.url('app') });
+      expect(report.data.health.replication).toMatchObject({ role: 'primary', standbys: 1 });
+      expect(report.data.health.replication.lag).toHaveLength(1);
+
+      // The standby is read-only: its run cannot be stored there, and it says so in one line.
+      const onStandby = await runCli(['doctor', 'replication', '--record'], { url: standby.url('app') });
+      expect(onStandby.exitCode).toBe(1);
+      expect(onStandby.stderr).toMatch(/^error: cannot record on a read-only server \(a standby\): .* — record on the primary; its runs replicate to the standbys$/m);
+      // The run itself is still shown.
+      expect(onStandby.stdout).toMatch(/replication\.role\s.*is a standby/);
+      expect(onStandby.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await admin.end();
+      await standby.stop();
     }
   }, 180_000);
 });

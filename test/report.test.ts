@@ -5,7 +5,7 @@
  * points for the grown table, draws every revision and the backup and drill; the evidence figures
  * equal what the database says. A screenshot goes to test-artifacts/ (not committed).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -101,6 +101,8 @@ describe('report on the server', () => {
       expect(points).toHaveLength(3);
       expect(points![0]).toBeLessThan(points![2]);
       expect(await page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
+      // Connections: one point per recorded run.
+      expect(await page.evaluate(() => (window as any).cmmcCharts.connections.data[0].length)).toBe(3);
 
       // Schema: every revision file is a node of the graph; the head is marked current.
       const history = await runCliJson(['history']);
@@ -109,6 +111,9 @@ describe('report on the server', () => {
       expect(await page.locator('svg.graph g.revision[data-state=current][data-head=true]').count()).toBe(1);
       const edges = await page.locator('svg.graph path.edge').count();
       expect(edges).toBe(history.data.reduce((a: number, h: any) => a + h.downRevisions.length, 0));
+
+      // Health reads the same backup folder as the backups section.
+      expect(await page.locator('tr.check[data-check="backups.recent"]').getAttribute('data-status')).toBe('ok');
 
       // Backups: a verified backup and a passed drill on the timeline.
       expect(await page.locator('svg.timeline g[data-kind=backup][data-verified=verified]').count()).toBe(1);
@@ -172,10 +177,50 @@ describe('report on the server', () => {
     expect(data.backups.newestVerified.name).toBe(manifest.name);
     expect(data.backups.drills).toHaveLength(1);
     expect(data.backups.drills[0]).toMatchObject({ backup: manifest.name, result: 'pass' });
+
+    // Protected at rest: read from the file's mode, not assumed.
+    const mp = (d: any) => d.evidence.items.find((i: any) => i.practices.length === 1 && i.practices[0] === 'MP.L2-3.8.9');
+    const dataFile = path.join(backups, manifest.file);
+    expect(statSync(dataFile).mode & 0o077).toBe(0);
+    expect(mp(data).figures.find((f: any) => f.label === 'owner-only files').value).toBe(1);
+    chmodSync(dataFile, 0o644);
+    try {
+      const loose = await runCliJson(['report', '--dir', backups], { env: env() });
+      expect(mp(loose.data).figures.find((f: any) => f.label === 'owner-only files').value).toBe(0);
+      expect(mp(loose.data).facts).toContain('0 of 1 backup file(s) readable by their owner only (no group or other permissions).');
+    } finally {
+      chmodSync(dataFile, 0o600);
+    }
   });
+
+  it('--open hands the page to $BROWSER (here chromium itself, headless, dumping what it rendered)', async () => {
+    const file = path.join(work, 'opened.html');
+    const dumped = path.join(work, 'dumped.html');
+    const browser = path.join(work, 'browser.sh');
+    writeFileSync(
+      browser,
+      `#!/bin/sh\nexec /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking --dump-dom "$1" > '${dumped}' 2>/dev/null\n`,
+      { mode: 0o755 },
+    );
+    const r = await runCli(['report', '--html', file, '--dir', backups, '--open'], { env: { ...env(), BROWSER: browser } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`opened with ${browser}`);
+    await expect.poll(() => (existsSync(dumped) ? readFileSync(dumped, 'utf8') : ''), { timeout: 60_000, interval: 500 }).toContain('id="evidence"');
+    // The dumped DOM is after the page's script ran: the charts were drawn.
+    expect(readFileSync(dumped, 'utf8')).toContain('class="uplot');
+
+    const none = await runCli(['report', '--html', file, '--dir', backups, '--open'], { env: { ...env(), BROWSER: undefined, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } });
+    expect(none.exitCode, none.stderr).toBe(0);
+    expect(none.stderr).toContain(`not opened: no browser here (no $BROWSER and no display); open ${file} yourself`);
+  }, 120_000);
 
   it('retention: runs older than --retention-days are deleted when a run is recorded', async () => {
     await query(db.url, `UPDATE cmmc_db.doctor_runs SET recorded_at = now() - interval '40 days' WHERE id = (SELECT min(id) FROM cmmc_db.doctor_runs)`);
+    // report --days 30 leaves the old run out of the charts.
+    const recent = await runCliJson(['report', '--days', '30', '--dir', backups], { env: env() });
+    const all = await query<{ id: string }>(db.url, `SELECT id FROM cmmc_db.doctor_runs WHERE recorded_at >= now() - interval '30 days' ORDER BY recorded_at, id`);
+    expect(recent.data.growth.runs.map((r: any) => String(r.id))).toEqual(all.map((r) => String(r.id)));
+    expect(all).toHaveLength(2);
     const kept = await runCliJson(['doctor', 'sizes', '--record'], { env: env() });
     expect(kept.data.recorded).toMatchObject({ pruned: 0, retentionDays: 90 });
     const r = await runCliJson(['doctor', 'sizes', '--record', '--retention-days', '30'], { env: env() });
@@ -203,6 +248,13 @@ describe('report and doctor --record: bad input', () => {
     const none = await runCli(['report'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toMatch(/^error: say where the report goes: --html FILE, or --json for the data/m);
+
+    const days = await runCli(['report', '--json', '--days', 'a week'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    expect(days.exitCode).toBe(2);
+    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — for example --days 30$/m);
+    const open = await runCli(['report', '--json', '--open'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    expect(open.exitCode).toBe(2);
+    expect(open.stderr).toMatch(/^error: --open needs --html FILE/m);
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-report-bad-'));
     try {

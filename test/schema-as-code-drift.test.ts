@@ -45,6 +45,23 @@ describe('check: drift from the migrations', () => {
     expect(await scratchLeft(ws.tag)).toEqual([]);
   });
 
+  it('extensions installed outside the migrations, and their objects, are left alone: never drift, never DROP EXTENSION', async () => {
+    // hstore and pg_trgm put types, functions and operators in public; pg_stat_statements a view.
+    await query(tdb.url, 'CREATE EXTENSION hstore; CREATE EXTENSION pg_trgm; CREATE EXTENSION pg_stat_statements');
+    try {
+      const r = await runCliJson(['check'], { url: tdb.url, env: ws.env });
+      expect(r.data.drift.ignoredExtensions).toEqual(['hstore', 'pg_stat_statements', 'pg_trgm']);
+      expect(r.data.drift.objects.filter((o: { kind: string }) => o.kind === 'extension')).toEqual([]);
+      // The hand-made changes of the test above are still reported and reconciled, without touching an extension.
+      expect(r.data.drift.reconcile.length).toBeGreaterThan(0);
+      expect(r.data.drift.reconcile.join('\n')).not.toMatch(/drop extension|hstore|pg_trgm|pg_stat_statements|gtrgm|similarity/i);
+      const text = await runCli(['check'], { url: tdb.url, env: ws.env });
+      expect(text.stderr).toContain('left alone: extension(s) installed outside the migrations, with their objects: hstore, pg_stat_statements, pg_trgm');
+    } finally {
+      await query(tdb.url, 'DROP EXTENSION hstore, pg_trgm, pg_stat_statements');
+    }
+  });
+
   it('--no-drift skips the comparison', async () => {
     const r = await runCliJson(['check', '--no-drift'], { url: tdb.url, env: ws.env });
     expect(r.exitCode).toBe(0);

@@ -197,7 +197,9 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
       ['23514', `INSERT INTO comments (organization_id, finding_id, body) VALUES ('${ORG_A}', '${FINDING_A}', '   ')`],
       ['23514', `INSERT INTO notifications (organization_id, user_id, notification_type, title, message, is_read) VALUES ('${ORG_A}', '${USER_A}', 'system', 't', 'm', true)`],
       ['23514', `INSERT INTO notifications (organization_id, user_id, notification_type, title, message, channel) VALUES ('${ORG_A}', '${USER_A}', 'system', 't', 'm', 'sms')`],
-      ['23514', `INSERT INTO audit_logs (action, entity_type) VALUES ('HACK', 'user')`],
+      ['23514', `INSERT INTO audit_logs (organization_id, action, entity_type) VALUES ('${ORG_A}', 'HACK', 'user')`],
+      // An event with no tenant is written under the nil UUID, never NULL (c0290a8b76a4, docs/scale-out.md).
+      ['23502', `INSERT INTO audit_logs (action, entity_type) VALUES ('LOGIN_FAILED', 'user')`],
       ['23514', `INSERT INTO system_config (key, value) VALUES ('Bad Key', '1')`],
       ['23505', `INSERT INTO system_config (key, value) VALUES ('ai.default_model', '"other"')`],
     ];
@@ -368,11 +370,17 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
     expect(['23503', '23001']).toContain(restricted);
     expect(unused).toBe('ok:1');
 
+    // A finding or an assessment that other rows still point at is deleted through its delete path
+    // (one transaction: the references are cleared, then the row goes); a plain DELETE is refused
+    // rather than quietly changing other rows (c0290a8b76a4: no ON DELETE SET NULL on tenant keys).
+    const plain = await outcomes(target, [`DELETE FROM control_findings WHERE id = '${FINDING_A2}'`, `DELETE FROM assessments WHERE id = '${ASSESS_A}'`]);
+    expect(plain).toEqual(['23503', '23503']);
+
     // Users leave: assessments, POA&M items, comments and documents stay without them; their notifications go.
     // A finding is deleted: its POA&M item stays (finding_id cleared), its discussion goes.
     const [afterUsers] = await run(target, `
       DELETE FROM users WHERE id IN ('${USER_A}', '${USER_A2}');
-      DELETE FROM control_findings WHERE id = '${FINDING_A2}';
+      SELECT delete_control_finding('${FINDING_A2}', '${ORG_A}');
       SELECT (SELECT count(*) FROM provider_inheritance WHERE control_id = 'SI.L2-3.14.7')::int AS guidance,
              (SELECT lead_assessor_id FROM assessments WHERE id = '${ASSESS_A}') AS lead,
              (SELECT row(owner_id, finding_id, control_id)::text FROM poam_items WHERE id = '${POAM_A}') AS poam,
@@ -386,7 +394,7 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
     // The assessment is deleted: findings and POA&M items go; evidence and the AI trail stay with the organization.
     // A document is deleted: its chunks go. Organization B is deleted: all its data goes, but the audit trail stays.
     const [afterAssessment] = await run(target, `
-      DELETE FROM assessments WHERE id = '${ASSESS_A}';
+      SELECT delete_assessment('${ASSESS_A}', '${ORG_A}');
       DELETE FROM documents WHERE id = '${DOC_A}';
       DELETE FROM organizations WHERE id = '${ORG_B}';
       SELECT (SELECT count(*) FROM control_findings WHERE assessment_id = '${ASSESS_A}')::int AS findings,

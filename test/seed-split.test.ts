@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitSql, summarize } from '../src/seed/split.js';
+import { splitSql, summarize } from '../src/sql/lexer.js';
 
 describe('splitting seed files into statements', () => {
   it('ends a statement at a semicolon outside quotes, dollar quotes and comments, with its line', () => {

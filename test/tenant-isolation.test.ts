@@ -181,8 +181,10 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
              has_table_privilege('${s.app}', 'assessments', 'SELECT, INSERT, UPDATE, DELETE') AS dml,
              has_table_privilege('${s.app}', 'v_assessment_progress', 'SELECT') AS view_select,
              has_table_privilege('${s.app}', 'assessments', 'TRUNCATE') AS truncate,
-             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write`);
-    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false });
+             has_table_privilege('${s.app}', 'cmmc_schema_version', 'INSERT') AS version_write,
+             has_table_privilege('${s.app}', 'audit_logs', 'SELECT, INSERT') AS audit_append,
+             has_table_privilege('${s.app}', 'audit_logs', 'UPDATE') OR has_table_privilege('${s.app}', 'audit_logs', 'DELETE') AS audit_rewrite`);
+    expect(privs).toEqual({ db_create: false, public_create: false, meta_create: false, dml: true, view_select: true, truncate: false, version_write: false, audit_append: true, audit_rewrite: false });
     expect(init.stderr).not.toContain('app-Pw-1');
     expect(init.stderr).not.toContain('owner-Pw-2');
   });
@@ -342,9 +344,10 @@ describe('the tenant tables of the schema', () => {
       const enabledOnly = await runCliJson(['doctor', 'tenant.isolation'], { url });
       expect(enabledOnly.data.checks[0].figure).toContain('widgets row-level security is not forced');
 
-      // The revision is reversible: one step down leaves RLS enabled but not forced; up forces it again.
+      // The revision is reversible: below it (e3a8d1c6b468; later revisions sit on top of it) RLS is
+      // enabled but not forced; up forces it again.
       await query(url, 'DROP TABLE widgets');
-      const down = await runCli(['downgrade', '-1', '--yes'], { url });
+      const down = await runCli(['downgrade', 'e3a8d1c6b468', '--yes'], { url });
       expect(down.exitCode, down.stderr).toBe(0);
       const [{ forced }] = await query(url, `SELECT count(*) FILTER (WHERE relforcerowsecurity)::int AS forced FROM pg_class WHERE relname = ANY($1)`, [TENANT_TABLES]);
       expect(forced).toBe(0);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CmmcError } from '../errors.js';
 import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
+import { findProjectRoot } from '../config/project-root.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -98,9 +99,14 @@ export interface BackupRecord extends BackupManifest {
   manifestPath: string;
 }
 
-/** The backup folder: `--dir`, else CMMC_BACKUP_DIR, else ./backups. */
+/**
+ * The backup folder: `--dir` (relative to the working folder), else CMMC_BACKUP_DIR, else backups/,
+ * both relative to the project root (src/config/project-root.ts), so a run from a subfolder finds
+ * the same backups.
+ */
 export function resolveBackupDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return path.resolve(cwd, dir ?? (env.CMMC_BACKUP_DIR || 'backups'));
+  if (dir) return path.resolve(cwd, dir);
+  return path.resolve(findProjectRoot(cwd, env).root, env.CMMC_BACKUP_DIR || 'backups');
 }
 
 /** Creates the folder (0700) when missing and tightens it to 0700. */

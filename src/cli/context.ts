@@ -17,6 +17,7 @@ export interface GlobalOptions {
   quiet?: boolean;
   color?: boolean;
   migrationsDir?: string;
+  env?: string;
 }
 
 export class CliContext {
@@ -43,7 +44,7 @@ export class CliContext {
   }
 
   config(): CmmcConfig {
-    this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir });
+    this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir, environment: this.globals.env });
     return this.owner ? asOwner(this.cachedConfig) : this.cachedConfig;
   }
 

@@ -2,14 +2,15 @@
  * The commander program. Each command lives in src/cli/commands/<name>.ts and registers itself;
  * command modules import their capability lazily so that `cmmc-db --version` stays fast.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import dotenv from 'dotenv';
 import { PACKAGE_DIR } from '../config/config.js';
+import { findProjectRoot } from '../config/project-root.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
 import { commandName, commandsFor } from './commands/index.js';
+import { addCompletion, COMPLETION_COMMANDS } from './completion.js';
 import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
@@ -32,7 +33,8 @@ export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Co
     .option('--json', 'print data as one JSON document on stdout')
     .option('-y, --yes', 'answer yes to confirmations (for scripts)')
     .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
-    .option('--migrations-dir <dir>', 'folder of revision files (default: ./migrations)')
+    .option('--env <name>', 'an environment of the project\'s cmmc-db.config file (its url and settings)')
+    .option('--migrations-dir <dir>', 'the one folder of revision files (default: the platform\'s and the project\'s ./migrations)')
     .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
     .addOption(new Option('--debug', 'show stack traces on errors'))
     .showHelpAfterError('(run with --help for usage)')
@@ -47,6 +49,7 @@ export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Co
   // `cmmc-db --version` needs no command at all.
   const versionOnly = name === undefined && args.some((a) => a === '-V' || a === '--version') && !args.some((a) => a === '-h' || a === '--help');
   for (const register of versionOnly ? [] : await commandsFor(name)) register(program, ctx);
+  if (!versionOnly && (name === undefined || COMPLETION_COMMANDS.includes(name))) await addCompletion(program);
   for (const sub of program.commands) sub.exitOverride();
   program.addHelpText(
     'after',
@@ -63,13 +66,20 @@ With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.
 
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
 export async function run(argv: string[]): Promise<number> {
-  loadDotenv();
+  await loadDotenv();
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
   installSignalHandler((line) => ctx.out.error(line));
   // Temporary folders of earlier runs that were killed (kill -9, a crash): their process is gone.
   sweepTempDirs();
   const program = await buildProgram(ctx, argv);
+  // The command being run (`backup verify`), to name what a lost connection interrupted.
+  let running: string | undefined;
+  program.hook('preAction', (_, action) => {
+    const names: string[] = [];
+    for (let c: typeof action | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    running = names.join(' ');
+  });
   try {
     await program.parseAsync(argv);
     return ctx.exitCode;
@@ -82,14 +92,21 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const debug = argv.includes('--debug');
-    renderError(err, ctx.out, debug);
+    renderError(err, ctx.out, debug, running);
     return err instanceof CmmcError ? err.exitCode : EXIT.failed;
   } finally {
     await ctx.closeAll();
   }
 }
 
-/** Reads .env from the working folder without overriding what the environment already says. */
-function loadDotenv(): void {
-  dotenv.config({ quiet: true });
+/**
+ * Reads .env from the project root (found by walking up from the working folder, so a command run
+ * from a subfolder reads the same file) without overriding what the environment already says.
+ */
+async function loadDotenv(): Promise<void> {
+  const file = path.join(findProjectRoot(process.cwd()).root, '.env');
+  // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
+  if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
+  const { default: dotenv } = await import('dotenv');
+  dotenv.config({ ...(process.env.DOTENV_CONFIG_PATH ? {} : { path: file }), quiet: true });
 }

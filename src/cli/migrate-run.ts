@@ -4,7 +4,8 @@
  */
 import { Option } from 'commander';
 import type { CliContext } from './context.js';
-import { usageError } from '../errors.js';
+import { CmmcError, usageError } from '../errors.js';
+import type { RunResult } from '../migrate/engine.js';
 
 export interface MigrateRunFlags {
   sql?: boolean;
@@ -71,32 +72,60 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
   const { onInterrupt } = await import('../interrupt.js');
   let releaseStep: (() => void) | undefined;
-  const result = await m[operation === 'upgrade' ? 'runUpgrade' : 'runDowngrade'](handle, target, {
-    script,
-    allowChanged: flags.allowChanged,
-    lockTimeoutMs,
-    statementTimeoutMs,
-    onEvent: async (event) => {
-      if (event.type === 'lock-wait') ctx.out.info(`waiting for another migration run to finish${event.heldBy ? ` (server pid ${event.heldBy})` : ''}...`);
-      else if (event.type === 'step-start') {
-        // Interrupted now: the connection closes and the server rolls the step's transaction back.
-        releaseStep = onInterrupt(() => {}, `${operation} ${arrow(event.revision, operation)} was not committed (the server rolls it back)`);
-        spinner = await ctx.out.spinner(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}`);
-      } else {
-        releaseStep?.();
-        spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
-      }
-    },
-  }).catch((err) => {
-    // The error itself names the revision, its file and the statement: one line, not two.
-    spinner?.stop();
-    throw err;
-  });
-  if (ctx.out.json) {
-    ctx.out.data(backup ? { ...result, backup } : result);
+  const result = await m
+    .migrate(handle, operation, target, {
+      script,
+      allowChanged: flags.allowChanged,
+      lockTimeoutMs,
+      statementTimeoutMs,
+      onEvent: async (event) => {
+        if (event.type === 'lock-wait') ctx.out.info(`waiting for another migration run to finish${event.heldBy ? ` (server pid ${event.heldBy})` : ''}...`);
+        else if (event.type === 'step-start') {
+          // Interrupted now: the connection closes and the server rolls the step's transaction back.
+          releaseStep = onInterrupt(() => {}, `${operation} ${arrow(event.revision, operation)} was not committed (the server rolls it back)`);
+          spinner = await ctx.out.spinner(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}`);
+        } else {
+          releaseStep?.();
+          spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
+        }
+      },
+    })
+    .catch((err) => {
+      spinner?.stop();
+      throw refusal(ctx, operation, target, err);
+    });
+  spinner?.stop();
+  return renderRun(ctx, result, backup ? { backup } : {});
+}
+
+/** With --json, a refused run still prints one document (status "refused") before the error line. */
+export function refusal(ctx: CliContext, operation: string, target: string, err: unknown): unknown {
+  if (ctx.out.json && err instanceof CmmcError) {
+    ctx.out.data({ operation, target, status: 'refused', steps: [], error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } });
+  }
+  return err;
+}
+
+/**
+ * Renders an engine result (upgrade, downgrade, stamp): with --json the one document, also when a
+ * step failed; otherwise a summary. A failed step then becomes the command's error (exit 1), after
+ * what was applied is shown.
+ */
+export function renderRun(ctx: CliContext, result: RunResult, extra: Record<string, unknown> = {}): number {
+  const { operation } = result;
+  if (ctx.out.json) ctx.out.data({ ...result, ...extra });
+  const now = result.to.length ? result.to.join(', ') : 'base';
+  if (result.failed) {
+    if (!ctx.out.json && result.steps.length) ctx.out.info(`${result.steps.length} revision${result.steps.length === 1 ? '' : 's'} applied before the failure; the database is now at ${now}`);
+    const e = result.failed.error;
+    throw new CmmcError(e.code, e.message, { hint: e.hint });
+  }
+  if (ctx.out.json) return 0;
+  if (operation === 'stamp') {
+    ctx.out.success(`stamped: the version table now reads ${result.to.join(', ') || 'base (empty)'} (was ${result.from.join(', ') || 'base'}); no revision was run`);
+    ctx.out.info(ctx.out.c.dim('next: cmmc-db check'));
     return 0;
   }
-  const now = result.to.length ? result.to.join(', ') : 'base';
   if (result.steps.length === 0) {
     ctx.out.info(`nothing to ${operation}: the database is at ${now}`);
   } else {
@@ -158,11 +187,13 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
   const handle = await ctx.open();
   const status = await m.getStatus(handle, script);
   const current = status.current.filter((r) => script.graph.has(r));
-  const revisions = m.catchRevisionErrors(() => script.graph.downgradePlan(current, target));
-  if (!revisions.length) return undefined;
-  const remaining = script.graph.appliedSet(current);
-  for (const r of revisions) remaining.delete(r.revision);
-  const rowsAfter = script.graph.rowsFor(remaining);
+  const steps = m.catchRevisionErrors(() => script.graph.downgradeSteps(current, target));
+  if (!steps.length) return undefined;
+  const revisions = steps.map((s) => s.revision);
+  // The version rows after the whole walk, as the engine will write them.
+  const heads = new Set(current);
+  for (const step of steps) script.graph.versionOps(step, heads);
+  const rowsAfter = [...heads];
   const lines = revisions.map((r) => `revert ${r.revision}  ${r.message}`);
   if (current.length === 1 && rowsAfter.length <= 1) {
     try {

@@ -1,10 +1,21 @@
 /** Renders any error as one line on stderr (a stack trace only with --debug). */
 import { CmmcError } from '../errors.js';
 import { redactUrl } from '../config/config.js';
+import { connectionLostError } from '../db/errors.js';
 import type { Output } from './output.js';
 
-export function renderError(err: unknown, out: Output, debug: boolean): void {
-  if (err instanceof CmmcError) {
+/**
+ * Renders any error as one line. `command` (for example `backup`) names what was interrupted when
+ * the database connection was lost mid-command and nothing more specific said so.
+ */
+export function renderError(err: unknown, out: Output, debug: boolean, command?: string): void {
+  const lost = err instanceof CmmcError ? undefined : connectionLostError(err, command ? `"cmmc-db ${command}"` : 'the command', 'it stopped there; what it had finished stays done, nothing after it ran');
+  const fsError = lost ? undefined : fileSystemError(err);
+  if (lost) {
+    out.error(`${lost.message} — ${lost.hint}`);
+  } else if (fsError) {
+    out.error(fsError);
+  } else if (err instanceof CmmcError) {
     out.error(err.hint ? `${err.message} — ${err.hint}` : err.message);
   } else if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
     const e = err as { code: string; message: string };
@@ -13,6 +24,29 @@ export function renderError(err: unknown, out: Output, debug: boolean): void {
     out.error(scrub(err instanceof Error ? err.message : String(err)));
   }
   if (debug && err instanceof Error && err.stack) out.info(scrub(err.stack));
+}
+
+const FS_WHAT: Record<string, [string, string]> = {
+  ENOENT: ['does not exist', 'create it, or fix the path'],
+  ENOTDIR: ['is a file, not a folder (or a part of its path is)', 'point the option or variable at a folder, or move the file away'],
+  EISDIR: ['is a folder, not a file', 'name a file inside it'],
+  EEXIST: ['already exists and is not a folder', 'choose another path, or move what is there away'],
+  EACCES: ['is not accessible to this user', 'fix its permissions (ls -l), or run as its owner'],
+  EPERM: ['is not accessible to this user', 'fix its permissions (ls -l), or run as its owner'],
+  ENOSPC: ['cannot be written: the disk is full', 'free space on that disk'],
+  EROFS: ['is on a read-only file system', 'choose a writable folder'],
+};
+
+/**
+ * A raw Node file-system error (`ENOTDIR: not a directory, scandir '/x'`) as one line naming the
+ * file and the fix; undefined for anything else.
+ */
+export function fileSystemError(err: unknown): string | undefined {
+  const e = err as { code?: string; syscall?: string; path?: string } | undefined;
+  if (!e || typeof e !== 'object' || !e.path || !e.syscall || !e.code || !FS_WHAT[e.code]) return undefined;
+  const [what, fix] = FS_WHAT[e.code];
+  const verb = { open: 'open', scandir: 'list', mkdir: 'create the folder', stat: 'read', lstat: 'read', unlink: 'remove', rename: 'rename', rmdir: 'remove', write: 'write', read: 'read', copyfile: 'copy' }[e.syscall] ?? e.syscall;
+  return `cannot ${verb} ${e.path}: it ${what} [${e.code}] — ${fix}`;
 }
 
 /** Masks the password of any URL inside a message. */

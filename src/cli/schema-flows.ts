@@ -22,6 +22,7 @@ export async function autogenerateAction(ctx: CliContext, flags: AutogenerateFla
   const { usageError } = await import('../errors.js');
   if (!flags.message.trim()) throw usageError('a revision needs a message: -m "what it does"');
   if (flags.from && flags.schemaFile) throw usageError('--from and --schema-file both name the desired state', 'give one of them');
+  (await import('../schema-as-code/diff.js')).loadMigra(); // before any scratch database is made
   const config = ctx.config();
   ctx.announce(config);
   const spinner = await ctx.out.spinner('building the migrations\' head and the desired state in scratch databases');
@@ -60,9 +61,13 @@ export async function driftSection(
 ): Promise<import('../schema-as-code/drift.js').DriftReport> {
   const config = ctx.config();
   const { detectDrift } = await import('../schema-as-code/drift.js');
+  (await import('../schema-as-code/diff.js')).loadMigra();
   const spinner = await ctx.out.spinner('comparing the database with the migrations (scratch database)');
   const report = await detectDrift(config, handle, current).finally(() => spinner.stop());
   if (ctx.out.json) return report;
+  if (report.ignoredExtensions.length) {
+    ctx.out.info(`left alone: extension(s) installed outside the migrations, with their objects: ${report.ignoredExtensions.join(', ')}`);
+  }
   if (report.status === 'ok') {
     ctx.out.success(`no drift: the schema is what the migrations build (at ${report.expectedAt.join(', ') || 'base'})`);
     return report;

@@ -9,9 +9,9 @@
  * libpq reads them. Pure: takes the environment as an argument.
  */
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CmmcError } from '../errors.js';
+import { resolveProject } from './project-root.js';
 import {
   connParamsOf,
   describeHosts,
@@ -44,13 +44,16 @@ export interface CmmcConfig {
    * change or read the whole schema (upgrade, downgrade, stamp, seed, backup create) connect with it.
    */
   ownerUrl?: string;
-  /** Where the target came from, for messages. */
-  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'PG*' | 'embedded';
+  /** Where the target came from, for messages (a config file's environment names itself). */
+  source: '--url' | 'DATABASE_URL' | 'DB_*' | 'PG*' | 'embedded' | (string & {});
   /** Folder of the embedded database. */
   embeddedDir: string;
-  /** The project folder: migrations/, seeds/, templates/, schema.sql, backups/. */
+  /** The project root (src/config/project-root.ts): .env, .cmmc-db/, migrations/, schema.sql, backups/. */
   projectDir: string;
+  /** Where new revisions are written: the project's own revision folder. */
   migrationsDir: string;
+  /** Every revision folder of the graph: the platform's (this package's) first, then the project's. */
+  migrationDirs?: string[];
   seedsDir: string;
   templatesDir: string;
   /** Version table (Alembic's alembic_version): its schema and name. */
@@ -70,6 +73,8 @@ export interface ConfigInput {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   migrationsDir?: string;
+  /** `--env NAME`: an environment of the project's cmmc-db.config file. */
+  environment?: string;
 }
 
 /** The folder this package is installed in (holds its own migrations, seeds and templates). */
@@ -80,19 +85,19 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   const env = input.env ?? process.env;
   const cwd = input.cwd ?? process.cwd();
-  const projectDir = pickProjectDir(cwd, env);
-  const migrationsDir = path.resolve(cwd, input.migrationsDir ?? env.CMMC_MIGRATIONS_DIR ?? path.join(projectDir, 'migrations'));
+  const project = resolveProject({ cwd, env, packageDir: PACKAGE_DIR, migrationsDir: input.migrationsDir, environment: input.environment });
 
   const base = {
-    embeddedDir: path.resolve(cwd, env.CMMC_DB_DIR ?? '.cmmc-db'),
-    projectDir,
-    migrationsDir,
-    seedsDir: path.resolve(cwd, env.CMMC_SEEDS_DIR ?? path.join(projectDir, 'seeds')),
+    embeddedDir: project.embeddedDir,
+    projectDir: project.projectDir,
+    migrationsDir: project.migrationsDir,
+    migrationDirs: project.migrationDirs,
+    seedsDir: project.seedsDir,
     templatesDir: path.join(PACKAGE_DIR, 'templates'),
     versionSchema: identifier(env.CMMC_VERSION_SCHEMA ?? 'public', 'CMMC_VERSION_SCHEMA'),
     versionTable: identifier(env.CMMC_VERSION_TABLE ?? 'cmmc_schema_version', 'CMMC_VERSION_TABLE'),
     metaSchema: identifier(env.CMMC_META_SCHEMA ?? 'cmmc_db', 'CMMC_META_SCHEMA'),
-    production: env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
+    production: project.production === true || env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
     statementTimeoutMs: optionalMs(env.CMMC_STATEMENT_TIMEOUT, 'CMMC_STATEMENT_TIMEOUT'),
     lockTimeoutMs: optionalMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
   };
@@ -107,11 +112,15 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
     source,
   });
   if (input.url) return server(resolveConnOptions(parseConnString(input.url, '--url'), env, { connectTimeout: timeout }, '--url'), '--url');
+  // The config file's url: first with --env, after the environment's settings without it.
+  const fromFile = (u: NonNullable<typeof project.url>) => server(resolveConnOptions(parseConnString(u.value(), u.from), env, { connectTimeout: timeout }, u.from), u.from);
+  if (project.url?.explicit) return fromFile(project.url);
   if (env.DATABASE_URL) return server(resolveConnOptions(parseConnString(env.DATABASE_URL, 'DATABASE_URL'), env, { connectTimeout: timeout }, 'DATABASE_URL'), 'DATABASE_URL');
   if (env.DB_HOST || env.DB_NAME || env.DB_USER || env.DB_PORT || env.DB_PASSWORD) {
     return server(resolveConnOptions(optionsFromDbParts(env), env, { ...DB_PART_DEFAULTS, connectTimeout: timeout }, 'DB_*'), 'DB_*');
   }
   if (pgEnvNamesServer(env)) return server(resolveConnOptions({}, env, { connectTimeout: timeout }, 'the PG* variables'), 'PG*');
+  if (project.url) return fromFile(project.url);
   return { ...base, kind: 'embedded', source: 'embedded' };
 }
 
@@ -127,13 +136,6 @@ function connectTimeoutDefault(env: NodeJS.ProcessEnv): number {
     throw new CmmcError('config.duration', `CMMC_CONNECT_TIMEOUT "${raw}" is not a duration`, { hint: 'use seconds or a unit: 10, 30s, 2min', exitCode: 2 });
   }
   return Math.max(0, Math.round(ms / 1000));
-}
-
-/** `./migrations` when the working folder has one (a clone of this project), else the package's own. */
-function pickProjectDir(cwd: string, env: NodeJS.ProcessEnv): string {
-  if (env.CMMC_PROJECT_DIR) return path.resolve(cwd, env.CMMC_PROJECT_DIR);
-  if (existsSync(path.join(cwd, 'migrations'))) return cwd;
-  return PACKAGE_DIR;
 }
 
 /** The `DB_*` variables as libpq keyword values (only those that are set; a given host is kept as given). */

@@ -25,6 +25,8 @@ export interface OpenOptions {
    * loading Kysely costs about 70 ms of a cold start.
    */
   kysely?: boolean;
+  /** postgres.js's fetch_types (default true); see PoolOptions.fetchTypes. */
+  fetchTypes?: boolean;
 }
 
 export interface DbHandle<DB = any> {
@@ -78,6 +80,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     idleTimeoutSeconds: settings.idleTimeoutSeconds,
     maxLifetimeSeconds: settings.maxLifetimeSeconds,
     applicationName,
+    fetchTypes: options.fetchTypes,
     connection: {
       // The pool's sessions are counted by this name (healthCheck): ours wins over the target's.
       application_name: applicationName,
@@ -87,8 +90,21 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   });
   let db: Kysely<DB> | undefined;
   if (options.kysely !== false) {
-    const [{ Kysely }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
-    db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+    const [{ Kysely, CompiledQuery }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
+    // Kysely 0.28's PostgresDriver marks a connection whose ROLLBACK failed with a method that
+    // kysely-postgres-js 3's connections lack: a lost connection then surfaced as "connection[...] is
+    // not a function" instead of the real error. Here ROLLBACK's own error propagates (the patched
+    // postgres.js pool drops the dead connection itself). Drop this with kysely-postgres-js >= 5.
+    class Dialect extends PostgresJSDialect {
+      override createDriver() {
+        const driver = super.createDriver();
+        driver.rollbackTransaction = async (connection) => {
+          await connection.executeQuery(CompiledQuery.raw('rollback'));
+        };
+        return driver;
+      }
+    }
+    db = new Kysely<DB>({ dialect: new Dialect({ postgres: sql }) });
   }
   const close = async () => {
     // Kysely ends the pool only if it ever used it, so end postgres.js ourselves as well.

@@ -23,6 +23,11 @@ export interface PoolOptions {
   applicationName?: string;
   /** Extra startup parameters (statement_timeout, lock_timeout, ...). */
   connection?: Record<string, string | number>;
+  /**
+   * postgres.js's fetch_types (default true): on connect it reads pg_type to parse arrays of
+   * extension types. False saves that query for readers of plain columns (`current`, `history`).
+   */
+  fetchTypes?: boolean;
 }
 
 function unsupported(what: string): CmmcError {
@@ -88,16 +93,26 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
     // null: no limit (connect_timeout=0, as libpq).
     connect_timeout: (conn.connectTimeout > 0 ? conn.connectTimeout : null) as number,
     target_session_attrs: (conn.targetSessionAttrs === 'any' ? undefined : conn.targetSessionAttrs) as never,
+    // postgres.js waits up to 20 s between reconnects after a few failures (3^n/100 s): after a
+    // restart the pool then serves queries 9-18 s late. Capped at 0.5 s, it is back within about
+    // a second of the server accepting connections (bench/reconnect.mjs measures it).
+    backoff: reconnectBackoff,
     max: options.max ?? 1,
     idle_timeout: options.idleTimeoutSeconds ?? 0,
     ...(options.maxLifetimeSeconds !== undefined ? { max_lifetime: options.maxLifetimeSeconds } : {}),
     onnotice: () => {},
+    ...(options.fetchTypes === false ? { fetch_types: false } : {}),
     connection: {
       application_name: conn.applicationName ?? options.applicationName ?? 'cmmc-db',
       ...(conn.options ? { options: conn.options } : {}),
       ...options.connection,
     },
   };
+}
+
+/** Seconds before the pool's next reconnect after `retries` failed ones: 0.1, 0.2, 0.4, then 0.5. */
+export function reconnectBackoff(retries: number): number {
+  return Math.min(0.1 * 2 ** Math.max(0, retries - 1), 0.5);
 }
 
 function unsupportedThrow(what: string): never {
@@ -171,6 +186,15 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
   });
   try {
     await Promise.race([query(), watchdog]);
+  } catch (err) {
+    // Closed before the handshake finished: PostgreSQL refusing us, or something else on that port?
+    const code = (err as { code?: string }).code;
+    const tcp = conn.hosts.filter((h) => !h.socket);
+    if (tcp.length && (code === 'CONNECTION_CLOSED' || code === 'ECONNRESET' || code === 'CONNECTION_DESTROYED')) {
+      const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
+      if (verdicts.every((v) => v === 'other')) throw new NotPostgres(describeHosts({ hosts: tcp }));
+    }
+    throw err;
   } finally {
     clearTimeout(timer);
     clearTimeout(probeTimer);

@@ -97,3 +97,47 @@ export function connectionError(err: unknown, target: { host: string; user: stri
       return undefined;
   }
 }
+
+/** SQLSTATEs and driver codes that mean the session is gone (terminated, failover, restart, reset). */
+const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE']);
+const LOST_TEXT = /terminating connection|Connection terminated|server closed the connection|connection (?:was )?reset|Client has encountered a connection error/i;
+
+/** Why a lost session ended, for messages: `terminated by the server (57P01)`, `connection reset`. */
+function lostReason(e: PgLikeError): string {
+  switch (e.code) {
+    case '57P01':
+      return 'terminated by the server (administrator command, failover or shutdown) [57P01]';
+    case '57P02':
+    case '57P03':
+      return `the server is restarting or shutting down [${e.code}]`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return `connection reset [${e.code}]`;
+    default:
+      return e.code ? `connection closed [${e.code}]` : 'connection closed';
+  }
+}
+
+/**
+ * True when `err` (or its cause) says the session was lost mid-command, rather than a statement
+ * failing: the server terminated it (pg_terminate_backend, failover, restart) or the network reset it.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  for (let e = err as (PgLikeError & { cause?: unknown }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e !== 'object') return false;
+    if (e.code && LOST_CODES.has(e.code)) return true;
+    if (!e.code && e.message && LOST_TEXT.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * One line for a session lost during `doing` (for example `upgrade of revision 1a2b (1a2b_x.ts)`),
+ * saying what state was left; undefined when `err` is not a lost connection.
+ */
+export function connectionLostError(err: unknown, doing: string, state: string, next = 'run the command again once the server accepts connections'): CmmcError | undefined {
+  if (!isConnectionLost(err)) return undefined;
+  let e = err as PgLikeError & { cause?: unknown };
+  while (e && !(e.code && LOST_CODES.has(e.code)) && e.cause) e = e.cause as typeof e;
+  return new CmmcError('connect.lost', `the connection to PostgreSQL was lost during ${doing}: ${lostReason(e)}; ${state}`, { hint: next, cause: err });
+}

@@ -6,7 +6,8 @@
  * target the driver uses (src/config/conninfo.ts), with the password in the child's environment
  * (PGPASSWORD) — never on a command line, never in a file.
  */
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../config/conninfo.js';
@@ -75,21 +76,48 @@ export function findPgTools(serverVersionNum: number, env: NodeJS.ProcessEnv = p
   return found;
 }
 
-async function pickPgTools(serverMajor: number, env: NodeJS.ProcessEnv): Promise<PgTools> {
-  const found: PgTools[] = [];
-  for (const dir of candidateBinDirs(env)) {
+/**
+ * The pg_dump programs worth asking for their version, in candidate order: each real file once
+ * (/bin and /usr/bin are one folder on merged-/usr systems), and Debian's pg_wrapper (a Perl script
+ * that runs one of the /usr/lib/postgresql/NN/bin programs) only when none of those is a candidate.
+ */
+export function distinctPgDumps(dirs: string[]): { dir: string; pgDump: string }[] {
+  const seen = new Set<string>();
+  const out: { dir: string; pgDump: string; real: string }[] = [];
+  for (const dir of dirs) {
     const pgDump = path.join(dir, 'pg_dump');
     if (!existsSync(pgDump) || !executable(pgDump)) continue;
-    let version: string;
+    let real: string;
     try {
-      version = (await execa(pgDump, ['--version'], { reject: true, timeout: 10_000 })).stdout.trim();
+      real = realpathSync(pgDump);
     } catch {
       continue;
     }
-    const parsed = parsePgVersion(version);
-    if (!parsed) continue;
-    found.push({ binDir: dir, pgDump, pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql'), version, major: parsed.major });
+    if (seen.has(real)) continue;
+    seen.add(real);
+    out.push({ dir, pgDump, real });
   }
+  const versioned = out.some((c) => /\/postgresql\/\d+\/bin\/pg_dump$/.test(c.real));
+  return out.filter((c) => !(versioned && path.basename(c.real) === 'pg_wrapper')).map(({ dir, pgDump }) => ({ dir, pgDump }));
+}
+
+function versionOf(file: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => resolve(err ? undefined : String(stdout).trim()));
+  });
+}
+
+async function pickPgTools(serverMajor: number, env: NodeJS.ProcessEnv): Promise<PgTools> {
+  const found: PgTools[] = [];
+  // Asked all at once: each answer is a process start, and the candidates do not depend on each other.
+  const candidates = distinctPgDumps(candidateBinDirs(env));
+  const versions = await Promise.all(candidates.map((c) => versionOf(c.pgDump)));
+  candidates.forEach(({ dir, pgDump }, i) => {
+    const version = versions[i];
+    const parsed = version ? parsePgVersion(version) : undefined;
+    if (!version || !parsed) return;
+    found.push({ binDir: dir, pgDump, pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql'), version, major: parsed.major });
+  });
   const usable = found
     .filter((t) => t.major >= serverMajor && executable(t.pgRestore) && executable(t.psql))
     .sort((a, b) => b.major - a.major);

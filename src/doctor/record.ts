@@ -192,6 +192,11 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
         hint: `GRANT CREATE ON SCHEMA ${metaSchema} (or ownership of ${table}) to ${report.role}, or record as the migration role`,
       });
     }
+    if (e.code === '25006') {
+      throw new CmmcError('doctor.record', `cannot record on a read-only server (a standby): ${e.message}`, {
+        hint: 'record on the primary; its runs replicate to the standbys',
+      });
+    }
     throw err;
   }
 }

@@ -4,6 +4,7 @@
  * Nagios and check_postgres (0 ok, 1 warning, 2 critical, 3 unknown).
  */
 import type { DbHandle, OpenOptions } from '../db/connection.js';
+import { isConnectionLost } from '../db/errors.js';
 import { usageError } from '../errors.js';
 import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
 import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
@@ -15,6 +16,7 @@ import { connectionsFamily } from './checks/connections.js';
 import { maintenanceFamily } from './checks/maintenance.js';
 import { vectorFamily } from './checks/vector.js';
 import { matviewsFamily } from './checks/matviews.js';
+import { backupsFamily } from './checks/backups.js';
 import { tenantFamily } from './checks/tenant-isolation.js';
 import { replicationFamily } from './checks/replication.js';
 
@@ -27,6 +29,7 @@ export const FAMILIES: CheckFamily[] = [
   maintenanceFamily,
   vectorFamily,
   matviewsFamily,
+  backupsFamily,
   tenantFamily,
   replicationFamily,
 ];
@@ -47,26 +50,33 @@ export const DOCTOR_OPEN_OPTIONS: OpenOptions = {
 };
 
 /** Exit codes (Nagios / check_postgres): the worst status wins; a definite finding outranks "could not look". */
-export const EXIT_CODES: Record<CheckStatus, number> = { ok: 0, warn: 1, fail: 2, unknown: 3 };
-const SEVERITY: CheckStatus[] = ['ok', 'unknown', 'warn', 'fail'];
+export const EXIT_CODES: Record<CheckStatus, number> = { ok: 0, skipped: 0, warn: 1, fail: 2, unknown: 3 };
+const SEVERITY: CheckStatus[] = ['skipped', 'ok', 'unknown', 'warn', 'fail'];
 
 export function overallStatus(results: { status: CheckStatus }[]): CheckStatus {
-  return results.reduce<CheckStatus>((worst, r) => (SEVERITY.indexOf(r.status) > SEVERITY.indexOf(worst) ? r.status : worst), 'ok');
+  const worst = results.reduce<CheckStatus>((w, r) => (SEVERITY.indexOf(r.status) > SEVERITY.indexOf(w) ? r.status : w), 'skipped');
+  return worst === 'skipped' ? 'ok' : worst;
 }
 
-/** The checks named on the command line: a family (`indexes`) or one check (`indexes.unused`); none = all. */
-export function selectChecks(names: string[] = []): Check[] {
-  if (names.length === 0) return ALL_CHECKS;
-  const picked: Check[] = [];
-  for (const name of names) {
-    const family = FAMILIES.find((f) => f.name === name);
-    const hits = family ? family.checks : ALL_CHECKS.filter((c) => c.id === name);
-    if (hits.length === 0) {
-      throw usageError(`no check named "${name}"`, `use a family (${FAMILIES.map((f) => f.name).join(', ')}) or a check id such as indexes.unused (cmmc-db doctor --list)`);
-    }
-    for (const c of hits) if (!picked.includes(c)) picked.push(c);
+/** The checks a name stands for: a family (`indexes`) or one check (`indexes.unused`). */
+function checksNamed(name: string, flag = ''): Check[] {
+  const family = FAMILIES.find((f) => f.name === name);
+  const hits = family ? family.checks : ALL_CHECKS.filter((c) => c.id === name);
+  if (hits.length === 0) {
+    throw usageError(`no check named "${name}"${flag}`, `use a family (${FAMILIES.map((f) => f.name).join(', ')}) or a check id such as indexes.unused (cmmc-db doctor --list)`);
   }
-  return picked;
+  return hits;
+}
+
+/**
+ * The checks named on the command line (none = all), less those named by `--skip` (a family or a
+ * check id; a skipped check is reported as `skipped`).
+ */
+export function selectChecks(names: string[] = [], skip: string[] = []): Check[] {
+  const picked: Check[] = [];
+  for (const name of names.length ? names : FAMILIES.map((f) => f.name)) for (const c of checksNamed(name)) if (!picked.includes(c)) picked.push(c);
+  const skipped = new Set(skip.flatMap((name) => checksNamed(name, ' (--skip)')));
+  return picked.filter((c) => !skipped.has(c));
 }
 
 export interface DoctorReport {
@@ -81,9 +91,13 @@ export interface DoctorReport {
 
 export interface RunOptions {
   checks?: string[];
+  /** Checks or families left out (`--skip`): reported as `skipped`. */
+  skip?: string[];
   thresholds?: Thresholds;
   /** Called before each check (for a spinner). */
   onCheck?: (check: Check) => void;
+  /** The backup folder backups.recent looks in (default: CMMC_BACKUP_DIR, else backups/ at the project root). */
+  backupDir?: string;
 }
 
 export async function readAccess(handle: DbHandle): Promise<Access> {
@@ -96,17 +110,22 @@ export async function readAccess(handle: DbHandle): Promise<Access> {
 
 /** Runs the checks on `handle` (open it with DOCTOR_OPEN_OPTIONS) and returns the report. */
 export async function runDoctor(handle: DbHandle, options: RunOptions = {}): Promise<DoctorReport> {
-  const checks = selectChecks(options.checks);
+  const checks = selectChecks(options.checks, []);
+  const skipped = new Set(checks.filter((c) => !selectChecks(options.checks, options.skip ?? []).includes(c)));
   const embedded = handle.config.kind === 'embedded';
   const access = await readAccess(handle);
   if (access.superuser && !embedded) {
     // Keep the doctor's own catalogue reads out of the statement statistics it reports.
     await handle.sql`SET pg_stat_statements.track = 'none'`.catch(() => {});
   }
-  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access };
+  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access, backupDir: options.backupDir };
   const [{ database }] = await handle.sql<{ database: string }[]>`SELECT current_database() AS database`;
   const results: CheckResult[] = [];
   for (const check of checks) {
+    if (skipped.has(check)) {
+      results.push({ id: check.id, title: check.title, status: 'skipped', figure: 'skipped with --skip', remedy: '' });
+      continue;
+    }
     options.onCheck?.(check);
     results.push(await runOne(ctx, check));
   }
@@ -127,6 +146,9 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
     return { ...head, ...(await check.run(ctx)) };
   } catch (err) {
     const e = err as { code?: string; message?: string };
+    if (isConnectionLost(err)) {
+      return { ...head, status: 'unknown', figure: `could not run: the connection to PostgreSQL was lost (${e.code ?? 'closed'})`, remedy: 'run the doctor again once the server accepts connections' };
+    }
     const remedy =
       e.code === '57014'
         ? `timed out after ${DOCTOR_STATEMENT_TIMEOUT_MS / 1000}s (the doctor's statement_timeout): run it again when the server is less busy`

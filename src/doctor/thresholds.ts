@@ -54,6 +54,13 @@ export const DEAD_TUPLES_RATIO = 0.2;
 export const IVFFLAT_LISTS_TOLERANCE = 2;
 /** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */
 export const IVFFLAT_MIN_ROWS = 1000;
+/**
+ * The newest verified backup of the database: older than this warns (a nightly backup plus two
+ * hours of slack; check_postgres has no backup check, pgBackRest's check_pgbackrest warns on the
+ * age of the last backup with a user-set value), older than the second fails (a missed week).
+ */
+export const BACKUP_AGE_WARN_MS = 26 * 3_600_000;
+export const BACKUP_AGE_FAIL_MS = 7 * 86_400_000;
 /** A standby's replay lag in bytes: warn above 50 MB, fail above 100 MB (pgMonitor `PGReplicationByteLag`). */
 export const REPLICATION_LAG_WARN_BYTES = 50 * 1024 * 1024;
 export const REPLICATION_LAG_FAIL_BYTES = 100 * 1024 * 1024;
@@ -90,6 +97,8 @@ export interface Thresholds {
   sequenceWarn: number;
   sequenceFail: number;
   deadTuplesMin: number;
+  backupAgeWarnMs: number;
+  backupAgeFailMs: number;
   replicationLagWarnBytes: number;
   replicationLagFailBytes: number;
   replicationLagWarnMs: number;
@@ -114,6 +123,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   sequenceWarn: SEQUENCE_WARN_RATIO,
   sequenceFail: SEQUENCE_FAIL_RATIO,
   deadTuplesMin: DEAD_TUPLES_MIN,
+  backupAgeWarnMs: BACKUP_AGE_WARN_MS,
+  backupAgeFailMs: BACKUP_AGE_FAIL_MS,
   replicationLagWarnBytes: REPLICATION_LAG_WARN_BYTES,
   replicationLagFailBytes: REPLICATION_LAG_FAIL_BYTES,
   replicationLagWarnMs: REPLICATION_LAG_WARN_MS,
@@ -140,6 +151,8 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
   'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
+  'backup-age-warn': { key: 'backupAgeWarnMs', kind: 'ms' },
+  'backup-age-fail': { key: 'backupAgeFailMs', kind: 'ms' },
   'replication-lag-warn-bytes': { key: 'replicationLagWarnBytes', kind: 'number' },
   'replication-lag-fail-bytes': { key: 'replicationLagFailBytes', kind: 'number' },
   'replication-lag-warn': { key: 'replicationLagWarnMs', kind: 'ms' },

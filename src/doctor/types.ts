@@ -4,8 +4,12 @@ import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import type { Thresholds } from './thresholds.js';
 
-/** ok, warn, fail as Nagios' OK, WARNING, CRITICAL; unknown when the check could not look. */
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unknown';
+/**
+ * ok, warn, fail as Nagios' OK, WARNING, CRITICAL; unknown when the check could not look;
+ * skipped when what it needs is absent by design (an extension not installed or not preloaded, no
+ * backups kept here, `--skip`): not a fault, so it does not raise the exit code.
+ */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unknown' | 'skipped';
 
 export interface CheckResult {
   /** `family.name`, for example `indexes.unused`. */
@@ -38,6 +42,8 @@ export interface DoctorContext {
   /** The embedded database (PGlite): no server, no server statistics. */
   embedded: boolean;
   access: Access;
+  /** The backup folder asked for (`report --dir`); undefined: the default one. */
+  backupDir?: string;
 }
 
 /** What a check's `run` returns; the runner adds its id and title. */

@@ -19,8 +19,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { DATA_SUBDIR, checkEmbeddedFolder, lockWaitMs } from './instance.js';
 import { acquireFolderLock } from './lock.js';
@@ -38,8 +38,7 @@ interface TemplateManifest {
 
 /** Where templates live: $XDG_CACHE_HOME/cmmc-db/embedded-templates, else ~/.cache/... */
 export function templateRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
-  return path.join(cache, 'cmmc-db', 'embedded-templates');
+  return cacheDir('embedded-templates', env);
 }
 
 function packageVersion(name: string): string {

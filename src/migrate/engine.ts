@@ -1,21 +1,29 @@
 /**
- * Online runs: upgrade, downgrade and stamp against a database.
+ * Online runs: upgrade, downgrade and stamp against a database, with Alembic 1.8's walks
+ * (src/revision/revision-map.ts) and version-table changes.
  *
- * Safety, in order: one session-level advisory lock for the whole run, on ONE pinned connection
- * (`db.connection().execute`), so that the lock, the timeouts and every transaction share a session;
- * each revision in its own transaction together with its version-table change (row counts checked)
- * and its revision-log row; a failing revision is rolled back alone and the error names its file and
- * the failing statement. Non-transactional revisions run outside a transaction; their version change
- * follows in a transaction of its own.
+ * Safety, in order: one session-level advisory lock for the whole run, on ONE reserved connection,
+ * so that the lock, the timeouts and every transaction share a session; the plan is made under the
+ * lock and before anything is created, so a refused run leaves an empty database empty; each
+ * revision in its own transaction together with its version-table change (row counts checked) and
+ * its revision-log row; after each revision the session is cleaned (whatever the revision SET does
+ * not reach the next one) and the engine's timeouts are set again. A failing revision is rolled
+ * back alone; the run returns a result naming the steps applied and the step that failed
+ * (`migrate`), or throws it (`runUpgrade`...), as the caller prefers.
  */
 import { sql, type Kysely } from 'kysely';
+import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
+import { connectionLostError } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
+import type { PlannedStep } from '../revision/graph.js';
+import type { VersionOp } from '../revision/revision-map.js';
+import { executeStatement } from '../sql/execute.js';
+import { literal } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
-import { literal } from './sql-text.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
-import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, versionChanges, type MetaConfig } from './version-store.js';
+import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, type MetaConfig } from './version-store.js';
 
 export type Operation = 'upgrade' | 'downgrade' | 'stamp';
 
@@ -28,7 +36,7 @@ export type EngineEvent =
 export interface RunOptions {
   /** Run even if an applied revision's file changed since it was applied. */
   allowChanged?: boolean;
-  /** SET lock_timeout / statement_timeout on the pinned session (ms; 0 = none). Default: the configuration's. */
+  /** SET lock_timeout / statement_timeout on the reserved session (ms; 0 = none). Default: the configuration's. */
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
   /** A script already loaded (default: loaded from handle.config.migrationsDir). */
@@ -46,207 +54,361 @@ export interface StepResult {
   durationMs: number;
 }
 
+/** The step that failed: which revision, and the error as the CLI shows it. */
+export interface FailedStep {
+  revision: string;
+  file: string;
+  operation: Operation;
+  error: { code: string; message: string; hint?: string; sqlState?: string };
+}
+
 export interface RunResult {
   operation: Operation;
   target: string;
+  /** `ok`, or `failed` when a step failed (the steps before it stay applied). */
+  status: 'ok' | 'failed';
   /** Version rows before and after. */
   from: string[];
   to: string[];
+  /** The steps applied (committed), in order. */
   steps: StepResult[];
+  failed?: FailedStep;
   totalMs: number;
+}
+
+/** A failed run as an error, carrying the run's result (`err.result`). */
+export class MigrationFailedError extends CmmcError {
+  constructor(
+    readonly result: RunResult,
+    cause: CmmcError,
+  ) {
+    super(cause.code, cause.message, { hint: cause.hint, exitCode: cause.exitCode, cause: cause.cause ?? cause });
+  }
 }
 
 type Conn = Kysely<any>;
 
-/** Applies revisions up to `target` (default `head`; `heads` for every branch). */
-export async function runUpgrade(handle: DbHandle, target = 'head', options: RunOptions = {}): Promise<RunResult> {
-  return run(handle, 'upgrade', target, options);
-}
-
-/** Un-applies revisions down to `target` (`base`, an id, `-1`, `label@base`...). */
-export async function runDowngrade(handle: DbHandle, target: string, options: RunOptions = {}): Promise<RunResult> {
-  return run(handle, 'downgrade', target, options);
-}
-
-/** Sets the version table to `target` without running any revision. */
-export async function runStamp(handle: DbHandle, target: string, options: RunOptions = {}): Promise<RunResult> {
-  return run(handle, 'stamp', target, options);
-}
-
-/** Statements on the pinned connection, for the readers in status.ts. */
-const viaConn =
-  (conn: Conn): RunQuery =>
-  async <T extends object>(text: string) =>
-    (await sql.raw<T>(text).execute(conn)).rows;
-
-async function run(handle: DbHandle, operation: Operation, target: string, options: RunOptions): Promise<RunResult> {
+/**
+ * Runs upgrade, downgrade or stamp and returns what happened: the steps applied, and the step that
+ * failed with its error (status `failed`). Refusals before anything runs (an unknown target, a
+ * changed file, the lock timeout) are thrown as CmmcError and leave the database untouched.
+ */
+export async function migrate(handle: DbHandle, operation: Operation, target: string | string[], options: RunOptions = {}): Promise<RunResult> {
   const config = handle.config;
   const script = options.script ?? (await loadScript(config));
   const started = performance.now();
   const key = lockKey(config);
   const lockTimeout = options.lockTimeoutMs ?? config.lockTimeoutMs;
   const statementTimeout = options.statementTimeoutMs ?? config.statementTimeoutMs;
-
-  return handle.db.connection().execute(async (conn) => {
-    // A client killed outright leaves its statement running on the server, and the lock with it:
-    // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing
-    // the lock (an older server rejects the setting; the run goes on without it).
-    if (config.kind === 'server') await sql.raw('SET client_connection_check_interval = 1000').execute(conn).catch(() => {});
-    const { rows: got } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${key}) AS ok`.execute(conn);
-    if (!got[0].ok) {
-      const { rows: holder } = await sql<{ pid: number }>`
-        SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-           AND ((classid::bigint << 32) | objid::bigint) = ${key} LIMIT 1`.execute(conn);
-      await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
-      // Poll instead of blocking in pg_advisory_lock: a session blocked inside a statement holds a
-      // snapshot, and CREATE INDEX CONCURRENTLY in the run we wait for would wait for that snapshot.
-      const deadline = lockTimeout ? Date.now() + lockTimeout : Infinity;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 250));
-        const { rows } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${key}) AS ok`.execute(conn);
-        if (rows[0].ok) break;
-        if (Date.now() > deadline) {
-          throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
-            hint: 'wait for it to finish, or look at it in pg_stat_activity',
-          });
-        }
-      }
-    }
+  const targets = Array.isArray(target) ? target : [target];
+  const targetText = targets.join(' ');
+  const reserved = await handle.sql.reserve();
+  const conn = await pinnedKysely(reserved);
+  const q: RunQuery = async <T extends object>(text: string) => (await reserved.unsafe(text)) as unknown as T[];
+  const session: Session = {
+    reserved,
+    conn,
+    embedded: config.kind === 'embedded',
+    settings: async () => {
+      // A client killed outright leaves its statement running on the server, and the lock with it:
+      // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing
+      // the lock (an older server rejects the setting; the run goes on without it).
+      if (config.kind === 'server') await reserved.unsafe('SET client_connection_check_interval = 1000').catch(() => {});
+      if (lockTimeout !== undefined) await reserved.unsafe(`SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))}`);
+      if (statementTimeout !== undefined) await reserved.unsafe(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`);
+    },
+  };
+  try {
+    await acquireLock(reserved, key, lockTimeout, options);
     try {
-      if (lockTimeout !== undefined) await sql.raw(`SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))}`).execute(conn);
-      if (statementTimeout !== undefined) await sql.raw(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`).execute(conn);
-      await conn.transaction().execute(async (trx) => {
-        for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(trx);
+      await session.settings();
+      const from = await readVersionRows(q, config);
+      const steps: StepResult[] = [];
+      const state = { rows: from };
+      let failed: FailedStep | undefined;
+      try {
+        if (operation === 'stamp') await stamp(session, config, script, targets, from, options, steps);
+        else await runSteps(session, config, script, operation, targetText, from, options, steps, state);
+      } catch (err) {
+        if (!(err instanceof StepFailure)) throw err;
+        failed = err.failed;
+      }
+      // After a failure the connection may be gone: then the rows are those the committed steps left.
+      const to = await readVersionRows(q, config).catch((err: unknown) => {
+        if (failed) return [...state.rows].sort();
+        throw err;
       });
-      const from = await readVersionRows(viaConn(conn), config);
-      const steps = await runLocked(conn, config, script, operation, target, from, options);
-      const to = await readVersionRows(viaConn(conn), config);
-      return { operation, target, from, to, steps, totalMs: Math.round(performance.now() - started) };
+      return { operation, target: targetText, status: failed ? 'failed' : 'ok', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
-      await sql`SELECT pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
-      await sql.raw('RESET lock_timeout; RESET statement_timeout').execute(conn).catch(() => {});
-      if (config.kind === 'server') await sql.raw('RESET client_connection_check_interval').execute(conn).catch(() => {});
+      await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
+      await cleanSession(reserved).catch(() => {});
     }
+  } finally {
+    await conn.destroy().catch(() => {});
+    reserved.release();
+  }
+}
+
+/** Applies revisions up to `target` (default `head`; `heads` for every branch). Throws MigrationFailedError when a step fails. */
+export async function runUpgrade(handle: DbHandle, target = 'head', options: RunOptions = {}): Promise<RunResult> {
+  return orThrow(await migrate(handle, 'upgrade', target, options));
+}
+
+/** Un-applies revisions down to `target` (`base`, an id, `-1`, `label@base`...). Throws MigrationFailedError when a step fails. */
+export async function runDowngrade(handle: DbHandle, target: string, options: RunOptions = {}): Promise<RunResult> {
+  return orThrow(await migrate(handle, 'downgrade', target, options));
+}
+
+/** Moves the version rows to `target` (one or several revisions) without running any revision. */
+export async function runStamp(handle: DbHandle, target: string | string[], options: RunOptions = {}): Promise<RunResult> {
+  return orThrow(await migrate(handle, 'stamp', target, options));
+}
+
+function orThrow(result: RunResult): RunResult {
+  if (result.status === 'ok' || !result.failed) return result;
+  const e = result.failed.error;
+  throw new MigrationFailedError(result, new CmmcError(e.code, e.message, { hint: e.hint }));
+}
+
+/** A Kysely whose every connection is the one reserved session (TypeScript revisions run on it). */
+async function pinnedKysely(reserved: postgres.ReservedSql): Promise<Conn> {
+  const [{ Kysely }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
+  const shared = { unsafe: (text: string, params?: unknown[]) => reserved.unsafe(text, params as never[]), release: () => {} };
+  return new Kysely<any>({ dialect: new PostgresJSDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
+}
+
+async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTimeout: number | undefined, options: RunOptions): Promise<void> {
+  const k = key.toString();
+  const [got] = await reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`;
+  if (got.ok) return;
+  const holder = await reserved<{ pid: number }[]>`
+    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND ((classid::bigint << 32) | objid::bigint) = ${k}::bigint LIMIT 1`;
+  await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
+  // Poll instead of blocking in pg_advisory_lock: a session blocked inside a statement holds a
+  // snapshot, and CREATE INDEX CONCURRENTLY in the run we wait for would wait for that snapshot.
+  const deadline = lockTimeout ? Date.now() + lockTimeout : Infinity;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const [again] = await reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`;
+    if (again.ok) return;
+    if (Date.now() > deadline) {
+      throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
+        hint: 'wait for it to finish, or look at it in pg_stat_activity',
+      });
+    }
+  }
+}
+
+/**
+ * Leaves the session as a new one would be, except for the advisory lock (so not DISCARD ALL, which
+ * would release it): settings, role and session authorization, cursors, LISTEN, SQL-level prepared
+ * statements, temporary tables, sequence state and cached plans.
+ */
+async function cleanSession(reserved: postgres.ReservedSql): Promise<void> {
+  await reserved.unsafe('CLOSE ALL');
+  await reserved.unsafe('SET SESSION AUTHORIZATION DEFAULT');
+  await reserved.unsafe('RESET ALL');
+  await reserved.unsafe('UNLISTEN *');
+  const prepared = await reserved.unsafe<{ name: string }[]>('SELECT name FROM pg_prepared_statements WHERE from_sql');
+  for (const p of prepared) await reserved.unsafe(`DEALLOCATE "${p.name.replace(/"/g, '""')}"`);
+  await reserved.unsafe('DISCARD TEMP');
+  await reserved.unsafe('DISCARD SEQUENCES');
+  await reserved.unsafe('DISCARD PLANS');
+}
+
+interface Session {
+  reserved: postgres.ReservedSql;
+  conn: Conn;
+  embedded: boolean;
+  /** Sets the engine's own settings (timeouts) on the session. */
+  settings(): Promise<void>;
+}
+
+class StepFailure extends Error {
+  constructor(readonly failed: FailedStep) {
+    super(failed.error.message);
+  }
+}
+
+function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
+  if (!unknown.length || purge) return;
+  throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`, {
+    hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
   });
 }
 
-async function runLocked(conn: Conn, config: MetaConfig, script: Script, operation: Operation, target: string, from: string[], options: RunOptions): Promise<StepResult[]> {
+/** The SQL of one version-table change and the row count it must touch. */
+function opSql(config: MetaConfig, op: VersionOp): string {
+  const table = metaNames(config).version;
+  if (op.op === 'insert') return `INSERT INTO ${table} (version_num) VALUES (${literal(op.version)})`;
+  if (op.op === 'delete') return `DELETE FROM ${table} WHERE version_num = ${literal(op.version)}`;
+  return `UPDATE ${table} SET version_num = ${literal(op.to)} WHERE version_num = ${literal(op.from)}`;
+}
+
+/** The version-table statements of one step (Alembic's HeadMaintainer), as SQL. */
+export function versionStatements(config: MetaConfig, ops: VersionOp[]): string[] {
+  return ops.map((op) => opSql(config, op));
+}
+
+async function runSteps(
+  session: Session,
+  config: MetaConfig,
+  script: Script,
+  operation: 'upgrade' | 'downgrade',
+  target: string,
+  from: string[],
+  options: RunOptions,
+  out: StepResult[],
+  state: { rows: string[] },
+): Promise<void> {
   const { graph } = script;
-  const unknown = from.filter((r) => !graph.has(r));
-  if (operation === 'stamp') return stamp(conn, config, script, target, from, unknown, options);
-  if (unknown.length) {
-    throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dir} declares`, {
-      hint: 'point --migrations-dir at the right folder, or restore the file; "cmmc-db stamp <rev> --purge" rewrites the version table',
-    });
-  }
-  const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradePlan(from, target) : graph.downgradePlan(from, target)));
-  if (operation === 'upgrade' && !options.allowChanged) {
-    const checksums = await readChecksums(viaConn(conn), config);
-    const changed = changedFiles(script, graph.appliedSet(from), checksums);
+  refuseUnknown(script, from.filter((r) => !graph.has(r)), false);
+  const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(from, target) : graph.downgradeSteps(from, target)));
+  if (operation === 'upgrade' && !options.allowChanged && plan.length) {
+    const changed = changedFiles(script, graph.appliedSet(from), await readChecksums(async (t) => (await session.reserved.unsafe(t)) as never, config));
     if (changed.length) {
       throw new CmmcError('migrate.changed', `applied revision file changed since it was applied: ${changed.map((c) => `${c.revision} (${c.file})`).join(', ')}`, {
         hint: 'restore the file as it was, or run again with --allow-changed if the change is deliberate',
       });
     }
   }
-  let rows = from;
-  let applied = graph.appliedSet(from);
-  const steps: StepResult[] = [];
+  // Check every version-table change before running anything: a plan Alembic would stop midway is refused whole.
+  const heads = new Set(from);
+  const rowsAfter: string[][] = [];
+  const ops = plan.map((step) => {
+    const stepOps = catchRevisionErrors(() => graph.versionOps(step, heads));
+    rowsAfter.push([...heads]);
+    return stepOps;
+  });
   const appliedBy = appliedByExpression();
-  for (const rev of plan) {
-    const next = new Set(applied);
-    if (operation === 'upgrade') next.add(rev.revision);
-    else next.delete(rev.revision);
-    const after = graph.rowsFor(next);
+  let bootstrapped = false;
+  for (const [i, step] of plan.entries()) {
+    const rev = step.revision;
     await options.onEvent?.({ type: 'step-start', revision: rev, operation });
     const t0 = performance.now();
-    const mod = await rev.load();
-    const body = async (db: Conn) => {
-      if ('upSql' in mod) {
-        for (const stmt of operation === 'upgrade' ? mod.upSql : mod.downSql) {
-          await sql.raw(stmt).execute(db).catch((err: unknown) => {
-            throw Object.assign(err as object, { failedStatement: stmt });
-          });
-        }
-      } else {
-        await (operation === 'upgrade' ? mod.up(db) : mod.down(db));
-      }
-    };
+    let failure: StepFailure | undefined;
     const bookkeeping = async (db: Conn, durationMs: number) => {
-      for (const change of versionChanges(config, rows, after)) {
-        const result = await sql.raw(change.sql).execute(db);
-        const count = Number(result.numAffectedRows ?? -1);
-        if (count !== change.expectRows) {
-          throw new CmmcError('migrate.version-table', `the version table changed under us: "${change.sql}" touched ${count} rows instead of ${change.expectRows}`, {
-            hint: 'another tool edited the version table; check it with cmmc-db current',
-          });
-        }
-      }
+      // RESET ROLE: a revision that SET ROLE must not decide who writes the engine's tables.
+      await sql.raw('RESET ROLE').execute(db);
+      if (!bootstrapped) for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(db);
+      await changeVersionRows(db, config, ops[i]);
       await sql.raw(logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs }, appliedBy)).execute(db);
     };
     try {
+      const mod = await rev.load();
       if (rev.transactional) {
-        await conn.transaction().execute(async (trx) => {
-          await body(trx);
+        await session.conn.transaction().execute(async (trx) => {
+          await runBody(session, trx, mod, operation);
           await bookkeeping(trx, Math.round(performance.now() - t0));
         });
       } else {
-        await body(conn);
+        await runBody(session, session.conn, mod, operation);
         const durationMs = Math.round(performance.now() - t0);
-        await conn.transaction().execute((trx) => bookkeeping(trx, durationMs));
+        await session.conn.transaction().execute((trx) => bookkeeping(trx, durationMs));
       }
+      bootstrapped = true;
     } catch (err) {
-      throw stepError(err, rev, operation);
+      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision)));
+      throw failure;
+    } finally {
+      // After a failure the session may be gone (a lost connection): the failure is what to report.
+      await cleanSession(session.reserved).catch(() => {});
+      await session.settings().catch((err: unknown) => {
+        if (!failure) throw err;
+      });
     }
     const durationMs = Math.round(performance.now() - t0);
-    rows = after;
-    applied = next;
-    steps.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation, durationMs });
+    state.rows = rowsAfter[i];
+    out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation, durationMs });
     await options.onEvent?.({ type: 'step-done', revision: rev, operation, durationMs });
   }
-  return steps;
 }
 
-async function stamp(conn: Conn, config: MetaConfig, script: Script, target: string, from: string[], unknown: string[], options: RunOptions): Promise<StepResult[]> {
-  const { graph } = script;
-  if (unknown.length && !options.purge) {
-    throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file declares`, {
-      hint: 'use stamp --purge to replace the version table regardless',
+async function changeVersionRows(db: Conn, config: MetaConfig, ops: VersionOp[]): Promise<void> {
+  for (const statement of versionStatements(config, ops)) {
+    const result = await sql.raw(statement).execute(db);
+    const count = Number(result.numAffectedRows ?? -1);
+    if (count !== 1) {
+      throw new CmmcError('migrate.version-table', `the version table changed under us: "${statement}" touched ${count} rows instead of 1`, {
+        hint: 'another tool edited the version table; check it with cmmc-db current',
+      });
+    }
+  }
+}
+
+/** Runs a revision's up or down: SQL statements (COPY with its data through the COPY protocol) or the module's function. */
+async function runBody(session: Session, db: Conn, mod: Awaited<ReturnType<Revision['load']>>, operation: 'upgrade' | 'downgrade'): Promise<void> {
+  if (!('upSql' in mod)) {
+    await (operation === 'upgrade' ? mod.up(db) : mod.down(db));
+    return;
+  }
+  for (const stmt of operation === 'upgrade' ? mod.upSql : mod.downSql) {
+    await executeStatement(session.reserved, stmt, session.embedded).catch((err: unknown) => {
+      throw Object.assign(err as object, { failedStatement: stmt.text });
     });
   }
-  const targets = catchRevisionErrors(() => graph.resolveTarget(target, from.filter((r) => graph.has(r))));
-  const before = options.purge ? new Set<string>() : graph.appliedSet(from.filter((r) => graph.has(r)));
-  const after = graph.ancestors(targets);
-  const rows = graph.rowsFor(after);
+}
+
+/** A failed step as one line: the revision, its file, the database's message and the failing statement. */
+function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[]): FailedStep {
+  const rev = step.revision;
+  const base = { revision: rev.revision, file: rev.fileName, operation };
+  const before = done.length ? `${operation === 'upgrade' ? 'applied' : 'reverted'} before it in this run: ${done.join(', ')}` : `nothing was ${operation === 'upgrade' ? 'applied' : 'reverted'} in this run`;
+  const lost = connectionLostError(
+    err,
+    `${operation} of revision ${rev.revision} (${rev.fileName})`,
+    rev.transactional ? `${rev.revision} was rolled back; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
+  );
+  if (lost) return { ...base, error: { code: lost.code, message: lost.message, hint: lost.hint } };
+  if (err instanceof CmmcError) return { ...base, error: { code: err.code, message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${err.message}`, hint: err.hint } };
+  const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };
+  const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
+  const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
+  const where = shown ? ` in statement: ${shown}` : '';
+  return {
+    ...base,
+    error: {
+      code: 'migrate.step-failed',
+      message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}${where}`,
+      hint: rev.transactional
+        ? `that revision was rolled back and the database is as it was before it; fix ${rev.fileName} and run ${operation} again`
+        : `${rev.fileName} is non-transactional: check what it left behind before running ${operation} again`,
+      ...(typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? { sqlState: e.code } : {}),
+    },
+  };
+}
+
+async function stamp(session: Session, config: MetaConfig, script: Script, targets: string[], from: string[], options: RunOptions, out: StepResult[]): Promise<void> {
+  const { graph } = script;
+  const known = from.filter((r) => graph.has(r));
+  refuseUnknown(script, from.filter((r) => !graph.has(r)), Boolean(options.purge));
+  const start = options.purge ? [] : known;
+  let ops: VersionOp[];
+  const heads = new Set(start);
+  try {
+    const moves = catchRevisionErrors(() => graph.stampMoves(start, targets));
+    ops = moves.flatMap((m) => catchRevisionErrors(() => graph.stampOps(m, heads)));
+  } catch (err) {
+    // Alembic empties the table first and then fails; refusing first leaves the rows as they were.
+    if (options.purge && err instanceof CmmcError) throw new CmmcError(err.code, `stamp --purge refused before emptying the version table: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
+    throw err;
+  }
+  const before = graph.appliedSet(start);
+  const after = graph.appliedSet([...heads]);
+  if (!options.purge && ops.length === 0) return;
   const appliedBy = appliedByExpression();
-  const steps: StepResult[] = [];
-  await conn.transaction().execute(async (trx) => {
-    const n = metaNames(config);
-    await sql.raw(`DELETE FROM ${n.version}`).execute(trx);
-    for (const r of rows) await sql.raw(`INSERT INTO ${n.version} (version_num) VALUES (${literal(r)})`).execute(trx);
+  await session.conn.transaction().execute(async (trx) => {
+    for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(trx);
+    if (options.purge) await sql.raw(`DELETE FROM ${metaNames(config).version}`).execute(trx);
+    await changeVersionRows(trx, config, ops);
     for (const rev of graph.ordered) {
       const was = before.has(rev.revision);
       const is = after.has(rev.revision);
       if (was === is) continue;
       await sql.raw(logInsert(config, { revision: rev.revision, operation: 'stamp', checksum: is ? rev.checksum : null, file: rev.fileName, durationMs: 0 }, appliedBy)).execute(trx);
-      steps.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
+      out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
     }
   });
-  return steps;
 }
-
-/** A failed step as one line: the revision, its file, the database's message and the failing statement. */
-function stepError(err: unknown, rev: Revision, operation: Operation): unknown {
-  if (err instanceof CmmcError) return err;
-  const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };
-  const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
-  const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
-  const where = shown ? ` in statement: ${shown}` : '';
-  return new CmmcError('migrate.step-failed', `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}${where}`, {
-    hint: rev.transactional
-      ? `that revision was rolled back and the database is as it was before it; fix ${rev.fileName} and run ${operation} again`
-      : `${rev.fileName} is non-transactional: check what it left behind before running ${operation} again`,
-    cause: err,
-  });
-}
-

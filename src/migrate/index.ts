@@ -3,8 +3,7 @@
  *
  * @example
  * ```ts
- * import { resolveConfig, openDatabase } from 'cmmc-db';
- * import { runUpgrade, getStatus } from 'cmmc-db/dist/migrate/index.js';
+ * import { resolveConfig, openDatabase, runUpgrade, getStatus } from 'cmmc-db';
  * const handle = await openDatabase(resolveConfig());
  * await runUpgrade(handle, 'head');
  * console.log(await getStatus(handle)); // { current, heads, pending: [], changed: [], atHead: true }
@@ -13,6 +12,9 @@
  */
 export { loadScript, loadRevisionFile, type Revision, type RevisionModule, type Script } from './script.js';
 export {
+  migrate,
+  MigrationFailedError,
+  type FailedStep,
   runUpgrade,
   runDowngrade,
   runStamp,
@@ -27,4 +29,4 @@ export { offlineScript, recordingKysely, RecordingDriver, parseRange } from './o
 export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-revision.js';
 export { graphErrorToUser, catchRevisionErrors } from './errors.js';
 export { bootstrapStatements, lockKey, metaNames } from './version-store.js';
-export { splitStatements, inlineParameters, literal } from './sql-text.js';
+export { splitStatements, inlineParameters, literal } from '../sql/lexer.js';

@@ -2,7 +2,7 @@
  * Writing new revision files from templates/ (`revision` and `merge`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
@@ -41,6 +41,20 @@ export function slug(message: string): string {
 const tsString = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 const tsArray = (v: string[]) => `[${v.map(tsString).join(', ')}]`;
 
+/**
+ * Makes the project's revision folder ready for a new file. A folder inside node_modules is refused:
+ * a file written there is outside version control and gone after the next `npm ci` (the project's
+ * own folder is `migrations/` at its root; see src/config/project-root.ts).
+ */
+export function ensureRevisionFolder(dir: string): void {
+  if (dir.split(path.sep).includes('node_modules')) {
+    throw new CmmcError('migrate.folder-in-package', `refusing to write a revision into ${dir}: it is inside node_modules, outside version control`, {
+      hint: 'run from your project (a folder with package.json or cmmc-db.config.json); new revisions go into its ./migrations',
+    });
+  }
+  mkdirSync(dir, { recursive: true });
+}
+
 /** Writes the file and returns its revision id and path. */
 export function writeRevision(config: Pick<CmmcConfig, 'migrationsDir' | 'templatesDir'>, script: Script, options: NewRevisionOptions): { revision: string; file: string; downRevisions: string[] } {
   const { graph } = script;
@@ -77,6 +91,7 @@ export function writeRevision(config: Pick<CmmcConfig, 'migrationsDir' | 'templa
     dependsOnSql: (options.dependsOn ?? []).join(', '),
   };
   const text = readFileSync(templateFile, 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m);
+  ensureRevisionFolder(config.migrationsDir);
   const file = path.join(config.migrationsDir, `${revision}_${slug(message)}.${kind}`);
   writeFileSync(file, text, { flag: 'wx' });
   return { revision, file, downRevisions: down };

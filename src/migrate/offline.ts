@@ -20,8 +20,9 @@ import { CmmcError, usageError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import type { Operation } from './engine.js';
 import type { Script } from './script.js';
-import { inlineParameters } from './sql-text.js';
-import { appliedByExpression, bootstrapStatements, logInsert, versionChanges, type MetaConfig } from './version-store.js';
+import { inlineParameters, statementForScript } from '../sql/lexer.js';
+import { versionStatements } from './engine.js';
+import { appliedByExpression, bootstrapStatements, logInsert, type MetaConfig } from './version-store.js';
 
 /** A driver that executes nothing: it records each query as SQL text with its parameters inlined. */
 export class RecordingDriver implements Driver {
@@ -81,23 +82,20 @@ function terminate(stmt: string): string {
 export async function offlineScript(script: Script, config: MetaConfig, operation: Exclude<Operation, 'stamp'>, range: string): Promise<string> {
   const { graph } = script;
   const { from, to } = parseRange(range, operation);
-  const startRows = catchRevisionErrors(() => graph.rowsFor(graph.ancestors(graph.resolveTarget(from, []))));
-  const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradePlan(startRows, to) : graph.downgradePlan(startRows, to)));
+  const startRows = from === 'base' ? [] : catchRevisionErrors(() => graph.resolveTarget(from, []));
+  const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(startRows, to) : graph.downgradeSteps(startRows, to)));
+  const heads = new Set(startRows);
+  const ops = plan.map((step) => catchRevisionErrors(() => graph.versionOps(step, heads)));
   const { db, driver } = recordingKysely();
   const appliedBy = appliedByExpression('offline');
   const out: string[] = [];
   out.push(`-- cmmc-db ${operation} ${from}:${to} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, '');
   out.push(...bootstrapStatements(config).map(terminate), '');
-  let rows = startRows;
-  let applied = graph.appliedSet(startRows);
-  for (const rev of plan) {
-    const next = new Set(applied);
-    if (operation === 'upgrade') next.add(rev.revision);
-    else next.delete(rev.revision);
-    const after = graph.rowsFor(next);
+  for (const [i, step] of plan.entries()) {
+    const rev = step.revision;
     const mod = await rev.load();
     let body: string[];
-    if ('upSql' in mod) body = operation === 'upgrade' ? mod.upSql : mod.downSql;
+    if ('upSql' in mod) body = (operation === 'upgrade' ? mod.upSql : mod.downSql).map(statementForScript);
     else {
       driver.take();
       try {
@@ -108,18 +106,17 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
           cause: err,
         });
       }
-      body = driver.take();
+      body = driver.take().map(terminate);
     }
     const bookkeeping = [
-      ...versionChanges(config, rows, after).map((c) => c.sql),
+      ...versionStatements(config, ops[i]),
       logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs: null }, appliedBy),
-    ];
+    ].map(terminate);
     const arrow = operation === 'upgrade' ? `${rev.downRevisions.join(', ') || 'base'} -> ${rev.revision}` : `${rev.revision} -> ${rev.downRevisions.join(', ') || 'base'}`;
     out.push(`-- Running ${operation} ${arrow}: ${rev.message.replace(/\n/g, ' ')} (${rev.fileName})`);
-    if (rev.transactional) out.push('BEGIN;', ...body.map(terminate), ...bookkeeping.map(terminate), 'COMMIT;', '');
-    else out.push('-- non-transactional revision', ...body.map(terminate), 'BEGIN;', ...bookkeeping.map(terminate), 'COMMIT;', '');
-    rows = after;
-    applied = next;
+    // Each revision starts from a clean session, as online (RESET ALL keeps the advisory lock psql does not take anyway).
+    if (rev.transactional) out.push('BEGIN;', ...body, ...bookkeeping, 'COMMIT;', 'RESET ALL;', '');
+    else out.push('-- non-transactional revision', ...body, 'BEGIN;', ...bookkeeping, 'COMMIT;', 'RESET ALL;', '');
   }
   await db.destroy();
   return out.join('\n');

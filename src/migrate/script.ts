@@ -4,7 +4,6 @@
  * read from its text when they are plain literals (fast: `current`, `history` need no TypeScript
  * loader); its module is imported through tsx only when its `up`/`down` is run.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
@@ -14,7 +13,8 @@ import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { RevisionGraph, type RevisionNode } from '../revision/index.js';
 import { graphErrorToUser } from './errors.js';
-import { splitStatements } from './sql-text.js';
+import { fileChecksum } from '../sql/checksum.js';
+import { splitSql, SqlLexError, type SqlStatement } from '../sql/lexer.js';
 
 export interface RevisionModule {
   up(db: Kysely<any>): Promise<void>;
@@ -28,14 +28,25 @@ export interface Revision extends RevisionNode {
   fileName: string;
   kind: 'ts' | 'sql';
   transactional: boolean;
-  /** sha256 of the file's bytes, hex. */
+  /** sha256 of the file's text with line endings normalised and a leading BOM dropped, hex. */
   checksum: string;
+  /** Checksums that count as this file (the raw bytes and LF/CRLF/BOM forms, as recorded by earlier versions). */
+  acceptedChecksums: Set<string>;
   /** The up and down of the revision: for SQL, its statements; for TypeScript, its imported module. */
-  load(): Promise<RevisionModule | { upSql: string[]; downSql: string[] }>;
+  load(): Promise<RevisionModule | SqlRevisionBody>;
+}
+
+/** A plain-SQL revision's statements (COPY ... FROM stdin with its data included). */
+export interface SqlRevisionBody {
+  upSql: SqlStatement[];
+  downSql: SqlStatement[];
 }
 
 export interface Script {
+  /** The folder new revisions are written into (the project's own). */
   dir: string;
+  /** Every folder the revisions were read from, the platform's first (one graph across them). */
+  dirs: string[];
   revisions: Revision[];
   graph: RevisionGraph<Revision>;
 }
@@ -43,23 +54,36 @@ export interface Script {
 const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 /**
- * Loads every revision file of `config.migrationsDir` and builds the graph. Graph errors (duplicate
- * ids, unknown parents, cycles) are thrown as one-line CmmcErrors before anything runs.
+ * Loads every revision file of the configured folders (`config.migrationDirs`: the platform's and
+ * the project's, as Alembic's version_locations; or the one `migrationsDir`) and builds one graph.
+ * A folder that does not exist is skipped, as long as one does (a project with no revisions of its
+ * own yet has no ./migrations). Graph errors (duplicate ids, unknown parents, cycles) are thrown as
+ * one-line CmmcErrors before anything runs.
  */
-export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'>): Promise<Script> {
-  const dir = config.migrationsDir;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new CmmcError('migrate.no-folder', `the migrations folder ${dir} does not exist`, {
+export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { migrationDirs?: string[] }): Promise<Script> {
+  const dirs = config.migrationDirs?.length ? config.migrationDirs : [config.migrationsDir];
+  // A folder option pointing at a file is a mistake to name, not a folder to skip.
+  const file = dirs.find((d) => existsSync(d) && !statSync(d).isDirectory());
+  if (file) {
+    throw new CmmcError('migrate.no-folder', `the migrations folder ${file} is a file, not a folder`, {
+      hint: 'pass the folder that holds the revision files with --migrations-dir (or CMMC_MIGRATIONS_DIR), or move the file away',
+    });
+  }
+  const present = dirs.filter((d) => existsSync(d));
+  if (present.length === 0) {
+    throw new CmmcError('migrate.no-folder', `the migrations folder ${dirs.join(' or ')} does not exist`, {
       hint: 'run from the project folder, or pass --migrations-dir (or set CMMC_MIGRATIONS_DIR)',
     });
   }
-  const files = readdirSync(dir)
-    .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
-    .sort();
   const revisions: Revision[] = [];
-  for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+  for (const dir of present) {
+    const files = readdirSync(dir)
+      .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
+      .sort();
+    for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+  }
   try {
-    return { dir, revisions, graph: new RevisionGraph(revisions) };
+    return { dir: config.migrationsDir, dirs: present, revisions, graph: new RevisionGraph(revisions) };
   } catch (err) {
     throw graphErrorToUser(err);
   }
@@ -67,11 +91,11 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'>): Pro
 
 /** Reads one revision file (TypeScript or SQL). */
 export async function loadRevisionFile(file: string): Promise<Revision> {
-  const bytes = readFileSync(file);
-  const checksum = createHash('sha256').update(bytes).digest('hex');
-  const text = bytes.toString('utf8');
+  const { checksum, accepted, text } = fileChecksum(readFileSync(file));
   const fileName = path.basename(file);
-  return file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
+  const rev = file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
+  rev.acceptedChecksums = accepted;
+  return rev;
 }
 
 function invalid(fileName: string, what: string): CmmcError {
@@ -109,8 +133,16 @@ export function parseSqlRevision(text: string, file: string, fileName: string, c
   if (!('down_revision' in header)) throw invalid(fileName, 'has no "-- down_revision:" header (write "none" for a base revision)');
   const transactional = (header.transactional ?? 'true').toLowerCase();
   if (!['true', 'false', 'yes', 'no'].includes(transactional)) throw invalid(fileName, `"-- transactional: ${header.transactional}" must be true or false`);
-  const upSql = splitStatements(up.join('\n'));
-  const downSql = splitStatements(down.join('\n'));
+  const split = (lines: string[]) => {
+    try {
+      return splitSql(lines.join('\n'));
+    } catch (err) {
+      if (err instanceof SqlLexError) throw invalid(fileName, err.message);
+      throw err;
+    }
+  };
+  const upSql = split(up);
+  const downSql = split(down);
   return {
     revision,
     downRevisions: list(header.down_revision),
@@ -122,6 +154,7 @@ export function parseSqlRevision(text: string, file: string, fileName: string, c
     kind: 'sql',
     transactional: transactional === 'true' || transactional === 'yes',
     checksum,
+    acceptedChecksums: new Set([checksum]),
     load: async () => ({ upSql, downSql }),
   };
 }
@@ -206,6 +239,34 @@ function useOwnDependenciesAsFallback(): void {
  * would start a loader of its own, which costs a few hundred ms per file).
  */
 async function importTs(file: string): Promise<Record<string, unknown>> {
+  try {
+    return await importTsModule(file);
+  } catch (err) {
+    throw revisionLoadError(err, file);
+  }
+}
+
+/**
+ * A revision file that cannot be imported (syntax error, missing package, a throw at load) as one
+ * line naming the file, the first line that says why, and the fix.
+ */
+function revisionLoadError(err: unknown, file: string): CmmcError {
+  const shown = path.relative(process.cwd(), file) || file;
+  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean);
+  // esbuild: "Transform failed with 1 error:" then "<file>:2:13: ERROR: Expected ...".
+  const located = lines.find((l) => /:\d+:\d+: ERROR: /.test(l));
+  const why = located ? `line ${/:(\d+):\d+: ERROR: /.exec(located)![1]}: ${located.replace(/^.*: ERROR: /, '')}` : (lines[0] ?? 'unknown error');
+  const missing = /Cannot find (?:package|module) '([^']+)'/.exec(why);
+  return new CmmcError('migrate.load', `revision file ${shown} cannot be loaded: ${why}`, {
+    hint: missing ? `install ${missing[1]} (npm install ${missing[1]}) or fix the import in ${shown}` : `fix ${shown} (run "npx tsx ${shown}" to see the whole error)`,
+    cause: err,
+  });
+}
+
+async function importTsModule(file: string): Promise<Record<string, unknown>> {
+  // Compiled once and kept by content (./compile-cache.ts): no tsx for a revision seen before.
+  const compiled = await (await import('./compile-cache.js')).importCompiled(file);
+  if (compiled) return compiled;
   // Both hooks, as the tsx command does: a .ts file outside a "type": "module" package is CommonJS to Node.
   tsxRegistered ??= (async () => {
     useOwnDependenciesAsFallback();
@@ -252,6 +313,7 @@ async function parseTsRevision(text: string, file: string, fileName: string, che
     kind: 'ts',
     transactional: h.transactional !== false,
     checksum,
+    acceptedChecksums: new Set([checksum]),
     load,
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import type { Script } from './script.js';
-import { literal } from './sql-text.js';
+import { literal } from '../sql/lexer.js';
 import { metaNames, type MetaConfig } from './version-store.js';
 
 /** Runs one statement and returns its rows (postgres.js or a pinned Kysely connection). */
@@ -53,7 +53,7 @@ export async function readChecksums(q: RunQuery, config: MetaConfig): Promise<Ma
 
 export function changedFiles(script: Script, applied: Set<string>, checksums: Map<string, string>): ChangedFile[] {
   return script.graph.ordered
-    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && checksums.get(r.revision) !== r.checksum)
+    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && !r.acceptedChecksums.has(checksums.get(r.revision)!.trim()))
     .map((r) => ({ revision: r.revision, file: r.fileName }));
 }
 

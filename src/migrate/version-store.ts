@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { CmmcConfig } from '../config/config.js';
-import { ident, literal } from './sql-text.js';
+import { ident, literal } from '../sql/lexer.js';
 
 export type MetaConfig = Pick<CmmcConfig, 'versionSchema' | 'versionTable' | 'metaSchema'>;
 
@@ -49,29 +49,6 @@ export function bootstrapStatements(config: MetaConfig): string[] {
     applied_by text NOT NULL DEFAULT current_user
 )`,
   );
-  return out;
-}
-
-/** One change of the version table and the row count it must have. */
-export interface VersionChange {
-  sql: string;
-  expectRows: number;
-}
-
-/**
- * The statements that turn version rows `before` into `after`: an UPDATE where one row replaces
- * another (a straight step), INSERTs and DELETEs otherwise (bases, merges, branch points).
- */
-export function versionChanges(config: MetaConfig, before: string[], after: string[]): VersionChange[] {
-  const table = metaNames(config).version;
-  const removed = before.filter((r) => !after.includes(r));
-  const added = after.filter((r) => !before.includes(r));
-  const out: VersionChange[] = [];
-  while (removed.length && added.length) {
-    out.push({ sql: `UPDATE ${table} SET version_num = ${literal(added.shift())} WHERE version_num = ${literal(removed.shift())}`, expectRows: 1 });
-  }
-  for (const r of removed) out.push({ sql: `DELETE FROM ${table} WHERE version_num = ${literal(r)}`, expectRows: 1 });
-  for (const a of added) out.push({ sql: `INSERT INTO ${table} (version_num) VALUES (${literal(a)})`, expectRows: 1 });
   return out;
 }
 

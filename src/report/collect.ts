@@ -3,6 +3,8 @@
  * (growth and statement trends), the revision files and log (schema), the backup manifests and
  * drill records of this database (backups), and the evidence built from them. Reads only.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
 import { readRuns, type RecordedRun } from '../doctor/record.js';
@@ -52,7 +54,8 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   const now = options.now ?? new Date();
   const top = options.top ?? 8;
   const embedded = handle.config.kind === 'embedded';
-  const doctor = await runDoctor(handle);
+  // The health section's backups.recent looks in the folder the backups section reads.
+  const doctor = await runDoctor(handle, { backupDir: options.backupDir });
   let runsNote = '';
   const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
     // A role that may not read the recorded runs still gets the rest of the report.
@@ -71,7 +74,7 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
     target: handle.description,
     embedded,
     needsServer: embedded ? NEEDS_SERVER : [],
-    health: healthOf(doctor, now),
+    health: healthOf(doctor, runs, now),
     growth: { ...growthOf(doctor, runs, top), runsNote },
     queries: queriesOf(doctor, runs, top),
     schema,
@@ -88,7 +91,10 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   };
 }
 
-function healthOf(doctor: DoctorReport, now: Date): HealthSection {
+function healthOf(doctor: DoctorReport, runs: RecordedRun[], now: Date): HealthSection {
+  const withConnections = runs.filter((r) => r.connections);
+  const byState = (r: RecordedRun) => Object.entries(r.connections?.byState ?? {}).map(([state, n]) => ({ state, n }));
+  const replicated = [...runs].reverse().find((r) => r.replication);
   const counts: Record<string, number> = {};
   for (const c of doctor.checks) counts[c.status] = (counts[c.status] ?? 0) + 1;
   return {
@@ -97,6 +103,14 @@ function healthOf(doctor: DoctorReport, now: Date): HealthSection {
     counts,
     checks: doctor.checks.map(({ id, title, status, figure, remedy }) => ({ id, title, status, figure, remedy })),
     limited: doctor.limited,
+    connections: {
+      runs: refs(withConnections),
+      series: seriesOver(withConnections, byState, (x) => x.state, (x) => x.n, 8),
+      max: withConnections.at(-1)?.connections?.max ?? null,
+    },
+    replication: replicated?.replication
+      ? { at: replicated.recordedAt, role: replicated.replication.role, standbys: replicated.replication.standbys.length, slots: replicated.replication.slots.length, lag: replicated.replication.lag }
+      : null,
   };
 }
 
@@ -220,6 +234,18 @@ async function readLog(handle: DbHandle, table: string): Promise<Omit<SchemaSect
   }));
 }
 
+/** No group or other permission bits on the file, or on the folder and each file in it; null when it is gone. */
+function ownerOnly(target: string): boolean | null {
+  try {
+    const st = statSync(target);
+    if ((st.mode & 0o077) !== 0) return false;
+    if (!st.isDirectory()) return true;
+    return readdirSync(target).every((f) => (statSync(path.join(target, f)).mode & 0o077) === 0);
+  } catch {
+    return null;
+  }
+}
+
 async function collectBackups(database: string, dir: string | undefined, now: Date): Promise<BackupsSection> {
   const { listBackups, listDrills, resolveBackupDir } = await import('../backup/store.js');
   const folder = resolveBackupDir(dir);
@@ -236,6 +262,7 @@ async function collectBackups(database: string, dir: string | undefined, now: Da
     verifiedAt: b.verified?.at ?? null,
     restoreTested: Boolean(b.verified?.restoreTested),
     revision: b.revision ?? [],
+    ownerOnly: ownerOnly(b.path),
   }));
   const drills = listDrills(folder)
     .filter((d) => names.has(d.backup.name) || d.backup.database === database)

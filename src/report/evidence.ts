@@ -160,7 +160,8 @@ export function buildEvidence(input: {
   checks?: { id: string; status: string; figure: string }[];
 }): EvidenceSection {
   const { tenant, audit, schema, backups, records, generatedAt } = input;
-  const tenantChecks = (input.checks ?? []).filter((c) => c.id.startsWith('tenant.'));
+  const quoted = (prefix: string) =>
+    (input.checks ?? []).filter((c) => c.id.startsWith(prefix)).map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`);
   const items: EvidenceItem[] = [];
 
   // Backups protected at rest.
@@ -175,13 +176,14 @@ export function buildEvidence(input: {
       `${list.length} backup(s) of this database in ${backups.dir}, from ${day(firstBackup)} to ${day(lastBackup)}.`,
       `${encrypted} of ${list.length} encrypted with AES-256-GCM (key derived with scrypt); ${list.length - encrypted} not encrypted.`,
       `${list.filter((b) => b.verified === 'verified').length} verified against their sha256 and archive table of contents; ${list.filter((b) => b.verified === 'failed').length} failed verification.`,
-      'Backup files are written 0600 and the folder 0700 (owner only).',
+      `${list.filter((b) => b.ownerOnly === true).length} of ${list.length} backup file(s) readable by their owner only (no group or other permissions)${list.some((b) => b.ownerOnly === null) ? `; ${list.filter((b) => b.ownerOnly === null).length} missing from the folder` : ''}.`,
     ],
     figures: [
       { label: 'backups', value: list.length },
       { label: 'encrypted', value: encrypted },
       { label: 'not encrypted', value: list.length - encrypted },
       { label: 'verified', value: list.filter((b) => b.verified === 'verified').length },
+      { label: 'owner-only files', value: list.filter((b) => b.ownerOnly === true).length },
     ],
     from: firstBackup,
     to: lastBackup,
@@ -219,7 +221,7 @@ export function buildEvidence(input: {
   const appRoles = tenant.applicationRoles;
   items.push({
     practices: ['AC.L2-3.1.1', 'AC.L2-3.1.3'],
-    topic: 'Access limited per tenant: row-level security on tenant tables',
+    topic: 'Tenant separation: row-level security on tenant tables and the roles that use them',
     facts: [
       `${tt.length} tenant table(s) (an organization_id column, and organizations): row-level security enabled on ${rls}, forced (applies to the owner too) on ${forced}, with a policy on ${withPolicy}.`,
       `Table owner(s): ${[...new Set(tt.map((t) => t.owner))].join(', ') || 'none'}.`,
@@ -230,7 +232,7 @@ export function buildEvidence(input: {
       tenant.countsSeenBy.wholeDatabase
         ? `Row counts cover every tenant (read as ${tenant.countsSeenBy.role}).`
         : `Row counts are those role ${tenant.countsSeenBy.role} sees: row-level security limits them to its tenant (run the report as the owner or a superuser for whole-database counts).`,
-      ...tenantChecks.map((c) => `doctor ${c.id} at ${generatedAt}: ${c.status} — ${c.figure}`),
+      ...quoted('tenant.'),
     ],
     figures: [
       { label: 'tenant tables', value: tt.length },
@@ -250,7 +252,7 @@ export function buildEvidence(input: {
     const changeAllowed = audit.policyCommands.filter((c) => c === 'UPDATE' || c === 'DELETE' || c === 'ALL');
     items.push({
       practices: ['AU.L2-3.3.1', 'AU.L2-3.3.8'],
-      topic: 'Audit records kept in public.audit_logs, append-only for the application',
+      topic: 'Audit records in public.audit_logs and who may change them',
       facts: [
         `${audit.rows} audit record(s) from ${audit.first ?? 'none'} to ${audit.last ?? 'none'}.`,
         `Row-level security enabled: ${yesNo(audit.rls)}; forced: ${yesNo(audit.forced)}; policies allow ${audit.policyCommands.join(', ') || 'nothing'}${changeAllowed.length ? '' : ' (no UPDATE or DELETE policy)'}.`,
@@ -276,13 +278,14 @@ export function buildEvidence(input: {
   const appliers = [...new Set(log.map((l) => l.appliedBy))];
   items.push({
     practices: ['CM.L2-3.4.3'],
-    topic: 'Changes to the database schema applied only through recorded revisions',
+    topic: 'Changes to the database schema and their record (revisions and the revision log)',
     facts: [
       `${log.length} recorded change(s) (upgrade, downgrade, stamp) from ${log[0]?.appliedAt ?? 'none'} to ${log.at(-1)?.appliedAt ?? 'none'}, by ${appliers.join(', ') || 'nobody'}.`,
       `${schema.revisions.length} revision file(s); ${schema.revisions.filter((r) => r.applied).length} applied; current: ${schema.current.join(', ') || 'none'}; heads: ${schema.heads.join(', ') || 'none'}.`,
       schema.changed.length
         ? `Revision file(s) changed after being applied (checksum differs from the log): ${schema.changed.join(', ')}.`
         : 'Every applied revision file has the checksum it was applied with.',
+      ...quoted('schema.'),
     ],
     figures: [
       { label: 'recorded changes', value: log.length },

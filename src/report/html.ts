@@ -73,7 +73,11 @@ export function renderHtml(data: ReportData, assets: ReportAssets): string {
 ${h.limited ? `<p class="note">${esc(h.limited)}</p>` : ''}${needsServerNote(data, 'health')}
 <table class="checks"><thead><tr><th>check</th><th>status</th><th>figure</th><th>remedy</th></tr></thead><tbody>
 ${h.checks.map((c) => `<tr class="check" data-check="${esc(c.id)}" data-status="${esc(c.status)}"><td title="${esc(c.title)}">${esc(c.id)}</td><td><span class="status ${esc(c.status)}">${esc(c.status)}</span></td><td>${esc(c.figure)}</td><td>${esc(c.remedy)}</td></tr>`).join('\n')}
-</tbody></table></section>`;
+</tbody></table>
+<h3>Connections over the recorded runs</h3>
+${h.connections.runs.length ? `<p>max_connections ${esc(h.connections.max)}.</p><div class="chart" id="chart-connections"></div>` : '<p class="note">No recorded run has connection counts (they need a server and doctor --record).</p>'}
+${h.replication ? `<h3>Replication (run of ${esc(h.replication.at)})</h3><p>This server is a ${esc(h.replication.role)} with ${h.replication.standbys} standby(s) and ${h.replication.slots} replication slot(s).</p>${table(['standby', 'state', 'replay lag (bytes)', 'replay lag (s)'], h.replication.lag.map((l) => [String(l.standby ?? ''), String(l.state ?? ''), Number(l.replay_lag_bytes ?? 0), Number(l.replay_lag_seconds ?? 0)]))}` : ''}
+</section>`;
 
   const growth = `<section id="growth" data-section="growth"><h2>Growth</h2>
 <p>${g.runs.length} recorded run(s)${g.runs.length ? ` from ${esc(g.runs[0].at)} to ${esc(g.runs.at(-1)!.at)}` : ''}.</p>
@@ -211,18 +215,21 @@ const PAGE_JS = `
     return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + ' ' + u[i];
   }
   function ms(n) { return n == null ? '' : Math.round(n) + ' ms'; }
-  function draw(id, runs, series, fmt) {
+  function draw(id, runs, series, fmt, counts) {
     var el = document.getElementById(id);
     if (!el || !runs.length || !series.length) return null;
     var xs = runs.map(function (r) { return Date.parse(r.at) / 1000; });
+    // One run: an hour either side, rather than uPlot's default of years.
+    var x = xs.length > 1 ? { time: true } : { time: true, range: [xs[0] - 3600, xs[0] + 3600] };
+    var y = counts ? { range: function (u, min, max) { return [0, Math.max(2, Math.ceil((max || 0) * 1.2))]; } } : {};
     var opts = {
       width: Math.max(480, Math.min(1100, el.clientWidth || 900)),
       height: 300,
-      scales: { x: { time: true } },
+      scales: { x: x, y: y },
       series: [{ label: 'recorded at' }].concat(series.map(function (s, i) {
         return { label: s.name, stroke: palette[i % palette.length], width: 2, points: { show: true, size: 7 }, value: function (u, v) { return fmt(v); } };
       })),
-      axes: [{}, { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
+      axes: [{}, counts ? { size: 70, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: function (u, vals) { return vals.map(fmt); } } : { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true }
     };
     return new uPlot(opts, [xs].concat(series.map(function (s) { return s.values; })), el);
@@ -230,7 +237,8 @@ const PAGE_JS = `
   window.cmmcCharts = {
     tables: draw('chart-tables', data.growth.runs, data.growth.tables, bytes),
     indexes: draw('chart-indexes', data.growth.runs, data.growth.indexes, bytes),
-    queries: draw('chart-queries', data.queries.trend.runs, data.queries.trend.series, ms)
+    queries: draw('chart-queries', data.queries.trend.runs, data.queries.trend.series, ms),
+    connections: draw('chart-connections', data.health.connections.runs, data.health.connections.series, function (n) { return n == null ? '' : String(Math.round(n)); }, true)
   };
 })();
 `;

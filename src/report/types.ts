@@ -32,6 +32,10 @@ export interface HealthSection {
   counts: Record<string, number>;
   checks: Pick<CheckResult, 'id' | 'title' | 'status' | 'figure' | 'remedy'>[];
   limited: string | null;
+  /** Client connections by state over the recorded runs (server only), and max_connections at the latest. */
+  connections: { runs: RunRef[]; series: Series[]; max: number | null };
+  /** Replication at the latest recorded run, when the server has any. */
+  replication: { at: string; role: string; standbys: number; slots: number; lag: Record<string, unknown>[] } | null;
 }
 
 export interface RunRef {
@@ -126,6 +130,8 @@ export interface BackupRow {
   verifiedAt: string | null;
   restoreTested: boolean;
   revision: string[];
+  /** The data file (or folder and its files) readable and writable by its owner only (no group or other bits); null when missing. */
+  ownerOnly: boolean | null;
 }
 
 export interface DrillRow {

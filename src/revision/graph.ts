@@ -19,9 +19,11 @@ import {
   DuplicateRevisionError,
   InvalidTargetError,
   MultipleHeadsError,
+  RevisionError,
   UnknownParentError,
   UnknownRevisionError,
 } from './errors.js';
+import { RevisionMap, type MapStep, type StampMove, type VersionOp } from './revision-map.js';
 
 export interface RevisionNode {
   revision: string;
@@ -33,8 +35,11 @@ export interface RevisionNode {
   file?: string;
 }
 
-/** What a downgrade target means: keep exactly the ancestors of `keep`, or remove everything from `removeFrom` up. */
-type DowngradeTarget = { keep: string[]; within?: Set<string> } | { removeFrom: string[] };
+/** One step of a plan: the revision and the map's step (for the version-table change). */
+export interface PlannedStep<T> {
+  revision: T;
+  step: MapStep;
+}
 
 export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   private readonly nodes = new Map<string, T>();
@@ -45,6 +50,8 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   private readonly labels = new Map<string, string>();
   /** Every revision, parents before children (stable: files' order breaks ties). */
   readonly ordered: T[];
+  /** Alembic's revision map over the same revisions (file order), for targets and walks. */
+  readonly map: RevisionMap;
 
   constructor(revisions: T[]) {
     for (const rev of revisions) {
@@ -72,6 +79,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
       }
     }
     this.ordered = this.topologicalOrder(revisions);
+    this.map = new RevisionMap(revisions);
   }
 
   private labelOrNull(name: string, revisions: T[]): string | null {
@@ -151,9 +159,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
 
   /** Labels that apply to a revision: its own and those of the labelled revisions it descends from on a straight line. */
   labelsOf(id: string): string[] {
-    const out: string[] = [];
-    for (const [label, rev] of this.labels) if (this.branchMembers(rev).has(id)) out.push(label);
-    return out;
+    return [...this.map.rev(id).branchLabels];
   }
 
   /** The single head; MultipleHeadsError when there are several. */
@@ -197,11 +203,14 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     return this.ancestors(rows);
   }
 
-  /** The version table rows for a set of applied revisions: those with no applied down-child. */
-  rowsFor(applied: Set<string>): string[] {
-    return this.ordered
-      .filter((r) => applied.has(r.revision) && !this.childrenOf(r.revision).some((c) => applied.has(c)))
-      .map((r) => r.revision);
+  /** The revisions an identifier names, as Alembic's get_revisions: an id, prefix, label, `heads`, `label@head`, `REV@head`... */
+  resolveRevisions(ref: string): string[] {
+    return this.run(() =>
+      this.map.getRevisions(ref.trim()).map((w) => {
+        if (w === null || w === 'base') throw new InvalidTargetError(ref, 'names no revision');
+        return w.revision;
+      }),
+    );
   }
 
   /** A revision by full id, unique prefix or branch label. */
@@ -216,170 +225,85 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     return matches[0];
   }
 
-  /** The labelled revision, its down-descendants, and its straight-line ancestors back to the branch point. */
+  /** Every revision carrying one of the labels that `labelled` declares (Alembic's label propagation). */
   branchMembers(labelled: string): Set<string> {
-    const members = new Set<string>([labelled]);
-    const stack = [...this.childrenOf(labelled)];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (members.has(id)) continue;
-      members.add(id);
-      stack.push(...this.childrenOf(id));
-    }
-    let at = labelled;
-    for (;;) {
-      const down = this.get(at).downRevisions;
-      if (down.length !== 1 || this.childrenOf(down[0]).length !== 1) break;
-      at = down[0];
-      members.add(at);
-    }
-    return members;
-  }
-
-  /** The first revision of a labelled branch (just above its branch point, or a base). */
-  private branchRoot(labelled: string): string {
-    let at = labelled;
-    for (;;) {
-      const down = this.get(at).downRevisions;
-      if (down.length !== 1 || this.childrenOf(down[0]).length !== 1) return at;
-      at = down[0];
-    }
-  }
-
-  /** N steps up (towards heads) or down (towards base) from `from` ([] = base); [] again means base. */
-  private step(from: string[], n: number, target: string, within?: Set<string>): string[] {
-    let at = from;
-    if (n > 0) {
-      for (let i = 0; i < n; i++) {
-        const all = at.length === 0 ? this.bases : at.length === 1 ? this.childrenOf(at[0]) : null;
-        const next = all && within ? all.filter((id) => within.has(id)) : all;
-        if (next === null) throw new InvalidTargetError(target, `more than one current head (${at.join(', ')}); use ID+N or label@+N`);
-        if (next.length === 0) throw new InvalidTargetError(target, `only ${i} revision(s) above ${at[0] ?? 'base'}`);
-        if (next.length > 1) throw new InvalidTargetError(target, `${at[0] ?? 'base'} branches into ${next.join(', ')}; name one of them`);
-        at = [next[0]];
-      }
-    } else {
-      for (let i = 0; i < -n; i++) {
-        if (at.length === 0) throw new InvalidTargetError(target, `only ${i} revision(s) below the start`);
-        if (at.length > 1) throw new InvalidTargetError(target, `more than one current head (${at.join(', ')}); use ID-N or label@-N`);
-        at = this.get(at[0]).downRevisions;
-        if (at.length > 1 && i < -n - 1) throw new InvalidTargetError(target, `the merge ${from[0]} has several down revisions; name one of them`);
-      }
-    }
-    return at;
+    const labels = this.map.rev(labelled).origLabels;
+    return new Set(this.ordered.filter((r) => labels.some((l) => this.map.rev(r.revision).branchLabels.has(l))).map((r) => r.revision));
   }
 
   /**
-   * Resolves a target to the revisions it names ([] = base).
-   * Forms: head, heads, base, a full id, a unique prefix, a branch label, +N, -N, ID+N, ID-N,
-   * label@head, label@base, label@ID, label@+N. `current` is the version table's rows (for relative forms).
+   * Resolves a target to the revisions it names ([] = base), as `upgrade` reads it.
+   * Forms: head, heads, base, a full id, a prefix, a branch label, +N, -N, REV+N, REV-N, base+N,
+   * label@head, label@heads, label@base, label@REV, label@+N, label@base+N, label@head-1, REV@head...
+   * `current` is the version table's rows (for relative forms).
    */
   resolveTarget(target: string, current: string[] = []): string[] {
-    const t = target.trim();
-    if (t === 'head') return [this.singleHead('head')];
-    if (t === 'heads') return this.heads;
-    if (t === 'base') return [];
-    if (this.nodes.has(t)) return [t];
-    if (this.labels.has(t)) return [this.labels.get(t)!];
-    const relative = /^([+-])(\d+)$/.exec(t);
-    if (relative) return this.step(current, Number(relative[2]) * (relative[1] === '+' ? 1 : -1), t);
-    const at = /^([^@]+)@(.+)$/.exec(t);
-    if (at) {
-      const labelled = this.labels.get(at[1]);
-      if (!labelled) throw new UnknownRevisionError(`${at[1]} (branch label)`);
-      const members = this.branchMembers(labelled);
-      const what = at[2];
-      if (what === 'head') {
-        const heads = this.heads.filter((h) => members.has(h));
-        if (heads.length > 1) throw new MultipleHeadsError(heads, t);
-        return heads;
-      }
-      if (what === 'base') return [];
-      const rel = /^([+-])(\d+)$/.exec(what);
-      if (rel) {
-        const here = current.filter((c) => members.has(c));
-        const start = here.length ? here : this.get(this.branchRoot(labelled)).downRevisions;
-        return this.step(start, Number(rel[2]) * (rel[1] === '+' ? 1 : -1), t, members);
-      }
-      const id = this.resolveInSet(what, members, t);
-      return [id];
-    }
-    const idRel = /^(.+?)([+-])(\d+)$/.exec(t);
-    if (idRel) {
-      const id = this.resolveRevision(idRel[1]);
-      return this.step([id], Number(idRel[3]) * (idRel[2] === '+' ? 1 : -1), t);
-    }
-    return [this.resolveRevision(t)];
+    return this.run(() =>
+      this.map.parseUpgradeTarget(current, target.trim(), true).map((w) => {
+        if (w === null) throw new InvalidTargetError(target, 'that walk runs past the end of the graph');
+        return w === 'base' ? [] : [w.revision];
+      }).flat(),
+    );
   }
 
-  private resolveInSet(ref: string, members: Set<string>, target: string): string {
-    const matches = [...members].filter((id) => id.startsWith(ref));
-    if (matches.length > 1) throw new AmbiguousRevisionError(ref, matches.sort());
-    if (matches.length === 0) throw new InvalidTargetError(target, `no revision of that branch starts with "${ref}"`);
-    return matches[0];
+  /** A label's or revision's lineage check, as Alembic's filter_for_lineage. */
+  filterForLineage(ids: string[], against: string, includeDependencies = false): string[] {
+    return this.run(() => this.map.filterForLineage(ids, against, includeDependencies));
   }
 
-  /** The revisions to apply, in order, to go from `current` (version rows) to `target`. */
+  /**
+   * The revisions to apply, in order, to go from `current` (version rows) to `target`: Alembic's
+   * `_upgrade_revs` (every target form; `heads` follows depends_on as Alembic's real heads do).
+   */
   upgradePlan(current: string[], target: string): T[] {
-    const applied = this.appliedSet(current);
-    const targets = this.resolveTarget(target, current);
-    const needed = this.ancestors(targets);
-    return this.ordered.filter((r) => needed.has(r.revision) && !applied.has(r.revision));
+    return this.upgradeSteps(current, target).map((s) => s.revision);
   }
 
-  /** The revisions to un-apply, in order (children first), to go from `current` down to `target`. */
+  upgradeSteps(current: string[], target: string): PlannedStep<T>[] {
+    return this.run(() => this.map.upgradeSteps(target.trim(), current)).map((s) => ({ revision: this.get(s.rev.revision), step: s }));
+  }
+
+  /**
+   * The revisions to un-apply, in order (children first), to go from `current` down to `target`:
+   * Alembic's `_downgrade_revs`: only revisions that descend from the target, through down
+   * revisions or depends_on, and are applied. Refuses `-N` from several current heads, which
+   * Alembic resolves by whichever version row the database returns first (docs/alembic-divergences.md).
+   */
   downgradePlan(current: string[], target: string): T[] {
-    const applied = this.appliedSet(current);
-    const resolved = this.resolveDowngrade(target, current);
-    let remove: Set<string>;
-    if ('removeFrom' in resolved) {
-      remove = this.descendants(resolved.removeFrom);
-    } else {
-      for (const id of resolved.keep) {
-        if (!applied.has(id)) throw new InvalidTargetError(target, `${id} is not applied; downgrade only goes down (use upgrade)`);
-      }
-      remove = this.descendants(resolved.keep, false);
-      // label@-N: only that branch's revisions above the target (and whatever needs them).
-      if (resolved.within) remove = this.descendants([...remove].filter((id) => resolved.within!.has(id)));
-    }
-    return this.ordered.filter((r) => remove.has(r.revision) && applied.has(r.revision)).reverse();
+    return this.downgradeSteps(current, target).map((s) => s.revision);
   }
 
-  private resolveDowngrade(target: string, current: string[]): DowngradeTarget {
+  downgradeSteps(current: string[], target: string): PlannedStep<T>[] {
     const t = target.trim();
-    if (t === 'base') return { removeFrom: this.bases };
-    const label = /^([^@]+)@base$/.exec(t);
-    if (label) {
-      const labelled = this.labels.get(label[1]);
-      if (!labelled) throw new UnknownRevisionError(`${label[1]} (branch label)`);
-      return { removeFrom: [this.branchRoot(labelled)] };
+    if (/^-\d+/.test(t) && new Set(current).size > 1) {
+      throw new InvalidTargetError(t, `more than one current head (${current.join(', ')}): say which branch, as label@${t} or REV${t}`);
     }
-    // -N from a single current head, or ID-N, that walks past a base: remove that branch entirely.
-    const rel = /^(?:([^@]+)@|(.+?))?-(\d+)$/.exec(t);
-    if (rel) {
-      let from: string[];
-      let within: Set<string> | undefined;
-      if (rel[2]) from = [this.resolveRevision(rel[2])];
-      else if (rel[1]) {
-        const labelled = this.labels.get(rel[1]);
-        if (!labelled) throw new UnknownRevisionError(`${rel[1]} (branch label)`);
-        within = this.branchMembers(labelled);
-        from = current.filter((c) => within!.has(c));
-      } else from = current;
-      if (from.length > 1) throw new InvalidTargetError(t, `more than one current head (${from.join(', ')}); use ID-N or label@-N`);
-      if (from.length === 0) throw new InvalidTargetError(t, 'nothing is applied');
-      let at = from;
-      const n = Number(rel[3]);
-      for (let i = 0; i < n; i++) {
-        if (at.length === 0) throw new InvalidTargetError(t, `only ${i} revision(s) below ${from[0]}`);
-        if (at.length > 1) throw new InvalidTargetError(t, `${at.join(', ')} are the down revisions of a merge; name one of them`);
-        const down = this.get(at[0]).downRevisions;
-        if (down.length === 0) return { removeFrom: at };
-        at = down;
-      }
-      return { keep: at, within };
+    return this.run(() => this.map.downgradeSteps(t, current)).map((s) => ({ revision: this.get(s.rev.revision), step: s }));
+  }
+
+  /** Alembic's `_stamp_revs`: how the version rows move for `stamp TARGETS` from `current`. */
+  stampMoves(current: string[], targets: string[]): StampMove[] {
+    return this.run(() => this.map.stampMoves(targets.map((t) => t.trim()), current));
+  }
+
+  /** The version-table changes of one planned step; `heads` (the rows) is updated in place. */
+  versionOps(step: PlannedStep<T>, heads: Set<string>): VersionOp[] {
+    return this.run(() => this.map.revisionStepOps(step.step, heads));
+  }
+
+  /** The version-table changes of one stamp movement; `heads` is updated in place. */
+  stampOps(move: StampMove, heads: Set<string>): VersionOp[] {
+    return this.run(() => this.map.stampMoveOps(move, heads));
+  }
+
+  /** Runs a map operation; anything that is not one of our typed errors becomes an InvalidTargetError. */
+  private run<R>(fn: () => R): R {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof RevisionError) throw err;
+      throw new InvalidTargetError('target', (err as Error).message);
     }
-    return { keep: this.resolveTarget(t, current) };
   }
 
   /** Revisions between `from` and `to` (inclusive), for `history -r from:to`; undefined = open end. */

@@ -4,6 +4,7 @@
  * indexes, functions, views, RLS policies and triggers come out right), and needs no shadow ORM model.
  */
 import { createRequire } from 'node:module';
+import { CmmcError } from '../errors.js';
 
 export interface SchemaDiffOptions {
   /** Schemas left out of the comparison (the engine's bookkeeping schema). */
@@ -26,7 +27,7 @@ interface ClientModule {
  * Reads both databases; changes neither.
  */
 export async function diffSchemas(fromUrl: string, toUrl: string, options: SchemaDiffOptions = {}): Promise<string[]> {
-  const migra = require('@pgkit/migra') as MigraModule;
+  const migra = loadMigra();
   // The client migra itself depends on (not a dependency of this project on its own).
   const client = createRequire(require.resolve('@pgkit/migra'))('@pgkit/client') as ClientModule;
   // A server message on a connection between two of migra's queries (a terminated session, for
@@ -53,6 +54,22 @@ export async function diffSchemas(fromUrl: string, toUrl: string, options: Schem
       .filter((s) => !ignored.some((re) => re.test(s)));
   } finally {
     await Promise.all([from.end().catch(() => {}), to.end().catch(() => {})]);
+  }
+}
+
+/**
+ * @pgkit/migra is an optional peer dependency: it (with the TypeScript compiler it pulls in) is
+ * only needed by autogenerate and drift, so an application that installs cmmc-db does not carry
+ * it. Loaded when used; missing, it is a one-line error saying how to install it.
+ */
+export function loadMigra(): MigraModule {
+  try {
+    return require('@pgkit/migra') as MigraModule;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new CmmcError('schema.migra-missing', 'autogenerate and drift detection need @pgkit/migra, which is not installed', {
+      hint: 'install @pgkit/migra to use autogenerate: npm install --save-dev @pgkit/migra',
+    });
   }
 }
 

@@ -16,8 +16,27 @@ export interface DriftReport {
   expectedAt: string[];
   /** From the migrations' point of view: `added` = made by hand, `removed` = dropped by hand. */
   objects: ObjectChange[];
-  /** Statements that turn the live schema back into the migrations' schema. */
+  /** Statements that turn the live schema back into the migrations' schema (never a DROP EXTENSION). */
   reconcile: string[];
+  /**
+   * Extensions installed in the live database outside the migrations (pg_stat_statements, Citus,
+   * pg_auto_failover's): left alone, with everything they own; never drift, never dropped.
+   */
+  ignoredExtensions: string[];
+}
+
+/**
+ * Splits extensions installed by hand out of the changes: an extension and its objects belong to
+ * whoever installed it (the snapshot already leaves out objects that are extension members). Pure.
+ */
+export function withoutHandInstalledExtensions(changes: ObjectChange[]): { objects: ObjectChange[]; ignoredExtensions: string[] } {
+  const isHandInstalled = (c: ObjectChange) => c.kind === 'extension' && c.change === 'added';
+  return { objects: changes.filter((c) => !isHandInstalled(c)), ignoredExtensions: changes.filter(isHandInstalled).map((c) => c.name) };
+}
+
+/** A reconciling statement that would drop an extension (migra proposes one for each extension the migrations do not make). */
+export function dropsAnExtension(statement: string): boolean {
+  return /^\s*drop\s+extension\b/i.test(statement);
 }
 
 /**
@@ -39,15 +58,17 @@ export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersio
       for (const target of expectedAt) await upgradeTo(handle, target);
       const expected = await snapshotWith(handle.sql, options);
       const actual = await snapshotWith(live.sql, options);
-      const objects = compareSnapshots(expected, actual);
+      const { objects, ignoredExtensions } = withoutHandInstalledExtensions(compareSnapshots(expected, actual));
       const reconcile =
         objects.length === 0
           ? []
-          : await diffSchemas(live.url, handle.url, {
-              excludeSchemas: [config.metaSchema],
-              ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
-            });
-      return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile };
+          : (
+              await diffSchemas(live.url, handle.url, {
+                excludeSchemas: [config.metaSchema],
+                ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+              })
+            ).filter((statement) => !dropsAnExtension(statement));
+      return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile, ignoredExtensions };
     } finally {
       await handle.close();
     }

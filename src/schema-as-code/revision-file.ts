@@ -1,7 +1,7 @@
 /** Writes a plain-SQL revision in the engine's format (see templates/ and src/migrate/script.ts). */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { newRevisionId, slug as slugify } from '../migrate/new-revision.js';
+import { ensureRevisionFolder, newRevisionId, slug as slugify } from '../migrate/new-revision.js';
 import { isDestructive } from './diff.js';
 
 export const DESTRUCTIVE_MARK = '-- DESTRUCTIVE: review';
@@ -41,7 +41,7 @@ export function renderSqlRevision(input: SqlRevisionInput & { revision: string }
 /** Writes the revision into `dir` as `<revision>_<slug>.sql`; returns its path and id. */
 export function writeSqlRevision(dir: string, input: SqlRevisionInput): { file: string; revision: string } {
   const revision = input.revision ?? newRevisionId();
-  mkdirSync(dir, { recursive: true });
+  ensureRevisionFolder(dir);
   const file = path.join(dir, `${revision}_${slugify(input.message)}.sql`);
   if (existsSync(file)) throw new Error(`${file} already exists`);
   writeFileSync(file, renderSqlRevision({ ...input, revision }));

@@ -69,7 +69,8 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
     `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${oidCol} AND d.deptype = 'e')`;
 
   for (const r of await sql.unsafe<{ nspname: string }[]>(
-    `SELECT nspname FROM pg_namespace WHERE nspname <> ALL($1) AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`,
+    `SELECT nspname FROM pg_namespace WHERE nspname <> ALL($1) AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+        AND ${notExtensionMember('pg_namespace', 'pg_namespace.oid')}`,
     [skip],
   )) {
     add('schema', r.nspname, '');

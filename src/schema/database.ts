@@ -173,7 +173,8 @@ export interface AssessmentsTable {
 
 export interface AuditLogsTable {
   id: Generated<string>;
-  organization_id: string | null;
+  /** The tenant of the event; 00000000-0000-0000-0000-000000000000 (the nil UUID) for events with no tenant (docs/scale-out.md). */
+  organization_id: string;
   user_id: string | null;
   user_email: string | null;
   action: AuditAction;
@@ -523,7 +524,7 @@ export const SCHEMA_COLUMNS: SchemaColumnMap = {
   },
   audit_logs: {
     id: 'uuid not null',
-    organization_id: 'uuid null',
+    organization_id: 'uuid not null',
     user_id: 'uuid null',
     user_email: 'varchar null',
     action: 'varchar not null',

@@ -1,4 +1,4 @@
 /** Seed files, checksums, the loader and `init`. */
-export * from './split.js';
+export * from '../sql/lexer.js';
 export * from './loader.js';
 export * from './init.js';

@@ -7,20 +7,23 @@
  * Files whose name contains `sample` hold demo data with known passwords: they run only with
  * `sample`, and never when config.production unless `allowProductionSample`.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError, usageError } from '../errors.js';
-import { splitSql, summarize, type SqlStatement } from './split.js';
+import { fileChecksum } from '../sql/checksum.js';
+import { executeStatement } from '../sql/execute.js';
+import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
 import { ident, rlsBypassRole } from '../tenant/roles.js';
 
 export interface SeedFile {
   name: string;
   path: string;
   checksum: string;
+  /** Checksums that count as this file (line endings, BOM, raw bytes as recorded by earlier versions). */
+  accepted: Set<string>;
   /** Demo data (the name contains `sample`): needs --sample. */
   sample: boolean;
   text: string;
@@ -87,14 +90,8 @@ export function listSeedFiles(dir: string): SeedFile[] {
     .sort()
     .map((name) => {
       const p = path.join(dir, name);
-      const bytes = readFileSync(p);
-      return {
-        name,
-        path: p,
-        checksum: createHash('sha256').update(bytes).digest('hex'),
-        sample: name.toLowerCase().includes('sample'),
-        text: bytes.toString('utf8'),
-      };
+      const { checksum, accepted, text } = fileChecksum(readFileSync(p));
+      return { name, path: p, checksum, accepted, sample: name.toLowerCase().includes('sample'), text };
     });
 }
 
@@ -126,7 +123,7 @@ function seedLogName(config: CmmcConfig): string {
  * Creates `<metaSchema>.seed_log` when missing. The schema and table are looked up first so that a
  * role without CREATE on the database can use a schema that `init` made for it.
  */
-export async function ensureSeedLog(sql: postgres.Sql, config: CmmcConfig): Promise<void> {
+export async function ensureSeedLog(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig): Promise<void> {
   const [found] = await sql<{ schema: boolean; table: boolean }[]>`
     SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${config.metaSchema}) AS schema,
            to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS table`;
@@ -169,7 +166,7 @@ export async function seedStatus(handle: DbHandle): Promise<SeedStatusRow[]> {
     const last = applied.get(f.name);
     return {
       file: f.name,
-      status: !last ? 'pending' : last.checksum === f.checksum ? 'applied' : 'changed',
+      status: !last ? 'pending' : f.accepted.has(last.checksum) ? 'applied' : 'changed',
       sample: f.sample,
       checksum: f.checksum,
       appliedChecksum: last?.checksum ?? null,
@@ -206,22 +203,22 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
   const toRun: { file: SeedFile; statements: SqlStatement[] }[] = [];
   const applied = await lastApplied(sql, config);
   for (const file of chosen) {
-    const statements = splitSql(file.text);
+    const statements = splitSeed(file);
     const last = applied.get(file.name);
+    const same = last !== undefined && file.accepted.has(last.checksum);
     const base = { file: file.name, checksum: file.checksum, statements: statements.length };
     if (file.sample && !options.sample) {
       results.push({ ...base, outcome: 'skipped', reason: 'sample' });
-    } else if (last?.checksum === file.checksum && !options.force) {
+    } else if (same && !options.force) {
       results.push({ ...base, outcome: 'skipped', reason: 'unchanged' });
     } else {
-      const reason = last?.checksum === file.checksum ? 'forced' : last ? 'changed' : 'pending';
+      const reason = same ? 'forced' : last ? 'changed' : 'pending';
       results.push({ ...base, outcome: options.dryRun ? 'would-apply' : 'applied', reason });
       if (!options.dryRun) toRun.push({ file, statements });
     }
   }
   if (options.dryRun || toRun.length === 0) return { results };
 
-  await ensureSeedLog(sql, config);
   for (const [n, { file, statements }] of toRun.entries()) {
     options.onFile?.(file, n, toRun.length);
     const result = results.find((r) => r.file === file.name)!;
@@ -231,12 +228,14 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
       let skipped = false;
       await sql.begin(async (tx) => {
         await tx.unsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK})`);
+        // Inside the file's transaction: a seed that fails leaves no bookkeeping table behind.
+        await ensureSeedLog(tx, config);
         // Another loader may have applied it while we waited for the lock.
         const [last] = await tx.unsafe<{ checksum: string }[]>(
           `SELECT checksum FROM ${seedLogName(config)} WHERE file_name = $1 ORDER BY applied_at DESC, id DESC LIMIT 1`,
           [file.name],
         );
-        if (last && last.checksum.trim() === file.checksum && !options.force) {
+        if (last && file.accepted.has(last.checksum.trim()) && !options.force) {
           skipped = true;
           return;
         }
@@ -249,14 +248,14 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
             throw new CmmcError('seed.transaction', 'seed files must not contain transaction control (each file already runs in its own transaction)');
           }
-          await tx.unsafe(statement.text);
+          await executeStatement(tx, statement, config.kind === 'embedded');
         }
         current = undefined;
         if (bypass) await tx.unsafe('RESET ROLE');
         const durationMs = Math.round(performance.now() - started);
         await tx.unsafe(
           `INSERT INTO ${seedLogName(config)} (file_name, checksum, duration_ms, statements, forced) VALUES ($1, $2, $3, $4, $5)`,
-          [file.name, file.checksum, durationMs, statements.length, Boolean(options.force && last?.checksum.trim() === file.checksum)],
+          [file.name, file.checksum, durationMs, statements.length, Boolean(options.force && last && file.accepted.has(last.checksum.trim()))],
         );
         result.durationMs = durationMs;
       });
@@ -287,11 +286,14 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
   return { results };
 }
 
-function stripComments(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => !l.trim().startsWith('--'))
-    .join('\n');
+/** A seed file's statements; a file the lexer cannot split is a one-line error naming it. */
+function splitSeed(file: SeedFile): SqlStatement[] {
+  try {
+    return splitSql(file.text);
+  } catch (err) {
+    if (err instanceof SqlLexError) throw new CmmcError('seed.bad-file', `${file.name} line ${err.line}: ${err.message}`, { hint: 'fix the seed file' });
+    throw err;
+  }
 }
 
 /** The one-line error for a failed seed file. */

@@ -162,12 +162,15 @@ async function runSteps(sql: Sql, steps: Step[]): Promise<string[]> {
   return done;
 }
 
+/** The compliance trail: the application role appends and reads, never rewrites (docs/schema.md, audit_logs). */
+const APPEND_ONLY = ['audit_logs'];
+
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 /**
  * Grants of the two-role model, each only where missing (so a second run reports nothing):
  * the database and schema privileges of the owner, the application role and the bypass role, the
- * table privileges on what exists, and default privileges for what the owner creates later (each
+ * table privileges on what exists (audit_logs: SELECT and INSERT only for the application role), and default privileges for what the owner creates later (each
  * new revision's tables get the same grants). Revokes what the application role must not hold:
  * CREATE on the database and on every platform schema (also from PUBLIC on `public`), BYPASSRLS,
  * and write access to the version table. Returns a line per change.
@@ -212,7 +215,8 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       }
       continue;
     }
-    const appPrivileges = platform ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
+    const appendOnly = platform && APPEND_ONLY.includes(t.name);
+    const appPrivileges = appendOnly ? ['SELECT', 'INSERT'] : platform ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
     for (const [role, privileges] of [[app, appPrivileges], [bypass, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]] as const) {
       steps.push({
         needed: privileges.map((p) => `NOT has_table_privilege(${lit(role)}, ${qualified}, '${p}')`).join(' OR '),
@@ -221,7 +225,11 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       });
     }
     // Nothing else for the application role: not TRUNCATE, REFERENCES or TRIGGER, nor writes to bookkeeping.
-    const forbidden = platform ? ['TRUNCATE', 'REFERENCES', 'TRIGGER'] : ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'];
+    const forbidden = appendOnly
+      ? ['UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
+      : platform
+        ? ['TRUNCATE', 'REFERENCES', 'TRIGGER']
+        : ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'];
     steps.push({
       needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
       statement: `REVOKE ${forbidden.join(', ')} ON ${q} FROM ${ident(app)}`,

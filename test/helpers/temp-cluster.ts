@@ -13,6 +13,10 @@ import { execa } from 'execa';
 
 export interface TempCluster {
   port: number;
+  /** The folder holding the cluster's unix socket (.s.PGSQL.<port>). */
+  socketDir: string;
+  /** The data folder. */
+  dataDir: string;
   /** URL for the superuser postgres (with the cluster's password when it has one). */
   url(database?: string): string;
   stop(): Promise<void>;
@@ -21,6 +25,10 @@ export interface TempCluster {
 export interface TempClusterOptions {
   /** The superuser's password: the cluster then authenticates with scram-sha-256. */
   password?: string;
+  /** listen_addresses (default 127.0.0.1); '' listens on the unix socket only, '::1' on IPv6 loopback. */
+  listen?: string;
+  /** Start as a streaming standby of this cluster (pg_basebackup -R) instead of initdb. */
+  standbyOf?: TempCluster;
 }
 
 export function pgBin(name: string): string {
@@ -53,12 +61,20 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
     auth.splice(0, 1, '--auth=scram-sha-256', `--pwfile=${pwfile}`);
   }
   if (asRoot) await execa('chown', ['-R', 'postgres', dir]);
-  await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8']);
+  if (options.standbyOf) {
+    await run(pgBin('pg_basebackup'), ['-h', options.standbyOf.socketDir, '-p', String(options.standbyOf.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream']);
+    await run('chmod', ['700', data]);
+  } else {
+    await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8']);
+  }
   const port = await freePort();
-  const opts = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
+  const listen = options.listen ?? '127.0.0.1';
+  const opts = [`-p ${port}`, `-k ${dir}`, `-c listen_addresses='${listen}'`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
   await run(pgBin('pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', opts, 'start']);
   return {
     port,
+    socketDir: dir,
+    dataDir: data,
     url: (database = 'postgres') =>
       options.password === undefined
         ? `postgres://postgres@127.0.0.1:${port}/${database}`

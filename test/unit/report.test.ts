@@ -69,8 +69,8 @@ describe('backups timeline', () => {
   const section: BackupsSection = {
     dir: '/b',
     backups: [
-      { name: 'db-2', createdAt: '2026-11-02T02:00:00.000Z', sizeBytes: 10, format: 'custom', contents: 'full', encrypted: true, verified: 'verified', verifiedAt: null, restoreTested: true, revision: [] },
-      { name: 'db-1', createdAt: '2026-11-01T02:00:00.000Z', sizeBytes: 10, format: 'custom', contents: 'full', encrypted: false, verified: 'unverified', verifiedAt: null, restoreTested: false, revision: [] },
+      { name: 'db-2', createdAt: '2026-11-02T02:00:00.000Z', sizeBytes: 10, format: 'custom', contents: 'full', encrypted: true, verified: 'verified', verifiedAt: null, restoreTested: true, revision: [], ownerOnly: true },
+      { name: 'db-1', createdAt: '2026-11-01T02:00:00.000Z', sizeBytes: 10, format: 'custom', contents: 'full', encrypted: false, verified: 'unverified', verifiedAt: null, restoreTested: false, revision: [], ownerOnly: true },
     ],
     drills: [{ backup: 'db-2', startedAt: '2026-11-02T03:00:00.000Z', finishedAt: '2026-11-02T03:01:00.000Z', durationMs: 60000, result: 'fail', tables: null, operator: 'ops' }],
     newestVerified: null,

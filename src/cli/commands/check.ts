@@ -13,13 +13,18 @@ export const register: RegisterCommand = (program, ctx) => {
         const script = await m.loadScript(config);
         const handle = await ctx.open();
         const status = await m.getStatus(handle, script);
-        const drift = flags.drift === false ? undefined : await (await import('../schema-flows.js')).driftSection(ctx, handle, status.current);
+        const drift = flags.drift === false ? undefined : await (await import('../schema-flows.js')).driftSection(ctx, handle, status.current).catch((err: { code?: string; message?: string; hint?: string }) => {
+          // Drift needs the optional @pgkit/migra: without it, say so and check the rest.
+          if (err.code !== 'schema.migra-missing') throw err;
+          ctx.out.warn(`drift not checked: ${err.message} (${err.hint}; or pass --no-drift)`);
+          return undefined;
+        });
         const ok = status.atHead && status.changed.length === 0 && drift?.status !== 'drift';
         if (ctx.out.json) {
           ctx.out.data({ status: ok ? 'ok' : 'fail', ...status, ...(drift ? { drift } : {}) });
           return ok ? 0 : 1;
         }
-        if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dir} declares`);
+        if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`);
         if (status.pending.length) {
           ctx.out.error(`the database is not at the heads (${status.heads.join(', ')}): ${status.pending.length} revision(s) pending: ${status.pending.join(', ')}`);
           ctx.out.info('next: cmmc-db upgrade heads');

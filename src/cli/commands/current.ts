@@ -18,9 +18,9 @@ export const register: RegisterCommand = (program, ctx) => {
           if (err.code !== 'migrate.no-folder') throw err;
           ctx.out.warn(`${err.message}: showing the version table only`);
           const { RevisionGraph } = await import('../../revision/graph.js');
-          return { dir: config.migrationsDir, revisions: [], graph: new RevisionGraph([]) };
+          return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
         });
-        const handle = await ctx.open({ kysely: false });
+        const handle = await ctx.open({ kysely: false, fetchTypes: false });
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
@@ -32,7 +32,7 @@ export const register: RegisterCommand = (program, ctx) => {
         }
         if (status.current.length === 0) ctx.out.info('no revision applied: the database is at base (next: cmmc-db upgrade head)');
         for (const r of revisions) {
-          if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dir})`);
+          if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dirs.join(', ') || script.dir})`);
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }

@@ -7,6 +7,7 @@ interface DoctorOptions {
   threshold?: string[];
   list?: boolean;
   health?: boolean;
+  skip?: string[];
   record?: boolean;
   retentionDays?: string;
 }
@@ -28,6 +29,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .argument('[checks...]', 'a family (indexes) or one check (indexes.unused); default: every check')
     .option('-v, --verbose', 'show the rows behind each figure')
     .option('--threshold <name=value>', 'override a threshold for this run, e.g. idle-in-transaction=1s (repeatable; see docs/doctor.md)', collect)
+    .option('--skip <check>', 'leave out a check or a family, reported as skipped (repeatable)', collect)
     .option('--list', 'list the checks and exit')
     .option('--health', 'print the pool health report (the same as cmmc-db health) instead of the checks')
     .option('--record', 'also store this run in cmmc_db.doctor_runs, for cmmc-db report (suits cron)')
@@ -35,12 +37,15 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText(
       'after',
       `
-Exit codes (Nagios / check_postgres): 0 all ok, 1 a warning, 2 a failure, 3 a check could not run.
+Exit codes (Nagios / check_postgres): 0 all ok (or skipped), 1 a warning, 2 a failure, 3 a check could not run.
+A check whose prerequisite is absent (pg_stat_statements not preloaded, no backups kept here) is skipped,
+with how to enable it.
 
 Example:
   $ cmmc-db doctor
   $ cmmc-db doctor indexes --verbose
   $ cmmc-db doctor connections --threshold idle-in-transaction=30s --json
+  $ cmmc-db doctor --skip slow-queries --skip backups.recent
   $ cmmc-db doctor --record --retention-days 90`,
     )
     .action(ctx.action(async (checks: string[], options: DoctorOptions) => runDoctorCommand(ctx, checks, options)));
@@ -79,7 +84,7 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   if (options.health) return (await import('../health-report.js')).printHealth(ctx);
   // Parse everything a user can get wrong before connecting.
   const thresholds = doctorLib.resolveThresholds(options.threshold ?? []);
-  doctorLib.selectChecks(checks);
+  doctorLib.selectChecks(checks, options.skip ?? []);
   const recordLib = options.record ? await import('../../doctor/record.js') : undefined;
   const retentionDays = recordLib?.checkRetentionDays(options.retentionDays ?? recordLib.DEFAULT_RETENTION_DAYS);
 
@@ -87,18 +92,25 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   const spinner = await ctx.out.spinner('running checks');
   let report;
   try {
-    report = await doctorLib.runDoctor(handle, { checks, thresholds, onCheck: (c) => (spinner.text = `checking ${c.id}`) });
+    report = await doctorLib.runDoctor(handle, { checks, skip: options.skip, thresholds, onCheck: (c) => (spinner.text = `checking ${c.id}`) });
   } finally {
     spinner.stop();
   }
 
-  const recorded = recordLib ? await recordLib.recordRun(handle, report, { retentionDays }) : undefined;
+  // A run that cannot be stored is still shown; the failure to store it is the command's error.
+  let recordError: unknown;
+  const recorded = recordLib
+    ? await recordLib.recordRun(handle, report, { retentionDays }).catch((err: unknown) => {
+        recordError = err;
+        return undefined;
+      })
+    : undefined;
 
   if (ctx.out.json) {
     ctx.out.data(recorded ? { ...report, recorded } : report);
   } else {
     const c = ctx.out.c;
-    const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta } as const;
+    const paint = { ok: c.green, warn: c.yellow, fail: c.red, unknown: c.magenta, skipped: c.dim } as const;
     printReport(ctx, report.checks.map((r) => ({ ...r, painted: paint[r.status](r.status) })));
     if (options.verbose) {
       for (const r of report.checks) {
@@ -114,7 +126,8 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   if (recorded) {
     ctx.out.info(`recorded as run ${recorded.id} in ${recorded.table}${recorded.pruned ? `; ${recorded.pruned} run(s) older than ${recorded.retentionDays} days deleted` : ''}`);
   }
-  ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown (exit ${report.exitCode})`);
+  ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown${count('skipped') ? `, ${count('skipped')} skipped` : ''} (exit ${report.exitCode})`);
+  if (recordError) throw recordError;
   return report.exitCode;
 }
 

@@ -16,7 +16,7 @@ export const register: RegisterCommand = (program, ctx) => {
           ctx.out.data(heads);
           return 0;
         }
-        if (heads.length === 0) ctx.out.info(`no revisions in ${script.dir} (next: cmmc-db revision -m "first")`);
+        if (heads.length === 0) ctx.out.info(`no revisions in ${script.dirs.join(' or ') || script.dir} (next: cmmc-db revision -m "first")`);
         for (const h of heads) {
           if (flags.verbose) for (const l of [...details(h), '']) ctx.out.line(l);
           else ctx.out.line(`${h.revision} ${tags(h)} ${h.message}`.trimEnd());

@@ -12,6 +12,7 @@ export const COMMAND_MODULES: readonly (readonly [string, Loader])[] = [
   ['upgrade', () => import('./upgrade.js')],
   ['downgrade', () => import('./downgrade.js')],
   ['current', () => import('./current.js')],
+  ['status', () => import('./status.js')],
   ['history', () => import('./history.js')],
   ['heads', () => import('./heads.js')],
   ['branches', () => import('./branches.js')],

@@ -3,19 +3,19 @@ import type { RegisterCommand } from './types.js';
 export const register: RegisterCommand = (program, ctx) => {
   program
     .command('merge <revs...>')
-    .description('write a merge revision that joins two or more heads (REVS: ids, prefixes, labels, or "heads")')
+    .description('write a merge revision that joins two or more heads (REVS: ids, prefixes, labels, label@head, or "heads")')
     .requiredOption('-m, --message <message>', 'what the merge joins')
     .option('--branch-label <label>', 'branch label for the merge revision', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--rev-id <id>', 'use this revision id instead of a random one')
     .option('--sql', 'write a plain-SQL revision')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db merge -m "merge billing and audit" heads')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db merge -m "merge billing and audit" heads\n  $ cmmc-db merge -m "merge billing and audit" billing@head audit@head')
     .action(
       ctx.action(async (revs: string[], flags: { message: string; branchLabel: string[]; revId?: string; sql?: boolean }) => {
         const m = await import('../../migrate/index.js');
         const { usageError } = await import('../../errors.js');
         const config = ctx.config();
         const script = await m.loadScript(config);
-        const down = revs.flatMap((r) => m.catchRevisionErrors(() => (r === 'heads' ? script.graph.heads : [script.graph.resolveRevision(r)])));
+        const down = revs.flatMap((r) => m.catchRevisionErrors(() => script.graph.resolveRevisions(r)));
         const unique = [...new Set(down)];
         if (unique.length < 2) throw usageError('a merge needs at least two revisions', 'name two heads, or "heads" (cmmc-db heads lists them)');
         for (const a of unique) {

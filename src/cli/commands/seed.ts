@@ -27,7 +27,7 @@ export const register: RegisterCommand = (program, ctx) => {
         ctx.asOwner();
         const { runSeeds, seedStatus, checkSampleGuard, failureError } = await import('../../seed/index.js');
         if (opts.status) {
-          const handle = await ctx.open();
+          const handle = await ctx.open({ kysely: false });
           const rows = await seedStatus(handle);
           if (ctx.out.json) ctx.out.data({ files: rows });
           else if (rows.length === 0) ctx.out.info('no seed files');
@@ -36,7 +36,7 @@ export const register: RegisterCommand = (program, ctx) => {
         }
         // Refuse before connecting: the guard depends on the configuration only.
         checkSampleGuard(ctx.config(), opts);
-        const handle = await ctx.open();
+        const handle = await ctx.open({ kysely: false });
         const spinner = await ctx.out.spinner('seeding');
         const { results, failure } = await runSeeds(handle, {
           names,

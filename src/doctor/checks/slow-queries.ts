@@ -3,7 +3,8 @@
  * total execution time, with calls (pg-extras `outliers` and `calls`, PgHero `slow_queries`). A
  * statement is slow when its mean time is above slow-query-ms over at least slow-query-calls calls
  * (PgHero: 20 ms, 100 calls). When the extension is not installed in the database or not preloaded
- * by the server, the check is `unknown` and says exactly how to enable it.
+ * by the server, the check is `skipped` (a prerequisite absent by choice, not a fault: a monitoring
+ * wrapper must not alert for ever on a stock server) and says exactly how to enable it.
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { SLOW_QUERY_TOP } from '../thresholds.js';
@@ -28,14 +29,14 @@ async function slowQueries(ctx: DoctorContext): Promise<Finding> {
            (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements') AS schema`;
   if (!state.preloaded) {
     return {
-      status: 'unknown',
+      status: 'skipped',
       figure: `pg_stat_statements is not in shared_preload_libraries${state.installed ? '' : ' and not installed in this database'}`,
       remedy: ENABLE_PG_STAT_STATEMENTS,
     };
   }
   if (!state.installed) {
     return {
-      status: 'unknown',
+      status: 'skipped',
       figure: 'pg_stat_statements is preloaded but not installed in this database',
       remedy: 'run CREATE EXTENSION pg_stat_statements in this database (as a superuser or the database owner)',
     };

@@ -1,0 +1,150 @@
+/**
+ * TypeScript revisions compiled once and kept by content: a run that imports a TypeScript revision
+ * it has compiled before imports plain JavaScript, without loading tsx (a few hundred ms of an
+ * `upgrade`). Each entry is named by the sha256 of what it was made from, never by a time, so a
+ * changed file (or a changed compiler, or a dependency that now resolves elsewhere) is compiled
+ * again and never looks unchanged.
+ *
+ *   $XDG_CACHE_HOME/cmmc-db/revisions/   (default ~/.cache/...)
+ *     <sha256(compiler, source)>.js      the file as esbuild (tsx's compiler) transforms it to ESM
+ *     <sha256(module)>.mjs               that output with its package imports made absolute
+ *
+ * Only self-contained revisions take this path: imports of packages (resolved as Node would from
+ * the revision's folder, then from cmmc-db's own dependencies, as the engine's fallback does) and
+ * of Node's built-ins. A revision that imports a relative file, uses import.meta, require,
+ * __dirname or a dynamic import is loaded through tsx as before.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cacheDir } from '../cache-dir.js';
+import { PACKAGE_DIR } from '../config/config.js';
+
+/** Where compiled revisions live: $XDG_CACHE_HOME/cmmc-db/revisions, else ~/.cache/... */
+export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return cacheDir('revisions', env);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Constructs whose meaning depends on where the file is (or that load files at run time). */
+const NOT_SELF_CONTAINED = /\bimport\s*\(|\bimport\.meta\b|\brequire\s*\(|\b__dirname\b|\b__filename\b|\bmodule\.exports\b|\bexports\./;
+/** esbuild writes each static import or re-export on a line of its own, with double quotes. */
+const STATIC_IMPORT = /^(?:import|export)\b[^;\n]*?\bfrom\s*"([^"]+)";?$|^import\s*"([^"]+)";?$/gm;
+
+let esbuildDir: string | undefined;
+/** esbuild as tsx depends on it (tsx's compiler), found without loading either. */
+function esbuildPackageDir(): string {
+  if (!esbuildDir) {
+    const fromTsx = createRequire(createRequire(path.join(PACKAGE_DIR, 'package.json')).resolve('tsx'));
+    esbuildDir = path.dirname(fromTsx.resolve('esbuild/package.json'));
+  }
+  return esbuildDir;
+}
+
+function compilerTag(): string {
+  const version = (JSON.parse(readFileSync(path.join(esbuildPackageDir(), 'package.json'), 'utf8')) as { version: string }).version;
+  return `esbuild ${version} esm es2022 ts`;
+}
+
+function writeAtomically(file: string, text: string): void {
+  const partial = `${file}.${process.pid}.partial`;
+  writeFileSync(partial, text);
+  renameSync(partial, file); // another process writing the same entry writes the same bytes
+}
+
+/** The package directory of a bare specifier's package, searched as Node does from `fromDir`, then cmmc-db's own. */
+function packageDirOf(name: string, fromDir: string): string | undefined {
+  for (let dir = fromDir; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    if (path.dirname(dir) === dir) break;
+  }
+  const own = path.join(PACKAGE_DIR, 'node_modules', name);
+  return existsSync(path.join(own, 'package.json')) ? own : undefined;
+}
+
+/** An "exports" target for `import` under Node's conditions (node, import, default), in key order. */
+function exportTarget(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return undefined;
+  if (value && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'node' || key === 'import' || key === 'default') {
+        const found = exportTarget(v);
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The file URL a bare specifier imports from a module in `fromDir`, or undefined when it is not
+ * plain to work out here (patterns, imports maps, a missing package): the caller then uses tsx.
+ */
+export function resolvePackageImport(specifier: string, fromDir: string): string | undefined {
+  const parts = specifier.split('/');
+  const nameLength = specifier.startsWith('@') ? 2 : 1;
+  const name = parts.slice(0, nameLength).join('/');
+  const subpath = parts.length > nameLength ? `./${parts.slice(nameLength).join('/')}` : '.';
+  const dir = packageDirOf(name, fromDir);
+  if (!dir) return undefined;
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports?: unknown; main?: string };
+  let target: string | undefined;
+  if (pkg.exports !== undefined) {
+    const exp = pkg.exports;
+    const sugar = typeof exp === 'string' || (exp && typeof exp === 'object' && !Object.keys(exp).some((k) => k.startsWith('.')));
+    const entry = sugar ? (subpath === '.' ? exp : undefined) : (exp as Record<string, unknown>)[subpath];
+    target = exportTarget(entry);
+  } else if (subpath === '.') {
+    target = pkg.main ?? 'index.js';
+  }
+  if (!target || !target.startsWith('./') && subpath !== '.') return undefined;
+  const file = path.resolve(dir, target);
+  return existsSync(file) ? pathToFileURL(file).href : undefined;
+}
+
+const BUILTINS = new Set(builtinModules);
+
+/**
+ * Imports TypeScript revision `file` from the compile cache (compiling it into the cache first when
+ * needed), or returns undefined when the file is not self-contained or cannot be compiled here, so
+ * that the caller loads it through tsx.
+ */
+export async function importCompiled(file: string, cacheDir: string = compileCacheDir()): Promise<Record<string, unknown> | undefined> {
+  const source = readFileSync(file, 'utf8');
+  let transformed: string;
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const compiled = path.join(cacheDir, `${sha256(`${compilerTag()}\n${source}`)}.js`);
+    if (existsSync(compiled)) transformed = readFileSync(compiled, 'utf8');
+    else {
+      const esbuild = (await import(pathToFileURL(path.join(esbuildPackageDir(), 'lib', 'main.js')).href)) as typeof import('esbuild');
+      transformed = (await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: file })).code;
+      writeAtomically(compiled, transformed);
+    }
+  } catch {
+    return undefined;
+  }
+  if (NOT_SELF_CONTAINED.test(transformed)) return undefined;
+  const fromDir = path.dirname(file);
+  let unresolved = false;
+  const linked = transformed.replace(STATIC_IMPORT, (statement, from: string | undefined, bare: string | undefined) => {
+    const specifier = (from ?? bare)!;
+    if (specifier.startsWith('node:') || BUILTINS.has(specifier)) return statement;
+    if (specifier.startsWith('.') || specifier.startsWith('/') || /^[a-z]+:/i.test(specifier)) {
+      unresolved = true;
+      return statement;
+    }
+    const url = resolvePackageImport(specifier, fromDir);
+    if (!url) unresolved = true;
+    return url ? statement.replace(`"${specifier}"`, JSON.stringify(url)) : statement;
+  });
+  if (unresolved) return undefined;
+  const linkedFile = path.join(cacheDir, `${sha256(linked)}.mjs`);
+  if (!existsSync(linkedFile)) writeAtomically(linkedFile, linked);
+  return (await import(pathToFileURL(linkedFile).href)) as Record<string, unknown>;
+}

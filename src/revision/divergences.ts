@@ -1,0 +1,43 @@
+/**
+ * Where cmmc-db deliberately does not do what Alembic 1.8 does: the one list, with the reason.
+ * docs/migrations.md repeats it for users; the differential test (test/alembic-differential.test.ts)
+ * stops a compared sequence at one of these and fails on any other difference.
+ */
+export interface Divergence {
+  id: string;
+  alembic: string;
+  cmmcDb: string;
+  reason: string;
+  /** Matches the error (`code: message`) cmmc-db gives in that case. */
+  matches: RegExp;
+}
+
+export const DIVERGENCES: Divergence[] = [
+  {
+    id: 'relative-from-several-heads',
+    alembic: '`downgrade -N` with several version rows warns and walks down from whichever row the database returned first',
+    cmmcDb: 'refuses, and says to name the branch: `label@-N` or `REV-N`',
+    reason: 'the row order is arbitrary, so the same command could revert a different branch on each run',
+    matches: /more than one current head/,
+  },
+  {
+    id: 'version-table-checked-first',
+    alembic:
+      'runs the revisions of a walk one by one and stops with an assertion error (or KeyError) at the first whose version-table change it cannot make, after running the ones before it',
+    cmmcDb: 'works out every version-table change of the walk before running anything and refuses the whole walk',
+    reason: 'a run that is known to stop halfway should not start: the revisions before the stop would stay applied',
+    matches: /is already in the version table|is not in the version table|cannot move the version row|down revision is ambiguous/,
+  },
+  {
+    id: 'purge-refused-first',
+    alembic: '`stamp --purge TARGET` empties the version table, then fails when TARGET cannot be resolved or stamped, leaving it empty',
+    cmmcDb: 'resolves TARGET first and refuses without touching the version table',
+    reason: 'a refused command changes nothing; an emptied version table would make the next upgrade re-run every revision',
+    matches: /stamp --purge refused before emptying the version table/,
+  },
+];
+
+/** The deliberate divergence an error message belongs to, if any. */
+export function deliberateDivergence(error: string): string | undefined {
+  return DIVERGENCES.find((d) => d.matches.test(error))?.id;
+}

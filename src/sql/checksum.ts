@@ -1,0 +1,32 @@
+/**
+ * Checksums of SQL and revision files, insensitive to line endings and a leading byte-order mark,
+ * so that a file applied from an LF checkout is not "changed" when read from a CRLF one (git's
+ * core.autocrlf). Checksums recorded before this normalisation (sha256 of the raw bytes) stay
+ * accepted: a file matches a recorded checksum when any of its LF/CRLF, with/without BOM forms does.
+ */
+import { createHash } from 'node:crypto';
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** The file's text with a leading BOM dropped and CRLF (and lone CR) turned into LF. */
+export function normalizeText(text: string): string {
+  return text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+}
+
+export interface FileChecksum {
+  /** sha256 (hex) of the normalised text: what is recorded from now on. */
+  checksum: string;
+  /** Every checksum that counts as this file (normalised, raw bytes, CRLF and BOM forms). */
+  accepted: Set<string>;
+  /** The normalised text. */
+  text: string;
+}
+
+/** The checksum of a file's bytes, and the forms accepted as the same file. */
+export function fileChecksum(bytes: Uint8Array): FileChecksum {
+  const text = normalizeText(Buffer.from(bytes).toString('utf8'));
+  const crlf = text.replace(/\n/g, '\r\n');
+  const checksum = sha256(text);
+  const accepted = new Set([checksum, sha256(bytes), sha256(crlf), sha256('\uFEFF' + text), sha256('\uFEFF' + crlf)]);
+  return { checksum, accepted, text };
+}

@@ -1,0 +1,203 @@
+/**
+ * Revision graphs and operation sequences for the differential test against Alembic: seeded random
+ * graphs (branches, merges, several bases, branch labels, depends_on) and scenarios ported from
+ * Alembic's own tests (tests/test_revision.py, tests/test_version_traversal.py: the graphs and the
+ * walks they check, not their code).
+ */
+
+export interface GraphRev {
+  id: string;
+  down: string[];
+  labels: string[];
+  deps: string[];
+}
+
+export type Op = { op: 'upgrade' | 'downgrade' | 'stamp'; target: string; purge?: boolean };
+
+export interface Sequence {
+  name: string;
+  revisions: GraphRev[];
+  ops: Op[];
+}
+
+/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pick = <T>(rnd: () => number, xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+
+/** Ancestors through down revisions and dependencies. */
+function ancestors(revs: GraphRev[], id: string): Set<string> {
+  const byId = new Map(revs.map((r) => [r.id, r]));
+  const labelOf = new Map(revs.flatMap((r) => r.labels.map((l) => [l, r.id] as const)));
+  const out = new Set<string>();
+  const todo = [id];
+  while (todo.length) {
+    const x = todo.pop()!;
+    if (out.has(x)) continue;
+    out.add(x);
+    const r = byId.get(x)!;
+    todo.push(...r.down, ...r.deps.map((d) => labelOf.get(d) ?? d));
+  }
+  return out;
+}
+
+/** A random graph of 3 to 9 revisions. Ids are fixed-width (`r7c03`), so none is a prefix of another. */
+export function randomGraph(rnd: () => number, tag: string): GraphRev[] {
+  const n = 3 + Math.floor(rnd() * 7);
+  const revs: GraphRev[] = [];
+  let labels = 0;
+  for (let i = 0; i < n; i++) {
+    const id = `r${tag}${String(i).padStart(2, '0')}`;
+    const heads = revs.filter((r) => !revs.some((c) => c.down.includes(r.id))).map((r) => r.id);
+    const roll = rnd();
+    let down: string[];
+    if (i === 0 || roll < 0.15) down = [];
+    else if (roll < 0.3 && heads.length >= 2) {
+      const a = pick(rnd, heads);
+      const b = pick(rnd, heads.filter((h) => h !== a));
+      down = [a, b];
+    } else if (roll < 0.55) down = [pick(rnd, revs).id];
+    else down = [pick(rnd, heads)];
+    const rev: GraphRev = { id, down, labels: [], deps: [] };
+    if (rnd() < 0.25) rev.labels.push(`l${tag}${labels++}`);
+    if (i > 0 && rnd() < 0.2) {
+      const mine = new Set(down.flatMap((d) => [...ancestors(revs, d)]));
+      const candidates = revs.filter((r) => !mine.has(r.id));
+      if (candidates.length) {
+        const dep = pick(rnd, candidates);
+        rev.deps.push(dep.labels.length && rnd() < 0.3 ? dep.labels[0] : dep.id);
+      }
+    }
+    revs.push(rev);
+  }
+  return revs;
+}
+
+/** Targets worth trying on a graph: symbols, ids, relative steps and every label form. */
+export function targetsFor(revs: GraphRev[], rnd: () => number): string[] {
+  const ids = revs.map((r) => r.id);
+  const labels = revs.flatMap((r) => r.labels);
+  const some = ids[Math.floor(rnd() * ids.length)];
+  const out = ['head', 'heads', 'base', '+1', '+2', '-1', '-2', '-20', 'base+1', 'base+2', ...ids, `${some}+1`, `${some}-1`, `${some}@head`, `${some}@base`];
+  for (const l of labels) {
+    out.push(l, `${l}@head`, `${l}@heads`, `${l}@base`, `${l}@+1`, `${l}@-1`, `${l}@base+1`, `${l}@head-1`, `${l}@${pick(rnd, ids)}`);
+  }
+  return out;
+}
+
+/** A random sequence of 3 to 7 operations, mostly upgrades, with downgrades and stamps. */
+export function randomOps(revs: GraphRev[], rnd: () => number): Op[] {
+  const targets = targetsFor(revs, rnd);
+  const n = 3 + Math.floor(rnd() * 5);
+  const ops: Op[] = [];
+  for (let i = 0; i < n; i++) {
+    const roll = rnd();
+    const op: Op['op'] = roll < 0.5 ? 'upgrade' : roll < 0.82 ? 'downgrade' : 'stamp';
+    const target = op === 'upgrade' && i === 0 && rnd() < 0.5 ? pick(rnd, ['heads', ...revs.map((r) => r.id)]) : pick(rnd, targets);
+    ops.push({ op, target, ...(op === 'stamp' && rnd() < 0.1 ? { purge: true } : {}) });
+  }
+  return ops;
+}
+
+export function randomSequences(count: number, seed: number): Sequence[] {
+  const out: Sequence[] = [];
+  for (let k = 0; k < count; k++) {
+    const rnd = prng(seed + k);
+    const tag = (seed + k).toString(36).slice(-3).padStart(3, '0');
+    const revisions = randomGraph(rnd, tag);
+    out.push({ name: `random seed ${seed + k}`, revisions, ops: randomOps(revisions, rnd) });
+  }
+  return out;
+}
+
+const r = (id: string, down: string[] = [], extra: Partial<GraphRev> = {}): GraphRev => ({ id, down, labels: [], deps: [], ...extra });
+const up = (target: string): Op => ({ op: 'upgrade', target });
+const down = (target: string): Op => ({ op: 'downgrade', target });
+const stamp = (target: string, purge = false): Op => ({ op: 'stamp', target, ...(purge ? { purge } : {}) });
+
+/**
+ * Scenarios from Alembic's tests, plus the findings of issue 15, each a graph and a walk over it.
+ * Ids are those tests' letters, made four characters long (Alembic matches prefixes only of longer ids).
+ */
+export const SCENARIOS: Sequence[] = [
+  // test_version_traversal.py RevisionPathTest: a -> b -> c -> d -> e.
+  {
+    name: 'straight line: up, relative steps, down',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('cccc', ['bbbb']), r('dddd', ['cccc']), r('eeee', ['dddd'])],
+    ops: [up('+2'), up('cccc'), up('+1'), down('-2'), down('bbbb'), up('head'), down('-20'), down('base'), up('base+3'), up('-1'), down('+1')],
+  },
+  // BranchedPathTest: a -> b, b -> c1 -> d1, b -> c2 -> d2.
+  {
+    name: 'branched path: upgrade one branch, the other, downgrade to the branch point',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('cc1x', ['bbbb']), r('cc2x', ['bbbb']), r('dd1x', ['cc1x']), r('dd2x', ['cc2x'])],
+    ops: [up('dd1x'), up('dd2x'), down('cc1x'), down('bbbb'), up('heads'), down('-1'), down('dd1x@-1'), stamp('bbbb'), up('heads'), down('base')],
+  },
+  // BranchFromMergepointTest / MergedPathTest: a -> b -> (c1, c2) -> d (merge) -> e.
+  {
+    name: 'merge point: up to the merge, down through it',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('cc1x', ['bbbb']), r('cc2x', ['bbbb']), r('dddd', ['cc1x', 'cc2x']), r('eeee', ['dddd'])],
+    ops: [up('cc1x'), up('dddd'), down('cc2x'), down('cc1x'), up('head'), down('-2'), down('-1'), stamp('cc1x'), stamp('head'), down('bbbb')],
+  },
+  // MultipleBaseTest with labels: two bases, each a labelled branch.
+  {
+    name: 'two labelled bases: label@head, label@base, label@-1, stamp one branch',
+    revisions: [r('aaaa', [], { labels: ['left'] }), r('bbbb', ['aaaa']), r('cccc', ['bbbb']), r('xxxx', [], { labels: ['right'] }), r('yyyy', ['xxxx'])],
+    ops: [up('left@head'), up('right@+1'), up('heads'), down('left@-1'), down('right@base'), stamp('left@head'), up('right@head'), stamp('right@base'), down('left@base')],
+  },
+  // DependsOnBranchTestOne-style: a depends_on across bases.
+  {
+    name: 'depends_on across bases',
+    revisions: [r('a1xx'), r('a2xx', ['a1xx']), r('b1xx', [], { deps: ['a1xx'] }), r('b2xx', ['b1xx'])],
+    ops: [up('b2xx'), down('a1xx'), down('b1xx'), up('heads'), down('base')],
+  },
+  // Issue 15, finding 1: downgrade X reverts only what descends from X by down_revision and depends_on applied above.
+  {
+    name: 'finding 1a: a1; b1 base depends_on a1; m: a1 b1 — downgrade a1 from m',
+    revisions: [r('a1xx'), r('b1xx', [], { deps: ['a1xx'] }), r('mmmm', ['a1xx', 'b1xx'])],
+    ops: [up('mmmm'), down('a1xx'), up('head'), down('b1xx')],
+  },
+  {
+    name: 'finding 1b: c1; d1: c1; c2: (c1) at d1, c2 — downgrade c1',
+    revisions: [r('c1xx'), r('d1xx', ['c1xx']), r('c2xx', [], { deps: ['c1xx'] })],
+    ops: [up('d1xx'), up('c2xx'), down('c1xx')],
+  },
+  {
+    name: 'finding 1c: a3; b4: (a3) at b4 — downgrade a3 is refused',
+    revisions: [r('a3xx'), r('b4xx', [], { deps: ['a3xx'] })],
+    ops: [up('b4xx'), down('a3xx'), down('base')],
+  },
+  // Finding 2: stamp moves only heads sharing lineage with the target.
+  {
+    name: 'finding 2: stamp keeps other bases and branches',
+    revisions: [r('l2xx'), r('r1xx')],
+    ops: [up('l2xx'), stamp('r1xx'), up('heads'), stamp('base'), stamp('heads'), stamp('l2xx', true)],
+  },
+  {
+    name: 'finding 2b: two labelled branches, stamp one@head',
+    revisions: [r('o1xx', [], { labels: ['one'] }), r('o2xx', ['o1xx']), r('t1xx', [], { labels: ['two'] }), r('t2xx', ['t1xx'])],
+    ops: [up('one@+1'), up('two@head'), stamp('one@head'), up('heads'), stamp('two@base'), up('heads')],
+  },
+  // Finding 3: -N with fewer revisions below is refused; upgrade -2 too.
+  {
+    name: 'finding 3: downgrade -N past base and upgrade -N',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('cccc', ['bbbb'])],
+    ops: [up('head'), down('-20'), down('-4'), down('-3'), up('-2'), up('head'), up('+1')],
+  },
+  // Target forms: rev@head, label@REV on the lineage below the label, base+2, label@base+N, label@head-1, label@heads, l2@root.
+  {
+    name: 'target forms on a forked labelled graph',
+    revisions: [r('root'), r('mid1', ['root']), r('lft1', ['mid1'], { labels: ['left'] }), r('lft2', ['lft1']), r('rgt1', ['mid1'], { labels: ['right'] }), r('rgt2', ['rgt1'])],
+    ops: [up('lft1@head'), up('right@head'), down('left@mid1'), down('left@root'), up('left@base+2'), up('left@head-1'), up('right@heads'), up('base+2'), down('rgt1@head'), down('right@root'), up('heads')],
+  },
+  // Empty folder: nothing to do.
+  { name: 'empty migrations folder', revisions: [], ops: [up('head'), up('heads'), down('base'), stamp('head')] },
+];

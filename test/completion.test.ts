@@ -1,0 +1,58 @@
+/**
+ * Shell completion (@bomb.sh/tab's commander adapter): `completion bash` prints a script that bash
+ * accepts, and, sourced into a real bash with `cmmc-db` on PATH, completes commands, subcommands
+ * and options from the program itself.
+ */
+import { execa } from 'execa';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, runCli } from './helpers/cli.js';
+
+const bin = mkdtempSync(path.join(os.tmpdir(), 'cmmc-complete-'));
+writeFileSync(path.join(bin, 'cmmc-db'), `#!/bin/sh\nexec node ${JSON.stringify(BIN)} "$@"\n`);
+chmodSync(path.join(bin, 'cmmc-db'), 0o755);
+afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+/** COMPREPLY after pressing Tab at the end of `line` in bash, with the script of `completion bash` loaded. */
+async function complete(line: string): Promise<string[]> {
+  const script = (await runCli(['completion', 'bash'])).stdout;
+  const words = line.split(' ');
+  // bash-completion's _get_comp_words_by_ref, reduced to what the script reads (the package is not installed here).
+  const shim = '_get_comp_words_by_ref() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; }';
+  const program = [
+    shim,
+    script,
+    `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}`,
+    '__cmmc_db_complete',
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+  ].join('\n');
+  const r = await execa('bash', ['--norc', '--noprofile', '-c', program], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: bin, NO_COLOR: '1' }, extendEnv: false, reject: false });
+  // compopt only works while bash itself runs a completion; called directly, it says so and does nothing else.
+  expect(r.stderr.split('\n').filter((l) => l && !l.includes('compopt: not currently executing completion function'))).toEqual([]);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+describe('shell completion', () => {
+  it('completion bash prints a script bash accepts, registered for cmmc-db', async () => {
+    const r = await runCli(['completion', 'bash']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('complete -F __cmmc_db_complete cmmc-db');
+    const syntax = await execa('bash', ['-n'], { input: r.stdout, reject: false });
+    expect(syntax.exitCode, syntax.stderr).toBe(0);
+    for (const shell of ['zsh', 'fish']) expect((await runCli(['completion', shell])).stdout).toContain('cmmc-db');
+  });
+
+  it('completes commands, subcommands and options in a real bash', async () => {
+    expect(await complete('cmmc-db up')).toEqual(['upgrade']);
+    expect(await complete('cmmc-db sta')).toEqual(expect.arrayContaining(['stamp', 'status']));
+    expect(await complete('cmmc-db backup ver')).toEqual(['verify']);
+    expect(await complete('cmmc-db doctor --sk')).toEqual(['--skip']);
+  });
+
+  it('an unknown shell is a usage error', async () => {
+    const r = await runCli(['completion', 'tcsh']);
+    expect(r.exitCode).toBe(2);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * The connection-string reader, pure: libpq's rules (fe-connect.c) for URIs and keyword=value
+ * strings, the precedence of flag > DATABASE_URL > DB_* > PG* > defaults, and the postgres.js
+ * options built from a resolved target. What psql itself does with each form is checked live in
+ * test/connection-libpq.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { connParamsOf, formatConnUri, parseConnKeywords, parseConnUri, redactConnString, resolveConnOptions } from '../../src/config/conninfo.js';
+import { postgresOptions, reconnectBackoff } from '../../src/db/driver.js';
+
+const cwd = '/tmp';
+
+describe('URIs as libpq parses them', () => {
+  it('reads user, password, hosts with ports, IPv6 in brackets, socket folders and the database, percent-decoded', () => {
+    expect(parseConnUri('postgresql://us%40r:p%3Aw@[::1]:5451/d%2Fb')).toEqual({ user: 'us@r', password: 'p:w', host: '::1', port: '5451', dbname: 'd/b' });
+    expect(parseConnUri('postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write')).toMatchObject({ host: 'h1,h2', port: '5432,5433', target_session_attrs: 'read-write' });
+    expect(parseConnUri('postgresql://%2Frun%2Fpostgresql/db')).toMatchObject({ host: '/run/postgresql', dbname: 'db' });
+    expect(parseConnUri('postgresql:///db?host=/run/postgresql&sslmode=verify-full&sslrootcert=/ca.pem')).toMatchObject({ host: '/run/postgresql', sslmode: 'verify-full', sslrootcert: '/ca.pem' });
+    expect(parseConnUri('postgresql://h/db?ssl=true')).toMatchObject({ sslmode: 'require' });
+    // libpq does not turn + into a space.
+    expect(parseConnUri('postgresql://h/a+b')).toMatchObject({ dbname: 'a+b' });
+  });
+
+  it('refuses what libpq refuses, in one line naming the fix', () => {
+    expect(() => parseConnUri('postgresql://h/%zz', 'DATABASE_URL')).toThrow(/DATABASE_URL has a malformed %-escape "%zz"/);
+    expect(() => parseConnUri('postgresql://h/a%00b')).toThrow(/%00/);
+    expect(() => parseConnUri('postgresql://[::1/db')).toThrow(/closing "\]"/);
+    expect(() => parseConnUri('postgresql://h/db?nonsense=1')).toThrow(/unknown query parameter "nonsense"/);
+    expect(() => resolveConfig({ url: 'mysql://root:pw@h/db', env: {}, cwd })).toThrow(/must start with postgresql:\/\/ or postgres:\/\/, not mysql:\/\//);
+  });
+});
+
+describe('keyword=value strings', () => {
+  it('reads quoted values with escapes', () => {
+    expect(parseConnKeywords("host=db port = 6432 dbname='my \\'odd\\' db' password=a\\ b")).toEqual({ host: 'db', port: '6432', dbname: "my 'odd' db", password: 'a b' });
+    expect(() => parseConnKeywords('host=db bogus=1')).toThrow(/unknown keyword "bogus"/);
+    expect(() => parseConnKeywords("dbname='open")).toThrow(/unterminated/);
+  });
+});
+
+describe('precedence and defaults', () => {
+  it('a given host is kept as given: DB_HOST=fd00::2 is not replaced by localhost', () => {
+    const c = resolveConfig({ env: { DB_HOST: 'fd00::2', DB_PORT: '5451' }, cwd });
+    expect(c.conn!.hosts).toEqual([{ host: 'fd00::2', port: 5451, socket: false }]);
+    expect(c.url).toBe('postgresql://postgres@[fd00::2]:5451/cmmc_platform?connect_timeout=10');
+  });
+
+  it('flag > DATABASE_URL > DB_* > PG* > defaults, PG* completing what the URL leaves out', () => {
+    const env = { DATABASE_URL: 'postgres:///db1', DB_HOST: 'h2', PGHOST: 'pghost', PGUSER: 'pguser', PGPASSWORD: 'pgpw', PGSSLMODE: 'require', PGAPPNAME: 'app' };
+    const fromUrl = resolveConfig({ env, cwd }).conn!;
+    expect(fromUrl).toMatchObject({ hosts: [{ host: 'pghost', port: 5432 }], user: 'pguser', password: 'pgpw', dbname: 'db1', sslmode: 'require', applicationName: 'app' });
+    expect(resolveConfig({ url: 'postgres://u@h0/d0', env, cwd }).conn).toMatchObject({ hosts: [{ host: 'h0' }], user: 'u', dbname: 'd0' });
+    expect(resolveConfig({ env: { DB_NAME: 'd', PGHOST: 'pghost' }, cwd }).conn).toMatchObject({ hosts: [{ host: 'pghost' }], user: 'postgres', dbname: 'd' });
+    expect(resolveConfig({ env: { PGHOST: '/run/pg', PGDATABASE: 'x', PGUSER: 'me' }, cwd })).toMatchObject({ source: 'PG*', conn: { hosts: [{ host: '/run/pg', socket: true }], dbname: 'x' } });
+    // libpq: the database defaults to the user name.
+    expect(resolveConnOptions({ host: 'h', user: 'alice' }, {}).dbname).toBe('alice');
+  });
+
+  it('connect_timeout: 10 s by default, CMMC_CONNECT_TIMEOUT, then the URL or PGCONNECT_TIMEOUT; 1 is raised to 2 and 0 waits for ever, as libpq', () => {
+    expect(resolveConfig({ url: 'postgres://h/d', env: {}, cwd }).conn!.connectTimeout).toBe(10);
+    expect(resolveConfig({ url: 'postgres://h/d', env: { CMMC_CONNECT_TIMEOUT: '30s' }, cwd }).conn!.connectTimeout).toBe(30);
+    expect(resolveConfig({ url: 'postgres://h/d', env: { CMMC_CONNECT_TIMEOUT: '30', PGCONNECT_TIMEOUT: '4' }, cwd }).conn!.connectTimeout).toBe(4);
+    expect(resolveConfig({ url: 'postgres://h/d?connect_timeout=1', env: {}, cwd }).conn!.connectTimeout).toBe(2);
+    expect(resolveConfig({ url: 'postgres://h/d?connect_timeout=0', env: {}, cwd }).conn!.connectTimeout).toBe(0);
+  });
+
+  it('says in one line what is not supported, instead of connecting elsewhere', () => {
+    expect(() => resolveConnOptions({ service: 'prod' }, {})).toThrow(/service files .* not supported/);
+    expect(() => resolveConnOptions({ hostaddr: '10.0.0.1' }, {})).toThrow(/hostaddr/);
+    expect(() => postgresOptions(resolveConnOptions({ host: '/run/postgresql,db2' }, {}))).toThrow(/a unix-socket host among several hosts .*postgres\.js.* cannot/);
+  });
+});
+
+describe('the resolved URL', () => {
+  it('reads back to the same target, several hosts, sockets and settings included', () => {
+    const conn = resolveConnOptions(parseConnUri('postgresql://u:p%40ss@[::1]:5433,db2/my%20db?target_session_attrs=read-write&application_name=x&options=-c%20a%3Db'), {});
+    expect(connParamsOf(formatConnUri(conn))).toEqual(conn);
+    const sock = resolveConnOptions({ host: '/run/postgresql', port: '5444', user: 'u', dbname: 'd' }, {});
+    expect(formatConnUri(sock)).toBe('postgresql://u@%2Frun%2Fpostgresql:5444/d?connect_timeout=10');
+  });
+
+  it('masks passwords in URLs and keyword=value strings', () => {
+    expect(redactConnString('postgresql://u:secret@h/d?sslpassword=s2')).toBe('postgresql://u:****@h/d?sslpassword=****');
+    expect(redactConnString("host=h password='a b' user=u")).toBe('host=h password=**** user=u');
+    expect(redactConnString('mysql://root:hunter2@h/db')).not.toContain('hunter2');
+  });
+});
+
+describe('postgres.js options', () => {
+  it('hosts and ports as lists, a socket as path, TLS as sslmode says, nothing left to postgres.js defaults', () => {
+    const multi = postgresOptions(resolveConnOptions({ host: 'a,b', port: '1,2', user: 'u', dbname: 'd', target_session_attrs: 'primary', sslmode: 'disable' }, {}));
+    expect(multi).toMatchObject({ host: ['a', 'b'], port: [1, 2], database: 'd', user: 'u', ssl: false, target_session_attrs: 'primary', connect_timeout: 10 });
+    const sock = postgresOptions(resolveConnOptions({ host: '/run/pg', port: '5444', user: 'u', dbname: 'd' }, {}));
+    expect(sock).toMatchObject({ path: '/run/pg/.s.PGSQL.5444', ssl: false });
+    expect(postgresOptions(resolveConnOptions({ host: 'h', sslmode: 'require' }, {})).ssl).toBe('require');
+    expect(postgresOptions(resolveConnOptions({ host: 'h' }, {})).ssl).toBe('prefer');
+  });
+
+  it('reconnects after at most half a second (postgres.js alone waits up to 20 s)', () => {
+    expect([1, 2, 3, 4, 10, 50].map(reconnectBackoff)).toEqual([0.1, 0.2, 0.4, 0.5, 0.5, 0.5]);
+  });
+});
