@@ -270,7 +270,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       mkdirSync(d);
       writeFileSync(path.join(d, 'plaintext.dump'), 'secret');
     }
-    const any = await runCli(['--version'], { env: { TMPDIR: tmp } });
+    const any = await runCli(['--help'], { env: { TMPDIR: tmp } });
     expect(any.exitCode).toBe(0);
     expect(existsSync(gone)).toBe(false);
     expect(existsSync(live)).toBe(true);
