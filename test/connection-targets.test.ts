@@ -4,7 +4,7 @@
  * the PG* variables, a port where something other than PostgreSQL answers, and schema dump with an
  * older pg_dump first on PATH.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPool } from '../src/db/driver.js';
 import { runCli, runCliJson } from './helpers/cli.js';
+import { ADMIN_URL } from './helpers/server.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-targets-'));
@@ -58,6 +59,23 @@ describe('a primary and its standby, in either order', () => {
     const up = await runCliJson(['upgrade', 'head', '--migrations-dir', dir], { url: rw, cwd: work });
     expect(up.exitCode, up.stderr).toBe(0);
     expect(up.stderr).toContain(`postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres`);
+  });
+
+  it('revision --autogenerate --from the failover URL: the diff library (one host only) reads the primary', async () => {
+    const dir = path.join(work, 'migrations-ha');
+    const sql = await connectPool(`postgresql://postgres@127.0.0.1:${primary.port}/postgres`);
+    try {
+      await sql`CREATE TABLE ha_made (id int PRIMARY KEY)`;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    const before = new Set(readdirSync(dir));
+    const rw = `postgresql://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres?target_session_attrs=read-write`;
+    const r = await runCli(['revision', '--autogenerate', '-m', 'from ha', '--from', rw, '--migrations-dir', dir], { url: ADMIN_URL, cwd: work });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const made = readdirSync(dir).filter((f) => !before.has(f));
+    expect(made).toHaveLength(1);
+    expect(readFileSync(path.join(dir, made[0]), 'utf8')).toContain('ha_made');
   });
 });
 

@@ -257,7 +257,7 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
     }
   }, 180_000);
 
-  it('6 and 7: COPY ... FROM stdin with data, and a BEGIN ATOMIC function, in a SQL revision', async () => {
+  it('6 and 7: COPY ... FROM stdin with data (in the revision\'s transaction), and a BEGIN ATOMIC function, in a SQL revision', async () => {
     const target = await backend.create();
     try {
       const dir = folder([
@@ -280,13 +280,22 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
       ]);
       const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
       const r = await runCli(['upgrade', 'head', '--statement-timeout', '5s'], { env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await target.query('SELECT k, v FROM kv ORDER BY k')).toEqual([
+        { k: 1, v: 'one; with a semicolon' },
+        { k: 2, v: null },
+      ]);
+      expect(await target.query('SELECT kv_count()::int AS n')).toEqual([{ n: 2 }]);
+      // COPY data belongs to its revision's transaction: a later failure takes it back too.
+      writeFileSync(
+        path.join(dir, 'k2.sql'),
+        '-- revision: k2\n-- down_revision: k1\n-- migrate:up\nCOPY kv (k, v) FROM stdin;\n7\tseven\n\\.\nINSERT INTO nowhere VALUES (1);\n-- migrate:down\nSELECT 1;\n',
+      );
+      const failing = await runCli(['upgrade', 'head'], { env });
+      expect(failing.exitCode).toBe(1);
+      expect(await target.query('SELECT count(*)::int AS n FROM kv')).toEqual([{ n: 2 }]);
+      rmSync(path.join(dir, 'k2.sql'));
       if (backend.name === 'server') {
-        expect(r.exitCode, r.stderr).toBe(0);
-        expect(await target.query('SELECT k, v FROM kv ORDER BY k')).toEqual([
-          { k: 1, v: 'one; with a semicolon' },
-          { k: 2, v: null },
-        ]);
-        expect(await target.query('SELECT kv_count()::int AS n')).toEqual([{ n: 2 }]);
         // --sql prints COPY and its data as psql expects them: psql -f applies it.
         const offline = await runCli(['upgrade', 'base:head', '--sql'], { env });
         expect(offline.stdout).toContain('COPY kv (k, v) FROM stdin;\n1\tone; with a semicolon\n2\t\\N\n\\.\n');
@@ -300,11 +309,6 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
         } finally {
           await other.drop();
         }
-      } else {
-        expect(r.exitCode).toBe(1);
-        expect(r.stderr.trim().split('\n').at(-1)).toMatch(/COPY \.\.\. FROM stdin cannot run on the embedded database/);
-        expect(r.stderr).not.toMatch(/\n\s+at /);
-        expect(await rows(target)).toEqual([]);
       }
       rmSync(dir, { recursive: true });
     } finally {
@@ -312,7 +316,7 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
     }
   }, 180_000);
 
-  it('6: COPY in a seed file loads on the server, and is one clear line on the embedded database; a failing seed leaves no seed_log', async () => {
+  it('6: COPY in a seed file loads, inside the file\'s transaction', async () => {
     const target = await backend.create();
     const seeds = mkdtempSync(path.join(os.tmpdir(), 'cmmc-seeds-'));
     try {
@@ -320,18 +324,16 @@ describe.each(BACKENDS)('findings 4-7 on $name', (backend) => {
       writeFileSync(path.join(seeds, '01_colours.sql'), 'COPY public.colour (id, name) FROM stdin;\n1\tred\n2\tgreen\n\\.\n');
       const env = { ...target.env, CMMC_SEEDS_DIR: seeds };
       const r = await runCli(['seed'], { env });
-      if (backend.name === 'server') {
-        expect(r.exitCode, r.stderr).toBe(0);
-        expect(await target.query('SELECT id, name FROM public.colour ORDER BY id')).toEqual([
-          { id: 1, name: 'red' },
-          { id: 2, name: 'green' },
-        ]);
-      } else {
-        expect(r.exitCode).toBe(1);
-        expect(r.stderr).toContain('COPY ... FROM stdin cannot run on the embedded database');
-        expect(r.stderr).not.toMatch(/\n\s+at /);
-        expect(await target.query(`SELECT to_regclass('cmmc_db.seed_log') IS NULL AS none`)).toEqual([{ none: true }]);
-      }
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await target.query('SELECT id, name FROM public.colour ORDER BY id')).toEqual([
+        { id: 1, name: 'red' },
+        { id: 2, name: 'green' },
+      ]);
+      // A failing seed leaves no trace: neither its COPY rows nor a seed_log row.
+      writeFileSync(path.join(seeds, '02_bad.sql'), 'COPY public.colour (id, name) FROM stdin;\n3\tblue\n\\.\nINSERT INTO nowhere VALUES (1);\n');
+      expect((await runCli(['seed'], { env })).exitCode).toBe(1);
+      expect(await target.query('SELECT count(*)::int AS n FROM public.colour')).toEqual([{ n: 2 }]);
+      expect(await target.query(`SELECT count(*)::int AS n FROM cmmc_db.seed_log WHERE file_name = '02_bad.sql'`)).toEqual([{ n: 0 }]);
     } finally {
       rmSync(seeds, { recursive: true, force: true });
       await target.drop();

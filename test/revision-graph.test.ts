@@ -179,6 +179,14 @@ describe('upgrade and downgrade plans', () => {
     expect(g.downgradePlan(['eeee00000002'], 'base')).toHaveLength(8);
   });
 
+  it('REV@PARENT reverts exactly REV: a merge, a revision beside applied siblings, a second base (test-migrations uses it)', () => {
+    const applied = ['eeee00000001'];
+    expect(ids(g.downgradePlan(applied, 'eeee00000001@bbbb00000002'))).toEqual(['eeee00000001']);
+    expect(ids(g.downgradePlan(['bbbb00000001', 'cccc00000002'], 'cccc00000002@cccc00000001'))).toEqual(['cccc00000002']);
+    expect(ids(g.downgradePlan(['bbbb00000001', 'cccc00000001'], 'cccc00000001@aaaa00000002'))).toEqual(['cccc00000001']);
+    expect(ids(g.downgradePlan(['ffff00000001'], 'ffff00000001@base'))).toEqual(['ffff00000001']);
+  });
+
   it('downgrade to a revision that is not applied is refused', () => {
     expect(() => g.downgradePlan(['bbbb00000002'], 'cccc00000001')).toThrow('destination cccc00000001 is not a valid downgrade target from current head(s)');
   });

@@ -106,7 +106,7 @@ describe('the SQL lexer splits as psql runs', () => {
       await lexerSql.unsafe(`CREATE SCHEMA ${schema}`);
       await lexerSql.unsafe(`SET search_path TO ${schema}`);
       for (const statement of splitSql(script)) {
-        await executeStatement(lexerSql, statement, false).catch((err: Error) => {
+        await executeStatement(lexerSql, statement, { kind: 'server' }).catch((err: Error) => {
           throw new Error(`seed ${seed}, statement ${statement.index} (line ${statement.line}): ${err.message}\n${statement.text}`);
         });
       }

@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
+import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 import { openDatabase } from '../src/db/connection.js';
 import { resolveConfig } from '../src/config/config.js';
 import { withTenant } from '../src/tenant/index.js';
@@ -54,40 +55,6 @@ const B_ROWS = `
   INSERT INTO notifications (organization_id, user_id, notification_type, title, message) VALUES ('${B}', 'b0000000-0000-4000-8000-000000000101', 'system', 'B', 'B message');
   INSERT INTO audit_logs (organization_id, action, entity_type) VALUES ('${B}', 'LOGIN', 'user');`;
 
-interface Setup {
-  app: string;
-  owner: string;
-  db: string;
-  env: Record<string, string>;
-  appUrl: string;
-  ownerUrl: string;
-  adminUrl: string;
-}
-
-function newSetup(prefix = 'ti'): Setup {
-  const app = uniqueName(`${prefix}_app`);
-  const owner = uniqueName(`${prefix}_own`);
-  const db = uniqueName(`${prefix}_db`);
-  return {
-    app,
-    owner,
-    db,
-    env: { DB_HOST: '127.0.0.1', DB_PORT: '5432', DB_USER: app, DB_PASSWORD: 'app-Pw-1', DB_OWNER_USER: owner, DB_OWNER_PASSWORD: 'owner-Pw-2', DB_NAME: db, POSTGRES_USER: 'postgres' },
-    appUrl: `postgres://${app}:app-Pw-1@127.0.0.1:5432/${db}`,
-    ownerUrl: `postgres://${owner}:owner-Pw-2@127.0.0.1:5432/${db}`,
-    adminUrl: `postgres://postgres@127.0.0.1:5432/${db}`,
-  };
-}
-
-async function dropSetup(s: { db: string; roles: string[] }): Promise<void> {
-  await adminQuery(`DROP DATABASE IF EXISTS "${s.db}" WITH (FORCE)`);
-  for (const role of s.roles) {
-    // Grants and default privileges in other databases would block DROP ROLE; there are none here.
-    await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
-  }
-}
-
-const rolesOf = (s: Setup) => [s.app, bypassRoleName(s.owner), s.owner];
 
 /** Runs `text`; the error code when it is refused, else the number of rows it touched or returned. */
 async function attempt(sql: postgres.Sql, text: string, params: any[] = []): Promise<{ code?: string; count: number; rows: any[] }> {

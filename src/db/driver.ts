@@ -10,7 +10,7 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
-import { connParamsOf, describeHosts, type ConnHost, type ConnParams } from '../config/conninfo.js';
+import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams } from '../config/conninfo.js';
 import { passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { connectionError } from './errors.js';
@@ -223,4 +223,23 @@ export function probePostgres(host: string, port: number, timeoutMs: number): Pr
     socket.on('end', () => done('other'));
     socket.on('error', () => done('silent'));
   });
+}
+
+/**
+ * For clients that take one host only (node-postgres, under @pgkit/migra): the URL narrowed to the
+ * host that postgres.js picks (target_session_attrs respected), found by the port the server
+ * reports; a single-host URL is returned as it is.
+ */
+export async function singleHostUrl(url: string): Promise<string> {
+  const conn = connParamsOf(url);
+  if (conn.hosts.length === 1) return url;
+  const sql = await connectPool(conn, { applicationName: 'cmmc-db:pick-host' });
+  try {
+    const [row] = await sql<{ port: number | null }[]>`SELECT inet_server_port() AS port`;
+    const byPort = conn.hosts.filter((h) => h.port === row.port);
+    const host = byPort.length === 1 ? byPort[0] : conn.hosts[0];
+    return formatConnUri({ ...conn, hosts: [host], targetSessionAttrs: 'any' });
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
 }

@@ -18,7 +18,7 @@ import { connectionLostError } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
-import { executeStatement } from '../sql/execute.js';
+import { executeStatement, type StatementTarget } from '../sql/execute.js';
 import { literal } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
@@ -108,7 +108,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   const session: Session = {
     reserved,
     conn,
-    embedded: config.kind === 'embedded',
+    target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
     settings: async () => {
       // A client killed outright leaves its statement running on the server, and the lock with it:
       // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing
@@ -220,7 +220,7 @@ async function cleanSession(reserved: postgres.ReservedSql): Promise<void> {
 interface Session {
   reserved: postgres.ReservedSql;
   conn: Conn;
-  embedded: boolean;
+  target: StatementTarget;
   /** Sets the engine's own settings (timeouts) on the session. */
   settings(): Promise<void>;
 }
@@ -344,7 +344,7 @@ async function runBody(session: Session, db: Conn, mod: Awaited<ReturnType<Revis
     return;
   }
   for (const stmt of operation === 'upgrade' ? mod.upSql : mod.downSql) {
-    await executeStatement(session.reserved, stmt, session.embedded).catch((err: unknown) => {
+    await executeStatement(session.reserved, stmt, session.target).catch((err: unknown) => {
       throw Object.assign(err as object, { failedStatement: stmt.text });
     });
   }

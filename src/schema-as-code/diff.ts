@@ -43,8 +43,11 @@ export async function diffSchemas(fromUrl: string, toUrl: string, options: Schem
       },
     },
   };
-  const from = client.createClient(fromUrl, clientOptions);
-  const to = client.createClient(toUrl, clientOptions);
+  // node-postgres reads one host: a failover URL is narrowed to the host that answers for it.
+  const { singleHostUrl } = await import('../db/driver.js');
+  const [fromOne, toOne] = await Promise.all([singleHostUrl(fromUrl), singleHostUrl(toUrl)]);
+  const from = client.createClient(fromOne, clientOptions);
+  const to = client.createClient(toOne, clientOptions);
   try {
     const m = await migra.run(from, to, { unsafe: true, excludeSchema: options.excludeSchemas ?? [], ignoreExtensionVersions: true });
     const ignored = (options.ignoreTables ?? []).map(tablePattern);

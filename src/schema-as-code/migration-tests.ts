@@ -102,7 +102,8 @@ export async function runMigrationTests(config: CmmcConfig, options: MigrationTe
           };
           if (!(await step('upgrade', () => engine.runUpgrade(handle, rev.revision, runOpts)))) break;
           const after = await snap();
-          const downTarget = rev.downRevisions.length === 0 ? 'base' : `${rev.revision}-1`;
+          // REV@PARENT (Alembic: PARENT on REV's lineage) reverts REV alone, also for a merge or beside applied siblings.
+          const downTarget = `${rev.revision}@${rev.downRevisions[0] ?? 'base'}`;
           if (!(await step('downgrade', () => engine.runDowngrade(handle, downTarget, runOpts)))) break;
           const down = compareSnapshots(before, await snap());
           if (down.length && !consistency) {

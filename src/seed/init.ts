@@ -38,6 +38,8 @@ import {
   ensureRole,
   ident,
   moveOwnership,
+  platformOwners,
+  reachableRoles,
   revertToSingleRole,
   roleFacts,
   type ModelOptions,
@@ -153,11 +155,14 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     throw usageError(`DB_OWNER_USER is the application role "${appUser}"`, 'give the schema owner its own name, e.g. DB_OWNER_USER=' + defaultOwnerName(appUser));
   }
 
+  const model: ModelOptions = { roles, database: dbName, metaSchema: config.metaSchema, versionSchema: config.versionSchema, versionTable: config.versionTable };
   const admin = await adminConnect(adminUrl);
   try {
     // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
     // the one before it made. Released when the session ends.
     await admin`SELECT pg_advisory_lock(${INIT_LOCK[0]}::int, ${INIT_LOCK[1]}::int)`;
+    // Before anything is made: a database whose platform another role owns is not this owner's.
+    if (!options.revertRoles && !sameRole) await checkOwnerOfExisting(admin, adminUrl, model);
     // 1. roles
     if (options.revertRoles) {
       // nothing to create
@@ -168,6 +173,14 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       if (app.superuser) {
         throw new CmmcError('init.app-superuser', `the application role "${appUser}" is a superuser: row-level security cannot bind it`, {
           hint: `use a role that is not a superuser as DB_USER, or run ALTER ROLE "${appUser}" NOSUPERUSER as the admin`,
+        });
+      }
+      // Roles it can SET ROLE to, apart from the platform's own two (applyGrants revokes those direct grants).
+      const reach = (await reachableRoles(admin, appUser, [owner, roles.bypass])).find((r) => r.superuser || r.bypassrls || r.name === owner || r.name === roles.bypass);
+      if (reach) {
+        const what = reach.superuser ? 'a superuser' : reach.bypassrls ? 'which has BYPASSRLS' : 'the schema owner';
+        throw new CmmcError('init.app-superuser', `the application role "${appUser}" can SET ROLE to "${reach.name}", ${what}: row-level security cannot bind it`, {
+          hint: `as the admin: REVOKE "${reach.via}" FROM "${appUser}"`,
         });
       }
       await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', 'DB_PASSWORD', adminUser);
@@ -183,7 +196,6 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       record({ step: 'role', name: roles.bypass, status, detail: status === 'created' ? `NOLOGIN BYPASSRLS, for the seed loader and pg_dump (granted to ${owner})` : 'already present' });
     }
 
-    const model: ModelOptions = { roles, database: dbName, metaSchema: config.metaSchema, versionSchema: config.versionSchema, versionTable: config.versionTable };
     if (options.revertRoles) return await revert(admin, adminUrl, model, sameRole, steps, record);
 
     // 2. database
@@ -232,6 +244,30 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     }
   } finally {
     await admin.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Refuses a database whose platform objects belong to a role other than the schema owner and the
+ * application role (whose objects init moves): another init's owner, or a superuser that migrated it.
+ * Taking them over silently would leave the schema unchangeable by the owner that init reports.
+ */
+async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, model: ModelOptions): Promise<void> {
+  const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
+  if (!db) return;
+  const { owner, app } = model.roles;
+  const adminDb = await adminConnect(withDatabase(adminUrl, model.database));
+  try {
+    const found = (await platformOwners(adminDb, model)).find((r) => r !== owner && r !== app);
+    if (!found) return;
+    const facts = await roleFacts(admin, found);
+    throw new CmmcError('init.owner', `the platform's objects in "${model.database}" are owned by "${found}", not by the schema owner "${owner}"`, {
+      hint: facts.superuser
+        ? `set DB_OWNER_USER=${found} to keep that owner, or move them to "${owner}" by hand as the admin (ALTER ... OWNER TO) and run init again`
+        : `set DB_OWNER_USER=${found} to keep that owner, or as the admin in that database: REASSIGN OWNED BY "${found}" TO "${owner}"`,
+    });
+  } finally {
+    await adminDb.end({ timeout: 5 });
   }
 }
 

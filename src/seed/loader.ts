@@ -15,6 +15,7 @@ import type { DbHandle } from '../db/connection.js';
 import { CmmcError, usageError } from '../errors.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
+import { statementCount } from './statement-count.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
 import { ident, rlsBypassRole } from '../tenant/roles.js';
 
@@ -203,15 +204,18 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
   const toRun: { file: SeedFile; statements: SqlStatement[] }[] = [];
   const applied = await lastApplied(sql, config);
   for (const file of chosen) {
-    const statements = splitSeed(file);
     const last = applied.get(file.name);
     const same = last !== undefined && file.accepted.has(last.checksum);
-    const base = { file: file.name, checksum: file.checksum, statements: statements.length };
+    // A skipped file is not split again: its count comes from the content-keyed cache (./statement-count.ts).
+    const skip = (file.sample && !options.sample) || (same && !options.force);
+    const statements = skip ? undefined : splitSeed(file);
+    const count = statements?.length ?? statementCount(file.text, () => splitSeed(file).length);
+    const base = { file: file.name, checksum: file.checksum, statements: count };
     if (file.sample && !options.sample) {
       results.push({ ...base, outcome: 'skipped', reason: 'sample' });
     } else if (same && !options.force) {
       results.push({ ...base, outcome: 'skipped', reason: 'unchanged' });
-    } else {
+    } else if (statements) {
       const reason = same ? 'forced' : last ? 'changed' : 'pending';
       results.push({ ...base, outcome: options.dryRun ? 'would-apply' : 'applied', reason });
       if (!options.dryRun) toRun.push({ file, statements });
@@ -248,7 +252,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           if (/^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|SAVEPOINT|RELEASE)\b/i.test(stripComments(statement.text))) {
             throw new CmmcError('seed.transaction', 'seed files must not contain transaction control (each file already runs in its own transaction)');
           }
-          await executeStatement(tx, statement, config.kind === 'embedded');
+          await executeStatement(tx, statement, config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' });
         }
         current = undefined;
         if (bypass) await tx.unsafe('RESET ROLE');
@@ -302,6 +306,9 @@ export function failureError(failure: SeedFailure): CmmcError {
   const hint =
     failure.code === '42P01'
       ? 'a table is missing: run "cmmc-db upgrade head" first'
-      : 'fix the file and run "cmmc-db seed" again; files before it stay applied';
+      : failure.code === '42501'
+        ? // The file is fine; the role is not the one that loads seeds (the application role, since init's two roles).
+          'the connected role may not load seeds: set DB_OWNER_USER (and DB_OWNER_PASSWORD), and seed connects as the schema owner (docs/schema.md, Roles)'
+        : 'fix the file and run "cmmc-db seed" again; files before it stay applied';
   return new CmmcError('seed.failed', `seed ${failure.file} failed${where}: ${failure.message}; ${failure.file} was rolled back`, { hint });
 }

@@ -58,6 +58,35 @@ export async function rlsBypassRole(sql: Sql): Promise<string | null> {
   return row?.rolname ?? null;
 }
 
+/** A role that `role` can SET ROLE to (PostgreSQL 15: any membership, direct or through other roles). */
+export interface ReachableRole {
+  name: string;
+  /** The role granted to `role` itself through which this one is reached (itself when direct). */
+  via: string;
+  superuser: boolean;
+  bypassrls: boolean;
+}
+
+/**
+ * Every role that `role` is a member of, directly or through other roles, so can SET ROLE to and act
+ * as: a member of a superuser becomes one, a member of a BYPASSRLS role reads past every policy, a
+ * member of a table's owner may disable its policies. `skipDirect` names direct grants to leave out
+ * (the ones about to be revoked). Follows pg_auth_members, so it needs no privilege.
+ */
+export async function reachableRoles(sql: Sql, role: string, skipDirect: string[] = []): Promise<ReachableRole[]> {
+  return sql<ReachableRole[]>`
+    WITH RECURSIVE reach(oid, via) AS (
+      SELECT m.roleid, m.roleid FROM pg_auth_members m
+       WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = ${role})
+         AND m.roleid NOT IN (SELECT oid FROM pg_roles WHERE rolname = ANY(${skipDirect}))
+      UNION
+      SELECT m.roleid, r.via FROM pg_auth_members m JOIN reach r ON m.member = r.oid
+    )
+    SELECT DISTINCT ON (t.rolname) t.rolname AS name, v.rolname AS via, t.rolsuper AS superuser, t.rolbypassrls AS bypassrls
+      FROM reach x JOIN pg_roles t ON t.oid = x.oid JOIN pg_roles v ON v.oid = x.via
+     ORDER BY t.rolname, (x.oid = x.via) DESC, v.rolname`;
+}
+
 export interface RoleFacts {
   exists: boolean;
   login: boolean;
@@ -105,6 +134,23 @@ export interface ModelOptions {
 /** Schemas the platform keeps objects in: public, the engine's schema, the version table's schema. */
 function schemasOf(o: ModelOptions): string[] {
   return [...new Set(['public', o.metaSchema, o.versionSchema])];
+}
+
+/**
+ * The roles that own the platform's tables, views and sequences and its own schemas (not `public`,
+ * not what an extension owns), most objects first. Empty on a database without the platform.
+ */
+export async function platformOwners(sql: Sql, o: ModelOptions): Promise<string[]> {
+  const schemas = schemasOf(o);
+  const rows = await sql<{ owner: string }[]>`
+    SELECT pg_get_userbyid(owner) AS owner, count(*) AS n FROM (
+      SELECT c.relowner AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = ANY(${schemas}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      UNION ALL
+      SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = ANY(${schemas}) AND n.nspname <> 'public'
+    ) o GROUP BY owner ORDER BY n DESC, 1`;
+  return rows.map((r) => r.owner);
 }
 
 /**
@@ -173,6 +219,7 @@ const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
  * table privileges on what exists (audit_logs: SELECT and INSERT only for the application role), and default privileges for what the owner creates later (each
  * new revision's tables get the same grants). Revokes what the application role must not hold:
  * CREATE on the database and on every platform schema (also from PUBLIC on `public`), BYPASSRLS,
+ * membership in the owner or the bypass role,
  * and write access to the version table. Returns a line per change.
  */
 export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> {
@@ -182,6 +229,12 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
   const version = `${ident(o.versionSchema)}.${ident(o.versionTable)}`;
   const steps: Step[] = [
     { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(app)})`, statement: `ALTER ROLE ${ident(app)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${app}` },
+    // A membership granted by hand would let the application role SET ROLE past the policies.
+    ...[owner, bypass].map((role) => ({
+      needed: `EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = ${lit(role)}::regrole AND m.member = ${lit(app)}::regrole)`,
+      statement: `REVOKE ${ident(role)} FROM ${ident(app)}`,
+      label: `revoked membership in ${role} from ${app}`,
+    })),
     { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(owner)}) AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = ${lit(owner)})`, statement: `ALTER ROLE ${ident(owner)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${owner}` },
     { needed: `NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CREATE') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, CREATE, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(owner)}`, label: `CONNECT, CREATE, TEMPORARY on database ${db} to ${owner}` },
     { needed: `NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(app)}`, label: `CONNECT, TEMPORARY on database ${db} to ${app}` },
@@ -259,6 +312,13 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     needed: `NOT pg_has_role(${lit(owner)}, ${lit(bypass)}, 'MEMBER')`,
     statement: `GRANT ${ident(bypass)} TO ${ident(owner)}`,
     label: `${bypass} granted to ${owner} (for SET ROLE)`,
+  });
+  // What the application role can make that no grant reaches (large objects: any role may create one)
+  // must stay readable by pg_dump --role=<bypass>, or one lo_create() breaks every backup.
+  steps.push({
+    needed: `NOT pg_has_role(${lit(bypass)}, ${lit(app)}, 'USAGE')`,
+    statement: `GRANT ${ident(app)} TO ${ident(bypass)}`,
+    label: `${app} granted to ${bypass} (pg_dump reads what ${app} owns, e.g. large objects)`,
   });
   return runSteps(sql, steps);
 }

@@ -29,8 +29,10 @@ export function tenantId(organizationId: unknown): string {
 
 /**
  * Runs `fn` for one tenant: in a transaction whose first statement is
- * `SET LOCAL app.current_organization_id = '<organizationId>'`. The setting ends with the transaction
- * (commit or rollback), so a pooled connection never carries one tenant into the next borrower; and
+ * `SET LOCAL app.current_organization_id = '<organizationId>'` and whose last, after `fn`, is
+ * `RESET app.current_organization_id`. The setting ends with the transaction (commit or rollback), and
+ * the RESET clears a session-level value too (one that `fn` set with `SET` or `set_config(..., false)`,
+ * or that was there before), so a pooled connection never carries one tenant into the next borrower; and
  * unlike `set_config(..., true)` a `SET LOCAL` statement is propagated by distributed PostgreSQL
  * (Citus) to the nodes the transaction touches.
  *
@@ -63,7 +65,11 @@ export async function withTenant<DB, T>(
   return kysely.transaction().execute(async (trx) => {
     // SET takes no bind parameters; the id is a validated UUID, so it is safe to inline.
     await sql.raw(`SET LOCAL ${TENANT_SETTING} = '${id}'`).execute(trx);
-    return fn(trx);
+    const result = await fn(trx);
+    // RESET inside the transaction is committed with it: a session-level value that fn (or an earlier
+    // borrower) set with SET or set_config(..., false) does not outlive this call either.
+    await sql.raw(`RESET ${TENANT_SETTING}`).execute(trx);
+    return result;
   });
 }
 

@@ -2,11 +2,13 @@
  * Tenant isolation: every tenant table (a table of `public` with an `organization_id` column, and
  * `organizations` itself) has row-level security enabled and forced and at least one policy; the views
  * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
- * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no CREATE on the database or the
- * platform's schemas. The model is docs/schema.md, "Roles" and "Row-level security".
+ * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no role it can SET ROLE to that is
+ * any of these (a membership granted by hand, directly or through other roles), no CREATE on the
+ * database or the platform's schemas. The model is docs/schema.md, "Roles" and "Row-level security".
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
+import { reachableRoles } from '../../tenant/roles.js';
 
 interface Problem extends Record<string, unknown> {
   object: string;
@@ -58,6 +60,12 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
     if (me.bypassrls) problems.push({ object: me.role, problem: 'the role has BYPASSRLS: it sees every tenant', fix: `ALTER ROLE "${me.role}" NOBYPASSRLS (as an admin)`, severity: 'fail' });
     const owned = tables.filter((t) => t.owner === me.role).map((t) => t.name);
     if (owned.length) problems.push({ object: me.role, problem: `owns ${plural(owned.length, 'tenant table')} (${names(owned)}): it can disable or drop their policies`, fix: 'connect the platform as the application role (DB_USER), never the owner; on a database of the old single-role init, cmmc-db init moves ownership to DB_OWNER_USER', severity: 'fail' });
+    // Roles it can SET ROLE to carry their powers: a superuser, BYPASSRLS, or the tenant tables' ownership.
+    for (const r of await reachableRoles(ctx.sql, me.role)) {
+      const ownedBy = tables.filter((t) => t.owner === r.name).length;
+      const what = r.superuser ? 'a superuser' : r.bypassrls ? 'which has BYPASSRLS' : ownedBy ? `which owns ${plural(ownedBy, 'tenant table')}` : '';
+      if (what) problems.push({ object: me.role, problem: `can SET ROLE to ${r.name}, ${what}`, fix: `REVOKE "${r.via}" FROM "${me.role}" (as an admin; cmmc-db init does it for the owner and bypass roles)`, severity: 'fail' });
+    }
     if (me.create_db) problems.push({ object: me.role, problem: 'has CREATE on the database', fix: `cmmc-db init (or REVOKE CREATE ON DATABASE ... FROM "${me.role}")`, severity: 'warn' });
     if (me.create_schemas.length) problems.push({ object: me.role, problem: `has CREATE on schema ${me.create_schemas.join(', ')}`, fix: `cmmc-db init (or REVOKE CREATE ON SCHEMA ... FROM "${me.role}")`, severity: 'warn' });
   }

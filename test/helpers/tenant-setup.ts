@@ -1,0 +1,41 @@
+/**
+ * The roles and database of one `cmmc-db init` on the real server, with unique names (tenant
+ * isolation tests): the application role, the schema owner and its bypass role, the database.
+ */
+import { adminQuery, uniqueName } from './server.js';
+import { bypassRoleName } from '../../src/tenant/roles.js';
+
+export interface Setup {
+  app: string;
+  owner: string;
+  db: string;
+  env: Record<string, string>;
+  appUrl: string;
+  ownerUrl: string;
+  adminUrl: string;
+}
+
+export function newSetup(prefix = 'ti'): Setup {
+  const app = uniqueName(`${prefix}_app`);
+  const owner = uniqueName(`${prefix}_own`);
+  const db = uniqueName(`${prefix}_db`);
+  return {
+    app,
+    owner,
+    db,
+    env: { DB_HOST: '127.0.0.1', DB_PORT: '5432', DB_USER: app, DB_PASSWORD: 'app-Pw-1', DB_OWNER_USER: owner, DB_OWNER_PASSWORD: 'owner-Pw-2', DB_NAME: db, POSTGRES_USER: 'postgres' },
+    appUrl: `postgres://${app}:app-Pw-1@127.0.0.1:5432/${db}`,
+    ownerUrl: `postgres://${owner}:owner-Pw-2@127.0.0.1:5432/${db}`,
+    adminUrl: `postgres://postgres@127.0.0.1:5432/${db}`,
+  };
+}
+
+export async function dropSetup(s: { db: string; roles: string[] }): Promise<void> {
+  await adminQuery(`DROP DATABASE IF EXISTS "${s.db}" WITH (FORCE)`);
+  for (const role of s.roles) {
+    // Grants and default privileges in other databases would block DROP ROLE; there are none here.
+    await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
+  }
+}
+
+export const rolesOf = (s: Setup) => [s.app, bypassRoleName(s.owner), s.owner];
