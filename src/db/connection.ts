@@ -90,21 +90,8 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   });
   let db: Kysely<DB> | undefined;
   if (options.kysely !== false) {
-    const [{ Kysely, CompiledQuery }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
-    // Kysely 0.28's PostgresDriver marks a connection whose ROLLBACK failed with a method that
-    // kysely-postgres-js 3's connections lack: a lost connection then surfaced as "connection[...] is
-    // not a function" instead of the real error. Here ROLLBACK's own error propagates (the patched
-    // postgres.js pool drops the dead connection itself). Drop this with kysely-postgres-js >= 5.
-    class Dialect extends PostgresJSDialect {
-      override createDriver() {
-        const driver = super.createDriver();
-        driver.rollbackTransaction = async (connection) => {
-          await connection.executeQuery(CompiledQuery.raw('rollback'));
-        };
-        return driver;
-      }
-    }
-    db = new Kysely<DB>({ dialect: new Dialect({ postgres: sql }) });
+    const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('./kysely-dialect.js')]);
+    db = new Kysely<DB>({ dialect: await postgresJsDialect({ postgres: sql }) });
   }
   const close = async () => {
     // Kysely ends the pool only if it ever used it, so end postgres.js ourselves as well.

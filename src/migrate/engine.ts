@@ -172,9 +172,9 @@ function orThrow(result: RunResult): RunResult {
 
 /** A Kysely whose every connection is the one reserved session (TypeScript revisions run on it). */
 async function pinnedKysely(reserved: postgres.ReservedSql): Promise<Conn> {
-  const [{ Kysely }, { PostgresJSDialect }] = await Promise.all([import('kysely'), import('kysely-postgres-js')]);
+  const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('../db/kysely-dialect.js')]);
   const shared = { unsafe: (text: string, params?: unknown[]) => reserved.unsafe(text, params as never[]), release: () => {} };
-  return new Kysely<any>({ dialect: new PostgresJSDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
+  return new Kysely<any>({ dialect: await postgresJsDialect({ postgres: (async () => ({ reserve: async () => shared, end: async () => {} })) as never }) });
 }
 
 async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTimeout: number | undefined, options: RunOptions): Promise<void> {
