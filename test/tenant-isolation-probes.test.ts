@@ -11,6 +11,8 @@
  * - a large object made by the application role (any role may create one) made `backup create` as
  *   the owner fail; `seed` as the application role said to fix a seed file that was fine.
  * - a session-level tenant set inside (or before) withTenant outlived it on the pooled connection.
+ * - a default tenant for the application role's sessions (ALTER ROLE/DATABASE ... SET, by an admin)
+ *   turns "no tenant set" into that tenant's rows; doctor did not notice.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -85,6 +87,26 @@ describe('roles the application role can switch to', () => {
         }
       }
     }
+  });
+
+  it('doctor fails as the application role when its new sessions start with a tenant set (ALTER ROLE/DATABASE ... SET): no tenant would no longer mean no rows', async () => {
+    const org = 'de000000-0000-4000-8000-00000000000a';
+    for (const [set, reset] of [
+      [`ALTER ROLE "${s.app}" IN DATABASE "${s.db}" SET app.current_organization_id = '${org}'`, `ALTER ROLE "${s.app}" IN DATABASE "${s.db}" RESET app.current_organization_id`],
+      [`ALTER DATABASE "${s.db}" SET app.current_organization_id = '${org}'`, `ALTER DATABASE "${s.db}" RESET app.current_organization_id`],
+    ]) {
+      await adminQuery(set);
+      try {
+        const r = await doctorAsApp(s.appUrl);
+        expect(r.check.status, `${set}: ${JSON.stringify(r.check)}`).toBe('fail');
+        const row = r.check.rows.find((x: any) => x.problem.includes('starts with app.current_organization_id'));
+        expect(row?.problem).toContain(org);
+        expect(row?.fix).toContain('RESET app.current_organization_id');
+      } finally {
+        await adminQuery(reset);
+      }
+    }
+    expect((await doctorAsApp(s.appUrl)).check.status).toBe('ok');
   });
 
   it('init takes the owner and bypass roles away from the application role, and refuses a superuser or BYPASSRLS role it can reach', async () => {

@@ -43,8 +43,8 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
      ORDER BY 1`;
   for (const v of views) problems.push({ object: v.name, problem: 'view is not security_invoker: it reads as its owner', fix: `a revision with ALTER VIEW ${v.name} SET (security_invoker = true)`, severity: 'warn' });
 
-  const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_db: boolean; create_schemas: string[] }[]>`
-    SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
+  const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_db: boolean; create_schemas: string[]; start_tenant: string }[]>`
+    SELECT current_user AS role, coalesce(current_setting('app.current_organization_id', true), '') AS start_tenant, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
            has_database_privilege(current_database(), 'CREATE') AS create_db,
            ARRAY(SELECT nspname::text FROM pg_namespace
                   WHERE (nspname = 'public' OR nspname = ${ctx.config.metaSchema} OR nspname = ${ctx.config.versionSchema})
@@ -65,6 +65,16 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
       const ownedBy = tables.filter((t) => t.owner === r.name).length;
       const what = r.superuser ? 'a superuser' : r.bypassrls ? 'which has BYPASSRLS' : ownedBy ? `which owns ${plural(ownedBy, 'tenant table')}` : '';
       if (what) problems.push({ object: me.role, problem: `can SET ROLE to ${r.name}, ${what}`, fix: `REVOKE "${r.via}" FROM "${me.role}" (as an admin; cmmc-db init does it for the owner and bypass roles)`, severity: 'fail' });
+    }
+    // A fresh session must start with no tenant: a default (ALTER ROLE/DATABASE ... SET, PGOPTIONS) turns
+    // "the application forgot to set one" into that tenant's rows instead of none.
+    if (me.start_tenant) {
+      problems.push({
+        object: me.role,
+        problem: `a new session starts with app.current_organization_id = ${me.start_tenant}: without withTenant it reads that tenant's rows`,
+        fix: `as an admin: ALTER ROLE "${me.role}" RESET app.current_organization_id; ALTER ROLE "${me.role}" IN DATABASE ... RESET app.current_organization_id; ALTER DATABASE ... RESET app.current_organization_id (and no -c in PGOPTIONS)`,
+        severity: 'fail',
+      });
     }
     if (me.create_db) problems.push({ object: me.role, problem: 'has CREATE on the database', fix: `cmmc-db init (or REVOKE CREATE ON DATABASE ... FROM "${me.role}")`, severity: 'warn' });
     if (me.create_schemas.length) problems.push({ object: me.role, problem: `has CREATE on schema ${me.create_schemas.join(', ')}`, fix: `cmmc-db init (or REVOKE CREATE ON SCHEMA ... FROM "${me.role}")`, severity: 'warn' });
