@@ -4,11 +4,12 @@
  * to come up); each test makes its own database on it. The disruptive test (stopping the
  * secondary) runs last and brings the secondary back.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliJson } from './helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, cleanEnv, ROOT, runCli, runCliJson } from './helpers/cli.js';
 import { formationSkipReason, startFormation, type Formation, type FormationNode } from './helpers/formation.js';
 import { adminQuery, query, uniqueName, urlFor } from './helpers/server.js';
 
@@ -48,11 +49,130 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     throw new Error('the secondary did not catch up');
   }
 
+  /** One quick revision. */
+  function slowMigrationsQuick(): string {
+    const dir = path.join(tmpDir(), 'migrations');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'bbbb00000001_one.sql'), `-- revision: bbbb00000001\n-- down_revision: none\n-- message: one\n-- migrate:up\nCREATE TABLE ha_quick (id int);\n-- migrate:down\nDROP TABLE ha_quick;\n`);
+    return dir;
+  }
+
   function tmpDir(): string {
     const d = mkdtempSync(path.join(os.tmpdir(), 'cmmc-ha-'));
     dirs.push(d);
     return d;
   }
+
+  /** The formation's URL with the hosts in the order given (the formation hands them out primary first). */
+  async function urlListing(db: string, first: FormationNode, second: FormationNode, attrs = 'read-write'): Promise<string> {
+    return `postgres://postgres@127.0.0.1:${first.port},127.0.0.1:${second.port}/${db}?target_session_attrs=${attrs}&sslmode=disable`;
+  }
+
+  /** Three SQL revisions; the second sleeps long enough for a failover to land inside it. */
+  function slowMigrations(): string {
+    const dir = path.join(tmpDir(), 'migrations');
+    mkdirSync(dir);
+    const rev = (id: string, down: string, up: string, downSql: string) =>
+      writeFileSync(
+        path.join(dir, `${id}_${id.slice(0, 4)}.sql`),
+        `-- revision: ${id}\n-- down_revision: ${down}\n-- message: ${id}\n-- migrate:up\n${up}\n-- migrate:down\n${downSql}\n`,
+      );
+    rev('aaaa00000001', 'none', 'CREATE TABLE ha_one (id int PRIMARY KEY);', 'DROP TABLE ha_one;');
+    rev('aaaa00000002', 'aaaa00000001', 'CREATE TABLE ha_two (id int PRIMARY KEY);\nINSERT INTO ha_two VALUES (1);\nSELECT pg_sleep(20);', 'DROP TABLE ha_two;');
+    rev('aaaa00000003', 'aaaa00000002', 'CREATE TABLE ha_three (id int PRIMARY KEY);', 'DROP TABLE ha_three;');
+    return dir;
+  }
+
+  it('the formation URL migrates, seeds and stamps on the primary, whichever host is listed first', async () => {
+    const db = await formationDb();
+    const primary = await f.primary();
+    const secondary = await f.secondary();
+    // As pg_autoctl hands it out, then with the standby first, then with target_session_attrs=primary.
+    expect(await f.uri(db)).toBe(await urlListing(db, primary, secondary));
+    const standbyFirst = await urlListing(db, secondary, primary);
+    const up = await runCli(['upgrade', 'head'], { url: standbyFirst });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const seeded = await runCli(['seed'], { url: await urlListing(db, secondary, primary, 'primary') });
+    expect(seeded.exitCode, seeded.stderr).toBe(0);
+    const stamped = await runCli(['stamp', 'head', '--yes'], { url: standbyFirst });
+    expect(stamped.exitCode, stamped.stderr).toBe(0);
+    const [onPrimary] = await f.query<{ heads: string; controls: number }>(
+      primary.url(db),
+      'SELECT (SELECT string_agg(version_num, \',\') FROM cmmc_schema_version) AS heads, (SELECT count(*)::int FROM cmmc_controls) AS controls',
+    );
+    expect(onPrimary.controls).toBe(110);
+    const current = await runCli(['current'], { url: standbyFirst });
+    expect(current.stdout).toContain(onPrimary.heads);
+    // Reads may go anywhere; the standby has the same, replayed.
+    await caughtUp(primary, secondary);
+    const [onStandby] = await f.query<{ controls: number }>(secondary.url(db), 'SELECT count(*)::int AS controls FROM cmmc_controls');
+    expect(onStandby.controls).toBe(110);
+  });
+
+  it('a failover during upgrade head: the revision in flight is rolled back, one line names what was applied; the next run applies the rest, none twice, none lost', async () => {
+    const db = await formationDb();
+    const migrations = slowMigrations();
+    const oldPrimary = await f.primary();
+    const oldSecondary = await f.secondary();
+    const url = await urlListing(db, oldSecondary, oldPrimary);
+    const env = { CMMC_MIGRATIONS_DIR: migrations };
+    const running = runCli(['upgrade', 'head'], { url, env, timeoutMs: 120_000 });
+    // Wait until the slow revision is in flight on the primary, then fail over.
+    for (let i = 0; ; i++) {
+      const rows = await f.query(oldPrimary.url(), `SELECT 1 FROM pg_stat_activity WHERE datname = '${db}' AND query LIKE '%pg_sleep(20)%' AND state = 'active'`);
+      if (rows.length) break;
+      if (i > 600) throw new Error(`the slow revision never started: ${JSON.stringify(await Promise.race([running, new Promise((r) => setTimeout(() => r('still running'), 100))]))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await f.failover();
+    const first = await running;
+    expect(first.exitCode, first.stderr).toBe(1);
+    const errors = first.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      /^error: the connection to PostgreSQL was lost during upgrade of revision aaaa00000002 \(aaaa00000002_aaaa\.sql\): .*; aaaa00000002 was rolled back and the database is consistent; applied before it in this run: aaaa00000001 — /,
+    );
+    expect(first.stderr).not.toMatch(/\n\s+at /);
+
+    const newPrimary = await f.primary();
+    expect(newPrimary.name).toBe(oldSecondary.name);
+    const second = await runCli(['upgrade', 'head'], { url, env, timeoutMs: 120_000 });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toContain('applied 2 revisions');
+
+    // On the new primary, and on the old one once it has rejoined as a standby: each revision applied once.
+    const facts = `SELECT (SELECT string_agg(version_num, ',') FROM cmmc_schema_version) AS heads,
+                          (SELECT string_agg(revision || ' ' || operation, ', ' ORDER BY id) FROM cmmc_db.revision_log) AS log,
+                          (SELECT count(*)::int FROM ha_two) AS two, to_regclass('ha_three') IS NOT NULL AS three`;
+    const expected = { heads: 'aaaa00000003', log: 'aaaa00000001 upgrade, aaaa00000002 upgrade, aaaa00000003 upgrade', two: 1, three: true };
+    expect((await f.query(newPrimary.url(db), facts))[0]).toEqual(expected);
+    await caughtUp(newPrimary, oldPrimary);
+    expect((await f.query(oldPrimary.url(db), facts))[0]).toEqual(expected);
+  });
+
+  it('right after a failover, upgrade waits for a writable primary instead of failing', async () => {
+    const db = await formationDb();
+    const standby = await f.secondary();
+    // Only the standby is listed: the run has to wait until it is promoted.
+    const child = execa('node', [BIN, 'upgrade', 'head'], {
+      cwd: ROOT,
+      env: cleanEnv({ DATABASE_URL: standby.url(db), CMMC_MIGRATIONS_DIR: slowMigrationsQuick() }),
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (let i = 0; !stderr.includes('for a writable primary'); i++) {
+      if (i > 600) throw new Error(`the run did not wait: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stderr).toContain(`waiting up to 60 s for a writable primary: 127.0.0.1:${standby.port} is a standby (in recovery)`);
+    await f.failover();
+    const r = await child;
+    expect(r.exitCode, stderr).toBe(0);
+    expect(stderr).toContain('applied 1 revision');
+  });
 
   it('doctor on the primary: its role, each standby with its replay lag in bytes and seconds, the slots, asynchronous replication', async () => {
     const primary = await f.primary();

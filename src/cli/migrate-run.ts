@@ -68,7 +68,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     if (planned.length > 0) backup = await backupBeforeUpgrade(ctx, flags.backupDir);
     else if (!ctx.out.json) ctx.out.info('nothing to upgrade: no backup taken');
   }
-  const handle = await ctx.open();
+  const handle = await openForWrites(ctx);
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
   const { onInterrupt } = await import('../interrupt.js');
   let releaseStep: (() => void) | undefined;
@@ -133,6 +133,17 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   }
   ctx.out.info(ctx.out.c.dim(operation === 'upgrade' ? 'next: cmmc-db check (or cmmc-db history --indicate-current)' : 'next: cmmc-db current, or cmmc-db upgrade head to go back up'));
   return 0;
+}
+
+/**
+ * The connection of a run that writes the version table (upgrade, downgrade, stamp): on a writable
+ * primary, waiting for one while a failover completes (src/migrate/primary.ts), said on stderr.
+ */
+export async function openForWrites(ctx: CliContext): Promise<import('../db/connection.js').DbHandle> {
+  const { openWritablePrimary } = await import('../migrate/primary.js');
+  return openWritablePrimary(() => ctx.open(), {
+    onWait: (reason, waitMs) => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`),
+  });
 }
 
 export function runFlags(cmd: import('commander').Command): import('commander').Command {

@@ -94,9 +94,11 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     db = new Kysely<DB>({ dialect: await postgresJsDialect({ postgres: sql }) });
   }
   const close = async () => {
-    // Kysely ends the pool only if it ever used it, so end postgres.js ourselves as well.
-    await db?.destroy().catch(() => {});
+    // postgres.js first, with a timeout: after a session was lost mid-transaction (a failover)
+    // its plain end(), which Kysely's destroy() calls, never settles and the process would exit
+    // with 13 (a pending top-level await) instead of the run's one-line error.
     await sql.end({ timeout: 5 }).catch(() => {});
+    await db?.destroy().catch(() => {});
     await stopEmbedded?.();
   };
   const handle: DbHandle<DB> = {

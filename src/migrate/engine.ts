@@ -118,6 +118,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       if (statementTimeout !== undefined) await reserved.unsafe(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`);
     },
   };
+  let sessionLost = false;
   try {
     await acquireLock(reserved, key, lockTimeout, options);
     try {
@@ -134,14 +135,22 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
         failed = err.failed;
       }
       // After a failure the connection may be gone: then the rows are those the committed steps left.
-      const to = await readVersionRows(q, config).catch((err: unknown) => {
-        if (failed) return [...state.rows].sort();
-        throw err;
-      });
+      // On a lost session no statement is tried at all: a second statement on a postgres.js reserved
+      // connection whose socket is gone never settles (the process then exited 13 mid-failover).
+      sessionLost = failed?.error.code === 'connect.lost';
+      const to = sessionLost
+        ? [...state.rows].sort()
+        : await readVersionRows(q, config).catch((err: unknown) => {
+            if (failed) return [...state.rows].sort();
+            throw err;
+          });
       return { operation, target: targetText, status: failed ? 'failed' : 'ok', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
-      await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
-      await cleanSession(reserved).catch(() => {});
+      // A lost session released its advisory lock and its settings when it ended.
+      if (!sessionLost) {
+        await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
+        await cleanSession(reserved).catch(() => {});
+      }
     }
   } finally {
     await conn.destroy().catch(() => {});
@@ -358,7 +367,7 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
   const lost = connectionLostError(
     err,
     `${operation} of revision ${rev.revision} (${rev.fileName})`,
-    rev.transactional ? `${rev.revision} was rolled back; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    rev.transactional ? `${rev.revision} was rolled back and the database is consistent; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
     `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
   );
   if (lost) return { ...base, error: { code: lost.code, message: lost.message, hint: lost.hint } };

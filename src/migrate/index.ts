@@ -30,3 +30,4 @@ export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-rev
 export { graphErrorToUser, catchRevisionErrors } from './errors.js';
 export { bootstrapStatements, lockKey, metaNames } from './version-store.js';
 export { splitStatements, inlineParameters, literal } from '../sql/lexer.js';
+export { openWritablePrimary, PRIMARY_WAIT_MS, type PrimaryWaitOptions } from './primary.js';

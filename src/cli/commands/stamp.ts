@@ -13,7 +13,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const m = await import('../../migrate/index.js');
         const { refusal, renderRun } = await import('../migrate-run.js');
         const script = await m.loadScript(ctx.config());
-        const handle = await ctx.open();
+        const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
         if (flags.purge || flags.dryRun) {
           // The one confirmation rule: what the version table holds now goes; the plan first.
           const status = await m.getStatus(handle, script);

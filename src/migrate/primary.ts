@@ -1,0 +1,82 @@
+/**
+ * A run that writes (upgrade, downgrade, stamp) needs its session on a writable primary. Right
+ * after a failover there is none for a moment: the old primary is gone or read-only, and the new
+ * one refuses writes (25006) for about a second after its promotion (measured with pg_auto_failover,
+ * docs/high-availability.md). So the connection, never a revision, is retried until a session is
+ * on a server that is out of recovery and not read-only, for at most PRIMARY_WAIT_MS. Once a run
+ * has started, a lost session ends it (the engine's one-line error names what was applied); the next
+ * run starts from the version table.
+ */
+import type { DbHandle } from '../db/connection.js';
+import { isConnectionLost } from '../db/errors.js';
+import { CmmcError } from '../errors.js';
+
+/**
+ * How long to wait for a writable primary: pg_auto_failover's monitor takes about 20 s to notice a
+ * lost primary and a planned failover completes in 1-4 s; a minute covers both with room.
+ */
+export const PRIMARY_WAIT_MS = 60_000;
+const POLL_MS = 250;
+
+/** Connection failures worth retrying during a failover (not authentication, names or TLS). */
+const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.starting', 'connect.closed', 'connect.lost']);
+
+export interface PrimaryWaitOptions {
+  waitMs?: number;
+  /** Called once, when the first attempt did not land on a writable primary. */
+  onWait?: (reason: string, waitMs: number) => void;
+}
+
+/** Why a session cannot write, or undefined when it can. */
+async function notWritable(handle: DbHandle): Promise<string | undefined> {
+  const [r] = await handle.sql<{ standby: boolean; read_only: string; host: string | null; port: string }[]>`
+    SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only,
+           host(inet_server_addr()) AS host, current_setting('port') AS port`;
+  const where = `${r.host ?? 'local socket'}:${r.port}`;
+  if (r.standby) return `${where} is a standby (in recovery)`;
+  if (r.read_only === 'on') return `${where} is read-only`;
+  return undefined;
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof CmmcError) return RETRYABLE.has(err.code);
+  const code = (err as { code?: string })?.code;
+  return code === '25006' || isConnectionLost(err);
+}
+
+/**
+ * Opens with `open` until the session is on a writable primary; returns that handle. Other handles
+ * are closed. Throws the connection's own error when it is not one a failover causes, and a
+ * CmmcError `migrate.no-primary` when the wait runs out.
+ */
+export async function openWritablePrimary(open: () => Promise<DbHandle>, options: PrimaryWaitOptions = {}): Promise<DbHandle> {
+  const waitMs = options.waitMs ?? PRIMARY_WAIT_MS;
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  for (;;) {
+    let reason: string;
+    try {
+      const handle = await open();
+      const why = await notWritable(handle).catch((err) => {
+        if (retryable(err)) return (err as Error).message.split('\n')[0];
+        throw err;
+      });
+      if (!why) return handle;
+      reason = why;
+      await handle.close();
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      reason = (err as Error).message.split('\n')[0];
+    }
+    if (Date.now() >= deadline) {
+      throw new CmmcError('migrate.no-primary', `no writable primary within ${Math.round(waitMs / 1000)} s: ${reason}; nothing was run`, {
+        hint: 'point the URL at the primary, or list every host of the pair (a failover in progress ends within seconds); "cmmc-db health" shows each host and its role',
+      });
+    }
+    if (!told) {
+      told = true;
+      options.onWait?.(reason, waitMs);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
