@@ -22,6 +22,9 @@ import { createTestDatabase, type TestDatabase } from './helpers/server.js';
 const RANDOM = Number(process.env.CMMC_DIFF_SEQUENCES ?? 300);
 const SEED = Number(process.env.CMMC_DIFF_SEED ?? 20261130);
 
+/** Milliseconds spent in each tool's steps (they run side by side), printed as a figure. */
+const SPENT = { alembic: 0, ours: 0 };
+
 interface Side {
   ok: boolean;
   error: string;
@@ -120,7 +123,13 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
   for (const op of seq.ops) {
     const label = `${op.op} ${op.target}${op.purge ? ' --purge' : ''}`;
     history.push(label);
-    const [theirs, mine] = await Promise.all([alembic.send({ cmd: 'op', dir: path.join(dir, 'alembic'), schema, ...op }), runOurs(handle, script, op)]);
+    const timed = async <T>(side: 'alembic' | 'ours', p: Promise<T>) => {
+      const t0 = performance.now();
+      const v = await p;
+      SPENT[side] += performance.now() - t0;
+      return v;
+    };
+    const [theirs, mine] = await Promise.all([timed('alembic', alembic.send({ cmd: 'op', dir: path.join(dir, 'alembic'), schema, ...op })), timed('ours', runOurs(handle, script, op))]);
     const state = await ourState(schema);
     out.compared++;
     const where = `${seq.name} [${graphText(seq.revisions)}] after ${history.join('; ')}`;
@@ -182,7 +191,8 @@ describe('cmmc-db and Alembic 1.8 on the same graphs', () => {
     const only = process.env.CMMC_DIFF_SEEDS?.split(',').map(Number);
     const sequences = only ? only.flatMap((s) => randomSequences(1, s)) : randomSequences(RANDOM, SEED);
     const o = await runAll(sequences, 1000);
-    console.log(`random: ${o.compared} steps compared over ${RANDOM} sequences, ${o.deliberate.length} stopped at a deliberate divergence`);
+    console.log(`random: ${o.compared} steps compared over ${sequences.length} sequences, ${o.deliberate.length} stopped at a deliberate divergence`);
+    console.log(`time in steps (both tools run each step side by side): alembic ${Math.round(SPENT.alembic)} ms, cmmc-db ${Math.round(SPENT.ours)} ms`);
     const byKind = new Map<string, number>();
     for (const d of o.deliberate) byKind.set(d.split(':')[0], (byKind.get(d.split(':')[0]) ?? 0) + 1);
     for (const [k, n] of byKind) console.log(`  ${n} x ${k}`);

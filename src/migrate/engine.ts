@@ -105,17 +105,22 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   const reserved = await handle.sql.reserve();
   const conn = await pinnedKysely(reserved);
   const q: RunQuery = async <T extends object>(text: string) => (await reserved.unsafe(text)) as unknown as T[];
+  // A client killed outright leaves its statement running on the server, and the lock with it:
+  // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing the
+  // lock. Kept in the session's settings when the server takes it (an older one runs without).
+  const checkInterval = config.kind === 'server' && (await reserved.unsafe('SET client_connection_check_interval = 1000').then(() => true, () => false));
+  const settingsSql = [
+    checkInterval ? ' SET client_connection_check_interval = 1000;' : '',
+    lockTimeout !== undefined ? ` SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))};` : '',
+    statementTimeout !== undefined ? ` SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))};` : '',
+  ].join('');
   const session: Session = {
     reserved,
     conn,
     target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
+    settingsSql,
     settings: async () => {
-      // A client killed outright leaves its statement running on the server, and the lock with it:
-      // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing
-      // the lock (an older server rejects the setting; the run goes on without it).
-      if (config.kind === 'server') await reserved.unsafe('SET client_connection_check_interval = 1000').catch(() => {});
-      if (lockTimeout !== undefined) await reserved.unsafe(`SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))}`);
-      if (statementTimeout !== undefined) await reserved.unsafe(`SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))}`);
+      if (settingsSql) await reserved.unsafe(settingsSql);
     },
   };
   let sessionLost = false;
@@ -214,23 +219,19 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
  * would release it): settings, role and session authorization, cursors, LISTEN, SQL-level prepared
  * statements, temporary tables, sequence state and cached plans.
  */
-async function cleanSession(reserved: postgres.ReservedSql): Promise<void> {
-  await reserved.unsafe('CLOSE ALL');
-  await reserved.unsafe('SET SESSION AUTHORIZATION DEFAULT');
-  await reserved.unsafe('RESET ALL');
-  await reserved.unsafe('UNLISTEN *');
+async function cleanSession(reserved: postgres.ReservedSql, then = ''): Promise<void> {
+  // One round trip (simple protocol, several statements), then the SQL-level prepared statements.
+  await reserved.unsafe(`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS;${then}`);
   const prepared = await reserved.unsafe<{ name: string }[]>('SELECT name FROM pg_prepared_statements WHERE from_sql');
   for (const p of prepared) await reserved.unsafe(`DEALLOCATE "${p.name.replace(/"/g, '""')}"`);
-  await reserved.unsafe('DISCARD TEMP');
-  await reserved.unsafe('DISCARD SEQUENCES');
-  await reserved.unsafe('DISCARD PLANS');
 }
 
 interface Session {
   reserved: postgres.ReservedSql;
   conn: Conn;
   target: StatementTarget;
-  /** Sets the engine's own settings (timeouts) on the session. */
+  /** The engine's own settings (timeouts) as SQL, and setting them on the session. */
+  settingsSql: string;
   settings(): Promise<void>;
 }
 
@@ -322,8 +323,7 @@ async function runSteps(
       throw failure;
     } finally {
       // After a failure the session may be gone (a lost connection): the failure is what to report.
-      await cleanSession(session.reserved).catch(() => {});
-      await session.settings().catch((err: unknown) => {
+      await cleanSession(session.reserved, session.settingsSql).catch((err: unknown) => {
         if (!failure) throw err;
       });
     }

@@ -15,10 +15,26 @@ import warnings
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 URL = sys.argv[1]
-engine = create_engine(URL, poolclass=None)
+engine = create_engine(URL)
+
+# Each command builds a ScriptDirectory and re-reads every revision file; within one sequence the
+# files do not change, so keep one per folder (the revision map is then built once per graph).
+_scripts = {}
+_from_config = ScriptDirectory.from_config.__func__
+
+
+def _cached_from_config(cls, config):
+    key = config.get_main_option("script_location")
+    if key not in _scripts:
+        _scripts[key] = _from_config(cls, config)
+    return _scripts[key]
+
+
+ScriptDirectory.from_config = classmethod(_cached_from_config)
 
 ENV_PY = '''
 from alembic import context
@@ -101,6 +117,7 @@ for line in sys.stdin:
             write_graph(req["dir"], req["schema"], req["revisions"])
             out = {"ok": True}
         elif req["cmd"] == "drop":
+            _scripts.clear()
             with engine.begin() as conn:
                 conn.execute(text('DROP SCHEMA IF EXISTS "%s" CASCADE' % req["schema"]))
             out = {"ok": True}
