@@ -323,9 +323,12 @@ async function runSteps(
       throw failure;
     } finally {
       // After a failure the session may be gone (a lost connection): the failure is what to report.
-      await cleanSession(session.reserved, session.settingsSql).catch((err: unknown) => {
-        if (!failure) throw err;
-      });
+      // A lost session is not touched again (see migrate): only a live one is cleaned.
+      if (failure?.failed.error.code !== 'connect.lost') {
+        await cleanSession(session.reserved, session.settingsSql).catch((err: unknown) => {
+          if (!failure) throw err;
+        });
+      }
     }
     const durationMs = Math.round(performance.now() - t0);
     state.rows = rowsAfter[i];
