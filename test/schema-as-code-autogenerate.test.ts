@@ -87,7 +87,7 @@ describe('revision --autogenerate', () => {
       const up = await cli(['upgrade', 'head']);
       expect(up.exitCode, up.stderr).toBe(0);
       expect((await query(tdb.url, c.present))[0].n).toBe(1);
-      const down = await cli(['downgrade', '-1']);
+      const down = await cli(['downgrade', '-1', '--yes']);
       expect(down.exitCode, down.stderr).toBe(0);
       expect((await query(tdb.url, c.present))[0].n).toBe(0);
       expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);

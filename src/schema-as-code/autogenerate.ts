@@ -4,20 +4,18 @@
  * writes a plain-SQL revision whose up turns head into the desired state and whose down turns it
  * back. Applies nothing to any database the user owns; scratch databases are always dropped.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { makeTempDir } from '../leftovers.js';
-import path from 'node:path';
 import type postgres from 'postgres';
 import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
 import { connectPool } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
 import { applySqlFile } from './apply-sql.js';
 import { diffSchemas, isDestructive } from './diff.js';
-import { dumpSchema, schemaFilePath } from './dump.js';
+import { schemaFilePath } from './dump.js';
 import { loadEngine } from './engine.js';
 import { buildHead } from './head.js';
 import { writeSqlRevision } from './revision-file.js';
-import { resetScratchDatabase, serverUrl, withScratchDatabase } from './scratch.js';
+import { reloadThroughDump } from './reload.js';
+import { serverUrl, withScratchDatabase } from './scratch.js';
 
 export interface AutogenerateOptions {
   message: string;
@@ -103,24 +101,16 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
       return { up: await diffSchemas(head.url, fromUrl, diffOptions), down: await diffSchemas(fromUrl, head.url, diffOptions) };
     }));
   } else {
-    // Both sides go through the same pg_dump → psql round trip, so that expressions PostgreSQL
-    // deparses differently after a reload (varchar IN lists, casts) are not reported as changes.
-    const tmp = makeTempDir('autogenerate');
-    try {
-      const headFile = path.join(tmp, 'head.sql');
-      ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
-        await buildHead(head);
-        writeFileSync(headFile, await dumpSchema(head.url, config));
-        await resetScratchDatabase(head);
-        await applySqlFile(head.url, headFile);
-        return withScratchDatabase(config, 'desired', async (target) => {
-          await applySqlFile(target.url, schemaFile);
-          return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
-        });
-      }));
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    // Both sides go through the same pg_dump → psql round trip (reload.ts), so that expressions
+    // PostgreSQL deparses differently after a reload (varchar IN lists, casts) are not reported as changes.
+    ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
+      await buildHead(head);
+      await reloadThroughDump(head.url, head, config, { reset: true });
+      return withScratchDatabase(config, 'desired', async (target) => {
+        await applySqlFile(target.url, schemaFile);
+        return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
+      });
+    }));
   }
 
   const destructive = [

@@ -8,7 +8,8 @@ import { diffSchemas } from './diff.js';
 import { loadEngine, openScratch, upgradeTo } from './engine.js';
 import { withScratchDatabase } from './scratch.js';
 import type { DbHandle } from '../db/connection.js';
-import { compareSnapshots, snapshotWith, type ObjectChange } from './snapshot.js';
+import { reloadThroughDump } from './reload.js';
+import { compareSnapshots, snapshotWith, takeSnapshot, type ObjectChange } from './snapshot.js';
 
 export interface DriftReport {
   status: 'ok' | 'drift';
@@ -42,8 +43,10 @@ export function dropsAnExtension(statement: string): boolean {
 /**
  * Compares the database of the `live` handle with the migrations. The expected schema is built to the live
  * database's own version rows when the migrations know them (so pending revisions are not drift),
- * else to the heads (no version rows: the expected schema is empty). Reads the live database;
- * changes nothing there.
+ * else to the heads (no version rows: the expected schema is empty). A definition that differs
+ * only as PostgreSQL prints it after a pg_dump → restore round trip (a restored backup) is not drift:
+ * the expected schema is then also reloaded into a second scratch database and either form counts
+ * (server scratch databases only). Reads the live database; changes nothing there.
  */
 export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersions: string[]): Promise<DriftReport> {
   const engine = await loadEngine();
@@ -58,17 +61,31 @@ export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersio
       for (const target of expectedAt) await upgradeTo(handle, target);
       const expected = await snapshotWith(handle.sql, options);
       const actual = await snapshotWith(live.sql, options);
-      const { objects, ignoredExtensions } = withoutHandInstalledExtensions(compareSnapshots(expected, actual));
-      const reconcile =
-        objects.length === 0
-          ? []
-          : (
-              await diffSchemas(live.url, handle.url, {
-                excludeSchemas: [config.metaSchema],
-                ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
-              })
-            ).filter((statement) => !dropsAnExtension(statement));
-      return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile, ignoredExtensions };
+      const report = async (changes: ObjectChange[], expectedUrl: string): Promise<DriftReport> => {
+        const { objects, ignoredExtensions } = withoutHandInstalledExtensions(changes);
+        const reconcile =
+          objects.length === 0
+            ? []
+            : (
+                await diffSchemas(live.url, expectedUrl, {
+                  excludeSchemas: [config.metaSchema],
+                  ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+                })
+              ).filter((statement) => !dropsAnExtension(statement));
+        return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile, ignoredExtensions };
+      };
+      const direct = compareSnapshots(expected, actual);
+      const changed = (changes: ObjectChange[]) => changes.filter((c) => c.change === 'changed').length;
+      if (changed(direct) === 0 || scratch.kind !== 'server') return report(direct, handle.url);
+      // Definitions differ: the live database may have been through a backup and restore, which
+      // PostgreSQL deparses differently (reload.ts). The expected schema goes through the same
+      // round trip, and a definition equal to either form is unchanged.
+      return withScratchDatabase(config, 'reload', async (reloaded) => {
+        await reloadThroughDump(handle.url, reloaded, config);
+        const changes = compareSnapshots(expected, actual, await takeSnapshot(reloaded.url, options));
+        // The reconciling SQL is computed against the form the live database is in.
+        return report(changes, changed(changes) < changed(direct) ? reloaded.url : handle.url);
+      });
     } finally {
       await handle.close();
     }

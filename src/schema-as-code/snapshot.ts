@@ -190,13 +190,18 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
   return snap;
 }
 
-/** Object-by-object differences from `before` to `after`, sorted by kind and name. */
-export function compareSnapshots(before: Snapshot, after: Snapshot): ObjectChange[] {
+/**
+ * Object-by-object differences from `before` to `after`, sorted by kind and name. Pure.
+ * `beforeReloaded`, when given, is `before` as it reads after a pg_dump → restore round trip
+ * (reload.ts): an object whose definition in `after` equals either form is unchanged, so that a
+ * restored database is not reported as changed by the deparse differences a reload introduces.
+ */
+export function compareSnapshots(before: Snapshot, after: Snapshot, beforeReloaded?: Snapshot): ObjectChange[] {
   const changes: ObjectChange[] = [];
   for (const [key, obj] of before) {
     const other = after.get(key);
     if (!other) changes.push({ kind: obj.kind, name: obj.name, change: 'removed', before: obj.definition });
-    else if (other.definition !== obj.definition) changes.push({ kind: obj.kind, name: obj.name, change: 'changed', before: obj.definition, after: other.definition });
+    else if (other.definition !== obj.definition && other.definition !== beforeReloaded?.get(key)?.definition) changes.push({ kind: obj.kind, name: obj.name, change: 'changed', before: obj.definition, after: other.definition });
   }
   for (const [key, obj] of after) {
     if (!before.has(key)) changes.push({ kind: obj.kind, name: obj.name, change: 'added', after: obj.definition });
