@@ -174,7 +174,7 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     expect(stderr).toContain('applied 1 revision');
   });
 
-  it('health reports each host of the formation URL and its role', async () => {
+  it('health and doctor replication.role report each host of the formation URL and its role', async () => {
     const primary = await f.primary();
     const secondary = await f.secondary();
     const r = await runCliJson(['health'], { url: await urlListing('postgres', secondary, primary) });
@@ -183,6 +183,8 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
       { host: `127.0.0.1:${secondary.port}`, role: 'standby' },
       { host: `127.0.0.1:${primary.port}`, role: 'primary' },
     ]);
+    const doctor = await runCliJson(['doctor', 'replication.role'], { url: await urlListing('postgres', secondary, primary) });
+    expect(doctor.data.checks[0]).toMatchObject({ status: 'ok', figure: `127.0.0.1:${secondary.port} standby, 127.0.0.1:${primary.port} primary` });
     const text = await runCli(['health'], { url: await f.uri() });
     expect(text.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${primary.port}\\s+primary`));
     expect(text.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${secondary.port}\\s+standby`));
