@@ -61,7 +61,11 @@ export type { Script, Revision, RunOptions, RunResult, StepResult, FailedStep, S
 
 // Backups around pg_dump / pg_restore.
 export { createBackup, verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup/index.js';
-export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, RestoreResult, PruneOptions, PruneResult } from './backup/index.js';
+export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, RestoreResult, RestorePlan, PruneOptions, PruneResult, DatabaseIdentity } from './backup/index.js';
+
+// An application that handles its own signals runs these on SIGINT/SIGTERM before it exits: running
+// pg_dump and pg_restore are stopped, partial files and scratch databases removed.
+export { onInterrupt, runInterruptCleanups, interruptSignal } from './interrupt.js';
 
 // Diagnostics.
 export * as doctor from './doctor/index.js';

@@ -114,13 +114,13 @@ describe('backup, verify and restore against the real server', () => {
     expect(verified.data.ok).toBe(true);
     expect(verified.data.checks.map((c: any) => `${c.id}:${c.status}`)).toEqual(['present:ok', 'checksum:ok', 'archive:ok']);
 
-    const listed = await runCliJson(['backup', 'list', '--dir', dir], { env: env() });
+    const listed = await runCliJson(['backup', 'list', '--dir', dir, '--all'], { env: env() });
     expect(listed.data.backups.find((b: any) => b.name === m.name).verified.status).toBe('verified');
 
     const target = newDbName();
     const restored = await runCliJson(['backup', 'restore', m.name, '--dir', dir, '--target-db', target, '--yes'], { url, env: env() });
     expect(restored.exitCode, restored.stderr).toBe(0);
-    expect(restored.data).toMatchObject({ database: target, created: true, cleaned: false, revision: [REVISION], tables: 4, restored: true });
+    expect(restored.data).toMatchObject({ database: target, created: true, replaced: false, revision: [REVISION], tables: 4, restored: true });
     assertNoPassword(restored.stderr, JSON.stringify(restored.data));
     const schema = await schemaOf(tdb.name);
     expect(schema).toContain('CREATE TABLE audit.event');
@@ -129,11 +129,13 @@ describe('backup, verify and restore against the real server', () => {
     expect(await rowCounts(target)).toEqual(await rowCounts(tdb.name));
     expect(await rowCounts(target)).toEqual({ customer: 40, ticket: 500, 'audit.event': 25, cmmc_schema_version: 1 });
 
-    // Again over the now existing database: --clean --if-exists replaces what changed.
+    // Again over the now existing database: restored aside and swapped in; the replaced one is kept.
     await query(urlFor(target), `DELETE FROM ticket WHERE id > 10; DROP VIEW open_tickets`);
     const again = await runCliJson(['backup', 'restore', m.name, '--dir', dir, '--target-db', target, '--yes'], { url, env: env() });
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(again.data).toMatchObject({ created: false, cleaned: true });
+    expect(again.data).toMatchObject({ created: false, replaced: true });
+    expect(again.data.keptAs).toMatch(new RegExp(`^${target.slice(0, 20)}.*_pre_restore_\\d{8}t\\d{6}z$`));
+    await dropDatabase(again.data.keptAs);
     expect(await rowCounts(target)).toEqual(await rowCounts(tdb.name));
     expect(await schemaOf(target)).toBe(await schemaOf(tdb.name));
   });
@@ -157,7 +159,7 @@ describe('backup, verify and restore against the real server', () => {
     expect(drill).toMatchObject({ result: 'pass', backup: { name: made.data.name, sha256: made.data.sha256, revision: [REVISION] }, restored: { tables: 4, revision: [REVISION] } });
     expect(statSync(r.data.drillRecord).mode & 0o777).toBe(0o600);
     expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${drill.scratchDatabase}'`)).toHaveLength(0);
-    const listed = await runCliJson(['backup', 'list', '--dir', dir], { env: env() });
+    const listed = await runCliJson(['backup', 'list', '--dir', dir, '--all'], { env: env() });
     expect(listed.data.backups.find((b: any) => b.name === made.data.name).verified).toMatchObject({ status: 'verified', restoreTested: true });
     assertNoPassword(r.stderr, readFileSync(r.data.drillRecord, 'utf8'));
   });
@@ -178,7 +180,7 @@ describe('backup, verify and restore against the real server', () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('refusing to restore it');
     expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${target}'`)).toHaveLength(0);
-    const listed = await runCliJson(['backup', 'list', '--dir', dir], { env: env() });
+    const listed = await runCliJson(['backup', 'list', '--dir', dir, '--all'], { env: env() });
     expect(listed.data.backups.find((b: any) => b.name === made.data.name).verified.status).toBe('failed');
 
     writeFileSync(file, original.subarray(0, Math.floor(original.length * 0.6)));
@@ -328,8 +330,10 @@ describe('backup, verify and restore against the real server', () => {
       }
       child.kill('SIGTERM');
       const r = await child;
-      expect(r.exitCode).toBe(130);
-      expect(String(r.stderr)).toContain('interrupted; nothing was kept');
+      // 128 + 15: SIGTERM, as a shell reports it; one line saying what state things are in.
+      expect(r.exitCode).toBe(143);
+      expect(String(r.stderr)).toContain('stopped by SIGTERM: pg_dump was stopped and the partial backup file removed; nothing was kept');
+      expect(String(r.stderr).trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
       expect(readdirSync(bigDir)).toEqual([]);
     } finally {
       await big.drop();

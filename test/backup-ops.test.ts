@@ -60,24 +60,30 @@ describe('backup prune, schedule and pitr', () => {
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('at least one keep rule');
 
-    const dry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1'], {});
+    // Without a terminal and without --yes (or --dry-run): the plan, then a refusal; nothing goes.
+    const refused = await runCli(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1'], { url });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('refusing without confirmation');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
+
+    const dry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1', '--dry-run'], { url });
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.data.dryRun).toBe(true);
     const plan = Object.fromEntries(dry.data.entries.map((e: any) => [e.name, e.action]));
     expect(names.filter((n) => plan[n] === 'keep')).toEqual([names[0], names[1], names[3]]);
     expect(dry.data.entries.find((e: any) => e.name === names[3]).reasons).toEqual(['newest verified']);
     expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
-    expect(dry.stderr).toContain('run again with --yes');
+    expect(dry.stderr).toContain('dry run: nothing was changed');
     expect(dry.data.stalePartials).toEqual(['.crashed-20260101T000000Z.dump.partial']);
 
-    const explicitDry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--dry-run', '--yes'], {});
+    const explicitDry = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--dry-run', '--yes'], { url });
     expect(explicitDry.data.dryRun).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
 
-    const gfs = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-daily', '3', '--keep-weekly', '2'], {});
+    const gfs = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-daily', '3', '--keep-weekly', '2', '--dry-run'], { url });
     expect(gfs.data.entries.filter((e: any) => e.action === 'keep').length).toBeGreaterThanOrEqual(4);
 
-    const real = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--yes'], {});
+    const real = await runCliJson(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--yes'], { url });
     expect(real.exitCode, real.stderr).toBe(0);
     expect(real.data.deleted.sort()).toEqual(names.filter((_, i) => ![0, 1, 3].includes(i)).sort());
     const left = readdirSync(dir).sort();

@@ -142,8 +142,12 @@ describe('doctor: connections', () => {
     cleanup.push(() => busy.release());
     await sleep(1200);
 
-    // Without --yes: listed, nothing ended.
-    const dry = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    // Without a terminal and without --yes: refused, nothing ended; --dry-run lists.
+    const refused = await runCli(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('refusing without confirmation');
+    expect(await alive(victim.pid)).toBe(true);
+    const dry = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--dry-run'], { url: tdb.url });
     expect(dry.exitCode).toBe(0);
     expect(dry.data.dryRun).toBe(true);
     expect(dry.data.matched.map((m: any) => m.pid)).toEqual([victim.pid]);
@@ -151,9 +155,9 @@ describe('doctor: connections', () => {
     expect(dry.data.terminated).toEqual([]);
     expect(await alive(victim.pid)).toBe(true);
 
-    const text = await runCli(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    const text = await runCli(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--dry-run'], { url: tdb.url });
     expect(text.stdout).toContain(String(victim.pid));
-    expect(text.stderr).toContain('nothing terminated: run again with --yes');
+    expect(text.stderr).toContain('nothing terminated (run again with --yes');
     expect(text.stderr).toContain('idle_session_timeout');
 
     // A role that may see every session but not signal them: the failure is reported, nothing ends.
@@ -177,9 +181,9 @@ describe('doctor: connections', () => {
     for (const s of [superuser, elsewhere, listener, busy]) expect(await alive(s.pid)).toBe(true);
 
     // The states and the scope widen only when asked.
-    const iit = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle-in-transaction'], { url: tdb.url });
+    const iit = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle-in-transaction', '--dry-run'], { url: tdb.url });
     expect(iit.data.matched.map((m: any) => m.pid)).toEqual([busy.pid]);
-    const wide = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--all-databases', '--include-superusers'], { url: tdb.url });
+    const wide = await runCliJson(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle', '--all-databases', '--include-superusers', '--dry-run'], { url: tdb.url });
     const widePids = wide.data.matched.map((m: any) => m.pid);
     expect(widePids).toContain(superuser.pid);
     expect(widePids).toContain(elsewhere.pid);

@@ -115,7 +115,9 @@ describe('backups of the embedded database', () => {
       const file = path.join(dir, backup.data.file);
       expect(fs.readFileSync(file, 'utf8')).toContain('CREATE EXTENSION IF NOT EXISTS vector');
 
-      const restore = await runCli(['backup', 'restore', '--dir', dir, '--yes'], { env: copy.env });
+      // A backup of another folder is restored only when named, and the restore says whose it is.
+      const restore = await runCli(['backup', 'restore', backup.data.name, '--dir', dir, '--yes'], { env: copy.env });
+      expect(restore.stderr).toContain('is a backup of the embedded database in');
       expect(restore.exitCode, restore.stderr).toBe(0);
       expect(await rowCounts(copy)).toEqual(before);
       const [c] = await copy.query(COUNTS);
@@ -137,7 +139,7 @@ describe('backups of the embedded database', () => {
       fs.rmSync(dir, { recursive: true, force: true });
       await Promise.all([source.drop(), copy.drop()]);
     }
-  });
+  }, 240_000); // init --sample, a backup and a PGlite restore: minutes on a loaded two-core machine
 
   it('a gzip-compressed dump restores too; server-only commands say so in one line', async () => {
     const source = await embeddedBackend.create();

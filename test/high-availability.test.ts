@@ -174,6 +174,22 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     expect(stderr).toContain('applied 1 revision');
   });
 
+  it('health and doctor replication.role report each host of the formation URL and its role', async () => {
+    const primary = await f.primary();
+    const secondary = await f.secondary();
+    const r = await runCliJson(['health'], { url: await urlListing('postgres', secondary, primary) });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.data.hosts).toEqual([
+      { host: `127.0.0.1:${secondary.port}`, role: 'standby' },
+      { host: `127.0.0.1:${primary.port}`, role: 'primary' },
+    ]);
+    const doctor = await runCliJson(['doctor', 'replication.role'], { url: await urlListing('postgres', secondary, primary) });
+    expect(doctor.data.checks[0]).toMatchObject({ status: 'ok', figure: `127.0.0.1:${secondary.port} standby, 127.0.0.1:${primary.port} primary` });
+    const text = await runCli(['health'], { url: await f.uri() });
+    expect(text.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${primary.port}\\s+primary`));
+    expect(text.stdout).toMatch(new RegExp(`127\\.0\\.0\\.1:${secondary.port}\\s+standby`));
+  });
+
   it('doctor on the primary: its role, each standby with its replay lag in bytes and seconds, the slots, asynchronous replication', async () => {
     const primary = await f.primary();
     const secondary = await f.secondary();

@@ -6,8 +6,8 @@ import { embeddedBackend } from './helpers/backends.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { makeWorkspace } from './fixtures/schema-as-code/workspace.js';
 
-/** Scratch folders of an embedded run are PGlite folders in the temporary folder. */
-const scratchFolders = (tag: string) => readdirSync(os.tmpdir()).filter((f) => f.startsWith(`cmmc_scratch_${tag}_`));
+/** Scratch folders of an embedded run are PGlite folders in the temporary folder (src/leftovers.ts names them). */
+const scratchFolders = (tag: string) => readdirSync(os.tmpdir()).filter((f) => f.startsWith(`cmmc-tmp-scratch${tag}`));
 
 describe('schema as code on the embedded database (scratch databases are PGlite folders)', () => {
   it('test-migrations passes on good revisions and names the revision and object of a down that forgets a column', async () => {

@@ -3,8 +3,9 @@ import { renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
+import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
 import { readKeyFile } from './crypto.js';
-import { databaseFacts, dumpTarget, embeddedTools } from './dump.js';
+import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts } from './dump.js';
 import { findPgTools } from '../db/pg-tools.js';
 import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
 import {
@@ -14,6 +15,8 @@ import {
   extensionFor,
   MANIFEST_VERSION,
   newBackupName,
+  partialPath,
+  sweepPartials,
   resolveBackupDir,
   tighten,
   writeManifest,
@@ -84,33 +87,39 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   const tools = config.kind === 'embedded' ? embeddedTools() : await findPgTools(facts.serverVersionNum);
   const dir = resolveBackupDir(options.dir);
   ensureBackupDir(dir);
+  sweepPartials(dir);
 
   const started = new Date();
   const name = newBackupName(dir, facts.database, started);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
   const file = name + extensionFor(format, compressed, Boolean(secret));
-  const partial = path.join(dir, `.${file}.partial`);
+  const partial = partialPath(dir, file);
   const finalPath = path.join(dir, file);
 
   const t0 = performance.now();
   const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
-  // Ctrl-C or a kill: stop pg_dump and remove the partial file instead of leaving it behind.
+  // Interrupted (Ctrl-C, SIGTERM): pg_dump is stopped through the interruption's signal, and the
+  // partial file goes once it has exited. A run killed outright leaves a name that carries its pid,
+  // removed by the next backup or prune (sweepPartials).
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  let dumping: Promise<unknown> = Promise.resolve();
+  const release = onInterrupt(async () => {
+    abort.abort();
+    await dumping.catch(() => {});
+    rmSync(partial, { recursive: true, force: true });
+  }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
   try {
-    await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: abort.signal, role: facts.rlsBypassRole });
+    dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole });
+    await dumping;
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
-    if (abort.signal.aborted) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+    if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
     const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
     if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
     throw err;
   } finally {
     if (timer) clearInterval(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
   }
   const durationMs = Math.round(performance.now() - t0);
   tighten(partial);
@@ -125,6 +134,7 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
       file,
       createdAt: started.toISOString(),
       database: facts.database,
+      identity: identityFromFacts(config, facts),
       server: { host: source?.host ?? facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
       ...(source ? { source } : {}),
       revision: facts.revision,

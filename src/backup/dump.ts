@@ -12,9 +12,11 @@ import { databaseName, withDatabase } from '../config/config.js';
 import { connParamsOf, describeHosts } from '../config/conninfo.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
 import { findPgTools, lastLine, libpqEnv, runPg, type PgTools } from '../db/pg-tools.js';
-import type { BackupContents, BackupFormat } from './store.js';
+import type { BackupContents, BackupFormat, DatabaseIdentity } from './store.js';
+import path from 'node:path';
 
 export function embeddedNotYet(what: string): CmmcError {
   return new CmmcError('backup.embedded', `${what} of the embedded database (PGlite) is not available yet`, {
@@ -40,6 +42,8 @@ export interface DatabaseFacts {
   tables: number;
   /** The BYPASSRLS role pg_dump should SET ROLE to, so forced tenant policies hide no rows (src/tenant/roles.ts). */
   rlsBypassRole: string | null;
+  /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
+  systemIdentifier?: string;
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
@@ -61,7 +65,9 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
     const revision = await getCurrentHeads(handle);
     const { rlsBypassRole } = await import('../tenant/roles.js');
     const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(handle.sql);
+    const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
     return {
+      ...(systemIdentifier ? { systemIdentifier } : {}),
       database: row.database,
       host: url ? describeHosts(connParamsOf(url)) : 'embedded',
       serverVersion: row.version,
@@ -73,6 +79,50 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   } finally {
     await handle.close();
   }
+}
+
+/** pg_control_system()'s system identifier as text; undefined when the role may not call it. */
+async function readSystemIdentifier(handle: { sql: import('postgres').Sql }): Promise<string | undefined> {
+  try {
+    const [row] = await handle.sql<{ id: string }[]>`SELECT system_identifier::text AS id FROM pg_control_system()`;
+    return row?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a backup records as the database it is of (see DatabaseIdentity). */
+export function identityFromFacts(config: CmmcConfig, facts: DatabaseFacts): DatabaseIdentity {
+  if (config.kind === 'embedded') return { database: facts.database, host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
+  return { database: facts.database, host: facts.host, ...(facts.systemIdentifier ? { systemIdentifier: facts.systemIdentifier } : {}) };
+}
+
+/**
+ * The identity of the configured database, for picking its backups. The embedded database is
+ * named by its folder (no need to open it). On a server a database that does not exist (a lost
+ * one, about to be restored) is named through the maintenance database of the same server.
+ */
+export async function currentIdentity(config: CmmcConfig): Promise<DatabaseIdentity> {
+  if (config.kind === 'embedded') return { database: 'postgres', host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
+  const url = serverUrl(config);
+  const host = describeHosts(connParamsOf(url));
+  const database = databaseName(url);
+  for (const target of [url, withDatabase(url, 'postgres')]) {
+    let handle;
+    try {
+      handle = await openDatabase({ ...config, url: target }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+    } catch (err) {
+      if (target !== url) throw err;
+      continue;
+    }
+    try {
+      const systemIdentifier = await readSystemIdentifier(handle);
+      return { database, host, ...(systemIdentifier ? { systemIdentifier } : {}) };
+    } finally {
+      await handle.close();
+    }
+  }
+  return { database, host };
 }
 
 /** The client programs for the configured server (at least as new as it). */
@@ -179,7 +229,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
       request.tools.psql,
       ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
       pg.env,
-      { stdin: 'pipe' },
+      { stdin: 'pipe', cancelSignal: interruptSignal() },
     );
     const input = createReadStream(request.file);
     const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
@@ -195,7 +245,8 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
   if (request.noOwner) args.push('--no-owner', '--no-privileges');
   if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
   else args.push('--single-transaction');
-  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env);
+  // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
+  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() });
   if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
 }
 

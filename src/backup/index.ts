@@ -11,24 +11,31 @@
  */
 export { createBackup, checkCreateOptions, type CreateOptions } from './create.js';
 export { verifyBackup, type VerifyOptions, type VerifyResult, type VerifyCheck } from './verify.js';
-export { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
+export { restoreBackup, type RestoreOptions, type RestoreResult, type RestorePlan } from './restore.js';
 export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type PruneEntry } from './prune.js';
 export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
+  scanBackups,
+  sameDatabase,
+  identityOf,
+  describeDatabase,
   listDrills,
   type DrillRecord,
   listPartials,
+  sweepPartials,
   findBackup,
   resolveBackupDir,
   formatBytes,
   formatAge,
   type BackupManifest,
+  type DatabaseIdentity,
+  type InvalidManifest,
   type BackupRecord,
   type BackupFormat,
   type BackupContents,
 } from './store.js';
-export { dumpTarget, restoreTarget, databaseFacts } from './dump.js';
+export { dumpTarget, restoreTarget, databaseFacts, currentIdentity } from './dump.js';
 export { findPgTools, type PgTools } from '../db/pg-tools.js';
 export {
   validateCron,

@@ -1,18 +1,15 @@
 /** Pruning the backup folder by a retention policy: a plan first, deletion only when asked. */
 import { usageError } from '../errors.js';
 import { hasRule, planRetention, type RetentionPolicy } from './retention.js';
-import { rmSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { listBackups, listPartials, removeBackup, resolveBackupDir } from './store.js';
-
-/** A partial file older than this is left over from a crashed run (a running backup keeps writing to its own). */
-const STALE_PARTIAL_MS = 24 * 3_600_000;
+import { invalidManifestError, removeBackup, resolveBackupDir, sameDatabase, scanBackups, identityOf, sweepPartials, type DatabaseIdentity } from './store.js';
 
 export interface PruneOptions {
   dir?: string;
   policy: RetentionPolicy;
   /** Delete for real; otherwise only the plan is returned. */
   apply?: boolean;
+  /** Only this database's backups are considered (the others are never touched); all when undefined. */
+  identity?: DatabaseIdentity;
   now?: Date;
 }
 
@@ -31,8 +28,10 @@ export interface PruneResult {
   entries: PruneEntry[];
   deleted: string[];
   freedBytes: number;
-  /** Unfinished files of crashed runs, older than a day: removed with the rest (listed in a dry run). */
+  /** Unfinished files of runs that are gone: removed with the rest (listed in a dry run). */
   stalePartials: string[];
+  /** Backups of other databases in the folder: left alone. */
+  otherDatabases: number;
 }
 
 export function checkPolicy(policy: RetentionPolicy): void {
@@ -48,7 +47,13 @@ export function checkPolicy(policy: RetentionPolicy): void {
 export function pruneBackups(options: PruneOptions): PruneResult {
   checkPolicy(options.policy);
   const dir = resolveBackupDir(options.dir);
-  const records = listBackups(dir);
+  const scan = scanBackups(dir);
+  // A manifest that names anything but a plain file in this folder stops the whole prune: nothing is deleted.
+  if (scan.invalid.length) {
+    const [first, ...more] = scan.invalid;
+    throw invalidManifestError(first, `nothing was deleted${more.length ? ` (and ${more.length} more invalid manifest${more.length === 1 ? '' : 's'})` : ''}`);
+  }
+  const records = options.identity ? scan.records.filter((r) => sameDatabase(identityOf(r), options.identity!)) : scan.records;
   const byName = new Map(records.map((r) => [r.name, r]));
   const decisions = planRetention(
     records.map((r) => ({ name: r.name, createdAt: new Date(r.createdAt), verified: r.verified?.status === 'verified' })),
@@ -71,14 +76,6 @@ export function pruneBackups(options: PruneOptions): PruneResult {
   } else {
     freedBytes = entries.filter((e) => e.action === 'delete').reduce((n, e) => n + e.sizeBytes, 0);
   }
-  const now = (options.now ?? new Date()).getTime();
-  const stalePartials = listPartials(dir).filter((f) => {
-    try {
-      return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
-    } catch {
-      return false;
-    }
-  });
-  if (options.apply) for (const f of stalePartials) rmSync(path.join(dir, f), { recursive: true, force: true });
-  return { dir, dryRun: !options.apply, entries, deleted, freedBytes, stalePartials };
+  const stalePartials = sweepPartials(dir, { remove: Boolean(options.apply), now: options.now });
+  return { dir, dryRun: !options.apply, entries, deleted, freedBytes, stalePartials, otherDatabases: scan.records.length - records.length };
 }

@@ -1,16 +1,23 @@
 /**
- * Restoring a backup: refuse one that does not verify, then restore it over the configured
- * database (`--clean --if-exists`) or into another one, created when missing, and report the
- * revision restored.
+ * Restoring a backup so that the database ends exactly at the backup: refuse one that does not
+ * verify, restore it into a new database on the same server, then swap names in one transaction.
+ * The database it replaces is kept under a dated name (`<name>_pre_restore_<stamp>`) until the
+ * user drops it, so there is never a moment with neither the old nor the restored database, and
+ * nothing created after the backup survives in the restored one. Other sessions on the database
+ * being replaced make it refuse, naming them (a rename needs the database to itself).
+ *
+ * The embedded database is rebuilt in a fresh folder and swapped in whole (src/embedded/backup.ts).
+ * A data-only backup has no schema to build a new database from: it is loaded into the existing
+ * database in one transaction, as before.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { databaseFacts, restoreTarget } from './dump.js';
-import { findBackup, resolveBackupDir } from './store.js';
+import { currentIdentity, databaseFacts, restoreTarget } from './dump.js';
+import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
 import { openArchive } from './verify.js';
 
 export interface RestoreOptions {
@@ -22,47 +29,105 @@ export interface RestoreOptions {
   jobs?: number;
   /** Skip ownership and grants (restoring as another user). */
   noOwner?: boolean;
-  /** Asked before anything changes; return false to stop. Without it the restore goes ahead. */
-  confirm?: (question: string) => Promise<boolean>;
+  /**
+   * Shown the plan before anything changes; return false to stop. Without it the restore goes
+   * ahead (a library caller has decided already).
+   */
+  confirm?: (plan: RestorePlan) => Promise<boolean>;
+  /** Only work out the plan (the backup is verified; nothing is changed). */
+  dryRun?: boolean;
+}
+
+/** What a restore will do, for the confirmation and --dry-run. */
+export interface RestorePlan {
+  backup: string;
+  backupCreatedAt: string;
+  backupRevision: string[];
+  /** The database the backup was taken of. */
+  backupSource: string;
+  /** The database that will hold the restore. */
+  database: string;
+  /** Whether that database exists now (and will be replaced). */
+  exists: boolean;
+  /** Tables in it now (when it exists). */
+  tablesNow?: number;
+  revisionNow?: string[];
+  /** The name the replaced database is kept under (server, schema backups). */
+  keepAs?: string;
+  /** Set when the backup is of another database than the one it replaces: said, and asked. */
+  otherDatabase?: string;
+  /** data-only backups load into the existing database instead of a new one. */
+  method: 'new-database-and-swap' | 'data-into-existing' | 'embedded-folder-swap';
 }
 
 export interface RestoreResult {
   name: string;
   database: string;
-  /** True when the database was created for this restore. */
+  /** True when there was no database of that name before. */
   created: boolean;
-  /** Objects were dropped first (`--clean --if-exists`). */
-  cleaned: boolean;
+  /** True when an existing database was replaced (its old copy is `keptAs`). */
+  replaced: boolean;
+  /** The name the replaced database is kept under, until the user drops it. */
+  keptAs?: string;
   /** The revision in the restored database's version table. */
   revision: string[];
   tables: number;
   durationMs: number;
-  /** False when the user said no. */
+  /** False when the user said no (or --dry-run). */
   restored: boolean;
+  plan: RestorePlan;
+  /** Things the restore could not carry over, each one line (database settings, owner). */
+  notes: string[];
 }
 
 const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
 
-async function adminHandle(config: CmmcConfig): Promise<DbHandle> {
-  const options = { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore', kysely: false };
-  try {
-    return await openDatabase(config, options);
-  } catch (err) {
-    // The configured database may not exist (restoring a lost one): use the maintenance database.
-    return await openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, options).catch(() => {
-      throw err;
-    });
-  }
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** A session on the maintenance database of the configured server: never on the database being replaced. */
+async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
+  return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore', kysely: false });
 }
 
-/** Restores backup `name` (the newest when omitted). */
+/** `<db>_pre_restore_<stamp>`, at most 63 bytes. */
+export function keptName(database: string, at: Date): string {
+  const suffix = `_pre_restore_${stamp(at).toLowerCase()}`;
+  return database.slice(0, 63 - suffix.length) + suffix;
+}
+
+/**
+ * The other sessions connected to `database`, one clause each (pid, user, application, client).
+ * @throws CmmcError `backup.restore-busy` naming them, when there are any.
+ */
+async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
+  const rows = await admin.sql<{ pid: number; usename: string | null; application_name: string; client_addr: string | null; state: string | null }[]>`
+    SELECT pid, usename, application_name, host(client_addr) AS client_addr, state FROM pg_stat_activity
+     WHERE datname = ${database} AND pid <> pg_backend_pid() ORDER BY backend_start`;
+  if (!rows.length) return;
+  const who = rows
+    .slice(0, 5)
+    .map((r) => `pid ${r.pid} (${r.usename ?? '?'}${r.application_name ? `, ${r.application_name}` : ''}${r.client_addr ? `, from ${r.client_addr}` : ''}${r.state ? `, ${r.state}` : ''})`)
+    .join(', ');
+  throw new CmmcError(
+    'backup.restore-busy',
+    `database "${database}" has ${rows.length} other session${rows.length === 1 ? '' : 's'}: ${who}${rows.length > 5 ? ', ...' : ''}; nothing was restored`,
+    { hint: 'stop the application (or end them: cmmc-db doctor kill-idle --older-than 0s --yes) and run the restore again' },
+  );
+}
+
+/** Restores backup `name` (the newest backup of the target database when omitted). */
 export async function restoreBackup(config: CmmcConfig, name: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
   const embedded = config.kind === 'embedded';
   if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
-  const dir = resolveBackupDir(options.dir);
-  const record = findBackup(dir, name);
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
   if (!DB_NAME.test(target)) throw new CmmcError('usage', `"${target}" is not a database name this tool creates`, { hint: 'use letters, digits and underscores', exitCode: 2 });
+  const here = await currentIdentity(config);
+  const targetSource: DatabaseIdentity = embedded ? here : { ...here, database: target };
+  const dir = resolveBackupDir(options.dir);
+  // With no name, the newest backup of the database being restored; another database's only when named.
+  const record = findBackup(dir, name, name ? undefined : targetSource);
+  const backupSource = identityOf(record);
+  const otherDatabase = sameDatabase(backupSource, targetSource) ? undefined : `${record.name} is a backup of ${describeDatabase(backupSource)}, not of ${describeDatabase(targetSource)}`;
 
   const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
   try {
@@ -72,51 +137,134 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
         hint: 'restore another backup (cmmc-db backup list)',
       });
     }
-    let exists: boolean;
-    if (embedded) {
-      // The embedded database is rebuilt from the script in a fresh folder and swapped in whole.
-      exists = existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'));
-      const question = exists ? `Replace the embedded database in ${config.embeddedDir} with ${record.name}?` : `Restore ${record.name} into a new embedded database in ${config.embeddedDir}?`;
-      if (options.confirm && !(await options.confirm(question))) {
-        return { name: record.name, database: target, created: false, cleaned: false, revision: [], tables: 0, durationMs: 0, restored: false };
-      }
-      const t0 = performance.now();
-      await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: target, clean: exists });
-      const durationMs = Math.round(performance.now() - t0);
-      const facts = await databaseFacts(config);
-      return { name: record.name, database: facts.database, created: !exists, cleaned: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true };
+    const basePlan = {
+      backup: record.name,
+      backupCreatedAt: record.createdAt,
+      backupRevision: record.revision ?? [],
+      backupSource: describeDatabase(backupSource),
+      database: target,
+      ...(otherDatabase ? { otherDatabase } : {}),
+    };
+    if (embedded) return await restoreEmbeddedTarget(config, record, opened, basePlan, options);
+    return await restoreServerTarget(config, record, opened, basePlan, target, options);
+  } finally {
+    opened.cleanup();
+  }
+}
+
+type BasePlan = Omit<RestorePlan, 'exists' | 'method'>;
+type Opened = Awaited<ReturnType<typeof openArchive>>;
+
+function notRestored(record: BackupRecord, plan: RestorePlan): RestoreResult {
+  return { name: record.name, database: plan.database, created: false, replaced: false, revision: [], tables: 0, durationMs: 0, restored: false, plan, notes: [] };
+}
+
+async function restoreEmbeddedTarget(config: CmmcConfig, record: BackupRecord, opened: Opened, base: BasePlan, options: RestoreOptions): Promise<RestoreResult> {
+  const exists = existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'));
+  const plan: RestorePlan = { ...base, database: `the embedded database in ${config.embeddedDir}`, exists, method: 'embedded-folder-swap' };
+  if (exists) {
+    const facts = await databaseFacts(config);
+    plan.tablesNow = facts.tables;
+    plan.revisionNow = facts.revision;
+  }
+  if (options.dryRun || (options.confirm && !(await options.confirm(plan)))) return notRestored(record, plan);
+  const t0 = performance.now();
+  await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: 'postgres', clean: exists });
+  const durationMs = Math.round(performance.now() - t0);
+  const facts = await databaseFacts(config);
+  return { name: record.name, database: facts.database, created: !exists, replaced: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
+}
+
+async function restoreServerTarget(config: CmmcConfig, record: BackupRecord, opened: Opened, base: BasePlan, target: string, options: RestoreOptions): Promise<RestoreResult> {
+  const dataOnly = record.contents === 'data-only';
+  const at = new Date();
+  const admin = await maintenanceHandle(config);
+  try {
+    const [row] = await admin.sql<{ exists: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target}) AS exists`;
+    const exists = row.exists;
+    if (dataOnly && !exists) {
+      throw new CmmcError('backup.data-only', `${record.name} holds data only, and database "${target}" does not exist to load it into`, {
+        hint: 'restore a schema backup first, or pick a full backup',
+      });
     }
-    const admin = await adminHandle(config);
-    try {
-      const rows = await admin.sql`SELECT 1 FROM pg_database WHERE datname = ${target}`;
-      exists = rows.length > 0;
-      const question = exists
-        ? `Restore ${record.name} over database "${target}"? Its objects are dropped and replaced`
-        : `Restore ${record.name} into a new database "${target}"?`;
-      if (options.confirm && !(await options.confirm(question))) {
-        return { name: record.name, database: target, created: false, cleaned: false, revision: [], tables: 0, durationMs: 0, restored: false };
+    const plan: RestorePlan = {
+      ...base,
+      exists,
+      method: dataOnly ? 'data-into-existing' : 'new-database-and-swap',
+      ...(exists && !dataOnly ? { keepAs: keptName(target, at) } : {}),
+    };
+    if (exists) {
+      await refuseIfBusy(admin, target);
+      const facts = await databaseFacts(config, target).catch(() => undefined);
+      if (facts) {
+        plan.tablesNow = facts.tables;
+        plan.revisionNow = facts.revision;
       }
-      if (!exists) await admin.sql.unsafe(`CREATE DATABASE "${target}"`);
-    } finally {
-      await admin.close();
+    }
+    if (options.dryRun || (options.confirm && !(await options.confirm(plan)))) return notRestored(record, plan);
+
+    const t0 = performance.now();
+    if (dataOnly) {
+      await refuseIfBusy(admin, target);
+      await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: target, clean: false, jobs: options.jobs, noOwner: options.noOwner });
+      const facts = await databaseFacts(config, target);
+      return { name: record.name, database: target, created: false, replaced: false, revision: facts.revision, tables: facts.tables, durationMs: Math.round(performance.now() - t0), restored: true, plan, notes: [] };
     }
 
-    const cleaned = exists && record.contents !== 'data-only';
-    const t0 = performance.now();
+    // Built aside under a scratch name (dropped if anything stops it, swept by a later run if this
+    // process is killed), then swapped in.
+    const { createScratchDatabase } = await import('../schema-as-code/scratch.js');
+    const building = await createScratchDatabase(config, 'restore');
+    const notes: string[] = [];
     try {
-      await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: target, clean: cleaned, jobs: options.jobs, noOwner: options.noOwner });
+      await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: building.name, clean: false, jobs: options.jobs, noOwner: options.noOwner });
+      if (exists) notes.push(...(await carryOverDatabaseSettings(admin, target, building.name)));
+      // The rename needs the database to itself: someone who connected meanwhile stops the swap.
+      await refuseIfBusy(admin, target);
+      await admin.sql.begin(async (tx) => {
+        if (exists) await tx.unsafe(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(plan.keepAs!)}`);
+        await tx.unsafe(`ALTER DATABASE ${quoteIdent(building.name)} RENAME TO ${quoteIdent(target)}`);
+      });
+      building.keep();
     } catch (err) {
-      if (!exists) {
-        const cleanupHandle = await adminHandle(config);
-        await cleanupHandle.sql.unsafe(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`).catch(() => {});
-        await cleanupHandle.close();
+      await building.drop().catch(() => {});
+      if ((err as { code?: string }).code === '55006') {
+        throw new CmmcError('backup.restore-busy', `database "${target}" gained a session while the backup was restored; nothing was changed`, { hint: 'stop the application and run the restore again' });
       }
       throw err;
     }
     const durationMs = Math.round(performance.now() - t0);
     const facts = await databaseFacts(config, target);
-    return { name: record.name, database: target, created: !exists, cleaned, revision: facts.revision, tables: facts.tables, durationMs, restored: true };
+    return { name: record.name, database: target, created: !exists, replaced: exists, ...(exists ? { keptAs: plan.keepAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes };
   } finally {
-    opened.cleanup();
+    await admin.close();
   }
+}
+
+/**
+ * A backup (pg_dump of one database) does not hold the database's own owner and settings
+ * (ALTER DATABASE … SET): carry them over from the database being replaced. Returns one note for
+ * each that could not be carried over.
+ */
+async function carryOverDatabaseSettings(admin: DbHandle, from: string, to: string): Promise<string[]> {
+  const notes: string[] = [];
+  const [owner] = await admin.sql<{ owner: string }[]>`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ${from}`;
+  if (owner) {
+    await admin.sql.unsafe(`ALTER DATABASE ${quoteIdent(to)} OWNER TO ${quoteIdent(owner.owner)}`).catch((err: Error) => {
+      notes.push(`the restored database is owned by the restoring role, not ${owner.owner} (${err.message})`);
+    });
+  }
+  const settings = await admin.sql<{ setting: string }[]>`
+    SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+     WHERE d.datname = ${from} AND s.setrole = 0`;
+  for (const { setting } of settings) {
+    const eq = setting.indexOf('=');
+    const [key, value] = [setting.slice(0, eq), setting.slice(eq + 1)];
+    // A list setting (search_path) is stored as its own SQL text; anything else as one literal.
+    const sqlValue = /^[\w"$ .,-]+$/.test(value) && value.includes(',') ? value : `'${value.replace(/'/g, "''")}'`;
+    await admin.sql.unsafe(`ALTER DATABASE ${quoteIdent(to)} SET ${quoteIdent(key)} = ${sqlValue}`).catch((err: Error) => {
+      notes.push(`database setting ${key} was not carried over (${err.message})`);
+    });
+  }
+  return notes;
 }

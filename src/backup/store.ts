@@ -6,10 +6,11 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CmmcError } from '../errors.js';
+import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
@@ -17,7 +18,7 @@ export type BackupContents = 'full' | 'schema-only' | 'data-only';
 export type VerifiedStatus = 'verified' | 'unverified' | 'failed';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 
 /** The manifest written beside every backup. */
 export interface BackupManifest {
@@ -27,6 +28,11 @@ export interface BackupManifest {
   file: string;
   createdAt: string;
   database: string;
+  /**
+   * Which database this backup is of (manifest version 2). Backups are listed, pruned, verified
+   * and restored per database: see `sameDatabase`.
+   */
+  identity?: DatabaseIdentity;
   /** host:port of the server, never a password. */
   server: { host: string; version: string; versionNum: number };
   /** Set when the backup was taken from a hot standby (`backup --from-standby`): which, and at which WAL position. */
@@ -46,6 +52,44 @@ export interface BackupManifest {
   encrypted: boolean;
   encryption?: { cipher: 'aes-256-gcm'; kdf: 'scrypt'; version: number };
   verified: { status: VerifiedStatus; at?: string; restoreTested?: boolean; detail?: string };
+}
+
+/**
+ * The identity of a database. On a server: the cluster's system identifier (pg_control_system(),
+ * unique per initdb and kept by physical copies such as a standby) with the database's name; the
+ * name of the server (host:port) is a fallback when the identifier cannot be read. The embedded
+ * database: its folder (every PGlite starts from the same data directory image, so its system
+ * identifier does not tell two folders apart).
+ */
+export interface DatabaseIdentity {
+  database: string;
+  host: string;
+  systemIdentifier?: string;
+  embeddedDir?: string;
+}
+
+/** The database a manifest records (older manifests without `identity`: their database and host). */
+export function identityOf(manifest: Pick<BackupManifest, 'identity' | 'database' | 'server'>): DatabaseIdentity {
+  return manifest.identity ?? { database: manifest.database, host: manifest.server?.host ?? '' };
+}
+
+/** Whether two identities are the same database. */
+export function sameDatabase(a: DatabaseIdentity, b: DatabaseIdentity): boolean {
+  const embeddedA = a.embeddedDir !== undefined || a.host === 'embedded';
+  const embeddedB = b.embeddedDir !== undefined || b.host === 'embedded';
+  if (embeddedA || embeddedB) {
+    if (!(embeddedA && embeddedB)) return false;
+    return a.embeddedDir === undefined || b.embeddedDir === undefined || path.resolve(a.embeddedDir) === path.resolve(b.embeddedDir);
+  }
+  if (a.database !== b.database) return false;
+  if (a.systemIdentifier && b.systemIdentifier) return a.systemIdentifier === b.systemIdentifier;
+  return a.host === b.host;
+}
+
+/** One line naming a database: `database "cmmc" on 127.0.0.1:5432 (system 7312…)`. */
+export function describeDatabase(identity: DatabaseIdentity): string {
+  if (identity.embeddedDir !== undefined || identity.host === 'embedded') return `the embedded database${identity.embeddedDir ? ` in ${identity.embeddedDir}` : ''}`;
+  return `database "${identity.database}" on ${identity.host}${identity.systemIdentifier ? ` (system ${identity.systemIdentifier})` : ''}`;
 }
 
 /** A manifest with where it lives. */
@@ -91,10 +135,12 @@ export function newBackupName(dir: string, database: string, date: Date): string
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
+/** A plain file name: no separator, no leading dot, no `..`. */
+const PLAIN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** Writes JSON under a temporary name, then renames it (0600). */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+  const tmp = partialPath(path.dirname(file), path.basename(file));
   writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, file);
 }
@@ -105,21 +151,75 @@ export function writeManifest(dir: string, manifest: BackupManifest): BackupReco
   return { ...manifest, path: path.join(dir, manifest.file), manifestPath };
 }
 
-/** Reads every manifest of the folder, newest first. Unreadable manifests are skipped. */
-export function listBackups(dir: string): BackupRecord[] {
-  if (!existsSync(dir)) return [];
+/** A manifest file that cmmc-db will not act on, and why. */
+export interface InvalidManifest {
+  manifestPath: string;
+  reason: string;
+}
+
+/**
+ * Checks a manifest read from `dir/manifestFile`: every path a command deletes or reads through it
+ * must be a plain name inside the backup folder. Its `name` is the manifest's own file name
+ * without `.manifest.json`; its `file` is that name plus an extension (or the name itself, a
+ * directory archive), with no separator and no `..`, and not a symbolic link (nor, for a directory
+ * archive, holding one). Returns the reason it is invalid, or undefined.
+ */
+export function manifestProblem(dir: string, manifestFile: string, manifest: Partial<BackupManifest>): string | undefined {
+  const expected = manifestFile.slice(0, -MANIFEST_SUFFIX.length);
+  if (typeof manifest.name !== 'string' || manifest.name !== expected) return `its "name" is ${JSON.stringify(manifest.name)}, not ${JSON.stringify(expected)} (the manifest's own file name)`;
+  const file = manifest.file;
+  if (typeof file !== 'string' || !PLAIN.test(file) || file.includes('..')) return `its "file" ${JSON.stringify(file)} is not a plain file name inside the backup folder`;
+  if (file !== manifest.name && !file.startsWith(manifest.name + '.')) return `its "file" ${JSON.stringify(file)} does not belong to backup ${manifest.name}`;
+  if (typeof manifest.createdAt !== 'string' || Number.isNaN(Date.parse(manifest.createdAt))) return 'it has no valid "createdAt"';
+  const target = path.join(dir, file);
+  const st = lstatSync(target, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) return `its data ${file} is a symbolic link`;
+  if (st?.isDirectory()) {
+    const link = readdirSync(target).find((f) => lstatSync(path.join(target, f)).isSymbolicLink());
+    if (link) return `its folder ${file} holds a symbolic link (${link})`;
+  }
+  return undefined;
+}
+
+/** Every manifest of the folder, newest first, and the ones that are invalid (never acted on). */
+export function scanBackups(dir: string): { records: BackupRecord[]; invalid: InvalidManifest[] } {
   const records: BackupRecord[] = [];
+  const invalid: InvalidManifest[] = [];
+  if (!existsSync(dir)) return { records, invalid };
   for (const f of readdirSync(dir)) {
     if (!f.endsWith(MANIFEST_SUFFIX) || f.startsWith('.')) continue;
+    const manifestPath = path.join(dir, f);
+    let manifest: BackupManifest;
     try {
-      const manifest = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as BackupManifest;
-      if (!manifest.name || !manifest.file || !manifest.createdAt) continue;
-      records.push({ ...manifest, path: path.join(dir, manifest.file), manifestPath: path.join(dir, f) });
-    } catch {
+      manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BackupManifest;
+    } catch (err) {
+      invalid.push({ manifestPath, reason: `it is not readable JSON (${(err as Error).message.split('\n')[0]})` });
       continue;
     }
+    const problem = manifest && typeof manifest === 'object' ? manifestProblem(dir, f, manifest) : 'it is not a JSON object';
+    if (problem) invalid.push({ manifestPath, reason: problem });
+    else records.push({ ...manifest, path: path.join(dir, manifest.file), manifestPath });
   }
-  return records.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+  records.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+  return { records, invalid };
+}
+
+/** Reads every valid manifest of the folder, newest first (see `scanBackups` for the invalid ones). */
+export function listBackups(dir: string, identity?: DatabaseIdentity): BackupRecord[] {
+  const { records } = scanBackups(dir);
+  return identity ? records.filter((r) => sameDatabase(identityOf(r), identity)) : records;
+}
+
+/** The error for an invalid manifest: one line naming it, and how to fix it. */
+export function invalidManifestError(bad: InvalidManifest, doing: string): CmmcError {
+  return new CmmcError('backup.manifest-invalid', `${bad.manifestPath} is not a valid manifest: ${bad.reason}; ${doing}`, {
+    hint: 'move that manifest out of the backup folder (or correct it) and run the command again',
+  });
+}
+
+/** The temporary name a file is written under before it is renamed: `.FILE.p<pid>-t<start>.partial`. */
+export function partialPath(dir: string, file: string): string {
+  return path.join(dir, `.${file}.${ownerTag()}.partial`);
 }
 
 /** Unfinished backups (temporary names left by an interrupted run). */
@@ -128,20 +228,55 @@ export function listPartials(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith('.') && f.endsWith('.partial'));
 }
 
+/** Where the writer's tag is in a partial file's name. */
+const PARTIAL_PATTERN = /\.(p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
+
+/** A partial file without a pid in its name (older versions) counts as left over after a day. */
+const STALE_PARTIAL_MS = 24 * 3_600_000;
+
 /**
- * Finds a backup by name (also accepts its data file name or path). With no name, the newest.
+ * The partial files of runs that are gone: their name carries a pid that no longer runs (or, for
+ * names without one, they are older than a day). With `remove` they are deleted. A partial of a
+ * run still going is never touched.
  */
-export function findBackup(dir: string, name?: string): BackupRecord {
-  const all = listBackups(dir);
+export function sweepPartials(dir: string, options: { remove?: boolean; now?: Date } = {}): string[] {
+  const now = (options.now ?? new Date()).getTime();
+  const stale = listPartials(dir).filter((f) => {
+    if (ownerIn(f, PARTIAL_PATTERN)) return ownerGone(f, PARTIAL_PATTERN);
+    try {
+      return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
+    } catch {
+      return false;
+    }
+  });
+  if (options.remove !== false) for (const f of stale) rmSync(path.join(dir, f), { recursive: true, force: true });
+  return stale;
+}
+
+/**
+ * Finds a backup by name (also accepts its data file name or path), whichever database it is of:
+ * naming it is the explicit choice. With no name, the newest backup of `identity` (every
+ * database's when `identity` is undefined). An invalid manifest is never returned.
+ */
+export function findBackup(dir: string, name?: string, identity?: DatabaseIdentity): BackupRecord {
+  const { records, invalid } = scanBackups(dir);
   if (!name) {
-    if (!all.length) throw new CmmcError('backup.none', `no backups in ${dir}`, { hint: 'make one with: cmmc-db backup create' });
-    return all[0];
+    const mine = identity ? records.filter((r) => sameDatabase(identityOf(r), identity)) : records;
+    if (!mine.length) {
+      const others = records.length - mine.length;
+      throw new CmmcError('backup.none', `no backups of ${identity ? describeDatabase(identity) : 'any database'} in ${dir}${others ? ` (${others} of other databases)` : ''}`, {
+        hint: others ? 'name one explicitly to use another database\'s backup (cmmc-db backup list --all)' : 'make one with: cmmc-db backup create',
+      });
+    }
+    return mine[0];
   }
   const base = path.basename(name).replace(MANIFEST_SUFFIX, '');
-  const hit = all.find((b) => b.name === base || b.file === base);
+  const hit = records.find((b) => b.name === base || b.file === base);
   if (hit) return hit;
+  const bad = invalid.find((b) => path.basename(b.manifestPath) === base + MANIFEST_SUFFIX);
+  if (bad) throw invalidManifestError(bad, 'nothing was done');
   if (!NAME.test(base)) throw new CmmcError('backup.name', `"${name}" is not a backup name`, { hint: 'list them with: cmmc-db backup list', exitCode: 2 });
-  throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: 'list them with: cmmc-db backup list' });
+  throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: 'list them with: cmmc-db backup list --all' });
 }
 
 /** sha256 and size of a file, or of a folder (its files in name order, each name then content). */
@@ -187,16 +322,7 @@ export function bytesAt(target: string): number {
   }
 }
 
-/** Sets 0600 on files and 0700 on folders under `target`. */
-export function tighten(target: string): void {
-  const st = statSync(target);
-  if (st.isDirectory()) {
-    chmodSync(target, 0o700);
-    for (const f of readdirSync(target)) tighten(path.join(target, f));
-  } else {
-    chmodSync(target, 0o600);
-  }
-}
+export { tighten } from '../fs-private.js';
 
 /** A restore-drill record (`NAME.restore-drill-STAMP.json`, written by `backup verify --restore-test`). */
 export interface DrillRecord {
@@ -236,8 +362,11 @@ export function listDrills(dir: string, name?: string): DrillRecord[] {
 
 /** Removes a backup: data, manifest and restore-drill records. */
 export function removeBackup(record: BackupRecord): void {
-  rmSync(record.path, { recursive: true, force: true });
   const dir = path.dirname(record.manifestPath);
+  // Checked again right before deleting: only a plain name inside the backup folder is ever removed.
+  const problem = manifestProblem(dir, path.basename(record.manifestPath), record);
+  if (problem || path.dirname(record.path) !== dir) throw invalidManifestError({ manifestPath: record.manifestPath, reason: problem ?? 'its data is outside the backup folder' }, 'it was not deleted');
+  rmSync(record.path, { recursive: true, force: true });
   for (const f of readdirSync(dir)) {
     if (f.startsWith(`${record.name}.restore-drill-`) && f.endsWith('.json')) rmSync(path.join(dir, f), { force: true });
   }

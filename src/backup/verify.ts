@@ -5,16 +5,16 @@
  * scratch database (always dropped), checks the table count and the revision, and writes a dated
  * restore-drill record beside the manifest.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
-import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { onInterrupt } from '../interrupt.js';
+import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
-import { databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
+import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
 import { findPgTools, parsePgVersion, type PgTools } from '../db/pg-tools.js';
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
@@ -67,9 +67,11 @@ async function toolsForArchive(record: BackupRecord): Promise<PgTools> {
 export async function openArchive(record: BackupRecord, keyFile: string | undefined): Promise<OpenedArchive> {
   const checks: VerifyCheck[] = [];
   let tempDir: string | undefined;
+  let releaseInterrupt: (() => void) | undefined;
   const cleanup = () => {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     tempDir = undefined;
+    releaseInterrupt?.();
   };
   const fail = (check: VerifyCheck): OpenedArchive => {
     checks.push(check);
@@ -92,7 +94,10 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
       throw new CmmcError('backup.key-needed', `${record.name} is encrypted: its key file is needed`, { hint: 'pass --key-file FILE (or set CMMC_BACKUP_KEY_FILE)', exitCode: 2 });
     }
     const secret = readKeyFile(keyFile);
-    tempDir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-restore-'));
+    // Plaintext: a private folder named for this process, removed in cleanup() (and on an
+    // interruption), or by the next run when this one is killed outright (src/leftovers.ts).
+    tempDir = makeTempDir('decrypt');
+    releaseInterrupt = onInterrupt(() => cleanup(), 'decrypted temporary files removed');
     file = path.join(tempDir, record.file.replace(/\.enc$/, ''));
     try {
       await decryptFile(record.path, file, secret);
@@ -164,7 +169,8 @@ async function plainTail(file: string): Promise<string> {
  */
 export async function verifyBackup(config: CmmcConfig, name: string | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
   const dir = resolveBackupDir(options.dir);
-  const record = findBackup(dir, name);
+  // With no name, the newest backup of the configured database; another database's only when named.
+  const record = findBackup(dir, name, name ? undefined : await currentIdentity(config));
   const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
   let drillRecord: string | undefined;
   try {
@@ -195,18 +201,19 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
 /** Restores into a scratch database, checks it, always drops it, and writes the drill record. */
 async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: OpenedArchive): Promise<string> {
   const startedAt = new Date();
-  const scratch = `cmmc_restore_test_${stamp(startedAt).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+  let scratch = '';
   const checks = opened.checks;
   let facts: Awaited<ReturnType<typeof databaseFacts>> | undefined;
   if (record.contents === 'data-only') {
     checks.push({ id: 'restore-test', status: 'skip', detail: 'a data-only backup needs its schema first; restore-test it together with a schema backup' });
   } else {
-    const target = await createScratch(config, scratch);
+    const target = await createScratch(config);
+    scratch = target.name;
     try {
       // The scratch database is new: nothing to clean. Tools come from the archive's pg_dump.
       await restoreTarget(target.config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false });
       checks.push({ id: 'restore-test', status: 'ok', detail: `restored into scratch ${target.label}` });
-      facts = await databaseFacts(target.config, config.kind === 'embedded' ? undefined : scratch);
+      facts = await databaseFacts(target.config);
       checks.push({
         id: 'tables',
         status: facts.tables === record.tables ? 'ok' : 'fail',
@@ -244,32 +251,17 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
 
 /**
  * Where a restore test goes: a scratch database on the server, or for the embedded database a
- * scratch folder (its own PGlite); `drop()` always removes it.
+ * scratch folder (its own PGlite); `drop()` always removes it (src/schema-as-code/scratch.ts, which
+ * also drops it on an interruption and sweeps it after a kill).
  */
-async function createScratch(config: CmmcConfig, name: string): Promise<{ config: CmmcConfig; label: string; drop(): Promise<void> }> {
-  if (config.kind === 'embedded') {
-    const folder = mkdtempSync(path.join(os.tmpdir(), 'cmmc-restore-test-'));
-    return { config: { ...config, embeddedDir: folder }, label: `folder ${folder}`, drop: async () => rmSync(folder, { recursive: true, force: true }) };
-  }
-  const admin = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore-test' });
-  try {
-    await admin.sql.unsafe(`CREATE DATABASE "${name}"`);
-  } catch (err) {
-    await admin.close();
-    throw err;
-  }
+async function createScratch(config: CmmcConfig): Promise<{ config: CmmcConfig; name: string; label: string; drop(): Promise<void> }> {
+  const { createScratchDatabase } = await import('../schema-as-code/scratch.js');
+  const scratch = await createScratchDatabase(config, 'restoretest');
   return {
-    config,
-    label: `database ${name}`,
-    async drop() {
-      try {
-        await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(async () => {
-          await admin.sql.unsafe(`DROP DATABASE IF EXISTS "${name}"`);
-        });
-      } finally {
-        await admin.close();
-      }
-    },
+    config: scratch.config,
+    name: scratch.name,
+    label: scratch.kind === 'embedded' ? `folder ${scratch.config.embeddedDir}` : `database ${scratch.name}`,
+    drop: () => scratch.drop(),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { asOwner, describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
 import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { Output } from './output.js';
+import { onInterrupt } from '../interrupt.js';
 
 export interface GlobalOptions {
   url?: string;
@@ -25,6 +26,7 @@ export class CliContext {
   private cachedOut?: Output;
   private cachedConfig?: CmmcConfig;
   private readonly handles: DbHandle[] = [];
+  private readonly releases: (() => void)[] = [];
   private announced = false;
   private owner = false;
 
@@ -68,10 +70,20 @@ export class CliContext {
     const { openDatabase } = await import('../db/connection.js');
     const handle = await openDatabase(config, { pool: { max: 4, min: 0 }, ...options });
     this.handles.push(handle);
+    // Interrupted: close at once, so that the server rolls back whatever transaction is in flight.
+    this.releases.push(onInterrupt(async () => {
+      await handle.sql.end({ timeout: 0 }).catch(() => {});
+      await handle.close();
+    }, 'connections closed (the server rolls back any transaction in flight)'));
+    if (config.kind === 'server') {
+      const { sweepScratchDatabases } = await import('../schema-as-code/scratch.js');
+      await sweepScratchDatabases(handle.sql);
+    }
     return handle;
   }
 
   async closeAll(): Promise<void> {
+    while (this.releases.length) this.releases.pop()!();
     while (this.handles.length) await this.handles.pop()!.close();
   }
 

@@ -13,6 +13,9 @@ import { commandName, commandsFor } from './commands/index.js';
 import { addCompletion, COMPLETION_COMMANDS } from './completion.js';
 import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
+import { installSignalHandler } from './signals.js';
+import { sweepTempDirs } from '../leftovers.js';
+import { wasInterrupted } from '../interrupt.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -66,6 +69,9 @@ export async function run(argv: string[]): Promise<number> {
   await loadDotenv();
   if (!argv.includes('--no-color')) await preloadColors();
   const ctx = new CliContext();
+  installSignalHandler((line) => ctx.out.error(line));
+  // Temporary folders of earlier runs that were killed (kill -9, a crash): their process is gone.
+  sweepTempDirs();
   const program = await buildProgram(ctx, argv);
   // The command being run (`backup verify`), to name what a lost connection interrupted.
   let running: string | undefined;
@@ -78,6 +84,9 @@ export async function run(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return ctx.exitCode;
   } catch (err) {
+    // Interrupted: the failure is the interruption's doing, and the signal handler prints the one
+    // line and exits once its cleanups are done (src/cli/signals.ts).
+    if (wasInterrupted()) await new Promise(() => setInterval(() => {}, 1000));
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;

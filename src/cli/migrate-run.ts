@@ -15,6 +15,8 @@ export interface MigrateRunFlags {
   allowChanged?: boolean;
   lockTimeout?: string;
   statementTimeout?: string;
+  /** downgrade only: show what would go and stop. */
+  dryRun?: boolean;
 }
 
 /** Shared by upgrade and downgrade: offline script, or an online run with progress and a summary. */
@@ -39,9 +41,20 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     return 0;
   }
   if (target.includes(':')) throw usageError(`a range "${target}" is only for --sql`, `use a single target, for example: cmmc-db ${operation} ${operation === 'upgrade' ? 'head' : '-1'}`);
-  if (operation === 'downgrade' && config.production) {
-    const ok = await ctx.out.confirm(`downgrade the PRODUCTION database to ${target}? Data in dropped objects is lost`, ctx.globals.yes);
-    if (!ok) return 1;
+  if (operation === 'downgrade') {
+    // The one confirmation rule (src/cli/output.ts): the plan, then a question on a terminal in
+    // every environment, --yes in scripts, --dry-run for the plan alone.
+    const plan = await downgradePlan(ctx, script, target);
+    if (plan) {
+      const go = await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes, dryRun: flags.dryRun });
+      if (!go) {
+        if (!flags.dryRun) ctx.out.info('nothing was downgraded');
+        return flags.dryRun ? 0 : 1;
+      }
+    } else if (flags.dryRun) {
+      ctx.out.info(`nothing to downgrade to ${target}`);
+      return 0;
+    }
   }
   const { arrow } = await import('../migrate/report.js');
   let backup: { name: string; path: string; status: 'verified' } | undefined;
@@ -57,6 +70,8 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   }
   const handle = await openForWrites(ctx);
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
+  const { onInterrupt } = await import('../interrupt.js');
+  let releaseStep: (() => void) | undefined;
   const result = await m
     .migrate(handle, operation, target, {
       script,
@@ -65,8 +80,14 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
       statementTimeoutMs,
       onEvent: async (event) => {
         if (event.type === 'lock-wait') ctx.out.info(`waiting for another migration run to finish${event.heldBy ? ` (server pid ${event.heldBy})` : ''}...`);
-        else if (event.type === 'step-start') spinner = await ctx.out.spinner(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}`);
-        else spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
+        else if (event.type === 'step-start') {
+          // Interrupted now: the connection closes and the server rolls the step's transaction back.
+          releaseStep = onInterrupt(() => {}, `${operation} ${arrow(event.revision, operation)} was not committed (the server rolls it back)`);
+          spinner = await ctx.out.spinner(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}`);
+        } else {
+          releaseStep?.();
+          spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
+        }
       },
     })
     .catch((err) => {
@@ -165,3 +186,55 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
   return { name: record.name, path: record.path, status: 'verified' };
 }
 
+
+/**
+ * What `downgrade TARGET` would take away: the revisions in the order they are reverted, and the
+ * tables their downgrade drops (read from the offline SQL of the same steps) with their row
+ * counts (exact below 64 MB, the planner's estimate above). Undefined when nothing would change.
+ */
+async function downgradePlan(ctx: CliContext, script: import('../migrate/index.js').Script, target: string): Promise<import('./output.js').Plan | undefined> {
+  const m = await import('../migrate/index.js');
+  const config = ctx.config();
+  const handle = await ctx.open();
+  const status = await m.getStatus(handle, script);
+  const current = status.current.filter((r) => script.graph.has(r));
+  const steps = m.catchRevisionErrors(() => script.graph.downgradeSteps(current, target));
+  if (!steps.length) return undefined;
+  const revisions = steps.map((s) => s.revision);
+  // The version rows after the whole walk, as the engine will write them.
+  const heads = new Set(current);
+  for (const step of steps) script.graph.versionOps(step, heads);
+  const rowsAfter = [...heads];
+  const lines = revisions.map((r) => `revert ${r.revision}  ${r.message}`);
+  if (current.length === 1 && rowsAfter.length <= 1) {
+    try {
+      const text = await m.offlineScript(script, config, 'downgrade', `${current[0]}:${rowsAfter[0] ?? 'base'}`);
+      const names = [...text.matchAll(/drop table (?:if exists )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)/gi)].map((x) => x[1]);
+      for (const name of names) lines.push(`drop table ${name.replace(/"/g, '')}${await rowCount(handle, name)}`);
+    } catch {
+      // The tables are a courtesy: the revisions above are the plan.
+    }
+  }
+  const { databaseName } = await import('../config/config.js');
+  const where = config.kind === 'embedded' ? 'the embedded database' : `database "${databaseName(config.url!)}"`;
+  return {
+    title: `Downgrade ${where} from ${current.join(', ')} to ${rowsAfter.join(', ') || 'base'} (${revisions.length} revision${revisions.length === 1 ? '' : 's'})`,
+    lines,
+    warnings: config.production ? ['this is the PRODUCTION database: data in dropped objects is lost'] : [],
+  };
+}
+
+/** ", 110 rows" (exact when the table is small, "~N rows" from the planner's estimate otherwise), or "". */
+async function rowCount(handle: import('../db/connection.js').DbHandle, name: string): Promise<string> {
+  try {
+    const [row] = await handle.sql<{ size: string; estimate: string }[]>`
+      SELECT pg_relation_size(to_regclass(${name}))::text AS size, greatest(c.reltuples, 0)::bigint::text AS estimate
+        FROM pg_class c WHERE c.oid = to_regclass(${name})`;
+    if (!row) return '';
+    if (Number(row.size) > 64 * 1024 * 1024) return `, ~${row.estimate} rows`;
+    const [count] = await handle.sql.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
+    return `, ${count.n} rows`;
+  } catch {
+    return '';
+  }
+}

@@ -5,6 +5,7 @@
 import readline from 'node:readline';
 import type { ChalkInstance } from 'chalk';
 import { CmmcError } from '../errors.js';
+import { onInterrupt } from '../interrupt.js';
 import { renderTable, type Cell } from './table.js';
 
 /**
@@ -124,36 +125,84 @@ export class Output {
       };
     }
     const { default: ora } = await import('ora');
-    const spinner = ora({ text, stream: this.stderr }).start();
+    // discardStdin: false. ora's default puts the terminal into raw mode to swallow key presses,
+    // and in raw mode Ctrl-C is a key, not a signal: the run could not be interrupted.
+    const spinner = ora({ text, stream: this.stderr, discardStdin: false }).start();
+    // Interrupted: clear the spinner's line so that the final line stands alone.
+    const release = onInterrupt(() => void spinner.stop());
+    const end = (fn: () => void) => {
+      release();
+      fn();
+    };
     return {
       set text(value: string) {
         spinner.text = value;
       },
-      succeed: (final?: string) => void spinner.succeed(final),
-      fail: (final?: string) => void spinner.fail(final),
-      stop: () => void spinner.stop(),
+      succeed: (final?: string) => end(() => spinner.succeed(final)),
+      fail: (final?: string) => end(() => spinner.fail(final)),
+      stop: () => end(() => spinner.stop()),
     };
   }
 
   /**
-   * Asks before a destructive action. `--yes` answers for the user; with no TTY and no --yes the
-   * action is refused rather than taken silently.
+   * Asks before a destructive action (a plan with no lines). See `confirmPlan`.
    */
   async confirm(question: string, yes: boolean | undefined): Promise<boolean> {
-    if (yes) return true;
-    if (!process.stdin.isTTY || !this.stderr.isTTY) {
-      throw new CmmcError('confirm.required', `${question.replace(/\?$/, '')}: refusing without confirmation`, {
-        hint: 'run it again with --yes to confirm',
+    return this.confirmPlan({ title: question.replace(/\?$/, '') }, { yes });
+  }
+
+  /**
+   * The one confirmation rule for every command that drops or overwrites data (downgrade,
+   * stamp --purge, backup restore, backup prune, doctor kill-idle): the plan (what will go) is
+   * shown on stderr; with `dryRun` that is all (returns false); `--yes` answers for the user; on a
+   * terminal the user is asked, in every environment; with no terminal and no --yes it is refused
+   * (CmmcError `confirm.required`, exit 1) rather than taken silently. Ctrl-C at the question
+   * interrupts the run like anywhere else (exit 130); end of input is a no.
+   */
+  async confirmPlan(plan: Plan, options: { yes?: boolean; dryRun?: boolean }): Promise<boolean> {
+    if (plan.lines?.length || plan.warnings?.length || options.dryRun) {
+      this.info(`${plan.title}:`);
+      for (const line of plan.lines ?? []) this.info(`  ${line}`);
+      for (const w of plan.warnings ?? []) this.warn(w);
+    }
+    if (options.dryRun) {
+      this.info('dry run: nothing was changed');
+      return false;
+    }
+    if (options.yes) return true;
+    const interactive = process.stdin.isTTY && this.stderr.isTTY;
+    if (!interactive) {
+      throw new CmmcError('confirm.required', `${plan.title}: refusing without confirmation`, {
+        hint: 'run it again with --yes to confirm (or --dry-run to see the plan)',
       });
     }
+    const question = plan.lines?.length || plan.warnings?.length ? 'Go ahead?' : `${plan.title}?`;
     const rl = readline.createInterface({ input: process.stdin, output: this.stderr });
     try {
-      const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
+      const answer = await new Promise<string>((resolve) => {
+        // On a terminal readline reads Ctrl-C as a key: hand it to the one signal handler.
+        rl.on('SIGINT', () => {
+          this.stderr.write('\n');
+          void import('./signals.js').then((s) => s.interruptRun('SIGINT'));
+        });
+        rl.on('close', () => resolve(''));
+        rl.question(`${question} [y/N] `, resolve);
+      });
       return /^y(es)?$/i.test(answer.trim());
     } finally {
       rl.close();
     }
   }
+}
+
+/** What a destructive command is about to do: shown before it asks, and by --dry-run. */
+export interface Plan {
+  /** One line: "Downgrade database cmmc from c4b9e2a61f24 to base". */
+  title: string;
+  /** What will go, one item a line (revisions, tables with row counts, files, sessions). */
+  lines?: string[];
+  /** Said in the warning colour (a backup of another database, production). */
+  warnings?: string[];
 }
 
 /** Breaks a line at spaces so that each piece fits `width` where it can; words are kept whole. */

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CmmcError } from '../errors.js';
+import { ownerTag } from '../leftovers.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
 
@@ -67,7 +68,7 @@ export async function dumpEmbedded(
   const body = options.gzip ? gzipSync(text) : Buffer.from(text);
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
-  const partial = `${file}.partial-${process.pid}`;
+  const partial = `${file}.${ownerTag()}.partial`;
   fs.writeFileSync(partial, body, { mode: 0o600 });
   fs.renameSync(partial, file);
   return { file, bytes: body.length, durationMs: Math.round(performance.now() - started) };

@@ -12,6 +12,8 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { parseDuration } from '../config/config.js';
 import { CmmcError } from '../errors.js';
+import { tighten } from '../fs-private.js';
+import { onInterrupt } from '../interrupt.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
 
 export const DATA_SUBDIR = 'pgdata';
@@ -29,10 +31,11 @@ export interface EmbeddedInstance {
   /** Run before PGlite closes (the socket server registers its own stop here). */
   beforeClose: (() => Promise<void>)[];
   closed: boolean;
+  /** Unregisters its interruption cleanup (src/interrupt.ts). */
+  releaseInterrupt?: () => void;
 }
 
 const open = new Map<string, Promise<EmbeddedInstance>>();
-let signalsInstalled = false;
 
 /** CMMC_DB_LOCK_WAIT (`5s`, `500ms`, `1min`), else 5 s. */
 export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -108,8 +111,13 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
   const lock = await acquireFolderLock(dir, waitMs);
   try {
     const gitignore = path.join(dir, '.gitignore');
-    if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n');
+    if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
     const dataDir = path.join(dir, DATA_SUBDIR);
+    recoverInterruptedRestore(dir);
+    // Owner-only, like PostgreSQL's own data directory. The folders' own modes are what keeps other
+    // users out; a folder found looser (made by an older version, or changed by hand) is tightened
+    // throughout. Files PGlite adds while open are tightened when it closes.
+    if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
     const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
     // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
     fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
@@ -122,8 +130,11 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
         cause: err,
       });
     }
-    installSignalHandlers();
-    return { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false };
+    const instance: EmbeddedInstance = { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false };
+    // Interrupted while open: close it cleanly (an open transaction is rolled back, nothing
+    // half-written stays) and free the folder. The CLI's signal handler runs this.
+    instance.releaseInterrupt = onInterrupt(() => closeInstance(instance), 'the embedded database was closed cleanly');
+    return instance;
   } catch (err) {
     lock.release();
     throw err;
@@ -145,37 +156,42 @@ export async function releaseEmbedded(instance: EmbeddedInstance): Promise<void>
 async function closeInstance(instance: EmbeddedInstance): Promise<void> {
   if (instance.closed) return;
   instance.closed = true;
+  instance.releaseInterrupt?.();
   open.delete(instance.dir);
   try {
     for (const fn of instance.beforeClose.splice(0)) await fn().catch(() => {});
     await instance.pg.close();
+    // PGlite's file system layer creates files without PostgreSQL's modes: tighten what this run added.
+    if (fs.existsSync(instance.dataDir)) tighten(instance.dataDir);
   } finally {
     instance.lock.release();
   }
 }
 
-/** Closes every embedded database this process has open (on SIGINT/SIGTERM). */
-export async function closeAllEmbedded(): Promise<void> {
-  const all = await Promise.allSettled([...open.values()]);
-  for (const r of all) if (r.status === 'fulfilled') await closeInstance(r.value).catch(() => {});
+function ownerOnly(folder: string): boolean {
+  return (fs.statSync(folder).mode & 0o777) === 0o700;
 }
 
 /**
- * Ctrl-C or a kill while the embedded database is open: close it cleanly (an open transaction is
- * rolled back, nothing half-written stays) and free the folder, then exit as the signal would.
+ * A restore killed half-way (src/embedded/backup.ts builds `pgdata.restoring-<pid>`, then renames
+ * `pgdata` to `pgdata.before-restore-<pid>` and the new one into place). With the folder lock held
+ * nobody else is restoring: a finished build whose swap did not happen is dropped, and a data
+ * folder moved aside is put back if nothing took its place.
  */
-function installSignalHandlers(): void {
-  if (signalsInstalled) return;
-  signalsInstalled = true;
-  const onSignal = (signal: NodeJS.Signals, code: number) => {
-    const handler = () => {
-      void closeAllEmbedded().finally(() => {
-        // Leave the exit to other listeners if there are any (they may be tidying up too).
-        if (process.listenerCount(signal) === 0) process.exit(code);
-      });
-    };
-    process.once(signal, handler);
-  };
-  onSignal('SIGINT', 130);
-  onSignal('SIGTERM', 143);
+function recoverInterruptedRestore(dir: string): void {
+  const dataDir = path.join(dir, DATA_SUBDIR);
+  for (const entry of fs.readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (/^pgdata\.restoring-\d+$/.test(entry)) fs.rmSync(full, { recursive: true, force: true });
+    else if (/^pgdata\.before-restore-\d+$/.test(entry)) {
+      if (!fs.existsSync(dataDir)) fs.renameSync(full, dataDir);
+      else fs.rmSync(full, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Closes every embedded database this process has open. */
+export async function closeAllEmbedded(): Promise<void> {
+  const all = await Promise.allSettled([...open.values()]);
+  for (const r of all) if (r.status === 'fulfilled') await closeInstance(r.value).catch(() => {});
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
+import { processAlive, processStartTicks } from '../leftovers.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -26,30 +27,10 @@ export interface FolderLock {
   release(): void;
 }
 
-/** The start of a process in clock ticks since boot (Linux), to tell it from a later one with the same pid. */
-function processStartTicks(pid: number | 'self'): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whether the process that wrote `holder` still runs. */
 export function holderAlive(holder: LockHolder): boolean {
   if (holder.hostname !== os.hostname()) return true; // another machine (a shared folder): cannot tell, assume alive
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  if (holder.startTicks) {
-    const now = processStartTicks(holder.pid);
-    if (now !== undefined && now !== holder.startTicks) return false; // the pid was reused
-  }
-  return true;
+  return processAlive(holder.pid, holder.startTicks);
 }
 
 export function readHolder(file: string): LockHolder | undefined {
@@ -70,7 +51,7 @@ function tryCreate(file: string): boolean {
   };
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o644);
+    fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -112,7 +93,7 @@ function takeOverStale(file: string, stale: string): void {
  * @throws CmmcError `embedded.locked` naming the folder and the pid holding it.
  */
 export async function acquireFolderLock(dir: string, waitMs: number): Promise<FolderLock> {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, LOCK_FILE);
   const deadline = Date.now() + waitMs;
   let delay = 50;

@@ -9,11 +9,11 @@
  * transaction. Startup parameters (application_name, statement_timeout) are accepted and ignored.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import type { EmbeddedProvider } from '../db/connection.js';
 import { acquireEmbedded, releaseEmbedded, type EmbeddedInstance } from './instance.js';
+import { makeTempDir } from '../leftovers.js';
 
 /** More than any pool of the CLI or the library asks for (POOL_SETTINGS.max is 20). */
 const MAX_CONNECTIONS = 64;
@@ -37,8 +37,8 @@ const served = new WeakMap<EmbeddedInstance, Promise<Served>>();
 
 async function serve(instance: EmbeddedInstance): Promise<Served> {
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-db-'));
-  fs.chmodSync(socketDir, 0o700);
+  // Named for this process (src/leftovers.ts): a run killed outright leaves it for the next run to sweep.
+  const socketDir = makeTempDir('sock');
   // postgres.js and libpq look for <host folder>/.s.PGSQL.<port>.
   const socketPath = path.join(socketDir, '.s.PGSQL.5432');
   const server = new PGLiteSocketServer({ db: instance.pg, path: socketPath, maxConnections: MAX_CONNECTIONS });

@@ -181,9 +181,19 @@ export async function createFromTemplate<R extends TemplateReport>(
     fs.rmSync(partial, { recursive: true, force: true });
     const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
     if (!source) return undefined;
-    fs.cpSync(source, partial, { recursive: true });
-    const now = new Date();
-    fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
+    try {
+      fs.cpSync(source, partial, { recursive: true });
+    } catch {
+      // Removed meanwhile (another init pruned or rebuilt it): the caller runs init as usual.
+      fs.rmSync(partial, { recursive: true, force: true });
+      return undefined;
+    }
+    try {
+      const now = new Date();
+      fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
+    } catch {
+      // pruned meanwhile: the copy is whole already
+    }
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.renameSync(partial, dataDir);
   } finally {

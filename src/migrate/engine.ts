@@ -105,7 +105,12 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   const reserved = await handle.sql.reserve();
   const conn = await pinnedKysely(reserved);
   const q: RunQuery = async <T extends object>(text: string) => (await reserved.unsafe(text)) as unknown as T[];
+  // A client killed outright leaves its statement running on the server, and the lock with it:
+  // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing the
+  // lock. Kept in the session's settings when the server takes it (an older one runs without).
+  const checkInterval = config.kind === 'server' && (await reserved.unsafe('SET client_connection_check_interval = 1000').then(() => true, () => false));
   const settingsSql = [
+    checkInterval ? ' SET client_connection_check_interval = 1000;' : '',
     lockTimeout !== undefined ? ` SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))};` : '',
     statementTimeout !== undefined ? ` SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))};` : '',
   ].join('');

@@ -4,8 +4,8 @@
  * writes a plain-SQL revision whose up turns head into the desired state and whose down turns it
  * back. Applies nothing to any database the user owns; scratch databases are always dropped.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { makeTempDir } from '../leftovers.js';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
@@ -105,7 +105,7 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   } else {
     // Both sides go through the same pg_dump → psql round trip, so that expressions PostgreSQL
     // deparses differently after a reload (varchar IN lists, casts) are not reported as changes.
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'cmmc-autogenerate-'));
+    const tmp = makeTempDir('autogenerate');
     try {
       const headFile = path.join(tmp, 'head.sql');
       ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {

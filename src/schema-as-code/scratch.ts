@@ -5,14 +5,14 @@
  * configured URL (same server, same credentials, database `postgres`); the user's database is
  * never opened by this module.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
 import { connectPool, createPool } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
+import { onInterrupt } from '../interrupt.js';
+import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
 
 /** Every scratch database's name starts with this (tests look for leftovers by it). */
 export const SCRATCH_PREFIX = 'cmmc_scratch_';
@@ -29,50 +29,84 @@ export interface ScratchDatabase {
   /** The configuration with the scratch database as its target (same migrations folder). */
   config: CmmcConfig;
   drop(): Promise<void>;
+  /** Keeps it for good (a restore renamed it into place): no longer dropped on an interruption. */
+  keep(): void;
 }
 
-/** Scratch databases alive in this process, dropped on SIGINT/SIGTERM (adminUrl, or the folder of an embedded one). */
-const live = new Map<string, { adminUrl?: string; folder?: string }>();
-let handlersInstalled = false;
-
-function onSignal(signal: NodeJS.Signals): void {
-  const code = signal === 'SIGINT' ? 130 : 143;
-  for (const [name, { folder }] of live) {
-    if (folder) {
-      rmSync(folder, { recursive: true, force: true });
-      live.delete(name);
-    }
-  }
-  // Dropping a database ends its sessions; a client still writing to one of them may throw from
-  // a timer (postgres.js does). The process is exiting: such errors must not stop the drop.
-  process.on('uncaughtException', () => {});
-  process.exitCode = code;
-  const pending = [...live.entries()].map(([name, { adminUrl }]) => dropByName(adminUrl!, name).catch(() => {}));
-  void Promise.all(pending).finally(() => process.exit(code));
-}
+/**
+ * Scratch databases alive in this process: dropped when the run is interrupted (the CLI's signal
+ * handler runs the cleanup registered here), and by the next run when this process was killed
+ * outright (their names carry the pid and start time: `sweepScratchDatabases`).
+ */
+const live = new Map<string, () => void>();
 
 function track(name: string, where: { adminUrl?: string; folder?: string }): void {
-  live.set(name, where);
-  if (!handlersInstalled) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    handlersInstalled = true;
-  }
+  // A session kept ready on the maintenance database while the scratch database lives: dropping it
+  // on an interruption then costs the DROP alone, not a new connection, within the second the
+  // signal handler gives.
+  const standby = where.adminUrl ? createPool(where.adminUrl, { applicationName: 'cmmc-db:scratch' }) : undefined;
+  if (standby) void standby`SELECT 1`.catch(() => {});
+  const drop = async () => {
+    if (where.folder) rmSync(where.folder, { recursive: true, force: true });
+    else await standby!.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  };
+  const release = onInterrupt(drop, 'scratch databases dropped');
+  live.set(name, () => {
+    release();
+    void standby?.end({ timeout: 1 }).catch(() => {});
+  });
 }
 
 function untrack(name: string): void {
+  live.get(name)?.();
   live.delete(name);
-  if (live.size === 0 && handlersInstalled) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    handlersInstalled = false;
-  }
 }
 
 /** CMMC_SCRATCH_TAG lets parallel CI jobs (and tests) tell their scratch databases apart: "tag_" or "". */
 function scratchTag(): string {
   const tag = (process.env.CMMC_SCRATCH_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
   return tag ? `${tag}_` : '';
+}
+
+let counter = 0;
+
+/**
+ * `cmmc_scratch_[tag_]<label>_h<host>_p<pid>_t<start>_<n>`: at most 63 bytes, and it says which
+ * machine and which process made it (src/leftovers.ts), so that a later run can drop it once that
+ * process is gone.
+ */
+export function scratchName(label: string, prefix = SCRATCH_PREFIX): string {
+  const tail = `_h${hostTag()}_${ownerTag('_')}_${(++counter).toString(36)}`;
+  const head = `${prefix}${scratchTag()}`;
+  // The label gives way first: a database name holds at most 63 bytes.
+  return head + label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, Math.max(1, 63 - head.length - tail.length)) + tail;
+}
+
+/**
+ * Drops the scratch databases (names made by `scratchName`, any prefix starting `cmmc_`) that
+ * this machine made for processes that are gone: the leftovers of a run killed outright.
+ * Best effort and quiet: a database the role may not drop is left for doctor to report.
+ * Returns the names dropped.
+ */
+export async function sweepScratchDatabases(sql: postgres.Sql): Promise<string[]> {
+  const dropped: string[] = [];
+  try {
+    const host = hostTag();
+    const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${'cmmc\\_%\\_h' + host + '\\_p%'}`;
+    for (const { datname } of rows) {
+      const owner = ownerIn(datname, new RegExp(`_h${host}_(p[0-9a-z]+_t[0-9a-z]+)_[0-9a-z]+$`));
+      if (!owner || processAlive(owner.pid, owner.start)) continue;
+      try {
+        await sql.unsafe(`DROP DATABASE IF EXISTS "${datname.replace(/"/g, '""')}" WITH (FORCE)`);
+        dropped.push(datname);
+      } catch {
+        // Not ours to drop, or in use: left alone.
+      }
+    }
+  } catch {
+    // The catalogue could not be read: nothing swept this time.
+  }
+  return dropped;
 }
 
 /** The server URL scratch databases are made on: the configured URL, or an error for the embedded target. */
@@ -121,13 +155,16 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
   if (config.kind === 'embedded') return createEmbeddedScratch(config, label);
   const url = serverUrl(config, 'this command');
   const adminUrl = withDatabase(url, 'postgres');
-  const name = `${SCRATCH_PREFIX}${scratchTag()}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const name = scratchName(label);
   if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
   // Tracked before it exists: a signal that lands while CREATE DATABASE runs must still drop it
   // (DROP ... IF EXISTS covers the case where it was never made).
   track(name, { adminUrl });
   try {
-    await admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`));
+    await admin(adminUrl, async (sql) => {
+      await sweepScratchDatabases(sql);
+      await sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`);
+    });
   } catch (err) {
     untrack(name);
     if (err instanceof CmmcError) throw err;
@@ -146,6 +183,10 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     kind: 'server',
     url: scratchUrl,
     config: { ...config, kind: 'server', url: scratchUrl, production: false },
+    keep() {
+      dropped = true;
+      untrack(name);
+    },
     async drop() {
       if (dropped) return;
       dropped = true;
@@ -163,7 +204,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
  * Every handle opened on it must be closed before `drop()`.
  */
 function createEmbeddedScratch(config: CmmcConfig, label: string): ScratchDatabase {
-  const folder = mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${scratchTag()}${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_`));
+  const folder = makeTempDir(`scratch${scratchTag().replace(/_$/, '')}${label.replace(/[^A-Za-z0-9]/g, '')}`);
   const name = path.basename(folder);
   track(name, { folder });
   let dropped = false;
@@ -172,6 +213,10 @@ function createEmbeddedScratch(config: CmmcConfig, label: string): ScratchDataba
     kind: 'embedded',
     url: '',
     config: { ...config, kind: 'embedded', url: undefined, embeddedDir: folder, production: false },
+    keep() {
+      dropped = true;
+      untrack(name);
+    },
     async drop() {
       if (dropped) return;
       dropped = true;

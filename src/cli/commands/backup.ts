@@ -126,31 +126,47 @@ function registerCreate(backup: Command, ctx: CliContext): void {
 function registerList(backup: Command, ctx: CliContext): void {
   backup
     .command('list')
-    .description('list the backups with age, size, revision and whether they verified')
+    .description("list the configured database's backups with age, size, revision and whether they verified (--all: every database's)")
     .addOption(dirOption())
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json')
+    .option('--all', "also other databases' backups in the folder")
+    .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json\n  $ cmmc-db backup list --all')
     .action(
-      ctx.action(async (opts: { dir?: string }) => {
-        const { listBackups, listPartials, resolveBackupDir, formatAge, formatBytes } = await lib();
+      ctx.action(async (opts: { dir?: string; all?: boolean }) => {
+        const { scanBackups, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity } = await lib();
         const dir = resolveBackupDir(opts.dir);
-        const records = listBackups(dir);
+        const scan = scanBackups(dir);
+        let source: import('../../backup/index.js').DatabaseIdentity | undefined;
+        if (!opts.all) {
+          try {
+            source = await currentIdentity(ctx.config());
+          } catch (err) {
+            ctx.out.warn(`cannot tell which database is configured (${(err as Error).message.split('\n')[0]}): listing every database's backups`);
+          }
+        }
+        const records = source ? scan.records.filter((r) => sameDatabase(identityOf(r), source)) : scan.records;
+        const others = scan.records.length - records.length;
+        // Unfinished files of runs that are gone (killed outright) are removed; a running backup's stay.
+        const swept = sweepPartials(dir);
         const partials = listPartials(dir);
         const now = new Date();
         if (ctx.out.json) {
           ctx.out.data({
             dir,
+            ...(source ? { identity: source } : {}),
             backups: records.map((r) => ({ ...r, ageSeconds: Math.round((now.getTime() - new Date(r.createdAt).getTime()) / 1000) })),
+            otherDatabases: others,
+            invalid: scan.invalid,
             partial: partials,
           });
           return 0;
         }
-        if (!records.length) ctx.out.info(`no backups in ${dir}`);
+        if (!records.length) ctx.out.info(`no backups${source ? ` of ${describeDatabase(source)}` : ''} in ${dir}`);
         else
           ctx.out.table(
-            ['name', 'database', 'age', 'size', 'kind', 'revision', 'verified'],
+            ['name', ...(source ? [] : ['database']), 'age', 'size', 'kind', 'revision', 'verified'],
             records.map((r) => [
               r.name,
-              r.database,
+              ...(source ? [] : [describeDatabase(identityOf(r))]),
               formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
               [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
@@ -158,7 +174,10 @@ function registerList(backup: Command, ctx: CliContext): void {
               r.verified?.status === 'verified' ? `yes${r.verified.restoreTested ? ' (restore-tested)' : ''}` : r.verified?.status === 'failed' ? 'FAILED' : 'no',
             ]),
           );
-        if (partials.length) ctx.out.warn(`${partials.length} unfinished backup(s) in ${dir} (interrupted runs): ${partials.join(', ')}`);
+        if (others) ctx.out.info(`${others} backup(s) of other databases in ${dir}: cmmc-db backup list --all`);
+        for (const bad of scan.invalid) ctx.out.warn(`${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`);
+        if (swept.length) ctx.out.info(`removed ${swept.length} unfinished file(s) left by runs that are gone: ${swept.join(', ')}`);
+        if (partials.length) ctx.out.info(`${partials.length} backup(s) being written now: ${partials.join(', ')}`);
         return 0;
       }),
     );
@@ -199,15 +218,28 @@ function registerVerify(backup: Command, ctx: CliContext): void {
 function registerRestore(backup: Command, ctx: CliContext): void {
   backup
     .command('restore [name]')
-    .description('restore a backup (default: the newest) over the configured database, or into --target-db (created when missing)')
+    .description(
+      "restore a backup (default: this database's newest) exactly: into a new database, swapped in by name; the replaced one is kept under a dated name",
+    )
     .addOption(dirOption())
     .addOption(keyFileOption())
     .option('--target-db <database>', 'restore into this database on the same server instead of the configured one')
     .option('--jobs <n>', 'parallel pg_restore jobs (gives up the single transaction)', wholeNumber('--jobs'))
     .option('--no-owner', 'do not restore ownership and grants (restoring as another user)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup restore cmmc_platform-20261125T020000Z --target-db cmmc_restored --yes')
+    .option('--dry-run', 'verify the backup and show the plan; change nothing')
+    .addHelpText(
+      'after',
+      `
+The restored database holds exactly what the backup holds: it is built as a new database and then
+takes the name of the one it replaces, which is kept as <name>_pre_restore_<time> (drop it once
+you are satisfied). Other sessions on the database make the restore refuse, naming them.
+
+Example:
+  $ cmmc-db backup restore --dry-run
+  $ cmmc-db backup restore cmmc_platform-20261125T020000Z --target-db cmmc_restored --yes`,
+    )
     .action(
-      ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean }) => {
+      ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean; dryRun?: boolean }) => {
         const { restoreBackup } = await lib();
         const config = ctx.config();
         ctx.announce(config);
@@ -218,15 +250,26 @@ function registerRestore(backup: Command, ctx: CliContext): void {
           targetDb: opts.targetDb,
           jobs: opts.jobs,
           noOwner: opts.owner === false,
-          confirm: async (question) => {
-            const yes = await ctx.out.confirm(question, ctx.globals.yes);
+          confirm: async (plan) => {
+            const lines = [
+              `backup: ${plan.backup}, taken ${plan.backupCreatedAt.replace(/\.\d+Z$/, 'Z')} of ${plan.backupSource}, revision ${plan.backupRevision.join(',') || '(none)'}`,
+              plan.exists
+                ? `replaces: ${plan.database} as it is now (${plan.tablesNow ?? '?'} tables, revision ${plan.revisionNow?.join(',') || '(none)'})${plan.keepAs ? `; kept as "${plan.keepAs}" until you drop it` : ''}`
+                : `creates: ${plan.database}`,
+              plan.method === 'data-into-existing' ? 'method: the data is loaded into the existing database in one transaction' : 'method: built as a new database, then swapped in by name',
+            ];
+            const yes = await ctx.out.confirmPlan(
+              { title: `Restore ${plan.backup} into ${plan.exists ? '' : 'new '}${/^the /.test(plan.database) ? plan.database : `database "${plan.database}"`}`, lines, warnings: plan.otherDatabase ? [plan.otherDatabase] : [] },
+              { yes: ctx.globals.yes, dryRun: opts.dryRun },
+            );
             if (yes) spinner = await ctx.out.spinner('restoring');
             return yes;
           },
         }).finally(() => spinner?.stop());
         if (!result.restored) {
-          ctx.out.info('nothing restored');
           if (ctx.out.json) ctx.out.data(result);
+          if (opts.dryRun) return 0;
+          ctx.out.info('nothing restored');
           return 1;
         }
         if (ctx.out.json) ctx.out.data(result);
@@ -235,6 +278,8 @@ function registerRestore(backup: Command, ctx: CliContext): void {
             `restored ${result.name} into ${result.created ? 'new ' : ''}database "${result.database}" (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
           );
           ctx.out.line(`revision: ${result.revision.join(',') || '(none)'}`);
+          for (const note of result.notes) ctx.out.warn(note);
+          if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE "${result.keptAs}")`);
           ctx.out.info(ctx.out.c.dim('next: cmmc-db current, then cmmc-db upgrade head if the application is newer than this revision'));
         }
         return 0;
@@ -245,36 +290,61 @@ function registerRestore(backup: Command, ctx: CliContext): void {
 function registerPrune(backup: Command, ctx: CliContext): void {
   backup
     .command('prune')
-    .description('delete old backups by retention rules (a dry run unless --yes); the newest verified backup always stays')
+    .description("delete this database's old backups by retention rules (asks first; --dry-run shows the plan); the newest verified backup always stays")
     .addOption(dirOption())
     .option('--keep-last <n>', 'keep the N newest', wholeNumber('--keep-last'))
     .option('--keep-days <n>', 'keep every backup younger than N days', wholeNumber('--keep-days'))
     .option('--keep-daily <n>', 'keep the newest of each of the last N days with backups', wholeNumber('--keep-daily'))
     .option('--keep-weekly <n>', 'keep the newest of each of the last N weeks', wholeNumber('--keep-weekly'))
     .option('--keep-monthly <n>', 'keep the newest of each of the last N months', wholeNumber('--keep-monthly'))
-    .option('--dry-run', 'only show what would be deleted (the default without --yes)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12        (shows the plan)\n  $ cmmc-db backup prune --keep-days 30 --yes')
+    .option('--dry-run', 'only show what would be deleted')
+    .addHelpText(
+      'after',
+      `
+Only the configured database's backups are considered; other databases' backups in the folder are
+never touched. On a terminal it shows what would go and asks; in scripts it needs --yes.
+
+Example:
+  $ cmmc-db backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
+  $ cmmc-db backup prune --keep-days 30 --yes`,
+    )
     .action(
       ctx.action(async (opts: { dir?: string; keepLast?: number; keepDays?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean }) => {
-        const { pruneBackups, formatBytes } = await lib();
-        const apply = Boolean(ctx.globals.yes) && !opts.dryRun;
-        const result = pruneBackups({
-          dir: opts.dir,
-          policy: { keepLast: opts.keepLast, keepDays: opts.keepDays, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly },
-          apply,
-        });
-        const doomed = result.entries.filter((e) => e.action === 'delete');
+        const { pruneBackups, checkPolicy, formatBytes, currentIdentity } = await lib();
+        const policy = { keepLast: opts.keepLast, keepDays: opts.keepDays, keepDaily: opts.keepDaily, keepWeekly: opts.keepWeekly, keepMonthly: opts.keepMonthly };
+        checkPolicy(policy);
+        const identity = await currentIdentity(ctx.config());
+        const plan = pruneBackups({ dir: opts.dir, policy, identity });
+        const doomed = plan.entries.filter((e) => e.action === 'delete');
+        const render = (result: typeof plan, applied: boolean) => {
+          if (ctx.out.json) return ctx.out.data(result);
+          if (result.entries.length) {
+            ctx.out.table(
+              ['name', 'created', 'verified', 'action', 'kept by'],
+              result.entries.map((e) => [e.name, e.createdAt.replace(/\.\d+Z$/, 'Z'), e.verified, e.action === 'delete' ? (applied ? 'deleted' : 'would delete') : 'keep', e.reasons.join(', ')]),
+            );
+          } else ctx.out.info(`no backups of this database in ${result.dir}`);
+          if (result.otherDatabases) ctx.out.info(`${result.otherDatabases} backup(s) of other databases left alone`);
+        };
+        if (!doomed.length && !plan.stalePartials.length) {
+          render(plan, false);
+          ctx.out.info('nothing to delete');
+          return 0;
+        }
+        if (!ctx.out.json) render(plan, false);
+        const lines = [
+          ...doomed.map((e) => `${e.name} (${formatBytes(e.sizeBytes)}, ${e.createdAt.replace(/\.\d+Z$/, 'Z')})`),
+          ...plan.stalePartials.map((f) => `${f} (unfinished, left by a run that is gone)`),
+        ];
+        const title = `Delete ${doomed.length} backup(s) (${formatBytes(plan.freedBytes)}) from ${plan.dir}${plan.stalePartials.length ? ` and ${plan.stalePartials.length} unfinished file(s)` : ''}`;
+        if (!(await ctx.out.confirmPlan({ title, lines }, { yes: ctx.globals.yes, dryRun: opts.dryRun }))) {
+          if (ctx.out.json) ctx.out.data(plan);
+          return opts.dryRun ? 0 : 1;
+        }
+        const result = pruneBackups({ dir: opts.dir, policy, identity, apply: true });
         if (ctx.out.json) ctx.out.data(result);
-        else if (result.entries.length) {
-          ctx.out.table(
-            ['name', 'created', 'verified', 'action', 'kept by'],
-            result.entries.map((e) => [e.name, e.createdAt.replace(/\.\d+Z$/, 'Z'), e.verified, e.action === 'delete' ? (apply ? 'deleted' : 'would delete') : 'keep', e.reasons.join(', ')]),
-          );
-        } else ctx.out.info(`no backups in ${result.dir}`);
-        if (result.stalePartials.length) ctx.out.info(`${apply ? 'removed' : 'would remove'} ${result.stalePartials.length} unfinished file(s) left by crashed runs: ${result.stalePartials.join(', ')}`);
-        if (apply) ctx.out.success(`deleted ${result.deleted.length} backup(s), freed ${formatBytes(result.freedBytes)}`);
-        else if (doomed.length) ctx.out.info(`dry run: ${doomed.length} backup(s) (${formatBytes(result.freedBytes)}) would be deleted; run again with --yes to delete them`);
-        else ctx.out.info('dry run: nothing to delete');
+        if (result.stalePartials.length) ctx.out.info(`removed ${result.stalePartials.length} unfinished file(s) left by runs that are gone: ${result.stalePartials.join(', ')}`);
+        ctx.out.success(`deleted ${result.deleted.length} backup(s), freed ${formatBytes(result.freedBytes)}`);
         return 0;
       }),
     );

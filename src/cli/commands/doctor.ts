@@ -17,6 +17,7 @@ interface KillIdleCliOptions {
   state?: 'idle' | 'idle-in-transaction';
   allDatabases?: boolean;
   includeSuperusers?: boolean;
+  dryRun?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -56,10 +57,12 @@ Example:
     .addOption(new Option('--state <state>', 'only this state (default: both)').choices(['idle', 'idle-in-transaction']))
     .option('--all-databases', 'also connections to other databases')
     .option('--include-superusers', "also superusers' connections")
+    .option('--dry-run', 'list the sessions that would end; end none')
     .addHelpText(
       'after',
       `
-Without --yes nothing is terminated. Never touched: this command's own connection, background and
+On a terminal it lists the sessions and asks; in scripts it needs --yes; --dry-run only lists.
+Never touched: this command's own connection, background and
 replication processes, sessions whose last statement was LISTEN, other databases and superusers
 (unless asked).
 
@@ -157,14 +160,27 @@ async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promis
   }
   const { killIdle, DOCTOR_OPEN_OPTIONS } = await import('../../doctor/index.js');
   const handle = await ctx.open(DOCTOR_OPEN_OPTIONS);
-  const terminate = Boolean(ctx.globals.yes);
-  const result = await killIdle(handle, {
+  const selection = {
     olderThanMs,
-    states: options.state ? [options.state] : ['idle', 'idle-in-transaction'],
+    states: options.state ? [options.state] : (['idle', 'idle-in-transaction'] as ('idle' | 'idle-in-transaction')[]),
     allDatabases: options.allDatabases,
     includeSuperusers: options.includeSuperusers,
-    terminate,
-  });
+  };
+  // The one confirmation rule: the sessions that would end are the plan; a terminal asks, scripts need --yes.
+  let result = await killIdle(handle, { ...selection, terminate: false });
+  let terminate = false;
+  if (result.matched.length) {
+    const plan = {
+      title: `End ${result.matched.length} idle session${result.matched.length === 1 ? '' : 's'} (pg_terminate_backend)`,
+      lines: result.matched.map((m) => `pid ${m.pid}  ${m.user}@${m.database}  ${m.application || '(no application name)'}  ${m.state} for ${m.idleSeconds}s`),
+    };
+    terminate = await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes, dryRun: options.dryRun });
+    if (terminate) result = await killIdle(handle, { ...selection, terminate: true });
+    else if (!options.dryRun) {
+      ctx.out.info('nothing terminated');
+      return 1;
+    }
+  }
   if (ctx.out.json) {
     ctx.out.data(result);
   } else if (result.matched.length) {
@@ -176,7 +192,7 @@ async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promis
   }
   const what = `${result.matched.length} idle connection${result.matched.length === 1 ? '' : 's'} idle over ${options.olderThan}`;
   if (!terminate) {
-    ctx.out.info(result.matched.length ? `${what}; nothing terminated: run again with --yes to terminate them` : `no ${what.replace(/^0 /, '')}`);
+    ctx.out.info(result.matched.length ? `${what}; dry run: nothing terminated (run again with --yes to terminate them)` : `no ${what.replace(/^0 /, '')}`);
   } else {
     ctx.out.success(`terminated ${result.terminated.length} of ${result.matched.length}${result.terminated.length ? `: pid ${result.terminated.join(', ')}` : ''}`);
     if (result.skipped.length) ctx.out.info(`left alone (busy again or gone): pid ${result.skipped.join(', ')}`);

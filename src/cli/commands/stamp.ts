@@ -5,15 +5,24 @@ export const register: RegisterCommand = (program, ctx) => {
     .command('stamp <targets...>')
     .description('move the version rows to TARGETS without running any revision: only the heads that share lineage with a target move (Alembic\'s stamp); --purge starts over')
     .option('--purge', 'delete every version row first, even ones no file declares (asks first)')
-    .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp billing@head audit@head\n  $ cmmc-db stamp base --purge --yes')
+    .option('--dry-run', 'show the version rows now and what they would become; change nothing')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp billing@head audit@head\n  $ cmmc-db stamp base --purge --dry-run\n  $ cmmc-db stamp base --purge --yes')
     .action(
-      ctx.action(async (targets: string[], flags: { purge?: boolean }) => {
+      ctx.action(async (targets: string[], flags: { purge?: boolean; dryRun?: boolean }) => {
         ctx.asOwner();
         const m = await import('../../migrate/index.js');
         const { refusal, renderRun } = await import('../migrate-run.js');
         const script = await m.loadScript(ctx.config());
-        if (flags.purge && !(await ctx.out.confirm(`purge the version table and stamp it at ${targets.join(' ')}?`, ctx.globals.yes))) return 1;
         const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
+        if (flags.purge || flags.dryRun) {
+          // The one confirmation rule: what the version table holds now goes; the plan first.
+          const status = await m.getStatus(handle, script);
+          const plan = {
+            title: `${flags.purge ? 'Purge the version table and stamp' : 'Stamp'} it at ${targets.join(' ')}`,
+            lines: [`version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`, 'no revision is run; no table is touched'],
+          };
+          if (!(await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes || !flags.purge, dryRun: flags.dryRun }))) return flags.dryRun ? 0 : 1;
+        }
         const result = await m.migrate(handle, 'stamp', targets, { script, purge: flags.purge }).catch((err) => {
           throw refusal(ctx, 'stamp', targets.join(' '), err);
         });

@@ -39,7 +39,30 @@ async function standbys(ctx: DoctorContext): Promise<StandbyRow[]> {
      ORDER BY application_name`;
 }
 
+/** With several hosts in the URL: each host's role; two primaries fail (split brain), an unreachable host warns. */
+async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
+  if (ctx.embedded || !ctx.handle.url || !/^postgres(?:ql)?:\/\/[^/?]*,/.test(ctx.handle.url)) return undefined;
+  const { hostRoles } = await import('../host-roles.js');
+  const hosts = await hostRoles(ctx.handle.url);
+  const primaries = hosts.filter((h) => h.role === 'primary');
+  const unreachable = hosts.filter((h) => h.role === 'unreachable');
+  const status = primaries.length > 1 ? 'fail' : unreachable.length || primaries.length === 0 ? 'warn' : 'ok';
+  return {
+    status,
+    figure: hosts.map((h) => `${h.host} ${h.role}`).join(', '),
+    remedy:
+      primaries.length > 1
+        ? 'two hosts accept writes: stop the one the failover manager does not consider primary (pg_autoctl show state)'
+        : status === 'ok'
+          ? ''
+          : 'bring the unreachable host back, or take it out of the URL; with no primary, writes fail until a failover completes',
+    rows: hosts.map((h) => ({ host: h.host, role: h.role, ...(h.error ? { error: h.error } : {}) })),
+  };
+}
+
 async function role(ctx: DoctorContext): Promise<Finding> {
+  const hosts = await everyHost(ctx);
+  if (hosts) return hosts;
   const r = await serverRole(ctx.sql);
   const [h] = await ctx.sql<{ host: string | null; port: string }[]>`SELECT host(inet_server_addr()) AS host, current_setting('port') AS port`;
   const self = `${h.host ?? 'local socket'}:${h.port}`;

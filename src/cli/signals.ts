@@ -1,0 +1,51 @@
+/**
+ * The one signal handler of the CLI. Ctrl-C (SIGINT), SIGTERM and SIGHUP stop any command within
+ * a second: the interruption's cleanups run (src/interrupt.ts: child processes stopped, partial
+ * files and scratch databases removed, connections closed so that the server rolls back the
+ * revision in flight), one line says what state things are in, and the process exits 128 + the
+ * signal's number (130 for Ctrl-C). A second Ctrl-C while that happens exits at once.
+ *
+ * Capabilities never listen to signals themselves: they register cleanups with `onInterrupt`.
+ */
+import { runInterruptCleanups } from '../interrupt.js';
+
+/** Exit codes of the signals (128 + the signal's number, as shells report them). */
+export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/** Cleanups get this long before the line is printed; the whole stop stays under a second. */
+const CLEANUP_BUDGET_MS = 800;
+/** At most this much longer for a cleanup that is still finishing when the line is out. */
+const FINISHING_MS = 3_000;
+
+let installed = false;
+let stopping = false;
+let writeLine: (text: string) => void = (text) => process.stderr.write(text + '\n');
+
+/** Installs the handler (once per process). `line` prints the final line (the CLI's Output). */
+export function installSignalHandler(line?: (text: string) => void): void {
+  if (line) writeLine = line;
+  if (installed) return;
+  installed = true;
+  for (const signal of Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[]) process.on(signal, () => void interruptRun(signal));
+}
+
+/**
+ * Stops the run as a signal would. Also called by a prompt, where the terminal delivers Ctrl-C as
+ * a key press rather than a signal.
+ */
+export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'): Promise<never> {
+  const code = SIGNAL_EXIT[signal];
+  if (stopping) process.exit(code);
+  stopping = true;
+  // A connection ended under a query may still throw from a timer while we tidy up: the process
+  // is exiting, and such errors must not interrupt the cleanups or print a stack.
+  process.on('uncaughtException', () => {});
+  process.on('unhandledRejection', () => {});
+  const { states, pending } = await runInterruptCleanups(CLEANUP_BUDGET_MS);
+  const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
+  writeLine(`${what}: ${states.length ? states.join('; ') : 'stopped before finishing'}`);
+  // A cleanup still finishing (a DROP DATABASE on a busy server) gets a little longer before the
+  // exit; the line above is already out.
+  await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, FINISHING_MS))]);
+  process.exit(code);
+}

@@ -1,0 +1,278 @@
+/**
+ * Ctrl-C and crashes. Under a real pseudo-terminal (test/helpers/pty-session.ts), Ctrl-C typed
+ * while a spinner shows stops a slow revision, a backup and a restore with exit 130 and one line,
+ * with nothing committed or left behind; at a prompt too. A `kill -9` leaves things the next run
+ * removes, and the migration lock is freed by the server without waiting for the orphaned
+ * statement. Real server, real pg_dump / pg_restore, real files. Elapsed times are printed (not
+ * asserted): each test tells an ignored Ctrl-C from an obeyed one by what is left afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
+import { startCliInPty } from './helpers/pty-session.js';
+import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+
+const SLOW = path.resolve('test/fixtures/interrupt/slow-server');
+const RESTORE_FIXTURE = path.resolve('test/fixtures/restore');
+/** Colours on, so that the spinner is ora's (the case that used to swallow Ctrl-C). */
+const TERMINAL = { NO_COLOR: undefined };
+
+async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function activity(database: string, like: string): Promise<number> {
+  const rows = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${database}' AND query ILIKE '${like}' AND pid <> pg_backend_pid()`);
+  return rows[0].n;
+}
+
+/** Processes whose command line mentions `text` (the pg_dump / pg_restore a CLI started). */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+function errorLines(output: string): string[] {
+  return output.split('\n').filter((l) => /error: /.test(l));
+}
+
+async function advisoryLocks(database: string): Promise<number> {
+  const rows = await adminQuery<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = '${database}'`,
+  );
+  return rows[0].n;
+}
+
+/** Holds ACCESS EXCLUSIVE on `table` (pg_dump waits for it) until the returned function is called. */
+async function lockTable(db: TestDatabase, table: string): Promise<() => Promise<void>> {
+  const holder = postgres(db.url, { max: 1 });
+  const held = holder
+    .begin(async (tx) => {
+      await tx.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      await tx`SELECT pg_sleep(20)`;
+    })
+    .catch(() => {});
+  await waitUntil(async () => (await activity(db.name, '%pg_sleep%')) > 0, 10_000, 'the lock holder');
+  return async () => {
+    await holder.end({ timeout: 0 });
+    await held;
+  };
+}
+
+describe('Ctrl-C and kill -9 leave nothing behind', () => {
+  let work: string;
+  const dbs: TestDatabase[] = [];
+  const newDb = async (prefix: string) => {
+    const db = await createTestDatabase(prefix);
+    dbs.push(db);
+    return db;
+  };
+
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-interrupt-'));
+  });
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('Ctrl-C during a slow revision (ora spinner showing) exits 130 with one line; the revision is not committed and the lock is free', async () => {
+    const db = await newDb('cmmc_int_upgrade');
+    const s = startCliInPty(['upgrade', 'head', '--migrations-dir', SLOW], { url: db.url, env: TERMINAL });
+    await s.waitFor(/takes thirty seconds/);
+    await waitUntil(async () => (await activity(db.name, '%pg_sleep%')) > 0, 30_000, 'the slow statement');
+    const t0 = Date.now();
+    s.type('\u0003');
+    const r = await s.done;
+    console.log(`upgrade: exited ${Date.now() - t0} ms after Ctrl-C`);
+    expect(r.exitCode).toBe(130);
+    expect(errorLines(r.output)).toHaveLength(1);
+    expect(r.output).toMatch(/interrupted \(Ctrl-C\): .*4d0000000001 -> 4d0000000002 was not committed/);
+    // The first revision stays; nothing of the second was committed.
+    expect(await query(db.url, "SELECT to_regclass('slow_thing') AS slow, (SELECT count(*)::int FROM quick_thing) AS quick")).toEqual([{ slow: null, quick: 3 }]);
+    expect(await query(db.url, 'SELECT version_num FROM cmmc_schema_version')).toEqual([{ version_num: '4d0000000001' }]);
+    const freedMs = await waitUntil(async () => (await advisoryLocks(db.name)) === 0, 10_000, 'the migration lock to be freed');
+    console.log(`upgrade: lock free ${freedMs} ms after the exit`);
+  });
+
+  it('kill -9 during a slow revision: the server cancels the orphaned statement and frees the lock without waiting for it', async () => {
+    const db = await newDb('cmmc_int_kill');
+    const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', SLOW], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+    await waitUntil(async () => (await activity(db.name, '%pg_sleep%')) > 0, 30_000, 'the slow statement');
+    expect(await advisoryLocks(db.name)).toBe(1);
+    child.kill('SIGKILL');
+    await child;
+    // The statement sleeps 30 s: a lock freed well before that was freed by the server noticing the client is gone.
+    const freedMs = await waitUntil(async () => (await advisoryLocks(db.name)) === 0, 10_000, 'the migration lock to be freed');
+    console.log(`kill -9: lock free ${freedMs} ms after the kill (client_connection_check_interval = 1s)`);
+    expect(await activity(db.name, '%pg_sleep%')).toBe(0);
+    expect(await query(db.url, "SELECT to_regclass('slow_thing') AS slow")).toEqual([{ slow: null }]);
+  });
+
+  it('Ctrl-C during a backup stops pg_dump and removes the partial file; exit 130, one line', async () => {
+    const db = await newDb('cmmc_int_backup');
+    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
+    const dir = path.join(work, 'backup-ctrl-c');
+    // pg_dump waits for this lock: a backup that is still running when Ctrl-C comes.
+    const release = await lockTable(db, 'big');
+    try {
+      const s = startCliInPty(['backup', '--dir', dir], { url: db.url, env: TERMINAL });
+      await s.waitFor(/pg_dump/);
+      await waitUntil(() => processesMentioning(dir).length > 0 && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
+      const t0 = Date.now();
+      s.type('\u0003');
+      const r = await s.done;
+      console.log(`backup: exited ${Date.now() - t0} ms after Ctrl-C`);
+      expect(r.exitCode).toBe(130);
+      expect(errorLines(r.output)).toHaveLength(1);
+      expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
+      expect(readdirSync(dir)).toEqual([]);
+      expect(processesMentioning(dir)).toEqual([]);
+    } finally {
+      await release();
+    }
+  });
+
+  it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
+    const db = await newDb('cmmc_int_restore');
+    // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.
+    await query(
+      db.url,
+      `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN IF current_database() LIKE 'cmmc\\_scratch\\_%' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
+       CREATE TABLE s (id int PRIMARY KEY CHECK (slow_ok(id)));
+       INSERT INTO s SELECT generate_series(1, 60);`,
+    );
+    const dir = path.join(work, 'restore-ctrl-c');
+    const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const tag = `ir${randomBytes(3).toString('hex')}`;
+    const s = startCliInPty(['backup', 'restore', '--dir', dir, '--yes'], { url: db.url, env: { ...TERMINAL, CMMC_SCRATCH_TAG: tag } });
+    const building = async () => adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`);
+    await waitUntil(async () => {
+      const [b] = await building();
+      return Boolean(b) && (await activity(b.datname, '%pg_sleep%')) + (await activity(b.datname, 'COPY%')) > 0;
+    }, 60_000, 'pg_restore to load the data');
+    const t0 = Date.now();
+    s.type('\u0003');
+    const r = await s.done;
+    console.log(`restore: exited ${Date.now() - t0} ms after Ctrl-C`);
+    expect(r.exitCode).toBe(130);
+    expect(errorLines(r.output)).toHaveLength(1);
+    expect(r.output).toMatch(/interrupted \(Ctrl-C\): .*scratch databases dropped/);
+    await waitUntil(async () => (await building()).length === 0, 10_000, 'the half-built database to be dropped');
+    expect(processesMentioning(made.data.path)).toEqual([]);
+    expect(await query(db.url, 'SELECT count(*)::int AS n FROM s')).toEqual([{ n: 60 }]);
+    expect(await adminQuery(`SELECT datname FROM pg_database WHERE datname LIKE '${db.name}\\_pre\\_restore%'`)).toEqual([]);
+  });
+
+  it('downgrade on a terminal shows what goes and asks, outside production too; n and Ctrl-C at the prompt change nothing; without a terminal it needs --yes', async () => {
+    const db = await newDb('cmmc_int_downgrade');
+    const up = await runCli(['upgrade', 'head', '--migrations-dir', RESTORE_FIXTURE], { url: db.url });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const tables = async () => (await query(db.url, "SELECT to_regclass('parent')::text AS p, to_regclass('newer')::text AS n"))[0];
+
+    const no = startCliInPty(['downgrade', 'base', '--migrations-dir', RESTORE_FIXTURE], { url: db.url });
+    await no.waitFor(/Go ahead\? \[y\/N\]/);
+    no.type('n\r');
+    const declined = await no.done;
+    expect(declined.exitCode).toBe(1);
+    expect(declined.output).toContain('revert 5e0000000002  a newer table that points at parent');
+    expect(declined.output).toMatch(/drop table newer, 5 rows/);
+    expect(declined.output).toMatch(/drop table parent, 20 rows/);
+    expect(declined.output).toContain('nothing was downgraded');
+    expect(await tables()).toEqual({ p: 'parent', n: 'newer' });
+
+    const ctrlC = startCliInPty(['downgrade', 'base', '--migrations-dir', RESTORE_FIXTURE], { url: db.url, env: TERMINAL });
+    await ctrlC.waitFor(/Go ahead\? \[y\/N\]/);
+    ctrlC.type('\u0003');
+    const interrupted = await ctrlC.done;
+    expect(interrupted.exitCode).toBe(130);
+    expect(errorLines(interrupted.output)).toHaveLength(1);
+    expect(interrupted.output).toContain('interrupted (Ctrl-C)');
+    expect(await tables()).toEqual({ p: 'parent', n: 'newer' });
+
+    const script = await runCli(['downgrade', 'base', '--migrations-dir', RESTORE_FIXTURE], { url: db.url });
+    expect(script.exitCode).toBe(1);
+    expect(script.stderr).toContain('refusing without confirmation');
+    const dry = await runCli(['downgrade', '-1', '--migrations-dir', RESTORE_FIXTURE, '--dry-run'], { url: db.url });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('revert 5e0000000002');
+    expect(dry.stderr).not.toContain('revert 5e0000000001');
+    expect(await tables()).toEqual({ p: 'parent', n: 'newer' });
+
+    const yes = startCliInPty(['downgrade', 'base', '--migrations-dir', RESTORE_FIXTURE], { url: db.url });
+    await yes.waitFor(/Go ahead\? \[y\/N\]/);
+    yes.type('y\r');
+    expect((await yes.done).exitCode).toBe(0);
+    expect(await tables()).toEqual({ p: null, n: null });
+  });
+
+  it('after kill -9 the next run removes what was left: a scratch database, a partial backup file, temporary folders of dead processes (and nothing of a live one)', async () => {
+    const db = await newDb('cmmc_int_leftovers');
+    const tag = `lo${randomBytes(3).toString('hex')}`;
+    const env = cleanEnv({ DATABASE_URL: db.url, CMMC_SCRATCH_TAG: tag });
+    const scratch = async () => adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`);
+
+    // test-migrations builds the slow revision in a scratch database: killed there, it leaves it.
+    const t = execa('node', [BIN, 'test-migrations', '--migrations-dir', SLOW], { env, extendEnv: false, reject: false });
+    await waitUntil(async () => (await scratch()).length > 0, 60_000, 'the scratch database');
+    t.kill('SIGKILL');
+    await t;
+    expect(await scratch()).toHaveLength(1);
+    const next = await runCli(['current', '--migrations-dir', SLOW], { url: db.url });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(await scratch()).toEqual([]);
+
+    // A backup killed while pg_dump runs leaves its partial file; the next backup command removes it.
+    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
+    const dir = path.join(work, 'backup-kill');
+    const release = await lockTable(db, 'big');
+    const b = execa('node', [BIN, 'backup', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+    await waitUntil(() => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
+    b.kill('SIGKILL');
+    await b;
+    await release();
+    await waitUntil(() => processesMentioning(dir).length === 0, 30_000, 'the orphaned pg_dump to finish');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toHaveLength(1);
+    const list = await runCli(['backup', 'list', '--dir', dir], { url: db.url });
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stderr).toContain('removed 1 unfinished file(s) left by runs that are gone');
+    expect(readdirSync(dir)).toEqual([]);
+
+    // Temporary folders (decrypted archives, sockets, scratch folders) carry their process: a dead one's go, a live one's stay.
+    const tmp = path.join(work, 'tmp');
+    mkdirSync(tmp);
+    const dead = execa('true');
+    await dead;
+    const gone = path.join(tmp, `cmmc-tmp-decrypt-p${dead.pid!.toString(36)}-t0-0a0b0c0d`);
+    const startTicks = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[19];
+    const live = path.join(tmp, `cmmc-tmp-decrypt-p${process.pid.toString(36)}-t${BigInt(startTicks).toString(36)}-0a0b0c0d`);
+    for (const d of [gone, live]) {
+      mkdirSync(d);
+      writeFileSync(path.join(d, 'plaintext.dump'), 'secret');
+    }
+    const any = await runCli(['--help'], { env: { TMPDIR: tmp } });
+    expect(any.exitCode).toBe(0);
+    expect(existsSync(gone)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
+});
