@@ -115,7 +115,7 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
     } finally {
       await target.drop();
     }
-  });
+  }, 300_000); // about 25 CLI runs; each start of the embedded database takes seconds on a loaded machine
 
   it('upgrade to a target form, relative steps, and graph errors as one line with the fix', async () => {
     const target = await backend.create();
