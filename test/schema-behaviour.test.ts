@@ -328,7 +328,7 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
 
     const explains: string[] = [];
     for (const table of ['evidence', 'documents', 'document_chunks'] as EmbeddedTable[]) {
-      const compiled = similaritySearchQuery(compiler, { table, embedding, limit: 5 }).compile();
+      const compiled = similaritySearchQuery(compiler, { table, embedding, organizationId: null, limit: 5 }).compile();
       // EXPLAIN runs in a script after SET, so the parameters are inlined (from the last, so "$1" does not eat "$10").
       let text = compiled.sql;
       for (let n = compiled.parameters.length; n >= 1; n--) {
@@ -356,7 +356,11 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
     expect(Number(rows[0].distance)).toBeLessThan(0.01);
     expect(Number(rows[1].distance)).toBeGreaterThan(Number(rows[0].distance));
     expect(rows[0]).not.toHaveProperty('embedding');
-    expect(() => similaritySearchQuery(compiler, { table: 'evidence', embedding: [0.1, 0.2] })).toThrow(/3072/);
+    expect(() => similaritySearchQuery(compiler, { table: 'evidence', embedding: [0.1, 0.2], organizationId: ORG_A })).toThrow(/3072/);
+    // Every tenant query names its tenant: a forgotten organizationId and a non-UUID are refused before any SQL.
+    expect(() => similaritySearchQuery(compiler, { table: 'evidence', embedding } as never)).toThrow(/names no organizationId/);
+    expect(() => similaritySearchQuery(compiler, { table: 'evidence', embedding, organizationId: "x' OR true --" })).toThrow(/not a UUID/);
+    expect(compiled.sql).toContain('"organization_id" = $');
   });
 
   it('deletes cascade, restrict or set null as documented', async () => {

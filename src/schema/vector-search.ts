@@ -8,6 +8,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { CmmcError } from '../errors.js';
 import { SCHEMA_COLUMNS, type Database } from './database.js';
+import { tenantId } from '../tenant/with-tenant.js';
 
 /** The dimension of every embedding column (text-embedding-3-large). */
 export const EMBEDDING_DIMENSIONS = 3072;
@@ -20,8 +21,14 @@ export interface SimilaritySearchOptions<T extends EmbeddedTable = EmbeddedTable
   table: T;
   /** The query embedding: 3072 numbers, or their pgvector text form '[0.1,0.2,...]'. */
   embedding: readonly number[] | string;
-  /** Only this organization's rows (row-level security restricts the application role anyway). */
-  organizationId?: string;
+  /**
+   * The tenant whose rows are searched (`organizations.id`, a UUID), or `null` to search every row the
+   * connected role may see (cross-tenant jobs run by the owner). Required, so that every tenant query
+   * carries an explicit `organization_id = …` filter besides the row-level security policy: on a
+   * distributed database (Citus, docs/scale-out.md) that filter routes the query to the tenant's shard
+   * instead of fanning it out to all of them.
+   */
+  organizationId: string | null;
   /** How many nearest rows to return (default 10, at most 1000). */
   limit?: number;
 }
@@ -61,6 +68,12 @@ export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Databa
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     throw new CmmcError('schema.search_limit', `limit must be an integer from 1 to 1000 (got ${limit})`);
   }
+  if (options.organizationId === undefined) {
+    throw new CmmcError('schema.search_tenant', 'the similarity search names no organizationId', {
+      hint: 'pass the tenant\'s organizations.id, or organizationId: null to search every row the role may see',
+    });
+  }
+  const organizationId = options.organizationId === null ? null : tenantId(options.organizationId);
   const literal = toVectorLiteral(options.embedding);
   const distance = sql<number>`(${sql.ref('embedding')}::halfvec(3072) <=> ${literal}::halfvec(3072))`;
   const columns = Object.keys(SCHEMA_COLUMNS[table]).filter((c) => c !== 'embedding');
@@ -71,7 +84,7 @@ export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Databa
     .select(distance.as('distance'))
     .orderBy(distance)
     .limit(limit);
-  if (options.organizationId !== undefined) query = query.where('organization_id', '=', options.organizationId);
+  if (organizationId !== null) query = query.where('organization_id', '=', organizationId);
   return query;
 }
 

@@ -51,7 +51,9 @@ export function tenantId(organizationId: unknown): string {
  * import { createPool, withTenant } from 'cmmc-db';
  * const pool = await createPool<Database>();
  * const open = await withTenant(pool, organizationId, (trx) =>
- *   trx.selectFrom('poam_items').selectAll().where('status', '=', 'Open').execute(),
+ *   trx.selectFrom('poam_items').selectAll()
+ *     .where('organization_id', '=', organizationId)  // explicit too: one shard when distributed
+ *     .where('status', '=', 'Open').execute(),
  * );  // only this organization's POA&M items
  * ```
  */
