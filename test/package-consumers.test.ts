@@ -170,7 +170,7 @@ describe("the project's own revisions on top of the platform's", () => {
     expect(seed.exitCode, seed.stderr).toBe(0);
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM cmmc_controls')).toEqual([{ n: 110 }]);
 
-    const down = await cli(['downgrade', '-1', '--json'], { env });
+    const down = await cli(['downgrade', '-1', '--yes', '--json'], { env });
     expect(down.exitCode, down.stderr).toBe(0);
     expect(JSON.parse(down.stdout).to).toEqual([platformHead]);
     expect(await query(db.url, "SELECT to_regclass('public.widgets') IS NULL AS gone")).toEqual([{ gone: true }]);
