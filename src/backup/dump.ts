@@ -97,13 +97,31 @@ export function identityFromFacts(config: CmmcConfig, facts: DatabaseFacts): Dat
   return { database: facts.database, host: facts.host, ...(facts.systemIdentifier ? { systemIdentifier: facts.systemIdentifier } : {}) };
 }
 
+function embeddedIdentity(dir: string): DatabaseIdentity {
+  return { database: 'postgres', host: 'embedded', embeddedDir: path.resolve(dir) };
+}
+
+/**
+ * The identity of the configured database through a connection already open on it (or, for a
+ * database that does not exist, on the maintenance database of the same server): its name from
+ * the configured URL, the server as host:port, and the cluster's system identifier when the role
+ * may read it. The embedded database: its folder. Compare identities with `sameDatabase`
+ * (src/backup/store.ts), the one rule every reader of the backup folder uses.
+ */
+export async function identityOfOpen(config: CmmcConfig, handle: { sql: import('postgres').Sql }): Promise<DatabaseIdentity> {
+  if (config.kind === 'embedded') return embeddedIdentity(config.embeddedDir);
+  const url = serverUrl(config);
+  const systemIdentifier = await readSystemIdentifier(handle);
+  return { database: databaseName(url), host: describeHosts(connParamsOf(url)), ...(systemIdentifier ? { systemIdentifier } : {}) };
+}
+
 /**
  * The identity of the configured database, for picking its backups. The embedded database is
  * named by its folder (no need to open it). On a server a database that does not exist (a lost
  * one, about to be restored) is named through the maintenance database of the same server.
  */
 export async function currentIdentity(config: CmmcConfig): Promise<DatabaseIdentity> {
-  if (config.kind === 'embedded') return { database: 'postgres', host: 'embedded', embeddedDir: path.resolve(config.embeddedDir) };
+  if (config.kind === 'embedded') return embeddedIdentity(config.embeddedDir);
   const url = serverUrl(config);
   const host = describeHosts(connParamsOf(url));
   const database = databaseName(url);
@@ -116,8 +134,7 @@ export async function currentIdentity(config: CmmcConfig): Promise<DatabaseIdent
       continue;
     }
     try {
-      const systemIdentifier = await readSystemIdentifier(handle);
-      return { database, host, ...(systemIdentifier ? { systemIdentifier } : {}) };
+      return await identityOfOpen(config, handle);
     } finally {
       await handle.close();
     }

@@ -64,7 +64,7 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
     return [] as RecordedRun[];
   });
   const schema = await collectSchema(handle);
-  const backups = await collectBackups(doctor.database, options.backupDir, now);
+  const backups = await collectBackups(handle, options.backupDir, now);
   const { tenant, audit } = await readTableFacts(handle);
   const generatedAt = now.toISOString();
   return {
@@ -246,10 +246,16 @@ function ownerOnly(target: string): boolean | null {
   }
 }
 
-async function collectBackups(database: string, dir: string | undefined, now: Date): Promise<BackupsSection> {
+/**
+ * This database's backups and their restore drills. "This database" is the rule of `backup list`
+ * (sameDatabase in src/backup/store.ts): a same-named database of another server sharing the folder
+ * is not counted. Drill records name no identity: they count through the backup they drilled.
+ */
+async function collectBackups(handle: DbHandle, dir: string | undefined, now: Date): Promise<BackupsSection> {
   const { listBackups, listDrills, resolveBackupDir } = await import('../backup/store.js');
+  const { identityOfOpen } = await import('../backup/dump.js');
   const folder = resolveBackupDir(dir);
-  const all = listBackups(folder).filter((b) => b.database === database);
+  const all = listBackups(folder, await identityOfOpen(handle.config, handle));
   const names = new Set(all.map((b) => b.name));
   const backups = all.map((b) => ({
     name: b.name,
@@ -265,7 +271,7 @@ async function collectBackups(database: string, dir: string | undefined, now: Da
     ownerOnly: ownerOnly(b.path),
   }));
   const drills = listDrills(folder)
-    .filter((d) => names.has(d.backup.name) || d.backup.database === database)
+    .filter((d) => names.has(d.backup.name))
     .map((d) => ({
       backup: d.backup.name,
       startedAt: d.startedAt,

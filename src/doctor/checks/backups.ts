@@ -4,15 +4,20 @@
  * Older than backup-age-warn (26 h) warns, older than backup-age-fail (7 d) fails; a backup that
  * was taken but never verified does not count. No backup of this database in the folder at all
  * means backups are not kept here (another tool, another host): skipped, with how to start.
+ * "This database" is the rule of `backup list` (sameDatabase in src/backup/store.ts): the same name
+ * on the same server (system identifier), so a same-named database of another server sharing the
+ * folder is not counted; manifests without an identity match by name and host.
  */
-import { formatAge, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { describeDatabase, formatAge, listBackups, resolveBackupDir } from '../../backup/store.js';
 import { duration } from '../format.js';
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 
 async function recentBackup(ctx: DoctorContext): Promise<Finding> {
-  const [{ database }] = await ctx.sql<{ database: string }[]>`SELECT current_database() AS database`;
+  const { identityOfOpen } = await import('../../backup/dump.js');
+  const identity = await identityOfOpen(ctx.config, ctx.handle);
+  const database = describeDatabase(identity);
   const dir = resolveBackupDir(ctx.backupDir);
-  const ours = listBackups(dir).filter((b) => b.database === database);
+  const ours = listBackups(dir, identity);
   if (ours.length === 0) {
     return {
       status: 'skipped',
