@@ -7,7 +7,9 @@
  *   history, downgrade; `revision` writes into the project, never into node_modules), with the
  *   platform's seeds still loading;
  * - a command run from a subfolder uses the root's .env and the root's embedded folder;
- * - hints name only files the package ships.
+ * - hints name only files the package ships;
+ * - the postgres.js patch (scripts/postinstall.mjs) is applied to the application's own, hoisted
+ *   postgres, not only in this repository's checkout.
  */
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,6 +88,33 @@ describe('the packed package', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('install @pgkit/migra to use autogenerate');
     expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('database:'))).toHaveLength(1);
+  });
+});
+
+describe("the postgres.js patch in the application's node_modules", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('consumer_patch');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('postgres is hoisted to the application and patched at install, in its ES module and CommonJS builds', () => {
+    expect(existsSync(path.join(app, 'node_modules', 'cmmc-db', 'node_modules', 'postgres'))).toBe(false);
+    for (const build of ['src', 'cjs/src']) {
+      expect(readFileSync(path.join(app, 'node_modules', 'postgres', build, 'connection.js'), 'utf8')).toContain('Patched by cmmc-db (patches/postgres+3.4.9.patch)');
+    }
+  });
+
+  it("test/driver-patch.test.ts's reproduction, run with the application's postgres, survives", async () => {
+    // Copied into the application so that `import 'postgres'` resolves to its node_modules.
+    const fixture = path.join(app, 'reserved-terminate.mjs');
+    writeFileSync(fixture, readFileSync(path.join(ROOT, 'test', 'fixtures', 'reserved-terminate.mjs')));
+    const r = await inApp(fixture, [db.url]);
+    expect(r.stderr).not.toContain('TypeError');
+    expect(r.stdout).toBe('survived: CONNECTION_CLOSED CONNECTION_CLOSED ok');
+    expect(r.exitCode).toBe(0);
   });
 });
 
