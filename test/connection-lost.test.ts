@@ -94,7 +94,7 @@ describe('the server terminates the tool\'s session mid-command', () => {
     expect(killed).toBeGreaterThan(0);
     oneLine(r);
     expect(r.stderr).toContain(`the connection to PostgreSQL was lost during upgrade of revision ${ids[1]}`);
-    expect(r.stderr).toContain(`${ids[1]} was rolled back; applied before it in this run: ${ids[0]}`);
+    expect(r.stderr).toContain(`${ids[1]} was rolled back and the database is consistent; applied before it in this run: ${ids[0]}`);
     const sql = postgres(tdb.url, { max: 1, onnotice: () => {} });
     try {
       expect((await sql`SELECT version_num FROM public.cmmc_schema_version`).map((x) => x.version_num)).toEqual([ids[0]]);

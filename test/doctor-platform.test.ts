@@ -20,7 +20,7 @@ describe('doctor on the platform schema', () => {
     expect(r.exitCode).toBe(0);
     const dup = r.data.checks.find((c: any) => c.id === 'indexes.duplicate');
     expect(dup.status).toBe('ok');
-    expect(dup.rows.map((row: any) => row.index).sort()).toEqual(['public.idx_findings_assessment_id', 'public.idx_provider_inheritance_provider']);
+    expect(dup.rows.map((row: any) => row.index).sort()).toEqual(['public.idx_provider_inheritance_provider']);
     expect(r.data.checks.find((c: any) => c.id === 'maintenance.cache-hit').status).toBe('ok');
   });
 

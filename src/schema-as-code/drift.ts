@@ -76,11 +76,13 @@ export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersio
       };
       const direct = compareSnapshots(expected, actual);
       const changed = (changes: ObjectChange[]) => changes.filter((c) => c.change === 'changed').length;
-      if (changed(direct) === 0 || scratch.kind !== 'server') return report(direct, handle.url);
+      // `return await`, not `return`: the finally below must not close the scratch database (and, when
+      // embedded, its socket) while the report still reads it.
+      if (changed(direct) === 0 || scratch.kind !== 'server') return await report(direct, handle.url);
       // Definitions differ: the live database may have been through a backup and restore, which
       // PostgreSQL deparses differently (reload.ts). The expected schema goes through the same
       // round trip, and a definition equal to either form is unchanged.
-      return withScratchDatabase(config, 'reload', async (reloaded) => {
+      return await withScratchDatabase(config, 'reload', async (reloaded) => {
         await reloadThroughDump(handle.url, reloaded, config);
         const changes = compareSnapshots(expected, actual, await takeSnapshot(reloaded.url, options));
         // The reconciling SQL is computed against the form the live database is in.

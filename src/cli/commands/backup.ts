@@ -163,10 +163,11 @@ function registerList(backup: Command, ctx: CliContext): void {
         if (!records.length) ctx.out.info(`no backups${source ? ` of ${describeDatabase(source)}` : ''} in ${dir}`);
         else
           ctx.out.table(
-            ['name', ...(source ? [] : ['database']), 'age', 'size', 'kind', 'revision', 'verified'],
+            // The database column always (issue 17): its name for this database's list, the full identity with --all.
+            ['name', 'database', 'age', 'size', 'kind', 'revision', 'verified'],
             records.map((r) => [
               r.name,
-              ...(source ? [] : [describeDatabase(identityOf(r))]),
+              source ? r.database : describeDatabase(identityOf(r)),
               formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
               [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
