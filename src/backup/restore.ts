@@ -89,10 +89,19 @@ async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
   return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore', kysely: false });
 }
 
-/** `<db>_pre_restore_<stamp>`, at most 63 bytes. */
-export function keptName(database: string, at: Date): string {
-  const suffix = `_pre_restore_${stamp(at).toLowerCase()}`;
+/** `<db>_pre_restore_<stamp>` (`…_<n>` for the n-th in the same second, n > 1), at most 63 bytes. */
+export function keptName(database: string, at: Date, n = 1): string {
+  const suffix = `_pre_restore_${stamp(at).toLowerCase()}${n > 1 ? `_${n}` : ''}`;
   return database.slice(0, 63 - suffix.length) + suffix;
+}
+
+/** The first `keptName` not taken on the server: two restores within one second must not collide. */
+async function freeKeptName(admin: DbHandle, database: string, at: Date): Promise<string> {
+  for (let n = 1; ; n++) {
+    const name = keptName(database, at, n);
+    const [row] = await admin.sql<{ taken: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS taken`;
+    if (!row.taken) return name;
+  }
 }
 
 /**
@@ -191,7 +200,7 @@ async function restoreServerTarget(config: CmmcConfig, record: BackupRecord, ope
       ...base,
       exists,
       method: dataOnly ? 'data-into-existing' : 'new-database-and-swap',
-      ...(exists && !dataOnly ? { keepAs: keptName(target, at) } : {}),
+      ...(exists && !dataOnly ? { keepAs: await freeKeptName(admin, target, at) } : {}),
     };
     if (exists) {
       await refuseIfBusy(admin, target);

@@ -1,0 +1,48 @@
+/**
+ * A restore keeps the database it replaces as <db>_pre_restore_<second>. Two restores within one
+ * second (found by CI: "database …_pre_restore_… already exists") must both succeed: the name of
+ * the kept database takes a suffix when the plain one is taken.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keptName } from '../src/backup/restore.js';
+import { runCliJson } from './helpers/cli.js';
+import { adminQuery, createTestDatabase, dropDatabase, query, type TestDatabase } from './helpers/server.js';
+
+describe('the database a restore replaces', () => {
+  let db: TestDatabase;
+  let dir: string;
+  const taken: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cmmc_kept');
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-kept-'));
+  });
+  afterAll(async () => {
+    const kept = await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${db.name}_pre_restore_%'`);
+    for (const { datname } of kept) await dropDatabase(datname);
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is kept under a name of its own even when the plain dated name is taken (two restores in one second)', async () => {
+    await query(db.url, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+    const backup = await runCliJson(['backup', '--dir', dir], { url: db.url });
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    // Take the plain dated names of the next 20 seconds, as an earlier restore in the same second would have.
+    const now = Date.now();
+    for (let s = 0; s < 20; s++) {
+      const name = keptName(db.name, new Date(now + s * 1000));
+      taken.push(name);
+      await adminQuery(`CREATE DATABASE "${name}"`);
+    }
+    const restored = await runCliJson(['backup', 'restore', backup.data.name, '--dir', dir, '--yes'], { url: db.url });
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(taken).not.toContain(restored.data.keptAs);
+    expect(restored.data.keptAs).toMatch(new RegExp(`^${db.name}_pre_restore_\\d{8}t\\d{6}z_2$`));
+    expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${restored.data.keptAs}'`)).toHaveLength(1);
+    expect(await query(db.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1 }]);
+  });
+});
