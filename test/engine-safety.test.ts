@@ -96,8 +96,12 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
     const target = await backend.create();
     const env = envFor(target, path.join(FIXTURES, 'linear'));
     const holder = postgres(target.url!, { max: 1, onnotice: () => {} });
+    // The same key held in another database of the server (another project's run): not the holder to name.
+    const elsewhere = await backend.create();
+    const otherHolder = postgres(elsewhere.url!, { max: 1, onnotice: () => {} });
     try {
       const key = lockKey({ versionSchema: 'public', versionTable: 'cmmc_schema_version', metaSchema: 'cmmc_db' });
+      await otherHolder`SELECT pg_advisory_lock(${key.toString()}::bigint)`;
       const [{ pid }] = await holder`SELECT pg_backend_pid() AS pid, pg_advisory_lock(${key.toString()}::bigint)`;
       const gaveUp = await runCli(['upgrade', 'head', '--lock-timeout', '1s'], { env });
       expect(gaveUp.exitCode).toBe(1);
@@ -121,7 +125,9 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
       expect(await versionRows(target)).toEqual(['1a0000000005']);
     } finally {
       await holder.end();
+      await otherHolder.end();
       await target.drop();
+      await elsewhere.drop();
     }
   });
 

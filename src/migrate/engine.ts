@@ -195,8 +195,11 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
   const k = key.toString();
   const [got] = await reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`;
   if (got.ok) return;
+  // Advisory locks belong to one database: the same key held in another database (another run of
+  // cmmc-db on the same server) is not ours to name.
   const holder = await reserved<{ pid: number }[]>`
     SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND ((classid::bigint << 32) | objid::bigint) = ${k}::bigint LIMIT 1`;
   await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
   // Poll instead of blocking in pg_advisory_lock: a session blocked inside a statement holds a
