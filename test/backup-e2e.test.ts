@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
-import { adminQuery, createTestDatabase, dropDatabase, query, uniqueName, urlFor, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, dropDatabase, query, uniqueName, urlFor, schemaOf, type TestDatabase } from './helpers/server.js';
 
 const PASSWORD = 'n0t-printed-S3cret';
 const REVISION = '0123456789ab';
@@ -48,14 +48,6 @@ async function rowCounts(database: string): Promise<Record<string, number>> {
   return counts;
 }
 
-/** pg_dump --schema-only, without the comment lines and the per-run \restrict keys. */
-async function schemaOf(database: string): Promise<string> {
-  const r = await execa('pg_dump', ['--schema-only', '--no-owner', '-h', '127.0.0.1', '-U', 'postgres', database]);
-  return r.stdout
-    .split('\n')
-    .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l))
-    .join('\n');
-}
 
 function assertNoPassword(...texts: string[]): void {
   for (const t of texts) expect(t).not.toContain(PASSWORD);

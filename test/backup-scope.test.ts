@@ -8,22 +8,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { adminQuery, createTestDatabase, dropDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, dropDatabase, query, urlFor, schemaOf, type TestDatabase } from './helpers/server.js';
 
 const FIXTURE = path.resolve('test/fixtures/restore');
 
-/** pg_dump --schema-only, without comment lines and the per-run \restrict keys. */
-async function schemaOf(database: string): Promise<string> {
-  const r = await execa('pg_dump', ['--schema-only', '--no-owner', '-h', '127.0.0.1', '-U', 'postgres', database]);
-  return r.stdout
-    .split('\n')
-    .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l))
-    .join('\n');
-}
 
 async function keptDatabases(name: string): Promise<string[]> {
   const rows = await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${name}\\_pre\\_restore\\_%'`);

@@ -3,6 +3,7 @@
  * in CI), and throwaway databases on it: each test makes its own and drops it.
  */
 import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import postgres from 'postgres';
 
 export const ADMIN_URL = process.env.CMMC_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -52,4 +53,13 @@ export async function query<T extends object = Record<string, any>>(url: string,
   } finally {
     await sql.end();
   }
+}
+
+/** The schema of a database as `pg_dump --schema-only` prints it, without comment lines and the per-run \restrict keys (to compare two databases). */
+export async function schemaOf(database: string): Promise<string> {
+  const r = await execa('pg_dump', ['--schema-only', '--no-owner', '-h', '127.0.0.1', '-U', 'postgres', database]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l))
+    .join('\n');
 }
