@@ -4,6 +4,7 @@
  * capability, and render.
  */
 import type { Command } from 'commander';
+import type postgres from 'postgres';
 import { asOwner, describeTarget, resolveConfig, type CmmcConfig } from '../config/config.js';
 import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { Output } from './output.js';
@@ -67,18 +68,23 @@ export class CliContext {
   async open(options: OpenOptions = {}): Promise<DbHandle> {
     const config = this.config();
     this.announce(config);
-    const { openDatabase } = await import('../db/connection.js');
-    const handle = await openDatabase(config, { pool: { max: 4, min: 0 }, ...options });
+    const [{ openDatabase }, scratch] = await Promise.all([
+      import('../db/connection.js'),
+      config.kind === 'server' ? import('../schema-as-code/scratch.js') : undefined,
+    ]);
+    // On a server, the connection's first statement lists the scratch databases to sweep: the
+    // check that it answers and the sweep's question in one round trip.
+    let candidates: string[] | undefined;
+    const firstQuery = scratch && (async (sql: postgres.Sql) => void (candidates = await scratch.scratchCandidates(sql)));
+    const handle = await openDatabase(config, { pool: { max: 4, min: 0 }, ...(firstQuery ? { firstQuery } : {}), ...options });
     this.handles.push(handle);
     // Interrupted: close at once, so that the server rolls back whatever transaction is in flight.
     this.releases.push(onInterrupt(async () => {
       await handle.sql.end({ timeout: 0 }).catch(() => {});
       await handle.close();
     }, 'connections closed (the server rolls back any transaction in flight)'));
-    if (config.kind === 'server') {
-      const { sweepScratchDatabases } = await import('../schema-as-code/scratch.js');
-      await sweepScratchDatabases(handle.sql);
-    }
+    // candidates is undefined when the first statement was another (a warm pool, the caller's own).
+    if (scratch && (candidates === undefined || candidates.length > 0)) await scratch.sweepScratchDatabases(handle.sql, candidates);
     return handle;
   }
 

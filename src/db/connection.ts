@@ -27,6 +27,12 @@ export interface OpenOptions {
   kysely?: boolean;
   /** postgres.js's fetch_types (default true); see PoolOptions.fetchTypes. */
   fetchTypes?: boolean;
+  /**
+   * The statement that checks the new pool answers (default `SELECT 1`). A caller that has a
+   * statement to run at once anyway passes it here and saves a round trip; its failure is reported
+   * as a failed connect.
+   */
+  firstQuery?: (sql: postgres.Sql) => Promise<unknown>;
 }
 
 export interface DbHandle<DB = any> {
@@ -120,7 +126,9 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     await boundedFirstQuery(sql, conn, () =>
       options.warm && settings.min > 0
         ? Promise.all(Array.from({ length: Math.min(settings.min, settings.max) }, () => sql`SELECT 1`))
-        : sql`SELECT 1`,
+        : options.firstQuery
+          ? options.firstQuery(sql)
+          : sql`SELECT 1`,
     );
   } catch (err) {
     // Nothing to wait for after a failed connect: end at once.

@@ -76,10 +76,45 @@ export async function getCurrentHeads(handle: DbHandle): Promise<string[]> {
   return readVersionRows(viaPostgres(handle), handle.config);
 }
 
+/**
+ * The version table's rows and the recorded checksums together, in two statements where
+ * readVersionRows + readChecksums take four: which of the two tables exist (a statement cannot name
+ * a table that may be missing), then both tables' rows in one. Each statement is a round trip, and
+ * `current` is mostly waiting on them.
+ */
+export async function readEngineState(q: RunQuery, config: MetaConfig): Promise<{ current: string[]; checksums: Map<string, string> }> {
+  const n = metaNames(config);
+  const [exists] = await q<{ version: string | null; log: string | null }>(
+    `SELECT to_regclass(${literal(n.version)})::text AS version, to_regclass(${literal(n.log)})::text AS log`,
+  );
+  if (exists?.version == null || exists.log == null) {
+    // A database that is not (fully) under the engine yet: the rare case, read as before.
+    return {
+      current: exists?.version == null ? [] : await readVersionRows(q, config),
+      checksums: exists?.log == null ? new Map() : await readChecksums(q, config),
+    };
+  }
+  const rows = await q<{ version_num: string | null; revision: string | null; checksum: string | null }>(
+    `SELECT version_num, NULL AS revision, NULL AS checksum FROM ${n.version}
+     UNION ALL
+     SELECT * FROM (SELECT DISTINCT ON (revision) NULL AS version_num, revision, checksum FROM ${n.log}
+                     WHERE operation IN ('upgrade', 'stamp') AND checksum IS NOT NULL
+                     ORDER BY revision, id DESC) AS applied
+     ORDER BY version_num`,
+  );
+  // Version rows first, ordered as readVersionRows orders them (the log's rows have no version_num).
+  const current: string[] = [];
+  const checksums = new Map<string, string>();
+  for (const r of rows) {
+    if (r.version_num != null) current.push(r.version_num);
+    else checksums.set(r.revision!, r.checksum!);
+  }
+  return { current, checksums };
+}
+
 /** Where the database stands against the files. Takes no lock and creates nothing. */
 export async function getStatus(handle: DbHandle, script?: Script): Promise<Status> {
   const s = script ?? (await (await import('./script.js')).loadScript(handle.config));
-  const q = viaPostgres(handle);
-  const current = await readVersionRows(q, handle.config);
-  return computeStatus(s, current, await readChecksums(q, handle.config));
+  const { current, checksums } = await readEngineState(viaPostgres(handle), handle.config);
+  return computeStatus(s, current, checksums);
 }

@@ -86,14 +86,14 @@ export function scratchName(label: string, prefix = SCRATCH_PREFIX): string {
  * Drops the scratch databases (names made by `scratchName`, any prefix starting `cmmc_`) that
  * this machine made for processes that are gone: the leftovers of a run killed outright.
  * Best effort and quiet: a database the role may not drop is left for doctor to report.
+ * `candidates`: the answer of `scratchCandidates` when the caller already has it (asked when absent).
  * Returns the names dropped.
  */
-export async function sweepScratchDatabases(sql: postgres.Sql): Promise<string[]> {
+export async function sweepScratchDatabases(sql: postgres.Sql, candidates?: string[]): Promise<string[]> {
   const dropped: string[] = [];
   try {
     const host = hostTag();
-    const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${'cmmc\\_%\\_h' + host + '\\_p%'}`;
-    for (const { datname } of rows) {
+    for (const datname of candidates ?? (await scratchCandidates(sql))) {
       const owner = ownerIn(datname, new RegExp(`_h${host}_(p[0-9a-z]+_t[0-9a-z]+)_[0-9a-z]+$`));
       if (!owner || processAlive(owner.pid, owner.start)) continue;
       try {
@@ -107,6 +107,16 @@ export async function sweepScratchDatabases(sql: postgres.Sql): Promise<string[]
     // The catalogue could not be read: nothing swept this time.
   }
   return dropped;
+}
+
+/**
+ * The databases of this machine whose names say a cmmc-db process made them (dead or alive): what
+ * `sweepScratchDatabases` looks at. The CLI asks this as its connection's first statement, so that
+ * the sweep costs no round trip of its own when there is nothing to drop (nearly always).
+ */
+export async function scratchCandidates(sql: postgres.Sql): Promise<string[]> {
+  const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${'cmmc\\_%\\_h' + hostTag() + '\\_p%'}`;
+  return rows.map((r) => r.datname);
 }
 
 /** The server URL scratch databases are made on: the configured URL, or an error for the embedded target. */
