@@ -5,8 +5,8 @@ import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
 import { readKeyFile } from './crypto.js';
-import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts } from './dump.js';
-import { findPgTools } from '../db/pg-tools.js';
+import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts, withDumpSnapshot, type DatabaseFacts } from './dump.js';
+import { findPgTools, warmPgTools } from '../db/pg-tools.js';
 import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
 import {
   bytesAt,
@@ -76,51 +76,57 @@ export function checkCreateOptions(options: CreateOptions): void {
 export async function createBackup(configured: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
   checkCreateOptions(options);
   const config = options.fromStandby ? standbyConfig(configured) : configured;
+  const embedded = config.kind === 'embedded';
+  // pg_dump's version needs no server: the programs answer while we connect.
+  if (!embedded) warmPgTools();
   let source: StandbySource | undefined;
+  // Before the snapshot is taken: the dump then holds at least every commit up to the replayed position.
   if (options.fromStandby) source = await readStandbySource(config);
   // The embedded database's pg_dump (PGlite) writes plain SQL only.
-  const format = config.kind === 'embedded' ? 'plain' : (options.format ?? 'custom');
+  const format = embedded ? 'plain' : (options.format ?? 'custom');
   const contents = options.contents ?? 'full';
   const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
-
-  const facts = await databaseFacts(config);
-  const tools = config.kind === 'embedded' ? embeddedTools() : await findPgTools(facts.serverVersionNum);
   const dir = resolveBackupDir(options.dir);
   ensureBackupDir(dir);
   sweepPartials(dir);
-
-  const started = new Date();
-  const name = newBackupName(dir, facts.database, started);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
-  const file = name + extensionFor(format, compressed, Boolean(secret));
-  const partial = partialPath(dir, file);
-  const finalPath = path.join(dir, file);
 
-  const t0 = performance.now();
-  const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
-  // Interrupted (Ctrl-C, SIGTERM): pg_dump is stopped through the interruption's signal, and the
-  // partial file goes once it has exited. A run killed outright leaves a name that carries its pid,
-  // removed by the next backup or prune (sweepPartials).
-  const abort = new AbortController();
-  let dumping: Promise<unknown> = Promise.resolve();
-  const release = onInterrupt(async () => {
-    abort.abort();
-    await dumping.catch(() => {});
-    rmSync(partial, { recursive: true, force: true });
-  }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
-  try {
-    dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole });
-    await dumping;
-  } catch (err) {
-    rmSync(partial, { recursive: true, force: true });
-    if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
-    const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
-    if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
-    throw err;
-  } finally {
-    if (timer) clearInterval(timer);
-    release();
-  }
+  // The facts (revision, tables) and the dump come from one snapshot on a server (withDumpSnapshot).
+  const dumpWith = async (facts: DatabaseFacts, snapshot: string | undefined) => {
+    const tools = embedded ? embeddedTools() : await findPgTools(facts.serverVersionNum);
+    const started = new Date();
+    const name = newBackupName(dir, facts.database, started);
+    const file = name + extensionFor(format, compressed, Boolean(secret));
+    const partial = partialPath(dir, file);
+    const t0 = performance.now();
+    const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
+    // Interrupted (Ctrl-C, SIGTERM): pg_dump is stopped through the interruption's signal, and the
+    // partial file goes once it has exited. A run killed outright leaves a name that carries its pid,
+    // removed by the next backup or prune (sweepPartials).
+    const abort = new AbortController();
+    let dumping: Promise<unknown> = Promise.resolve();
+    const release = onInterrupt(async () => {
+      abort.abort();
+      await dumping.catch(() => {});
+      rmSync(partial, { recursive: true, force: true });
+    }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
+    try {
+      dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole, snapshot });
+      await dumping;
+    } catch (err) {
+      rmSync(partial, { recursive: true, force: true });
+      if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+      const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
+      if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
+      throw err;
+    } finally {
+      if (timer) clearInterval(timer);
+      release();
+    }
+    return { facts, tools, started, name, file, partial, t0 };
+  };
+  const { facts, tools, started, name, file, partial, t0 } = embedded ? await dumpWith(await databaseFacts(config), undefined) : await withDumpSnapshot(config, dumpWith);
+  const finalPath = path.join(dir, file);
   const durationMs = Math.round(performance.now() - t0);
   tighten(partial);
   const { sha256, sizeBytes } = await checksum(partial);

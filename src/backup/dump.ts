@@ -10,7 +10,8 @@ import { createGunzip, gzipSync } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { connParamsOf, describeHosts } from '../config/conninfo.js';
-import { openDatabase } from '../db/connection.js';
+import type postgres from 'postgres';
+import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
@@ -54,31 +55,74 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   // postgres.js only: a backup has no use for Kysely (about 150 ms to load).
   const handle = await openDatabase(target, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
   try {
-    const [row] = await handle.sql<{ database: string; version: string; num: string; tables: number }[]>`
-      SELECT current_database() AS database, current_setting('server_version') AS version,
-             current_setting('server_version_num') AS num,
-             (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                 AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables`;
-    // The engine's own reading of the version table (heads; empty when the table is missing).
-    const { getCurrentHeads } = await import('../migrate/status.js');
-    const revision = await getCurrentHeads(handle);
-    const { rlsBypassRole } = await import('../tenant/roles.js');
-    const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(handle.sql);
-    const systemIdentifier = url ? await readSystemIdentifier(handle) : undefined;
-    return {
-      ...(systemIdentifier ? { systemIdentifier } : {}),
-      database: row.database,
-      host: url ? describeHosts(connParamsOf(url)) : 'embedded',
-      serverVersion: row.version,
-      serverVersionNum: Number(row.num),
-      revision,
-      tables: row.tables,
-      rlsBypassRole: bypass,
-    };
+    return await readFacts(handle.sql, config, url);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The facts of the database `sql` is connected to (or the transaction it is in: then they are of
+ * that transaction's snapshot). `url` is the server's (undefined for the embedded database).
+ */
+async function readFacts(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig, url: string | undefined): Promise<DatabaseFacts> {
+  const [row] = await sql<{ database: string; version: string; num: string; tables: number; sysid: string | null }[]>`
+    SELECT current_database() AS database, current_setting('server_version') AS version,
+           current_setting('server_version_num') AS num,
+           (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables,
+           -- Asked first: a role without the right would fail the query (and abort a transaction).
+           ${url ? sql`CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+                        THEN (SELECT system_identifier::text FROM pg_control_system()) END` : sql`NULL`} AS sysid`;
+  // The engine's own reading of the version table (heads; empty when the table is missing).
+  const { getCurrentHeads } = await import('../migrate/status.js');
+  const revision = await getCurrentHeads({ sql, config } as unknown as DbHandle);
+  const { rlsBypassRole } = await import('../tenant/roles.js');
+  const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(sql as postgres.Sql);
+  return {
+    ...(row.sysid ? { systemIdentifier: row.sysid } : {}),
+    database: row.database,
+    host: url ? describeHosts(connParamsOf(url)) : 'embedded',
+    serverVersion: row.version,
+    serverVersionNum: Number(row.num),
+    revision,
+    tables: row.tables,
+    rlsBypassRole: bypass,
+  };
+}
+
+/**
+ * Runs `dump` with the facts of the configured server database and a snapshot exported from the
+ * transaction they were read in (pg_export_snapshot), which `dump` hands to pg_dump (--snapshot):
+ * the manifest's revision and table count then describe exactly what the archive holds, even when
+ * an upgrade commits meanwhile. The transaction stays open until `dump` has finished (pg_dump and
+ * its parallel workers import the snapshot when they start).
+ */
+export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: DatabaseFacts, snapshot: string) => Promise<T>): Promise<T> {
+  const url = serverUrl(config);
+  // The modules readFacts needs load while the connection is made.
+  void import('../migrate/status.js');
+  void import('../tenant/roles.js');
+  const handle = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+  let done = false;
+  let result!: T;
+  try {
+    await handle.sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+      // The session only holds the snapshot while pg_dump runs: a server-wide idle timeout must not end it.
+      await tx`SET LOCAL idle_in_transaction_session_timeout = 0`;
+      const [{ snapshot }] = await tx<{ snapshot: string }[]>`SELECT pg_export_snapshot() AS snapshot`;
+      const facts = await readFacts(tx, config, url);
+      result = await dump(facts, snapshot);
+      done = true;
+    });
+  } catch (err) {
+    // The dump is complete: a session lost afterwards (its COMMIT of a read-only transaction) changes nothing.
+    if (!done) throw err;
+  } finally {
+    await handle.close();
+  }
+  return result;
 }
 
 /** pg_control_system()'s system identifier as text; undefined when the role may not call it. */
@@ -162,6 +206,8 @@ export interface DumpRequest {
   signal?: AbortSignal;
   /** `--role` for pg_dump: the BYPASSRLS role of databaseFacts().rlsBypassRole. */
   role?: string | null;
+  /** `--snapshot` for pg_dump: exported by withDumpSnapshot, where the manifest's facts were read. */
+  snapshot?: string;
 }
 
 /** Runs the dump of the configured target into `request.out`. */
@@ -178,6 +224,7 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
   const url = serverUrl(config);
   const args = [`--format=${request.format}`, '--no-password'];
   if (request.role) args.push(`--role=${request.role}`);
+  if (request.snapshot) args.push(`--snapshot=${request.snapshot}`);
   if (request.contents === 'schema-only') args.push('--schema-only');
   if (request.contents === 'data-only') args.push('--data-only');
   // A plain script carries its own DROP … IF EXISTS so that it restores over an existing database.
@@ -187,26 +234,26 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
   const pg = { env: libpqEnv(url) };
   if (request.encryptWith) {
     const encryption = await prepareEncryption(request.encryptWith);
-    const child = runPg(request.tools.pgDump, args, pg.env, { buffer: { stdout: false, stderr: true }, cancelSignal: request.signal });
-    const [result, written] = await Promise.allSettled([child, encryptStream(child.stdout!, request.out, encryption)]);
+    const child = runPg(request.tools.pgDump, args, pg.env, { stdout: 'stream', cancelSignal: request.signal });
+    const [result, written] = await Promise.allSettled([child.done, encryptStream(child.stdout!, request.out, encryption)]);
     if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
     if (result.status === 'rejected') throw result.reason;
     if (written.status === 'rejected') throw written.reason;
   } else {
-    const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal });
+    const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal }).done;
     if (result.exitCode !== 0) throw dumpFailed(result.stderr);
   }
 }
 
-function dumpFailed(stderr: unknown): CmmcError {
-  return new CmmcError('backup.pg-dump', `pg_dump failed: ${lastLine(Buffer.isBuffer(stderr) ? stderr.toString() : stderr)}`, {
+function dumpFailed(stderr: string): CmmcError {
+  return new CmmcError('backup.pg-dump', `pg_dump failed: ${lastLine(stderr)}`, {
     hint: 'nothing was kept; fix the cause and run the backup again',
   });
 }
 
 /** Lists the archive's table of contents with `pg_restore --list`; throws when it cannot be read. */
 export async function listArchive(tools: PgTools, file: string): Promise<string[]> {
-  const result = await runPg(tools.pgRestore, ['--list', file], {});
+  const result = await runPg(tools.pgRestore, ['--list', file], {}).done;
   if (result.exitCode !== 0) {
     throw new CmmcError('backup.unreadable', `pg_restore cannot read the archive: ${lastLine(result.stderr)}`, { hint: 'the archive is damaged; use another backup' });
   }
@@ -252,7 +299,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
     // psql stops reading at the first error; a closed pipe then is expected, not a failure.
     const feeding = pipeline(source, child.stdin!).catch(() => {});
-    const result = await child;
+    const result = await child.done;
     await feeding;
     if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
     return;
@@ -263,7 +310,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
   if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
   else args.push('--single-transaction');
   // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
-  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() });
+  const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() }).done;
   if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
 }
 

@@ -16,7 +16,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { currentIdentity, databaseFacts, restoreTarget } from './dump.js';
+import { currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
 import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
 import { openArchive } from './verify.js';
 
@@ -36,6 +36,12 @@ export interface RestoreOptions {
   confirm?: (plan: RestorePlan) => Promise<boolean>;
   /** Only work out the plan (the backup is verified; nothing is changed). */
   dryRun?: boolean;
+  /**
+   * The answer is yes already (`--yes`): the new database is created while the backup is verified
+   * instead of after (it is dropped again when the backup does not verify or the restore stops).
+   * Without it nothing is created before `confirm` says yes.
+   */
+  confirmed?: boolean;
 }
 
 /** What a restore will do, for the confirmation and --dry-run. */
@@ -130,39 +136,62 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
   if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
   if (!DB_NAME.test(target)) throw new CmmcError('usage', `"${target}" is not a database name this tool creates`, { hint: 'use letters, digits and underscores', exitCode: 2 });
-  const here = await currentIdentity(config);
-  const targetSource: DatabaseIdentity = embedded ? here : { ...here, database: target };
   const dir = resolveBackupDir(options.dir);
-  // With no name, the newest backup of the database being restored; another database's only when named.
-  const record = findBackup(dir, name, name ? undefined : targetSource);
-  const backupSource = identityOf(record);
-  const otherDatabase = sameDatabase(backupSource, targetSource) ? undefined : `${record.name} is a backup of ${describeDatabase(backupSource)}, not of ${describeDatabase(targetSource)}`;
-
-  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  if (embedded) {
+    const here = await currentIdentity(config);
+    const record = findBackup(dir, name, name ? undefined : here);
+    return withOpenedArchive(record, here, options, (opened, base) => restoreEmbeddedTarget(config, record, opened, base, options));
+  }
+  // One session on the maintenance database serves every step that is not inside the target (the
+  // server's identity, the plan, the swap): a restore starts as few connections as it can.
+  const admin = await maintenanceHandle(config);
   try {
-    if (!opened.ok) {
-      const failed = opened.checks.find((c) => c.status === 'fail')!;
-      throw new CmmcError('backup.does-not-verify', `${record.name} does not verify (${failed.id}: ${failed.detail}); refusing to restore it`, {
-        hint: 'restore another backup (cmmc-db backup list)',
-      });
-    }
-    const basePlan = {
-      backup: record.name,
-      backupCreatedAt: record.createdAt,
-      backupRevision: record.revision ?? [],
-      backupSource: describeDatabase(backupSource),
-      database: target,
-      ...(otherDatabase ? { otherDatabase } : {}),
-    };
-    if (embedded) return await restoreEmbeddedTarget(config, record, opened, basePlan, options);
-    return await restoreServerTarget(config, record, opened, basePlan, target, options);
+    const here = await identityOfOpen(config, admin);
+    const targetSource: DatabaseIdentity = { ...here, database: target };
+    // With no name, the newest backup of the database being restored; another database's only when named.
+    const record = findBackup(dir, name, name ? undefined : targetSource);
+    return await restoreServerTarget(config, admin, record, targetSource, target, options);
   } finally {
-    opened.cleanup();
+    await admin.close();
   }
 }
 
 type BasePlan = Omit<RestorePlan, 'exists' | 'method'>;
 type Opened = Awaited<ReturnType<typeof openArchive>>;
+
+/** The plan's part that depends on the backup alone. */
+function basePlanOf(record: BackupRecord, targetSource: DatabaseIdentity, database: string): BasePlan {
+  const backupSource = identityOf(record);
+  const otherDatabase = sameDatabase(backupSource, targetSource) ? undefined : `${record.name} is a backup of ${describeDatabase(backupSource)}, not of ${describeDatabase(targetSource)}`;
+  return {
+    backup: record.name,
+    backupCreatedAt: record.createdAt,
+    backupRevision: record.revision ?? [],
+    backupSource: describeDatabase(backupSource),
+    database,
+    ...(otherDatabase ? { otherDatabase } : {}),
+  };
+}
+
+/** A backup that does not verify is refused in one line naming the failed check. */
+function refuseUnverified(record: BackupRecord, opened: Opened): void {
+  if (opened.ok) return;
+  const failed = opened.checks.find((c) => c.status === 'fail')!;
+  throw new CmmcError('backup.does-not-verify', `${record.name} does not verify (${failed.id}: ${failed.detail}); refusing to restore it`, {
+    hint: 'restore another backup (cmmc-db backup list)',
+  });
+}
+
+/** Verifies the archive (refusing one that does not verify), runs `use`, and always removes any decrypted copy. */
+async function withOpenedArchive<T>(record: BackupRecord, targetSource: DatabaseIdentity, options: RestoreOptions, use: (opened: Opened, base: BasePlan) => Promise<T>): Promise<T> {
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  try {
+    refuseUnverified(record, opened);
+    return await use(opened, basePlanOf(record, targetSource, targetSource.database));
+  } finally {
+    opened.cleanup();
+  }
+}
 
 function notRestored(record: BackupRecord, plan: RestorePlan): RestoreResult {
   return { name: record.name, database: plan.database, created: false, replaced: false, revision: [], tables: 0, durationMs: 0, restored: false, plan, notes: [] };
@@ -184,33 +213,38 @@ async function restoreEmbeddedTarget(config: CmmcConfig, record: BackupRecord, o
   return { name: record.name, database: facts.database, created: !exists, replaced: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
 }
 
-async function restoreServerTarget(config: CmmcConfig, record: BackupRecord, opened: Opened, base: BasePlan, target: string, options: RestoreOptions): Promise<RestoreResult> {
+async function restoreServerTarget(config: CmmcConfig, admin: DbHandle, record: BackupRecord, targetSource: DatabaseIdentity, target: string, options: RestoreOptions): Promise<RestoreResult> {
   const dataOnly = record.contents === 'data-only';
   const at = new Date();
-  const admin = await maintenanceHandle(config);
+  // These do not depend on each other and run at once: verifying the archive (sha256, pg_restore
+  // --list), reading the database being replaced for the plan (through the maintenance session,
+  // then one short session on it), and — when the answer is yes already — creating the database the
+  // backup is restored into. Their outcomes are looked at in the order they always were.
+  const verifying = openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  const surveying = surveyTarget(config, admin, record, target, at);
+  const { createScratchDatabase } = dataOnly ? { createScratchDatabase: undefined } : await import('../schema-as-code/scratch.js');
+  const early = createScratchDatabase && options.confirmed && !options.dryRun ? createScratchDatabase(config, 'restore') : undefined;
+  let building: Awaited<ReturnType<NonNullable<typeof createScratchDatabase>>> | undefined;
+  let opened: Opened | undefined;
   try {
-    const [row] = await admin.sql<{ exists: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target}) AS exists`;
-    const exists = row.exists;
-    if (dataOnly && !exists) {
-      throw new CmmcError('backup.data-only', `${record.name} holds data only, and database "${target}" does not exist to load it into`, {
-        hint: 'restore a schema backup first, or pick a full backup',
-      });
-    }
+    const [verified, surveyed, created] = await Promise.allSettled([verifying, surveying, early]);
+    if (created.status === 'fulfilled') building = created.value;
+    // Every step has settled (allSettled): an archive that was opened is always cleaned up below.
+    if (verified.status === 'rejected') throw verified.reason;
+    opened = verified.value;
+    refuseUnverified(record, opened);
+    if (surveyed.status === 'rejected') throw surveyed.reason;
+    const survey = surveyed.value;
     const plan: RestorePlan = {
-      ...base,
-      exists,
+      ...basePlanOf(record, targetSource, target),
+      exists: survey.exists,
       method: dataOnly ? 'data-into-existing' : 'new-database-and-swap',
-      ...(exists && !dataOnly ? { keepAs: await freeKeptName(admin, target, at) } : {}),
+      ...(survey.keepAs ? { keepAs: survey.keepAs } : {}),
+      ...(survey.facts ? { tablesNow: survey.facts.tables, revisionNow: survey.facts.revision } : {}),
     };
-    if (exists) {
-      await refuseIfBusy(admin, target);
-      const facts = await databaseFacts(config, target).catch(() => undefined);
-      if (facts) {
-        plan.tablesNow = facts.tables;
-        plan.revisionNow = facts.revision;
-      }
-    }
     if (options.dryRun || (options.confirm && !(await options.confirm(plan)))) return notRestored(record, plan);
+    if (created.status === 'rejected') throw created.reason;
+    const exists = survey.exists;
 
     const t0 = performance.now();
     if (dataOnly) {
@@ -222,32 +256,58 @@ async function restoreServerTarget(config: CmmcConfig, record: BackupRecord, ope
 
     // Built aside under a scratch name (dropped if anything stops it, swept by a later run if this
     // process is killed), then swapped in.
-    const { createScratchDatabase } = await import('../schema-as-code/scratch.js');
-    const building = await createScratchDatabase(config, 'restore');
+    building ??= await createScratchDatabase!(config, 'restore');
     const notes: string[] = [];
+    let facts: DatabaseFacts;
     try {
       await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: building.name, clean: false, jobs: options.jobs, noOwner: options.noOwner });
-      if (exists) notes.push(...(await carryOverDatabaseSettings(admin, target, building.name)));
+      // What the result reports (tables, revision) is read in the restored database before the swap,
+      // at the same time as its settings are carried over; that short session has ended before the
+      // rename (which also waits a few seconds for a session that is still ending).
+      const [carried, restoredFacts] = await Promise.all([exists ? carryOverDatabaseSettings(admin, target, building.name) : [], databaseFacts(config, building.name)]);
+      notes.push(...carried);
+      facts = restoredFacts;
       // The rename needs the database to itself: someone who connected meanwhile stops the swap.
       await refuseIfBusy(admin, target);
       await admin.sql.begin(async (tx) => {
         if (exists) await tx.unsafe(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(plan.keepAs!)}`);
-        await tx.unsafe(`ALTER DATABASE ${quoteIdent(building.name)} RENAME TO ${quoteIdent(target)}`);
+        await tx.unsafe(`ALTER DATABASE ${quoteIdent(building!.name)} RENAME TO ${quoteIdent(target)}`);
       });
       building.keep();
     } catch (err) {
-      await building.drop().catch(() => {});
       if ((err as { code?: string }).code === '55006') {
         throw new CmmcError('backup.restore-busy', `database "${target}" gained a session while the backup was restored; nothing was changed`, { hint: 'stop the application and run the restore again' });
       }
       throw err;
     }
     const durationMs = Math.round(performance.now() - t0);
-    const facts = await databaseFacts(config, target);
     return { name: record.name, database: target, created: !exists, replaced: exists, ...(exists ? { keptAs: plan.keepAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes };
   } finally {
-    await admin.close();
+    // Not kept (refused, declined, failed, interrupted): the database built aside goes.
+    await building?.drop().catch(() => {});
+    opened?.cleanup();
   }
+}
+
+/**
+ * What the plan says about the database being replaced: whether it exists, the name it will be kept
+ * under, and its tables and revision now. Refuses when a data-only backup has nothing to load into,
+ * and when other sessions are on it (before this opens one of its own).
+ */
+async function surveyTarget(config: CmmcConfig, admin: DbHandle, record: BackupRecord, target: string, at: Date): Promise<{ exists: boolean; keepAs?: string; facts?: DatabaseFacts }> {
+  const dataOnly = record.contents === 'data-only';
+  const [row] = await admin.sql<{ exists: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target}) AS exists`;
+  const exists = row.exists;
+  if (dataOnly && !exists) {
+    throw new CmmcError('backup.data-only', `${record.name} holds data only, and database "${target}" does not exist to load it into`, {
+      hint: 'restore a schema backup first, or pick a full backup',
+    });
+  }
+  if (!exists) return { exists };
+  const keepAs = dataOnly ? undefined : await freeKeptName(admin, target, at);
+  await refuseIfBusy(admin, target);
+  const facts = await databaseFacts(config, target).catch(() => undefined);
+  return { exists, ...(keepAs ? { keepAs } : {}), ...(facts ? { facts } : {}) };
 }
 
 /**

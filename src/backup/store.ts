@@ -6,9 +6,9 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
 import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
@@ -289,18 +289,33 @@ export async function checksum(target: string): Promise<{ sha256: string; sizeBy
       const file = path.join(target, f);
       if (!statSync(file).isFile()) continue;
       hash.update(`${f}\0`);
-      size += statSync(file).size;
-      await pipeline(createReadStream(file), async function* (source) {
-        for await (const chunk of source) hash.update(chunk as Buffer);
-      });
+      size += await hashFile(file, hash);
     }
   } else {
-    size = st.size;
-    await pipeline(createReadStream(target), async function* (source) {
-      for await (const chunk of source) hash.update(chunk as Buffer);
-    });
+    size = await hashFile(target, hash);
   }
   return { sha256: hash.digest('hex'), sizeBytes: size };
+}
+
+/**
+ * Feeds a file into `hash` and returns its size. A second pass over an archive pg_dump has just
+ * written (the custom format cannot be hashed while written: pg_dump seeks back to fill in its table
+ * of contents), so it must be cheap: one 4 MiB buffer read again and again, no stream machinery.
+ */
+async function hashFile(file: string, hash: ReturnType<typeof createHash>): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(4 << 20);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return size;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Bytes on disk under a path (a file, or a folder's files); 0 when missing. */

@@ -6,10 +6,10 @@
  * target the driver uses (src/config/conninfo.ts), with the password in the child's environment
  * (PGPASSWORD) — never on a command line, never in a file.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
+import type { Readable, Writable } from 'node:stream';
 import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
 
@@ -107,17 +107,40 @@ function versionOf(file: string): Promise<string | undefined> {
   });
 }
 
+const probes = new Map<string, Promise<PgTools[]>>();
+
+/**
+ * Every candidate pg_dump with its version, asked once per search path. It needs no server, so a
+ * command that will run pg_dump starts it first (`warmPgTools`) and connects meanwhile.
+ */
+function probePgDumps(env: NodeJS.ProcessEnv): Promise<PgTools[]> {
+  const key = `${env.CMMC_PG_BIN_DIR ?? ''}\0${env.PATH ?? ''}`;
+  let probe = probes.get(key);
+  if (!probe) {
+    // Asked all at once: each answer is a process start, and the candidates do not depend on each other.
+    const candidates = distinctPgDumps(candidateBinDirs(env));
+    probe = Promise.all(candidates.map((c) => versionOf(c.pgDump))).then((versions) => {
+      const found: PgTools[] = [];
+      candidates.forEach(({ dir, pgDump }, i) => {
+        const version = versions[i];
+        const parsed = version ? parsePgVersion(version) : undefined;
+        if (!version || !parsed) return;
+        found.push({ binDir: dir, pgDump, pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql'), version, major: parsed.major });
+      });
+      return found;
+    });
+    probes.set(key, probe);
+  }
+  return probe;
+}
+
+/** Starts asking the candidate programs for their version now, before the server's version is known. */
+export function warmPgTools(env: NodeJS.ProcessEnv = process.env): void {
+  void probePgDumps(env);
+}
+
 async function pickPgTools(serverMajor: number, env: NodeJS.ProcessEnv): Promise<PgTools> {
-  const found: PgTools[] = [];
-  // Asked all at once: each answer is a process start, and the candidates do not depend on each other.
-  const candidates = distinctPgDumps(candidateBinDirs(env));
-  const versions = await Promise.all(candidates.map((c) => versionOf(c.pgDump)));
-  candidates.forEach(({ dir, pgDump }, i) => {
-    const version = versions[i];
-    const parsed = version ? parsePgVersion(version) : undefined;
-    if (!version || !parsed) return;
-    found.push({ binDir: dir, pgDump, pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql'), version, major: parsed.major });
-  });
+  const found = [...(await probePgDumps(env))];
   const usable = found
     .filter((t) => t.major >= serverMajor && executable(t.pgRestore) && executable(t.psql))
     .sort((a, b) => b.major - a.major);
@@ -186,17 +209,74 @@ export function childEnv(pg: Record<string, string>): Record<string, string | un
   return { ...env, ...pg };
 }
 
+/** How a client program ended: its exit code (1 when it could not start or was killed) and its output. */
+export interface PgResult {
+  exitCode: number;
+  /** Empty when stdout was handed to the caller (`stdout: 'stream'`). */
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunPgOptions {
+  /** `pipe`: the caller writes the child's stdin (`child.stdin`); default: none. */
+  stdin?: 'pipe' | 'ignore';
+  /** `stream`: the caller reads `child.stdout` (an archive streamed on); default: kept in memory. */
+  stdout?: 'buffer' | 'stream';
+  /** Stops the program (SIGTERM) when aborted: an interruption, or the caller giving up. */
+  cancelSignal?: AbortSignal;
+}
+
+/** A running client program: the process (for its streams) and the promise of how it ended. */
+export interface PgRun {
+  child: ChildProcess;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  done: Promise<PgResult>;
+}
+
 /**
- * Runs a client program with files created 0600 (umask 077 while the child starts; execa spawns
- * synchronously, so the umask is restored before anything else runs).
+ * Runs a client program with files created 0600 (umask 077 while the child starts: spawn is
+ * synchronous, so the umask is restored before anything else runs). node:child_process directly:
+ * a process runner library costs more to load (execa: about 86 ms of CPU) than pg_dump takes to
+ * dump a small database. Never rejects: a program that cannot start or is stopped ends with
+ * exit code 1 and the reason on stderr.
  */
-export function runPg(file: string, args: string[], pg: Record<string, string>, options: ExecaOptions = {}): ResultPromise {
+export function runPg(file: string, args: string[], pg: Record<string, string>, options: RunPgOptions = {}): PgRun {
   const previous = process.umask(0o077);
+  let child: ChildProcess;
   try {
-    return execa(file, args, { env: childEnv(pg), extendEnv: false, reject: false, stripFinalNewline: true, ...options }) as ResultPromise;
+    child = spawn(file, args, {
+      env: childEnv(pg),
+      stdio: [options.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      signal: options.cancelSignal,
+      killSignal: 'SIGTERM',
+    });
   } finally {
     process.umask(previous);
   }
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  if (options.stdout !== 'stream') child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  // An aborted signal makes spawn emit an AbortError: the program was stopped, which is its result.
+  child.stdin?.on('error', () => {});
+  const done = new Promise<PgResult>((resolve) => {
+    let failure: Error | undefined;
+    child.once('error', (e) => {
+      failure = e;
+      // A program that never started emits no 'close'.
+      if (child.pid === undefined) resolve({ exitCode: 1, stdout: '', stderr: e.message });
+    });
+    child.once('close', (code) => {
+      const stderr = Buffer.concat(err).toString();
+      resolve({
+        exitCode: code ?? 1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: code === null && failure && !stderr ? failure.message : stderr,
+      });
+    });
+  });
+  return { child, stdin: child.stdin, stdout: child.stdout, done };
 }
 
 /** Runs a client program against `url` (psql, pg_dump, pg_restore); output kept in memory. */
@@ -212,8 +292,7 @@ export async function runPgClient(
   const pgEnv = { ...base, ...options.env };
   // The target's own startup options stay, followed by the caller's.
   if (base.PGOPTIONS && options.env?.PGOPTIONS) pgEnv.PGOPTIONS = `${base.PGOPTIONS} ${options.env.PGOPTIONS}`;
-  const result = await runPg(file, args, pgEnv, { stripFinalNewline: false, maxBuffer: 256 * 1024 * 1024 });
-  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+  return runPg(file, args, pgEnv).done;
 }
 
 /** The last meaningful line of a client program's stderr, for a one-line error. */

@@ -70,7 +70,9 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
         if (opts.keyFile && !opts.encrypt) throw usageError('--key-file is given without --encrypt', 'add --encrypt to encrypt the backup');
-        const { createBackup, checkCreateOptions, verifyBackup, formatBytes } = await lib();
+        // create.js and store.js only: the other subcommands' modules (verify, restore, prune,
+        // schedule with cron-parser) are not loaded for the command run most often.
+        const [{ createBackup, checkCreateOptions }, { formatBytes }] = await Promise.all([import('../../backup/create.js'), import('../../backup/store.js')]);
         const options = {
           dir: opts.dir,
           format: opts.format as 'custom',
@@ -106,6 +108,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         let code = 0;
         let verification;
         if (opts.verify) {
+          const { verifyBackup } = await import('../../backup/verify.js');
           verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile });
           if (verification.ok) ctx.out.success(`verified: ${verification.checks.map((c) => c.id).join(', ')}`);
           else {
@@ -241,7 +244,7 @@ Example:
     )
     .action(
       ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean; dryRun?: boolean }) => {
-        const { restoreBackup } = await lib();
+        const { restoreBackup } = await import('../../backup/restore.js');
         const config = ctx.config();
         ctx.announce(config);
         let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
@@ -251,6 +254,8 @@ Example:
           targetDb: opts.targetDb,
           jobs: opts.jobs,
           noOwner: opts.owner === false,
+          // --yes: the new database is made while the backup is verified (never before a yes).
+          confirmed: Boolean(ctx.globals.yes) && !opts.dryRun,
           confirm: async (plan) => {
             const lines = [
               `backup: ${plan.backup}, taken ${plan.backupCreatedAt.replace(/\.\d+Z$/, 'Z')} of ${plan.backupSource}, revision ${plan.backupRevision.join(',') || '(none)'}`,
