@@ -13,7 +13,8 @@ import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError, usageError } from '../errors.js';
-import { fileChecksum } from '../sql/checksum.js';
+import { createHash } from 'node:crypto';
+import { fileChecksum, normalizeText } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
 import { statementCount } from './statement-count.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
@@ -89,11 +90,34 @@ export function listSeedFiles(dir: string): SeedFile[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()
-    .map((name) => {
-      const p = path.join(dir, name);
-      const { checksum, accepted, text } = fileChecksum(readFileSync(p));
-      return { name, path: p, checksum, accepted, sample: name.toLowerCase().includes('sample'), text };
-    });
+    .map((name) => seedFile(name, path.join(dir, name)));
+}
+
+/**
+ * One seed file. Its checksum is the sha256 of its normalised text (what is recorded); the other
+ * forms that count as the same file (raw bytes, CRLF, BOM: src/sql/checksum.ts) are four more hashes
+ * of the whole file, worked out only when a recorded checksum is not the normalised one.
+ */
+function seedFile(name: string, file: string): SeedFile {
+  const bytes = readFileSync(file);
+  const text = normalizeText(bytes.toString('utf8'));
+  const checksum = createHash('sha256').update(text).digest('hex');
+  let accepted: Set<string> | undefined;
+  return {
+    name,
+    path: file,
+    checksum,
+    get accepted() {
+      return (accepted ??= fileChecksum(bytes).accepted);
+    },
+    sample: name.toLowerCase().includes('sample'),
+    text,
+  };
+}
+
+/** Whether `recorded` (a seed log checksum) is this file's, in any accepted form. */
+function isSameFile(file: SeedFile, recorded: string): boolean {
+  return recorded === file.checksum || file.accepted.has(recorded);
 }
 
 /** Picks the files named (exact name, name without .sql, or a unique prefix); all when none are named. */
@@ -167,7 +191,7 @@ export async function seedStatus(handle: DbHandle): Promise<SeedStatusRow[]> {
     const last = applied.get(f.name);
     return {
       file: f.name,
-      status: !last ? 'pending' : f.accepted.has(last.checksum) ? 'applied' : 'changed',
+      status: !last ? 'pending' : isSameFile(f, last.checksum) ? 'applied' : 'changed',
       sample: f.sample,
       checksum: f.checksum,
       appliedChecksum: last?.checksum ?? null,
@@ -205,11 +229,11 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
   const applied = await lastApplied(sql, config);
   for (const file of chosen) {
     const last = applied.get(file.name);
-    const same = last !== undefined && file.accepted.has(last.checksum);
+    const same = last !== undefined && isSameFile(file, last.checksum);
     // A skipped file is not split again: its count comes from the content-keyed cache (./statement-count.ts).
     const skip = (file.sample && !options.sample) || (same && !options.force);
     const statements = skip ? undefined : splitSeed(file);
-    const count = statements?.length ?? statementCount(file.text, () => splitSeed(file).length);
+    const count = statements?.length ?? statementCount(file.text, () => splitSeed(file).length, undefined, file.checksum);
     const base = { file: file.name, checksum: file.checksum, statements: count };
     if (file.sample && !options.sample) {
       results.push({ ...base, outcome: 'skipped', reason: 'sample' });
@@ -239,7 +263,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
           `SELECT checksum FROM ${seedLogName(config)} WHERE file_name = $1 ORDER BY applied_at DESC, id DESC LIMIT 1`,
           [file.name],
         );
-        if (last && file.accepted.has(last.checksum.trim()) && !options.force) {
+        if (last && isSameFile(file, last.checksum.trim()) && !options.force) {
           skipped = true;
           return;
         }
@@ -259,7 +283,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
         const durationMs = Math.round(performance.now() - started);
         await tx.unsafe(
           `INSERT INTO ${seedLogName(config)} (file_name, checksum, duration_ms, statements, forced) VALUES ($1, $2, $3, $4, $5)`,
-          [file.name, file.checksum, durationMs, statements.length, Boolean(options.force && last && file.accepted.has(last.checksum.trim()))],
+          [file.name, file.checksum, durationMs, statements.length, Boolean(options.force && last && isSameFile(file, last.checksum.trim()))],
         );
         result.durationMs = durationMs;
       });

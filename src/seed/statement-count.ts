@@ -20,11 +20,16 @@ function lexerVersion(): string {
   return lexerHash;
 }
 
-/** `split(text).length`, from the cache when this text was split before by this lexer. */
-export function statementCount(text: string, split: () => number, dir: string = cacheDir('seed-statements')): number {
+/**
+ * `split(text).length`, from the cache when this text was split before by this lexer. `textSha256`,
+ * the sha256 (hex) of `text` when the caller has it already (a seed file's checksum), spares hashing
+ * the whole text again; the entry's name is the same either way.
+ */
+export function statementCount(text: string, split: () => number, dir: string = cacheDir('seed-statements'), textSha256?: string): number {
   let file: string | undefined;
   try {
-    file = path.join(dir, createHash('sha256').update(lexerVersion()).update('\n').update(text).digest('hex'));
+    const content = textSha256 ?? createHash('sha256').update(text).digest('hex');
+    file = path.join(dir, createHash('sha256').update(lexerVersion()).update('\n').update(content).digest('hex'));
     if (existsSync(file)) {
       const n = Number(readFileSync(file, 'utf8'));
       if (Number.isInteger(n) && n >= 0) return n;

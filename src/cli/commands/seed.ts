@@ -25,7 +25,8 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (names: string[], opts: SeedCommandOptions) => {
         ctx.asOwner();
-        const { runSeeds, seedStatus, checkSampleGuard, failureError } = await import('../../seed/index.js');
+        // The loader alone: seed/index.js also loads init and the SQL lexer's exports.
+        const { runSeeds, seedStatus, checkSampleGuard, failureError } = await import('../../seed/loader.js');
         if (opts.status) {
           const handle = await ctx.open({ kysely: false });
           const rows = await seedStatus(handle);
