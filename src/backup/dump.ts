@@ -63,25 +63,42 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
 
 /**
  * The facts of the database `sql` is connected to (or the transaction it is in: then they are of
- * that transaction's snapshot). `url` is the server's (undefined for the embedded database).
+ * that transaction's snapshot). `url` is the server's (undefined for the embedded database). With
+ * `exportSnapshot` (a REPEATABLE READ transaction) the same statement exports the snapshot for
+ * pg_dump and lets the session sit idle in its transaction while pg_dump runs.
  */
-async function readFacts(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig, url: string | undefined): Promise<DatabaseFacts> {
-  const [row] = await sql<{ database: string; version: string; num: string; tables: number; sysid: string | null }[]>`
-    SELECT current_database() AS database, current_setting('server_version') AS version,
-           current_setting('server_version_num') AS num,
-           (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-               AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables,
-           -- Asked first: a role without the right would fail the query (and abort a transaction).
-           ${url ? sql`CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
-                        THEN (SELECT system_identifier::text FROM pg_control_system()) END` : sql`NULL`} AS sysid`;
+async function readFacts(
+  sql: postgres.Sql | postgres.TransactionSql,
+  config: CmmcConfig,
+  url: string | undefined,
+  exportSnapshot = false,
+): Promise<DatabaseFacts & { snapshot?: string }> {
+  const [{ getCurrentHeads }, { rlsBypassRole }] = await Promise.all([import('../migrate/status.js'), import('../tenant/roles.js')]);
+  const facts = () => sql<{ database: string; version: string; num: string; tables: number; sysid: string | null; snapshot: string | null }[]>`
+      SELECT current_database() AS database, current_setting('server_version') AS version,
+             current_setting('server_version_num') AS num,
+             (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                 AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') AS tables,
+             -- Asked first: a role without the right would fail the query (and abort a transaction).
+             ${url ? sql`CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+                          THEN (SELECT system_identifier::text FROM pg_control_system()) END` : sql`NULL`} AS sysid,
+             ${exportSnapshot ? sql`(SELECT pg_export_snapshot() FROM set_config('idle_in_transaction_session_timeout', '0', true))` : sql`NULL`} AS snapshot`;
   // The engine's own reading of the version table (heads; empty when the table is missing).
-  const { getCurrentHeads } = await import('../migrate/status.js');
-  const revision = await getCurrentHeads({ sql, config } as unknown as DbHandle);
-  const { rlsBypassRole } = await import('../tenant/roles.js');
-  const bypass = config.kind === 'embedded' ? null : await rlsBypassRole(sql as postgres.Sql);
+  const heads = () => getCurrentHeads({ sql, config } as unknown as DbHandle);
+  let row: Awaited<ReturnType<typeof facts>>[number];
+  let revision: string[];
+  let bypass: string | null = null;
+  if (config.kind === 'embedded') {
+    [row] = await facts();
+    revision = await heads();
+  } else {
+    // Sent together on a server (postgres.js pipelines them on the one session): a round trip each otherwise.
+    [[row], revision, bypass] = await Promise.all([facts(), heads(), rlsBypassRole(sql as postgres.Sql)]);
+  }
   return {
     ...(row.sysid ? { systemIdentifier: row.sysid } : {}),
+    ...(row.snapshot ? { snapshot: row.snapshot } : {}),
     database: row.database,
     host: url ? describeHosts(connParamsOf(url)) : 'embedded',
     serverVersion: row.version,
@@ -109,11 +126,10 @@ export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: Data
   let result!: T;
   try {
     await handle.sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
-      // The session only holds the snapshot while pg_dump runs: a server-wide idle timeout must not end it.
-      await tx`SET LOCAL idle_in_transaction_session_timeout = 0`;
-      const [{ snapshot }] = await tx<{ snapshot: string }[]>`SELECT pg_export_snapshot() AS snapshot`;
-      const facts = await readFacts(tx, config, url);
-      result = await dump(facts, snapshot);
+      // The session only holds the snapshot while pg_dump runs: a server-wide idle timeout must not
+      // end it (set, with the snapshot's export, in readFacts' first statement).
+      const { snapshot, ...facts } = await readFacts(tx, config, url, true);
+      result = await dump(facts, snapshot!);
       done = true;
     });
   } catch (err) {

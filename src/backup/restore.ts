@@ -19,6 +19,8 @@ import { CmmcError } from '../errors.js';
 import { currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
 import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
 import { openArchive } from './verify.js';
+import { warmPgTools } from '../db/pg-tools.js';
+import type { ScratchDatabase } from '../schema-as-code/scratch.js';
 
 export interface RestoreOptions {
   dir?: string;
@@ -142,18 +144,43 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
     const record = findBackup(dir, name, name ? undefined : here);
     return withOpenedArchive(record, here, options, (opened, base) => restoreEmbeddedTarget(config, record, opened, base, options));
   }
-  // One session on the maintenance database serves every step that is not inside the target (the
-  // server's identity, the plan, the swap): a restore starts as few connections as it can.
-  const admin = await maintenanceHandle(config);
+  // A named backup is known before anything connects: with --yes, its new database is begun at once
+  // (pg_restore can start no sooner than it exists), and the client programs are asked their version.
+  warmPgTools();
+  const named = name ? findBackup(dir, name, undefined) : undefined;
+  let early = named ? beginBuilding(config, named, options) : undefined;
   try {
-    const here = await identityOfOpen(config, admin);
-    const targetSource: DatabaseIdentity = { ...here, database: target };
-    // With no name, the newest backup of the database being restored; another database's only when named.
-    const record = findBackup(dir, name, name ? undefined : targetSource);
-    return await restoreServerTarget(config, admin, record, targetSource, target, options);
+    // One session on the maintenance database serves every step that is not inside the target (the
+    // server's identity, the plan, the swap): a restore starts as few connections as it can.
+    const admin = await maintenanceHandle(config);
+    try {
+      const here = await identityOfOpen(config, admin);
+      const targetSource: DatabaseIdentity = { ...here, database: target };
+      // With no name, the newest backup of the database being restored; another database's only when named.
+      const record = named ?? findBackup(dir, name, targetSource);
+      early ??= beginBuilding(config, record, options);
+      const handing = early;
+      early = undefined;
+      return await restoreServerTarget(config, admin, record, targetSource, target, options, handing);
+    } finally {
+      await admin.close();
+    }
   } finally {
-    await admin.close();
+    // Begun but never handed over (the server did not answer, no such backup): it goes again.
+    if (early) await early.then((b) => b.drop(), () => {});
   }
+}
+
+/**
+ * The new database a full backup is restored into, begun before the plan is shown when the answer
+ * is yes already (`confirmed`); undefined otherwise (then it is made after the yes).
+ */
+function beginBuilding(config: CmmcConfig, record: BackupRecord, options: RestoreOptions): Promise<ScratchDatabase> | undefined {
+  if (!options.confirmed || options.dryRun || record.contents === 'data-only') return undefined;
+  const begun = import('../schema-as-code/scratch.js').then((m) => m.createScratchDatabase(config, 'restore'));
+  // Looked at later (or dropped): never an unhandled rejection meanwhile.
+  begun.catch(() => {});
+  return begun;
 }
 
 type BasePlan = Omit<RestorePlan, 'exists' | 'method'>;
@@ -213,7 +240,15 @@ async function restoreEmbeddedTarget(config: CmmcConfig, record: BackupRecord, o
   return { name: record.name, database: facts.database, created: !exists, replaced: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
 }
 
-async function restoreServerTarget(config: CmmcConfig, admin: DbHandle, record: BackupRecord, targetSource: DatabaseIdentity, target: string, options: RestoreOptions): Promise<RestoreResult> {
+async function restoreServerTarget(
+  config: CmmcConfig,
+  admin: DbHandle,
+  record: BackupRecord,
+  targetSource: DatabaseIdentity,
+  target: string,
+  options: RestoreOptions,
+  early: Promise<ScratchDatabase> | undefined,
+): Promise<RestoreResult> {
   const dataOnly = record.contents === 'data-only';
   const at = new Date();
   // These do not depend on each other and run at once: verifying the archive (sha256, pg_restore
@@ -222,9 +257,7 @@ async function restoreServerTarget(config: CmmcConfig, admin: DbHandle, record: 
   // backup is restored into. Their outcomes are looked at in the order they always were.
   const verifying = openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
   const surveying = surveyTarget(config, admin, record, target, at);
-  const { createScratchDatabase } = dataOnly ? { createScratchDatabase: undefined } : await import('../schema-as-code/scratch.js');
-  const early = createScratchDatabase && options.confirmed && !options.dryRun ? createScratchDatabase(config, 'restore') : undefined;
-  let building: Awaited<ReturnType<NonNullable<typeof createScratchDatabase>>> | undefined;
+  let building: ScratchDatabase | undefined;
   let opened: Opened | undefined;
   try {
     const [verified, surveyed, created] = await Promise.allSettled([verifying, surveying, early]);
@@ -256,7 +289,7 @@ async function restoreServerTarget(config: CmmcConfig, admin: DbHandle, record: 
 
     // Built aside under a scratch name (dropped if anything stops it, swept by a later run if this
     // process is killed), then swapped in.
-    building ??= await createScratchDatabase!(config, 'restore');
+    building ??= await (await import('../schema-as-code/scratch.js')).createScratchDatabase(config, 'restore');
     const notes: string[] = [];
     let facts: DatabaseFacts;
     try {
