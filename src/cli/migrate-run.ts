@@ -31,11 +31,20 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   };
   const lockTimeoutMs = ms(flags.lockTimeout, '--lock-timeout');
   const statementTimeoutMs = ms(flags.statementTimeout, '--statement-timeout');
-  const m = await import('../migrate/index.js');
+  // The engine's modules, not the library's index: the offline recorder loads Kysely (about 150 ms
+  // of CPU), which a run of SQL and recorded platform revisions never needs.
+  const [{ loadScript }, { migrate }, { getStatus }, { catchRevisionErrors }] = await Promise.all([
+    import('../migrate/script.js'),
+    import('../migrate/engine.js'),
+    import('../migrate/status.js'),
+    import('../migrate/errors.js'),
+  ]);
+  const m = { loadScript, migrate, getStatus, catchRevisionErrors };
   const config = ctx.config();
   const script = await m.loadScript(config);
   if (flags.sql) {
-    const text = await m.offlineScript(script, config, operation, target);
+    const { offlineScript } = await import('../migrate/offline.js');
+    const text = await offlineScript(script, config, operation, target);
     if (ctx.out.json) ctx.out.data({ operation, range: target, sql: text });
     else process.stdout.write(text);
     return 0;
@@ -62,7 +71,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     // Before the run's own connection is opened: the embedded database is backed up from its folder.
     const { openDatabase } = await import('../db/connection.js');
     ctx.announce(config);
-    const probe = await openDatabase(config, { pool: { max: 1, min: 0 } });
+    const probe = await openDatabase(config, { pool: { max: 1, min: 0 }, kysely: false });
     const status = await m.getStatus(probe, script).finally(() => probe.close());
     const planned = m.catchRevisionErrors(() => script.graph.upgradePlan(status.current.filter((r) => script.graph.has(r)), target));
     if (planned.length > 0) backup = await backupBeforeUpgrade(ctx, flags.backupDir);
@@ -141,7 +150,8 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
  */
 export async function openForWrites(ctx: CliContext): Promise<import('../db/connection.js').DbHandle> {
   const { openWritablePrimary } = await import('../migrate/primary.js');
-  return openWritablePrimary(() => ctx.open(), {
+  // The engine runs on postgres.js; it loads Kysely itself when a TypeScript revision needs it.
+  return openWritablePrimary(() => ctx.open({ kysely: false }), {
     onWait: (reason, waitMs) => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`),
   });
 }
@@ -195,7 +205,7 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
 async function downgradePlan(ctx: CliContext, script: import('../migrate/index.js').Script, target: string): Promise<import('./output.js').Plan | undefined> {
   const m = await import('../migrate/index.js');
   const config = ctx.config();
-  const handle = await ctx.open();
+  const handle = await ctx.open({ kysely: false });
   const status = await m.getStatus(handle, script);
   const current = status.current.filter((r) => script.graph.has(r));
   const steps = m.catchRevisionErrors(() => script.graph.downgradeSteps(current, target));

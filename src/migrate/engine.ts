@@ -11,7 +11,7 @@
  * back alone; the run returns a result naming the steps applied and the step that failed
  * (`migrate`), or throws it (`runUpgrade`...), as the caller prefers.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
 import { connectionLostError } from '../db/errors.js';
@@ -19,7 +19,7 @@ import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
-import { literal } from '../sql/lexer.js';
+import { literal, type SqlStatement } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
@@ -103,7 +103,8 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   const targets = Array.isArray(target) ? target : [target];
   const targetText = targets.join(' ');
   const reserved = await handle.sql.reserve();
-  const conn = await pinnedKysely(reserved);
+  // Kysely is loaded only when a TypeScript revision runs (about 150 ms of CPU to load).
+  let conn: Promise<Conn> | undefined;
   const q: RunQuery = async <T extends object>(text: string) => (await reserved.unsafe(text)) as unknown as T[];
   // A client killed outright leaves its statement running on the server, and the lock with it:
   // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing the
@@ -116,7 +117,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   ].join('');
   const session: Session = {
     reserved,
-    conn,
+    kysely: () => (conn ??= pinnedKysely(reserved)),
     target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
     settingsSql,
     settings: async () => {
@@ -158,7 +159,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       }
     }
   } finally {
-    await conn.destroy().catch(() => {});
+    if (conn) await (await conn).destroy().catch(() => {});
     reserved.release();
   }
 }
@@ -220,18 +221,52 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
 /**
  * Leaves the session as a new one would be, except for the advisory lock (so not DISCARD ALL, which
  * would release it): settings, role and session authorization, cursors, LISTEN, SQL-level prepared
- * statements, temporary tables, sequence state and cached plans.
+ * statements, temporary tables, sequence state and cached plans. `before` (a COMMIT or ROLLBACK)
+ * and `then` (the engine's settings) travel in the same flight: one round trip in all, unless the
+ * revision left SQL-level prepared statements to deallocate. Resolves with the result of `before`'s
+ * statements, or rejects with the first failure (a COMMIT refused by a deferred constraint).
  */
-async function cleanSession(reserved: postgres.ReservedSql, then = ''): Promise<void> {
-  // One round trip (simple protocol, several statements), then the SQL-level prepared statements.
-  await reserved.unsafe(`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS;${then}`);
-  const prepared = await reserved.unsafe<{ name: string }[]>('SELECT name FROM pg_prepared_statements WHERE from_sql');
-  for (const p of prepared) await reserved.unsafe(`DEALLOCATE "${p.name.replace(/"/g, '""')}"`);
+async function cleanSession(reserved: postgres.ReservedSql, then = '', before: string[] = []): Promise<void> {
+  const texts = [
+    ...before,
+    `CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS;${then}`,
+    'SELECT name FROM pg_prepared_statements WHERE from_sql',
+  ];
+  const settled = await Promise.allSettled(texts.map((t) => reserved.unsafe(t)));
+  const prepared = settled[settled.length - 1];
+  if (prepared.status === 'fulfilled') for (const p of prepared.value as unknown as { name: string }[]) await reserved.unsafe(`DEALLOCATE "${p.name.replace(/"/g, '""')}"`);
+  const failed = settled.findIndex((r) => r.status === 'rejected');
+  if (failed < 0) return;
+  const reason = (settled[failed] as PromiseRejectedResult).reason as object;
+  if (failed < before.length) throw Object.assign(reason, { failedStatement: texts[failed] });
+  throw new SessionNotCleaned(reason);
+}
+
+/** The step's own statements (its COMMIT) went through, and cleaning the session after them failed. */
+class SessionNotCleaned extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the session could not be cleaned');
+  }
+}
+
+/**
+ * Sends statements in one flight (postgres.js pipelines the queries of a session) and resolves with
+ * each one's result, or rejects with the first failure, its statement attached as `failedStatement`.
+ * Only inside a transaction block: there, a failure makes the server refuse every later statement
+ * (25P02) until ROLLBACK, as if they had been sent one by one and the run had stopped at it. Outside
+ * one each statement would commit on its own and the ones after a failure would still run.
+ */
+async function pipeline(reserved: postgres.ReservedSql, texts: string[]): Promise<postgres.RowList<postgres.Row[]>[]> {
+  const settled = await Promise.allSettled(texts.map((t) => reserved.unsafe(t)));
+  const failed = settled.findIndex((r) => r.status === 'rejected');
+  if (failed >= 0) throw Object.assign((settled[failed] as PromiseRejectedResult).reason as object, { failedStatement: texts[failed] });
+  return settled.map((r) => (r as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
 }
 
 interface Session {
   reserved: postgres.ReservedSql;
-  conn: Conn;
+  /** A Kysely on the reserved session, for TypeScript revisions (loaded on first use). */
+  kysely(): Promise<Conn>;
   target: StatementTarget;
   /** The engine's own settings (timeouts) as SQL, and setting them on the session. */
   settingsSql: string;
@@ -300,50 +335,95 @@ async function runSteps(
     const rev = step.revision;
     await options.onEvent?.({ type: 'step-start', revision: rev, operation });
     const t0 = performance.now();
+    const elapsed = () => Math.round(performance.now() - t0);
     let failure: StepFailure | undefined;
-    const bookkeeping = async (db: Conn, durationMs: number) => {
-      // RESET ROLE: a revision that SET ROLE must not decide who writes the engine's tables.
-      await sql.raw('RESET ROLE').execute(db);
-      if (!bootstrapped) for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(db);
-      await changeVersionRows(db, config, ops[i]);
-      await sql.raw(logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs }, appliedBy)).execute(db);
-    };
+    // Our own BEGIN is open on the session (a TypeScript revision's transaction is Kysely's).
+    let open = false;
+    // The session was cleaned in the step's last flight (with its COMMIT).
+    let cleaned = false;
+    // The engine's writes of the step, after the revision's own. RESET ROLE: a revision that SET ROLE
+    // must not decide who writes the engine's tables. durationMs null: measured by the server, from
+    // the transaction's start (the revision ran in the same flight).
+    const bookkeeping = (durationMs: number | null): Bookkeeping => ({
+      before: ['RESET ROLE', ...(bootstrapped ? [] : bootstrapStatements(config))],
+      version: versionStatements(config, ops[i]),
+      after: [logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs: durationMs ?? SERVER_DURATION }, appliedBy)],
+    });
     try {
       const mod = await rev.load();
-      if (rev.transactional) {
-        await session.conn.transaction().execute(async (trx) => {
-          await runBody(session, trx, mod, operation);
-          await bookkeeping(trx, Math.round(performance.now() - t0));
+      if (!('upSql' in mod) && rev.transactional) {
+        const conn = await session.kysely();
+        await conn.transaction().execute(async (trx) => {
+          await (operation === 'upgrade' ? mod.up(trx) : mod.down(trx));
+          await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
         });
       } else {
-        await runBody(session, session.conn, mod, operation);
-        const durationMs = Math.round(performance.now() - t0);
-        await session.conn.transaction().execute((trx) => bookkeeping(trx, durationMs));
+        if (!('upSql' in mod)) {
+          // Non-transactional TypeScript: its statements commit one by one, then the bookkeeping does.
+          const conn = await session.kysely();
+          await (operation === 'upgrade' ? mod.up(conn) : mod.down(conn));
+          open = true;
+          await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
+        } else {
+          const body = operation === 'upgrade' ? mod.upSql : mod.downSql;
+          if (!rev.transactional) {
+            await runStatements(session, body);
+            open = true;
+            await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
+          } else if (body.some((stmt) => stmt.copyData !== undefined)) {
+            // COPY carries its data in a sub-protocol of its own: statement by statement.
+            open = true;
+            await session.reserved.unsafe('BEGIN');
+            await runStatements(session, body);
+            await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
+          } else {
+            // The revision and the engine's writes in one flight, inside the transaction block.
+            open = true;
+            await sendWithBookkeeping(session.reserved, ['BEGIN', ...body.map((stmt) => stmt.text)], bookkeeping(null));
+          }
+        }
+        // COMMIT ends the transaction block whether it succeeds or not (a deferred constraint).
+        open = false;
+        cleaned = true;
+        await cleanSession(session.reserved, session.settingsSql, ['COMMIT']);
       }
       bootstrapped = true;
     } catch (err) {
+      if (err instanceof SessionNotCleaned) throw err.cause;
       failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision)));
       throw failure;
     } finally {
       // After a failure the session may be gone (a lost connection): the failure is what to report.
       // A lost session is not touched again (see migrate): only a live one is cleaned.
-      if (failure?.failed.error.code !== 'connect.lost') {
-        await cleanSession(session.reserved, session.settingsSql).catch((err: unknown) => {
-          if (!failure) throw err;
+      if (!cleaned && failure?.failed.error.code !== 'connect.lost') {
+        await cleanSession(session.reserved, session.settingsSql, open ? ['ROLLBACK'] : []).catch((err: unknown) => {
+          if (!failure) throw err instanceof SessionNotCleaned ? err.cause : err;
         });
       }
     }
-    const durationMs = Math.round(performance.now() - t0);
+    const durationMs = elapsed();
     state.rows = rowsAfter[i];
     out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation, durationMs });
     await options.onEvent?.({ type: 'step-done', revision: rev, operation, durationMs });
   }
 }
 
-async function changeVersionRows(db: Conn, config: MetaConfig, ops: VersionOp[]): Promise<void> {
-  for (const statement of versionStatements(config, ops)) {
-    const result = await sql.raw(statement).execute(db);
-    const count = Number(result.numAffectedRows ?? -1);
+/** The step's duration as the server measures it: from its transaction's start to the log row. */
+const SERVER_DURATION = { sql: '(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer' };
+
+/** The engine's statements of one step: the version-table changes must each touch one row. */
+interface Bookkeeping {
+  before: string[];
+  version: string[];
+  after: string[];
+}
+
+/** Sends `leading` and the bookkeeping in one flight and checks the version-table row counts. */
+async function sendWithBookkeeping(reserved: postgres.ReservedSql, leading: string[], b: Bookkeeping): Promise<void> {
+  const results = await pipeline(reserved, [...leading, ...b.before, ...b.version, ...b.after]);
+  const at = leading.length + b.before.length;
+  for (const [k, statement] of b.version.entries()) {
+    const count = results[at + k].count;
     if (count !== 1) {
       throw new CmmcError('migrate.version-table', `the version table changed under us: "${statement}" touched ${count} rows instead of 1`, {
         hint: 'another tool edited the version table; check it with cmmc-db current',
@@ -352,13 +432,9 @@ async function changeVersionRows(db: Conn, config: MetaConfig, ops: VersionOp[])
   }
 }
 
-/** Runs a revision's up or down: SQL statements (COPY with its data through the COPY protocol) or the module's function. */
-async function runBody(session: Session, db: Conn, mod: Awaited<ReturnType<Revision['load']>>, operation: 'upgrade' | 'downgrade'): Promise<void> {
-  if (!('upSql' in mod)) {
-    await (operation === 'upgrade' ? mod.up(db) : mod.down(db));
-    return;
-  }
-  for (const stmt of operation === 'upgrade' ? mod.upSql : mod.downSql) {
+/** A revision's statements one by one (COPY with its data through the COPY protocol, or outside a transaction). */
+async function runStatements(session: Session, body: SqlStatement[]): Promise<void> {
+  for (const stmt of body) {
     await executeStatement(session.reserved, stmt, session.target).catch((err: unknown) => {
       throw Object.assign(err as object, { failedStatement: stmt.text });
     });
@@ -414,16 +490,30 @@ async function stamp(session: Session, config: MetaConfig, script: Script, targe
   const after = graph.appliedSet([...heads]);
   if (!options.purge && ops.length === 0) return;
   const appliedBy = appliedByExpression();
-  await session.conn.transaction().execute(async (trx) => {
-    for (const stmt of bootstrapStatements(config)) await sql.raw(stmt).execute(trx);
-    if (options.purge) await sql.raw(`DELETE FROM ${metaNames(config).version}`).execute(trx);
-    await changeVersionRows(trx, config, ops);
-    for (const rev of graph.ordered) {
-      const was = before.has(rev.revision);
-      const is = after.has(rev.revision);
-      if (was === is) continue;
-      await sql.raw(logInsert(config, { revision: rev.revision, operation: 'stamp', checksum: is ? rev.checksum : null, file: rev.fileName, durationMs: 0 }, appliedBy)).execute(trx);
-      out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
-    }
-  });
+  const logged: string[] = [];
+  for (const rev of graph.ordered) {
+    const was = before.has(rev.revision);
+    const is = after.has(rev.revision);
+    if (was === is) continue;
+    logged.push(logInsert(config, { revision: rev.revision, operation: 'stamp', checksum: is ? rev.checksum : null, file: rev.fileName, durationMs: 0 }, appliedBy));
+    out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
+  }
+  const { reserved } = session;
+  try {
+    await sendWithBookkeeping(reserved, ['BEGIN'], {
+      before: [...bootstrapStatements(config), ...(options.purge ? [`DELETE FROM ${metaNames(config).version}`] : [])],
+      version: versionStatements(config, ops),
+      after: logged,
+    });
+  } catch (err) {
+    out.length = 0;
+    await reserved.unsafe('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  try {
+    await reserved.unsafe('COMMIT');
+  } catch (err) {
+    out.length = 0;
+    throw err;
+  }
 }

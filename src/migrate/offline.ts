@@ -63,6 +63,46 @@ export function recordingKysely(): { db: Kysely<any>; driver: RecordingDriver } 
   return { db: new Kysely<any>({ dialect }), driver };
 }
 
+/** What a revision executed against the recorder, and the first statement whose answer it read. */
+export interface Recording {
+  statements: string[];
+  /** Set when the revision (or Kysely for it: a query builder's execute() reads the row count) read an answer. */
+  readAnswerOf?: string;
+}
+
+/**
+ * Runs `fn` (a revision's up or down) against a recorder that hands back empty answers and notes
+ * whether any was read. A revision that read none executes the same statements against any
+ * database, so its recording can stand for it (src/migrate/recorded.ts). Awaiting a result is not
+ * reading it (`then` is looked up on every awaited value).
+ */
+export async function recordRevision(fn: (db: Kysely<any>) => Promise<void>): Promise<Recording> {
+  const { db, driver } = recordingKysely();
+  let readAnswerOf: string | undefined;
+  const acquire = driver.acquireConnection.bind(driver);
+  driver.acquireConnection = async () => {
+    const conn = await acquire();
+    return {
+      streamQuery: conn.streamQuery.bind(conn),
+      executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        const result = await conn.executeQuery<R>(query);
+        return new Proxy(result, {
+          get(target, key, receiver) {
+            if (typeof key === 'string' && key !== 'then') readAnswerOf ??= query.sql;
+            return Reflect.get(target, key, receiver) as unknown;
+          },
+        });
+      },
+    };
+  };
+  try {
+    await fn(db);
+    return { statements: driver.take(), ...(readAnswerOf !== undefined ? { readAnswerOf } : {}) };
+  } finally {
+    await db.destroy();
+  }
+}
+
 /** Splits `A:B` (A may be empty = base). With no colon, the start is base (upgrade) or required (downgrade). */
 export function parseRange(range: string, operation: 'upgrade' | 'downgrade'): { from: string; to: string } {
   const i = range.indexOf(':');

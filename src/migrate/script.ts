@@ -13,6 +13,7 @@ import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { RevisionGraph, type RevisionNode } from '../revision/index.js';
 import { graphErrorToUser } from './errors.js';
+import { recordedBody } from './recorded.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { splitSql, SqlLexError, type SqlStatement } from '../sql/lexer.js';
 
@@ -295,7 +296,10 @@ async function parseTsRevision(text: string, file: string, fileName: string, che
     throw invalid(fileName, `\`${name}\` must be a string, an array of strings or null`);
   };
   if (h.transactional !== undefined && typeof h.transactional !== 'boolean') throw invalid(fileName, '`transactional` must be true or false');
-  const load = async (): Promise<RevisionModule> => {
+  const load = async (): Promise<RevisionModule | SqlRevisionBody> => {
+    // The platform's revisions, unchanged since the build, run as the SQL they were recorded to execute.
+    const recorded = imported ? undefined : recordedBody(revision, checksum);
+    if (recorded) return recorded;
     const mod = imported ?? (imported = await importTs(file));
     const m = (mod.default && typeof mod.up !== 'function' ? mod.default : mod) as Record<string, unknown>;
     if (m.revision !== undefined && m.revision !== revision) throw invalid(fileName, `exports revision ${String(m.revision)} but its header reads ${revision}`);

@@ -55,10 +55,11 @@ export function bootstrapStatements(config: MetaConfig): string[] {
 /** The revision-log row of one step. `appliedBy` is an SQL expression. */
 export function logInsert(
   config: MetaConfig,
-  entry: { revision: string; operation: 'upgrade' | 'downgrade' | 'stamp'; checksum: string | null; file: string | null; durationMs: number | null },
+  entry: { revision: string; operation: 'upgrade' | 'downgrade' | 'stamp'; checksum: string | null; file: string | null; durationMs: number | null | { sql: string } },
   appliedBy: string,
 ): string {
-  return `INSERT INTO ${metaNames(config).log} (revision, operation, checksum, file, duration_ms, applied_by) VALUES (${literal(entry.revision)}, ${literal(entry.operation)}, ${literal(entry.checksum)}, ${literal(entry.file)}, ${literal(entry.durationMs)}, ${appliedBy})`;
+  const duration = entry.durationMs !== null && typeof entry.durationMs === 'object' ? entry.durationMs.sql : literal(entry.durationMs);
+  return `INSERT INTO ${metaNames(config).log} (revision, operation, checksum, file, duration_ms, applied_by) VALUES (${literal(entry.revision)}, ${literal(entry.operation)}, ${literal(entry.checksum)}, ${literal(entry.file)}, ${duration}, ${appliedBy})`;
 }
 
 /** `current_user` plus the operating-system user, as an SQL expression. */

@@ -10,7 +10,12 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (targets: string[], flags: { purge?: boolean; dryRun?: boolean }) => {
         ctx.asOwner();
-        const m = await import('../../migrate/index.js');
+        const [{ loadScript }, { migrate }, { getStatus }] = await Promise.all([
+          import('../../migrate/script.js'),
+          import('../../migrate/engine.js'),
+          import('../../migrate/status.js'),
+        ]);
+        const m = { loadScript, migrate, getStatus };
         const { refusal, renderRun } = await import('../migrate-run.js');
         const script = await m.loadScript(ctx.config());
         const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
