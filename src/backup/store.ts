@@ -300,12 +300,13 @@ export async function checksum(target: string): Promise<{ sha256: string; sizeBy
 /**
  * Feeds a file into `hash` and returns its size. A second pass over an archive pg_dump has just
  * written (the custom format cannot be hashed while written: pg_dump seeks back to fill in its table
- * of contents), so it must be cheap: one 4 MiB buffer read again and again, no stream machinery.
+ * of contents), so it must be cheap: one buffer of up to 4 MiB read again and again, no stream machinery.
  */
 async function hashFile(file: string, hash: ReturnType<typeof createHash>): Promise<number> {
   const handle = await open(file, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(4 << 20);
+    // No bigger than the file (plus one byte, to see its end in one read): a small archive needs no 4 MiB.
+    const buffer = Buffer.allocUnsafe(Math.min(4 << 20, (await handle.stat()).size + 1));
     let size = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
