@@ -1,9 +1,14 @@
 /**
  * `current` on a server, as it runs cold: how many statements it sends (each one a round trip it
- * waits for), and the engine's state read in one go giving what the per-table reads gave.
+ * waits for), the engine's state read in one go giving what the per-table reads gave, and the
+ * bundle it runs from with V8's code cache (keyed by the bundle's content).
  * Counts, never times: the times are in bench/cold-start.mjs.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBundled } from '../src/cli/bundle-loader.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
@@ -68,5 +73,54 @@ describe('current at head on a server', () => {
     } finally {
       await other.drop();
     }
+  });
+});
+
+describe('the bundle and its code cache', () => {
+  let cache: string;
+  beforeAll(() => {
+    cache = mkdtempSync(path.join(os.tmpdir(), 'cmmc-v8-cache-'));
+  });
+  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('current and history run from dist/cli-bundle.cjs, which writes its code cache once and then reads it', async () => {
+    const env = { XDG_CACHE_HOME: cache };
+    const first = await runCli(['current'], { url: db.url, env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const dir = path.join(cache, 'cmmc-db', 'v8');
+    const [file] = readdirSync(dir);
+    expect(readdirSync(dir)).toEqual([file]);
+    const written = readFileSync(path.join(dir, file));
+    for (const args of [['current'], ['history', '-i'], ['--json', 'current']]) {
+      const r = await runCli(args, { url: db.url, env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      if (args[0] === 'current') expect(r.stdout).toBe(first.stdout);
+    }
+    // The same entry, not rewritten: the runs after the first were served from it.
+    expect(readdirSync(dir)).toEqual([file]);
+    expect(readFileSync(path.join(dir, file)).equals(written)).toBe(true);
+  });
+
+  it('a changed bundle is not served the code cached for the old one, even at the same length (V8 checks only the length)', async () => {
+    const dir = mkdtempSync(path.join(cache, 'bundle-'));
+    const file = path.join(dir, 'cli-bundle.cjs');
+    const bundle = (code: number) => `exports.runsFromBundle = () => true;\nexports.run = async () => ${code};\n`;
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = dir;
+    try {
+      writeFileSync(file, bundle(3));
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3); // from the cache
+      writeFileSync(file, bundle(4));
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(4);
+      expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toHaveLength(2);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  });
+
+  it('without the bundle (tsc alone) the CLI runs from dist/cli/main.js', async () => {
+    expect(await runBundled(['node', 'cmmc-db', 'current'], path.join(cache, 'missing.cjs'))).toBeUndefined();
   });
 });

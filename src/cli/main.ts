@@ -26,26 +26,14 @@ function version(): string {
  * of ours): a run of `cmmc-db current` loads the module of `current` only.
  */
 export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Command> {
-  const program = new Command('cmmc-db')
-    .description('PostgreSQL schema and operations toolkit for the CMMC Compliance Platform')
-    .version(version(), '-V, --version', 'print the version')
-    .option('--url <url>', 'database URL (overrides DATABASE_URL and DB_*)')
-    .option('--json', 'print data as one JSON document on stdout')
-    .option('-y, --yes', 'answer yes to confirmations (for scripts)')
-    .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
-    .option('--env <name>', 'an environment of the project\'s cmmc-db.config file (its url and settings)')
-    .option('--migrations-dir <dir>', 'the one folder of revision files (default: the platform\'s and the project\'s ./migrations)')
-    .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
-    .addOption(new Option('--debug', 'show stack traces on errors'))
+  const program = withGlobalOptions(new Command('cmmc-db'))
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   ctx.attach(program);
-  // Options of the program that take a value (--url URL): their value is not the command's name.
-  const valueOptions = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
   const args = argv?.slice(2) ?? [];
-  const name = commandName(args, valueOptions);
+  const name = commandName(args, valueOptions(program));
   // `cmmc-db --version` needs no command at all.
   const versionOnly = name === undefined && args.some((a) => a === '-V' || a === '--version') && !args.some((a) => a === '-h' || a === '--help');
   for (const register of versionOnly ? [] : await commandsFor(name)) register(program, ctx);
@@ -62,6 +50,39 @@ Examples:
 With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.cmmc-db/.`,
   );
   return program;
+}
+
+/** The program's name, description, version and global options. */
+function withGlobalOptions(program: Command): Command {
+  return program
+    .description('PostgreSQL schema and operations toolkit for the CMMC Compliance Platform')
+    .version(version(), '-V, --version', 'print the version')
+    .option('--url <url>', 'database URL (overrides DATABASE_URL and DB_*)')
+    .option('--json', 'print data as one JSON document on stdout')
+    .option('-y, --yes', 'answer yes to confirmations (for scripts)')
+    .option('-q, --quiet', 'no progress or success messages on stderr (data, warnings and errors still print)')
+    .option('--env <name>', 'an environment of the project\'s cmmc-db.config file (its url and settings)')
+    .option('--migrations-dir <dir>', 'the one folder of revision files (default: the platform\'s and the project\'s ./migrations)')
+    .option('--no-color', 'no colours (also NO_COLOR=1 or no TTY)')
+    .addOption(new Option('--debug', 'show stack traces on errors'));
+}
+
+/** Options of the program that take a value (--url URL): their value is not the command's name. */
+function valueOptions(program: Command): Set<string> {
+  return new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f)));
+}
+
+/**
+ * The commands bin/cmmc-db.js runs from dist/cli-bundle.cjs (src/cli/bundle-loader.ts): read-only
+ * ones whose time is mostly the cold start, and whose code loads no package the bundle would load
+ * through require() (Kysely's CommonJS build, say, beside the ES module a revision imports).
+ */
+const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history']);
+
+/** Whether `argv` runs one of BUNDLED_COMMANDS (as commander will read it). */
+export function runsFromBundle(argv: string[]): boolean {
+  const name = commandName(argv.slice(2), valueOptions(withGlobalOptions(new Command('cmmc-db'))));
+  return name !== undefined && BUNDLED_COMMANDS.has(name);
 }
 
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * Bundles the built CLI (dist/cli/main.js and what it imports) with commander, postgres.js and
+ * find-up-simple into one CommonJS file, dist/cli-bundle.cjs, for the read commands' cold start
+ * (src/cli/bundle-loader.ts runs it with V8's code cache; `npm run build` runs this after tsc).
+ *
+ * Why one CommonJS file: Node 20 has no code cache for ES modules, and resolving, reading and
+ * compiling some sixty modules one by one is a third of a cold `current`. A script compiled with
+ * `vm.Script` can be given the code V8 made for it last time.
+ *
+ * Two rewrites of each dist file before esbuild reads it:
+ * - `import.meta.url` becomes the URL of the file in dist/ (a CommonJS bundle has no import.meta),
+ *   so that paths made from it (the package folder, resolve hooks, createRequire) stay the same.
+ * - a dynamic `import(x)` of anything but a relative path (a package loaded on demand: chalk,
+ *   kysely, PGlite; a revision file's URL) becomes `__cmmcImport(x)`, Node's own import() handed
+ *   in by the loader: V8 refuses import() inside a vm.Script without --experimental-vm-modules.
+ *   Relative dynamic imports (our own modules) are left to esbuild, which bundles them lazily.
+ * The import() calls are found with TypeScript's parser, not a regular expression, so that text
+ * that only looks like one (in a string, a comment) is left alone.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import ts from 'typescript';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+export const BUNDLE = path.join(DIST, 'cli-bundle.cjs');
+/** Packages inside the bundle: what every read command loads. Every other package stays where it is installed. */
+const BUNDLED_PACKAGES = new Set(['commander', 'postgres', 'find-up-simple']);
+
+const packageName = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+
+/** The file's text with import.meta.url and non-relative dynamic imports rewritten (see above). */
+function rewrite(file, text) {
+  // Relative to the bundle's folder at run time (dist/), not the build machine's.
+  const url = `(__cmmcDistUrl + ${JSON.stringify(path.relative(DIST, file).split(path.sep).join('/'))})`;
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
+  const edits = [];
+  const visit = (node) => {
+    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [arg] = node.arguments;
+      if (!(arg && ts.isStringLiteralLike(arg) && arg.text.startsWith('.'))) {
+        edits.push({ start: node.expression.getStart(source), end: node.expression.end, text: '__cmmcImport' });
+      }
+    } else if (ts.isPropertyAccessExpression(node) && ts.isMetaProperty(node.expression) && node.expression.keywordToken === ts.SyntaxKind.ImportKeyword) {
+      if (node.name.text !== 'url') throw new Error(`${file}: import.meta.${node.name.text} has no meaning in the CommonJS bundle`);
+      edits.push({ start: node.getStart(source), end: node.end, text: url });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  let out = text;
+  for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
+
+const plugin = {
+  name: 'cmmc-cli-bundle',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => (BUNDLED_PACKAGES.has(packageName(args.path)) ? undefined : { path: args.path, external: true }));
+    build.onLoad({ filter: /\.js$/ }, (args) => (args.path.startsWith(DIST + path.sep) ? { contents: rewrite(args.path, readFileSync(args.path, 'utf8')), loader: 'js' } : undefined));
+  },
+};
+
+/** Builds dist/cli-bundle.cjs from dist/ (run after tsc). */
+export async function bundleCli() {
+  const result = await esbuild.build({
+    entryPoints: [path.join(DIST, 'cli', 'main.js')],
+    outfile: BUNDLE,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    plugins: [plugin],
+    logLevel: 'warning',
+    legalComments: 'inline',
+    write: false,
+  });
+  const { text } = result.outputFiles[0];
+  writeFileSync(BUNDLE, `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${text}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await bundleCli();
