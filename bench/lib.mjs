@@ -274,7 +274,8 @@ export async function platformRevisionsSql(migrationsDir = path.join(ROOT, 'migr
       await loaded.up(db);
       up = driver.take();
     }
-    out.push({ id: rev.revision, down: rev.downRevisions[0] ?? null, message: rev.message, up });
+    // Statements as text (the recorder and the SQL loader give { text, ... } objects).
+    out.push({ id: rev.revision, down: rev.downRevisions[0] ?? null, message: rev.message, up: up.map((s) => (typeof s === 'string' ? s : s.text)) });
   }
   return out;
 }
