@@ -268,7 +268,7 @@ export async function platformRevisionsSql(migrationsDir = path.join(ROOT, 'migr
     const rev = script.graph.get(typeof node === 'string' ? node : node.revision);
     const loaded = await rev.load();
     let up;
-    if ('upSql' in loaded) up = loaded.upSql;
+    if ('upSql' in loaded) up = loaded.upSql.map((s) => s.text);
     else {
       const { db, driver } = recordingKysely();
       await loaded.up(db);
