@@ -157,7 +157,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       // A lost session released its advisory lock and its settings when it ended.
       if (!sessionLost) {
         // Revisions committed without waiting for the disk are made durable before the run ends.
-        if (state?.unflushed) await flush(reserved).catch(() => {});
+        if (state?.unflushed) await flush(reserved, config).catch(() => {});
         await reserved`SELECT pg_advisory_unlock(${key.toString()}::bigint)`.catch(() => {});
         await cleanSession(reserved).catch(() => {});
       }
@@ -440,11 +440,13 @@ async function asyncCommitsAllowed(reserved: postgres.ReservedSql): Promise<bool
 }
 
 /**
- * Makes every commit so far durable: a transaction with a transaction id writes a commit record,
- * and committing it synchronously flushes the WAL up to it, the earlier commits included.
+ * Makes every commit so far durable. A transaction that wrote WAL flushes it, the earlier commits'
+ * included, when it commits synchronously; one that wrote none (`SELECT txid_current()`) does not
+ * wait for the disk at all. So the version rows are written again as they are: the engine's own
+ * table, under the run's lock.
  */
-async function flush(reserved: postgres.ReservedSql): Promise<void> {
-  await reserved.unsafe('SELECT txid_current()');
+async function flush(reserved: postgres.ReservedSql, config: MetaConfig): Promise<void> {
+  await reserved.unsafe(`UPDATE ${metaNames(config).version} SET version_num = version_num`);
 }
 
 /** The step's duration as the server measures it: from its transaction's start to the log row. */

@@ -19,6 +19,8 @@ export interface TempCluster {
   dataDir: string;
   /** URL for the superuser postgres (with the cluster's password when it has one). */
   url(database?: string): string;
+  /** Stops the server as a crash would (`-m immediate`: no checkpoint, no WAL flush) and starts it again. */
+  crashAndRestart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,7 +72,8 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
   const port = await freePort();
   const listen = options.listen ?? '127.0.0.1';
   const opts = [`-p ${port}`, `-k ${dir}`, `-c listen_addresses='${listen}'`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' ');
-  await run(pgBin('pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', opts, 'start']);
+  const start = () => run(pgBin('pg_ctl'), ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', opts, 'start']);
+  await start();
   return {
     port,
     socketDir: dir,
@@ -79,6 +82,10 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
       options.password === undefined
         ? `postgres://postgres@127.0.0.1:${port}/${database}`
         : `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/${database}`,
+    async crashAndRestart() {
+      await run(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+      await start();
+    },
     async stop() {
       await run(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
