@@ -90,7 +90,12 @@ export class CliContext {
 
   async closeAll(): Promise<void> {
     while (this.releases.length) this.releases.pop()!();
-    while (this.handles.length) await this.handles.pop()!.close();
+    // The command has returned: nothing is left to wait for on a server's sessions (the embedded
+    // database's are ended the usual way, before PGlite closes its folder).
+    while (this.handles.length) {
+      const handle = this.handles.pop()!;
+      await handle.close({ now: handle.config.kind === 'server' });
+    }
   }
 
   /** Wraps a command action so that its returned number becomes the exit code. */

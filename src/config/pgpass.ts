@@ -16,7 +16,10 @@ interface PgpassHelper {
   getPassword(connInfo: { host: string; port: string; database: string; user: string }, stream: NodeJS.ReadableStream, cb: (pass?: string) => void): void;
   warnTo(stream: NodeJS.WritableStream | null): NodeJS.WritableStream | null;
 }
-const helper = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper;
+// Loaded when there is a password file to read (it loads readline and streams: about 6 ms of a
+// start-up that most runs, with no ~/.pgpass, do not need).
+let loaded: PgpassHelper | undefined;
+const pgpass = (): PgpassHelper => (loaded ??= createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper);
 
 /** The password file libpq would read: `passfile=`, else PGPASSFILE, else ~/.pgpass. */
 export function passfilePath(conn: Pick<ConnParams, 'passfile'>, env: NodeJS.ProcessEnv = process.env): string {
@@ -37,6 +40,7 @@ export async function passwordFromPassfile(conn: ConnParams, env: NodeJS.Process
   } catch {
     return undefined;
   }
+  const helper = pgpass();
   if (!helper.usePgPass(stat, file)) return undefined;
   for (const h of conn.hosts) {
     const info = { host: h.socket ? 'localhost' : h.host, port: String(h.port), database: conn.dbname, user: conn.user };

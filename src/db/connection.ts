@@ -49,7 +49,13 @@ export interface DbHandle<DB = any> {
   description: string;
   settings: PoolSettings;
   applicationName: string;
-  close(): Promise<void>;
+  /**
+   * Ends the pool. Default: each idle session is ended (Terminate) and its socket's close awaited,
+   * queries in flight first, at most 5 s. `{ now: true }` when the caller is done with everything
+   * (the CLI, once its command returned): Terminate is sent and the sockets are closed at once,
+   * without waiting the server's 5-10 ms to close its side; a query still in flight is abandoned.
+   */
+  close(options?: { now?: boolean }): Promise<void>;
 }
 
 /** Hooks the embedded engine registers, so that this module does not import PGlite on its own. */
@@ -99,11 +105,11 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('./kysely-dialect.js')]);
     db = new Kysely<DB>({ dialect: await postgresJsDialect({ postgres: sql }) });
   }
-  const close = async () => {
+  const close = async (how: { now?: boolean } = {}) => {
     // postgres.js first, with a timeout: after a session was lost mid-transaction (a failover)
     // its plain end(), which Kysely's destroy() calls, never settles and the process would exit
     // with 13 (a pending top-level await) instead of the run's one-line error.
-    await sql.end({ timeout: 5 }).catch(() => {});
+    await sql.end({ timeout: how.now ? 0 : 5 }).catch(() => {});
     await db?.destroy().catch(() => {});
     await stopEmbedded?.();
   };
