@@ -56,9 +56,24 @@ function rewrite(file, text) {
   return out;
 }
 
+/** The commands the bundle runs (BUNDLED_COMMANDS in src/cli/main.ts); the others' modules stay out of it. */
+const BUNDLED_COMMAND_MODULES = new Set(['./current.js', './history.js']);
+const COMMANDS_INDEX = path.join(DIST, 'cli', 'commands', 'index.js');
+
 const plugin = {
   name: 'cmmc-cli-bundle',
   setup(build) {
+    // A command the bundle never runs is left out, with all it alone imports (a third of the file,
+    // which every read command would otherwise read, hash and deserialize).
+    build.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (args) =>
+      args.importer === COMMANDS_INDEX && args.kind === 'dynamic-import' && !BUNDLED_COMMAND_MODULES.has(args.path)
+        ? { path: args.path, namespace: 'cmmc-not-bundled' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'cmmc-not-bundled' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`cmmc-db: the command module ${args.path} is not in the read commands' bundle`)});`,
+      loader: 'js',
+    }));
     build.onResolve({ filter: /^[^./]/ }, (args) => (BUNDLED_PACKAGES.has(packageName(args.path)) ? undefined : { path: args.path, external: true }));
     build.onLoad({ filter: /\.js$/ }, (args) => (args.path.startsWith(DIST + path.sep) ? { contents: rewrite(args.path, readFileSync(args.path, 'utf8')), loader: 'js' } : undefined));
   },
