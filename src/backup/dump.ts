@@ -31,6 +31,13 @@ function serverUrl(config: CmmcConfig): string {
   return config.url;
 }
 
+/**
+ * How backup, verify and restore open their short sessions: one connection, postgres.js only (a
+ * backup has no use for Kysely, about 150 ms to load), and no fetch_types query at connect (a round
+ * trip and a few hundred rows of pg_type per session; nothing here reads an array of a custom type).
+ */
+export const BACKUP_SESSION = { pool: { max: 1, min: 0 }, kysely: false, fetchTypes: false } as const;
+
 /** What a backup records about the database besides the dump itself. */
 export interface DatabaseFacts {
   database: string;
@@ -52,13 +59,17 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   // The embedded database is one database in a folder (src/embedded): no URL, no other databases.
   const url = config.kind === 'embedded' ? undefined : serverUrl(config);
   const target = database && url ? { ...config, url: withDatabase(url, database) } : config;
-  // postgres.js only: a backup has no use for Kysely (about 150 ms to load).
-  const handle = await openDatabase(target, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
-  try {
-    return await readFacts(handle.sql, config, url);
-  } finally {
-    await handle.close();
-  }
+  // The facts are the session's first statements (instead of a SELECT 1 before them).
+  let facts: DatabaseFacts | undefined;
+  const handle = await openDatabase(target, {
+    ...BACKUP_SESSION,
+    applicationName: 'cmmc-db:backup',
+    firstQuery: async (sql) => {
+      facts = await readFacts(sql, config, url);
+    },
+  });
+  await handle.close();
+  return facts!;
 }
 
 /**
@@ -121,7 +132,7 @@ export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: Data
   // The modules readFacts needs load while the connection is made.
   void import('../migrate/status.js');
   void import('../tenant/roles.js');
-  const handle = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+  const handle = await openDatabase(config, { ...BACKUP_SESSION, applicationName: 'cmmc-db:backup' });
   let done = false;
   let result!: T;
   try {
@@ -188,7 +199,7 @@ export async function currentIdentity(config: CmmcConfig): Promise<DatabaseIdent
   for (const target of [url, withDatabase(url, 'postgres')]) {
     let handle;
     try {
-      handle = await openDatabase({ ...config, url: target }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+      handle = await openDatabase({ ...config, url: target }, { ...BACKUP_SESSION, applicationName: 'cmmc-db:backup' });
     } catch (err) {
       if (target !== url) throw err;
       continue;

@@ -16,7 +16,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
-import { currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
+import { BACKUP_SESSION, currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
 import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
 import { openArchive } from './verify.js';
 import { warmPgTools } from '../db/pg-tools.js';
@@ -94,7 +94,7 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** A session on the maintenance database of the configured server: never on the database being replaced. */
 async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
-  return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:restore', kysely: false });
+  return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { ...BACKUP_SESSION, applicationName: 'cmmc-db:restore' });
 }
 
 /** `<db>_pre_restore_<stamp>` (`…_<n>` for the n-th in the same second, n > 1), at most 63 bytes. */

@@ -15,6 +15,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { BACKUP_SESSION } from './dump.js';
 
 /** What the manifest records about a backup taken from a standby. */
 export interface StandbySource {
@@ -54,7 +55,7 @@ export function standbyConfig(config: CmmcConfig): CmmcConfig {
 export async function readStandbySource(config: CmmcConfig): Promise<StandbySource> {
   let handle;
   try {
-    handle = await openDatabase(config, { pool: { max: 1, min: 0 }, applicationName: 'cmmc-db:backup', kysely: false });
+    handle = await openDatabase(config, { ...BACKUP_SESSION, applicationName: 'cmmc-db:backup' });
   } catch (err) {
     // postgres.js ends a session whose server does not match target_session_attrs (CONNECTION_DESTROYED).
     const reason = (err as Error).message.split('\n')[0];
