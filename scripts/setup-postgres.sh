@@ -106,4 +106,9 @@ if ! /usr/bin/python3 -c 'import alembic, psycopg2' >/dev/null 2>&1; then
   log "installing python3-alembic and python3-psycopg2 (the differential test runs the real Alembic)"
   apt_install python3-alembic python3-psycopg2
 fi
+# 8. openssl, for the TLS tests' throwaway certificate (test/connection-tls.test.ts).
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing openssl (the TLS tests make a self-signed certificate)"
+  apt_install openssl
+fi
 log "ready: PostgreSQL ${PG_MAJOR} on ${PGHOST_ADDR}:${PGPORT_NUM} with pgvector, $(pg_autoctl --version 2>/dev/null | head -n 1)"
