@@ -147,7 +147,8 @@ export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: Data
     // The dump is complete: a session lost afterwards (its COMMIT of a read-only transaction) changes nothing.
     if (!done) throw err;
   } finally {
-    await handle.close();
+    // Nothing waits on this session once the transaction has ended: the server's close is not awaited.
+    await handle.close({ now: true });
   }
   return result;
 }

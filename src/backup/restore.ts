@@ -163,7 +163,8 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
       early = undefined;
       return await restoreServerTarget(config, admin, record, targetSource, target, options, handing);
     } finally {
-      await admin.close();
+      // The swap has committed (or nothing was done): the server's close is not awaited.
+      await admin.close({ now: true });
     }
   } finally {
     // Begun but never handed over (the server did not answer, no such backup): it goes again.
