@@ -15,10 +15,10 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // What commander prints for --version, without loading the program (a third of a cold start).
   process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
 } else {
-  // The read commands run from the bundle with V8's code cache (src/cli/bundle-loader.ts): their
-  // time is mostly the cold start. A cheap look at argv first, so that other commands load nothing more.
+  // current, history, backup and seed run from the bundle with V8's code cache
+  // (src/cli/bundle-loader.ts; BUNDLED_COMMANDS in src/cli/main.ts): their time is mostly the cold start. A cheap look at argv first, so that other commands load nothing more.
   let code;
-  if (args.includes('current') || args.includes('history')) {
+  if (['current', 'history', 'backup', 'seed'].some((name) => args.includes(name))) {
     const { runBundled } = await import('../dist/cli/bundle-loader.js');
     code = await runBundled(process.argv);
   }

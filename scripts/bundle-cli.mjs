@@ -57,7 +57,8 @@ function rewrite(file, text) {
 }
 
 /** The commands the bundle runs (BUNDLED_COMMANDS in src/cli/main.ts); the others' modules stay out of it. */
-const BUNDLED_COMMAND_MODULES = new Set(['./current.js', './history.js']);
+const { BUNDLED_COMMANDS } = await import(pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
+const BUNDLED_COMMAND_MODULES = new Set([...BUNDLED_COMMANDS].map((name) => `./${name}.js`));
 const COMMANDS_INDEX = path.join(DIST, 'cli', 'commands', 'index.js');
 
 const plugin = {

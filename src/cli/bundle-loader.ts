@@ -1,6 +1,6 @@
 /**
  * Runs the CLI from its bundle (dist/cli-bundle.cjs, made by scripts/bundle-cli.mjs) with V8's code
- * cache, for the read commands whose cold start is most of their time (`current`, `history`).
+ * cache, for the commands whose cold start is most of their time (`current`, `history`, `backup`, `seed`).
  *
  * Node 20 keeps no compiled code between runs of ES modules; a script compiled with `vm.Script` can
  * be handed the code V8 made for it before (`cachedData`), which skips parsing and compiling. The

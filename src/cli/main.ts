@@ -73,11 +73,13 @@ function valueOptions(program: Command): Set<string> {
 }
 
 /**
- * The commands bin/cmmc-db.js runs from dist/cli-bundle.cjs (src/cli/bundle-loader.ts): read-only
- * ones whose time is mostly the cold start, and whose code loads no package the bundle would load
- * through require() (Kysely's CommonJS build, say, beside the ES module a revision imports).
+ * The commands bin/cmmc-db.js runs from dist/cli-bundle.cjs (src/cli/bundle-loader.ts): ones whose
+ * time is mostly the cold start, and whose code loads no package the bundle would load through
+ * require() (Kysely's CommonJS build, say, beside the ES module a revision imports). The bundle
+ * holds these commands' modules only (scripts/bundle-cli.mjs reads this set); bin's quick look at
+ * argv names them too.
  */
-const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history']);
+export const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history', 'backup', 'seed']);
 
 /** Whether `argv` runs one of BUNDLED_COMMANDS (as commander will read it). */
 export function runsFromBundle(argv: string[]): boolean {
