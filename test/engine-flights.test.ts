@@ -59,6 +59,30 @@ describe.each(BACKENDS)('one flight per revision on $name', (backend) => {
     }
   });
 
+  it('a revision that says COMMIT itself: a statement failing after it stops the revision, and no version row is written', async () => {
+    const target = await backend.create();
+    const dir = mkdtempSync(path.join(base, 'own-commit-'));
+    sqlRevision(dir, '3f0000000001', null, 'CREATE TABLE before_commit (id int);\nCOMMIT;\nCREATE TABLE after_commit (id int);\nSELECT 1/0;\nCREATE TABLE after_failure (id int);');
+    const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+    try {
+      const r = await runCli(['upgrade', 'head'], { env });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain('in statement: SELECT 1/0');
+      // What the revision committed itself stays; nothing after the failing statement ran, and the
+      // version table does not claim the revision.
+      expect(await target.query(`SELECT to_regclass('public.after_commit') IS NOT NULL AS a, to_regclass('public.after_failure') AS f, to_regclass('public.cmmc_schema_version') AS v`)).toEqual([{ a: true, f: null, v: null }]);
+      // Without the failure, the bookkeeping runs in a transaction of its own after the revision's COMMIT.
+      writeFileSync(path.join(dir, '3f0000000001_rev.sql'), readFileSync(path.join(dir, '3f0000000001_rev.sql'), 'utf8').replace('CREATE TABLE before_commit (id int);', '').replace('CREATE TABLE after_commit (id int);', '').replace('SELECT 1/0;', 'ROLLBACK;'));
+      await target.query('DROP TABLE after_commit');
+      const again = await runCli(['upgrade', 'head'], { env });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(await versionRows(target)).toEqual(['3f0000000001']);
+      expect(await target.query(`SELECT count(*)::int AS n FROM cmmc_db.revision_log`)).toEqual([{ n: 1 }]);
+    } finally {
+      await target.drop();
+    }
+  });
+
   it('each revision is committed with its own version row and log row, with a duration', async () => {
     const target = await backend.create();
     const dir = mkdtempSync(path.join(base, 'chain-'));

@@ -19,7 +19,7 @@ import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
-import { literal, type SqlStatement } from '../sql/lexer.js';
+import { literal, stripComments, type SqlStatement } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
@@ -375,12 +375,15 @@ async function runSteps(
             await runStatements(session, body);
             open = true;
             await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
-          } else if (body.some((stmt) => stmt.copyData !== undefined)) {
-            // COPY carries its data in a sub-protocol of its own: statement by statement.
+          } else if (body.some((stmt) => stmt.copyData !== undefined || endsTransaction(stmt.text))) {
+            // COPY carries its data in a sub-protocol of its own, and after a revision's own COMMIT or
+            // ROLLBACK its statements run outside a transaction block, where a failure does not stop
+            // the ones pipelined behind it (nor the version row): statement by statement. The
+            // bookkeeping's BEGIN opens a transaction again if the revision ended ours (else a warning).
             open = true;
             await session.reserved.unsafe('BEGIN');
             await runStatements(session, body);
-            await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
+            await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
           } else {
             // The revision and the engine's writes in one flight, inside the transaction block.
             open = true;
@@ -471,6 +474,12 @@ async function sendWithBookkeeping(reserved: postgres.ReservedSql, leading: stri
       });
     }
   }
+}
+
+/** Does the statement end the transaction block (COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), not only a savepoint? */
+function endsTransaction(text: string): boolean {
+  const t = stripComments(text).trim();
+  return /^(commit|end|abort|rollback|prepare\s+transaction)\b/i.test(t) && !/^rollback(\s+(work|transaction))?\s+to\b/i.test(t);
 }
 
 /** A revision's statements one by one (COPY with its data through the COPY protocol, or outside a transaction). */
