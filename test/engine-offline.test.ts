@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, query, uniqueName } from './helpers/server.js';
 import { FIXTURES, schemaDump } from './engine-fixtures.js';
 
 const env = { CMMC_MIGRATIONS_DIR: path.join(FIXTURES, 'linear') };
@@ -79,6 +79,38 @@ describe('offline --sql scripts', () => {
       await offline.drop();
       await online.drop();
       await empty.drop();
+    }
+  });
+
+  it('a revision that says SET ROLE: the script writes the version table and runs the next revision as online does', async () => {
+    const role = uniqueName('cmmc_offline_role');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-offline-role-'));
+    const rev = (id: string, down: string, up: string) =>
+      writeFileSync(path.join(dir, `${id}_r.sql`), `-- revision: ${id}\n-- down_revision: ${down}\n-- message: ${id}\n-- migrate:up\n${up}\n-- migrate:down\n`);
+    rev('4a0000000001', 'none', `SET ROLE ${role};\nCREATE TABLE public.owned_by_role (id int);`);
+    rev('4a0000000002', '4a0000000001', 'CREATE TABLE public.after_role (id int);');
+    const offline = await createTestDatabase();
+    const online = await createTestDatabase();
+    await adminQuery(`CREATE ROLE ${role}`);
+    try {
+      for (const db of [offline, online]) await query(db.url, `GRANT CREATE ON SCHEMA public TO ${role}`);
+      const script = await runCli(['upgrade', 'base:head', '--sql'], { env: { CMMC_MIGRATIONS_DIR: dir } });
+      expect(script.exitCode, script.stderr).toBe(0);
+      await psqlFile(offline.url, script.stdout);
+      const r = await runCli(['upgrade', 'head'], { env: { CMMC_MIGRATIONS_DIR: dir }, url: online.url });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const owners = `SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('owned_by_role', 'after_role') ORDER BY tablename`;
+      expect(await query(offline.url, owners)).toEqual([
+        { tablename: 'after_role', tableowner: 'postgres' },
+        { tablename: 'owned_by_role', tableowner: role },
+      ]);
+      expect(await query(offline.url, owners)).toEqual(await query(online.url, owners));
+      expect(await query(offline.url, 'SELECT version_num FROM cmmc_schema_version')).toEqual([{ version_num: '4a0000000002' }]);
+    } finally {
+      await offline.drop();
+      await online.drop();
+      await adminQuery(`DROP ROLE ${role}`);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -148,15 +148,19 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
       }
       body = driver.take().map(terminate);
     }
+    // RESET ROLE, as online: a revision that SET ROLE must not decide who writes the engine's tables.
     const bookkeeping = [
+      'RESET ROLE',
       ...versionStatements(config, ops[i]),
       logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs: null }, appliedBy),
     ].map(terminate);
     const arrow = operation === 'upgrade' ? `${rev.downRevisions.join(', ') || 'base'} -> ${rev.revision}` : `${rev.revision} -> ${rev.downRevisions.join(', ') || 'base'}`;
     out.push(`-- Running ${operation} ${arrow}: ${rev.message.replace(/\n/g, ' ')} (${rev.fileName})`);
-    // Each revision starts from a clean session, as online (RESET ALL keeps the advisory lock psql does not take anyway).
-    if (rev.transactional) out.push('BEGIN;', ...body, ...bookkeeping, 'COMMIT;', 'RESET ALL;', '');
-    else out.push('-- non-transactional revision', ...body, 'BEGIN;', ...bookkeeping, 'COMMIT;', 'RESET ALL;', '');
+    // Each revision starts from a clean session, as online (RESET ALL keeps the advisory lock psql
+    // does not take anyway; it leaves the role and the session authorization, reset before it).
+    const clean = ['SET SESSION AUTHORIZATION DEFAULT;', 'RESET ALL;', ''];
+    if (rev.transactional) out.push('BEGIN;', ...body, ...bookkeeping, 'COMMIT;', ...clean);
+    else out.push('-- non-transactional revision', ...body, 'BEGIN;', ...bookkeeping, 'COMMIT;', ...clean);
   }
   await db.destroy();
   return out.join('\n');
