@@ -13,14 +13,22 @@ export const register: RegisterCommand = (program, ctx) => {
         const { getStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details } = await import('../../migrate/report.js');
         const config = ctx.config();
+        // The session is opened while the files are read: the server starts its backend meanwhile.
+        const opening = ctx.open({ kysely: false, fetchTypes: false });
         // The version table can be read without the files: a missing folder is a warning here.
-        const script = await loadScript(config).catch(async (err: { code?: string; message?: string }) => {
-          if (err.code !== 'migrate.no-folder') throw err;
-          ctx.out.warn(`${err.message}: showing the version table only`);
-          const { RevisionGraph } = await import('../../revision/graph.js');
-          return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
-        });
-        const handle = await ctx.open({ kysely: false, fetchTypes: false });
+        const script = await loadScript(config)
+          .catch(async (err: { code?: string; message?: string }) => {
+            if (err.code !== 'migrate.no-folder') throw err;
+            ctx.out.warn(`${err.message}: showing the version table only`);
+            const { RevisionGraph } = await import('../../revision/graph.js');
+            return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
+          })
+          .catch(async (err: unknown) => {
+            // A bad revision file is the error to show, as before; the session (if it opened) is closed by the context.
+            await opening.catch(() => {});
+            throw err;
+          });
+        const handle = await opening;
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
