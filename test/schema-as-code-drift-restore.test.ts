@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, dropDatabase, query, type TestDatabase } from './helpers/server.js';
 import { scratchLeft } from './fixtures/schema-as-code/workspace.js';
 
 describe('check after backup → restore of the platform schema', () => {
@@ -31,6 +31,8 @@ describe('check after backup → restore of the platform schema', () => {
     expect(restored.exitCode, restored.stderr).toBe(0);
   });
   afterAll(async () => {
+    // The restore kept the database it replaced (<db>_pre_restore_<second>): it is this test's too.
+    if (tdb) for (const { datname } of await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${tdb.name}\\_pre\\_restore\\_%'`)) await dropDatabase(datname);
     await tdb?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
