@@ -236,14 +236,12 @@ async function cleanSession(reserved: postgres.ReservedSql, then = '', before: s
     `CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS;${then}`,
     'SELECT name FROM pg_prepared_statements WHERE from_sql',
   ];
-  const settled = await Promise.allSettled(texts.map((t) => reserved.unsafe(t)));
+  const { settled, failed } = await sendFlight(reserved, texts);
   const prepared = settled[settled.length - 1];
   if (prepared.status === 'fulfilled') for (const p of prepared.value as unknown as { name: string }[]) await reserved.unsafe(`DEALLOCATE "${p.name.replace(/"/g, '""')}"`);
-  const failed = settled.findIndex((r) => r.status === 'rejected');
   if (failed < 0) return;
-  const reason = (settled[failed] as PromiseRejectedResult).reason as object;
-  if (failed < before.length) throw Object.assign(reason, { failedStatement: texts[failed] });
-  throw new SessionNotCleaned(reason);
+  if (failed < before.length) throw failureOf(settled, texts, failed);
+  throw new SessionNotCleaned((settled[failed] as PromiseRejectedResult).reason);
 }
 
 /** The step's own statements (its COMMIT) went through, and cleaning the session after them failed. */
@@ -260,11 +258,23 @@ class SessionNotCleaned extends Error {
  * (25P02) until ROLLBACK, as if they had been sent one by one and the run had stopped at it. Outside
  * one each statement would commit on its own and the ones after a failure would still run.
  */
-async function pipeline(reserved: postgres.ReservedSql, texts: string[]): Promise<postgres.RowList<postgres.Row[]>[]> {
+async function pipeline(reserved: postgres.ReservedSql, texts: string[]): Promise<Rows[]> {
+  const { settled, failed } = await sendFlight(reserved, texts);
+  if (failed >= 0) throw failureOf(settled, texts, failed);
+  return settled.map((r) => (r as PromiseFulfilledResult<Rows>).value);
+}
+
+type Rows = postgres.RowList<postgres.Row[]>;
+
+/** Sends statements in one flight and waits for all: each one's outcome, and the first that failed (-1: none). */
+async function sendFlight(reserved: postgres.ReservedSql, texts: string[]): Promise<{ settled: PromiseSettledResult<Rows>[]; failed: number }> {
   const settled = await Promise.allSettled(texts.map((t) => reserved.unsafe(t)));
-  const failed = settled.findIndex((r) => r.status === 'rejected');
-  if (failed >= 0) throw Object.assign((settled[failed] as PromiseRejectedResult).reason as object, { failedStatement: texts[failed] });
-  return settled.map((r) => (r as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
+  return { settled, failed: settled.findIndex((r) => r.status === 'rejected') };
+}
+
+/** The error of statement `i` of a flight, naming that statement (`failedStatement`, shown by failedStep). */
+function failureOf(settled: PromiseSettledResult<Rows>[], texts: string[], i: number): object {
+  return Object.assign((settled[i] as PromiseRejectedResult).reason as object, { failedStatement: texts[i] });
 }
 
 interface Session {
