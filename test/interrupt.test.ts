@@ -151,6 +151,32 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     }
   });
 
+  it('Ctrl-C seen by pg_dump before cmmc-db (a loaded machine): still the interruption, its one line and nothing kept', async () => {
+    // The terminal signals the whole process group; which process acts first is up to the scheduler.
+    // Here pg_dump is made to go first and cmmc-db gets its Ctrl-C only once pg_dump has exited.
+    const db = await newDb('cmmc_int_backup_first');
+    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
+    const dir = path.join(work, 'backup-child-first');
+    const release = await lockTable(db, 'big');
+    try {
+      const s = startCliInPty(['backup', '--dir', dir], { url: db.url, env: TERMINAL });
+      const pgDump = () => processesMentioning(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('pg_dump'));
+      await waitUntil(() => pgDump().length > 0 && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
+      const [pid] = pgDump();
+      process.kill(pid, 'SIGINT');
+      await waitUntil(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10_000, 'pg_dump to exit');
+      s.type('\u0003');
+      const r = await s.done;
+      expect(r.exitCode).toBe(130);
+      expect(errorLines(r.output)).toHaveLength(1);
+      expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
+      expect(r.output).not.toContain('pg_dump failed');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await release();
+    }
+  });
+
   it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
     const db = await newDb('cmmc_int_restore');
     // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.

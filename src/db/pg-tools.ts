@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
+import { interruptSignal, wasInterrupted } from '../interrupt.js';
 
 export interface PgTools {
   /** The folder the three programs come from. */
@@ -267,16 +268,48 @@ export function runPg(file: string, args: string[], pg: Record<string, string>, 
       // A program that never started emits no 'close'.
       if (child.pid === undefined) resolve({ exitCode: 1, stdout: '', stderr: e.message });
     });
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       const stderr = Buffer.concat(err).toString();
-      resolve({
+      const result = {
         exitCode: code ?? 1,
         stdout: Buffer.concat(out).toString(),
         stderr: code === null && failure && !stderr ? failure.message : stderr,
-      });
+      };
+      if (stoppedByUser(signal, stderr) && !wasInterrupted() && !options.cancelSignal?.aborted) void afterOwnInterrupt().then(() => resolve(result));
+      else resolve(result);
     });
   });
   return { child, stdin: child.stdin, stdout: child.stdout, done };
+}
+
+/**
+ * How long a program stopped by the user waits for this process's own interruption before it is
+ * reported as a failure. Ctrl-C on a terminal signals the whole foreground process group: the
+ * program and this process get it at once, and the program's exit can be seen first (a loaded
+ * machine runs our signal callback later). Reported as a plain failure, its caller would release
+ * its interruption cleanups before the handler ran them, and the one line would not say what was
+ * undone. The signal is already pending when the exit is seen, so the wait is one turn of the
+ * event loop in practice; this is the upper bound for a program stopped by someone else.
+ */
+export const USER_STOP_GRACE_MS = 1_000;
+
+/** A program ended by a signal, or by its own handler of one (pg_dump, pg_restore: "terminated by user"). */
+function stoppedByUser(signal: NodeJS.Signals | null, stderr: string): boolean {
+  return signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP' || signal === 'SIGQUIT' || /terminated by user|canceling statement due to user request/.test(stderr);
+}
+
+/** Settles when this process is interrupted, or after USER_STOP_GRACE_MS. */
+function afterOwnInterrupt(): Promise<void> {
+  return new Promise((resolve) => {
+    const signal = interruptSignal();
+    const timer = setTimeout(done, USER_STOP_GRACE_MS);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Runs a client program against `url` (psql, pg_dump, pg_restore); output kept in memory. */
