@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Starts the CLI. Kept tiny: everything else is loaded by the command that needs it.
-import { readFileSync } from 'node:fs';
+// CommonJS (bin/package.json): a read command run from the bundle never starts Node's ES module
+// loader (about 10 ms of a 100 ms start); every other command imports dist/cli/main.js.
+'use strict';
+const path = require('node:path');
 
 // `cmmc-db history | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -10,21 +13,32 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  // What commander prints for --version, without loading the program (a third of a cold start).
-  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
-} else {
+const DIST = path.join(__dirname, '..', 'dist');
+
+async function main(args) {
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    // What commander prints for --version, without loading the program (a third of a cold start).
+    process.stdout.write(`${require('../package.json').version}\n`);
+    return 0;
+  }
   // current, history, backup and seed run from the bundle with V8's code cache
   // (src/cli/bundle-loader.ts; BUNDLED_COMMANDS in src/cli/main.ts): their time is mostly the cold start. A cheap look at argv first, so that other commands load nothing more.
-  let code;
   if (['current', 'history', 'backup', 'seed'].some((name) => args.includes(name))) {
-    const { runBundled } = await import('../dist/cli/bundle-loader.js');
-    code = await runBundled(process.argv);
+    let loader;
+    try {
+      loader = require(path.join(DIST, 'cli-bundle-loader.cjs'));
+    } catch {
+      loader = undefined; // not bundled (tsc alone): the modules in dist/ are the CLI
+    }
+    const code = loader && (await loader.runBundled(process.argv, path.join(DIST, 'cli-bundle.cjs')));
+    // Done, its output written (stdout and stderr are synchronous on Linux) and its sessions sent
+    // their Terminate: exit now rather than wait for the server to close its side of each socket.
+    if (code !== undefined) process.exit(code);
   }
-  if (code === undefined) {
-    const { run } = await import('../dist/cli/main.js');
-    code = await run(process.argv);
-  }
-  process.exitCode = code;
+  const { run } = await import(require('node:url').pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
+  return run(process.argv);
 }
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -19,6 +19,7 @@
  * that only looks like one (in a string, a comment) is left alone.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -27,8 +28,31 @@ import ts from 'typescript';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
 export const BUNDLE = path.join(DIST, 'cli-bundle.cjs');
+export const LOADER = path.join(DIST, 'cli-bundle-loader.cjs');
 /** Packages inside the bundle: what every read command loads. Every other package stays where it is installed. */
 const BUNDLED_PACKAGES = new Set(['commander', 'postgres', 'find-up-simple']);
+
+/**
+ * Node's own modules that the read commands rarely use but that cost milliseconds to load (crypto
+ * about 6 ms, child_process 5, fs/promises and stream/promises 3 each, readline 1-2: measured on
+ * the 2-core bench machine). In the bundle each is a stand-in with the same export names, as
+ * getters that load the real module on first use, so that `current` does not pay for the backup
+ * runner's child_process or the prompt's readline.
+ */
+const LAZY_BUILTINS = new Set(['crypto', 'child_process', 'readline', 'readline/promises', 'fs/promises', 'stream/promises']);
+const builtinName = (spec) => spec.replace(/^node:/, '');
+
+/** The stand-in's CommonJS text: a getter per export name Node has now, and a Proxy for any other. */
+function lazyBuiltin(name) {
+  const names = Object.keys(createRequire(import.meta.url)(`node:${name}`)).filter((key) => key !== 'default');
+  return [
+    `let loaded;`,
+    `const load = () => (loaded ??= require(${JSON.stringify(`node:${name}`)}));`,
+    `const stand = {};`,
+    `for (const key of ${JSON.stringify(names)}) Object.defineProperty(stand, key, { get: () => load()[key], enumerable: true });`,
+    `module.exports = new Proxy(stand, { get: (target, key) => (key in target ? target[key] : load()[key]) });`,
+  ].join('\n');
+}
 
 const packageName = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
 
@@ -79,6 +103,13 @@ const plugin = {
       if (!text.includes(eager)) throw new Error(`${args.path}: postgres.js no longer imports tls as expected; update scripts/bundle-cli.mjs`);
       return { contents: text.replace(eager, "const tls = { connect: (options) => require('node:tls').connect(options) }\n"), loader: 'js' };
     });
+    build.onResolve({ filter: /^(node:)?[a-z_]+(\/promises)?$/ }, (args) => {
+      if (!LAZY_BUILTINS.has(builtinName(args.path))) return undefined;
+      // The stand-in's own require is of the real module.
+      if (args.namespace === 'cmmc-lazy-builtin') return { path: args.path, external: true };
+      return { path: builtinName(args.path), namespace: 'cmmc-lazy-builtin' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'cmmc-lazy-builtin' }, (args) => ({ contents: lazyBuiltin(args.path), loader: 'js' }));
     build.onLoad({ filter: /.*/, namespace: 'cmmc-not-bundled' }, (args) => ({
       contents: `throw new Error(${JSON.stringify(`cmmc-db: the command module ${args.path} is not in the read commands' bundle`)});`,
       loader: 'js',
@@ -104,6 +135,17 @@ export async function bundleCli() {
   });
   const { text } = result.outputFiles[0];
   writeFileSync(BUNDLE, `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${text}`);
+  // The loader bin/cmmc-db.js requires (CommonJS: no ES module loader for a read command).
+  await esbuild.build({
+    entryPoints: [path.join(DIST, 'cli', 'bundle-loader.js')],
+    outfile: LOADER,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+    plugins: [{ name: 'node-only', setup: (build) => build.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') ? { path: args.path, external: true } : { errors: [{ text: `the bundle loader must import only Node's own modules, not ${args.path}` }] })) }],
+  });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await bundleCli();

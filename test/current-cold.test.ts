@@ -110,10 +110,38 @@ describe('the bundle and its code cache', () => {
     try {
       writeFileSync(file, bundle(3));
       expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      const [entry] = readdirSync(path.join(dir, 'cmmc-db', 'v8'));
+      const cached = readFileSync(path.join(dir, 'cmmc-db', 'v8', entry));
       expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3); // from the cache
+      expect(readFileSync(path.join(dir, 'cmmc-db', 'v8', entry)).equals(cached)).toBe(true);
       writeFileSync(file, bundle(4));
       expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(4);
-      expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toHaveLength(2);
+      writeFileSync(file, bundle(3));
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      // One entry per bundle path, rewritten for each new text.
+      expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toEqual([entry]);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  });
+
+  it('a damaged cache entry is not trusted: the bundle runs compiled afresh and the entry is rewritten', async () => {
+    const dir = mkdtempSync(path.join(cache, 'damaged-'));
+    const file = path.join(dir, 'cli-bundle.cjs');
+    writeFileSync(file, 'exports.runsFromBundle = () => true;\nexports.run = async () => 7;\n');
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = dir;
+    try {
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(7);
+      const v8 = path.join(dir, 'cmmc-db', 'v8');
+      const [entry] = readdirSync(v8);
+      const good = readFileSync(path.join(v8, entry));
+      for (const damaged of [good.subarray(0, good.length - 40), Buffer.concat([good.subarray(0, good.length - 40), Buffer.alloc(40, 0xff)]), Buffer.alloc(3)]) {
+        writeFileSync(path.join(v8, entry), damaged);
+        expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(7);
+      }
+      expect(readFileSync(path.join(v8, entry)).length).toBeGreaterThan(3);
     } finally {
       if (saved === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = saved;

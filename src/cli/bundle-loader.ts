@@ -4,19 +4,21 @@
  *
  * Node 20 keeps no compiled code between runs of ES modules; a script compiled with `vm.Script` can
  * be handed the code V8 made for it before (`cachedData`), which skips parsing and compiling. The
- * cache lives in `$XDG_CACHE_HOME/cmmc-db/v8/` (else ~/.cache/...), one file per bundle, named by
- * the sha256 of the bundle's text and of the Node and V8 versions: V8 itself checks only the
- * source's length and its flags, so a file name from anything but the content could serve a
- * changed bundle the code of the old one. A cache that cannot be read or written costs the compile
- * only; it never fails the command.
+ * cache lives in `$XDG_CACHE_HOME/cmmc-db/v8/` (else ~/.cache/...), one file per bundle path and
+ * Node/V8 version, holding the bundle's exact text followed by V8's code: the code is used only when
+ * the text is byte for byte the bundle's now (V8 itself checks only the source's length and its
+ * flags, so anything short of the content could serve a changed bundle the code of the old one).
+ * Comparing the text costs a memcmp; a sha256 would load node:crypto (about 6 ms of a 100 ms
+ * start). A cache that cannot be read or written costs the compile only; it never fails the command.
+ *
+ * bin/cmmc-db.js loads this file as dist/cli-bundle-loader.cjs (CommonJS, so that a read command
+ * never starts Node's ES module loader); it must import only Node's own modules.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import { cacheDir } from '../cache-dir.js';
 
 /** What the bundle exports (from src/cli/main.ts). */
 interface CliBundle {
@@ -24,28 +26,42 @@ interface CliBundle {
   runsFromBundle(argv: string[]): boolean;
 }
 
-export const BUNDLE = fileURLToPath(new URL('../cli-bundle.cjs', import.meta.url));
-
-/** The cache file for a bundle's text: named by its sha256 with the Node, V8 and CPU it was made for. */
-export function codeCacheFile(source: string, env: NodeJS.ProcessEnv = process.env): string {
-  const key = createHash('sha256').update(`${process.version}\0${process.versions.v8}\0${process.arch}\0`).update(source).digest('hex');
-  return path.join(cacheDir('v8', env), `${key}.bin`);
+/** 32-bit FNV-1a of a short text, as 8 hex digits: a file name, not a check (the content is compared). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-function readCache(file: string): Buffer | undefined {
+/**
+ * The cache file of the bundle at `file`: one per bundle path, Node, V8 and CPU, so that two
+ * installs do not take turns overwriting one entry. Same folder rule as src/cache-dir.ts (XDG).
+ */
+export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(cache, 'cmmc-db', 'v8', `${fnv1a(`${path.resolve(file)}\0${process.version}\0${process.versions.v8}\0${process.arch}`)}.bin`);
+}
+
+/** Layout of a cache file: 4 bytes of the text's length (little-endian), the text, V8's code. */
+function cachedCodeFor(cacheFile: string, text: Buffer): Buffer | undefined {
+  let entry: Buffer;
   try {
-    return readFileSync(file);
+    entry = readFileSync(cacheFile);
   } catch {
     return undefined;
   }
+  if (entry.length < 4 || entry.readUInt32LE(0) !== text.length || entry.length <= 4 + text.length) return undefined;
+  return entry.subarray(4, 4 + text.length).equals(text) ? entry.subarray(4 + text.length) : undefined;
 }
 
-function writeCache(file: string, data: Buffer): void {
+function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
   try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const partial = `${file}.${process.pid}.partial`;
-    writeFileSync(partial, data, { mode: 0o600 });
-    renameSync(partial, file); // another run writing the same entry writes code for the same text
+    mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
+    const partial = `${cacheFile}.${process.pid}.partial`;
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(text.length);
+    writeFileSync(partial, Buffer.concat([length, text, code]), { mode: 0o600 });
+    renameSync(partial, cacheFile); // atomic: a run reading meanwhile sees the old entry or the new one whole
   } catch {
     // A read-only or full cache folder: the next run compiles again.
   }
@@ -57,17 +73,17 @@ function writeCache(file: string, data: Buffer): void {
  * run dist/cli/main.js instead. The first run of a bundle writes its code cache once the command
  * is done, so that the cache holds the functions the command compiled, not only the top level.
  */
-export async function runBundled(argv: string[], file: string = BUNDLE): Promise<number | undefined> {
-  let source: string;
+export async function runBundled(argv: string[], file: string): Promise<number | undefined> {
+  let text: Buffer;
   try {
-    source = readFileSync(file, 'utf8');
+    text = readFileSync(file);
   } catch {
     return undefined; // not bundled (tsc alone): the modules in dist/ are the CLI
   }
-  const cacheFile = codeCacheFile(source);
-  const cachedData = readCache(cacheFile);
+  const cacheFile = codeCacheFile(file);
+  const cachedData = cachedCodeFor(cacheFile, text);
   // CommonJS's wrapper, plus Node's own import() for the bundle's dynamic imports (see the bundler).
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __cmmcImport) {${source}\n})`, {
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __cmmcImport) {${text.toString('utf8')}\n})`, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
   });
@@ -76,6 +92,6 @@ export async function runBundled(argv: string[], file: string = BUNDLE): Promise
   const cli = module.exports;
   if (!cli.runsFromBundle(argv)) return undefined;
   const code = await cli.run(argv);
-  if (!cachedData || script.cachedDataRejected) writeCache(cacheFile, script.createCachedData());
+  if (!cachedData || script.cachedDataRejected) writeCache(cacheFile, text, script.createCachedData());
   return code;
 }

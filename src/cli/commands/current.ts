@@ -15,6 +15,12 @@ export const register: RegisterCommand = (program, ctx) => {
         const config = ctx.config();
         // The session is opened while the files are read: the server starts its backend meanwhile.
         const opening = ctx.open({ kysely: false, fetchTypes: false });
+        // The files are read synchronously: first let the opening reach the socket's connect. Its
+        // steps are promise callbacks (drained before setImmediate's turn), and postgres.js then
+        // connects from a 0 ms timer; ours, set after it, fires after it (timers of one length run
+        // in the order they were set).
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 0));
         // The version table can be read without the files: a missing folder is a warning here.
         const script = await loadScript(config)
           .catch(async (err: { code?: string; message?: string }) => {
