@@ -21,9 +21,9 @@ async function main(args) {
     process.stdout.write(`${require('../package.json').version}\n`);
     return 0;
   }
-  // current, history, backup and seed run from the bundle with V8's code cache
+  // current, history, backup, seed, upgrade, downgrade and stamp run from the bundle with V8's code cache
   // (src/cli/bundle-loader.ts; BUNDLED_COMMANDS in src/cli/main.ts): their time is mostly the cold start. A cheap look at argv first, so that other commands load nothing more.
-  if (['current', 'history', 'backup', 'seed'].some((name) => args.includes(name))) {
+  if (['current', 'history', 'backup', 'seed', 'upgrade', 'downgrade', 'stamp'].some((name) => args.includes(name))) {
     let loader;
     try {
       loader = require(path.join(DIST, 'cli-bundle-loader.cjs'));

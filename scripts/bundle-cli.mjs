@@ -119,6 +119,31 @@ const plugin = {
   },
 };
 
+/**
+ * esbuild's __toESM makes a namespace object for every import of a CommonJS module, copying each
+ * export as a getter: the 40-odd imports of node:path, node:fs and node:os in the bundle cost about
+ * 4 ms of a read command's start. The namespace is a live view of the module, the same for every
+ * importer (as an ES module's namespace is), so one per module and mode is made and kept.
+ */
+function onceEachNamespace(text) {
+  const helper = 'var __toESM = (mod, isNodeMode, target) =>';
+  if (!text.includes(helper)) throw new Error(`esbuild's __toESM helper is no longer "${helper}": update scripts/bundle-cli.mjs`);
+  return text.replace(
+    helper,
+    [
+      'var __toESMKept = [new WeakMap(), new WeakMap()];',
+      'var __toESM = (mod, isNodeMode) => {',
+      '  if (mod === null || (typeof mod !== "object" && typeof mod !== "function")) return __toESMEach(mod, isNodeMode);',
+      '  const kept = __toESMKept[isNodeMode ? 1 : 0];',
+      '  let ns = kept.get(mod);',
+      '  if (!ns) kept.set(mod, (ns = __toESMEach(mod, isNodeMode)));',
+      '  return ns;',
+      '};',
+      'var __toESMEach = (mod, isNodeMode, target) =>',
+    ].join('\n'),
+  );
+}
+
 /** Builds dist/cli-bundle.cjs from dist/ (run after tsc). */
 export async function bundleCli() {
   const result = await esbuild.build({
@@ -134,7 +159,7 @@ export async function bundleCli() {
     write: false,
   });
   const { text } = result.outputFiles[0];
-  writeFileSync(BUNDLE, `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${text}`);
+  writeFileSync(BUNDLE, `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${onceEachNamespace(text)}`);
   // The loader bin/cmmc-db.js requires (CommonJS: no ES module loader for a read command).
   await esbuild.build({
     entryPoints: [path.join(DIST, 'cli', 'bundle-loader.js')],

@@ -79,7 +79,7 @@ function valueOptions(program: Command): Set<string> {
  * holds these commands' modules only (scripts/bundle-cli.mjs reads this set); bin's quick look at
  * argv names them too.
  */
-export const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history', 'backup', 'seed']);
+export const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history', 'backup', 'seed', 'upgrade', 'downgrade', 'stamp']);
 
 /** Whether `argv` runs one of BUNDLED_COMMANDS (as commander will read it). */
 export function runsFromBundle(argv: string[]): boolean {

@@ -19,7 +19,7 @@ import { CmmcError } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
-import { literal, stripComments, type SqlStatement } from '../sql/lexer.js';
+import { literal, tokens, type SqlStatement } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
 import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
@@ -488,7 +488,15 @@ async function sendWithBookkeeping(reserved: postgres.ReservedSql, leading: stri
 
 /** Does the statement end the transaction block (COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), not only a savepoint? */
 function endsTransaction(text: string): boolean {
-  const t = stripComments(text).trim();
+  // Its first three words decide, comments between them dropped: a long body is not read.
+  let t = '';
+  let words = 0;
+  for (const token of tokens(text)) {
+    if (token.kind === 'comment') t += ' ';
+    else if (token.kind !== 'space' && ++words > 3) break;
+    else t += text.slice(token.start, token.end);
+  }
+  t = t.trim();
   return /^(commit|end|abort|rollback|prepare\s+transaction)\b/i.test(t) && !/^rollback(\s+(work|transaction))?\s+to\b/i.test(t);
 }
 

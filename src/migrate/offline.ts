@@ -5,17 +5,10 @@
  * BEGIN/COMMIT (unless non-transactional) with its version-table change and revision-log row, the
  * same statements an online run executes, so both leave the same schema.
  */
-import {
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type CompiledQuery,
-  type DatabaseConnection,
-  type Dialect,
-  type Driver,
-  type QueryResult,
-} from 'kysely';
+// Types only: Kysely itself is imported when a recording is made, so that the online engine's
+// modules (bundled for `upgrade`, src/cli/bundle-loader.ts) never load it, and the Kysely a
+// recorded revision gets is the same ES module its own `import { sql } from 'kysely'` loads.
+import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult } from 'kysely';
 import { CmmcError, usageError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import type { Operation } from './engine.js';
@@ -51,8 +44,9 @@ export class RecordingDriver implements Driver {
   }
 }
 
-/** A Kysely for PostgreSQL over a RecordingDriver. */
-export function recordingKysely(): { db: Kysely<any>; driver: RecordingDriver } {
+/** A Kysely for PostgreSQL over a RecordingDriver (async: Kysely is loaded on first use). */
+export async function recordingKysely(): Promise<{ db: Kysely<any>; driver: RecordingDriver }> {
+  const { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } = await import('kysely');
   const driver = new RecordingDriver();
   const dialect: Dialect = {
     createAdapter: () => new PostgresAdapter(),
@@ -77,7 +71,7 @@ export interface Recording {
  * reading it (`then` is looked up on every awaited value).
  */
 export async function recordRevision(fn: (db: Kysely<any>) => Promise<void>): Promise<Recording> {
-  const { db, driver } = recordingKysely();
+  const { db, driver } = await recordingKysely();
   let readAnswerOf: string | undefined;
   const acquire = driver.acquireConnection.bind(driver);
   driver.acquireConnection = async () => {
@@ -126,7 +120,7 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(startRows, to) : graph.downgradeSteps(startRows, to)));
   const heads = new Set(startRows);
   const ops = plan.map((step) => catchRevisionErrors(() => graph.versionOps(step, heads)));
-  const { db, driver } = recordingKysely();
+  const { db, driver } = await recordingKysely();
   const appliedBy = appliedByExpression('offline');
   const out: string[] = [];
   out.push(`-- cmmc-db ${operation} ${from}:${to} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, '');

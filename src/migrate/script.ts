@@ -92,10 +92,11 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { m
 
 /** Reads one revision file (TypeScript or SQL). */
 export async function loadRevisionFile(file: string): Promise<Revision> {
-  const { checksum, accepted, text } = fileChecksum(readFileSync(file));
+  const sums = fileChecksum(readFileSync(file));
   const fileName = path.basename(file);
-  const rev = file.endsWith('.sql') ? parseSqlRevision(text, file, fileName, checksum) : await parseTsRevision(text, file, fileName, checksum);
-  rev.acceptedChecksums = accepted;
+  const rev = file.endsWith('.sql') ? parseSqlRevision(sums.text, file, fileName, sums.checksum) : await parseTsRevision(sums.text, file, fileName, sums.checksum);
+  // Worked out only for a recorded checksum that is not `checksum` (fileChecksum).
+  Object.defineProperty(rev, 'acceptedChecksums', { get: () => sums.accepted, enumerable: true, configurable: true });
   return rev;
 }
 

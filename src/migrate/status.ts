@@ -53,7 +53,7 @@ export async function readChecksums(q: RunQuery, config: MetaConfig): Promise<Ma
 
 export function changedFiles(script: Script, applied: Set<string>, checksums: Map<string, string>): ChangedFile[] {
   return script.graph.ordered
-    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && !r.acceptedChecksums.has(checksums.get(r.revision)!.trim()))
+    .filter((r) => applied.has(r.revision) && checksums.has(r.revision) && r.checksum !== checksums.get(r.revision)!.trim() && !r.acceptedChecksums.has(checksums.get(r.revision)!.trim()))
     .map((r) => ({ revision: r.revision, file: r.fileName }));
 }
 

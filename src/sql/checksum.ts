@@ -22,11 +22,24 @@ export interface FileChecksum {
   text: string;
 }
 
-/** The checksum of a file's bytes, and the forms accepted as the same file. */
+/**
+ * The checksum of a file's bytes, and the forms accepted as the same file. `accepted` is worked
+ * out when first read (four more sha256 of the whole file): a recorded checksum equal to
+ * `checksum`, the usual case, never needs it.
+ */
 export function fileChecksum(bytes: Uint8Array): FileChecksum {
   const text = normalizeText(Buffer.from(bytes).toString('utf8'));
-  const crlf = text.replace(/\n/g, '\r\n');
   const checksum = sha256(text);
-  const accepted = new Set([checksum, sha256(bytes), sha256(crlf), sha256('\uFEFF' + text), sha256('\uFEFF' + crlf)]);
-  return { checksum, accepted, text };
+  let accepted: Set<string> | undefined;
+  return {
+    checksum,
+    text,
+    get accepted() {
+      if (!accepted) {
+        const crlf = text.replace(/\n/g, '\r\n');
+        accepted = new Set([checksum, sha256(bytes), sha256(crlf), sha256('\uFEFF' + text), sha256('\uFEFF' + crlf)]);
+      }
+      return accepted;
+    },
+  };
 }
