@@ -487,7 +487,7 @@ async function sendWithBookkeeping(reserved: postgres.ReservedSql, leading: stri
 }
 
 /** Does the statement end the transaction block (COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), not only a savepoint? */
-function endsTransaction(text: string): boolean {
+export function endsTransaction(text: string): boolean {
   // Its first three words decide, comments between them dropped: a long body is not read.
   let t = '';
   let words = 0;
