@@ -4,7 +4,7 @@
  * bundle it runs from with V8's code cache (keyed by the bundle's content).
  * Counts, never times: the times are in bench/cold-start.mjs.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,8 +108,13 @@ describe('the bundle and its code cache', () => {
     const saved = process.env.XDG_CACHE_HOME;
     process.env.XDG_CACHE_HOME = dir;
     try {
+      // An entry of the earlier naming (sha256 of the bundle) goes when an entry is written.
+      const older = path.join(dir, 'cmmc-db', 'v8', `${'ab'.repeat(32)}.bin`);
+      mkdirSync(path.dirname(older), { recursive: true });
+      writeFileSync(older, 'old code');
       writeFileSync(file, bundle(3));
       expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      expect(existsSync(older)).toBe(false);
       const [entry] = readdirSync(path.join(dir, 'cmmc-db', 'v8'));
       const cached = readFileSync(path.join(dir, 'cmmc-db', 'v8', entry));
       expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3); // from the cache

@@ -14,7 +14,7 @@
  * bin/cmmc-db.js loads this file as dist/cli-bundle-loader.cjs (CommonJS, so that a read command
  * never starts Node's ES module loader); it must import only Node's own modules.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +62,8 @@ function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
     length.writeUInt32LE(text.length);
     writeFileSync(partial, Buffer.concat([length, text, code]), { mode: 0o600 });
     renameSync(partial, cacheFile); // atomic: a run reading meanwhile sees the old entry or the new one whole
+    // Entries of earlier versions, named by the sha256 of their bundle (one per bundle ever run).
+    for (const name of readdirSync(path.dirname(cacheFile))) if (/^[0-9a-f]{64}\.bin$/.test(name)) rmSync(path.join(path.dirname(cacheFile), name), { force: true });
   } catch {
     // A read-only or full cache folder: the next run compiles again.
   }

@@ -107,3 +107,24 @@ export class CliContext {
   }
 }
 
+
+/**
+ * Runs `work` (reading revision files: synchronous reads) while a session opens, so that the
+ * server starts its backend meanwhile; resolves to both. `open` is started first and given the
+ * event loop until its socket's connect is issued: its steps are promise callbacks, drained before
+ * setImmediate's turn, and postgres.js then connects from a 0 ms timer, which fires before ours
+ * (timers of one length run in the order they were set). When `work` fails its error is the one
+ * thrown (as when the files were read before connecting); the session, if it opened, is closed
+ * with the command's others.
+ */
+export async function whileOpening<H, T>(open: () => Promise<H>, work: () => Promise<T>): Promise<[H, T]> {
+  const opening = open();
+  opening.catch(() => {}); // its failure is reported below, or is not the one to report
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const done = await work().catch(async (err: unknown) => {
+    await opening.catch(() => {});
+    throw err;
+  });
+  return [await opening, done];
+}

@@ -3,7 +3,7 @@
  * run with progress, a summary and, for upgrade, a verified backup first.
  */
 import { Option } from 'commander';
-import type { CliContext } from './context.js';
+import { whileOpening, type CliContext } from './context.js';
 import { CmmcError, usageError } from '../errors.js';
 import type { RunResult } from '../migrate/engine.js';
 
@@ -41,7 +41,10 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   ]);
   const m = { loadScript, migrate, getStatus, catchRevisionErrors };
   const config = ctx.config();
-  const script = await m.loadScript(config);
+  // The usual run (an upgrade with no backup first, not --sql) opens its session while the files
+  // are read; the others read the files first (--sql needs no database; a downgrade asks first).
+  const early = operation === 'upgrade' && !flags.sql && !(flags.backup ?? config.production) && !target.includes(':');
+  const [openedEarly, script] = early ? await whileOpening(() => openForWrites(ctx), () => m.loadScript(config)) : [undefined, await m.loadScript(config)];
   if (flags.sql) {
     const { offlineScript } = await import('../migrate/offline.js');
     const text = await offlineScript(script, config, operation, target);
@@ -77,7 +80,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     if (planned.length > 0) backup = await backupBeforeUpgrade(ctx, flags.backupDir);
     else if (!ctx.out.json) ctx.out.info('nothing to upgrade: no backup taken');
   }
-  const handle = await openForWrites(ctx);
+  const handle = openedEarly ?? (await openForWrites(ctx));
   let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
   const { onInterrupt } = await import('../interrupt.js');
   let releaseStep: (() => void) | undefined;

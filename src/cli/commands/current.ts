@@ -1,3 +1,4 @@
+import { whileOpening } from '../context.js';
 import type { RegisterCommand } from './types.js';
 
 export const register: RegisterCommand = (program, ctx) => {
@@ -14,27 +15,17 @@ export const register: RegisterCommand = (program, ctx) => {
         const { summarize, tags, details } = await import('../../migrate/report.js');
         const config = ctx.config();
         // The session is opened while the files are read: the server starts its backend meanwhile.
-        const opening = ctx.open({ kysely: false, fetchTypes: false });
-        // The files are read synchronously: first let the opening reach the socket's connect. Its
-        // steps are promise callbacks (drained before setImmediate's turn), and postgres.js then
-        // connects from a 0 ms timer; ours, set after it, fires after it (timers of one length run
-        // in the order they were set).
-        await new Promise((resolve) => setImmediate(resolve));
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        // The version table can be read without the files: a missing folder is a warning here.
-        const script = await loadScript(config)
-          .catch(async (err: { code?: string; message?: string }) => {
-            if (err.code !== 'migrate.no-folder') throw err;
-            ctx.out.warn(`${err.message}: showing the version table only`);
-            const { RevisionGraph } = await import('../../revision/graph.js');
-            return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
-          })
-          .catch(async (err: unknown) => {
-            // A bad revision file is the error to show, as before; the session (if it opened) is closed by the context.
-            await opening.catch(() => {});
-            throw err;
-          });
-        const handle = await opening;
+        const [handle, script] = await whileOpening(
+          () => ctx.open({ kysely: false, fetchTypes: false }),
+          // The version table can be read without the files: a missing folder is a warning here.
+          () =>
+            loadScript(config).catch(async (err: { code?: string; message?: string }) => {
+              if (err.code !== 'migrate.no-folder') throw err;
+              ctx.out.warn(`${err.message}: showing the version table only`);
+              const { RevisionGraph } = await import('../../revision/graph.js');
+              return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
+            }),
+        );
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
