@@ -21,16 +21,20 @@ async function main(args) {
     process.stdout.write(`${require('../package.json').version}\n`);
     return 0;
   }
-  // current, history, backup, seed, upgrade, downgrade and stamp run from the bundle with V8's code cache
-  // (src/cli/bundle-loader.ts; BUNDLED_COMMANDS in src/cli/main.ts): their time is mostly the cold start. A cheap look at argv first, so that other commands load nothing more.
-  if (['current', 'history', 'backup', 'seed', 'upgrade', 'downgrade', 'stamp'].some((name) => args.includes(name))) {
+  // The commands run from a bundle with V8's code cache (src/cli/bundle-loader.ts; BUNDLES in
+  // src/cli/main.ts, which this list must equal): their time is mostly the cold start. A cheap
+  // look at argv first, so that other commands load nothing more; the bundle itself checks that
+  // the command really is one of its own (else the modules in dist/ run it).
+  const BUNDLE_OF = { current: 'read', history: 'read', backup: 'ops', seed: 'ops', upgrade: 'migrate', downgrade: 'migrate', stamp: 'migrate' };
+  const bundle = BUNDLE_OF[args.find((arg) => Object.hasOwn(BUNDLE_OF, arg))];
+  if (bundle) {
     let loader;
     try {
       loader = require(path.join(DIST, 'cli-bundle-loader.cjs'));
     } catch {
       loader = undefined; // not bundled (tsc alone): the modules in dist/ are the CLI
     }
-    const code = loader && (await loader.runBundled(process.argv, path.join(DIST, 'cli-bundle.cjs')));
+    const code = loader && (await loader.runBundled(process.argv, path.join(DIST, `cli-bundle-${bundle}.cjs`), bundle));
     // Done, its output written (stdout and stderr are synchronous on Linux) and its sessions sent
     // their Terminate: exit now rather than wait for the server to close its side of each socket.
     if (code !== undefined) process.exit(code);

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * Bundles the built CLI (dist/cli/main.js and what it imports) with commander, postgres.js and
- * find-up-simple into one CommonJS file, dist/cli-bundle.cjs, for the read commands' cold start
- * (src/cli/bundle-loader.ts runs it with V8's code cache; `npm run build` runs this after tsc).
+ * find-up-simple into one CommonJS file per entry of BUNDLES (src/cli/main.ts),
+ * dist/cli-bundle-<name>.cjs, each holding its own commands' modules, for their cold start; and
+ * the loader bin/cmmc-db.js requires, dist/cli-bundle-loader.cjs (src/cli/bundle-loader.ts runs
+ * a bundle with V8's code cache; `npm run build` runs this after tsc).
  *
  * Why one CommonJS file: Node 20 has no code cache for ES modules, and resolving, reading and
  * compiling some sixty modules one by one is a third of a cold `current`. A script compiled with
@@ -18,7 +20,7 @@
  * The import() calls are found with TypeScript's parser, not a regular expression, so that text
  * that only looks like one (in a string, a comment) is left alone.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,7 +29,8 @@ import ts from 'typescript';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
-export const BUNDLE = path.join(DIST, 'cli-bundle.cjs');
+/** The bundle named `name` in BUNDLES. */
+export const bundleFile = (name) => path.join(DIST, `cli-bundle-${name}.cjs`);
 export const LOADER = path.join(DIST, 'cli-bundle-loader.cjs');
 /** Packages inside the bundle: what every read command loads. Every other package stays where it is installed. */
 const BUNDLED_PACKAGES = new Set(['commander', 'postgres', 'find-up-simple']);
@@ -80,18 +83,20 @@ function rewrite(file, text) {
   return out;
 }
 
-/** The commands the bundle runs (BUNDLED_COMMANDS in src/cli/main.ts); the others' modules stay out of it. */
-const { BUNDLED_COMMANDS } = await import(pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
-const BUNDLED_COMMAND_MODULES = new Set([...BUNDLED_COMMANDS].map((name) => `./${name}.js`));
+/** The bundles and their commands (BUNDLES in src/cli/main.ts); the other commands' modules stay out of each. */
+const { BUNDLES } = await import(pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
 const COMMANDS_INDEX = path.join(DIST, 'cli', 'commands', 'index.js');
 
-const plugin = {
+/** The bundle of `commands`' modules (and those of no other command). */
+const pluginFor = (commands) => {
+  const modules = new Set(commands.map((name) => `./${name}.js`));
+  return {
   name: 'cmmc-cli-bundle',
   setup(build) {
-    // A command the bundle never runs is left out, with all it alone imports (a third of the file,
-    // which every read command would otherwise read, hash and deserialize).
+    // A command the bundle never runs is left out, with all it alone imports (most of the file,
+    // which each of its commands would otherwise read and deserialize).
     build.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (args) =>
-      args.importer === COMMANDS_INDEX && args.kind === 'dynamic-import' && !BUNDLED_COMMAND_MODULES.has(args.path)
+      args.importer === COMMANDS_INDEX && args.kind === 'dynamic-import' && !modules.has(args.path)
         ? { path: args.path, namespace: 'cmmc-not-bundled' }
         : undefined,
     );
@@ -117,6 +122,7 @@ const plugin = {
     build.onResolve({ filter: /^[^./]/ }, (args) => (BUNDLED_PACKAGES.has(packageName(args.path)) ? undefined : { path: args.path, external: true }));
     build.onLoad({ filter: /\.js$/ }, (args) => (args.path.startsWith(DIST + path.sep) ? { contents: rewrite(args.path, readFileSync(args.path, 'utf8')), loader: 'js' } : undefined));
   },
+  };
 };
 
 /**
@@ -144,22 +150,26 @@ function onceEachNamespace(text) {
   );
 }
 
-/** Builds dist/cli-bundle.cjs from dist/ (run after tsc). */
+/** Builds dist/cli-bundle-<name>.cjs for each of BUNDLES from dist/ (run after tsc). */
 export async function bundleCli() {
-  const result = await esbuild.build({
-    entryPoints: [path.join(DIST, 'cli', 'main.js')],
-    outfile: BUNDLE,
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    plugins: [plugin],
-    logLevel: 'warning',
-    legalComments: 'inline',
-    write: false,
-  });
-  const { text } = result.outputFiles[0];
-  writeFileSync(BUNDLE, `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${onceEachNamespace(text)}`);
+  for (const [name, commands] of Object.entries(BUNDLES)) {
+    const result = await esbuild.build({
+      entryPoints: [path.join(DIST, 'cli', 'main.js')],
+      outfile: bundleFile(name),
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      plugins: [pluginFor(commands)],
+      logLevel: 'warning',
+      legalComments: 'inline',
+      write: false,
+    });
+    const { text } = result.outputFiles[0];
+    writeFileSync(bundleFile(name), `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${onceEachNamespace(text)}`);
+  }
+  // A bundle of an earlier build's naming (one for all the commands).
+  rmSync(path.join(DIST, 'cli-bundle.cjs'), { force: true });
   // The loader bin/cmmc-db.js requires (CommonJS: no ES module loader for a read command).
   await esbuild.build({
     entryPoints: [path.join(DIST, 'cli', 'bundle-loader.js')],

@@ -83,7 +83,7 @@ describe('the bundle and its code cache', () => {
   });
   afterAll(() => rmSync(cache, { recursive: true, force: true }));
 
-  it('current and history run from dist/cli-bundle.cjs, which writes its code cache once and then reads it', async () => {
+  it('current and history run from dist/cli-bundle-read.cjs, which writes its code cache once and then reads it', async () => {
     const env = { XDG_CACHE_HOME: cache };
     const first = await runCli(['current'], { url: db.url, env });
     expect(first.exitCode, first.stderr).toBe(0);
@@ -113,16 +113,16 @@ describe('the bundle and its code cache', () => {
       mkdirSync(path.dirname(older), { recursive: true });
       writeFileSync(older, 'old code');
       writeFileSync(file, bundle(3));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
       expect(existsSync(older)).toBe(false);
       const [entry] = readdirSync(path.join(dir, 'cmmc-db', 'v8'));
       const cached = readFileSync(path.join(dir, 'cmmc-db', 'v8', entry));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3); // from the cache
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3); // from the cache
       expect(readFileSync(path.join(dir, 'cmmc-db', 'v8', entry)).equals(cached)).toBe(true);
       writeFileSync(file, bundle(4));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(4);
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(4);
       writeFileSync(file, bundle(3));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(3);
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
       // One entry per bundle path, rewritten for each new text.
       expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toEqual([entry]);
     } finally {
@@ -138,13 +138,13 @@ describe('the bundle and its code cache', () => {
     const saved = process.env.XDG_CACHE_HOME;
     process.env.XDG_CACHE_HOME = dir;
     try {
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(7);
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(7);
       const v8 = path.join(dir, 'cmmc-db', 'v8');
       const [entry] = readdirSync(v8);
       const good = readFileSync(path.join(v8, entry));
       for (const damaged of [good.subarray(0, good.length - 40), Buffer.concat([good.subarray(0, good.length - 40), Buffer.alloc(40, 0xff)]), Buffer.alloc(3)]) {
         writeFileSync(path.join(v8, entry), damaged);
-        expect(await runBundled(['node', 'cmmc-db', 'current'], file)).toBe(7);
+        expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(7);
       }
       expect(readFileSync(path.join(v8, entry)).length).toBeGreaterThan(3);
     } finally {
@@ -154,6 +154,6 @@ describe('the bundle and its code cache', () => {
   });
 
   it('without the bundle (tsc alone) the CLI runs from dist/cli/main.js', async () => {
-    expect(await runBundled(['node', 'cmmc-db', 'current'], path.join(cache, 'missing.cjs'))).toBeUndefined();
+    expect(await runBundled(['node', 'cmmc-db', 'current'], path.join(cache, 'missing.cjs'), 'read')).toBeUndefined();
   });
 });

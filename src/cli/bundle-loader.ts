@@ -1,6 +1,6 @@
 /**
- * Runs the CLI from its bundle (dist/cli-bundle.cjs, made by scripts/bundle-cli.mjs) with V8's code
- * cache, for the commands whose cold start is most of their time (`current`, `history`, `backup`, `seed`).
+ * Runs the CLI from a bundle (dist/cli-bundle-<name>.cjs, made by scripts/bundle-cli.mjs) with V8's
+ * code cache, for the commands whose cold start is most of their time (BUNDLES in src/cli/main.ts).
  *
  * Node 20 keeps no compiled code between runs of ES modules; a script compiled with `vm.Script` can
  * be handed the code V8 made for it before (`cachedData`), which skips parsing and compiling. The
@@ -23,7 +23,7 @@ import vm from 'node:vm';
 /** What the bundle exports (from src/cli/main.ts). */
 interface CliBundle {
   run(argv: string[]): Promise<number>;
-  runsFromBundle(argv: string[]): boolean;
+  runsFromBundle(argv: string[], bundle: string): boolean;
 }
 
 /** 32-bit FNV-1a of a short text, as 8 hex digits: a file name, not a check (the content is compared). */
@@ -70,12 +70,12 @@ function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
 }
 
 /**
- * Runs `argv` from the bundle `file` when the bundle exists and the command is one it runs
- * (`runsFromBundle` in src/cli/main.ts); returns its exit code, or undefined for the caller to
+ * Runs `argv` from the bundle `file` (named `bundle` in BUNDLES, src/cli/main.ts) when it exists
+ * and the command is one of its commands (`runsFromBundle`); returns its exit code, or undefined for the caller to
  * run dist/cli/main.js instead. The first run of a bundle writes its code cache once the command
  * is done, so that the cache holds the functions the command compiled, not only the top level.
  */
-export async function runBundled(argv: string[], file: string): Promise<number | undefined> {
+export async function runBundled(argv: string[], file: string, bundle: string): Promise<number | undefined> {
   let text: Buffer;
   try {
     text = readFileSync(file);
@@ -92,7 +92,7 @@ export async function runBundled(argv: string[], file: string): Promise<number |
   const module = { exports: {} as CliBundle };
   script.runInThisContext()(module.exports, createRequire(file), module, file, path.dirname(file), (specifier: string) => import(specifier));
   const cli = module.exports;
-  if (!cli.runsFromBundle(argv)) return undefined;
+  if (!cli.runsFromBundle(argv, bundle)) return undefined;
   const code = await cli.run(argv);
   if (!cachedData || script.cachedDataRejected) writeCache(cacheFile, text, script.createCachedData());
   return code;

@@ -73,18 +73,26 @@ function valueOptions(program: Command): Set<string> {
 }
 
 /**
- * The commands bin/cmmc-db.js runs from dist/cli-bundle.cjs (src/cli/bundle-loader.ts): ones whose
- * time is mostly the cold start, and whose code loads no package the bundle would load through
- * require() (Kysely's CommonJS build, say, beside the ES module a revision imports). The bundle
- * holds these commands' modules only (scripts/bundle-cli.mjs reads this set); bin's quick look at
- * argv names them too.
+ * The commands bin/cmmc-db.js runs from a bundle (src/cli/bundle-loader.ts), by bundle: ones whose
+ * time is mostly the cold start, and whose code loads no package a bundle would load through
+ * require() (Kysely's CommonJS build, say, beside the ES module a revision imports). Each bundle,
+ * dist/cli-bundle-<name>.cjs, holds its commands' modules only (scripts/bundle-cli.mjs reads
+ * this), so that `current` reads and deserializes the code of `current` and `history`, not that of
+ * backups and upgrades; bin's quick look at argv names them too.
  */
-export const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['current', 'history', 'backup', 'seed', 'upgrade', 'downgrade', 'stamp']);
+export const BUNDLES: Readonly<Record<string, readonly string[]>> = {
+  read: ['current', 'history'],
+  ops: ['backup', 'seed'],
+  migrate: ['upgrade', 'downgrade', 'stamp'],
+};
 
-/** Whether `argv` runs one of BUNDLED_COMMANDS (as commander will read it). */
-export function runsFromBundle(argv: string[]): boolean {
+/** Every command run from a bundle. */
+export const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(Object.values(BUNDLES).flat());
+
+/** Whether `argv` runs one of the commands of the bundle `bundle` (as commander will read it). */
+export function runsFromBundle(argv: string[], bundle: string): boolean {
   const name = commandName(argv.slice(2), valueOptions(withGlobalOptions(new Command('cmmc-db'))));
-  return name !== undefined && BUNDLED_COMMANDS.has(name);
+  return name !== undefined && (BUNDLES[bundle] ?? []).includes(name);
 }
 
 /** Runs the CLI and returns the exit code (bin/cmmc-db.js sets it). */
