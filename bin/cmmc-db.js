@@ -15,6 +15,15 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const DIST = path.join(__dirname, '..', 'dist');
 
+/**
+ * Settles once every write made so far to each stream is done. A pipe whose reader is slower than
+ * us (`| jq`, `| psql`) holds at most 64 KiB; Node queues the rest, and process.exit() would drop
+ * it. A write's callback comes after those of the writes before it, so an empty write is the mark.
+ */
+function flushed(...streams) {
+  return Promise.all(streams.map((stream) => (stream.writableLength === 0 ? undefined : new Promise((resolve) => stream.write('', resolve)))));
+}
+
 async function main(args) {
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
     // What commander prints for --version, without loading the program (a third of a cold start).
@@ -35,9 +44,9 @@ async function main(args) {
       loader = undefined; // not bundled (tsc alone): the modules in dist/ are the CLI
     }
     const code = loader && (await loader.runBundled(process.argv, path.join(DIST, `cli-bundle-${bundle}.cjs`), bundle));
-    // Done, its output written (stdout and stderr are synchronous on Linux) and its sessions sent
-    // their Terminate: exit now rather than wait for the server to close its side of each socket.
-    if (code !== undefined) process.exit(code);
+    // Done, its sessions sent their Terminate: exit once stdout and stderr have handed everything
+    // to the system, rather than wait for the server to close its side of each socket.
+    if (code !== undefined) await flushed(process.stdout, process.stderr).then(() => process.exit(code));
   }
   const { run } = await import(require('node:url').pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
   return run(process.argv);
