@@ -109,21 +109,29 @@ export class CliContext {
 
 
 /**
- * Runs `work` (reading revision files: synchronous reads) while a session opens, so that the
- * server starts its backend meanwhile; resolves to both. `open` is started first and given the
- * event loop until its socket's connect is issued: its steps are promise callbacks, drained before
- * setImmediate's turn, and postgres.js then connects from a 0 ms timer, which fires before ours
- * (timers of one length run in the order they were set). When `work` fails its error is the one
- * thrown (as when the files were read before connecting); the session, if it opened, is closed
- * with the command's others.
+ * Runs `work` (reading revision files: synchronous reads) while a session to a server opens, so
+ * that the server starts its backend meanwhile; resolves to both. `open` is started first and
+ * given the event loop until its socket's connect is issued: its steps are promise callbacks,
+ * drained before setImmediate's turn, and postgres.js then connects from a 0 ms timer, which fires
+ * before ours (timers of one length run in the order they were set).
+ *
+ * When `work` fails, its error is thrown at once, as when the files were read before connecting:
+ * not after a wait for the session (a writable primary may take a minute to appear), and the
+ * session, if it opens after all, is closed. An embedded database (`server: false`) is opened only
+ * after `work` succeeded: opening it may create its folder, which a run refused for a bad file
+ * must not leave behind.
  */
-export async function whileOpening<H, T>(open: () => Promise<H>, work: () => Promise<T>): Promise<[H, T]> {
+export async function whileOpening<T>(open: () => Promise<DbHandle>, work: () => Promise<T>, { server }: { server: boolean }): Promise<[DbHandle, T]> {
+  if (!server) {
+    const done = await work();
+    return [await open(), done];
+  }
   const opening = open();
   opening.catch(() => {}); // its failure is reported below, or is not the one to report
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  const done = await work().catch(async (err: unknown) => {
-    await opening.catch(() => {});
+  const done = await work().catch((err: unknown) => {
+    void opening.then((handle) => handle.close({ now: true }), () => {});
     throw err;
   });
   return [await opening, done];

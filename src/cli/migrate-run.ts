@@ -44,7 +44,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   // The usual run (an upgrade with no backup first, not --sql) opens its session while the files
   // are read; the others read the files first (--sql needs no database; a downgrade asks first).
   const early = operation === 'upgrade' && !flags.sql && !(flags.backup ?? config.production) && !target.includes(':');
-  const [openedEarly, script] = early ? await whileOpening(() => openForWrites(ctx), () => m.loadScript(config)) : [undefined, await m.loadScript(config)];
+  const [openedEarly, script] = early ? await whileOpening(() => openForWrites(ctx), () => m.loadScript(config), { server: config.kind === 'server' }) : [undefined, await m.loadScript(config)];
   if (flags.sql) {
     const { offlineScript } = await import('../migrate/offline.js');
     const text = await offlineScript(script, config, operation, target);

@@ -25,6 +25,7 @@ export const register: RegisterCommand = (program, ctx) => {
               const { RevisionGraph } = await import('../../revision/graph.js');
               return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
             }),
+          { server: config.kind === 'server' },
         );
         const status = await getStatus(handle, script);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
