@@ -270,7 +270,7 @@ export async function platformRevisionsSql(migrationsDir = path.join(ROOT, 'migr
     let up;
     if ('upSql' in loaded) up = loaded.upSql.map((s) => s.text);
     else {
-      const { db, driver } = recordingKysely();
+      const { db, driver } = await recordingKysely();
       await loaded.up(db);
       up = driver.take();
     }

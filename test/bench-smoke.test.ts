@@ -4,6 +4,8 @@
  * asserted in a test. The heavier scripts (upgrade, backup, embedded) run in .ci/run's
  * `npm run bench:quick`.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -19,5 +21,20 @@ describe('bench scripts', () => {
     const byName = Object.fromEntries(doc.rows.map((row) => [row.what, row]));
     expect(byName['cmmc-db --version'].ratio).toMatch(/^\d+\.\d\d× \(/);
     expect(byName['cmmc-db current (at head)'].ratio).toMatch(/^\d+\.\d\d× \(/);
+  }, 120_000);
+
+  it("the floor's DDL is recorded from a TypeScript revision that is not in the build's recording", async () => {
+    // A platform revision with one more line: its sha256 is not recorded, so it is run against the recorder.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-bench-ts-'));
+    try {
+      const source = readFileSync(path.join(ROOT, 'migrations', '3f1c0a9e5b01_extensions_and_tenancy.ts'), 'utf8');
+      writeFileSync(path.join(dir, '3f1c0a9e5b01_extensions_and_tenancy.ts'), `${source}\n// not the recorded text\n`);
+      const { platformRevisionsSql } = await import(path.join(ROOT, 'bench', 'lib.mjs'));
+      const [revision] = await platformRevisionsSql(dir);
+      expect(revision.id).toBe('3f1c0a9e5b01');
+      expect(revision.up.join('\n')).toMatch(/CREATE EXTENSION/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
