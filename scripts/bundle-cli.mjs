@@ -132,8 +132,8 @@ const pluginFor = (commands) => {
  * importer (as an ES module's namespace is), so one per module and mode is made and kept.
  */
 function onceEachNamespace(text) {
-  const helper = 'var __toESM = (mod, isNodeMode, target) =>';
-  if (!text.includes(helper)) throw new Error(`esbuild's __toESM helper is no longer "${helper}": update scripts/bundle-cli.mjs`);
+  const helper = /var __toESM ?= ?\(mod, ?isNodeMode, ?target\) ?=>/;
+  if (!helper.test(text)) throw new Error(`esbuild's __toESM helper is no longer ${helper}: update scripts/bundle-cli.mjs`);
   return text.replace(
     helper,
     [
@@ -163,6 +163,7 @@ export async function bundleCli() {
       plugins: [pluginFor(commands)],
       logLevel: 'warning',
       legalComments: 'inline',
+      minifyWhitespace: true,
       write: false,
     });
     const { text } = result.outputFiles[0];
