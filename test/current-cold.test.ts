@@ -4,11 +4,11 @@
  * bundle it runs from with V8's code cache (keyed by the bundle's content).
  * Counts, never times: the times are in bench/cold-start.mjs.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBundled } from '../src/cli/bundle-loader.js';
+import { KEPT_ENTRIES, runBundled } from '../src/cli/bundle-loader.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
@@ -151,6 +151,33 @@ describe('the bundle and its code cache', () => {
       if (saved === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = saved;
     }
+  });
+
+  it(`keeps at most ${KEPT_ENTRIES} entries (one per install used lately), the least recently written going first`, async () => {
+    const dir = mkdtempSync(path.join(cache, 'many-'));
+    const v8 = path.join(dir, 'cmmc-db', 'v8');
+    mkdirSync(v8, { recursive: true });
+    // Entries of other installs, written an hour ago and before.
+    const others = Array.from({ length: KEPT_ENTRIES + 3 }, (_, i) => path.join(v8, `${(0x10000000 + i).toString(16)}.bin`));
+    others.forEach((file, i) => {
+      writeFileSync(file, 'code of another install');
+      const t = new Date(Date.now() - 3_600_000 - i * 60_000);
+      utimesSync(file, t, t);
+    });
+    const file = path.join(dir, 'cli-bundle.cjs');
+    writeFileSync(file, 'exports.runsFromBundle = () => true;\nexports.run = async () => 5;\n');
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = dir;
+    try {
+      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(5);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+    const left = readdirSync(v8).sort();
+    expect(left).toHaveLength(KEPT_ENTRIES);
+    // The new entry and the most recently written others stay.
+    expect(left).toEqual([...others.slice(0, KEPT_ENTRIES - 1).map((f) => path.basename(f)), left.find((n) => !others.some((o) => path.basename(o) === n))!].sort());
   });
 
   it('without the bundle (tsc alone) the CLI runs from dist/cli/main.js', async () => {

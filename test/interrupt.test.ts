@@ -177,6 +177,25 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     }
   });
 
+  it('pg_dump killed outright (kill -9): one line saying so, exit 1, nothing kept', async () => {
+    const db = await newDb('cmmc_int_backup_kill9');
+    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
+    const dir = path.join(work, 'backup-kill9');
+    const release = await lockTable(db, 'big');
+    try {
+      const child = execa('node', [BIN, 'backup', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+      const pgDump = () => processesMentioning(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('pg_dump'));
+      await waitUntil(() => pgDump().length > 0, 30_000, 'pg_dump to start');
+      process.kill(pgDump()[0], 'SIGKILL');
+      const r = await child;
+      expect(r.exitCode).toBe(1);
+      expect(errorLines(r.stderr)).toEqual([expect.stringContaining('pg_dump was stopped by SIGKILL')]);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await release();
+    }
+  });
+
   it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
     const db = await newDb('cmmc_int_restore');
     // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.

@@ -14,7 +14,7 @@
  * bin/cmmc-db.js loads this file as dist/cli-bundle-loader.cjs (CommonJS, so that a read command
  * never starts Node's ES module loader); it must import only Node's own modules.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,23 @@ function cachedCodeFor(cacheFile: string, text: Buffer): Buffer | undefined {
   return entry.subarray(4, 4 + text.length).equals(text) ? entry.subarray(4 + text.length) : undefined;
 }
 
+/** Entries kept: one per bundle of each install used lately (npx and CI workspaces each make one). */
+export const KEPT_ENTRIES = 12;
+
+/**
+ * Removes entries of earlier versions (named by the sha256 of their bundle) and, beyond
+ * KEPT_ENTRIES, the least recently written: each is about a megabyte, and an install that comes
+ * back writes its entry again (one compile).
+ */
+function pruneCache(dir: string): void {
+  const entries = readdirSync(dir)
+    .filter((name) => /^([0-9a-f]{8}|[0-9a-f]{64})\.bin$/.test(name))
+    .map((name) => ({ file: path.join(dir, name), old: name.length > 12, mtimeMs: statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const current = entries.filter((e) => !e.old);
+  for (const e of [...entries.filter((e) => e.old), ...current.slice(KEPT_ENTRIES)]) rmSync(e.file, { force: true });
+}
+
 function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
   try {
     mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
@@ -62,8 +79,7 @@ function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
     length.writeUInt32LE(text.length);
     writeFileSync(partial, Buffer.concat([length, text, code]), { mode: 0o600 });
     renameSync(partial, cacheFile); // atomic: a run reading meanwhile sees the old entry or the new one whole
-    // Entries of earlier versions, named by the sha256 of their bundle (one per bundle ever run).
-    for (const name of readdirSync(path.dirname(cacheFile))) if (/^[0-9a-f]{64}\.bin$/.test(name)) rmSync(path.join(path.dirname(cacheFile), name), { force: true });
+    pruneCache(path.dirname(cacheFile));
   } catch {
     // A read-only or full cache folder: the next run compiles again.
   }

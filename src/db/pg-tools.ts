@@ -269,12 +269,10 @@ export function runPg(file: string, args: string[], pg: Record<string, string>, 
       if (child.pid === undefined) resolve({ exitCode: 1, stdout: '', stderr: e.message });
     });
     child.once('close', (code, signal) => {
-      const stderr = Buffer.concat(err).toString();
-      const result = {
-        exitCode: code ?? 1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: code === null && failure && !stderr ? failure.message : stderr,
-      };
+      const said = Buffer.concat(err).toString();
+      // Killed outright (kill -9, the OOM killer), a program says nothing: say what ended it.
+      const stderr = said || (failure ? failure.message : signal ? `${path.basename(file)} was stopped by ${signal}` : '');
+      const result = { exitCode: code ?? 1, stdout: Buffer.concat(out).toString(), stderr };
       if (stoppedByUser(signal, stderr) && !wasInterrupted() && !options.cancelSignal?.aborted) void afterOwnInterrupt().then(() => resolve(result));
       else resolve(result);
     });
