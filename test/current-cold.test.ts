@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KEPT_ENTRIES, runBundled } from '../src/cli/bundle-loader.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
@@ -82,6 +82,7 @@ describe('the bundle and its code cache', () => {
     cache = mkdtempSync(path.join(os.tmpdir(), 'cmmc-v8-cache-'));
   });
   afterAll(() => rmSync(cache, { recursive: true, force: true }));
+  afterEach(() => vi.unstubAllEnvs());
 
   it('current and history run from dist/cli-bundle-read.cjs, which writes its code cache once and then reads it', async () => {
     const env = { XDG_CACHE_HOME: cache };
@@ -105,52 +106,40 @@ describe('the bundle and its code cache', () => {
     const dir = mkdtempSync(path.join(cache, 'bundle-'));
     const file = path.join(dir, 'cli-bundle.cjs');
     const bundle = (code: number) => `exports.runsFromBundle = () => true;\nexports.run = async () => ${code};\n`;
-    const saved = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = dir;
-    try {
-      // An entry of the earlier naming (sha256 of the bundle) goes when an entry is written.
-      const older = path.join(dir, 'cmmc-db', 'v8', `${'ab'.repeat(32)}.bin`);
-      mkdirSync(path.dirname(older), { recursive: true });
-      writeFileSync(older, 'old code');
-      writeFileSync(file, bundle(3));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
-      expect(existsSync(older)).toBe(false);
-      const [entry] = readdirSync(path.join(dir, 'cmmc-db', 'v8'));
-      const cached = readFileSync(path.join(dir, 'cmmc-db', 'v8', entry));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3); // from the cache
-      expect(readFileSync(path.join(dir, 'cmmc-db', 'v8', entry)).equals(cached)).toBe(true);
-      writeFileSync(file, bundle(4));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(4);
-      writeFileSync(file, bundle(3));
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
-      // One entry per bundle path, rewritten for each new text.
-      expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toEqual([entry]);
-    } finally {
-      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = saved;
-    }
+    vi.stubEnv('XDG_CACHE_HOME', dir);
+    // An entry of the earlier naming (sha256 of the bundle) goes when an entry is written.
+    const older = path.join(dir, 'cmmc-db', 'v8', `${'ab'.repeat(32)}.bin`);
+    mkdirSync(path.dirname(older), { recursive: true });
+    writeFileSync(older, 'old code');
+    writeFileSync(file, bundle(3));
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
+    expect(existsSync(older)).toBe(false);
+    const [entry] = readdirSync(path.join(dir, 'cmmc-db', 'v8'));
+    const cached = readFileSync(path.join(dir, 'cmmc-db', 'v8', entry));
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3); // from the cache
+    expect(readFileSync(path.join(dir, 'cmmc-db', 'v8', entry)).equals(cached)).toBe(true);
+    writeFileSync(file, bundle(4));
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(4);
+    writeFileSync(file, bundle(3));
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(3);
+    // One entry per bundle path, rewritten for each new text.
+    expect(readdirSync(path.join(dir, 'cmmc-db', 'v8'))).toEqual([entry]);
   });
 
   it('a damaged cache entry is not trusted: the bundle runs compiled afresh and the entry is rewritten', async () => {
     const dir = mkdtempSync(path.join(cache, 'damaged-'));
     const file = path.join(dir, 'cli-bundle.cjs');
     writeFileSync(file, 'exports.runsFromBundle = () => true;\nexports.run = async () => 7;\n');
-    const saved = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = dir;
-    try {
+    vi.stubEnv('XDG_CACHE_HOME', dir);
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(7);
+    const v8 = path.join(dir, 'cmmc-db', 'v8');
+    const [entry] = readdirSync(v8);
+    const good = readFileSync(path.join(v8, entry));
+    for (const damaged of [good.subarray(0, good.length - 40), Buffer.concat([good.subarray(0, good.length - 40), Buffer.alloc(40, 0xff)]), Buffer.alloc(3)]) {
+      writeFileSync(path.join(v8, entry), damaged);
       expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(7);
-      const v8 = path.join(dir, 'cmmc-db', 'v8');
-      const [entry] = readdirSync(v8);
-      const good = readFileSync(path.join(v8, entry));
-      for (const damaged of [good.subarray(0, good.length - 40), Buffer.concat([good.subarray(0, good.length - 40), Buffer.alloc(40, 0xff)]), Buffer.alloc(3)]) {
-        writeFileSync(path.join(v8, entry), damaged);
-        expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(7);
-      }
-      expect(readFileSync(path.join(v8, entry)).length).toBeGreaterThan(3);
-    } finally {
-      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = saved;
     }
+    expect(readFileSync(path.join(v8, entry)).length).toBeGreaterThan(3);
   });
 
   it(`keeps at most ${KEPT_ENTRIES} entries (one per install used lately), the least recently written going first`, async () => {
@@ -166,14 +155,8 @@ describe('the bundle and its code cache', () => {
     });
     const file = path.join(dir, 'cli-bundle.cjs');
     writeFileSync(file, 'exports.runsFromBundle = () => true;\nexports.run = async () => 5;\n');
-    const saved = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = dir;
-    try {
-      expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(5);
-    } finally {
-      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-      else process.env.XDG_CACHE_HOME = saved;
-    }
+    vi.stubEnv('XDG_CACHE_HOME', dir);
+    expect(await runBundled(['node', 'cmmc-db', 'current'], file, 'read')).toBe(5);
     const left = readdirSync(v8).sort();
     expect(left).toHaveLength(KEPT_ENTRIES);
     // The new entry and the most recently written others stay.
