@@ -50,6 +50,17 @@ function processesMentioning(text: string): number[] {
   return pids;
 }
 
+/** The processes of `program` (pg_dump, pg_restore) whose command line mentions `text`. */
+function programsMentioning(program: string, text: string): number[] {
+  return processesMentioning(text).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith(program);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
 function errorLines(output: string): string[] {
   return output.split('\n').filter((l) => /error: /.test(l));
 }
@@ -160,9 +171,10 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     const release = await lockTable(db, 'big');
     try {
       const s = startCliInPty(['backup', '--dir', dir], { url: db.url, env: TERMINAL });
-      const pgDump = () => processesMentioning(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('pg_dump'));
+      const pgDump = () => programsMentioning('pg_dump', dir);
       await waitUntil(() => pgDump().length > 0 && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
       const [pid] = pgDump();
+      expect(pid, 'the pg_dump process').toBeGreaterThan(0);
       process.kill(pid, 'SIGINT');
       await waitUntil(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10_000, 'pg_dump to exit');
       s.type('\u0003');
@@ -184,7 +196,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     const release = await lockTable(db, 'big');
     try {
       const child = execa('node', [BIN, 'backup', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
-      const pgDump = () => processesMentioning(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('pg_dump'));
+      const pgDump = () => programsMentioning('pg_dump', dir);
       await waitUntil(() => pgDump().length > 0, 30_000, 'pg_dump to start');
       process.kill(pgDump()[0], 'SIGKILL');
       const r = await child;
