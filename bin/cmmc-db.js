@@ -34,7 +34,7 @@ async function main(args) {
   // src/cli/main.ts, which this list must equal): their time is mostly the cold start. A cheap
   // look at argv first, so that other commands load nothing more; the bundle itself checks that
   // the command really is one of its own (else the modules in dist/ run it).
-  const BUNDLE_OF = { current: 'read', history: 'read', backup: 'ops', seed: 'ops', upgrade: 'migrate', downgrade: 'migrate', stamp: 'migrate' };
+  const BUNDLE_OF = { current: 'read', history: 'read', backup: 'backup', seed: 'seed', upgrade: 'migrate', downgrade: 'migrate', stamp: 'migrate' };
   const bundle = BUNDLE_OF[args.find((arg) => Object.hasOwn(BUNDLE_OF, arg))];
   if (bundle) {
     let loader;

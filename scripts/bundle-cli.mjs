@@ -20,7 +20,7 @@
  * The import() calls are found with TypeScript's parser, not a regular expression, so that text
  * that only looks like one (in a string, a comment) is left alone.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -169,8 +169,9 @@ export async function bundleCli() {
     const { text } = result.outputFiles[0];
     writeFileSync(bundleFile(name), `'use strict';\nconst __cmmcDistUrl = require('node:url').pathToFileURL(__dirname).href + '/';\n${onceEachNamespace(text)}`);
   }
-  // A bundle of an earlier build's naming (one for all the commands).
-  rmSync(path.join(DIST, 'cli-bundle.cjs'), { force: true });
+  // Bundles of an earlier build that BUNDLES no longer names (dist/ is not emptied between builds).
+  const made = new Set([...Object.keys(BUNDLES).map((name) => path.basename(bundleFile(name))), path.basename(LOADER)]);
+  for (const file of readdirSync(DIST)) if (/^cli-bundle.*\.cjs$/.test(file) && !made.has(file)) rmSync(path.join(DIST, file), { force: true });
   // The loader bin/cmmc-db.js requires (CommonJS: no ES module loader for a read command).
   await esbuild.build({
     entryPoints: [path.join(DIST, 'cli', 'bundle-loader.js')],

@@ -38,6 +38,13 @@ describe('a bad revision file is the error, at once', () => {
     expect(r.stderr.split('\n').filter((l) => /error: /.test(l))).toHaveLength(1);
   });
 
+  it('seed with a seed folder that does not exist, against a server that does not answer: that error, at once', async () => {
+    const r = await runCli(['seed'], { url: `postgres://postgres@127.0.0.1:${deadPort}/nothing`, env: { CMMC_SEEDS_DIR: path.join(project, 'no-seeds') }, timeoutMs: 30_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/seed folder .*no-seeds does not exist/);
+    expect(r.stderr.split('\n').filter((l) => /error: /.test(l))).toHaveLength(1);
+  });
+
   it.each([['upgrade', 'head'], ['current']])('%s on the embedded default: the file error, and no database folder is created', async (...args) => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'cmmc-bad-file-embedded-'));
     try {

@@ -82,7 +82,8 @@ function valueOptions(program: Command): Set<string> {
  */
 export const BUNDLES: Readonly<Record<string, readonly string[]>> = {
   read: ['current', 'history'],
-  ops: ['backup', 'seed'],
+  backup: ['backup'],
+  seed: ['seed'],
   migrate: ['upgrade', 'downgrade', 'stamp'],
 };
 

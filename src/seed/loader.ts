@@ -13,8 +13,7 @@ import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError, usageError } from '../errors.js';
-import { createHash } from 'node:crypto';
-import { fileChecksum, normalizeText } from '../sql/checksum.js';
+import { fileChecksum } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
 import { statementCount } from './statement-count.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
@@ -77,6 +76,8 @@ export interface SeedOptions {
   dryRun?: boolean;
   /** Called before each file runs (for spinners). */
   onFile?: (file: SeedFile, index: number, total: number) => void;
+  /** The seed folder's files, already read (listSeedFiles): `cmmc-db seed` reads them while its session opens. */
+  files?: SeedFile[];
 }
 
 /** Advisory lock key shared by every seed loader, so that two loaders never interleave. */
@@ -95,23 +96,20 @@ export function listSeedFiles(dir: string): SeedFile[] {
 
 /**
  * One seed file. Its checksum is the sha256 of its normalised text (what is recorded); the other
- * forms that count as the same file (raw bytes, CRLF, BOM: src/sql/checksum.ts) are four more hashes
- * of the whole file, worked out only when a recorded checksum is not the normalised one.
+ * forms that count as the same file (raw bytes, CRLF, BOM) are worked out by fileChecksum
+ * (src/sql/checksum.ts) only when a recorded checksum is not the normalised one.
  */
 function seedFile(name: string, file: string): SeedFile {
-  const bytes = readFileSync(file);
-  const text = normalizeText(bytes.toString('utf8'));
-  const checksum = createHash('sha256').update(text).digest('hex');
-  let accepted: Set<string> | undefined;
+  const sums = fileChecksum(readFileSync(file));
   return {
     name,
     path: file,
-    checksum,
+    checksum: sums.checksum,
     get accepted() {
-      return (accepted ??= fileChecksum(bytes).accepted);
+      return sums.accepted;
     },
     sample: name.toLowerCase().includes('sample'),
-    text,
+    text: sums.text,
   };
 }
 
@@ -216,7 +214,7 @@ export function checkSampleGuard(config: CmmcConfig, options: Pick<SeedOptions, 
 export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Promise<SeedRunResult> {
   const { config, sql } = handle;
   checkSampleGuard(config, options);
-  const all = listSeedFiles(config.seedsDir);
+  const all = options.files ?? listSeedFiles(config.seedsDir);
   const chosen = selectFiles(all, options.names);
   const named = Boolean(options.names && options.names.length);
   const namedSample = named ? chosen.filter((f) => f.sample) : [];

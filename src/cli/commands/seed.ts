@@ -1,3 +1,4 @@
+import { whileOpening } from '../context.js';
 import type { RegisterCommand } from './types.js';
 
 interface SeedCommandOptions {
@@ -26,7 +27,7 @@ export const register: RegisterCommand = (program, ctx) => {
       ctx.action(async (names: string[], opts: SeedCommandOptions) => {
         ctx.asOwner();
         // The loader alone: seed/index.js also loads init and the SQL lexer's exports.
-        const { runSeeds, seedStatus, checkSampleGuard, failureError } = await import('../../seed/loader.js');
+        const { runSeeds, seedStatus, checkSampleGuard, failureError, listSeedFiles } = await import('../../seed/loader.js');
         if (opts.status) {
           const handle = await ctx.open({ kysely: false });
           const rows = await seedStatus(handle);
@@ -36,10 +37,13 @@ export const register: RegisterCommand = (program, ctx) => {
           return 0;
         }
         // Refuse before connecting: the guard depends on the configuration only.
-        checkSampleGuard(ctx.config(), opts);
-        const handle = await ctx.open({ kysely: false });
+        const config = ctx.config();
+        checkSampleGuard(config, opts);
+        // The files are read and hashed while the session opens.
+        const [handle, files] = await whileOpening(() => ctx.open({ kysely: false }), async () => listSeedFiles(config.seedsDir), { server: config.kind === 'server' });
         const spinner = await ctx.out.spinner('seeding');
         const { results, failure } = await runSeeds(handle, {
+          files,
           names,
           force: opts.force,
           sample: opts.sample,
