@@ -44,7 +44,12 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   // The usual run (an upgrade with no backup first, not --sql) opens its session while the files
   // are read; the others read the files first (--sql needs no database; a downgrade asks first).
   const early = operation === 'upgrade' && !flags.sql && !(flags.backup ?? config.production) && !target.includes(':');
-  const [openedEarly, script] = early ? await whileOpening(() => openForWrites(ctx), () => m.loadScript(config), { server: config.kind === 'server' }) : [undefined, await m.loadScript(config)];
+  // A wait for a writable primary is announced only once the files are read: a bad file is the one error.
+  let filesRead = () => {};
+  const read = new Promise<void>((resolve) => (filesRead = resolve));
+  const [openedEarly, script] = early
+    ? await whileOpening(() => openForWrites(ctx, read), async () => m.loadScript(config).then((loaded) => (filesRead(), loaded)), { server: config.kind === 'server' })
+    : [undefined, await m.loadScript(config)];
   if (flags.sql) {
     const { offlineScript } = await import('../migrate/offline.js');
     const text = await offlineScript(script, config, operation, target);
@@ -151,11 +156,11 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
  * The connection of a run that writes the version table (upgrade, downgrade, stamp): on a writable
  * primary, waiting for one while a failover completes (src/migrate/primary.ts), said on stderr.
  */
-export async function openForWrites(ctx: CliContext): Promise<import('../db/connection.js').DbHandle> {
+export async function openForWrites(ctx: CliContext, announceAfter: Promise<unknown> = Promise.resolve()): Promise<import('../db/connection.js').DbHandle> {
   const { openWritablePrimary } = await import('../migrate/primary.js');
   // The engine runs on postgres.js; it loads Kysely itself when a TypeScript revision needs it.
   return openWritablePrimary(() => ctx.open({ kysely: false }), {
-    onWait: (reason, waitMs) => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`),
+    onWait: (reason, waitMs) => void announceAfter.then(() => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`)),
   });
 }
 
