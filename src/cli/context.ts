@@ -107,7 +107,6 @@ export class CliContext {
   }
 }
 
-
 /**
  * Runs `work` (reading revision files: synchronous reads) while a session to a server opens, so
  * that the server starts its backend meanwhile; resolves to both. `open` is started first and
