@@ -4,6 +4,7 @@
  * core.autocrlf). Checksums recorded before this normalisation (sha256 of the raw bytes) stay
  * accepted: a file matches a recorded checksum when any of its LF/CRLF, with/without BOM forms does.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -28,8 +29,12 @@ export interface FileChecksum {
  * `checksum`, the usual case, never needs it.
  */
 export function fileChecksum(bytes: Uint8Array): FileChecksum {
-  const text = normalizeText(Buffer.from(bytes).toString('utf8'));
-  const checksum = sha256(text);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Already normal (valid UTF-8, no CR, no BOM: most files): its bytes are the normalised text's,
+  // hashed as they are rather than decoded, rewritten and encoded again (7 ms for a 380 kB seed).
+  const normal = buffer.indexOf(0x0d) === -1 && !(buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) && isUtf8(buffer);
+  const text = normal ? buffer.toString('utf8') : normalizeText(buffer.toString('utf8'));
+  const checksum = sha256(normal ? buffer : text);
   let accepted: Set<string> | undefined;
   return {
     checksum,
