@@ -12,13 +12,13 @@
  * start). A cache that cannot be read or written costs the compile only; it never fails the command.
  *
  * bin/cmmc-db.js loads this file as dist/cli-bundle-loader.cjs (CommonJS, so that a read command
- * never starts Node's ES module loader); it must import only Node's own modules.
+ * never starts Node's ES module loader); it imports only Node's own modules and src/cache-dir.ts.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
+import { cacheDir } from '../cache-dir.js';
 
 /** What the bundle exports (from src/cli/main.ts). */
 interface CliBundle {
@@ -35,11 +35,10 @@ function fnv1a(text: string): string {
 
 /**
  * The cache file of the bundle at `file`: one per bundle path, Node, V8 and CPU, so that two
- * installs do not take turns overwriting one entry. Same folder rule as src/cache-dir.ts (XDG).
+ * installs do not take turns overwriting one entry, in cacheDir('v8') (src/cache-dir.ts: XDG).
  */
 export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
-  return path.join(cache, 'cmmc-db', 'v8', `${fnv1a(`${path.resolve(file)}\0${process.version}\0${process.versions.v8}\0${process.arch}`)}.bin`);
+  return path.join(cacheDir('v8', env), `${fnv1a(`${path.resolve(file)}\0${process.version}\0${process.versions.v8}\0${process.arch}`)}.bin`);
 }
 
 /** Layout of a cache file: 4 bytes of the text's length (little-endian), the text, V8's code. */
