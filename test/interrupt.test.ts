@@ -138,13 +138,24 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     expect(await query(db.url, "SELECT to_regclass('slow_thing') AS slow")).toEqual([{ slow: null }]);
   });
 
-  it('Ctrl-C during a backup stops pg_dump and removes the partial file; exit 130, one line', async () => {
-    const db = await newDb('cmmc_int_backup');
+  /**
+   * Runs `fn` with a fresh database whose table `big` is locked by another session, so that a
+   * backup started on it (into `work/<dirName>`) is still running when the test interrupts it.
+   */
+  async function withBlockedBackup(database: string, dirName: string, fn: (db: TestDatabase, dir: string) => Promise<void>): Promise<void> {
+    const db = await newDb(database);
     await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
-    const dir = path.join(work, 'backup-ctrl-c');
-    // pg_dump waits for this lock: a backup that is still running when Ctrl-C comes.
+    // pg_dump waits for this lock.
     const release = await lockTable(db, 'big');
     try {
+      await fn(db, path.join(work, dirName));
+    } finally {
+      await release();
+    }
+  }
+
+  it('Ctrl-C during a backup stops pg_dump and removes the partial file; exit 130, one line', async () => {
+    await withBlockedBackup('cmmc_int_backup', 'backup-ctrl-c', async (db, dir) => {
       const s = startCliInPty(['backup', '--dir', dir], { url: db.url, env: TERMINAL });
       await s.waitFor(/pg_dump/);
       await waitUntil(() => processesMentioning(dir).length > 0 && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
@@ -157,19 +168,13 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
       expect(readdirSync(dir)).toEqual([]);
       expect(processesMentioning(dir)).toEqual([]);
-    } finally {
-      await release();
-    }
+    });
   });
 
   it('Ctrl-C seen by pg_dump before cmmc-db (a loaded machine): still the interruption, its one line and nothing kept', async () => {
     // The terminal signals the whole process group; which process acts first is up to the scheduler.
     // Here pg_dump is made to go first and cmmc-db gets its Ctrl-C only once pg_dump has exited.
-    const db = await newDb('cmmc_int_backup_first');
-    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
-    const dir = path.join(work, 'backup-child-first');
-    const release = await lockTable(db, 'big');
-    try {
+    await withBlockedBackup('cmmc_int_backup_first', 'backup-child-first', async (db, dir) => {
       const s = startCliInPty(['backup', '--dir', dir], { url: db.url, env: TERMINAL });
       const pgDump = () => programsMentioning('pg_dump', dir);
       await waitUntil(() => pgDump().length > 0 && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')), 30_000, 'pg_dump to start');
@@ -184,17 +189,11 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
       expect(r.output).not.toContain('pg_dump failed');
       expect(readdirSync(dir)).toEqual([]);
-    } finally {
-      await release();
-    }
+    });
   });
 
   it('pg_dump killed outright (kill -9): one line saying so, exit 1, nothing kept', async () => {
-    const db = await newDb('cmmc_int_backup_kill9');
-    await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
-    const dir = path.join(work, 'backup-kill9');
-    const release = await lockTable(db, 'big');
-    try {
+    await withBlockedBackup('cmmc_int_backup_kill9', 'backup-kill9', async (db, dir) => {
       const child = execa('node', [BIN, 'backup', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
       const pgDump = () => programsMentioning('pg_dump', dir);
       await waitUntil(() => pgDump().length > 0, 30_000, 'pg_dump to start');
@@ -203,9 +202,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       expect(r.exitCode).toBe(1);
       expect(errorLines(r.stderr)).toEqual([expect.stringContaining('pg_dump was stopped by SIGKILL')]);
       expect(readdirSync(dir)).toEqual([]);
-    } finally {
-      await release();
-    }
+    });
   });
 
   it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
