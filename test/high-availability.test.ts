@@ -68,8 +68,13 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     return `postgres://postgres@127.0.0.1:${first.port},127.0.0.1:${second.port}/${db}?target_session_attrs=${attrs}&sslmode=disable`;
   }
 
-  /** Three SQL revisions; the second sleeps long enough for a failover to land inside it. */
-  function slowMigrations(): string {
+  /**
+   * Three SQL revisions. The second sleeps 90 s on the server listening on `slowOnPort` (the primary the
+   * failover will demote: the failover ends that session, however long pg_autoctl takes under load) and not at
+   * all elsewhere, so the run after the failover does not wait. A fixed 20 s sleep was once outlasted by a slow
+   * failover in CI, and the run then applied everything before the failover landed.
+   */
+  function slowMigrations(slowOnPort: number): string {
     const dir = path.join(tmpDir(), 'migrations');
     mkdirSync(dir);
     const rev = (id: string, down: string, up: string, downSql: string) =>
@@ -78,7 +83,12 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
         `-- revision: ${id}\n-- down_revision: ${down}\n-- message: ${id}\n-- migrate:up\n${up}\n-- migrate:down\n${downSql}\n`,
       );
     rev('aaaa00000001', 'none', 'CREATE TABLE ha_one (id int PRIMARY KEY);', 'DROP TABLE ha_one;');
-    rev('aaaa00000002', 'aaaa00000001', 'CREATE TABLE ha_two (id int PRIMARY KEY);\nINSERT INTO ha_two VALUES (1);\nSELECT pg_sleep(20);', 'DROP TABLE ha_two;');
+    rev(
+      'aaaa00000002',
+      'aaaa00000001',
+      `CREATE TABLE ha_two (id int PRIMARY KEY);\nINSERT INTO ha_two VALUES (1);\nSELECT pg_sleep(CASE WHEN inet_server_port() = ${slowOnPort} THEN 90 ELSE 0 END);`,
+      'DROP TABLE ha_two;',
+    );
     rev('aaaa00000003', 'aaaa00000002', 'CREATE TABLE ha_three (id int PRIMARY KEY);', 'DROP TABLE ha_three;');
     return dir;
   }
@@ -111,15 +121,15 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
 
   it('a failover during upgrade head: the revision in flight is rolled back, one line names what was applied; the next run applies the rest, none twice, none lost', async () => {
     const db = await formationDb();
-    const migrations = slowMigrations();
     const oldPrimary = await f.primary();
+    const migrations = slowMigrations(oldPrimary.port);
     const oldSecondary = await f.secondary();
     const url = await urlListing(db, oldSecondary, oldPrimary);
     const env = { CMMC_MIGRATIONS_DIR: migrations };
     const running = runCli(['upgrade', 'head'], { url, env, timeoutMs: 120_000 });
     // Wait until the slow revision is in flight on the primary, then fail over.
     for (let i = 0; ; i++) {
-      const rows = await f.query(oldPrimary.url(), `SELECT 1 FROM pg_stat_activity WHERE datname = '${db}' AND query LIKE '%pg_sleep(20)%' AND state = 'active'`);
+      const rows = await f.query(oldPrimary.url(), `SELECT 1 FROM pg_stat_activity WHERE datname = '${db}' AND query LIKE '%pg_sleep(CASE%' AND state = 'active'`);
       if (rows.length) break;
       if (i > 600) throw new Error(`the slow revision never started: ${JSON.stringify(await Promise.race([running, new Promise((r) => setTimeout(() => r('still running'), 100))]))}`);
       await new Promise((r) => setTimeout(r, 50));
