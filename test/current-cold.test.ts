@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { KEPT_ENTRIES, runBundled } from '../src/cli/bundle-loader.js';
+import { hostTag } from '../src/leftovers.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
@@ -52,6 +54,25 @@ describe('current at head on a server', () => {
     // Three statements and the session's start (it was seven: SELECT 1, the sweep's list, and
     // to_regclass + a read for each of the version table and the revision log).
     expect(n).toBeLessThanOrEqual(4);
+  });
+
+  it("the first statement's list of scratch databases: this machine's of a process that is gone are dropped, another machine's are left alone", async () => {
+    // A pid that is surely gone: a process that has exited.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const owner = `p${Number(gone.stdout).toString(36)}_t0`;
+    const mine = `cmmc_scratch_cold_h${hostTag()}_${owner}_1`;
+    const other = `cmmc_scratch_cold_h${hostTag() === 'ffffff' ? 'eeeeee' : 'ffffff'}_${owner}_1`;
+    try {
+      await adminQuery(`CREATE DATABASE "${mine}"`);
+      await adminQuery(`CREATE DATABASE "${other}"`);
+      const r = await runCli(['current'], { url: db.url });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const left = await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname IN ('${mine}', '${other}')`);
+      expect(left.map((row) => row.datname)).toEqual([other]);
+    } finally {
+      await adminQuery(`DROP DATABASE IF EXISTS "${mine}"`);
+      await adminQuery(`DROP DATABASE IF EXISTS "${other}"`);
+    }
   });
 
   it('reads the version rows (ordered) and the checksums as the per-table reads do, also with two heads and a stamp row with no log', async () => {

@@ -113,10 +113,17 @@ export async function sweepScratchDatabases(sql: postgres.Sql, candidates?: stri
  * The databases of this machine whose names say a cmmc-db process made them (dead or alive): what
  * `sweepScratchDatabases` looks at. The CLI asks this as its connection's first statement, so that
  * the sweep costs no round trip of its own when there is nothing to drop (nearly always).
+ *
+ * The statement is a constant: a parameter would cost postgres.js a second round trip (it
+ * describes a parameterised statement first), and this machine's tag (a sha256, hostTag) would
+ * load node:crypto before the connection is even started. Names of other machines are dropped
+ * here, once the answer is in (nearly always empty).
  */
 export async function scratchCandidates(sql: postgres.Sql): Promise<string[]> {
-  const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${'cmmc\\_%\\_h' + hostTag() + '\\_p%'}`;
-  return rows.map((r) => r.datname);
+  const rows = await sql<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_%\\_h%\\_p%'`;
+  if (rows.length === 0) return [];
+  const mine = `_h${hostTag()}_p`;
+  return rows.map((r) => r.datname).filter((name) => name.includes(mine));
 }
 
 /** The server URL scratch databases are made on: the configured URL, or an error for the embedded target. */
