@@ -25,3 +25,31 @@ export function tighten(target: string): number {
   walk(target);
   return changed;
 }
+
+/**
+ * `mkdir -p`, bounded: creates `dir` and the folders missing above it, one at a time from the top,
+ * each with `mode` (as `mkdirSync(dir, { recursive: true, mode })` does). Node 20's own recursive
+ * mkdirSync loops for ever where a parent exists but cannot hold new folders (under /proc or /sys:
+ * mkdir answers ENOENT, and the parent EEXIST), and a thread stuck in it takes no signal, so not
+ * even Ctrl-C ends the command. Here each folder is made once, and the first refusal is thrown.
+ * @throws the first error of mkdir other than EEXIST (ENOENT, EACCES, EROFS, ENOTDIR); EEXIST when
+ *   `dir` exists and is not a folder (as Node's recursive mkdir).
+ */
+export function makeDirs(dir: string, mode?: number): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = target; !fs.existsSync(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      fs.mkdirSync(p, mode === undefined ? undefined : { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  if (!fs.statSync(target).isDirectory()) {
+    throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${target}'`), { code: 'EEXIST', errno: -17, syscall: 'mkdir', path: target });
+  }
+}

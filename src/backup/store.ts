@@ -6,12 +6,13 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
 import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
+import { makeDirs } from '../fs-private.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -111,7 +112,7 @@ export function resolveBackupDir(dir: string | undefined, env: NodeJS.ProcessEnv
 
 /** Creates the folder (0700) when missing and tightens it to 0700. */
 export function ensureBackupDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   chmodSync(dir, 0o700);
 }
 

@@ -14,11 +14,12 @@
  * bin/cmmc-db.js loads this file as dist/cli-bundle-loader.cjs (CommonJS, so that a read command
  * never starts Node's ES module loader); it imports only Node's own modules and src/cache-dir.ts.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { cacheDir } from '../cache-dir.js';
+import { makeDirs } from '../fs-private.js';
 
 /** What the bundle exports (from src/cli/main.ts). */
 interface CliBundle {
@@ -72,7 +73,7 @@ function pruneCache(dir: string): void {
 
 function writeCache(cacheFile: string, text: Buffer, code: Buffer): void {
   try {
-    mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
+    makeDirs(path.dirname(cacheFile), 0o700);
     const partial = `${cacheFile}.${process.pid}.partial`;
     const length = Buffer.alloc(4);
     length.writeUInt32LE(text.length);

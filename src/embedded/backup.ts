@@ -13,6 +13,7 @@ import { CmmcError } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
+import { makeDirs } from '../fs-private.js';
 
 export interface EmbeddedDumpResult {
   file: string;
@@ -66,7 +67,7 @@ export async function dumpEmbedded(
   const started = performance.now();
   const text = await dumpEmbeddedSql(dir, options);
   const body = options.gzip ? gzipSync(text) : Buffer.from(text);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirs(path.dirname(path.resolve(file)));
   // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
   const partial = `${file}.${ownerTag()}.partial`;
   fs.writeFileSync(partial, body, { mode: 0o600 });

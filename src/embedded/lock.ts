@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
+import { makeDirs } from '../fs-private.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -93,7 +94,7 @@ function takeOverStale(file: string, stale: string): void {
  * @throws CmmcError `embedded.locked` naming the folder and the pid holding it.
  */
 export async function acquireFolderLock(dir: string, waitMs: number): Promise<FolderLock> {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const file = path.join(dir, LOCK_FILE);
   const deadline = Date.now() + waitMs;
   let delay = 50;

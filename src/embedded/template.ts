@@ -24,6 +24,7 @@ import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { DATA_SUBDIR, checkEmbeddedFolder, lockWaitMs } from './instance.js';
 import { acquireFolderLock } from './lock.js';
+import { makeDirs } from '../fs-private.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
 export interface TemplateReport {
@@ -145,7 +146,7 @@ export async function createFromTemplate<R extends TemplateReport>(
   let manifest = verifiedTemplate(root, key);
   let how: 'used' | 'built' = 'used';
   if (!manifest) {
-    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    makeDirs(root, 0o700);
     const scratch = path.join(root, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
       let report: R;

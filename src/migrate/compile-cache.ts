@@ -15,12 +15,13 @@
  * __dirname or a dynamic import is loaded through tsx as before.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR } from '../config/config.js';
+import { makeDirs } from '../fs-private.js';
 
 /** Where compiled revisions live: $XDG_CACHE_HOME/cmmc-db/revisions, else ~/.cache/... */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -118,7 +119,7 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
   const source = readFileSync(file, 'utf8');
   let transformed: string;
   try {
-    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    makeDirs(cacheDir, 0o700);
     const compiled = path.join(cacheDir, `${sha256(`${compilerTag()}\n${source}`)}.js`);
     if (existsSync(compiled)) transformed = readFileSync(compiled, 'utf8');
     else {

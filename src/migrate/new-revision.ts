@@ -2,12 +2,13 @@
  * Writing new revision files from templates/ (`revision` and `merge`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import type { Script } from './script.js';
+import { makeDirs } from '../fs-private.js';
 
 export interface NewRevisionOptions {
   message: string;
@@ -52,7 +53,7 @@ export function ensureRevisionFolder(dir: string): void {
       hint: 'run from your project (a folder with package.json or cmmc-db.config.json); new revisions go into its ./migrations',
     });
   }
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
 }
 
 /** Writes the file and returns its revision id and path. */

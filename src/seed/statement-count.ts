@@ -5,10 +5,11 @@
  * lexer is split again; a file the lexer refuses is never kept, so its error is raised as before.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
+import { makeDirs } from '../fs-private.js';
 
 let lexerHash: string | undefined;
 function lexerVersion(): string {
@@ -40,7 +41,7 @@ export function statementCount(text: string, split: () => number, dir: string = 
   const n = split();
   if (file) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700);
       writeFileSync(`${file}.${process.pid}`, String(n));
       renameSync(`${file}.${process.pid}`, file);
     } catch {
