@@ -1,4 +1,7 @@
-/** Commands import helpers from src/cli/ and capabilities, never another command file. */
+/**
+ * Commands import helpers from src/cli/ and capabilities, never another command file; folders are
+ * made with makeDirs (src/fs-private.ts), never Node's recursive mkdir (it can loop for ever).
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,5 +14,14 @@ describe('command modules', () => {
     const text = readFileSync(path.join(DIR, file), 'utf8');
     const sibling = [...text.matchAll(/(?:from\s+|import\()\s*['"]\.\/([^'"]+)['"]/g)].map((m) => m[1]).filter((m) => m !== 'types.js');
     expect(sibling).toEqual([]);
+  });
+});
+
+describe('folders', () => {
+  const SRC = path.resolve(import.meta.dirname, '..', '..', 'src');
+  const sources = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  it('no module of src/ calls mkdir with recursive: true (makeDirs instead)', () => {
+    const offenders = sources.filter((f) => /mkdir(?:Sync)?\([^)]*recursive:\s*true/.test(readFileSync(path.join(SRC, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
