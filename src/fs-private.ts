@@ -28,7 +28,7 @@ export function tighten(target: string): number {
 
 /**
  * `mkdir -p`, bounded: creates `dir` and the folders missing above it, one at a time from the top,
- * each with `mode` (as `mkdirSync(dir, { recursive: true, mode })` does). Node 20's own recursive
+ * each with `mode`, as Node's recursive mkdirSync does with its options. Node 20's own recursive
  * mkdirSync loops for ever where a parent exists but cannot hold new folders (under /proc or /sys:
  * mkdir answers ENOENT, and the parent EEXIST), and a thread stuck in it takes no signal, so not
  * even Ctrl-C ends the command. Here each folder is made once, and the first refusal is thrown.
