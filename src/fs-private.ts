@@ -53,3 +53,30 @@ export function makeDirs(dir: string, mode?: number): void {
     throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${target}'`), { code: 'EEXIST', errno: -17, syscall: 'mkdir', path: target });
   }
 }
+
+/**
+ * Reads a file found by listing a folder (revision files, seed files, manifests, cache entries),
+ * which must be a regular file or a link to one. A FIFO would block the read for ever and a device
+ * (/dev/zero) never ends, both deaf to Ctrl-C (a blocked read takes no signal); a folder cannot be
+ * read. Each is refused with a Node-style error naming it: code ENOTREG (EISDIR for a folder),
+ * syscall and path set, which src/cli/render-error.ts renders as one line. Opened non-blocking, so
+ * that opening a FIFO with no writer does not block either.
+ */
+export function readRegularFile(file: string): Buffer {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      const code = st.isDirectory() ? 'EISDIR' : 'ENOTREG';
+      throw Object.assign(new Error(`${code}: not a regular file, read '${file}'`), { code, syscall: 'read', path: file });
+    }
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** True when `file` is a regular file or a link to one (not a FIFO, socket, device or folder). */
+export function isRegularFile(file: string): boolean {
+  return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+}

@@ -6,13 +6,13 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
 import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -192,7 +192,7 @@ export function scanBackups(dir: string): { records: BackupRecord[]; invalid: In
     const manifestPath = path.join(dir, f);
     let manifest: BackupManifest;
     try {
-      manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BackupManifest;
+      manifest = JSON.parse(readRegularFile(manifestPath).toString('utf8')) as BackupManifest;
     } catch (err) {
       invalid.push({ manifestPath, reason: `it is not readable JSON (${(err as Error).message.split('\n')[0]})` });
       continue;
@@ -367,7 +367,7 @@ export function listDrills(dir: string, name?: string): DrillRecord[] {
     const m = /^(.+)\.restore-drill-[0-9TZ]+(?:-\d+)?\.json$/.exec(f);
     if (!m || f.startsWith('.') || (name && m[1] !== name)) continue;
     try {
-      const record = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as DrillRecord;
+      const record = JSON.parse(readRegularFile(path.join(dir, f)).toString('utf8')) as DrillRecord;
       if (record.kind !== 'cmmc-db restore drill' || !record.finishedAt) continue;
       drills.push({ ...record, path: path.join(dir, f) });
     } catch {

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { cacheDir } from '../cache-dir.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 /** What the bundle exports (from src/cli/main.ts). */
 interface CliBundle {
@@ -46,7 +46,7 @@ export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env
 function cachedCodeFor(cacheFile: string, text: Buffer): Buffer | undefined {
   let entry: Buffer;
   try {
-    entry = readFileSync(cacheFile);
+    entry = readRegularFile(cacheFile);
   } catch {
     return undefined;
   }

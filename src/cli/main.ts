@@ -15,6 +15,7 @@ import { preloadColors } from './output.js';
 import { renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
 import { sweepTempDirs } from '../leftovers.js';
+import { isRegularFile } from '../fs-private.js';
 import { wasInterrupted } from '../interrupt.js';
 
 function version(): string {
@@ -139,6 +140,11 @@ async function loadDotenv(): Promise<void> {
   const file = path.join(findProjectRoot(process.cwd()).root, '.env');
   // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
   if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
+  if (existsSync(file) && !isRegularFile(file) && !process.env.DOTENV_CONFIG_PATH) {
+    // A FIFO or a device would block the read for ever (deaf to Ctrl-C); an unreadable .env is skipped too (dotenv's quiet).
+    process.stderr.write(`warning: ${file} is not a regular file (a FIFO, socket, device or folder): not read\n`);
+    return;
+  }
   const { default: dotenv } = await import('dotenv');
   dotenv.config({ ...(process.env.DOTENV_CONFIG_PATH ? {} : { path: file }), quiet: true });
 }

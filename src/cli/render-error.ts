@@ -30,6 +30,8 @@ const FS_WHAT: Record<string, [string, string]> = {
   ENOENT: ['does not exist', 'create it, or fix the path'],
   ENOTDIR: ['is a file, not a folder (or a part of its path is)', 'point the option or variable at a folder, or move the file away'],
   EISDIR: ['is a folder, not a file', 'name a file inside it'],
+  // Raised by readRegularFile (src/fs-private.ts) for a FIFO, socket or device where a file was listed.
+  ENOTREG: ['is not a regular file (a FIFO, socket or device: reading it would never end)', 'replace it with a file, or move it out of that folder'],
   EEXIST: ['already exists and is not a folder', 'choose another path, or move what is there away'],
   EACCES: ['is not accessible to this user', 'fix its permissions (ls -l), or run as its owner'],
   EPERM: ['is not accessible to this user', 'fix its permissions (ls -l), or run as its owner'],

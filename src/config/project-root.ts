@@ -36,6 +36,7 @@ import path from 'node:path';
 import { findUpSync } from 'find-up-simple';
 import type { LoaderSync } from 'lilconfig';
 import { CmmcError } from '../errors.js';
+import { isRegularFile } from '../fs-private.js';
 
 /** The names a configuration file may have, in the order they are looked for in a folder. */
 export const CONFIG_FILES = [
@@ -137,7 +138,8 @@ function isInside(child: string, parent: string): boolean {
 }
 
 function configFileIn(dir: string): string | undefined {
-  return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
+  // Regular files only, as the walk up finds them (find-up-simple's type 'file'): a FIFO would block its read for ever.
+  return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => isRegularFile(f));
 }
 
 /** TypeScript config files are loaded synchronously through tsx's CommonJS loader (only when one exists). */

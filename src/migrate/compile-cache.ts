@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR } from '../config/config.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 /** Where compiled revisions live: $XDG_CACHE_HOME/cmmc-db/revisions, else ~/.cache/... */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -116,7 +116,7 @@ const BUILTINS = new Set(builtinModules);
  * that the caller loads it through tsx.
  */
 export async function importCompiled(file: string, cacheDir: string = compileCacheDir()): Promise<Record<string, unknown> | undefined> {
-  const source = readFileSync(file, 'utf8');
+  const source = readRegularFile(file).toString('utf8');
   let transformed: string;
   try {
     makeDirs(cacheDir, 0o700);

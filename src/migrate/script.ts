@@ -4,7 +4,7 @@
  * read from its text when they are plain literals (fast: `current`, `history` need no TypeScript
  * loader); its module is imported through tsx only when its `up`/`down` is run.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,7 @@ import { graphErrorToUser } from './errors.js';
 import { recordedBody } from './recorded.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { splitSql, SqlLexError, type SqlStatement } from '../sql/lexer.js';
+import { readRegularFile } from '../fs-private.js';
 
 export interface RevisionModule {
   up(db: Kysely<any>): Promise<void>;
@@ -92,7 +93,7 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { m
 
 /** Reads one revision file (TypeScript or SQL). */
 export async function loadRevisionFile(file: string): Promise<Revision> {
-  const sums = fileChecksum(readFileSync(file));
+  const sums = fileChecksum(readRegularFile(file));
   const fileName = path.basename(file);
   const rev = file.endsWith('.sql') ? parseSqlRevision(sums.text, file, fileName, sums.checksum) : await parseTsRevision(sums.text, file, fileName, sums.checksum);
   // Worked out only for a recorded checksum that is not `checksum` (fileChecksum).

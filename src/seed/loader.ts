@@ -7,7 +7,7 @@
  * Files whose name contains `sample` hold demo data with known passwords: they run only with
  * `sample`, and never when config.production unless `allowProductionSample`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
@@ -18,6 +18,7 @@ import { executeStatement } from '../sql/execute.js';
 import { statementCount } from './statement-count.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
 import { ident, rlsBypassRole } from '../tenant/roles.js';
+import { readRegularFile } from '../fs-private.js';
 
 export interface SeedFile {
   name: string;
@@ -100,7 +101,7 @@ export function listSeedFiles(dir: string): SeedFile[] {
  * (src/sql/checksum.ts) only when a recorded checksum is not the normalised one.
  */
 function seedFile(name: string, file: string): SeedFile {
-  const sums = fileChecksum(readFileSync(file));
+  const sums = fileChecksum(readRegularFile(file));
   return {
     name,
     path: file,

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 let lexerHash: string | undefined;
 function lexerVersion(): string {
@@ -32,7 +32,7 @@ export function statementCount(text: string, split: () => number, dir: string = 
     const content = textSha256 ?? createHash('sha256').update(text).digest('hex');
     file = path.join(dir, createHash('sha256').update(lexerVersion()).update('\n').update(content).digest('hex'));
     if (existsSync(file)) {
-      const n = Number(readFileSync(file, 'utf8'));
+      const n = Number(readRegularFile(file).toString('utf8'));
       if (Number.isInteger(n) && n >= 0) return n;
     }
   } catch {
