@@ -80,3 +80,23 @@ export function readRegularFile(file: string): Buffer {
 export function isRegularFile(file: string): boolean {
   return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
 }
+
+/**
+ * Writes `data` to `file` whole or not at all: into `.<name>.<pid>.partial` beside it, then renamed
+ * over it (a reader sees the old file or the new one, and a FIFO in its place is replaced, not
+ * written into). On failure the partial file is removed and the error names `file`, not the
+ * partial one (for example EISDIR when `file` is a folder).
+ */
+export function writeFileAtomically(file: string, data: string | Uint8Array, mode?: number): void {
+  const partial = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+  try {
+    fs.writeFileSync(partial, data, mode === undefined ? undefined : { mode });
+    if (mode !== undefined) fs.chmodSync(partial, mode); // the umask applied to the create
+    fs.renameSync(partial, file);
+  } catch (err) {
+    fs.rmSync(partial, { force: true });
+    const e = err as NodeJS.ErrnoException & { dest?: string };
+    if (e.path === partial) Object.assign(e, { path: file, syscall: 'write', message: e.message.split(partial).join(file) });
+    throw err;
+  }
+}

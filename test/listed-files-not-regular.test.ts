@@ -84,6 +84,87 @@ describe('files found in a folder that are not regular files', () => {
     expect(c.exitCode, c.stderr).toBe(0);
   });
 
+  it('the embedded database\'s lock is a folder or a dangling link: one line naming it (it spun for ever, deaf to Ctrl-C)', async () => {
+    for (const make of [(f: string) => fs.mkdirSync(f), (f: string) => fs.symlinkSync('/nonexistent-cmmc-lock', f)]) {
+      const project = folder();
+      const dir = path.join(project, '.cmmc-db');
+      fs.mkdirSync(dir);
+      make(path.join(dir, 'lock'));
+      oneLine(await runCli(['current'], { cwd: project, env: { CMMC_DB_DIR: dir }, ...DEADLINE }), path.join(dir, 'lock'), /lock file .* is a (folder|symbolic link)/);
+    }
+  });
+
+  it('a FIFO in place of a compiled TypeScript revision in the compile cache: compiled again, the downgrade runs', async () => {
+    const other = await createTestDatabase('not_regular_ts');
+    try {
+      const migrations = folder();
+      fs.cpSync(path.join(ROOT, 'migrations'), migrations, { recursive: true });
+      const cache = folder();
+      const env = { CMMC_MIGRATIONS_DIR: migrations, XDG_CACHE_HOME: cache };
+      const made = await runCli(['revision', '-m', 'cached thing'], { env, ...DEADLINE });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const up = await runCli(['upgrade', 'head'], { url: other.url, env, ...DEADLINE });
+      expect(up.exitCode, up.stderr).toBe(0);
+      const entries = path.join(cache, 'cmmc-db', 'revisions');
+      const replaced = fs.readdirSync(entries).filter((f) => /\.m?js$/.test(f));
+      expect(replaced.length).toBeGreaterThan(0);
+      for (const f of replaced) {
+        fs.rmSync(path.join(entries, f));
+        execFileSync('mkfifo', [path.join(entries, f)]);
+      }
+      const down = await runCli(['downgrade', '-1', '--yes'], { url: other.url, env, ...DEADLINE });
+      expect(down.exitCode, down.stderr).toBe(0);
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it('a FIFO in place of a backup archive: verify fails its check naming it, restore refuses, at once', async () => {
+    const dir = folder();
+    const made = await runCliJson(['backup', '--dir', dir], { url: db.url, ...DEADLINE });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const archive = fs.readdirSync(dir).find((f) => f.endsWith('.dump'))!;
+    const name = archive.replace(/\.dump$/, '');
+    fs.rmSync(path.join(dir, archive));
+    execFileSync('mkfifo', [path.join(dir, archive)]);
+    const verified = await runCli(['backup', 'verify', name, '--dir', dir], { url: db.url, ...DEADLINE });
+    expect(verified.exitCode, verified.stderr).toBe(1);
+    expect(verified.stdout + verified.stderr).toContain('not a regular file');
+    const restored = await runCli(['backup', 'restore', name, '--dir', dir, '--target-db', `${db.name}_r`, '--yes'], { url: db.url, ...DEADLINE });
+    expect(restored.exitCode, restored.stderr).not.toBe(0);
+    expect(restored.stderr).toContain('not a regular file');
+    expect(restored.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('schema dump --check against a FIFO: found "(not a regular file)", exit 1, at once', async () => {
+    const fifo = path.join(folder(), 'schema.sql');
+    execFileSync('mkfifo', [fifo]);
+    const r = await runCli(['schema', 'dump', '--check', '-o', fifo], { url: db.url, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toContain('(not a regular file)');
+  });
+
+  it('report --html: a FIFO in place of the file is replaced by the report; a folder is one line naming it, nothing left beside it', async () => {
+    const out = folder();
+    const fifo = path.join(out, 'r.html');
+    execFileSync('mkfifo', [fifo]);
+    const r = await runCli(['report', '--html', fifo, '--yes'], { url: db.url, ...DEADLINE });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(fs.statSync(fifo).isFile()).toBe(true);
+    const dirOut = path.join(out, 'd.html');
+    fs.mkdirSync(dirOut);
+    oneLine(await runCli(['report', '--html', dirOut, '--yes'], { url: db.url, ...DEADLINE }), dirOut, /folder/);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('backup schedule with a crontab file that is a FIFO or a folder: one line naming it', async () => {
+    const out = folder();
+    const fifo = path.join(out, 'crontab');
+    execFileSync('mkfifo', [fifo]);
+    oneLine(await runCli(['backup', 'schedule', 'install', '--crontab-file', fifo], { url: db.url, ...DEADLINE }), fifo, /not a regular file/);
+    oneLine(await runCli(['backup', 'schedule', 'install', '--crontab-file', out], { url: db.url, ...DEADLINE }), out, /folder/);
+  });
+
   it('a FIFO named like a backup manifest: backup list shows it as invalid next to the real backup', async () => {
     const dir = folder();
     const made = await runCli(['backup', '--dir', dir], { url: db.url, ...DEADLINE });

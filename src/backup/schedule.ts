@@ -4,11 +4,12 @@
  * marker comments, and only that block is ever replaced or removed. No line carries a password:
  * the job runs in the project folder and reads DATABASE_URL from its .env (or PGPASSFILE).
  */
-import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { execa } from 'execa';
 import { CmmcError, usageError } from '../errors.js';
+import { readRegularFile, writeFileAtomically } from '../fs-private.js';
 
 export const BEGIN_MARKER = '# >>> cmmc-db backup schedule (managed by `cmmc-db backup schedule`; do not edit inside) >>>';
 export const END_MARKER = '# <<< cmmc-db backup schedule <<<';
@@ -119,7 +120,8 @@ export function mergeBlock(text: string, block: string[] | undefined): string {
 
 /** Reads the crontab: the file when given (missing = empty), else `crontab -l`. */
 export async function readCrontab(file?: string): Promise<string> {
-  if (file) return existsSync(file) ? readFileSync(file, 'utf8') : '';
+  // readRegularFile: a FIFO would block for ever; a folder is one line naming it.
+  if (file) return existsSync(file) ? readRegularFile(file).toString('utf8') : '';
   const r = await execa('crontab', ['-l'], { reject: false }).catch((err) => {
     throw crontabMissing(err);
   });
@@ -132,10 +134,7 @@ export async function readCrontab(file?: string): Promise<string> {
 export async function writeCrontab(text: string, file?: string): Promise<void> {
   if (file) {
     const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
-    writeFileSync(tmp, text, { mode });
-    chmodSync(tmp, mode);
-    renameSync(tmp, file);
+    writeFileAtomically(file, text, mode);
     return;
   }
   const r = await execa('crontab', ['-'], { input: text, reject: false }).catch((err) => {

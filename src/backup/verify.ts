@@ -79,6 +79,9 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
   };
 
   if (!existsSync(record.path)) return fail({ id: 'present', status: 'fail', detail: `${record.file} is missing` });
+  // A file (or pg_dump's directory format): a FIFO or a device in its place would be read for ever.
+  const kind = statSync(record.path);
+  if (!kind.isFile() && !kind.isDirectory()) return fail({ id: 'present', status: 'fail', detail: `${record.file} is not a regular file (a FIFO, socket or device): not the archive pg_dump wrote` });
   checks.push({ id: 'present', status: 'ok', detail: record.file });
 
   const { sha256, sizeBytes } = await checksum(record.path);

@@ -13,7 +13,7 @@ import { CmmcError } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 export interface EmbeddedDumpResult {
   file: string;
@@ -85,7 +85,7 @@ export async function dumpEmbedded(
 export async function restoreEmbedded(file: string, dir: string, options: { replace?: boolean } = {}): Promise<EmbeddedRestoreResult> {
   const started = performance.now();
   if (!fs.existsSync(file)) throw new CmmcError('embedded.restore', `the backup file ${file} does not exist`, { hint: 'give the path of a .sql backup' });
-  const raw = fs.readFileSync(file);
+  const raw = readRegularFile(file);
   // gzip-compressed (.sql.gz) or not, told by the magic bytes.
   const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
   if (/^PGDMP/.test(text)) {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
-import { makeDirs } from '../fs-private.js';
+import { makeDirs, readRegularFile } from '../fs-private.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -36,7 +36,7 @@ export function holderAlive(holder: LockHolder): boolean {
 
 export function readHolder(file: string): LockHolder | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
+    return JSON.parse(readRegularFile(file).toString('utf8')) as LockHolder;
   } catch {
     return undefined;
   }
@@ -76,7 +76,12 @@ function takeOverStale(file: string, stale: string): void {
   } catch {
     return; // already gone
   }
-  const moved = fs.readFileSync(aside, 'utf8');
+  let moved: string;
+  try {
+    moved = readRegularFile(aside).toString('utf8');
+  } catch {
+    moved = '';
+  }
   if (moved === stale) {
     fs.rmSync(aside, { force: true });
     return;
@@ -87,6 +92,20 @@ function takeOverStale(file: string, stale: string): void {
     // somebody created yet another lock meanwhile: theirs stands
   }
   fs.rmSync(aside, { force: true });
+}
+
+/**
+ * The lock is a file cmmc-db creates: anything else under its name (a folder, a symbolic link, a
+ * FIFO) is not a holder to wait for or take over, and looping on it would spin for ever.
+ * @throws CmmcError `embedded.lock-file` naming it.
+ */
+function refuseOddLock(file: string, dir: string): void {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st || st.isFile()) return;
+  const what = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : st.isFIFO() ? 'a FIFO' : 'not a regular file';
+  throw new CmmcError('embedded.lock-file', `the embedded database's lock file ${file} is ${what}, not the file cmmc-db writes there`, {
+    hint: `remove it (rm -r ${file}) once no cmmc-db is using ${dir}`,
+  });
 }
 
 /**
@@ -111,9 +130,10 @@ export async function acquireFolderLock(dir: string, waitMs: number): Promise<Fo
         },
       };
     }
+    refuseOddLock(file, dir);
     let raw = '';
     try {
-      raw = fs.readFileSync(file, 'utf8');
+      raw = readRegularFile(file).toString('utf8');
     } catch {
       continue; // removed meanwhile: try again at once
     }

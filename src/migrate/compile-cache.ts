@@ -21,7 +21,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR } from '../config/config.js';
-import { makeDirs, readRegularFile } from '../fs-private.js';
+import { isRegularFile, makeDirs, readRegularFile } from '../fs-private.js';
 
 /** Where compiled revisions live: $XDG_CACHE_HOME/cmmc-db/revisions, else ~/.cache/... */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -121,7 +121,8 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
   try {
     makeDirs(cacheDir, 0o700);
     const compiled = path.join(cacheDir, `${sha256(`${compilerTag()}\n${source}`)}.js`);
-    if (existsSync(compiled)) transformed = readFileSync(compiled, 'utf8');
+    // A regular file only: an entry replaced by a FIFO would block the read for ever (it is compiled and written again).
+    if (isRegularFile(compiled)) transformed = readRegularFile(compiled).toString('utf8');
     else {
       const esbuild = (await import(pathToFileURL(path.join(esbuildPackageDir(), 'lib', 'main.js')).href)) as typeof import('esbuild');
       transformed = (await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: file })).code;
@@ -146,6 +147,10 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
   });
   if (unresolved) return undefined;
   const linkedFile = path.join(cacheDir, `${sha256(linked)}.mjs`);
-  if (!existsSync(linkedFile)) writeAtomically(linkedFile, linked);
+  try {
+    if (!isRegularFile(linkedFile)) writeAtomically(linkedFile, linked);
+  } catch {
+    return undefined; // the entry cannot be written (a folder in its place): loaded through tsx
+  }
   return (await import(pathToFileURL(linkedFile).href)) as Record<string, unknown>;
 }

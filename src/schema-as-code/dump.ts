@@ -4,13 +4,13 @@
  * the engine's bookkeeping schema, and without the lines that change from one pg_dump run or
  * version to the next (version comments, SET lines, \restrict tokens), so that it is byte-stable.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError } from '../errors.js';
 import { runPgClient } from '../db/pg-tools.js';
 import { withHeadDatabase } from './head.js';
 import { serverUrl } from './scratch.js';
+import { readRegularFile } from '../fs-private.js';
 
 export const SCHEMA_FILE = 'schema.sql';
 
@@ -81,9 +81,12 @@ export interface DumpCheck {
 export function compareSchemaFile(file: string, expected: string): DumpCheck {
   let actual: string;
   try {
-    actual = readFileSync(file, 'utf8');
-  } catch {
-    return { file, upToDate: false, firstDifference: { line: 1, expected: expected.split('\n')[0] ?? '', actual: '(file missing)' } };
+    actual = readRegularFile(file).toString('utf8');
+  } catch (err) {
+    // A FIFO in its place would block the read for ever (readRegularFile refuses it).
+    const code = (err as NodeJS.ErrnoException).code;
+    const found = code === 'ENOENT' ? '(file missing)' : code === 'EISDIR' ? '(a folder, not a file)' : code === 'ENOTREG' ? '(not a regular file)' : `(unreadable: ${code ?? 'error'})`;
+    return { file, upToDate: false, firstDifference: { line: 1, expected: expected.split('\n')[0] ?? '', actual: found } };
   }
   if (actual === expected) return { file, upToDate: true };
   const a = actual.split('\n');

@@ -1,5 +1,6 @@
 import type { CliContext } from '../context.js';
 import type { RegisterCommand } from './types.js';
+import { writeFileAtomically } from '../../fs-private.js';
 
 interface ReportOptions {
   html?: string;
@@ -66,9 +67,7 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   }
   if (file) {
     const html = report.renderHtml(data, report.loadAssets());
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
-    fs.writeFileSync(tmp, html);
-    fs.renameSync(tmp, file);
+    writeFileAtomically(file, html);
     ctx.out.success(`wrote ${options.html} (${Math.round(html.length / 1024)} kB): ${data.growth.runs.length} recorded run(s), ${data.schema.revisions.length} revision(s), ${data.backups.backups.length} backup(s), ${data.backups.drills.length} drill(s)`);
     if (data.embedded) ctx.out.info(`embedded database: ${data.needsServer.map((n) => `${n.section} — ${n.what}`).join('; ')} need a server`);
     if (options.open) {
@@ -84,6 +83,8 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
 /** A file this command wrote before (replaced without asking). */
 function isReport(fs: typeof import('node:fs'), file: string): boolean {
   try {
+    // Regular files only: opening a FIFO to read waits for a writer, for ever.
+    if (!fs.statSync(file).isFile()) return false;
     const fd = fs.openSync(file, 'r');
     try {
       const buf = Buffer.alloc(512);
