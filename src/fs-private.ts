@@ -100,3 +100,25 @@ export function writeFileAtomically(file: string, data: string | Uint8Array, mod
     throw err;
   }
 }
+
+/**
+ * Reads at most `maxBytes` of a file the user named (a key or a certificate), which may be a pipe
+ * (process substitution: `--key-file <(pass show key)`); `more` is true when the file holds more.
+ * A device such as /dev/zero never ends: read whole, it took memory until the process died.
+ */
+export function readBounded(file: string, maxBytes: number): { data: Buffer; more: boolean } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) return { data: buf.subarray(0, maxBytes), more: true };
+    }
+    return { data: buf.subarray(0, n), more: false };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -165,6 +165,18 @@ describe('files found in a folder that are not regular files', () => {
     oneLine(await runCli(['backup', 'schedule', 'install', '--crontab-file', out], { url: db.url, ...DEADLINE }), out, /folder/);
   });
 
+  it('a key file or a root certificate that never ends (/dev/zero): one line, at once (it was read until memory ran out)', async () => {
+    const dir = folder();
+    const made = await runCli(['backup', 'create', '--dir', dir, '--encrypt', '--key-file', '/dev/zero'], { url: db.url, ...DEADLINE });
+    oneLine(made, '/dev/zero', /more than 1 MiB: not a key/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const url = `${db.url}${db.url.includes('?') ? '&' : '?'}sslmode=verify-full&sslrootcert=/dev/zero`;
+    const r = await runCli(['current'], { url, ...DEADLINE });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error: sslrootcert \/dev\/zero holds more than 16 MiB/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('a FIFO named like a backup manifest: backup list shows it as invalid next to the real backup', async () => {
     const dir = folder();
     const made = await runCli(['backup', '--dir', dir], { url: db.url, ...DEADLINE });

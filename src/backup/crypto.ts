@@ -8,11 +8,12 @@
  * the ciphertext as additional authenticated data, so changing any byte fails authentication.
  */
 import { type CipherGCM, createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { CmmcError } from '../errors.js';
+import { readBounded } from '../fs-private.js';
 
 const scrypt = promisify(scryptCb) as (password: Buffer, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -25,12 +26,22 @@ const TAG_LEN = 16;
 export const HEADER_LEN = MAGIC.length + 1 + SALT_LEN + IV_LEN + CHECK_LEN;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
+/** A key file holds a few dozen bytes; more than this is not one (/dev/zero would never end). */
+const KEY_FILE_MAX = 1 << 20;
+
 /** Reads a key file: at least 16 bytes; surrounding whitespace of a text key is ignored. */
 export function readKeyFile(file: string): Buffer {
   let raw: Buffer;
   try {
-    raw = readFileSync(file);
+    const read = readBounded(file, KEY_FILE_MAX);
+    if (read.more) {
+      throw new CmmcError('backup.key-file', `the key file ${file} holds more than 1 MiB: not a key (a device such as /dev/zero?)`, {
+        hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
+      });
+    }
+    raw = read.data;
   } catch (err) {
+    if (err instanceof CmmcError) throw err;
     throw new CmmcError('backup.key-file', `cannot read the key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
     });

@@ -37,6 +37,9 @@ const FS_WHAT: Record<string, [string, string]> = {
   EPERM: ['is not accessible to this user', 'fix its permissions (ls -l), or run as its owner'],
   ENOSPC: ['cannot be written: the disk is full', 'free space on that disk'],
   EROFS: ['is on a read-only file system', 'choose a writable folder'],
+  ELOOP: ['is a loop of symbolic links', 'fix or remove the link'],
+  ENXIO: ['is a socket or a device with nothing behind it, not a file', 'move it out of that folder, or fix the path'],
+  ENAMETOOLONG: ['has a name too long for the file system', 'choose a shorter path'],
 };
 
 /**

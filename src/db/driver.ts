@@ -8,12 +8,12 @@
  * not PostgreSQL (postgres.js would reconnect to it for ever) is named as such.
  */
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams } from '../config/conninfo.js';
 import { passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { connectionError } from './errors.js';
+import { readBounded } from '../fs-private.js';
 
 export interface PoolOptions {
   max?: number;
@@ -37,14 +37,18 @@ function unsupported(what: string): CmmcError {
   });
 }
 
+/** A certificate bundle is well under this; more is not one (a device such as /dev/zero never ends). */
+const SSL_FILE_MAX = 16 << 20;
+
 function readFile(file: string, what: string): Buffer {
+  const hint = `fix the path in ${what === 'sslrootcert' ? 'sslrootcert / PGSSLROOTCERT' : what === 'sslcert' ? 'sslcert / PGSSLCERT' : 'sslkey / PGSSLKEY'}`;
   try {
-    return readFileSync(file);
+    const read = readBounded(file, SSL_FILE_MAX);
+    if (read.more) throw new CmmcError('connect.ssl-file', `${what} ${file} holds more than 16 MiB: not a certificate or key`, { hint, exitCode: 2 });
+    return read.data;
   } catch (err) {
-    throw new CmmcError('connect.ssl-file', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      hint: `fix the path in ${what === 'sslrootcert' ? 'sslrootcert / PGSSLROOTCERT' : what === 'sslcert' ? 'sslcert / PGSSLCERT' : 'sslkey / PGSSLKEY'}`,
-      exitCode: 2,
-    });
+    if (err instanceof CmmcError) throw err;
+    throw new CmmcError('connect.ssl-file', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint, exitCode: 2 });
   }
 }
 
@@ -60,7 +64,9 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
   if (mode === 'disable' || mode === 'allow') return false;
   const files: Record<string, Buffer> = {};
   const system = conn.sslrootcert === 'system';
-  if (conn.sslrootcert && !system) files.ca = readFile(conn.sslrootcert, 'sslrootcert');
+  // prefer checks no certificate (libpq: a root certificate makes only require act as verify-ca), and
+  // falls back to plain text on a server without TLS, which only postgres.js's 'prefer' does.
+  if (conn.sslrootcert && !system && mode !== 'prefer') files.ca = readFile(conn.sslrootcert, 'sslrootcert');
   if (conn.sslcert) files.cert = readFile(conn.sslcert, 'sslcert');
   if (conn.sslkey) files.key = readFile(conn.sslkey, 'sslkey');
   const verify = mode === 'verify-full' || mode === 'verify-ca' || system || (mode === 'require' && !!conn.sslrootcert);
