@@ -37,12 +37,13 @@ const BUNDLED_PACKAGES = new Set(['commander', 'postgres', 'find-up-simple']);
 
 /**
  * Node's own modules that the read commands rarely use but that cost milliseconds to load (crypto
- * about 6 ms, child_process 5, fs/promises and stream/promises 3 each, readline 1-2: measured on
+ * about 6 ms, child_process 5, fs/promises and stream/promises 3 each, readline 1-2, perf_hooks 0.5
+ * (postgres.js reads its clock only to space reconnects): measured on
  * the 2-core bench machine). In the bundle each is a stand-in with the same export names, as
  * getters that load the real module on first use, so that `current` does not pay for the backup
  * runner's child_process or the prompt's readline.
  */
-const LAZY_BUILTINS = new Set(['crypto', 'child_process', 'readline', 'readline/promises', 'fs/promises', 'stream/promises']);
+const LAZY_BUILTINS = new Set(['crypto', 'child_process', 'readline', 'readline/promises', 'fs/promises', 'stream/promises', 'perf_hooks']);
 const builtinName = (spec) => spec.replace(/^node:/, '');
 
 /** The stand-in's CommonJS text: a getter per export name Node has now, and a Proxy for any other. */

@@ -6,7 +6,7 @@ import { BACKENDS } from './helpers/backends.js';
 import { execa } from 'execa';
 import { BIN, ROOT, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import postgres from 'postgres';
-import { lockKey } from '../src/migrate/version-store.js';
+import { bootstrapStatements, lockKey } from '../src/migrate/version-store.js';
 import { FIXTURES, catalogSnapshot, copyFixture, envFor, versionRows } from './engine-fixtures.js';
 
 describe.each(BACKENDS)('engine safety on $name', (backend) => {
@@ -119,9 +119,20 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
         });
         child.once('exit', () => reject(new Error(`exited before waiting: ${seen}`)));
       });
+      // Meanwhile the holder does what another run would: the engine's tables and the first revision.
+      // The waiting run must start from there, not from what it saw before it waited (it tried the
+      // lock and read the tables in one flight): applying 1a0000000001 again would fail.
+      const meta = { versionSchema: 'public', versionTable: 'cmmc_schema_version', metaSchema: 'cmmc_db' };
+      await holder.begin(async (tx) => {
+        for (const statement of bootstrapStatements(meta)) await tx.unsafe(statement);
+        await tx.unsafe(`CREATE SCHEMA app; CREATE TABLE app.widget (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL UNIQUE,
+          price numeric(10, 2) NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now()); CREATE INDEX widget_created_idx ON app.widget (created_at)`);
+        await tx.unsafe(`INSERT INTO public.cmmc_schema_version (version_num) VALUES ('1a0000000001')`);
+      });
       await holder`SELECT pg_advisory_unlock(${key.toString()}::bigint)`;
       const done = await child;
       expect(done.exitCode, String(done.stderr)).toBe(0);
+      expect(String(done.stderr)).toContain('applied 4 revisions');
       expect(await versionRows(target)).toEqual(['1a0000000005']);
     } finally {
       await holder.end();

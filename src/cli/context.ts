@@ -114,22 +114,33 @@ export class CliContext {
  * drained before setImmediate's turn, and postgres.js then connects from a 0 ms timer, which fires
  * before ours (timers of one length run in the order they were set).
  *
+ * `work` is handed `turn`, to await between its pieces (one revision file each): until `open` has
+ * settled it gives the event loop a turn, so that the session's handshake and `open`'s own first
+ * statements advance between files instead of waiting for all of them (each step of the handshake
+ * needs this process: the SSL request, the startup message, each statement). Once `open` has
+ * settled it costs nothing. A turn is a few microseconds; the handshake is milliseconds.
+ *
  * When `work` fails, its error is thrown at once, as when the files were read before connecting:
  * not after a wait for the session (a writable primary may take a minute to appear), and the
  * session, if it opens after all, is closed. An embedded database (`server: false`) is opened only
  * after `work` succeeded: opening it may create its folder, which a run refused for a bad file
  * must not leave behind.
  */
-export async function whileOpening<T>(open: () => Promise<DbHandle>, work: () => Promise<T>, { server }: { server: boolean }): Promise<[DbHandle, T]> {
+export async function whileOpening<T>(open: () => Promise<DbHandle>, work: (turn: () => Promise<void>) => Promise<T>, { server }: { server: boolean }): Promise<[DbHandle, T]> {
   if (!server) {
-    const done = await work();
+    const done = await work(async () => {});
     return [await open(), done];
   }
+  let settled = false;
   const opening = open();
-  opening.catch(() => {}); // its failure is reported below, or is not the one to report
+  opening.then(
+    () => (settled = true),
+    () => (settled = true), // its failure is reported below, or is not the one to report
+  );
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  const done = await work().catch((err: unknown) => {
+  const turn = (): Promise<void> => (settled ? Promise.resolve() : new Promise((resolve) => setImmediate(resolve)));
+  const done = await work(turn).catch((err: unknown) => {
     void opening.then((handle) => handle.close({ now: true }), () => {});
     throw err;
   });

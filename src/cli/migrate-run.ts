@@ -48,7 +48,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
   let filesRead = () => {};
   const read = new Promise<void>((resolve) => (filesRead = resolve));
   const [openedEarly, script] = early
-    ? await whileOpening(() => openForWrites(ctx, read), async () => m.loadScript(config).then((loaded) => (filesRead(), loaded)), { server: config.kind === 'server' })
+    ? await whileOpening(() => openForWrites(ctx, read), async (turn) => m.loadScript(config, { turn }).then((loaded) => (filesRead(), loaded)), { server: config.kind === 'server' })
     : [undefined, await m.loadScript(config)];
   if (flags.sql) {
     const { offlineScript } = await import('../migrate/offline.js');

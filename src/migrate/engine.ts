@@ -21,7 +21,7 @@ import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
 import { literal, tokens, type SqlStatement } from '../sql/lexer.js';
 import { catchRevisionErrors } from './errors.js';
-import { changedFiles, readChecksums, readVersionRows, type RunQuery } from './status.js';
+import { changedFiles, engineTablesSql, readEngineState, readVersionRows, type EngineTables, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
 import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, type MetaConfig } from './version-store.js';
 
@@ -106,38 +106,33 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   // Kysely is loaded only when a TypeScript revision runs (about 150 ms of CPU to load).
   let conn: Promise<Conn> | undefined;
   const q: RunQuery = async <T extends object>(text: string) => (await reserved.unsafe(text)) as unknown as T[];
-  // A client killed outright leaves its statement running on the server, and the lock with it:
-  // PostgreSQL 14+ then checks the client's socket every second and cancels the orphan, freeing the
-  // lock. Kept in the session's settings when the server takes it (an older one runs without).
-  const checkInterval = config.kind === 'server' && (await reserved.unsafe('SET client_connection_check_interval = 1000').then(() => true, () => false));
-  const settingsSql = [
-    checkInterval ? ' SET client_connection_check_interval = 1000;' : '',
+  const timeoutsSql = [
     lockTimeout !== undefined ? ` SET lock_timeout = ${Math.max(0, Math.round(lockTimeout))};` : '',
     statementTimeout !== undefined ? ` SET statement_timeout = ${Math.max(0, Math.round(statementTimeout))};` : '',
   ].join('');
-  const session: Session = {
-    reserved,
-    kysely: () => (conn ??= pinnedKysely(reserved)),
-    target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
-    settingsSql,
-    settings: async () => {
-      if (settingsSql) await reserved.unsafe(settingsSql);
-    },
-  };
-  let sessionLost = false;
-  let state: RunState | undefined;
   try {
-    await acquireLock(reserved, key, lockTimeout, options);
+    const opened = await openRun(reserved, config, key, timeoutsSql);
+    const settingsSql = (opened.checkInterval ? ' SET client_connection_check_interval = 1000;' : '') + timeoutsSql;
+    const session: Session = {
+      reserved,
+      kysely: () => (conn ??= pinnedKysely(reserved)),
+      target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
+      settingsSql,
+    };
+    let sessionLost = false;
+    let state: RunState | undefined;
+    if (!opened.locked) await acquireLock(reserved, key, lockTimeout, options);
     try {
-      await session.settings();
-      const from = await readVersionRows(q, config);
+      // Waited for the lock: the run that held it may have created the engine's tables meanwhile.
+      const engine = await readEngineState(q, config, opened.locked ? opened.tables : undefined);
+      const from = engine.current;
       const steps: StepResult[] = [];
-      const run: RunState = { rows: from, unflushed: false, asyncCommits: await asyncCommitsAllowed(reserved) };
+      const run: RunState = { rows: from, unflushed: false, asyncCommits: opened.asyncCommits };
       state = run;
       let failed: FailedStep | undefined;
       try {
         if (operation === 'stamp') await stamp(session, config, script, targets, from, options, steps);
-        else await runSteps(session, config, script, operation, targetText, from, options, steps, run);
+        else await runSteps(session, config, script, operation, targetText, from, engine.checksums, options, steps, run);
       } catch (err) {
         if (!(err instanceof StepFailure)) throw err;
         failed = err.failed;
@@ -282,9 +277,8 @@ interface Session {
   /** A Kysely on the reserved session, for TypeScript revisions (loaded on first use). */
   kysely(): Promise<Conn>;
   target: StatementTarget;
-  /** The engine's own settings (timeouts) as SQL, and setting them on the session. */
+  /** The engine's own settings (the orphan check, timeouts) as SQL, set again after each step's cleaning. */
   settingsSql: string;
-  settings(): Promise<void>;
 }
 
 class StepFailure extends Error {
@@ -320,6 +314,7 @@ async function runSteps(
   operation: 'upgrade' | 'downgrade',
   target: string,
   from: string[],
+  checksums: Map<string, string>,
   options: RunOptions,
   out: StepResult[],
   state: RunState,
@@ -328,7 +323,7 @@ async function runSteps(
   refuseUnknown(script, from.filter((r) => !graph.has(r)), false);
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(from, target) : graph.downgradeSteps(from, target)));
   if (operation === 'upgrade' && !options.allowChanged && plan.length) {
-    const changed = changedFiles(script, graph.appliedSet(from), await readChecksums(async (t) => (await session.reserved.unsafe(t)) as never, config));
+    const changed = changedFiles(script, graph.appliedSet(from), checksums);
     if (changed.length) {
       throw new CmmcError('migrate.changed', `applied revision file changed since it was applied: ${changed.map((c) => `${c.revision} (${c.file})`).join(', ')}`, {
         hint: 'restore the file as it was, or run again with --allow-changed if the change is deliberate',
@@ -431,25 +426,57 @@ async function runSteps(
 interface RunState {
   /** The version rows the committed steps left. */
   rows: string[];
-  /** May a step other than the last commit without waiting for its WAL to reach the disk? */
+  /**
+   * May a step other than the last commit without waiting for its WAL to reach the disk?
+   * Each revision commits in its own transaction, and waiting for the disk at each COMMIT cost more
+   * than a small revision's DDL (2-3 ms here, 500 times on a long chain; Alembic commits once). So
+   * every step but the last commits with synchronous_commit off, and the last one's COMMIT (or
+   * `flush` after a failure) writes them all to disk: a finished run is as durable as before. A
+   * crash of the server during the run can lose the steps of its last moment (at most three times
+   * wal_writer_delay) whole, each with its version row, never half: the next run applies them again.
+   * Not with synchronous standbys: a failover must find on the new primary every step the run
+   * reported (docs/high-availability.md), so each COMMIT waits for the standby as before.
+   */
   asyncCommits: boolean;
   /** The last step committed so: flush before the run ends. */
   unflushed: boolean;
 }
 
 /**
- * Each revision commits in its own transaction, and waiting for the disk at each COMMIT cost more
- * than a small revision's DDL (2-3 ms here, 500 times on a long chain; Alembic commits once). So
- * every step but the last commits with synchronous_commit off, and the last one's COMMIT (or
- * `flush` after a failure) writes them all to disk: a finished run is as durable as before. A
- * crash of the server during the run can lose the steps of its last moment (at most three times
- * wal_writer_delay) whole, each with its version row, never half: the next run applies them again.
- * Not with synchronous standbys: a failover must find on the new primary every step the run
- * reported (docs/high-availability.md), so each COMMIT waits for the standby as before.
+ * The run's first flight, one round trip where it took six:
+ * - the orphan check: a client killed outright leaves its statement running on the server, and the
+ *   lock with it; PostgreSQL 14+ then checks the client's socket every second and cancels the
+ *   orphan, freeing the lock (an older server refuses the setting and the run goes on without it);
+ * - the advisory lock, tried once (`locked` false: acquireLock waits for it as before);
+ * - the run's timeouts;
+ * - which of the engine's tables exist, and whether commits may skip waiting for the disk
+ *   (RunState.asyncCommits: not with synchronous standbys).
+ * Outside a transaction block each statement stands alone: a refused SET stops nothing after it.
+ * A refused timeout, or a lock the server would not try, is the run's error as before.
  */
-async function asyncCommitsAllowed(reserved: postgres.ReservedSql): Promise<boolean> {
-  const [row] = await reserved<{ names: string }[]>`SELECT current_setting('synchronous_standby_names') AS names`;
-  return row.names.trim() === '';
+async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { kind: string }, key: bigint, timeoutsSql: string): Promise<{ checkInterval: boolean; locked: boolean; tables: EngineTables; asyncCommits: boolean }> {
+  const check = config.kind === 'server' ? ['SET client_connection_check_interval = 1000'] : [];
+  const texts = [
+    ...check,
+    `SELECT pg_try_advisory_lock(${key.toString()}::bigint) AS ok`,
+    ...(timeoutsSql ? [timeoutsSql] : []),
+    `${engineTablesSql(config)}, current_setting('synchronous_standby_names') AS sync_names`,
+  ];
+  const { settled } = await sendFlight(reserved, texts);
+  const [lock, ...rest] = settled.slice(check.length);
+  const failed = [lock, ...rest].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // The lock may have been taken before a later statement failed: a pooled session keeps it.
+    if (lock.status === 'fulfilled' && (lock.value[0] as { ok: boolean }).ok) await reserved.unsafe(`SELECT pg_advisory_unlock(${key.toString()}::bigint)`).catch(() => {});
+    throw failed.reason;
+  }
+  const [row] = (rest[rest.length - 1] as PromiseFulfilledResult<Rows>).value as unknown as (EngineTables & { sync_names: string })[];
+  return {
+    checkInterval: check.length > 0 && settled[0].status === 'fulfilled',
+    locked: ((lock as PromiseFulfilledResult<Rows>).value[0] as { ok: boolean }).ok,
+    tables: { version: row.version, log: row.log },
+    asyncCommits: row.sync_names.trim() === '',
+  };
 }
 
 /**

@@ -55,6 +55,12 @@ export interface Script {
 
 const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
 
+/** How loadScript reads. */
+export interface LoadOptions {
+  /** Awaited before each file: whileOpening's turn, which lets a session's handshake advance. */
+  turn?: () => Promise<void>;
+}
+
 /**
  * Loads every revision file of the configured folders (`config.migrationDirs`: the platform's and
  * the project's, as Alembic's version_locations; or the one `migrationsDir`) and builds one graph.
@@ -62,7 +68,7 @@ const REVISION_ID = /^[A-Za-z0-9_]{1,64}$/;
  * own yet has no ./migrations). Graph errors (duplicate ids, unknown parents, cycles) are thrown as
  * one-line CmmcErrors before anything runs.
  */
-export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { migrationDirs?: string[] }): Promise<Script> {
+export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { migrationDirs?: string[] }, options: LoadOptions = {}): Promise<Script> {
   const dirs = config.migrationDirs?.length ? config.migrationDirs : [config.migrationsDir];
   // A folder option pointing at a file is a mistake to name, not a folder to skip.
   const file = dirs.find((d) => existsSync(d) && !statSync(d).isDirectory());
@@ -82,7 +88,10 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { m
     const files = readdirSync(dir)
       .filter((f) => /\.(ts|mts|sql)$/.test(f) && !/\.d\.m?ts$/.test(f) && !f.startsWith('_') && !f.startsWith('.'))
       .sort();
-    for (const f of files) revisions.push(await loadRevisionFile(path.join(dir, f)));
+    for (const f of files) {
+      if (options.turn) await options.turn();
+      revisions.push(await loadRevisionFile(path.join(dir, f)));
+    }
   }
   try {
     return { dir: config.migrationsDir, dirs: present, revisions, graph: new RevisionGraph(revisions) };

@@ -76,17 +76,28 @@ export async function getCurrentHeads(handle: DbHandle): Promise<string[]> {
   return readVersionRows(viaPostgres(handle), handle.config);
 }
 
+/** Which of the engine's two tables exist: each one's name, or null. */
+export interface EngineTables {
+  version: string | null;
+  log: string | null;
+}
+
+/** The statement that answers EngineTables (its columns can be sent alongside others'). */
+export function engineTablesSql(config: MetaConfig): string {
+  const n = metaNames(config);
+  return `SELECT to_regclass(${literal(n.version)})::text AS version, to_regclass(${literal(n.log)})::text AS log`;
+}
+
 /**
  * The version table's rows and the recorded checksums together, in two statements where
  * readVersionRows + readChecksums take four: which of the two tables exist (a statement cannot name
  * a table that may be missing), then both tables' rows in one. Each statement is a round trip, and
- * `current` is mostly waiting on them.
+ * `current` is mostly waiting on them. `known`: the tables' existence when already asked (one
+ * statement less).
  */
-export async function readEngineState(q: RunQuery, config: MetaConfig): Promise<{ current: string[]; checksums: Map<string, string> }> {
+export async function readEngineState(q: RunQuery, config: MetaConfig, known?: EngineTables): Promise<{ current: string[]; checksums: Map<string, string> }> {
   const n = metaNames(config);
-  const [exists] = await q<{ version: string | null; log: string | null }>(
-    `SELECT to_regclass(${literal(n.version)})::text AS version, to_regclass(${literal(n.log)})::text AS log`,
-  );
+  const exists = known ?? (await q<EngineTables>(engineTablesSql(config)))[0];
   if (exists?.version == null || exists.log == null) {
     // A database that is not (fully) under the engine yet: the rare case, read as before.
     return {
@@ -112,9 +123,14 @@ export async function readEngineState(q: RunQuery, config: MetaConfig): Promise<
   return { current, checksums };
 }
 
+/** The engine's state of an open database (readEngineState on its pool): no lock, nothing created. */
+export function readEngineStateOf(handle: DbHandle): Promise<{ current: string[]; checksums: Map<string, string> }> {
+  return readEngineState(viaPostgres(handle), handle.config);
+}
+
 /** Where the database stands against the files. Takes no lock and creates nothing. */
 export async function getStatus(handle: DbHandle, script?: Script): Promise<Status> {
   const s = script ?? (await (await import('./script.js')).loadScript(handle.config));
-  const { current, checksums } = await readEngineState(viaPostgres(handle), handle.config);
+  const { current, checksums } = await readEngineStateOf(handle);
   return computeStatus(s, current, checksums);
 }

@@ -11,15 +11,21 @@ export const register: RegisterCommand = (program, ctx) => {
       ctx.action(async (flags: { verbose?: boolean }) => {
         // script.js and status.js only: `current` should not load Kysely or the offline recorder.
         const { loadScript } = await import('../../migrate/script.js');
-        const { getStatus } = await import('../../migrate/status.js');
+        const { readEngineStateOf, computeStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details } = await import('../../migrate/report.js');
         const config = ctx.config();
-        // The session is opened while the files are read: the server starts its backend meanwhile.
-        const [handle, script] = await whileOpening(
-          () => ctx.open({ kysely: false, fetchTypes: false }),
+        // The session is opened, and the engine's state read, while the files are read: the server
+        // starts its backend and answers meanwhile (the files give it a turn between them).
+        let state: Awaited<ReturnType<typeof readEngineStateOf>> | undefined;
+        const [, script] = await whileOpening(
+          async () => {
+            const handle = await ctx.open({ kysely: false, fetchTypes: false });
+            state = await readEngineStateOf(handle);
+            return handle;
+          },
           // The version table can be read without the files: a missing folder is a warning here.
-          () =>
-            loadScript(config).catch(async (err: { code?: string; message?: string }) => {
+          (turn) =>
+            loadScript(config, { turn }).catch(async (err: { code?: string; message?: string }) => {
               if (err.code !== 'migrate.no-folder') throw err;
               ctx.out.warn(`${err.message}: showing the version table only`);
               const { RevisionGraph } = await import('../../revision/graph.js');
@@ -27,7 +33,7 @@ export const register: RegisterCommand = (program, ctx) => {
             }),
           { server: config.kind === 'server' },
         );
-        const status = await getStatus(handle, script);
+        const status = computeStatus(script, state!.current, state!.checksums);
         const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
         const revisions = status.current.map((id) =>
           script.graph.has(id) ? summarize(script, script.graph.get(id), { applied, current: status.current }) : { revision: id, unknown: true },
