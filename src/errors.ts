@@ -28,3 +28,22 @@ export const EXIT = {
 export function usageError(message: string, hint?: string): CmmcError {
   return new CmmcError('usage', message, { hint, exitCode: EXIT.usage });
 }
+
+/**
+ * What went wrong, as text, for anything thrown: an Error's message, else a code or errno the value
+ * carries (Emscripten's file-system errors under PGlite are plain objects: `{ errno: 44 }`), else
+ * its text. Never "[object Object]".
+ */
+export function errorText(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown; errno?: unknown } | null | undefined;
+  if (typeof e?.message === 'string' && e.message) return e.message;
+  if (typeof e?.code === 'string' && e.code) return e.code;
+  if (typeof e?.errno === 'number') return `file-system error (errno ${e.errno})`;
+  const text = String(err);
+  if (text !== '[object Object]') return text;
+  try {
+    return JSON.stringify(err).slice(0, 200);
+  } catch {
+    return 'unknown error';
+  }
+}

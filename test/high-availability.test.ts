@@ -34,7 +34,11 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
   /** A new database on the formation (made on the primary, replicated to the secondary). */
   async function formationDb(): Promise<string> {
     const name = uniqueName('cmmc_ha');
-    await f.query(await f.primary(), `CREATE DATABASE "${name}"`);
+    const primary = await f.primary();
+    await f.query(primary, `CREATE DATABASE "${name}"`);
+    // Until the standby has replayed it, a session there fails "database does not exist", and libpq
+    // does not try the next host after a server's error (nor does cmmc-db): a test must not race it.
+    await caughtUp(primary, await f.secondary());
     return name;
   }
 

@@ -82,6 +82,10 @@ describe('files found in a folder that are not regular files', () => {
     execFileSync('mkfifo', [path.join(other, 'cmmc-db.config.json')]);
     const c = await runCli(['history'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });
     expect(c.exitCode, c.stderr).toBe(0);
+    // Asked for one of its environments: the line says why the file was not read (it said "no file").
+    const e = await runCli(['history', '--env', 'staging'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });
+    expect(e.exitCode, e.stderr).toBe(2);
+    expect(e.stderr).toContain(`--env staging: ${path.join(other, 'cmmc-db.config.json')} is not a regular file, so it was not read`);
   });
 
   it('the embedded database\'s lock is a folder or a dangling link: one line naming it (it spun for ever, deaf to Ctrl-C)', async () => {
@@ -92,6 +96,17 @@ describe('files found in a folder that are not regular files', () => {
       make(path.join(dir, 'lock'));
       oneLine(await runCli(['current'], { cwd: project, env: { CMMC_DB_DIR: dir }, ...DEADLINE }), path.join(dir, 'lock'), /lock file .* is a (folder|symbolic link)/);
     }
+  });
+
+  it('a FIFO as the embedded database\'s PG_VERSION: one line naming the folder and what failed (it said "[object Object]")', async () => {
+    const project = folder();
+    const data = path.join(project, '.cmmc-db', 'pgdata');
+    fs.mkdirSync(data, { recursive: true, mode: 0o700 });
+    fs.chmodSync(path.join(project, '.cmmc-db'), 0o700);
+    execFileSync('mkfifo', [path.join(data, 'PG_VERSION')]);
+    const r = await runCli(['current'], { cwd: project, env: { CMMC_DB_DIR: path.join(project, '.cmmc-db') }, ...DEADLINE });
+    oneLine(r, data, /cannot open the embedded database in .*: file-system error \(errno \d+\)/);
+    expect(r.stderr).not.toContain('[object Object]');
   });
 
   it('a FIFO in place of a compiled TypeScript revision in the compile cache: compiled again, the downgrade runs', async () => {
@@ -134,6 +149,28 @@ describe('files found in a folder that are not regular files', () => {
     expect(restored.exitCode, restored.stderr).not.toBe(0);
     expect(restored.stderr).toContain('not a regular file');
     expect(restored.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a folder in place of a backup archive, or a file in place of a directory-format one: verify fails its present check', async () => {
+    const dir = folder();
+    const made = await runCli(['backup', '--dir', dir], { url: db.url, ...DEADLINE });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const archive = fs.readdirSync(dir).find((f) => f.endsWith('.dump'))!;
+    fs.rmSync(path.join(dir, archive));
+    fs.mkdirSync(path.join(dir, archive));
+    const verified = await runCliJson(['backup', 'verify', archive.replace(/\.dump$/, ''), '--dir', dir], { url: db.url, ...DEADLINE });
+    expect(verified.exitCode, verified.stderr).toBe(1);
+    expect(JSON.stringify(verified.data)).toMatch(/"id":"present","status":"fail","detail":"[^"]+ is a folder, where pg_dump wrote a file/);
+
+    const dirFormat = folder();
+    const madeDir = await runCli(['backup', '--dir', dirFormat, '--format', 'directory'], { url: db.url, ...DEADLINE });
+    expect(madeDir.exitCode, madeDir.stderr).toBe(0);
+    const archiveDir = fs.readdirSync(dirFormat).find((f) => !f.endsWith('.json'))!;
+    fs.rmSync(path.join(dirFormat, archiveDir), { recursive: true });
+    fs.writeFileSync(path.join(dirFormat, archiveDir), 'not an archive');
+    const verifiedDir = await runCliJson(['backup', 'verify', archiveDir, '--dir', dirFormat], { url: db.url, ...DEADLINE });
+    expect(verifiedDir.exitCode, verifiedDir.stderr).toBe(1);
+    expect(JSON.stringify(verifiedDir.data)).toMatch(/"id":"present","status":"fail","detail":"[^"]+ is a file, where pg_dump wrote a folder/);
   });
 
   it('schema dump --check against a FIFO: found "(not a regular file)", exit 1, at once', async () => {

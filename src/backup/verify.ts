@@ -79,9 +79,14 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
   };
 
   if (!existsSync(record.path)) return fail({ id: 'present', status: 'fail', detail: `${record.file} is missing` });
-  // A file (or pg_dump's directory format): a FIFO or a device in its place would be read for ever.
+  // A file, or a folder for pg_dump's directory format: a FIFO or a device in its place would be
+  // read for ever, and a folder in place of a file (or the reverse) is not what pg_dump wrote.
   const kind = statSync(record.path);
+  const folderFormat = record.format === 'directory';
   if (!kind.isFile() && !kind.isDirectory()) return fail({ id: 'present', status: 'fail', detail: `${record.file} is not a regular file (a FIFO, socket or device): not the archive pg_dump wrote` });
+  if (kind.isDirectory() !== folderFormat) {
+    return fail({ id: 'present', status: 'fail', detail: `${record.file} is a ${kind.isDirectory() ? 'folder' : 'file'}, where pg_dump wrote a ${folderFormat ? 'folder (directory format)' : 'file'}: not the archive of this manifest` });
+  }
   checks.push({ id: 'present', status: 'ok', detail: record.file });
 
   const { sha256, sizeBytes } = await checksum(record.path);

@@ -4,6 +4,7 @@
  */
 import { Option } from 'commander';
 import { whileOpening, type CliContext } from './context.js';
+import { shellWord } from '../shell-word.js';
 import { CmmcError, usageError } from '../errors.js';
 import type { RunResult } from '../migrate/engine.js';
 
@@ -200,7 +201,7 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
     throw err;
   }
   spinner.succeed(`backup ${record.name} (${formatBytes(record.sizeBytes)}) verified: ${record.path}`);
-  ctx.out.info(ctx.out.c.dim(`the way back: cmmc-db backup restore ${record.name}${dir ? ` --dir ${dir}` : ''}`));
+  ctx.out.info(ctx.out.c.dim(`the way back: cmmc-db backup restore ${shellWord(record.name)}${dir ? ` --dir ${shellWord(dir)}` : ''}`));
   return { name: record.name, path: record.path, status: 'verified' };
 }
 

@@ -283,7 +283,10 @@ export function resolveProject(input: ProjectInput): ProjectFolders {
     const chosen = file.environments?.[input.environment];
     if (!chosen) {
       const known = Object.keys(file.environments ?? {});
-      throw new CmmcError('config.environment', `--env ${input.environment}: ${found.configFile ? `${shown} has no environment "${input.environment}"` : `no cmmc-db.config file in ${root}`}`, {
+      // A config file that is a folder or a FIFO is not read (configFileIn): say so rather than "no file".
+      const unread = found.configFile ? undefined : CONFIG_FILES.map((f) => path.join(root, f)).find((f) => existsSync(f));
+      const missing = unread ? `${unread} is not a regular file, so it was not read` : `no cmmc-db.config file in ${root}`;
+      throw new CmmcError('config.environment', `--env ${input.environment}: ${found.configFile ? `${shown} has no environment "${input.environment}"` : missing}`, {
         hint: known.length ? `use one of: ${known.join(', ')}` : `add "environments": { "${input.environment}": { "url": "\${DATABASE_URL}" } } to ${shown} at the project root`,
         exitCode: 2,
       });

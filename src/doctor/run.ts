@@ -5,7 +5,7 @@
  */
 import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { isConnectionLost } from '../db/errors.js';
-import { usageError } from '../errors.js';
+import { errorText, usageError } from '../errors.js';
 import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
 import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
 import { schemaFamily } from './checks/schema.js';
@@ -157,6 +157,6 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
           : e.code === '42501'
             ? `GRANT pg_monitor TO ${ctx.access.role}`
             : 'run with --debug, or report it';
-    return { ...head, status: 'unknown', figure: `could not run: ${(e.message ?? String(err)).split('\n')[0]}`, remedy };
+    return { ...head, status: 'unknown', figure: `could not run: ${errorText(err).split('\n')[0]}`, remedy };
   }
 }

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CmmcError } from '../errors.js';
+import { CmmcError, errorText } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
@@ -134,5 +134,5 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n').find((l) => l.trim()) ?? 'unknown error';
+  return errorText(err).split('\n').find((l) => l.trim()) ?? 'unknown error';
 }

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { parseDuration } from '../config/config.js';
-import { CmmcError } from '../errors.js';
+import { CmmcError, errorText } from '../errors.js';
 import { tighten } from '../fs-private.js';
 import { onInterrupt } from '../interrupt.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
@@ -125,7 +125,7 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     try {
       pg = await createPglite(dataDir);
     } catch (err) {
-      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${(err as Error).message ?? err}`, {
+      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${errorText(err)}`, {
         hint: 'if the folder is damaged, restore a backup into a fresh folder (cmmc-db backup restore), or move it aside to start anew',
         cause: err,
       });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
+import { shellWord } from '../shell-word.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 
@@ -104,7 +105,7 @@ function refuseOddLock(file: string, dir: string): void {
   if (!st || st.isFile()) return;
   const what = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : st.isFIFO() ? 'a FIFO' : 'not a regular file';
   throw new CmmcError('embedded.lock-file', `the embedded database's lock file ${file} is ${what}, not the file cmmc-db writes there`, {
-    hint: `remove it (rm -r ${file}) once no cmmc-db is using ${dir}`,
+    hint: `remove it (rm -r ${shellWord(file)}) once no cmmc-db is using ${dir}`,
   });
 }
 

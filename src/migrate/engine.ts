@@ -15,7 +15,7 @@ import type { Kysely } from 'kysely';
 import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
 import { connectionLostError } from '../db/errors.js';
-import { CmmcError } from '../errors.js';
+import { CmmcError, errorText } from '../errors.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
@@ -557,7 +557,7 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
     ...base,
     error: {
       code: 'migrate.step-failed',
-      message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ''}${where}`,
+      message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${errorText(err)}${e.code ? ` [${e.code}]` : ''}${where}`,
       hint: rev.transactional
         ? `that revision was rolled back and the database is as it was before it; fix ${rev.fileName} and run ${operation} again`
         : `${rev.fileName} is non-transactional: check what it left behind before running ${operation} again`,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
-import { CmmcError } from '../errors.js';
+import { CmmcError, errorText } from '../errors.js';
 import { RevisionGraph, type RevisionNode } from '../revision/index.js';
 import { graphErrorToUser } from './errors.js';
 import { recordedBody } from './recorded.js';
@@ -264,7 +264,7 @@ async function importTs(file: string): Promise<Record<string, unknown>> {
  */
 function revisionLoadError(err: unknown, file: string): CmmcError {
   const shown = path.relative(process.cwd(), file) || file;
-  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = errorText(err).split('\n').map((l) => l.trim()).filter(Boolean);
   // esbuild: "Transform failed with 1 error:" then "<file>:2:13: ERROR: Expected ...".
   const located = lines.find((l) => /:\d+:\d+: ERROR: /.test(l));
   const why = located ? `line ${/:(\d+):\d+: ERROR: /.exec(located)![1]}: ${located.replace(/^.*: ERROR: /, '')}` : (lines[0] ?? 'unknown error');

@@ -29,7 +29,7 @@ import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '.
 import { connParamsOf, formatConnUri } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { connectPool } from '../db/driver.js';
-import { CmmcError, usageError } from '../errors.js';
+import { CmmcError, errorText, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
   applyGrants,
@@ -423,5 +423,5 @@ function adminError(err: unknown, what: string, admin: string): CmmcError {
       cause: err,
     });
   }
-  return new CmmcError('init.failed', `${what}: ${e.message ?? String(err)}`, { cause: err });
+  return new CmmcError('init.failed', `${what}: ${errorText(err)}`, { cause: err });
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
-import { CmmcError, usageError } from '../errors.js';
+import { CmmcError, errorText, usageError } from '../errors.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
 import { statementCount } from './statement-count.js';
@@ -298,7 +298,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
         statement: current?.index ?? 0,
         line: current?.line ?? 0,
         text: current ? summarize(current.text) : '',
-        message: (e.message ?? String(err)).split('\n')[0],
+        message: errorText(err).split('\n')[0],
         code: typeof e.code === 'string' ? e.code : undefined,
       };
       // Files after the failing one were not run.

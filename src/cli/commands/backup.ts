@@ -5,6 +5,8 @@
 import { Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { usageError } from '../../errors.js';
+import { shellWord } from '../../shell-word.js';
+import { ident } from '../../sql/lexer.js';
 import type { RegisterCommand } from './types.js';
 
 const dirOption = () => new Option('--dir <dir>', 'backup folder (default: $CMMC_BACKUP_DIR or ./backups)');
@@ -119,7 +121,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         if (ctx.out.json) ctx.out.data(verification ? { ...manifest, verified: { status: verification.status }, verification } : manifest);
         else {
           ctx.out.line(manifest.path);
-          if (!opts.verify) ctx.out.info(ctx.out.c.dim(`next: cmmc-db backup verify ${manifest.name}${opts.dir ? ` --dir ${opts.dir}` : ''}`));
+          if (!opts.verify) ctx.out.info(ctx.out.c.dim(`next: cmmc-db backup verify ${shellWord(manifest.name)}${opts.dir ? ` --dir ${shellWord(opts.dir)}` : ''}`));
         }
         return code;
       }),
@@ -285,7 +287,7 @@ Example:
           );
           ctx.out.line(`revision: ${result.revision.join(',') || '(none)'}`);
           for (const note of result.notes) ctx.out.warn(note);
-          if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE "${result.keptAs}")`);
+          if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE ${ident(result.keptAs)})`);
           ctx.out.info(ctx.out.c.dim('next: cmmc-db current, then cmmc-db upgrade head if the application is newer than this revision'));
         }
         return 0;

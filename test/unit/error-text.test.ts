@@ -1,0 +1,27 @@
+/** errorText: one line of text for anything thrown, never "[object Object]" (PGlite's file-system errors are plain objects). */
+import { describe, expect, it } from 'vitest';
+import { errorText } from '../../src/errors.js';
+
+describe('errorText', () => {
+  it('an Error gives its message', () => {
+    expect(errorText(new Error('relation "x" does not exist'))).toBe('relation "x" does not exist');
+  });
+  it('an object with an errno and no message (Emscripten ErrnoError) names the errno', () => {
+    expect(errorText({ errno: 44 })).toBe('file-system error (errno 44)');
+  });
+  it('an object with a code and no message gives the code', () => {
+    expect(errorText({ code: 'ENXIO' })).toBe('ENXIO');
+  });
+  it('a string or a number is itself', () => {
+    expect(errorText('went wrong')).toBe('went wrong');
+    expect(errorText(42)).toBe('42');
+    expect(errorText(undefined)).toBe('undefined');
+  });
+  it('any other object is shown as JSON, not "[object Object]"', () => {
+    expect(errorText({ reason: 'x' })).toBe('{"reason":"x"}');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(errorText(cyclic)).toBe('unknown error');
+    expect(errorText(new Error(''))).not.toContain('[object Object]');
+  });
+});
