@@ -139,7 +139,15 @@ export async function whileOpening<T>(open: () => Promise<DbHandle>, work: (turn
   );
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  const turn = (): Promise<void> => (settled ? Promise.resolve() : new Promise((resolve) => setImmediate(resolve)));
+  const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+  // Two: what arrives in the first (the connect, a server's answer) makes postgres.js queue its
+  // reply in an immediate of its own, behind ours; the second lets that reply go out before the
+  // next file (else the SSL request waited for the first file, crypto's loading included).
+  const turn = async (): Promise<void> => {
+    if (settled) return;
+    await immediate();
+    if (!settled) await immediate();
+  };
   const done = await work(turn).catch((err: unknown) => {
     void opening.then((handle) => handle.close({ now: true }), () => {});
     throw err;
