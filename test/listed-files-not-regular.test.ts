@@ -207,6 +207,13 @@ describe('files found in a folder that are not regular files', () => {
     const made = await runCli(['backup', 'create', '--dir', dir, '--encrypt', '--key-file', '/dev/zero'], { url: db.url, ...DEADLINE });
     oneLine(made, '/dev/zero', /more than 1 MiB: not a key/);
     expect(fs.readdirSync(dir)).toEqual([]);
+    // A folder as the key file: the one line says so, with no warning about its permissions first.
+    const keyDir = folder();
+    fs.chmodSync(keyDir, 0o755);
+    const asFolder = await runCli(['backup', 'create', '--dir', dir, '--encrypt', '--key-file', keyDir], { url: db.url, ...DEADLINE });
+    oneLine(asFolder, keyDir, /the key file .* is a folder, not a file/);
+    expect(asFolder.stderr).not.toContain('readable by other users');
+    expect(fs.readdirSync(dir)).toEqual([]);
     const url = `${db.url}${db.url.includes('?') ? '&' : '?'}sslmode=verify-full&sslrootcert=/dev/zero`;
     const r = await runCli(['current'], { url, ...DEADLINE });
     expect(r.exitCode, r.stderr).toBe(2);

@@ -42,7 +42,9 @@ export function readKeyFile(file: string): Buffer {
     raw = read.data;
   } catch (err) {
     if (err instanceof CmmcError) throw err;
-    throw new CmmcError('backup.key-file', `cannot read the key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? `the key file ${file} is a folder, not a file` : `cannot read the key file ${file}: ${code ?? (err as Error).message}`;
+    throw new CmmcError('backup.key-file', why, {
       hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
     });
   }
@@ -56,10 +58,11 @@ export function readKeyFile(file: string): Buffer {
   return key;
 }
 
-/** True when group or others may read the key file. */
+/** True when group or others may read the key file (a regular file: a folder given by mistake is refused when read, not warned about). */
 export function keyFileTooOpen(file: string): boolean {
   try {
-    return (statSync(file).mode & 0o077) !== 0;
+    const st = statSync(file);
+    return st.isFile() && (st.mode & 0o077) !== 0;
   } catch {
     return false;
   }
