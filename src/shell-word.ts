@@ -4,6 +4,10 @@
  * else single-quoted (a single quote inside becomes '\'').
  */
 export function shellWord(value: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : shellQuoted(value);
+}
+
+/** Always single-quoted for sh (a single quote inside becomes '\''). */
+export function shellQuoted(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }

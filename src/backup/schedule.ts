@@ -9,6 +9,7 @@ import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { execa } from 'execa';
 import { CmmcError, usageError } from '../errors.js';
+import { shellQuoted } from '../shell-word.js';
 import { readRegularFile, writeFileAtomically } from '../fs-private.js';
 
 export const BEGIN_MARKER = '# >>> cmmc-db backup schedule (managed by `cmmc-db backup schedule`; do not edit inside) >>>';
@@ -61,7 +62,7 @@ export interface ScheduleSpec {
 
 /** Single-quotes for sh, and escapes % which cron turns into a newline. */
 export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`.replace(/%/g, '\\%');
+  return shellQuoted(value).replace(/%/g, '\\%');
 }
 
 /** The block of crontab lines (markers included). */
