@@ -15,7 +15,7 @@ import { resolveConfig } from '../src/config/config.js';
 import { openDatabase, type DbHandle } from '../src/db/connection.js';
 import { CmmcError } from '../src/errors.js';
 import { loadScript, migrate } from '../src/migrate/index.js';
-import { deliberateDivergence } from '../src/revision/divergences.js';
+import { deliberateDivergence, deliberateOutcome } from '../src/revision/divergences.js';
 import { randomSequences, SCENARIOS, type GraphRev, type Op, type Sequence } from './alembic/graphs.js';
 import { createTestDatabase, type TestDatabase } from './helpers/server.js';
 
@@ -120,6 +120,7 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
   const script = await loadScript(config);
   const out: Outcome = { compared: 0, deliberate: [], mismatches: [] };
   const history: string[] = [];
+  let before: string[] = [];
   for (const op of seq.ops) {
     const label = `${op.op} ${op.target}${op.purge ? ' --purge' : ''}`;
     history.push(label);
@@ -135,8 +136,14 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
     const where = `${seq.name} [${graphText(seq.revisions)}] after ${history.join('; ')}`;
     if (process.env.CMMC_DIFF_VERBOSE) console.log(`${seq.name} | ${label} | alembic ${theirs.ok ? 'ok' : theirs.error} [${theirs.rows}] [${theirs.tables}] | ours ${mine.ok ? 'ok' : mine.error} [${state.rows}] [${state.tables}]`);
     const same = theirs.ok === mine.ok && sameList(theirs.rows, state.rows) && sameList(theirs.tables, state.tables);
+    const prior = before;
+    before = state.rows;
     if (same) continue;
-    const why = mine.error ? deliberateDivergence(mine.error) : undefined;
+    const why = mine.error
+      ? deliberateDivergence(mine.error)
+      : theirs.ok && sameList(theirs.tables, state.tables)
+        ? deliberateOutcome({ op: op.op, before: prior, alembic: theirs.rows, cmmcDb: state.rows })
+        : undefined;
     if (why) {
       out.deliberate.push(`${why}: ${where}`);
       break;

@@ -129,7 +129,30 @@ describe('findings 1-3 and target forms (server)', () => {
       ok(await op(target, dir2, 'upgrade', 'two@head'));
       ok(await op(target, dir2, 'stamp', 'one@head'));
       expect(await rows(target)).toEqual(['o2', 't2']); // branch two is not forgotten
-      for (const d of [dir, dir2]) rmSync(d, { recursive: true });
+
+      // A current row that is a separate base and itself a head: `stamp heads` keeps it (Alembic 1.8
+      // deletes it, and the next upgrade fails re-running r0: divergence stamp-keeps-unrelated-heads).
+      const dir3 = folder([{ id: 'a1' }, { id: 'a2', down: ['a1'] }, { id: 'r0' }, { id: 'z1' }]);
+      await target.query('DROP TABLE IF EXISTS t_o1, t_o2, t_t1, t_t2; DELETE FROM public.cmmc_schema_version');
+      ok(await op(target, dir3, 'upgrade', 'a1'));
+      ok(await op(target, dir3, 'upgrade', 'r0'));
+      ok(await op(target, dir3, 'stamp', 'heads'));
+      expect(await rows(target)).toEqual(['a2', 'r0', 'z1']);
+      expect(ok(await op(target, dir3, 'upgrade', 'heads')).steps).toEqual([]);
+      ok(await op(target, dir3, 'stamp', 'a1 z1'));
+      expect(await rows(target)).toEqual(['a1', 'r0', 'z1']); // a2 moves down to a1; r0 stays
+      // --dry-run shows the rows after, as the run writes them, and changes nothing; --json prints them.
+      const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir3 };
+      const text = await runCli(['stamp', 'heads', '--dry-run'], { env });
+      expect(text.exitCode, text.stderr).toBe(0);
+      expect(text.stderr).toContain('version rows after: a2, r0, z1');
+      const dry = await runCliJson(['stamp', 'heads', '--dry-run'], { env });
+      expect(dry.data).toEqual({ status: 'dry-run', operation: 'stamp', targets: ['heads'], purge: false, current: ['a1', 'r0', 'z1'], after: ['a2', 'r0', 'z1'] });
+      const down = await runCliJson(['downgrade', 'base', '--dry-run'], { env });
+      expect(down.data).toMatchObject({ status: 'dry-run', operation: 'downgrade', target: 'base', after: [] });
+      expect([...down.data.revisions].sort()).toEqual(['a1', 'r0', 'z1']);
+      expect(await rows(target)).toEqual(['a1', 'r0', 'z1']);
+      for (const d of [dir, dir2, dir3]) rmSync(d, { recursive: true });
     } finally {
       await target.drop();
     }

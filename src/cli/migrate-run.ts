@@ -70,6 +70,7 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
         return flags.dryRun ? 0 : 1;
       }
     } else if (flags.dryRun) {
+      if (ctx.out.json) ctx.out.data({ status: 'dry-run', operation: 'downgrade', target, revisions: [] });
       ctx.out.info(`nothing to downgrade to ${target}`);
       return 0;
     }
@@ -240,6 +241,7 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
     title: `Downgrade ${where} from ${current.join(', ')} to ${rowsAfter.join(', ') || 'base'} (${revisions.length} revision${revisions.length === 1 ? '' : 's'})`,
     lines,
     warnings: config.production ? ['this is the PRODUCTION database: data in dropped objects is lost'] : [],
+    data: { operation: 'downgrade', target, current, after: rowsAfter, revisions: revisions.map((r) => r.revision) },
   };
 }
 

@@ -166,6 +166,7 @@ export class Output {
       for (const w of plan.warnings ?? []) this.warn(w);
     }
     if (options.dryRun) {
+      if (this.json && plan.data) this.data({ status: 'dry-run', ...plan.data });
       this.info('dry run: nothing was changed');
       return false;
     }
@@ -203,6 +204,8 @@ export interface Plan {
   lines?: string[];
   /** Said in the warning colour (a backup of another database, production). */
   warnings?: string[];
+  /** With --json and --dry-run, printed on stdout as the plan (status "dry-run"). */
+  data?: Record<string, unknown>;
 }
 
 /** Breaks a line at spaces so that each piece fits `width` where it can; words are kept whole. */

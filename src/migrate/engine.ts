@@ -287,7 +287,8 @@ class StepFailure extends Error {
   }
 }
 
-function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
+/** Refuses (CmmcError `migrate.unknown-version`) version rows no file declares, unless `purge` rewrites them. */
+export function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
   if (!unknown.length || purge) return;
   throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`, {
     hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
@@ -574,17 +575,16 @@ async function stamp(session: Session, config: MetaConfig, script: Script, targe
   refuseUnknown(script, from.filter((r) => !graph.has(r)), Boolean(options.purge));
   const start = options.purge ? [] : known;
   let ops: VersionOp[];
-  const heads = new Set(start);
+  let rows: string[];
   try {
-    const moves = catchRevisionErrors(() => graph.stampMoves(start, targets));
-    ops = moves.flatMap((m) => catchRevisionErrors(() => graph.stampOps(m, heads)));
+    ({ ops, rows } = catchRevisionErrors(() => graph.stampPlan(start, targets)));
   } catch (err) {
     // Alembic empties the table first and then fails; refusing first leaves the rows as they were.
     if (options.purge && err instanceof CmmcError) throw new CmmcError(err.code, `stamp --purge refused before emptying the version table: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
     throw err;
   }
   const before = graph.appliedSet(start);
-  const after = graph.appliedSet([...heads]);
+  const after = graph.appliedSet(rows);
   if (!options.purge && ops.length === 0) return;
   const appliedBy = appliedByExpression();
   const logged: string[] = [];

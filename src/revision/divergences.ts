@@ -9,7 +9,17 @@ export interface Divergence {
   cmmcDb: string;
   reason: string;
   /** Matches the error (`code: message`) cmmc-db gives in that case. */
-  matches: RegExp;
+  matches?: RegExp;
+  /** For a case where both tools succeed with different version rows: true when the step is this case. */
+  outcome?: (step: ComparedStep) => boolean;
+}
+
+/** One step both tools ran: the operation and the version rows before and after on each side (sorted). */
+export interface ComparedStep {
+  op: 'upgrade' | 'downgrade' | 'stamp';
+  before: string[];
+  alembic: string[];
+  cmmcDb: string[];
 }
 
 export const DIVERGENCES: Divergence[] = [
@@ -35,9 +45,26 @@ export const DIVERGENCES: Divergence[] = [
     reason: 'a refused command changes nothing; an emptied version table would make the next upgrade re-run every revision',
     matches: /stamp --purge refused before emptying the version table/,
   },
+  {
+    id: 'stamp-keeps-unrelated-heads',
+    alembic:
+      '`stamp` moves every current row that shares lineage with any of the targets into each target\'s change, so with rows a1, r0 (r0 a separate base that is itself a head) `stamp heads` deletes r0',
+    cmmcDb: 'each target moves only the rows in its own lineage; a row that is already a target, or unrelated to it, stays',
+    reason: 'a deleted row makes the next upgrade re-run revisions that are applied (it fails, or worse, runs them twice)',
+    outcome: (s) =>
+      s.op === 'stamp' &&
+      s.alembic.every((r) => s.cmmcDb.includes(r)) &&
+      s.cmmcDb.some((r) => !s.alembic.includes(r)) &&
+      s.cmmcDb.filter((r) => !s.alembic.includes(r)).every((r) => s.before.includes(r)),
+  },
 ];
 
 /** The deliberate divergence an error message belongs to, if any. */
 export function deliberateDivergence(error: string): string | undefined {
-  return DIVERGENCES.find((d) => d.matches.test(error))?.id;
+  return DIVERGENCES.find((d) => d.matches?.test(error))?.id;
+}
+
+/** The deliberate divergence a step where both tools succeeded with different rows belongs to, if any. */
+export function deliberateOutcome(step: ComparedStep): string | undefined {
+  return DIVERGENCES.find((d) => d.outcome?.(step))?.id;
 }

@@ -291,6 +291,16 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     return this.run(() => this.map.revisionStepOps(step.step, heads));
   }
 
+  /**
+   * `stamp TARGETS` from the version rows `current` as a whole: the version-table changes in order and
+   * the rows after them (sorted). Throws what `stampMoves` throws (an unknown or invalid target).
+   */
+  stampPlan(current: string[], targets: string[]): { ops: VersionOp[]; rows: string[] } {
+    const heads = new Set(current);
+    const ops = this.stampMoves(current, targets).flatMap((m) => this.stampOps(m, heads));
+    return { ops, rows: [...heads].sort() };
+  }
+
   /** The version-table changes of one stamp movement; `heads` is updated in place. */
   stampOps(move: StampMove, heads: Set<string>): VersionOp[] {
     return this.run(() => this.map.stampMoveOps(move, heads));

@@ -478,7 +478,13 @@ export class RevisionMap {
     return this.topologicalSort(revisions, heads).map((id) => ({ rev: this.rev(id), isUpgrade: false }));
   }
 
-  /** `ScriptDirectory._stamp_revs`: the stamp movements for destinations `revisions` from `heads`. */
+  /**
+   * `ScriptDirectory._stamp_revs`: the stamp movements for destinations `revisions` from `heads`.
+   * One deliberate difference (divergence `stamp-keeps-unrelated-heads`): Alembic 1.8 moves every
+   * current head that shares lineage with *any* destination into each destination's step, so with
+   * rows a1, r0 (r0 a separate base and itself a head) `stamp heads` deletes r0. Here each
+   * destination moves only the heads in its own lineage; the others stay.
+   */
   stampMoves(revisions: string[], currentHeads: string[]): StampMove[] {
     const headRevs = this.getRevisionsOf(currentHeads).map(asRev);
     const dests = revisions.length ? revisions : ['base'];
@@ -498,9 +504,10 @@ export class RevisionMap {
       if (filtered.includes(dest)) continue;
       const descendants = new Set(this.descendantNodes([dest]));
       const ancestors = new Set(this.ancestorNodes([dest]));
-      const ids = filtered.map((h) => h.revision);
-      if (filtered.some((h) => descendants.has(h))) moves.push({ from: ids, to: [dest.revision], isUpgrade: false, branchMove: false });
-      else if (filtered.some((h) => ancestors.has(h))) moves.push({ from: ids, to: [dest.revision], isUpgrade: true, branchMove: false });
+      const mine = filtered.filter((h) => this.sharesLineage(h, [dest], true));
+      const ids = mine.map((h) => h.revision);
+      if (mine.some((h) => descendants.has(h))) moves.push({ from: ids, to: [dest.revision], isUpgrade: false, branchMove: false });
+      else if (mine.some((h) => ancestors.has(h))) moves.push({ from: ids, to: [dest.revision], isUpgrade: true, branchMove: false });
       else moves.push({ from: [], to: [dest.revision], isUpgrade: true, branchMove: true });
     }
     return moves;

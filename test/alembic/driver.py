@@ -15,7 +15,7 @@ import warnings
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import create_engine, text
 
 URL = sys.argv[1]
@@ -35,6 +35,20 @@ def _cached_from_config(cls, config):
 
 
 ScriptDirectory.from_config = classmethod(_cached_from_config)
+
+# Alembic 1.8 reads the versions folder in os.listdir order, which is the file system's (on ext4, a
+# hash of the names): where a walk may take independent branches in either order, that order decides,
+# and the same graph could walk differently on another disk. cmmc-db reads revision files in name
+# order; read them so here too (the files are numbered in the graph's order), so that a difference
+# found is one of semantics, not of the disk.
+_list_py_dir = Script._list_py_dir.__func__
+
+
+def _sorted_py_dir(cls, scriptdir, path):
+    return sorted(_list_py_dir(cls, scriptdir, path))
+
+
+Script._list_py_dir = classmethod(_sorted_py_dir)
 
 ENV_PY = '''
 from alembic import context

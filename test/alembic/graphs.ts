@@ -186,6 +186,13 @@ export const SCENARIOS: Sequence[] = [
     revisions: [r('o1xx', [], { labels: ['one'] }), r('o2xx', ['o1xx']), r('t1xx', [], { labels: ['two'] }), r('t2xx', ['t1xx'])],
     ops: [up('one@+1'), up('two@head'), stamp('one@head'), up('heads'), stamp('two@base'), up('heads')],
   },
+  // Trial finding (session 7): `stamp heads` with rows a1, r0, where r0 is a separate base and itself a
+  // head, kept r0 only with cmmc-db (Alembic deletes it: divergence stamp-keeps-unrelated-heads).
+  {
+    name: 'stamp heads with a current row on a separate base that is a head',
+    revisions: [r('a1xx'), r('a2xx', ['a1xx']), r('r0xx'), r('z1xx')],
+    ops: [up('a1xx'), up('r0xx'), stamp('heads'), up('heads')],
+  },
   // Finding 3: -N with fewer revisions below is refused; upgrade -2 too.
   {
     name: 'finding 3: downgrade -N past base and upgrade -N',

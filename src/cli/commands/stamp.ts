@@ -10,7 +10,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (targets: string[], flags: { purge?: boolean; dryRun?: boolean }) => {
         ctx.asOwner();
-        const [{ loadScript }, { migrate }, { getStatus }] = await Promise.all([
+        const [{ loadScript }, { migrate, refuseUnknown }, { getStatus }] = await Promise.all([
           import('../../migrate/script.js'),
           import('../../migrate/engine.js'),
           import('../../migrate/status.js'),
@@ -22,9 +22,25 @@ export const register: RegisterCommand = (program, ctx) => {
         if (flags.purge || flags.dryRun) {
           // The one confirmation rule: what the version table holds now goes; the plan first.
           const status = await m.getStatus(handle, script);
+          // The rows after, as the engine will write them (a target it would refuse is refused here too).
+          const start = flags.purge ? [] : status.current.filter((r) => script.graph.has(r));
+          const { catchRevisionErrors } = await import('../../migrate/errors.js');
+          const after = (() => {
+            try {
+              refuseUnknown(script, status.current.filter((r) => !script.graph.has(r)), Boolean(flags.purge));
+              return catchRevisionErrors(() => script.graph.stampPlan(start, targets)).rows;
+            } catch (err) {
+              throw refusal(ctx, 'stamp', targets.join(' '), err);
+            }
+          })();
           const plan = {
             title: `${flags.purge ? 'Purge the version table and stamp' : 'Stamp'} it at ${targets.join(' ')}`,
-            lines: [`version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`, 'no revision is run; no table is touched'],
+            lines: [
+              `version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`,
+              `version rows after: ${after.join(', ') || '(none)'}`,
+              'no revision is run; no table is touched',
+            ],
+            data: { operation: 'stamp', targets, purge: Boolean(flags.purge), current: status.current, after },
           };
           if (!(await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes || !flags.purge, dryRun: flags.dryRun }))) return flags.dryRun ? 0 : 1;
         }
