@@ -218,7 +218,7 @@ describe('commands that read only the files', () => {
 
       // two heads now: a plain revision needs --head, and says how to merge
       const r3 = await runCli(['revision', '-m', 'next'], { env: env2 });
-      expect(r3.exitCode).toBe(1);
+      expect(r3.exitCode).toBe(2); // a usage error: name the head (--head) or merge
       expect(r3.stderr).toContain('there are 2 heads (abc000000001, abc000000002)');
       expect(r3.stderr).toContain('cmmc-db merge -m "merge" abc000000001 abc000000002');
       const r4 = await runCliJson(['revision', '-m', 'report views', '--head', 'reporting@head', '--depends-on', '1a0000000002', '--rev-id', 'abc000000003'], { env: env2 });

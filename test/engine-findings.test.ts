@@ -412,4 +412,40 @@ describe('findings 8-10 through the CLI (server)', () => {
       await target.drop();
     }
   }, 120_000);
+
+  it('10b: every refusal under --json prints its document, also before the engine runs; an ambiguous head is a usage error (exit 2)', async () => {
+    const target = await serverBackend.create();
+    try {
+      const dir = folder([{ id: 'h1' }, { id: 'h2' }]);
+      const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+      // Several heads: `head` names none of them.
+      for (const args of [['upgrade', 'head'], ['downgrade', 'head'], ['stamp', 'head']]) {
+        const r = await runCliJson(args, { env });
+        expect(r.exitCode, args.join(' ')).toBe(2);
+        expect(r.data).toMatchObject({ operation: args[0], target: 'head', status: 'refused', steps: [], error: { code: 'revision.multiple-heads' } });
+      }
+      // No such database: refused while connecting.
+      const url = new URL(target.env.DATABASE_URL!);
+      url.pathname = '/cmmc_no_such_database';
+      for (const op of ['upgrade', 'stamp']) {
+        const r = await runCliJson([op, 'heads', '--url', url.toString()], { env });
+        expect(r.exitCode).toBe(1);
+        expect(r.data).toMatchObject({ operation: op, status: 'refused', error: { code: 'connect.database' } });
+      }
+      // Files the graph cannot be read from: a duplicate id, a FIFO named like a revision.
+      writeFileSync(path.join(dir, 'h1copy.sql'), readFileSync(path.join(dir, 'h1.sql')));
+      const dup = await runCliJson(['upgrade', 'heads'], { env });
+      expect(dup.data).toMatchObject({ status: 'refused', error: { code: 'revision.duplicate' } });
+      rmSync(path.join(dir, 'h1copy.sql'));
+      await execa('mkfifo', [path.join(dir, 'h3.sql')]);
+      const fifo = await runCliJson(['downgrade', 'base', '--yes'], { env });
+      expect(fifo.exitCode).not.toBe(0);
+      expect(fifo.data).toMatchObject({ operation: 'downgrade', status: 'refused' });
+      expect(fifo.data.error.message).toContain('h3.sql');
+      expect(await rows(target)).toEqual([]);
+      rmSync(dir, { recursive: true });
+    } finally {
+      await target.drop();
+    }
+  }, 120_000);
 });

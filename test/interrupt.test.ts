@@ -124,6 +124,72 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     console.log(`upgrade: lock free ${freedMs} ms after the exit`);
   });
 
+  /** A folder of SQL revisions, each `[id, down, body, transactional]`. */
+  function revisions(name: string, revs: [string, string, string, boolean?][]): string {
+    const dir = path.join(work, name);
+    mkdirSync(dir);
+    for (const [id, down, body, transactional] of revs) {
+      const head = [`-- revision: ${id}`, `-- down_revision: ${down}`, `-- message: ${id}`, ...(transactional === false ? ['-- transactional: false'] : [])];
+      writeFileSync(path.join(dir, `${id}.sql`), [...head, '-- migrate:up', body, '-- migrate:down', 'SELECT 1;', ''].join('\n'));
+    }
+    return dir;
+  }
+
+  const sleeping = async (database: string) =>
+    (await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${database}' AND wait_event = 'PgSleep'`))[0].n > 0;
+
+  it('Ctrl-C under --json: one document with status "interrupted", the steps committed and the interrupted one', async () => {
+    const db = await newDb('cmmc_int_json');
+    const dir = revisions('json', [['j1', 'none', 'CREATE TABLE j1 (id int);'], ['j2', 'j1', 'CREATE TABLE j2 (id int);\nSELECT pg_sleep(30);']]);
+    const child = execa('node', [BIN, 'upgrade', 'head', '--json', '--migrations-dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+    await waitUntil(() => sleeping(db.name), 30_000, 'the slow statement');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ operation: 'upgrade', status: 'interrupted', to: ['j1'], steps: [{ revision: 'j1' }], failed: { revision: 'j2', error: { code: 'interrupted' } } });
+    expect(doc.failed.error.message).toContain('j2 was rolled back');
+    expect(await query(db.url, "SELECT to_regclass('j2') AS j2")).toEqual([{ j2: null }]);
+  });
+
+  it('Ctrl-C in a non-transactional revision says that what it ran stays, not that it was rolled back', async () => {
+    const db = await newDb('cmmc_int_nontx');
+    const dir = revisions('nontx', [['n1', 'none', 'CREATE TABLE n1 (id int);\nSELECT pg_sleep(30);', false]]);
+    const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+    await waitUntil(() => sleeping(db.name), 30_000, 'the slow statement');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/interrupted \(Ctrl-C\): upgrade base -> n1 is non-transactional: what it had run stays/);
+    expect(r.stderr).not.toMatch(/not committed|rolls it back\)/);
+    expect(await query(db.url, "SELECT to_regclass('n1')::text AS n1")).toEqual([{ n1: 'n1' }]); // it did stay
+  });
+
+  it('Ctrl-C while a revision commits (a deferred trigger makes COMMIT slow): the line does not claim it was not committed', async () => {
+    const db = await newDb('cmmc_int_commit');
+    const body = [
+      'CREATE TABLE committed_slowly (id int);',
+      'CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;',
+      'CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON committed_slowly DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();',
+      'INSERT INTO committed_slowly VALUES (1);',
+    ].join('\n');
+    const dir = revisions('commit', [['c1', 'none', body]]);
+    const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
+    await waitUntil(() => sleeping(db.name), 30_000, 'the slow COMMIT');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toMatch(/interrupted \(Ctrl-C\): upgrade base -> c1 was being committed: "cmmc-db current" shows whether it was/);
+    expect(r.stderr).not.toMatch(/not committed/);
+    // Whatever the server decided, the version row and the revision's table agree.
+    await waitUntil(async () => !(await sleeping(db.name)), 10_000, 'the COMMIT to end');
+    const [state] = await query<{ t: string | null }>(db.url, "SELECT to_regclass('committed_slowly')::text AS t");
+    const rows = state.t ? await query(db.url, 'SELECT version_num FROM cmmc_schema_version') : [];
+    expect(rows).toEqual(state.t ? [{ version_num: 'c1' }] : []);
+    console.log(`interrupted COMMIT: the server ${state.t ? 'committed' : 'rolled back'} c1`);
+  });
+
   it('kill -9 during a slow revision: the server cancels the orphaned statement and frees the lock without waiting for it', async () => {
     const db = await newDb('cmmc_int_kill');
     const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', SLOW], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });

@@ -21,7 +21,11 @@ export interface MigrateRunFlags {
 }
 
 /** Shared by upgrade and downgrade: offline script, or an online run with progress and a summary. */
-export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: string, flags: MigrateRunFlags): Promise<number> {
+export function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: string, flags: MigrateRunFlags): Promise<number> {
+  return documentedRun(ctx, operation, target, () => run(ctx, operation, target, flags));
+}
+
+async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: string, flags: MigrateRunFlags): Promise<number> {
   ctx.asOwner();
   const { parseDuration } = await import('../config/config.js');
   const ms = (value: string | undefined, flag: string) => {
@@ -100,9 +104,20 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
       onEvent: async (event) => {
         if (event.type === 'lock-wait') ctx.out.info(`waiting for another migration run to finish${event.heldBy ? ` (server pid ${event.heldBy})` : ''}...`);
         else if (event.type === 'step-start') {
-          // Interrupted now: the connection closes and the server rolls the step's transaction back.
-          releaseStep = onInterrupt(() => {}, `${operation} ${arrow(event.revision, operation)} was not committed (the server rolls it back)`);
-          spinner = await ctx.out.spinner(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}`);
+          // Interrupted now: the connection closes and the server rolls the step's transaction back;
+          // a non-transactional revision keeps what it had run.
+          const { revision } = event;
+          releaseStep = onInterrupt(
+            () => {},
+            revision.transactional
+              ? `${operation} ${arrow(revision, operation)} was not committed (the server rolls it back)`
+              : `${operation} ${arrow(revision, operation)} is non-transactional: what it had run stays (check before running ${operation} again)`,
+          );
+          spinner = await ctx.out.spinner(`${operation} ${arrow(revision, operation)}  ${revision.message}`);
+        } else if (event.type === 'step-commit') {
+          // Synchronous (the engine does not wait): the COMMIT is on its way; the server decides.
+          releaseStep?.();
+          releaseStep = onInterrupt(() => {}, `${operation} ${arrow(event.revision, operation)} was being committed: "cmmc-db current" shows whether it was`);
         } else {
           releaseStep?.();
           spinner?.succeed(`${operation} ${arrow(event.revision, operation)}  ${event.revision.message}  ${ctx.out.c.dim(`(${event.durationMs} ms, ${event.revision.fileName})`)}`);
@@ -111,18 +126,38 @@ export async function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgr
     })
     .catch((err) => {
       spinner?.stop();
-      throw refusal(ctx, operation, target, err);
+      throw err;
     });
   spinner?.stop();
   return renderRun(ctx, result, backup ? { backup } : {});
 }
 
+/** Errors whose --json document is already on stdout (a refusal, or a run's result with its failed step). */
+const documented = new WeakSet<object>();
+
 /** With --json, a refused run still prints one document (status "refused") before the error line. */
-export function refusal(ctx: CliContext, operation: string, target: string, err: unknown): unknown {
-  if (ctx.out.json && err instanceof CmmcError) {
-    ctx.out.data({ operation, target, status: 'refused', steps: [], error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } });
+export async function refusal(ctx: CliContext, operation: string, target: string, err: unknown): Promise<unknown> {
+  if (ctx.out.json && err && typeof err === 'object' && !documented.has(err)) {
+    const [{ describeError }, { wasInterrupted }] = await Promise.all([import('./render-error.js'), import('../interrupt.js')]);
+    const error = wasInterrupted() ? { code: 'interrupted', message: `${operation} was interrupted before any revision ran` } : describeError(err, operation);
+    ctx.out.data({ operation, target, status: wasInterrupted() ? 'interrupted' : 'refused', steps: [], error });
+    documented.add(err);
   }
   return err;
+}
+
+/**
+ * Runs a command that writes the version table (upgrade, downgrade, stamp) so that under --json
+ * every refusal prints its document, wherever it came from: the files (a duplicate id, an
+ * unreadable file), the connection (no such database), the target, the plan. docs/migrations.md
+ * promises one document for every run.
+ */
+export async function documentedRun(ctx: CliContext, operation: string, target: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    throw await refusal(ctx, operation, target, err);
+  }
 }
 
 /**
@@ -137,7 +172,9 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   if (result.failed) {
     if (!ctx.out.json && result.steps.length) ctx.out.info(`${result.steps.length} revision${result.steps.length === 1 ? '' : 's'} applied before the failure; the database is now at ${now}`);
     const e = result.failed.error;
-    throw new CmmcError(e.code, e.message, { hint: e.hint });
+    const failure = new CmmcError(e.code, e.message, { hint: e.hint });
+    if (ctx.out.json) documented.add(failure);
+    throw failure;
   }
   if (ctx.out.json) return 0;
   if (operation === 'stamp') {

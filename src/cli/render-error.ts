@@ -9,21 +9,27 @@ import type { Output } from './output.js';
  * the database connection was lost mid-command and nothing more specific said so.
  */
 export function renderError(err: unknown, out: Output, debug: boolean, command?: string): void {
-  const lost = err instanceof CmmcError ? undefined : connectionLostError(err, command ? `"cmmc-db ${command}"` : 'the command', 'it stopped there; what it had finished stays done, nothing after it ran');
-  const fsError = lost ? undefined : fileSystemError(err);
-  if (lost) {
-    out.error(`${lost.message} — ${lost.hint}`);
-  } else if (fsError) {
-    out.error(fsError);
-  } else if (err instanceof CmmcError) {
-    out.error(err.hint ? `${err.message} — ${err.hint}` : err.message);
-  } else if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    const e = err as { code: string; message: string };
-    out.error(`${scrub(e.message)} [${e.code}]`);
-  } else {
-    out.error(scrub(err instanceof Error ? err.message : String(err)));
-  }
+  const { message, hint } = describeError(err, command);
+  out.error(hint ? `${message} — ${hint}` : message);
   if (debug && err instanceof Error && err.stack) out.info(scrub(err.stack));
+}
+
+/**
+ * Any error as `{code, message, hint}`: what the one line says, and what a --json document carries.
+ * `code` is the CmmcError's code, `connect.lost`, `file.<errno code>` for a file-system error, the
+ * error's own code, or `error`.
+ */
+export function describeError(err: unknown, command?: string): { code: string; message: string; hint?: string } {
+  const lost = err instanceof CmmcError ? undefined : connectionLostError(err, command ? `"cmmc-db ${command}"` : 'the command', 'it stopped there; what it had finished stays done, nothing after it ran');
+  if (lost) return { code: lost.code, message: lost.message, hint: lost.hint };
+  const fsError = fileSystemLine(err);
+  if (fsError) return { code: `file.${fsError.code}`, message: fsError.message, hint: fsError.hint };
+  if (err instanceof CmmcError) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const e = err as { code: string; message: string };
+    return { code: e.code, message: `${scrub(e.message)} [${e.code}]` };
+  }
+  return { code: 'error', message: scrub(err instanceof Error ? err.message : String(err)) };
 }
 
 const FS_WHAT: Record<string, [string, string]> = {
@@ -47,11 +53,16 @@ const FS_WHAT: Record<string, [string, string]> = {
  * file and the fix; undefined for anything else.
  */
 export function fileSystemError(err: unknown): string | undefined {
+  const line = fileSystemLine(err);
+  return line && `${line.message} — ${line.hint}`;
+}
+
+function fileSystemLine(err: unknown): { code: string; message: string; hint: string } | undefined {
   const e = err as { code?: string; syscall?: string; path?: string } | undefined;
   if (!e || typeof e !== 'object' || !e.path || !e.syscall || !e.code || !FS_WHAT[e.code]) return undefined;
   const [what, fix] = FS_WHAT[e.code];
   const verb = { open: 'open', scandir: 'list', mkdir: 'create the folder', stat: 'read', lstat: 'read', unlink: 'remove', rename: 'rename', rmdir: 'remove', write: 'write', read: 'read', copyfile: 'copy' }[e.syscall] ?? e.syscall;
-  return `cannot ${verb} ${e.path}: it ${what} [${e.code}] — ${fix}`;
+  return { code: e.code, message: `cannot ${verb} ${e.path}: it ${what} [${e.code}]`, hint: fix };
 }
 
 /** Masks the password of any URL inside a message. */

@@ -16,6 +16,7 @@ import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
 import { connectionLostError } from '../db/errors.js';
 import { CmmcError, errorText } from '../errors.js';
+import { wasInterrupted } from '../interrupt.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
@@ -31,6 +32,8 @@ export type Operation = 'upgrade' | 'downgrade' | 'stamp';
 export type EngineEvent =
   | { type: 'lock-wait'; heldBy: number | null }
   | { type: 'step-start'; revision: Revision; operation: Operation }
+  /** The step's COMMIT is about to be sent: from now on a lost connection leaves its outcome unknown. Not awaited. */
+  | { type: 'step-commit'; revision: Revision; operation: Operation }
   | { type: 'step-done'; revision: Revision; operation: Operation; durationMs: number };
 
 export interface RunOptions {
@@ -65,8 +68,11 @@ export interface FailedStep {
 export interface RunResult {
   operation: Operation;
   target: string;
-  /** `ok`, or `failed` when a step failed (the steps before it stay applied). */
-  status: 'ok' | 'failed';
+  /**
+   * `ok`; `failed` when a step failed (the steps before it stay applied); `interrupted` when the run
+   * was interrupted (src/interrupt.ts) in a step, whose error then has the code `interrupted`.
+   */
+  status: 'ok' | 'failed' | 'interrupted';
   /** Version rows before and after. */
   from: string[];
   to: string[];
@@ -140,14 +146,14 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       // After a failure the connection may be gone: then the rows are those the committed steps left.
       // On a lost session no statement is tried at all: a second statement on a postgres.js reserved
       // connection whose socket is gone never settles (the process then exited 13 mid-failover).
-      sessionLost = failed?.error.code === 'connect.lost';
+      sessionLost = sessionGone(failed);
       const to = sessionLost
         ? [...run.rows].sort()
         : await readVersionRows(q, config).catch((err: unknown) => {
             if (failed) return [...run.rows].sort();
             throw err;
           });
-      return { operation, target: targetText, status: failed ? 'failed' : 'ok', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
+      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
       // A lost session released its advisory lock and its settings when it ended.
       if (!sessionLost) {
@@ -351,6 +357,12 @@ async function runSteps(
     let open = false;
     // The session was cleaned in the step's last flight (with its COMMIT).
     let cleaned = false;
+    // The step's COMMIT has been sent: a connection lost now leaves its outcome unknown.
+    let committing = false;
+    const commitSent = () => {
+      committing = true;
+      void Promise.resolve(options.onEvent?.({ type: 'step-commit', revision: rev, operation })).catch(() => {});
+    };
     // The engine's writes of the step, after the revision's own. RESET ROLE: a revision that SET ROLE
     // must not decide who writes the engine's tables. durationMs null: measured by the server, from
     // the transaction's start (the revision ran in the same flight).
@@ -367,6 +379,7 @@ async function runSteps(
         await conn.transaction().execute(async (trx) => {
           await (operation === 'upgrade' ? mod.up(trx) : mod.down(trx));
           await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
+          commitSent(); // Kysely sends COMMIT once this callback returns
         });
       } else {
         if (!('upSql' in mod)) {
@@ -399,17 +412,18 @@ async function runSteps(
         // COMMIT ends the transaction block whether it succeeds or not (a deferred constraint).
         open = false;
         cleaned = true;
+        commitSent();
         await cleanSession(session.reserved, session.settingsSql, ['COMMIT']);
       }
       bootstrapped = true;
     } catch (err) {
       if (err instanceof SessionNotCleaned) throw err.cause;
-      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision)));
+      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision), committing));
       throw failure;
     } finally {
       // After a failure the session may be gone (a lost connection): the failure is what to report.
       // A lost session is not touched again (see migrate): only a live one is cleaned.
-      if (!cleaned && failure?.failed.error.code !== 'connect.lost') {
+      if (!cleaned && !sessionGone(failure?.failed)) {
         await cleanSession(session.reserved, session.settingsSql, open ? ['ROLLBACK'] : []).catch((err: unknown) => {
           if (!failure) throw err instanceof SessionNotCleaned ? err.cause : err;
         });
@@ -540,16 +554,41 @@ async function runStatements(session: Session, body: SqlStatement[]): Promise<vo
 }
 
 /** A failed step as one line: the revision, its file, the database's message and the failing statement. */
-function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[]): FailedStep {
+/** Whether a step's failure lost the session (a lost connection, or one closed by an interruption): it is not touched again. */
+function sessionGone(failed: FailedStep | undefined): boolean {
+  return failed?.error.code === 'connect.lost' || failed?.error.code === 'interrupted';
+}
+
+/**
+ * A step's failure as the CLI shows it. `committing`: its COMMIT had been sent, so a lost connection
+ * leaves it applied or not (the server decides; `current` shows which). A connection lost because
+ * the run was interrupted (the CLI's signal handler closes the connections) is `interrupted`.
+ */
+function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[], committing = false): FailedStep {
   const rev = step.revision;
   const base = { revision: rev.revision, file: rev.fileName, operation };
   const before = done.length ? `${operation === 'upgrade' ? 'applied' : 'reverted'} before it in this run: ${done.join(', ')}` : `nothing was ${operation === 'upgrade' ? 'applied' : 'reverted'} in this run`;
+  const state = committing
+    ? `its COMMIT had been sent, so ${rev.revision} may be ${operation === 'upgrade' ? 'applied' : 'reverted'} or not ("cmmc-db current" shows which); ${before}`
+    : rev.transactional
+      ? `${rev.revision} was rolled back and the database is consistent; ${before}`
+      : `${rev.fileName} is non-transactional and may be partly done; ${before}`;
   const lost = connectionLostError(
     err,
     `${operation} of revision ${rev.revision} (${rev.fileName})`,
-    rev.transactional ? `${rev.revision} was rolled back and the database is consistent; ${before}` : `${rev.fileName} is non-transactional and may be partly done; ${before}`,
+    state,
     `run "cmmc-db ${operation}" again once the server accepts connections ("cmmc-db current" shows where the database is)`,
   );
+  if (lost && wasInterrupted()) {
+    return {
+      ...base,
+      error: {
+        code: 'interrupted',
+        message: `${operation} of revision ${rev.revision} (${rev.fileName}) was interrupted: ${state}`,
+        hint: rev.transactional || committing ? `"cmmc-db current" shows where the database is; run "cmmc-db ${operation}" again to go on` : `check what ${rev.fileName} left behind before running "cmmc-db ${operation}" again`,
+      },
+    };
+  }
   if (lost) return { ...base, error: { code: lost.code, message: lost.message, hint: lost.hint } };
   if (err instanceof CmmcError) return { ...base, error: { code: err.code, message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${err.message}`, hint: err.hint } };
   const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };

@@ -26,7 +26,7 @@ export function graphErrorToUser(err: unknown): unknown {
   if (err instanceof CycleError) return make('cycle', 'point one of these revisions at an earlier down revision');
   if (err instanceof DuplicateLabelError) return make('duplicate-label', 'rename the label on one of them');
   if (err instanceof MultipleHeadsError) {
-    return make('multiple-heads', `name one head (label@head or an id), use "heads" for all of them, or join them with: cmmc-db merge -m "merge" ${err.heads.join(' ')}`, 1);
+    return make('multiple-heads', `name one head (label@head or an id), use "heads" for all of them, or join them with: cmmc-db merge -m "merge" ${err.heads.join(' ')}`, 2);
   }
   if (err instanceof AmbiguousRevisionError) return make('ambiguous', 'give more characters of the id', 2);
   if (err instanceof UnknownRevisionError) return make('unknown', 'check the id with cmmc-db history (or heads, branches)', 2);

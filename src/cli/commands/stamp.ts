@@ -9,45 +9,37 @@ export const register: RegisterCommand = (program, ctx) => {
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp billing@head audit@head\n  $ cmmc-db stamp base --purge --dry-run\n  $ cmmc-db stamp base --purge --yes')
     .action(
       ctx.action(async (targets: string[], flags: { purge?: boolean; dryRun?: boolean }) => {
-        ctx.asOwner();
-        const [{ loadScript }, { migrate, refuseUnknown }, { getStatus }] = await Promise.all([
-          import('../../migrate/script.js'),
-          import('../../migrate/engine.js'),
-          import('../../migrate/status.js'),
-        ]);
-        const m = { loadScript, migrate, getStatus };
-        const { refusal, renderRun } = await import('../migrate-run.js');
-        const script = await m.loadScript(ctx.config());
-        const handle = await (await import('../migrate-run.js')).openForWrites(ctx);
-        if (flags.purge || flags.dryRun) {
-          // The one confirmation rule: what the version table holds now goes; the plan first.
-          const status = await m.getStatus(handle, script);
-          // The rows after, as the engine will write them (a target it would refuse is refused here too).
-          const start = flags.purge ? [] : status.current.filter((r) => script.graph.has(r));
-          const { catchRevisionErrors } = await import('../../migrate/errors.js');
-          const after = (() => {
-            try {
-              refuseUnknown(script, status.current.filter((r) => !script.graph.has(r)), Boolean(flags.purge));
-              return catchRevisionErrors(() => script.graph.stampPlan(start, targets)).rows;
-            } catch (err) {
-              throw refusal(ctx, 'stamp', targets.join(' '), err);
-            }
-          })();
-          const plan = {
-            title: `${flags.purge ? 'Purge the version table and stamp' : 'Stamp'} it at ${targets.join(' ')}`,
-            lines: [
-              `version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`,
-              `version rows after: ${after.join(', ') || '(none)'}`,
-              'no revision is run; no table is touched',
-            ],
-            data: { operation: 'stamp', targets, purge: Boolean(flags.purge), current: status.current, after },
-          };
-          if (!(await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes || !flags.purge, dryRun: flags.dryRun }))) return flags.dryRun ? 0 : 1;
-        }
-        const result = await m.migrate(handle, 'stamp', targets, { script, purge: flags.purge }).catch((err) => {
-          throw refusal(ctx, 'stamp', targets.join(' '), err);
+        const { documentedRun, openForWrites, renderRun } = await import('../migrate-run.js');
+        return documentedRun(ctx, 'stamp', targets.join(' '), async () => {
+          ctx.asOwner();
+          const [{ loadScript }, { migrate, refuseUnknown }, { getStatus }, { catchRevisionErrors }] = await Promise.all([
+            import('../../migrate/script.js'),
+            import('../../migrate/engine.js'),
+            import('../../migrate/status.js'),
+            import('../../migrate/errors.js'),
+          ]);
+          const script = await loadScript(ctx.config());
+          const handle = await openForWrites(ctx);
+          if (flags.purge || flags.dryRun) {
+            // The one confirmation rule: what the version table holds now goes; the plan first.
+            const status = await getStatus(handle, script);
+            // The rows after, as the engine will write them (what the run would refuse is refused here too).
+            refuseUnknown(script, status.current.filter((r) => !script.graph.has(r)), Boolean(flags.purge));
+            const start = flags.purge ? [] : status.current.filter((r) => script.graph.has(r));
+            const after = catchRevisionErrors(() => script.graph.stampPlan(start, targets)).rows;
+            const plan = {
+              title: `${flags.purge ? 'Purge the version table and stamp' : 'Stamp'} it at ${targets.join(' ')}`,
+              lines: [
+                `version rows now: ${status.current.join(', ') || '(none)'}${flags.purge ? ' (all deleted, even ones no file declares)' : ''}`,
+                `version rows after: ${after.join(', ') || '(none)'}`,
+                'no revision is run; no table is touched',
+              ],
+              data: { operation: 'stamp', targets, purge: Boolean(flags.purge), current: status.current, after },
+            };
+            if (!(await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes || !flags.purge, dryRun: flags.dryRun }))) return flags.dryRun ? 0 : 1;
+          }
+          return renderRun(ctx, await migrate(handle, 'stamp', targets, { script, purge: flags.purge }));
         });
-        return renderRun(ctx, result);
       }),
     );
 };
