@@ -54,6 +54,28 @@ describe('connecting', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('the hint names the setting the target came from: --url, DATABASE_URL, DB_*, PG*', async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['health', '--url', 'postgres://postgres@127.0.0.1:5432/no_such_db_here'], {}, /fix the database name in --url$/m],
+      [['health'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/no_such_db_here' }, /fix the database name in DATABASE_URL$/m],
+      [['health'], { DB_HOST: '127.0.0.1', DB_USER: 'postgres', DB_NAME: 'no_such_db_here' }, /fix DB_NAME$/m],
+      [['health'], { PGHOST: '127.0.0.1', PGUSER: 'postgres', PGDATABASE: 'no_such_db_here' }, /fix PGDATABASE$/m],
+      [['health', '--url', 'postgres://postgres@127.0.0.1:1/x'], {}, /fix the host or port in --url$/m],
+    ];
+    for (const [args, env, hint] of cases) {
+      const r = await runCli(args, { env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr, JSON.stringify(env)).toMatch(hint);
+    }
+  });
+
+  it('upgrade on one host that refuses says so at once: with no other host listed, no primary can appear meanwhile', async () => {
+    const r = await runCli(['upgrade', 'head', '--url', 'postgres://postgres@127.0.0.1:1/x'], { timeoutMs: 30_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('connection refused');
+    expect(r.stderr).not.toContain('waiting up to');
+  }, 40_000);
+
   it('a refused connection says so', async () => {
     const r = await runCli(['health'], { url: 'postgres://postgres:hunter2@127.0.0.1:1/x' });
     expect(r.exitCode).toBe(1);

@@ -413,6 +413,34 @@ describe('findings 8-10 through the CLI (server)', () => {
     }
   }, 120_000);
 
+  it('11: a version row no file declares: current says what to do (not an upgrade that refuses); upgrade --backup refuses before backing up', async () => {
+    const target = await serverBackend.create();
+    const backups = mkdtempSync(path.join(os.tmpdir(), 'cmmc-findings-backups-'));
+    try {
+      const dir = folder([{ id: 'k1' }, { id: 'k2', down: ['k1'] }, { id: 'k3', down: ['k2'] }]);
+      const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+      ok(await op(target, dir, 'upgrade', 'k2'));
+      const pending = await runCli(['current'], { env });
+      expect(pending.stderr).toContain('1 revision(s) pending (next: cmmc-db upgrade head)');
+      rmSync(path.join(dir, 'k2.sql'));
+      rmSync(path.join(dir, 'k3.sql'));
+      const r = await runCli(['current'], { env });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toContain('k2 (not in');
+      expect(r.stderr).toContain('k2: no file declares it, and upgrade refuses until one does');
+      expect(r.stderr).not.toContain('next: cmmc-db upgrade');
+      const up = await runCli(['upgrade', 'head', '--backup', '--backup-dir', backups], { env });
+      expect(up.exitCode).toBe(1);
+      expect(up.stderr).toContain('which no file in');
+      expect(up.stderr).not.toContain('backup');
+      expect(readdirSync(backups)).toEqual([]);
+      rmSync(dir, { recursive: true });
+    } finally {
+      rmSync(backups, { recursive: true, force: true });
+      await target.drop();
+    }
+  }, 120_000);
+
   it('10b: every refusal under --json prints its document, also before the engine runs; an ambiguous head is a usage error (exit 2)', async () => {
     const target = await serverBackend.create();
     try {

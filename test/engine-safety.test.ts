@@ -151,12 +151,30 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toContain('canceling statement due to statement timeout');
       expect(r.stderr).toContain('in statement: SELECT pg_sleep(1.5)');
+      // Not the file's fault: the hint says what to change, not "fix the file".
+      expect(r.stderr).toContain('allow longer with --statement-timeout');
+      expect(r.stderr).not.toMatch(/fix \S+\.sql/);
       expect(await versionRows(target)).toEqual([]);
       const bad = await runCli(['upgrade', 'head', '--lock-timeout', 'soon'], { env });
       expect(bad.exitCode).toBe(2);
       expect(bad.stderr).toContain('--lock-timeout "soon" is not a duration');
       const ok = await runCli(['upgrade', 'head', '--lock-timeout', '5s', '--statement-timeout', '0'], { env });
       expect(ok.exitCode).toBe(0);
+      // A revision that waits for a lock another session holds: --lock-timeout gives up, and the hint says why.
+      const holder = postgres(target.env.DATABASE_URL, { max: 1, onnotice: () => {} });
+      try {
+        const held = await holder.reserve();
+        await held.unsafe('BEGIN; LOCK TABLE slow_thing IN ACCESS SHARE MODE');
+        const locked = await runCli(['downgrade', '-1', '--yes', '--lock-timeout', '300ms'], { env });
+        await held.unsafe('ROLLBACK');
+        held.release();
+        expect(locked.exitCode).toBe(1);
+        expect(locked.stderr).toContain('[55P03]');
+        expect(locked.stderr).toContain('another session holds a lock it needs');
+        expect(locked.stderr).not.toMatch(/fix \S+\.sql/);
+      } finally {
+        await holder.end();
+      }
     } finally {
       await target.drop();
     }

@@ -38,13 +38,12 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
   const statementTimeoutMs = ms(flags.statementTimeout, '--statement-timeout');
   // The engine's modules, not the library's index: the offline recorder loads Kysely (about 150 ms
   // of CPU), which a run of SQL and recorded platform revisions never needs.
-  const [{ loadScript }, { migrate }, { getStatus }, { catchRevisionErrors }] = await Promise.all([
+  const [{ loadScript }, { migrate, planRun }, { getStatus }] = await Promise.all([
     import('../migrate/script.js'),
     import('../migrate/engine.js'),
     import('../migrate/status.js'),
-    import('../migrate/errors.js'),
   ]);
-  const m = { loadScript, migrate, getStatus, catchRevisionErrors };
+  const m = { loadScript, migrate, getStatus, planRun };
   const config = ctx.config();
   // The usual run (an upgrade with no backup first, not --sql) opens its session while the files
   // are read; the others read the files first (--sql needs no database; a downgrade asks first).
@@ -87,7 +86,8 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
     ctx.announce(config);
     const probe = await openDatabase(config, { pool: { max: 1, min: 0 }, kysely: false });
     const status = await m.getStatus(probe, script).finally(() => probe.close());
-    const planned = m.catchRevisionErrors(() => script.graph.upgradePlan(status.current.filter((r) => script.graph.has(r)), target));
+    // What the run would refuse is refused before the backup, not after it.
+    const { plan: planned } = m.planRun(script, 'upgrade', target, status.current, () => status.changed, flags.allowChanged);
     if (planned.length > 0) backup = await backupBeforeUpgrade(ctx, flags.backupDir);
     else if (!ctx.out.json) ctx.out.info('nothing to upgrade: no backup taken');
   }
@@ -196,9 +196,12 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
  * primary, waiting for one while a failover completes (src/migrate/primary.ts), said on stderr.
  */
 export async function openForWrites(ctx: CliContext, announceAfter: Promise<unknown> = Promise.resolve()): Promise<import('../db/connection.js').DbHandle> {
-  const { openWritablePrimary } = await import('../migrate/primary.js');
+  const [{ openWritablePrimary }, { connParamsOf }] = await Promise.all([import('../migrate/primary.js'), import('../config/conninfo.js')]);
+  const config = ctx.config();
   // The engine runs on postgres.js; it loads Kysely itself when a TypeScript revision needs it.
   return openWritablePrimary(() => ctx.open({ kysely: false }), {
+    // Another host may become the primary only when the URL lists more than one.
+    waitForUnreachable: config.kind === 'server' && connParamsOf(config.url!).hosts.length > 1,
     onWait: (reason, waitMs) => void announceAfter.then(() => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`)),
   });
 }

@@ -140,7 +140,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     // Nothing to wait for after a failed connect: end at once.
     await sql.end({ timeout: 0 }).catch(() => {});
     await stopEmbedded?.();
-    throw connectError(err, conn);
+    throw connectError(err, conn, config.source);
   }
   return handle;
 }

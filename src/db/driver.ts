@@ -154,10 +154,13 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
   }
 }
 
-/** The user-facing error for a failed connect to `conn`, or the error itself when it is not about connecting. */
-export function connectError(err: unknown, conn: ConnParams): unknown {
+/**
+ * The user-facing error for a failed connect to `conn`, or the error itself when it is not about
+ * connecting. `source`: where the target came from (`CmmcConfig.source`), named in the hint.
+ */
+export function connectError(err: unknown, conn: ConnParams, source?: string): unknown {
   if (err instanceof CmmcError) return err;
-  return connectionError(err, { host: describeHosts(conn), user: conn.user, database: conn.dbname, passwordGiven: conn.password !== undefined }) ?? err;
+  return connectionError(err, { host: describeHosts(conn), user: conn.user, database: conn.dbname, passwordGiven: conn.password !== undefined, source }) ?? err;
 }
 
 /** Marker errors of the bounded connect. */

@@ -13,15 +13,30 @@ interface PgLikeError {
 }
 
 /**
- * The one-line error for a failed connect, or undefined when `err` is not about connecting.
- * `target.host` is the `host:port` list as shown to users (`describeHosts`).
+ * Where the hint tells the user to fix a setting, by where the target came from (`CmmcConfig.source`:
+ * `--url`, `DATABASE_URL`, `DB_*`, `PG*`, or a config file's environment); both names when unknown.
  */
-export function connectionError(err: unknown, target: { host: string; user: string; database: string; passwordGiven?: boolean }): CmmcError | undefined {
+function settingIn(source: string | undefined, what: 'host' | 'database' | 'password'): string {
+  const url = { host: 'the host or port', database: 'the database name', password: 'the password' }[what];
+  if (source === '--url' || source === 'DATABASE_URL') return `${url} in ${source}`;
+  if (source === 'DB_*') return { host: 'DB_HOST/DB_PORT', database: 'DB_NAME', password: 'DB_PASSWORD' }[what];
+  if (source === 'PG*') return { host: 'PGHOST/PGPORT', database: 'PGDATABASE', password: 'PGPASSWORD' }[what];
+  if (source) return `${url} in ${source}`;
+  return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
+}
+
+/**
+ * The one-line error for a failed connect, or undefined when `err` is not about connecting.
+ * `target.host` is the `host:port` list as shown to users (`describeHosts`); `target.source` is
+ * where the target came from (`CmmcConfig.source`), so that the hint names what to fix.
+ */
+export function connectionError(err: unknown, target: { host: string; user: string; database: string; passwordGiven?: boolean; source?: string }): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
   const where = target.host;
+  const { source } = target;
   const passwordHint = target.passwordGiven === false
-    ? 'no password was given and none matched in the password file: put it in DATABASE_URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)'
-    : 'check DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL';
+    ? `no password was given and none matched in the password file: put it in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
+    : `check ${settingIn(source, 'password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
   switch (e.code) {
     case 'NOT_POSTGRES':
       return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
@@ -30,7 +45,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
       });
     case 'ECONNREFUSED':
       return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: connection refused`, {
-        hint: 'start the server (scripts/setup-postgres.sh) or fix DB_HOST/DB_PORT in DATABASE_URL',
+        hint: `start the server (scripts/setup-postgres.sh) or fix ${settingIn(source, 'host')}`,
         cause: err,
       });
     case 'ENOENT':
@@ -41,7 +56,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new CmmcError('connect.host', `cannot resolve the database host of ${where}`, {
-        hint: 'check the host name in DATABASE_URL or DB_HOST',
+        hint: `check ${settingIn(source, 'host')}`,
         cause: err,
       });
     case 'CONNECT_TIMEOUT':
@@ -62,7 +77,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
       });
     case '3D000':
       return new CmmcError('connect.database', `database "${target.database}" does not exist on ${where}`, {
-        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix DB_NAME in DATABASE_URL`,
+        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn(source, 'database')}`,
         cause: err,
       });
     case '57P03':

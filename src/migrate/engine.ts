@@ -314,25 +314,30 @@ export function versionStatements(config: MetaConfig, ops: VersionOp[]): string[
   return ops.map((op) => opSql(config, op));
 }
 
-async function runSteps(
-  session: Session,
-  config: MetaConfig,
+/**
+ * The walk of `upgrade`/`downgrade TARGET` from the version rows `from`: its steps in order, each
+ * step's version-table changes and the rows after it. Throws (CmmcError) every refusal the run makes
+ * before running anything, so that a caller can refuse before its own preparations (a backup):
+ * rows no file declares (`migrate.unknown-version`), an unknown or invalid target (`revision.*`),
+ * applied files changed since (`migrate.changed`, for an upgrade that runs something, unless
+ * `allowChanged`; `changed` is asked only then), and a walk whose version-table changes cannot all
+ * be made (refused whole, where Alembic stops midway: src/revision/divergences.ts).
+ */
+export function planRun(
   script: Script,
   operation: 'upgrade' | 'downgrade',
   target: string,
   from: string[],
-  checksums: Map<string, string>,
-  options: RunOptions,
-  out: StepResult[],
-  state: RunState,
-): Promise<void> {
+  changed: () => { revision: string; file: string }[],
+  allowChanged = false,
+): { plan: PlannedStep<Revision>[]; ops: VersionOp[][]; rowsAfter: string[][] } {
   const { graph } = script;
   refuseUnknown(script, from.filter((r) => !graph.has(r)), false);
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(from, target) : graph.downgradeSteps(from, target)));
-  if (operation === 'upgrade' && !options.allowChanged && plan.length) {
-    const changed = changedFiles(script, graph.appliedSet(from), checksums);
-    if (changed.length) {
-      throw new CmmcError('migrate.changed', `applied revision file changed since it was applied: ${changed.map((c) => `${c.revision} (${c.file})`).join(', ')}`, {
+  if (operation === 'upgrade' && !allowChanged && plan.length) {
+    const files = changed();
+    if (files.length) {
+      throw new CmmcError('migrate.changed', `applied revision file changed since it was applied: ${files.map((c) => `${c.revision} (${c.file})`).join(', ')}`, {
         hint: 'restore the file as it was, or run again with --allow-changed if the change is deliberate',
       });
     }
@@ -345,6 +350,22 @@ async function runSteps(
     rowsAfter.push([...heads]);
     return stepOps;
   });
+  return { plan, ops, rowsAfter };
+}
+
+async function runSteps(
+  session: Session,
+  config: MetaConfig,
+  script: Script,
+  operation: 'upgrade' | 'downgrade',
+  target: string,
+  from: string[],
+  checksums: Map<string, string>,
+  options: RunOptions,
+  out: StepResult[],
+  state: RunState,
+): Promise<void> {
+  const { plan, ops, rowsAfter } = planRun(script, operation, target, from, () => changedFiles(script, script.graph.appliedSet(from), checksums), options.allowChanged);
   const appliedBy = appliedByExpression();
   let bootstrapped = false;
   for (const [i, step] of plan.entries()) {
@@ -595,14 +616,24 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
   const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
   const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
   const where = shown ? ` in statement: ${shown}` : '';
+  const after = rev.transactional
+    ? 'that revision was rolled back and the database is as it was before it'
+    : `${rev.fileName} is non-transactional: check what it left behind first`;
+  // Not every failure is the file's: a lock held by another session, a timeout, a missing privilege.
+  const fix =
+    e.code === '55P03'
+      ? `another session holds a lock it needs ("cmmc-db doctor connections.blocked" shows which); run ${operation} again when it is done, or allow longer with --lock-timeout`
+      : e.code === '57014'
+        ? `it ran longer than the statement timeout; allow longer with --statement-timeout (0 = none), or make the revision faster`
+        : e.code === '42501'
+          ? `the role this run connects as lacks a privilege it needs: run migrations as the schema owner (DB_OWNER_USER), or grant it`
+          : `fix ${rev.fileName} and run ${operation} again`;
   return {
     ...base,
     error: {
       code: 'migrate.step-failed',
       message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${errorText(err)}${e.code ? ` [${e.code}]` : ''}${where}`,
-      hint: rev.transactional
-        ? `that revision was rolled back and the database is as it was before it; fix ${rev.fileName} and run ${operation} again`
-        : `${rev.fileName} is non-transactional: check what it left behind before running ${operation} again`,
+      hint: `${after}; ${fix}`,
       ...(typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? { sqlState: e.code } : {}),
     },
   };

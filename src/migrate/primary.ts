@@ -20,9 +20,18 @@ const POLL_MS = 250;
 
 /** Connection failures worth retrying during a failover (not authentication, names or TLS). */
 const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.starting', 'connect.closed', 'connect.lost']);
+/** Of those, the ones that say the server is not there at all (rather than starting, or a standby). */
+const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.closed', 'connect.lost']);
 
 export interface PrimaryWaitOptions {
   waitMs?: number;
+  /**
+   * Whether a server that cannot be reached at all (refused, timed out, closed) is waited for
+   * (default true). With one host only, nothing else can become the primary meanwhile: a refused
+   * connection is a server that is down, said at once rather than after the whole wait. A standby
+   * or a server starting up is waited for either way (it may be promoted, or come up).
+   */
+  waitForUnreachable?: boolean;
   /** Called once, when the first attempt did not land on a writable primary. */
   onWait?: (reason: string, waitMs: number) => void;
 }
@@ -38,8 +47,9 @@ async function notWritable(handle: DbHandle): Promise<string | undefined> {
   return undefined;
 }
 
-function retryable(err: unknown): boolean {
-  if (err instanceof CmmcError) return RETRYABLE.has(err.code);
+function retryable(err: unknown, waitForUnreachable: boolean): boolean {
+  if (err instanceof CmmcError) return RETRYABLE.has(err.code) && (waitForUnreachable || !UNREACHABLE.has(err.code));
+  if (!waitForUnreachable && isConnectionLost(err)) return false;
   const code = (err as { code?: string })?.code;
   return code === '25006' || isConnectionLost(err);
 }
@@ -51,6 +61,7 @@ function retryable(err: unknown): boolean {
  */
 export async function openWritablePrimary(open: () => Promise<DbHandle>, options: PrimaryWaitOptions = {}): Promise<DbHandle> {
   const waitMs = options.waitMs ?? PRIMARY_WAIT_MS;
+  const unreachable = options.waitForUnreachable ?? true;
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
@@ -58,14 +69,14 @@ export async function openWritablePrimary(open: () => Promise<DbHandle>, options
     try {
       const handle = await open();
       const why = await notWritable(handle).catch((err) => {
-        if (retryable(err)) return (err as Error).message.split('\n')[0];
+        if (retryable(err, unreachable)) return (err as Error).message.split('\n')[0];
         throw err;
       });
       if (!why) return handle;
       reason = why;
       await handle.close();
     } catch (err) {
-      if (!retryable(err)) throw err;
+      if (!retryable(err, unreachable)) throw err;
       reason = (err as Error).message.split('\n')[0];
     }
     if (Date.now() >= deadline) {

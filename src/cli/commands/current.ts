@@ -42,13 +42,18 @@ export const register: RegisterCommand = (program, ctx) => {
           ctx.out.data({ current: status.current, heads: status.heads, atHead: status.atHead, pending: status.pending, revisions });
           return 0;
         }
-        if (status.current.length === 0) ctx.out.info('no revision applied: the database is at base (next: cmmc-db upgrade head)');
+        // The next step is one that runs: `upgrade head` refuses with several heads, any upgrade with unknown rows.
+        const upgradeTo = script.graph.heads.length > 1 ? 'heads' : 'head';
+        const unknown = status.current.filter((r) => !script.graph.has(r));
+        if (status.current.length === 0) ctx.out.info(`no revision applied: the database is at base (next: cmmc-db upgrade ${upgradeTo})`);
         for (const r of revisions) {
           if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dirs.join(', ') || script.dir})`);
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }
-        if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade heads)`);
+        if (unknown.length) {
+          ctx.out.info(`${unknown.join(', ')}: no file declares ${unknown.length === 1 ? 'it' : 'them'}, and upgrade refuses until one does (next: point --migrations-dir at the folder that has ${unknown.length === 1 ? 'it' : 'them'}, or restore the file)`);
+        } else if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade ${upgradeTo})`);
         return 0;
       }),
     );
