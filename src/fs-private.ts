@@ -63,16 +63,34 @@ export function makeDirs(dir: string, mode?: number): void {
  * that opening a FIFO with no writer does not block either.
  */
 export function readRegularFile(file: string): Buffer {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    // Listed, yet not there: a symbolic link whose target is gone.
+    const link = (err as { code?: string }).code === 'ENOENT' ? linkTarget(file) : undefined;
+    if (link !== undefined) throw Object.assign(err as Error, { what: `is a symbolic link to ${link}, which does not exist`, hint: 'fix the link, or remove it' });
+    throw err;
+  }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) {
       const code = st.isDirectory() ? 'EISDIR' : 'ENOTREG';
-      throw Object.assign(new Error(`${code}: not a regular file, read '${file}'`), { code, syscall: 'read', path: file });
+      // `hint`: a folder listed among the files is not something to name a file inside of.
+      throw Object.assign(new Error(`${code}: not a regular file, read '${file}'`), { code, syscall: 'read', path: file, hint: 'replace it with a file, or move it out of that folder' });
     }
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Where the symbolic link `file` points, or undefined when it is not one. */
+function linkTarget(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return undefined;
   }
 }
 

@@ -60,7 +60,14 @@ describe('files found in a folder that are not regular files', () => {
     const migrations = folder();
     fs.cpSync(path.join(ROOT, 'migrations'), migrations, { recursive: true });
     fs.mkdirSync(path.join(migrations, 'ffff00000002_folder.sql'));
-    oneLine(await runCli(['history'], { env: { CMMC_MIGRATIONS_DIR: migrations }, ...DEADLINE }), path.join(migrations, 'ffff00000002_folder.sql'), /is a folder, not a file/);
+    oneLine(await runCli(['history'], { env: { CMMC_MIGRATIONS_DIR: migrations }, ...DEADLINE }), path.join(migrations, 'ffff00000002_folder.sql'), /is a folder, not a file \[EISDIR\] — replace it with a file, or move it out of that folder$/);
+  });
+
+  it('a dangling symbolic link named like a revision file: the line says where it points', async () => {
+    const migrations = folder();
+    fs.cpSync(path.join(ROOT, 'migrations'), migrations, { recursive: true });
+    fs.symlinkSync('/nowhere/gone.sql', path.join(migrations, 'ffff00000003_link.sql'));
+    oneLine(await runCli(['history'], { env: { CMMC_MIGRATIONS_DIR: migrations }, ...DEADLINE }), path.join(migrations, 'ffff00000003_link.sql'), /is a symbolic link to \/nowhere\/gone\.sql, which does not exist \[ENOENT\] — fix the link, or remove it$/);
   });
 
   it('a FIFO among the seed files: seed says which file, at once', async () => {

@@ -58,9 +58,11 @@ export function fileSystemError(err: unknown): string | undefined {
 }
 
 function fileSystemLine(err: unknown): { code: string; message: string; hint: string } | undefined {
-  const e = err as { code?: string; syscall?: string; path?: string } | undefined;
+  // `what` and `hint`, when the thrower knew better (src/fs-private.ts: a dangling link, a listed folder).
+  const e = err as { code?: string; syscall?: string; path?: string; what?: string; hint?: string } | undefined;
   if (!e || typeof e !== 'object' || !e.path || !e.syscall || !e.code || !FS_WHAT[e.code]) return undefined;
-  const [what, fix] = FS_WHAT[e.code];
+  const what = e.what ?? FS_WHAT[e.code][0];
+  const fix = e.hint ?? FS_WHAT[e.code][1];
   const verb = { open: 'open', scandir: 'list', mkdir: 'create the folder', stat: 'read', lstat: 'read', unlink: 'remove', rename: 'rename', rmdir: 'remove', write: 'write', read: 'read', copyfile: 'copy' }[e.syscall] ?? e.syscall;
   return { code: e.code, message: `cannot ${verb} ${e.path}: it ${what} [${e.code}]`, hint: fix };
 }
