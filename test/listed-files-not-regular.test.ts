@@ -92,7 +92,18 @@ describe('files found in a folder that are not regular files', () => {
     // Asked for one of its environments: the line says why the file was not read (it said "no file").
     const e = await runCli(['history', '--env', 'staging'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });
     expect(e.exitCode, e.stderr).toBe(2);
-    expect(e.stderr).toContain(`--env staging: ${path.join(other, 'cmmc-db.config.json')} is not a regular file, so it was not read`);
+    expect(e.stderr).toContain(`--env staging: ${path.join(other, 'cmmc-db.config.json')} is not a regular file (a FIFO, socket or device), so it was not read — replace it with a file that has "environments"`);
+    // A folder, and a dangling link, in its place: each says what it is and its own fix.
+    for (const [make, line] of [
+      [(f: string) => fs.mkdirSync(f), /cmmc-db\.config\.json is a folder, not a file, so it was not read — replace it with a file that has "environments"/],
+      [(f: string) => fs.symlinkSync('/nowhere/cmmc.json', f), /cmmc-db\.config\.json is a symbolic link to \/nowhere\/cmmc\.json, which does not exist, so it was not read — fix the link, or remove it$/m],
+    ] as const) {
+      const project = folder();
+      make(path.join(project, 'cmmc-db.config.json'));
+      const r2 = await runCli(['history', '--env', 'staging'], { env: { ...env, CMMC_PROJECT_DIR: project }, ...DEADLINE });
+      expect(r2.exitCode, r2.stderr).toBe(2);
+      expect(r2.stderr).toMatch(line);
+    }
   });
 
   it('the embedded database\'s lock is a folder or a dangling link: one line naming it (it spun for ever, deaf to Ctrl-C)', async () => {

@@ -29,7 +29,7 @@
  * `--env staging` picks an environment; its settings override the top-level ones. `${NAME}` in a
  * URL is read from the environment (and `.env`), so that no password is written in the file.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,6 +140,23 @@ function isInside(child: string, parent: string): boolean {
 function configFileIn(dir: string): string | undefined {
   // Regular files only, as the walk up finds them (find-up-simple's type 'file'): a FIFO would block its read for ever.
   return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => isRegularFile(f));
+}
+
+/**
+ * A config file in `dir` that is there but was not read (`configFileIn` takes regular files only):
+ * what it is instead, and the fix. Undefined when there is none.
+ */
+function unreadConfigIn(dir: string, wanted: string): { file: string; what: string; hint: string } | undefined {
+  for (const file of CONFIG_FILES.map((f) => path.join(dir, f))) {
+    const link = lstatSync(file, { throwIfNoEntry: false });
+    if (!link || isRegularFile(file)) continue;
+    const target = statSync(file, { throwIfNoEntry: false });
+    const replace = `replace it with a file that has ${wanted}`;
+    if (!target) return { file, what: `is a symbolic link to ${readlinkSync(file)}, which does not exist, so it was not read`, hint: 'fix the link, or remove it' };
+    if (target.isDirectory()) return { file, what: 'is a folder, not a file, so it was not read', hint: replace };
+    return { file, what: 'is not a regular file (a FIFO, socket or device), so it was not read', hint: replace };
+  }
+  return undefined;
 }
 
 /** TypeScript config files are loaded synchronously through tsx's CommonJS loader (only when one exists). */
@@ -283,11 +300,12 @@ export function resolveProject(input: ProjectInput): ProjectFolders {
     const chosen = file.environments?.[input.environment];
     if (!chosen) {
       const known = Object.keys(file.environments ?? {});
-      // A config file that is a folder or a FIFO is not read (configFileIn): say so rather than "no file".
-      const unread = found.configFile ? undefined : CONFIG_FILES.map((f) => path.join(root, f)).find((f) => existsSync(f));
-      const missing = unread ? `${unread} is not a regular file, so it was not read` : `no cmmc-db.config file in ${root}`;
+      const wanted = `"environments": { "${input.environment}": { "url": "\${DATABASE_URL}" } }`;
+      // A config file that is a folder, a FIFO or a dangling link is not read (configFileIn): say so rather than "no file".
+      const unread = found.configFile ? undefined : unreadConfigIn(root, wanted);
+      const missing = unread ? `${unread.file} ${unread.what}` : `no cmmc-db.config file in ${root}`;
       throw new CmmcError('config.environment', `--env ${input.environment}: ${found.configFile ? `${shown} has no environment "${input.environment}"` : missing}`, {
-        hint: known.length ? `use one of: ${known.join(', ')}` : `add "environments": { "${input.environment}": { "url": "\${DATABASE_URL}" } } to ${shown} at the project root`,
+        hint: known.length ? `use one of: ${known.join(', ')}` : unread ? unread.hint : `add ${wanted} to ${shown} at the project root`,
         exitCode: 2,
       });
     }
