@@ -226,4 +226,17 @@ describe('drawing the history', () => {
     const lines = drawGraph(g, g.ordered, (id) => (id === 'a' ? '*' : 'o'));
     expect(lines.map((l) => `${l.graph} ${l.revision ?? ''}`.trimEnd())).toEqual(['o m', '|\\', '| o c', 'o | b', '|/', '* a']);
   });
+
+  it('sets independent bases apart: a lane that starts under a base that ended is not drawn as its continuation', () => {
+    const g = new RevisionGraph([rev('a1'), rev('a2', ['a1']), rev('r0'), rev('z1')]);
+    const lines = drawGraph(g, g.ordered, () => 'o').map((l) => `${l.graph} ${l.revision ?? ''}`.trimEnd());
+    expect(lines.filter((l) => l.startsWith('o')).length).toBe(4);
+    // a2 and a1 are adjacent (one line); between the others and them, a line without a node.
+    const at = (id: string) => lines.indexOf(`o ${id}`);
+    expect(at('a1') - at('a2')).toBe(1);
+    for (const [upper, lower] of [['z1', 'r0'], ['r0', 'a2']].filter(([u, l]) => at(u) < at(l))) expect(at(lower) - at(upper), lines.join('\n')).toBe(2);
+    // With a lane still open, the new one starts beside it and needs no break.
+    const fork = new RevisionGraph([rev('a'), rev('b', ['a']), rev('c', ['a'])]);
+    expect(drawGraph(fork, fork.ordered, () => 'o').map((l) => `${l.graph} ${l.revision ?? ''}`.trimEnd())).toEqual(['o c', '| o b', '|/', 'o a']);
+  });
 });

@@ -1,6 +1,8 @@
 /**
  * Draws the revision graph as text, newest first, like `git log --graph`: one lane per open
- * branch, `|\` where a merge opens lanes, `|/` where branches join at their branch point.
+ * branch, `|\` where a merge opens lanes, `|/` where branches join at their branch point. A lane
+ * that starts right under a node of another lane (an unrelated base ended there) is set off by a
+ * line without that node, so that two independent graphs never read as one line.
  * Pure: returns lines; the caller colours and prints them.
  */
 import type { RevisionGraph, RevisionNode } from './graph.js';
@@ -33,8 +35,10 @@ export function drawGraph<T extends RevisionNode>(graph: RevisionGraph<T>, revis
     const id = rev.revision;
     let col = lanes.indexOf(id);
     if (col === -1) {
+      col = lanes.length;
+      const above = lines[lines.length - 1]?.graph ?? '';
+      if ((above[2 * col] ?? ' ') !== ' ') lines.push({ graph: cells(() => '|') });
       lanes.push(id);
-      col = lanes.length - 1;
     }
     // Branches that meet at this revision (its branch point) join its lane first.
     for (let dup = lanes.indexOf(id, col + 1); dup !== -1; dup = lanes.indexOf(id, col + 1)) {
