@@ -61,23 +61,29 @@ describe('backups touch only what was asked', () => {
     expect(prune.exitCode).toBe(1);
     const errors = prune.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/\.manifest\.json is not a valid manifest: .*nothing was deleted \(and 2 more invalid manifests\)/);
+    expect(errors[0]).toMatch(/(\.manifest\.json is not a valid manifest|backup linked: its archive linked\.dump): .*nothing was deleted \(and 2 more invalid manifests\)/);
     expect(prune.stderr).not.toMatch(/\n\s+at /);
     expect(readdirSync(dir).sort()).toEqual(before);
     expect(readFileSync(path.join(project, 'notes.txt'), 'utf8')).toBe('keep me');
 
+    // The archive a symbolic link: the line blames the archive, not its (valid) manifest, and says how to fix it.
+    const notes = path.join(project, 'notes.txt');
+    const linked = `backup linked: its archive linked.dump is a symbolic link to ${notes} (backups are read and deleted only as files in the backup folder, never through a link)`;
     for (const [name, why] of [
-      ['evil', 'its "file" ".." is not a plain file name inside the backup folder'],
-      ['beside', 'its "file" "../notes.txt" is not a plain file name inside the backup folder'],
-      ['linked', 'its data linked.dump is a symbolic link'],
+      ['evil', `${path.join(dir, 'evil.manifest.json')} is not a valid manifest: its "file" ".." is not a plain file name inside the backup folder`],
+      ['beside', `${path.join(dir, 'beside.manifest.json')} is not a valid manifest: its "file" "../notes.txt" is not a plain file name inside the backup folder`],
+      ['linked', linked],
     ]) {
       const verify = await runCli(['backup', 'verify', name, '--dir', dir], { url: a.url });
       expect(verify.exitCode).toBe(1);
-      expect(verify.stderr).toContain(`${name}.manifest.json is not a valid manifest: ${why}`);
+      expect(verify.stderr).toContain(why);
       const restore = await runCli(['backup', 'restore', name, '--dir', dir, '--target-db', `${a.name}_never`, '--yes'], { url: a.url });
       expect(restore.exitCode).toBe(1);
-      expect(restore.stderr).toContain(`${name}.manifest.json is not a valid manifest`);
+      expect(restore.stderr).toContain(why);
     }
+    const verifyLinked = await runCli(['backup', 'verify', 'linked', '--dir', dir], { url: a.url });
+    expect(verifyLinked.stderr).toContain(`put the archive itself in its place (cp --remove-destination ${notes} ${path.join(dir, 'linked.dump')})`);
+    expect(verifyLinked.stderr).not.toContain('not a valid manifest');
     expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${a.name}_never'`)).toHaveLength(0);
 
     const list = await runCliJson(['backup', 'list', '--dir', dir], { url: a.url });

@@ -17,6 +17,7 @@ export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type 
 export {
   listBackups,
   scanBackups,
+  invalidBackupLine,
   sameDatabase,
   identityOf,
   describeDatabase,

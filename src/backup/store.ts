@@ -6,13 +6,14 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
 import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
+import { shellWord } from '../shell-word.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -153,9 +154,18 @@ export function writeManifest(dir: string, manifest: BackupManifest): BackupReco
 }
 
 /** A manifest file that cmmc-db will not act on, and why. */
-export interface InvalidManifest {
+export interface InvalidManifest extends ManifestProblem {
   manifestPath: string;
+}
+
+/**
+ * Why a backup is not acted on. `archive`: the manifest is fine and its archive is the problem (a
+ * symbolic link), so the line names the archive, and `hint` says what to do about it.
+ */
+export interface ManifestProblem {
   reason: string;
+  archive?: boolean;
+  hint?: string;
 }
 
 /**
@@ -165,19 +175,25 @@ export interface InvalidManifest {
  * directory archive), with no separator and no `..`, and not a symbolic link (nor, for a directory
  * archive, holding one). Returns the reason it is invalid, or undefined.
  */
-export function manifestProblem(dir: string, manifestFile: string, manifest: Partial<BackupManifest>): string | undefined {
+export function manifestProblem(dir: string, manifestFile: string, manifest: Partial<BackupManifest>): ManifestProblem | undefined {
   const expected = manifestFile.slice(0, -MANIFEST_SUFFIX.length);
-  if (typeof manifest.name !== 'string' || manifest.name !== expected) return `its "name" is ${JSON.stringify(manifest.name)}, not ${JSON.stringify(expected)} (the manifest's own file name)`;
+  const bad = (reason: string) => ({ reason });
+  if (typeof manifest.name !== 'string' || manifest.name !== expected) return bad(`its "name" is ${JSON.stringify(manifest.name)}, not ${JSON.stringify(expected)} (the manifest's own file name)`);
   const file = manifest.file;
-  if (typeof file !== 'string' || !PLAIN.test(file) || file.includes('..')) return `its "file" ${JSON.stringify(file)} is not a plain file name inside the backup folder`;
-  if (file !== manifest.name && !file.startsWith(manifest.name + '.')) return `its "file" ${JSON.stringify(file)} does not belong to backup ${manifest.name}`;
-  if (typeof manifest.createdAt !== 'string' || Number.isNaN(Date.parse(manifest.createdAt))) return 'it has no valid "createdAt"';
+  if (typeof file !== 'string' || !PLAIN.test(file) || file.includes('..')) return bad(`its "file" ${JSON.stringify(file)} is not a plain file name inside the backup folder`);
+  if (file !== manifest.name && !file.startsWith(manifest.name + '.')) return bad(`its "file" ${JSON.stringify(file)} does not belong to backup ${manifest.name}`);
+  if (typeof manifest.createdAt !== 'string' || Number.isNaN(Date.parse(manifest.createdAt))) return bad('it has no valid "createdAt"');
   const target = path.join(dir, file);
   const st = lstatSync(target, { throwIfNoEntry: false });
-  if (st?.isSymbolicLink()) return `its data ${file} is a symbolic link`;
+  // A link could point anywhere (and a delete through it would reach there): only what is in the folder is read.
+  const why = 'backups are read and deleted only as files in the backup folder, never through a link';
+  if (st?.isSymbolicLink()) {
+    const to = readlinkSync(target);
+    return { reason: `its archive ${file} is a symbolic link to ${to} (${why})`, archive: true, hint: `put the archive itself in its place (cp --remove-destination ${shellWord(path.resolve(dir, to))} ${shellWord(target)}), or move the backup out of the folder` };
+  }
   if (st?.isDirectory()) {
     const link = readdirSync(target).find((f) => lstatSync(path.join(target, f)).isSymbolicLink());
-    if (link) return `its folder ${file} holds a symbolic link (${link})`;
+    if (link) return { reason: `its archive folder ${file} holds a symbolic link (${link}) (${why})`, archive: true, hint: `put the file itself in place of ${shellWord(path.join(target, link))}, or move the backup out of the folder` };
   }
   return undefined;
 }
@@ -197,8 +213,8 @@ export function scanBackups(dir: string): { records: BackupRecord[]; invalid: In
       invalid.push({ manifestPath, reason: `it is not readable JSON (${(err as Error).message.split('\n')[0]})` });
       continue;
     }
-    const problem = manifest && typeof manifest === 'object' ? manifestProblem(dir, f, manifest) : 'it is not a JSON object';
-    if (problem) invalid.push({ manifestPath, reason: problem });
+    const problem = manifest && typeof manifest === 'object' ? manifestProblem(dir, f, manifest) : { reason: 'it is not a JSON object' };
+    if (problem) invalid.push({ manifestPath, ...problem });
     else records.push({ ...manifest, path: path.join(dir, manifest.file), manifestPath });
   }
   records.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
@@ -213,9 +229,19 @@ export function listBackups(dir: string, identity?: DatabaseIdentity): BackupRec
 
 /** The error for an invalid manifest: one line naming it, and how to fix it. */
 export function invalidManifestError(bad: InvalidManifest, doing: string): CmmcError {
+  if (bad.archive) {
+    const name = path.basename(bad.manifestPath).slice(0, -MANIFEST_SUFFIX.length);
+    return new CmmcError('backup.archive-link', `backup ${name}: ${bad.reason}; ${doing}`, { hint: bad.hint });
+  }
   return new CmmcError('backup.manifest-invalid', `${bad.manifestPath} is not a valid manifest: ${bad.reason}; ${doing}`, {
-    hint: 'move that manifest out of the backup folder (or correct it) and run the command again',
+    hint: bad.hint ?? 'move that manifest out of the backup folder (or correct it) and run the command again',
   });
+}
+
+/** The one line for a backup the folder's scan set aside (backup list's warning). */
+export function invalidBackupLine(bad: InvalidManifest): string {
+  if (bad.archive) return `backup ${path.basename(bad.manifestPath).slice(0, -MANIFEST_SUFFIX.length)}: ${bad.reason} (ignored; ${bad.hint})`;
+  return `${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`;
 }
 
 /** The temporary name a file is written under before it is renamed: `.FILE.p<pid>-t<start>.partial`. */
@@ -382,7 +408,7 @@ export function removeBackup(record: BackupRecord): void {
   const dir = path.dirname(record.manifestPath);
   // Checked again right before deleting: only a plain name inside the backup folder is ever removed.
   const problem = manifestProblem(dir, path.basename(record.manifestPath), record);
-  if (problem || path.dirname(record.path) !== dir) throw invalidManifestError({ manifestPath: record.manifestPath, reason: problem ?? 'its data is outside the backup folder' }, 'it was not deleted');
+  if (problem || path.dirname(record.path) !== dir) throw invalidManifestError({ manifestPath: record.manifestPath, ...(problem ?? { reason: 'its data is outside the backup folder' }) }, 'it was not deleted');
   rmSync(record.path, { recursive: true, force: true });
   for (const f of readdirSync(dir)) {
     if (f.startsWith(`${record.name}.restore-drill-`) && f.endsWith('.json')) rmSync(path.join(dir, f), { force: true });

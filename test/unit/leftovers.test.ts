@@ -69,7 +69,7 @@ describe('sweeping', () => {
 
 describe('manifest confinement', () => {
   const base = { name: 'db-20260101T000000Z', file: 'db-20260101T000000Z.dump', createdAt: '2026-01-01T00:00:00Z' };
-  const check = (m: object) => manifestProblem(os.tmpdir(), 'db-20260101T000000Z.manifest.json', m);
+  const check = (m: object) => manifestProblem(os.tmpdir(), 'db-20260101T000000Z.manifest.json', m)?.reason;
 
   it('accepts a plain name that belongs to the backup and refuses everything else', () => {
     expect(check(base)).toBeUndefined();

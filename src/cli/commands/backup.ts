@@ -137,7 +137,7 @@ function registerList(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json\n  $ cmmc-db backup list --all')
     .action(
       ctx.action(async (opts: { dir?: string; all?: boolean }) => {
-        const { scanBackups, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity } = await lib();
+        const { scanBackups, invalidBackupLine, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity } = await lib();
         const dir = resolveBackupDir(opts.dir);
         const scan = scanBackups(dir);
         let source: import('../../backup/index.js').DatabaseIdentity | undefined;
@@ -181,7 +181,7 @@ function registerList(backup: Command, ctx: CliContext): void {
             ]),
           );
         if (others) ctx.out.info(`${others} backup(s) of other databases in ${dir}: cmmc-db backup list --all`);
-        for (const bad of scan.invalid) ctx.out.warn(`${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`);
+        for (const bad of scan.invalid) ctx.out.warn(invalidBackupLine(bad));
         if (swept.length) ctx.out.info(`removed ${swept.length} unfinished file(s) left by runs that are gone: ${swept.join(', ')}`);
         if (partials.length) ctx.out.info(`${partials.length} backup(s) being written now: ${partials.join(', ')}`);
         return 0;
