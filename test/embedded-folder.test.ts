@@ -3,6 +3,7 @@
  * process at a time opens its folder (a second one waits, takes over a dead holder's lock, or fails
  * with one line naming the folder and the pid), without damage to the data.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -193,6 +194,52 @@ describe('interrupting a command', () => {
     const revisionFiles = fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => /^[0-9a-f]{12}_.*\.ts$/.test(f));
     expect(log.n).toBe(revisionFiles.length);
   });
+});
+
+/** Every file under `dir` with its content's hash: what "nothing in it was changed" means. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const file = path.join(entry.parentPath, entry.name);
+    out[path.relative(dir, file)] = entry.isFile() ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : entry.isDirectory() ? 'folder' : 'other';
+  }
+  return out;
+}
+
+describe('a damaged data folder', () => {
+  it('is refused with one line naming what is wrong, and left exactly as it was (without PG_VERSION, PGlite would have run initdb over the data)', async () => {
+    const t = await fresh();
+    const made = await runCli(['current'], { env: t.env });
+    expect(made.exitCode, made.stderr).toBe(0);
+    await t.query('CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$mine$$)');
+    const dir = t.env.CMMC_DB_DIR;
+    const pristine = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-pristine-'));
+    fs.cpSync(dir, pristine, { recursive: true });
+    try {
+      const damages: [string, (data: string) => void, string][] = [
+        ['PG_VERSION removed', (d) => fs.rmSync(path.join(d, 'PG_VERSION')), 'PG_VERSION is missing'],
+        ['pg_control removed', (d) => fs.rmSync(path.join(d, 'global', 'pg_control')), 'global/pg_control is missing'],
+        ['pg_control cut short', (d) => fs.truncateSync(path.join(d, 'global', 'pg_control'), 100), 'global/pg_control is 100 bytes, not 8192'],
+        ['base a file', (d) => (fs.rmSync(path.join(d, 'base'), { recursive: true }), fs.writeFileSync(path.join(d, 'base'), '')), 'base is not a folder'],
+      ];
+      for (const [what, damage, line] of damages) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.cpSync(pristine, dir, { recursive: true });
+        damage(path.join(dir, 'pgdata'));
+        const before = snapshot(dir);
+        const r = await runCli(['current'], { env: t.env });
+        expect(r.exitCode, what).toBe(1);
+        expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), what).toEqual([expect.stringContaining(`is damaged: ${line}; nothing in it was changed`)]);
+        expect(snapshot(dir), what).toEqual(before);
+      }
+      // The folder put back: the data is there.
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.cpSync(pristine, dir, { recursive: true });
+      expect(await t.query('SELECT v FROM kept')).toEqual([{ v: 'mine' }]);
+    } finally {
+      fs.rmSync(pristine, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('the folder', () => {

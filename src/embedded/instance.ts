@@ -118,6 +118,14 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     // users out; a folder found looser (made by an older version, or changed by hand) is tightened
     // throughout. Files PGlite adds while open are tightened when it closes.
     if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
+    // PGlite runs initdb over a folder without PG_VERSION (the data in it would be overwritten) and
+    // aborts ("Aborted()") on a missing pg_control: a folder with files is checked first.
+    const damage = dataDirProblem(dataDir);
+    if (damage) {
+      throw new CmmcError('embedded.damaged', `the embedded database in ${dataDir} is damaged: ${damage}; nothing in it was changed`, {
+        hint: `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
+      });
+    }
     const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
     // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
     fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
@@ -125,7 +133,9 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     try {
       pg = await createPglite(dataDir);
     } catch (err) {
-      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${errorText(err)}`, {
+      // PGlite's WebAssembly stops with "Aborted(). Build with -sASSERTIONS for more info.": say what that means here.
+      const why = errorText(err).replace(/^Aborted\(\).*$/s, 'PGlite stopped while reading it (its files are not a data folder it can open)');
+      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${why}`, {
         hint: 'if the folder is damaged, restore a backup into a fresh folder (cmmc-db backup restore), or move it aside to start anew',
         cause: err,
       });
@@ -139,6 +149,27 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     lock.release();
     throw err;
   }
+}
+
+/** pg_control's size (PostgreSQL's PG_CONTROL_FILE_SIZE). */
+const PG_CONTROL_SIZE = 8192;
+
+/**
+ * What is wrong with an existing data folder, checked before PGlite opens it; undefined for a sound
+ * one, or one that is absent or empty (a new database). Looks at what every data folder has:
+ * PG_VERSION, global/pg_control (8192 bytes), base/ and pg_wal/.
+ */
+export function dataDirProblem(dataDir: string): string | undefined {
+  const entries = fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [];
+  if (!entries.length) return undefined;
+  const needed: [string, 'file' | 'folder', number?][] = [['PG_VERSION', 'file'], ['global', 'folder'], ['global/pg_control', 'file', PG_CONTROL_SIZE], ['base', 'folder'], ['pg_wal', 'folder']];
+  for (const [rel, kind, size] of needed) {
+    const st = fs.statSync(path.join(dataDir, rel), { throwIfNoEntry: false });
+    if (!st) return `${rel} is missing`;
+    if (kind === 'file' ? !st.isFile() : !st.isDirectory()) return `${rel} is not a ${kind}`;
+    if (size !== undefined && st.size !== size) return `${rel} is ${st.size} bytes, not ${size}`;
+  }
+  return undefined;
 }
 
 /** Whether this process has the embedded database of `dir` open now. */
