@@ -9,6 +9,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import type { ConnParams } from './conninfo.js';
 
 interface PgpassHelper {
@@ -19,7 +20,21 @@ interface PgpassHelper {
 // Loaded when there is a password file to read (it loads readline and streams: about 6 ms of a
 // start-up that most runs, with no ~/.pgpass, do not need).
 let loaded: PgpassHelper | undefined;
-const pgpass = (): PgpassHelper => (loaded ??= createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper);
+const pgpass = (): PgpassHelper => {
+  if (loaded) return loaded;
+  loaded = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper;
+  // Its warnings ("password file ... is not a plain file") come without a newline and in capitals:
+  // each becomes one line, as our own warnings are.
+  loaded.warnTo(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        process.stderr.write(`warning: ${chunk.toString().replace(/^WARNING: /, '').trimEnd()}\n`);
+        done();
+      },
+    }),
+  );
+  return loaded;
+};
 
 /** The password file libpq would read: `passfile=`, else PGPASSFILE, else ~/.pgpass. */
 export function passfilePath(conn: Pick<ConnParams, 'passfile'>, env: NodeJS.ProcessEnv = process.env): string {
