@@ -45,4 +45,26 @@ describe('the database a restore replaces', () => {
     expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${restored.data.keptAs}'`)).toHaveLength(1);
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1 }]);
   });
+
+  it('doctor backups.kept-databases lists them, and warns with the DROP for those kept longer than a week (they hold the old data)', async () => {
+    const fresh = await runCliJson(['doctor', 'backups.kept-databases'], { url: db.url });
+    const check = fresh.data.checks.find((c: any) => c.id === 'backups.kept-databases');
+    expect(check.status).toBe('ok');
+    expect(check.rows.length).toBe(21); // the 20 names taken above and the restore's own
+    expect(check.rows.every((r: any) => r.name.startsWith(`${db.name}_pre_restore_`))).toBe(true);
+    const old = keptName(db.name, new Date(Date.now() - 10 * 86_400_000));
+    const others = keptName(`${db.name}x`, new Date(Date.now() - 10 * 86_400_000)); // another database's: not ours
+    for (const name of [old, others]) {
+      taken.push(name);
+      await adminQuery(`CREATE DATABASE "${name}"`);
+    }
+    const r = await runCliJson(['doctor', 'backups.kept-databases'], { url: db.url });
+    expect(r.exitCode).toBe(1);
+    const warned = r.data.checks.find((c: any) => c.id === 'backups.kept-databases');
+    expect(warned.status).toBe('warn');
+    expect(warned.figure).toMatch(/1 older than 7d$/);
+    expect(warned.remedy).toBe(`once the restored database is checked, drop them: DROP DATABASE "${old}";`);
+    expect(warned.rows.map((x: any) => x.name)).not.toContain(others);
+    await dropDatabase(others);
+  });
 });

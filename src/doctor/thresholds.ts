@@ -61,6 +61,12 @@ export const IVFFLAT_MIN_ROWS = 1000;
  */
 export const BACKUP_AGE_WARN_MS = 26 * 3_600_000;
 export const BACKUP_AGE_FAIL_MS = 7 * 86_400_000;
+/**
+ * A database a restore replaced and kept (`<db>_pre_restore_<time>`, the way back): older than a
+ * week warns. It holds the old data (for this platform, controlled unclassified information) for as
+ * long as it is kept, outside every backup's retention; a week covers checking the restored one.
+ */
+export const KEPT_DATABASE_AGE_MS = 7 * 86_400_000;
 /** A standby's replay lag in bytes: warn above 50 MB, fail above 100 MB (pgMonitor `PGReplicationByteLag`). */
 export const REPLICATION_LAG_WARN_BYTES = 50 * 1024 * 1024;
 export const REPLICATION_LAG_FAIL_BYTES = 100 * 1024 * 1024;
@@ -99,6 +105,7 @@ export interface Thresholds {
   deadTuplesMin: number;
   backupAgeWarnMs: number;
   backupAgeFailMs: number;
+  keptDatabaseAgeMs: number;
   replicationLagWarnBytes: number;
   replicationLagFailBytes: number;
   replicationLagWarnMs: number;
@@ -125,6 +132,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   deadTuplesMin: DEAD_TUPLES_MIN,
   backupAgeWarnMs: BACKUP_AGE_WARN_MS,
   backupAgeFailMs: BACKUP_AGE_FAIL_MS,
+  keptDatabaseAgeMs: KEPT_DATABASE_AGE_MS,
   replicationLagWarnBytes: REPLICATION_LAG_WARN_BYTES,
   replicationLagFailBytes: REPLICATION_LAG_FAIL_BYTES,
   replicationLagWarnMs: REPLICATION_LAG_WARN_MS,
@@ -153,6 +161,7 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },
   'backup-age-warn': { key: 'backupAgeWarnMs', kind: 'ms' },
   'backup-age-fail': { key: 'backupAgeFailMs', kind: 'ms' },
+  'kept-database-age': { key: 'keptDatabaseAgeMs', kind: 'ms' },
   'replication-lag-warn-bytes': { key: 'replicationLagWarnBytes', kind: 'number' },
   'replication-lag-fail-bytes': { key: 'replicationLagFailBytes', kind: 'number' },
   'replication-lag-warn': { key: 'replicationLagWarnMs', kind: 'ms' },

@@ -8,7 +8,7 @@
  * on the same server (system identifier), so a same-named database of another server sharing the
  * folder is not counted; manifests without an identity match by name and host.
  */
-import { describeDatabase, formatAge, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { describeDatabase, formatAge, formatBytes, listBackups, resolveBackupDir } from '../../backup/store.js';
 import { duration } from '../format.js';
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 
@@ -39,7 +39,53 @@ async function recentBackup(ctx: DoctorContext): Promise<Finding> {
   return { status: 'ok', figure, remedy: '', rows };
 }
 
+/**
+ * The databases a restore of `database` replaced and kept, among `names` (`keptName` in
+ * src/backup/restore.ts: `<db>_pre_restore_<yyyymmddThhmmssZ>[_n]`, cut to 63 bytes), each with when
+ * it was kept (from its name).
+ */
+export function keptDatabasesOf(database: string, names: string[]): { name: string; keptAt: Date }[] {
+  const out: { name: string; keptAt: Date }[] = [];
+  for (const name of names) {
+    const m = /_pre_restore_(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z(?:_(\d+))?$/.exec(name);
+    if (!m) continue;
+    const keptAt = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+    // Only this database's: the name it would get (the prefix is the database's name, cut to fit).
+    const suffix = m[0];
+    if (Number.isNaN(keptAt.getTime()) || name !== database.slice(0, 63 - suffix.length) + suffix) continue;
+    out.push({ name, keptAt });
+  }
+  return out.sort((a, b) => a.keptAt.getTime() - b.keptAt.getTime());
+}
+
+async function keptDatabases(ctx: DoctorContext): Promise<Finding> {
+  const [{ current }] = await ctx.sql<{ current: string }[]>`SELECT current_database() AS current`;
+  // pg_database_size needs CONNECT on the database (or pg_read_all_stats): sizes of others are 0.
+  const rows = await ctx.sql<{ name: string; bytes: string }[]>`
+    SELECT datname AS name, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) ELSE 0 END::text AS bytes
+      FROM pg_database WHERE datname LIKE '%\_pre\_restore\_%'`;
+  const bytes = new Map(rows.map((r) => [r.name, Number(r.bytes)]));
+  const kept = keptDatabasesOf(current, rows.map((r) => r.name));
+  if (!kept.length) return { status: 'ok', figure: `no database kept by a restore of ${current}`, remedy: '' };
+  const limit = ctx.thresholds.keptDatabaseAgeMs;
+  const old = kept.filter((k) => Date.now() - k.keptAt.getTime() > limit);
+  const listed = kept.map((k) => ({ name: k.name, kept_at: k.keptAt.toISOString(), size_bytes: bytes.get(k.name) ?? 0 }));
+  const total = formatBytes(listed.reduce((n, k) => n + k.size_bytes, 0));
+  const figure = `${kept.length} database(s) kept by restores of ${current} (${total}), the oldest ${formatAge(kept[0].keptAt)} old`;
+  if (!old.length) return { status: 'ok', figure, remedy: '', rows: listed };
+  return {
+    status: 'warn',
+    figure: `${figure}: ${old.length} older than ${duration(limit)}`,
+    // The old data stays in them, outside every backup's retention, until they are dropped.
+    remedy: `once the restored database is checked, drop them: ${old.map((k) => `DROP DATABASE "${k.name.replace(/"/g, '""')}";`).join(' ')}`,
+    rows: listed,
+  };
+}
+
 export const backupsFamily: CheckFamily = {
   name: 'backups',
-  checks: [{ id: 'backups.recent', title: 'age of the newest verified backup of this database', needsServer: false, run: recentBackup }],
+  checks: [
+    { id: 'backups.recent', title: 'age of the newest verified backup of this database', needsServer: false, run: recentBackup },
+    { id: 'backups.kept-databases', title: 'databases kept by a restore (the way back), and their age', needsServer: true, run: keptDatabases },
+  ],
 };
