@@ -29,6 +29,23 @@ export function usageError(message: string, hint?: string): CmmcError {
   return new CmmcError('usage', message, { hint, exitCode: EXIT.usage });
 }
 
+/** WASI's errno numbers (wasi-libc's errno.h, which Emscripten and so PGlite use) for the file-system errors. */
+const WASI_ERRNO: Record<number, string> = {
+  2: 'EACCES (permission denied)',
+  8: 'EBADF (bad file descriptor)',
+  20: 'EEXIST (already exists)',
+  28: 'EINVAL (invalid argument: a file is not what was expected)',
+  29: 'EIO (input/output error)',
+  31: 'EISDIR (is a folder)',
+  33: 'EMFILE (too many open files)',
+  44: 'ENOENT (no such file)',
+  51: 'ENOSPC (no space left on the disk)',
+  54: 'ENOTDIR (not a folder)',
+  55: 'ENOTEMPTY (folder not empty)',
+  63: 'EPERM (operation not permitted)',
+  69: 'EROFS (read-only file system)',
+};
+
 /**
  * What went wrong, as text, for anything thrown: an Error's message, else a code or errno the value
  * carries (Emscripten's file-system errors under PGlite are plain objects: `{ errno: 44 }`), else
@@ -38,7 +55,12 @@ export function errorText(err: unknown): string {
   const e = err as { message?: unknown; code?: unknown; errno?: unknown } | null | undefined;
   if (typeof e?.message === 'string' && e.message) return e.message;
   if (typeof e?.code === 'string' && e.code) return e.code;
-  if (typeof e?.errno === 'number') return `file-system error (errno ${e.errno})`;
+  if (typeof e?.errno === 'number') {
+    // Thrown bare by PGlite's WebAssembly file system, numbered as WASI numbers them (28 is EINVAL
+    // there, where Linux's 28 is ENOSPC): named, so that it does not read as a full disk.
+    const name = WASI_ERRNO[e.errno];
+    return name ? `file-system error ${name} (the embedded database's errno ${e.errno})` : `file-system error (the embedded database's errno ${e.errno})`;
+  }
   const text = String(err);
   if (text !== '[object Object]') return text;
   try {

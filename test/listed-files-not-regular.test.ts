@@ -85,6 +85,12 @@ describe('files found in a folder that are not regular files', () => {
     const r = await runCli(['history'], { cwd: project, env, ...DEADLINE });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain(`warning: ${path.join(project, '.env')} is not a regular file`);
+    // The same FIFO named by dotenv's own variables (they replace the project's .env): not read either.
+    for (const name of ['DOTENV_PATH', 'DOTENV_CONFIG_PATH']) {
+      const named = await runCli(['history'], { cwd: ROOT, env: { ...env, [name]: path.join(project, '.env') }, ...DEADLINE });
+      expect(named.exitCode, `${name}: ${named.stderr}`).toBe(0);
+      expect(named.stderr).toContain(`warning: ${path.join(project, '.env')} is not a regular file`);
+    }
     const other = folder();
     execFileSync('mkfifo', [path.join(other, 'cmmc-db.config.json')]);
     const c = await runCli(['history'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });

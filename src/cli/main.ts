@@ -3,6 +3,7 @@
  * command modules import their capability lazily so that `cmmc-db --version` stays fast.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PACKAGE_DIR } from '../config/config.js';
@@ -140,11 +141,15 @@ async function loadDotenv(): Promise<void> {
   const file = path.join(findProjectRoot(process.cwd()).root, '.env');
   // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
   if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
-  if (existsSync(file) && !isRegularFile(file) && !process.env.DOTENV_CONFIG_PATH) {
+  // The file dotenv will read: DOTENV_PATH (or DOTENV_CONFIG_PATH, dotenv's older name) names one in
+  // place of the project's, `~` for the home folder as dotenv reads it.
+  const named = process.env.DOTENV_PATH ?? process.env.DOTENV_CONFIG_PATH;
+  const read = named ? named.replace(/^~/, os.homedir()) : file;
+  if (existsSync(read) && !isRegularFile(read)) {
     // A FIFO or a device would block the read for ever (deaf to Ctrl-C); an unreadable .env is skipped too (dotenv's quiet).
-    process.stderr.write(`warning: ${file} is not a regular file (a FIFO, socket, device or folder): not read\n`);
+    process.stderr.write(`warning: ${read} is not a regular file (a FIFO, socket, device or folder): not read\n`);
     return;
   }
   const { default: dotenv } = await import('dotenv');
-  dotenv.config({ ...(process.env.DOTENV_CONFIG_PATH ? {} : { path: file }), quiet: true });
+  dotenv.config({ ...(named ? {} : { path: file }), quiet: true });
 }

@@ -15,6 +15,7 @@
  * catalog says it is missing, and the report says what changed.
  */
 import type postgres from 'postgres';
+import { ident } from '../sql/lexer.js';
 
 export interface PlatformRoles {
   owner: string;
@@ -32,10 +33,8 @@ export function defaultOwnerName(app: string): string {
   return `${app.slice(0, 63 - '_owner'.length)}_owner`;
 }
 
-/** A quoted SQL identifier. */
-export function ident(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
-}
+// The one identifier quoting (src/sql/lexer.ts), re-exported for the modules that import it from here.
+export { ident };
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 

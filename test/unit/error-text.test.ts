@@ -7,7 +7,10 @@ describe('errorText', () => {
     expect(errorText(new Error('relation "x" does not exist'))).toBe('relation "x" does not exist');
   });
   it('an object with an errno and no message (Emscripten ErrnoError) names the errno', () => {
-    expect(errorText({ errno: 44 })).toBe('file-system error (errno 44)');
+    expect(errorText({ errno: 44 })).toBe("file-system error ENOENT (no such file) (the embedded database's errno 44)");
+    // WASI's 28 is EINVAL, not Linux's ENOSPC: it must not read as a full disk.
+    expect(errorText({ errno: 28 })).toBe("file-system error EINVAL (invalid argument: a file is not what was expected) (the embedded database's errno 28)");
+    expect(errorText({ errno: 999 })).toBe("file-system error (the embedded database's errno 999)");
   });
   it('an object with a code and no message gives the code', () => {
     expect(errorText({ code: 'ENXIO' })).toBe('ENXIO');
