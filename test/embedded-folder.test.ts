@@ -221,16 +221,20 @@ describe('a damaged data folder', () => {
         ['pg_control removed', (d) => fs.rmSync(path.join(d, 'global', 'pg_control')), 'global/pg_control is missing'],
         ['pg_control cut short', (d) => fs.truncateSync(path.join(d, 'global', 'pg_control'), 100), 'global/pg_control is 100 bytes, not 8192'],
         ['base a file', (d) => (fs.rmSync(path.join(d, 'base'), { recursive: true }), fs.writeFileSync(path.join(d, 'base'), '')), 'base is not a folder'],
+        ['pgdata a file', (d) => (fs.rmSync(d, { recursive: true }), fs.writeFileSync(d, 'x')), 'pgdata is not a folder'],
       ];
       for (const [what, damage, line] of damages) {
         fs.rmSync(dir, { recursive: true, force: true });
         fs.cpSync(pristine, dir, { recursive: true });
         damage(path.join(dir, 'pgdata'));
         const before = snapshot(dir);
-        const r = await runCli(['current'], { env: t.env });
-        expect(r.exitCode, what).toBe(1);
-        expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), what).toEqual([expect.stringContaining(`is damaged: ${line}; nothing in it was changed`)]);
-        expect(snapshot(dir), what).toEqual(before);
+        // init too: it made a fresh database from the template where PG_VERSION was missing, over the data.
+        for (const command of ['current', 'init']) {
+          const r = await runCli([command], { env: t.env });
+          expect(r.exitCode, `${command}: ${what}`).toBe(1);
+          expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), `${command}: ${what}`).toEqual([expect.stringContaining(`is damaged: ${line}; nothing in it was changed`)]);
+          expect(snapshot(dir), `${command}: ${what}`).toEqual(before);
+        }
       }
       // The folder put back: the data is there.
       fs.rmSync(dir, { recursive: true, force: true });

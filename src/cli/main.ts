@@ -13,7 +13,7 @@ import { CliContext } from './context.js';
 import { commandName, commandsFor } from './commands/index.js';
 import { addCompletion, COMPLETION_COMMANDS } from './completion.js';
 import { preloadColors } from './output.js';
-import { renderError } from './render-error.js';
+import { describeError, renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
 import { sweepTempDirs } from '../leftovers.js';
 import { isRegularFile } from '../fs-private.js';
@@ -121,11 +121,18 @@ export async function run(argv: string[]): Promise<number> {
     // Interrupted: the failure is the interruption's doing, and the signal handler prints the one
     // line and exits once its cleanups are done (src/cli/signals.ts).
     if (wasInterrupted()) await new Promise(() => setInterval(() => {}, 1000));
+    // --json promises one document on stdout: a command that failed before writing its own gets one
+    // saying so (status "error", with the same code, message and hint as the line on stderr).
+    const errorDocument = (error: { code: string; message: string; hint?: string }) => {
+      if (argv.includes('--json') && !ctx.out.wroteData) ctx.out.data({ status: 'error', error });
+    };
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      if (err.exitCode !== 0) errorDocument({ code: 'usage', message: err.message.replace(/^error: /, '') });
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const debug = argv.includes('--debug');
+    errorDocument(describeError(err, running));
     renderError(err, ctx.out, debug, running);
     return err instanceof CmmcError ? err.exitCode : EXIT.failed;
   } finally {

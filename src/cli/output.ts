@@ -63,8 +63,12 @@ export class Output {
 
   /** The one JSON document of a --json run. */
   data(value: unknown): void {
+    this.wroteData = true;
     this.stdout.write(JSON.stringify(value, null, 2) + '\n');
   }
+
+  /** Whether the document of a --json run is out (a failed command without one gets an error document). */
+  wroteData = false;
 
   info(text: string): void {
     if (!this.quiet) this.stderr.write(text + '\n');

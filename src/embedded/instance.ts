@@ -160,8 +160,8 @@ const PG_CONTROL_SIZE = 8192;
  * PG_VERSION, global/pg_control (8192 bytes), base/ and pg_wal/.
  */
 export function dataDirProblem(dataDir: string): string | undefined {
-  const entries = fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [];
-  if (!entries.length) return undefined;
+  if (freshDataDir(dataDir)) return undefined;
+  if (!fs.statSync(dataDir).isDirectory()) return `${path.basename(dataDir)} is not a folder`;
   const needed: [string, 'file' | 'folder', number?][] = [['PG_VERSION', 'file'], ['global', 'folder'], ['global/pg_control', 'file', PG_CONTROL_SIZE], ['base', 'folder'], ['pg_wal', 'folder']];
   for (const [rel, kind, size] of needed) {
     const st = fs.statSync(path.join(dataDir, rel), { throwIfNoEntry: false });
@@ -170,6 +170,16 @@ export function dataDirProblem(dataDir: string): string | undefined {
     if (size !== undefined && st.size !== size) return `${rel} is ${st.size} bytes, not ${size}`;
   }
   return undefined;
+}
+
+/**
+ * Whether a database may be created at `dataDir`: nothing is there, or an empty folder. Anything
+ * else holds data (or what is left of it) and is never removed or written over (`init` from the
+ * template removed a folder without PG_VERSION and copied a new database in).
+ */
+export function freshDataDir(dataDir: string): boolean {
+  const st = fs.lstatSync(dataDir, { throwIfNoEntry: false });
+  return !st || (st.isDirectory() && fs.readdirSync(dataDir).length === 0);
 }
 
 /** Whether this process has the embedded database of `dir` open now. */

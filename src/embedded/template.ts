@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
-import { DATA_SUBDIR, checkEmbeddedFolder, lockWaitMs } from './instance.js';
+import { DATA_SUBDIR, checkEmbeddedFolder, freshDataDir, lockWaitMs } from './instance.js';
 import { acquireFolderLock } from './lock.js';
 import { makeDirs } from '../fs-private.js';
 
@@ -140,7 +140,8 @@ export async function createFromTemplate<R extends TemplateReport>(
   root: string = templateRoot(),
 ): Promise<TemplateInit<R> | undefined> {
   const dataDir = path.join(config.embeddedDir, DATA_SUBDIR);
-  if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined;
+  // Only where there is no database at all: a damaged one is refused by the usual open, never replaced.
+  if (!freshDataDir(dataDir)) return undefined;
   checkEmbeddedFolder(config.embeddedDir);
 
   let manifest = verifiedTemplate(root, key);
@@ -177,7 +178,7 @@ export async function createFromTemplate<R extends TemplateReport>(
   // half-way (pgdata.restoring-<pid>), then renamed into place whole.
   const lock = await acquireFolderLock(config.embeddedDir, lockWaitMs());
   try {
-    if (fs.existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined; // another process got there first
+    if (!freshDataDir(dataDir)) return undefined; // another process got there first
     const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
     fs.rmSync(partial, { recursive: true, force: true });
     const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;

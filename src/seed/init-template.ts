@@ -4,7 +4,7 @@
  * scratch folder when missing or damaged, and copied. The copy reports what the init that built it
  * did, and its revision and seed log rows are dated by this run.
  */
-import { existsSync } from 'node:fs';
+import { freshDataDir } from '../embedded/instance.js';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
@@ -22,7 +22,8 @@ export async function initFromTemplate(
   runInit: (config: CmmcConfig, options: InitOptions) => Promise<InitReport>,
 ): Promise<InitReport | undefined> {
   if (config.kind !== 'embedded' || options.sample || options.template === false) return undefined;
-  if (existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'))) return undefined;
+  // A folder with anything in it (a database, or a damaged one) is opened as usual, never replaced.
+  if (!freshDataDir(path.join(config.embeddedDir, 'pgdata'))) return undefined;
   const [{ loadScript }, { templateKey, createFromTemplate }] = await Promise.all([import('../migrate/script.js'), import('../embedded/template.js')]);
   let key: string;
   try {
