@@ -441,6 +441,33 @@ describe('findings 8-10 through the CLI (server)', () => {
     }
   }, 120_000);
 
+  it('12: stamp --purge keeps the checksums recorded when revisions were applied; an empty --purge creates nothing', async () => {
+    const target = await serverBackend.create();
+    try {
+      const dir = folder([{ id: 'p1' }, { id: 'p2', down: ['p1'] }]);
+      const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+      // On an empty database, stamp --purge base changes nothing: not even the engine's tables appear.
+      ok(await op(target, dir, 'stamp', 'base', { purge: true }));
+      expect(await target.query("SELECT to_regclass('public.cmmc_schema_version') AS t")).toEqual([{ t: null }]);
+      ok(await op(target, dir, 'upgrade', 'head'));
+      const file = path.join(dir, 'p1.sql');
+      const original = readFileSync(file, 'utf8');
+      writeFileSync(file, original + "SELECT 'edited after it was applied';\n");
+      ok(await op(target, dir, 'stamp', 'p2', { purge: true }));
+      // The edit is still reported: stamp did not take the edited file's checksum as the applied one.
+      const check = await runCli(['check'], { env });
+      expect(check.exitCode).toBe(1);
+      expect(check.stderr).toContain('p1');
+      // With the file as it was, the next upgrade goes ahead (the original is not "changed").
+      writeFileSync(file, original);
+      writeFileSync(path.join(dir, 'p3.sql'), readFileSync(path.join(dir, 'p2.sql'), 'utf8').replaceAll('p2', 'p3').replace('down_revision: p1', 'down_revision: p2'));
+      expect(ok(await op(target, dir, 'upgrade', 'head')).steps.map((st) => st.revision)).toEqual(['p3']);
+      rmSync(dir, { recursive: true });
+    } finally {
+      await target.drop();
+    }
+  }, 120_000);
+
   it('10b: every refusal under --json prints its document, also before the engine runs; an ambiguous head is a usage error (exit 2)', async () => {
     const target = await serverBackend.create();
     try {

@@ -653,9 +653,13 @@ async function stamp(session: Session, config: MetaConfig, script: Script, targe
     if (options.purge && err instanceof CmmcError) throw new CmmcError(err.code, `stamp --purge refused before emptying the version table: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
     throw err;
   }
-  const before = graph.appliedSet(start);
+  // What was applied before is what the rows the files declare say, with --purge too: a revision that
+  // stays applied keeps its log row and the checksum recorded when it was applied (re-logging it
+  // took the file's checksum now, so an edited applied file no longer showed as changed).
+  const before = graph.appliedSet(known);
   const after = graph.appliedSet(rows);
-  if (!options.purge && ops.length === 0) return;
+  // Nothing to change (--purge of an empty table included): the engine's tables are not even created.
+  if (ops.length === 0 && (!options.purge || from.length === 0)) return;
   const appliedBy = appliedByExpression();
   const logged: string[] = [];
   for (const rev of graph.ordered) {
