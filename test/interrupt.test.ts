@@ -152,6 +152,27 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     expect(await query(db.url, "SELECT to_regclass('j2') AS j2")).toEqual([{ j2: null }]);
   });
 
+  it('Ctrl-C while waiting for another run\'s lock under --json: one document with status "interrupted", nothing run', async () => {
+    const db = await newDb('cmmc_int_lockwait');
+    const dir = revisions('lockwait', [['w1', 'none', 'CREATE TABLE w1 (id int);\nSELECT pg_sleep(8);']]);
+    const env = cleanEnv({ DATABASE_URL: db.url });
+    const first = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', dir], { env, extendEnv: false, reject: false });
+    await waitUntil(() => sleeping(db.name), 30_000, 'the first run\'s slow statement');
+    const second = execa('node', [BIN, 'upgrade', 'head', '--json', '--migrations-dir', dir], { env, extendEnv: false, reject: false });
+    let stderr = '';
+    second.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await waitUntil(() => stderr.includes('waiting for another migration run'), 30_000, 'the second run to wait for the lock');
+    second.kill('SIGINT');
+    const r = await second;
+    expect(r.exitCode).toBe(130);
+    expect(JSON.parse(r.stdout)).toMatchObject({ operation: 'upgrade', status: 'interrupted', steps: [], error: { code: 'interrupted' } });
+    // One line, each state said once.
+    const line = errorLines(stderr)[0];
+    expect(line.split('connections closed').length).toBeLessThanOrEqual(2);
+    first.kill('SIGINT');
+    await first;
+  });
+
   it('Ctrl-C in a non-transactional revision says that what it ran stays, not that it was rolled back', async () => {
     const db = await newDb('cmmc_int_nontx');
     const dir = revisions('nontx', [['n1', 'none', 'CREATE TABLE n1 (id int);\nSELECT pg_sleep(30);', false]]);

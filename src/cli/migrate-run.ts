@@ -6,6 +6,8 @@ import { Option } from 'commander';
 import { whileOpening, type CliContext } from './context.js';
 import { shellWord } from '../shell-word.js';
 import { CmmcError, usageError } from '../errors.js';
+import { wasInterrupted } from '../interrupt.js';
+import { describeError } from './render-error.js';
 import type { RunResult } from '../migrate/engine.js';
 
 export interface MigrateRunFlags {
@@ -136,9 +138,9 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
 const documented = new WeakSet<object>();
 
 /** With --json, a refused run still prints one document (status "refused") before the error line. */
-export async function refusal(ctx: CliContext, operation: string, target: string, err: unknown): Promise<unknown> {
+export function refusal(ctx: CliContext, operation: string, target: string, err: unknown): unknown {
+  // Synchronous: interrupted (Ctrl-C while waiting for the lock), the process exits soon after.
   if (ctx.out.json && err && typeof err === 'object' && !documented.has(err)) {
-    const [{ describeError }, { wasInterrupted }] = await Promise.all([import('./render-error.js'), import('../interrupt.js')]);
     const error = wasInterrupted() ? { code: 'interrupted', message: `${operation} was interrupted before any revision ran` } : describeError(err, operation);
     ctx.out.data({ operation, target, status: wasInterrupted() ? 'interrupted' : 'refused', steps: [], error });
     documented.add(err);
@@ -156,7 +158,7 @@ export async function documentedRun(ctx: CliContext, operation: string, target: 
   try {
     return await body();
   } catch (err) {
-    throw await refusal(ctx, operation, target, err);
+    throw refusal(ctx, operation, target, err);
   }
 }
 

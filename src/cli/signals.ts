@@ -14,6 +14,8 @@ export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SI
 
 /** Cleanups get this long before the line is printed; the whole stop stays under a second. */
 const CLEANUP_BUDGET_MS = 800;
+/** After the cleanups, for the interrupted command to write what it writes on failure (its --json document). */
+const SETTLE_MS = 50;
 /** At most this much longer for a cleanup that is still finishing when the line is out. */
 const FINISHING_MS = 3_000;
 
@@ -43,9 +45,13 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
   process.on('unhandledRejection', () => {});
   const { states, pending } = await runInterruptCleanups(CLEANUP_BUDGET_MS);
   const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
-  writeLine(`${what}: ${states.length ? states.join('; ') : 'stopped before finishing'}`);
+  // Each state once: two connections closed say the same thing.
+  writeLine(`${what}: ${states.length ? [...new Set(states)].join('; ') : 'stopped before finishing'}`);
   // A cleanup still finishing (a DROP DATABASE on a busy server) gets a little longer before the
   // exit; the line above is already out.
   await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, FINISHING_MS))]);
+  // The command's own failure (its --json document) comes once the closed connections' errors reach
+  // it: a few turns of the event loop after the cleanups.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   process.exit(code);
 }

@@ -16,7 +16,7 @@ import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
 import { connectionLostError } from '../db/errors.js';
 import { CmmcError, errorText } from '../errors.js';
-import { wasInterrupted } from '../interrupt.js';
+import { interruptSignal, wasInterrupted } from '../interrupt.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
@@ -208,18 +208,31 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND ((classid::bigint << 32) | objid::bigint) = ${k}::bigint LIMIT 1`;
   await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
+  // Interrupted while waiting: the connection is being closed, and a statement in flight on it never
+  // settles (postgres.js), so the wait ends on the interruption itself; nothing has run.
+  let stop = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    stop = () => reject(new CmmcError('interrupted', 'interrupted while waiting for another migration run to finish; nothing was run'));
+    if (wasInterrupted()) stop();
+    else interruptSignal().addEventListener('abort', stop, { once: true });
+  });
+  interrupted.catch(() => {}); // rejects only when the wait is interrupted
   // Poll instead of blocking in pg_advisory_lock: a session blocked inside a statement holds a
   // snapshot, and CREATE INDEX CONCURRENTLY in the run we wait for would wait for that snapshot.
   const deadline = lockTimeout ? Date.now() + lockTimeout : Infinity;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 250));
-    const [again] = await reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`;
-    if (again.ok) return;
-    if (Date.now() > deadline) {
-      throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
-        hint: 'wait for it to finish, or look at it in pg_stat_activity',
-      });
+  try {
+    for (;;) {
+      await Promise.race([new Promise((r) => setTimeout(r, 250)), interrupted]);
+      const [again] = await Promise.race([reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`, interrupted]);
+      if (again.ok) return;
+      if (Date.now() > deadline) {
+        throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
+          hint: 'wait for it to finish, or look at it in pg_stat_activity',
+        });
+      }
     }
+  } finally {
+    interruptSignal().removeEventListener('abort', stop);
   }
 }
 
