@@ -427,8 +427,16 @@ describe('findings 8-10 through the CLI (server)', () => {
       const r = await runCli(['current'], { env });
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toContain('k2 (not in');
-      expect(r.stderr).toContain('k2: no file declares it, and upgrade refuses until one does');
+      expect(r.stderr).toContain('k2: no file declares it (next: point --migrations-dir at the folder that declares k2, or restore the file');
       expect(r.stderr).not.toContain('next: cmmc-db upgrade');
+      // check and status say the same, and check compares no schema (there is none for a row no file declares).
+      const check = await runCli(['check'], { env });
+      expect(check.exitCode).toBe(1);
+      expect(check.stderr).toContain('drift not checked: the version table holds k2, which no file declares');
+      expect(check.stderr).not.toMatch(/create table/i);
+      expect(check.stderr).not.toContain('next: cmmc-db upgrade');
+      const status = await runCli(['status'], { env });
+      expect(status.stderr).toContain('next: point --migrations-dir at the folder that declares k2');
       const up = await runCli(['upgrade', 'head', '--backup', '--backup-dir', backups], { env });
       expect(up.exitCode).toBe(1);
       expect(up.stderr).toContain('which no file in');
@@ -473,6 +481,8 @@ describe('findings 8-10 through the CLI (server)', () => {
     try {
       const dir = folder([{ id: 'h1' }, { id: 'h2' }]);
       const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+      // The next step suggested is one that runs.
+      for (const command of ['status', 'current', 'check']) expect((await runCli([command], { env })).stderr, command).toContain('next: cmmc-db upgrade heads');
       // Several heads: `head` names none of them.
       for (const args of [['upgrade', 'head'], ['downgrade', 'head'], ['stamp', 'head']]) {
         const r = await runCliJson(args, { env });

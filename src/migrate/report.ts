@@ -49,6 +49,19 @@ export function summarize(script: Script, rev: Revision, db?: { applied: Set<str
   return out;
 }
 
+/**
+ * The next step toward the heads, one that runs: `cmmc-db upgrade head`; `upgrade heads` with
+ * several heads (`head` is refused as ambiguous there); with version rows no file declares (every
+ * upgrade refuses those), what to do about them instead.
+ */
+export function nextUpgradeStep(status: { heads: string[]; unknown: string[] }): string {
+  if (status.unknown.length) {
+    const them = status.unknown.length === 1 ? 'it' : 'them';
+    return `point --migrations-dir at the folder that declares ${status.unknown.join(', ')}, or restore the file (upgrade refuses until one declares ${them}; cmmc-db stamp --purge REV rewrites the version table)`;
+  }
+  return `cmmc-db upgrade ${status.heads.length > 1 ? 'heads' : 'head'}`;
+}
+
 /** Tags after an id: (head) (current) (branchpoint) (mergepoint) [labels]. */
 export function tags(s: RevisionSummary): string {
   const t: string[] = [];

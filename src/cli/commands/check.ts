@@ -13,7 +13,12 @@ export const register: RegisterCommand = (program, ctx) => {
         const script = await m.loadScript(config);
         const handle = await ctx.open();
         const status = await m.getStatus(handle, script);
-        const drift = flags.drift === false ? undefined : await (await import('../schema-flows.js')).driftSection(ctx, handle, status.current).catch((err: { code?: string; message?: string; hint?: string }) => {
+        const { nextUpgradeStep } = await import('../../migrate/report.js');
+        // Drift compares with what the migrations build at the current rows: with a row no file
+        // declares there is no such schema (it compared with the rows it knew and offered SQL
+        // creating tables of pending revisions).
+        if (status.unknown.length && flags.drift !== false) ctx.out.warn(`drift not checked: the version table holds ${status.unknown.join(', ')}, which no file declares`);
+        const drift = flags.drift === false || status.unknown.length ? undefined : await (await import('../schema-flows.js')).driftSection(ctx, handle, status.current).catch((err: { code?: string; message?: string; hint?: string }) => {
           // Drift needs the optional @pgkit/migra: without it, say so and check the rest.
           if (err.code !== 'schema.migra-missing') throw err;
           ctx.out.warn(`drift not checked: ${err.message} (${err.hint}; or pass --no-drift)`);
@@ -27,7 +32,7 @@ export const register: RegisterCommand = (program, ctx) => {
         if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`);
         if (status.pending.length) {
           ctx.out.error(`the database is not at the heads (${status.heads.join(', ')}): ${status.pending.length} revision(s) pending: ${status.pending.join(', ')}`);
-          ctx.out.info('next: cmmc-db upgrade heads');
+          ctx.out.info(`next: ${nextUpgradeStep(status)}`);
         }
         for (const c of status.changed) ctx.out.error(`applied revision ${c.revision} changed since it was applied: ${c.file}`);
         if (status.changed.length) ctx.out.info('restore the changed file(s); if the change is deliberate, upgrade with --allow-changed');

@@ -12,7 +12,7 @@ export const register: RegisterCommand = (program, ctx) => {
         // script.js and status.js only: `current` should not load Kysely or the offline recorder.
         const { loadScript } = await import('../../migrate/script.js');
         const { readEngineStateOf, computeStatus } = await import('../../migrate/status.js');
-        const { summarize, tags, details } = await import('../../migrate/report.js');
+        const { summarize, tags, details, nextUpgradeStep } = await import('../../migrate/report.js');
         const config = ctx.config();
         // The session is opened, and the engine's state read, while the files are read: the server
         // starts its backend and answers meanwhile (the files give it a turn between them).
@@ -43,17 +43,15 @@ export const register: RegisterCommand = (program, ctx) => {
           return 0;
         }
         // The next step is one that runs: `upgrade head` refuses with several heads, any upgrade with unknown rows.
-        const upgradeTo = script.graph.heads.length > 1 ? 'heads' : 'head';
-        const unknown = status.current.filter((r) => !script.graph.has(r));
-        if (status.current.length === 0) ctx.out.info(`no revision applied: the database is at base (next: cmmc-db upgrade ${upgradeTo})`);
+        const next = nextUpgradeStep(status);
+        if (status.current.length === 0) ctx.out.info(`no revision applied: the database is at base (next: ${next})`);
         for (const r of revisions) {
           if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dirs.join(', ') || script.dir})`);
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }
-        if (unknown.length) {
-          ctx.out.info(`${unknown.join(', ')}: no file declares ${unknown.length === 1 ? 'it' : 'them'}, and upgrade refuses until one does (next: point --migrations-dir at the folder that has ${unknown.length === 1 ? 'it' : 'them'}, or restore the file)`);
-        } else if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: cmmc-db upgrade ${upgradeTo})`);
+        if (status.unknown.length) ctx.out.info(`${status.unknown.join(', ')}: no file declares ${status.unknown.length === 1 ? 'it' : 'them'} (next: ${next})`);
+        else if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: ${next})`);
         return 0;
       }),
     );
