@@ -93,6 +93,31 @@ describe('backups touch only what was asked', () => {
     expect(existsSync(path.join(project, 'notes.txt'))).toBe(true);
   });
 
+  it('a hand-edited manifest or a dangling archive link is one line with a fix that works; a missing name points at the folder used', async () => {
+    const dir = path.join(work, 'edited');
+    const made = await runCliJson(['backup', '--dir', dir], { url: a.url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const manifestPath = made.data.manifestPath as string;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    const errorsOf = (r: { stderr: string }) => r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    // No sha256 (it said "Cannot read properties of undefined (reading 'slice')").
+    const { sha256: _sha, ...noSha } = manifest;
+    writeFileSync(manifestPath, JSON.stringify(noSha));
+    const verify = await runCli(['backup', 'verify', made.data.name, '--dir', dir], { url: a.url });
+    expect(verify.exitCode).toBe(1);
+    expect(errorsOf(verify)).toEqual([expect.stringContaining('is not a valid manifest: its "sha256" undefined is not a SHA-256 (64 hex digits)')]);
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    // The archive a link to nothing: no copy of a file that does not exist is suggested.
+    rmSync(path.join(dir, manifest.file));
+    symlinkSync(path.join(work, 'nowhere.dump'), path.join(dir, manifest.file));
+    const dangling = await runCli(['backup', 'verify', made.data.name, '--dir', dir], { url: a.url });
+    expect(errorsOf(dangling)).toEqual([expect.stringContaining(`its archive ${manifest.file} is a symbolic link to ${path.join(work, 'nowhere.dump')}, which does not exist`)]);
+    expect(dangling.stderr).not.toContain('cp --remove-destination');
+    // A name not in the folder: the listing suggested is of that folder.
+    const missing = await runCli(['backup', 'restore', 'nosuch-20260101T000000Z', '--dir', dir, '--yes'], { url: a.url });
+    expect(missing.stderr).toContain(`list them with: cmmc-db backup list --all --dir ${dir}`);
+  });
+
   it("backups belong to their database: list, prune and restore default to the configured database's, and another database's backup is used only when named, with a warning", async () => {
     const dir = path.join(work, 'shared');
     const olderOfB = await runCliJson(['backup', '--dir', dir], { url: b.url });

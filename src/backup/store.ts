@@ -183,13 +183,22 @@ export function manifestProblem(dir: string, manifestFile: string, manifest: Par
   if (typeof file !== 'string' || !PLAIN.test(file) || file.includes('..')) return bad(`its "file" ${JSON.stringify(file)} is not a plain file name inside the backup folder`);
   if (file !== manifest.name && !file.startsWith(manifest.name + '.')) return bad(`its "file" ${JSON.stringify(file)} does not belong to backup ${manifest.name}`);
   if (typeof manifest.createdAt !== 'string' || Number.isNaN(Date.parse(manifest.createdAt))) return bad('it has no valid "createdAt"');
+  // What verify and restore read from it: checked here, so that a hand-edited manifest is one line, not a TypeError.
+  if (typeof manifest.manifestVersion !== 'number' || manifest.manifestVersion < 1 || manifest.manifestVersion > MANIFEST_VERSION) {
+    return bad(`its "manifestVersion" ${JSON.stringify(manifest.manifestVersion)} is not one this version of cmmc-db reads (1 to ${MANIFEST_VERSION})`);
+  }
+  if (typeof manifest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.sha256)) return bad(`its "sha256" ${JSON.stringify(manifest.sha256)} is not a SHA-256 (64 hex digits)`);
+  if (!Number.isSafeInteger(manifest.sizeBytes) || (manifest.sizeBytes as number) < 0) return bad(`its "sizeBytes" ${JSON.stringify(manifest.sizeBytes)} is not a size in bytes`);
+  if (!['custom', 'directory', 'tar', 'plain'].includes(manifest.format as string)) return bad(`its "format" ${JSON.stringify(manifest.format)} is not custom, directory, tar or plain`);
   const target = path.join(dir, file);
   const st = lstatSync(target, { throwIfNoEntry: false });
   // A link could point anywhere (and a delete through it would reach there): only what is in the folder is read.
   const why = 'backups are read and deleted only as files in the backup folder, never through a link';
   if (st?.isSymbolicLink()) {
     const to = readlinkSync(target);
-    return { reason: `its archive ${file} is a symbolic link to ${to} (${why})`, archive: true, hint: `put the archive itself in its place (cp --remove-destination ${shellWord(path.resolve(dir, to))} ${shellWord(target)}), or move the backup out of the folder` };
+    const real = path.resolve(dir, to);
+    if (!existsSync(real)) return { reason: `its archive ${file} is a symbolic link to ${to}, which does not exist`, archive: true, hint: 'put the archive itself in its place if you have it, or move the backup (its manifest and the link) out of the folder' };
+    return { reason: `its archive ${file} is a symbolic link to ${to} (${why})`, archive: true, hint: `put the archive itself in its place (cp --remove-destination ${shellWord(real)} ${shellWord(target)}), or move the backup out of the folder` };
   }
   if (st?.isDirectory()) {
     const link = readdirSync(target).find((f) => lstatSync(path.join(target, f)).isSymbolicLink());
@@ -287,12 +296,14 @@ export function sweepPartials(dir: string, options: { remove?: boolean; now?: Da
  */
 export function findBackup(dir: string, name?: string, identity?: DatabaseIdentity): BackupRecord {
   const { records, invalid } = scanBackups(dir);
+  // The listing the hints suggest is of this folder, which may not be the default one.
+  const list = (all: string) => `cmmc-db backup list${all} --dir ${shellWord(dir)}`;
   if (!name) {
     const mine = identity ? records.filter((r) => sameDatabase(identityOf(r), identity)) : records;
     if (!mine.length) {
       const others = records.length - mine.length;
       throw new CmmcError('backup.none', `no backups of ${identity ? describeDatabase(identity) : 'any database'} in ${dir}${others ? ` (${others} of other databases)` : ''}`, {
-        hint: others ? 'name one explicitly to use another database\'s backup (cmmc-db backup list --all)' : 'make one with: cmmc-db backup create',
+        hint: others ? `name one explicitly to use another database's backup (${list(' --all')})` : 'make one with: cmmc-db backup create',
       });
     }
     return mine[0];
@@ -302,8 +313,8 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
   if (hit) return hit;
   const bad = invalid.find((b) => path.basename(b.manifestPath) === base + MANIFEST_SUFFIX);
   if (bad) throw invalidManifestError(bad, 'nothing was done');
-  if (!NAME.test(base)) throw new CmmcError('backup.name', `"${name}" is not a backup name`, { hint: 'list them with: cmmc-db backup list', exitCode: 2 });
-  throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: 'list them with: cmmc-db backup list --all' });
+  if (!NAME.test(base)) throw new CmmcError('backup.name', `"${name}" is not a backup name`, { hint: `list them with: ${list('')}`, exitCode: 2 });
+  throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: `list them with: ${list(' --all')}` });
 }
 
 /** sha256 and size of a file, or of a folder (its files in name order, each name then content). */

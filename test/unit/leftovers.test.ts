@@ -68,7 +68,7 @@ describe('sweeping', () => {
 });
 
 describe('manifest confinement', () => {
-  const base = { name: 'db-20260101T000000Z', file: 'db-20260101T000000Z.dump', createdAt: '2026-01-01T00:00:00Z' };
+  const base = { manifestVersion: 2, name: 'db-20260101T000000Z', file: 'db-20260101T000000Z.dump', createdAt: '2026-01-01T00:00:00Z', sha256: 'ab'.repeat(32), sizeBytes: 10, format: 'custom' };
   const check = (m: object) => manifestProblem(os.tmpdir(), 'db-20260101T000000Z.manifest.json', m)?.reason;
 
   it('accepts a plain name that belongs to the backup and refuses everything else', () => {
@@ -78,6 +78,17 @@ describe('manifest confinement', () => {
       expect(check({ ...base, file }), String(file)).toMatch(/"file"/);
     }
     expect(check({ ...base, name: '../x' })).toMatch(/"name"/);
+  });
+
+  it('refuses what verify and restore would read wrong: a missing or odd sha256, size, format or version (they threw a TypeError)', () => {
+    const { sha256: _sha, ...noSha } = base;
+    expect(check(noSha)).toBe('its "sha256" undefined is not a SHA-256 (64 hex digits)');
+    expect(check({ ...base, sha256: 123 })).toMatch(/"sha256" 123/);
+    const { sizeBytes: _size, ...noSize } = base;
+    expect(check(noSize)).toMatch(/"sizeBytes" undefined is not a size in bytes/);
+    expect(check({ ...base, sizeBytes: -1 })).toMatch(/"sizeBytes" -1/);
+    expect(check({ ...base, format: 'zip' })).toMatch(/"format" "zip"/);
+    expect(check({ ...base, manifestVersion: 99 })).toMatch(/"manifestVersion" 99 is not one this version of cmmc-db reads \(1 to 2\)/);
   });
 });
 
