@@ -16,7 +16,7 @@ import { CmmcError } from '../src/errors.js';
 import { migrate, type RunResult } from '../src/migrate/index.js';
 import { BACKENDS, serverBackend, type TestTarget } from './helpers/backends.js';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase } from './helpers/server.js';
 
 interface Rev {
   id: string;
@@ -446,6 +446,30 @@ describe('findings 8-10 through the CLI (server)', () => {
     } finally {
       rmSync(backups, { recursive: true, force: true });
       await target.drop();
+    }
+  }, 120_000);
+
+  it('13: a role without privileges: current and upgrade say what to do about the permission error', async () => {
+    const target = await serverBackend.create();
+    const role = `cmmc_noperm_${process.pid}`;
+    try {
+      const dir = folder([{ id: 'q1' }, { id: 'q2', down: ['q1'] }]);
+      ok(await op(target, dir, 'upgrade', 'q1'));
+      await adminQuery(`CREATE ROLE ${role} LOGIN`);
+      const url = new URL(target.env.DATABASE_URL!);
+      url.username = role;
+      for (const args of [['current'], ['upgrade', 'head']]) {
+        const r = await runCli([...args, '--url', url.toString()], { env: { CMMC_MIGRATIONS_DIR: dir } });
+        expect(r.exitCode, args.join(' ')).toBe(1);
+        const line = r.stderr.split('\n').find((l) => l.startsWith('error:'))!;
+        expect(line, args.join(' ')).toContain('[42501]');
+        expect(line, args.join(' ')).toContain('connect as the schema owner');
+        expect(line, args.join(' ')).toContain('with --url, a URL naming the owner');
+      }
+      rmSync(dir, { recursive: true });
+    } finally {
+      await target.drop();
+      await adminQuery(`DROP ROLE IF EXISTS ${role}`);
     }
   }, 120_000);
 

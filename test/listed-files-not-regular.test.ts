@@ -95,6 +95,8 @@ describe('files found in a folder that are not regular files', () => {
     execFileSync('mkfifo', [path.join(other, 'cmmc-db.config.json')]);
     const c = await runCli(['history'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });
     expect(c.exitCode, c.stderr).toBe(0);
+    // Not read, and said so (it was silent).
+    expect(c.stderr).toContain(`warning: ${path.join(other, 'cmmc-db.config.json')} is not a regular file (a FIFO, socket or device), so it was not read — replace it with a file`);
     // Asked for one of its environments: the line says why the file was not read (it said "no file").
     const e = await runCli(['history', '--env', 'staging'], { env: { ...env, CMMC_PROJECT_DIR: other }, ...DEADLINE });
     expect(e.exitCode, e.stderr).toBe(2);

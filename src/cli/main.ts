@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PACKAGE_DIR } from '../config/config.js';
-import { findProjectRoot } from '../config/project-root.js';
+import { findProjectRoot, unreadConfigIn } from '../config/project-root.js';
 import { CmmcError, EXIT } from '../errors.js';
 import { CliContext } from './context.js';
 import { commandName, commandsFor } from './commands/index.js';
@@ -145,7 +145,13 @@ export async function run(argv: string[]): Promise<number> {
  * from a subfolder reads the same file) without overriding what the environment already says.
  */
 async function loadDotenv(): Promise<void> {
-  const file = path.join(findProjectRoot(process.cwd()).root, '.env');
+  const project = findProjectRoot(process.cwd());
+  // A config file that is a folder, a FIFO or a dangling link is not read (configFileIn): said, not silent.
+  if (!project.configFile) {
+    const unread = unreadConfigIn(project.root);
+    if (unread) process.stderr.write(`warning: ${unread.file} ${unread.what} — ${unread.hint}\n`);
+  }
+  const file = path.join(project.root, '.env');
   // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
   if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
   // The file dotenv will read: DOTENV_PATH (or DOTENV_CONFIG_PATH, dotenv's older name) names one in

@@ -27,10 +27,19 @@ export function describeError(err: unknown, command?: string): { code: string; m
   if (err instanceof CmmcError) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
     const e = err as { code: string; message: string };
-    return { code: e.code, message: `${scrub(e.message)} [${e.code}]` };
+    const hint = SQLSTATE_HINTS[e.code];
+    return { code: e.code, message: `${scrub(e.message)} [${e.code}]`, ...(hint ? { hint } : {}) };
   }
   return { code: 'error', message: scrub(err instanceof Error ? err.message : String(err)) };
 }
+
+/** What to do about a server error that reaches the user as it is (SQLSTATE, PostgreSQL's appendix A). */
+const SQLSTATE_HINTS: Record<string, string> = {
+  '42501':
+    'the role this command connects as lacks that privilege: connect as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or have it granted',
+  '55P03': 'another session holds a lock this needs: run it again when that is done ("cmmc-db doctor connections.blocked" shows which)',
+  '57014': 'it ran longer than the statement timeout (CMMC_STATEMENT_TIMEOUT, or --statement-timeout where the command has it)',
+};
 
 const FS_WHAT: Record<string, [string, string]> = {
   ENOENT: ['does not exist', 'create it, or fix the path'],

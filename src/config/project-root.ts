@@ -146,7 +146,7 @@ function configFileIn(dir: string): string | undefined {
  * A config file in `dir` that is there but was not read (`configFileIn` takes regular files only):
  * what it is instead, and the fix. Undefined when there is none.
  */
-function unreadConfigIn(dir: string, wanted: string): { file: string; what: string; hint: string } | undefined {
+export function unreadConfigIn(dir: string, wanted = 'the settings'): { file: string; what: string; hint: string } | undefined {
   for (const file of CONFIG_FILES.map((f) => path.join(dir, f))) {
     const link = lstatSync(file, { throwIfNoEntry: false });
     if (!link || isRegularFile(file)) continue;

@@ -639,7 +639,7 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
       : e.code === '57014'
         ? `it ran longer than the statement timeout; allow longer with --statement-timeout (0 = none), or make the revision faster`
         : e.code === '42501'
-          ? `the role this run connects as lacks a privilege it needs: run migrations as the schema owner (DB_OWNER_USER), or grant it`
+          ? `the role this run connects as lacks a privilege it needs: run migrations as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or grant it`
           : `fix ${rev.fileName} and run ${operation} again`;
   return {
     ...base,
