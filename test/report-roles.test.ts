@@ -4,7 +4,7 @@
  * read as the application role they are its tenant-limited view, and the evidence says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliJson } from './helpers/cli.js';
+import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 
 describe('report evidence counts with the platform roles', () => {
@@ -33,6 +33,14 @@ describe('report evidence counts with the platform roles', () => {
 
   const item = (data: any, practice: string) => data.evidence.items.find((i: any) => i.practices.includes(practice));
   const figure = (data: any, practice: string, label: string) => item(data, practice).figures.find((f: any) => f.label === label).value;
+
+  it('upgrade runs as the schema owner and the "database:" line names the owner, not the application role', async () => {
+    const r = await runCli(['upgrade', 'head'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`database: ${owner}@127.0.0.1:5432/${db} (from DB_*)`);
+    const read = await runCli(['current'], { env });
+    expect(read.stderr).toContain(`database: ${app}@127.0.0.1:5432/${db} (from DB_*)`);
+  });
 
   it('as the owner: every tenant is counted, and the application role is named without ownership', async () => {
     const r = await runCliJson(['report'], { url: `postgres://${owner}:owner-Pw-2@127.0.0.1:5432/${db}` });

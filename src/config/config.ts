@@ -162,7 +162,8 @@ function ownerOf(conn: ConnParams, env: NodeJS.ProcessEnv): { ownerUrl?: string 
 
 /** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
 export function asOwner(config: CmmcConfig): CmmcConfig {
-  return config.ownerUrl ? { ...config, url: config.ownerUrl } : config;
+  // The resolved parameters too: they name the user on the "database:" line (it named the application role).
+  return config.ownerUrl ? { ...config, url: config.ownerUrl, conn: connParamsOf(config.ownerUrl) } : config;
 }
 
 /** A URL built from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME (then `PG*`, then defaults). */
