@@ -449,6 +449,30 @@ describe('findings 8-10 through the CLI (server)', () => {
     }
   }, 120_000);
 
+  it('14: overlapping version rows (a row below another, left by hand): current, check and upgrade say so and how to rewrite them', async () => {
+    const target = await serverBackend.create();
+    try {
+      const dir = folder([{ id: 'o1' }, { id: 'o2', down: ['o1'] }, { id: 'o3', down: ['o2'] }]);
+      const env = { ...target.env, CMMC_MIGRATIONS_DIR: dir };
+      ok(await op(target, dir, 'upgrade', 'o2'));
+      await target.query("INSERT INTO public.cmmc_schema_version VALUES ('o1')");
+      const current = await runCli(['current'], { env });
+      expect(current.stderr).toContain('o1: below another row of the version table (next: rewrite the version table without o1 (below another row): cmmc-db stamp --purge o2');
+      const check = await runCli(['check', '--no-drift'], { env });
+      expect(check.exitCode).toBe(1);
+      expect(check.stderr).toContain('the version table holds o1 below another of its rows (rows overlap)');
+      const up = await runCliJson(['upgrade', 'heads'], { env });
+      expect(up.exitCode).toBe(1);
+      expect(up.data).toMatchObject({ status: 'refused', error: { code: 'migrate.overlapping-rows', hint: expect.stringContaining('cmmc-db stamp --purge o2') } });
+      const fixed = await runCli(['stamp', '--purge', 'o2', '--yes'], { env });
+      expect(fixed.exitCode, fixed.stderr).toBe(0);
+      expect(ok(await op(target, dir, 'upgrade', 'heads')).steps.map((st) => st.revision)).toEqual(['o3']);
+      rmSync(dir, { recursive: true });
+    } finally {
+      await target.drop();
+    }
+  }, 120_000);
+
   it('13: a role without privileges: current and upgrade say what to do about the permission error', async () => {
     const target = await serverBackend.create();
     const role = `cmmc_noperm_${process.pid}`;

@@ -346,6 +346,13 @@ export function planRun(
 ): { plan: PlannedStep<Revision>[]; ops: VersionOp[][]; rowsAfter: string[][] } {
   const { graph } = script;
   refuseUnknown(script, from.filter((r) => !graph.has(r)), false);
+  const overlapping = graph.overlappingRows(from);
+  if (overlapping.length) {
+    const kept = from.filter((r) => !overlapping.includes(r));
+    throw new CmmcError('migrate.overlapping-rows', `the version table holds ${overlapping.join(', ')} below another of its rows (${kept.join(', ')}): the rows overlap, and no walk starts from them`, {
+      hint: `rewrite it without them: cmmc-db stamp --purge ${kept.join(' ')} (check first that those are what is applied: cmmc-db history --indicate-current)`,
+    });
+  }
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(from, target) : graph.downgradeSteps(from, target)));
   if (operation === 'upgrade' && !allowChanged && plan.length) {
     const files = changed();

@@ -54,7 +54,12 @@ export function summarize(script: Script, rev: Revision, db?: { applied: Set<str
  * several heads (`head` is refused as ambiguous there); with version rows no file declares (every
  * upgrade refuses those), what to do about them instead.
  */
-export function nextUpgradeStep(status: { heads: string[]; unknown: string[] }): string {
+export function nextUpgradeStep(status: { heads: string[]; unknown: string[]; current?: string[]; overlapping?: string[] }): string {
+  if (status.overlapping?.length && status.current) {
+    // The rows without the ones below others: what the table would hold had the engine written it.
+    const kept = status.current.filter((r) => !status.overlapping!.includes(r));
+    return `rewrite the version table without ${status.overlapping.join(', ')} (below another row): cmmc-db stamp --purge ${kept.join(' ')} (upgrade refuses overlapping rows)`;
+  }
   if (status.unknown.length) {
     const them = status.unknown.length === 1 ? 'it' : 'them';
     return `point --migrations-dir at the folder that declares ${status.unknown.join(', ')}, or restore the file (upgrade refuses until one declares ${them}; cmmc-db stamp --purge REV rewrites the version table)`;

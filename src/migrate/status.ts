@@ -24,6 +24,12 @@ export interface Status {
   atHead: boolean;
   /** Version rows that no revision file declares. */
   unknown: string[];
+  /**
+   * Version rows below another row (its ancestor, by down revision or dependency): the engine never
+   * leaves both, and every upgrade refuses them ("overlaps with other requested revisions"). A
+   * hand-edited table, or one copied between databases.
+   */
+  overlapping: string[];
 }
 
 async function tableExists(q: RunQuery, qualified: string): Promise<boolean> {
@@ -63,7 +69,8 @@ export function computeStatus(script: Script, current: string[], checksums: Map<
   const applied = graph.appliedSet(current.filter((r) => graph.has(r)));
   const pending = graph.ordered.filter((r) => !applied.has(r.revision)).map((r) => r.revision);
   const changed = changedFiles(script, applied, checksums);
-  return { current, heads: graph.heads, pending, changed, atHead: pending.length === 0 && unknown.length === 0, unknown };
+  const overlapping = graph.overlappingRows(current);
+  return { current, heads: graph.heads, pending, changed, atHead: pending.length === 0 && unknown.length === 0 && overlapping.length === 0, unknown, overlapping };
 }
 
 const viaPostgres =

@@ -203,6 +203,21 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     return this.ancestors(rows);
   }
 
+  /**
+   * The rows (of those the graph knows) below another of `rows` by down revision. Alembic's version
+   * table never holds both (a row moves up as its descendants are applied), so these are left by
+   * hand or by a copy, and a walk from them is refused as overlapping. A row that another row only
+   * depends on is legitimate (Alembic keeps it: `downgrade` of the dependency's branch leaves both).
+   */
+  overlappingRows(rows: string[]): string[] {
+    const known = [...new Set(rows.filter((r) => this.has(r)))];
+    const below = new Set<string>();
+    for (const row of known) {
+      for (const a of this.map.ancestorNodes([this.map.rev(row)], false)) if (a.revision !== row) below.add(a.revision);
+    }
+    return known.filter((r) => below.has(r));
+  }
+
   /** The revisions an identifier names, as Alembic's get_revisions: an id, prefix, label, `heads`, `label@head`, `REV@head`... */
   resolveRevisions(ref: string): string[] {
     return this.run(() =>

@@ -37,6 +37,8 @@ export interface StatusReport {
     pending: { revision: string; message: string; file: string }[];
     /** Ids in the version table that no file declares. */
     unknown: string[];
+    /** Rows below another row (see `Status.overlapping` in src/migrate/status.ts). */
+    overlapping: string[];
     /** Applied revisions whose file changed since. */
     changed: string[];
   };
@@ -97,6 +99,7 @@ export async function readStatus(handle: DbHandle, options: { script?: Script; b
       return { revision: id, message: r.message, file: r.file };
     }),
     unknown: status.unknown,
+    overlapping: status.overlapping,
     changed: status.changed.map((c) => c.revision),
   };
   const files = await seedStatus(handle);

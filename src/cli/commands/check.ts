@@ -30,7 +30,8 @@ export const register: RegisterCommand = (program, ctx) => {
           return ok ? 0 : 1;
         }
         if (status.unknown.length) ctx.out.error(`the database is at ${status.unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`);
-        if (status.pending.length) {
+        if (status.overlapping.length) ctx.out.error(`the version table holds ${status.overlapping.join(', ')} below another of its rows (rows overlap); next: ${nextUpgradeStep(status)}`);
+        if (status.pending.length && !status.overlapping.length) {
           ctx.out.error(`the database is not at the heads (${status.heads.join(', ')}): ${status.pending.length} revision(s) pending: ${status.pending.join(', ')}`);
           ctx.out.info(`next: ${nextUpgradeStep(status)}`);
         }

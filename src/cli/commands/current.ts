@@ -50,7 +50,8 @@ export const register: RegisterCommand = (program, ctx) => {
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }
-        if (status.unknown.length) ctx.out.info(`${status.unknown.join(', ')}: no file declares ${status.unknown.length === 1 ? 'it' : 'them'} (next: ${next})`);
+        if (status.overlapping.length) ctx.out.info(`${status.overlapping.join(', ')}: below another row of the version table (next: ${next})`);
+        else if (status.unknown.length) ctx.out.info(`${status.unknown.join(', ')}: no file declares ${status.unknown.length === 1 ? 'it' : 'them'} (next: ${next})`);
         else if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: ${next})`);
         return 0;
       }),

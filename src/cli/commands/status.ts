@@ -51,7 +51,7 @@ export const register: RegisterCommand = (program, ctx) => {
             ? `backup: newest verified ${backup.newest.name}, ${formatAge(new Date(backup.newest.createdAt))} old${backup.newest.restoreTested ? ', restore-tested' : ''}`
             : `backup: no verified backup of ${report.database} in ${backup.dir}`,
         );
-        if (!r.atHead) ctx.out.info(ctx.out.c.dim(`next: ${nextUpgradeStep({ heads: r.heads, unknown: r.unknown })}`));
+        if (!r.atHead) ctx.out.info(ctx.out.c.dim(`next: ${nextUpgradeStep(r)}`));
         else if (seeds.status === 'pending' || seeds.status === 'changed') ctx.out.info(ctx.out.c.dim('next: cmmc-db seed'));
         else if (!backup.newest) ctx.out.info(ctx.out.c.dim('next: cmmc-db backup create && cmmc-db backup verify'));
         return 0;
