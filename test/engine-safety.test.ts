@@ -82,9 +82,21 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
 
       const allowed = await runCli(['upgrade', 'head', '--allow-changed'], { env });
       expect(allowed.exitCode).toBe(0);
+      expect(allowed.stderr).toContain('warning: applied revision 1a0000000001 changed since it was applied: 1a0000000001_widgets.ts');
       expect(await versionRows(target)).toEqual(['1a0000000005']);
       // still reported until the file is restored: the log keeps the checksum it was applied with
       expect((await runCliJson(['check'], { env })).data.changed).toHaveLength(1);
+      // The rest is the engine's, alike on both backends: on the server only (the embedded runs are slow).
+      if (backend.name === 'embedded') return;
+      // Nothing to upgrade: it goes ahead (exit 0), and says so rather than nothing.
+      const none = await runCliJson(['upgrade', 'head'], { env });
+      expect(none.exitCode).toBe(0);
+      expect(none.data.changed).toEqual([{ revision: '1a0000000001', file: '1a0000000001_widgets.ts' }]);
+      expect(none.stderr).toContain('warning: applied revision 1a0000000001 changed since it was applied');
+      // A downgrade through it runs the down section as the file is now: said.
+      const down = await runCli(['downgrade', 'base', '--yes'], { env });
+      expect(down.exitCode, down.stderr).toBe(0);
+      expect(down.stderr).toContain('applied revision 1a0000000001 changed since it was applied: 1a0000000001_widgets.ts (its down section ran as the file is now)');
     } finally {
       fx.cleanup();
       await target.drop();

@@ -171,6 +171,7 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   const { operation } = result;
   if (ctx.out.json) ctx.out.data({ ...result, ...extra });
   const now = result.to.length ? result.to.join(', ') : 'base';
+  for (const c of result.changed ?? []) ctx.out.warn(`applied revision ${c.revision} changed since it was applied: ${c.file}${result.operation === 'downgrade' ? ' (its down section ran as the file is now)' : ''}`);
   if (result.failed) {
     if (!ctx.out.json && result.steps.length) ctx.out.info(`${result.steps.length} revision${result.steps.length === 1 ? '' : 's'} applied before the failure; the database is now at ${now}`);
     const e = result.failed.error;

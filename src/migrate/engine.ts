@@ -79,6 +79,11 @@ export interface RunResult {
   /** The steps applied (committed), in order. */
   steps: StepResult[];
   failed?: FailedStep;
+  /**
+   * Applied revisions whose file changed since they were applied, when the run went ahead anyway:
+   * nothing to upgrade, `allowChanged`, or a downgrade (which runs the file's down section as it is now).
+   */
+  changed?: { revision: string; file: string }[];
   totalMs: number;
 }
 
@@ -153,7 +158,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
             if (failed) return [...run.rows].sort();
             throw err;
           });
-      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), totalMs: Math.round(performance.now() - started) };
+      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), ...(run.changed?.length ? { changed: run.changed } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
       // A lost session released its advisory lock and its settings when it ended.
       if (!sessionLost) {
@@ -385,7 +390,11 @@ async function runSteps(
   out: StepResult[],
   state: RunState,
 ): Promise<void> {
-  const { plan, ops, rowsAfter } = planRun(script, operation, target, from, () => changedFiles(script, script.graph.appliedSet(from), checksums), options.allowChanged);
+  const changed = () => changedFiles(script, script.graph.appliedSet(from), checksums);
+  const { plan, ops, rowsAfter } = planRun(script, operation, target, from, changed, options.allowChanged);
+  // Not a refusal here (nothing to upgrade, --allow-changed, a downgrade), but said: the checksums were
+  // read in the run's first flight, so this costs no round trip.
+  state.changed = operation === 'upgrade' ? changed() : changed().filter((c) => plan.some((step) => step.revision.revision === c.revision));
   const appliedBy = appliedByExpression();
   let bootstrapped = false;
   for (const [i, step] of plan.entries()) {
@@ -496,6 +505,8 @@ interface RunState {
   asyncCommits: boolean;
   /** The last step committed so: flush before the run ends. */
   unflushed: boolean;
+  /** Applied revisions whose file changed since they were applied (reported in the result). */
+  changed?: { revision: string; file: string }[];
 }
 
 /**
