@@ -138,7 +138,7 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
 const documented = new WeakSet<object>();
 
 /** With --json, a refused run still prints one document (status "refused") before the error line. */
-export function refusal(ctx: CliContext, operation: string, target: string, err: unknown): unknown {
+function refusal(ctx: CliContext, operation: string, target: string, err: unknown): unknown {
   // Synchronous: interrupted (Ctrl-C while waiting for the lock), the process exits soon after.
   if (ctx.out.json && err && typeof err === 'object' && !documented.has(err)) {
     const error = wasInterrupted() ? { code: 'interrupted', message: `${operation} was interrupted before any revision ran` } : describeError(err, operation);
