@@ -18,7 +18,9 @@ describe('a failed command under --json', () => {
     const cases: [string[], number, string][] = [
       [['health', '--url', refused], 1, 'connect.refused'],
       [['current', '--url', refused], 1, 'connect.refused'],
-      [['doctor', 'indexes', '--url', refused], 1, 'connect.refused'],
+      // The doctor speaks the monitoring convention: an unreachable database is CRITICAL (2), not a warning (1).
+      [['doctor', 'indexes', '--url', refused], 2, 'connect.refused'],
+      [['doctor', '--url', 'postgres://postgres@127.0.0.1:5432/cmmc_no_such_database'], 2, 'connect.database'],
       [['backup', 'verify', 'nosuch-20260101T000000Z', '--dir', work, '--url', refused], 1, 'backup.not-found'],
       [['current', '--bogus-option'], 2, 'usage'],
     ];

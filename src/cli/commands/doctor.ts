@@ -88,7 +88,9 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   const recordLib = options.record ? await import('../../doctor/record.js') : undefined;
   const retentionDays = recordLib?.checkRetentionDays(options.retentionDays ?? recordLib.DEFAULT_RETENTION_DAYS);
 
-  const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS);
+  const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS).catch(async (err: unknown) => {
+    throw await unreachableIsCritical(err);
+  });
   const spinner = await ctx.out.spinner('running checks');
   let report;
   try {
@@ -129,6 +131,17 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   ctx.out.info(`${report.database}: ${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail, ${count('unknown')} unknown${count('skipped') ? `, ${count('skipped')} skipped` : ''} (exit ${report.exitCode})`);
   if (recordError) throw recordError;
   return report.exitCode;
+}
+
+/**
+ * A database that cannot be reached is the worst finding there is, so under the monitoring convention
+ * the doctor speaks it exits 2 (CRITICAL), as the monitoring plugins' check_pgsql does, not 1 (which
+ * a monitor reads as a mere warning). Other errors keep their own exit code.
+ */
+async function unreachableIsCritical(err: unknown): Promise<unknown> {
+  const { CmmcError } = await import('../../errors.js');
+  if (!(err instanceof CmmcError) || !err.code.startsWith('connect.')) return err;
+  return new CmmcError(err.code, err.message, { hint: err.hint, exitCode: 2, cause: err });
 }
 
 /**
