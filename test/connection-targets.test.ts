@@ -126,6 +126,21 @@ describe('passwords from the password file on a cluster that checks them', () =>
     expect(open.stderr).toMatch(new RegExp(`^warning: password file "${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" has group or world access; permissions should be u=rw \\(0600\\) or less$`, 'm'));
   });
 
+  it('a refused password is blamed on where it came from: the password file\'s line, or PGPASSWORD', async () => {
+    const file = path.join(work, 'stale-pass');
+    writePass(file, [`*:*:*:postgres:stale-password`]);
+    const url = `postgresql://postgres@127.0.0.1:${cluster.port}/postgres`;
+    const stale = await runCliJson(['health'], { url, env: { HOME: path.join(work, 'empty-home'), PGPASSFILE: file } });
+    expect(stale.exitCode).toBe(1);
+    expect(stale.data.error).toMatchObject({ code: 'connect.password' });
+    expect(stale.data.error.hint).toBe(
+      `the password for "postgres" came from the password file ${file}: fix its line for this host, port, database and user, or give the password in DATABASE_URL or PGPASSWORD`,
+    );
+    const env = await runCliJson(['health'], { url, env: { HOME: path.join(work, 'empty-home'), PGPASSWORD: 'stale-password' } });
+    expect(env.data.error.hint).toBe('check PGPASSWORD');
+    expect(stale.stderr + env.stderr + JSON.stringify([stale.data, env.data])).not.toContain('stale-password');
+  });
+
   it('the PG* variables alone name the target (PGPASSWORD never printed)', async () => {
     const r = await runCliJson(['health'], { env: { PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: 'postgres', PGPASSWORD: PASSWORD, PGDATABASE: 'postgres' } });
     expect(r.exitCode, r.stderr).toBe(0);

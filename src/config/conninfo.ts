@@ -122,7 +122,16 @@ export interface ConnParams {
   targetSessionAttrs: TargetSessionAttrs;
   /** Other keywords that were given, kept to pass on to libpq's own tools. */
   extra: Partial<Record<ConnKeyword, string>>;
+  /**
+   * The `PG*` variable that supplied each of these settings, where one did (the URL, the keywords or
+   * DB_* left it out): so that a hint names the variable to fix, not the URL that never held it.
+   * Absent when no such variable filled anything in.
+   */
+  fromPgEnv?: Partial<Record<PgEnvField, string>>;
 }
+
+/** The settings whose provenance a hint can name. */
+export type PgEnvField = 'host' | 'port' | 'dbname' | 'user' | 'password';
 
 /** The default connect_timeout in seconds when none is given (libpq waits for ever; we do not). */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
@@ -373,7 +382,12 @@ export interface ResolveDefaults {
  */
 export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = process.env, defaults: ResolveDefaults = {}, from = 'the connection'): ConnParams {
   const pgEnv = optionsFromPgEnv(env);
-  const o: ConnOptions = { ...pgEnv, ...stripEmpty(given) };
+  const stated = stripEmpty(given);
+  const o: ConnOptions = { ...pgEnv, ...stated };
+  const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
+  for (const field of ['host', 'port', 'dbname', 'user', 'password'] as const) {
+    if (stated[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
+  }
   if (o.service) {
     throw bad(`${from} names a service ("${o.service}"); connection service files are not supported here`, 'put the service\'s host, port, dbname and user in DATABASE_URL instead');
   }
@@ -422,6 +436,7 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
     ...(o.options ? { options: o.options } : {}),
     targetSessionAttrs: tsa,
     extra,
+    ...(Object.keys(fromPgEnv).length ? { fromPgEnv } : {}),
   };
 }
 

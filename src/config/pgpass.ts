@@ -43,6 +43,18 @@ export function passfilePath(conn: Pick<ConnParams, 'passfile'>, env: NodeJS.Pro
   return path.join(env.HOME || os.homedir(), '.pgpass');
 }
 
+/** The password file that answered for each target this process asked about (key: `targetKey`). */
+const answeredBy = new Map<string, string>();
+const targetKey = (conn: Pick<ConnParams, 'hosts' | 'dbname' | 'user'>) => JSON.stringify([conn.hosts.map((h) => [h.host, h.port]), conn.dbname, conn.user]);
+
+/**
+ * The password file that supplied the password for this target in this process, if one did: so that
+ * a refused password is blamed on that file's line, not on a password nobody gave.
+ */
+export function passfileThatAnswered(conn: Pick<ConnParams, 'hosts' | 'dbname' | 'user'>): string | undefined {
+  return answeredBy.get(targetKey(conn));
+}
+
 /**
  * The password for `conn` from the password file, trying its hosts in order; undefined when the
  * file is absent, unsafe (group/world readable: libpq ignores it too) or has no matching line.
@@ -60,7 +72,10 @@ export async function passwordFromPassfile(conn: ConnParams, env: NodeJS.Process
   for (const h of conn.hosts) {
     const info = { host: h.socket ? 'localhost' : h.host, port: String(h.port), database: conn.dbname, user: conn.user };
     const found = await new Promise<string | undefined>((resolve) => helper.getPassword(info, createReadStream(file), resolve));
-    if (found !== undefined) return found;
+    if (found !== undefined) {
+      answeredBy.set(targetKey(conn), file);
+      return found;
+    }
   }
   return undefined;
 }

@@ -140,7 +140,10 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     // Nothing to wait for after a failed connect: end at once.
     await sql.end({ timeout: 0 }).catch(() => {});
     await stopEmbedded?.();
-    throw connectError(err, conn, config.source);
+    // The config's own target knows which PG* variable filled in what its URL left out (the hint
+    // names it); a URL the caller substituted does not.
+    const fromPgEnv = url === config.url ? config.conn?.fromPgEnv : undefined;
+    throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, config.source);
   }
   return handle;
 }

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import postgres from 'postgres';
 import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams } from '../config/conninfo.js';
-import { passwordFromPassfile } from '../config/pgpass.js';
+import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { connectionError } from './errors.js';
 import { readBounded } from '../fs-private.js';
@@ -160,7 +160,16 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
  */
 export function connectError(err: unknown, conn: ConnParams, source?: string): unknown {
   if (err instanceof CmmcError) return err;
-  return connectionError(err, { host: describeHosts(conn), user: conn.user, database: conn.dbname, passwordGiven: conn.password !== undefined, source }) ?? err;
+  const target = {
+    host: describeHosts(conn),
+    user: conn.user,
+    database: conn.dbname,
+    passwordGiven: conn.password !== undefined,
+    ...(conn.password === undefined ? { passfile: passfileThatAnswered(conn) } : {}),
+    source,
+    fromPgEnv: conn.fromPgEnv,
+  };
+  return connectionError(err, target) ?? err;
 }
 
 /** Marker errors of the bounded connect. */

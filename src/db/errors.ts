@@ -12,17 +12,35 @@ interface PgLikeError {
   port?: number;
 }
 
+type Field = 'host' | 'port' | 'dbname' | 'password';
+
+/** How a hint names one setting of a target that came from `source` (`CmmcConfig.source`). */
+function fieldIn(source: string | undefined, field: Field): string {
+  if (source === 'DB_*') return { host: 'DB_HOST', port: 'DB_PORT', dbname: 'DB_NAME', password: 'DB_PASSWORD' }[field];
+  if (source === 'PG*') return { host: 'PGHOST', port: 'PGPORT', dbname: 'PGDATABASE', password: 'PGPASSWORD' }[field];
+  return `the ${{ host: 'host', port: 'port', dbname: 'database name', password: 'password' }[field]} in ${source}`;
+}
+
 /**
- * Where the hint tells the user to fix a setting, by where the target came from (`CmmcConfig.source`:
- * `--url`, `DATABASE_URL`, `DB_*`, `PG*`, or a config file's environment); both names when unknown.
+ * Where the hint tells the user to fix a setting: by where the target came from (`CmmcConfig.source`:
+ * `--url`, `DATABASE_URL`, `DB_*`, `PG*`, or a config file's environment), and by the `PG*` variable
+ * that filled in what that source left out (`fromPgEnv`: a URL without a port takes PGPORT's, as libpq
+ * does, so the fix is PGPORT, not the URL). Both usual names when the source is unknown.
  */
-function settingIn(source: string | undefined, what: 'host' | 'database' | 'password'): string {
-  const url = { host: 'the host or port', database: 'the database name', password: 'the password' }[what];
-  if (source === '--url' || source === 'DATABASE_URL') return `${url} in ${source}`;
-  if (source === 'DB_*') return { host: 'DB_HOST/DB_PORT', database: 'DB_NAME', password: 'DB_PASSWORD' }[what];
-  if (source === 'PG*') return { host: 'PGHOST/PGPORT', database: 'PGDATABASE', password: 'PGPASSWORD' }[what];
-  if (source) return `${url} in ${source}`;
-  return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
+function settingOf(source: string | undefined, what: 'host' | 'database' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
+  const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], password: ['password'] as Field[] }[what];
+  const envNames = fields.filter((f) => fromPgEnv[f]).map((f) => fromPgEnv[f]!);
+  const own = fields.filter((f) => !fromPgEnv[f]);
+  if (!source) {
+    if (envNames.length) return envNames.join('/');
+    return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
+  }
+  if (!envNames.length) {
+    if (source === 'DB_*' || source === 'PG*') return fields.map((f) => fieldIn(source, f)).join('/');
+    return `${{ host: 'the host or port', database: 'the database name', password: 'the password' }[what]} in ${source}`;
+  }
+  if (source === 'PG*' || !own.length) return envNames.join('/');
+  return `${envNames.join('/')} or ${own.map((f) => fieldIn(source, f)).join('/')}`;
 }
 
 /**
@@ -30,13 +48,30 @@ function settingIn(source: string | undefined, what: 'host' | 'database' | 'pass
  * `target.host` is the `host:port` list as shown to users (`describeHosts`); `target.source` is
  * where the target came from (`CmmcConfig.source`), so that the hint names what to fix.
  */
-export function connectionError(err: unknown, target: { host: string; user: string; database: string; passwordGiven?: boolean; source?: string }): CmmcError | undefined {
+export function connectionError(
+  err: unknown,
+  target: {
+    host: string;
+    user: string;
+    database: string;
+    passwordGiven?: boolean;
+    /** The password file whose line supplied the password (none was given). */
+    passfile?: string;
+    source?: string;
+    fromPgEnv?: Partial<Record<string, string>>;
+  },
+): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
   const where = target.host;
-  const { source } = target;
-  const passwordHint = target.passwordGiven === false
+  const { source, fromPgEnv } = target;
+  const settingIn = (what: 'host' | 'database' | 'password') => settingOf(source, what, fromPgEnv);
+  const passwordHint = target.passfile
+    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'} or PGPASSWORD`
+    : target.passwordGiven === false
     ? `no password was given and none matched in the password file: put it in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
-    : `check ${settingIn(source, 'password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
+    : fromPgEnv?.password
+      ? `check ${fromPgEnv.password}`
+      : `check ${settingIn('password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
   switch (e.code) {
     case 'NOT_POSTGRES':
       return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
@@ -45,7 +80,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
       });
     case 'ECONNREFUSED':
       return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: connection refused`, {
-        hint: `start the server (scripts/setup-postgres.sh) or fix ${settingIn(source, 'host')}`,
+        hint: `start the server (scripts/setup-postgres.sh) or fix ${settingIn('host')}`,
         cause: err,
       });
     case 'ENOENT':
@@ -56,7 +91,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new CmmcError('connect.host', `cannot resolve the database host of ${where}`, {
-        hint: `check ${settingIn(source, 'host')}`,
+        hint: `check ${settingIn('host')}`,
         cause: err,
       });
     case 'CONNECT_TIMEOUT':
@@ -77,7 +112,7 @@ export function connectionError(err: unknown, target: { host: string; user: stri
       });
     case '3D000':
       return new CmmcError('connect.database', `database "${target.database}" does not exist on ${where}`, {
-        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn(source, 'database')}`,
+        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn('database')}`,
         cause: err,
       });
     case '57P03':
