@@ -1,7 +1,7 @@
 /** Renders any error as one line on stderr (a stack trace only with --debug). */
 import { CmmcError } from '../errors.js';
 import { redactUrl } from '../config/config.js';
-import { connectionLostError } from '../db/errors.js';
+import { connectionLostError, sqlStateFix } from '../db/errors.js';
 import type { Output } from './output.js';
 
 /**
@@ -27,19 +27,11 @@ export function describeError(err: unknown, command?: string): { code: string; m
   if (err instanceof CmmcError) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
     const e = err as { code: string; message: string };
-    const hint = SQLSTATE_HINTS[e.code];
+    const hint = sqlStateFix(e.code);
     return { code: e.code, message: `${scrub(e.message)} [${e.code}]`, ...(hint ? { hint } : {}) };
   }
   return { code: 'error', message: scrub(err instanceof Error ? err.message : String(err)) };
 }
-
-/** What to do about a server error that reaches the user as it is (SQLSTATE, PostgreSQL's appendix A). */
-const SQLSTATE_HINTS: Record<string, string> = {
-  '42501':
-    'the role this command connects as lacks that privilege: connect as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or have it granted',
-  '55P03': 'another session holds a lock this needs: run it again when that is done ("cmmc-db doctor connections.blocked" shows which)',
-  '57014': 'it ran longer than the statement timeout (CMMC_STATEMENT_TIMEOUT, or --statement-timeout where the command has it)',
-};
 
 const FS_WHAT: Record<string, [string, string]> = {
   ENOENT: ['does not exist', 'create it, or fix the path'],

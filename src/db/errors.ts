@@ -191,3 +191,27 @@ export function connectionLostError(err: unknown, doing: string, state: string, 
   while (e && !(e.code && LOST_CODES.has(e.code)) && e.cause) e = e.cause as typeof e;
   return new CmmcError('connect.lost', `the connection to PostgreSQL was lost during ${doing}: ${lostReason(e)}; ${state}`, { hint: next, cause: err });
 }
+
+/**
+ * What to do about a server error that reaches the user as it is, by its SQLSTATE (PostgreSQL's
+ * appendix A): a lock held by another session (55P03), a statement timeout (57014), a missing
+ * privilege (42501). Not every failure is the caller's file or input. `run`: a migration run (its
+ * operation, whose own flags set the waits); without it the hint suits any command. Undefined for
+ * other codes.
+ */
+export function sqlStateFix(code: unknown, run?: { operation: string }): string | undefined {
+  switch (code) {
+    case '55P03':
+      return run
+        ? `another session holds a lock it needs ("cmmc-db doctor connections.blocked" shows which); run ${run.operation} again when it is done, or allow longer with --lock-timeout`
+        : 'another session holds a lock this needs: run it again when that is done ("cmmc-db doctor connections.blocked" shows which)';
+    case '57014':
+      return run
+        ? 'it ran longer than the statement timeout; allow longer with --statement-timeout (0 = none), or make the revision faster'
+        : 'it ran longer than the statement timeout (CMMC_STATEMENT_TIMEOUT, or --statement-timeout where the command has it)';
+    case '42501':
+      return `the role this ${run ? 'run' : 'command'} connects as lacks a privilege it needs: ${run ? 'run migrations' : 'connect'} as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or ${run ? 'grant it' : 'have it granted'}`;
+    default:
+      return undefined;
+  }
+}

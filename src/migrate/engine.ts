@@ -14,7 +14,7 @@
 import type { Kysely } from 'kysely';
 import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
-import { connectionLostError } from '../db/errors.js';
+import { connectionLostError, sqlStateFix } from '../db/errors.js';
 import { CmmcError, errorText } from '../errors.js';
 import { interruptSignal, wasInterrupted } from '../interrupt.js';
 import type { PlannedStep } from '../revision/graph.js';
@@ -651,14 +651,7 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
     ? 'that revision was rolled back and the database is as it was before it'
     : `${rev.fileName} is non-transactional: check what it left behind first`;
   // Not every failure is the file's: a lock held by another session, a timeout, a missing privilege.
-  const fix =
-    e.code === '55P03'
-      ? `another session holds a lock it needs ("cmmc-db doctor connections.blocked" shows which); run ${operation} again when it is done, or allow longer with --lock-timeout`
-      : e.code === '57014'
-        ? `it ran longer than the statement timeout; allow longer with --statement-timeout (0 = none), or make the revision faster`
-        : e.code === '42501'
-          ? `the role this run connects as lacks a privilege it needs: run migrations as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or grant it`
-          : `fix ${rev.fileName} and run ${operation} again`;
+  const fix = sqlStateFix(e.code, { operation }) ?? `fix ${rev.fileName} and run ${operation} again`;
   return {
     ...base,
     error: {
