@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { embeddedBackend, type TestTarget } from './helpers/backends.js';
 import { acquireEmbedded, releaseEmbedded } from '../src/embedded/instance.js';
+import { EMBEDDED_PG_MAJOR } from '../src/embedded/data-folder.js';
 
 const targets: TestTarget[] = [];
 async function fresh(): Promise<TestTarget> {
@@ -206,11 +207,33 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+function flipByte(file: string, at: number): void {
+  const bytes = fs.readFileSync(file);
+  bytes[at] ^= 0x01;
+  fs.writeFileSync(file, bytes);
+}
+/** The file of the first catalog base/5's relation map names (pg_class, in a fresh folder). */
+function mappedFile(data: string): number {
+  return fs.readFileSync(path.join(data, 'base', '5', 'pg_filenode.map')).readUInt32LE(12);
+}
+const mappedFileOf = (embeddedDir: string) => mappedFile(path.join(embeddedDir, 'pgdata'));
+/** Every WAL segment moved one on: the segment that holds the last checkpoint is gone, others are there. */
+function renameWal(data: string): void {
+  const wal = path.join(data, 'pg_wal');
+  const segments = fs.readdirSync(wal).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort().reverse();
+  for (const name of segments) {
+    const next = name.slice(0, 16) + (parseInt(name.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, '0');
+    fs.renameSync(path.join(wal, name), path.join(wal, next));
+  }
+}
+
 describe('a damaged data folder', () => {
   it('is refused with one line naming what is wrong, and left exactly as it was (without PG_VERSION, PGlite would have run initdb over the data)', async () => {
     const t = await fresh();
     const made = await runCli(['current'], { env: t.env });
     expect(made.exitCode, made.stderr).toBe(0);
+    // The major the checks expect is the one PGlite writes.
+    expect(fs.readFileSync(path.join(t.env.CMMC_DB_DIR, 'pgdata', 'PG_VERSION'), 'utf8').trim()).toBe(EMBEDDED_PG_MAJOR);
     await t.query('CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$mine$$)');
     const dir = t.env.CMMC_DB_DIR;
     const pristine = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-pristine-'));
@@ -222,6 +245,16 @@ describe('a damaged data folder', () => {
         ['pg_control cut short', (d) => fs.truncateSync(path.join(d, 'global', 'pg_control'), 100), 'global/pg_control is 100 bytes, not 8192'],
         ['base a file', (d) => (fs.rmSync(path.join(d, 'base'), { recursive: true }), fs.writeFileSync(path.join(d, 'base'), '')), 'base is not a folder'],
         ['pgdata a file', (d) => (fs.rmSync(d, { recursive: true }), fs.writeFileSync(d, 'x')), 'pgdata is not a folder'],
+        // Damage PGlite would have started on, rewriting pg_control and the WAL before it gave up.
+        ['PG_VERSION emptied', (d) => fs.writeFileSync(path.join(d, 'PG_VERSION'), ''), 'PG_VERSION holds "", not a PostgreSQL version'],
+        ['another major', (d) => fs.writeFileSync(path.join(d, 'PG_VERSION'), '15\n'), `PG_VERSION says PostgreSQL 15: the embedded database is PostgreSQL ${EMBEDDED_PG_MAJOR} (PGlite)`],
+        ['pg_control one byte changed', (d) => flipByte(path.join(d, 'global', 'pg_control'), 40), 'global/pg_control fails its checksum (CRC-32C)'],
+        ['WAL of the checkpoint gone', (d) => renameWal(d), 'holds the last checkpoint, which starting the database replays from'],
+        ['pg_database gone', (d) => fs.rmSync(path.join(d, 'global', '1262')), 'global/1262 is missing (a catalog of the cluster, listed in global/pg_filenode.map)'],
+        ['a database folder gone', (d) => fs.rmSync(path.join(d, 'base', '5'), { recursive: true }), 'base/5 is missing (the folder of the postgres database)'],
+        ['relation map changed', (d) => flipByte(path.join(d, 'base', '5', 'pg_filenode.map'), 16), 'base/5/pg_filenode.map fails its checksum (CRC-32C)'],
+        ['pg_class gone', (d) => fs.rmSync(path.join(d, 'base', '5', String(mappedFile(d)))), `base/5/${mappedFileOf(pristine)} is missing (a catalog of that database`],
+        ['pg_xact emptied', (d) => fs.rmSync(path.join(d, 'pg_xact', '0000')), 'pg_xact holds no segment'],
       ];
       for (const [what, damage, line] of damages) {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -232,7 +265,7 @@ describe('a damaged data folder', () => {
         for (const command of ['current', 'init']) {
           const r = await runCli([command], { env: t.env });
           expect(r.exitCode, `${command}: ${what}`).toBe(1);
-          expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), `${command}: ${what}`).toEqual([expect.stringContaining(`is damaged: ${line}; nothing in it was changed`)]);
+          expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), `${command}: ${what}`).toEqual([expect.stringMatching(new RegExp(`is damaged: [^;]*${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^;]*; nothing in it was changed`))]);
           expect(snapshot(dir), `${command}: ${what}`).toEqual(before);
         }
       }

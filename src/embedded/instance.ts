@@ -14,6 +14,7 @@ import { parseDuration } from '../config/config.js';
 import { CmmcError, errorText } from '../errors.js';
 import { tighten } from '../fs-private.js';
 import { onInterrupt } from '../interrupt.js';
+import { dataFolderProblem } from './data-folder.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
 
 export const DATA_SUBDIR = 'pgdata';
@@ -118,12 +119,13 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     // users out; a folder found looser (made by an older version, or changed by hand) is tightened
     // throughout. Files PGlite adds while open are tightened when it closes.
     if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
-    // PGlite runs initdb over a folder without PG_VERSION (the data in it would be overwritten) and
-    // aborts ("Aborted()") on a missing pg_control: a folder with files is checked first.
-    const damage = dataDirProblem(dataDir);
+    // PGlite runs initdb over a folder without PG_VERSION (the data in it would be overwritten), and on
+    // most other damage rewrites pg_control and the WAL before it gives up: a folder with files is
+    // checked first (src/embedded/data-folder.ts).
+    const damage = freshDataDir(dataDir) ? undefined : dataFolderProblem(dataDir);
     if (damage) {
-      throw new CmmcError('embedded.damaged', `the embedded database in ${dataDir} is damaged: ${damage}; nothing in it was changed`, {
-        hint: `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
+      throw new CmmcError('embedded.damaged', `the embedded database in ${dataDir} is damaged: ${damage.problem}; nothing in it was changed`, {
+        hint: damage.hint ?? `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
       });
     }
     const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
@@ -149,27 +151,6 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     lock.release();
     throw err;
   }
-}
-
-/** pg_control's size (PostgreSQL's PG_CONTROL_FILE_SIZE). */
-const PG_CONTROL_SIZE = 8192;
-
-/**
- * What is wrong with an existing data folder, checked before PGlite opens it; undefined for a sound
- * one, or one that is absent or empty (a new database). Looks at what every data folder has:
- * PG_VERSION, global/pg_control (8192 bytes), base/ and pg_wal/.
- */
-export function dataDirProblem(dataDir: string): string | undefined {
-  if (freshDataDir(dataDir)) return undefined;
-  if (!fs.statSync(dataDir).isDirectory()) return `${path.basename(dataDir)} is not a folder`;
-  const needed: [string, 'file' | 'folder', number?][] = [['PG_VERSION', 'file'], ['global', 'folder'], ['global/pg_control', 'file', PG_CONTROL_SIZE], ['base', 'folder'], ['pg_wal', 'folder']];
-  for (const [rel, kind, size] of needed) {
-    const st = fs.statSync(path.join(dataDir, rel), { throwIfNoEntry: false });
-    if (!st) return `${rel} is missing`;
-    if (kind === 'file' ? !st.isFile() : !st.isDirectory()) return `${rel} is not a ${kind}`;
-    if (size !== undefined && st.size !== size) return `${rel} is ${st.size} bytes, not ${size}`;
-  }
-  return undefined;
 }
 
 /**
