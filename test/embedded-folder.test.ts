@@ -248,6 +248,8 @@ describe('a damaged data folder', () => {
         // Damage PGlite would have started on, rewriting pg_control and the WAL before it gave up.
         ['PG_VERSION emptied', (d) => fs.writeFileSync(path.join(d, 'PG_VERSION'), ''), 'PG_VERSION holds "", not a PostgreSQL version'],
         ['another major', (d) => fs.writeFileSync(path.join(d, 'PG_VERSION'), '15\n'), `PG_VERSION says PostgreSQL 15: the embedded database is PostgreSQL ${EMBEDDED_PG_MAJOR} (PGlite)`],
+        // A link to the data folder: PGlite's file system does not follow it (it failed with ENOENT).
+        ['pgdata a link', (d) => (fs.renameSync(d, `${d}-elsewhere`), fs.symlinkSync(`${d}-elsewhere`, d)), 'pgdata is a symbolic link'],
         ['pg_control one byte changed', (d) => flipByte(path.join(d, 'global', 'pg_control'), 40), 'global/pg_control fails its checksum (CRC-32C)'],
         ['WAL of the checkpoint gone', (d) => renameWal(d), 'holds the last checkpoint, which starting the database replays from'],
         ['pg_database gone', (d) => fs.rmSync(path.join(d, 'global', '1262')), 'global/1262 is missing (a catalog of the cluster, listed in global/pg_filenode.map)'],
@@ -258,6 +260,7 @@ describe('a damaged data folder', () => {
       ];
       for (const [what, damage, line] of damages) {
         fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(`${path.join(dir, 'pgdata')}-elsewhere`, { recursive: true, force: true });
         fs.cpSync(pristine, dir, { recursive: true });
         damage(path.join(dir, 'pgdata'));
         const before = snapshot(dir);
@@ -265,7 +268,7 @@ describe('a damaged data folder', () => {
         for (const command of ['current', 'init']) {
           const r = await runCli([command], { env: t.env });
           expect(r.exitCode, `${command}: ${what}`).toBe(1);
-          expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), `${command}: ${what}`).toEqual([expect.stringMatching(new RegExp(`is damaged: [^;]*${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^;]*; nothing in it was changed`))]);
+          expect(r.stderr.split('\n').filter((l) => l.startsWith('error:')), `${command}: ${what}`).toEqual([expect.stringMatching(new RegExp(`(is damaged|cannot open the embedded database in [^:]*): [^;]*${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^;]*; nothing in it was changed`))]);
           expect(snapshot(dir), `${command}: ${what}`).toEqual(before);
         }
       }

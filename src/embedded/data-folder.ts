@@ -35,6 +35,8 @@ export interface DataFolderProblem {
   /** One clause naming the file and the fault: `global/pg_control fails its checksum (CRC-32C)`. */
   problem: string;
   hint?: string;
+  /** False when the folder may be sound but is not one PGlite can open here (another major, a link). */
+  damaged: boolean;
 }
 
 let table: Uint32Array | undefined;
@@ -77,7 +79,21 @@ const kindOf = (st: fs.Stats) => (st.isDirectory() ? 'folder' : 'file');
  * shared catalogs and of every database, and each file they map; pg_xact holds a segment.
  */
 export function dataFolderProblem(dataDir: string): DataFolderProblem | undefined {
-  if (!fs.statSync(dataDir).isDirectory()) return { problem: `${path.basename(dataDir)} is not a folder` };
+  const problem = damage(dataDir);
+  if (problem) return typeof problem === 'string' ? { problem, damaged: true } : problem;
+  return undefined;
+}
+
+function damage(dataDir: string): string | DataFolderProblem | undefined {
+  if (fs.lstatSync(dataDir).isSymbolicLink()) {
+    // PGlite's Node file system does not follow it (ENOENT inside the WebAssembly).
+    return {
+      problem: `${path.basename(dataDir)} is a symbolic link (to ${fs.readlinkSync(dataDir)}), and the embedded database opens only a folder that is really there`,
+      hint: `move that folder into ${path.basename(path.dirname(dataDir))} in place of the link, or put the whole embedded folder where you want it and point CMMC_DB_DIR at it (the embedded folder itself may be a link)`,
+      damaged: false,
+    };
+  }
+  if (!fs.statSync(dataDir).isDirectory()) return `${path.basename(dataDir)} is not a folder`;
   const needed: [string, 'file' | 'folder', number?][] = [
     ['PG_VERSION', 'file'],
     ['global', 'folder'],
@@ -89,40 +105,41 @@ export function dataFolderProblem(dataDir: string): DataFolderProblem | undefine
   ];
   for (const [rel, kind, size] of needed) {
     const st = fs.statSync(path.join(dataDir, rel), { throwIfNoEntry: false });
-    if (!st) return { problem: `${rel} is missing` };
-    if (kindOf(st) !== kind) return { problem: `${rel} is not a ${kind}` };
-    if (size !== undefined && st.size !== size) return { problem: `${rel} is ${st.size} bytes, not ${size}` };
+    if (!st) return `${rel} is missing`;
+    if (kindOf(st) !== kind) return `${rel} is not a ${kind}`;
+    if (size !== undefined && st.size !== size) return `${rel} is ${st.size} bytes, not ${size}`;
   }
 
   const version = fs.readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim();
-  if (!/^\d+(\.\d+)?$/.test(version)) return { problem: `PG_VERSION holds ${JSON.stringify(version.slice(0, 40))}, not a PostgreSQL version` };
+  if (!/^\d+(\.\d+)?$/.test(version)) return `PG_VERSION holds ${JSON.stringify(version.slice(0, 40))}, not a PostgreSQL version`;
   if (version !== EMBEDDED_PG_MAJOR) {
     return {
       problem: `PG_VERSION says PostgreSQL ${version}: the embedded database is PostgreSQL ${EMBEDDED_PG_MAJOR} (PGlite), which cannot open another major's data folder`,
       hint: `open this folder with a PostgreSQL ${version} server instead (DATABASE_URL), or point CMMC_DB_DIR at a folder of the embedded database's own`,
+      damaged: false,
     };
   }
 
   const control = fs.readFileSync(path.join(dataDir, 'global', 'pg_control'));
-  if (controlCrcOffset(control) < 0) return { problem: 'global/pg_control fails its checksum (CRC-32C): it is damaged' };
+  if (controlCrcOffset(control) < 0) return 'global/pg_control fails its checksum (CRC-32C): it is damaged';
 
   const wal = walProblem(dataDir, control);
-  if (wal) return { problem: wal };
+  if (wal) return wal;
 
   const databases = fs
     .readdirSync(path.join(dataDir, 'base'))
     .filter((name) => /^\d+$/.test(name))
     .sort((a, b) => Number(a) - Number(b));
   for (const oid of NEEDED_DATABASES) {
-    if (!databases.includes(oid)) return { problem: `base/${oid} is missing (the folder of the ${oid === '1' ? 'template1' : 'postgres'} database)` };
+    if (!databases.includes(oid)) return `base/${oid} is missing (the folder of the ${oid === '1' ? 'template1' : 'postgres'} database)`;
   }
   for (const folder of ['global', ...databases.map((oid) => `base/${oid}`)]) {
     const map = relationMapProblem(dataDir, folder);
-    if (map) return { problem: map };
+    if (map) return map;
   }
 
   if (!fs.readdirSync(path.join(dataDir, 'pg_xact')).some((name) => /^[0-9A-F]{4,}$/.test(name))) {
-    return { problem: 'pg_xact holds no segment (the commit status of every transaction is gone)' };
+    return 'pg_xact holds no segment (the commit status of every transaction is gone)';
   }
   return undefined;
 }

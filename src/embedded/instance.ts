@@ -124,7 +124,8 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     // checked first (src/embedded/data-folder.ts).
     const damage = freshDataDir(dataDir) ? undefined : dataFolderProblem(dataDir);
     if (damage) {
-      throw new CmmcError('embedded.damaged', `the embedded database in ${dataDir} is damaged: ${damage.problem}; nothing in it was changed`, {
+      const what = damage.damaged ? `the embedded database in ${dataDir} is damaged` : `cannot open the embedded database in ${dataDir}`;
+      throw new CmmcError(damage.damaged ? 'embedded.damaged' : 'embedded.open', `${what}: ${damage.problem}; nothing in it was changed`, {
         hint: damage.hint ?? `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
       });
     }
