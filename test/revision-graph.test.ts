@@ -240,3 +240,26 @@ describe('drawing the history', () => {
     expect(drawGraph(fork, fork.ordered, () => 'o').map((l) => `${l.graph} ${l.revision ?? ''}`.trimEnd())).toEqual(['o c', '| o b', '|/', 'o a']);
   });
 });
+
+describe('stamp targets', () => {
+  it('a relative step is refused, as by Alembic 1.8, naming the whole target and what stamp takes (Alembic names only "-1")', () => {
+    const g = history();
+    const current = ['eeee00000002', 'ffff00000002'];
+    for (const target of ['-1', 'billing@-1']) {
+      expect(() => g.stampPlan(current, [target]), target).toThrow(
+        `cannot use "${target}": stamp takes revisions, branch labels, heads or base; a step down from the heads (-1, label@-1) is taken only on an empty version table (as in Alembic)`,
+      );
+    }
+    for (const target of ['extra@head-1', 'eeee00000002-1', '+1', 'audit@+2']) {
+      expect(() => g.stampPlan(current, [target]), target).toThrow(InvalidTargetError);
+      expect(() => g.stampPlan(current, [target]), target).toThrow(`cannot use "${target}": stamp takes revisions, branch labels, heads or base, not a relative step (as in Alembic)`);
+      // Alembic never resolves these, whatever the rows.
+      expect(() => g.stampPlan([], [target]), target).toThrow(InvalidTargetError);
+    }
+    // On an empty version table Alembic resolves it (it never looks at the rows): so does cmmc-db.
+    expect(g.stampPlan([], ['billing@-1']).rows).toEqual(['eeee00000001']);
+    // Revisions, labels, heads and base are stamped as before.
+    expect(g.stampPlan(current, ['extra@ffff00000001']).rows).toEqual(['eeee00000002', 'ffff00000001']);
+    expect(g.stampPlan(current, ['billing']).rows).toEqual(['bbbb00000001', 'ffff00000002']);
+  });
+});

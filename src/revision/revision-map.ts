@@ -486,6 +486,25 @@ export class RevisionMap {
    * destination moves only the heads in its own lineage; the others stay.
    */
   stampMoves(revisions: string[], currentHeads: string[]): StampMove[] {
+    try {
+      return this.stampMovesOf(revisions, currentHeads);
+    } catch (err) {
+      // Alembic 1.8 resolves a relative step (-1, label@-1) only when no row shares lineage with it
+      // (an empty version table): otherwise it refuses with "Can't locate revision identified by
+      // '-1'". The same outcome here, named whole and with what stamp takes.
+      const relative = revisions.find((d) => /(^|@)[0-9a-zA-Z_]*[+-]\d+$/.test(d) && !this.map.has(d));
+      if (err instanceof UnknownRevisionError && relative) {
+        const onEmptyOnly = /^([0-9a-zA-Z_]+@)?-\d+$/.test(relative);
+        throw new InvalidTargetError(
+          relative,
+          `stamp takes revisions, branch labels, heads or base${onEmptyOnly ? '; a step down from the heads (-1, label@-1) is taken only on an empty version table' : ', not a relative step'} (as in Alembic): name the revision`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private stampMovesOf(revisions: string[], currentHeads: string[]): StampMove[] {
     const headRevs = this.getRevisionsOf(currentHeads).map(asRev);
     const dests = revisions.length ? revisions : ['base'];
     const filtered: MapRev[] = [];

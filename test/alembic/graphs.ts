@@ -205,6 +205,13 @@ export const SCENARIOS: Sequence[] = [
     revisions: [r('root'), r('mid1', ['root']), r('lft1', ['mid1'], { labels: ['left'] }), r('lft2', ['lft1']), r('rgt1', ['mid1'], { labels: ['right'] }), r('rgt2', ['rgt1'])],
     ops: [up('lft1@head'), up('right@head'), down('left@mid1'), down('left@root'), up('left@base+2'), up('left@head-1'), up('right@heads'), up('base+2'), down('rgt1@head'), down('right@root'), up('heads')],
   },
+  // Relative stamps: Alembic resolves them only on an empty version table (no row shares lineage to
+  // check first); with rows it refuses them. cmmc-db does both the same, with a fuller message.
+  {
+    name: 'relative stamps on an empty and a filled version table',
+    revisions: [r('aaaa', [], { labels: ['left'] }), r('bbbb', ['aaaa']), r('cccc', ['bbbb']), r('xxxx', [], { labels: ['right'] }), r('yyyy', ['xxxx'])],
+    ops: [stamp('left@-1'), stamp('base'), stamp('-1'), up('heads'), stamp('left@-1'), stamp('-1'), stamp('cccc-1'), stamp('base'), stamp('right@-5')],
+  },
   // Empty folder: nothing to do.
   { name: 'empty migrations folder', revisions: [], ops: [up('head'), up('heads'), down('base'), stamp('head')] },
 ];
