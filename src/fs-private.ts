@@ -31,26 +31,48 @@ export function tighten(target: string): number {
  * each with `mode`, as Node's recursive mkdirSync does with its options. Node 20's own recursive
  * mkdirSync loops for ever where a parent exists but cannot hold new folders (under /proc or /sys:
  * mkdir answers ENOENT, and the parent EEXIST), and a thread stuck in it takes no signal, so not
- * even Ctrl-C ends the command. Here each folder is made once, and the first refusal is thrown.
+ * even Ctrl-C ends the command. Here each folder is made once, and the first refusal is thrown after
+ * the folders this call made are removed again (a failed command leaves the file system as it was).
+ * @returns the folders it made, top first (for `removeMadeDirs` when the command then fails).
  * @throws the first error of mkdir other than EEXIST (ENOENT, EACCES, EROFS, ENOTDIR); EEXIST when
  *   `dir` exists and is not a folder (as Node's recursive mkdir).
  */
-export function makeDirs(dir: string, mode?: number): void {
+export function makeDirs(dir: string, mode?: number): string[] {
   const target = path.resolve(dir);
   const missing: string[] = [];
   for (let p = target; !fs.existsSync(p); p = path.dirname(p)) {
     missing.unshift(p);
     if (path.dirname(p) === p) break;
   }
+  const made: string[] = [];
   for (const p of missing) {
     try {
       fs.mkdirSync(p, mode === undefined ? undefined : { mode });
+      made.push(p);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      // Nothing half-made stays: the folders this call made above the refusal are removed again.
+      removeMadeDirs(made);
+      throw err;
     }
   }
   if (!fs.statSync(target).isDirectory()) {
     throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${target}'`), { code: 'EEXIST', errno: -17, syscall: 'mkdir', path: target });
+  }
+  return made;
+}
+
+/**
+ * Removes the folders `makeDirs` made (its answer), deepest first, each only while empty (rmdir):
+ * what a failed command made for its output goes, and nothing anyone put in them meanwhile.
+ */
+export function removeMadeDirs(made: readonly string[]): void {
+  for (const m of [...made].reverse()) {
+    try {
+      fs.rmdirSync(m);
+    } catch {
+      return;
+    }
   }
 }
 

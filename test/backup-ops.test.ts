@@ -2,7 +2,7 @@
  * Operating backups end to end: prune on real files (dry run, then --yes), schedule against a
  * crontab file, and pitr against the test server (where WAL archiving is off).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,25 @@ describe('backup prune, schedule and pitr', () => {
   afterAll(async () => {
     await tdb.drop();
     rmSync(work, { recursive: true, force: true });
+  });
+
+  it('a backup that fails leaves no folder it made for itself, and the folders that were there', async () => {
+    const base = path.join(work, 'failing');
+    const cases: [string, string][] = [
+      ['refused', 'postgres://postgres@127.0.0.1:1/x'],
+      ['rejected role', urlFor(tdb.name).replace('postgres@', 'cmmc_no_such_role@')],
+    ];
+    for (const [what, target] of cases) {
+      const r = await runCli(['backup', '--dir', path.join(base, 'new', 'sub')], { url: target });
+      expect(r.exitCode, what).toBe(1);
+      expect(existsSync(path.join(base, 'new')), what).toBe(false);
+    }
+    // A folder that was there stays, empty as it was.
+    const there = path.join(work, 'there');
+    rmSync(there, { recursive: true, force: true });
+    mkdirSync(there);
+    expect((await runCli(['backup', '--dir', path.join(there, 'sub')], { url: cases[0][1] })).exitCode).toBe(1);
+    expect(readdirSync(there)).toEqual([]);
   });
 
   it('prune: a dry run lists what would go, --yes deletes it, the newest verified backup always stays', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
+import { removeMadeDirs } from '../fs-private.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts, withDumpSnapshot, type DatabaseFacts } from './dump.js';
 import { findPgTools, warmPgTools } from '../db/pg-tools.js';
@@ -87,7 +88,22 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   const contents = options.contents ?? 'full';
   const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
   const dir = resolveBackupDir(options.dir);
-  ensureBackupDir(dir);
+  // A backup that fails or is interrupted leaves no folder it made for itself (removeMadeDirs: only empty ones).
+  const madeDirs = ensureBackupDir(dir);
+  try {
+    return await createIn(dir, config, options, { embedded, format, contents, secret, source, madeDirs });
+  } catch (err) {
+    removeMadeDirs(madeDirs);
+    throw err;
+  }
+}
+
+async function createIn(
+  dir: string,
+  config: CmmcConfig,
+  options: CreateOptions,
+  { embedded, format, contents, secret, source, madeDirs }: { embedded: boolean; format: BackupFormat; contents: BackupContents; secret: Buffer | undefined; source: StandbySource | undefined; madeDirs: string[] },
+): Promise<BackupRecord> {
   sweepPartials(dir);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
 
@@ -109,6 +125,7 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
       abort.abort();
       await dumping.catch(() => {});
       rmSync(partial, { recursive: true, force: true });
+      removeMadeDirs(madeDirs);
     }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
     try {
       dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole, snapshot });

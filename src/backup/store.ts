@@ -111,10 +111,11 @@ export function resolveBackupDir(dir: string | undefined, env: NodeJS.ProcessEnv
   return path.resolve(findProjectRoot(cwd, env).root, env.CMMC_BACKUP_DIR || 'backups');
 }
 
-/** Creates the folder (0700) when missing and tightens it to 0700. */
-export function ensureBackupDir(dir: string): void {
-  makeDirs(dir, 0o700);
+/** Creates the folder (0700) when missing and tightens it to 0700; answers the folders it made (`makeDirs`). */
+export function ensureBackupDir(dir: string): string[] {
+  const made = makeDirs(dir, 0o700);
   chmodSync(dir, 0o700);
+  return made;
 }
 
 /** `20261125T074822Z` */

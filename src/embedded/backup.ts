@@ -13,7 +13,7 @@ import { CmmcError, errorText } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
 import { acquireFolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
-import { makeDirs, readRegularFile } from '../fs-private.js';
+import { makeDirs, readRegularFile, removeMadeDirs } from '../fs-private.js';
 
 export interface EmbeddedDumpResult {
   file: string;
@@ -67,11 +67,17 @@ export async function dumpEmbedded(
   const started = performance.now();
   const text = await dumpEmbeddedSql(dir, options);
   const body = options.gzip ? gzipSync(text) : Buffer.from(text);
-  makeDirs(path.dirname(path.resolve(file)));
+  const made = makeDirs(path.dirname(path.resolve(file)));
   // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
   const partial = `${file}.${ownerTag()}.partial`;
-  fs.writeFileSync(partial, body, { mode: 0o600 });
-  fs.renameSync(partial, file);
+  try {
+    fs.writeFileSync(partial, body, { mode: 0o600 });
+    fs.renameSync(partial, file);
+  } catch (err) {
+    fs.rmSync(partial, { force: true });
+    removeMadeDirs(made);
+    throw err;
+  }
   return { file, bytes: body.length, durationMs: Math.round(performance.now() - started) };
 }
 

@@ -43,3 +43,15 @@ describe('makeDirs', () => {
     expect(() => makeDirs('/proc/self/cmmc-db/v8', 0o700)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 });
+
+describe('makeDirs that fails part of the way', () => {
+  it('removes the folders it made before the refusal (a path too long for the file system), and none that were there', () => {
+    const root = tmp();
+    fs.mkdirSync(path.join(root, 'there'));
+    // Each part is a legal name; together they pass PATH_MAX (4096 on Linux) part of the way down.
+    const deep = path.join(root, 'there', ...Array.from({ length: 25 }, () => 'd'.repeat(200)));
+    expect(() => makeDirs(deep, 0o700)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(fs.readdirSync(root)).toEqual(['there']);
+    expect(fs.readdirSync(path.join(root, 'there'))).toEqual([]);
+  });
+});
