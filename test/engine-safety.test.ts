@@ -170,6 +170,14 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
       const bad = await runCli(['upgrade', 'head', '--lock-timeout', 'soon'], { env });
       expect(bad.exitCode).toBe(2);
       expect(bad.stderr).toContain('--lock-timeout "soon" is not a duration');
+      // Beyond what the server takes (INT_MAX ms): refused before connecting, as a usage error, by flag
+      // and by variable (it was the server's 22023 after the run had begun).
+      const long = await runCli(['upgrade', 'head', '--statement-timeout', '30d'], { env });
+      expect(long.exitCode).toBe(2);
+      expect(long.stderr).toContain('--statement-timeout "30d" is longer than PostgreSQL allows (2147483647 ms, about 24 days)');
+      const longEnv = await runCli(['upgrade', 'head'], { env: { ...env, CMMC_LOCK_TIMEOUT: '25d' } });
+      expect(longEnv.exitCode).toBe(2);
+      expect(longEnv.stderr).toContain('CMMC_LOCK_TIMEOUT "25d" is longer than PostgreSQL allows');
       const ok = await runCli(['upgrade', 'head', '--lock-timeout', '5s', '--statement-timeout', '0'], { env });
       expect(ok.exitCode).toBe(0);
       // A revision that waits for a lock another session holds: --lock-timeout gives up, and the hint says why.

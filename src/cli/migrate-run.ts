@@ -29,15 +29,9 @@ export function migrateRun(ctx: CliContext, operation: 'upgrade' | 'downgrade', 
 
 async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: string, flags: MigrateRunFlags): Promise<number> {
   ctx.asOwner();
-  const { parseDuration } = await import('../config/config.js');
-  const ms = (value: string | undefined, flag: string) => {
-    if (value === undefined) return undefined;
-    const parsed = parseDuration(value);
-    if (parsed === undefined) throw usageError(`${flag} "${value}" is not a duration`, 'use milliseconds or a unit: 500ms, 30s, 5min');
-    return parsed;
-  };
-  const lockTimeoutMs = ms(flags.lockTimeout, '--lock-timeout');
-  const statementTimeoutMs = ms(flags.statementTimeout, '--statement-timeout');
+  const { timeoutMs } = await import('../config/config.js');
+  const lockTimeoutMs = timeoutMs(flags.lockTimeout, '--lock-timeout');
+  const statementTimeoutMs = timeoutMs(flags.statementTimeout, '--statement-timeout');
   // The engine's modules, not the library's index: the offline recorder loads Kysely (about 150 ms
   // of CPU), which a run of SQL and recorded platform revisions never needs.
   const [{ loadScript }, { migrate, planRun }, { getStatus }] = await Promise.all([

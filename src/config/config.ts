@@ -98,8 +98,8 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
     versionTable: identifier(env.CMMC_VERSION_TABLE ?? 'cmmc_schema_version', 'CMMC_VERSION_TABLE'),
     metaSchema: identifier(env.CMMC_META_SCHEMA ?? 'cmmc_db', 'CMMC_META_SCHEMA'),
     production: project.production === true || env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
-    statementTimeoutMs: optionalMs(env.CMMC_STATEMENT_TIMEOUT, 'CMMC_STATEMENT_TIMEOUT'),
-    lockTimeoutMs: optionalMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
+    statementTimeoutMs: timeoutMs(env.CMMC_STATEMENT_TIMEOUT, 'CMMC_STATEMENT_TIMEOUT'),
+    lockTimeoutMs: timeoutMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
   };
 
   const timeout = connectTimeoutDefault(env);
@@ -216,11 +216,25 @@ function identifier(value: string, name: string): string {
   return value;
 }
 
-function optionalMs(value: string | undefined, name: string): number | undefined {
+/** The largest statement_timeout or lock_timeout PostgreSQL takes: INT_MAX milliseconds (about 24.8 days). */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * A statement or lock timeout as given (`--statement-timeout`, `CMMC_LOCK_TIMEOUT`): a duration of at
+ * most MAX_TIMEOUT_MS, which the server would refuse only after the run had started (22023).
+ * @throws CmmcError (exit 2) naming `name` for what is not a duration or is out of range.
+ */
+export function timeoutMs(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const ms = parseDuration(value);
   if (ms === undefined) {
     throw new CmmcError('config.duration', `${name} "${value}" is not a duration`, { hint: 'use milliseconds or a unit: 500ms, 30s, 5min', exitCode: 2 });
+  }
+  if (Math.round(ms) > MAX_TIMEOUT_MS) {
+    throw new CmmcError('config.duration', `${name} "${value}" is longer than PostgreSQL allows (${MAX_TIMEOUT_MS} ms, about 24 days)`, {
+      hint: 'give a shorter one, or 0 for no timeout',
+      exitCode: 2,
+    });
   }
   return ms;
 }
