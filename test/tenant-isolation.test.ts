@@ -186,6 +186,20 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
       for (const text of ['CREATE TABLE public.t12 (id int)', 'CREATE TABLE cmmc_db.t12 (id int)', 'CREATE SCHEMA t12', 'CREATE VIEW public.v12 AS SELECT 1']) {
         expect((await attempt(sql, text)).code, text).toBe('42501');
       }
+      // The reference data every tenant is assessed against is read, never written, by any tenant's
+      // session: one tenant rewriting a requirement would change it for all of them.
+      for (const text of [
+        `UPDATE cmmc_controls SET title = 'changed' WHERE id = (SELECT min(id) FROM cmmc_controls)`,
+        `DELETE FROM cmmc_controls`,
+        `INSERT INTO cmmc_controls SELECT * FROM cmmc_controls LIMIT 0`,
+        `UPDATE provider_inheritance SET verified = NOT verified`,
+        `DELETE FROM provider_inheritance`,
+      ]) {
+        expect((await attempt(sql, text)).code, text).toBe('42501');
+      }
+      expect(await sql`SELECT count(*)::int AS n FROM cmmc_controls`).toEqual([{ n: 110 }]);
+      // system_config is the platform administrators' (updated_by names one): the application writes it.
+      expect((await attempt(sql, `UPDATE system_config SET description = description`)).code).toBeUndefined();
     } finally {
       await sql.end();
     }

@@ -210,6 +210,14 @@ async function runSteps(sql: Sql, steps: Step[]): Promise<string[]> {
 /** The compliance trail: the application role appends and reads, never rewrites (docs/schema.md, audit_logs). */
 const APPEND_ONLY = ['audit_logs'];
 
+/**
+ * Platform-wide reference data that every tenant reads and none owns: the 110 requirements and the
+ * cloud providers' inheritance, loaded by `seed` through the bypass role. The application role only
+ * reads them: with write access one tenant's session could change the requirements every other
+ * tenant is assessed against (docs/schema.md, Roles).
+ */
+export const READ_ONLY_REFERENCE = ['cmmc_controls', 'provider_inheritance'];
+
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 /**
@@ -268,7 +276,8 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       continue;
     }
     const appendOnly = platform && APPEND_ONLY.includes(t.name);
-    const appPrivileges = appendOnly ? ['SELECT', 'INSERT'] : platform ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
+    const readOnly = !platform || READ_ONLY_REFERENCE.includes(t.name);
+    const appPrivileges = appendOnly ? ['SELECT', 'INSERT'] : readOnly ? ['SELECT'] : ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
     for (const [role, privileges] of [[app, appPrivileges], [bypass, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']]] as const) {
       steps.push({
         needed: privileges.map((p) => `NOT has_table_privilege(${lit(role)}, ${qualified}, '${p}')`).join(' OR '),
@@ -279,9 +288,9 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     // Nothing else for the application role: not TRUNCATE, REFERENCES or TRIGGER, nor writes to bookkeeping.
     const forbidden = appendOnly
       ? ['UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
-      : platform
-        ? ['TRUNCATE', 'REFERENCES', 'TRIGGER']
-        : ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'];
+      : readOnly
+        ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
+        : ['TRUNCATE', 'REFERENCES', 'TRIGGER'];
     steps.push({
       needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
       statement: `REVOKE ${forbidden.join(', ')} ON ${q} FROM ${ident(app)}`,
