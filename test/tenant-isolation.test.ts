@@ -272,6 +272,18 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
     expect(o.status).toBe('fail');
     expect(o.figure).toContain('owns 12 tenant tables');
     expect(asOwner.exitCode).toBe(2);
+    // Write access to the reference data given back by hand: a warning, with the REVOKE.
+    await admin.unsafe(`GRANT UPDATE ON cmmc_controls TO "${s.app}"`);
+    try {
+      const loose = await runCliJson(['doctor', 'tenant.isolation'], { url: s.appUrl });
+      const l = loose.data.checks.find((c: any) => c.id === 'tenant.isolation');
+      expect(l.status).toBe('warn');
+      expect(l.figure).toContain('can write cmmc_controls, the reference data every tenant is assessed against');
+      expect(l.remedy).toBe(`cmmc-db init (or REVOKE INSERT, UPDATE, DELETE ON cmmc_controls FROM "${s.app}")`);
+      expect(loose.exitCode).toBe(1);
+    } finally {
+      await admin.unsafe(`REVOKE UPDATE ON cmmc_controls FROM "${s.app}"`);
+    }
   });
 
   it('seed and backup run as the owner (DB_OWNER_USER) and cross tenants only through the bypass role', async () => {

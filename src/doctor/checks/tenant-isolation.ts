@@ -4,11 +4,11 @@
  * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
  * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no role it can SET ROLE to that is
  * any of these (a membership granted by hand, directly or through other roles), no CREATE on the
- * database or the platform's schemas. The model is docs/schema.md, "Roles" and "Row-level security".
+ * database or the platform's schemas, no writes to the reference data (READ_ONLY_REFERENCE). The model is docs/schema.md, "Roles" and "Row-level security".
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
-import { reachableRoles } from '../../tenant/roles.js';
+import { READ_ONLY_REFERENCE, reachableRoles } from '../../tenant/roles.js';
 
 interface Problem extends Record<string, unknown> {
   object: string;
@@ -74,6 +74,22 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
         problem: `a new session starts with app.current_organization_id = ${me.start_tenant}: without withTenant it reads that tenant's rows`,
         fix: `as an admin: ALTER ROLE "${me.role}" RESET app.current_organization_id; ALTER ROLE "${me.role}" IN DATABASE ... RESET app.current_organization_id; ALTER DATABASE ... RESET app.current_organization_id (and no -c in PGOPTIONS)`,
         severity: 'fail',
+      });
+    }
+    // The reference data every tenant is assessed against: a tenant's session that can write it can
+    // change a requirement for all of them.
+    const writable = await ctx.sql<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relname = ANY(${READ_ONLY_REFERENCE})
+         AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE'))
+       ORDER BY 1`;
+    if (writable.length) {
+      const list = writable.map((w) => w.name);
+      problems.push({
+        object: me.role,
+        problem: `can write ${names(list)}, the reference data every tenant is assessed against`,
+        fix: `cmmc-db init (or REVOKE INSERT, UPDATE, DELETE ON ${list.join(', ')} FROM "${me.role}")`,
+        severity: 'warn',
       });
     }
     if (me.create_db) problems.push({ object: me.role, problem: 'has CREATE on the database', fix: `cmmc-db init (or REVOKE CREATE ON DATABASE ... FROM "${me.role}")`, severity: 'warn' });
