@@ -253,7 +253,8 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       expect(r.exitCode).toBe(130);
       expect(errorLines(r.output)).toHaveLength(1);
       expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
-      expect(readdirSync(dir)).toEqual([]);
+      // Nothing kept, not even the folder the backup made for itself.
+      expect(existsSync(dir)).toBe(false);
       expect(processesMentioning(dir)).toEqual([]);
     });
   });
@@ -275,7 +276,8 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       expect(errorLines(r.output)).toHaveLength(1);
       expect(r.output).toContain('interrupted (Ctrl-C): pg_dump was stopped and the partial backup file removed; nothing was kept');
       expect(r.output).not.toContain('pg_dump failed');
-      expect(readdirSync(dir)).toEqual([]);
+      // Nothing kept, not even the folder the backup made for itself.
+      expect(existsSync(dir)).toBe(false);
     });
   });
 
@@ -288,7 +290,8 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       const r = await child;
       expect(r.exitCode).toBe(1);
       expect(errorLines(r.stderr)).toEqual([expect.stringContaining('pg_dump was stopped by SIGKILL')]);
-      expect(readdirSync(dir)).toEqual([]);
+      // Nothing kept, not even the folder the backup made for itself.
+      expect(existsSync(dir)).toBe(false);
     });
   });
 

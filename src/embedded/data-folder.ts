@@ -69,7 +69,7 @@ function controlCrcOffset(control: Buffer): number {
   return -1;
 }
 
-const kindOf = (st: fs.Stats) => (st.isDirectory() ? 'folder' : 'file');
+const kindOf = (st: fs.Stats) => (st.isDirectory() ? 'folder' : st.isFile() ? 'file' : 'other');
 
 /**
  * What is wrong with the existing data folder `dataDir`, or undefined when PGlite may open it. The
