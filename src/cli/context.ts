@@ -45,7 +45,7 @@ export class CliContext {
   }
 
   config(): CmmcConfig {
-    this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir, environment: this.globals.env });
+    this.cachedConfig ??= resolveConfig({ url: this.globals.url, migrationsDir: this.globals.migrationsDir, environment: this.globals.env, env: process.env });
     return this.owner ? asOwner(this.cachedConfig) : this.cachedConfig;
   }
 

@@ -2,8 +2,7 @@
  * The commander program. Each command lives in src/cli/commands/<name>.ts and registers itself;
  * command modules import their capability lazily so that `cmmc-db --version` stays fast.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PACKAGE_DIR } from '../config/config.js';
@@ -16,7 +15,7 @@ import { preloadColors } from './output.js';
 import { describeError, renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
 import { sweepTempDirs } from '../leftovers.js';
-import { isRegularFile } from '../fs-private.js';
+import { dotenvChoice } from '../config/dotenv.js';
 import { wasInterrupted } from '../interrupt.js';
 
 function version(): string {
@@ -151,18 +150,12 @@ async function loadDotenv(): Promise<void> {
     const unread = unreadConfigIn(project.root);
     if (unread) process.stderr.write(`warning: ${unread.file} ${unread.what} — ${unread.hint}\n`);
   }
-  const file = path.join(project.root, '.env');
   // Loaded only when there is a .env (or dotenv's own DOTENV_* settings name another file): most runs have none.
-  if (!existsSync(file) && !Object.keys(process.env).some((k) => k.startsWith('DOTENV_'))) return;
-  // The file dotenv will read: DOTENV_PATH (or DOTENV_CONFIG_PATH, dotenv's older name) names one in
-  // place of the project's, `~` for the home folder as dotenv reads it.
-  const named = process.env.DOTENV_PATH ?? process.env.DOTENV_CONFIG_PATH;
-  const read = named ? named.replace(/^~/, os.homedir()) : file;
-  if (existsSync(read) && !isRegularFile(read)) {
-    // A FIFO or a device would block the read for ever (deaf to Ctrl-C); an unreadable .env is skipped too (dotenv's quiet).
-    process.stderr.write(`warning: ${read} is not a regular file (a FIFO, socket, device or folder): not read\n`);
+  const choice = dotenvChoice(project.root, process.env);
+  if (!choice.read) {
+    if ('warning' in choice) process.stderr.write(`warning: ${choice.warning}\n`);
     return;
   }
   const { default: dotenv } = await import('dotenv');
-  dotenv.config({ ...(named ? {} : { path: file }), quiet: true });
+  dotenv.config({ ...(choice.named ? {} : { path: choice.file }), quiet: true });
 }

@@ -11,7 +11,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CmmcError } from '../errors.js';
-import { resolveProject } from './project-root.js';
+import { findProjectRoot, resolveProject } from './project-root.js';
+import { withProjectDotenv } from './dotenv.js';
 import {
   connParamsOf,
   describeHosts,
@@ -83,8 +84,10 @@ export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
-  const env = input.env ?? process.env;
   const cwd = input.cwd ?? process.cwd();
+  // With no `env` given (the library: createPool(), resolveConfig()), the project's .env counts as the
+  // CLI's does, beneath process.env; the CLI passes process.env itself, having loaded .env into it.
+  const env = input.env ?? withProjectDotenv(findProjectRoot(cwd).root, process.env);
   const project = resolveProject({ cwd, env, packageDir: PACKAGE_DIR, migrationsDir: input.migrationsDir, environment: input.environment });
 
   const base = {
