@@ -125,6 +125,34 @@ describe('cmmc-db init on a server with only the admin role', () => {
   });
 });
 
+describe('cmmc-db init with role names that need quoting', () => {
+  it('a mixed-case DB_USER (and its owner and bypass roles): init finishes, twice, and the application role is bound', async () => {
+    // regrole reads its text as an identifier: 'x_Mixed_owner'::regrole looked for x_mixed_owner, and init
+    // stopped half-way ("role ... does not exist") after creating the roles and the database.
+    const t = { ...newTarget() };
+    t.role = `${t.role}_Mixed`;
+    t.env = { ...t.env, DB_USER: t.role };
+    try {
+      for (const run of [1, 2]) {
+        // The demo tenants too: they are there, and the application role sees none without a tenant set.
+        const r = await runCli(run === 1 ? ['init', '--sample'] : ['init'], { env: t.env });
+        expect(r.exitCode, `run ${run}: ${r.stderr}`).toBe(0);
+      }
+      const r = await execa('psql', ['-h', '127.0.0.1', '-U', t.role, '-d', t.db, '-Atc', 'SELECT current_user, count(*) FROM cmmc_controls GROUP BY 1; SELECT count(*) FROM organizations'], {
+        reject: false,
+        env: { PGPASSWORD: 'app-Secret-42' },
+      });
+      expect(r.stdout, r.stderr).toBe(`${t.role}|110\n0`);
+      expect(await adminQuery(`SELECT rolname FROM pg_roles WHERE rolname IN ('${t.role}_owner', '${t.role}_owner_rls_bypass') ORDER BY 1`)).toHaveLength(2);
+      const [{ n }] = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = '${t.db}'`);
+      expect(n).toBe(1);
+      expect(await query(adminOn(t.db), 'SELECT count(*)::int AS n FROM organizations')).not.toEqual([{ n: 0 }]);
+    } finally {
+      await dropTarget(t);
+    }
+  });
+});
+
 describe('cmmc-db init options', () => {
   it('takes the admin from --admin-url and refuses --sample in production before touching anything', async () => {
     const t = newTarget();

@@ -219,6 +219,11 @@ const APPEND_ONLY = ['audit_logs'];
 export const READ_ONLY_REFERENCE = ['cmmc_controls', 'provider_inheritance'];
 
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+/**
+ * A role by name as a regrole value. regrole reads its text as an identifier, folding it to lower case
+ * unless quoted: 'my_Mixed'::regrole looks for my_mixed. So the name goes in as a quoted identifier.
+ */
+const regrole = (name: string) => `${lit(ident(name))}::regrole`;
 
 /**
  * Grants of the two-role model, each only where missing (so a second run reports nothing):
@@ -238,7 +243,7 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(app)})`, statement: `ALTER ROLE ${ident(app)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${app}` },
     // A membership granted by hand would let the application role SET ROLE past the policies.
     ...[owner, bypass].map((role) => ({
-      needed: `EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = ${lit(role)}::regrole AND m.member = ${lit(app)}::regrole)`,
+      needed: `EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = ${regrole(role)} AND m.member = ${regrole(app)})`,
       statement: `REVOKE ${ident(role)} FROM ${ident(app)}`,
       label: `revoked membership in ${role} from ${app}`,
     })),
@@ -253,7 +258,7 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
   for (const schema of platformSchemas) {
     const s = ident(schema);
     steps.push(
-      { needed: `EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = ${lit(schema)} AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON SCHEMA ${s} FROM ${ident(app)}`, label: `revoked CREATE on schema ${schema} from ${app}` },
+      { needed: `EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = ${lit(schema)} AND a.grantee = ${regrole(app)} AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON SCHEMA ${s} FROM ${ident(app)}`, label: `revoked CREATE on schema ${schema} from ${app}` },
       { needed: `NOT has_schema_privilege(${lit(app)}, ${lit(schema)}, 'USAGE')`, statement: `GRANT USAGE ON SCHEMA ${s} TO ${ident(app)}`, label: `USAGE on schema ${schema} to ${app}` },
       { needed: `NOT has_schema_privilege(${lit(bypass)}, ${lit(schema)}, 'USAGE')`, statement: `GRANT USAGE ON SCHEMA ${s} TO ${ident(bypass)}`, label: `USAGE on schema ${schema} to ${bypass}` },
     );
@@ -292,7 +297,7 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
         ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
         : ['TRUNCATE', 'REFERENCES', 'TRIGGER'];
     steps.push({
-      needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${lit(app)}::regrole AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
+      needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${regrole(app)} AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
       statement: `REVOKE ${forbidden.join(', ')} ON ${q} FROM ${ident(app)}`,
       label: `revoked ${forbidden.join(', ')} on ${t.schema}.${t.name} from ${app}`,
     });
@@ -310,8 +315,8 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
   for (const [schema, objtype, role, what] of defaults) {
     steps.push({
       needed: `NOT EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
-                            WHERE d.defaclrole = ${lit(owner)}::regrole AND n.nspname = ${lit(schema)} AND d.defaclobjtype = '${objtype}'
-                              AND a.grantee = ${lit(role)}::regrole AND a.privilege_type = '${what.split(/[ ,]/)[0]}')`,
+                            WHERE d.defaclrole = ${regrole(owner)} AND n.nspname = ${lit(schema)} AND d.defaclobjtype = '${objtype}'
+                              AND a.grantee = ${regrole(role)} AND a.privilege_type = '${what.split(/[ ,]/)[0]}')`,
       statement: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(owner)} IN SCHEMA ${ident(schema)} GRANT ${what} TO ${ident(role)}`,
       label: `default privileges in ${schema}: ${what.split(' ON ')[0]} on new ${what.split(' ON ')[1].toLowerCase()} to ${role}`,
     });
