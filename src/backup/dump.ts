@@ -64,6 +64,8 @@ export async function databaseFacts(config: CmmcConfig, database?: string): Prom
   const handle = await openDatabase(target, {
     ...BACKUP_SESSION,
     applicationName: 'cmmc-db:backup',
+    // A backup of an embedded database that is not there is an error, not a new empty database.
+    mustExist: true,
     firstQuery: async (sql) => {
       facts = await readFacts(sql, config, url);
     },

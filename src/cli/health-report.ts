@@ -3,7 +3,7 @@ import type { CliContext } from './context.js';
 /** The library's healthCheck on the pool as the platform opens it (also `cmmc-db doctor --health`). */
 export async function printHealth(ctx: CliContext): Promise<number> {
   const { healthCheck, POOL_SETTINGS } = await import('../db/index.js');
-  const handle = await ctx.open({ pool: { min: POOL_SETTINGS.min, max: POOL_SETTINGS.max }, warm: true });
+  const handle = await ctx.open({ pool: { min: POOL_SETTINGS.min, max: POOL_SETTINGS.max }, warm: true, mustExist: true });
   const report = await healthCheck(handle);
   // Each host of the target with its role (a failover pair lists two; the pool reaches one).
   const hosts = handle.config.kind === 'server' && handle.url ? await (await import('../doctor/host-roles.js')).hostRoles(handle.url) : [];

@@ -33,6 +33,12 @@ export interface OpenOptions {
    * as a failed connect.
    */
   firstQuery?: (sql: postgres.Sql) => Promise<unknown>;
+  /**
+   * Only an embedded database that is there (default false: opening one creates it). Commands that
+   * read (current, status, doctor, backup create...) pass true: a read creates nothing, and an
+   * absent database is the error "there is no embedded database ... yet: cmmc-db init".
+   */
+  mustExist?: boolean;
 }
 
 export interface DbHandle<DB = any> {
@@ -60,7 +66,7 @@ export interface DbHandle<DB = any> {
 
 /** Hooks the embedded engine registers, so that this module does not import PGlite on its own. */
 export interface EmbeddedProvider {
-  start(config: CmmcConfig): Promise<{ url: string; socketPath?: string; connections?(): number; stop(): Promise<void> }>;
+  start(config: CmmcConfig, options?: { mustExist?: boolean }): Promise<{ url: string; socketPath?: string; connections?(): number; stop(): Promise<void> }>;
 }
 let embeddedProvider: () => Promise<EmbeddedProvider> = async () => (await import('../embedded/provider.js')).provider;
 export function registerEmbeddedProvider(load: () => Promise<EmbeddedProvider>): void {
@@ -76,7 +82,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   let stopEmbedded: (() => Promise<void>) | undefined;
   let embedded: DbHandle['embedded'];
   if (config.kind === 'embedded') {
-    const started = await (await embeddedProvider()).start(config);
+    const started = await (await embeddedProvider()).start(config, { mustExist: options.mustExist });
     url = started.url;
     stopEmbedded = started.stop;
     embedded = { connections: () => started.connections?.() ?? 0 };

@@ -42,6 +42,8 @@ export const ALL_CHECKS: Check[] = FAMILIES.flatMap((f) => f.checks);
  */
 export const DOCTOR_OPEN_OPTIONS: OpenOptions = {
   pool: { max: 1, min: 0 },
+  // It reads: an absent embedded database is reported, not created.
+  mustExist: true,
   connection: {
     statement_timeout: DOCTOR_STATEMENT_TIMEOUT_MS,
     lock_timeout: DOCTOR_LOCK_TIMEOUT_MS,

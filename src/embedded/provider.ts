@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import type { EmbeddedProvider } from '../db/connection.js';
-import { acquireEmbedded, releaseEmbedded, type EmbeddedInstance } from './instance.js';
+import { acquireEmbedded, checkEmbeddedFolder, DATA_SUBDIR, freshDataDir, releaseEmbedded, type EmbeddedInstance } from './instance.js';
+import { CmmcError } from '../errors.js';
 import { makeTempDir } from '../leftovers.js';
 
 /** More than any pool of the CLI or the library asks for (POOL_SETTINGS.max is 20). */
@@ -81,5 +82,15 @@ export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'
 }
 
 export const provider: EmbeddedProvider = {
-  start: (config: CmmcConfig) => startEmbeddedServer(config),
+  start: (config: CmmcConfig, options: { mustExist?: boolean } = {}) => {
+    // A read creates nothing (docs/migrations.md: current "reads only"): PGlite would run initdb here.
+    // A folder that is not the embedded database's (other files, a bare data directory) is named as such first.
+    checkEmbeddedFolder(config.embeddedDir);
+    if (options.mustExist && freshDataDir(path.join(config.embeddedDir, DATA_SUBDIR))) {
+      throw new CmmcError('embedded.absent', `there is no embedded database in ${config.embeddedDir} yet`, {
+        hint: 'create it with "cmmc-db init" (the platform schema and the 110 controls), or point DATABASE_URL at a server',
+      });
+    }
+    return startEmbeddedServer(config);
+  },
 };

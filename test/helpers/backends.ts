@@ -57,6 +57,9 @@ export const embeddedBackend: Backend = {
   name: 'embedded',
   async create() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-test-'));
+    // A database that is there and untouched, as the server backend's new database is (commands that
+    // read refuse to create one).
+    await releaseEmbedded(await acquireEmbedded(dir, { waitMs: 30_000 }));
     return {
       backend: 'embedded',
       env: { CMMC_DB_DIR: dir },

@@ -11,7 +11,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const m = await import('../../migrate/index.js');
         const config = ctx.config();
         const script = await m.loadScript(config);
-        const handle = await ctx.open();
+        const handle = await ctx.open({ mustExist: true });
         const status = await m.getStatus(handle, script);
         const { nextUpgradeStep } = await import('../../migrate/report.js');
         // Drift compares with what the migrations build at the current rows: with a row no file

@@ -19,7 +19,7 @@ export const register: RegisterCommand = (program, ctx) => {
         let state: Awaited<ReturnType<typeof readEngineStateOf>> | undefined;
         const [, script] = await whileOpening(
           async () => {
-            const handle = await ctx.open({ kysely: false, fetchTypes: false });
+            const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
             state = await readEngineStateOf(handle);
             return handle;
           },

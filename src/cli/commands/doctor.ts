@@ -140,7 +140,8 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
  */
 async function unreachableIsCritical(err: unknown): Promise<unknown> {
   const { CmmcError } = await import('../../errors.js');
-  if (!(err instanceof CmmcError) || !err.code.startsWith('connect.')) return err;
+  // An embedded database that is not there is as unreachable as a server that is not.
+  if (!(err instanceof CmmcError) || !(err.code.startsWith('connect.') || err.code === 'embedded.absent')) return err;
   return new CmmcError(err.code, err.message, { hint: err.hint, exitCode: 2, cause: err });
 }
 

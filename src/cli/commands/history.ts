@@ -18,7 +18,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const needsDb = flags.indicateCurrent || /(^|:)current(:|$)/.test(flags.revRange ?? '');
         let db: { applied: Set<string>; current: string[] } | undefined;
         if (needsDb) {
-          const handle = await ctx.open({ kysely: false, fetchTypes: false });
+          const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
           const current = await m.getCurrentHeads(handle);
           db = { current, applied: graph.appliedSet(current.filter((r) => graph.has(r))) };
         }

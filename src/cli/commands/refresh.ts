@@ -26,6 +26,7 @@ Example:
             ...(config.lockTimeoutMs ? { lock_timeout: config.lockTimeoutMs } : {}),
           },
           pool: { max: 1, min: 0 },
+          mustExist: true,
         });
         const spinner = await ctx.out.spinner('refreshing');
         let results;

@@ -29,7 +29,7 @@ export const register: RegisterCommand = (program, ctx) => {
         // The loader alone: seed/index.js also loads init and the SQL lexer's exports.
         const { runSeeds, seedStatus, checkSampleGuard, failureError, listSeedFiles } = await import('../../seed/loader.js');
         if (opts.status) {
-          const handle = await ctx.open({ kysely: false });
+          const handle = await ctx.open({ kysely: false, mustExist: true });
           const rows = await seedStatus(handle);
           if (ctx.out.json) ctx.out.data({ files: rows });
           else if (rows.length === 0) ctx.out.info('no seed files');

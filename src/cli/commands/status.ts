@@ -11,7 +11,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const { readStatus } = await import('../../status/index.js');
         const { formatAge } = await import('../../backup/store.js');
         const { nextUpgradeStep } = await import('../../migrate/report.js');
-        const handle = await ctx.open({ kysely: false });
+        const handle = await ctx.open({ kysely: false, mustExist: true });
         const report = await readStatus(handle, { backupDir: opts.backupDir });
         if (ctx.out.json) {
           ctx.out.data(report);
