@@ -136,7 +136,8 @@ export function writeFileAtomically(file: string, data: string | Uint8Array, mod
   } catch (err) {
     fs.rmSync(partial, { force: true });
     const e = err as NodeJS.ErrnoException & { dest?: string };
-    if (e.path === partial) Object.assign(e, { path: file, syscall: 'write', message: e.message.split(partial).join(file) });
+    // A failed write(2) (ENOSPC, EDQUOT, EIO) names no path at all: it is the file's too.
+    if (e.path === partial || (e.code && e.path === undefined)) Object.assign(e, { path: file, syscall: 'write', message: e.message.split(partial).join(file) });
     throw err;
   }
 }

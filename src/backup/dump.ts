@@ -4,7 +4,7 @@
  * plug its own dump and restore in here (see src/embedded).
  */
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
@@ -15,7 +15,7 @@ import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
-import { findPgTools, lastLine, libpqEnv, runPg, type PgTools } from '../db/pg-tools.js';
+import { findPgTools, lastLine, libpqEnv, runPg, type PgResult, type PgTools } from '../db/pg-tools.js';
 import type { BackupContents, BackupFormat, DatabaseIdentity } from './store.js';
 import path from 'node:path';
 
@@ -276,8 +276,14 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
 }
 
 function dumpFailed(stderr: string): CmmcError {
-  return new CmmcError('backup.pg-dump', `pg_dump failed: ${lastLine(stderr)}`, {
-    hint: 'nothing was kept; fix the cause and run the backup again',
+  const line = lastLine(stderr);
+  // Forced tenant policies hide rows from every role but the bypass role, which only the schema
+  // owner may SET ROLE to (docs/schema.md, Roles): the application role cannot back up.
+  const rls = /row-level security/i.test(line);
+  return new CmmcError('backup.pg-dump', `pg_dump failed: ${line}`, {
+    hint: rls
+      ? 'nothing was kept; back up as the schema owner: set DB_OWNER_USER (and DB_OWNER_PASSWORD), and backup connects as it through its row-level security bypass role'
+      : 'nothing was kept; fix the cause and run the backup again',
   });
 }
 
@@ -285,7 +291,8 @@ function dumpFailed(stderr: string): CmmcError {
 export async function listArchive(tools: PgTools, file: string): Promise<string[]> {
   const result = await runPg(tools.pgRestore, ['--list', file], {}).done;
   if (result.exitCode !== 0) {
-    throw new CmmcError('backup.unreadable', `pg_restore cannot read the archive: ${lastLine(result.stderr)}`, { hint: 'the archive is damaged; use another backup' });
+    // How the program ended goes with the error: a verdict on the archive only when it ran to its end (src/backup/verify.ts).
+    throw new CmmcError('backup.unreadable', `pg_restore cannot read the archive: ${lastLine(result.stderr)}`, { hint: 'the archive is damaged; use another backup', cause: result });
   }
   return String(result.stdout)
     .split('\n')
@@ -328,25 +335,79 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     const input = createReadStream(request.file);
     const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
     // psql stops reading at the first error; a closed pipe then is expected, not a failure.
-    const feeding = pipeline(source, child.stdin!).catch(() => {});
+    const feeding = pipeline(source, guardPreambleSettings(), child.stdin!).catch(() => {});
     const result = await child.done;
     await feeding;
-    if (result.exitCode !== 0) throw restoreFailed('psql', result.stderr);
+    if (result.exitCode !== 0) throw restoreFailed('psql', result);
     return;
   }
-  const args = ['--no-password', '--exit-on-error', `--dbname=${request.database}`];
+  // As a connection string's value: a name with "=" or a URI's prefix would be read as one itself.
+  const args = ['--no-password', '--exit-on-error', `--dbname=dbname='${request.database.replace(/[\\']/g, '\\$&')}'`];
   if (request.clean) args.push('--clean', '--if-exists');
   if (request.noOwner) args.push('--no-owner', '--no-privileges');
   if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
   else args.push('--single-transaction');
   // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
   const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() }).done;
-  if (result.exitCode !== 0) throw restoreFailed('pg_restore', result.stderr);
+  if (result.exitCode !== 0) throw restoreFailed('pg_restore', result);
 }
 
-function restoreFailed(tool: string, stderr: unknown): CmmcError {
-  return new CmmcError('backup.restore-failed', `${tool} failed: ${lastLine(stderr)}`, {
+/** A setting line of a plain script's preamble: `SET name = value;` (a quoted literal or one word). */
+const PREAMBLE_SET = /^SET ([a-z_]+) = ('(?:[^']|'')*'|[\w.-]+);$/;
+/** What else a preamble holds: comments, blank lines, set_config, psql meta-commands (`\restrict`). */
+const PREAMBLE_OTHER = /^(?:--.*|\s*|SELECT pg_catalog\.set_config\(.*|\\.*)$/;
+
+/**
+ * Makes each session setting of a plain script's preamble apply only where the server has that
+ * setting. A newer pg_dump's script sets ones an older server lacks (PGlite's pg_dump is 17's:
+ * `SET transaction_timeout = 0;`, unknown before PostgreSQL 17), and ON_ERROR_STOP would end the
+ * restore at that first line. Each becomes the same session setting through set_config, for the
+ * rows of pg_settings that name it: plain SQL, because a script of a recent pg_dump forbids psql's
+ * own commands after its `\restrict` line. Only the preamble is touched; past its first statement a
+ * line that reads like a SET may be COPY data, and everything passes through unchanged.
+ */
+export function guardPreambleSettings(): Transform {
+  let inPreamble = true;
+  let pending: Buffer = Buffer.alloc(0);
+  const guard = (line: string): string => {
+    if (!inPreamble) return line + '\n';
+    const set = PREAMBLE_SET.exec(line);
+    if (set) {
+      const value = set[2].startsWith("'") ? set[2] : `'${set[2]}'`;
+      return `SELECT pg_catalog.set_config(name, ${value}, false) FROM pg_catalog.pg_settings WHERE name = '${set[1]}';\n`;
+    }
+    if (!PREAMBLE_OTHER.test(line)) inPreamble = false;
+    return line + '\n';
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (!inPreamble) return done(null, chunk);
+      // Bytes, not text: a chunk may end inside a character of the data that follows.
+      let rest: Buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let out = '';
+      while (inPreamble) {
+        const nl = rest.indexOf(10);
+        if (nl < 0) {
+          pending = rest;
+          return done(null, out);
+        }
+        out += guard(rest.subarray(0, nl).toString('utf8'));
+        rest = rest.subarray(nl + 1);
+      }
+      pending = Buffer.alloc(0);
+      // Past the preamble the rest goes as it came.
+      done(null, Buffer.concat([Buffer.from(out), rest]));
+    },
+    flush(done) {
+      done(null, pending);
+    },
+  });
+}
+
+function restoreFailed(tool: string, result: PgResult): CmmcError {
+  return new CmmcError('backup.restore-failed', `${tool} failed: ${lastLine(result.stderr)}`, {
     hint: 'the restore ran in one transaction and was rolled back (unless --jobs was used)',
+    cause: result,
   });
 }
 

@@ -88,7 +88,18 @@ export interface RestoreResult {
   notes: string[];
 }
 
-const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}$/;
+/**
+ * Why PostgreSQL would not take `name` as a database's name (empty, a NUL byte, longer than
+ * NAMEDATALEN - 1 = 63 bytes, which it would cut short); undefined when it would. Any other
+ * character is fine: every statement quotes it, and the client programs get it as a value.
+ */
+export function databaseNameProblem(name: string): string | undefined {
+  if (!name) return 'it is empty';
+  if (name.includes('\0')) return 'it holds a NUL byte';
+  const bytes = Buffer.byteLength(name);
+  if (bytes > 63) return `it is ${bytes} bytes long, and PostgreSQL keeps 63`;
+  return undefined;
+}
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -100,7 +111,10 @@ async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
 /** `<db>_pre_restore_<stamp>` (`…_<n>` for the n-th in the same second, n > 1), at most 63 bytes. */
 export function keptName(database: string, at: Date, n = 1): string {
   const suffix = `_pre_restore_${stamp(at).toLowerCase()}${n > 1 ? `_${n}` : ''}`;
-  return database.slice(0, 63 - suffix.length) + suffix;
+  // 63 bytes, not characters: PostgreSQL would cut a longer name short itself (in mid-character).
+  let head = database;
+  while (Buffer.byteLength(head + suffix) > 63) head = [...head].slice(0, -1).join('');
+  return head + suffix;
 }
 
 /** The first `keptName` not taken on the server: two restores within one second must not collide. */
@@ -137,12 +151,13 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
   const embedded = config.kind === 'embedded';
   if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
-  if (!DB_NAME.test(target)) throw new CmmcError('usage', `"${target}" is not a database name this tool creates`, { hint: 'use letters, digits and underscores', exitCode: 2 });
+  const badName = databaseNameProblem(target);
+  if (badName) throw new CmmcError('usage', `"${target}" is not a database name: ${badName}`, { hint: 'name the database as PostgreSQL accepts it (at most 63 bytes; quoted where needed, any other character is fine)', exitCode: 2 });
   const dir = resolveBackupDir(options.dir);
   if (embedded) {
     const here = await currentIdentity(config);
     const record = findBackup(dir, name, name ? undefined : here);
-    return withOpenedArchive(record, here, options, (opened, base) => restoreEmbeddedTarget(config, record, opened, base, options));
+    return withOpenedArchive(config, record, here, options, (opened, base) => restoreEmbeddedTarget(config, record, opened, base, options));
   }
   // A named backup is known before anything connects: with --yes, its new database is begun at once
   // (pg_restore can start no sooner than it exists), and the client programs are asked their version.
@@ -211,8 +226,8 @@ function refuseUnverified(record: BackupRecord, opened: Opened): void {
 }
 
 /** Verifies the archive (refusing one that does not verify), runs `use`, and always removes any decrypted copy. */
-async function withOpenedArchive<T>(record: BackupRecord, targetSource: DatabaseIdentity, options: RestoreOptions, use: (opened: Opened, base: BasePlan) => Promise<T>): Promise<T> {
-  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+async function withOpenedArchive<T>(config: CmmcConfig, record: BackupRecord, targetSource: DatabaseIdentity, options: RestoreOptions, use: (opened: Opened, base: BasePlan) => Promise<T>): Promise<T> {
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config);
   try {
     refuseUnverified(record, opened);
     return await use(opened, basePlanOf(record, targetSource, targetSource.database));
@@ -256,7 +271,7 @@ async function restoreServerTarget(
   // --list), reading the database being replaced for the plan (through the maintenance session,
   // then one short session on it), and — when the answer is yes already — creating the database the
   // backup is restored into. Their outcomes are looked at in the order they always were.
-  const verifying = openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  const verifying = openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config);
   const surveying = surveyTarget(config, admin, record, target, at);
   let building: ScratchDatabase | undefined;
   let opened: Opened | undefined;
@@ -324,6 +339,29 @@ async function restoreServerTarget(
 }
 
 /**
+ * Gives `to` the grants of `from` (its datacl), after the owner: the default (NULL, PUBLIC's
+ * CONNECT and TEMPORARY) stays the default; an explicit list replaces PUBLIC's default privileges
+ * and is granted entry by entry, with grant options.
+ */
+async function carryOverGrants(admin: DbHandle, from: string, to: string): Promise<string[]> {
+  const entries = await admin.sql<{ grantee: string | null; privilege: string; grantable: boolean }[]>`
+    SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
+      FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = ${from} AND d.datacl IS NOT NULL`;
+  if (!entries.length) return [];
+  const db = quoteIdent(to);
+  const statements = [`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`];
+  for (const e of entries) statements.push(`GRANT ${e.privilege} ON DATABASE ${db} TO ${e.grantee === null ? 'PUBLIC' : quoteIdent(e.grantee)}${e.grantable ? ' WITH GRANT OPTION' : ''}`);
+  try {
+    await admin.sql.begin(async (tx) => {
+      for (const statement of statements) await tx.unsafe(statement);
+    });
+    return [];
+  } catch (err) {
+    return [`the grants on the database were not carried over (${(err as Error).message}): grant them again (\\l+ in psql shows the old ones)`];
+  }
+}
+
+/**
  * What the plan says about the database being replaced: whether it exists, the name it will be kept
  * under, and its tables and revision now. Refuses when a data-only backup has nothing to load into,
  * and when other sessions are on it (before this opens one of its own).
@@ -345,9 +383,10 @@ async function surveyTarget(config: CmmcConfig, admin: DbHandle, record: BackupR
 }
 
 /**
- * A backup (pg_dump of one database) does not hold the database's own owner and settings
- * (ALTER DATABASE … SET): carry them over from the database being replaced. Returns one note for
- * each that could not be carried over.
+ * A backup (pg_dump of one database) does not hold the database's own owner, grants (GRANT … ON
+ * DATABASE: the schema owner's CONNECT, CREATE, TEMPORARY from `init`) and settings (ALTER
+ * DATABASE … SET): carry them over from the database being replaced, so that the restored one is
+ * used exactly as before. Returns one note for each that could not be carried over.
  */
 async function carryOverDatabaseSettings(admin: DbHandle, from: string, to: string): Promise<string[]> {
   const notes: string[] = [];
@@ -357,6 +396,7 @@ async function carryOverDatabaseSettings(admin: DbHandle, from: string, to: stri
       notes.push(`the restored database is owned by the restoring role, not ${owner.owner} (${err.message})`);
     });
   }
+  notes.push(...(await carryOverGrants(admin, from, to)));
   const settings = await admin.sql<{ setting: string }[]>`
     SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
      WHERE d.datname = ${from} AND s.setrole = 0`;

@@ -10,12 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { CmmcConfig } from '../config/config.js';
+import { isConnectionLost } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
-import { onInterrupt } from '../interrupt.js';
+import { fileSystemLine } from '../fs-errors.js';
+import { onInterrupt, wasInterrupted } from '../interrupt.js';
 import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
 import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
-import { findPgTools, parsePgVersion, type PgTools } from '../db/pg-tools.js';
+import { findPgTools, lastLine, parsePgVersion, type PgResult, type PgTools } from '../db/pg-tools.js';
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';
@@ -56,15 +58,70 @@ export interface OpenedArchive {
   cleanup(): void;
 }
 
-/** The client programs able to read an archive written by the manifest's pg_dump. */
-async function toolsForArchive(record: BackupRecord): Promise<PgTools> {
-  if (record.server?.host === 'embedded') return embeddedTools();
+/**
+ * The client programs that read and restore the archive where it is going. The embedded database
+ * loads a plain script itself (src/embedded/backup.ts): no programs. On a server a plain script is
+ * run by psql, whichever pg_dump wrote it (PGlite's too): the newest psql found talks to any server.
+ * An archive needs a pg_restore at least as new as the pg_dump that wrote it.
+ */
+async function toolsForArchive(record: BackupRecord, embeddedTarget: boolean): Promise<PgTools> {
+  if (record.format === 'plain' && embeddedTarget) return embeddedTools();
+  if (record.format === 'plain') return findPgTools(0);
   const major = parsePgVersion(record.pgDump?.version ?? '')?.major ?? Math.floor((record.server?.versionNum ?? 0) / 10000);
   return findPgTools(major * 10000);
 }
 
-/** Runs the file checks and returns a readable archive (decrypted to a 0600 temp file when encrypted). */
-export async function openArchive(record: BackupRecord, keyFile: string | undefined): Promise<OpenedArchive> {
+/** The failures that are findings about the backup itself (see `verdictOf`). */
+const VERDICT_CODES = new Set(['backup.tampered', 'backup.not-encrypted', 'backup.unreadable', 'backup.restore-failed']);
+
+/**
+ * What a client program said when the fault was on this side, not in the archive: the connection
+ * (lost, refused), the server's resources (its disk full under the scratch database, memory), a
+ * shutdown or a cancel, the decrypted copy not readable.
+ */
+const LOCAL_CAUSE =
+  /could not connect|connection to server .* failed|server closed the connection|terminating connection|connection .*(?:lost|reset)|the database system is (?:shutting down|starting up|in recovery)|No space left on device|could not extend file|Disk quota exceeded|Read-only file system|out of (?:shared )?memory|Cannot allocate memory|canceling statement|terminated by user|could not open input file/i;
+
+/** Verifying was interrupted: nothing about the backup is known, and nothing is recorded. */
+function interrupted(name: string): CmmcError {
+  return new CmmcError('backup.interrupted', `verifying ${name} was interrupted; its manifest was left as it was`, { exitCode: 130 });
+}
+
+/**
+ * The one rule of what verifying may record against a backup. A verdict is a finding about the
+ * backup itself — its data missing, changed or cut short, an encrypted archive that does not
+ * authenticate, an archive pg_restore --list refuses, a restore of it that fails — from a program
+ * that ran to its own end and named no local cause. Anything else is this run's own failure: the
+ * temporary or scratch side full, unwritable or read-only, a client program missing or stopped by
+ * a signal, a lost connection, an interruption. That is returned as the error to throw (one line
+ * naming the cause), and the manifest and the drill records stay as they were; undefined means a
+ * verdict, to be recorded as the step's failed check.
+ */
+export function verdictOf(err: unknown, name: string, step: string, temporary = false): CmmcError | undefined {
+  const kept = `${name}'s manifest was left as it was`;
+  if (wasInterrupted()) return interrupted(name);
+  if (err instanceof CmmcError && VERDICT_CODES.has(err.code)) {
+    const ran = err.cause as PgResult | undefined;
+    if (!ran || (ran.ended === undefined && !LOCAL_CAUSE.test(ran.stderr))) return undefined;
+    const why = ran.ended === 'not-started' ? `the program could not be started (${lastLine(ran.stderr)})` : lastLine(ran.stderr);
+    return new CmmcError('backup.verify-stopped', `${name} could not be verified (${step}): ${why}; ${kept}`, { hint: 'fix the cause and run backup verify again' });
+  }
+  const file = fileSystemLine(err);
+  if (file) {
+    const hint = temporary ? `${file.hint}, or set TMPDIR to another folder` : file.hint;
+    return new CmmcError('backup.verify-stopped', `${name} could not be verified (${step}): ${file.message}; ${kept}`, { hint });
+  }
+  if (isConnectionLost(err)) return new CmmcError('backup.verify-stopped', `${name} could not be verified (${step}): the connection to the server was lost (${(err as Error).message}); ${kept}`, { hint: 'run backup verify again once the server accepts connections' });
+  // Anything else (a wrong key, missing client programs, an error of our own) is this run's, as it is.
+  return err instanceof CmmcError ? err : new CmmcError('backup.verify-stopped', `${name} could not be verified (${step}): ${(err as Error)?.message ?? String(err)}; ${kept}`);
+}
+
+/**
+ * Runs the file checks and returns a readable archive (decrypted to a 0600 temp file when
+ * encrypted) for restoring into `target`. A failed check is a verdict on the backup; a failure of
+ * this run (`verdictOf`) is thrown.
+ */
+export async function openArchive(record: BackupRecord, keyFile: string | undefined, target: CmmcConfig): Promise<OpenedArchive> {
   const checks: VerifyCheck[] = [];
   let tempDir: string | undefined;
   let releaseInterrupt: (() => void) | undefined;
@@ -102,23 +159,26 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
       throw new CmmcError('backup.key-needed', `${record.name} is encrypted: its key file is needed`, { hint: 'pass --key-file FILE (or set CMMC_BACKUP_KEY_FILE)', exitCode: 2 });
     }
     const secret = readKeyFile(keyFile);
-    // Plaintext: a private folder named for this process, removed in cleanup() (and on an
-    // interruption), or by the next run when this one is killed outright (src/leftovers.ts).
-    tempDir = makeTempDir('decrypt');
-    releaseInterrupt = onInterrupt(() => cleanup(), 'decrypted temporary files removed');
-    file = path.join(tempDir, record.file.replace(/\.enc$/, ''));
     try {
+      // Plaintext: a private folder named for this process, removed in cleanup() (and on an
+      // interruption), or by the next run when this one is killed outright (src/leftovers.ts).
+      tempDir = makeTempDir('decrypt');
+      releaseInterrupt = onInterrupt(() => cleanup(), 'decrypted temporary files removed');
+      file = path.join(tempDir, record.file.replace(/\.enc$/, ''));
       await decryptFile(record.path, file, secret);
     } catch (err) {
       cleanup();
-      if (err instanceof CmmcError && err.code === 'backup.wrong-key') throw err;
+      // A failed write names no file (ENOSPC): it was the decrypted copy's.
+      if ((err as NodeJS.ErrnoException).code && !(err as NodeJS.ErrnoException).path) Object.assign(err as object, { path: file, syscall: 'write' });
+      const failure = verdictOf(err, record.name, 'decrypt', true);
+      if (failure) throw failure;
       return fail({ id: 'decrypt', status: 'fail', detail: (err as Error).message });
     }
     checks.push({ id: 'decrypt', status: 'ok', detail: 'AES-256-GCM authenticated' });
   }
 
   try {
-    const tools = await toolsForArchive(record);
+    const tools = await toolsForArchive(record, target.kind === 'embedded');
     if (record.format === 'plain') {
       const tail = await plainTail(file);
       if (!/PostgreSQL database dump complete/.test(tail)) {
@@ -132,6 +192,8 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
     try {
       entries = await listArchive(tools, file);
     } catch (err) {
+      const failure = verdictOf(err, record.name, 'archive');
+      if (failure) throw failure;
       checks.push({ id: 'archive', status: 'fail', detail: (err as Error).message });
       return { file, checks, ok: false, tools, cleanup };
     }
@@ -179,7 +241,7 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   const dir = resolveBackupDir(options.dir);
   // With no name, the newest backup of the configured database; another database's only when named.
   const record = findBackup(dir, name, name ? undefined : await currentIdentity(config));
-  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config);
   let drillRecord: string | undefined;
   try {
     if (opened.ok && options.restoreTest) {
@@ -190,6 +252,8 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   }
   const ok = opened.checks.every((c) => c.status !== 'fail');
   const status = ok ? 'verified' : 'failed';
+  // Stopped meanwhile: whatever the checks said, nothing is recorded.
+  if (wasInterrupted()) throw interrupted(record.name);
   if (options.record !== false) {
     const failed = opened.checks.find((c) => c.status === 'fail');
     const { path: _p, manifestPath: _m, ...manifest } = record;
@@ -231,11 +295,16 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
       const got = facts.revision.join(',');
       checks.push({ id: 'revision', status: want === got ? 'ok' : 'fail', detail: `revision ${got || '(none)'}, backup ${want || '(none)'}` });
     } catch (err) {
+      // This run's failure (an interruption, the scratch side, a lost connection) is no drill of
+      // the backup: thrown, with no record written.
+      const failure = verdictOf(err, record.name, 'restore-test');
+      if (failure) throw failure;
       checks.push({ id: 'restore-test', status: 'fail', detail: (err as Error).message });
     } finally {
       await target.drop();
     }
   }
+  if (wasInterrupted()) throw interrupted(record.name);
   const finishedAt = new Date();
   const ok = checks.every((c) => c.status !== 'fail');
   const file = path.join(path.dirname(record.manifestPath), `${record.name}.restore-drill-${stamp(finishedAt)}.json`);

@@ -216,6 +216,12 @@ export interface PgResult {
   /** Empty when stdout was handed to the caller (`stdout: 'stream'`). */
   stdout: string;
   stderr: string;
+  /**
+   * Set when the program did not run to its own end: it could not be started (missing, not
+   * executable), or a signal stopped it (the user's Ctrl-C, kill -9, the OOM killer). Its exit
+   * then says nothing about what it was given (src/backup/verify.ts: no verdict on a backup).
+   */
+  ended?: 'not-started' | 'stopped';
 }
 
 export interface RunPgOptions {
@@ -266,13 +272,14 @@ export function runPg(file: string, args: string[], pg: Record<string, string>, 
     child.once('error', (e) => {
       failure = e;
       // A program that never started emits no 'close'.
-      if (child.pid === undefined) resolve({ exitCode: 1, stdout: '', stderr: e.message });
+      if (child.pid === undefined) resolve({ exitCode: 1, stdout: '', stderr: e.message, ended: 'not-started' });
     });
     child.once('close', (code, signal) => {
       const said = Buffer.concat(err).toString();
       // Killed outright (kill -9, the OOM killer), a program says nothing: say what ended it.
       const stderr = said || (failure ? failure.message : signal ? `${path.basename(file)} was stopped by ${signal}` : '');
-      const result = { exitCode: code ?? 1, stdout: Buffer.concat(out).toString(), stderr };
+      const stopped = signal !== null || stoppedByUser(signal, stderr);
+      const result: PgResult = { exitCode: code ?? 1, stdout: Buffer.concat(out).toString(), stderr, ...(stopped ? { ended: 'stopped' as const } : {}) };
       if (stoppedByUser(signal, stderr) && !wasInterrupted() && !options.cancelSignal?.aborted) void afterOwnInterrupt().then(() => resolve(result));
       else resolve(result);
     });
@@ -332,6 +339,9 @@ export function lastLine(stderr: unknown): string {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  const errorLine = [...lines].reverse().find((l) => /error|fatal/i.test(l));
-  return (errorLine ?? lines[lines.length - 1] ?? 'no message').slice(0, 400);
+  // The statement a detail line quotes (`detail: Query was: COPY ...`) can name anything (a column
+  // error_message): it is never the line that says what went wrong.
+  const said = lines.filter((l) => !/detail: (?:Query|Command) was:/.test(l));
+  const errorLine = [...said].reverse().find((l) => /\b(?:error|fatal|panic):/i.test(l)) ?? [...said].reverse().find((l) => /error|fatal/i.test(l));
+  return (errorLine ?? said[said.length - 1] ?? lines[lines.length - 1] ?? 'no message').slice(0, 400);
 }

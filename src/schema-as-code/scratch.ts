@@ -188,7 +188,8 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     const e = err as { code?: string; message?: string };
     if (e.code === '42501') {
       throw new CmmcError('scratch.create', `cannot create a scratch database on ${redactUrl(adminUrl)}: permission denied`, {
-        hint: 'the configured user needs CREATEDB (ALTER ROLE ... CREATEDB) for scratch databases; check --no-drift skips the one check makes',
+        // The application role (DB_USER) has no CREATEDB by design (docs/schema.md, Roles): not a role to give it to.
+        hint: 'run it as the admin or another role with CREATEDB (--url or DATABASE_URL), not as the application role',
       });
     }
     throw err;
