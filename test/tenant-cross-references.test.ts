@@ -13,12 +13,9 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from './helpers/cli.js';
 import { createTestDatabase, query } from './helpers/server.js';
-import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
+import { dropSetup, initWithTwoTenants, newSetup, rolesOf, TWO_TENANTS } from './helpers/tenant-setup.js';
 
-const A = 'a0000000-0000-4000-8000-00000000000a';
-const B = 'b0000000-0000-4000-8000-00000000000b';
-const USER_A = 'a0000000-0000-4000-8000-000000000101';
-const USER_B = 'b0000000-0000-4000-8000-000000000101';
+const { A, B, USER_A, USER_B } = TWO_TENANTS;
 const NOBODY = 'c0000000-0000-4000-8000-000000000101';
 const BEFORE = 'c0290a8b76a4'; // the platform's head before notifications were keyed by tenant
 
@@ -133,12 +130,7 @@ describe('notifications.user_id stays within the tenant', () => {
   const s = newSetup('tcr');
   let app: postgres.Sql;
   beforeAll(async () => {
-    const init = await runCli(['init'], { env: s.env });
-    expect(init.exitCode, init.stderr).toBe(0);
-    await query(s.adminUrl, `
-      INSERT INTO organizations (id, name, organization_type) VALUES ('${A}', 'A', 'SMB'), ('${B}', 'B', 'SMB');
-      INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES
-        ('${USER_A}', '${A}', 'a@example.com', 'x', 'A User'), ('${USER_B}', '${B}', 'b@example.com', 'x', 'B User')`);
+    await initWithTwoTenants(s);
     app = postgres(s.appUrl, { max: 1, onnotice: () => {} });
   }, 300_000);
   afterAll(async () => {
@@ -160,7 +152,7 @@ describe('notifications.user_id stays within the tenant', () => {
     expect(await attempt(app, `DELETE FROM users WHERE id = '${USER_B}'`)).toEqual({ count: 1 });
     const [{ n }] = await query<{ n: number }>(s.adminUrl, `SELECT count(*)::int AS n FROM notifications WHERE organization_id = '${A}'`);
     expect(n).toBe(1);
-    await query(s.adminUrl, `INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES ('${USER_B}', '${B}', 'b@example.com', 'x', 'B User')`);
+    await query(s.adminUrl, `INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES ('${USER_B}', '${B}', 'bob@b.example', 'x', 'Bob')`);
   });
 
   it('upgrade as the owner refuses a database that already holds such rows, in one line with their count, and keeps them; downgrade gives the old key back', async () => {
