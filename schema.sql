@@ -699,6 +699,13 @@ ALTER TABLE ONLY public.system_config
     ADD CONSTRAINT system_config_pkey PRIMARY KEY (key);
 
 --
+-- Name: users users_id_organization_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_id_organization_id_key UNIQUE (id, organization_id);
+
+--
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1299,11 +1306,11 @@ ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 --
--- Name: notifications notifications_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: notifications notifications_user_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.notifications
-    ADD CONSTRAINT notifications_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+    ADD CONSTRAINT notifications_user_fkey FOREIGN KEY (user_id, organization_id) REFERENCES public.users(id, organization_id) ON DELETE CASCADE;
 
 --
 -- Name: poam_items poam_items_assessment_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

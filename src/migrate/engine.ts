@@ -643,13 +643,26 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
   }
   if (lost) return { ...base, error: { code: lost.code, message: lost.message, hint: lost.hint } };
   if (err instanceof CmmcError) return { ...base, error: { code: err.code, message: `${operation} of revision ${rev.revision} (${rev.fileName}) failed: ${err.message}`, hint: err.hint } };
-  const e = err as { message?: string; code?: string; query?: string; failedStatement?: string };
-  const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
-  const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
-  const where = shown ? ` in statement: ${shown}` : '';
+  const e = err as { message?: string; code?: string; hint?: string; query?: string; failedStatement?: string };
   const after = rev.transactional
     ? 'that revision was rolled back and the database is as it was before it'
     : `${rev.fileName} is non-transactional: check what it left behind first`;
+  // RAISE EXCEPTION (P0001, raise_exception) is the revision refusing what it found, in its own words
+  // (docs/migrations.md): its message and HINT say what to do, not the statement that raised it.
+  if (e.code === 'P0001') {
+    return {
+      ...base,
+      error: {
+        code: 'migrate.step-refused',
+        message: `${operation} of revision ${rev.revision} (${rev.fileName}) refused: ${errorText(err)}`,
+        hint: e.hint ? `${after}; ${e.hint}` : after,
+        sqlState: e.code,
+      },
+    };
+  }
+  const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
+  const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
+  const where = shown ? ` in statement: ${shown}` : '';
   // Not every failure is the file's: a lock held by another session, a timeout, a missing privilege.
   const fix = sqlStateFix(e.code, { operation }) ?? `fix ${rev.fileName} and run ${operation} again`;
   return {

@@ -2,7 +2,8 @@
  * The roles and database of one `cmmc-db init` on the real server, with unique names (tenant
  * isolation tests): the application role, the schema owner and its bypass role, the database.
  */
-import { adminQuery, uniqueName } from './server.js';
+import { adminQuery, query, uniqueName } from './server.js';
+import { runCli } from './cli.js';
 import { bypassRoleName } from '../../src/tenant/roles.js';
 
 export interface Setup {
@@ -39,3 +40,27 @@ export async function dropSetup(s: { db: string; roles: string[] }): Promise<voi
 }
 
 export const rolesOf = (s: Setup) => [s.app, bypassRoleName(s.owner), s.owner];
+
+/** Two tenants with one user each, as `initWithTwoTenants` makes them. */
+export const TWO_TENANTS = {
+  A: 'a0000000-0000-4000-8000-00000000000a',
+  B: 'b0000000-0000-4000-8000-00000000000b',
+  USER_A: 'a0000000-0000-4000-8000-000000000101',
+  USER_B: 'b0000000-0000-4000-8000-000000000101',
+  EMAIL_A: 'alice@a.example',
+  EMAIL_B: 'bob@b.example',
+} as const;
+
+/**
+ * `cmmc-db init` for the setup, then (as the admin) organizations A and B with one user each
+ * (password hashes 'hash-a', 'hash-b').
+ */
+export async function initWithTwoTenants(s: Setup): Promise<void> {
+  const init = await runCli(['init'], { env: s.env });
+  if (init.exitCode !== 0) throw new Error(`cmmc-db init failed: ${init.stderr}`);
+  const t = TWO_TENANTS;
+  await query(s.adminUrl, `
+    INSERT INTO organizations (id, name, organization_type) VALUES ('${t.A}', 'A', 'SMB'), ('${t.B}', 'B', 'SMB');
+    INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES
+      ('${t.USER_A}', '${t.A}', '${t.EMAIL_A}', 'hash-a', 'Alice'), ('${t.USER_B}', '${t.B}', '${t.EMAIL_B}', 'hash-b', 'Bob')`);
+}
