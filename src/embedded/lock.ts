@@ -13,6 +13,7 @@ import { shellWord } from '../shell-word.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 import { redactArgs } from '../config/conninfo.js';
+import { interruptedError, wasInterrupted } from '../interrupt.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -121,6 +122,9 @@ export async function acquireFolderLock(dir: string, waitMs: number): Promise<Fo
   const deadline = Date.now() + waitMs;
   let delay = 50;
   for (;;) {
+    // Interrupted while waiting: the signal handler's cleanups have run already, and a lock taken
+    // now would outlive the exit.
+    if (wasInterrupted()) throw interruptedError(`the embedded database in ${dir} was not opened`);
     if (tryCreate(file)) {
       let released = false;
       return {
