@@ -65,7 +65,7 @@ export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, Restor
 
 // An application that handles its own signals runs these on SIGINT/SIGTERM before it exits: running
 // pg_dump and pg_restore are stopped, partial files and scratch databases removed.
-export { onInterrupt, runInterruptCleanups, interruptSignal } from './interrupt.js';
+export { onInterrupt, runInterruptCleanups, runAtExit, interruptSignal } from './interrupt.js';
 
 // Diagnostics.
 export * as doctor from './doctor/index.js';

@@ -11,22 +11,31 @@
  * try { await dump(partial); } finally { release(); }
  * ```
  */
+import { CmmcError } from './errors.js';
 
 export interface InterruptCleanup {
   run(): void | Promise<void>;
   /** What the state is once it ran (one clause, for the one line the CLI prints). */
   state?: string;
+  /**
+   * The last resort, synchronous, run just before the process exits if `run` has not finished by
+   * then: what must not outlive the process (a lock file, a half-built folder) when `run` waits on
+   * work that cannot be cut short (PGlite starting, which may take longer than the exit waits).
+   */
+  atExit?: () => void;
 }
 
 const cleanups = new Set<InterruptCleanup>();
+/** Cleanups started by runInterruptCleanups and not finished yet: their atExit is due at the exit. */
+const unfinished = new Set<InterruptCleanup>();
 let controller = new AbortController();
 
 /**
  * Registers a cleanup for an interruption; returns the function that unregisters it (call it in a
  * `finally` once the thing it cleans up is gone or kept for good).
  */
-export function onInterrupt(run: () => void | Promise<void>, state?: string): () => void {
-  const entry: InterruptCleanup = { run, state };
+export function onInterrupt(run: () => void | Promise<void>, state?: string, options: { atExit?: () => void } = {}): () => void {
+  const entry: InterruptCleanup = { run, state, atExit: options.atExit };
   cleanups.add(entry);
   return () => void cleanups.delete(entry);
 }
@@ -42,6 +51,20 @@ export function wasInterrupted(): boolean {
 }
 
 /**
+ * The error a capability throws when it finds the run interrupted between two steps: it stops
+ * there rather than begin the next (the signal handler prints the line and exits; the CLI prints
+ * no error of its own for it). `what` says what was not done.
+ */
+export function interruptedError(what: string): CmmcError {
+  return new CmmcError('interrupted', `interrupted: ${what}`, { exitCode: 130 });
+}
+
+/** Throws `interruptedError(what)` when the run has been interrupted: call it between steps. */
+export function stopIfInterrupted(what: string): void {
+  if (wasInterrupted()) throw interruptedError(what);
+}
+
+/**
  * Aborts `interruptSignal()` and runs every registered cleanup, newest first and all at once.
  * After `budgetMs` it returns the cleanups' state clauses, marked "(finishing)" for one still
  * running and "FAILED" for one that threw, with `pending`: settled once every cleanup has ended
@@ -52,13 +75,15 @@ export async function runInterruptCleanups(budgetMs: number): Promise<{ states: 
   if (!controller.signal.aborted) controller.abort(new Error('interrupted'));
   const entries = [...cleanups].reverse();
   cleanups.clear();
+  for (const entry of entries) if (entry.atExit) unfinished.add(entry);
   const runs = entries.map((entry) =>
     Promise.resolve()
       .then(() => entry.run())
       .then(
         () => 'done' as const,
         () => 'failed' as const,
-      ),
+      )
+      .finally(() => unfinished.delete(entry)),
   );
   const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budgetMs).unref());
   const outcomes = await Promise.all(runs.map((run) => Promise.race([run, deadline])));
@@ -70,8 +95,24 @@ export async function runInterruptCleanups(budgetMs: number): Promise<{ states: 
   return { states, pending: Promise.all(runs).then(() => {}) };
 }
 
+/**
+ * Runs the `atExit` of every cleanup still running: called by the signal handler right before it
+ * exits (synchronously, so nothing else runs in between). Never throws.
+ */
+export function runAtExit(): void {
+  for (const entry of unfinished) {
+    try {
+      entry.atExit?.();
+    } catch {
+      // the process is exiting: what could not be removed is left to the next run (src/leftovers.ts)
+    }
+  }
+  unfinished.clear();
+}
+
 /** For tests of this module and for a library user that reuses one process: forget the interruption. */
 export function resetInterrupt(): void {
   cleanups.clear();
+  unfinished.clear();
   controller = new AbortController();
 }

@@ -3,7 +3,7 @@ import { renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
-import { interruptSignal, onInterrupt, wasInterrupted } from '../interrupt.js';
+import { interruptedError, interruptSignal, onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
 import { removeMadeDirs } from '../fs-private.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts, withDumpSnapshot, type DatabaseFacts } from './dump.js';
@@ -14,6 +14,7 @@ import {
   checksum,
   ensureBackupDir,
   extensionFor,
+  MANIFEST_SUFFIX,
   MANIFEST_VERSION,
   newBackupName,
   partialPath,
@@ -90,64 +91,87 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   const dir = resolveBackupDir(options.dir);
   // A backup that fails or is interrupted leaves no folder it made for itself (removeMadeDirs: only empty ones).
   const madeDirs = ensureBackupDir(dir);
+  // Interrupted in any phase (opening the database, dumping, checksumming, writing the manifest):
+  // the cleanup waits until the work has stopped (pg_dump is stopped through interruptSignal(); the
+  // work stops at its next step), then removes every file it wrote, so that nothing is kept. Not
+  // only the dump's: the embedded pg_dump runs inside this process and cannot be cut short, so the
+  // signal is seen once it returns, and a run that then went on would keep a whole backup.
+  const written: string[] = [];
+  let work: Promise<BackupRecord> = Promise.resolve(undefined as never);
+  const removeWritten = () => {
+    for (const file of written) rmSync(file, { recursive: true, force: true });
+    removeMadeDirs(madeDirs);
+  };
+  const release = onInterrupt(
+    async () => {
+      await work.catch(() => {});
+      removeWritten();
+    },
+    'pg_dump was stopped and the partial backup file removed; nothing was kept',
+    { atExit: removeWritten },
+  );
   try {
-    return await createIn(dir, config, options, { embedded, format, contents, secret, source, madeDirs });
+    work = createIn(dir, config, options, { embedded, format, contents, secret, source, written });
+    const record = await work;
+    stopIfInterrupted(INTERRUPTED);
+    return record;
   } catch (err) {
     removeMadeDirs(madeDirs);
+    if (wasInterrupted()) throw interruptedError(INTERRUPTED);
     throw err;
+  } finally {
+    release();
   }
 }
+
+/** What an interrupted backup did: the cleanup above removed what it wrote. */
+const INTERRUPTED = 'the backup was stopped; nothing was kept';
 
 async function createIn(
   dir: string,
   config: CmmcConfig,
   options: CreateOptions,
-  { embedded, format, contents, secret, source, madeDirs }: { embedded: boolean; format: BackupFormat; contents: BackupContents; secret: Buffer | undefined; source: StandbySource | undefined; madeDirs: string[] },
+  { embedded, format, contents, secret, source, written }: { embedded: boolean; format: BackupFormat; contents: BackupContents; secret: Buffer | undefined; source: StandbySource | undefined; written: string[] },
 ): Promise<BackupRecord> {
   sweepPartials(dir);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
 
   // The facts (revision, tables) and the dump come from one snapshot on a server (withDumpSnapshot).
   const dumpWith = async (facts: DatabaseFacts, snapshot: string | undefined) => {
+    stopIfInterrupted(INTERRUPTED);
     const tools = embedded ? embeddedTools() : await findPgTools(facts.serverVersionNum);
     const started = new Date();
     const name = newBackupName(dir, facts.database, started);
     const file = name + extensionFor(format, compressed, Boolean(secret));
     const partial = partialPath(dir, file);
+    written.push(partial);
     const t0 = performance.now();
     const timer = options.onProgress ? setInterval(() => options.onProgress!(bytesAt(partial), performance.now() - t0), 250) : undefined;
-    // Interrupted (Ctrl-C, SIGTERM): pg_dump is stopped through the interruption's signal, and the
-    // partial file goes once it has exited. A run killed outright leaves a name that carries its pid,
-    // removed by the next backup or prune (sweepPartials).
-    const abort = new AbortController();
-    let dumping: Promise<unknown> = Promise.resolve();
-    const release = onInterrupt(async () => {
-      abort.abort();
-      await dumping.catch(() => {});
-      rmSync(partial, { recursive: true, force: true });
-      removeMadeDirs(madeDirs);
-    }, 'pg_dump was stopped and the partial backup file removed; nothing was kept');
+    // A run killed outright leaves a partial name that carries its pid, removed by the next backup
+    // or prune (sweepPartials).
     try {
-      dumping = dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: AbortSignal.any([abort.signal, interruptSignal()]), role: facts.rlsBypassRole, snapshot });
-      await dumping;
+      stopIfInterrupted(INTERRUPTED);
+      await dumpTarget(config, { tools, format, contents, compress: options.compress, jobs: options.jobs, out: partial, encryptWith: secret, signal: interruptSignal(), role: facts.rlsBypassRole, snapshot });
     } catch (err) {
       rmSync(partial, { recursive: true, force: true });
-      if (abort.signal.aborted || wasInterrupted()) throw new CmmcError('backup.interrupted', 'the backup was interrupted; nothing was kept', { exitCode: 130 });
+      if (wasInterrupted()) throw interruptedError(INTERRUPTED);
       const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
       if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
       throw err;
     } finally {
       if (timer) clearInterval(timer);
-      release();
     }
     return { facts, tools, started, name, file, partial, t0 };
   };
   const { facts, tools, started, name, file, partial, t0 } = embedded ? await dumpWith(await databaseFacts(config), undefined) : await withDumpSnapshot(config, dumpWith);
   const finalPath = path.join(dir, file);
   const durationMs = Math.round(performance.now() - t0);
+  stopIfInterrupted(INTERRUPTED);
   tighten(partial);
   const { sha256, sizeBytes } = await checksum(partial);
   options.onProgress?.(sizeBytes, durationMs);
+  stopIfInterrupted(INTERRUPTED);
+  written.push(finalPath, path.join(dir, name + MANIFEST_SUFFIX));
   renameSync(partial, finalPath);
 
   try {

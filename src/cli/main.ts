@@ -113,13 +113,17 @@ export async function run(argv: string[]): Promise<number> {
     for (let c: typeof action | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
     running = names.join(' ');
   });
+  // Interrupted: the signal handler prints the one line and exits once its cleanups are done
+  // (src/cli/signals.ts). A command that failed because of it, or that finished anyway (a step that
+  // cannot be cut short, like the embedded pg_dump, ran to its end meanwhile), leaves the exit to it:
+  // returning would exit 0 with the line already saying the run was stopped.
+  const leaveExitToHandler = () => new Promise<never>(() => setInterval(() => {}, 1000));
   try {
     await program.parseAsync(argv);
+    if (wasInterrupted()) await leaveExitToHandler();
     return ctx.exitCode;
   } catch (err) {
-    // Interrupted: the failure is the interruption's doing, and the signal handler prints the one
-    // line and exits once its cleanups are done (src/cli/signals.ts).
-    if (wasInterrupted()) await new Promise(() => setInterval(() => {}, 1000));
+    if (wasInterrupted()) await leaveExitToHandler();
     // --json promises one document on stdout: a command that failed before writing its own gets one
     // saying so (status "error", with the same code, message and hint as the line on stderr).
     const errorDocument = (error: { code: string; message: string; hint?: string }) => {

@@ -7,7 +7,7 @@
  *
  * Capabilities never listen to signals themselves: they register cleanups with `onInterrupt`.
  */
-import { runInterruptCleanups } from '../interrupt.js';
+import { runAtExit, runInterruptCleanups } from '../interrupt.js';
 
 /** Exit codes of the signals (128 + the signal's number, as shells report them). */
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -37,7 +37,7 @@ export function installSignalHandler(line?: (text: string) => void): void {
  */
 export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'): Promise<never> {
   const code = SIGNAL_EXIT[signal];
-  if (stopping) process.exit(code);
+  if (stopping) exitNow(code);
   stopping = true;
   // A connection ended under a query may still throw from a timer while we tidy up: the process
   // is exiting, and such errors must not interrupt the cleanups or print a stack.
@@ -53,5 +53,11 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
   // The command's own failure (its --json document) comes once the closed connections' errors reach
   // it: a few turns of the event loop after the cleanups.
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  exitNow(code);
+}
+
+/** Exits, after the last resort of each cleanup still running (a lock file, a half-built folder). */
+function exitNow(code: number): never {
+  runAtExit();
   process.exit(code);
 }

@@ -496,11 +496,50 @@ export function describeHosts(p: Pick<ConnParams, 'hosts'>): string {
 /** A connection string with any password masked; never throws. */
 export function redactConnString(text: string): string {
   if (isConnUri(text)) {
-    let out = text.replace(/^(postgres(?:ql)?:\/\/[^@/?]*?:)[^@/?]*@/, '$1****@');
+    // libpq's reading: the credentials end at the first "@" before any "/", so a password may hold
+    // "?", "#" or ":" (a "?" in it was left showing).
+    let out = text.replace(/^(postgres(?:ql)?:\/\/[^@/:]*:)[^@/]*@/, '$1****@');
     out = out.replace(/([?&](?:password|sslpassword)=)[^&]*/g, '$1****');
     return out;
   }
   return text
     .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
     .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+}
+
+/**
+ * Options whose value is a connection string or a secret: --url, --admin-url, --from (a live
+ * database), and any option named for a password, secret or token.
+ */
+const SECRET_OPTION = /^--(?:url|admin-url|from|[a-z-]*(?:password|secret|token)[a-z-]*)$/;
+
+/**
+ * A secret option's value: a connection string keeps all but its password; anything else is masked
+ * whole. A URL is masked up to its last "@" too: one libpq would refuse (a "/" in the password) is
+ * still a password typed.
+ */
+function redactSecretValue(value: string): string {
+  if (isConnUri(value)) return redactConnString(value).replace(/^(postgres(?:ql)?:\/\/[^@/:]*:)[^@]*@/, '$1****@');
+  if (/^\s*[a-z_]+\s*=/.test(value)) return redactConnString(value);
+  return '****';
+}
+
+/**
+ * Command-line arguments with every password masked, for what outlives or leaves the process (the
+ * embedded database's lock file, a message naming the command): each argument that is a
+ * connection string (a URL, or keyword=value settings), and the value of each option that carries
+ * one or a secret (`--admin-url URL`, `--admin-url=URL`). Never throws.
+ *
+ * @example redactArgs(['init', '--admin-url', 'postgres://postgres:pw@h/postgres']) // [..., 'postgres://postgres:****@h/postgres']
+ */
+export function redactArgs(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0 && SECRET_OPTION.test(arg.slice(0, eq))) out.push(`${arg.slice(0, eq + 1)}${redactSecretValue(arg.slice(eq + 1))}`);
+    else if (SECRET_OPTION.test(arg) && i + 1 < args.length) out.push(arg, redactSecretValue(args[++i]));
+    else out.push(redactConnString(arg));
+  }
+  return out;
 }

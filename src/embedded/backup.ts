@@ -11,7 +11,8 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CmmcError, errorText } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
-import { acquireFolderLock } from './lock.js';
+import { interruptedError, onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
+import { acquireFolderLock, type FolderLock } from './lock.js';
 import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
 import { makeDirs, readRegularFile, removeMadeDirs } from '../fs-private.js';
 
@@ -42,6 +43,9 @@ export async function dumpEmbeddedSql(dir: string, options: { contents?: 'full' 
   const instance = await acquireEmbedded(dir);
   try {
     const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
+    // pg_dump for PGlite runs inside this process without a break (the signal is seen only once it
+    // returns): interrupted while the database was opening, it is not begun.
+    stopIfInterrupted('the embedded database was not dumped');
     try {
       const only = options.contents === 'schema-only' ? ['--schema-only'] : options.contents === 'data-only' ? ['--data-only'] : [];
       const dump = await pgDump({ pg: instance.pg, args: ['--no-owner', '--no-privileges', ...only] });
@@ -66,6 +70,7 @@ export async function dumpEmbedded(
 ): Promise<EmbeddedDumpResult> {
   const started = performance.now();
   const text = await dumpEmbeddedSql(dir, options);
+  stopIfInterrupted(`${file} was not written`);
   const body = options.gzip ? gzipSync(text) : Buffer.from(text);
   const made = makeDirs(path.dirname(path.resolve(file)));
   // Written aside and renamed, so a failed write never leaves a truncated backup under the real name.
@@ -114,13 +119,49 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
   }
   checkEmbeddedFolder(dir);
   const lock = await acquireFolderLock(dir, lockWaitMs());
+  // Interrupted in any phase, the process exits only once the restore has stopped and tidied up:
+  // the cleanup waits for the work, which stops at its next step and, in its finally, removes the
+  // folder it was building and frees the lock. Loading the dump runs inside this process without a
+  // break (the signal is seen once it returns), and the swap has no step between its renames: the
+  // data folder is the old one or the new one, never missing.
+  // If the exit comes first (PGlite's initdb of the new folder outlasting the exit's wait), the new
+  // folder and the lock go with the process; the swap cannot have begun (it checks first).
   const building = path.join(dir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+  let work: Promise<void> = Promise.resolve();
+  const release = onInterrupt(
+    async () => {
+      await work.catch(() => {});
+    },
+    `the restore was stopped: the embedded database in ${dir} is as it was`,
+    {
+      atExit: () => {
+        fs.rmSync(building, { recursive: true, force: true });
+        lock.release();
+      },
+    },
+  );
+  try {
+    work = buildAndSwap(file, text, dir, building, lock, exists);
+    await work;
+    return { dir, durationMs: Math.round(performance.now() - started), replaced: exists };
+  } finally {
+    release();
+  }
+}
+
+/** Loads `text` into `building`, a new data folder beside the old one, and swaps it in; frees `lock` when done. */
+async function buildAndSwap(file: string, text: string, dir: string, building: string, lock: FolderLock, exists: boolean): Promise<void> {
+  const dataDir = path.join(dir, DATA_SUBDIR);
+  const NOT_RESTORED = `the embedded database in ${dir} was not replaced`;
   try {
     fs.rmSync(building, { recursive: true, force: true });
+    stopIfInterrupted(NOT_RESTORED);
     const pg = await createPglite(building);
     try {
+      stopIfInterrupted(NOT_RESTORED);
       await pg.exec(text);
     } catch (err) {
+      if (wasInterrupted()) throw interruptedError(NOT_RESTORED);
       throw new CmmcError('embedded.restore', `the backup ${file} did not load: ${firstLine(err)}`, {
         hint: 'the embedded database was left as it was; check that the file is a complete plain SQL dump',
         cause: err,
@@ -128,15 +169,31 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
     } finally {
       await pg.close().catch(() => {});
     }
-    const old = path.join(dir, `${DATA_SUBDIR}.before-restore-${process.pid}`);
-    if (exists) fs.renameSync(dataDir, old);
-    fs.renameSync(building, dataDir);
-    fs.rmSync(old, { recursive: true, force: true });
-    return { dir, durationMs: Math.round(performance.now() - started), replaced: exists };
+    // A signal that came during the load is delivered on the event loop's next turn: let it be seen
+    // before the swap. From the check to the swap's end nothing awaits, so nothing comes between.
+    await new Promise((resolve) => setImmediate(resolve));
+    stopIfInterrupted(NOT_RESTORED);
+    swapIn(building, dataDir, path.join(dir, `${DATA_SUBDIR}.before-restore-${process.pid}`), exists);
   } finally {
     fs.rmSync(building, { recursive: true, force: true });
     lock.release();
   }
+}
+
+/**
+ * Renames `building` to `dataDir`, moving the existing `dataDir` (when `exists`) to `old` first and
+ * removing it after. A rename that fails puts the old folder back: the data folder is never missing
+ * (a kill -9 between the renames is put right by the next open, recoverInterruptedRestore).
+ */
+function swapIn(building: string, dataDir: string, old: string, exists: boolean): void {
+  if (exists) fs.renameSync(dataDir, old);
+  try {
+    fs.renameSync(building, dataDir);
+  } catch (err) {
+    if (exists) fs.renameSync(old, dataDir);
+    throw err;
+  }
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 function firstLine(err: unknown): string {

@@ -110,48 +110,67 @@ export function checkEmbeddedFolder(dir: string): void {
 async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstance> {
   checkEmbeddedFolder(dir);
   const lock = await acquireFolderLock(dir, waitMs);
+  // Registered the moment the folder is ours, not once PGlite has started: an interruption while it
+  // starts (half a second or more, which cannot be cut short) would otherwise exit with the lock left.
+  // The cleanup waits for the start, closes the database cleanly and frees the folder; if the exit
+  // comes first, the lock goes with the process (the next open recovers, as after a kill -9).
+  let opening: Promise<EmbeddedInstance> | undefined;
+  const releaseInterrupt = onInterrupt(
+    async () => {
+      const instance = await opening?.catch(() => undefined);
+      if (instance) await closeInstance(instance);
+      lock.release();
+    },
+    'the embedded database was closed cleanly',
+    { atExit: () => lock.release() },
+  );
+  opening = startInstance(dir, lock, releaseInterrupt);
   try {
-    const gitignore = path.join(dir, '.gitignore');
-    if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
-    const dataDir = path.join(dir, DATA_SUBDIR);
-    recoverInterruptedRestore(dir);
-    // Owner-only, like PostgreSQL's own data directory. The folders' own modes are what keeps other
-    // users out; a folder found looser (made by an older version, or changed by hand) is tightened
-    // throughout. Files PGlite adds while open are tightened when it closes.
-    if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
-    // PGlite runs initdb over a folder without PG_VERSION (the data in it would be overwritten), and on
-    // most other damage rewrites pg_control and the WAL before it gives up: a folder with files is
-    // checked first (src/embedded/data-folder.ts).
-    const damage = freshDataDir(dataDir) ? undefined : dataFolderProblem(dataDir);
-    if (damage) {
-      const what = damage.damaged ? `the embedded database in ${dataDir} is damaged` : `cannot open the embedded database in ${dataDir}`;
-      throw new CmmcError(damage.damaged ? 'embedded.damaged' : 'embedded.open', `${what}: ${damage.problem}; nothing in it was changed`, {
-        hint: damage.hint ?? `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
-      });
-    }
-    const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
-    // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
-    fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
-    let pg: PGlite;
-    try {
-      pg = await createPglite(dataDir);
-    } catch (err) {
-      // PGlite's WebAssembly stops with "Aborted(). Build with -sASSERTIONS for more info.": say what that means here.
-      const why = errorText(err).replace(/^Aborted\(\).*$/s, 'PGlite stopped while reading it (its files are not a data folder it can open)');
-      throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${why}`, {
-        hint: 'if the folder is damaged, restore a backup into a fresh folder (cmmc-db backup restore), or move it aside to start anew',
-        cause: err,
-      });
-    }
-    const instance: EmbeddedInstance = { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false };
-    // Interrupted while open: close it cleanly (an open transaction is rolled back, nothing
-    // half-written stays) and free the folder. The CLI's signal handler runs this.
-    instance.releaseInterrupt = onInterrupt(() => closeInstance(instance), 'the embedded database was closed cleanly');
-    return instance;
+    return await opening;
   } catch (err) {
+    releaseInterrupt();
     lock.release();
     throw err;
   }
+}
+
+/** Opens PGlite on the folder `lock` holds; `releaseInterrupt` unregisters the interruption's cleanup. */
+async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: () => void): Promise<EmbeddedInstance> {
+  const gitignore = path.join(dir, '.gitignore');
+  if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
+  const dataDir = path.join(dir, DATA_SUBDIR);
+  recoverInterruptedRestore(dir);
+  // Owner-only, like PostgreSQL's own data directory. The folders' own modes are what keeps other
+  // users out; a folder found looser (made by an older version, or changed by hand) is tightened
+  // throughout. Files PGlite adds while open are tightened when it closes.
+  if (!ownerOnly(dir) || (fs.existsSync(dataDir) && !ownerOnly(dataDir))) tighten(dir);
+  // PGlite runs initdb over a folder without PG_VERSION (the data in it would be overwritten), and on
+  // most other damage rewrites pg_control and the WAL before it gives up: a folder with files is
+  // checked first (src/embedded/data-folder.ts).
+  const damage = freshDataDir(dataDir) ? undefined : dataFolderProblem(dataDir);
+  if (damage) {
+    const what = damage.damaged ? `the embedded database in ${dataDir} is damaged` : `cannot open the embedded database in ${dataDir}`;
+    throw new CmmcError(damage.damaged ? 'embedded.damaged' : 'embedded.open', `${what}: ${damage.problem}; nothing in it was changed`, {
+      hint: damage.hint ?? `restore its files from a copy, or move ${path.basename(dir)} aside and restore a backup into a new folder (cmmc-db init, then cmmc-db backup restore)`,
+    });
+  }
+  const created = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  // A postmaster.pid left by a process that was killed: the folder lock proves nobody runs on it.
+  fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
+  let pg: PGlite;
+  try {
+    pg = await createPglite(dataDir);
+  } catch (err) {
+    // PGlite's WebAssembly stops with "Aborted(). Build with -sASSERTIONS for more info.": say what that means here.
+    const why = errorText(err).replace(/^Aborted\(\).*$/s, 'PGlite stopped while reading it (its files are not a data folder it can open)');
+    throw new CmmcError('embedded.open', `cannot open the embedded database in ${dataDir}: ${why}`, {
+      hint: 'if the folder is damaged, restore a backup into a fresh folder (cmmc-db backup restore), or move it aside to start anew',
+      cause: err,
+    });
+  }
+  // Interrupted while open, the cleanup of openInstance closes it cleanly (an open transaction is
+  // rolled back, nothing half-written stays) and frees the folder.
+  return { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false, releaseInterrupt };
 }
 
 /**

@@ -12,6 +12,8 @@ import { CmmcError } from '../errors.js';
 import { shellWord } from '../shell-word.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
+import { redactArgs } from '../config/conninfo.js';
+import { interruptedError, wasInterrupted } from '../interrupt.js';
 
 export const LOCK_FILE = 'lock';
 
@@ -49,7 +51,8 @@ function tryCreate(file: string): boolean {
     startTicks: processStartTicks('self'),
     startedAt: new Date().toISOString(),
     hostname: os.hostname(),
-    command: process.argv.slice(2).join(' ').slice(0, 200),
+    // Passwords masked: the file outlives a kill -9, and a waiting process prints it.
+    command: redactArgs(process.argv.slice(2)).join(' ').slice(0, 200),
   };
   let fd: number;
   try {
@@ -119,6 +122,9 @@ export async function acquireFolderLock(dir: string, waitMs: number): Promise<Fo
   const deadline = Date.now() + waitMs;
   let delay = 50;
   for (;;) {
+    // Interrupted while waiting: the signal handler's cleanups have run already, and a lock taken
+    // now would outlive the exit.
+    if (wasInterrupted()) throw interruptedError(`the embedded database in ${dir} was not opened`);
     if (tryCreate(file)) {
       let released = false;
       return {
@@ -151,7 +157,8 @@ export async function acquireFolderLock(dir: string, waitMs: number): Promise<Fo
       continue;
     }
     if (Date.now() >= deadline) {
-      const who = holder ? `process ${holder.pid}${holder.command ? ` (cmmc-db ${holder.command})` : ''} since ${holder.startedAt}` : 'another process';
+      // Masked again: a lock written by an older version holds the command line as it was typed.
+      const who = holder ? `process ${holder.pid}${holder.command ? ` (cmmc-db ${redactArgs(holder.command.split(' ')).join(' ')})` : ''} since ${holder.startedAt}` : 'another process';
       throw new CmmcError('embedded.locked', `the embedded database in ${dir} is in use by ${who}`, {
         hint: 'wait for that command to finish (only one process can open the embedded database), or set CMMC_DB_LOCK_WAIT to wait longer, e.g. CMMC_DB_LOCK_WAIT=60s',
       });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
-import { connParamsOf, formatConnUri, parseConnKeywords, parseConnUri, redactConnString, resolveConnOptions } from '../../src/config/conninfo.js';
+import { connParamsOf, formatConnUri, parseConnKeywords, parseConnUri, redactArgs, redactConnString, resolveConnOptions } from '../../src/config/conninfo.js';
 import { postgresOptions, reconnectBackoff } from '../../src/db/driver.js';
 
 const cwd = '/tmp';
@@ -84,6 +84,32 @@ describe('the resolved URL', () => {
     expect(redactConnString('postgresql://u:secret@h/d?sslpassword=s2')).toBe('postgresql://u:****@h/d?sslpassword=****');
     expect(redactConnString("host=h password='a b' user=u")).toBe('host=h password=**** user=u');
     expect(redactConnString('mysql://root:hunter2@h/db')).not.toContain('hunter2');
+    // libpq reads the credentials up to the first "@" before a "/": "?" and "#" belong to the password.
+    expect(redactConnString('postgresql://u:se?c#r:et@h/d')).toBe('postgresql://u:****@h/d');
+  });
+
+  it('masks passwords in command-line arguments: connection strings anywhere, and the values of options that carry them', () => {
+    const secret = 'AdminSecret9';
+    const cases: string[][] = [
+      ['init', '--admin-url', `postgres://postgres:${secret}@127.0.0.1/postgres`],
+      ['init', `--admin-url=postgres://postgres:${secret}@127.0.0.1/postgres`],
+      ['init', '--admin-url', `host=127.0.0.1 password=${secret} user=postgres`],
+      ['init', `--admin-url=host=127.0.0.1 password='${secret} x'`],
+      ['current', '--url', `postgresql://u:${secret}@h/d?sslpassword=${secret}`],
+      ['revision', '--autogenerate', `--from=postgres://u:${secret}@h/d`],
+      ['current', `--url=not-a-url-${secret}`],
+      ['init', '--admin-url', `postgres://postgres:${secret}/x@h/postgres`],
+      ['current', '--url', `${secret}`],
+      ['psql-ish', `password=${secret}`, `postgres://u:${secret}@h/d`],
+    ];
+    for (const args of cases) {
+      const masked = redactArgs(args).join(' ');
+      expect(masked, args.join(' ')).not.toContain(secret);
+      expect(masked).toContain(args[0]);
+    }
+    // Nothing else is changed.
+    expect(redactArgs(['upgrade', 'head', '--from-standby', '--dir', 'backups'])).toEqual(['upgrade', 'head', '--from-standby', '--dir', 'backups']);
+    expect(redactArgs(['init', '--admin-url', 'postgres://postgres:pw@h/postgres', 'extra'])).toEqual(['init', '--admin-url', 'postgres://postgres:****@h/postgres', 'extra']);
   });
 });
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTempDir, ownerIn, ownerTag, parseOwner, processAlive, selfOwner, sweepTempDirs, TEMP_DIR_PATTERN } from '../../src/leftovers.js';
-import { interruptSignal, onInterrupt, resetInterrupt, runInterruptCleanups } from '../../src/interrupt.js';
+import { interruptSignal, onInterrupt, resetInterrupt, runAtExit, runInterruptCleanups } from '../../src/interrupt.js';
 import { manifestProblem, partialPath, sweepPartials } from '../../src/backup/store.js';
 
 describe('owner tags', () => {
@@ -107,5 +107,24 @@ describe('interruption cleanups', () => {
     expect(interruptSignal().aborted).toBe(true);
     expect(order).toEqual(['last', 'first']);
     expect(states.sort()).toEqual(['broken: FAILED', 'first done', 'last done', 'slow (finishing)']);
+  });
+
+  it('at the exit, the last resort runs for the cleanups still running, and only for those', async () => {
+    resetInterrupt();
+    const atExit: string[] = [];
+    onInterrupt(() => new Promise(() => {}), 'slow', { atExit: () => void atExit.push('slow') });
+    onInterrupt(() => {}, 'quick', { atExit: () => void atExit.push('quick') });
+    onInterrupt(() => new Promise(() => {}), 'slow and broken at exit', {
+      atExit: () => {
+        throw new Error('no');
+      },
+    });
+    const release = onInterrupt(() => new Promise(() => {}), 'released', { atExit: () => void atExit.push('released') });
+    release();
+    await runInterruptCleanups(20);
+    runAtExit();
+    expect(atExit).toEqual(['slow']);
+    runAtExit();
+    expect(atExit).toEqual(['slow']);
   });
 });
