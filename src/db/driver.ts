@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams } from '../config/conninfo.js';
+import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
 import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { connectionError } from './errors.js';
@@ -139,10 +139,22 @@ export function createPool(target: string | ConnParams, options: PoolOptions = {
 }
 
 /**
- * A pool that has answered `SELECT 1`, or a one-line CmmcError: refused, timed out, not
- * PostgreSQL, authentication, missing database (see ./errors.ts).
+ * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or
+ * `--admin-url`), `settings` the setting that supplied each part instead (`{ user: 'POSTGRES_USER' }`),
+ * `maintenance` for a database that is connected to, never created (init's admin).
  */
-export async function connectPool(target: string | ConnParams, options: PoolOptions = {}): Promise<postgres.Sql> {
+export interface TargetOrigin {
+  source?: string;
+  settings?: Partial<Record<PgEnvField, string>>;
+  maintenance?: boolean;
+}
+
+/**
+ * A pool that has answered `SELECT 1`, or a one-line CmmcError: refused, timed out, not
+ * PostgreSQL, authentication, missing database (see ./errors.ts), whose hint names the setting
+ * to fix as `origin` says.
+ */
+export async function connectPool(target: string | ConnParams, options: PoolOptions = {}, origin: TargetOrigin = {}): Promise<postgres.Sql> {
   const conn = targetOf(target);
   const sql = createPool(conn, options);
   try {
@@ -150,7 +162,8 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
     return sql;
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
-    throw connectError(err, conn);
+    const settings = { ...conn.fromPgEnv, ...origin.settings };
+    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin.source, origin.maintenance);
   }
 }
 
@@ -158,7 +171,7 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
  * The user-facing error for a failed connect to `conn`, or the error itself when it is not about
  * connecting. `source`: where the target came from (`CmmcConfig.source`), named in the hint.
  */
-export function connectError(err: unknown, conn: ConnParams, source?: string): unknown {
+export function connectError(err: unknown, conn: ConnParams, source?: string, maintenance?: boolean): unknown {
   if (err instanceof CmmcError) return err;
   const target = {
     host: describeHosts(conn),
@@ -168,6 +181,7 @@ export function connectError(err: unknown, conn: ConnParams, source?: string): u
     ...(conn.password === undefined ? { passfile: passfileThatAnswered(conn) } : {}),
     source,
     fromPgEnv: conn.fromPgEnv,
+    maintenance,
   };
   return connectionError(err, target) ?? err;
 }

@@ -12,13 +12,13 @@ interface PgLikeError {
   port?: number;
 }
 
-type Field = 'host' | 'port' | 'dbname' | 'password';
+type Field = 'host' | 'port' | 'dbname' | 'user' | 'password';
 
 /** How a hint names one setting of a target that came from `source` (`CmmcConfig.source`). */
 function fieldIn(source: string | undefined, field: Field): string {
-  if (source === 'DB_*') return { host: 'DB_HOST', port: 'DB_PORT', dbname: 'DB_NAME', password: 'DB_PASSWORD' }[field];
-  if (source === 'PG*') return { host: 'PGHOST', port: 'PGPORT', dbname: 'PGDATABASE', password: 'PGPASSWORD' }[field];
-  return `the ${{ host: 'host', port: 'port', dbname: 'database name', password: 'password' }[field]} in ${source}`;
+  if (source === 'DB_*') return { host: 'DB_HOST', port: 'DB_PORT', dbname: 'DB_NAME', user: 'DB_USER', password: 'DB_PASSWORD' }[field];
+  if (source === 'PG*') return { host: 'PGHOST', port: 'PGPORT', dbname: 'PGDATABASE', user: 'PGUSER', password: 'PGPASSWORD' }[field];
+  return `the ${{ host: 'host', port: 'port', dbname: 'database name', user: 'user name', password: 'password' }[field]} in ${source}`;
 }
 
 /**
@@ -27,17 +27,17 @@ function fieldIn(source: string | undefined, field: Field): string {
  * that filled in what that source left out (`fromPgEnv`: a URL without a port takes PGPORT's, as libpq
  * does, so the fix is PGPORT, not the URL). Both usual names when the source is unknown.
  */
-function settingOf(source: string | undefined, what: 'host' | 'database' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
-  const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], password: ['password'] as Field[] }[what];
+function settingOf(source: string | undefined, what: 'host' | 'database' | 'user' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
+  const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], user: ['user'] as Field[], password: ['password'] as Field[] }[what];
   const envNames = fields.filter((f) => fromPgEnv[f]).map((f) => fromPgEnv[f]!);
   const own = fields.filter((f) => !fromPgEnv[f]);
   if (!source) {
     if (envNames.length) return envNames.join('/');
-    return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
+    return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', user: 'DB_USER or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
   }
   if (!envNames.length) {
     if (source === 'DB_*' || source === 'PG*') return fields.map((f) => fieldIn(source, f)).join('/');
-    return `${{ host: 'the host or port', database: 'the database name', password: 'the password' }[what]} in ${source}`;
+    return `${{ host: 'the host or port', database: 'the database name', user: 'the user name', password: 'the password' }[what]} in ${source}`;
   }
   if (source === 'PG*' || !own.length) return envNames.join('/');
   return `${envNames.join('/')} or ${own.map((f) => fieldIn(source, f)).join('/')}`;
@@ -58,17 +58,26 @@ export function connectionError(
     /** The password file whose line supplied the password (none was given). */
     passfile?: string;
     source?: string;
+    /**
+     * The setting that supplied each part the source left out (PGPORT for a URL without a port), or
+     * that stands in for the source's own (POSTGRES_USER for init's admin): the hint names it.
+     */
     fromPgEnv?: Partial<Record<string, string>>;
+    /** The database is one to connect to (init's admin, a maintenance database), not one to create. */
+    maintenance?: boolean;
   },
 ): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
   const where = target.host;
   const { source, fromPgEnv } = target;
-  const settingIn = (what: 'host' | 'database' | 'password') => settingOf(source, what, fromPgEnv);
+  const settingIn = (what: 'host' | 'database' | 'user' | 'password') => settingOf(source, what, fromPgEnv);
+  // Where a password can be given: the setting that stands for the source's own (POSTGRES_PASSWORD),
+  // else a URL source itself (--url, --admin-url, a config file's url), else DATABASE_URL.
+  const passwordSetting = fromPgEnv?.password && !/^PG/.test(fromPgEnv.password) ? fromPgEnv.password : source && source !== 'DB_*' && source !== 'PG*' ? source : 'DATABASE_URL';
   const passwordHint = target.passfile
-    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'} or PGPASSWORD`
+    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${passwordSetting} or PGPASSWORD`
     : target.passwordGiven === false
-    ? `no password was given and none matched in the password file: put it in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
+    ? `no password was given and none matched in the password file: put it in ${passwordSetting}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
     : fromPgEnv?.password
       ? `check ${fromPgEnv.password}`
       : `check ${settingIn('password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
@@ -107,12 +116,14 @@ export function connectionError(
       });
     case '28000':
       return new CmmcError('connect.rejected', `the server at ${where} rejected user "${target.user}" for database "${target.database}"`, {
-        hint: 'check the user name, and that pg_hba.conf allows this connection',
+        hint: `check ${settingIn('user')}, and that pg_hba.conf allows this connection`,
         cause: err,
       });
     case '3D000':
       return new CmmcError('connect.database', `database "${target.database}" does not exist on ${where}`, {
-        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn('database')}`,
+        hint: target.maintenance
+          ? `fix ${settingIn('database')}: name a database that exists (usually postgres)`
+          : `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn('database')}`,
         cause: err,
       });
     case '57P03':
