@@ -10,7 +10,22 @@ interface PgLikeError {
   errno?: string;
   address?: string;
   port?: number;
+  /** SSL_NOT_SUPPORTED (src/db/driver.ts): the sslmode that required TLS. */
+  sslmode?: string;
+  /** TARGET_SESSION_ATTRS (src/db/driver.ts): the setting, and libpq's reason for each host. */
+  attrs?: string;
+  reasons?: { host: string; reason: string }[];
 }
+
+/** The setting that holds a URL keyword (sslmode, target_session_attrs): its PG* variable, or the source's own. */
+function keywordIn(source: string | undefined, key: 'sslmode' | 'target_session_attrs', fromPgEnv: Partial<Record<string, string>> = {}): string {
+  const env = { sslmode: 'PGSSLMODE', target_session_attrs: 'PGTARGETSESSIONATTRS' }[key];
+  if (fromPgEnv[key]) return fromPgEnv[key]!;
+  return source && source !== 'DB_*' && source !== 'PG*' ? `${key}= in ${source}` : `${key}= in DATABASE_URL or ${env}`;
+}
+
+/** Node's certificate verification codes (X509_V_ERR_* as Node names them) and its TLS errors. */
+const CERT_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$|^INVALID_PURPOSE$|^HOSTNAME_MISMATCH$/;
 
 type Field = 'host' | 'port' | 'dbname' | 'user' | 'password';
 
@@ -82,6 +97,32 @@ export function connectionError(
       ? `check ${fromPgEnv.password}`
       : `check ${settingIn('password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
   switch (e.code) {
+    case 'SSL_NOT_SUPPORTED':
+      return new CmmcError('connect.ssl', `the server at ${where} does not support SSL, but SSL was required (sslmode=${e.sslmode})`, {
+        hint: `enable ssl on the server (ssl = on in postgresql.conf, with a certificate and key), or set sslmode=prefer or disable in ${keywordIn(source, 'sslmode', fromPgEnv)}`,
+        cause: err,
+      });
+    case 'TARGET_SESSION_ATTRS': {
+      const reasons = e.reasons ?? [];
+      const wanted = { standby: 'a standby', 'read-only': 'a standby (or a server with default_transaction_read_only = on)', primary: 'the primary', 'read-write': 'the primary' }[e.attrs ?? ''] ?? 'a server that suits it';
+      const what = reasons.length === 1 ? `the server at ${where} does not suit target_session_attrs=${e.attrs}: ${reasons[0].reason}` : `no server at ${where} suits target_session_attrs=${e.attrs}: ${reasons.map((r) => `${r.host}: ${r.reason}`).join('; ')}`;
+      if (e.attrs === 'prefer-standby') {
+        return new CmmcError('connect.session-attrs', what, {
+          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: use target_session_attrs=any (or drop it) in ${keywordIn(source, 'target_session_attrs', fromPgEnv).replace(/^target_session_attrs= in /, '')}, or list a standby`,
+          cause: err,
+        });
+      }
+      return new CmmcError('connect.session-attrs', what, {
+        hint: `point the connection at ${wanted} (${settingIn('host')}), or drop ${keywordIn(source, 'target_session_attrs', fromPgEnv)}`,
+        cause: err,
+      });
+    }
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'HOSTNAME_MISMATCH':
+      return new CmmcError('connect.ssl-name', `the server certificate at ${where} does not match the host name: ${e.message}`, {
+        hint: `connect by a name the certificate holds (${settingIn('host')}), or use sslmode=verify-ca (${keywordIn(source, 'sslmode', fromPgEnv)}), which checks the chain only`,
+        cause: err,
+      });
     case 'NOT_POSTGRES':
       return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
         hint: 'check the host and port: another service is listening there (PostgreSQL usually listens on 5432)',
@@ -149,7 +190,13 @@ export function connectionError(
           cause: err,
         });
       }
-      if (e.code === 'CONNECTION_ENDED' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN' || e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+      if (e.code && CERT_CODE.test(e.code)) {
+        return new CmmcError('connect.ssl-verify', `the server certificate at ${where} failed verification (certificate verify failed): ${e.message}`, {
+          hint: 'set sslrootcert (PGSSLROOTCERT) to the certificate of the authority that signed the server\'s certificate, or use sslmode=require to skip the check',
+          cause: err,
+        });
+      }
+      if (e.code === 'CONNECTION_ENDED') {
         return new CmmcError('connect.ssl', `the TLS connection to ${where} failed: ${e.message}`, {
           hint: 'check sslmode and sslrootcert (verify-full checks the host name against the certificate)',
           cause: err,
