@@ -131,7 +131,7 @@ export interface ConnParams {
 }
 
 /** The settings whose provenance a hint can name. */
-export type PgEnvField = 'host' | 'port' | 'dbname' | 'user' | 'password' | 'sslmode' | 'target_session_attrs';
+export type PgEnvField = 'host' | 'port' | 'dbname' | 'user' | 'password' | 'sslmode' | 'target_session_attrs' | 'options';
 
 /** The default connect_timeout in seconds when none is given (libpq waits for ever; we do not). */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
@@ -385,7 +385,7 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   const stated = stripEmpty(given);
   const o: ConnOptions = { ...pgEnv, ...stated };
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
-  for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs'] as const) {
+  for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
     if (stated[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
   }
   // A refused value is named by the setting that held it: the PG* variable when one supplied it (the
