@@ -99,7 +99,7 @@ export function connectionError(
   switch (e.code) {
     case 'SSL_NOT_SUPPORTED':
       return new CmmcError('connect.ssl', `the server at ${where} does not support SSL, but SSL was required (sslmode=${e.sslmode})`, {
-        hint: `enable ssl on the server (ssl = on in postgresql.conf, with a certificate and key), or set sslmode=prefer or disable in ${keywordIn(source, 'sslmode', fromPgEnv)}`,
+        hint: `enable ssl on the server (ssl = on in postgresql.conf, with a certificate and key), or set ${keywordIn(source, 'sslmode', fromPgEnv)} to prefer or disable`,
         cause: err,
       });
     case 'TARGET_SESSION_ATTRS': {
@@ -108,7 +108,7 @@ export function connectionError(
       const what = reasons.length === 1 ? `the server at ${where} does not suit target_session_attrs=${e.attrs}: ${reasons[0].reason}` : `no server at ${where} suits target_session_attrs=${e.attrs}: ${reasons.map((r) => `${r.host}: ${r.reason}`).join('; ')}`;
       if (e.attrs === 'prefer-standby') {
         return new CmmcError('connect.session-attrs', what, {
-          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: use target_session_attrs=any (or drop it) in ${keywordIn(source, 'target_session_attrs', fromPgEnv).replace(/^target_session_attrs= in /, '')}, or list a standby`,
+          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: set ${keywordIn(source, 'target_session_attrs', fromPgEnv)} to any (or drop it), or list a standby`,
           cause: err,
         });
       }
