@@ -1,7 +1,10 @@
 /**
  * TLS sessions (sslmode=require) from the read commands' bundle, where postgres.js loads node:tls
  * only when a TLS session is opened (scripts/bundle-cli.mjs), and from the ES modules (upgrade):
- * the server's pg_stat_ssl shows the session encrypted.
+ * the server's pg_stat_ssl shows the session encrypted. What libpq names when TLS cannot be had is
+ * named too: a server without TLS under sslmode=require (the shared server has none), a certificate for
+ * another name under verify-full, a certificate the sslrootcert did not sign; and a server that does
+ * not suit target_session_attrs.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +42,67 @@ describe('TLS sessions', () => {
       const authorized = readFileSync(path.join(cluster.socketDir, 'log'), 'utf8').split('\n').filter((l) => l.includes('connection authorized'));
       expect(authorized.length).toBeGreaterThanOrEqual(3);
       for (const line of authorized) expect(line).toMatch(/SSL enabled/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+const lastLine = (r: { stderr: string }) => r.stderr.trim().split('\n').at(-1);
+
+describe('what libpq names, named: TLS refused by the server, target_session_attrs not met', () => {
+  const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+  it('sslmode=require, verify-ca or verify-full against a server without TLS: "server does not support SSL", and the fix', async () => {
+    for (const mode of ['require', 'verify-ca', 'verify-full']) {
+      const r = await runCli(['current'], { env: { DATABASE_URL: `${local}?sslmode=${mode}` } });
+      expect(r.exitCode).toBe(1);
+      expect(lastLine(r)).toBe(`error: the server at 127.0.0.1:5432 does not support SSL, but SSL was required (sslmode=${mode}) — enable ssl on the server (ssl = on in postgresql.conf, with a certificate and key), or set sslmode= in DATABASE_URL to prefer or disable`);
+    }
+    const env = await runCli(['current'], { env: { DATABASE_URL: local, PGSSLMODE: 'require' } });
+    expect(lastLine(env)).toMatch(/does not support SSL, but SSL was required \(sslmode=require\) — .* or set PGSSLMODE to prefer or disable$/);
+    // Several hosts: postgres.js would retry them until the deadline (2 x 10 s); named within seconds.
+    const two = await runCli(['current'], { env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432,127.0.0.1:5432/postgres?sslmode=require' }, timeoutMs: 15_000 });
+    expect(lastLine(two)).toMatch(/^error: the server at 127\.0\.0\.1:5432,127\.0\.0\.1:5432 does not support SSL, but SSL was required/);
+  });
+
+  it('target_session_attrs=standby, read-only or prefer-standby against a primary: libpq\'s reason, and the fix', async () => {
+    const standby = await runCli(['current'], { url: `${local}?target_session_attrs=standby` });
+    expect(lastLine(standby)).toBe('error: the server at 127.0.0.1:5432 does not suit target_session_attrs=standby: server is not in hot standby mode — point the connection at a standby (the host or port in DATABASE_URL), or drop target_session_attrs= in DATABASE_URL');
+    const readOnly = await runCli(['current'], { url: local, env: { PGTARGETSESSIONATTRS: 'read-only' } });
+    expect(lastLine(readOnly)).toBe('error: the server at 127.0.0.1:5432 does not suit target_session_attrs=read-only: session is not read-only — point the connection at a standby (or a server with default_transaction_read_only = on) (the host or port in DATABASE_URL), or drop PGTARGETSESSIONATTRS');
+    // libpq takes the primary when no standby is listed; postgres.js cannot, and says so.
+    const prefer = await runCli(['current'], { url: `${local}?target_session_attrs=prefer-standby` });
+    expect(lastLine(prefer)).toMatch(/^error: the server at 127\.0\.0\.1:5432 does not suit target_session_attrs=prefer-standby: server is not in hot standby mode — libpq would then take the primary; postgres\.js, the driver used here, cannot/);
+    const two = await runCli(['current'], { url: 'postgres://postgres@127.0.0.1:5432,127.0.0.1:5432/postgres?target_session_attrs=standby', timeoutMs: 15_000 });
+    expect(lastLine(two)).toMatch(/^error: no server at 127\.0\.0\.1:5432,127\.0\.0\.1:5432 suits target_session_attrs=standby: 127\.0\.0\.1:5432: server is not in hot standby mode; 127\.0\.0\.1:5432: server is not in hot standby mode — /);
+  });
+
+  it('verify-full with a certificate for another name, and an sslrootcert that did not sign it: each named', async () => {
+    chmodSync(certs, 0o755);
+    const dir = mkdtempSync(path.join(certs, 'verify-'));
+    chmodSync(dir, 0o755);
+    const cert = path.join(dir, 'server.crt');
+    const key = path.join(dir, 'server.key');
+    const other = path.join(dir, 'other.crt');
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'other.key'), '-out', other]);
+    if (process.getuid?.() === 0) await execa('chown', ['postgres', cert, key]);
+    chmodSync(key, 0o600);
+    const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${cert}'`, ssl_key_file: `'${key}'` });
+    try {
+      const base = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+      const name = await runCli(['current'], { url: `${base}?sslmode=verify-full&sslrootcert=${cert}` });
+      expect(name.exitCode).toBe(1);
+      expect(lastLine(name)).toMatch(new RegExp(`^error: the server certificate at 127\\.0\\.0\\.1:${cluster.port} does not match the host name: .*127\\.0\\.0\\.1.* — connect by a name the certificate holds \\(the host or port in DATABASE_URL\\), or use sslmode=verify-ca`));
+      // The same certificate by the name it holds: connects.
+      const ok = await runCli(['current'], { url: `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=verify-full&sslrootcert=${cert}` });
+      expect(ok.exitCode, ok.stderr).toBe(0);
+      for (const mode of ['verify-ca', 'verify-full']) {
+        const wrong = await runCli(['current'], { url: `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=${mode}&sslrootcert=${other}` });
+        expect(wrong.exitCode).toBe(1);
+        expect(lastLine(wrong)).toMatch(new RegExp(`^error: the server certificate at localhost:${cluster.port} failed verification \\(certificate verify failed\\): .* — set sslrootcert \\(PGSSLROOTCERT\\) to the certificate of the authority`));
+      }
     } finally {
       await cluster.stop();
     }

@@ -160,6 +160,18 @@ describe('upgrade and downgrade plans', () => {
     ]);
   });
 
+  it('a refused relative target is named whole, as it was typed (the walk alone knows only the step count)', () => {
+    const ambiguous = 'ambiguous walk: the way branches; name the revision or use label@';
+    expect(() => g.resolveTarget('+1', [])).toThrow(`cannot use "+1": ${ambiguous}`);
+    expect(() => g.upgradePlan([], 'base+2')).toThrow(`cannot use "base+2": ${ambiguous}`);
+    expect(() => g.upgradePlan(['aaaa00000001'], 'aaaa00000002+1')).toThrow(`cannot use "aaaa00000002+1": ${ambiguous}`);
+    expect(() => g.upgradePlan(['eeee00000002', 'ffff00000002'], '+1')).toThrow('cannot use "+1": ambiguous upgrade from multiple current revisions');
+    expect(() => g.upgradePlan(['eeee00000002'], '+1')).toThrow(`cannot use "+1": relative revision +1 didn't produce 1 migrations`);
+    expect(() => g.downgradePlan(['eeee00000002'], 'eeee00000001-1')).toThrow(`cannot use "eeee00000001-1": ${ambiguous}`);
+    expect(() => g.downgradePlan(['eeee00000002'], 'billing@-2')).toThrow(`cannot use "billing@-2": ${ambiguous}`);
+    expect(() => g.resolveRevisions('audit@-2')).toThrow(`cannot use "audit@-2": ${ambiguous}`);
+  });
+
   it('downgrade -1 of a merge is an ambiguous walk; label@branchpoint takes one branch back to its fork (Alembic)', () => {
     expect(() => g.downgradePlan(['eeee00000001'], '-1')).toThrow(/ambiguous walk/);
     expect(ids(g.downgradePlan(['eeee00000001'], 'cccc00000002'))).toEqual(['eeee00000001']);

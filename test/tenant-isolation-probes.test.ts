@@ -101,12 +101,28 @@ describe('roles the application role can switch to', () => {
         expect(r.check.status, `${set}: ${JSON.stringify(r.check)}`).toBe('fail');
         const row = r.check.rows.find((x: any) => x.problem.includes('starts with app.current_organization_id'));
         expect(row?.problem).toContain(org);
-        expect(row?.fix).toContain('RESET app.current_organization_id');
+        // The fix names the very setting: the scope that SET it.
+        expect(row?.problem).toContain(`(set by ${set.split(' SET ')[0]} SET)`);
+        expect(row?.fix).toBe(`as an admin: ${reset}`);
       } finally {
         await adminQuery(reset);
       }
     }
     expect((await doctorAsApp(s.appUrl)).check.status).toBe('ok');
+  });
+
+  it('a tenant set by the connection itself (options= in the URL, PGOPTIONS) is named as such, with its own fix: ALTER ROLE ... RESET would change nothing', async () => {
+    const org = 'de000000-0000-4000-8000-00000000000b';
+    const option = `-c app.current_organization_id=${org}`;
+    const inUrl = await runCliJson(['doctor', 'tenant.isolation'], { url: `${s.appUrl}${s.appUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(option)}` });
+    const row = inUrl.data.checks[0].rows.find((x: any) => x.problem.includes('starts with app.current_organization_id'));
+    expect(row.problem).toContain(`= ${org} (set by the options= of DATABASE_URL)`);
+    expect(row.fix).toBe('remove -c app.current_organization_id=... from the options= of DATABASE_URL');
+    const inEnv = await runCliJson(['doctor', 'tenant.isolation'], { url: s.appUrl, env: { PGOPTIONS: option } });
+    const envRow = inEnv.data.checks[0].rows.find((x: any) => x.problem.includes('starts with app.current_organization_id'));
+    expect(envRow.problem).toContain(`= ${org} (set by PGOPTIONS)`);
+    expect(envRow.fix).toBe('remove -c app.current_organization_id=... from PGOPTIONS');
+    expect(inEnv.exitCode).toBe(2);
   });
 
   it('init takes the owner and bypass roles away from the application role, and refuses a superuser or BYPASSRLS role it can reach', async () => {

@@ -131,7 +131,7 @@ export interface ConnParams {
 }
 
 /** The settings whose provenance a hint can name. */
-export type PgEnvField = 'host' | 'port' | 'dbname' | 'user' | 'password';
+export type PgEnvField = 'host' | 'port' | 'dbname' | 'user' | 'password' | 'sslmode' | 'target_session_attrs' | 'options';
 
 /** The default connect_timeout in seconds when none is given (libpq waits for ever; we do not). */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
@@ -385,35 +385,41 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   const stated = stripEmpty(given);
   const o: ConnOptions = { ...pgEnv, ...stated };
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
-  for (const field of ['host', 'port', 'dbname', 'user', 'password'] as const) {
+  for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
     if (stated[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
   }
+  // A refused value is named by the setting that held it: the PG* variable when one supplied it (the
+  // source left it out: a URL without a port takes PGPORT's), else the source. One name each, so that
+  // "X has ..." reads right whatever the source ("the PG* variables" would not, and would not say which).
+  const holder = (key: ConnKeyword): string => (stated[key] === undefined && pgEnv[key] !== undefined ? ENV_OF[key]! : from);
   if (o.service) {
-    throw bad(`${from} names a service ("${o.service}"); connection service files are not supported here`, 'put the service\'s host, port, dbname and user in DATABASE_URL instead');
+    throw bad(`${holder('service')} names a service ("${o.service}"); connection service files are not supported here`, 'put the service\'s host, port, dbname and user in DATABASE_URL instead');
   }
   if (o.hostaddr) {
-    throw bad(`${from} uses hostaddr; it is not supported here (postgres.js connects by host only)`, 'put the address in host= instead');
+    throw bad(`${holder('hostaddr')} gives a hostaddr; it is not supported here (postgres.js connects by host only)`, 'put the address in host= instead');
   }
   const hostList = (o.host ?? defaults.host ?? defaultHost()).split(',').map((h) => (h === '' ? (defaults.host ?? defaultHost()) : h));
   const portList = (o.port ?? '').split(',');
   if (portList.length !== 1 && portList.length !== hostList.length) {
-    throw bad(`${from} has ${portList.length} ports for ${hostList.length} hosts`, 'give one port for all hosts, or one port per host, in the same order');
+    const hosts = `${hostList.length} host${hostList.length === 1 ? '' : 's'}`;
+    const of = o.host !== undefined && holder('host') !== holder('port') ? ` of ${holder('host')}` : '';
+    throw bad(`${holder('port')} has ${portList.length} ports for ${of ? `the ${hosts}${of}` : hosts}`, 'give one port for all hosts, or one port per host, in the same order');
   }
   const hosts: ConnHost[] = hostList.map((host, idx) => {
     const raw = (portList.length === 1 ? portList[0] : portList[idx]) || String(defaults.port ?? 5432);
     if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) {
-      throw bad(`${from} has an invalid port "${raw}"`, 'use a port number such as 5432');
+      throw bad(`${holder('port')} has an invalid port "${raw}"`, 'use a port number such as 5432');
     }
     return { host, port: Number(raw), socket: host.startsWith('/') || host.startsWith('@') };
   });
   const user = o.user || defaults.user || osUser();
   const sslmode = (o.sslmode ?? 'prefer') as SslMode;
-  if (!SSL_MODES.includes(sslmode)) throw bad(`${from} has an invalid sslmode "${o.sslmode}"`, `use one of ${SSL_MODES.join(', ')}`);
+  if (!SSL_MODES.includes(sslmode)) throw bad(`${holder('sslmode')} has an invalid sslmode "${o.sslmode}"`, `use one of ${SSL_MODES.join(', ')}`);
   const tsa = (o.target_session_attrs ?? 'any') as TargetSessionAttrs;
-  if (!TSA.includes(tsa)) throw bad(`${from} has an invalid target_session_attrs "${o.target_session_attrs}"`, `use one of ${TSA.join(', ')}`);
+  if (!TSA.includes(tsa)) throw bad(`${holder('target_session_attrs')} has an invalid target_session_attrs "${o.target_session_attrs}"`, `use one of ${TSA.join(', ')}`);
   let connectTimeout = defaults.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S;
   if (o.connect_timeout !== undefined) {
-    if (!/^-?\d+$/.test(o.connect_timeout.trim())) throw bad(`${from} has an invalid connect_timeout "${o.connect_timeout}"`, 'use a whole number of seconds, such as 10');
+    if (!/^-?\d+$/.test(o.connect_timeout.trim())) throw bad(`${holder('connect_timeout')} has an invalid connect_timeout "${o.connect_timeout}"`, 'use a whole number of seconds, such as 10');
     const n = Number(o.connect_timeout);
     // libpq: 0 or less waits for ever; 1 is raised to 2.
     connectTimeout = n <= 0 ? 0 : Math.max(2, n);

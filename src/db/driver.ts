@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams } from '../config/conninfo.js';
+import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
 import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { connectionError } from './errors.js';
@@ -73,7 +73,25 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
   if (!verify && Object.keys(files).length === 0) return mode === 'prefer' ? 'prefer' : 'require';
   if (!verify) return { rejectUnauthorized: false, ...files } as never;
   const full = mode === 'verify-full' || system;
-  return { rejectUnauthorized: true, ...files, ...(full ? {} : { checkServerIdentity: () => undefined }) } as never;
+  return { rejectUnauthorized: true, ...files, checkServerIdentity: full ? hostIdentityCheck(conn.hosts.map((h) => h.host)) : () => undefined } as never;
+}
+
+/**
+ * verify-full's host-name check. Node checks an IP host against "localhost" (postgres.js sends no
+ * servername for an IP, and a socket connected to an IP keeps no name), so a certificate for localhost
+ * passed at 127.0.0.1, where libpq refuses it. Here the name is the host connected to: the one host; of
+ * several, the named host Node was given, or for IP hosts the listed host the certificate matches
+ * (postgres.js does not say which of them the handshake is for).
+ */
+function hostIdentityCheck(hosts: string[]): (name: string, cert: import('node:tls').PeerCertificate) => Error | undefined {
+  return (name, cert) => {
+    // Loaded here, not imported: the CLI's bundles load node:tls only for a TLS session (scripts/bundle-cli.mjs).
+    const tls = process.getBuiltinModule('node:tls') as typeof import('node:tls');
+    if (hosts.length === 1) return tls.checkServerIdentity(hosts[0], cert);
+    if (name !== 'localhost' || hosts.includes('localhost')) return tls.checkServerIdentity(name, cert);
+    const ips = hosts.filter((h) => net.isIP(h));
+    return ips.some((h) => !tls.checkServerIdentity(h, cert)) ? undefined : tls.checkServerIdentity(ips[0] ?? name, cert);
+  };
 }
 
 /**
@@ -135,14 +153,37 @@ export function targetOf(target: string | ConnParams): ConnParams {
  * also checks that the server answers, within connect_timeout.
  */
 export function createPool(target: string | ConnParams, options: PoolOptions = {}): postgres.Sql {
-  return postgres(postgresOptions(targetOf(target), options));
+  const conn = targetOf(target);
+  const saved = process.env.PGTARGETSESSIONATTRS;
+  if (conn.targetSessionAttrs !== 'any' || saved === undefined) return postgres(postgresOptions(conn, options));
+  // postgres.js reads PGTARGETSESSIONATTRS itself when given none, and has no word for libpq's "any":
+  // the variable is hidden while it reads its options (synchronously), so that "any" (a URL's, or a
+  // look at each host after a refusal) means any.
+  delete process.env.PGTARGETSESSIONATTRS;
+  try {
+    return postgres(postgresOptions(conn, options));
+  } finally {
+    process.env.PGTARGETSESSIONATTRS = saved;
+  }
+}
+
+/**
+ * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or
+ * `--admin-url`), `settings` the setting that supplied each part instead (`{ user: 'POSTGRES_USER' }`),
+ * `maintenance` for a database that is connected to, never created (init's admin).
+ */
+export interface TargetOrigin {
+  source?: string;
+  settings?: Partial<Record<PgEnvField, string>>;
+  maintenance?: boolean;
 }
 
 /**
  * A pool that has answered `SELECT 1`, or a one-line CmmcError: refused, timed out, not
- * PostgreSQL, authentication, missing database (see ./errors.ts).
+ * PostgreSQL, authentication, missing database (see ./errors.ts), whose hint names the setting
+ * to fix as `origin` says.
  */
-export async function connectPool(target: string | ConnParams, options: PoolOptions = {}): Promise<postgres.Sql> {
+export async function connectPool(target: string | ConnParams, options: PoolOptions = {}, origin: TargetOrigin = {}): Promise<postgres.Sql> {
   const conn = targetOf(target);
   const sql = createPool(conn, options);
   try {
@@ -150,7 +191,8 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
     return sql;
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
-    throw connectError(err, conn);
+    const settings = { ...conn.fromPgEnv, ...origin.settings };
+    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin.source, origin.maintenance);
   }
 }
 
@@ -158,7 +200,7 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
  * The user-facing error for a failed connect to `conn`, or the error itself when it is not about
  * connecting. `source`: where the target came from (`CmmcConfig.source`), named in the hint.
  */
-export function connectError(err: unknown, conn: ConnParams, source?: string): unknown {
+export function connectError(err: unknown, conn: ConnParams, source?: string, maintenance?: boolean): unknown {
   if (err instanceof CmmcError) return err;
   const target = {
     host: describeHosts(conn),
@@ -168,6 +210,7 @@ export function connectError(err: unknown, conn: ConnParams, source?: string): u
     ...(conn.password === undefined ? { passfile: passfileThatAnswered(conn) } : {}),
     source,
     fromPgEnv: conn.fromPgEnv,
+    maintenance,
   };
   return connectionError(err, target) ?? err;
 }
@@ -177,6 +220,78 @@ class NotPostgres extends Error {
   code = 'NOT_POSTGRES';
   constructor(readonly where: string) {
     super(`${where} did not answer as PostgreSQL`);
+  }
+}
+
+/** Every host answered the SSLRequest with N while sslmode requires TLS (libpq's wording). */
+class SslNotSupported extends Error {
+  code = 'SSL_NOT_SUPPORTED';
+  constructor(readonly where: string, readonly sslmode: string) {
+    super('server does not support SSL, but SSL was required');
+  }
+}
+
+/** Every host answered, and none suits target_session_attrs; `reasons`: libpq's words for each host. */
+class SessionAttrsRefused extends Error {
+  code = 'TARGET_SESSION_ATTRS';
+  constructor(readonly where: string, readonly attrs: string, readonly reasons: { host: string; reason: string }[]) {
+    super(reasons.map((r) => r.reason).join('; '));
+  }
+}
+
+const TLS_REQUIRED = new Set(['require', 'verify-ca', 'verify-full']);
+
+/**
+ * Why no host would do, when postgres.js cannot say: it ignores a server's refusal of TLS (the
+ * SSLRequest's N) and then fails the handshake as a closed socket, and it drops a session that does not
+ * suit target_session_attrs as destroyed (with one host) or retries the list until the deadline (with
+ * several). Each host is asked again: the SSLRequest's answer, then, in a session of its own, what
+ * libpq checks (pg_is_in_recovery, transaction_read_only). Undefined unless every host is turned away
+ * for such a reason.
+ */
+async function whyNoHostQualifies(conn: ConnParams): Promise<Error | undefined> {
+  const tcp = conn.hosts.filter((h) => !h.socket);
+  if (TLS_REQUIRED.has(conn.sslmode) && tcp.length === conn.hosts.length) {
+    const answers = await Promise.all(tcp.map((h) => sslAnswer(h.host, h.port, 2000)));
+    if (answers.every((a) => a === 'N')) return new SslNotSupported(describeHosts(conn), conn.sslmode);
+  }
+  const attrs = conn.targetSessionAttrs;
+  if (attrs === 'any') return undefined;
+  const reasons = await Promise.all(
+    conn.hosts.map(async (h) => {
+      const one = createPool({ ...conn, hosts: [h], targetSessionAttrs: 'any' }, { fetchTypes: false, applicationName: 'cmmc-db:session-attrs' });
+      try {
+        const [row] = await Promise.race([
+          one<{ ro: string; recovery: boolean }[]>`SELECT current_setting('transaction_read_only') AS ro, pg_catalog.pg_is_in_recovery() AS recovery`,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 2000).unref()),
+        ]);
+        return { host: describeHosts({ hosts: [h] }), reason: sessionAttrsReason(attrs, row.ro === 'on', row.recovery) };
+      } catch {
+        return { host: describeHosts({ hosts: [h] }), reason: undefined };
+      } finally {
+        await one.end({ timeout: 0 }).catch(() => {});
+      }
+    }),
+  );
+  if (reasons.every((r) => r.reason)) return new SessionAttrsRefused(describeHosts(conn), attrs, reasons as { host: string; reason: string }[]);
+  return undefined;
+}
+
+/** libpq's reason (fe-connect.c) for turning a session away under `attrs`; undefined when it suits. */
+function sessionAttrsReason(attrs: ConnParams['targetSessionAttrs'], readOnly: boolean, recovery: boolean): string | undefined {
+  switch (attrs) {
+    case 'read-write':
+      return readOnly || recovery ? 'session is read-only' : undefined;
+    case 'read-only':
+      return readOnly || recovery ? undefined : 'session is not read-only';
+    case 'primary':
+      return recovery ? 'server is in hot standby mode' : undefined;
+    case 'standby':
+    // postgres.js never falls back to a primary under prefer-standby (libpq does): said as such by the hint.
+    case 'prefer-standby':
+      return recovery ? undefined : 'server is not in hot standby mode';
+    default:
+      return undefined;
   }
 }
 
@@ -199,7 +314,10 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
       if (tcp.length === 0) return;
       const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
       // Only when no host speaks PostgreSQL: otherwise postgres.js is still choosing among them.
-      if (verdicts.every((v) => v === 'other')) reject(new NotPostgres(describeHosts({ hosts: tcp })));
+      if (verdicts.every((v) => v === 'other')) return reject(new NotPostgres(describeHosts({ hosts: tcp })));
+      // With several hosts postgres.js retries the list until the deadline instead of failing.
+      const why = conn.hosts.length > 1 && verdicts.every((v) => v === 'postgres') ? await whyNoHostQualifies(conn) : undefined;
+      if (why) reject(why);
     }, Math.min(1000, limitMs || 1000));
   });
   try {
@@ -212,6 +330,7 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
       const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
       if (verdicts.every((v) => v === 'other')) throw new NotPostgres(describeHosts({ hosts: tcp }));
     }
+    if (code === 'CONNECTION_CLOSED' || code === 'ECONNRESET' || code === 'CONNECTION_DESTROYED') throw (await whyNoHostQualifies(conn)) ?? err;
     throw err;
   } finally {
     clearTimeout(timer);
@@ -224,11 +343,20 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
  * byte of the answer. 'postgres' for S, N or E; 'other' for any other answer or a close without
  * one; 'silent' when nothing came within `timeoutMs` (or the connect failed).
  */
-export function probePostgres(host: string, port: number, timeoutMs: number): Promise<'postgres' | 'other' | 'silent'> {
+export async function probePostgres(host: string, port: number, timeoutMs: number): Promise<'postgres' | 'other' | 'silent'> {
+  const answer = await sslAnswer(host, port, timeoutMs);
+  return answer === 'S' || answer === 'N' || answer === 'E' ? 'postgres' : answer;
+}
+
+/**
+ * The first byte of the answer of `host:port` to an SSLRequest: S (TLS offered), N (no TLS), E (an
+ * error message); 'other' for any other answer or a close without one; 'silent' as `probePostgres`.
+ */
+function sslAnswer(host: string, port: number, timeoutMs: number): Promise<'S' | 'N' | 'E' | 'other' | 'silent'> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     let settled = false;
-    const done = (v: 'postgres' | 'other' | 'silent') => {
+    const done = (v: 'S' | 'N' | 'E' | 'other' | 'silent') => {
       if (settled) return;
       settled = true;
       clearTimeout(t);
@@ -237,7 +365,7 @@ export function probePostgres(host: string, port: number, timeoutMs: number): Pr
     };
     const t = setTimeout(() => done('silent'), timeoutMs);
     socket.on('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
-    socket.on('data', (d) => done([0x53, 0x4e, 0x45].includes(d[0]) ? 'postgres' : 'other'));
+    socket.on('data', (d) => done(({ 0x53: 'S', 0x4e: 'N', 0x45: 'E' } as const)[d[0] as 0x53] ?? 'other'));
     socket.on('end', () => done('other'));
     socket.on('error', () => done('silent'));
   });

@@ -10,15 +10,30 @@ interface PgLikeError {
   errno?: string;
   address?: string;
   port?: number;
+  /** SSL_NOT_SUPPORTED (src/db/driver.ts): the sslmode that required TLS. */
+  sslmode?: string;
+  /** TARGET_SESSION_ATTRS (src/db/driver.ts): the setting, and libpq's reason for each host. */
+  attrs?: string;
+  reasons?: { host: string; reason: string }[];
 }
 
-type Field = 'host' | 'port' | 'dbname' | 'password';
+/** The setting that holds a URL keyword (sslmode, target_session_attrs): its PG* variable, or the source's own. */
+function keywordIn(source: string | undefined, key: 'sslmode' | 'target_session_attrs', fromPgEnv: Partial<Record<string, string>> = {}): string {
+  const env = { sslmode: 'PGSSLMODE', target_session_attrs: 'PGTARGETSESSIONATTRS' }[key];
+  if (fromPgEnv[key]) return fromPgEnv[key]!;
+  return source && source !== 'DB_*' && source !== 'PG*' ? `${key}= in ${source}` : `${key}= in DATABASE_URL or ${env}`;
+}
+
+/** Node's certificate verification codes (X509_V_ERR_* as Node names them) and its TLS errors. */
+const CERT_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$|^INVALID_PURPOSE$|^HOSTNAME_MISMATCH$/;
+
+type Field = 'host' | 'port' | 'dbname' | 'user' | 'password';
 
 /** How a hint names one setting of a target that came from `source` (`CmmcConfig.source`). */
 function fieldIn(source: string | undefined, field: Field): string {
-  if (source === 'DB_*') return { host: 'DB_HOST', port: 'DB_PORT', dbname: 'DB_NAME', password: 'DB_PASSWORD' }[field];
-  if (source === 'PG*') return { host: 'PGHOST', port: 'PGPORT', dbname: 'PGDATABASE', password: 'PGPASSWORD' }[field];
-  return `the ${{ host: 'host', port: 'port', dbname: 'database name', password: 'password' }[field]} in ${source}`;
+  if (source === 'DB_*') return { host: 'DB_HOST', port: 'DB_PORT', dbname: 'DB_NAME', user: 'DB_USER', password: 'DB_PASSWORD' }[field];
+  if (source === 'PG*') return { host: 'PGHOST', port: 'PGPORT', dbname: 'PGDATABASE', user: 'PGUSER', password: 'PGPASSWORD' }[field];
+  return `the ${{ host: 'host', port: 'port', dbname: 'database name', user: 'user name', password: 'password' }[field]} in ${source}`;
 }
 
 /**
@@ -27,17 +42,17 @@ function fieldIn(source: string | undefined, field: Field): string {
  * that filled in what that source left out (`fromPgEnv`: a URL without a port takes PGPORT's, as libpq
  * does, so the fix is PGPORT, not the URL). Both usual names when the source is unknown.
  */
-function settingOf(source: string | undefined, what: 'host' | 'database' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
-  const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], password: ['password'] as Field[] }[what];
+function settingOf(source: string | undefined, what: 'host' | 'database' | 'user' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
+  const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], user: ['user'] as Field[], password: ['password'] as Field[] }[what];
   const envNames = fields.filter((f) => fromPgEnv[f]).map((f) => fromPgEnv[f]!);
   const own = fields.filter((f) => !fromPgEnv[f]);
   if (!source) {
     if (envNames.length) return envNames.join('/');
-    return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
+    return { host: 'DB_HOST/DB_PORT or DATABASE_URL', database: 'DB_NAME or DATABASE_URL', user: 'DB_USER or DATABASE_URL', password: 'DB_PASSWORD, PGPASSWORD or the password in DATABASE_URL' }[what];
   }
   if (!envNames.length) {
     if (source === 'DB_*' || source === 'PG*') return fields.map((f) => fieldIn(source, f)).join('/');
-    return `${{ host: 'the host or port', database: 'the database name', password: 'the password' }[what]} in ${source}`;
+    return `${{ host: 'the host or port', database: 'the database name', user: 'the user name', password: 'the password' }[what]} in ${source}`;
   }
   if (source === 'PG*' || !own.length) return envNames.join('/');
   return `${envNames.join('/')} or ${own.map((f) => fieldIn(source, f)).join('/')}`;
@@ -58,21 +73,56 @@ export function connectionError(
     /** The password file whose line supplied the password (none was given). */
     passfile?: string;
     source?: string;
+    /**
+     * The setting that supplied each part the source left out (PGPORT for a URL without a port), or
+     * that stands in for the source's own (POSTGRES_USER for init's admin): the hint names it.
+     */
     fromPgEnv?: Partial<Record<string, string>>;
+    /** The database is one to connect to (init's admin, a maintenance database), not one to create. */
+    maintenance?: boolean;
   },
 ): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
   const where = target.host;
   const { source, fromPgEnv } = target;
-  const settingIn = (what: 'host' | 'database' | 'password') => settingOf(source, what, fromPgEnv);
+  const settingIn = (what: 'host' | 'database' | 'user' | 'password') => settingOf(source, what, fromPgEnv);
+  // Where a password can be given: the setting that stands for the source's own (POSTGRES_PASSWORD),
+  // else a URL source itself (--url, --admin-url, a config file's url), else DATABASE_URL.
+  const passwordSetting = fromPgEnv?.password && !/^PG/.test(fromPgEnv.password) ? fromPgEnv.password : source && source !== 'DB_*' && source !== 'PG*' ? source : 'DATABASE_URL';
   const passwordHint = target.passfile
-    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'} or PGPASSWORD`
+    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${passwordSetting} or PGPASSWORD`
     : target.passwordGiven === false
-    ? `no password was given and none matched in the password file: put it in ${source === '--url' || source === 'DATABASE_URL' ? source : 'DATABASE_URL'}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
+    ? `no password was given and none matched in the password file: put it in ${passwordSetting}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
     : fromPgEnv?.password
       ? `check ${fromPgEnv.password}`
       : `check ${settingIn('password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
   switch (e.code) {
+    case 'SSL_NOT_SUPPORTED':
+      return new CmmcError('connect.ssl', `the server at ${where} does not support SSL, but SSL was required (sslmode=${e.sslmode})`, {
+        hint: `enable ssl on the server (ssl = on in postgresql.conf, with a certificate and key), or set ${keywordIn(source, 'sslmode', fromPgEnv)} to prefer or disable`,
+        cause: err,
+      });
+    case 'TARGET_SESSION_ATTRS': {
+      const reasons = e.reasons ?? [];
+      const wanted = { standby: 'a standby', 'read-only': 'a standby (or a server with default_transaction_read_only = on)', primary: 'the primary', 'read-write': 'the primary' }[e.attrs ?? ''] ?? 'a server that suits it';
+      const what = reasons.length === 1 ? `the server at ${where} does not suit target_session_attrs=${e.attrs}: ${reasons[0].reason}` : `no server at ${where} suits target_session_attrs=${e.attrs}: ${reasons.map((r) => `${r.host}: ${r.reason}`).join('; ')}`;
+      if (e.attrs === 'prefer-standby') {
+        return new CmmcError('connect.session-attrs', what, {
+          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: set ${keywordIn(source, 'target_session_attrs', fromPgEnv)} to any (or drop it), or list a standby`,
+          cause: err,
+        });
+      }
+      return new CmmcError('connect.session-attrs', what, {
+        hint: `point the connection at ${wanted} (${settingIn('host')}), or drop ${keywordIn(source, 'target_session_attrs', fromPgEnv)}`,
+        cause: err,
+      });
+    }
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'HOSTNAME_MISMATCH':
+      return new CmmcError('connect.ssl-name', `the server certificate at ${where} does not match the host name: ${e.message}`, {
+        hint: `connect by a name the certificate holds (${settingIn('host')}), or use sslmode=verify-ca (${keywordIn(source, 'sslmode', fromPgEnv)}), which checks the chain only`,
+        cause: err,
+      });
     case 'NOT_POSTGRES':
       return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
         hint: 'check the host and port: another service is listening there (PostgreSQL usually listens on 5432)',
@@ -107,12 +157,14 @@ export function connectionError(
       });
     case '28000':
       return new CmmcError('connect.rejected', `the server at ${where} rejected user "${target.user}" for database "${target.database}"`, {
-        hint: 'check the user name, and that pg_hba.conf allows this connection',
+        hint: `check ${settingIn('user')}, and that pg_hba.conf allows this connection`,
         cause: err,
       });
     case '3D000':
       return new CmmcError('connect.database', `database "${target.database}" does not exist on ${where}`, {
-        hint: `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn('database')}`,
+        hint: target.maintenance
+          ? `fix ${settingIn('database')}: name a database that exists (usually postgres)`
+          : `create it with "cmmc-db init" or "createdb ${target.database}", or fix ${settingIn('database')}`,
         cause: err,
       });
     case '57P03':
@@ -138,7 +190,13 @@ export function connectionError(
           cause: err,
         });
       }
-      if (e.code === 'CONNECTION_ENDED' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN' || e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'ERR_TLS_CERT_ALTNAME_INVALID' || e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+      if (e.code && CERT_CODE.test(e.code)) {
+        return new CmmcError('connect.ssl-verify', `the server certificate at ${where} failed verification (certificate verify failed): ${e.message}`, {
+          hint: 'set sslrootcert (PGSSLROOTCERT) to the certificate of the authority that signed the server\'s certificate, or use sslmode=require to skip the check',
+          cause: err,
+        });
+      }
+      if (e.code === 'CONNECTION_ENDED') {
         return new CmmcError('connect.ssl', `the TLS connection to ${where} failed: ${e.message}`, {
           hint: 'check sslmode and sslrootcert (verify-full checks the host name against the certificate)',
           cause: err,

@@ -208,7 +208,7 @@ export class RevisionMap {
     if (ids.length === 1 && /^[+-]?\d+$/.test(ids[0].trim()) && Number(ids[0]) < 0) {
       let selectHeads = this.getRevisions('heads') as MapRev[];
       if (branch !== null) selectHeads = selectHeads.filter((h) => h.branchLabels.has(branch));
-      return selectHeads.map((h) => this.walk(h, Number(ids[0])));
+      return selectHeads.map((h) => this.walk(h, Number(ids[0]), null, true, id!));
     }
     return ids.map((r) => this.revisionForIdent(r, branch));
   }
@@ -268,13 +268,17 @@ export class RevisionMap {
     return false;
   }
 
-  /** `_walk`: `steps` up (> 0) or down (< 0); null when the walk runs past the end. */
-  walk(start: MapRev | null | string, steps: number, branchLabel: string | null = null, noOverwalk = true): Walked {
+  /**
+   * `_walk`: `steps` up (> 0) or down (< 0); null when the walk runs past the end. `target`: the
+   * target as the user typed it (`base+1`, `label@-2`), which a refused walk names; Alembic's own
+   * message shows only the step count, which does not say which of several targets was refused.
+   */
+  walk(start: MapRev | null | string, steps: number, branchLabel: string | null = null, noOverwalk = true, target = String(steps)): Walked {
     let initial: Walked = typeof start === 'string' ? this.getRevision(start) : start;
     for (let i = 0; i < Math.abs(steps); i++) {
       let children: Walked[];
       if (steps > 0) {
-        if (initial === 'base') throw new InvalidTargetError(String(steps), 'cannot walk up from below base');
+        if (initial === 'base') throw new InvalidTargetError(target, 'cannot walk up from below base');
         const up = initial === null ? this.getRevisionsOf(this.bases) : this.getRevisionsOf(initial.nextrev);
         children = branchLabel ? this.filterForLineage(up as MapRev[], branchLabel) : up;
       } else if (initial === 'base') children = [];
@@ -283,7 +287,7 @@ export class RevisionMap {
         if (!children.length) children = ['base'];
       }
       if (!children.length) return noOverwalk ? null : initial;
-      if (children.length > 1) throw new InvalidTargetError(String(steps), 'ambiguous walk: the way branches; name the revision or use label@');
+      if (children.length > 1) throw new InvalidTargetError(target, 'ambiguous walk: the way branches; name the revision or use label@');
       initial = children[0];
     }
     return initial;
@@ -300,7 +304,7 @@ export class RevisionMap {
       const n = Number(relative);
       if (n >= 0) {
         if (symbol === null) throw new InvalidTargetError(target, `relative revision ${relative} didn't produce ${Math.abs(n)} migrations`);
-        const rev = this.walk(symbol, n, branch, assertRelativeLength);
+        const rev = this.walk(symbol, n, branch, assertRelativeLength, target);
         if (rev === null) throw new InvalidTargetError(target, 'walked too far');
         return { branch, rev };
       }
@@ -320,7 +324,7 @@ export class RevisionMap {
           branch = symbol;
         }
       }
-      const rev = this.walk(branch === null ? this.getRevision(symbol) : this.getRevision(`${branch}@${symbol}`), n, null, assertRelativeLength);
+      const rev = this.walk(branch === null ? this.getRevision(symbol) : this.getRevision(`${branch}@${symbol}`), n, null, assertRelativeLength, target);
       if (rev === null) throw new InvalidTargetError(target, relativeToCurrent ? `relative revision ${relative} didn't produce ${Math.abs(n)} migrations` : 'walked too far');
       return { branch, rev };
     }
@@ -351,14 +355,14 @@ export class RevisionMap {
         }
         if (startRevs.length > 1) throw new InvalidTargetError(target, 'ambiguous upgrade from multiple current revisions');
         const s = startRevs[0];
-        const rev = this.walk(typeof s === 'string' ? this.getRevision(s) : s, relative, branch, assertRelativeLength);
+        const rev = this.walk(typeof s === 'string' ? this.getRevision(s) : s, relative, branch, assertRelativeLength, target);
         if (rev === null) throw new InvalidTargetError(target, `relative revision ${m[3]} didn't produce ${Math.abs(relative)} migrations`);
         return [rev];
       }
-      return [this.walk(this.getRevision(symbol), relative, branch, assertRelativeLength)];
+      return [this.walk(this.getRevision(symbol), relative, branch, assertRelativeLength, target)];
     }
     if (symbol === null) throw new InvalidTargetError(target, `relative revision ${m[3]} didn't produce ${Math.abs(relative)} migrations`);
-    return [this.walk(branch === null ? this.getRevision(symbol) : this.getRevision(`${branch}@${symbol}`), relative, null, assertRelativeLength)];
+    return [this.walk(branch === null ? this.getRevision(symbol) : this.getRevision(`${branch}@${symbol}`), relative, null, assertRelativeLength, target)];
   }
 
   private allCurrent(ids: string[]): Set<MapRev | null> {
@@ -422,8 +426,8 @@ export class RevisionMap {
     return { revisions: needs, heads: targets };
   }
 
-  /** `_topological_sort`: heads first, each revision after everything above it. */
-  private topologicalSort(revisions: Set<MapRev>, heads: MapRev[]): string[] {
+  /** `_topological_sort`: heads first, each revision after everything above it. `target`: the walk's destination, named when it fails. */
+  private topologicalSort(revisions: Set<MapRev>, heads: MapRev[], target: string): string[] {
     const ancestorsOf = (id: string) => new Set([...this.ancestorNodes([this.rev(id)])].map((r) => r.revision));
     const todo = new Set([...revisions].map((r) => r.revision));
     const idx = (id: string) => this.order.indexOf(id);
@@ -433,7 +437,7 @@ export class RevisionMap {
     let ci = 0;
     let guard = 0;
     while (currentHeads.length) {
-      if (++guard > 1_000_000) throw new InvalidTargetError('walk', 'the revision walk did not finish');
+      if (++guard > 1_000_000) throw new InvalidTargetError(target, 'the revision walk did not finish');
       const candidate = currentHeads[ci];
       const blocker = ancestorsByIdx.findIndex((anc, k) => k !== ci && anc.has(candidate));
       if (blocker !== -1) {
@@ -460,14 +464,14 @@ export class RevisionMap {
         ancestorsByIdx.push(...toAdd.slice(1).map(ancestorsOf));
       }
     }
-    if (todo.size) throw new InvalidTargetError('walk', `revisions ${[...todo].join(', ')} cannot be ordered from the current heads`);
+    if (todo.size) throw new InvalidTargetError(target, `revisions ${[...todo].join(', ')} cannot be ordered from the current heads`);
     return out;
   }
 
   /** `ScriptDirectory._upgrade_revs`: the revisions to upgrade, in order. */
   upgradeSteps(destination: string, currentHeads: string[]): MapStep[] {
     const { revisions, heads } = this.collectUpgrade(destination, currentHeads, true);
-    return this.topologicalSort(revisions, heads)
+    return this.topologicalSort(revisions, heads, destination)
       .reverse()
       .map((id) => ({ rev: this.rev(id), isUpgrade: true }));
   }
@@ -475,7 +479,7 @@ export class RevisionMap {
   /** `ScriptDirectory._downgrade_revs`: the revisions to downgrade, in order. */
   downgradeSteps(destination: string, currentHeads: string[]): MapStep[] {
     const { revisions, heads } = this.collectDowngrade(currentHeads, destination, true);
-    return this.topologicalSort(revisions, heads).map((id) => ({ rev: this.rev(id), isUpgrade: false }));
+    return this.topologicalSort(revisions, heads, destination).map((id) => ({ rev: this.rev(id), isUpgrade: false }));
   }
 
   /**

@@ -26,9 +26,9 @@
  */
 import type postgres from 'postgres';
 import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { connParamsOf, formatConnUri } from '../config/conninfo.js';
+import { connParamsOf, formatConnUri, parseConnString, resolveConnOptions } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
-import { connectPool } from '../db/driver.js';
+import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
@@ -103,13 +103,34 @@ export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'admi
   });
 }
 
+/**
+ * Where the admin connection's parts came from, for the hint of a failed connect: --admin-url (the
+ * PG* variables completing it), or the target's host and port with POSTGRES_USER/POSTGRES_PASSWORD
+ * and the maintenance database postgres (which only --admin-url changes). Not DB_* or DATABASE_URL's
+ * user or database: fixing those would not change the admin.
+ */
+export function adminOriginFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): TargetOrigin {
+  const env = options.env ?? process.env;
+  if (options.adminUrl) {
+    const { fromPgEnv } = resolveConnOptions(parseConnString(options.adminUrl, '--admin-url'), env, {}, '--admin-url');
+    return { source: '--admin-url', maintenance: true, ...(fromPgEnv ? { settings: fromPgEnv } : {}) };
+  }
+  const { host, port } = config.conn?.fromPgEnv ?? {};
+  return {
+    source: config.source,
+    maintenance: true,
+    settings: { ...(host ? { host } : {}), ...(port ? { port } : {}), user: 'POSTGRES_USER', password: 'POSTGRES_PASSWORD', dbname: '--admin-url' },
+  };
+}
+
 function userOf(url: string): string {
   return connParamsOf(url).user;
 }
 
-async function adminConnect(url: string): Promise<postgres.Sql> {
+/** `origin`: where the admin's settings came from (`adminOriginFor`), named by a failed connect's hint. */
+async function adminConnect(url: string, origin: TargetOrigin): Promise<postgres.Sql> {
   // The one postgres.js factory: the database name is decoded as libpq decodes it (cmmc%2Dplatform).
-  return connectPool(url, { applicationName: 'cmmc-db:init' });
+  return connectPool(url, { applicationName: 'cmmc-db:init' }, origin);
 }
 
 /** Advisory lock (two int4 keys: "cmmc", "init") on the admin's maintenance database: one init at a time per server. */
@@ -156,13 +177,16 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   }
 
   const model: ModelOptions = { roles, database: dbName, metaSchema: config.metaSchema, versionSchema: config.versionSchema, versionTable: config.versionTable };
-  const admin = await adminConnect(adminUrl);
+  const adminOrigin = adminOriginFor(config, options);
+  // The platform database, once it exists, is no maintenance database: a hint there may say to create it.
+  const inDatabase: TargetOrigin = { ...adminOrigin, maintenance: false };
+  const admin = await adminConnect(adminUrl, adminOrigin);
   try {
     // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
     // the one before it made. Released when the session ends.
     await admin`SELECT pg_advisory_lock(${INIT_LOCK[0]}::int, ${INIT_LOCK[1]}::int)`;
     // Before anything is made: a database whose platform another role owns is not this owner's.
-    if (!options.revertRoles && !sameRole) await checkOwnerOfExisting(admin, adminUrl, model);
+    if (!options.revertRoles && !sameRole) await checkOwnerOfExisting(admin, adminUrl, inDatabase, model);
     // 1. roles
     if (options.revertRoles) {
       // nothing to create
@@ -196,7 +220,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       record({ step: 'role', name: roles.bypass, status, detail: status === 'created' ? `NOLOGIN BYPASSRLS, for the seed loader and pg_dump (granted to ${owner})` : 'already present' });
     }
 
-    if (options.revertRoles) return await revert(admin, adminUrl, model, sameRole, steps, record);
+    if (options.revertRoles) return await revert(admin, adminUrl, inDatabase, model, sameRole, steps, record);
 
     // 2. database
     const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
@@ -210,7 +234,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       record({ step: 'database', name: dbName, status: 'created', detail: `owned by ${adminUser}` });
     }
 
-    const adminDb = await adminConnect(withDatabase(adminUrl, dbName));
+    const adminDb = await adminConnect(withDatabase(adminUrl, dbName), inDatabase);
     try {
       // 3. extensions, as the admin
       await createExtensions(adminDb, record);
@@ -252,11 +276,11 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
  * application role (whose objects init moves): another init's owner, or a superuser that migrated it.
  * Taking them over silently would leave the schema unchangeable by the owner that init reports.
  */
-async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, model: ModelOptions): Promise<void> {
+async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, origin: TargetOrigin, model: ModelOptions): Promise<void> {
   const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
   if (!db) return;
   const { owner, app } = model.roles;
-  const adminDb = await adminConnect(withDatabase(adminUrl, model.database));
+  const adminDb = await adminConnect(withDatabase(adminUrl, model.database), origin);
   try {
     const found = (await platformOwners(adminDb, model)).find((r) => r !== owner && r !== app);
     if (!found) return;
@@ -274,6 +298,7 @@ async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, model
 async function revert(
   admin: postgres.Sql,
   adminUrl: string,
+  origin: TargetOrigin,
   model: ModelOptions,
   sameRole: boolean,
   steps: InitStep[],
@@ -282,7 +307,7 @@ async function revert(
   if (sameRole) throw usageError('--revert-roles: the application role is the admin role, so there is no role model to revert', 'set DB_USER to the platform role');
   const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
   if (!db) throw new CmmcError('init.no-database', `database "${model.database}" does not exist`, { hint: 'check DB_NAME' });
-  const adminDb = await adminConnect(withDatabase(adminUrl, model.database));
+  const adminDb = await adminConnect(withDatabase(adminUrl, model.database), origin);
   try {
     const done = await revertToSingleRole(adminDb, model);
     const moved = done.filter((d) => d.startsWith('ALTER')).length;

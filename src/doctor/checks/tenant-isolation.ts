@@ -17,6 +17,39 @@ interface Problem extends Record<string, unknown> {
   severity: 'fail' | 'warn';
 }
 
+/**
+ * Where a new session's app.current_organization_id comes from, each with its own fix: the
+ * connection's startup options (options= in the URL, or PGOPTIONS), which ALTER ROLE ... RESET would
+ * not touch; ALTER ROLE ... IN DATABASE / ALTER ROLE / ALTER DATABASE ... SET (pg_db_role_setting,
+ * for the session's login role); else the server's configuration. pg_settings cannot say: it does not
+ * list a custom setting that no loaded module defines.
+ */
+async function startTenantSources(ctx: DoctorContext): Promise<{ sources: string; fix: string }> {
+  const found: { source: string; fix: string }[] = [];
+  const conn = ctx.config.conn;
+  if (conn?.options && /app\.current_organization_id/.test(conn.options)) {
+    const where = conn.fromPgEnv?.options ?? `the options= of ${ctx.config.source}`;
+    found.push({ source: where, fix: `remove -c app.current_organization_id=... from ${where}` });
+  }
+  const rows = await ctx.sql<{ role: string | null; database: string | null }[]>`
+    SELECT r.rolname AS role, d.datname AS database
+      FROM pg_db_role_setting s
+      LEFT JOIN pg_roles r ON r.oid = s.setrole
+      LEFT JOIN pg_database d ON d.oid = s.setdatabase
+     WHERE (s.setrole = 0 OR r.rolname = session_user) AND (s.setdatabase = 0 OR d.datname = current_database())
+       AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'app.current\\_organization\\_id=%')
+     ORDER BY (s.setrole <> 0 AND s.setdatabase <> 0) DESC, s.setrole <> 0 DESC`;
+  for (const r of rows) {
+    const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+    const scope = r.role && r.database ? `ALTER ROLE ${ident(r.role)} IN DATABASE ${ident(r.database)}` : r.role ? `ALTER ROLE ${ident(r.role)}` : `ALTER DATABASE ${ident(r.database!)}`;
+    found.push({ source: `${scope} SET`, fix: `as an admin: ${scope} RESET app.current_organization_id` });
+  }
+  if (!found.length) {
+    found.push({ source: 'the server\'s configuration', fix: 'as an admin: ALTER SYSTEM RESET app.current_organization_id (or remove it from postgresql.conf), then SELECT pg_reload_conf()' });
+  }
+  return { sources: found.map((f) => f.source).join(', '), fix: found.map((f) => f.fix).join('; ') };
+}
+
 /** Tenant tables of `public` with their row-level security state and policy count. */
 export const TENANT_TABLES_SQL = `
   SELECT c.relname AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
@@ -69,10 +102,11 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
     // A fresh session must start with no tenant: a default (ALTER ROLE/DATABASE ... SET, PGOPTIONS) turns
     // "the application forgot to set one" into that tenant's rows instead of none.
     if (me.start_tenant) {
+      const { sources, fix } = await startTenantSources(ctx);
       problems.push({
         object: me.role,
-        problem: `a new session starts with app.current_organization_id = ${me.start_tenant}: without withTenant it reads that tenant's rows`,
-        fix: `as an admin: ALTER ROLE "${me.role}" RESET app.current_organization_id; ALTER ROLE "${me.role}" IN DATABASE ... RESET app.current_organization_id; ALTER DATABASE ... RESET app.current_organization_id (and no -c in PGOPTIONS)`,
+        problem: `a new session starts with app.current_organization_id = ${me.start_tenant} (set by ${sources}): without withTenant it reads that tenant's rows`,
+        fix,
         severity: 'fail',
       });
     }
