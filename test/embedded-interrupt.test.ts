@@ -37,6 +37,15 @@ interface Seen {
   dbEntries: string[];
 }
 
+/** The names in `dir`, none when it is not there (now). */
+function entries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Runs the CLI with `args` and sends SIGINT the moment `phase` holds; fails if it never did. */
 async function interruptWhen(args: string[], phase: (seen: Seen) => boolean) {
   // A lock left by an earlier case that failed would read as this run's first open.
@@ -52,8 +61,10 @@ async function interruptWhen(args: string[], phase: (seen: Seen) => boolean) {
       // not held now
     }
     if (lock && lock !== seen.locks.at(-1)) seen.locks.push(lock);
-    seen.backupFiles = fs.existsSync(backups()) ? fs.readdirSync(backups()) : [];
-    seen.dbEntries = fs.readdirSync(dbDir);
+    // The command may remove a folder between a check and the read (an interrupted backup removes the
+    // folder it made): an error here would be thrown from the timer, outside the test.
+    seen.backupFiles = entries(backups());
+    seen.dbEntries = entries(dbDir);
     if (!sent && phase(seen)) {
       sent = true;
       child.kill('SIGINT');

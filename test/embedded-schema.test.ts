@@ -144,6 +144,8 @@ describe('backups of the embedded database', () => {
   it('a gzip-compressed dump restores too; server-only commands say so in one line', async () => {
     const source = await embeddedBackend.create();
     const copy = await embeddedBackend.create();
+    // The restore makes the database in a folder that has none.
+    fs.rmSync(path.join(copy.env.CMMC_DB_DIR, 'pgdata'), { recursive: true, force: true });
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-embedded-backup-')), 'backup.sql.gz');
     const notes = 'SELECT count(*)::int AS n, min(body) AS body, min(e::text) AS e FROM notes';
     try {

@@ -233,8 +233,12 @@ describe("the project's own revisions on top of the platform's", () => {
 
   it('from a subfolder without a URL: the embedded database at the root, never a second one below it', async () => {
     rmSync(path.join(app, '.env'), { force: true });
-    const r = await cli(['current'], { cwd: path.join(app, 'src') });
+    // A read names the root's folder and creates nothing; an upgrade makes the database there.
+    const read = await cli(['current'], { cwd: path.join(app, 'src') });
+    expect(read.stderr).toContain(`there is no embedded database in ${path.join(app, '.cmmc-db')} yet`);
+    const r = await cli(['upgrade', 'head'], { cwd: path.join(app, 'src') });
     expect(r.exitCode, r.stderr).toBe(0);
+    expect((await cli(['current'], { cwd: path.join(app, 'src') })).exitCode).toBe(0);
     expect(existsSync(path.join(app, '.cmmc-db'))).toBe(true);
     expect(existsSync(path.join(app, 'src', '.cmmc-db'))).toBe(false);
   });

@@ -64,7 +64,7 @@ export async function createPglite(dataDir: string | undefined): Promise<PGlite>
  * has open. Release it with `releaseEmbedded`.
  * @throws CmmcError `embedded.locked` when another process holds the folder beyond the wait.
  */
-export async function acquireEmbedded(dir: string, options: { waitMs?: number } = {}): Promise<EmbeddedInstance> {
+export async function acquireEmbedded(dir: string, options: { waitMs?: number; mustExist?: boolean } = {}): Promise<EmbeddedInstance> {
   const key = path.resolve(dir);
   const existing = open.get(key);
   if (existing) {
@@ -74,7 +74,7 @@ export async function acquireEmbedded(dir: string, options: { waitMs?: number } 
       return instance;
     }
   }
-  const opening = openInstance(key, options.waitMs ?? lockWaitMs());
+  const opening = openInstance(key, options.waitMs ?? lockWaitMs(), options.mustExist ?? false);
   open.set(key, opening);
   try {
     return await opening;
@@ -82,6 +82,13 @@ export async function acquireEmbedded(dir: string, options: { waitMs?: number } 
     open.delete(key);
     throw err;
   }
+}
+
+/** The error of a command that reads (OpenOptions.mustExist) where there is no embedded database yet. */
+export function absentDatabase(dir: string): CmmcError {
+  return new CmmcError('embedded.absent', `there is no embedded database in ${dir} yet`, {
+    hint: 'create it with "cmmc-db init" (the platform schema and the 110 controls), or point DATABASE_URL at a server',
+  });
 }
 
 /** Names cmmc-db itself keeps in an embedded folder. */
@@ -107,7 +114,7 @@ export function checkEmbeddedFolder(dir: string): void {
   }
 }
 
-async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstance> {
+async function openInstance(dir: string, waitMs: number, mustExist: boolean): Promise<EmbeddedInstance> {
   checkEmbeddedFolder(dir);
   const lock = await acquireFolderLock(dir, waitMs);
   // Registered the moment the folder is ours, not once PGlite has started: an interruption while it
@@ -124,7 +131,7 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
     'the embedded database was closed cleanly',
     { atExit: () => lock.release() },
   );
-  opening = startInstance(dir, lock, releaseInterrupt);
+  opening = startInstance(dir, lock, releaseInterrupt, mustExist);
   try {
     return await opening;
   } catch (err) {
@@ -135,11 +142,13 @@ async function openInstance(dir: string, waitMs: number): Promise<EmbeddedInstan
 }
 
 /** Opens PGlite on the folder `lock` holds; `releaseInterrupt` unregisters the interruption's cleanup. */
-async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: () => void): Promise<EmbeddedInstance> {
-  const gitignore = path.join(dir, '.gitignore');
-  if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
+async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: () => void, mustExist: boolean): Promise<EmbeddedInstance> {
   const dataDir = path.join(dir, DATA_SUBDIR);
   recoverInterruptedRestore(dir);
+  // Checked under the lock, after a restore's recovery: a read that waited for an init sees its database.
+  if (mustExist && freshDataDir(dataDir)) throw absentDatabase(dir);
+  const gitignore = path.join(dir, '.gitignore');
+  if (!fs.existsSync(gitignore)) fs.writeFileSync(gitignore, '# the embedded database of cmmc-db: never commit it\n*\n', { mode: 0o600 });
   // Owner-only, like PostgreSQL's own data directory. The folders' own modes are what keeps other
   // users out; a folder found looser (made by an older version, or changed by hand) is tightened
   // throughout. Files PGlite adds while open are tightened when it closes.

@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import type { EmbeddedProvider } from '../db/connection.js';
-import { acquireEmbedded, checkEmbeddedFolder, DATA_SUBDIR, freshDataDir, releaseEmbedded, type EmbeddedInstance } from './instance.js';
-import { CmmcError } from '../errors.js';
+import { absentDatabase, acquireEmbedded, checkEmbeddedFolder, releaseEmbedded, type EmbeddedInstance } from './instance.js';
 import { makeTempDir } from '../leftovers.js';
 
 /** More than any pool of the CLI or the library asks for (POOL_SETTINGS.max is 20). */
@@ -55,7 +54,7 @@ async function serve(instance: EmbeddedInstance): Promise<Served> {
  * Starts (or shares) the embedded database of `config.embeddedDir` and serves it on a unix socket.
  * `stop()` drops this user's share; the last one closes PGlite and frees the folder.
  */
-export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'>, options: { waitMs?: number } = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'>, options: { waitMs?: number; mustExist?: boolean } = {}): Promise<EmbeddedServer> {
   const instance = await acquireEmbedded(config.embeddedDir, options);
   try {
     let serving = served.get(instance);
@@ -83,14 +82,12 @@ export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'
 
 export const provider: EmbeddedProvider = {
   start: (config: CmmcConfig, options: { mustExist?: boolean } = {}) => {
-    // A read creates nothing (docs/migrations.md: current "reads only"): PGlite would run initdb here.
     // A folder that is not the embedded database's (other files, a bare data directory) is named as such first.
     checkEmbeddedFolder(config.embeddedDir);
-    if (options.mustExist && freshDataDir(path.join(config.embeddedDir, DATA_SUBDIR))) {
-      throw new CmmcError('embedded.absent', `there is no embedded database in ${config.embeddedDir} yet`, {
-        hint: 'create it with "cmmc-db init" (the platform schema and the 110 controls), or point DATABASE_URL at a server',
-      });
-    }
-    return startEmbeddedServer(config);
+    // A read creates nothing (docs/migrations.md: current "reads only"), not even the folder: with no
+    // folder at all it stops here; otherwise it is checked again under the folder's lock (a read that
+    // waits for an init in progress then reads what the init made).
+    if (options.mustExist && !fs.existsSync(config.embeddedDir)) throw absentDatabase(config.embeddedDir);
+    return startEmbeddedServer(config, { mustExist: options.mustExist });
   },
 };
