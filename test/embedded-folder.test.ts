@@ -257,6 +257,9 @@ describe('a damaged data folder', () => {
         ['relation map changed', (d) => flipByte(path.join(d, 'base', '5', 'pg_filenode.map'), 16), 'base/5/pg_filenode.map fails its checksum (CRC-32C)'],
         ['pg_class gone', (d) => fs.rmSync(path.join(d, 'base', '5', String(mappedFile(d)))), `base/5/${mappedFileOf(pristine)} is missing (a catalog of that database`],
         ['pg_xact emptied', (d) => fs.rmSync(path.join(d, 'pg_xact', '0000')), 'pg_xact holds no segment'],
+        // Catalog files cut or emptied: PGlite started on them and rewrote pg_control before failing.
+        ['pg_database cut short', (d) => fs.truncateSync(path.join(d, 'global', '1262'), 100), 'global/1262 is 100 bytes, not a whole number of 8192-byte pages'],
+        ['pg_class emptied', (d) => fs.truncateSync(path.join(d, 'base', '5', String(mappedFile(d))), 0), `base/5/${mappedFileOf(pristine)} is empty`],
       ];
       for (const [what, damage, line] of damages) {
         fs.rmSync(dir, { recursive: true, force: true });

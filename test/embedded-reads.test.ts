@@ -26,6 +26,11 @@ describe('read commands with no embedded database yet', () => {
       [['doctor'], 2],
       [['backup', 'create'], 1],
       [['report', '--html', path.join(project, 'report.html')], 1],
+      // Dry runs read too (they each made the database while saying nothing was changed); so does a downgrade.
+      [['seed', '--dry-run'], 1],
+      [['stamp', 'head', '--dry-run'], 1],
+      [['downgrade', 'base', '--dry-run'], 1],
+      [['downgrade', 'base', '--yes'], 1],
     ];
     for (const [args, exitCode] of reads) {
       const r = await runCliJson(args, { cwd: project });

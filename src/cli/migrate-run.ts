@@ -192,11 +192,11 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
  * The connection of a run that writes the version table (upgrade, downgrade, stamp): on a writable
  * primary, waiting for one while a failover completes (src/migrate/primary.ts), said on stderr.
  */
-export async function openForWrites(ctx: CliContext, announceAfter: Promise<unknown> = Promise.resolve()): Promise<import('../db/connection.js').DbHandle> {
+export async function openForWrites(ctx: CliContext, announceAfter: Promise<unknown> = Promise.resolve(), { mustExist = false } = {}): Promise<import('../db/connection.js').DbHandle> {
   const [{ openWritablePrimary }, { connParamsOf }] = await Promise.all([import('../migrate/primary.js'), import('../config/conninfo.js')]);
   const config = ctx.config();
   // The engine runs on postgres.js; it loads Kysely itself when a TypeScript revision needs it.
-  return openWritablePrimary(() => ctx.open({ kysely: false }), {
+  return openWritablePrimary(() => ctx.open({ kysely: false, mustExist }), {
     // Another host may become the primary only when the URL lists more than one.
     waitForUnreachable: config.kind === 'server' && connParamsOf(config.url!).hosts.length > 1,
     onWait: (reason, waitMs) => void announceAfter.then(() => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`)),
@@ -252,7 +252,8 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
 async function downgradePlan(ctx: CliContext, script: import('../migrate/index.js').Script, target: string): Promise<import('./output.js').Plan | undefined> {
   const m = await import('../migrate/index.js');
   const config = ctx.config();
-  const handle = await ctx.open({ kysely: false });
+  // A downgrade of an embedded database that is not there has nothing to undo: none is created for it.
+  const handle = await ctx.open({ kysely: false, mustExist: true });
   const status = await m.getStatus(handle, script);
   const current = status.current.filter((r) => script.graph.has(r));
   const steps = m.catchRevisionErrors(() => script.graph.downgradeSteps(current, target));

@@ -15,6 +15,10 @@ import path from 'node:path';
  */
 export const EMBEDDED_PG_MAJOR = '18';
 
+/** The catalogs that always hold rows, by OID: pg_type, pg_attribute, pg_proc, pg_class, pg_authid, pg_database. */
+const NEVER_EMPTY = new Set([1247, 1249, 1255, 1259, 1260, 1262]);
+/** PostgreSQL's page size (BLCKSZ), which every relation file is a whole number of. */
+const BLOCK_SIZE = 8192;
 /** pg_control's size (PostgreSQL's PG_CONTROL_FILE_SIZE). */
 const PG_CONTROL_SIZE = 8192;
 /** The bytes of pg_control that ControlFileData may span, its CRC included (PG_CONTROL_MAX_SAFE_SIZE). */
@@ -184,8 +188,14 @@ function relationMapProblem(dataDir: string, folder: string): string | undefined
     return `${rel} fails its checksum (CRC-32C): it is damaged`;
   }
   for (let i = 0; i < count; i++) {
+    const catalog = map.readUInt32LE(8 + i * 8);
     const file = `${folder}/${map.readUInt32LE(8 + i * 8 + 4)}`;
-    if (!fs.existsSync(path.join(dataDir, file))) return `${file} is missing (a catalog of ${folder === 'global' ? 'the cluster' : 'that database'}, listed in ${rel})`;
+    const whose = `a catalog of ${folder === 'global' ? 'the cluster' : 'that database'}, listed in ${rel}`;
+    const cat = fs.statSync(path.join(dataDir, file), { throwIfNoEntry: false });
+    if (!cat) return `${file} is missing (${whose})`;
+    // A relation file is whole pages (BLCKSZ, 8192 bytes; PostgreSQL extends it a page at a time).
+    if (!cat.isFile() || cat.size % BLOCK_SIZE !== 0) return `${file} is ${cat.isFile() ? `${cat.size} bytes, not a whole number of ${BLOCK_SIZE}-byte pages` : 'not a file'} (${whose})`;
+    if (cat.size === 0 && NEVER_EMPTY.has(catalog)) return `${file} is empty (${whose}: it always has rows)`;
   }
   return undefined;
 }

@@ -19,7 +19,8 @@ export const register: RegisterCommand = (program, ctx) => {
             import('../../migrate/errors.js'),
           ]);
           const script = await loadScript(ctx.config());
-          const handle = await openForWrites(ctx);
+          // A dry run reads: it creates no embedded database.
+          const handle = await openForWrites(ctx, undefined, { mustExist: Boolean(flags.dryRun) });
           if (flags.purge || flags.dryRun) {
             // The one confirmation rule: what the version table holds now goes; the plan first.
             const status = await getStatus(handle, script);
