@@ -4,6 +4,7 @@
  */
 import { CmmcError } from '../errors.js';
 import {
+  AmbiguousNameError,
   AmbiguousRevisionError,
   CycleError,
   DuplicateLabelError,
@@ -24,6 +25,7 @@ export function graphErrorToUser(err: unknown): unknown {
     return make('unknown-parent', `fix its ${err.kind === 'down_revision' ? 'down revision' : 'dependency'}, or restore the missing revision file (cmmc-db heads lists what exists)`);
   }
   if (err instanceof CycleError) return make('cycle', 'point one of these revisions at an earlier down revision');
+  if (err instanceof AmbiguousNameError) return make('ambiguous-name', err.fix);
   if (err instanceof DuplicateLabelError) return make('duplicate-label', 'rename the label on one of them');
   if (err instanceof MultipleHeadsError) {
     return make('multiple-heads', `name one head (label@head or an id), use "heads" for all of them, or join them with: cmmc-db merge -m "merge" ${err.heads.join(' ')}`, 2);

@@ -64,3 +64,16 @@ export class DuplicateLabelError extends RevisionError {
     super(`branch label "${label}" is declared by more than one revision: ${revisions.join(', ')}`);
   }
 }
+
+/**
+ * A name that targets could not tell apart: a revision id that is a keyword (`base`, `head`, `heads`),
+ * or a branch label that is a keyword, a revision's id (Alembic refuses it: "Branch name ... already
+ * used by revision ...") or holds a character the target syntax gives a meaning (`@`, `:`, `,`, a
+ * blank). Left in, `upgrade bbbb1` ran the revision labelled bbbb1 instead of revision bbbb1.
+ * `fix` says what to change, in which file.
+ */
+export class AmbiguousNameError extends RevisionError {
+  constructor(readonly revision: string, readonly subject: string, readonly kind: 'revision' | 'label', readonly reason: string, readonly fix: string) {
+    super(kind === 'revision' ? `revision id "${subject}" ${reason}` : `branch label "${subject}" of revision ${revision} ${reason}`);
+  }
+}

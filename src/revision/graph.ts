@@ -15,6 +15,7 @@
 import {
   AmbiguousRevisionError,
   CycleError,
+  AmbiguousNameError,
   DuplicateLabelError,
   DuplicateRevisionError,
   InvalidTargetError,
@@ -41,6 +42,21 @@ export interface PlannedStep<T> {
   step: MapStep;
 }
 
+/** Words a target means by itself (Alembic's `base`, `head`, `heads`); no revision or label may be one. */
+const TARGET_KEYWORDS = new Set(['base', 'head', 'heads']);
+
+/**
+ * Why a branch label could not be told apart from something else in a target, or null. The rules:
+ * Alembic's (a label may not be any revision's id, its own included) and the target syntax's
+ * (`label@head`, `from:to` ranges, lists of targets).
+ */
+function labelClash(label: string, revisions: Map<string, unknown>): string | null {
+  if (revisions.has(label)) return `is also the id of revision ${label}`;
+  if (TARGET_KEYWORDS.has(label)) return 'is a target keyword';
+  if (label === '' || /[@:,\s]/.test(label)) return 'is empty or holds "@", ":", "," or a blank, which targets read otherwise';
+  return null;
+}
+
 export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   private readonly nodes = new Map<string, T>();
   /** down-children: revisions naming this one as a down revision. */
@@ -57,6 +73,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
     for (const rev of revisions) {
       const seen = this.nodes.get(rev.revision);
       if (seen) throw new DuplicateRevisionError(rev.revision, [baseName(seen.file) ?? seen.revision, baseName(rev.file) ?? rev.revision]);
+      if (TARGET_KEYWORDS.has(rev.revision)) throw new AmbiguousNameError(rev.revision, rev.revision, 'revision', 'is a target keyword', 'give the revision another id in its file (cmmc-db revision makes fresh ids)');
       this.nodes.set(rev.revision, rev);
       this.children.set(rev.revision, []);
       this.dependants.set(rev.revision, []);
@@ -73,6 +90,8 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
         this.dependants.get(resolved)!.push(rev.revision);
       }
       for (const label of rev.branchLabels) {
+        const clash = labelClash(label, this.nodes);
+        if (clash) throw new AmbiguousNameError(rev.revision, label, 'label', clash, `rename the label in the file of revision ${rev.revision}`);
         const other = this.labels.get(label);
         if (other) throw new DuplicateLabelError(label, [other, rev.revision]);
         this.labels.set(label, rev.revision);

@@ -516,6 +516,10 @@ export class RevisionMap {
       for (const h of this.filterForLineage(headRevs, r, true)) if (!filtered.includes(h)) filtered.push(h);
     }
     const resolved = this.getRevisionsOf(dests);
+    // Two destinations naming one revision (`stamp bbbb1 bbbb1`, or an id and its label): Alembic
+    // fails an assertion after writing the first row; here nothing is written and the cause is named.
+    const twice = resolved.find((r, i) => r !== null && r !== 'base' && resolved.indexOf(r) !== i);
+    if (twice && typeof twice === 'object') throw new InvalidTargetError(dests.join(' '), `names revision ${twice.revision} more than once; name each revision once`);
     const moves: StampMove[] = [];
     for (const dest of resolved.length ? resolved : [null]) {
       // A relative destination that walks below a base: Alembic fails an assertion here.
