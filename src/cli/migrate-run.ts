@@ -265,13 +265,17 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
   const rowsAfter = [...heads];
   const lines = revisions.map((r) => `revert ${r.revision}  ${r.message}`);
   if (current.length === 1 && rowsAfter.length <= 1) {
+    let text: string | undefined;
     try {
-      const text = await m.offlineScript(script, config, 'downgrade', `${current[0]}:${rowsAfter[0] ?? 'base'}`);
+      text = await m.offlineScript(script, config, 'downgrade', `${current[0]}:${rowsAfter[0] ?? 'base'}`);
       const names = [...text.matchAll(/drop table (?:if exists )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)/gi)].map((x) => x[1]);
       for (const name of names) lines.push(`drop table ${name.replace(/"/g, '')}${await rowCount(handle, name)}`);
     } catch {
       // The tables are a courtesy: the revisions above are the plan.
     }
+    // A step that would fail on an object the role may not drop fails after the steps before it
+    // have dropped their tables: refused here, before anything is reverted.
+    if (text) await refuseUndroppable(handle, text, target);
   }
   const { databaseName } = await import('../config/config.js');
   const where = config.kind === 'embedded' ? 'the embedded database' : `database "${databaseName(config.url!)}"`;
@@ -283,17 +287,75 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
   };
 }
 
-/** ", 110 rows" (exact when the table is small, "~N rows" from the planner's estimate otherwise), or "". */
+/**
+ * ", 110 rows" (exact when the table is small, "~N rows" from the planner's estimate otherwise), or "".
+ * Under row-level security that hides rows from this role (the schema owner is bound by the forced
+ * tenant policies) the count is taken as a member role with BYPASSRLS (the owner's `_rls_bypass`),
+ * else given as the planner's estimate and said to be one: a plain count(*) said "0 rows" of tables
+ * holding every tenant's data.
+ */
 async function rowCount(handle: import('../db/connection.js').DbHandle, name: string): Promise<string> {
   try {
-    const [row] = await handle.sql<{ size: string; estimate: string }[]>`
-      SELECT pg_relation_size(to_regclass(${name}))::text AS size, greatest(c.reltuples, 0)::bigint::text AS estimate
+    const [row] = await handle.sql<{ size: string; estimate: string; analysed: boolean; hidden: boolean; bypass: string | null }[]>`
+      SELECT pg_relation_size(c.oid)::text AS size, greatest(c.reltuples, 0)::bigint::text AS estimate, c.reltuples >= 0 AS analysed,
+             c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
+               AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS hidden,
+             (SELECT quote_ident(r.rolname) FROM pg_roles r WHERE r.rolbypassrls AND NOT r.rolsuper AND pg_has_role(current_user, r.oid, 'MEMBER')
+               ORDER BY r.rolname LIMIT 1) AS bypass
         FROM pg_class c WHERE c.oid = to_regclass(${name})`;
     if (!row) return '';
-    if (Number(row.size) > 64 * 1024 * 1024) return `, ~${row.estimate} rows`;
-    const [count] = await handle.sql.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
-    return `, ${count.n} rows`;
+    const estimated = row.analysed ? `~${row.estimate} rows` : 'rows not counted';
+    if (Number(row.size) > 64 * 1024 * 1024) return `, ${estimated}`;
+    if (row.hidden && !row.bypass) return `, ${estimated} (row-level security hides them from this role)`;
+    const count = row.hidden
+      ? await handle.sql.begin(async (tx) => {
+          await tx.unsafe(`SET LOCAL ROLE ${row.bypass}`);
+          return tx.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
+        })
+      : await handle.sql.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
+    return `, ${count[0].n} ${count[0].n === '1' ? 'row' : 'rows'}`;
   } catch {
     return '';
   }
+}
+
+/**
+ * Refuses a downgrade whose offline script (`text`, rendered from the same steps) drops an
+ * extension or a schema this session's role may not drop: in PostgreSQL only its owner (or a member
+ * of the owning role) or a superuser may. `init` creates the extensions as the admin, so
+ * `downgrade base` as the schema owner used to revert eleven revisions, dropping every tenant table,
+ * and then fail on DROP EXTENSION vector. Throws `downgrade.cannot-drop` naming the object, its
+ * owner, the revision and what to do; resolves when every such object may be dropped or is absent.
+ */
+async function refuseUndroppable(handle: import('../db/connection.js').DbHandle, text: string, target: string): Promise<void> {
+  const dropped: { kind: 'extension' | 'schema'; name: string; revision: string }[] = [];
+  let revision = '';
+  const ident = (w: string) => (w.startsWith('"') ? w.slice(1, -1).replace(/""/g, '"') : w.toLowerCase());
+  for (const line of text.split('\n')) {
+    const running = /^-- Running downgrade (\S+) ->/.exec(line);
+    if (running) revision = running[1];
+    const drop = /^\s*drop\s+(extension|schema)\s+(?:if\s+exists\s+)?((?:"(?:[^"]|"")+"|[\w$-]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$-]+))*)/i.exec(line);
+    if (!drop) continue;
+    for (const w of drop[2].match(/"(?:[^"]|"")+"|[\w$-]+/g) ?? []) dropped.push({ kind: drop[1].toLowerCase() as 'extension' | 'schema', name: ident(w), revision });
+  }
+  if (!dropped.length) return;
+  const namesOf = (kind: string) => JSON.stringify(dropped.filter((d) => d.kind === kind).map((d) => d.name));
+  const owned = await handle.sql<{ kind: string; name: string; owner: string; may: boolean; role: string }[]>`
+    WITH me AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+    SELECT 'extension' AS kind, extname AS name, pg_get_userbyid(extowner) AS owner,
+           (SELECT rolsuper FROM me) OR pg_has_role(current_user, extowner, 'USAGE') AS may, current_user AS role
+      FROM pg_extension WHERE extname IN (SELECT jsonb_array_elements_text(${namesOf('extension')}::text::jsonb))
+    UNION ALL
+    SELECT 'schema', nspname, pg_get_userbyid(nspowner), (SELECT rolsuper FROM me) OR pg_has_role(current_user, nspowner, 'USAGE'), current_user
+      FROM pg_namespace WHERE nspname IN (SELECT jsonb_array_elements_text(${namesOf('schema')}::text::jsonb))`;
+  // The first in the order the steps would reach them.
+  const first = dropped.find((d) => owned.some((o) => !o.may && o.kind === d.kind && o.name === d.name));
+  if (!first) return;
+  const refused = owned.find((o) => o.kind === first.kind && o.name === first.name)!;
+  const at = first.revision;
+  throw new CmmcError(
+    'downgrade.cannot-drop',
+    `downgrade to ${target} would drop ${refused.kind} ${refused.name} (revision ${at}), which belongs to ${refused.owner} and may not be dropped by ${refused.role}: nothing was downgraded`,
+    { hint: `run it as ${refused.owner} or a superuser (--url), or downgrade only to ${at} and keep the ${refused.kind}` },
+  );
 }
