@@ -34,6 +34,8 @@ export interface OutputOptions {
 
 export interface Spinner {
   set text(value: string);
+  /** A line that stays (a wait, a note) printed above the spinner, which goes on spinning. */
+  note(line: string): void;
   succeed(text?: string): void;
   fail(text?: string): void;
   stop(): void;
@@ -119,6 +121,9 @@ export class Output {
         set text(value: string) {
           current = value;
         },
+        note(line: string) {
+          out.info(line);
+        },
         succeed(final?: string) {
           out.success(final ?? current);
         },
@@ -141,6 +146,11 @@ export class Output {
     return {
       set text(value: string) {
         spinner.text = value;
+      },
+      note: (line: string) => {
+        spinner.clear();
+        this.info(line);
+        spinner.render();
       },
       succeed: (final?: string) => end(() => spinner.succeed(final)),
       fail: (final?: string) => end(() => spinner.fail(final)),

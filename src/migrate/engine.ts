@@ -14,6 +14,7 @@
 import type { Kysely } from 'kysely';
 import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
+import { advisoryLockHolder } from '../db/advisory-lock.js';
 import { connectionLostError, sqlStateFix } from '../db/errors.js';
 import { CmmcError, errorText } from '../errors.js';
 import { interruptSignal, wasInterrupted } from '../interrupt.js';
@@ -208,11 +209,8 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
   if (got.ok) return;
   // Advisory locks belong to one database: the same key held in another database (another run of
   // cmmc-db on the same server) is not ours to name.
-  const holder = await reserved<{ pid: number }[]>`
-    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND ((classid::bigint << 32) | objid::bigint) = ${k}::bigint LIMIT 1`;
-  await options.onEvent?.({ type: 'lock-wait', heldBy: holder[0]?.pid ?? null });
+  const heldBy = await advisoryLockHolder(reserved, key);
+  await options.onEvent?.({ type: 'lock-wait', heldBy });
   // Interrupted while waiting: the connection is being closed, and a statement in flight on it never
   // settles (postgres.js), so the wait ends on the interruption itself; nothing has run.
   let stop = () => {};
@@ -231,7 +229,7 @@ async function acquireLock(reserved: postgres.ReservedSql, key: bigint, lockTime
       const [again] = await Promise.race([reserved<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${k}::bigint) AS ok`, interrupted]);
       if (again.ok) return;
       if (Date.now() > deadline) {
-        throw new CmmcError('migrate.locked', `another migration run holds the lock${holder[0] ? ` (server pid ${holder[0].pid})` : ''} and the lock timeout passed`, {
+        throw new CmmcError('migrate.locked', `another migration run holds the lock${heldBy ? ` (server pid ${heldBy})` : ''} and the lock timeout passed`, {
           hint: 'wait for it to finish, or look at it in pg_stat_activity',
         });
       }

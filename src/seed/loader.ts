@@ -12,6 +12,7 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
+import { advisoryLockHolder } from '../db/advisory-lock.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
 import { fileChecksum } from '../sql/checksum.js';
 import { executeStatement } from '../sql/execute.js';
@@ -77,6 +78,8 @@ export interface SeedOptions {
   dryRun?: boolean;
   /** Called before each file runs (for spinners). */
   onFile?: (file: SeedFile, index: number, total: number) => void;
+  /** Called when another loader holds the seed lock, before waiting for it: its server pid, when this database shows it. */
+  onLockWait?: (heldBy: number | null) => void;
   /** The seed folder's files, already read (listSeedFiles): `cmmc-db seed` reads them while its session opens. */
   files?: SeedFile[];
 }
@@ -254,7 +257,12 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
     try {
       let skipped = false;
       await sql.begin(async (tx) => {
-        await tx.unsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK})`);
+        // Said, not waited for silently: any role may hold an advisory lock (a stuck session, another seed run).
+        const [got] = await tx.unsafe<{ ok: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${SEED_LOCK}) AS ok`);
+        if (!got.ok) {
+          options.onLockWait?.(await advisoryLockHolder(tx, BigInt(SEED_LOCK)));
+          await tx.unsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK})`);
+        }
         // Inside the file's transaction: a seed that fails leaves no bookkeeping table behind.
         await ensureSeedLog(tx, config);
         // Another loader may have applied it while we waited for the lock.

@@ -53,6 +53,7 @@ export const register: RegisterCommand = (program, ctx) => {
           onFile: (file, i, total) => {
             spinner.text = `seeding ${file.name} (${i + 1}/${total})`;
           },
+          onLockWait: (heldBy) => spinner.note(`waiting for another seed run to finish${heldBy ? ` (server pid ${heldBy})` : ''}...`),
         });
         spinner.stop();
         if (ctx.out.json) {
