@@ -46,3 +46,14 @@ describe('stamp with one revision named twice', () => {
     expect(g.stampPlan([], ['bbbb1']).rows).toEqual(['bbbb1']);
   });
 });
+
+describe('an empty target', () => {
+  it('is named as empty, not as a prefix of every revision', () => {
+    const g = new RevisionGraph([rev('aaaa1'), rev('bbbb1', ['aaaa1'])]);
+    for (const target of ['', ' ']) {
+      expect(() => g.upgradePlan([], target), JSON.stringify(target)).toThrow(/the target is empty: name a revision/);
+      expect(() => g.downgradeSteps(['bbbb1'], target), JSON.stringify(target)).toThrow(/the target is empty/);
+      expect(() => g.stampPlan([], [target]), JSON.stringify(target)).toThrow(/the target is empty/);
+    }
+  });
+});

@@ -239,6 +239,8 @@ export class RevisionMap {
   revisionForIdent(id: string, checkBranch: string | null): MapRev {
     const branchRev = checkBranch ? this.resolveBranch(checkBranch) : null;
     let revision = this.map.get(id);
+    // An empty or blank target (`downgrade ""`) is a prefix of every id: said as what it is.
+    if (!revision && !id.trim()) throw new InvalidTargetError(id, 'the target is empty: name a revision (cmmc-db history lists them), head, heads, base or a step such as -1');
     if (!revision) {
       let candidates = [...this.map.keys()].filter((k) => k.length > 3 && k.startsWith(id));
       if (branchRev) candidates = this.filterForLineage(candidates, checkBranch!);
