@@ -674,6 +674,29 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
   };
 }
 
+/**
+ * The revision log rows of a stamp from the version rows `known` to `rows`: one per revision whose
+ * applied state changes (what was applied before is what the rows the files declare say, with
+ * --purge too: a revision that stays applied keeps its log row and the checksum recorded when it was
+ * applied; re-logging it took the file's checksum now, so an edited applied file no longer showed as
+ * changed). `logged` are the INSERTs, `stamped` the steps as a run reports them. Pure.
+ */
+export function stampLog(script: Script, config: MetaConfig, known: string[], rows: string[], appliedBy: string): { logged: string[]; stamped: StepResult[] } {
+  const { graph } = script;
+  const before = graph.appliedSet(known);
+  const after = graph.appliedSet(rows);
+  const logged: string[] = [];
+  const stamped: StepResult[] = [];
+  for (const rev of graph.ordered) {
+    const was = before.has(rev.revision);
+    const is = after.has(rev.revision);
+    if (was === is) continue;
+    logged.push(logInsert(config, { revision: rev.revision, operation: 'stamp', checksum: is ? rev.checksum : null, file: rev.fileName, durationMs: 0 }, appliedBy));
+    stamped.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
+  }
+  return { logged, stamped };
+}
+
 async function stamp(session: Session, config: MetaConfig, script: Script, targets: string[], from: string[], options: RunOptions, out: StepResult[]): Promise<void> {
   const { graph } = script;
   const known = from.filter((r) => graph.has(r));
@@ -688,22 +711,10 @@ async function stamp(session: Session, config: MetaConfig, script: Script, targe
     if (options.purge && err instanceof CmmcError) throw new CmmcError(err.code, `stamp --purge refused before emptying the version table: ${err.message}`, { hint: err.hint, exitCode: err.exitCode, cause: err });
     throw err;
   }
-  // What was applied before is what the rows the files declare say, with --purge too: a revision that
-  // stays applied keeps its log row and the checksum recorded when it was applied (re-logging it
-  // took the file's checksum now, so an edited applied file no longer showed as changed).
-  const before = graph.appliedSet(known);
-  const after = graph.appliedSet(rows);
   // Nothing to change (--purge of an empty table included): the engine's tables are not even created.
   if (ops.length === 0 && (!options.purge || from.length === 0)) return;
-  const appliedBy = appliedByExpression();
-  const logged: string[] = [];
-  for (const rev of graph.ordered) {
-    const was = before.has(rev.revision);
-    const is = after.has(rev.revision);
-    if (was === is) continue;
-    logged.push(logInsert(config, { revision: rev.revision, operation: 'stamp', checksum: is ? rev.checksum : null, file: rev.fileName, durationMs: 0 }, appliedBy));
-    out.push({ revision: rev.revision, file: rev.fileName, message: rev.message, operation: 'stamp', durationMs: 0 });
-  }
+  const { logged, stamped } = stampLog(script, config, known, rows, appliedByExpression());
+  out.push(...stamped);
   const { reserved } = session;
   try {
     await sendWithBookkeeping(reserved, ['BEGIN'], {

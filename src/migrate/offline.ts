@@ -14,8 +14,8 @@ import { catchRevisionErrors } from './errors.js';
 import type { Operation } from './engine.js';
 import type { Script } from './script.js';
 import { inlineParameters, statementForScript } from '../sql/lexer.js';
-import { versionStatements } from './engine.js';
-import { appliedByExpression, bootstrapStatements, logInsert, type MetaConfig } from './version-store.js';
+import { stampLog, versionStatements } from './engine.js';
+import { appliedByExpression, bootstrapStatements, logInsert, metaNames, type MetaConfig } from './version-store.js';
 
 /** A driver that executes nothing: it records each query as SQL text with its parameters inlined. */
 export class RecordingDriver implements Driver {
@@ -157,5 +157,36 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
     else out.push('-- non-transactional revision', ...body, 'BEGIN;', ...bookkeeping, 'COMMIT;', ...clean);
   }
   await db.destroy();
+  return out.join('\n');
+}
+
+/**
+ * `stamp --sql`: the version-table statements (and revision log rows) of a stamp, as one script to
+ * run with psql, for a database this process does not connect to (Alembic's `stamp --sql`). Each
+ * target may be `FROM:TO`; FROM, the version rows the script starts from, is one revision for all
+ * targets (Alembic: "Stamp operation with --sql only supports a single starting revision at a
+ * time"), and base when no target names one. `purge` starts the script with a DELETE of every
+ * version row and stamps from base (FROM then only tells the revision log what stops being applied). Throws usage errors for two different starts.
+ */
+export function offlineStamp(script: Script, config: MetaConfig, targets: string[], purge = false): string {
+  let start: string | undefined;
+  const destinations = targets.map((t) => {
+    const i = t.indexOf(':');
+    if (i === -1) return t;
+    const from = t.slice(0, i) || 'base';
+    if (start !== undefined && start !== from) {
+      throw usageError(`stamp --sql starts from one revision, not from both ${start} and ${from}`, 'write one FROM for every target (FROM:TO), or run the stamps one after the other');
+    }
+    start = from;
+    return t.slice(i + 1);
+  });
+  // The rows the database holds when the script runs; with --purge the stamp starts from none of them,
+  // and the log still says which revisions stop being applied, as online.
+  const known = start === undefined || start === 'base' ? [] : catchRevisionErrors(() => script.graph.resolveTarget(start!, []));
+  const { ops, rows } = catchRevisionErrors(() => script.graph.stampPlan(purge ? [] : known, destinations));
+  const { logged } = stampLog(script, config, known, rows, appliedByExpression('offline'));
+  const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')}${purge ? ' --purge' : ''} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
+  out.push(...bootstrapStatements(config).map(terminate), '');
+  out.push('BEGIN;', ...(purge ? [`DELETE FROM ${metaNames(config).version};`] : []), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
   return out.join('\n');
 }
