@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPool } from '../src/db/driver.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { ADMIN_URL } from './helpers/server.js';
-import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
+import { freePort, startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-targets-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -48,6 +48,41 @@ describe('a primary and its standby, in either order', () => {
     expect(await answeredBy(ro)).toEqual({ port: standby.port, recovery: true });
     const psql = await execa('psql', [rw, '-XAtc', 'select inet_server_port()']);
     expect(Number(psql.stdout.trim())).toBe(primary.port);
+  });
+
+  it('target_session_attrs=prefer-standby takes a listed standby, and with none (as libpq) the primary; psql agrees', async () => {
+    const both = `postgresql://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=prefer-standby`;
+    expect(await answeredBy(both)).toEqual({ port: standby.port, recovery: true });
+    // No standby among the hosts: the primary alone, or the primary and a host that is down.
+    const down = await freePort();
+    for (const url of [
+      `postgresql://postgres@127.0.0.1:${primary.port}/postgres?target_session_attrs=prefer-standby`,
+      `postgresql://postgres@127.0.0.1:${primary.port},127.0.0.1:${down}/postgres?target_session_attrs=prefer-standby&connect_timeout=5`,
+    ]) {
+      expect(await answeredBy(url)).toEqual({ port: primary.port, recovery: false });
+      const psql = await execa('psql', [url, '-XAtc', 'select inet_server_port()']);
+      expect(Number(psql.stdout.trim())).toBe(primary.port);
+    }
+    const cli = await runCli(['current'], { url: primary.url(), env: { PGTARGETSESSIONATTRS: 'prefer-standby' } });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+  });
+
+  it('a target\'s own target_session_attrs=any wins over PGTARGETSESSIONATTRS, and process.env is never changed', async () => {
+    const real = process.env;
+    const changed: string[] = [];
+    process.env = new Proxy(
+      { ...real, PGTARGETSESSIONATTRS: 'standby' },
+      {
+        set: (t, k, v) => (changed.push(`set ${String(k)}`), Reflect.set(t, k, v)),
+        deleteProperty: (t, k) => (changed.push(`delete ${String(k)}`), Reflect.deleteProperty(t, k)),
+      },
+    );
+    try {
+      expect(await answeredBy(`postgresql://postgres@127.0.0.1:${primary.port}/postgres?target_session_attrs=any`)).toEqual({ port: primary.port, recovery: false });
+    } finally {
+      process.env = real;
+    }
+    expect(changed).toEqual([]);
   });
 
   it('the CLI writes through the failover URL: upgrade reaches the primary although the standby comes first', async () => {

@@ -106,12 +106,6 @@ export function connectionError(
       const reasons = e.reasons ?? [];
       const wanted = { standby: 'a standby', 'read-only': 'a standby (or a server with default_transaction_read_only = on)', primary: 'the primary', 'read-write': 'the primary' }[e.attrs ?? ''] ?? 'a server that suits it';
       const what = reasons.length === 1 ? `the server at ${where} does not suit target_session_attrs=${e.attrs}: ${reasons[0].reason}` : `no server at ${where} suits target_session_attrs=${e.attrs}: ${reasons.map((r) => `${r.host}: ${r.reason}`).join('; ')}`;
-      if (e.attrs === 'prefer-standby') {
-        return new CmmcError('connect.session-attrs', what, {
-          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: set ${keywordIn(source, 'target_session_attrs', fromPgEnv)} to any (or drop it), or list a standby`,
-          cause: err,
-        });
-      }
       return new CmmcError('connect.session-attrs', what, {
         hint: `point the connection at ${wanted} (${settingIn('host')}), or drop ${keywordIn(source, 'target_session_attrs', fromPgEnv)}`,
         cause: err,
