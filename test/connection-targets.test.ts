@@ -176,6 +176,30 @@ describe('passwords from the password file on a cluster that checks them', () =>
     expect(stale.stderr + env.stderr + JSON.stringify([stale.data, env.data])).not.toContain('stale-password');
   });
 
+  it('a refused password names the one setting that gave it: the URL, init\'s POSTGRES_PASSWORD or --admin-url, the URL under a scratch database', async () => {
+    const empty = path.join(work, 'empty-home');
+    mkdirSync(empty, { recursive: true });
+    const hint = async (args: string[], env: Record<string, string>) => {
+      const r = await runCliJson(args, { cwd: work, env: { HOME: empty, ...env } });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.data.error.code).toBe('connect.password');
+      expect(r.stderr + JSON.stringify(r.data)).not.toContain('wrong-pw');
+      return r.data.error.hint as string;
+    };
+    const wrong = `postgresql://postgres:wrong-pw@127.0.0.1:${cluster.port}/postgres`;
+    // A password the URL gives is the one sent: PGPASSWORD and ~/.pgpass are not read for it.
+    expect(await hint(['health'], { DATABASE_URL: wrong, PGPASSWORD: PASSWORD })).toBe('check the password in DATABASE_URL');
+    expect(await hint(['schema', 'dump'], { DATABASE_URL: wrong })).toBe('check the password in DATABASE_URL');
+    // init's admin is POSTGRES_USER/POSTGRES_PASSWORD on the target's host (PGPASSWORD is not read for it), or --admin-url.
+    const target = { DATABASE_URL: `postgresql://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${cluster.port}/cmmc_hint_never_made` };
+    expect(await hint(['init'], { ...target, PGPASSWORD: 'wrong-pw' })).toBe('no password was given and none matched in the password file: put it in POSTGRES_PASSWORD or ~/.pgpass (PGPASSFILE)');
+    expect(await hint(['init'], { ...target, POSTGRES_PASSWORD: 'wrong-pw' })).toBe('check POSTGRES_PASSWORD');
+    expect(await hint(['init', '--admin-url', wrong], target)).toBe('check the password in --admin-url');
+    expect(await hint(['init', '--admin-url', `postgresql://postgres@127.0.0.1:${cluster.port}/postgres`], target)).toBe(
+      'no password was given and none matched in the password file: put it in --admin-url, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
+    );
+  });
+
   it('the PG* variables alone name the target (PGPASSWORD never printed)', async () => {
     const r = await runCliJson(['health'], { env: { PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: 'postgres', PGPASSWORD: PASSWORD, PGDATABASE: 'postgres' } });
     expect(r.exitCode, r.stderr).toBe(0);

@@ -161,14 +161,16 @@ export function createPool(target: string | ConnParams, options: PoolOptions = {
 }
 
 /**
- * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or
- * `--admin-url`), `settings` the setting that supplied each part instead (`{ user: 'POSTGRES_USER' }`),
- * `maintenance` for a database that is connected to, never created (init's admin).
+ * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or a
+ * flag: `--admin-url`, `--from`), `settings` the setting that supplied each part instead
+ * (`{ user: 'POSTGRES_USER' }`), `maintenance` for a database that is connected to, never created
+ * (init's admin), `oneHost` for one host of the target's list asked on its own (its fix is that host's).
  */
 export interface TargetOrigin {
   source?: string;
   settings?: Partial<Record<PgEnvField, string>>;
   maintenance?: boolean;
+  oneHost?: boolean;
 }
 
 /**
@@ -185,15 +187,17 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
     const settings = { ...conn.fromPgEnv, ...origin.settings };
-    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin.source, origin.maintenance);
+    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin);
   }
 }
 
 /**
  * The user-facing error for a failed connect to `conn`, or the error itself when it is not about
- * connecting. `source`: where the target came from (`CmmcConfig.source`), named in the hint.
+ * connecting. `origin.source`: where the target came from (`CmmcConfig.source`), named in the hint
+ * (`conn.fromPgEnv`, not `origin.settings`, names the settings that filled parts in).
  */
-export function connectError(err: unknown, conn: ConnParams, source?: string, maintenance?: boolean): unknown {
+export function connectError(err: unknown, conn: ConnParams, origin: Omit<TargetOrigin, 'settings'> = {}): unknown {
+  const { source, maintenance, oneHost } = origin;
   if (err instanceof CmmcError) return err;
   const target = {
     host: describeHosts(conn),
@@ -204,6 +208,7 @@ export function connectError(err: unknown, conn: ConnParams, source?: string, ma
     source,
     fromPgEnv: conn.fromPgEnv,
     maintenance,
+    oneHost,
   };
   return connectionError(err, target) ?? err;
 }

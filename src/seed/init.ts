@@ -25,8 +25,8 @@
  * database (config.kind === 'embedded') only the extensions, the schema and the seeds apply.
  */
 import type postgres from 'postgres';
-import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { connParamsOf, formatConnUri, parseConnString, resolveConnOptions } from '../config/conninfo.js';
+import { databaseName, parseDatabaseUrl, resolveDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { connParamsOf, formatConnUri } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
@@ -112,7 +112,7 @@ export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'admi
 export function adminOriginFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): TargetOrigin {
   const env = options.env ?? process.env;
   if (options.adminUrl) {
-    const { fromPgEnv } = resolveConnOptions(parseConnString(options.adminUrl, '--admin-url'), env, {}, '--admin-url');
+    const { fromPgEnv } = resolveDatabaseUrl(options.adminUrl, '--admin-url', env);
     return { source: '--admin-url', maintenance: true, ...(fromPgEnv ? { settings: fromPgEnv } : {}) };
   }
   const { host, port } = config.conn?.fromPgEnv ?? {};
@@ -412,7 +412,7 @@ async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void
       if (ext === 'vector') {
         const [{ major }] = await sql<{ major: number }[]>`SELECT current_setting('server_version_num')::int / 10000 AS major`;
         throw new CmmcError('init.pgvector', 'the server has no pgvector extension ("vector" is not among its available extensions)', {
-          hint: `install pgvector on the database server: on Debian run scripts/setup-postgres.sh of this project, or apt-get install postgresql-${major}-pgvector`,
+          hint: `install pgvector for PostgreSQL ${major} on the database server (Debian and Ubuntu: apt-get install postgresql-${major}-pgvector; elsewhere the pgvector package of your distribution, or build it from github.com/pgvector/pgvector), then run init again`,
         });
       }
       throw new CmmcError('init.extension', `the server has no "${ext}" extension`, { hint: 'install the PostgreSQL contrib modules on the database server' });
