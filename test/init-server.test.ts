@@ -214,4 +214,21 @@ describe('cmmc-db init options', () => {
       await dropTarget(t);
     }
   });
+
+  it('the application role\'s settings are named where they came from: DB_USER/DB_NAME, or the URL\'s user and database', async () => {
+    const t = newTarget();
+    const lastLine = (r: { stderr: string }) => r.stderr.trim().split('\n').at(-1);
+    try {
+      const revert = ['init', '--revert-roles', '--yes'];
+      const byUrl = await runCli(revert, { env: { DATABASE_URL: t.url, POSTGRES_USER: 'postgres' } });
+      expect(lastLine(byUrl)).toBe(`error: database "${t.db}" does not exist — check the database name in DATABASE_URL`);
+      const byParts = await runCli(revert, { env: t.env });
+      expect(lastLine(byParts)).toBe(`error: database "${t.db}" does not exist — check DB_NAME`);
+      const admin = await runCli(revert, { env: { DATABASE_URL: adminOn(t.db), POSTGRES_USER: 'postgres' } });
+      expect(lastLine(admin)).toBe('error: --revert-roles: the application role is the admin role, so there is no role model to revert — set the user name in DATABASE_URL to the platform role');
+      expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${t.db}'`)).toHaveLength(0);
+    } finally {
+      await dropTarget(t);
+    }
+  });
 });

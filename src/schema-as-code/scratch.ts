@@ -11,6 +11,7 @@ import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
 import { targetOrigin } from '../db/connection.js';
 import { connectPool, createPool, type TargetOrigin } from '../db/driver.js';
+import { settingOf } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
@@ -193,7 +194,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     if (e.code === '42501') {
       throw new CmmcError('scratch.create', `cannot create a scratch database on ${redactUrl(adminUrl)}: permission denied`, {
         // The application role (DB_USER) has no CREATEDB by design (docs/schema.md, Roles): not a role to give it to.
-        hint: 'run it as the admin or another role with CREATEDB (--url or DATABASE_URL), not as the application role',
+        hint: `connect as the admin or another role with CREATEDB (${settingOf(config.source, 'user', config.conn?.fromPgEnv)}), not as the application role`,
       });
     }
     throw err;
