@@ -157,7 +157,17 @@ export function targetOf(target: string | ConnParams): ConnParams {
  * also checks that the server answers, within connect_timeout.
  */
 export function createPool(target: string | ConnParams, options: PoolOptions = {}): postgres.Sql {
-  return postgres(postgresOptions(targetOf(target), options));
+  const conn = targetOf(target);
+  try {
+    return postgres(postgresOptions(conn, options));
+  } catch (err) {
+    // Only an unpatched postgres.js refuses "any" (sent when PGTARGETSESSIONATTRS would override it).
+    if (!/target_session_attrs any is not supported/.test((err as Error).message)) throw err;
+    throw new CmmcError('connect.unsupported', `PGTARGETSESSIONATTRS=${process.env.PGTARGETSESSIONATTRS} would override this target's target_session_attrs=any: the postgres.js patch that tells them apart is not applied`, {
+      hint: 'unset PGTARGETSESSIONATTRS, or reinstall cmmc-db so that its postinstall applies patches/postgres+3.4.9.patch',
+      exitCode: 2,
+    });
+  }
 }
 
 /**
