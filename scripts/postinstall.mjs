@@ -1,17 +1,25 @@
 #!/usr/bin/env node
 // Applies patches/ to the installed dependencies with patch-package (npm's postinstall).
 //
-// Today one patch, postgres+3.4.9.patch, for three defects of postgres.js 3.4.9:
+// Today one patch, postgres+3.4.9.patch, for six defects of postgres.js 3.4.9:
 // (1) a reserved connection whose backend is terminated: an uncatchable TypeError when it is used
 //     again, its later queries waiting for ever, end() never resolving, and the dead connection
 //     handed out again after release() (porsager/postgres issues 1154, 1199, 1208; upstream PR 1209);
 // (2) target_session_attrs=read-write accepts a hot standby: it checks default_transaction_read_only
 //     only, libpq also in_hot_standby (see hapostgres/pg_auto_failover issue 970);
 // (3) a failing array-types query of a new connection (fetch_types) killed the process with an
-//     unhandled rejection (porsager/postgres issues 1192, 1205, 1223; test/driver-fetch-types.test.ts).
-// DROP the patch, and this script with it, once a postgres release contains all three fixes: bump
+//     unhandled rejection (porsager/postgres issues 1192, 1205, 1223; test/driver-fetch-types.test.ts);
+// (4) target_session_attrs=prefer-standby never took a primary when no listed host is a standby:
+//     its host counter never grew (porsager/postgres issue 1174, PR 1175); as libpq, a first pass over
+//     the hosts wants a standby, the second takes any (test/connection-targets.test.ts);
+// (5) "any", libpq's default, was refused, so PGTARGETSESSIONATTRS overrode a target that says any;
+// (6) TLS: the certificate was checked against "localhost" for an IP host (Node is now given the
+//     host connected to), and a certificate refused at one host moved on to the next, where libpq
+//     stops (test/connection-tls.test.ts).
+// DROP the patch, and this script with it, once a postgres release contains all these fixes: bump
 // "postgres" in package.json, delete patches/postgres+*.patch, and run test/driver-patch.test.ts,
-// test/connection-targets.test.ts and test/driver-fetch-types.test.ts, which must still pass.
+// test/connection-targets.test.ts, test/connection-tls.test.ts and test/driver-fetch-types.test.ts,
+// which must still pass.
 //
 // patch-package applies patches relative to the folder whose node_modules holds the package. In
 // this project's own checkout that is the project; where cmmc-db is installed as a dependency,

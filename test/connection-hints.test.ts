@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
+import { ADMIN_URL, createTestDatabase } from './helpers/server.js';
 
 // A project folder of its own: no .env or config file of the repository's is read.
 const project = mkdtempSync(path.join(os.tmpdir(), 'cmmc-conn-hints-'));
@@ -24,22 +25,24 @@ describe('connection hints name where each setting came from', () => {
   it('a refused port: the PG* variable that supplied it, else the URL or DB_* setting that holds it', async () => {
     // The URL names the host only: the port is PGPORT's.
     expect(await hintOf({ DATABASE_URL: 'postgres://postgres@127.0.0.1/x', PGPORT: '1' })).toBe(
-      'start the server (scripts/setup-postgres.sh) or fix PGPORT or the host in DATABASE_URL',
+      'start PostgreSQL at 127.0.0.1:1, or fix PGPORT or the host in DATABASE_URL, or unset DATABASE_URL to use the embedded database',
     );
     // The URL's own port wins over PGPORT, and is what to fix.
     expect(await hintOf({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x', PGPORT: '5432' })).toBe(
-      'start the server (scripts/setup-postgres.sh) or fix the host or port in DATABASE_URL',
+      'start PostgreSQL at 127.0.0.1:1, or fix the host or port in DATABASE_URL, or unset DATABASE_URL to use the embedded database',
     );
     expect(await hintOf({ DB_USER: 'postgres', DB_HOST: '127.0.0.1', PGPORT: '1' })).toBe(
-      'start the server (scripts/setup-postgres.sh) or fix PGPORT or DB_HOST',
+      'start PostgreSQL at 127.0.0.1:1, or fix PGPORT or DB_HOST, or unset the DB_* variables to use the embedded database',
     );
     expect(await hintOf({ DB_USER: 'postgres', DB_HOST: '127.0.0.1', DB_PORT: '1' })).toBe(
-      'start the server (scripts/setup-postgres.sh) or fix DB_HOST/DB_PORT',
+      'start PostgreSQL at 127.0.0.1:1, or fix DB_HOST/DB_PORT, or unset the DB_* variables to use the embedded database',
     );
-    expect(await hintOf({ PGHOST: '127.0.0.1', PGPORT: '1', PGUSER: 'postgres' })).toBe('start the server (scripts/setup-postgres.sh) or fix PGHOST/PGPORT');
+    expect(await hintOf({ PGHOST: '127.0.0.1', PGPORT: '1', PGUSER: 'postgres' })).toBe(
+      'start PostgreSQL at 127.0.0.1:1, or fix PGHOST/PGPORT, or unset the PG* variables to use the embedded database',
+    );
     // Both host and port from PG* under a URL that names neither.
     expect(await hintOf({ DATABASE_URL: 'postgres:///x?user=postgres', PGHOST: '127.0.0.1', PGPORT: '1' })).toBe(
-      'start the server (scripts/setup-postgres.sh) or fix PGHOST/PGPORT',
+      'start PostgreSQL at 127.0.0.1:1, or fix PGHOST/PGPORT, or unset DATABASE_URL to use the embedded database',
     );
   });
 
@@ -57,5 +60,30 @@ describe('connection hints name where each setting came from', () => {
     // --url names a database: the same rule under the flag.
     const flag = await runCli(['current', '--url', url], { cwd: project, env: { PGDATABASE: 'cmmc_hint_nosuch' } });
     expect(flag.stderr).toContain('or fix PGDATABASE');
+  });
+
+  it('connections beside the configured one name their setting too: the scratch database, --from, each host of a failover list', async () => {
+    // schema dump makes its scratch database on the configured server (PGPORT completing the URL).
+    expect(await hintOf({ DATABASE_URL: 'postgres://postgres@127.0.0.1/x', PGPORT: '1' }, ['schema', 'dump'])).toBe(
+      'start PostgreSQL at 127.0.0.1:1, or fix PGPORT or the host in DATABASE_URL, or unset DATABASE_URL to use the embedded database',
+    );
+    // revision --autogenerate --from: the flag (and PGPORT, which completed it), not DATABASE_URL.
+    const from = ['revision', '--autogenerate', '-m', 'x', '--from'];
+    expect(await hintOf({ DATABASE_URL: ADMIN_URL }, [...from, 'postgres://postgres@127.0.0.1:1/postgres'])).toBe('start PostgreSQL at 127.0.0.1:1, or fix the host or port in --from');
+    expect(await hintOf({ DATABASE_URL: ADMIN_URL, PGPORT: '1' }, [...from, 'postgres://postgres@127.0.0.1/postgres'])).toBe('start PostgreSQL at 127.0.0.1:1, or fix PGPORT or the host in --from');
+    // doctor asks each host of a failover list on its own: the unreachable one's fix names the list's setting.
+    const db = await createTestDatabase('cmmc_hint_roles');
+    try {
+      const r = await runCliJson(['doctor', 'replication.role'], { cwd: project, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:5432,127.0.0.1:1/${db.name}` } });
+      const check = r.data.checks.find((c: { id: string }) => c.id === 'replication.role');
+      expect(check.remedy).toMatch(/^bring the unreachable host back, or take it out of the host list \(the host or port in DATABASE_URL\);/);
+      expect(check.rows[1]).toEqual({
+        host: '127.0.0.1:1',
+        role: 'unreachable',
+        error: 'cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start PostgreSQL at 127.0.0.1:1, or fix the host or port in DATABASE_URL',
+      });
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPool } from '../src/db/driver.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { ADMIN_URL } from './helpers/server.js';
-import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
+import { freePort, startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-targets-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -48,6 +48,41 @@ describe('a primary and its standby, in either order', () => {
     expect(await answeredBy(ro)).toEqual({ port: standby.port, recovery: true });
     const psql = await execa('psql', [rw, '-XAtc', 'select inet_server_port()']);
     expect(Number(psql.stdout.trim())).toBe(primary.port);
+  });
+
+  it('target_session_attrs=prefer-standby takes a listed standby, and with none (as libpq) the primary; psql agrees', async () => {
+    const both = `postgresql://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=prefer-standby`;
+    expect(await answeredBy(both)).toEqual({ port: standby.port, recovery: true });
+    // No standby among the hosts: the primary alone, or the primary and a host that is down.
+    const down = await freePort();
+    for (const url of [
+      `postgresql://postgres@127.0.0.1:${primary.port}/postgres?target_session_attrs=prefer-standby`,
+      `postgresql://postgres@127.0.0.1:${primary.port},127.0.0.1:${down}/postgres?target_session_attrs=prefer-standby&connect_timeout=5`,
+    ]) {
+      expect(await answeredBy(url)).toEqual({ port: primary.port, recovery: false });
+      const psql = await execa('psql', [url, '-XAtc', 'select inet_server_port()']);
+      expect(Number(psql.stdout.trim())).toBe(primary.port);
+    }
+    const cli = await runCli(['current'], { url: primary.url(), env: { PGTARGETSESSIONATTRS: 'prefer-standby' } });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+  });
+
+  it('a target\'s own target_session_attrs=any wins over PGTARGETSESSIONATTRS, and process.env is never changed', async () => {
+    const real = process.env;
+    const changed: string[] = [];
+    process.env = new Proxy(
+      { ...real, PGTARGETSESSIONATTRS: 'standby' },
+      {
+        set: (t, k, v) => (changed.push(`set ${String(k)}`), Reflect.set(t, k, v)),
+        deleteProperty: (t, k) => (changed.push(`delete ${String(k)}`), Reflect.deleteProperty(t, k)),
+      },
+    );
+    try {
+      expect(await answeredBy(`postgresql://postgres@127.0.0.1:${primary.port}/postgres?target_session_attrs=any`)).toEqual({ port: primary.port, recovery: false });
+    } finally {
+      process.env = real;
+    }
+    expect(changed).toEqual([]);
   });
 
   it('the CLI writes through the failover URL: upgrade reaches the primary although the standby comes first', async () => {
@@ -139,6 +174,30 @@ describe('passwords from the password file on a cluster that checks them', () =>
     const env = await runCliJson(['health'], { url, env: { HOME: path.join(work, 'empty-home'), PGPASSWORD: 'stale-password' } });
     expect(env.data.error.hint).toBe('check PGPASSWORD');
     expect(stale.stderr + env.stderr + JSON.stringify([stale.data, env.data])).not.toContain('stale-password');
+  });
+
+  it('a refused password names the one setting that gave it: the URL, init\'s POSTGRES_PASSWORD or --admin-url, the URL under a scratch database', async () => {
+    const empty = path.join(work, 'empty-home');
+    mkdirSync(empty, { recursive: true });
+    const hint = async (args: string[], env: Record<string, string>) => {
+      const r = await runCliJson(args, { cwd: work, env: { HOME: empty, ...env } });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.data.error.code).toBe('connect.password');
+      expect(r.stderr + JSON.stringify(r.data)).not.toContain('wrong-pw');
+      return r.data.error.hint as string;
+    };
+    const wrong = `postgresql://postgres:wrong-pw@127.0.0.1:${cluster.port}/postgres`;
+    // A password the URL gives is the one sent: PGPASSWORD and ~/.pgpass are not read for it.
+    expect(await hint(['health'], { DATABASE_URL: wrong, PGPASSWORD: PASSWORD })).toBe('check the password in DATABASE_URL');
+    expect(await hint(['schema', 'dump'], { DATABASE_URL: wrong })).toBe('check the password in DATABASE_URL');
+    // init's admin is POSTGRES_USER/POSTGRES_PASSWORD on the target's host (PGPASSWORD is not read for it), or --admin-url.
+    const target = { DATABASE_URL: `postgresql://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${cluster.port}/cmmc_hint_never_made` };
+    expect(await hint(['init'], { ...target, PGPASSWORD: 'wrong-pw' })).toBe('no password was given and none matched in the password file: put it in POSTGRES_PASSWORD or ~/.pgpass (PGPASSFILE)');
+    expect(await hint(['init'], { ...target, POSTGRES_PASSWORD: 'wrong-pw' })).toBe('check POSTGRES_PASSWORD');
+    expect(await hint(['init', '--admin-url', wrong], target)).toBe('check the password in --admin-url');
+    expect(await hint(['init', '--admin-url', `postgresql://postgres@127.0.0.1:${cluster.port}/postgres`], target)).toBe(
+      'no password was given and none matched in the password file: put it in --admin-url, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
+    );
   });
 
   it('the PG* variables alone name the target (PGPASSWORD never printed)', async () => {

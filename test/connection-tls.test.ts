@@ -11,21 +11,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { connectPool } from '../src/db/driver.js';
 import { ROOT, runCli } from './helpers/cli.js';
 import { startTempCluster } from './helpers/temp-cluster.js';
 
 const certs = mkdtempSync(path.join(os.tmpdir(), 'cmmc-tls-'));
 afterAll(() => rmSync(certs, { recursive: true, force: true }));
 
+/**
+ * A self-signed server certificate and its key in a folder of their own under `certs` (the server
+ * reads them as the postgres user), and a throwaway cluster serving them, with `settings` and `options`.
+ */
+async function tlsCluster(label: string, subject: string[], settings: Record<string, string> = {}, options: Parameters<typeof startTempCluster>[1] = {}) {
+  chmodSync(certs, 0o755);
+  const dir = mkdtempSync(path.join(certs, `${label}-`));
+  chmodSync(dir, 0o755);
+  const cert = path.join(dir, 'server.crt');
+  const key = path.join(dir, 'server.key');
+  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', ...subject, '-keyout', key, '-out', cert]);
+  if (process.getuid?.() === 0) await execa('chown', ['postgres', cert, key]);
+  chmodSync(key, 0o600);
+  const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${cert}'`, ssl_key_file: `'${key}'`, ...settings }, options);
+  return { dir, cert, cluster };
+}
+
 describe('TLS sessions', () => {
   it('upgrade, current and history connect with sslmode=require, encrypted', async () => {
-    chmodSync(certs, 0o755);
-    const cert = path.join(certs, 'server.crt');
-    const key = path.join(certs, 'server.key');
-    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
-    if (process.getuid?.() === 0) await execa('chown', ['postgres', cert, key]);
-    chmodSync(key, 0o600);
-    const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${cert}'`, ssl_key_file: `'${key}'`, log_connections: 'on' });
+    const { cluster } = await tlsCluster('require', ['-subj', '/CN=localhost'], { log_connections: 'on' });
     try {
       const url = `${cluster.url()}?sslmode=require`;
       const env = { CMMC_MIGRATIONS_DIR: path.join(ROOT, 'test', 'fixtures', 'engine', 'linear') };
@@ -71,25 +83,17 @@ describe('what libpq names, named: TLS refused by the server, target_session_att
     expect(lastLine(standby)).toBe('error: the server at 127.0.0.1:5432 does not suit target_session_attrs=standby: server is not in hot standby mode — point the connection at a standby (the host or port in DATABASE_URL), or drop target_session_attrs= in DATABASE_URL');
     const readOnly = await runCli(['current'], { url: local, env: { PGTARGETSESSIONATTRS: 'read-only' } });
     expect(lastLine(readOnly)).toBe('error: the server at 127.0.0.1:5432 does not suit target_session_attrs=read-only: session is not read-only — point the connection at a standby (or a server with default_transaction_read_only = on) (the host or port in DATABASE_URL), or drop PGTARGETSESSIONATTRS');
-    // libpq takes the primary when no standby is listed; postgres.js cannot, and says so.
+    // libpq takes the primary when no standby is listed, and so do we (test/connection-targets.test.ts).
     const prefer = await runCli(['current'], { url: `${local}?target_session_attrs=prefer-standby` });
-    expect(lastLine(prefer)).toMatch(/^error: the server at 127\.0\.0\.1:5432 does not suit target_session_attrs=prefer-standby: server is not in hot standby mode — libpq would then take the primary; postgres\.js, the driver used here, cannot/);
+    expect(prefer.exitCode, prefer.stderr).toBe(0);
     const two = await runCli(['current'], { url: 'postgres://postgres@127.0.0.1:5432,127.0.0.1:5432/postgres?target_session_attrs=standby', timeoutMs: 15_000 });
     expect(lastLine(two)).toMatch(/^error: no server at 127\.0\.0\.1:5432,127\.0\.0\.1:5432 suits target_session_attrs=standby: 127\.0\.0\.1:5432: server is not in hot standby mode; 127\.0\.0\.1:5432: server is not in hot standby mode — /);
   });
 
   it('verify-full with a certificate for another name, and an sslrootcert that did not sign it: each named', async () => {
-    chmodSync(certs, 0o755);
-    const dir = mkdtempSync(path.join(certs, 'verify-'));
-    chmodSync(dir, 0o755);
-    const cert = path.join(dir, 'server.crt');
-    const key = path.join(dir, 'server.key');
+    const { dir, cert, cluster } = await tlsCluster('verify', ['-subj', '/CN=localhost']);
     const other = path.join(dir, 'other.crt');
-    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
     await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'other.key'), '-out', other]);
-    if (process.getuid?.() === 0) await execa('chown', ['postgres', cert, key]);
-    chmodSync(key, 0o600);
-    const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${cert}'`, ssl_key_file: `'${key}'` });
     try {
       const base = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
       const name = await runCli(['current'], { url: `${base}?sslmode=verify-full&sslrootcert=${cert}` });
@@ -103,6 +107,41 @@ describe('what libpq names, named: TLS refused by the server, target_session_att
         expect(wrong.exitCode).toBe(1);
         expect(lastLine(wrong)).toMatch(new RegExp(`^error: the server certificate at localhost:${cluster.port} failed verification \\(certificate verify failed\\): .* — set sslrootcert \\(PGSSLROOTCERT\\) to the certificate of the authority`));
       }
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('verify-full with several IP hosts checks the certificate against the host connected to, and a mismatch ends the connect, as libpq', async () => {
+    // A certificate for 127.0.0.2 only, served on 127.0.0.1 and 127.0.0.2 alike.
+    const { cert, cluster } = await tlsCluster('ips', ['-subj', '/CN=127.0.0.2', '-addext', 'subjectAltName=IP:127.0.0.2'], {}, { listen: '127.0.0.1,127.0.0.2' });
+    const urlOf = (first: string, second: string) => `postgres://postgres@${first}:${cluster.port},${second}:${cluster.port}/postgres?sslmode=verify-full&sslrootcert=${cert}`;
+    try {
+      // 127.0.0.2 first: its own certificate, connected there.
+      const good = urlOf('127.0.0.2', '127.0.0.1');
+      const sql = await connectPool(good);
+      try {
+        const [row] = await sql<{ addr: string; ssl: boolean }[]>`SELECT host(inet_server_addr()) AS addr, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`;
+        expect(row).toEqual({ addr: '127.0.0.2', ssl: true });
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+      expect((await execa('psql', [good, '-XAtc', 'select host(inet_server_addr())'])).stdout.trim()).toBe('127.0.0.2');
+      // 127.0.0.1 first: its certificate is 127.0.0.2's, refused there; libpq then stops, and so do we.
+      const bad = urlOf('127.0.0.1', '127.0.0.2');
+      const refused = await connectPool(bad).then(
+        () => undefined,
+        (err: Error & { code?: string; hint?: string }) => err,
+      );
+      expect(refused?.code).toBe('connect.ssl-name');
+      expect(refused?.message).toMatch(/does not match the host name: .*127\.0\.0\.1/);
+      const psql = await execa('psql', [bad, '-XAtc', 'select 1'], { reject: false });
+      expect(psql.exitCode).toBe(2);
+      expect(psql.stderr).toMatch(/server certificate for "127\.0\.0\.2" does not match host name "127\.0\.0\.1"/);
+      // The CLI's bundled driver the same.
+      const cli = await runCli(['current'], { url: bad });
+      expect(cli.exitCode).toBe(1);
+      expect(lastLine(cli)).toMatch(/^error: the server certificate at .* does not match the host name: .*127\.0\.0\.1/);
     } finally {
       await cluster.stop();
     }

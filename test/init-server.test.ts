@@ -196,20 +196,37 @@ describe('cmmc-db init options', () => {
     try {
       const { POSTGRES_USER: _unused, ...env } = t.env;
       const refused = await runCli(['init', '--admin-url', 'postgres://postgres@127.0.0.1:1/postgres'], { env });
-      expect(lastLine(refused)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start the server (scripts/setup-postgres.sh) or fix the host or port in --admin-url');
+      expect(lastLine(refused)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start PostgreSQL at 127.0.0.1:1, or fix the host or port in --admin-url');
       const missing = await runCli(['init', '--admin-url', 'postgres://postgres@127.0.0.1:5432/no_such_admin_db'], { env });
       expect(lastLine(missing)).toBe('error: database "no_such_admin_db" does not exist on 127.0.0.1:5432 — fix the database name in --admin-url: name a database that exists (usually postgres)');
       const user = await runCli(['init', '--admin-url', 'postgres://no_such_admin@127.0.0.1:5432/postgres'], { env });
       expect(lastLine(user)).toBe('error: the server at 127.0.0.1:5432 rejected user "no_such_admin" for database "postgres" — check the user name in --admin-url, and that pg_hba.conf allows this connection');
       // PGPORT completed the admin URL: that is what to fix.
       const pgport = await runCli(['init', '--admin-url', 'postgres://postgres@127.0.0.1/postgres'], { env: { ...env, PGPORT: '1' } });
-      expect(lastLine(pgport)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start the server (scripts/setup-postgres.sh) or fix PGPORT or the host in --admin-url');
+      expect(lastLine(pgport)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start PostgreSQL at 127.0.0.1:1, or fix PGPORT or the host in --admin-url');
       // Without --admin-url: the admin is POSTGRES_USER on the target's host and port (DB_HOST/DB_PORT here).
       const byEnv = await runCli(['init'], { env: { ...t.env, POSTGRES_USER: 'no_such_admin' } });
       expect(lastLine(byEnv)).toBe('error: the server at 127.0.0.1:5432 rejected user "no_such_admin" for database "postgres" — check POSTGRES_USER, and that pg_hba.conf allows this connection');
       const byEnvPort = await runCli(['init'], { env: { ...t.env, DB_PORT: '1' } });
-      expect(lastLine(byEnvPort)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start the server (scripts/setup-postgres.sh) or fix DB_HOST/DB_PORT');
+      expect(lastLine(byEnvPort)).toBe('error: cannot connect to PostgreSQL at 127.0.0.1:1: connection refused — start PostgreSQL at 127.0.0.1:1, or fix DB_HOST/DB_PORT, or unset the DB_* variables to use the embedded database');
       expect(await adminQuery(`SELECT 1 FROM pg_roles WHERE rolname = '${t.role}'`)).toHaveLength(0);
+    } finally {
+      await dropTarget(t);
+    }
+  });
+
+  it('the application role\'s settings are named where they came from: DB_USER/DB_NAME, or the URL\'s user and database', async () => {
+    const t = newTarget();
+    const lastLine = (r: { stderr: string }) => r.stderr.trim().split('\n').at(-1);
+    try {
+      const revert = ['init', '--revert-roles', '--yes'];
+      const byUrl = await runCli(revert, { env: { DATABASE_URL: t.url, POSTGRES_USER: 'postgres' } });
+      expect(lastLine(byUrl)).toBe(`error: database "${t.db}" does not exist — check the database name in DATABASE_URL`);
+      const byParts = await runCli(revert, { env: t.env });
+      expect(lastLine(byParts)).toBe(`error: database "${t.db}" does not exist — check DB_NAME`);
+      const admin = await runCli(revert, { env: { DATABASE_URL: adminOn(t.db), POSTGRES_USER: 'postgres' } });
+      expect(lastLine(admin)).toBe('error: --revert-roles: the application role is the admin role, so there is no role model to revert — set the user name in DATABASE_URL to the platform role');
+      expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${t.db}'`)).toHaveLength(0);
     } finally {
       await dropTarget(t);
     }

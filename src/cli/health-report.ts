@@ -6,7 +6,10 @@ export async function printHealth(ctx: CliContext): Promise<number> {
   const handle = await ctx.open({ pool: { min: POOL_SETTINGS.min, max: POOL_SETTINGS.max }, warm: true, mustExist: true });
   const report = await healthCheck(handle);
   // Each host of the target with its role (a failover pair lists two; the pool reaches one).
-  const hosts = handle.config.kind === 'server' && handle.url ? await (await import('../doctor/host-roles.js')).hostRoles(handle.url) : [];
+  const hosts =
+    handle.config.kind === 'server' && handle.url
+      ? await (await import('../doctor/host-roles.js')).hostRoles(handle.url, (await import('../db/connection.js')).targetOrigin(handle.config))
+      : [];
   if (ctx.out.json) {
     ctx.out.data({ ...report, hosts });
   } else {

@@ -180,7 +180,19 @@ export function urlFromParts(env: NodeJS.ProcessEnv): string {
  * @throws CmmcError (exit 2) naming `from` when libpq would refuse it.
  */
 export function parseDatabaseUrl(raw: string, from: string, env: NodeJS.ProcessEnv = process.env): string {
-  return formatConnUri(resolveConnOptions(parseConnString(raw, from), env, { connectTimeout: connectTimeoutDefault(env) }, from));
+  return resolveDatabaseUrl(raw, from, env).url;
+}
+
+/**
+ * `parseDatabaseUrl`, with the `PG*` variables that completed the target (`ConnParams.fromPgEnv`), so
+ * that a failed connect's hint names them rather than `from` (a flag such as `--from`, `--admin-url`).
+ *
+ * @example
+ * const { url, fromPgEnv } = resolveDatabaseUrl(opts.from, '--from'); // PGPORT=1: fromPgEnv.port === 'PGPORT'
+ */
+export function resolveDatabaseUrl(raw: string, from: string, env: NodeJS.ProcessEnv = process.env): { url: string; fromPgEnv?: ConnParams['fromPgEnv'] } {
+  const conn = resolveConnOptions(parseConnString(raw, from), env, { connectTimeout: connectTimeoutDefault(env) }, from);
+  return { url: formatConnUri(conn), ...(conn.fromPgEnv ? { fromPgEnv: conn.fromPgEnv } : {}) };
 }
 
 /** The connection string with its password replaced by `****`; safe to print. Never throws. */

@@ -9,7 +9,7 @@ import type { CmmcConfig } from '../config/config.js';
 import { describeTarget } from '../config/config.js';
 import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
-import { boundedFirstQuery, connectError, createPool } from './driver.js';
+import { boundedFirstQuery, connectError, createPool, type TargetOrigin } from './driver.js';
 import { POOL_SETTINGS, type PoolSettings } from './pool-settings.js';
 
 export interface OpenOptions {
@@ -149,9 +149,21 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     // The config's own target knows which PG* variable filled in what its URL left out (the hint
     // names it); a URL the caller substituted does not.
     const fromPgEnv = url === config.url ? config.conn?.fromPgEnv : undefined;
-    throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, config.source);
+    throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, { source: config.source });
   }
   return handle;
+}
+
+/**
+ * Where the configured target came from, for connects made beside `openDatabase` on the same server
+ * (a scratch database's maintenance connection, each host of a failover list): a failed connect's hint
+ * then names the setting to fix (`DATABASE_URL`, `--url`, `DB_HOST`, the `PG*` variable that filled a
+ * part in). `maintenance`: the database connected to is a fixed one, not the configured database.
+ */
+export function targetOrigin(config: CmmcConfig, maintenance = false): TargetOrigin {
+  const { dbname: _fixed, ...settings } = config.conn?.fromPgEnv ?? {};
+  const fromPgEnv = maintenance ? settings : config.conn?.fromPgEnv;
+  return { source: config.source, ...(maintenance ? { maintenance } : {}), ...(fromPgEnv && Object.keys(fromPgEnv).length ? { settings: fromPgEnv } : {}) };
 }
 
 /** The user-facing error for a failed connect to `url`, or the error itself when it is not about connecting. */

@@ -77,20 +77,22 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
 }
 
 /**
- * verify-full's host-name check. Node checks an IP host against "localhost" (postgres.js sends no
- * servername for an IP, and a socket connected to an IP keeps no name), so a certificate for localhost
- * passed at 127.0.0.1, where libpq refuses it. Here the name is the host connected to: the one host; of
- * several, the named host Node was given, or for IP hosts the listed host the certificate matches
- * (postgres.js does not say which of them the handshake is for).
+ * verify-full's host-name check, against the host connected to, as libpq checks it (an IP address
+ * against the certificate's IP addresses). The patched postgres.js (patches/) gives Node that host;
+ * unpatched, Node names an IP host "localhost" (a socket connected to an IP keeps no name), so a
+ * certificate for localhost would pass at 127.0.0.1. A name that is not one of the listed hosts is
+ * such a stand-in: the certificate must then hold every listed host, whichever was connected to.
  */
 function hostIdentityCheck(hosts: string[]): (name: string, cert: import('node:tls').PeerCertificate) => Error | undefined {
   return (name, cert) => {
     // Loaded here, not imported: the CLI's bundles load node:tls only for a TLS session (scripts/bundle-cli.mjs).
     const tls = process.getBuiltinModule('node:tls') as typeof import('node:tls');
-    if (hosts.length === 1) return tls.checkServerIdentity(hosts[0], cert);
-    if (name !== 'localhost' || hosts.includes('localhost')) return tls.checkServerIdentity(name, cert);
-    const ips = hosts.filter((h) => net.isIP(h));
-    return ips.some((h) => !tls.checkServerIdentity(h, cert)) ? undefined : tls.checkServerIdentity(ips[0] ?? name, cert);
+    if (hosts.includes(name)) return tls.checkServerIdentity(name, cert);
+    for (const host of hosts) {
+      const mismatch = tls.checkServerIdentity(host, cert);
+      if (mismatch) return mismatch;
+    }
+    return undefined;
   };
 }
 
@@ -116,7 +118,9 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
     ssl: sslOption(conn),
     // null: no limit (connect_timeout=0, as libpq).
     connect_timeout: (conn.connectTimeout > 0 ? conn.connectTimeout : null) as number,
-    target_session_attrs: (conn.targetSessionAttrs === 'any' ? undefined : conn.targetSessionAttrs) as never,
+    // postgres.js reads PGTARGETSESSIONATTRS when given none: the patched driver (patches/) takes "any"
+    // as libpq's default, so that this target's own setting wins. Not sent when nothing could override it.
+    target_session_attrs: (conn.targetSessionAttrs === 'any' && process.env.PGTARGETSESSIONATTRS === undefined ? undefined : conn.targetSessionAttrs) as never,
     // postgres.js waits up to 20 s between reconnects after a few failures (3^n/100 s): after a
     // restart the pool then serves queries 9-18 s late. Capped at 0.5 s, it is back within about
     // a second of the server accepting connections (bench/reconnect.mjs measures it).
@@ -154,28 +158,29 @@ export function targetOf(target: string | ConnParams): ConnParams {
  */
 export function createPool(target: string | ConnParams, options: PoolOptions = {}): postgres.Sql {
   const conn = targetOf(target);
-  const saved = process.env.PGTARGETSESSIONATTRS;
-  if (conn.targetSessionAttrs !== 'any' || saved === undefined) return postgres(postgresOptions(conn, options));
-  // postgres.js reads PGTARGETSESSIONATTRS itself when given none, and has no word for libpq's "any":
-  // the variable is hidden while it reads its options (synchronously), so that "any" (a URL's, or a
-  // look at each host after a refusal) means any.
-  delete process.env.PGTARGETSESSIONATTRS;
   try {
     return postgres(postgresOptions(conn, options));
-  } finally {
-    process.env.PGTARGETSESSIONATTRS = saved;
+  } catch (err) {
+    // Only an unpatched postgres.js refuses "any" (sent when PGTARGETSESSIONATTRS would override it).
+    if (!/target_session_attrs any is not supported/.test((err as Error).message)) throw err;
+    throw new CmmcError('connect.unsupported', `PGTARGETSESSIONATTRS=${process.env.PGTARGETSESSIONATTRS} would override this target's target_session_attrs=any: the postgres.js patch that tells them apart is not applied`, {
+      hint: 'unset PGTARGETSESSIONATTRS, or reinstall cmmc-db so that its postinstall applies patches/postgres+3.4.9.patch',
+      exitCode: 2,
+    });
   }
 }
 
 /**
- * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or
- * `--admin-url`), `settings` the setting that supplied each part instead (`{ user: 'POSTGRES_USER' }`),
- * `maintenance` for a database that is connected to, never created (init's admin).
+ * Where a target came from, for the hint of a failed connect: `source` as `CmmcConfig.source` (or a
+ * flag: `--admin-url`, `--from`), `settings` the setting that supplied each part instead
+ * (`{ user: 'POSTGRES_USER' }`), `maintenance` for a database that is connected to, never created
+ * (init's admin), `oneHost` for one host of the target's list asked on its own (its fix is that host's).
  */
 export interface TargetOrigin {
   source?: string;
   settings?: Partial<Record<PgEnvField, string>>;
   maintenance?: boolean;
+  oneHost?: boolean;
 }
 
 /**
@@ -192,15 +197,17 @@ export async function connectPool(target: string | ConnParams, options: PoolOpti
   } catch (err) {
     await sql.end({ timeout: 0 }).catch(() => {});
     const settings = { ...conn.fromPgEnv, ...origin.settings };
-    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin.source, origin.maintenance);
+    throw connectError(err, Object.keys(settings).length ? { ...conn, fromPgEnv: settings } : conn, origin);
   }
 }
 
 /**
  * The user-facing error for a failed connect to `conn`, or the error itself when it is not about
- * connecting. `source`: where the target came from (`CmmcConfig.source`), named in the hint.
+ * connecting. `origin.source`: where the target came from (`CmmcConfig.source`), named in the hint
+ * (`conn.fromPgEnv`, not `origin.settings`, names the settings that filled parts in).
  */
-export function connectError(err: unknown, conn: ConnParams, source?: string, maintenance?: boolean): unknown {
+export function connectError(err: unknown, conn: ConnParams, origin: Omit<TargetOrigin, 'settings'> = {}): unknown {
+  const { source, maintenance, oneHost } = origin;
   if (err instanceof CmmcError) return err;
   const target = {
     host: describeHosts(conn),
@@ -211,6 +218,7 @@ export function connectError(err: unknown, conn: ConnParams, source?: string, ma
     source,
     fromPgEnv: conn.fromPgEnv,
     maintenance,
+    oneHost,
   };
   return connectionError(err, target) ?? err;
 }
@@ -287,8 +295,6 @@ function sessionAttrsReason(attrs: ConnParams['targetSessionAttrs'], readOnly: b
     case 'primary':
       return recovery ? 'server is in hot standby mode' : undefined;
     case 'standby':
-    // postgres.js never falls back to a primary under prefer-standby (libpq does): said as such by the hint.
-    case 'prefer-standby':
       return recovery ? undefined : 'server is not in hot standby mode';
     default:
       return undefined;

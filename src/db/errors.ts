@@ -38,11 +38,15 @@ function fieldIn(source: string | undefined, field: Field): string {
 
 /**
  * Where the hint tells the user to fix a setting: by where the target came from (`CmmcConfig.source`:
- * `--url`, `DATABASE_URL`, `DB_*`, `PG*`, or a config file's environment), and by the `PG*` variable
- * that filled in what that source left out (`fromPgEnv`: a URL without a port takes PGPORT's, as libpq
- * does, so the fix is PGPORT, not the URL). Both usual names when the source is unknown.
+ * `--url`, `DATABASE_URL`, `DB_*`, `PG*`, a flag such as `--from`, or a config file's environment), and
+ * by the `PG*` variable that filled in what that source left out (`fromPgEnv`: a URL without a port
+ * takes PGPORT's, as libpq does, so the fix is PGPORT, not the URL). Both usual names when the source
+ * is unknown.
+ *
+ * @example
+ * settingOf('DATABASE_URL', 'host', { port: 'PGPORT' }) // 'PGPORT or the host in DATABASE_URL'
  */
-function settingOf(source: string | undefined, what: 'host' | 'database' | 'user' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
+export function settingOf(source: string | undefined, what: 'host' | 'database' | 'user' | 'password', fromPgEnv: Partial<Record<string, string>> = {}): string {
   const fields: Field[] = { host: ['host', 'port'] as Field[], database: ['dbname'] as Field[], user: ['user'] as Field[], password: ['password'] as Field[] }[what];
   const envNames = fields.filter((f) => fromPgEnv[f]).map((f) => fromPgEnv[f]!);
   const own = fields.filter((f) => !fromPgEnv[f]);
@@ -56,6 +60,28 @@ function settingOf(source: string | undefined, what: 'host' | 'database' | 'user
   }
   if (source === 'PG*' || !own.length) return envNames.join('/');
   return `${envNames.join('/')} or ${own.map((f) => fieldIn(source, f)).join('/')}`;
+}
+
+/**
+ * Where a password for this target can be put, in the order libpq reads them (a password file
+ * last, named by the caller): the setting that stands for the source's own (init's POSTGRES_PASSWORD,
+ * without PGPASSWORD: the admin URL is built from it alone), else the source's own place (DB_PASSWORD,
+ * or a URL: --url, --admin-url, --from, a config file's url), then PGPASSWORD, which libpq reads
+ * for a target that names none.
+ */
+function passwordPlaces(source: string | undefined, fromPgEnv: Partial<Record<string, string>> = {}): string[] {
+  if (fromPgEnv.password && !/^PG/.test(fromPgEnv.password)) return [fromPgEnv.password];
+  if (source === 'PG*') return ['PGPASSWORD'];
+  return [source === 'DB_*' ? 'DB_PASSWORD' : source ?? 'DATABASE_URL', 'PGPASSWORD'];
+}
+
+/**
+ * The other way out of a refused connect when the target came from the environment: with none of
+ * DATABASE_URL, DB_* or the PG* variables naming a server, cmmc-db uses its embedded database.
+ */
+function embeddedInstead(source: string | undefined): string {
+  const unset = { DATABASE_URL: 'DATABASE_URL', 'DB_*': 'the DB_* variables', 'PG*': 'the PG* variables' }[source ?? ''];
+  return unset ? `, or unset ${unset} to use the embedded database` : '';
 }
 
 /**
@@ -80,22 +106,22 @@ export function connectionError(
     fromPgEnv?: Partial<Record<string, string>>;
     /** The database is one to connect to (init's admin, a maintenance database), not one to create. */
     maintenance?: boolean;
+    /** One host of the target's list asked on its own: the embedded database is no way out for it. */
+    oneHost?: boolean;
   },
 ): CmmcError | undefined {
   const e = (err ?? {}) as PgLikeError;
   const where = target.host;
   const { source, fromPgEnv } = target;
+  const orEmbedded = target.oneHost ? '' : embeddedInstead(source);
   const settingIn = (what: 'host' | 'database' | 'user' | 'password') => settingOf(source, what, fromPgEnv);
-  // Where a password can be given: the setting that stands for the source's own (POSTGRES_PASSWORD),
-  // else a URL source itself (--url, --admin-url, a config file's url), else DATABASE_URL.
-  const passwordSetting = fromPgEnv?.password && !/^PG/.test(fromPgEnv.password) ? fromPgEnv.password : source && source !== 'DB_*' && source !== 'PG*' ? source : 'DATABASE_URL';
+  const places = passwordPlaces(source, fromPgEnv);
   const passwordHint = target.passfile
-    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${passwordSetting} or PGPASSWORD`
+    ? `the password for "${target.user}" came from the password file ${target.passfile}: fix its line for this host, port, database and user, or give the password in ${places.join(' or ')}`
     : target.passwordGiven === false
-    ? `no password was given and none matched in the password file: put it in ${passwordSetting}, PGPASSWORD or ~/.pgpass (PGPASSFILE)`
-    : fromPgEnv?.password
-      ? `check ${fromPgEnv.password}`
-      : `check ${settingIn('password')}${source === 'PG*' || !source ? '' : ', PGPASSWORD or ~/.pgpass'}`;
+    ? `no password was given and none matched in the password file: put it in ${places.join(', ')} or ~/.pgpass (PGPASSFILE)`
+    : // A password that was given came from the setting that supplied it, never from a later one.
+      `check ${fromPgEnv?.password ?? settingIn('password')}`;
   switch (e.code) {
     case 'SSL_NOT_SUPPORTED':
       return new CmmcError('connect.ssl', `the server at ${where} does not support SSL, but SSL was required (sslmode=${e.sslmode})`, {
@@ -106,12 +132,6 @@ export function connectionError(
       const reasons = e.reasons ?? [];
       const wanted = { standby: 'a standby', 'read-only': 'a standby (or a server with default_transaction_read_only = on)', primary: 'the primary', 'read-write': 'the primary' }[e.attrs ?? ''] ?? 'a server that suits it';
       const what = reasons.length === 1 ? `the server at ${where} does not suit target_session_attrs=${e.attrs}: ${reasons[0].reason}` : `no server at ${where} suits target_session_attrs=${e.attrs}: ${reasons.map((r) => `${r.host}: ${r.reason}`).join('; ')}`;
-      if (e.attrs === 'prefer-standby') {
-        return new CmmcError('connect.session-attrs', what, {
-          hint: `libpq would then take the primary; postgres.js, the driver used here, cannot: set ${keywordIn(source, 'target_session_attrs', fromPgEnv)} to any (or drop it), or list a standby`,
-          cause: err,
-        });
-      }
       return new CmmcError('connect.session-attrs', what, {
         hint: `point the connection at ${wanted} (${settingIn('host')}), or drop ${keywordIn(source, 'target_session_attrs', fromPgEnv)}`,
         cause: err,
@@ -125,17 +145,17 @@ export function connectionError(
       });
     case 'NOT_POSTGRES':
       return new CmmcError('connect.not-postgres', `the server at ${where} did not answer as PostgreSQL`, {
-        hint: 'check the host and port: another service is listening there (PostgreSQL usually listens on 5432)',
+        hint: `check ${settingIn('host')}: another service is listening there (PostgreSQL usually listens on 5432)`,
         cause: err,
       });
     case 'ECONNREFUSED':
       return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: connection refused`, {
-        hint: `start the server (scripts/setup-postgres.sh) or fix ${settingIn('host')}`,
+        hint: `start PostgreSQL at ${where}, or fix ${settingIn('host')}${orEmbedded}`,
         cause: err,
       });
     case 'ENOENT':
       return new CmmcError('connect.refused', `cannot connect to PostgreSQL at ${where}: no server socket there`, {
-        hint: 'start the server, or fix the socket folder in host= / PGHOST',
+        hint: `start PostgreSQL at ${where}, or fix ${settingIn('host')}${orEmbedded}`,
         cause: err,
       });
     case 'ENOTFOUND':

@@ -4,25 +4,29 @@
  * on a failover pair, where the pool reaches only one of them.
  */
 import { connParamsOf, describeHosts } from '../config/conninfo.js';
-import { connectPool } from '../db/driver.js';
+import { connectPool, type TargetOrigin } from '../db/driver.js';
+import { CmmcError } from '../errors.js';
 
 export interface HostRole {
   /** host:port */
   host: string;
   role: 'primary' | 'standby' | 'unreachable';
-  /** Why it could not be asked (one line), when unreachable. */
+  /** Why it could not be asked, and the fix (one line), when unreachable. */
   error?: string;
 }
 
-/** Each host of `url` with its role, in the URL's order. Never throws for an unreachable host. */
-export async function hostRoles(url: string): Promise<HostRole[]> {
+/**
+ * Each host of `url` with its role, in the URL's order. Never throws for an unreachable host: its
+ * error's fix names the setting that listed it (`origin`, as `targetOrigin(config)` gives it).
+ */
+export async function hostRoles(url: string, origin: TargetOrigin = {}): Promise<HostRole[]> {
   const conn = connParamsOf(url);
   return Promise.all(
     conn.hosts.map(async (h): Promise<HostRole> => {
       const one = { ...conn, hosts: [h], targetSessionAttrs: 'any' as const, connectTimeout: Math.min(conn.connectTimeout || 5, 5) };
       const host = describeHosts(one);
       try {
-        const sql = await connectPool(one, { applicationName: 'cmmc-db:host-roles' });
+        const sql = await connectPool(one, { applicationName: 'cmmc-db:host-roles' }, { ...origin, oneHost: true });
         try {
           const [r] = await sql<{ standby: boolean }[]>`SELECT pg_is_in_recovery() AS standby`;
           return { host, role: r.standby ? 'standby' : 'primary' };
@@ -30,7 +34,8 @@ export async function hostRoles(url: string): Promise<HostRole[]> {
           await sql.end({ timeout: 1 }).catch(() => {});
         }
       } catch (err) {
-        return { host, role: 'unreachable', error: (err as Error).message.split('\n')[0] };
+        const line = (err as Error).message.split('\n')[0];
+        return { host, role: 'unreachable', error: err instanceof CmmcError && err.hint ? `${line} — ${err.hint}` : line };
       }
     }),
   );

@@ -235,14 +235,24 @@ let tsxRegistered: Promise<unknown> | undefined;
 /**
  * A revision file imports 'kysely'; in a folder with no node_modules nearby (say /srv/migrations)
  * that import would fail. Resolve such bare imports from cmmc-db's own dependencies as a fallback:
- * for CommonJS through NODE_PATH, for ESM through a resolve hook.
+ * for CommonJS by asking again from cmmc-db's folder (as `require.resolve(request, { paths })`), for
+ * ESM through a resolve hook. Not through NODE_PATH: process.env belongs to the library's user, and
+ * every child process would inherit it.
  */
 function useOwnDependenciesAsFallback(): void {
-  const ownModules = path.join(PACKAGE_DIR, 'node_modules');
   const require = createRequire(import.meta.url);
-  const Module = require('node:module') as { _initPaths?: () => void };
-  process.env.NODE_PATH = [process.env.NODE_PATH, ownModules].filter(Boolean).join(path.delimiter);
-  Module._initPaths?.();
+  type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: { paths?: string[] }) => string;
+  const Module = require('node:module') as { _resolveFilename: ResolveFilename };
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (this: unknown, request, parent, isMain, options) {
+    try {
+      return resolve.call(this, request, parent, isMain, options);
+    } catch (err) {
+      const bare = !/^(\.|\/|[a-z]+:)/i.test(request);
+      if (!bare || options?.paths || (err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+      return resolve.call(this, request, parent, isMain, { paths: [PACKAGE_DIR] });
+    }
+  };
   register(new URL('./resolve-hook.js', import.meta.url), { data: { parentURL: pathToFileURL(path.join(PACKAGE_DIR, 'package.json')).href } });
 }
 

@@ -5,8 +5,8 @@
  * back. Applies nothing to any database the user owns; scratch databases are always dropped.
  */
 import type postgres from 'postgres';
-import { redactUrl, parseDatabaseUrl, type CmmcConfig } from '../config/config.js';
-import { connectPool } from '../db/driver.js';
+import { redactUrl, resolveDatabaseUrl, type CmmcConfig } from '../config/config.js';
+import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
 import { applySqlFile } from './apply-sql.js';
 import { diffSchemas, isDestructive } from './diff.js';
@@ -50,10 +50,13 @@ export async function currentHeads(config: CmmcConfig): Promise<string[]> {
   return script.graph.heads as string[];
 }
 
-/** Checks that a --from URL answers; the error names the target with its password masked. */
-export async function checkReachable(url: string, shown = redactUrl(url)): Promise<void> {
+/**
+ * Checks that a --from URL answers; the error names the target with its password masked, and its
+ * hint the setting to fix (`origin`: `--from`, and the PG* variables that completed it).
+ */
+export async function checkReachable(url: string, shown = redactUrl(url), origin: TargetOrigin = { source: '--from' }): Promise<void> {
   try {
-    const sql = await connectPool(url, { applicationName: 'cmmc-db:autogenerate' });
+    const sql = await connectPool(url, { applicationName: 'cmmc-db:autogenerate' }, origin);
     await sql.end({ timeout: 1 }).catch(() => {});
   } catch (err) {
     if (err instanceof CmmcError) throw new CmmcError(err.code, `--from ${shown}: ${err.message}`, { hint: err.hint, exitCode: err.exitCode });
@@ -80,10 +83,11 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   const schemaFile = schemaFilePath(config, options.schemaFile);
   let desired: string;
   // Read as libpq reads it (PG* completing what it leaves out), once.
-  const from = options.fromUrl ? parseDatabaseUrl(options.fromUrl, '--from') : undefined;
-  if (from) {
+  const given = options.fromUrl ? resolveDatabaseUrl(options.fromUrl, '--from') : undefined;
+  const from = given?.url;
+  if (given) {
     desired = redactUrl(options.fromUrl!);
-    await checkReachable(from, desired);
+    await checkReachable(given.url, desired, { source: '--from', ...(given.fromPgEnv ? { settings: given.fromPgEnv } : {}) });
   } else {
     desired = schemaFile;
   }

@@ -9,7 +9,9 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { connectPool, createPool } from '../db/driver.js';
+import { targetOrigin } from '../db/connection.js';
+import { connectPool, createPool, type TargetOrigin } from '../db/driver.js';
+import { settingOf } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
@@ -136,8 +138,9 @@ export function serverUrl(config: CmmcConfig, purpose: string): string {
   return config.url;
 }
 
-async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = await connectPool(adminUrl, { applicationName: 'cmmc-db:scratch' });
+/** `origin`: where the server's settings came from (`targetOrigin`), named by a failed connect's hint. */
+async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>, origin?: TargetOrigin): Promise<T> {
+  const sql = await connectPool(adminUrl, { applicationName: 'cmmc-db:scratch' }, origin);
   try {
     return await fn(sql);
   } finally {
@@ -149,10 +152,10 @@ async function admin<T>(adminUrl: string, fn: (sql: postgres.Sql) => Promise<T>)
  * DROP DATABASE ... WITH (FORCE) ends the sessions still open on it, but gives them 5 s to go: on
  * a busy server that can fail with "being accessed by other users" (55006). Try again a few times.
  */
-async function dropByName(adminUrl: string, name: string): Promise<void> {
+async function dropByName(adminUrl: string, name: string, origin: TargetOrigin): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`), origin);
       return;
     } catch (err) {
       if ((err as { code?: string }).code !== '55006' || attempt >= 5) throw err;
@@ -172,6 +175,8 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
   if (config.kind === 'embedded') return createEmbeddedScratch(config, label);
   const url = serverUrl(config, 'this command');
   const adminUrl = withDatabase(url, 'postgres');
+  // The maintenance database is always postgres; the rest is the configured target's.
+  const origin = targetOrigin(config, true);
   const name = scratchName(label);
   if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
   // Tracked before it exists: a signal that lands while CREATE DATABASE runs must still drop it
@@ -181,7 +186,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     await admin(adminUrl, async (sql) => {
       await sweepScratchDatabases(sql);
       await sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`);
-    });
+    }, origin);
   } catch (err) {
     untrack(name);
     if (err instanceof CmmcError) throw err;
@@ -189,7 +194,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     if (e.code === '42501') {
       throw new CmmcError('scratch.create', `cannot create a scratch database on ${redactUrl(adminUrl)}: permission denied`, {
         // The application role (DB_USER) has no CREATEDB by design (docs/schema.md, Roles): not a role to give it to.
-        hint: 'run it as the admin or another role with CREATEDB (--url or DATABASE_URL), not as the application role',
+        hint: `connect as the admin or another role with CREATEDB (${settingOf(config.source, 'user', config.conn?.fromPgEnv)}), not as the application role`,
       });
     }
     throw err;
@@ -209,7 +214,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
       if (dropped) return;
       dropped = true;
       try {
-        await dropByName(adminUrl, name);
+        await dropByName(adminUrl, name, origin);
       } finally {
         untrack(name);
       }

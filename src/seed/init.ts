@@ -25,10 +25,11 @@
  * database (config.kind === 'embedded') only the extensions, the schema and the seeds apply.
  */
 import type postgres from 'postgres';
-import { databaseName, parseDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
-import { connParamsOf, formatConnUri, parseConnString, resolveConnOptions } from '../config/conninfo.js';
+import { databaseName, parseDatabaseUrl, resolveDatabaseUrl, withDatabase, type CmmcConfig } from '../config/config.js';
+import { connParamsOf, formatConnUri } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { connectPool, type TargetOrigin } from '../db/driver.js';
+import { settingOf } from '../db/errors.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
@@ -112,7 +113,7 @@ export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'admi
 export function adminOriginFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): TargetOrigin {
   const env = options.env ?? process.env;
   if (options.adminUrl) {
-    const { fromPgEnv } = resolveConnOptions(parseConnString(options.adminUrl, '--admin-url'), env, {}, '--admin-url');
+    const { fromPgEnv } = resolveDatabaseUrl(options.adminUrl, '--admin-url', env);
     return { source: '--admin-url', maintenance: true, ...(fromPgEnv ? { settings: fromPgEnv } : {}) };
   }
   const { host, port } = config.conn?.fromPgEnv ?? {};
@@ -126,6 +127,9 @@ export function adminOriginFor(config: CmmcConfig, options: Pick<InitOptions, 'a
 function userOf(url: string): string {
   return connParamsOf(url).user;
 }
+
+/** How a hint names the setting that holds the application role's user name or database (`settingOf`). */
+type AppSetting = (what: 'user' | 'database') => string;
 
 /** `origin`: where the admin's settings came from (`adminOriginFor`), named by a failed connect's hint. */
 async function adminConnect(url: string, origin: TargetOrigin): Promise<postgres.Sql> {
@@ -180,6 +184,9 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const adminOrigin = adminOriginFor(config, options);
   // The platform database, once it exists, is no maintenance database: a hint there may say to create it.
   const inDatabase: TargetOrigin = { ...adminOrigin, maintenance: false };
+  // The application role's settings, as its hints name them: DB_USER, the user name in DATABASE_URL, PGUSER, ...
+  const appSetting: AppSetting = (what) => settingOf(config.source, what, config.conn?.fromPgEnv);
+  const appPasswordSetting = config.conn?.fromPgEnv?.password ?? ({ 'DB_*': 'DB_PASSWORD', 'PG*': 'PGPASSWORD' } as Record<string, string>)[config.source] ?? config.source;
   const admin = await adminConnect(adminUrl, adminOrigin);
   try {
     // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
@@ -196,7 +203,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       const app = await roleFacts(admin, appUser);
       if (app.superuser) {
         throw new CmmcError('init.app-superuser', `the application role "${appUser}" is a superuser: row-level security cannot bind it`, {
-          hint: `use a role that is not a superuser as DB_USER, or run ALTER ROLE "${appUser}" NOSUPERUSER as the admin`,
+          hint: `set ${appSetting('user')} to a role that is not a superuser, or run ALTER ROLE "${appUser}" NOSUPERUSER as the admin`,
         });
       }
       // Roles it can SET ROLE to, apart from the platform's own two (applyGrants revokes those direct grants).
@@ -207,7 +214,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
           hint: `as the admin: REVOKE "${reach.via}" FROM "${appUser}"`,
         });
       }
-      await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', 'DB_PASSWORD', adminUser);
+      await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', appPasswordSetting, adminUser);
       const ownerIsAdmin = owner === adminUser;
       if (ownerIsAdmin) {
         record({ step: 'role', name: owner, status: 'skipped', detail: 'the schema owner is the admin role (a superuser is not bound by row-level security)' });
@@ -220,7 +227,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       record({ step: 'role', name: roles.bypass, status, detail: status === 'created' ? `NOLOGIN BYPASSRLS, for the seed loader and pg_dump (granted to ${owner})` : 'already present' });
     }
 
-    if (options.revertRoles) return await revert(admin, adminUrl, inDatabase, model, sameRole, steps, record);
+    if (options.revertRoles) return await revert(admin, adminUrl, inDatabase, model, sameRole, steps, record, appSetting);
 
     // 2. database
     const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${dbName}`;
@@ -303,10 +310,11 @@ async function revert(
   sameRole: boolean,
   steps: InitStep[],
   record: (s: InitStep) => void,
+  appSetting: AppSetting,
 ): Promise<InitReport> {
-  if (sameRole) throw usageError('--revert-roles: the application role is the admin role, so there is no role model to revert', 'set DB_USER to the platform role');
+  if (sameRole) throw usageError('--revert-roles: the application role is the admin role, so there is no role model to revert', `set ${appSetting('user')} to the platform role`);
   const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
-  if (!db) throw new CmmcError('init.no-database', `database "${model.database}" does not exist`, { hint: 'check DB_NAME' });
+  if (!db) throw new CmmcError('init.no-database', `database "${model.database}" does not exist`, { hint: `check ${appSetting('database')}` });
   const adminDb = await adminConnect(withDatabase(adminUrl, model.database), origin);
   try {
     const done = await revertToSingleRole(adminDb, model);
@@ -342,7 +350,7 @@ async function roleStep(
   if (status === 'present') {
     record({ step: 'role', name, status, detail: before.exists && !before.login ? `already present (warning: the ${what} has no LOGIN)` : 'already present' });
   } else {
-    record({ step: 'role', name, status, detail: `${what}, LOGIN, ` + (password ? `with the password of ${passwordSetting}` : `no password (set ${passwordSetting} to give it one)`) });
+    record({ step: 'role', name, status, detail: `${what}, LOGIN, ` + (password ? `with the password of ${passwordSetting}` : `no password (put one in ${passwordSetting})`) });
   }
 }
 
@@ -412,7 +420,7 @@ async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void
       if (ext === 'vector') {
         const [{ major }] = await sql<{ major: number }[]>`SELECT current_setting('server_version_num')::int / 10000 AS major`;
         throw new CmmcError('init.pgvector', 'the server has no pgvector extension ("vector" is not among its available extensions)', {
-          hint: `install pgvector on the database server: on Debian run scripts/setup-postgres.sh of this project, or apt-get install postgresql-${major}-pgvector`,
+          hint: `install pgvector for PostgreSQL ${major} on the database server (Debian and Ubuntu: apt-get install postgresql-${major}-pgvector; elsewhere the pgvector package of your distribution, or build it from github.com/pgvector/pgvector), then run init again`,
         });
       }
       throw new CmmcError('init.extension', `the server has no "${ext}" extension`, { hint: 'install the PostgreSQL contrib modules on the database server' });

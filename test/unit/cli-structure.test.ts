@@ -1,6 +1,8 @@
 /**
  * Commands import helpers from src/cli/ and capabilities, never another command file; folders are
- * made with makeDirs (src/fs-private.ts), never Node's recursive mkdir (it can loop for ever).
+ * made with makeDirs (src/fs-private.ts), never Node's recursive mkdir (it can loop for ever); the
+ * library never writes process.env (its user's), and no message names this repository's scripts/
+ * (a user installed the package).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,5 +25,17 @@ describe('folders', () => {
   it('no module of src/ calls mkdir with recursive: true (makeDirs instead)', () => {
     const offenders = sources.filter((f) => /mkdir(?:Sync)?\([^)]*recursive:\s*true/.test(readFileSync(path.join(SRC, f), 'utf8')));
     expect(offenders).toEqual([]);
+  });
+
+  /** The code of a module without its comments (they may point at the repository). */
+  const code = (f: string) => readFileSync(path.join(SRC, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+
+  it('no module of src/ sets or deletes a variable of process.env (the library\'s user owns it; children inherit it)', () => {
+    const writes = /\bdelete\s+process\.env\b|\bprocess\.env(?:\.\w+|\[[^\]]+\])\s*(?:=(?!=)|\+=|\?\?=|\|\|=)|Object\.assign\(\s*process\.env\b|\bprocess\.env\s*=(?!=)/;
+    expect(sources.filter((f) => writes.test(code(f)))).toEqual([]);
+  });
+
+  it('no message or hint of src/ names this repository\'s scripts/ (meaningless to a user of the npm package)', () => {
+    expect(sources.filter((f) => /['"`][^'"`\n]*\bscripts\/[\w.-]+\.(?:sh|mjs|ts)/.test(code(f)))).toEqual([]);
   });
 });

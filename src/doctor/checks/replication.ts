@@ -42,8 +42,9 @@ async function standbys(ctx: DoctorContext): Promise<StandbyRow[]> {
 /** With several hosts in the URL: each host's role; two primaries fail (split brain), an unreachable host warns. */
 async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
   if (ctx.embedded || !ctx.handle.url || !/^postgres(?:ql)?:\/\/[^/?]*,/.test(ctx.handle.url)) return undefined;
-  const { hostRoles } = await import('../host-roles.js');
-  const hosts = await hostRoles(ctx.handle.url);
+  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
+  const origin = targetOrigin(ctx.handle.config);
+  const hosts = await hostRoles(ctx.handle.url, origin);
   const primaries = hosts.filter((h) => h.role === 'primary');
   const unreachable = hosts.filter((h) => h.role === 'unreachable');
   const status = primaries.length > 1 ? 'fail' : unreachable.length || primaries.length === 0 ? 'warn' : 'ok';
@@ -55,7 +56,7 @@ async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
         ? 'two hosts accept writes: stop the one the failover manager does not consider primary (pg_autoctl show state)'
         : status === 'ok'
           ? ''
-          : 'bring the unreachable host back, or take it out of the URL; with no primary, writes fail until a failover completes',
+          : `bring the unreachable host back, or take it out of the host list (${settingOf(origin.source, 'host', origin.settings)}); with no primary, writes fail until a failover completes`,
     rows: hosts.map((h) => ({ host: h.host, role: h.role, ...(h.error ? { error: h.error } : {}) })),
   };
 }
