@@ -22,8 +22,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
-import { DATA_SUBDIR, checkEmbeddedFolder, freshDataDir, lockWaitMs } from './instance.js';
-import { acquireFolderLock } from './lock.js';
+import { DATA_SUBDIR, freshDataDir, holdEmbeddedFolder } from './instance.js';
 import { makeDirs } from '../fs-private.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
@@ -139,10 +138,15 @@ export async function createFromTemplate<R extends TemplateReport>(
   build: (scratch: CmmcConfig) => Promise<R>,
   root: string = templateRoot(),
 ): Promise<TemplateInit<R> | undefined> {
+  // The folder is held from here to the copy's end: a read (or another init) started while the
+  // template is being built waits for the finished database instead of finding none.
+  return holdEmbeddedFolder(config.embeddedDir, () => createHeld(config, key, build, root));
+}
+
+async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: string, build: (scratch: CmmcConfig) => Promise<R>, root: string): Promise<TemplateInit<R> | undefined> {
   const dataDir = path.join(config.embeddedDir, DATA_SUBDIR);
   // Only where there is no database at all: a damaged one is refused by the usual open, never replaced.
   if (!freshDataDir(dataDir)) return undefined;
-  checkEmbeddedFolder(config.embeddedDir);
 
   let manifest = verifiedTemplate(root, key);
   let how: 'used' | 'built' = 'used';
@@ -174,32 +178,26 @@ export async function createFromTemplate<R extends TemplateReport>(
     how = 'built';
   }
 
-  // Copied under the folder's lock to a name the folder's recovery drops if this run is killed
-  // half-way (pgdata.restoring-<pid>), then renamed into place whole.
-  const lock = await acquireFolderLock(config.embeddedDir, lockWaitMs());
+  // Copied to a name the folder's recovery drops if this run is killed half-way
+  // (pgdata.restoring-<pid>), then renamed into place whole.
+  const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+  fs.rmSync(partial, { recursive: true, force: true });
+  const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
+  if (!source) return undefined;
   try {
-    if (!freshDataDir(dataDir)) return undefined; // another process got there first
-    const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+    fs.cpSync(source, partial, { recursive: true });
+  } catch {
+    // Removed meanwhile (another init pruned or rebuilt it): the caller runs init as usual.
     fs.rmSync(partial, { recursive: true, force: true });
-    const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
-    if (!source) return undefined;
-    try {
-      fs.cpSync(source, partial, { recursive: true });
-    } catch {
-      // Removed meanwhile (another init pruned or rebuilt it): the caller runs init as usual.
-      fs.rmSync(partial, { recursive: true, force: true });
-      return undefined;
-    }
-    try {
-      const now = new Date();
-      fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
-    } catch {
-      // pruned meanwhile: the copy is whole already
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.renameSync(partial, dataDir);
-  } finally {
-    lock.release();
+    return undefined;
   }
+  try {
+    const now = new Date();
+    fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
+  } catch {
+    // pruned meanwhile: the copy is whole already
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.renameSync(partial, dataDir);
   return { report: manifest.report as R, template: how };
 }
