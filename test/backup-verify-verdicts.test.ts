@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { adminQuery, createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
+import { adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
@@ -53,19 +53,13 @@ async function fullDisk(dir: string): Promise<() => Promise<void>> {
 
 describe('backup verify records verdicts on the backup only; restores of every backup on a server', () => {
   let work: string;
-  const dbs: TestDatabase[] = [];
-  const newDb = async (prefix: string) => {
-    const db = await createTestDatabase(prefix);
-    dbs.push(db);
-    return db;
-  };
+  const dbs = trackedDatabases();
   const scratchesTagged = (tag: string) => adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`);
 
   beforeAll(() => {
     work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-verdicts-'));
   });
   afterAll(async () => {
-    for (const db of dbs) await db.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -74,7 +68,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
    * restore test is still loading when it is interrupted.
    */
   async function slowRestoreBackup(prefix: string): Promise<{ db: TestDatabase; dir: string; name: string; manifest: string }> {
-    const db = await newDb(prefix);
+    const db = await dbs.create(prefix);
     await query(
       db.url,
       `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -156,7 +150,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('a full TMPDIR (ENOSPC) or a TMPDIR that is a file (ENOTDIR) while decrypting: one line naming it; the manifest stays, and restore does not call the backup bad', async () => {
-    const db = await newDb('cmmc_vv_tmp');
+    const db = await dbs.create('cmmc_vv_tmp');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g');
     const dir = path.join(work, 'tmp-full');
     const key = path.join(work, 'tmp-full.key');
@@ -197,14 +191,14 @@ describe('backup verify records verdicts on the backup only; restores of every b
     expect(verify.exitCode, JSON.stringify(verify.data.checks)).toBe(0);
     expect(verify.data.checks.find((c: { id: string }) => c.id === 'restore-test').status).toBe('ok');
     const target = `${db.name}_plain`;
-    dbs.push({ name: target, url: urlFor(target), drop: () => adminQuery(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`).then(() => {}) });
+    const restored = dbs.adopt(target);
     const restore = await runCli(['backup', 'restore', name, '--dir', dir, '--target-db', target, '--yes'], { url: db.url });
     expect(restore.exitCode, restore.stderr).toBe(0);
-    expect(await query(urlFor(target), `SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: rows }]);
+    expect(await query(restored.url, `SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: rows }]);
   }
 
   it('a plain backup made on the server verifies with --restore-test and restores through psql', async () => {
-    const db = await newDb('cmmc_vv_plain');
+    const db = await dbs.create('cmmc_vv_plain');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g');
     const dir = path.join(work, 'plain-server');
     const made = await runCliJson(['backup', '--dir', dir, '--format', 'plain', '--compress', '6'], { url: db.url });
@@ -223,7 +217,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
     const made = await runCliJson(['backup', '--dir', dir], { cwd: project, env });
     expect(made.exitCode, made.stderr).toBe(0);
     expect(made.data.format).toBe('plain');
-    const db = await newDb('cmmc_vv_emb');
+    const db = await dbs.create('cmmc_vv_emb');
     await expectPlainRestores(db, dir, made.data.name, 'cmmc_schema_version', 1);
   });
 
@@ -255,13 +249,13 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('backup restore takes any name PostgreSQL takes (a space, a quote, a hyphen); the application role is told to back up as the owner and to restore as the admin', async () => {
-    const db = await newDb('cmmc_vv_name');
+    const db = await dbs.create('cmmc_vv_name');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5) g');
     const dir = path.join(work, 'names');
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
     expect(made.exitCode, made.stderr).toBe(0);
     const odd = `vv it's-${randomBytes(2).toString('hex')}`;
-    dbs.push({ name: odd, url: '', drop: () => adminQuery(`DROP DATABASE IF EXISTS "${odd}" WITH (FORCE)`).then(() => {}) });
+    dbs.adopt(odd);
     const restore = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', odd, '--yes'], { url: db.url });
     expect(restore.exitCode, restore.stderr).toBe(0);
     const sql = (await import('postgres')).default({ host: '127.0.0.1', user: 'postgres', database: odd, max: 1 });
@@ -289,7 +283,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('report --html into a full disk: one line naming the file and the fix', async () => {
-    const db = await newDb('cmmc_vv_report');
+    const db = await dbs.create('cmmc_vv_report');
     const full = path.join(work, 'report-disk');
     const unmount = await fullDisk(full);
     try {
