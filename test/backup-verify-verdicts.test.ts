@@ -1,8 +1,8 @@
 /**
  * What `backup verify` may record against a backup, and restores of every kind of backup on a
  * server. Only a verdict about the backup itself (checksum, an archive pg_restore refuses, a failed
- * restore of it) marks it FAILED; an interruption (Ctrl-C on a terminal, SIGTERM, pg_restore seeing
- * the Ctrl-C first) or a local failure (a full or unusable TMPDIR) is this run's error, with the
+ * restore of it) marks it FAILED; an interruption (Ctrl-C on a terminal, SIGTERM, the restoring
+ * client seeing the Ctrl-C first) or a local failure (a full or unusable TMPDIR) is this run's error, with the
  * manifest untouched and no drill record. Plain backups (the server's and the embedded database's)
  * verify and restore through psql; a restore keeps the database's grants and owner, takes any name
  * PostgreSQL takes; the messages of the application role and of a full disk. Real server, real
@@ -29,14 +29,18 @@ async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: num
 
 const errorLines = (output: string) => output.split('\n').filter((l) => /error: /.test(l));
 
-/** The pg_restore processes whose command line mentions `text`. */
-function pgRestoresMentioning(text: string): number[] {
+/**
+ * The client programs (psql, pg_restore) connected to `database`: named by their environment's
+ * PGDATABASE (src/db/pg-tools.ts libpqEnv), as a restore test's psql reads its script on stdin.
+ */
+function clientsOf(database: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0].endsWith('pg_restore') && argv.some((a) => a.includes(text))) pids.push(Number(entry));
+      const program = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0];
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (/(?:^|\/)(?:psql|pg_restore)$/.test(program) && env.includes(`PGDATABASE=${database}`)) pids.push(Number(entry));
     } catch {
       // Gone meanwhile.
     }
@@ -130,15 +134,15 @@ describe('backup verify records verdicts on the backup only; restores of every b
     await waitUntil(async () => (await scratchesTagged(tag)).length === 0, 10_000, 'the scratch database to be dropped');
   });
 
-  it('Ctrl-C seen by pg_restore before cmmc-db: still the interruption, not a verdict on the backup', async () => {
+  it('Ctrl-C seen by the restoring client (psql, fed by pg_restore) before cmmc-db: still the interruption, not a verdict on the backup', async () => {
     const { db, dir, name, manifest } = await slowRestoreBackup('cmmc_vv_first');
     const before = readFileSync(manifest, 'utf8');
     const tag = `vf${randomBytes(3).toString('hex')}`;
     const s = startCliInPty(['backup', 'verify', name, '--dir', dir, '--restore-test'], { url: db.url, env: { NO_COLOR: undefined, CMMC_SCRATCH_TAG: tag } });
-    await untilLoading(tag);
-    // The terminal signals the whole process group; here pg_restore goes first and exits.
-    const [pid] = pgRestoresMentioning(name);
-    expect(pid, 'the pg_restore process').toBeGreaterThan(0);
+    const scratch = await untilLoading(tag);
+    // The terminal signals the whole process group; here the client loading the scratch database goes first and exits.
+    const [pid] = clientsOf(scratch);
+    expect(pid, 'the client loading the scratch database').toBeGreaterThan(0);
     process.kill(pid, 'SIGINT');
     await waitUntil(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10_000, 'pg_restore to exit');
     s.type('\u0003');
