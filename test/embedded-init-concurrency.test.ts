@@ -10,8 +10,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCliJson } from './helpers/cli.js';
+import { BIN, cleanEnv, runCliJson } from './helpers/cli.js';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cmmc-init-concurrency-'));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -85,5 +86,29 @@ describe('an embedded init in progress', () => {
     // One template, no scratch build left in the cache, no partial copy left in either folder.
     expect(fs.readdirSync(root).filter((e) => !e.startsWith('.'))).toHaveLength(1);
     expect(leftovers(root, [env('a').CMMC_DB_DIR, env('b').CMMC_DB_DIR])).toEqual([]);
+  }, 900_000);
+
+  it('stopped while it builds the template leaves no database and no lock of a live process; SIGTERM removes its scratch build, and the next init sweeps a kill -9 one', async () => {
+    const { root, env } = cold('stopped');
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      const init = execa('node', [BIN, 'init'], { env: cleanEnv(env('db')), extendEnv: false, reject: false });
+      await until('the template being built', () => building(root));
+      init.kill(signal);
+      const r = await init;
+      if (signal === 'SIGTERM') {
+        expect(r.exitCode, r.stderr).toBe(143);
+        expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).toEqual(['error: stopped by SIGTERM: the embedded database was closed cleanly']);
+        expect(fs.readdirSync(root)).toEqual([]);
+      }
+      // kill -9 leaves its lock (taken over: the process is gone) and its scratch build (swept by the next build).
+      expect(fs.readdirSync(env('db').CMMC_DB_DIR).filter((e) => e !== 'lock')).toEqual([]);
+    }
+    expect(fs.readdirSync(root).filter((e) => e.startsWith('.build-'))).toHaveLength(1);
+    const read = await runCliJson(['current'], { env: env('db') });
+    expect(read.data.error?.code, read.stderr).toBe('embedded.absent');
+    const made = await runCliJson(['init'], { env: env('db'), timeoutMs: 400_000 });
+    expect(made.exitCode, made.stderr).toBe(0);
+    expect(made.data.template).toBe('built');
+    expect(leftovers(root, [env('db').CMMC_DB_DIR])).toEqual([]);
   }, 900_000);
 });

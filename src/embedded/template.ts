@@ -24,6 +24,8 @@ import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { DATA_SUBDIR, freshDataDir, holdEmbeddedFolder } from './instance.js';
 import { makeDirs } from '../fs-private.js';
+import { onInterrupt } from '../interrupt.js';
+import { ownerGone, ownerTag } from '../leftovers.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
 export interface TemplateReport {
@@ -110,6 +112,16 @@ export function verifiedTemplate(root: string, key: string): TemplateManifest | 
   return undefined;
 }
 
+/** Where a build's owner is in its scratch folder's name: `.build-<tag>-<random>` (src/leftovers.ts). */
+const BUILD_PATTERN = /^\.build-(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+
+/** Removes the scratch folders of builds whose process is gone (killed half-way); never a live one's. */
+function sweepBuilds(root: string): void {
+  for (const entry of fs.readdirSync(root)) {
+    if (ownerGone(entry, BUILD_PATTERN)) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+  }
+}
+
 /** Keeps the template just built and the newest other one (say, of the branch last worked on). */
 function pruneTemplates(root: string, keep: string): void {
   const others = fs
@@ -152,11 +164,25 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
   let how: 'used' | 'built' = 'used';
   if (!manifest) {
     makeDirs(root, 0o700);
-    const scratch = path.join(root, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
+    sweepBuilds(root);
+    // Named for this process (src/leftovers.ts): a build killed outright is swept by the next one.
+    const scratch = path.join(root, `.build-${ownerTag()}-${randomBytes(4).toString('hex')}`);
+    let building: Promise<R> | undefined;
+    // Interrupted: removed once the build's database has closed (its own cleanup closes it), or at the exit.
+    const removeScratch = () => fs.rmSync(scratch, { recursive: true, force: true });
+    const releaseInterrupt = onInterrupt(
+      async () => {
+        await building?.catch(() => undefined);
+        removeScratch();
+      },
+      undefined,
+      { atExit: removeScratch },
+    );
     try {
       let report: R;
       try {
-        report = await build({ ...config, embeddedDir: path.join(scratch, 'db') });
+        building = build({ ...config, embeddedDir: path.join(scratch, 'db') });
+        report = await building;
       } catch {
         // Init itself fails (a bad revision, a seed error): the caller runs it on the real folder,
         // so that the error names that folder and nothing of the template.
@@ -173,7 +199,8 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
         // Another init built the same template meanwhile: theirs stands, ours is dropped below.
       }
     } finally {
-      fs.rmSync(scratch, { recursive: true, force: true });
+      releaseInterrupt();
+      removeScratch();
     }
     how = 'built';
   }
