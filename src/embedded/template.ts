@@ -143,6 +143,8 @@ export interface TemplateInit<R extends TemplateReport> {
  * Creates the embedded database of a fresh `config.embeddedDir` from the template of `key`, building
  * the template first (with `build`, an init of a scratch folder) when there is none or it does not
  * verify. Returns undefined when the folder already has a database (init then runs as usual).
+ * The folder's lock is held throughout, the build included (`holdEmbeddedFolder`): another process
+ * opening the folder meanwhile waits for the finished database.
  */
 export async function createFromTemplate<R extends TemplateReport>(
   config: CmmcConfig,
