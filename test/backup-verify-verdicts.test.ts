@@ -1,8 +1,8 @@
 /**
  * What `backup verify` may record against a backup, and restores of every kind of backup on a
  * server. Only a verdict about the backup itself (checksum, an archive pg_restore refuses, a failed
- * restore of it) marks it FAILED; an interruption (Ctrl-C on a terminal, SIGTERM, pg_restore seeing
- * the Ctrl-C first) or a local failure (a full or unusable TMPDIR) is this run's error, with the
+ * restore of it) marks it FAILED; an interruption (Ctrl-C on a terminal, SIGTERM, the restoring
+ * client seeing the Ctrl-C first) or a local failure (a full or unusable TMPDIR) is this run's error, with the
  * manifest untouched and no drill record. Plain backups (the server's and the embedded database's)
  * verify and restore through psql; a restore keeps the database's grants and owner, takes any name
  * PostgreSQL takes; the messages of the application role and of a full disk. Real server, real
@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { adminQuery, createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
+import { adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
@@ -29,14 +29,18 @@ async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: num
 
 const errorLines = (output: string) => output.split('\n').filter((l) => /error: /.test(l));
 
-/** The pg_restore processes whose command line mentions `text`. */
-function pgRestoresMentioning(text: string): number[] {
+/**
+ * The client programs (psql, pg_restore) connected to `database`: named by their environment's
+ * PGDATABASE (src/db/pg-tools.ts libpqEnv), as a restore test's psql reads its script on stdin.
+ */
+function clientsOf(database: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0].endsWith('pg_restore') && argv.some((a) => a.includes(text))) pids.push(Number(entry));
+      const program = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0];
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (/(?:^|\/)(?:psql|pg_restore)$/.test(program) && env.includes(`PGDATABASE=${database}`)) pids.push(Number(entry));
     } catch {
       // Gone meanwhile.
     }
@@ -53,19 +57,13 @@ async function fullDisk(dir: string): Promise<() => Promise<void>> {
 
 describe('backup verify records verdicts on the backup only; restores of every backup on a server', () => {
   let work: string;
-  const dbs: TestDatabase[] = [];
-  const newDb = async (prefix: string) => {
-    const db = await createTestDatabase(prefix);
-    dbs.push(db);
-    return db;
-  };
+  const dbs = trackedDatabases();
   const scratchesTagged = (tag: string) => adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`);
 
   beforeAll(() => {
     work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-verdicts-'));
   });
   afterAll(async () => {
-    for (const db of dbs) await db.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -74,7 +72,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
    * restore test is still loading when it is interrupted.
    */
   async function slowRestoreBackup(prefix: string): Promise<{ db: TestDatabase; dir: string; name: string; manifest: string }> {
-    const db = await newDb(prefix);
+    const db = await dbs.create(prefix);
     await query(
       db.url,
       `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -136,15 +134,15 @@ describe('backup verify records verdicts on the backup only; restores of every b
     await waitUntil(async () => (await scratchesTagged(tag)).length === 0, 10_000, 'the scratch database to be dropped');
   });
 
-  it('Ctrl-C seen by pg_restore before cmmc-db: still the interruption, not a verdict on the backup', async () => {
+  it('Ctrl-C seen by the restoring client (psql, fed by pg_restore) before cmmc-db: still the interruption, not a verdict on the backup', async () => {
     const { db, dir, name, manifest } = await slowRestoreBackup('cmmc_vv_first');
     const before = readFileSync(manifest, 'utf8');
     const tag = `vf${randomBytes(3).toString('hex')}`;
     const s = startCliInPty(['backup', 'verify', name, '--dir', dir, '--restore-test'], { url: db.url, env: { NO_COLOR: undefined, CMMC_SCRATCH_TAG: tag } });
-    await untilLoading(tag);
-    // The terminal signals the whole process group; here pg_restore goes first and exits.
-    const [pid] = pgRestoresMentioning(name);
-    expect(pid, 'the pg_restore process').toBeGreaterThan(0);
+    const scratch = await untilLoading(tag);
+    // The terminal signals the whole process group; here the client loading the scratch database goes first and exits.
+    const [pid] = clientsOf(scratch);
+    expect(pid, 'the client loading the scratch database').toBeGreaterThan(0);
     process.kill(pid, 'SIGINT');
     await waitUntil(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10_000, 'pg_restore to exit');
     s.type('\u0003');
@@ -156,7 +154,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('a full TMPDIR (ENOSPC) or a TMPDIR that is a file (ENOTDIR) while decrypting: one line naming it; the manifest stays, and restore does not call the backup bad', async () => {
-    const db = await newDb('cmmc_vv_tmp');
+    const db = await dbs.create('cmmc_vv_tmp');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g');
     const dir = path.join(work, 'tmp-full');
     const key = path.join(work, 'tmp-full.key');
@@ -197,14 +195,14 @@ describe('backup verify records verdicts on the backup only; restores of every b
     expect(verify.exitCode, JSON.stringify(verify.data.checks)).toBe(0);
     expect(verify.data.checks.find((c: { id: string }) => c.id === 'restore-test').status).toBe('ok');
     const target = `${db.name}_plain`;
-    dbs.push({ name: target, url: urlFor(target), drop: () => adminQuery(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`).then(() => {}) });
+    const restored = dbs.adopt(target);
     const restore = await runCli(['backup', 'restore', name, '--dir', dir, '--target-db', target, '--yes'], { url: db.url });
     expect(restore.exitCode, restore.stderr).toBe(0);
-    expect(await query(urlFor(target), `SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: rows }]);
+    expect(await query(restored.url, `SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: rows }]);
   }
 
   it('a plain backup made on the server verifies with --restore-test and restores through psql', async () => {
-    const db = await newDb('cmmc_vv_plain');
+    const db = await dbs.create('cmmc_vv_plain');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g');
     const dir = path.join(work, 'plain-server');
     const made = await runCliJson(['backup', '--dir', dir, '--format', 'plain', '--compress', '6'], { url: db.url });
@@ -223,7 +221,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
     const made = await runCliJson(['backup', '--dir', dir], { cwd: project, env });
     expect(made.exitCode, made.stderr).toBe(0);
     expect(made.data.format).toBe('plain');
-    const db = await newDb('cmmc_vv_emb');
+    const db = await dbs.create('cmmc_vv_emb');
     await expectPlainRestores(db, dir, made.data.name, 'cmmc_schema_version', 1);
   });
 
@@ -255,13 +253,13 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('backup restore takes any name PostgreSQL takes (a space, a quote, a hyphen); the application role is told to back up as the owner and to restore as the admin', async () => {
-    const db = await newDb('cmmc_vv_name');
+    const db = await dbs.create('cmmc_vv_name');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5) g');
     const dir = path.join(work, 'names');
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
     expect(made.exitCode, made.stderr).toBe(0);
     const odd = `vv it's-${randomBytes(2).toString('hex')}`;
-    dbs.push({ name: odd, url: '', drop: () => adminQuery(`DROP DATABASE IF EXISTS "${odd}" WITH (FORCE)`).then(() => {}) });
+    dbs.adopt(odd);
     const restore = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', odd, '--yes'], { url: db.url });
     expect(restore.exitCode, restore.stderr).toBe(0);
     const sql = (await import('postgres')).default({ host: '127.0.0.1', user: 'postgres', database: odd, max: 1 });
@@ -289,7 +287,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
   });
 
   it('report --html into a full disk: one line naming the file and the fix', async () => {
-    const db = await newDb('cmmc_vv_report');
+    const db = await dbs.create('cmmc_vv_report');
     const full = path.join(work, 'report-disk');
     const unmount = await fullDisk(full);
     try {

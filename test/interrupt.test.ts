@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 
 const SLOW = path.resolve('test/fixtures/interrupt/slow-server');
 const RESTORE_FIXTURE = path.resolve('test/fixtures/restore');
@@ -90,23 +90,17 @@ async function lockTable(db: TestDatabase, table: string): Promise<() => Promise
 
 describe('Ctrl-C and kill -9 leave nothing behind', () => {
   let work: string;
-  const dbs: TestDatabase[] = [];
-  const newDb = async (prefix: string) => {
-    const db = await createTestDatabase(prefix);
-    dbs.push(db);
-    return db;
-  };
+  const dbs = trackedDatabases();
 
   beforeAll(() => {
     work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-interrupt-'));
   });
   afterAll(async () => {
-    for (const db of dbs) await db.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
   it('Ctrl-C during a slow revision (ora spinner showing) exits 130 with one line; the revision is not committed and the lock is free', async () => {
-    const db = await newDb('cmmc_int_upgrade');
+    const db = await dbs.create('cmmc_int_upgrade');
     const s = startCliInPty(['upgrade', 'head', '--migrations-dir', SLOW], { url: db.url, env: TERMINAL });
     await s.waitFor(/takes thirty seconds/);
     await waitUntil(async () => (await activity(db.name, '%pg_sleep%')) > 0, 30_000, 'the slow statement');
@@ -139,7 +133,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     (await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${database}' AND wait_event = 'PgSleep'`))[0].n > 0;
 
   it('Ctrl-C under --json: one document with status "interrupted", the steps committed and the interrupted one', async () => {
-    const db = await newDb('cmmc_int_json');
+    const db = await dbs.create('cmmc_int_json');
     const dir = revisions('json', [['j1', 'none', 'CREATE TABLE j1 (id int);'], ['j2', 'j1', 'CREATE TABLE j2 (id int);\nSELECT pg_sleep(30);']]);
     const child = execa('node', [BIN, 'upgrade', 'head', '--json', '--migrations-dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
     await waitUntil(() => sleeping(db.name), 30_000, 'the slow statement');
@@ -153,7 +147,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('Ctrl-C while waiting for another run\'s lock under --json: one document with status "interrupted", nothing run', async () => {
-    const db = await newDb('cmmc_int_lockwait');
+    const db = await dbs.create('cmmc_int_lockwait');
     const dir = revisions('lockwait', [['w1', 'none', 'CREATE TABLE w1 (id int);\nSELECT pg_sleep(8);']]);
     const env = cleanEnv({ DATABASE_URL: db.url });
     const first = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', dir], { env, extendEnv: false, reject: false });
@@ -174,7 +168,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('Ctrl-C in a non-transactional revision says that what it ran stays, not that it was rolled back', async () => {
-    const db = await newDb('cmmc_int_nontx');
+    const db = await dbs.create('cmmc_int_nontx');
     const dir = revisions('nontx', [['n1', 'none', 'CREATE TABLE n1 (id int);\nSELECT pg_sleep(30);', false]]);
     const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
     await waitUntil(() => sleeping(db.name), 30_000, 'the slow statement');
@@ -188,7 +182,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('Ctrl-C while a revision commits (a deferred trigger makes COMMIT slow): the line does not claim it was not committed', async () => {
-    const db = await newDb('cmmc_int_commit');
+    const db = await dbs.create('cmmc_int_commit');
     const body = [
       'CREATE TABLE committed_slowly (id int);',
       'CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;',
@@ -212,7 +206,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('kill -9 during a slow revision: the server cancels the orphaned statement and frees the lock without waiting for it', async () => {
-    const db = await newDb('cmmc_int_kill');
+    const db = await dbs.create('cmmc_int_kill');
     const child = execa('node', [BIN, 'upgrade', 'head', '--migrations-dir', SLOW], { env: cleanEnv({ DATABASE_URL: db.url }), extendEnv: false, reject: false });
     await waitUntil(async () => (await activity(db.name, '%pg_sleep%')) > 0, 30_000, 'the slow statement');
     expect(await advisoryLocks(db.name)).toBe(1);
@@ -230,7 +224,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
    * backup started on it (into `work/<dirName>`) is still running when the test interrupts it.
    */
   async function withBlockedBackup(database: string, dirName: string, fn: (db: TestDatabase, dir: string) => Promise<void>): Promise<void> {
-    const db = await newDb(database);
+    const db = await dbs.create(database);
     await query(db.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
     // pg_dump waits for this lock.
     const release = await lockTable(db, 'big');
@@ -296,7 +290,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
-    const db = await newDb('cmmc_int_restore');
+    const db = await dbs.create('cmmc_int_restore');
     // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.
     await query(
       db.url,
@@ -329,7 +323,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('downgrade on a terminal shows what goes and asks, outside production too; n and Ctrl-C at the prompt change nothing; without a terminal it needs --yes', async () => {
-    const db = await newDb('cmmc_int_downgrade');
+    const db = await dbs.create('cmmc_int_downgrade');
     const up = await runCli(['upgrade', 'head', '--migrations-dir', RESTORE_FIXTURE], { url: db.url });
     expect(up.exitCode, up.stderr).toBe(0);
     const tables = async () => (await query(db.url, "SELECT to_regclass('parent')::text AS p, to_regclass('newer')::text AS n"))[0];
@@ -371,7 +365,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   });
 
   it('after kill -9 the next run removes what was left: a scratch database, a partial backup file, temporary folders of dead processes (and nothing of a live one)', async () => {
-    const db = await newDb('cmmc_int_leftovers');
+    const db = await dbs.create('cmmc_int_leftovers');
     const tag = `lo${randomBytes(3).toString('hex')}`;
     const env = cleanEnv({ DATABASE_URL: db.url, CMMC_SCRATCH_TAG: tag });
     const scratch = async () => adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`);

@@ -3,7 +3,7 @@
  * A server target runs the real pg_dump / pg_restore / psql; the embedded database (PGlite) will
  * plug its own dump and restore in here (see src/embedded).
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
@@ -291,6 +291,9 @@ function dumpFailed(stderr: string): CmmcError {
 export async function listArchive(tools: PgTools, file: string): Promise<string[]> {
   const result = await runPg(tools.pgRestore, ['--list', file], {}).done;
   if (result.exitCode !== 0) {
+    // The archive itself not readable here (gone, no permission) is this run's fault, told by its errno.
+    if (lstatSync(file).isDirectory()) readdirSync(file);
+    else closeSync(openSync(file, 'r'));
     // How the program ended goes with the error: a verdict on the archive only when it ran to its end (src/backup/verify.ts).
     throw new CmmcError('backup.unreadable', `pg_restore cannot read the archive: ${lastLine(result.stderr)}`, { hint: 'the archive is damaged; use another backup', cause: result });
   }
@@ -309,12 +312,37 @@ export interface RestoreRequest {
   clean: boolean;
   jobs?: number;
   noOwner?: boolean;
+  /**
+   * Restore a custom, tar or directory archive through psql too (pg_restore writing the script):
+   * one transaction, and a failure that carries the server's SQLSTATE (`RestoreFailure`). For a
+   * restore test (src/backup/verify.ts), whose verdict depends on where a failure came from. Only
+   * for a database dropped afterwards: when pg_restore fails half-way, psql commits the part it was given.
+   */
+  throughPsql?: boolean;
 }
+
+/**
+ * How a failed restore ended (the `cause` of `backup.restore-failed`): the program that failed,
+ * its exit code and signal, and for psql the SQLSTATE of the server error that stopped it. These,
+ * not the wording of a message (which the server's lc_messages and each release change), say
+ * whether the failure was the backup's or this run's (src/backup/verify.ts).
+ */
+export interface RestoreFailure extends PgResult {
+  tool: 'psql' | 'pg_restore';
+  /** The line that says what went wrong (psql: its error line, without the SQLSTATE). */
+  said: string;
+  /** psql: the SQLSTATE of the error that stopped the script (psql runs with VERBOSITY=verbose). */
+  sqlstate?: string;
+}
+
+/** psql for a restore: one transaction, stop at the first error, each error with its SQLSTATE. */
+const PSQL_RESTORE = ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--set', 'VERBOSITY=verbose', '--set', 'SHOW_CONTEXT=never', '--single-transaction', '--output=/dev/null'];
 
 /**
  * Restores an archive into `request.database` on the configured server: pg_restore for custom,
  * tar and directory archives (one transaction unless --jobs), psql for plain scripts (one
- * transaction, stop at the first error).
+ * transaction, stop at the first error), and for archives too with `throughPsql`.
+ * @throws CmmcError `backup.restore-failed` with a `RestoreFailure` as its cause.
  */
 export async function restoreTarget(config: CmmcConfig, request: RestoreRequest): Promise<void> {
   if (config.kind === 'embedded') {
@@ -325,26 +353,27 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
   }
   const url = serverUrl(config);
   const pg = { env: libpqEnv(url, request.database) };
-  if (request.format === 'plain') {
-    const child = runPg(
-      request.tools.psql,
-      ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ERROR_STOP=1', '--single-transaction', '--output=/dev/null'],
-      pg.env,
-      { stdin: 'pipe', cancelSignal: interruptSignal() },
-    );
-    const input = createReadStream(request.file);
-    const source = request.file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+  const options = [...(request.clean ? ['--clean', '--if-exists'] : []), ...(request.noOwner ? ['--no-owner', '--no-privileges'] : [])];
+  if (request.format === 'plain' || request.throughPsql) {
+    const child = runPg(request.tools.psql, PSQL_RESTORE, pg.env, { stdin: 'pipe', cancelSignal: interruptSignal() });
+    // An archive is turned into its script by pg_restore (no connection of its own).
+    const writer = request.format === 'plain' ? undefined : runPg(request.tools.pgRestore, ['--file=-', ...options, request.file], {}, { stdout: 'stream', cancelSignal: interruptSignal() });
+    const input = writer ? writer.stdout! : createReadStream(request.file);
+    const source = request.file.endsWith('.gz') && !writer ? input.pipe(createGunzip()) : input;
     // psql stops reading at the first error; a closed pipe then is expected, not a failure.
     const feeding = pipeline(source, guardPreambleSettings(), child.stdin!).catch(() => {});
     const result = await child.done;
     await feeding;
+    // Which failure is the one: pg_restore stopped (a signal) or not started; else psql's error (pg_restore
+    // then fails writing to the pipe psql closed); else pg_restore's own (an archive it cannot read).
+    const written = writer && (await writer.done);
+    if (written?.ended) throw restoreFailed('pg_restore', written);
     if (result.exitCode !== 0) throw restoreFailed('psql', result);
+    if (written && written.exitCode !== 0) throw restoreFailed('pg_restore', written);
     return;
   }
   // As a connection string's value: a name with "=" or a URI's prefix would be read as one itself.
-  const args = ['--no-password', '--exit-on-error', `--dbname=dbname='${request.database.replace(/[\\']/g, '\\$&')}'`];
-  if (request.clean) args.push('--clean', '--if-exists');
-  if (request.noOwner) args.push('--no-owner', '--no-privileges');
+  const args = ['--no-password', '--exit-on-error', `--dbname=dbname='${request.database.replace(/[\\']/g, '\\$&')}'`, ...options];
   if (request.jobs && request.jobs > 1) args.push(`--jobs=${request.jobs}`);
   else args.push('--single-transaction');
   // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
@@ -404,10 +433,15 @@ export function guardPreambleSettings(): Transform {
   });
 }
 
-function restoreFailed(tool: string, result: PgResult): CmmcError {
-  return new CmmcError('backup.restore-failed', `${tool} failed: ${lastLine(result.stderr)}`, {
+function restoreFailed(tool: RestoreFailure['tool'], result: PgResult): CmmcError {
+  // psql's verbose error line, the first of its error: `psql:<stdin>:9: ERROR:  23514: new row ...`
+  // (the severity word is translated, the code is not); said without the code, as psql says it.
+  const coded = tool === 'psql' ? /^(.*?: {2})([0-9A-Z]{5}): (.*)$/m.exec(result.stderr) : null;
+  const said = coded ? (coded[1] + coded[3]).trim().slice(0, 400) : lastLine(result.stderr);
+  const cause: RestoreFailure = { ...result, tool, said, ...(coded ? { sqlstate: coded[2] } : {}) };
+  return new CmmcError('backup.restore-failed', `${tool} failed: ${said}`, {
     hint: 'the restore ran in one transaction and was rolled back (unless --jobs was used)',
-    cause: result,
+    cause,
   });
 }
 

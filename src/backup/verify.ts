@@ -16,7 +16,7 @@ import { fileSystemLine } from '../fs-errors.js';
 import { onInterrupt, wasInterrupted } from '../interrupt.js';
 import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
-import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget } from './dump.js';
+import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget, type RestoreFailure } from './dump.js';
 import { findPgTools, lastLine, parsePgVersion, type PgResult, type PgTools } from '../db/pg-tools.js';
 import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
@@ -75,12 +75,31 @@ async function toolsForArchive(record: BackupRecord, embeddedTarget: boolean): P
 const VERDICT_CODES = new Set(['backup.tampered', 'backup.not-encrypted', 'backup.unreadable', 'backup.restore-failed']);
 
 /**
- * What a client program said when the fault was on this side, not in the archive: the connection
- * (lost, refused), the server's resources (its disk full under the scratch database, memory), a
- * shutdown or a cancel, the decrypted copy not readable.
+ * SQLSTATE classes of a server error that is the server's or this run's, not the backup's
+ * (PostgreSQL's appendix A): 08 the connection, 53 the server's resources (disk full under the
+ * scratch database, memory, connections), 57 an operator's intervention (a cancel, a terminated
+ * session, a shutdown), 58 the server's own I/O, XX an internal error.
  */
-const LOCAL_CAUSE =
-  /could not connect|connection to server .* failed|server closed the connection|terminating connection|connection .*(?:lost|reset)|the database system is (?:shutting down|starting up|in recovery)|No space left on device|could not extend file|Disk quota exceeded|Read-only file system|out of (?:shared )?memory|Cannot allocate memory|canceling statement|terminated by user|could not open input file/i;
+const LOCAL_SQLSTATE = /^(?:08|53|57|58|XX)/;
+
+/**
+ * psql's exit codes that say the fault was on this side: 1 psql's own fatal error (its input not
+ * readable, out of memory), 2 the connection went bad. 3 is an error in the script, whose SQLSTATE
+ * then decides.
+ */
+const PSQL_LOCAL_EXIT = new Set([1, 2]);
+
+/**
+ * Whether a client program's failure was this run's: it did not run to its own end (not started,
+ * stopped by a signal), psql lost its connection or failed on its own, or the server's error was of
+ * a local class. Decided by these facts only, never by the wording of a message, which the server's
+ * lc_messages, the client's locale and each release change.
+ */
+function localFailure(ran: PgResult & Partial<RestoreFailure>): boolean {
+  if (ran.ended !== undefined) return true;
+  if (ran.tool === 'psql' && PSQL_LOCAL_EXIT.has(ran.exitCode)) return true;
+  return ran.sqlstate !== undefined && LOCAL_SQLSTATE.test(ran.sqlstate);
+}
 
 /** Verifying was interrupted: nothing about the backup is known, and nothing is recorded. */
 function interrupted(name: string): CmmcError {
@@ -91,7 +110,8 @@ function interrupted(name: string): CmmcError {
  * The one rule of what verifying may record against a backup. A verdict is a finding about the
  * backup itself — its data missing, changed or cut short, an encrypted archive that does not
  * authenticate, an archive pg_restore --list refuses, a restore of it that fails — from a program
- * that ran to its own end and named no local cause. Anything else is this run's own failure: the
+ * that ran to its own end with no local cause (`localFailure`: exit codes, signals, SQLSTATE
+ * classes, errno; never a message's wording). Anything else is this run's own failure: the
  * temporary or scratch side full, unwritable or read-only, a client program missing or stopped by
  * a signal, a lost connection, an interruption. That is returned as the error to throw (one line
  * naming the cause), and the manifest and the drill records stay as they were; undefined means a
@@ -101,9 +121,10 @@ export function verdictOf(err: unknown, name: string, step: string, temporary = 
   const kept = `${name}'s manifest was left as it was`;
   if (wasInterrupted()) return interrupted(name);
   if (err instanceof CmmcError && VERDICT_CODES.has(err.code)) {
-    const ran = err.cause as PgResult | undefined;
-    if (!ran || (ran.ended === undefined && !LOCAL_CAUSE.test(ran.stderr))) return undefined;
-    const why = ran.ended === 'not-started' ? `the program could not be started (${lastLine(ran.stderr)})` : lastLine(ran.stderr);
+    const ran = err.cause as (PgResult & Partial<RestoreFailure>) | undefined;
+    if (!ran || !localFailure(ran)) return undefined;
+    const said = ran.said ?? lastLine(ran.stderr);
+    const why = ran.ended === 'not-started' ? `the program could not be started (${said})` : said;
     return new CmmcError('backup.verify-stopped', `${name} could not be verified (${step}): ${why}; ${kept}`, { hint: 'fix the cause and run backup verify again' });
   }
   const file = fileSystemLine(err);
@@ -283,7 +304,8 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
     scratch = target.name;
     try {
       // The scratch database is new: nothing to clean. Tools come from the archive's pg_dump.
-      await restoreTarget(target.config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false });
+      // Through psql whatever the format: a failure then carries the server's SQLSTATE (verdictOf).
+      await restoreTarget(target.config, { tools: opened.tools!, format: record.format, file: opened.file, database: scratch, clean: false, noOwner: false, throughPsql: true });
       checks.push({ id: 'restore-test', status: 'ok', detail: `restored into scratch ${target.label}` });
       facts = await databaseFacts(target.config);
       checks.push({

@@ -34,9 +34,18 @@ export interface EmbeddedInstance {
   closed: boolean;
   /** Unregisters its interruption cleanup (src/interrupt.ts). */
   releaseInterrupt?: () => void;
+  /** Set once closing began: every caller waits for the same close. */
+  closing?: Promise<void>;
 }
 
 const open = new Map<string, Promise<EmbeddedInstance>>();
+/** A folder this process holds for a whole run (`holdEmbeddedFolder`), and its latest open there. */
+interface Hold {
+  lock: FolderLock;
+  opening?: Promise<EmbeddedInstance>;
+}
+/** Folders held by this process: its opens there borrow the lock. */
+const held = new Map<string, Hold>();
 
 /** CMMC_DB_LOCK_WAIT (`5s`, `500ms`, `1min`), else 5 s. */
 export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -114,9 +123,53 @@ export function checkEmbeddedFolder(dir: string): void {
   }
 }
 
+/**
+ * Runs `fn` with the lock of the embedded folder `dir` held by this process from start to end, so
+ * that another process waits for the whole run, not only for the parts where the database is open:
+ * `cmmc-db init` builds the template, copies it in and opens the copy, and a read started in any of
+ * those phases waits for it, then reads the finished database. Every open of `dir` by this process
+ * meanwhile borrows the lock (and leaves it held when it closes). Nested calls on the same folder
+ * run `fn` under the outer hold. An interruption closes the database opened meanwhile, then frees
+ * the folder.
+ * @throws CmmcError `embedded.locked` when another process holds the folder beyond `waitMs`.
+ * @example
+ * ```ts
+ * await holdEmbeddedFolder(config.embeddedDir, async () => { await build(); await copyIn(); });
+ * ```
+ */
+export async function holdEmbeddedFolder<T>(dir: string, fn: () => Promise<T>, waitMs: number = lockWaitMs()): Promise<T> {
+  const key = path.resolve(dir);
+  if (held.has(key)) return fn();
+  checkEmbeddedFolder(key);
+  const lock = await acquireFolderLock(key, waitMs);
+  const hold: Hold = { lock };
+  const releaseInterrupt = onInterrupt(
+    async () => {
+      // Run beside the open's own cleanup (all at once): the folder is freed only once PGlite is closed.
+      const instance = await hold.opening?.catch(() => undefined);
+      if (instance) await closeInstance(instance);
+      lock.release();
+    },
+    undefined,
+    { atExit: () => lock.release() },
+  );
+  held.set(key, hold);
+  try {
+    return await fn();
+  } finally {
+    held.delete(key);
+    releaseInterrupt();
+    // A database `fn` left open keeps the folder: its close frees it (its borrowed lock is real now).
+    const instance = await hold.opening?.catch(() => undefined);
+    if (!instance || instance.closed) lock.release();
+  }
+}
+
 async function openInstance(dir: string, waitMs: number, mustExist: boolean): Promise<EmbeddedInstance> {
   checkEmbeddedFolder(dir);
-  const lock = await acquireFolderLock(dir, waitMs);
+  // Borrowed from a hold of this process (the hold frees the folder; once it has ended, this does), else taken.
+  const hold = held.get(dir);
+  const lock: FolderLock = hold ? { file: hold.lock.file, release: () => void (held.get(dir) !== hold && hold.lock.release()) } : await acquireFolderLock(dir, waitMs);
   // Registered the moment the folder is ours, not once PGlite has started: an interruption while it
   // starts (half a second or more, which cannot be cut short) would otherwise exit with the lock left.
   // The cleanup waits for the start, closes the database cleanly and frees the folder; if the exit
@@ -132,6 +185,7 @@ async function openInstance(dir: string, waitMs: number, mustExist: boolean): Pr
     { atExit: () => lock.release() },
   );
   opening = startInstance(dir, lock, releaseInterrupt, mustExist);
+  if (hold) hold.opening = opening;
   try {
     return await opening;
   } catch (err) {
@@ -204,19 +258,21 @@ export async function releaseEmbedded(instance: EmbeddedInstance): Promise<void>
   await closeInstance(instance);
 }
 
-async function closeInstance(instance: EmbeddedInstance): Promise<void> {
-  if (instance.closed) return;
-  instance.closed = true;
-  instance.releaseInterrupt?.();
-  open.delete(instance.dir);
-  try {
-    for (const fn of instance.beforeClose.splice(0)) await fn().catch(() => {});
-    await instance.pg.close();
-    // PGlite's file system layer creates files without PostgreSQL's modes: tighten what this run added.
-    if (fs.existsSync(instance.dataDir)) tighten(instance.dataDir);
-  } finally {
-    instance.lock.release();
-  }
+function closeInstance(instance: EmbeddedInstance): Promise<void> {
+  instance.closing ??= (async () => {
+    instance.closed = true;
+    instance.releaseInterrupt?.();
+    open.delete(instance.dir);
+    try {
+      for (const fn of instance.beforeClose.splice(0)) await fn().catch(() => {});
+      await instance.pg.close();
+      // PGlite's file system layer creates files without PostgreSQL's modes: tighten what this run added.
+      if (fs.existsSync(instance.dataDir)) tighten(instance.dataDir);
+    } finally {
+      instance.lock.release();
+    }
+  })();
+  return instance.closing;
 }
 
 function ownerOnly(folder: string): boolean {

@@ -22,9 +22,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
-import { DATA_SUBDIR, checkEmbeddedFolder, freshDataDir, lockWaitMs } from './instance.js';
-import { acquireFolderLock } from './lock.js';
+import { DATA_SUBDIR, freshDataDir, holdEmbeddedFolder } from './instance.js';
 import { makeDirs } from '../fs-private.js';
+import { onInterrupt } from '../interrupt.js';
+import { ownerGone, ownerTag } from '../leftovers.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
 export interface TemplateReport {
@@ -111,6 +112,16 @@ export function verifiedTemplate(root: string, key: string): TemplateManifest | 
   return undefined;
 }
 
+/** Where a build's owner is in its scratch folder's name: `.build-<tag>-<random>` (src/leftovers.ts). */
+const BUILD_PATTERN = /^\.build-(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+
+/** Removes the scratch folders of builds whose process is gone (killed half-way); never a live one's. */
+function sweepBuilds(root: string): void {
+  for (const entry of fs.readdirSync(root)) {
+    if (ownerGone(entry, BUILD_PATTERN)) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+  }
+}
+
 /** Keeps the template just built and the newest other one (say, of the branch last worked on). */
 function pruneTemplates(root: string, keep: string): void {
   const others = fs
@@ -132,6 +143,8 @@ export interface TemplateInit<R extends TemplateReport> {
  * Creates the embedded database of a fresh `config.embeddedDir` from the template of `key`, building
  * the template first (with `build`, an init of a scratch folder) when there is none or it does not
  * verify. Returns undefined when the folder already has a database (init then runs as usual).
+ * The folder's lock is held throughout, the build included (`holdEmbeddedFolder`): another process
+ * opening the folder meanwhile waits for the finished database.
  */
 export async function createFromTemplate<R extends TemplateReport>(
   config: CmmcConfig,
@@ -139,20 +152,39 @@ export async function createFromTemplate<R extends TemplateReport>(
   build: (scratch: CmmcConfig) => Promise<R>,
   root: string = templateRoot(),
 ): Promise<TemplateInit<R> | undefined> {
+  // The folder is held from here to the copy's end: a read (or another init) started while the
+  // template is being built waits for the finished database instead of finding none.
+  return holdEmbeddedFolder(config.embeddedDir, () => createHeld(config, key, build, root));
+}
+
+async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: string, build: (scratch: CmmcConfig) => Promise<R>, root: string): Promise<TemplateInit<R> | undefined> {
   const dataDir = path.join(config.embeddedDir, DATA_SUBDIR);
   // Only where there is no database at all: a damaged one is refused by the usual open, never replaced.
   if (!freshDataDir(dataDir)) return undefined;
-  checkEmbeddedFolder(config.embeddedDir);
 
   let manifest = verifiedTemplate(root, key);
   let how: 'used' | 'built' = 'used';
   if (!manifest) {
     makeDirs(root, 0o700);
-    const scratch = path.join(root, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
+    sweepBuilds(root);
+    // Named for this process (src/leftovers.ts): a build killed outright is swept by the next one.
+    const scratch = path.join(root, `.build-${ownerTag()}-${randomBytes(4).toString('hex')}`);
+    let building: Promise<R> | undefined;
+    // Interrupted: removed once the build's database has closed (its own cleanup closes it), or at the exit.
+    const removeScratch = () => fs.rmSync(scratch, { recursive: true, force: true });
+    const releaseInterrupt = onInterrupt(
+      async () => {
+        await building?.catch(() => undefined);
+        removeScratch();
+      },
+      undefined,
+      { atExit: removeScratch },
+    );
     try {
       let report: R;
       try {
-        report = await build({ ...config, embeddedDir: path.join(scratch, 'db') });
+        building = build({ ...config, embeddedDir: path.join(scratch, 'db') });
+        report = await building;
       } catch {
         // Init itself fails (a bad revision, a seed error): the caller runs it on the real folder,
         // so that the error names that folder and nothing of the template.
@@ -169,37 +201,32 @@ export async function createFromTemplate<R extends TemplateReport>(
         // Another init built the same template meanwhile: theirs stands, ours is dropped below.
       }
     } finally {
-      fs.rmSync(scratch, { recursive: true, force: true });
+      releaseInterrupt();
+      removeScratch();
     }
     how = 'built';
   }
 
-  // Copied under the folder's lock to a name the folder's recovery drops if this run is killed
-  // half-way (pgdata.restoring-<pid>), then renamed into place whole.
-  const lock = await acquireFolderLock(config.embeddedDir, lockWaitMs());
+  // Copied to a name the folder's recovery drops if this run is killed half-way
+  // (pgdata.restoring-<pid>), then renamed into place whole.
+  const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+  fs.rmSync(partial, { recursive: true, force: true });
+  const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
+  if (!source) return undefined;
   try {
-    if (!freshDataDir(dataDir)) return undefined; // another process got there first
-    const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);
+    fs.cpSync(source, partial, { recursive: true });
+  } catch {
+    // Removed meanwhile (another init pruned or rebuilt it): the caller runs init as usual.
     fs.rmSync(partial, { recursive: true, force: true });
-    const source = fs.existsSync(path.join(root, key)) ? path.join(root, key, DATA_SUBDIR) : undefined;
-    if (!source) return undefined;
-    try {
-      fs.cpSync(source, partial, { recursive: true });
-    } catch {
-      // Removed meanwhile (another init pruned or rebuilt it): the caller runs init as usual.
-      fs.rmSync(partial, { recursive: true, force: true });
-      return undefined;
-    }
-    try {
-      const now = new Date();
-      fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
-    } catch {
-      // pruned meanwhile: the copy is whole already
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.renameSync(partial, dataDir);
-  } finally {
-    lock.release();
+    return undefined;
   }
+  try {
+    const now = new Date();
+    fs.utimesSync(path.join(root, key), now, now); // recently used: kept by pruneTemplates
+  } catch {
+    // pruned meanwhile: the copy is whole already
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.renameSync(partial, dataDir);
   return { report: manifest.report as R, template: how };
 }

@@ -140,28 +140,42 @@ async function adminConnect(url: string, origin: TargetOrigin): Promise<postgres
 /** Advisory lock (two int4 keys: "cmmc", "init") on the admin's maintenance database: one init at a time per server. */
 const INIT_LOCK = [0x636d6d63, 0x696e6974] as const;
 
+/** The steps of a run, each also handed to `options.onStep` as it is recorded. */
+function stepRecorder(options: InitOptions): { steps: InitStep[]; record: (step: InitStep) => void } {
+  const steps: InitStep[] = [];
+  return {
+    steps,
+    record: (step) => {
+      steps.push(step);
+      options.onStep?.(step);
+    },
+  };
+}
+
+/** Init of the embedded database, with its folder held: from the template on a fresh folder, else every step. */
+async function initEmbedded(config: CmmcConfig, options: InitOptions): Promise<InitReport> {
+  const fromTemplate = await (await import('./init-template.js')).initFromTemplate(config, options, runInit);
+  if (fromTemplate) return fromTemplate;
+  const { steps, record } = stepRecorder(options);
+  const handle = await openDatabase(config, { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init' });
+  try {
+    await createExtensions(handle.sql, record, 'created');
+    return await schemaAndSeeds(handle, options, steps, record);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Runs init; throws CmmcError on the first step that cannot be done. */
 export async function runInit(config: CmmcConfig, options: InitOptions = {}): Promise<InitReport> {
   checkSampleGuard(config, options);
   if (config.kind === 'embedded') {
-    const fromTemplate = await (await import('./init-template.js')).initFromTemplate(config, options, runInit);
-    if (fromTemplate) return fromTemplate;
+    // The folder is held for the whole init (the template's build and copy, or every step): a read
+    // started meanwhile waits for it and reads the finished database, never a fresh or half-made one.
+    const { holdEmbeddedFolder } = await import('../embedded/instance.js');
+    return holdEmbeddedFolder(config.embeddedDir, () => initEmbedded(config, options));
   }
-  const steps: InitStep[] = [];
-  const record = (step: InitStep) => {
-    steps.push(step);
-    options.onStep?.(step);
-  };
-
-  if (config.kind === 'embedded') {
-    const handle = await openDatabase(config, { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init' });
-    try {
-      await createExtensions(handle.sql, record, 'created');
-      return await schemaAndSeeds(handle, options, steps, record);
-    } finally {
-      await handle.close();
-    }
-  }
+  const { steps, record } = stepRecorder(options);
 
   const env = options.env ?? process.env;
   const adminUrl = adminUrlFor(config, options);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import postgres from 'postgres';
+import { afterAll } from 'vitest';
 
 export const ADMIN_URL = process.env.CMMC_TEST_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -62,4 +63,47 @@ export async function schemaOf(database: string): Promise<string> {
     .split('\n')
     .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l))
     .join('\n');
+}
+
+/** The databases of one test file (`trackedDatabases`), each dropped once the file's tests are done. */
+export interface TrackedDatabases {
+  /** Creates a database (`createTestDatabase`) and tracks it. */
+  create(prefix?: string): Promise<TestDatabase>;
+  /** Tracks a database that a command under test creates, by its name. */
+  adopt(name: string): TestDatabase;
+}
+
+/**
+ * A tracker of the scratch databases of one `describe`: every database made or adopted through it
+ * is dropped (WITH (FORCE)) in that block's `afterAll`, even when a test fails half-way. Call it in
+ * the body of a `describe`.
+ *
+ * @example
+ * ```ts
+ * describe('backup verify', () => {
+ *   const dbs = trackedDatabases();
+ *   it('...', async () => {
+ *     const db = await dbs.create('cmmc_vv');
+ *     const restored = dbs.adopt(`${db.name}_r`);
+ *   });
+ * });
+ * ```
+ */
+export function trackedDatabases(): TrackedDatabases {
+  const dbs: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const db of dbs.splice(0)) await db.drop();
+  });
+  return {
+    async create(prefix) {
+      const db = await createTestDatabase(prefix);
+      dbs.push(db);
+      return db;
+    },
+    adopt(name) {
+      const db = { name, url: urlFor(name), drop: () => dropDatabase(name) };
+      dbs.push(db);
+      return db;
+    },
+  };
 }

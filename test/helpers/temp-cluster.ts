@@ -31,6 +31,8 @@ export interface TempClusterOptions {
   listen?: string;
   /** Start as a streaming standby of this cluster (pg_basebackup -R) instead of initdb. */
   standbyOf?: TempCluster;
+  /** The server's environment besides the test's own (LANGUAGE=de with lc_messages=C.UTF-8: messages in German). */
+  env?: Record<string, string>;
 }
 
 export function pgBin(name: string): string {
@@ -55,7 +57,8 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-temp-cluster-'));
   const data = path.join(dir, 'data');
   chmodSync(dir, 0o755);
-  const run = (cmd: string, args: string[]) => (asRoot ? execa('runuser', ['-u', 'postgres', '--', cmd, ...args]) : execa(cmd, args));
+  const env = options.env ?? {};
+  const run = (cmd: string, args: string[]) => (asRoot ? execa('runuser', ['-u', 'postgres', '--', cmd, ...args], { env }) : execa(cmd, args, { env }));
   const auth = ['--auth=trust'];
   if (options.password !== undefined) {
     const pwfile = path.join(dir, 'pw');
