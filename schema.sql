@@ -400,6 +400,7 @@ CREATE TABLE public.organizations (
     status character varying(20) DEFAULT 'Trial'::character varying NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT organizations_id_not_nil CHECK ((id <> '00000000-0000-0000-0000-000000000000'::uuid)),
     CONSTRAINT organizations_organization_type_check CHECK (((organization_type)::text = ANY ((ARRAY['Enterprise'::character varying, 'SMB'::character varying, 'Consultant'::character varying, 'C3PAO'::character varying])::text[]))),
     CONSTRAINT organizations_status_check CHECK (((status)::text = ANY ((ARRAY['Active'::character varying, 'Trial'::character varying, 'Suspended'::character varying, 'Inactive'::character varying])::text[]))),
     CONSTRAINT organizations_target_cmmc_level_check CHECK ((target_cmmc_level = ANY (ARRAY[1, 2, 3])))
@@ -1422,16 +1423,28 @@ ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.organizations ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: system_config platform_context; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY platform_context ON public.system_config USING ((NULLIF(current_setting('app.current_organization_id'::text, true), ''::text) IS NULL)) WITH CHECK ((NULLIF(current_setting('app.current_organization_id'::text, true), ''::text) IS NULL));
+
+--
 -- Name: poam_items; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
 ALTER TABLE public.poam_items ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: system_config; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.system_config ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: audit_logs tenant_append; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY tenant_append ON public.audit_logs FOR INSERT WITH CHECK ((organization_id = (NULLIF(current_setting('app.current_organization_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_append ON public.audit_logs FOR INSERT WITH CHECK ((organization_id = COALESCE((NULLIF(current_setting('app.current_organization_id'::text, true), ''::text))::uuid, '00000000-0000-0000-0000-000000000000'::uuid)));
 
 --
 -- Name: ai_analysis_results tenant_isolation; Type: POLICY; Schema: public; Owner: -
@@ -1503,7 +1516,13 @@ CREATE POLICY tenant_isolation ON public.users USING ((organization_id = (NULLIF
 -- Name: audit_logs tenant_read; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY tenant_read ON public.audit_logs FOR SELECT USING ((organization_id = (NULLIF(current_setting('app.current_organization_id'::text, true), ''::text))::uuid));
+CREATE POLICY tenant_read ON public.audit_logs FOR SELECT USING (((organization_id = (NULLIF(current_setting('app.current_organization_id'::text, true), ''::text))::uuid) AND (organization_id <> '00000000-0000-0000-0000-000000000000'::uuid)));
+
+--
+-- Name: system_config tenant_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_read ON public.system_config FOR SELECT USING ((NOT is_secret));
 
 --
 -- Name: users; Type: ROW SECURITY; Schema: public; Owner: -

@@ -53,7 +53,7 @@ export type {
 } from './schema/index.js';
 
 // Acting for one tenant under row-level security.
-export { withTenant, tenantId, TENANT_SETTING } from './tenant/index.js';
+export { withTenant, tenantId, TENANT_SETTING, NO_TENANT } from './tenant/index.js';
 
 // The migration engine.
 export { loadScript, migrate, MigrationFailedError, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';

@@ -24,6 +24,8 @@ const FINDING_A2 = '00000000-0000-4000-8000-0000000af002';
 const EVIDENCE_A = '00000000-0000-4000-8000-0000000ae001';
 const POAM_A = '00000000-0000-4000-8000-0000000a9001';
 const DOC_A = '00000000-0000-4000-8000-0000000ad001';
+/** The documented "no tenant" (audit events with no tenant), never an organization. */
+const NIL = '00000000-0000-0000-0000-000000000000';
 
 /** Two tenants with a row in every tenant-owned table, and three controls. Run as the owner. */
 const FIXTURES = `
@@ -124,6 +126,24 @@ async function outcomes(target: TestTarget, statements: string[], prelude = ''):
   return row.outcomes;
 }
 
+/**
+ * A role that the policies bind (no superuser, no BYPASSRLS) with DML on every table, as the application
+ * role has. `scope(tenant)` is the prelude that switches to it and sets the tenant (null: none set);
+ * `drop()` removes it.
+ */
+async function boundRole(target: TestTarget): Promise<{ scope: (tenant: string | null) => string; drop: () => Promise<void> }> {
+  const role = uniqueName('cmmc_app');
+  await target.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    GRANT USAGE ON SCHEMA public TO ${role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+  return {
+    scope: (tenant) => `SET LOCAL ROLE ${role}; ${tenant !== null ? `SELECT set_config('app.current_organization_id', '${tenant}', true);` : ''}`,
+    drop: async () => {
+      await target.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    },
+  };
+}
+
 async function upgrade(target: TestTarget): Promise<void> {
   const r = await runCli(['upgrade', 'head'], { env: target.env });
   expect(r.exitCode, r.stderr).toBe(0);
@@ -200,6 +220,8 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
       ['23514', `INSERT INTO audit_logs (organization_id, action, entity_type) VALUES ('${ORG_A}', 'HACK', 'user')`],
       // An event with no tenant is written under the nil UUID, never NULL (c0290a8b76a4, docs/scale-out.md).
       ['23502', `INSERT INTO audit_logs (action, entity_type) VALUES ('LOGIN_FAILED', 'user')`],
+      // The nil UUID is "no tenant", never an organization (ea4d41f1e1b0): refused even to a superuser.
+      ['23514', `INSERT INTO organizations (id, name, organization_type) VALUES ('${NIL}', 'Nobody', 'SMB')`],
       ['23514', `INSERT INTO system_config (key, value) VALUES ('Bad Key', '1')`],
       ['23505', `INSERT INTO system_config (key, value) VALUES ('ai.default_model', '"other"')`],
     ];
@@ -301,6 +323,90 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
       expect(b).toEqual({ name: 'Bravo L2 2026', status: 'Active', users: 1, evidence: 1, assessments: 1, notifications: 1, audit: 1, rewritten: 0 });
     } finally {
       await target.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
+  it('system_config is read-only and without its secret rows inside a tenant\'s transaction, read and written as before outside one', async () => {
+    const { scope, drop } = await boundRole(target);
+    await target.query(`INSERT INTO system_config (key, value, is_secret) VALUES ('platform.api_key', '"s3cret"', true)`);
+    try {
+      // Any tenant set (a real one, the nil UUID, anything not empty): the secret row is not there.
+      for (const tenant of [ORG_A, NIL, 'not-a-uuid']) {
+        const keys = await run<{ key: string }>(target, `${scope(tenant)} SELECT key FROM system_config ORDER BY key`);
+        expect(keys.map((k) => k.key), `tenant ${tenant}`).toEqual(['ai.default_model']);
+      }
+      const tenantWrites = await outcomes(
+        target,
+        [
+          `UPDATE system_config SET value = '"hijacked"' WHERE key = 'ai.default_model'`,
+          `UPDATE system_config SET is_secret = false WHERE key = 'platform.api_key'`,
+          `DELETE FROM system_config`,
+          `INSERT INTO system_config (key, value, is_secret) VALUES ('platform.planted', '"x"', true)`,
+          `INSERT INTO system_config (key, value) VALUES ('ai.default_model', '"other"') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+        ],
+        scope(ORG_A),
+      );
+      expect(tenantWrites).toEqual(['ok:0', 'ok:0', 'ok:0', '42501', '42501']);
+
+      // No tenant set (an empty one is none): the platform reads its secrets and administrators edit settings.
+      for (const prelude of [scope(null), scope('')]) {
+        const keys = await run<{ key: string }>(target, `${prelude} SELECT key FROM system_config ORDER BY key`);
+        expect(keys.map((k) => k.key)).toEqual(['ai.default_model', 'platform.api_key']);
+      }
+      const platformWrites = await outcomes(
+        target,
+        [
+          `UPDATE system_config SET description = 'set by an administrator' WHERE key = 'ai.default_model'`,
+          `INSERT INTO system_config (key, value, is_secret) VALUES ('platform.flag', 'true', true)`,
+          `DELETE FROM system_config WHERE key = 'platform.flag'`,
+        ],
+        scope(null),
+      );
+      expect(platformWrites).toEqual(['ok:1', 'ok:1', 'ok:1']);
+      expect(await run(target, `SELECT key, value, is_secret, description FROM system_config ORDER BY key`)).toEqual([
+        { key: 'ai.default_model', value: 'gpt-4o', is_secret: false, description: 'set by an administrator' },
+        { key: 'platform.api_key', value: 's3cret', is_secret: true, description: null },
+      ]);
+    } finally {
+      await target.query(`DELETE FROM system_config WHERE key LIKE 'platform.%'`);
+      await drop();
+    }
+  });
+
+  it('the nil UUID is no tenant: no organization takes it, and a session naming it reads no tenant-less audit event', async () => {
+    const { scope, drop } = await boundRole(target);
+    await target.query(`INSERT INTO audit_logs (organization_id, user_email, action, entity_type, ip_address)
+      VALUES ('${NIL}', 'someone@elsewhere.example', 'LOGIN_FAILED', 'user', '192.0.2.7')`);
+    try {
+      const asNil = await outcomes(
+        target,
+        [
+          `INSERT INTO organizations (id, name, organization_type) VALUES ('${NIL}', 'Nobody', 'SMB')`,
+          `INSERT INTO users (organization_id, email, password_hash, full_name) VALUES ('${NIL}', 'nobody@nil.example', 'x', 'Nobody')`,
+        ],
+        scope(NIL),
+      );
+      expect(asNil).toEqual(['23514', '23503']);
+      expect(await run(target, `${scope(NIL)} SELECT count(*)::int AS n FROM audit_logs`)).toEqual([{ n: 0 }]);
+
+      // The platform (no tenant set) appends tenant-less events and nothing else; it reads none of them.
+      const platform = await outcomes(
+        target,
+        [
+          `INSERT INTO audit_logs (organization_id, user_email, action, entity_type) VALUES ('${NIL}', 'unknown@elsewhere.example', 'LOGIN_FAILED', 'user')`,
+          `INSERT INTO audit_logs (organization_id, action, entity_type) VALUES ('${ORG_A}', 'LOGIN', 'user')`,
+          `UPDATE audit_logs SET user_email = NULL`,
+        ],
+        scope(null),
+      );
+      expect(platform).toEqual(['ok:1', '42501', 'ok:0']);
+      expect(await run(target, `${scope(null)} SELECT count(*)::int AS n FROM audit_logs`)).toEqual([{ n: 0 }]);
+      // A tenant appends its own events only.
+      expect(await outcomes(target, [`INSERT INTO audit_logs (organization_id, action, entity_type) VALUES ('${NIL}', 'LOGIN_FAILED', 'user')`], scope(ORG_A))).toEqual(['42501']);
+      expect(await run(target, `SELECT count(*)::int AS n, count(user_email)::int AS emails FROM audit_logs WHERE organization_id = '${NIL}'`)).toEqual([{ n: 2, emails: 2 }]);
+    } finally {
+      await target.query(`DELETE FROM audit_logs WHERE organization_id = '${NIL}'`);
+      await drop();
     }
   });
 

@@ -158,9 +158,11 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
       expect(defs.get('idx_controls_nist')).toContain('UNIQUE');
       expect(defs.get('idx_assessments_created_at')).toContain('created_at DESC');
 
-      // Row-level security on every tenant-owned table, and nowhere else.
-      expect(cat.rls).toEqual(TENANT_TABLES);
-      expect(Number(cat.policies)).toBe(TENANT_TABLES.length + 1); // audit_logs: a read and an append policy
+      // Row-level security on every tenant-owned table, and on the platform's settings (not a tenant
+      // table: read-only and without secrets for a tenant's session); nowhere else.
+      expect(cat.rls).toEqual([...TENANT_TABLES, 'system_config'].sort());
+      // audit_logs: a read and an append policy; system_config: the platform's context and a tenant's read.
+      expect(Number(cat.policies)).toBe(TENANT_TABLES.length + 1 + 2);
 
       // The Kysely Database interface (through its type-checked column map) and the database agree.
       expect(interfaceDrift(cat.columns)).toEqual([]);
@@ -197,6 +199,54 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
         .toEqual({ views: 0, triggers: 0, functions: 0, types: 0, policies: 0 });
       expect(c.extensions).toEqual(before.filter((e) => e !== 'uuid-ossp' && e !== 'vector'));
       expect(c.extensions).not.toContain('vector');
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('ea4d41f1e1b0 down and up: the settings policies and the nil check go and come back; a nil organization is refused in one line with its count', async () => {
+    const target = await backend.create();
+    const NIL = '00000000-0000-0000-0000-000000000000';
+    const state = async () => {
+      const [row] = await target.query<{ s: any }>(`
+        SELECT json_build_object(
+          'rls', (SELECT relrowsecurity FROM pg_class WHERE oid = 'system_config'::regclass),
+          'forced', (SELECT relforcerowsecurity FROM pg_class WHERE oid = 'system_config'::regclass),
+          'policies', (SELECT json_agg(polname ORDER BY polname) FROM pg_policy WHERE polrelid = 'system_config'::regclass),
+          'check', (SELECT count(*) FROM pg_constraint WHERE conrelid = 'organizations'::regclass AND conname = 'organizations_id_not_nil'),
+          'audit', (SELECT json_agg(coalesce(pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) ORDER BY polname)
+                      FROM pg_policy WHERE polrelid = 'audit_logs'::regclass),
+          'organizationsForced', (SELECT relforcerowsecurity FROM pg_class WHERE oid = 'organizations'::regclass),
+          'version', (SELECT json_agg(version_num) FROM cmmc_schema_version)
+        ) AS s`);
+      return typeof row.s === 'string' ? JSON.parse(row.s) : row.s;
+    };
+    try {
+      await migrate(target, 'upgrade', 'head');
+      const head = await state();
+      expect(head).toMatchObject({ rls: true, forced: false, policies: ['platform_context', 'tenant_read'], check: 1, organizationsForced: true, version: ['ea4d41f1e1b0'] });
+      expect(head.audit[0]).toContain(`COALESCE`); // tenant_append: no tenant set appends tenant-less events
+      expect(head.audit[1]).toContain(`organization_id <> '${NIL}'::uuid`); // tenant_read: never the nil tenant's rows
+
+      await migrate(target, 'downgrade', '00c448613939');
+      const before = await state();
+      expect(before).toMatchObject({ rls: false, forced: false, policies: null, check: 0, organizationsForced: true, version: ['00c448613939'] });
+      for (const expr of before.audit) expect(expr).not.toContain(NIL);
+
+      // What the schema let in before: an organization under the nil UUID. The upgrade keeps it and says so.
+      await target.query(`INSERT INTO organizations (id, name, organization_type) VALUES ('${NIL}', 'Nobody', 'SMB')`);
+      const refused = await runCli(['upgrade', 'head'], { env: target.env });
+      expect(refused.exitCode).toBe(1);
+      const error = refused.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      expect(error).toHaveLength(1);
+      expect(error[0]).toContain(`refused: 1 organization(s) have the id ${NIL}, the nil UUID that means "no tenant": move their data to an organization with its own id or delete them`);
+      expect(error[0]).not.toContain('in statement');
+      expect((await state()).version).toEqual(['00c448613939']);
+      expect(await target.query(`SELECT name FROM organizations WHERE id = '${NIL}'`)).toEqual([{ name: 'Nobody' }]);
+
+      await target.query(`DELETE FROM organizations WHERE id = '${NIL}'`);
+      await migrate(target, 'upgrade', 'head');
+      expect(await state()).toEqual(head);
     } finally {
       await target.drop();
     }

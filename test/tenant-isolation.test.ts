@@ -198,13 +198,16 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
         expect((await attempt(sql, text)).code, text).toBe('42501');
       }
       expect(await sql`SELECT count(*)::int AS n FROM cmmc_controls`).toEqual([{ n: 110 }]);
-      // system_config is the platform administrators' (updated_by names one): the application writes it.
-      expect((await attempt(sql, `UPDATE system_config SET description = description`)).code).toBeUndefined();
+      // system_config is the platform administrators' (updated_by names one): the application writes it
+      // with no tenant set, and inside a tenant's transaction reads it without its secrets, never writes it.
+      await expectSettingsGuarded(sql, admin);
     } finally {
       await sql.end();
     }
     const [{ n }] = await admin.unsafe(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = 'public' AND c.relkind = 'r' AND c.relforcerowsecurity`);
     expect(n).toBe(TENANT_TABLES.length);
+    // Not a tenant table: enabled for the application role, not forced (the owner and seed are not bound).
+    expect(await admin.unsafe(`SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced FROM pg_class WHERE oid = 'public.system_config'::regclass`)).toEqual([{ enabled: true, forced: false }]);
   });
 
   it('the schema owner (not a superuser) is bound by the policies as well', async () => {
@@ -242,6 +245,15 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
       const bUsers = await withTenant(handle, B.toUpperCase(), (trx) => trx.selectFrom('users').select('email').execute());
       expect(bUsers.map((u: { email: string }) => u.email)).toEqual(['b@example.com']);
 
+      // The nil UUID is "no tenant": refused before any SQL, in its own words.
+      let nil: any;
+      try {
+        await withTenant(handle.db, '00000000-0000-0000-0000-000000000000', async () => 'ran');
+      } catch (err) {
+        nil = err;
+      }
+      expect(nil?.code).toBe('tenant.id');
+      expect(nil.message).toContain('is the nil UUID, which means "no tenant", never a tenant');
       for (const bad of ["'; DROP TABLE users; --", '', 'de000000-0000-4000-8000-00000000000', 'not-a-uuid', `${A} `]) {
         let error: any;
         try {
@@ -347,6 +359,15 @@ describe('the tenant tables of the schema', () => {
       const again = await runCli(['upgrade', 'head'], { url });
       expect(again.exitCode, again.stderr).toBe(0);
       expect((await query(url, CATALOG)).every((r) => r.guarded)).toBe(true);
+
+      // system_config is not a tenant table (not counted above), but the doctor checks its guard too.
+      const ok = await runCliJson(['doctor', 'tenant.isolation'], { url });
+      expect(ok.data.checks[0].figure).toContain(`${TENANT_TABLES.length} tenant tables with row-level security forced and a policy, system_config read-only for tenants`);
+      await query(url, 'ALTER TABLE system_config DISABLE ROW LEVEL SECURITY');
+      const open = await runCliJson(['doctor', 'tenant.isolation'], { url });
+      expect(open.data.checks[0].status).toBe('fail');
+      expect(open.data.checks[0].figure).toContain("system_config row-level security is not enabled: a tenant's session reads the platform's secret settings and can change them");
+      expect(open.data.checks[0].remedy).toContain('cmmc-db upgrade head');
     } finally {
       await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
     }
@@ -372,6 +393,7 @@ describe('the tenant tables of the schema', () => {
         // One PostgreSQL session behind the socket: SET ROLE holds for what follows.
         await sql.unsafe(`SET ROLE ${roles.app}`);
         await expectBoundEmbedded(sql);
+        await expectSettingsGuarded(sql, asAdminOf(sql, roles.app));
         await sql.unsafe(`SET ROLE ${roles.owner}`);
         await expectBoundEmbedded(sql);
         await sql.unsafe('RESET ROLE');
@@ -384,10 +406,43 @@ describe('the tenant tables of the schema', () => {
   });
 });
 
+/**
+ * system_config as the application role (`sql`, one connection, no tenant set on entry): with tenant A
+ * set, the secret row the admin planted is invisible and every write is refused or touches nothing;
+ * with no tenant set, it is read whole and written (the platform's own context).
+ */
+async function expectSettingsGuarded(sql: postgres.Sql, admin: postgres.Sql): Promise<void> {
+  await admin.unsafe(`INSERT INTO system_config (key, value, is_secret) VALUES ('platform.api_key', '"s3cret"', true) ON CONFLICT (key) DO NOTHING`);
+  try {
+    await sql.unsafe(`SET app.current_organization_id = '${A}'`);
+    const seen = await sql.unsafe(`SELECT key FROM system_config`);
+    expect(seen.map((r) => r.key)).toContain('demo.organization_id');
+    expect(seen.map((r) => r.key)).not.toContain('platform.api_key');
+    expect((await attempt(sql, `UPDATE system_config SET value = '"${B}"' WHERE key = 'demo.organization_id'`)).count).toBe(0);
+    expect((await attempt(sql, `DELETE FROM system_config`)).count).toBe(0);
+    expect((await attempt(sql, `INSERT INTO system_config (key, value, is_secret) VALUES ('platform.planted', 'true', true)`)).code).toBe('42501');
+    await sql.unsafe(`RESET app.current_organization_id`);
+    const all = await sql.unsafe(`SELECT key FROM system_config`);
+    expect(all.map((r) => r.key)).toContain('platform.api_key');
+    expect((await attempt(sql, `UPDATE system_config SET description = description`)).code).toBeUndefined();
+    expect((await attempt(sql, `UPDATE system_config SET description = 'rotated' WHERE key = 'platform.api_key'`)).count).toBe(1);
+    const [row] = await admin.unsafe(`SELECT value #>> '{}' AS v FROM system_config WHERE key = 'demo.organization_id'`);
+    expect(row.v).toBe(A);
+  } finally {
+    await sql.unsafe(`RESET app.current_organization_id`);
+    await admin.unsafe(`DELETE FROM system_config WHERE key LIKE 'platform.%'`);
+  }
+}
+
 /** The embedded database has one session: the admin's view is taken by RESET ROLE around each look. */
 async function expectBoundEmbedded(sql: postgres.Sql): Promise<void> {
   const [{ role }] = await sql`SELECT current_user AS role`;
-  const asAdmin = {
+  await expectBound(sql, asAdminOf(sql, role));
+}
+
+/** The admin's view on the embedded database's one session: RESET ROLE around each look, then back to `role`. */
+function asAdminOf(sql: postgres.Sql, role: string): postgres.Sql {
+  return {
     unsafe: async (text: string) => {
       await sql.unsafe('RESET ROLE');
       try {
@@ -397,7 +452,6 @@ async function expectBoundEmbedded(sql: postgres.Sql): Promise<void> {
       }
     },
   } as unknown as postgres.Sql;
-  await expectBound(sql, asAdmin);
 }
 
 describe('cmmc-db init: concurrency, URLs, and the way from the old single-role model', () => {

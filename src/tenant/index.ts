@@ -1,1 +1,1 @@
-export { withTenant, tenantId, TENANT_SETTING } from './with-tenant.js';
+export { withTenant, tenantId, TENANT_SETTING, NO_TENANT } from './with-tenant.js';

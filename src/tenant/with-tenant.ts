@@ -14,14 +14,32 @@ export const TENANT_SETTING = 'app.current_organization_id';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
+ * The nil UUID: the documented "no tenant" (audit events with no tenant are written under it;
+ * docs/scale-out.md), never a tenant. organizations refuses it as an id (revision ea4d41f1e1b0).
+ */
+export const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+
+/**
  * The organization id in canonical lower-case form, or a CmmcError (code `tenant.id`) when it is not a
- * UUID. Pure: no SQL runs.
+ * UUID or is the nil UUID (`NO_TENANT`, "no tenant": a session with it as its tenant would read every
+ * tenant-less audit event on a database before revision ea4d41f1e1b0). Pure: no SQL runs.
+ *
+ * @example
+ * ```ts
+ * tenantId('DE000000-0000-4000-8000-00000000000A'); // 'de000000-0000-4000-8000-00000000000a'
+ * tenantId(NO_TENANT);                              // throws CmmcError tenant.id
+ * ```
  */
 export function tenantId(organizationId: unknown): string {
   if (typeof organizationId !== 'string' || !UUID.test(organizationId)) {
     const shown = typeof organizationId === 'string' ? JSON.stringify(organizationId.slice(0, 60)) : typeof organizationId;
     throw new CmmcError('tenant.id', `the organization id ${shown} is not a UUID`, {
       hint: 'pass organizations.id, e.g. "6f1c2d3e-0000-4000-8000-000000000001"',
+    });
+  }
+  if (organizationId === NO_TENANT) {
+    throw new CmmcError('tenant.id', `the organization id ${NO_TENANT} is the nil UUID, which means "no tenant", never a tenant`, {
+      hint: 'pass the organization\'s own organizations.id; for platform work (tenant-less audit events, platform settings) run outside withTenant, with no tenant set',
     });
   }
   return organizationId.toLowerCase();
@@ -40,8 +58,8 @@ export function tenantId(organizationId: unknown): string {
  * BYPASSRLS): superusers and roles with BYPASSRLS are not bound by the policies.
  *
  * @param db - Kysely over the platform database (`handle.db`), or a handle from `createPool`.
- * @param organizationId - `organizations.id` of the tenant, a UUID. Anything else throws a
- *   `CmmcError` with code `tenant.id` before any SQL runs.
+ * @param organizationId - `organizations.id` of the tenant, a UUID other than the nil UUID (`NO_TENANT`,
+ *   "no tenant"). Anything else throws a `CmmcError` with code `tenant.id` before any SQL runs.
  * @param fn - the work; it receives the transaction and must use it (not `db`) for every query.
  * @returns what `fn` returns, after the transaction commits. If `fn` throws, the transaction is
  *   rolled back and the error is rethrown.

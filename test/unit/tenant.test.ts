@@ -1,7 +1,7 @@
 /** The pure parts of tenant isolation: the tenant id check, the role names, the owner's URL. */
 import { describe, expect, it } from 'vitest';
 import { asOwner, resolveConfig } from '../../src/config/config.js';
-import { tenantId } from '../../src/tenant/with-tenant.js';
+import { NO_TENANT, tenantId } from '../../src/tenant/with-tenant.js';
 import { bypassRoleName, defaultOwnerName, ident } from '../../src/tenant/roles.js';
 
 describe('tenantId', () => {
@@ -14,6 +14,16 @@ describe('tenantId', () => {
       expect(() => tenantId(value)).toThrowError(expect.objectContaining({ code: 'tenant.id', message: expect.stringMatching(/is not a UUID/) }));
     },
   );
+  it('refuses the nil UUID, the documented "no tenant", in one line saying what to pass instead', () => {
+    expect(NO_TENANT).toBe('00000000-0000-0000-0000-000000000000');
+    expect(() => tenantId(NO_TENANT)).toThrowError(
+      expect.objectContaining({
+        code: 'tenant.id',
+        message: 'the organization id 00000000-0000-0000-0000-000000000000 is the nil UUID, which means "no tenant", never a tenant',
+        hint: expect.stringContaining('outside withTenant, with no tenant set'),
+      }),
+    );
+  });
 });
 
 describe('role names', () => {

@@ -4,7 +4,9 @@
  * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
  * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no role it can SET ROLE to that is
  * any of these (a membership granted by hand, directly or through other roles), no CREATE on the
- * database or the platform's schemas, no writes to the reference data (READ_ONLY_REFERENCE). The model is docs/schema.md, "Roles" and "Row-level security".
+ * database or the platform's schemas, no writes to the reference data (READ_ONLY_REFERENCE). system_config,
+ * platform-wide and not a tenant table, has row-level security enabled (read-only, secrets hidden, for a
+ * session with a tenant set). The model is docs/schema.md, "Roles" and "Row-level security".
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
@@ -50,6 +52,9 @@ async function startTenantSources(ctx: DoctorContext): Promise<{ sources: string
   return { sources: found.map((f) => f.source).join(', '), fix: found.map((f) => f.fix).join('; ') };
 }
 
+/** The platform-wide settings table: not a tenant table, read-only and without its secrets for a tenant's session. */
+const PLATFORM_SETTINGS = 'system_config';
+
 /** Tenant tables of `public` with their row-level security state and policy count. */
 export const TENANT_TABLES_SQL = `
   SELECT c.relname AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
@@ -68,6 +73,18 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
     if (!t.enabled) problems.push({ object: t.name, problem: 'row-level security is not enabled', fix: `a revision with ALTER TABLE ${t.name} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY and a tenant policy`, severity: 'fail' });
     else if (!t.forced) problems.push({ object: t.name, problem: 'row-level security is not forced: its owner sees every tenant', fix: `a revision with ALTER TABLE ${t.name} FORCE ROW LEVEL SECURITY`, severity: 'fail' });
     if (t.enabled && t.policies === 0) problems.push({ object: t.name, problem: 'no policy: nobody but superusers sees a row', fix: `a revision with CREATE POLICY tenant_isolation ON ${t.name} (docs/schema.md)`, severity: 'warn' });
+  }
+  // Platform settings are not a tenant table, but a tenant's session must not read their secrets or
+  // change them (revision ea4d41f1e1b0): row-level security enabled (not forced: the owner is not bound)
+  // and policies.
+  const [settings] = await ctx.sql<{ enabled: boolean; policies: number }[]>`
+    SELECT c.relrowsecurity AS enabled, (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relname = ${PLATFORM_SETTINGS} AND c.relkind IN ('r', 'p')`;
+  if (settings && !settings.enabled) {
+    problems.push({ object: PLATFORM_SETTINGS, problem: 'row-level security is not enabled: a tenant\'s session reads the platform\'s secret settings and can change them', fix: 'cmmc-db upgrade head (revision ea4d41f1e1b0 enables it, with the policies of docs/schema.md)', severity: 'fail' });
+  } else if (settings && settings.policies === 0) {
+    problems.push({ object: PLATFORM_SETTINGS, problem: 'no policy: the application role sees no setting', fix: 'cmmc-db downgrade 00c448613939 and upgrade head again (revision ea4d41f1e1b0 creates them)', severity: 'warn' });
   }
   const views = await ctx.sql<{ name: string }[]>`
     SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -134,7 +151,7 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
   if (status === 'ok') {
     return {
       status,
-      figure: `${plural(tables.length, 'tenant table')} with row-level security forced and a policy; ` + (note || `${me.role} is bound by it`),
+      figure: `${plural(tables.length, 'tenant table')} with row-level security forced and a policy${settings ? `, ${PLATFORM_SETTINGS} read-only for tenants` : ''}; ` + (note || `${me.role} is bound by it`),
       remedy: '',
       rows: tables.map((t) => ({ object: t.name, problem: '', fix: '' })),
     };
