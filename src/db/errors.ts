@@ -288,7 +288,9 @@ export function sqlStateFix(code: unknown, run?: { operation: string }): string 
         ? 'it ran longer than the statement timeout; allow longer with --statement-timeout (0 = none), or make the revision faster'
         : 'it ran longer than the statement timeout (CMMC_STATEMENT_TIMEOUT, or --statement-timeout where the command has it)';
     case '42501':
-      return `the role this ${run ? 'run' : 'command'} connects as lacks a privilege it needs: ${run ? 'run migrations' : 'connect'} as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner), or ${run ? 'grant it' : 'have it granted'}`;
+      // The same SQLSTATE says "permission denied" and "must be owner of": when this already is the
+      // schema owner, the object belongs to someone else (an extension init created as the admin).
+      return `the role this ${run ? 'run' : 'command'} connects as lacks a privilege it needs: ${run ? 'run migrations' : 'connect'} as the schema owner (DB_OWNER_USER for DATABASE_URL and DB_*; with --url, a URL naming the owner); if it is the owner, as the role that owns the object named (a superuser for what init created as the admin), or ${run ? 'grant it' : 'have it granted'}`;
     default:
       return undefined;
   }
