@@ -56,7 +56,7 @@ export type {
 export { withTenant, tenantId, TENANT_SETTING, NO_TENANT } from './tenant/index.js';
 
 // The migration engine.
-export { loadScript, migrate, MigrationFailedError, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript } from './migrate/index.js';
+export { loadScript, migrate, MigrationFailedError, runUpgrade, runDowngrade, runStamp, getCurrentHeads, getStatus, offlineScript, offlineStamp } from './migrate/index.js';
 export type { Script, Revision, RunOptions, RunResult, StepResult, FailedStep, Status } from './migrate/index.js';
 
 // Backups around pg_dump / pg_restore.

@@ -25,7 +25,7 @@ export {
   type Operation,
 } from './engine.js';
 export { getCurrentHeads, getStatus, type Status, type ChangedFile } from './status.js';
-export { offlineScript, recordingKysely, RecordingDriver, parseRange } from './offline.js';
+export { offlineScript, offlineStamp, recordingKysely, RecordingDriver, parseRange } from './offline.js';
 export { writeRevision, newRevisionId, type NewRevisionOptions } from './new-revision.js';
 export { graphErrorToUser, catchRevisionErrors } from './errors.js';
 export { bootstrapStatements, lockKey, metaNames } from './version-store.js';
