@@ -16,6 +16,7 @@
  */
 import type postgres from 'postgres';
 import { ident } from '../sql/lexer.js';
+import { passwordVerifier } from './password-verifier.js';
 
 export interface PlatformRoles {
   owner: string;
@@ -103,15 +104,17 @@ export async function roleFacts(sql: Sql, name: string): Promise<RoleFacts> {
 }
 
 /**
- * Creates a role where missing. `attributes` are role options (LOGIN, NOLOGIN, BYPASSRLS, …);
- * `password` is quoted by the server (format %L) and never printed. Concurrent runs: a
- * duplicate-object error after our own check means another run created it, which is success.
+ * Creates a role where missing. `attributes` are role options (LOGIN, NOLOGIN, BYPASSRLS, …).
+ * `password` never reaches the server: its SCRAM-SHA-256 (or md5) verifier is computed here, as
+ * psql's \password does (src/tenant/password-verifier.ts), so a failing or logged statement shows
+ * only the verifier. Concurrent runs: a duplicate-object error after our own check means another run
+ * created it, which is success.
  */
 export async function ensureRole(sql: Sql, name: string, attributes: string, password?: string): Promise<'created' | 'present'> {
   if ((await roleFacts(sql, name)).exists) return 'present';
-  const [{ statement }] = password
-    ? await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text || ' PASSWORD %L', ${name}::text, ${password}::text) AS statement`
-    : await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text, ${name}::text) AS statement`;
+  const verifier = password ? await passwordVerifier(sql, name, password) : undefined;
+  // The verifier holds only [A-Za-z0-9+/=$:], so quoting it as a literal is plain.
+  const statement = `CREATE ROLE ${ident(name)} ${attributes}` + (verifier ? ` PASSWORD '${verifier}'` : '');
   try {
     await sql.unsafe(statement);
   } catch (err) {
