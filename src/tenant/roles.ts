@@ -10,6 +10,10 @@
  *   The one path across tenants: the seed loader runs each file under `SET LOCAL ROLE` to it, and
  *   pg_dump runs with `--role` to it (pg_dump refuses to dump a table whose policies would hide rows).
  *
+ * `escalationPaths` is the one rule of what "bound by the policies" means for a role (superuser,
+ * BYPASSRLS, CREATEROLE, REPLICATION, the server-access predefined roles, server-file and bypassing
+ * SECURITY DEFINER functions): `init` refuses on it and `doctor tenant.isolation` fails on it.
+ *
  * Everything here takes a postgres.js session of an admin (a superuser: only one can grant BYPASSRLS)
  * connected to the platform's database, and is idempotent: each statement is issued only when the
  * catalog says it is missing, and the report says what changed.
@@ -65,6 +69,8 @@ export interface ReachableRole {
   via: string;
   superuser: boolean;
   bypassrls: boolean;
+  createrole: boolean;
+  replication: boolean;
 }
 
 /**
@@ -82,9 +88,119 @@ export async function reachableRoles(sql: Sql, role: string, skipDirect: string[
       UNION
       SELECT m.roleid, r.via FROM pg_auth_members m JOIN reach r ON m.member = r.oid
     )
-    SELECT DISTINCT ON (t.rolname) t.rolname AS name, v.rolname AS via, t.rolsuper AS superuser, t.rolbypassrls AS bypassrls
+    SELECT DISTINCT ON (t.rolname) t.rolname AS name, v.rolname AS via, t.rolsuper AS superuser, t.rolbypassrls AS bypassrls,
+           t.rolcreaterole AS createrole, t.rolreplication AS replication
       FROM reach x JOIN pg_roles t ON t.oid = x.oid JOIN pg_roles v ON v.oid = x.via
      ORDER BY t.rolname, (x.oid = x.via) DESC, v.rolname`;
+}
+
+/**
+ * PostgreSQL's predefined roles that its documentation (Predefined Roles) says "can be used to gain
+ * superuser-level access": reading or writing any file the server can (its data files hold every
+ * tenant's rows) or running programs as its operating-system user (`COPY ... TO PROGRAM 'psql -U postgres'`).
+ */
+export const SERVER_ACCESS_ROLES: Record<string, string> = {
+  pg_execute_server_program: 'which runs programs on the server as its operating-system user (COPY ... TO PROGRAM): superuser-level access',
+  pg_read_server_files: 'which reads any file the server can (COPY ... FROM a file, the data files of every tenant): superuser-level access',
+  pg_write_server_files: 'which writes any file the server can (COPY ... TO a file, its configuration): superuser-level access',
+};
+
+/**
+ * Functions that PostgreSQL keeps to superusers unless EXECUTE is granted, because they read or write
+ * the server's files (pg_read_binary_file reads the tables' data files, lo_export writes as the
+ * server) or connect as anyone without a password (dblink_connect_u).
+ */
+const SERVER_FUNCTIONS = ['pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export', 'pg_file_write', 'pg_file_rename', 'pg_file_unlink', 'dblink_connect_u'];
+
+/** Which kind of path past the tenant policies an {@link EscalationPath} is. */
+export type EscalationKind = 'superuser' | 'bypassrls' | 'createrole' | 'replication' | 'server-access' | 'owner' | 'server-function' | 'definer-function';
+
+/** One way a role can read or write past the tenant policies, with the statement that closes it. */
+export interface EscalationPath {
+  kind: EscalationKind;
+  /** The role holding the power: the checked role itself, a role it can SET ROLE to, or a function's owner. */
+  holder: string;
+  /** What is wrong, one line, completing "the role ...": "can SET ROLE to x, a superuser", "has CREATEROLE: ...". */
+  problem: string;
+  /** The statement(s) an admin runs to close it (REVOKE ... / ALTER ROLE ...). */
+  fix: string;
+}
+
+export interface EscalationOptions {
+  /** Direct grants to leave out (init's own, which applyGrants revokes). */
+  skipDirect?: string[];
+  /** Roles whose reach is a path though they have no attribute: the tenant tables' owners, with what to say ("which owns 12 tenant tables"). */
+  owners?: Record<string, string>;
+  /** The documented sign-in lookup (docs/schema.md, "Sign-in"): `<schema>.sign_in_lookup(text)` is allowed. */
+  metaSchema?: string;
+  /** How names appear in `problem` (init quotes them, doctor does not). */
+  quote?: (name: string) => string;
+}
+
+/**
+ * Every path by which `role` can make itself able to read or write every tenant, in PostgreSQL 15:
+ * being, or reaching by SET ROLE, a superuser, a BYPASSRLS role, a CREATEROLE role (PostgreSQL 15 lets
+ * it grant itself any non-superuser role, the bypass role and pg_execute_server_program among them:
+ * "almost-superuser", says CREATE ROLE), a REPLICATION role (a base backup or logical decoding reads
+ * every row), or `options.owners`; membership in a predefined role of {@link SERVER_ACCESS_ROLES};
+ * EXECUTE on a server-file function ({@link SERVER_FUNCTIONS}); EXECUTE on a SECURITY DEFINER
+ * function owned by a superuser or BYPASSRLS role other than the documented sign-in lookup.
+ * Owning a tenant table itself is the caller's to check (it knows the tables). The function checks
+ * are of the connected database. Needs no privilege; an absent role has no path.
+ *
+ * @example
+ * for (const p of await escalationPaths(sql, 'cmmc_app')) console.log(`cmmc_app ${p.problem}; fix: ${p.fix}`);
+ */
+export async function escalationPaths(sql: Sql, role: string, options: EscalationOptions = {}): Promise<EscalationPath[]> {
+  const q = options.quote ?? ((n: string) => n);
+  const self = await roleFacts(sql, role);
+  if (!self.exists) return [];
+  const paths: EscalationPath[] = [];
+  const r = ident(role);
+  if (self.superuser) paths.push({ kind: 'superuser', holder: role, problem: 'is a superuser', fix: `ALTER ROLE ${r} NOSUPERUSER` });
+  if (self.bypassrls) paths.push({ kind: 'bypassrls', holder: role, problem: 'has BYPASSRLS: it sees every tenant', fix: `ALTER ROLE ${r} NOBYPASSRLS` });
+  if (self.createrole) paths.push({ kind: 'createrole', holder: role, problem: 'has CREATEROLE: it can grant itself any role but a superuser (the RLS bypass role, pg_execute_server_program)', fix: `ALTER ROLE ${r} NOCREATEROLE` });
+  if (self.replication) paths.push({ kind: 'replication', holder: role, problem: "has REPLICATION: a base backup or logical decoding reads every tenant's rows", fix: `ALTER ROLE ${r} NOREPLICATION` });
+  for (const t of await reachableRoles(sql, role, options.skipDirect ?? [])) {
+    const server = SERVER_ACCESS_ROLES[t.name];
+    const found: [EscalationKind, string][] = [];
+    if (t.superuser) found.push(['superuser', 'a superuser']);
+    else if (server) found.push(['server-access', server]);
+    else {
+      if (t.bypassrls) found.push(['bypassrls', 'which has BYPASSRLS']);
+      if (t.createrole) found.push(['createrole', 'which has CREATEROLE: it can grant itself any role but a superuser']);
+      if (t.replication) found.push(['replication', "which has REPLICATION: a base backup or logical decoding reads every tenant's rows"]);
+      const owner = options.owners?.[t.name];
+      if (owner && !found.length) found.push(['owner', owner]);
+    }
+    const verb = server ? 'is a member of' : 'can SET ROLE to';
+    const through = t.via !== t.name ? ` (through ${q(t.via)})` : '';
+    for (const [kind, power] of found) {
+      paths.push({ kind, holder: t.name, problem: `${verb} ${q(t.name)}${server ? through : ''}, ${power}`, fix: `REVOKE ${ident(t.via)} FROM ${r}` });
+    }
+  }
+  if (self.superuser) return paths;
+  const signIn = options.metaSchema ? `${ident(options.metaSchema)}.sign_in_lookup(text)` : '';
+  const functions = await sql<{ fn: string; owner: string; owner_superuser: boolean; definer: boolean; grantees: string[] }[]>`
+    SELECT p.oid::regprocedure::text AS fn, o.rolname AS owner, o.rolsuper AS owner_superuser, p.prosecdef AND p.proname <> ALL(${SERVER_FUNCTIONS}) AS definer,
+           ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END
+                   FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                  WHERE a.privilege_type = 'EXECUTE' AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'USAGE'))
+                  ORDER BY 1) AS grantees
+      FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+     WHERE (p.proname = ANY(${SERVER_FUNCTIONS}) OR (p.prosecdef AND (o.rolsuper OR o.rolbypassrls)))
+       AND p.oid IS DISTINCT FROM to_regprocedure(nullif(${signIn}::text, ''))
+       AND has_function_privilege(${role}::name, p.oid, 'EXECUTE')
+     ORDER BY 1`;
+  for (const f of functions) {
+    const fix = f.grantees.map((g) => `REVOKE EXECUTE ON FUNCTION ${f.fn} FROM ${g}`).join('; ') || `ALTER FUNCTION ${f.fn} OWNER TO ${ident(role)}`;
+    paths.push(
+      f.definer
+        ? { kind: 'definer-function', holder: f.owner, problem: `can run ${f.fn}, a SECURITY DEFINER function of ${q(f.owner)} (${f.owner_superuser ? 'a superuser' : 'BYPASSRLS'}): it runs past every tenant policy`, fix }
+        : { kind: 'server-function', holder: f.owner, problem: `can run ${f.fn}, which reads or writes the server's files (every tenant's data files among them): superuser-level access`, fix },
+    );
+  }
+  return paths;
 }
 
 export interface RoleFacts {
@@ -94,13 +210,15 @@ export interface RoleFacts {
   bypassrls: boolean;
   createdb: boolean;
   createrole: boolean;
+  replication: boolean;
 }
 
+/** A role's attributes from pg_roles (every field false when it does not exist). */
 export async function roleFacts(sql: Sql, name: string): Promise<RoleFacts> {
-  const [r] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolbypassrls: boolean; rolcreatedb: boolean; rolcreaterole: boolean }[]>`
-    SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = ${name}`;
-  if (!r) return { exists: false, login: false, superuser: false, bypassrls: false, createdb: false, createrole: false };
-  return { exists: true, login: r.rolcanlogin, superuser: r.rolsuper, bypassrls: r.rolbypassrls, createdb: r.rolcreatedb, createrole: r.rolcreaterole };
+  const [r] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolbypassrls: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolreplication: boolean }[]>`
+    SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication FROM pg_roles WHERE rolname = ${name}`;
+  if (!r) return { exists: false, login: false, superuser: false, bypassrls: false, createdb: false, createrole: false, replication: false };
+  return { exists: true, login: r.rolcanlogin, superuser: r.rolsuper, bypassrls: r.rolbypassrls, createdb: r.rolcreatedb, createrole: r.rolcreaterole, replication: r.rolreplication };
 }
 
 /**
