@@ -11,7 +11,8 @@
  * - EXECUTE on server-file functions (pg_read_binary_file) and on SECURITY DEFINER functions of a
  *   superuser or BYPASSRLS role other than the documented sign-in lookup.
  *
- * Also: the application role that is the admin itself (a superuser).
+ * Also: the application role that is the admin itself (a superuser), and USAGE on the engine's
+ * sequences (nextval on cmmc_db's bookkeeping), which nothing needs.
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +178,26 @@ describe('paths from the application role to every tenant', () => {
     } finally {
       await query(s.adminUrl, 'DROP FUNCTION cmmc_db.sign_in_lookup(text)');
     }
+  });
+
+  it('the engine\'s sequences are read-only to the application role: no nextval(), also on a database of an older init', async () => {
+    const seqs = ['cmmc_db.revision_log_id_seq', 'cmmc_db.seed_log_id_seq'];
+    const privileges = () =>
+      query<{ seq: string; usage: boolean; select: boolean; update: boolean }>(
+        s.adminUrl,
+        `SELECT s AS seq, has_sequence_privilege($1, s, 'USAGE') AS usage, has_sequence_privilege($1, s, 'SELECT') AS select,
+                has_sequence_privilege($1, s, 'UPDATE') AS update FROM unnest($2::text[]) s ORDER BY 1`,
+        [s.app, seqs],
+      );
+    expect(await privileges()).toEqual(seqs.map((seq) => ({ seq, usage: false, select: true, update: false })));
+    await expect(asApp(s.appUrl, [`SELECT nextval('cmmc_db.revision_log_id_seq')`])).rejects.toThrow('permission denied for sequence revision_log_id_seq');
+    // What an older init granted goes on the next run.
+    await query(s.adminUrl, `GRANT USAGE, UPDATE ON SEQUENCE ${seqs.join(', ')} TO "${s.app}"`);
+    const again = await runCliJson(['init'], { env: s.env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    const detail = again.data.steps.find((x: any) => x.step === 'privileges').detail;
+    for (const seq of seqs) expect(detail).toContain(`revoked USAGE, UPDATE on ${seq} from ${s.app}`);
+    expect(await privileges()).toEqual(seqs.map((seq) => ({ seq, usage: false, select: true, update: false })));
   });
 });
 

@@ -386,8 +386,12 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
   }
   // Tables and views that exist now. The platform's own (in public, except the version table) get
   // DML for the application role; the engine's bookkeeping and the version table are read-only to it.
-  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
-    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind
+  // A sequence's table (serial and identity columns): its privileges follow that table's.
+  const tables = await sql<{ schema: string; name: string; kind: string; table: string | null }[]>`
+    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+           (SELECT t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+             WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+               AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND t.relnamespace = c.relnamespace LIMIT 1) AS table
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = ANY(${platformSchemas}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
      ORDER BY 1, 2`;
@@ -396,8 +400,24 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     const qualified = lit(q);
     const platform = t.schema === 'public' && q !== version && t.kind !== 'S';
     if (t.kind === 'S') {
-      for (const role of [app, bypass]) {
-        steps.push({ needed: `NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(role)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${role}` });
+      // nextval() (USAGE) only where the application role inserts: the platform's own tables of public
+      // but the reference data. The engine's bookkeeping (cmmc_db.revision_log_id_seq, seed_log_id_seq)
+      // is read-only to it: SELECT, and USAGE or UPDATE that an older init granted are revoked, or it
+      // could burn ids and leave gaps in the revision log.
+      const tableQ = t.table === null ? null : `${ident(t.schema)}.${ident(t.table)}`;
+      const inserts = t.schema === 'public' && tableQ !== version && !(t.table !== null && READ_ONLY_REFERENCE.includes(t.table));
+      steps.push({ needed: `NOT has_sequence_privilege(${lit(bypass)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(bypass)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(bypass)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${bypass}` });
+      if (inserts) {
+        steps.push({ needed: `NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(app)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${app}` });
+      } else {
+        steps.push(
+          { needed: `NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'SELECT')`, statement: `GRANT SELECT ON SEQUENCE ${q} TO ${ident(app)}`, label: `SELECT on ${t.schema}.${t.name} to ${app}` },
+          {
+            needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${regrole(app)} AND a.privilege_type IN ('USAGE', 'UPDATE'))`,
+            statement: `REVOKE USAGE, UPDATE ON SEQUENCE ${q} FROM ${ident(app)}`,
+            label: `revoked USAGE, UPDATE on ${t.schema}.${t.name} from ${app}`,
+          },
+        );
       }
       continue;
     }
