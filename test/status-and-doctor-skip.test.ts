@@ -36,8 +36,15 @@ function ageBackups(hours: number): void {
 }
 
 describe('doctor on a stock server', () => {
-  it('a full run of a database at head exits 0, slow-queries skipped with how to enable it', async () => {
-    const r = await runCliJson(['doctor'], { url: db.url, env: env() });
+  it('a full run of a database at head exits 0 but for tenant isolation, slow-queries skipped with how to enable it', async () => {
+    // Upgraded as the superuser postgres with no application role (no init): only a superuser can read
+    // the tenant tables, so the platform would connect as one and nothing would be isolated.
+    const all = await runCliJson(['doctor'], { url: db.url, env: env() });
+    const tenant = all.data.checks.find((c: any) => c.id === 'tenant.isolation');
+    expect(tenant.status).toBe('fail');
+    expect(tenant.remedy).toContain('set DB_USER');
+    expect(all.exitCode).toBe(2);
+    const r = await runCliJson(['doctor', '--skip', 'tenant'], { url: db.url, env: env() });
     const notOk = r.data.checks.filter((c: any) => c.status !== 'ok').map((c: any) => `${c.id}:${c.status}`);
     expect(r.exitCode, notOk.join(' ')).toBe(0);
     const slow = r.data.checks.find((c: any) => c.id === 'slow-queries.top');

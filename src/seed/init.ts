@@ -7,7 +7,10 @@
  *   1. the roles, where missing: the application role (DB_USER / DB_PASSWORD), the schema owner
  *      (DB_OWNER_USER / DB_OWNER_PASSWORD, default `<DB_USER>_owner`), both LOGIN without superuser,
  *      CREATEDB, CREATEROLE or BYPASSRLS; and `<owner>_rls_bypass` (NOLOGIN BYPASSRLS), the one path
- *      across tenants, granted to the owner for the seed loader and pg_dump;
+ *      across tenants, granted to the owner for the seed loader and pg_dump. An existing application
+ *      role that can make itself able to read every tenant (escalationPaths, src/tenant/roles.ts) is
+ *      refused, here and again in the database after step 7; passwords go to the server only as
+ *      verifiers (src/tenant/password-verifier.ts). The admin as the application role is a warning;
  *   2. the database (DB_NAME, decoded from a URL as libpq does), owned by the admin, where missing;
  *   3. the extensions uuid-ossp and vector (vector is untrusted: only a superuser can create it);
  *   4. ownership: the engine's schema (cmmc_db) belongs to the owner, and every platform object the
@@ -40,7 +43,7 @@ import {
   ident,
   moveOwnership,
   platformOwners,
-  reachableRoles,
+  escalationPaths,
   revertToSingleRole,
   roleFacts,
   type ModelOptions,
@@ -54,6 +57,8 @@ export interface InitStep {
   name: string;
   status: InitStatus;
   detail: string;
+  /** Something the user must act on although init went on (one line: what is wrong, what to do). */
+  warning?: string;
 }
 
 export interface InitReport {
@@ -88,6 +93,34 @@ export interface InitOptions {
 }
 
 const EXTENSIONS = ['uuid-ossp', 'vector'] as const;
+
+/** The DB_USER named by the advice to use a role of its own (README's example). */
+const SUGGESTED_APP = 'cmmc_app';
+
+/**
+ * Refuses an application role that can make itself able to read every tenant (escalationPaths:
+ * superuser, BYPASSRLS, CREATEROLE or REPLICATION of its own or of a role it can SET ROLE to, the
+ * schema owner, the server-access predefined roles, EXECUTE on server-file or bypassing SECURITY
+ * DEFINER functions), naming the path and the statement that closes it. Its own BYPASSRLS and direct
+ * grants of the owner and bypass roles are left to applyGrants, which revokes them.
+ */
+async function refuseEscalation(sql: postgres.Sql, appUser: string, model: ModelOptions): Promise<void> {
+  const { owner, bypass } = model.roles;
+  const paths = (
+    await escalationPaths(sql, appUser, {
+      skipDirect: [owner, bypass],
+      owners: { [owner]: 'the schema owner', [bypass]: 'the RLS bypass role' },
+      metaSchema: model.metaSchema,
+      quote: (n) => `"${n}"`,
+    })
+  ).filter((p) => !(p.kind === 'bypassrls' && p.holder === appUser));
+  const [first] = paths;
+  if (!first) return;
+  const more = paths.length > 1 ? ` (and ${paths.length - 1} more path${paths.length === 2 ? '' : 's'}: ${paths.slice(1).map((p) => p.fix).join('; ')})` : '';
+  throw new CmmcError('init.app-superuser', `the application role "${appUser}" ${first.problem}: row-level security cannot bind it`, {
+    hint: `as the admin: ${first.fix}${more}`,
+  });
+}
 
 /** The admin URL: --admin-url, else POSTGRES_USER (default postgres) / POSTGRES_PASSWORD on the target's host and port. */
 export function adminUrlFor(config: CmmcConfig, options: Pick<InitOptions, 'adminUrl' | 'env'>): string {
@@ -212,22 +245,21 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     if (options.revertRoles) {
       // nothing to create
     } else if (sameRole) {
-      record({ step: 'role', name: appUser, status: 'skipped', detail: 'the application role is the admin role: no separate owner or application role (row-level security does not bind a superuser)' });
+      const facts = await roleFacts(admin, appUser);
+      record({
+        step: 'role',
+        name: appUser,
+        status: 'skipped',
+        detail: 'the application role is the admin role: no separate owner or application role',
+        warning: facts.superuser
+          ? `the application role "${appUser}" is the admin, a superuser: row-level security does not bind it, so no tenant is isolated; set DB_USER (and DB_PASSWORD) to a new role, e.g. DB_USER=${SUGGESTED_APP}, and run cmmc-db init again to create it`
+          : `the application role "${appUser}" is the admin role: set DB_USER (and DB_PASSWORD) to a new role, e.g. DB_USER=${SUGGESTED_APP}, and run cmmc-db init again to create it`,
+      });
     } else {
-      const app = await roleFacts(admin, appUser);
-      if (app.superuser) {
-        throw new CmmcError('init.app-superuser', `the application role "${appUser}" is a superuser: row-level security cannot bind it`, {
-          hint: `set ${appSetting('user')} to a role that is not a superuser, or run ALTER ROLE "${appUser}" NOSUPERUSER as the admin`,
-        });
-      }
-      // Roles it can SET ROLE to, apart from the platform's own two (applyGrants revokes those direct grants).
-      const reach = (await reachableRoles(admin, appUser, [owner, roles.bypass])).find((r) => r.superuser || r.bypassrls || r.name === owner || r.name === roles.bypass);
-      if (reach) {
-        const what = reach.superuser ? 'a superuser' : reach.bypassrls ? 'which has BYPASSRLS' : 'the schema owner';
-        throw new CmmcError('init.app-superuser', `the application role "${appUser}" can SET ROLE to "${reach.name}", ${what}: row-level security cannot bind it`, {
-          hint: `as the admin: REVOKE "${reach.via}" FROM "${appUser}"`,
-        });
-      }
+      // Every way the application role could make itself able to read every tenant (one rule:
+      // escalationPaths), apart from what applyGrants takes away: its own BYPASSRLS and direct
+      // grants of the platform's own two roles.
+      await refuseEscalation(admin, appUser, model);
       await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', appPasswordSetting, adminUser);
       const ownerIsAdmin = owner === adminUser;
       if (ownerIsAdmin) {
@@ -265,6 +297,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       if (!sameRole) {
         await ownershipStep(adminDb, config, model, record);
         grants.push(...(await applyGrants(adminDb, model)));
+        // Grants of functions are per database: checked again where they live.
+        await refuseEscalation(adminDb, appUser, model);
       }
 
       // 5, 6: the schema and the seeds, as the owner (the admin's session with SET ROLE to it, so

@@ -10,12 +10,17 @@
  *   The one path across tenants: the seed loader runs each file under `SET LOCAL ROLE` to it, and
  *   pg_dump runs with `--role` to it (pg_dump refuses to dump a table whose policies would hide rows).
  *
+ * `escalationPaths` is the one rule of what "bound by the policies" means for a role (superuser,
+ * BYPASSRLS, CREATEROLE, REPLICATION, the server-access predefined roles, server-file and bypassing
+ * SECURITY DEFINER functions): `init` refuses on it and `doctor tenant.isolation` fails on it.
+ *
  * Everything here takes a postgres.js session of an admin (a superuser: only one can grant BYPASSRLS)
  * connected to the platform's database, and is idempotent: each statement is issued only when the
  * catalog says it is missing, and the report says what changed.
  */
 import type postgres from 'postgres';
 import { ident } from '../sql/lexer.js';
+import { passwordVerifier } from './password-verifier.js';
 
 export interface PlatformRoles {
   owner: string;
@@ -64,6 +69,8 @@ export interface ReachableRole {
   via: string;
   superuser: boolean;
   bypassrls: boolean;
+  createrole: boolean;
+  replication: boolean;
 }
 
 /**
@@ -81,9 +88,119 @@ export async function reachableRoles(sql: Sql, role: string, skipDirect: string[
       UNION
       SELECT m.roleid, r.via FROM pg_auth_members m JOIN reach r ON m.member = r.oid
     )
-    SELECT DISTINCT ON (t.rolname) t.rolname AS name, v.rolname AS via, t.rolsuper AS superuser, t.rolbypassrls AS bypassrls
+    SELECT DISTINCT ON (t.rolname) t.rolname AS name, v.rolname AS via, t.rolsuper AS superuser, t.rolbypassrls AS bypassrls,
+           t.rolcreaterole AS createrole, t.rolreplication AS replication
       FROM reach x JOIN pg_roles t ON t.oid = x.oid JOIN pg_roles v ON v.oid = x.via
      ORDER BY t.rolname, (x.oid = x.via) DESC, v.rolname`;
+}
+
+/**
+ * PostgreSQL's predefined roles that its documentation (Predefined Roles) says "can be used to gain
+ * superuser-level access": reading or writing any file the server can (its data files hold every
+ * tenant's rows) or running programs as its operating-system user (`COPY ... TO PROGRAM 'psql -U postgres'`).
+ */
+export const SERVER_ACCESS_ROLES: Record<string, string> = {
+  pg_execute_server_program: 'which runs programs on the server as its operating-system user (COPY ... TO PROGRAM): superuser-level access',
+  pg_read_server_files: 'which reads any file the server can (COPY ... FROM a file, the data files of every tenant): superuser-level access',
+  pg_write_server_files: 'which writes any file the server can (COPY ... TO a file, its configuration): superuser-level access',
+};
+
+/**
+ * Functions that PostgreSQL keeps to superusers unless EXECUTE is granted, because they read or write
+ * the server's files (pg_read_binary_file reads the tables' data files, lo_export writes as the
+ * server) or connect as anyone without a password (dblink_connect_u).
+ */
+const SERVER_FUNCTIONS = ['pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export', 'pg_file_write', 'pg_file_rename', 'pg_file_unlink', 'dblink_connect_u'];
+
+/** Which kind of path past the tenant policies an {@link EscalationPath} is. */
+export type EscalationKind = 'superuser' | 'bypassrls' | 'createrole' | 'replication' | 'server-access' | 'owner' | 'server-function' | 'definer-function';
+
+/** One way a role can read or write past the tenant policies, with the statement that closes it. */
+export interface EscalationPath {
+  kind: EscalationKind;
+  /** The role holding the power: the checked role itself, a role it can SET ROLE to, or a function's owner. */
+  holder: string;
+  /** What is wrong, one line, completing "the role ...": "can SET ROLE to x, a superuser", "has CREATEROLE: ...". */
+  problem: string;
+  /** The statement(s) an admin runs to close it (REVOKE ... / ALTER ROLE ...). */
+  fix: string;
+}
+
+export interface EscalationOptions {
+  /** Direct grants to leave out (init's own, which applyGrants revokes). */
+  skipDirect?: string[];
+  /** Roles whose reach is a path though they have no attribute: the tenant tables' owners, with what to say ("which owns 12 tenant tables"). */
+  owners?: Record<string, string>;
+  /** The documented sign-in lookup (docs/schema.md, "Sign-in"): `<schema>.sign_in_lookup(text)` is allowed. */
+  metaSchema?: string;
+  /** How names appear in `problem` (init quotes them, doctor does not). */
+  quote?: (name: string) => string;
+}
+
+/**
+ * Every path by which `role` can make itself able to read or write every tenant, in PostgreSQL 15:
+ * being, or reaching by SET ROLE, a superuser, a BYPASSRLS role, a CREATEROLE role (PostgreSQL 15 lets
+ * it grant itself any non-superuser role, the bypass role and pg_execute_server_program among them:
+ * "almost-superuser", says CREATE ROLE), a REPLICATION role (a base backup or logical decoding reads
+ * every row), or `options.owners`; membership in a predefined role of {@link SERVER_ACCESS_ROLES};
+ * EXECUTE on a server-file function ({@link SERVER_FUNCTIONS}); EXECUTE on a SECURITY DEFINER
+ * function owned by a superuser or BYPASSRLS role other than the documented sign-in lookup.
+ * Owning a tenant table itself is the caller's to check (it knows the tables). The function checks
+ * are of the connected database. Needs no privilege; an absent role has no path.
+ *
+ * @example
+ * for (const p of await escalationPaths(sql, 'cmmc_app')) console.log(`cmmc_app ${p.problem}; fix: ${p.fix}`);
+ */
+export async function escalationPaths(sql: Sql, role: string, options: EscalationOptions = {}): Promise<EscalationPath[]> {
+  const q = options.quote ?? ((n: string) => n);
+  const self = await roleFacts(sql, role);
+  if (!self.exists) return [];
+  const paths: EscalationPath[] = [];
+  const r = ident(role);
+  if (self.superuser) paths.push({ kind: 'superuser', holder: role, problem: 'is a superuser', fix: `ALTER ROLE ${r} NOSUPERUSER` });
+  if (self.bypassrls) paths.push({ kind: 'bypassrls', holder: role, problem: 'has BYPASSRLS: it sees every tenant', fix: `ALTER ROLE ${r} NOBYPASSRLS` });
+  if (self.createrole) paths.push({ kind: 'createrole', holder: role, problem: 'has CREATEROLE: it can grant itself any role but a superuser (the RLS bypass role, pg_execute_server_program)', fix: `ALTER ROLE ${r} NOCREATEROLE` });
+  if (self.replication) paths.push({ kind: 'replication', holder: role, problem: "has REPLICATION: a base backup or logical decoding reads every tenant's rows", fix: `ALTER ROLE ${r} NOREPLICATION` });
+  for (const t of await reachableRoles(sql, role, options.skipDirect ?? [])) {
+    const server = SERVER_ACCESS_ROLES[t.name];
+    const found: [EscalationKind, string][] = [];
+    if (t.superuser) found.push(['superuser', 'a superuser']);
+    else if (server) found.push(['server-access', server]);
+    else {
+      if (t.bypassrls) found.push(['bypassrls', 'which has BYPASSRLS']);
+      if (t.createrole) found.push(['createrole', 'which has CREATEROLE: it can grant itself any role but a superuser']);
+      if (t.replication) found.push(['replication', "which has REPLICATION: a base backup or logical decoding reads every tenant's rows"]);
+      const owner = options.owners?.[t.name];
+      if (owner && !found.length) found.push(['owner', owner]);
+    }
+    const verb = server ? 'is a member of' : 'can SET ROLE to';
+    const through = t.via !== t.name ? ` (through ${q(t.via)})` : '';
+    for (const [kind, power] of found) {
+      paths.push({ kind, holder: t.name, problem: `${verb} ${q(t.name)}${server ? through : ''}, ${power}`, fix: `REVOKE ${ident(t.via)} FROM ${r}` });
+    }
+  }
+  if (self.superuser) return paths;
+  const signIn = options.metaSchema ? `${ident(options.metaSchema)}.sign_in_lookup(text)` : '';
+  const functions = await sql<{ fn: string; owner: string; owner_superuser: boolean; definer: boolean; grantees: string[] }[]>`
+    SELECT p.oid::regprocedure::text AS fn, o.rolname AS owner, o.rolsuper AS owner_superuser, p.prosecdef AND p.proname <> ALL(${SERVER_FUNCTIONS}) AS definer,
+           ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END
+                   FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                  WHERE a.privilege_type = 'EXECUTE' AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'USAGE'))
+                  ORDER BY 1) AS grantees
+      FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+     WHERE (p.proname = ANY(${SERVER_FUNCTIONS}) OR (p.prosecdef AND (o.rolsuper OR o.rolbypassrls)))
+       AND p.oid IS DISTINCT FROM to_regprocedure(nullif(${signIn}::text, ''))
+       AND has_function_privilege(${role}::name, p.oid, 'EXECUTE')
+     ORDER BY 1`;
+  for (const f of functions) {
+    const fix = f.grantees.map((g) => `REVOKE EXECUTE ON FUNCTION ${f.fn} FROM ${g}`).join('; ') || `ALTER FUNCTION ${f.fn} OWNER TO ${ident(role)}`;
+    paths.push(
+      f.definer
+        ? { kind: 'definer-function', holder: f.owner, problem: `can run ${f.fn}, a SECURITY DEFINER function of ${q(f.owner)} (${f.owner_superuser ? 'a superuser' : 'BYPASSRLS'}): it runs past every tenant policy`, fix }
+        : { kind: 'server-function', holder: f.owner, problem: `can run ${f.fn}, which reads or writes the server's files (every tenant's data files among them): superuser-level access`, fix },
+    );
+  }
+  return paths;
 }
 
 export interface RoleFacts {
@@ -93,25 +210,29 @@ export interface RoleFacts {
   bypassrls: boolean;
   createdb: boolean;
   createrole: boolean;
+  replication: boolean;
 }
 
+/** A role's attributes from pg_roles (every field false when it does not exist). */
 export async function roleFacts(sql: Sql, name: string): Promise<RoleFacts> {
-  const [r] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolbypassrls: boolean; rolcreatedb: boolean; rolcreaterole: boolean }[]>`
-    SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = ${name}`;
-  if (!r) return { exists: false, login: false, superuser: false, bypassrls: false, createdb: false, createrole: false };
-  return { exists: true, login: r.rolcanlogin, superuser: r.rolsuper, bypassrls: r.rolbypassrls, createdb: r.rolcreatedb, createrole: r.rolcreaterole };
+  const [r] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolbypassrls: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolreplication: boolean }[]>`
+    SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication FROM pg_roles WHERE rolname = ${name}`;
+  if (!r) return { exists: false, login: false, superuser: false, bypassrls: false, createdb: false, createrole: false, replication: false };
+  return { exists: true, login: r.rolcanlogin, superuser: r.rolsuper, bypassrls: r.rolbypassrls, createdb: r.rolcreatedb, createrole: r.rolcreaterole, replication: r.rolreplication };
 }
 
 /**
- * Creates a role where missing. `attributes` are role options (LOGIN, NOLOGIN, BYPASSRLS, …);
- * `password` is quoted by the server (format %L) and never printed. Concurrent runs: a
- * duplicate-object error after our own check means another run created it, which is success.
+ * Creates a role where missing. `attributes` are role options (LOGIN, NOLOGIN, BYPASSRLS, …).
+ * `password` never reaches the server: its SCRAM-SHA-256 (or md5) verifier is computed here, as
+ * psql's \password does (src/tenant/password-verifier.ts), so a failing or logged statement shows
+ * only the verifier. Concurrent runs: a duplicate-object error after our own check means another run
+ * created it, which is success.
  */
 export async function ensureRole(sql: Sql, name: string, attributes: string, password?: string): Promise<'created' | 'present'> {
   if ((await roleFacts(sql, name)).exists) return 'present';
-  const [{ statement }] = password
-    ? await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text || ' PASSWORD %L', ${name}::text, ${password}::text) AS statement`
-    : await sql<{ statement: string }[]>`SELECT format('CREATE ROLE %I ' || ${attributes}::text, ${name}::text) AS statement`;
+  const verifier = password ? await passwordVerifier(sql, name, password) : undefined;
+  // The verifier holds only [A-Za-z0-9+/=$:], so quoting it as a literal is plain.
+  const statement = `CREATE ROLE ${ident(name)} ${attributes}` + (verifier ? ` PASSWORD '${verifier}'` : '');
   try {
     await sql.unsafe(statement);
   } catch (err) {
@@ -265,8 +386,12 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
   }
   // Tables and views that exist now. The platform's own (in public, except the version table) get
   // DML for the application role; the engine's bookkeeping and the version table are read-only to it.
-  const tables = await sql<{ schema: string; name: string; kind: string }[]>`
-    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind
+  // A sequence's table (serial and identity columns): its privileges follow that table's.
+  const tables = await sql<{ schema: string; name: string; kind: string; table: string | null }[]>`
+    SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+           (SELECT t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+             WHERE c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+               AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND t.relnamespace = c.relnamespace LIMIT 1) AS table
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = ANY(${platformSchemas}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
      ORDER BY 1, 2`;
@@ -275,8 +400,24 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     const qualified = lit(q);
     const platform = t.schema === 'public' && q !== version && t.kind !== 'S';
     if (t.kind === 'S') {
-      for (const role of [app, bypass]) {
-        steps.push({ needed: `NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(role)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(role)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${role}` });
+      // nextval() (USAGE) only where the application role inserts: the platform's own tables of public
+      // but the reference data. The engine's bookkeeping (cmmc_db.revision_log_id_seq, seed_log_id_seq)
+      // is read-only to it: SELECT, and USAGE or UPDATE that an older init granted are revoked, or it
+      // could burn ids and leave gaps in the revision log.
+      const tableQ = t.table === null ? null : `${ident(t.schema)}.${ident(t.table)}`;
+      const inserts = t.schema === 'public' && tableQ !== version && !(t.table !== null && READ_ONLY_REFERENCE.includes(t.table));
+      steps.push({ needed: `NOT has_sequence_privilege(${lit(bypass)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(bypass)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(bypass)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${bypass}` });
+      if (inserts) {
+        steps.push({ needed: `NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'USAGE') OR NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'SELECT')`, statement: `GRANT USAGE, SELECT ON SEQUENCE ${q} TO ${ident(app)}`, label: `USAGE, SELECT on ${t.schema}.${t.name} to ${app}` });
+      } else {
+        steps.push(
+          { needed: `NOT has_sequence_privilege(${lit(app)}, ${qualified}, 'SELECT')`, statement: `GRANT SELECT ON SEQUENCE ${q} TO ${ident(app)}`, label: `SELECT on ${t.schema}.${t.name} to ${app}` },
+          {
+            needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${regrole(app)} AND a.privilege_type IN ('USAGE', 'UPDATE'))`,
+            statement: `REVOKE USAGE, UPDATE ON SEQUENCE ${q} FROM ${ident(app)}`,
+            label: `revoked USAGE, UPDATE on ${t.schema}.${t.name} from ${app}`,
+          },
+        );
       }
       continue;
     }

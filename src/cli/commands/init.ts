@@ -57,6 +57,8 @@ Example:
             ? `initialized: ${report.controls} controls; check with "cmmc-db current" and "cmmc-db seed --status"`
             : `nothing to do: already initialized (${report.controls} controls)`,
         );
+        // Last, where it is seen: what init could not fix and the user must.
+        for (const s of report.steps) if (s.warning) ctx.out.warn(s.warning);
         return 0;
       }),
     );

@@ -2,15 +2,21 @@
  * Tenant isolation: every tenant table (a table of `public` with an `organization_id` column, and
  * `organizations` itself) has row-level security enabled and forced and at least one policy; the views
  * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
- * policies: not a superuser, no BYPASSRLS, owner of no tenant table, no role it can SET ROLE to that is
- * any of these (a membership granted by hand, directly or through other roles), no CREATE on the
- * database or the platform's schemas, no writes to the reference data (READ_ONLY_REFERENCE). system_config,
- * platform-wide and not a tenant table, has row-level security enabled (read-only, secrets hidden, for a
- * session with a tenant set). The model is docs/schema.md, "Roles" and "Row-level security".
+ * policies: owner of no tenant table, and no path of escalationPaths (src/tenant/roles.ts): not a
+ * superuser, no BYPASSRLS, CREATEROLE or REPLICATION, of its own or of a role it can SET ROLE to (a
+ * membership granted by hand, directly or through other roles), no reach of a tenant table's owner,
+ * no membership in pg_execute_server_program / pg_read_server_files / pg_write_server_files, no
+ * EXECUTE on server-file functions or on SECURITY DEFINER functions of a bypassing role (the
+ * documented sign-in lookup apart); no CREATE on the database or the platform's schemas, no writes to
+ * the reference data (READ_ONLY_REFERENCE). Connected as a superuser, it fails when no other role may
+ * read the tenant tables (the platform connects as the superuser), and otherwise checks the tables only.
+ * system_config, platform-wide and not a tenant table, has row-level security enabled (read-only,
+ * secrets hidden, for a session with a tenant set). The model is docs/schema.md, "Roles" and
+ * "Row-level security".
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
-import { READ_ONLY_REFERENCE, reachableRoles } from '../../tenant/roles.js';
+import { READ_ONLY_REFERENCE, escalationPaths } from '../../tenant/roles.js';
 
 interface Problem extends Record<string, unknown> {
   object: string;
@@ -104,17 +110,35 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
   if (ctx.embedded) {
     note = 'the embedded database has one superuser session: the role checks apply to a server';
   } else if (me.superuser) {
-    // A DBA's run: the tables are checked; the role checks are about the platform's role, not this one.
-    note = `connected as the superuser ${me.role}, whom row-level security does not bind: run doctor as DB_USER to check the platform's role`;
+    // A DBA's run checks the tables; the role checks are about the platform's role. But when no role
+    // but a superuser or the tables' owner may read the tenant tables, the platform itself connects as
+    // one (init with DB_USER = the admin): nothing is isolated.
+    const [{ others }] = await ctx.sql<{ others: boolean }[]>`
+      SELECT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+         WHERE n.nspname = 'public' AND c.relname = ANY(${tables.map((t) => t.name)}) AND a.privilege_type = 'SELECT'
+           AND a.grantee <> c.relowner
+           AND (a.grantee = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles g WHERE g.oid = a.grantee AND (g.rolsuper OR g.rolbypassrls)))) AS others`;
+    if (tables.length && !others) {
+      problems.push({
+        object: me.role,
+        problem: `is a superuser, whom row-level security does not bind, and no other role may read the tenant tables: the platform connects as ${me.role}, so no tenant is isolated`,
+        fix: `set DB_USER (and DB_PASSWORD) to a new role, e.g. DB_USER=cmmc_app, run cmmc-db init as the admin to create it, and connect the platform as it`,
+        severity: 'fail',
+      });
+    } else {
+      note = `connected as the superuser ${me.role}, whom row-level security does not bind: run doctor as DB_USER to check the platform's role`;
+    }
   } else {
-    if (me.bypassrls) problems.push({ object: me.role, problem: 'the role has BYPASSRLS: it sees every tenant', fix: `ALTER ROLE "${me.role}" NOBYPASSRLS (as an admin)`, severity: 'fail' });
     const owned = tables.filter((t) => t.owner === me.role).map((t) => t.name);
     if (owned.length) problems.push({ object: me.role, problem: `owns ${plural(owned.length, 'tenant table')} (${names(owned)}): it can disable or drop their policies`, fix: 'connect the platform as the application role (DB_USER), never the owner; on a database of the old single-role init, cmmc-db init moves ownership to DB_OWNER_USER', severity: 'fail' });
-    // Roles it can SET ROLE to carry their powers: a superuser, BYPASSRLS, or the tenant tables' ownership.
-    for (const r of await reachableRoles(ctx.sql, me.role)) {
-      const ownedBy = tables.filter((t) => t.owner === r.name).length;
-      const what = r.superuser ? 'a superuser' : r.bypassrls ? 'which has BYPASSRLS' : ownedBy ? `which owns ${plural(ownedBy, 'tenant table')}` : '';
-      if (what) problems.push({ object: me.role, problem: `can SET ROLE to ${r.name}, ${what}`, fix: `REVOKE "${r.via}" FROM "${me.role}" (as an admin; cmmc-db init does it for the owner and bypass roles)`, severity: 'fail' });
+    // Every way it can make itself able to read every tenant (one rule, src/tenant/roles.ts): its own
+    // attributes, the roles it can SET ROLE to (the tenant tables' owners among them), functions.
+    const owners: Record<string, string> = {};
+    for (const t of tables) if (t.owner !== me.role) owners[t.owner] = `which owns ${plural(tables.filter((x) => x.owner === t.owner).length, 'tenant table')}`;
+    for (const p of await escalationPaths(ctx.sql, me.role, { owners, metaSchema: ctx.config.metaSchema })) {
+      const byInit = p.fix.startsWith('REVOKE "') && !p.fix.includes(' ON ') ? '; cmmc-db init does it for the owner and bypass roles' : '';
+      problems.push({ object: me.role, problem: p.problem, fix: `${p.fix} (as an admin${byInit})`, severity: 'fail' });
     }
     // A fresh session must start with no tenant: a default (ALTER ROLE/DATABASE ... SET, PGOPTIONS) turns
     // "the application forgot to set one" into that tenant's rows instead of none.
