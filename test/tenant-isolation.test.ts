@@ -329,9 +329,14 @@ describe('the tenant tables of the schema', () => {
     const db = uniqueName('ti_catalog');
     await adminQuery(`CREATE DATABASE "${db}"`);
     const url = `postgres://postgres@127.0.0.1:5432/${db}`;
+    // An application role that may read the tenant tables: the doctor, run here as a superuser (a
+    // DBA's run), then checks the tables; with none it fails, the platform connecting as the superuser.
+    const reader = uniqueName('ti_reader');
     try {
       const up = await runCli(['upgrade', 'head'], { url });
       expect(up.exitCode, up.stderr).toBe(0);
+      await adminQuery(`CREATE ROLE "${reader}" NOLOGIN`);
+      await query(url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${reader}"`);
       const rows = await query<{ name: string; guarded: boolean }>(url, CATALOG);
       expect(rows.map((r) => r.name)).toEqual([...TENANT_TABLES].sort());
       expect(rows.filter((r) => !r.guarded)).toEqual([]);
@@ -370,6 +375,7 @@ describe('the tenant tables of the schema', () => {
       expect(open.data.checks[0].remedy).toContain('cmmc-db upgrade head');
     } finally {
       await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+      await adminQuery(`DROP ROLE IF EXISTS "${reader}"`);
     }
   });
 
