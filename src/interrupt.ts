@@ -26,6 +26,8 @@ export interface InterruptCleanup {
 }
 
 const cleanups = new Set<InterruptCleanup>();
+/** The cleanups runInterruptCleanups started, with how each ended so far (undefined: still running). */
+let started: { entry: InterruptCleanup; outcome?: 'done' | 'failed' }[] = [];
 /** Cleanups started by runInterruptCleanups and not finished yet: their atExit is due at the exit. */
 const unfinished = new Set<InterruptCleanup>();
 let controller = new AbortController();
@@ -76,14 +78,17 @@ export async function runInterruptCleanups(budgetMs: number): Promise<{ states: 
   const entries = [...cleanups].reverse();
   cleanups.clear();
   for (const entry of entries) if (entry.atExit) unfinished.add(entry);
-  const runs = entries.map((entry) =>
+  const tracked = entries.map((entry) => ({ entry }) as (typeof started)[number]);
+  started.push(...tracked);
+  const runs = tracked.map((track) =>
     Promise.resolve()
-      .then(() => entry.run())
+      .then(() => track.entry.run())
       .then(
         () => 'done' as const,
         () => 'failed' as const,
       )
-      .finally(() => unfinished.delete(entry)),
+      .then((outcome) => (track.outcome = outcome))
+      .finally(() => unfinished.delete(track.entry)),
   );
   const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), budgetMs).unref());
   const outcomes = await Promise.all(runs.map((run) => Promise.race([run, deadline])));
@@ -93,6 +98,20 @@ export async function runInterruptCleanups(budgetMs: number): Promise<{ states: 
     if (state) states.push(outcome === 'done' ? state : outcome === 'late' ? `${state} (finishing)` : `${state}: FAILED`);
   });
   return { states, pending: Promise.all(runs).then(() => {}) };
+}
+
+/**
+ * The state clauses of the cleanups started so far, as they are at this moment: one still running is
+ * marked "(not waited for)". For the line of a run that must exit before its cleanups have ended (a
+ * second signal): their `atExit` then runs (`runAtExit`).
+ */
+export function interruptStatesNow(): string[] {
+  const states: string[] = [];
+  for (const { entry, outcome } of started) {
+    if (!entry.state) continue;
+    states.push(outcome === 'done' ? entry.state : outcome === 'failed' ? `${entry.state}: FAILED` : `${entry.state} (not waited for)`);
+  }
+  return states;
 }
 
 /**
@@ -114,5 +133,6 @@ export function runAtExit(): void {
 export function resetInterrupt(): void {
   cleanups.clear();
   unfinished.clear();
+  started = [];
   controller = new AbortController();
 }

@@ -1,10 +1,11 @@
 /** Making a backup: dump under a temporary name, checksum, rename, write the manifest. */
-import { renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
 import { interruptedError, interruptSignal, onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
 import { removeMadeDirs } from '../fs-private.js';
+import { fileSystemLine } from '../fs-errors.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts, withDumpSnapshot, type DatabaseFacts } from './dump.js';
 import { findPgTools, warmPgTools } from '../db/pg-tools.js';
@@ -16,8 +17,9 @@ import {
   extensionFor,
   MANIFEST_SUFFIX,
   MANIFEST_VERSION,
-  newBackupName,
   partialPath,
+  placeNew,
+  reserveBackupName,
   sweepPartials,
   resolveBackupDir,
   tighten,
@@ -46,6 +48,8 @@ export interface CreateOptions {
   fromStandby?: boolean;
   /** Called about four times a second with the bytes written so far. */
   onProgress?: (bytes: number, elapsedMs: number) => void;
+  /** Called with a line worth telling the user that changes nothing (an existing backup folder readable by others). */
+  onNote?: (line: string) => void;
 }
 
 const FORMATS: BackupFormat[] = ['custom', 'directory', 'tar', 'plain'];
@@ -90,7 +94,9 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
   const dir = resolveBackupDir(options.dir);
   // A backup that fails or is interrupted leaves no folder it made for itself (removeMadeDirs: only empty ones).
-  const madeDirs = ensureBackupDir(dir);
+  // A folder that exists keeps its mode (it may be shared, or the project's own): said, not changed.
+  const { made: madeDirs, note } = ensureBackupDir(dir);
+  if (note) options.onNote?.(note);
   // Interrupted in any phase (opening the database, dumping, checksumming, writing the manifest):
   // the cleanup waits until the work has stopped (pg_dump is stopped through interruptSignal(); the
   // work stops at its next step), then removes every file it wrote, so that nothing is kept. Not
@@ -116,6 +122,9 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
     stopIfInterrupted(INTERRUPTED);
     return record;
   } catch (err) {
+    // A failed backup keeps nothing either: what it wrote (partial files, a manifest's temporary
+    // file, its name's reservation) goes, and only what it wrote.
+    if (!wasInterrupted()) removeWritten();
     removeMadeDirs(madeDirs);
     if (wasInterrupted()) throw interruptedError(INTERRUPTED);
     throw err;
@@ -141,7 +150,11 @@ async function createIn(
     stopIfInterrupted(INTERRUPTED);
     const tools = embedded ? embeddedTools() : await findPgTools(facts.serverVersionNum);
     const started = new Date();
-    const name = newBackupName(dir, facts.database, started);
+    // The name is reserved (O_EXCL) before anything is written under it: runs started at the same
+    // moment each get their own, and none of their files is ever put over another's.
+    const reservation = reserveBackupName(dir, facts.database, started);
+    written.push(reservation.path);
+    const name = reservation.name;
     const file = name + extensionFor(format, compressed, Boolean(secret));
     const partial = partialPath(dir, file);
     written.push(partial);
@@ -161,9 +174,9 @@ async function createIn(
     } finally {
       if (timer) clearInterval(timer);
     }
-    return { facts, tools, started, name, file, partial, t0 };
+    return { facts, tools, started, name, file, partial, t0, reservation };
   };
-  const { facts, tools, started, name, file, partial, t0 } = embedded ? await dumpWith(await databaseFacts(config), undefined) : await withDumpSnapshot(config, dumpWith);
+  const { facts, tools, started, name, file, partial, t0, reservation } = embedded ? await dumpWith(await databaseFacts(config), undefined) : await withDumpSnapshot(config, dumpWith);
   const finalPath = path.join(dir, file);
   const durationMs = Math.round(performance.now() - t0);
   stopIfInterrupted(INTERRUPTED);
@@ -171,35 +184,48 @@ async function createIn(
   const { sha256, sizeBytes } = await checksum(partial);
   options.onProgress?.(sizeBytes, durationMs);
   stopIfInterrupted(INTERRUPTED);
-  written.push(finalPath, path.join(dir, name + MANIFEST_SUFFIX));
-  renameSync(partial, finalPath);
-
+  // Never over anything (placeNew): what is there is another's, and stays as it was.
+  placeNew(partial, finalPath);
+  written.push(finalPath);
+  let record: BackupRecord;
   try {
-    return writeManifest(dir, {
-      manifestVersion: MANIFEST_VERSION,
-      name,
-      file,
-      createdAt: started.toISOString(),
-      database: facts.database,
-      identity: identityFromFacts(config, facts),
-      server: { host: source?.host ?? facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
-      ...(source ? { source } : {}),
-      revision: facts.revision,
-      tables: facts.tables,
-      format,
-      contents,
-      ...(options.compress !== undefined ? { compress: options.compress } : {}),
-      ...(options.jobs ? { jobs: options.jobs } : {}),
-      sizeBytes,
-      sha256,
-      durationMs,
-      pgDump: { version: tools.version, path: tools.pgDump },
-      encrypted: Boolean(secret),
-      ...(secret ? { encryption: { cipher: 'aes-256-gcm' as const, kdf: 'scrypt' as const, version: 1 } } : {}),
-      verified: { status: 'unverified' },
-    });
+    record = writeManifest(
+      dir,
+      {
+        manifestVersion: MANIFEST_VERSION,
+        name,
+        file,
+        createdAt: started.toISOString(),
+        database: facts.database,
+        identity: identityFromFacts(config, facts),
+        server: { host: source?.host ?? facts.host, version: facts.serverVersion, versionNum: facts.serverVersionNum },
+        ...(source ? { source } : {}),
+        revision: facts.revision,
+        tables: facts.tables,
+        format,
+        contents,
+        ...(options.compress !== undefined ? { compress: options.compress } : {}),
+        ...(options.jobs ? { jobs: options.jobs } : {}),
+        sizeBytes,
+        sha256,
+        durationMs,
+        pgDump: { version: tools.version, path: tools.pgDump },
+        encrypted: Boolean(secret),
+        ...(secret ? { encryption: { cipher: 'aes-256-gcm' as const, kdf: 'scrypt' as const, version: 1 } } : {}),
+        verified: { status: 'unverified' },
+      },
+      { replace: false },
+    );
   } catch (err) {
-    rmSync(finalPath, { recursive: true, force: true });
-    throw new CmmcError('backup.manifest', `could not write the manifest of ${name}: ${(err as Error).message}`, { hint: 'check the backup folder is writable' });
+    if (err instanceof CmmcError) throw err;
+    const fs = fileSystemLine(err);
+    throw new CmmcError('backup.manifest', `could not write the manifest of ${name}: ${fs?.message ?? (err as Error).message}; nothing was kept`, {
+      hint: fs?.hint ?? 'check the backup folder is writable',
+    });
   }
+  written.push(record.manifestPath);
+  // The backup and its manifest hold the name now. (They stay in `written`: a run interrupted
+  // before it returns keeps nothing.)
+  reservation.release();
+  return record;
 }

@@ -68,6 +68,23 @@ export function keyFileTooOpen(file: string): boolean {
   }
 }
 
+/**
+ * The one check of a key file's mode, for every command that reads a key file (backup create,
+ * verify, restore, and schedule install, which hands it to the nightly job): the line to print when
+ * group or others may read it, undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * const warning = keyFileWarning('/etc/cmmc/backup.key');
+ * if (warning) console.warn(warning);
+ * ```
+ */
+export function keyFileWarning(file: string): string | undefined {
+  if (!keyFileTooOpen(file)) return undefined;
+  const mode = (statSync(file).mode & 0o777).toString(8).padStart(3, '0');
+  return `the key file ${file} is readable by other users (mode ${mode}): anyone who can read it can read the backups; chmod 600 it`;
+}
+
 async function deriveKey(secret: Buffer, salt: Buffer): Promise<{ key: Buffer; check: Buffer }> {
   const key = await scrypt(secret, salt, 32, SCRYPT);
   const check = createHmac('sha256', key).update('cmmc-db backup key check').digest().subarray(0, CHECK_LEN);
@@ -102,17 +119,26 @@ export async function prepareEncryption(secret: Buffer): Promise<Encryption> {
   return { header, cipher };
 }
 
-/** Encrypts a stream into `outFile` (created 0600). Call it as soon as the stream exists. */
+/**
+ * Encrypts a stream into `outFile` (created 0600). Call it as soon as the stream exists. A failed
+ * write (ENOSPC: the disk is full) rejects with the error naming `outFile` (write(2) names none).
+ */
 export async function encryptStream(input: Readable, outFile: string, encryption: Encryption): Promise<void> {
   const { header, cipher } = encryption;
   const out = createWriteStream(outFile, { mode: 0o600 });
-  out.write(header);
-  await pipeline(input, cipher, out, { end: false });
-  out.write(cipher.getAuthTag());
-  await new Promise<void>((resolve, reject) => {
-    out.on('error', reject);
-    out.end(resolve);
-  });
+  try {
+    out.write(header);
+    await pipeline(input, cipher, out, { end: false });
+    out.write(cipher.getAuthTag());
+    await new Promise<void>((resolve, reject) => {
+      out.on('error', reject);
+      out.end(resolve);
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.errno === 'number' && e.path === undefined) Object.assign(e, { path: outFile, syscall: e.syscall ?? 'write' });
+    throw err;
+  }
 }
 
 /** Encrypts a file into another (created 0600). */

@@ -16,7 +16,7 @@ import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
 import { findPgTools, lastLine, libpqEnv, runPg, type PgResult, type PgTools } from '../db/pg-tools.js';
-import type { BackupContents, BackupFormat, DatabaseIdentity } from './store.js';
+import { backupNotWritten, type BackupContents, type BackupFormat, type DatabaseIdentity } from './store.js';
 import path from 'node:path';
 
 export function embeddedNotYet(what: string): CmmcError {
@@ -266,9 +266,11 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
     const encryption = await prepareEncryption(request.encryptWith);
     const child = runPg(request.tools.pgDump, args, pg.env, { stdout: 'stream', cancelSignal: request.signal });
     const [result, written] = await Promise.allSettled([child.done, encryptStream(child.stdout!, request.out, encryption)]);
+    // The file's failure first: when the archive cannot be written (the disk is full), pg_dump is
+    // stopped by the closed pipe (SIGPIPE), which is not the cause.
+    if (written.status === 'rejected') throw backupNotWritten(written.reason, request.out);
     if (result.status === 'fulfilled' && result.value.exitCode !== 0) throw dumpFailed(result.value.stderr);
     if (result.status === 'rejected') throw result.reason;
-    if (written.status === 'rejected') throw written.reason;
   } else {
     const result = await runPg(request.tools.pgDump, [...args, `--file=${request.out}`], pg.env, { cancelSignal: request.signal }).done;
     if (result.exitCode !== 0) throw dumpFailed(result.stderr);

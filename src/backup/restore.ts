@@ -21,6 +21,7 @@ import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityO
 import { openArchive } from './verify.js';
 import { warmPgTools } from '../db/pg-tools.js';
 import type { ScratchDatabase } from '../schema-as-code/scratch.js';
+import type postgres from 'postgres';
 
 export interface RestoreOptions {
   dir?: string;
@@ -101,6 +102,20 @@ export function databaseNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a restore must not replace `database` (by its name alone), or undefined. template0 and
+ * template1 are what every CREATE DATABASE copies: replaced, the next new database would be cloned
+ * from the backup (every tenant's data) and the replacement would no longer be a template.
+ * `postgres` is the maintenance database: the restore itself, cmmc-db's other commands and the
+ * server's tools connect to it, and it cannot be renamed while they do. Any other template
+ * (datistemplate) is refused once the server is asked (`surveyTarget`).
+ */
+export function protectedDatabaseProblem(name: string): string | undefined {
+  if (name === 'template0' || name === 'template1') return `"${name}" is the template every new database is copied from`;
+  if (name === 'postgres') return `"postgres" is the maintenance database (the restore, other tools and other administrators connect to it)`;
+  return undefined;
+}
+
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** A session on the maintenance database of the configured server: never on the database being replaced. */
@@ -118,10 +133,10 @@ export function keptName(database: string, at: Date, n = 1): string {
 }
 
 /** The first `keptName` not taken on the server: two restores within one second must not collide. */
-async function freeKeptName(admin: DbHandle, database: string, at: Date): Promise<string> {
+async function freeKeptName(sql: DbHandle['sql'] | postgres.TransactionSql, database: string, at: Date): Promise<string> {
   for (let n = 1; ; n++) {
     const name = keptName(database, at, n);
-    const [row] = await admin.sql<{ taken: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS taken`;
+    const [row] = await sql<{ taken: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS taken`;
     if (!row.taken) return name;
   }
 }
@@ -153,6 +168,13 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
   const badName = databaseNameProblem(target);
   if (badName) throw new CmmcError('usage', `"${target}" is not a database name: ${badName}`, { hint: 'name the database as PostgreSQL accepts it (at most 63 bytes; quoted where needed, any other character is fine)', exitCode: 2 });
+  const guarded = embedded ? undefined : protectedDatabaseProblem(target);
+  if (guarded) {
+    throw new CmmcError('backup.restore-protected', `${guarded}: a restore does not replace it; nothing was restored`, {
+      hint: 'restore into a database of its own: --target-db NAME',
+      exitCode: 2,
+    });
+  }
   const dir = resolveBackupDir(options.dir);
   if (embedded) {
     const here = await currentIdentity(config);
@@ -308,6 +330,7 @@ async function restoreServerTarget(
     building ??= await (await import('../schema-as-code/scratch.js')).createScratchDatabase(config, 'restore');
     const notes: string[] = [];
     let facts: DatabaseFacts;
+    let keptAs = plan.keepAs;
     try {
       await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: building.name, clean: false, jobs: options.jobs, noOwner: options.noOwner });
       // What the result reports (tables, revision) is read in the restored database before the swap,
@@ -316,10 +339,18 @@ async function restoreServerTarget(
       const [carried, restoredFacts] = await Promise.all([exists ? carryOverDatabaseSettings(admin, target, building.name) : [], databaseFacts(config, building.name)]);
       notes.push(...carried);
       facts = restoredFacts;
+      if (exists) notes.push(...(await carryOverConnectionRules(admin, target, building.name)));
       // The rename needs the database to itself: someone who connected meanwhile stops the swap.
       await refuseIfBusy(admin, target);
       await admin.sql.begin(async (tx) => {
-        if (exists) await tx.unsafe(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(plan.keepAs!)}`);
+        if (exists) {
+          // Nothing else serializes two restores of one database (each checks for sessions only for
+          // a moment): their swaps take turns here, and the kept name is chosen at the turn, free
+          // then (the one in the plan, unless another restore took it meanwhile).
+          await tx`SELECT pg_advisory_xact_lock(hashtext(${`cmmc-db restore swap ${target}`}))`;
+          keptAs = await freeKeptName(tx, target, at);
+          await tx.unsafe(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(keptAs)}`);
+        }
         await tx.unsafe(`ALTER DATABASE ${quoteIdent(building!.name)} RENAME TO ${quoteIdent(target)}`);
       });
       building.keep();
@@ -327,10 +358,16 @@ async function restoreServerTarget(
       if ((err as { code?: string }).code === '55006') {
         throw new CmmcError('backup.restore-busy', `database "${target}" gained a session while the backup was restored; nothing was changed`, { hint: 'stop the application and run the restore again' });
       }
+      if ((err as { code?: string }).code === '42P04') {
+        // Made by someone else (not a restore) between the choice of the name and the rename.
+        throw new CmmcError('backup.restore-name-taken', `a database named "${keptAs}" was created while the backup was restored (the name the replaced database was to be kept under); nothing was changed`, {
+          hint: 'run the restore again: it keeps the replaced database under a name free at that moment',
+        });
+      }
       throw err;
     }
     const durationMs = Math.round(performance.now() - t0);
-    return { name: record.name, database: target, created: !exists, replaced: exists, ...(exists ? { keptAs: plan.keepAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes };
+    return { name: record.name, database: target, created: !exists, replaced: exists, ...(exists ? { keptAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes };
   } finally {
     // Not kept (refused, declined, failed, interrupted): the database built aside goes.
     await building?.drop().catch(() => {});
@@ -368,25 +405,36 @@ async function carryOverGrants(admin: DbHandle, from: string, to: string): Promi
  */
 async function surveyTarget(config: CmmcConfig, admin: DbHandle, record: BackupRecord, target: string, at: Date): Promise<{ exists: boolean; keepAs?: string; facts?: DatabaseFacts }> {
   const dataOnly = record.contents === 'data-only';
-  const [row] = await admin.sql<{ exists: boolean }[]>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target}) AS exists`;
+  const [row] = await admin.sql<{ exists: boolean; template: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target}) AS exists,
+           EXISTS (SELECT 1 FROM pg_database WHERE datname = ${target} AND datistemplate) AS template`;
   const exists = row.exists;
+  if (row.template) {
+    // CREATE DATABASE … TEMPLATE it would then clone the backup (every tenant's data), and the
+    // database put in its place would no longer be a template.
+    throw new CmmcError('backup.restore-protected', `database "${target}" is a template (datistemplate): a restore does not replace it; nothing was restored`, {
+      hint: `restore into another database (--target-db NAME); to replace the template on purpose, first run ALTER DATABASE ${quoteIdent(target)} IS_TEMPLATE false`,
+    });
+  }
   if (dataOnly && !exists) {
     throw new CmmcError('backup.data-only', `${record.name} holds data only, and database "${target}" does not exist to load it into`, {
       hint: 'restore a schema backup first, or pick a full backup',
     });
   }
   if (!exists) return { exists };
-  const keepAs = dataOnly ? undefined : await freeKeptName(admin, target, at);
+  const keepAs = dataOnly ? undefined : await freeKeptName(admin.sql, target, at);
   await refuseIfBusy(admin, target);
   const facts = await databaseFacts(config, target).catch(() => undefined);
   return { exists, ...(keepAs ? { keepAs } : {}), ...(facts ? { facts } : {}) };
 }
 
 /**
- * A backup (pg_dump of one database) does not hold the database's own owner, grants (GRANT … ON
- * DATABASE: the schema owner's CONNECT, CREATE, TEMPORARY from `init`) and settings (ALTER
- * DATABASE … SET): carry them over from the database being replaced, so that the restored one is
- * used exactly as before. Returns one note for each that could not be carried over.
+ * A backup (pg_dump of one database) does not hold the database itself: its owner, grants (GRANT …
+ * ON DATABASE: the schema owner's CONNECT, CREATE, TEMPORARY from `init`), settings (ALTER
+ * DATABASE … SET, and ALTER ROLE … IN DATABASE … SET) and comment. They are carried over from the
+ * database being replaced, so that the restored one is used exactly as before. What cannot be
+ * (a default tablespace, an encoding or locale the new database was not created with, security
+ * labels) is said. Returns one note for each thing not carried over.
  */
 async function carryOverDatabaseSettings(admin: DbHandle, from: string, to: string): Promise<string[]> {
   const notes: string[] = [];
@@ -397,17 +445,68 @@ async function carryOverDatabaseSettings(admin: DbHandle, from: string, to: stri
     });
   }
   notes.push(...(await carryOverGrants(admin, from, to)));
-  const settings = await admin.sql<{ setting: string }[]>`
-    SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
-     WHERE d.datname = ${from} AND s.setrole = 0`;
-  for (const { setting } of settings) {
+  // setrole 0: ALTER DATABASE … SET; a role: ALTER ROLE … IN DATABASE … SET.
+  const settings = await admin.sql<{ role: string | null; setting: string }[]>`
+    SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END AS role, unnest(s.setconfig) AS setting
+      FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+     WHERE d.datname = ${from} ORDER BY s.setrole`;
+  for (const { role, setting } of settings) {
     const eq = setting.indexOf('=');
     const [key, value] = [setting.slice(0, eq), setting.slice(eq + 1)];
     // A list setting (search_path) is stored as its own SQL text; anything else as one literal.
-    const sqlValue = /^[\w"$ .,-]+$/.test(value) && value.includes(',') ? value : `'${value.replace(/'/g, "''")}'`;
-    await admin.sql.unsafe(`ALTER DATABASE ${quoteIdent(to)} SET ${quoteIdent(key)} = ${sqlValue}`).catch((err: Error) => {
-      notes.push(`database setting ${key} was not carried over (${err.message})`);
+    const sqlValue = /^[\w"$ .,-]+$/.test(value) && value.includes(',') ? value : literal(value);
+    const alter = role === null ? `ALTER DATABASE ${quoteIdent(to)}` : `ALTER ROLE ${quoteIdent(role)} IN DATABASE ${quoteIdent(to)}`;
+    await admin.sql.unsafe(`${alter} SET ${quoteIdent(key)} = ${sqlValue}`).catch((err: Error) => {
+      notes.push(
+        role === null
+          ? `database setting ${key} was not carried over (${err.message}): ALTER DATABASE … SET it again`
+          : `setting ${key} of role ${role} in this database was not carried over (${err.message}): ALTER ROLE ${quoteIdent(role)} IN DATABASE … SET it again`,
+      );
+    });
+  }
+  const [old] = await admin.sql<{ comment: string | null; labels: number; tablespace: string; newTablespace: string; locale: string; newLocale: string }[]>`
+    SELECT shobj_description(o.oid, 'pg_database') AS comment,
+           (SELECT count(*)::int FROM pg_shseclabel l WHERE l.classoid = 'pg_database'::regclass AND l.objoid = o.oid) AS labels,
+           (SELECT spcname FROM pg_tablespace WHERE oid = o.dattablespace) AS tablespace,
+           (SELECT spcname FROM pg_tablespace WHERE oid = n.dattablespace) AS "newTablespace",
+           concat_ws(', ', pg_encoding_to_char(o.encoding), o.datcollate, o.datctype) AS locale,
+           concat_ws(', ', pg_encoding_to_char(n.encoding), n.datcollate, n.datctype) AS "newLocale"
+      FROM pg_database o, pg_database n WHERE o.datname = ${from} AND n.datname = ${to}`;
+  if (!old) return notes;
+  if (old.comment !== null) {
+    await admin.sql.unsafe(`COMMENT ON DATABASE ${quoteIdent(to)} IS ${literal(old.comment)}`).catch((err: Error) => {
+      notes.push(`the database's comment was not carried over (${err.message}): COMMENT ON DATABASE it again`);
+    });
+  }
+  if (old.tablespace !== old.newTablespace) {
+    notes.push(`the replaced database's default tablespace was ${old.tablespace}; the restored one's is ${old.newTablespace} (move it, with no one connected: ALTER DATABASE ${quoteIdent(from)} SET TABLESPACE ${quoteIdent(old.tablespace)})`);
+  }
+  if (old.locale !== old.newLocale) notes.push(`the replaced database's encoding and locale were ${old.locale}; the restored one's are ${old.newLocale}`);
+  if (old.labels) notes.push(`the replaced database's security labels (${old.labels}) were not carried over: SECURITY LABEL ON DATABASE them again`);
+  return notes;
+}
+
+/**
+ * Who may connect to the restored database, as to the one it replaces: its CONNECTION LIMIT and
+ * ALLOW_CONNECTIONS. Set after the restored database has been read (a limit of 0, or no
+ * connections allowed, would keep that read out). Returns one note for each not carried over.
+ */
+async function carryOverConnectionRules(admin: DbHandle, from: string, to: string): Promise<string[]> {
+  const [old] = await admin.sql<{ limit: number; allow: boolean }[]>`SELECT datconnlimit AS limit, datallowconn AS allow FROM pg_database WHERE datname = ${from}`;
+  if (!old) return [];
+  const notes: string[] = [];
+  if (old.limit !== -1) {
+    await admin.sql.unsafe(`ALTER DATABASE ${quoteIdent(to)} CONNECTION LIMIT ${Number(old.limit)}`).catch((err: Error) => {
+      notes.push(`the database's CONNECTION LIMIT ${old.limit} was not carried over (${err.message}): ALTER DATABASE … CONNECTION LIMIT ${old.limit} again`);
+    });
+  }
+  if (!old.allow) {
+    await admin.sql.unsafe(`ALTER DATABASE ${quoteIdent(to)} ALLOW_CONNECTIONS false`).catch((err: Error) => {
+      notes.push(`the database did not allow connections, and the restored one does (${err.message}): ALTER DATABASE … ALLOW_CONNECTIONS false again`);
     });
   }
   return notes;
 }
+
+/** A string as an SQL literal (standard_conforming_strings, the default since 9.1). */
+const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;

@@ -65,8 +65,36 @@ export function shellQuote(value: string): string {
   return shellQuoted(value).replace(/%/g, '\\%');
 }
 
+/**
+ * Refuses a value with a control character (a newline, a carriage return, a tab, …): crontab reads a
+ * newline as the end of the line, so a folder named `x\n* * * * * cmd` would install a job of its
+ * own; sh reads others as it pleases. `option` names where the value came from.
+ * @throws a usage error (exit 2) naming the option.
+ */
+export function refuseControlCharacters(option: string, value: string | undefined): void {
+  if (value === undefined) return;
+  // eslint-disable-next-line no-control-regex
+  const m = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u.exec(value);
+  if (!m) return;
+  const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  throw usageError(`${option} holds a control character (U+${code}), which the crontab line cannot carry: nothing was installed`, `use a value without newlines or other control characters${option === 'the current folder' ? ' (run it from another folder)' : ''}`);
+}
+
 /** The block of crontab lines (markers included). */
 export function scheduleBlock(spec: ScheduleSpec): string[] {
+  // Every value that goes into the line, checked before anything else.
+  const values: [string, string | undefined][] = [
+    ['--at', spec.backupAt],
+    ['--prune-at', spec.pruneAt],
+    ['--doctor-at', spec.doctorAt],
+    ['--dir', spec.dir],
+    ['--format', spec.format],
+    ['--key-file', spec.keyFile],
+    ['the current folder', spec.cwd],
+    ["node's path", spec.node],
+    ["cmmc-db's path", spec.bin],
+  ];
+  for (const [option, value] of values) refuseControlCharacters(option, value);
   const backupAt = validateCron(spec.backupAt, 'backup schedule');
   const pruneAt = validateCron(spec.pruneAt, 'prune schedule');
   if (!Number.isInteger(spec.keepDays) || spec.keepDays < 1) throw usageError('--keep-days must be a whole number of at least 1');

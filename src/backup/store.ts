@@ -6,14 +6,15 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
-import { ownerGone, ownerIn, ownerTag } from '../leftovers.js';
+import { ownerGone, ownerIn, ownerTag, parseOwner, processAlive } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 import { shellWord } from '../shell-word.js';
+import { fileSystemLine } from '../fs-errors.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -111,11 +112,24 @@ export function resolveBackupDir(dir: string | undefined, env: NodeJS.ProcessEnv
   return path.resolve(findProjectRoot(cwd, env).root, env.CMMC_BACKUP_DIR || 'backups');
 }
 
-/** Creates the folder (0700) when missing and tightens it to 0700; answers the folders it made (`makeDirs`). */
-export function ensureBackupDir(dir: string): string[] {
+/**
+ * Creates the backup folder (0700, and the folders missing above it) when missing. A folder that
+ * exists keeps its mode: it may be shared (a 1777 folder) or the project's own (`--dir .`), and the
+ * files written into it are 0600 whatever the folder's mode.
+ * @returns the folders it made (`makeDirs`), and `note`: one line when an existing folder is
+ *   readable by its group or by others (who can then see the backups' names, not their contents).
+ */
+export function ensureBackupDir(dir: string): { made: string[]; note?: string } {
   const made = makeDirs(dir, 0o700);
-  chmodSync(dir, 0o700);
-  return made;
+  // Only what this call made is tightened (the umask applied to mkdir).
+  for (const m of made) chmodSync(m, 0o700);
+  if (made.length) return { made };
+  const mode = statSync(dir).mode & 0o7777;
+  if ((mode & 0o044) === 0) return { made };
+  return {
+    made,
+    note: `the backup folder ${dir} is readable by ${mode & 0o004 ? 'other users' : 'its group'} (mode ${mode.toString(8).padStart(4, '0')}): they can see the backups' names, not their contents (the files are 0600); chmod 700 it if that matters`,
+  };
 }
 
 /** `20261125T074822Z` */
@@ -128,30 +142,155 @@ export function extensionFor(format: BackupFormat, compressed: boolean, encrypte
   return base + (encrypted ? '.enc' : '');
 }
 
-/** A name not yet taken in `dir`: `<db>-<stamp>`, or `<db>-<stamp>-2`, … */
-export function newBackupName(dir: string, database: string, date: Date): string {
+/**
+ * A file of a backup (its reservation, its archive) could not be written: a file-system error
+ * (ENOSPC, EDQUOT, EIO, EROFS) becomes one line naming the backup folder and the cause, as pg_dump's
+ * own line does for an unencrypted archive; anything else is returned as it is.
+ * @param file the file that was being written (write(2) names none: ENOSPC).
+ */
+export function backupNotWritten(err: unknown, file: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof CmmcError || !e || typeof e.code !== 'string') return err;
+  const line = fileSystemLine({ code: e.code, syscall: 'write', path: file });
+  const why = line ? line.message.slice(line.message.indexOf(`${file}: `) + file.length + 2) : `${e.message} [${e.code}]`;
+  return new CmmcError('backup.write', `cannot write the backup into ${path.dirname(file)}: ${why}; nothing was kept`, {
+    hint: line?.hint ?? 'fix the cause and run the backup again',
+  });
+}
+
+/** The suffix of a name's reservation (`.NAME.reserved`, holding the owner tag of the run that holds it). */
+const RESERVATION_SUFFIX = '.reserved';
+const RESERVATION = /^\.(.+)\.reserved$/;
+
+/** A backup name this run holds until `release()` (see `reserveBackupName`). */
+export interface NameReservation {
+  name: string;
+  /** The reservation file, `.NAME.reserved` (removed with the rest when the run fails or is interrupted). */
+  path: string;
+  /** Gives the name up (once the backup and its manifest are in place, or nothing was kept). */
+  release(): void;
+}
+
+/**
+ * Reserves a name not taken in `dir` — `<db>-<stamp>`, or `<db>-<stamp>-2`, … — for one backup:
+ * the reservation `.NAME.reserved` is created with O_EXCL, so two runs started at the same moment
+ * never get the same name (looking at the folder alone, both saw it free and the later one's rename
+ * replaced the earlier one's backup). It holds this run's owner tag: a run killed outright leaves it
+ * to the next run's `sweepPartials`. A name whose backup was completed (and released) between the
+ * look and the reservation is given up again.
+ */
+export function reserveBackupName(dir: string, database: string, date: Date): NameReservation {
   const safe = database.replace(/[^A-Za-z0-9_.-]/g, '_');
   const base = `${safe}-${stamp(date)}`;
-  const taken = (name: string) => readdirSync(dir).some((f) => f === name || f.startsWith(name + '.') || f.startsWith('.' + name + '.'));
-  if (!taken(base)) return base;
-  for (let i = 2; ; i++) if (!taken(`${base}-${i}`)) return `${base}-${i}`;
+  const taken = (name: string, except?: string) =>
+    readdirSync(dir).some((f) => f !== except && (f === name || f.startsWith(name + '.') || f.startsWith('.' + name + '.')));
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? base : `${base}-${i}`;
+    if (taken(name)) continue;
+    const file = path.join(dir, `.${name}${RESERVATION_SUFFIX}`);
+    try {
+      writeFileSync(file, ownerTag() + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      rmSync(file, { force: true });
+      throw backupNotWritten(err, file);
+    }
+    const release = () => rmSync(file, { force: true });
+    if (taken(name, path.basename(file))) {
+      release();
+      continue;
+    }
+    return { name, path: file, release };
+  }
+}
+
+/**
+ * Puts the finished file (or folder) `from` in place as `to`, never replacing anything there: a file
+ * is hard-linked (link(2) refuses an existing name) and its temporary name removed; a folder is
+ * renamed after a look (rename(2) refuses a file or a folder with anything in it). Where the file
+ * system has no hard links, the look and a rename.
+ * @throws CmmcError `backup.exists` naming `to` when something is there (left as it was).
+ */
+export function placeNew(from: string, to: string): void {
+  const exists = () =>
+    new CmmcError('backup.exists', `${to} appeared while this backup was written (another program put it there); it was left as it was, and this backup was not kept`, {
+      hint: 'find out what wrote it, then run the backup again',
+    });
+  const refuse = (err: unknown): never => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
+    throw err;
+  };
+  if (lstatSync(from).isDirectory()) {
+    if (lstatSync(to, { throwIfNoEntry: false })) throw exists();
+    try {
+      renameSync(from, to);
+    } catch (err) {
+      refuse(err);
+    }
+    return;
+  }
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') refuse(err);
+    // No hard links here (some network and FAT file systems): the reservation keeps other runs away.
+    if (lstatSync(to, { throwIfNoEntry: false })) throw exists();
+    renameSync(from, to);
+    return;
+  }
+  rmSync(from, { force: true });
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 /** A plain file name: no separator, no leading dot, no `..`. */
 const PLAIN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-/** Writes JSON under a temporary name, then renames it (0600). */
-export function writeJsonAtomic(file: string, value: unknown): void {
+/**
+ * Writes JSON under a temporary name, then puts it in place (0600): renamed over `file` by default;
+ * with `replace: false` never over anything there (`placeNew`). On failure the temporary file is
+ * removed and the error names `file` (a failed write(2), ENOSPC, names no file of its own).
+ */
+export function writeJsonAtomic(file: string, value: unknown, options: { replace?: boolean } = {}): void {
   const tmp = partialPath(path.dirname(file), path.basename(file));
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+    if (options.replace === false) placeNew(tmp, file);
+    else renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    if (!(err instanceof CmmcError) && e.code && (e.path === undefined || e.path === tmp)) Object.assign(e, { path: file, syscall: e.syscall === 'rename' ? 'rename' : 'write', message: e.message.split(tmp).join(file) });
+    throw err;
+  }
 }
 
-export function writeManifest(dir: string, manifest: BackupManifest): BackupRecord {
+/**
+ * Writes a backup's manifest (`NAME.manifest.json`). A new backup's (`replace: false`) never
+ * replaces a manifest that is there; verify's update of an existing one does.
+ */
+export function writeManifest(dir: string, manifest: BackupManifest, options: { replace?: boolean } = {}): BackupRecord {
   const manifestPath = path.join(dir, manifest.name + MANIFEST_SUFFIX);
-  writeJsonAtomic(manifestPath, manifest);
+  writeJsonAtomic(manifestPath, manifest, options);
   return { ...manifest, path: path.join(dir, manifest.file), manifestPath };
+}
+
+/**
+ * Writes a restore-drill record `NAME.restore-drill-STAMP.json` beside the manifest, never over
+ * another: two drills finishing in the same second get `…-STAMP-2.json` and so on (`listDrills`
+ * reads both). Returns the record's path.
+ */
+export function writeDrillRecord(dir: string, name: string, finishedAt: Date, record: unknown): string {
+  for (let n = 1; ; n++) {
+    const file = path.join(dir, `${name}.restore-drill-${stamp(finishedAt)}${n > 1 ? `-${n}` : ''}.json`);
+    try {
+      writeJsonAtomic(file, record, { replace: false });
+      return file;
+    } catch (err) {
+      if (!(err instanceof CmmcError && err.code === 'backup.exists')) throw err;
+    }
+  }
 }
 
 /** A manifest file that cmmc-db will not act on, and why. */
@@ -273,8 +412,9 @@ const STALE_PARTIAL_MS = 24 * 3_600_000;
 
 /**
  * The partial files of runs that are gone: their name carries a pid that no longer runs (or, for
- * names without one, they are older than a day). With `remove` they are deleted. A partial of a
- * run still going is never touched.
+ * names without one, they are older than a day). With `remove` they are deleted, and so are the
+ * name reservations of runs that are gone (not in the answer: they hold no data). A partial or a
+ * reservation of a run still going is never touched.
  */
 export function sweepPartials(dir: string, options: { remove?: boolean; now?: Date } = {}): string[] {
   const now = (options.now ?? new Date()).getTime();
@@ -286,8 +426,26 @@ export function sweepPartials(dir: string, options: { remove?: boolean; now?: Da
       return false;
     }
   });
-  if (options.remove !== false) for (const f of stale) rmSync(path.join(dir, f), { recursive: true, force: true });
+  // A dead run's name reservation (`reserveBackupName`) goes with them: it holds no data, so it is not listed.
+  const reservations = options.remove !== false ? staleReservations(dir, now) : [];
+  if (options.remove !== false) for (const f of [...stale, ...reservations]) rmSync(path.join(dir, f), { recursive: true, force: true });
   return stale;
+}
+
+/** The name reservations (`reserveBackupName`) of runs that are gone; unreadable or untagged ones after a day. */
+function staleReservations(dir: string, now: number): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => {
+    if (!RESERVATION.test(f)) return false;
+    const file = path.join(dir, f);
+    try {
+      const owner = parseOwner(readRegularFile(file).toString('utf8').trim());
+      if (owner) return !processAlive(owner.pid, owner.start);
+      return now - statSync(file).mtimeMs > STALE_PARTIAL_MS;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -3,11 +3,13 @@
  * a second: the interruption's cleanups run (src/interrupt.ts: child processes stopped, partial
  * files and scratch databases removed, connections closed so that the server rolls back the
  * revision in flight), one line says what state things are in, and the process exits 128 + the
- * signal's number (130 for Ctrl-C). A second Ctrl-C while that happens exits at once.
+ * signal's number (130 for Ctrl-C). A second Ctrl-C while that happens exits at once, still with
+ * the one line (what was done so far) and each unfinished cleanup's last resort (`atExit`); the same
+ * signal twice at once (`timeout -s INT` signals the process and its group) counts as one.
  *
  * Capabilities never listen to signals themselves: they register cleanups with `onInterrupt`.
  */
-import { runAtExit, runInterruptCleanups } from '../interrupt.js';
+import { interruptStatesNow, runAtExit, runInterruptCleanups } from '../interrupt.js';
 
 /** Exit codes of the signals (128 + the signal's number, as shells report them). */
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -19,8 +21,17 @@ const SETTLE_MS = 50;
 /** At most this much longer for a cleanup that is still finishing when the line is out. */
 const FINISHING_MS = 3_000;
 
+/**
+ * The same signal again within this long is the same interruption delivered twice (to the process
+ * and to its process group, as `timeout -s INT` and `kill -INT -PGID` do), not a second Ctrl-C.
+ */
+const DUPLICATE_MS = 250;
+
 let installed = false;
-let stopping = false;
+/** The signal being handled and when it came; undefined until one comes. */
+let stopping: { signal: keyof typeof SIGNAL_EXIT; at: number } | undefined;
+/** Whether the closing line has been written (it is written once). */
+let lineOut = false;
 let writeLine: (text: string) => void = (text) => process.stderr.write(text + '\n');
 
 /** Installs the handler (once per process). `line` prints the final line (the CLI's Output). */
@@ -37,16 +48,21 @@ export function installSignalHandler(line?: (text: string) => void): void {
  */
 export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'): Promise<never> {
   const code = SIGNAL_EXIT[signal];
-  if (stopping) exitNow(code);
-  stopping = true;
+  if (stopping) {
+    // Delivered twice at once: the first is being handled, in full.
+    if (signal === stopping.signal && Date.now() - stopping.at < DUPLICATE_MS) return new Promise<never>(() => {});
+    // A second Ctrl-C: out now, yet with the one line (what the cleanups did so far).
+    closingLine(stopping.signal, interruptStatesNow());
+    // The code of the signal the line names.
+    exitNow(SIGNAL_EXIT[stopping.signal]);
+  }
+  stopping = { signal, at: Date.now() };
   // A connection ended under a query may still throw from a timer while we tidy up: the process
   // is exiting, and such errors must not interrupt the cleanups or print a stack.
   process.on('uncaughtException', () => {});
   process.on('unhandledRejection', () => {});
   const { states, pending } = await runInterruptCleanups(CLEANUP_BUDGET_MS);
-  const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
-  // Each state once: two connections closed say the same thing.
-  writeLine(`${what}: ${states.length ? [...new Set(states)].join('; ') : 'stopped before finishing'}`);
+  closingLine(signal, states);
   // A cleanup still finishing (a DROP DATABASE on a busy server) gets a little longer before the
   // exit; the line above is already out.
   await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, FINISHING_MS))]);
@@ -54,6 +70,15 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
   // it: a few turns of the event loop after the cleanups.
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   exitNow(code);
+}
+
+/** Writes the one closing line (once): what stopped the run, and the state each cleanup left. */
+function closingLine(signal: keyof typeof SIGNAL_EXIT, states: string[]): void {
+  if (lineOut) return;
+  lineOut = true;
+  const what = signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${signal}`;
+  // Each state once: two connections closed say the same thing.
+  writeLine(`${what}: ${states.length ? [...new Set(states)].join('; ') : 'stopped before finishing'}`);
 }
 
 /** Exits, after the last resort of each cleanup still running (a lock file, a half-built folder). */

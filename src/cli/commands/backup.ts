@@ -19,6 +19,18 @@ function wholeNumber(name: string) {
   };
 }
 
+/** Key files already checked in this run (create --verify reads the one key file twice). */
+const keyFilesChecked = new Set<string>();
+
+/** Warns once when the key file a command reads (`--key-file`, else CMMC_BACKUP_KEY_FILE) is readable by others. */
+async function checkKeyFile(ctx: CliContext, file: string | undefined): Promise<void> {
+  if (!file || keyFilesChecked.has(file)) return;
+  keyFilesChecked.add(file);
+  const { keyFileWarning } = await import('../../backup/crypto.js');
+  const warning = keyFileWarning(file);
+  if (warning) ctx.out.warn(warning);
+}
+
 async function lib() {
   return import('../../backup/index.js');
 }
@@ -85,10 +97,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
           fromStandby: opts.fromStandby,
         };
         checkCreateOptions(options);
-        if (options.keyFile) {
-          const { keyFileTooOpen } = await import('../../backup/crypto.js');
-          if (keyFileTooOpen(options.keyFile)) ctx.out.warn(`the key file ${options.keyFile} is readable by other users: chmod 600 it`);
-        }
+        await checkKeyFile(ctx, options.keyFile);
         const config = ctx.config();
         ctx.announce(config);
         const spinner = await ctx.out.spinner('starting pg_dump');
@@ -96,6 +105,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         try {
           manifest = await createBackup(config, {
             ...options,
+            onNote: (line) => ctx.out.warn(line),
             onProgress: (bytes, ms) => {
               spinner.text = `pg_dump: ${formatBytes(bytes)} written, ${(ms / 1000).toFixed(0)}s`;
             },
@@ -207,6 +217,7 @@ function registerVerify(backup: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; restoreTest?: boolean }) => {
         const { verifyBackup } = await lib();
+        await checkKeyFile(ctx, opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
         const config = ctx.config();
         if (opts.restoreTest) ctx.announce(config);
         const spinner = opts.restoreTest ? await ctx.out.spinner('restoring into a scratch database') : undefined;
@@ -247,6 +258,7 @@ Example:
     .action(
       ctx.action(async (name: string | undefined, opts: { dir?: string; keyFile?: string; targetDb?: string; jobs?: number; owner?: boolean; dryRun?: boolean }) => {
         const { restoreBackup } = await import('../../backup/restore.js');
+        await checkKeyFile(ctx, opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE);
         const config = ctx.config();
         ctx.announce(config);
         let spinner: Awaited<ReturnType<typeof ctx.out.spinner>> | undefined;
@@ -386,6 +398,7 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
         const { existsSync } = await import('node:fs');
         const { BIN_PATH } = await binPath();
         if (opts.encrypt && !opts.keyFile) throw usageError('--encrypt needs --key-file FILE');
+        if (opts.encrypt) await checkKeyFile(ctx, opts.keyFile);
         const block = s.scheduleBlock({
           backupAt: opts.at,
           pruneAt: opts.pruneAt,
