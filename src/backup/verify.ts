@@ -18,7 +18,7 @@ import { makeTempDir } from '../leftovers.js';
 import { decryptFile, readKeyFile } from './crypto.js';
 import { currentIdentity, databaseFacts, embeddedTools, listArchive, restoreTarget, type RestoreFailure } from './dump.js';
 import { findPgTools, lastLine, parsePgVersion, type PgResult, type PgTools } from '../db/pg-tools.js';
-import { checksum, findBackup, resolveBackupDir, stamp, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
+import { checksum, findBackup, resolveBackupDir, stamp, writeDrillRecord, writeJsonAtomic, writeManifest, type BackupRecord } from './store.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';
 
@@ -275,7 +275,8 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   const status = ok ? 'verified' : 'failed';
   // Stopped meanwhile: whatever the checks said, nothing is recorded.
   if (wasInterrupted()) throw interrupted(record.name);
-  if (options.record !== false) {
+  // A prune that removed the backup meanwhile: its manifest is not written back beside no archive.
+  if (options.record !== false && existsSync(record.manifestPath)) {
     const failed = opened.checks.find((c) => c.status === 'fail');
     const { path: _p, manifestPath: _m, ...manifest } = record;
     writeManifest(dir, {
@@ -329,8 +330,8 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
   if (wasInterrupted()) throw interrupted(record.name);
   const finishedAt = new Date();
   const ok = checks.every((c) => c.status !== 'fail');
-  const file = path.join(path.dirname(record.manifestPath), `${record.name}.restore-drill-${stamp(finishedAt)}.json`);
-  writeJsonAtomic(file, {
+  // Never over another drill's record (two drills of one backup finishing in the same second).
+  return writeDrillRecord(path.dirname(record.manifestPath), record.name, finishedAt, {
     kind: 'cmmc-db restore drill',
     backup: { name: record.name, file: record.file, createdAt: record.createdAt, sha256: record.sha256, database: record.database, revision: record.revision, format: record.format, encrypted: record.encrypted },
     startedAt: startedAt.toISOString(),
@@ -345,7 +346,6 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
     operator: safeUser(),
     host: os.hostname(),
   });
-  return file;
 }
 
 /**
