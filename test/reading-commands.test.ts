@@ -113,6 +113,6 @@ describe('show', () => {
     }
     const below = await runCli(['show', '-4'], at(LINE));
     expect(below.exitCode).toBe(2);
-    expect(below.stderr).toContain('walks below base');
+    expect(below.stderr).toContain('goes below base');
   });
 });

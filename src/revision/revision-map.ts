@@ -516,7 +516,7 @@ export class RevisionMap {
       const walked = this.getRevisions(ref);
       // Alembic 1.8 fails (AttributeError) when a head's walk ends below its base: refused here, naming the head.
       const below = heads.filter((_, i) => walked[i] === null || walked[i] === 'base');
-      if (below.length) throw new InvalidTargetError(ref, `from ${below.map((h) => h.revision).join(', ')} that walks below base: name the revision, or label@${ref.replace(/^.*@/, '')} for one branch`);
+      if (below.length) throw new InvalidTargetError(ref, `the walk down from ${below.map((h) => h.revision).join(', ')} goes below base: name the revision, or label@${ref.replace(/^.*@/, '')} for one branch`);
       return walked as MapRev[];
     }
     return this.parseUpgradeTarget([], ref, true).flatMap((w) => {

@@ -134,8 +134,8 @@ describe('show: -N steps down from the heads (Alembic), and cmmc-db own relative
   });
 
   it('a head whose walk ends below its base is refused, named (Alembic 1.8 fails with an AttributeError)', () => {
-    expect(() => show('-4')).toThrow('cannot use "-4": from dddd1 that walks below base');
+    expect(() => show('-4')).toThrow('cannot use "-4": the walk down from dddd1 goes below base');
     const { graph: g } = scriptOf(G2);
-    expect(() => g.map.revisionsToShow('-2')).toThrow(/from yyyy1, zzzz1 that walks below base/);
+    expect(() => g.map.revisionsToShow('-2')).toThrow(/the walk down from yyyy1, zzzz1 goes below base/);
   });
 });
