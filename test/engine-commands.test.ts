@@ -58,13 +58,13 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       const hist = await runCli(['history', '--indicate-current'], { env });
       expect(hist.exitCode).toBe(0);
       expect(hist.stdout.split('\n')).toEqual([
-        '@    1a0000000005 (head) (current) index orders concurrently',
-        '*    1a0000000004 (mergepoint) merge orders and status',
+        '@    1a0000000004 -> 1a0000000005 (head) (current) index orders concurrently',
+        '*    1a0000000002, 1a0000000003 -> 1a0000000004 (mergepoint) merge orders and status',
         '|\\',
-        "| *  1a0000000003 status type and a reference row (with a quote: it's)",
-        '* |  1a0000000002 orders and a trigger function',
+        "| *  1a0000000001 -> 1a0000000003 status type and a reference row (with a quote: it's)",
+        '* |  1a0000000001 -> 1a0000000002 orders and a trigger function',
         '|/',
-        '*    1a0000000001 (branchpoint) widgets',
+        '*    <base> -> 1a0000000001 (branchpoint) widgets',
       ]);
 
       const down1 = await runCli(['downgrade', '-1', '--yes'], { env });
@@ -77,8 +77,8 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(await versionRows(target)).toEqual(['1a0000000002', '1a0000000003']);
 
       const partial = await runCli(['history', '-i'], { env });
-      expect(partial.stdout).toMatch(/^o {4}1a0000000005/m);
-      expect(partial.stdout).toMatch(/^\| @ {2}1a0000000003 \(current\)/m);
+      expect(partial.stdout).toMatch(/^o {4}1a0000000004 -> 1a0000000005/m);
+      expect(partial.stdout).toMatch(/^\| @ {2}1a0000000001 -> 1a0000000003 \(current\)/m);
 
       const pending = await runCliJson(['check'], { env });
       expect(pending.exitCode).toBe(1);
@@ -231,7 +231,8 @@ describe('commands that read only the files', () => {
       const heads = await runCliJson(['heads'], { env: env2 });
       expect(heads.data.map((h: { revision: string }) => h.revision)).toEqual(['abc000000004']);
       const hist = await runCli(['history'], { env: env2 });
-      expect(hist.stdout.split('\n')[0]).toBe('o    abc000000004 (head) (mergepoint) join reporting');
+      // the merge carries the label of the reporting branch it joins (Alembic's labels reach every descendant)
+      expect(hist.stdout.split('\n')[0]).toBe('o    abc000000001, abc000000003 -> abc000000004 (head) (mergepoint) [reporting] join reporting');
 
       // the written files are valid revisions: the whole graph upgrades offline
       const script = await runCli(['upgrade', 'head', '--sql'], { env: env2 });

@@ -11,6 +11,7 @@ import {
   DuplicateRevisionError,
   InvalidTargetError,
   MultipleHeadsError,
+  RangeNotAncestorError,
   RevisionError,
   UnknownParentError,
   UnknownRevisionError,
@@ -32,6 +33,7 @@ export function graphErrorToUser(err: unknown): unknown {
   }
   if (err instanceof AmbiguousRevisionError) return make('ambiguous', 'give more characters of the id', 2);
   if (err instanceof UnknownRevisionError) return make('unknown', 'check the id with cmmc-db history (or heads, branches)', 2);
+  if (err instanceof RangeNotAncestorError) return make('range', `give FROM:TO with FROM below TO on one branch (cmmc-db history shows the branches; ${err.lower}: or :${err.upper} lists one side)`, 2);
   if (err instanceof InvalidTargetError) return make('invalid-target', 'check the target with cmmc-db history --indicate-current', 2);
   return make('graph', 'check the revision files with cmmc-db history');
 }

@@ -5,6 +5,7 @@
 import type { Revision, Script } from './script.js';
 import type { StepResult } from './engine.js';
 import { drawGraph } from '../revision/draw.js';
+import type { RevisionGraph } from '../revision/graph.js';
 
 export interface RevisionSummary {
   revision: string;
@@ -13,9 +14,19 @@ export interface RevisionSummary {
   kind: 'ts' | 'sql';
   downRevisions: string[];
   dependsOn: string[];
+  /** The labels the file declares. */
   branchLabels: string[];
+  /**
+   * Every branch label the revision carries: its own and those inherited along its branch (a
+   * labelled revision's descendants, and its straight line down to the branch point), as Alembic's
+   * `heads` and `history` show them; the root-most branch's label first.
+   */
+  allBranchLabels: string[];
   transactional: boolean;
+  /** No revision names it as its down revision (it is listed by `heads`). */
   head: boolean;
+  /** A head that another revision depends on: Alembic's "(effective head)"; `upgrade heads` and `merge heads` reach it through that revision. */
+  effectiveHead: boolean;
   base: boolean;
   branchpoint: boolean;
   mergepoint: boolean;
@@ -25,8 +36,30 @@ export interface RevisionSummary {
   current?: boolean;
 }
 
+/**
+ * The revisions current only through depends_on (Alembic's `get_all_current` less the version rows):
+ * each with the rows that need it. Rows no file declares are left out.
+ *
+ * @example
+ * ```ts
+ * // y1 depends on b1 (c1 above b1 pending); the table holds y1
+ * currentViaDependsOn(graph, ['y1']); // [{ revision: 'b1', via: ['y1'] }]
+ * ```
+ */
+export function currentViaDependsOn(graph: RevisionGraph, rows: string[]): { revision: string; via: string[] }[] {
+  const known = rows.filter((r) => graph.has(r));
+  const all = graph.map.getAllCurrent(known).map((r) => r.revision);
+  const order = (id: string) => graph.ordered.findIndex((r) => r.revision === id);
+  return all
+    .filter((id) => !known.includes(id))
+    .sort((a, b) => order(b) - order(a))
+    .map((revision) => ({ revision, via: known.filter((row) => graph.ancestors([row]).has(revision)) }));
+}
+
+/** One revision as the commands show it; `db` (the applied set and the version rows) marks its status. */
 export function summarize(script: Script, rev: Revision, db?: { applied: Set<string>; current: string[] }): RevisionSummary {
   const { graph } = script;
+  const declaredAt = (label: string) => graph.ordered.indexOf(graph.get(graph.branchLabels.get(label)!));
   const out: RevisionSummary = {
     revision: rev.revision,
     message: rev.message,
@@ -35,8 +68,10 @@ export function summarize(script: Script, rev: Revision, db?: { applied: Set<str
     downRevisions: rev.downRevisions,
     dependsOn: rev.dependsOn,
     branchLabels: rev.branchLabels,
+    allBranchLabels: [...graph.map.rev(rev.revision).branchLabels].sort((a, b) => declaredAt(a) - declaredAt(b)),
     transactional: rev.transactional,
     head: graph.childrenOf(rev.revision).length === 0,
+    effectiveHead: graph.map.isEffectiveHead(rev.revision),
     base: rev.downRevisions.length === 0,
     branchpoint: graph.childrenOf(rev.revision).length > 1,
     mergepoint: rev.downRevisions.length > 1,
@@ -67,15 +102,26 @@ export function nextUpgradeStep(status: { heads: string[]; unknown: string[]; cu
   return `cmmc-db upgrade ${status.heads.length > 1 ? 'heads' : 'head'}`;
 }
 
-/** Tags after an id: (head) (current) (branchpoint) (mergepoint) [labels]. */
+/**
+ * Tags after an id: (head) or (effective head), (current), (branchpoint), (mergepoint), [labels]
+ * (every label the revision carries, inherited ones too, as Alembic shows them).
+ */
 export function tags(s: RevisionSummary): string {
   const t: string[] = [];
-  if (s.head) t.push('(head)');
+  if (s.effectiveHead) t.push('(effective head)');
+  else if (s.head) t.push('(head)');
   if (s.current) t.push('(current)');
   if (s.branchpoint) t.push('(branchpoint)');
   if (s.mergepoint) t.push('(mergepoint)');
-  if (s.branchLabels.length) t.push(`[${s.branchLabels.join(', ')}]`);
+  const labels = s.allBranchLabels;
+  if (labels.length) t.push(`[${labels.join(', ')}]`);
   return t.join(' ');
+}
+
+/** `DOWN (DEPENDS_ON) -> REV`, as Alembic's history writes a revision's parents: `<base> -> a1`, `x1 (b1) -> y1`. */
+export function parents(s: Pick<RevisionSummary, 'revision' | 'downRevisions' | 'dependsOn'>): string {
+  const deps = s.dependsOn.length ? ` (${s.dependsOn.join(', ')})` : '';
+  return `${s.downRevisions.join(', ') || '<base>'}${deps} -> ${s.revision}`;
 }
 
 /** `a1 -> b2` or `base -> a1`. */
@@ -90,14 +136,34 @@ export function details(s: RevisionSummary, indent = ''): string[] {
     `${indent}Revision ID: ${s.revision} ${tags(s)}`.trimEnd(),
     `${indent}Revises: ${s.downRevisions.join(', ') || '(base)'}`,
     ...(s.dependsOn.length ? [`${indent}Depends on: ${s.dependsOn.join(', ')}`] : []),
-    ...(s.branchLabels.length ? [`${indent}Branch labels: ${s.branchLabels.join(', ')}`] : []),
+    ...(s.allBranchLabels.length ? [`${indent}Branch labels: ${s.allBranchLabels.join(', ')}`] : []),
     `${indent}File: ${s.file} (${s.kind === 'ts' ? 'TypeScript' : 'SQL'}${s.transactional ? '' : ', non-transactional'})`,
     ...(s.status ? [`${indent}Status: ${s.status}`] : []),
     `${indent}Message: ${s.message}`,
   ];
 }
 
-/** The history drawn as a graph, newest first. `@` current, `*` applied, `o` pending (or unknown). */
+/**
+ * The revisions `history -r FROM:TO` lists: Alembic's walk_revisions from FROM (empty: `base`) up to
+ * TO (empty: `heads`), inclusive. TO may be relative to FROM (`bbbb1:+1`); a label on FROM
+ * (`billing@base:`) keeps to that branch's heads; FROM not below TO throws RangeNotAncestorError.
+ * `current` on either side is the version rows `rows`; `:current` with no row lists nothing (Alembic
+ * reads the empty list as "no end" and lists every revision).
+ *
+ * @example
+ * ```ts
+ * historyRange(graph, 'bbbb1', '+1', []); // ['cccc1', 'bbbb1']
+ * ```
+ */
+export function historyRange(graph: RevisionGraph, from: string, to: string, rows: string[]): string[] {
+  [from, to] = [from.trim(), to.trim()];
+  if (to === 'current' && rows.length === 0) return [];
+  const lower = from === '' ? 'base' : from === 'current' ? (rows.length ? rows : 'base') : from;
+  const upper = to === '' ? 'heads' : to === 'current' ? rows : to;
+  return graph.map.walkRevisions(lower, upper).map((r) => r.revision);
+}
+
+/** The history drawn as a graph, newest first, each revision as `DOWN (DEPENDS_ON) -> REV tags message`. `@` current, `*` applied, `o` pending (or unknown). */
 export function historyLines(script: Script, revisions: Revision[], summaries: Map<string, RevisionSummary>, verbose: boolean): string[] {
   const lines = drawGraph(script.graph, revisions, (id) => {
     const s = summaries.get(id)!;
@@ -112,7 +178,7 @@ export function historyLines(script: Script, revisions: Revision[], summaries: M
     }
     const s = summaries.get(line.revision)!;
     const pad = line.graph.padEnd(width);
-    out.push(`${pad}  ${s.revision} ${tags(s)}${tags(s) ? ' ' : ''}${s.message}`.trimEnd());
+    out.push(`${pad}  ${parents(s)} ${tags(s)}${tags(s) ? ' ' : ''}${s.message}`.trimEnd());
     if (verbose) {
       const cont = line.graph.replace(/[@*o]/, '|').padEnd(width);
       for (const d of details(s).slice(1)) out.push(`${cont}    ${d}`);

@@ -1,6 +1,8 @@
 /**
  * Draws the revision graph as text, newest first, like `git log --graph`: one lane per open
  * branch, `|\` where a merge opens lanes, `|/` where branches join at their branch point. A lane
+ * always joins the lane of the revision it leads to: when other lanes lie between them it runs
+ * along the bottom of the line across them (`|_|/`), as git draws it. A lane
  * that starts right under a node of another lane (an unrelated base ended there) is set off by a
  * line without that node, so that two independent graphs never read as one line.
  * Pure: returns lines; the caller colours and prints them.
@@ -40,9 +42,12 @@ export function drawGraph<T extends RevisionNode>(graph: RevisionGraph<T>, revis
       if ((above[2 * col] ?? ' ') !== ' ') lines.push({ graph: cells(() => '|') });
       lanes.push(id);
     }
-    // Branches that meet at this revision (its branch point) join its lane first.
+    // Branches that meet at this revision (its branch point) join its lane first, each into this
+    // lane itself, across any lanes between (lanes to the right of the joining one move left).
     for (let dup = lanes.indexOf(id, col + 1); dup !== -1; dup = lanes.indexOf(id, col + 1)) {
-      lines.push({ graph: art(lanes.length, (i) => (i < dup ? '|' : ''), (i) => (i >= dup ? '/' : '')) });
+      const joined = art(lanes.length, (i) => (i < dup ? '|' : ''), (i) => (i >= dup ? '/' : '')).split('');
+      for (let i = col; i <= dup - 2; i++) joined[2 * i + 1] = '_';
+      lines.push({ graph: joined.join('') });
       lanes.splice(dup, 1);
     }
     lines.push({ graph: cells((i) => (i === col ? mark(id) : '|')), revision: id });

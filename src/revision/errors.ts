@@ -58,6 +58,13 @@ export class InvalidTargetError extends RevisionError {
   }
 }
 
+/** A range whose lower end is not below its upper end on one branch (`history -r FROM:TO`). */
+export class RangeNotAncestorError extends RevisionError {
+  constructor(readonly lower: string, readonly upper: string) {
+    super(`the range ${lower}:${upper} does not refer to ancestor/descendant revisions along the same branch`);
+  }
+}
+
 /** A branch label is declared twice. */
 export class DuplicateLabelError extends RevisionError {
   constructor(readonly label: string, readonly revisions: string[]) {

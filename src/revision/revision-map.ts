@@ -11,7 +11,7 @@
  *
  * Pure: no I/O. Errors are the typed errors of errors.ts.
  */
-import { AmbiguousRevisionError, InvalidTargetError, MultipleHeadsError, UnknownRevisionError } from './errors.js';
+import { AmbiguousRevisionError, InvalidTargetError, MultipleHeadsError, RangeNotAncestorError, UnknownRevisionError } from './errors.js';
 
 /** A revision as the map sees it (Alembic's `Revision`). */
 export interface MapRev {
@@ -415,17 +415,122 @@ export class RevisionMap {
     return { revisions: downgrade, heads };
   }
 
-  /** `_collect_upgrade_revisions` with inclusive=false, implicit_base=true. */
-  private collectUpgrade(upper: string, lower: string[], assertRelativeLength: boolean): { revisions: Set<MapRev>; heads: MapRev[] } {
-    const targets = this.parseUpgradeTarget(lower, upper, assertRelativeLength).map((t) => {
-      if (t === null || t === 'base' || typeof t !== 'object') throw new InvalidTargetError(upper, 'that walk leaves the revision graph (below base or above head)');
+  /**
+   * `_collect_upgrade_revisions`: the revisions needed to reach `upper` from `lower`, and the targets.
+   * `lower` is the version rows (a list) or, for a range, what was typed (`base`, `label@base`, an id,
+   * `-1`). `inclusive` adds `lower` itself; without `implicitBase` only revisions that descend from
+   * `lower` by down revision count, and a `lower` that is not below `upper` is refused
+   * (RangeNotAncestorError). An upgrade is inclusive=false, implicitBase=true; history's walk the reverse.
+   */
+  private collectUpgrade(
+    upper: string | string[],
+    lower: string | string[],
+    assertRelativeLength: boolean,
+    o: { inclusive?: boolean; implicitBase?: boolean } = {},
+  ): { revisions: Set<MapRev>; heads: MapRev[] } {
+    const inclusive = o.inclusive ?? false;
+    const implicitBase = o.implicitBase ?? true;
+    const lowerList = typeof lower === 'string' ? [lower] : lower;
+    const upperName = typeof upper === 'string' ? upper : upper.join(',');
+    const parsed = typeof upper === 'string' ? this.parseUpgradeTarget(lowerList, upper, assertRelativeLength) : this.getRevisionsOf(upper);
+    let targets = parsed.map((t) => {
+      if (t === null || t === 'base' || typeof t !== 'object') throw new InvalidTargetError(upperName, 'that walk leaves the revision graph (below base or above head)');
       return t;
     });
+    // A named lower bound (`label@base`, `label@REV`) keeps only the targets on that branch.
+    if (typeof lower === 'string' && lower.includes('@')) {
+      let branch = lower.slice(0, lower.indexOf('@'));
+      const branchRev = this.getRevision(branch);
+      if (branchRev && branchRev.revision === branch) {
+        // A revision used as a label stands for its branch: it must carry exactly one.
+        if (branchRev.branchLabels.size !== 1) {
+          throw new InvalidTargetError(lower, `${branch} is a revision on ${branchRev.branchLabels.size} labelled branches, not one: name a branch label`);
+        }
+        branch = [...branchRev.branchLabels][0];
+      }
+      targets = targets.filter((t) => t.branchLabels.has(branch));
+    }
     const required = new Set([...this.ancestorNodes(targets, true, true), ...targets]);
-    const current = this.getRevisionsOf(lower).map(asRev);
-    const currentSet = new Set([...this.ancestorNodes(current, true, true), ...current]);
+    let current = typeof lower === 'string' ? this.getRevisions(lower) : this.getRevisionsOf(lower);
+    let lowerIdent: string | string[] | null = lower;
+    if (!implicitBase && current.some((r) => r !== null && !(typeof r === 'object' && required.has(r)))) {
+      throw new RangeNotAncestorError(typeof lower === 'string' ? lower : lower.join(','), upperName);
+    }
+    // A relative lower bound (`-1`) that get_revisions cannot place: walked down from `upper`.
+    if (current.length && current[0] === null && typeof lower === 'string') {
+      const { rev } = this.parseDowngradeTarget(typeof upper === 'string' ? [upper] : upper, lower, assertRelativeLength);
+      if (rev === 'base' || rev === null) {
+        current = [];
+        lowerIdent = null;
+      } else {
+        current = [rev];
+        lowerIdent = rev.revision;
+      }
+    }
+    const currentRevs = current.map(asRev);
+    const currentSet = new Set([...this.ancestorNodes(currentRevs, true, true), ...currentRevs]);
     const needs = new Set([...required].filter((r) => !currentSet.has(r)));
+    if (inclusive && lowerIdent !== null) {
+      for (const r of typeof lowerIdent === 'string' ? this.getRevisions(lowerIdent) : this.getRevisionsOf(lowerIdent)) needs.add(asRev(r));
+    }
+    if (currentRevs.length && !implicitBase) {
+      const above = new Set(this.descendantNodes(currentRevs, { check: true, includeDependencies: false }));
+      for (const r of [...needs]) if (!above.has(r)) needs.delete(r);
+    }
     return { revisions: needs, heads: targets };
+  }
+
+  /**
+   * `ScriptDirectory.walk_revisions`: the revisions from `base` up to `head` inclusive, newest first,
+   * as `history -r BASE:HEAD` lists them. `head` may be relative to `base` (`bbbb1:+1`); a label on
+   * `base` (`billing@base`) keeps the walk on that branch; `base` not below `head` throws
+   * RangeNotAncestorError; only revisions above `base` by down revision are listed (not those that
+   * merely depend on it). Either side may be a list of ids (the version rows, for `current`).
+   *
+   * @example
+   * ```ts
+   * map.walkRevisions('bbbb1', '+1').map((r) => r.revision); // ['cccc1', 'bbbb1']
+   * ```
+   */
+  walkRevisions(base: string | string[] = 'base', head: string | string[] = 'heads'): MapRev[] {
+    const { revisions, heads } = this.collectUpgrade(head, base, false, { inclusive: true, implicitBase: false });
+    return this.topologicalSort(revisions, heads, typeof head === 'string' ? head : head.join(',')).map((id) => this.rev(id));
+  }
+
+  /**
+   * Alembic's `_get_all_current`: the version rows with every revision they need, reduced to the tips
+   * of branches. Besides the rows, the revisions that are current only through a row's depends_on
+   * (the row needs them, nothing applied on their branch is above them).
+   */
+  getAllCurrent(ids: string[]): MapRev[] {
+    return [...this.allCurrent(ids)].filter((r): r is MapRev => r !== null);
+  }
+
+  /**
+   * The revisions `show REV` names: `-N` and `label@-N` step down from each head, as Alembic's
+   * get_revisions (refused when a head's walk ends below its base); any other form as an upgrade target reads it
+   * (cmmc-db also takes `head-1`, `base+2`, `REV+1`, which Alembic's `show` refuses).
+   */
+  revisionsToShow(ref: string): MapRev[] {
+    if (/^(?:[^@]*@)?-\d+$/.test(ref)) {
+      const branch = ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : null;
+      const heads = (this.getRevisions('heads') as MapRev[]).filter((h) => branch === null || h.branchLabels.has(branch));
+      const walked = this.getRevisions(ref);
+      // Alembic 1.8 fails (AttributeError) when a head's walk ends below its base: refused here, naming the head.
+      const below = heads.filter((_, i) => walked[i] === null || walked[i] === 'base');
+      if (below.length) throw new InvalidTargetError(ref, `the walk down from ${below.map((h) => h.revision).join(', ')} goes below base: name the revision, or label@${ref.replace(/^.*@/, '')} for one branch`);
+      return walked as MapRev[];
+    }
+    return this.parseUpgradeTarget([], ref, true).flatMap((w) => {
+      if (w === null) throw new InvalidTargetError(ref, 'that walk runs past the end of the graph');
+      return w === 'base' ? [] : [w];
+    });
+  }
+
+  /** A head (no revision names it as down revision) that another revision depends on: Alembic's "effective head". */
+  isEffectiveHead(id: string): boolean {
+    const r = this.rev(id);
+    return r.nextrev.size === 0 && r.allNextrev.size > 0;
   }
 
   /** `_topological_sort`: heads first, each revision after everything above it. `target`: the walk's destination, named when it fails. */

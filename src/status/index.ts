@@ -10,6 +10,7 @@ import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
 import { listBackups, resolveBackupDir } from '../backup/store.js';
 import { loadScript, type Script } from '../migrate/script.js';
+import { currentViaDependsOn } from '../migrate/report.js';
 import { computeStatus, readChecksums, readVersionRows, type RunQuery } from '../migrate/status.js';
 import { metaNames } from '../migrate/version-store.js';
 import { seedStatus, type SeedStatusRow } from '../seed/loader.js';
@@ -29,6 +30,8 @@ export interface StatusReport {
   database: string;
   revisions: {
     current: string[];
+    /** Revisions current only because a version row depends on them (Alembic's `current` lists them too). */
+    currentViaDependsOn: string[];
     heads: string[];
     atHead: boolean;
     /** Applied revisions, newest first. */
@@ -76,6 +79,7 @@ export async function readStatus(handle: DbHandle, options: { script?: Script; b
   const applied = script.graph.appliedSet(current.filter((r) => script.graph.has(r)));
   const revisions = {
     current,
+    currentViaDependsOn: currentViaDependsOn(script.graph, current).map((c) => c.revision),
     heads: status.heads,
     atHead: status.atHead,
     applied: [...script.graph.ordered]

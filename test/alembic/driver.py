@@ -5,9 +5,13 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
       writes an Alembic script directory in D whose revisions each create the table S.t_<id>
   {"cmd": "op", "dir": D, "schema": S, "op": "upgrade"|"downgrade"|"stamp", "target": T, "purge": bool}
       runs the command; answers {"ok": bool, "error": str, "rows": [...], "tables": [...]}
+  {"cmd": "show", "dir": D, "schema": S, "command": "current"|"heads"|"history"|"show"|"branches", "args": {...}}
+      runs a command that reads (args are the command function's keyword arguments); answers
+      {"ok": bool, "error": str, "out": str} with what it printed
 Each revision runs in a transaction of its own (transaction_per_migration), as cmmc-db runs them.
 Run with /usr/bin/python3; the database URL is the first argument.
 """
+import io
 import json
 import os
 import sys
@@ -124,12 +128,30 @@ def run_op(req):
     return {"ok": ok, "error": error, "rows": rows, "tables": tables}
 
 
+def run_show(req):
+    out = io.StringIO()
+    cfg = Config(stdout=out)
+    cfg.set_main_option("script_location", req["dir"])
+    cfg.attributes["engine"] = engine
+    cfg.attributes["schema"] = req["schema"]
+    ok, error = True, ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            getattr(command, req["command"])(cfg, **req.get("args", {}))
+    except BaseException as e:
+        ok, error = False, "%s: %s" % (type(e).__name__, e)
+    return {"ok": ok, "error": error, "out": out.getvalue()}
+
+
 for line in sys.stdin:
     req = json.loads(line)
     try:
         if req["cmd"] == "graph":
             write_graph(req["dir"], req["schema"], req["revisions"])
             out = {"ok": True}
+        elif req["cmd"] == "show":
+            out = run_show(req)
         elif req["cmd"] == "drop":
             _scripts.clear()
             with engine.begin() as conn:

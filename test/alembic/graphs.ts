@@ -215,3 +215,35 @@ export const SCENARIOS: Sequence[] = [
   // Empty folder: nothing to do.
   { name: 'empty migrations folder', revisions: [], ops: [up('head'), up('heads'), down('base'), stamp('head')] },
 ];
+
+/**
+ * Graphs for the reading commands (current, heads, history -r, show, branches): the trial's findings
+ * of session 8, each with the upgrade it was found after.
+ */
+export const READING_SCENARIOS: Sequence[] = [
+  {
+    name: 'reading 2/4: a branch current only through depends_on; ranges with labels, relative ends, unrelated bounds',
+    revisions: [r('aaaa1'), r('bbbb1', ['aaaa1']), r('cccc1', ['bbbb1']), r('xxxx1', [], { labels: ['xl'] }), r('yyyy1', ['xxxx1'], { deps: ['bbbb1'] }), r('zzzz1', ['aaaa1'], { labels: ['zl'] })],
+    ops: [up('yyyy1'), up('zzzz1'), down('aaaa1'), up('heads')],
+  },
+  {
+    name: 'reading 2/3: effective heads, a dependency on a label',
+    revisions: [r('aaaa1'), r('bbbb1', [], { deps: ['aaaa1'] }), r('cccc1', ['aaaa1'], { labels: ['cee'] }), r('dddd1', [], { deps: ['cee'] })],
+    ops: [up('bbbb1'), up('dddd1'), up('heads')],
+  },
+  {
+    name: 'reading 3: after merging the real heads, an effective head is left',
+    revisions: [r('aaaa1'), r('bbbb1', [], { deps: ['aaaa1'] }), r('cccc1', ['aaaa1'], { labels: ['cee'] }), r('dddd1', [], { deps: ['cee'] }), r('eeee1', ['bbbb1', 'dddd1'])],
+    ops: [up('heads')],
+  },
+  {
+    name: 'reading 8: show -N on a straight line; inherited labels',
+    revisions: [r('aaaa1', [], { labels: ['xray'] }), r('bbbb1', ['aaaa1'], { labels: ['yank'] }), r('cccc1', ['bbbb1']), r('dddd1', ['cccc1'])],
+    ops: [up('bbbb1'), up('head')],
+  },
+  {
+    name: 'reading 5: crossing branches and merges',
+    revisions: [r('xxxx1'), r('xxxx2', ['xxxx1']), r('cccc1'), r('dddd1', ['cccc1', 'xxxx2']), r('yyyy1', ['xxxx1'])],
+    ops: [up('dddd1'), up('yyyy1')],
+  },
+];

@@ -23,8 +23,8 @@ export const register: RegisterCommand = (program, ctx) => {
           if (flags.verbose) for (const l of details(p)) ctx.out.line(l);
           else ctx.out.line(`${p.revision} ${tags(p)} ${p.message}`.trimEnd());
           for (const c of p.children) {
-            const child = graph.get(c);
-            ctx.out.line(`  -> ${c} ${child.branchLabels.length ? `[${child.branchLabels.join(', ')}] ` : ''}${child.message}`);
+            const child = summarize(script, graph.get(c));
+            ctx.out.line(`  -> ${c} ${tags(child)}${tags(child) ? ' ' : ''}${child.message}`.trimEnd());
           }
         }
         for (const l of labels) ctx.out.line(`label ${l.label}: declared on ${l.revision}, head ${l.heads.join(', ') || '-'}`);

@@ -12,7 +12,7 @@ export const register: RegisterCommand = (program, ctx) => {
         // script.js and status.js only: `current` should not load Kysely or the offline recorder.
         const { loadScript } = await import('../../migrate/script.js');
         const { readEngineStateOf, computeStatus } = await import('../../migrate/status.js');
-        const { summarize, tags, details, nextUpgradeStep } = await import('../../migrate/report.js');
+        const { summarize, tags, details, nextUpgradeStep, currentViaDependsOn } = await import('../../migrate/report.js');
         const config = ctx.config();
         // The session is opened, and the engine's state read, while the files are read: the server
         // starts its backend and answers meanwhile (the files give it a turn between them).
@@ -38,8 +38,10 @@ export const register: RegisterCommand = (program, ctx) => {
         const revisions = status.current.map((id) =>
           script.graph.has(id) ? summarize(script, script.graph.get(id), { applied, current: status.current }) : { revision: id, unknown: true },
         );
+        // Alembic's get_all_current: also the revisions current only because a row depends on them.
+        const viaDependsOn = currentViaDependsOn(script.graph, status.current).map((c) => ({ ...summarize(script, script.graph.get(c.revision), { applied, current: status.current }), via: c.via }));
         if (ctx.out.json) {
-          ctx.out.data({ current: status.current, heads: status.heads, atHead: status.atHead, pending: status.pending, revisions });
+          ctx.out.data({ current: status.current, heads: status.heads, atHead: status.atHead, pending: status.pending, revisions, currentViaDependsOn: viaDependsOn });
           return 0;
         }
         // The next step is one that runs: `upgrade head` refuses with several heads, any upgrade with unknown rows.
@@ -49,6 +51,11 @@ export const register: RegisterCommand = (program, ctx) => {
           if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dirs.join(', ') || script.dir})`);
           else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
+        }
+        for (const r of viaDependsOn) {
+          const via = `(current through depends_on: ${r.via.join(', ')})`;
+          if (flags.verbose) for (const l of [...details(r), `Current through: depends_on of ${r.via.join(', ')}`]) ctx.out.line(l);
+          else ctx.out.line(`${r.revision} ${[tags(r), via].filter(Boolean).join(' ')} ${r.message}`.replace(/\s+$/, ''));
         }
         if (status.overlapping.length) ctx.out.info(`${status.overlapping.join(', ')}: below another row of the version table (next: ${next})`);
         else if (status.unknown.length) ctx.out.info(`${status.unknown.join(', ')}: no file declares ${status.unknown.length === 1 ? 'it' : 'them'} (next: ${next})`);

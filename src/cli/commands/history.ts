@@ -4,14 +4,14 @@ export const register: RegisterCommand = (program, ctx) => {
   program
     .command('history')
     .description('show the revisions as a graph, newest first (branches and merges drawn; applied ones marked with -i)')
-    .option('-r, --rev-range <range>', 'only revisions in FROM:TO (either side may be empty; "current" allowed)')
+    .option('-r, --rev-range <range>', 'only revisions from FROM up to TO, as Alembic walks them: FROM:TO, FROM:, :TO, FROM:+N, label@base:, current:')
     .option('-v, --verbose', 'show each revision in full')
     .option('-i, --indicate-current', 'read the database: @ current, * applied, o pending')
-    .addHelpText('after', '\nExamples:\n  $ cmmc-db history --indicate-current\n  $ cmmc-db history -r base:head --verbose\n  $ cmmc-db history -r current: --json')
+    .addHelpText('after', '\nExamples:\n  $ cmmc-db history --indicate-current\n  $ cmmc-db history -r base:head --verbose\n  $ cmmc-db history -r current: --json\n  $ cmmc-db history -r billing@base:')
     .action(
       ctx.action(async (flags: { revRange?: string; verbose?: boolean; indicateCurrent?: boolean }) => {
         const m = { ...(await import('../../migrate/script.js')), ...(await import('../../migrate/status.js')), ...(await import('../../migrate/errors.js')) };
-        const { summarize, historyLines } = await import('../../migrate/report.js');
+        const { summarize, historyLines, historyRange } = await import('../../migrate/report.js');
         const { usageError } = await import('../../errors.js');
         const script = await m.loadScript(ctx.config());
         const { graph } = script;
@@ -26,13 +26,9 @@ export const register: RegisterCommand = (program, ctx) => {
         if (flags.revRange) {
           const i = flags.revRange.indexOf(':');
           if (i === -1) throw usageError(`-r "${flags.revRange}" is not a range`, 'use FROM:TO, for example -r base:head or -r current:');
-          const side = (s: string): string[] | undefined => {
-            if (s === '' ) return undefined;
-            if (s === 'current') return db!.current.filter((r) => graph.has(r));
-            return m.catchRevisionErrors(() => graph.resolveTarget(s, db?.current ?? []));
-          };
-          const lower = side(flags.revRange.slice(0, i));
-          revisions = graph.range(lower && lower.length ? lower : undefined, side(flags.revRange.slice(i + 1)));
+          const rows = db ? db.current.filter((r) => graph.has(r)) : [];
+          const walked = new Set(m.catchRevisionErrors(() => historyRange(graph, flags.revRange!.slice(0, i), flags.revRange!.slice(i + 1), rows)));
+          revisions = graph.ordered.filter((r) => walked.has(r.revision));
         }
         const summaries = new Map(revisions.map((r) => [r.revision, summarize(script, r, db)]));
         if (ctx.out.json) {

@@ -3,7 +3,7 @@ import type { RegisterCommand } from './types.js';
 export const register: RegisterCommand = (program, ctx) => {
   program
     .command('show <rev>')
-    .description('show one revision: id, down revisions, labels, file, message (REV: id, prefix, head, label@head...)')
+    .description('show one revision: id, down revisions, labels, file, message (REV: id, prefix, head, label@head, -1 for below the head...)')
     .addHelpText('after', '\nExample:\n  $ cmmc-db show head')
     .action(
       ctx.action(async (rev: string) => {
@@ -11,7 +11,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const { summarize, details } = await import('../../migrate/report.js');
         const script = await loadScript(ctx.config());
         const { graph } = script;
-        const ids = catchRevisionErrors(() => graph.resolveTarget(rev, []));
+        const ids = catchRevisionErrors(() => graph.map.revisionsToShow(rev.trim()).map((r) => r.revision));
         const shown = ids.map((id) => ({ ...summarize(script, graph.get(id)), children: graph.childrenOf(id), path: graph.get(id).file }));
         if (ctx.out.json) {
           ctx.out.data(shown.length === 1 ? shown[0] : shown);

@@ -31,7 +31,7 @@ export const register: RegisterCommand = (program, ctx) => {
             ...[...r.pending].reverse().map((p) => [p.revision, 'pending', p.message, '', '', '']),
             ...r.applied.map((a) => [
               a.revision,
-              r.changed.includes(a.revision) ? 'changed' : r.current.includes(a.revision) ? 'current' : 'applied',
+              r.changed.includes(a.revision) ? 'changed' : r.current.includes(a.revision) || r.currentViaDependsOn.includes(a.revision) ? 'current' : 'applied',
               a.message,
               when(a.appliedAt),
               a.appliedBy ?? '',
