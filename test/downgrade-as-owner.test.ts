@@ -34,6 +34,24 @@ describe('downgrade as the schema owner', () => {
     expect(await versions()).toEqual(['ea4d41f1e1b0']);
   });
 
+  it("a table that a view or foreign key outside the plan depends on is refused before any revision is reverted, naming it", async () => {
+    const head = await versions();
+    await query(admin, 'CREATE SCHEMA reports; CREATE VIEW reports.assessment_list AS SELECT id, organization_id FROM public.assessments');
+    try {
+      const r = await runCli(['downgrade', '7d24b6e1c902', '--yes'], { env });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/^error: downgrade to 7d24b6e1c902 would drop table assessments \(revision a85e3f0d7c13\), which view reports\.assessment_list depends on and the downgrade does not drop: nothing was downgraded — drop or change reports\.assessment_list first/m);
+      expect(await versions()).toEqual(head);
+      await query(admin, 'DROP VIEW reports.assessment_list; CREATE TABLE reports.links (a uuid, o uuid, FOREIGN KEY (a, o) REFERENCES public.assessments (id, organization_id))');
+      const fk = await runCli(['downgrade', '7d24b6e1c902', '--dry-run'], { env });
+      expect(fk.exitCode, fk.stderr).toBe(1);
+      expect(fk.stderr).toMatch(/would drop table assessments \(revision a85e3f0d7c13\), which the foreign key links_a_o_fkey of reports\.links depends on/);
+      expect(await versions()).toEqual(head);
+    } finally {
+      await query(admin, 'DROP SCHEMA reports CASCADE');
+    }
+  });
+
   it('downgrade base, which drops the extensions the admin owns, is refused before any revision is reverted', async () => {
     const message = /^error: downgrade to base would drop extension vector \(revision 3f1c0a9e5b01\), which belongs to postgres and may not be dropped by cmmc_dgo\w*_owner: nothing was downgraded — run it as postgres or a superuser \(--url\), or downgrade only to 3f1c0a9e5b01 and keep the extension$/m;
     for (const args of [['downgrade', 'base', '--dry-run'], ['downgrade', 'base', '--yes']]) {

@@ -338,6 +338,7 @@ async function refuseUndroppable(handle: import('../db/connection.js').DbHandle,
     if (!drop) continue;
     for (const w of drop[2].match(/"(?:[^"]|"")+"|[\w$-]+/g) ?? []) dropped.push({ kind: drop[1].toLowerCase() as 'extension' | 'schema', name: ident(w), revision });
   }
+  await refuseDependents(handle, text, target);
   if (!dropped.length) return;
   const namesOf = (kind: string) => JSON.stringify(dropped.filter((d) => d.kind === kind).map((d) => d.name));
   const owned = await handle.sql<{ kind: string; name: string; owner: string; may: boolean; role: string }[]>`
@@ -357,5 +358,53 @@ async function refuseUndroppable(handle: import('../db/connection.js').DbHandle,
     'downgrade.cannot-drop',
     `downgrade to ${target} would drop ${refused.kind} ${refused.name} (revision ${at}), which belongs to ${refused.owner} and may not be dropped by ${refused.role}: nothing was downgraded`,
     { hint: `run it as ${refused.owner} or a superuser (--url), or downgrade only to ${at} and keep the ${refused.kind}` },
+  );
+}
+
+/**
+ * Refuses a downgrade whose offline script (`text`) drops a table that an object outside the plan
+ * depends on: a view, or another table's foreign key, that the steps do not drop themselves.
+ * PostgreSQL refuses such a DROP TABLE (2BP01) only when the step reaches it, after the steps before
+ * it have dropped their tables: `downgrade 7d24b6e1c902` with a view of the user's own over
+ * assessments reverted ten revisions, then failed and told the user to fix a platform revision.
+ * Throws `downgrade.dependents`, naming the table, the dependent object and the revision.
+ */
+async function refuseDependents(handle: import('../db/connection.js').DbHandle, text: string, target: string): Promise<void> {
+  const name = String.raw`(?:"(?:[^"]|"")+"|[\w$]+)(?:\.(?:"(?:[^"]|"")+"|[\w$]+))?`;
+  const dropRe = new RegExp(String.raw`^\s*drop\s+(table|view|materialized\s+view)\s+(?:if\s+exists\s+)?(${name}(?:\s*,\s*${name})*)`, 'i');
+  const relations: { name: string; kind: string; revision: string }[] = [];
+  let revision = '';
+  for (const line of text.split('\n')) {
+    const running = /^-- Running downgrade (\S+) ->/.exec(line);
+    if (running) revision = running[1];
+    const drop = dropRe.exec(line);
+    if (drop) for (const n of drop[2].match(new RegExp(name, 'g')) ?? []) relations.push({ name: n, kind: drop[1].toLowerCase().replace(/\s+/g, ' '), revision });
+  }
+  const tables = relations.filter((r) => r.kind === 'table');
+  if (!tables.length) return;
+  const rows = await handle.sql<{ dropped: string; dependent: string; what: string }[]>`
+    WITH planned AS (SELECT to_regclass(x) AS oid, x AS name FROM jsonb_array_elements_text(${JSON.stringify(relations.map((r) => r.name))}::text::jsonb) AS x),
+         tables AS (SELECT oid, name FROM planned WHERE oid IS NOT NULL AND name IN (SELECT jsonb_array_elements_text(${JSON.stringify(tables.map((r) => r.name))}::text::jsonb)))
+    SELECT DISTINCT t.name AS dropped, dep.rel::regclass::text AS dependent, dep.what
+      FROM tables t
+      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid AND d.deptype = 'n'
+      JOIN LATERAL (
+        SELECT r.ev_class AS rel, CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS what
+          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+         WHERE d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+        UNION ALL
+        SELECT con.conrelid, 'the foreign key ' || quote_ident(con.conname) || ' of'
+          FROM pg_constraint con WHERE d.classid = 'pg_constraint'::regclass AND con.oid = d.objid AND con.contype = 'f'
+      ) dep ON true
+     WHERE dep.rel <> t.oid AND dep.rel NOT IN (SELECT oid FROM planned WHERE oid IS NOT NULL)`;
+  // The first in the order the steps would reach them.
+  const first = tables.find((t) => rows.some((r) => r.dropped === t.name));
+  if (!first) return;
+  const row = rows.find((r) => r.dropped === first.name)!;
+  const table = first.name.replace(/"/g, '');
+  throw new CmmcError(
+    'downgrade.dependents',
+    `downgrade to ${target} would drop table ${table} (revision ${first.revision}), which ${row.what} ${row.dependent} depends on and the downgrade does not drop: nothing was downgraded`,
+    { hint: `drop or change ${row.dependent} first (the revisions did not create it), or downgrade only to ${first.revision}` },
   );
 }
