@@ -46,6 +46,21 @@ describe('stamp --sql', () => {
     }, 60_000);
   }
 
+  it('run on a database holding other rows, the script stops and changes nothing', async () => {
+    const db = await createTestDatabase('cmmc_stampsql');
+    made.push(db);
+    expect((await runCli(['stamp', '00c448613939'], { url: db.url })).exitCode).toBe(0);
+    const before = await state(db.url);
+    for (const args of [['stamp', 'head', '--sql'], ['stamp', '3f1c0a9e5b01:head', '--sql']]) {
+      const script = await runCli(args);
+      expect(script.exitCode, script.stderr).toBe(0);
+      const psql = await execa('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db.url, '-f', '-'], { input: script.stdout, reject: false });
+      expect(psql.exitCode, args.join(' ')).toBe(3);
+      expect(psql.stderr).toMatch(/this stamp script was written for the version rows (none \(base\)|3f1c0a9e5b01), and the database holds 00c448613939: nothing was stamped/);
+      expect(await state(db.url)).toEqual(before);
+    }
+  }, 60_000);
+
   it('two different starting revisions are refused, as by Alembic', async () => {
     const r = await runCli(['stamp', '3f1c0a9e5b01:head', '7d24b6e1c902:head', '--sql']);
     expect(r.exitCode).toBe(2);

@@ -13,7 +13,7 @@ import { CmmcError, usageError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import type { Operation } from './engine.js';
 import type { Script } from './script.js';
-import { inlineParameters, statementForScript } from '../sql/lexer.js';
+import { inlineParameters, literal, statementForScript } from '../sql/lexer.js';
 import { stampLog, versionStatements } from './engine.js';
 import { appliedByExpression, bootstrapStatements, logInsert, metaNames, type MetaConfig } from './version-store.js';
 
@@ -187,6 +187,27 @@ export function offlineStamp(script: Script, config: MetaConfig, targets: string
   const { logged } = stampLog(script, config, known, rows, appliedByExpression('offline'));
   const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')}${purge ? ' --purge' : ''} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
   out.push(...bootstrapStatements(config).map(terminate), '');
-  out.push('BEGIN;', ...(purge ? [`DELETE FROM ${metaNames(config).version};`] : []), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
+  out.push('BEGIN;', ...(purge ? [`DELETE FROM ${metaNames(config).version};`] : [startGuard(config, known)]), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
   return out.join('\n');
+}
+
+/**
+ * A statement that stops the script (psql -v ON_ERROR_STOP=1) when the version table does not hold
+ * exactly `rows`, the rows the script was written from: run on a database elsewhere, its UPDATEs
+ * would match nothing and its INSERTs add rows beside the ones there (two heads of one branch).
+ * Alembic's offline stamp has no such guard; nothing in it is lost by having one.
+ */
+function startGuard(config: MetaConfig, rows: string[]): string {
+  const version = metaNames(config).version;
+  const expected = rows.length ? `ARRAY[${[...rows].sort().map((r) => literal(r)).join(', ')}]::text[]` : `'{}'::text[]`;
+  const shown = literal(rows.length ? [...rows].sort().join(', ') : 'none (base)');
+  return [
+    'DO $cmmc_guard$ DECLARE held text[];',
+    `BEGIN SELECT coalesce(array_agg(version_num::text ORDER BY version_num COLLATE "C"), '{}') INTO held FROM ${version};`,
+    `  IF held <> ${expected} THEN`,
+    `    RAISE EXCEPTION 'this stamp script was written for the version rows %, and the database holds %: nothing was stamped', ${shown}, coalesce(nullif(array_to_string(held, ', '), ''), 'none')`,
+    `      USING HINT = 'write the script from the rows the database holds: cmmc-db stamp FROM:TO --sql';`,
+    '  END IF;',
+    'END $cmmc_guard$;',
+  ].join('\n');
 }
