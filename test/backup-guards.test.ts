@@ -133,6 +133,19 @@ describe('backup commands leave what is there alone, and say what they refuse', 
     expect(here.exitCode, here.stderr).toBe(2);
     expect(errorLines(here.stderr)[0]).toMatch(/the current folder holds a control character/);
     expect(existsSync(crontab)).toBe(false);
+    // A value from the environment is named by its variable.
+    const fromEnv = await runCli(['backup', 'schedule', 'install', '--crontab-file', crontab, '--encrypt'], {
+      url: db.url,
+      cwd: work,
+      env: { CMMC_BACKUP_DIR: `${work}/y\n* * * * * touch /tmp/pwn`, CMMC_BACKUP_KEY_FILE: key },
+    });
+    expect(fromEnv.exitCode, fromEnv.stderr).toBe(2);
+    expect(errorLines(fromEnv.stderr)[0]).toMatch(/^error: CMMC_BACKUP_DIR holds a control character/);
+    expect(existsSync(crontab)).toBe(false);
+    // --encrypt takes CMMC_BACKUP_KEY_FILE as backup create does (the option's help says so).
+    const envKey = await runCli(['backup', 'schedule', 'install', '--print', '--encrypt', '--dir', path.join(work, 'b')], { url: db.url, cwd: work, env: { CMMC_BACKUP_KEY_FILE: key } });
+    expect(envKey.exitCode, envKey.stderr).toBe(0);
+    expect(envKey.stdout).toContain(`--encrypt --key-file '${key}'`);
     // A plain value still installs two lines between the markers.
     const ok = await runCli(['backup', 'schedule', 'install', '--crontab-file', crontab, '--dir', path.join(work, 'b')], { url: db.url, cwd: work });
     expect(ok.exitCode, ok.stderr).toBe(0);

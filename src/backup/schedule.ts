@@ -58,6 +58,8 @@ export interface ScheduleSpec {
   doctorAt?: string;
   /** Days of recorded doctor runs to keep (default 90). */
   doctorRetentionDays?: number;
+  /** The settings that gave `dir` and `keyFile`, for messages (default `--dir`, `--key-file`): `CMMC_BACKUP_DIR`, `CMMC_BACKUP_KEY_FILE`. */
+  from?: { dir?: string; keyFile?: string };
 }
 
 /** Single-quotes for sh, and escapes % which cron turns into a newline. */
@@ -87,9 +89,9 @@ export function scheduleBlock(spec: ScheduleSpec): string[] {
     ['--at', spec.backupAt],
     ['--prune-at', spec.pruneAt],
     ['--doctor-at', spec.doctorAt],
-    ['--dir', spec.dir],
+    [spec.from?.dir ?? '--dir', spec.dir],
     ['--format', spec.format],
-    ['--key-file', spec.keyFile],
+    [spec.from?.keyFile ?? '--key-file', spec.keyFile],
     ['the current folder', spec.cwd],
     ["node's path", spec.node],
     ["cmmc-db's path", spec.bin],

@@ -397,8 +397,10 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
         const path = await import('node:path');
         const { existsSync } = await import('node:fs');
         const { BIN_PATH } = await binPath();
-        if (opts.encrypt && !opts.keyFile) throw usageError('--encrypt needs --key-file FILE');
-        if (opts.encrypt) await checkKeyFile(ctx, opts.keyFile);
+        // As backup create: --key-file, else CMMC_BACKUP_KEY_FILE (the option's help says so).
+        const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
+        if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE (or CMMC_BACKUP_KEY_FILE)', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
+        if (opts.encrypt) await checkKeyFile(ctx, keyFile);
         const block = s.scheduleBlock({
           backupAt: opts.at,
           pruneAt: opts.pruneAt,
@@ -408,9 +410,13 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           bin: BIN_PATH,
           dir: s.resolveBackupDir(opts.dir),
           format: opts.format,
-          keyFile: opts.encrypt && opts.keyFile ? path.resolve(opts.keyFile) : undefined,
+          keyFile: opts.encrypt && keyFile ? path.resolve(keyFile) : undefined,
           doctorAt: opts.doctorAt,
           doctorRetentionDays: opts.doctorRetentionDays,
+          from: {
+            dir: opts.dir ? '--dir' : process.env.CMMC_BACKUP_DIR ? 'CMMC_BACKUP_DIR' : 'the backup folder (the project root and backups/)',
+            keyFile: opts.keyFile ? '--key-file' : 'CMMC_BACKUP_KEY_FILE',
+          },
         });
         if (ctx.globals.url) ctx.out.warn('the cron job does not carry --url (it would expose the password): it reads DATABASE_URL from .env in this folder or the environment');
         else if (!existsSync(path.join(process.cwd(), '.env')) && !process.env.DATABASE_URL && !process.env.DB_HOST) {
