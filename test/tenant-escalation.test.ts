@@ -11,6 +11,12 @@
  * - EXECUTE on server-file functions (pg_read_binary_file) and on SECURITY DEFINER functions of a
  *   superuser or BYPASSRLS role other than the documented sign-in lookup.
  *
+ * Third round: the platform database, a schema or an event trigger's function owned by the
+ * application role; EXECUTE on SECURITY DEFINER functions of the schema owner or of any role with a
+ * path; a usable user mapping that logs in as another role; TRUNCATE, TRIGGER, REFERENCES on tenant
+ * tables and in the owner's default privileges (init revokes what it or PUBLIC holds);
+ * pg_write_all_data (pg_signal_backend: a warning); CONNECT, TEMPORARY granted to the role itself.
+ *
  * Also: the application role that is the admin itself (a superuser), and USAGE on the engine's
  * sequences (nextval on cmmc_db's bookkeeping), which nothing needs.
  */
@@ -19,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 import { bypassRoleName } from '../src/tenant/roles.js';
-import { dropSetup, initWithTwoTenants, newSetup, rolesOf } from './helpers/tenant-setup.js';
+import { TWO_TENANTS, dropSetup, initWithTwoTenants, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function doctorTenant(url: string) {
   const r = await runCliJson(['doctor', 'tenant.isolation'], { url });
@@ -198,6 +204,191 @@ describe('paths from the application role to every tenant', () => {
     const detail = again.data.steps.find((x: any) => x.step === 'privileges').detail;
     for (const seq of seqs) expect(detail).toContain(`revoked USAGE, UPDATE on ${seq} from ${s.app}`);
     expect(await privileges()).toEqual(seqs.map((seq) => ({ seq, usage: false, select: true, update: false })));
+  });
+
+  it('the platform database owned by the application role: CREATE, schemas and a database search_path take over what others run', async () => {
+    await adminQuery(`ALTER DATABASE "${s.db}" OWNER TO "${s.app}"`);
+    try {
+      // The path is real: the owner grants itself CREATE, shadows lower() and makes every new session resolve it first.
+      await asApp(s.appUrl, [
+        `GRANT CREATE ON DATABASE "${s.db}" TO "${s.app}"`,
+        'CREATE SCHEMA esc_evil',
+        `CREATE FUNCTION esc_evil.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'hijacked' $$`,
+        `ALTER DATABASE "${s.db}" SET search_path = esc_evil, pg_catalog, public`,
+      ]);
+      const [seen] = await query<{ v: string }>(s.adminUrl, `SELECT lower('A') AS v`);
+      expect(seen.v).toBe('hijacked');
+      await asApp(s.appUrl, [`ALTER DATABASE "${s.db}" RESET search_path`, 'DROP SCHEMA esc_evil CASCADE', `REVOKE CREATE ON DATABASE "${s.db}" FROM "${s.app}"`]);
+      await expectCaught(`owns the database ${s.db}`, `ALTER DATABASE "${s.db}" OWNER TO "postgres"`, `owns the database "${s.db}"`);
+    } finally {
+      await adminQuery(`ALTER DATABASE "${s.db}" OWNER TO postgres`);
+    }
+    expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+  });
+
+  it('a schema, or the function of an event trigger, owned by the application role', async () => {
+    await query(s.adminUrl, `
+      CREATE SCHEMA esc_ops AUTHORIZATION "${s.app}";
+      CREATE FUNCTION esc_ops.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+      ALTER FUNCTION esc_ops.on_ddl() OWNER TO "${s.app}";
+      CREATE EVENT TRIGGER esc_on_ddl ON ddl_command_end EXECUTE FUNCTION esc_ops.on_ddl();`);
+    try {
+      // The path is real: the next DDL of a superuser runs the application role's code as that superuser.
+      await asApp(s.appUrl, [
+        `CREATE OR REPLACE FUNCTION esc_ops.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+           BEGIN IF current_setting('is_superuser') = 'on' THEN EXECUTE 'ALTER ROLE "${s.app}" BYPASSRLS'; END IF; END $$`,
+      ]);
+      await query(s.adminUrl, 'CREATE TABLE public.esc_probe (); DROP TABLE public.esc_probe');
+      const [seen] = await asApp(s.appUrl, ['SELECT count(DISTINCT organization_id)::int AS n FROM users']);
+      expect(seen.n).toBe(2);
+      await query(s.adminUrl, `ALTER ROLE "${s.app}" NOBYPASSRLS; CREATE OR REPLACE FUNCTION esc_ops.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$`);
+      await expectCaught('owns schema esc_ops', 'ALTER SCHEMA "esc_ops" OWNER TO "postgres"', 'owns schema "esc_ops"');
+      await query(s.adminUrl, 'ALTER SCHEMA esc_ops OWNER TO postgres');
+      await expectCaught('owns esc_ops.on_ddl(), which event trigger esc_on_ddl runs', 'ALTER FUNCTION esc_ops.on_ddl() OWNER TO "postgres"');
+    } finally {
+      await query(s.adminUrl, `ALTER ROLE "${s.app}" NOBYPASSRLS; DROP EVENT TRIGGER IF EXISTS esc_on_ddl; DROP SCHEMA IF EXISTS esc_ops CASCADE`);
+    }
+    expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+  });
+
+  it('EXECUTE on a SECURITY DEFINER function of the schema owner, or of a role with a path of its own', async () => {
+    await query(s.ownerUrl, `CREATE FUNCTION public.admin_exec(cmd text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+                               SET search_path = public, pg_temp AS $$ BEGIN EXECUTE cmd; END $$`);
+    try {
+      // The path is real: the owner's function rewrites a tenant table's policies for the application role.
+      const [seen] = await asApp(s.appUrl, [`SELECT admin_exec('CREATE POLICY esc_leak ON users USING (true)')`, 'SELECT count(DISTINCT organization_id)::int AS n FROM users']);
+      expect(seen.n).toBe(2);
+      await query(s.adminUrl, 'DROP POLICY esc_leak ON users');
+      await expectCaught(`can run admin_exec(text), a SECURITY DEFINER function of ${s.owner} (which owns`, 'REVOKE EXECUTE ON FUNCTION admin_exec(text) FROM PUBLIC', `can run admin_exec(text), a SECURITY DEFINER function of "${s.owner}" (the schema owner)`);
+    } finally {
+      await query(s.adminUrl, 'DROP POLICY IF EXISTS esc_leak ON users; DROP FUNCTION public.admin_exec(text)');
+    }
+    await query(s.adminUrl, `CREATE FUNCTION public.esc_helper_fn() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$ SELECT 1 $$;
+                             ALTER FUNCTION public.esc_helper_fn() OWNER TO "${helper}"; ALTER ROLE "${helper}" CREATEROLE`);
+    try {
+      await expectCaught(`can run esc_helper_fn(), a SECURITY DEFINER function of ${helper} (which can make itself able to read every tenant)`, 'REVOKE EXECUTE ON FUNCTION esc_helper_fn() FROM PUBLIC', `can run esc_helper_fn(), a SECURITY DEFINER function of "${helper}"`);
+    } finally {
+      await query(s.adminUrl, `DROP FUNCTION public.esc_helper_fn(); ALTER ROLE "${helper}" NOCREATEROLE`);
+    }
+    expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+  });
+
+  it('a user mapping it can use that logs in as another role (postgres_fdw back to this server)', async () => {
+    await query(s.adminUrl, `
+      CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+      CREATE SERVER esc_loop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '5432', dbname '${s.db}');
+      CREATE USER MAPPING FOR "${s.app}" SERVER esc_loop OPTIONS (user 'postgres', password 'stored-Pw-9', password_required 'false');
+      GRANT USAGE ON FOREIGN SERVER esc_loop TO "${s.app}";`);
+    try {
+      // The path is real: pg_user_mappings shows it the stored password, and a foreign table in pg_temp reads every tenant as postgres.
+      const [mapping] = await asApp(s.appUrl, [`SELECT array_to_string(umoptions, ',') AS o FROM pg_user_mappings WHERE srvname = 'esc_loop'`]);
+      expect(mapping.o).toContain('password=stored-Pw-9');
+      const [seen] = await asApp(s.appUrl, [
+        `CREATE FOREIGN TABLE pg_temp.esc_users (organization_id uuid) SERVER esc_loop OPTIONS (schema_name 'public', table_name 'users')`,
+        'SELECT count(DISTINCT organization_id)::int AS n FROM pg_temp.esc_users',
+      ]);
+      expect(seen.n).toBe(2);
+      await expectCaught(`can use foreign server esc_loop through the user mapping for ${s.app}, which logs in as postgres`, `DROP USER MAPPING FOR "${s.app}" SERVER "esc_loop"`, `can use foreign server "esc_loop" through the user mapping for "${s.app}", which logs in as "postgres"`);
+      // PUBLIC's mapping: its options are hidden from the application role, so any is a path.
+      // (init, an admin, sees them and names the remote user.)
+      await query(s.adminUrl, `DROP USER MAPPING FOR "${s.app}" SERVER esc_loop; CREATE USER MAPPING FOR PUBLIC SERVER esc_loop OPTIONS (user 'postgres')`);
+      await expectCaught(
+        'can use foreign server esc_loop through the user mapping for PUBLIC, which logs in as a remote user hidden from it',
+        'DROP USER MAPPING FOR PUBLIC SERVER "esc_loop"',
+        'can use foreign server "esc_loop" through the user mapping for PUBLIC, which logs in as "postgres"',
+      );
+      // Its own mapping that logs in as itself is no path.
+      await query(s.adminUrl, `DROP USER MAPPING FOR PUBLIC SERVER esc_loop; CREATE USER MAPPING FOR "${s.app}" SERVER esc_loop OPTIONS (user '${s.app}', password 'app-Pw-1')`);
+      expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+    } finally {
+      await query(s.adminUrl, 'DROP SERVER IF EXISTS esc_loop CASCADE; DROP EXTENSION IF EXISTS postgres_fdw');
+    }
+  });
+
+  it('TRUNCATE, TRIGGER or REFERENCES on tenant tables, and default privileges beyond DML: init revokes what it granted or PUBLIC holds', async () => {
+    await query(s.adminUrl, 'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO PUBLIC');
+    try {
+      // The path is real: TRUNCATE ignores row-level security and empties every tenant.
+      await asApp(s.appUrl, ['TRUNCATE users CASCADE']);
+      const [left] = await query<{ n: number }>(s.adminUrl, 'SELECT count(*)::int AS n FROM users');
+      expect(left.n).toBe(0);
+      const r = await doctorTenant(s.appUrl);
+      expect(r.check.status).toBe('fail');
+      const row = r.check.rows.find((x: any) => x.problem.includes('has TRUNCATE on users (through PUBLIC)'));
+      expect(row?.fix, JSON.stringify(r.check.rows)).toContain('REVOKE TRUNCATE ON users FROM PUBLIC');
+      const init = await runCliJson(['init'], { env: s.env });
+      expect(init.exitCode, init.stderr).toBe(0);
+      expect(init.data.steps.find((x: any) => x.step === 'privileges').detail).toContain('revoked TRUNCATE, TRIGGER, REFERENCES on public.users from PUBLIC');
+      expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+    } finally {
+      await query(s.adminUrl, 'REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM PUBLIC');
+      const t = TWO_TENANTS;
+      await query(s.adminUrl, `INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES
+        ('${t.USER_A}', '${t.A}', '${t.EMAIL_A}', 'hash-a', 'Alice'), ('${t.USER_B}', '${t.B}', '${t.EMAIL_B}', 'hash-b', 'Bob') ON CONFLICT DO NOTHING`);
+    }
+    // Through another role: init does not revoke others' grants, it refuses.
+    await query(s.adminUrl, `GRANT TRIGGER, REFERENCES ON users TO "${helper}"; GRANT "${helper}" TO "${s.app}"`);
+    try {
+      await expectCaught('has TRIGGER, REFERENCES on users', `REVOKE TRIGGER, REFERENCES ON users FROM "${helper}"`);
+    } finally {
+      await query(s.adminUrl, `REVOKE TRIGGER, REFERENCES ON users FROM "${helper}"; REVOKE "${helper}" FROM "${s.app}"`);
+    }
+    // Default privileges of the owner: every later revision's table would be TRUNCATE-able.
+    await query(s.adminUrl, `ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" IN SCHEMA public GRANT TRUNCATE ON TABLES TO "${s.app}"`);
+    try {
+      await query(s.ownerUrl, 'CREATE TABLE public.esc_later (n int); INSERT INTO public.esc_later VALUES (1)');
+      await asApp(s.appUrl, ['TRUNCATE esc_later']);
+      await query(s.ownerUrl, 'DROP TABLE public.esc_later');
+      const r = await doctorTenant(s.appUrl);
+      const row = r.check.rows.find((x: any) => x.problem.includes(`gets TRUNCATE on every new table of ${s.owner} in schema public (default privileges)`));
+      expect(row?.fix, JSON.stringify(r.check.rows)).toContain(`ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" IN SCHEMA "public" REVOKE TRUNCATE ON TABLES FROM "${s.app}"`);
+      expect(r.check.status).toBe('fail');
+      const init = await runCliJson(['init'], { env: s.env });
+      expect(init.exitCode, init.stderr).toBe(0);
+      expect(init.data.steps.find((x: any) => x.step === 'privileges').detail).toContain(`revoked default privileges TRUNCATE on new tables in public from ${s.app}`);
+      expect((await doctorTenant(s.appUrl)).check.status).toBe('ok');
+    } finally {
+      await query(s.adminUrl, `DROP TABLE IF EXISTS public.esc_later; ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" IN SCHEMA public REVOKE TRUNCATE ON TABLES FROM "${s.app}"`);
+    }
+  });
+
+  it('pg_write_all_data is a path (it writes the version table); pg_signal_backend a warning', async () => {
+    await adminQuery(`GRANT pg_write_all_data TO "${s.app}"`);
+    try {
+      // The path is real: it rewrites the version table and the reference data.
+      await asApp(s.appUrl, ['UPDATE cmmc_schema_version SET version_num = version_num', `UPDATE cmmc_controls SET title = title WHERE false`]);
+      await expectCaught('is a member of pg_write_all_data', `REVOKE "pg_write_all_data" FROM "${s.app}"`, 'is a member of "pg_write_all_data"');
+      const r = await doctorTenant(s.appUrl);
+      expect(JSON.stringify(r.check.rows)).not.toContain('the reference data every tenant is assessed against","fix":"cmmc-db init');
+    } finally {
+      await adminQuery(`REVOKE pg_write_all_data FROM "${s.app}"`);
+    }
+    await adminQuery(`GRANT pg_signal_backend TO "${s.app}"`);
+    try {
+      const r = await doctorTenant(s.appUrl);
+      expect(r.check.status, JSON.stringify(r.check)).toBe('warn');
+      expect(r.exitCode).toBe(1);
+      const row = r.check.rows.find((x: any) => x.problem.includes('is a member of pg_signal_backend'));
+      expect(row?.fix, JSON.stringify(r.check.rows)).toContain(`REVOKE "pg_signal_backend" FROM "${s.app}"`);
+      const init = await runCli(['init'], { env: s.env });
+      expect(init.exitCode, init.stderr).toBe(0);
+    } finally {
+      await adminQuery(`REVOKE pg_signal_backend FROM "${s.app}"`);
+    }
+  });
+
+  it('CONNECT and TEMPORARY are granted to the application role itself, not left to PUBLIC', async () => {
+    const [acl] = await query<{ privileges: string[] }>(s.adminUrl, `
+      SELECT array_agg(a.privilege_type::text ORDER BY a.privilege_type) AS privileges FROM pg_database d, aclexplode(d.datacl) a
+       WHERE d.datname = current_database() AND a.grantee = '"${s.app}"'::regrole`);
+    expect(acl.privileges).toEqual(['CONNECT', 'TEMPORARY']);
+    await adminQuery(`REVOKE CONNECT, TEMPORARY ON DATABASE "${s.db}" FROM PUBLIC`);
+    try {
+      const [ok] = await asApp(s.appUrl, ['CREATE TEMP TABLE esc_t (n int)', 'SELECT 1 AS n']);
+      expect(ok.n).toBe(1);
+    } finally {
+      await adminQuery(`GRANT CONNECT, TEMPORARY ON DATABASE "${s.db}" TO PUBLIC`);
+    }
   });
 });
 

@@ -100,11 +100,15 @@ const SUGGESTED_APP = 'cmmc_app';
 /**
  * Refuses an application role that can make itself able to read every tenant (escalationPaths:
  * superuser, BYPASSRLS, CREATEROLE or REPLICATION of its own or of a role it can SET ROLE to, the
- * schema owner, the server-access predefined roles, EXECUTE on server-file or bypassing SECURITY
- * DEFINER functions), naming the path and the statement that closes it. Its own BYPASSRLS and direct
- * grants of the owner and bypass roles are left to applyGrants, which revokes them.
+ * schema owner, the server-access predefined roles and pg_write_all_data, owning the database, a schema
+ * or a trigger's function, EXECUTE on server-file functions or on SECURITY DEFINER functions of a role
+ * with a path, a usable user mapping, TRUNCATE/TRIGGER/REFERENCES), naming the path and the statement
+ * that closes it. Its own BYPASSRLS, direct grants of the owner and bypass roles, and table privileges
+ * granted to it or PUBLIC are left to applyGrants, which revokes them. `rolesOnly`: before the platform's
+ * database is connected (the role-wide paths and the database's owner only). Warnings
+ * (pg_signal_backend) do not refuse.
  */
-async function refuseEscalation(sql: postgres.Sql, appUser: string, model: ModelOptions): Promise<void> {
+async function refuseEscalation(sql: postgres.Sql, appUser: string, model: ModelOptions, admin: string, rolesOnly: boolean): Promise<void> {
   const { owner, bypass } = model.roles;
   const paths = (
     await escalationPaths(sql, appUser, {
@@ -112,8 +116,11 @@ async function refuseEscalation(sql: postgres.Sql, appUser: string, model: Model
       owners: { [owner]: 'the schema owner', [bypass]: 'the RLS bypass role' },
       metaSchema: model.metaSchema,
       quote: (n) => `"${n}"`,
+      database: model.database,
+      admin,
+      rolesOnly,
     })
-  ).filter((p) => !(p.kind === 'bypassrls' && p.holder === appUser));
+  ).filter((p) => !p.warnOnly && !(p.kind === 'bypassrls' && p.holder === appUser));
   const [first] = paths;
   if (!first) return;
   const more = paths.length > 1 ? ` (and ${paths.length - 1} more path${paths.length === 2 ? '' : 's'}: ${paths.slice(1).map((p) => p.fix).join('; ')})` : '';
@@ -259,7 +266,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       // Every way the application role could make itself able to read every tenant (one rule:
       // escalationPaths), apart from what applyGrants takes away: its own BYPASSRLS and direct
       // grants of the platform's own two roles.
-      await refuseEscalation(admin, appUser, model);
+      // Before anything is made: the roles, and who owns the platform's database (the rest lives in it).
+      await refuseEscalation(admin, appUser, model, adminUser, true);
       await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', appPasswordSetting, adminUser);
       const ownerIsAdmin = owner === adminUser;
       if (ownerIsAdmin) {
@@ -298,7 +306,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
         await ownershipStep(adminDb, config, model, record);
         grants.push(...(await applyGrants(adminDb, model)));
         // Grants of functions are per database: checked again where they live.
-        await refuseEscalation(adminDb, appUser, model);
+        await refuseEscalation(adminDb, appUser, model, adminUser, false);
       }
 
       // 5, 6: the schema and the seeds, as the owner (the admin's session with SET ROLE to it, so

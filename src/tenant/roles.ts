@@ -11,8 +11,10 @@
  *   pg_dump runs with `--role` to it (pg_dump refuses to dump a table whose policies would hide rows).
  *
  * `escalationPaths` is the one rule of what "bound by the policies" means for a role (superuser,
- * BYPASSRLS, CREATEROLE, REPLICATION, the server-access predefined roles, server-file and bypassing
- * SECURITY DEFINER functions): `init` refuses on it and `doctor tenant.isolation` fails on it.
+ * BYPASSRLS, CREATEROLE, REPLICATION, the server-access predefined roles and pg_write_all_data, owning
+ * the database, a schema or a trigger's function, server-file functions and SECURITY DEFINER functions
+ * of a role with a path, usable user mappings, TRUNCATE/TRIGGER/REFERENCES): `init` refuses on it and
+ * `doctor tenant.isolation` fails on it.
  *
  * Everything here takes a postgres.js session of an admin (a superuser: only one can grant BYPASSRLS)
  * connected to the platform's database, and is idempotent: each statement is issued only when the
@@ -113,7 +115,37 @@ export const SERVER_ACCESS_ROLES: Record<string, string> = {
 const SERVER_FUNCTIONS = ['pg_read_file', 'pg_read_binary_file', 'lo_import', 'lo_export', 'pg_file_write', 'pg_file_rename', 'pg_file_unlink', 'dblink_connect_u'];
 
 /** Which kind of path past the tenant policies an {@link EscalationPath} is. */
-export type EscalationKind = 'superuser' | 'bypassrls' | 'createrole' | 'replication' | 'server-access' | 'owner' | 'server-function' | 'definer-function';
+export type EscalationKind =
+  | 'superuser'
+  | 'bypassrls'
+  | 'createrole'
+  | 'replication'
+  | 'server-access'
+  | 'write-all-data'
+  | 'signal-backend'
+  | 'owner'
+  | 'server-function'
+  | 'definer-function'
+  | 'database-owner'
+  | 'schema-owner'
+  | 'trigger-function'
+  | 'user-mapping'
+  | 'table-privilege'
+  | 'default-privilege';
+
+/**
+ * Predefined roles that do not read past the policies but are still not the application role's:
+ * pg_write_all_data writes every table (the version table, the engine's bookkeeping, the reference data)
+ * and is a path; pg_signal_backend cancels or ends other sessions (a migration's among them), which is
+ * no read path, so it is a warning ({@link EscalationPath.warnOnly}).
+ */
+const OTHER_PREDEFINED: Record<string, [EscalationKind, string, boolean]> = {
+  pg_write_all_data: ['write-all-data', 'which writes every table past its grants: the version table, the engine\'s bookkeeping and the reference data every tenant is assessed against', false],
+  pg_signal_backend: ['signal-backend', "which cancels or ends other roles' sessions (a running migration's among them): not a read path", true],
+};
+
+/** Table privileges the platform never grants the application role: TRUNCATE is not subject to row-level security (it empties every tenant), TRIGGER runs its code in other roles' writes, REFERENCES probes other tenants' keys. */
+const FORBIDDEN_TABLE_PRIVILEGES = ['TRUNCATE', 'TRIGGER', 'REFERENCES'];
 
 /** One way a role can read or write past the tenant policies, with the statement that closes it. */
 export interface EscalationPath {
@@ -124,6 +156,8 @@ export interface EscalationPath {
   problem: string;
   /** The statement(s) an admin runs to close it (REVOKE ... / ALTER ROLE ...). */
   fix: string;
+  /** Not a way to read or write every tenant, but still not the application role's: doctor warns, init goes on. */
+  warnOnly?: boolean;
 }
 
 export interface EscalationOptions {
@@ -135,6 +169,12 @@ export interface EscalationOptions {
   metaSchema?: string;
   /** How names appear in `problem` (init quotes them, doctor does not). */
   quote?: (name: string) => string;
+  /** The platform's database, whose owner is checked (default: the connected database). */
+  database?: string;
+  /** Only the role-wide paths and the database's owner, not what lives in the connected database (init, before that database is its own). */
+  rolesOnly?: boolean;
+  /** The role that fixes name as the new owner of a database, schema or function (default: the bootstrap superuser). */
+  admin?: string;
 }
 
 /**
@@ -142,11 +182,16 @@ export interface EscalationOptions {
  * being, or reaching by SET ROLE, a superuser, a BYPASSRLS role, a CREATEROLE role (PostgreSQL 15 lets
  * it grant itself any non-superuser role, the bypass role and pg_execute_server_program among them:
  * "almost-superuser", says CREATE ROLE), a REPLICATION role (a base backup or logical decoding reads
- * every row), or `options.owners`; membership in a predefined role of {@link SERVER_ACCESS_ROLES};
- * EXECUTE on a server-file function ({@link SERVER_FUNCTIONS}); EXECUTE on a SECURITY DEFINER
- * function owned by a superuser or BYPASSRLS role other than the documented sign-in lookup.
- * Owning a tenant table itself is the caller's to check (it knows the tables). The function checks
- * are of the connected database. Needs no privilege; an absent role has no path.
+ * every row), or `options.owners`; membership in a predefined role of {@link SERVER_ACCESS_ROLES} or
+ * in pg_write_all_data (pg_signal_backend: a warning, {@link EscalationPath.warnOnly}); owning the
+ * platform's database; and, in the connected database (not with `rolesOnly`): owning a schema, or a
+ * function that an event trigger or another role's table trigger runs; EXECUTE on a server-file
+ * function ({@link SERVER_FUNCTIONS}); EXECUTE on a SECURITY DEFINER function owned by a superuser, a
+ * BYPASSRLS role, one of `options.owners` or a role that itself has such a path, other than the
+ * documented sign-in lookup; a user mapping it can use whose remote user is not itself; TRUNCATE,
+ * TRIGGER or REFERENCES on another role's table, granted or by default privileges. Owning a tenant
+ * table itself is the caller's to check (it knows the tables). Needs no privilege; an absent role has
+ * no path.
  *
  * @example
  * for (const p of await escalationPaths(sql, 'cmmc_app')) console.log(`cmmc_app ${p.problem}; fix: ${p.fix}`);
@@ -163,44 +208,182 @@ export async function escalationPaths(sql: Sql, role: string, options: Escalatio
   if (self.replication) paths.push({ kind: 'replication', holder: role, problem: "has REPLICATION: a base backup or logical decoding reads every tenant's rows", fix: `ALTER ROLE ${r} NOREPLICATION` });
   for (const t of await reachableRoles(sql, role, options.skipDirect ?? [])) {
     const server = SERVER_ACCESS_ROLES[t.name];
-    const found: [EscalationKind, string][] = [];
-    if (t.superuser) found.push(['superuser', 'a superuser']);
-    else if (server) found.push(['server-access', server]);
+    const other = OTHER_PREDEFINED[t.name];
+    const found: [EscalationKind, string, boolean][] = [];
+    if (t.superuser) found.push(['superuser', 'a superuser', false]);
+    else if (server) found.push(['server-access', server, false]);
+    else if (other) found.push(other);
     else {
-      if (t.bypassrls) found.push(['bypassrls', 'which has BYPASSRLS']);
-      if (t.createrole) found.push(['createrole', 'which has CREATEROLE: it can grant itself any role but a superuser']);
-      if (t.replication) found.push(['replication', "which has REPLICATION: a base backup or logical decoding reads every tenant's rows"]);
+      if (t.bypassrls) found.push(['bypassrls', 'which has BYPASSRLS', false]);
+      if (t.createrole) found.push(['createrole', 'which has CREATEROLE: it can grant itself any role but a superuser', false]);
+      if (t.replication) found.push(['replication', "which has REPLICATION: a base backup or logical decoding reads every tenant's rows", false]);
       const owner = options.owners?.[t.name];
-      if (owner && !found.length) found.push(['owner', owner]);
+      if (owner && !found.length) found.push(['owner', owner, false]);
     }
-    const verb = server ? 'is a member of' : 'can SET ROLE to';
+    const member = Boolean(server || other);
+    const verb = member ? 'is a member of' : 'can SET ROLE to';
     const through = t.via !== t.name ? ` (through ${q(t.via)})` : '';
-    for (const [kind, power] of found) {
-      paths.push({ kind, holder: t.name, problem: `${verb} ${q(t.name)}${server ? through : ''}, ${power}`, fix: `REVOKE ${ident(t.via)} FROM ${r}` });
+    for (const [kind, power, warnOnly] of found) {
+      paths.push({ kind, holder: t.name, problem: `${verb} ${q(t.name)}${member ? through : ''}, ${power}`, fix: `REVOKE ${ident(t.via)} FROM ${r}`, ...(warnOnly ? { warnOnly } : {}) });
     }
   }
   if (self.superuser) return paths;
+  const [{ admin }] = options.admin ? [{ admin: options.admin }] : await sql<{ admin: string }[]>`SELECT rolname AS admin FROM pg_roles WHERE oid = 10`;
+  const owners = Object.keys(options.owners ?? {});
+  /** "owns x" for the role itself, "can SET ROLE to y, which owns x" for a role it reaches. */
+  const owning = (owner: string, what: string) => (owner === role ? `owns ${what}` : `can SET ROLE to ${q(owner)}, which owns ${what}`);
+
+  // The platform's database: its owner grants itself CREATE there, makes schemas and functions, and
+  // sets the database's search_path, so the functions privileged roles call resolve to its own.
+  const [db] = await sql<{ name: string; owner: string }[]>`
+    SELECT d.datname AS name, o.rolname AS owner FROM pg_database d JOIN pg_roles o ON o.oid = d.datdba
+     WHERE d.datname = coalesce(${options.database ?? null}::name, current_database())
+       AND NOT o.rolsuper AND pg_has_role(${role}::name, d.datdba, 'MEMBER')`;
+  if (db) {
+    paths.push({
+      kind: 'database-owner',
+      holder: db.owner,
+      problem: `${owning(db.owner, `the database ${q(db.name)}`)}: it can grant itself CREATE, make schemas and functions and ALTER DATABASE ... SET search_path, taking over what privileged roles run`,
+      fix: `ALTER DATABASE ${ident(db.name)} OWNER TO ${ident(admin)}`,
+    });
+  }
+  if (options.rolesOnly) return paths;
+
+  const schemas = await sql<{ name: string; owner: string }[]>`
+    SELECT n.nspname AS name, o.rolname AS owner FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner
+     WHERE NOT o.rolsuper AND o.rolname <> 'pg_database_owner' AND o.rolname <> ALL(${owners})
+       AND pg_has_role(${role}::name, n.nspowner, 'MEMBER')
+     ORDER BY 1`;
+  for (const s of schemas) {
+    paths.push({
+      kind: 'schema-owner',
+      holder: s.owner,
+      problem: `${owning(s.owner, `schema ${q(s.name)}`)}: it makes functions and operators there that privileged roles resolve through a search_path naming it`,
+      fix: `ALTER SCHEMA ${ident(s.name)} OWNER TO ${ident(admin)}`,
+    });
+  }
+
+  // A trigger's function runs as whoever fires it (an event trigger: every DDL, a migration's and an
+  // admin's; a table trigger: every write): its owner changes what they run.
+  const triggered = await sql<{ fn: string; owner: string; runs: string }[]>`
+    SELECT p.oid::regprocedure::text AS fn, o.rolname AS owner, string_agg(t.what, ', ' ORDER BY t.what) AS runs
+      FROM (SELECT e.evtfoid AS foid, 'event trigger ' || e.evtname AS what FROM pg_event_trigger e
+            UNION ALL
+            SELECT g.tgfoid, 'trigger ' || g.tgname || ' of ' || c.oid::regclass::text FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+             WHERE NOT g.tgisinternal AND NOT pg_has_role(${role}::name, c.relowner, 'MEMBER')) t
+      JOIN pg_proc p ON p.oid = t.foid JOIN pg_roles o ON o.oid = p.proowner
+     WHERE NOT o.rolsuper AND o.rolname <> ALL(${owners}) AND pg_has_role(${role}::name, p.proowner, 'MEMBER')
+     GROUP BY p.oid, o.rolname ORDER BY 1`;
+  for (const f of triggered) {
+    paths.push({
+      kind: 'trigger-function',
+      holder: f.owner,
+      problem: `${owning(f.owner, f.fn)}, which ${f.runs} runs as the role that fires it: it can change what a migration or an admin executes`,
+      fix: `ALTER FUNCTION ${f.fn} OWNER TO ${ident(admin)}`,
+    });
+  }
+
   const signIn = options.metaSchema ? `${ident(options.metaSchema)}.sign_in_lookup(text)` : '';
-  const functions = await sql<{ fn: string; owner: string; owner_superuser: boolean; definer: boolean; grantees: string[] }[]>`
-    SELECT p.oid::regprocedure::text AS fn, o.rolname AS owner, o.rolsuper AS owner_superuser, p.prosecdef AND p.proname <> ALL(${SERVER_FUNCTIONS}) AS definer,
+  // A role "with a path" of its own: the attributes above, or a role it reaches holding one.
+  const pathRoles = [...Object.keys(SERVER_ACCESS_ROLES), 'pg_write_all_data', ...owners];
+  const functions = await sql<{ fn: string; owner: string; owner_power: string; definer: boolean; grantees: string[] }[]>`
+    SELECT p.oid::regprocedure::text AS fn, o.rolname AS owner, p.prosecdef AND p.proname <> ALL(${SERVER_FUNCTIONS}) AS definer,
+           CASE WHEN o.rolsuper THEN 'super' WHEN o.rolbypassrls THEN 'bypassrls' WHEN o.rolname = ANY(${owners}) THEN 'owner' ELSE 'path' END AS owner_power,
            ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END
                    FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                   WHERE a.privilege_type = 'EXECUTE' AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'USAGE'))
                   ORDER BY 1) AS grantees
       FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
-     WHERE (p.proname = ANY(${SERVER_FUNCTIONS}) OR (p.prosecdef AND (o.rolsuper OR o.rolbypassrls)))
+     WHERE (p.proname = ANY(${SERVER_FUNCTIONS})
+            OR (p.prosecdef AND o.rolname <> ${role}
+                AND (o.rolsuper OR o.rolbypassrls OR o.rolcreaterole OR o.rolreplication OR o.rolname = ANY(${owners})
+                     OR EXISTS (SELECT 1 FROM pg_roles x WHERE x.oid <> o.oid AND pg_has_role(o.oid, x.oid, 'MEMBER')
+                                   AND (x.rolsuper OR x.rolbypassrls OR x.rolcreaterole OR x.rolreplication OR x.rolname = ANY(${pathRoles}))))))
        AND p.oid IS DISTINCT FROM to_regprocedure(nullif(${signIn}::text, ''))
        AND has_function_privilege(${role}::name, p.oid, 'EXECUTE')
      ORDER BY 1`;
   for (const f of functions) {
     const fix = f.grantees.map((g) => `REVOKE EXECUTE ON FUNCTION ${f.fn} FROM ${g}`).join('; ') || `ALTER FUNCTION ${f.fn} OWNER TO ${ident(role)}`;
+    const power = {
+      super: 'a superuser): it runs past every tenant policy',
+      bypassrls: 'BYPASSRLS): it runs past every tenant policy',
+      owner: `${options.owners?.[f.owner]}): it runs as that role, which can rewrite the tenant tables' policies`,
+      path: 'which can make itself able to read every tenant): it runs as that role',
+    }[f.owner_power as 'super' | 'bypassrls' | 'owner' | 'path'];
     paths.push(
       f.definer
-        ? { kind: 'definer-function', holder: f.owner, problem: `can run ${f.fn}, a SECURITY DEFINER function of ${q(f.owner)} (${f.owner_superuser ? 'a superuser' : 'BYPASSRLS'}): it runs past every tenant policy`, fix }
+        ? { kind: 'definer-function', holder: f.owner, problem: `can run ${f.fn}, a SECURITY DEFINER function of ${q(f.owner)} (${power}`, fix }
         : { kind: 'server-function', holder: f.owner, problem: `can run ${f.fn}, which reads or writes the server's files (every tenant's data files among them): superuser-level access`, fix },
     );
   }
+
+  // postgres_fdw and dblink log in as the mapping's remote user (on this server too, as any role):
+  // a mapping of its own, of PUBLIC or of a role it reaches, on a server it may use, is that role's
+  // reach unless the remote user is itself. Its options are hidden from it for PUBLIC's mapping.
+  const mappings = await sql<{ server: string; mapped: string; remote: string | null; hidden: boolean }[]>`
+    SELECT m.srvname AS server, CASE WHEN m.umuser = 0 THEN 'PUBLIC' ELSE m.usename END AS mapped,
+           coalesce((SELECT substr(o, 6) FROM unnest(m.umoptions) o WHERE o LIKE 'user=%' LIMIT 1), CASE WHEN m.umuser = 0 THEN ${role} ELSE m.usename END) AS remote,
+           m.umoptions IS NULL AS hidden
+      FROM pg_user_mappings m
+     WHERE has_server_privilege(${role}::name, m.srvid, 'USAGE')
+       AND (m.umuser = 0 OR pg_has_role(${role}::name, m.umuser, 'MEMBER'))
+     ORDER BY 1, 2`;
+  for (const m of mappings) {
+    if (!m.hidden && m.remote === role) continue;
+    paths.push({
+      kind: 'user-mapping',
+      holder: m.hidden ? m.mapped : m.remote!,
+      problem: `can use foreign server ${q(m.server)} through the user mapping for ${m.mapped === 'PUBLIC' ? 'PUBLIC' : q(m.mapped)}, which logs in as ${m.hidden ? 'a remote user hidden from it' : q(m.remote!)}: postgres_fdw or dblink connect as that role, maybe to this server`,
+      fix: `DROP USER MAPPING FOR ${m.mapped === 'PUBLIC' ? 'PUBLIC' : ident(m.mapped)} SERVER ${ident(m.server)}`,
+    });
+  }
+
+  const tables = await sql<{ tbl: string; owner: string; grantee: string; privileges: string[] }[]>`
+    SELECT c.oid::regclass::text AS tbl, pg_get_userbyid(c.relowner) AS owner,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END AS grantee,
+           array_agg(a.privilege_type ORDER BY a.privilege_type DESC) AS privileges
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND NOT pg_has_role(${role}::name, c.relowner, 'MEMBER')
+       AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})
+       AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'MEMBER'))
+     GROUP BY 1, 2, 3 ORDER BY 1, 3`;
+  for (const t of tables) {
+    paths.push({
+      kind: 'table-privilege',
+      holder: t.owner,
+      problem: `has ${t.privileges.join(', ')} on ${t.tbl}${t.grantee === 'PUBLIC' ? ' (through PUBLIC)' : ''}: ${tablePrivilegeHarm(t.privileges)}`,
+      fix: `REVOKE ${t.privileges.join(', ')} ON ${t.tbl} FROM ${t.grantee}`,
+    });
+  }
+  const defaults = await sql<{ creator: string; schema: string | null; grantee: string; privileges: string[] }[]>`
+    SELECT pg_get_userbyid(d.defaclrole) AS creator, n.nspname AS schema,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END AS grantee,
+           array_agg(a.privilege_type ORDER BY a.privilege_type DESC) AS privileges
+      FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+     WHERE d.defaclobjtype = 'r' AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})
+       AND NOT pg_has_role(${role}::name, d.defaclrole, 'MEMBER')
+       AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'MEMBER'))
+     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+  for (const d of defaults) {
+    paths.push({
+      kind: 'default-privilege',
+      holder: d.creator,
+      problem: `gets ${d.privileges.join(', ')} on every new table of ${q(d.creator)}${d.schema ? ` in schema ${q(d.schema)}` : ''} (default privileges${d.grantee === 'PUBLIC' ? ' for PUBLIC' : ''}): ${tablePrivilegeHarm(d.privileges)}`,
+      fix: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.creator)}${d.schema ? ` IN SCHEMA ${ident(d.schema)}` : ''} REVOKE ${d.privileges.join(', ')} ON TABLES FROM ${d.grantee}`,
+    });
+  }
   return paths;
+}
+
+/** What TRUNCATE, TRIGGER or REFERENCES on a table lets its holder do to other tenants. */
+function tablePrivilegeHarm(privileges: string[]): string {
+  const harm: Record<string, string> = {
+    TRUNCATE: 'TRUNCATE ignores row-level security and empties every tenant',
+    TRIGGER: "a trigger of its own runs in every other role's writes",
+    REFERENCES: "a foreign key of its own probes other tenants' keys",
+  };
+  return privileges.map((p) => harm[p]).join('; ');
 }
 
 export interface RoleFacts {
@@ -352,8 +535,10 @@ const regrole = (name: string) => `${lit(ident(name))}::regrole`;
  * table privileges on what exists (audit_logs: SELECT and INSERT only for the application role), and default privileges for what the owner creates later (each
  * new revision's tables get the same grants). Revokes what the application role must not hold:
  * CREATE on the database and on every platform schema (also from PUBLIC on `public`), BYPASSRLS,
- * membership in the owner or the bypass role,
- * and write access to the version table. Returns a line per change.
+ * membership in the owner or the bypass role, write access to the version table, TRUNCATE, TRIGGER
+ * and REFERENCES on the platform's tables (also from PUBLIC) and in the owner's default privileges.
+ * CONNECT and TEMPORARY on the database are granted to the application role itself, not left to PUBLIC.
+ * Returns a line per change.
  */
 export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> {
   const { owner, app, bypass } = o.roles;
@@ -370,7 +555,13 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     })),
     { needed: `(SELECT rolbypassrls FROM pg_roles WHERE rolname = ${lit(owner)}) AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = ${lit(owner)})`, statement: `ALTER ROLE ${ident(owner)} NOBYPASSRLS`, label: `NOBYPASSRLS for ${owner}` },
     { needed: `NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'CREATE') OR NOT has_database_privilege(${lit(owner)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, CREATE, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(owner)}`, label: `CONNECT, CREATE, TEMPORARY on database ${db} to ${owner}` },
-    { needed: `NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'CONNECT') OR NOT has_database_privilege(${lit(app)}, ${lit(db)}, 'TEMPORARY')`, statement: `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(app)}`, label: `CONNECT, TEMPORARY on database ${db} to ${app}` },
+    // Its own grant, not PUBLIC's (which has_database_privilege counts): REVOKE ... FROM PUBLIC must not lock it out.
+    {
+      needed: `(SELECT count(DISTINCT a.privilege_type) < 2 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                 WHERE d.datname = ${lit(db)} AND a.grantee = ${regrole(app)} AND a.privilege_type IN ('CONNECT', 'TEMPORARY'))`,
+      statement: `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(app)}`,
+      label: `CONNECT, TEMPORARY on database ${db} to ${app}`,
+    },
     { needed: `has_database_privilege(${lit(app)}, ${lit(db)}, 'CREATE')`, statement: `REVOKE CREATE ON DATABASE ${ident(db)} FROM ${ident(app)}`, label: `revoked CREATE on database ${db} from ${app}` },
     { needed: `NOT has_schema_privilege(${lit(owner)}, 'public', 'CREATE') OR NOT has_schema_privilege(${lit(owner)}, 'public', 'USAGE')`, statement: `GRANT USAGE, CREATE ON SCHEMA public TO ${ident(owner)}`, label: `USAGE, CREATE on schema public to ${owner}` },
     // PUBLIC has CREATE on public before PostgreSQL 15; nobody but the owner should.
@@ -441,6 +632,29 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = ${regrole(app)} AND a.privilege_type = ANY(ARRAY[${forbidden.map(lit).join(', ')}]))`,
       statement: `REVOKE ${forbidden.join(', ')} ON ${q} FROM ${ident(app)}`,
       label: `revoked ${forbidden.join(', ')} on ${t.schema}.${t.name} from ${app}`,
+    });
+    // Nor through PUBLIC: TRUNCATE ignores row-level security (escalationPaths).
+    steps.push({
+      needed: `EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = ${qualified}::regclass AND a.grantee = 0 AND a.privilege_type = ANY(ARRAY[${FORBIDDEN_TABLE_PRIVILEGES.map(lit).join(', ')}]))`,
+      statement: `REVOKE ${FORBIDDEN_TABLE_PRIVILEGES.join(', ')} ON ${q} FROM PUBLIC`,
+      label: `revoked ${FORBIDDEN_TABLE_PRIVILEGES.join(', ')} on ${t.schema}.${t.name} from PUBLIC`,
+    });
+  }
+  // Default privileges of the owner that give the application role (or PUBLIC) more than DML on new tables.
+  const extraDefaults = await sql<{ schema: string | null; grantee: string; privileges: string[] }[]>`
+    SELECT n.nspname AS schema, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+           array_agg(a.privilege_type ORDER BY a.privilege_type DESC) AS privileges
+      FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+     WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = ${owner}) AND d.defaclobjtype = 'r'
+       AND (a.grantee = 0 OR a.grantee = (SELECT oid FROM pg_roles WHERE rolname = ${app}))
+       AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})
+     GROUP BY 1, 2 ORDER BY 1, 2`;
+  for (const d of extraDefaults) {
+    const grantee = d.grantee === 'PUBLIC' ? 'PUBLIC' : ident(d.grantee);
+    steps.push({
+      needed: 'true',
+      statement: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(owner)}${d.schema ? ` IN SCHEMA ${ident(d.schema)}` : ''} REVOKE ${d.privileges.join(', ')} ON TABLES FROM ${grantee}`,
+      label: `revoked default privileges ${d.privileges.join(', ')} on new tables${d.schema ? ` in ${d.schema}` : ''} from ${d.grantee}`,
     });
   }
   // Default privileges for what the owner creates later (the next revisions' tables and sequences).

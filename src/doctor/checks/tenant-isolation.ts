@@ -136,9 +136,10 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
     // attributes, the roles it can SET ROLE to (the tenant tables' owners among them), functions.
     const owners: Record<string, string> = {};
     for (const t of tables) if (t.owner !== me.role) owners[t.owner] = `which owns ${plural(tables.filter((x) => x.owner === t.owner).length, 'tenant table')}`;
-    for (const p of await escalationPaths(ctx.sql, me.role, { owners, metaSchema: ctx.config.metaSchema })) {
+    const paths = await escalationPaths(ctx.sql, me.role, { owners, metaSchema: ctx.config.metaSchema });
+    for (const p of paths) {
       const byInit = p.fix.startsWith('REVOKE "') && !p.fix.includes(' ON ') ? '; cmmc-db init does it for the owner and bypass roles' : '';
-      problems.push({ object: me.role, problem: p.problem, fix: `${p.fix} (as an admin${byInit})`, severity: 'fail' });
+      problems.push({ object: me.role, problem: p.problem, fix: `${p.fix} (as an admin${byInit})`, severity: p.warnOnly ? 'warn' : 'fail' });
     }
     // A fresh session must start with no tenant: a default (ALTER ROLE/DATABASE ... SET, PGOPTIONS) turns
     // "the application forgot to set one" into that tenant's rows instead of none.
@@ -158,7 +159,8 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
        WHERE n.nspname = 'public' AND c.relname = ANY(${READ_ONLY_REFERENCE})
          AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE'))
        ORDER BY 1`;
-    if (writable.length) {
+    // pg_write_all_data is a path of its own above, with its fix.
+    if (writable.length && !paths.some((p) => p.kind === 'write-all-data')) {
       const list = writable.map((w) => w.name);
       problems.push({
         object: me.role,
