@@ -1,7 +1,10 @@
 /**
  * Tenant isolation: every tenant table (a table of `public` with an `organization_id` column, and
- * `organizations` itself) has row-level security enabled and forced and at least one policy; the views
- * over them are security_invoker; and the connected role (the platform's DB_USER) is bound by the
+ * `organizations` itself) has row-level security enabled and forced and at least one policy, and no
+ * permissive policy that binds the connected role lets other tenants' rows through (they are OR-ed);
+ * no view or materialized view, in any schema, that the connected role can read hands it the tenant
+ * tables' rows as an owner the policies do not bind; the views of public are security_invoker; and
+ * the connected role (the platform's DB_USER) is bound by the
  * policies: owner of no tenant table, and no path of escalationPaths (src/tenant/roles.ts): not a
  * superuser, no BYPASSRLS, CREATEROLE or REPLICATION, of its own or of a role it can SET ROLE to (a
  * membership granted by hand, directly or through other roles), no reach of a tenant table's owner,
@@ -72,6 +75,213 @@ export const TENANT_TABLES_SQL = `
           OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped))
    ORDER BY 1`;
 
+/** Whether the view `alias` (pg_class) is security_invoker (reloptions keep the value as written). */
+const invoker = (alias: string) => `EXISTS (SELECT 1 FROM unnest(${alias}.reloptions) o
+                   WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on', 'security_invoker=yes', 'security_invoker=1'))`;
+
+/** The tenant setting as pg_get_expr deparses it, with or without missing_ok. */
+const SETTING = String.raw`current_setting\('app\.current_organization_id'::text(?:, (?:true|false))?\)`;
+/** The tenant as a policy compares it (docs/schema.md): the setting, NULLIF'd to '' or not, as uuid. */
+const TENANT_EXPR = new RegExp(String.raw`^(?:\(NULLIF\(${SETTING}, ''::text\)\)|\(${SETTING}\)|${SETTING})::uuid$`);
+/** audit_logs' append policy (ea4d41f1e1b0): the tenant, else a uuid constant (the nil tenant). */
+const COALESCED = /^COALESCE\((.*), '[0-9a-f-]{36}'::uuid\)$/;
+
+/** `expr` split at `sep` where it is outside parentheses and string literals. */
+function splitTop(expr: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const ch = expr[i];
+    if (quoted) {
+      if (ch === "'") quoted = false;
+      continue;
+    }
+    if (ch === "'") quoted = true;
+    else if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (depth === 0 && expr.startsWith(sep, i)) {
+      parts.push(expr.slice(start, i));
+      start = i + sep.length;
+      i += sep.length - 1;
+    }
+  }
+  parts.push(expr.slice(start));
+  return parts;
+}
+
+/** `expr` without the parentheses that enclose all of it ("(a) AND (b)" stays as it is). */
+function unwrap(expr: string): string {
+  let e = expr.trim();
+  while (e.startsWith('(') && e.endsWith(')') && balanced(e.slice(1, -1))) e = e.slice(1, -1).trim();
+  return e;
+}
+
+/** Whether no parenthesis of `expr` closes one that it did not open (string literals aside). */
+function balanced(expr: string): boolean {
+  let depth = 0;
+  let quoted = false;
+  for (const ch of expr) {
+    if (quoted) quoted = ch !== "'";
+    else if (ch === "'") quoted = true;
+    else if (ch === '(') depth++;
+    else if (ch === ')' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
+
+/**
+ * Whether a policy expression (deparsed by pg_get_expr) keeps rows to the session's tenant: one of
+ * its top-level AND terms is `<key> = <the tenant setting>` in one of the platform's shapes
+ * (b27c5e9f0357, ea4d41f1e1b0). Any other term can only narrow it further; an OR at the top, a
+ * column on the setting's side, or no such term at all lets rows of other tenants through.
+ */
+export function keepsToTenant(expr: string, key: string): boolean {
+  return splitTop(unwrap(expr), ' AND ').some((term) => {
+    const sides = splitTop(unwrap(term), ' = ').map(unwrap);
+    if (sides.length !== 2) return false;
+    const [col, tenant] = sides[0] === key ? [sides[0], sides[1]] : [sides[1], sides[0]];
+    if (col !== key) return false;
+    const inner = COALESCED.exec(tenant)?.[1] ?? tenant;
+    return TENANT_EXPR.test(unwrap(inner)) || TENANT_EXPR.test(inner);
+  });
+}
+
+const COMMANDS: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
+
+/**
+ * Permissive policies on the tenant tables that the connected role is subject to (TO PUBLIC, or a role
+ * it is a member of, hence can SET ROLE to) and whose USING or WITH CHECK does not keep rows to the
+ * current tenant. PostgreSQL ORs permissive policies: one such policy voids the tenant policy beside it.
+ * Restrictive policies only narrow. Connected as a superuser: the policies of every role they bind.
+ */
+async function permissivePolicyLeaks(ctx: DoctorContext, tables: string[], superuser: boolean): Promise<Problem[]> {
+  const rows = await ctx.sql.unsafe<{ table: string; policy: string; cmd: string; roles: string[]; qual: string | null; check: string | null }[]>(`
+    SELECT c.relname AS table, p.polname AS policy, p.polcmd AS cmd,
+           ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END FROM unnest(p.polroles) r) AS roles,
+           pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
+      FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relname = ANY($1::text[]) AND p.polpermissive
+       AND EXISTS (SELECT 1 FROM unnest(p.polroles) r
+                    WHERE r = 0
+                       OR (NOT $2::bool AND pg_has_role(current_user, r, 'MEMBER'))
+                       OR ($2::bool AND EXISTS (SELECT 1 FROM pg_roles g WHERE g.oid = r AND NOT g.rolsuper AND NOT g.rolbypassrls)))
+     ORDER BY 1, 2`, [tables, superuser]);
+  const problems: Problem[] = [];
+  for (const p of rows) {
+    const key = p.table === 'organizations' ? 'id' : 'organization_id';
+    // USING filters what SELECT, UPDATE and DELETE reach; WITH CHECK (USING when absent) what INSERT and
+    // UPDATE may write. An absent expression grants nothing.
+    const reads = p.cmd !== 'a' && p.qual !== null && !keepsToTenant(p.qual, key);
+    const write = p.cmd === 'a' || p.cmd === 'w' || p.cmd === '*' ? (p.check ?? p.qual) : null;
+    const writes = write !== null && !keepsToTenant(write, key);
+    if (!reads && !writes) continue;
+    const what = [reads ? `USING (${p.qual})` : '', writes ? `WITH CHECK (${write})` : ''].filter(Boolean).join(' and ');
+    problems.push({
+      object: p.table,
+      problem: `permissive policy ${p.policy} (FOR ${COMMANDS[p.cmd] ?? p.cmd} TO ${p.roles.join(', ')}) does not keep rows to the current tenant: ${what}; permissive policies are OR-ed, so ${reads ? 'every tenant\'s rows are visible' : 'rows of any tenant can be written'}`,
+      fix: `as an admin: DROP POLICY ${quoteIdent(p.policy)} ON public.${quoteIdent(p.table)} (or key it on ${key} = NULLIF(current_setting('app.current_organization_id', true), '')::uuid, or make it AS RESTRICTIVE)`,
+      severity: 'fail',
+    });
+  }
+  return problems;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Views and materialized views, in any schema, that hand the tenant tables' rows to the connected role
+ * past the policies. A view that is not security_invoker reads the relations it names as its owner
+ * (a security_invoker view inside it reads as the session's user again); a materialized view stores
+ * what its owner read at the last refresh (security_invoker views inside it read as that owner too) and
+ * has no row-level security of its own. The owner walks past the policies when it is a superuser, has
+ * BYPASSRLS, or owns the table and FORCE is off. Reached when the role may SELECT the view or a view
+ * built on it (recursively; as a superuser: when a role that the policies bind, or PUBLIC, may).
+ * A materialized view whose owner is bound still shares one refresh's rows with every tenant: warn.
+ */
+async function viewLeaks(ctx: DoctorContext, tables: string[], superuser: boolean): Promise<{ problems: Problem[]; views: Set<string> }> {
+  const rows = await ctx.sql.unsafe<{ view: string; kind: string; owner: string; why: string | null; reads: string[]; via: string[]; grantees: string[] }[]>(`
+    WITH RECURSIVE refs AS (
+      SELECT DISTINCT r.ev_class AS view, d.refobjid AS rel
+        FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+       WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
+    ), tenant AS (
+      SELECT c.oid, c.relname, c.relowner, c.relforcerowsecurity AS forced
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p')
+    ), reads AS (
+      SELECT refs.view, refs.rel FROM refs JOIN pg_class v ON v.oid = refs.view
+       WHERE v.relkind = 'm' OR (v.relkind = 'v' AND NOT (${invoker('v')}))
+      UNION
+      SELECT reads.view, refs.rel FROM reads
+        JOIN pg_class m ON m.oid = reads.view AND m.relkind = 'm'
+        JOIN pg_class c ON c.oid = reads.rel AND c.relkind = 'v' AND ${invoker('c')}
+        JOIN refs ON refs.view = reads.rel
+    ), leaking AS (
+      SELECT v.oid, v.relkind AS kind, v.relowner,
+             array_agg(DISTINCT t.relname ORDER BY t.relname) AS reads,
+             bool_or(o.rolsuper OR o.rolbypassrls OR (v.relowner = t.relowner AND NOT t.forced)) AS unbound,
+             CASE WHEN bool_or(o.rolsuper) THEN 'a superuser' WHEN bool_or(o.rolbypassrls) THEN 'which has BYPASSRLS'
+                  WHEN bool_or(v.relowner = t.relowner AND NOT t.forced) THEN 'which owns the table, whose row-level security is not forced' END AS why
+        FROM reads JOIN tenant t ON t.oid = reads.rel JOIN pg_class v ON v.oid = reads.view JOIN pg_roles o ON o.oid = v.relowner
+       GROUP BY v.oid, v.relkind, v.relowner
+    ), reach AS (
+      SELECT oid AS target, oid AS entry FROM leaking
+      UNION
+      SELECT reach.target, refs.view FROM reach JOIN refs ON refs.rel = reach.entry
+    ), readable AS (
+      SELECT reach.target, e.oid AS entry,
+             ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                     FROM (SELECT (aclexplode(e.relacl)).* UNION ALL
+                           SELECT (aclexplode(at.attacl)).* FROM pg_attribute at WHERE at.attrelid = e.oid AND at.attacl IS NOT NULL) a
+                    WHERE a.privilege_type = 'SELECT' AND a.grantee <> e.relowner
+                      AND (a.grantee = 0
+                           OR (NOT $2::bool AND pg_has_role(current_user, a.grantee, 'USAGE'))
+                           OR ($2::bool AND EXISTS (SELECT 1 FROM pg_roles g WHERE g.oid = a.grantee AND NOT g.rolsuper AND NOT g.rolbypassrls))) ORDER BY 1) AS grantees
+        FROM reach JOIN pg_class e ON e.oid = reach.entry
+       WHERE CASE WHEN $2::bool THEN true
+                  ELSE has_schema_privilege(e.relnamespace, 'USAGE') AND has_any_column_privilege(e.oid, 'SELECT') END
+    )
+    SELECT format('%I.%I', n.nspname, v.relname) AS view, l.kind, pg_get_userbyid(l.relowner) AS owner,
+           CASE WHEN l.unbound THEN l.why END AS why, l.reads,
+           array_agg(DISTINCT format('%I.%I', en.nspname, e.relname) ORDER BY format('%I.%I', en.nspname, e.relname)) FILTER (WHERE r.entry <> l.oid) AS via,
+           ARRAY(SELECT DISTINCT g FROM readable r2, unnest(r2.grantees) g WHERE r2.target = l.oid ORDER BY 1) AS grantees
+      FROM leaking l JOIN pg_class v ON v.oid = l.oid JOIN pg_namespace n ON n.oid = v.relnamespace
+      JOIN readable r ON r.target = l.oid JOIN pg_class e ON e.oid = r.entry JOIN pg_namespace en ON en.oid = e.relnamespace
+     WHERE (l.unbound OR l.kind = 'm')
+       AND ($2::bool IS FALSE OR cardinality(r.grantees) > 0)
+     GROUP BY n.nspname, v.relname, l.oid, l.kind, l.relowner, l.unbound, l.why, l.reads
+     ORDER BY 1`, [tables, superuser]);
+  const problems: Problem[] = [];
+  const views = new Set<string>();
+  for (const r of rows) {
+    const via = r.via?.length ? `, which ${names(r.via)} read${r.via.length === 1 ? 's' : ''}` : '';
+    const revoke = `REVOKE SELECT ON ${r.view} FROM ${(r.grantees.length ? r.grantees : ['...']).join(', ')}`;
+    views.add(r.view);
+    if (r.kind === 'm') {
+      problems.push({
+        object: r.view,
+        problem: r.why
+          ? `materialized view over ${names(r.reads)}${via}, refreshed as its owner ${r.owner}, ${r.why}: it holds every tenant's rows, with no row-level security`
+          : `materialized view over ${names(r.reads)}${via}, with no row-level security: it holds the rows of whichever tenant its last refresh had set, for every tenant to read`,
+        fix: `as an admin: ${revoke} (or DROP MATERIALIZED VIEW ${r.view}); a per-tenant summary belongs in a security_invoker view`,
+        severity: r.why ? 'fail' : 'warn',
+      });
+    } else {
+      problems.push({
+        object: r.view,
+        problem: `view over ${names(r.reads)}${via ? `${via},` : ''} is not security_invoker and reads as its owner ${r.owner}, ${r.why}: it shows every tenant's rows`,
+        fix: `as an admin: ALTER VIEW ${r.view} SET (security_invoker = on) (or ${revoke})`,
+        severity: 'fail',
+      });
+    }
+  }
+  return { problems, views };
+}
+
 async function isolation(ctx: DoctorContext): Promise<Finding> {
   const problems: Problem[] = [];
   const tables = await ctx.sql.unsafe<{ name: string; enabled: boolean; forced: boolean; policies: number; owner: string }[]>(TENANT_TABLES_SQL);
@@ -92,13 +302,6 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
   } else if (settings && settings.policies === 0) {
     problems.push({ object: PLATFORM_SETTINGS, problem: 'no policy: the application role sees no setting', fix: 'cmmc-db downgrade 00c448613939 and upgrade head again (revision ea4d41f1e1b0 creates them)', severity: 'warn' });
   }
-  const views = await ctx.sql<{ name: string }[]>`
-    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind = 'v'
-       AND NOT coalesce('security_invoker=true' = ANY(c.reloptions) OR 'security_invoker=on' = ANY(c.reloptions), false)
-     ORDER BY 1`;
-  for (const v of views) problems.push({ object: v.name, problem: 'view is not security_invoker: it reads as its owner', fix: `a revision with ALTER VIEW ${v.name} SET (security_invoker = true)`, severity: 'warn' });
-
   const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_db: boolean; create_schemas: string[]; start_tenant: string }[]>`
     SELECT current_user AS role, coalesce(current_setting('app.current_organization_id', true), '') AS start_tenant, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
            has_database_privilege(current_database(), 'CREATE') AS create_db,
@@ -106,6 +309,20 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
                   WHERE (nspname = 'public' OR nspname = ${ctx.config.metaSchema} OR nspname = ${ctx.config.versionSchema})
                     AND has_schema_privilege(oid, 'CREATE') ORDER BY 1) AS create_schemas
       FROM pg_roles r WHERE r.rolname = current_user`;
+  // Policies are OR-ed: one permissive policy that does not key on the tenant opens the table. Views
+  // and materialized views over the tenant tables that read as an unbound owner walk past them.
+  problems.push(...(await permissivePolicyLeaks(ctx, tables.map((t) => t.name), me.superuser)));
+  const leaks = await viewLeaks(ctx, tables.map((t) => t.name), me.superuser);
+  problems.push(...leaks.problems);
+  const views = await ctx.sql.unsafe<{ name: string }[]>(`
+    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind = 'v' AND NOT (${invoker('c')})
+     ORDER BY 1`);
+  for (const v of views) {
+    if (leaks.views.has(`public.${v.name}`)) continue;
+    problems.push({ object: v.name, problem: 'view is not security_invoker: it reads as its owner', fix: `a revision with ALTER VIEW ${v.name} SET (security_invoker = true)`, severity: 'warn' });
+  }
+
   let note = '';
   if (ctx.embedded) {
     note = 'the embedded database has one superuser session: the role checks apply to a server';
