@@ -20,14 +20,14 @@ describe('names a target could not tell apart are refused when the graph loads',
   });
 
   it('target keywords as revision ids or labels', () => {
-    for (const id of ['base', 'head', 'heads']) {
+    for (const id of ['base', 'head', 'heads', 'current']) {
       expect(() => new RevisionGraph([rev(id)]), id).toThrow(`revision id "${id}" is a target keyword`);
       expect(() => new RevisionGraph([rev('aaaa1', [], { branchLabels: [id] })]), id).toThrow(`branch label "${id}" of revision aaaa1 is a target keyword`);
     }
   });
 
   it('labels holding what targets read as syntax', () => {
-    for (const label of ['x@y', 'from:to', 'a,b', 'two words', '']) {
+    for (const label of ['x@y', 'from:to', 'a,b', 'two words', '', '+1', '-1', 'v+2']) {
       expect(() => new RevisionGraph([rev('aaaa1', [], { branchLabels: [label] })]), label).toThrow(AmbiguousNameError);
     }
     // Ordinary labels still load, and `-` inside a label is fine.
@@ -55,5 +55,30 @@ describe('an empty target', () => {
       expect(() => g.downgradeSteps(['bbbb1'], target), JSON.stringify(target)).toThrow(/the target is empty/);
       expect(() => g.stampPlan([], [target]), JSON.stringify(target)).toThrow(/the target is empty/);
     }
+  });
+});
+
+describe('stamp base beside other targets', () => {
+  it('takes the rows of its lineage that no other target moves to base, as Alembic (base was dropped: stamp base y1 kept every other row)', () => {
+    const g = new RevisionGraph([rev('aaaa1', [], { branchLabels: ['core'] }), rev('bbbb1', ['aaaa1']), rev('yyyy1'), rev('yyyy2', ['yyyy1'])]);
+    expect(g.stampPlan(['bbbb1', 'yyyy2'], ['base', 'yyyy1']).rows).toEqual(['yyyy1']);
+    expect(g.stampPlan(['bbbb1', 'yyyy2'], ['base', 'bbbb1']).rows).toEqual(['bbbb1']);
+    expect(g.stampPlan(['bbbb1', 'yyyy2'], ['base']).rows).toEqual([]);
+    expect(g.stampPlan(['bbbb1', 'yyyy1'], ['core@base', 'yyyy1']).rows).toEqual(['yyyy1']);
+    // Without base, rows of other lineages stay (the documented stamp-keeps-unrelated-heads).
+    expect(g.stampPlan(['bbbb1', 'yyyy2'], ['yyyy1']).rows).toEqual(['bbbb1', 'yyyy1']);
+  });
+});
+
+describe('stamp targets that cannot move together', () => {
+  it("are named, not a row of the plan's own (it said d1 was not in the version table, which it was)", () => {
+    const g = new RevisionGraph([
+      rev('aaaa1'), rev('aaaa2', ['aaaa1']), rev('aaaa3', ['aaaa2']), rev('bbbb1', ['aaaa3']), rev('cccc1', ['aaaa3']), rev('mmmm1', ['bbbb1', 'cccc1']),
+      rev('xxxx1'), rev('xxxx2', ['xxxx1']), rev('mmmm2', ['mmmm1', 'xxxx2']), rev('dddd1', ['aaaa2'], { dependsOn: ['xxxx1'] }),
+      rev('yyyy1'), rev('yyyy2', ['yyyy1']), rev('yyyy3', ['yyyy2']),
+    ]);
+    expect(() => g.stampPlan(['dddd1', 'mmmm2', 'yyyy3'], ['aaaa2', 'xxxx1'])).toThrow(
+      'cannot use "aaaa2 xxxx1": these targets cannot be stamped together from the rows dddd1, mmmm2, yyyy3: one moves a row another needs; stamp them one at a time',
+    );
   });
 });

@@ -42,8 +42,8 @@ export interface PlannedStep<T> {
   step: MapStep;
 }
 
-/** Words a target means by itself (Alembic's `base`, `head`, `heads`); no revision or label may be one. */
-const TARGET_KEYWORDS = new Set(['base', 'head', 'heads']);
+/** Words a target means by itself (Alembic's `base`, `head`, `heads`, and `current` of history ranges); no revision or label may be one. */
+const TARGET_KEYWORDS = new Set(['base', 'head', 'heads', 'current']);
 
 /**
  * Why a branch label could not be told apart from something else in a target, or null. The rules:
@@ -54,6 +54,7 @@ function labelClash(label: string, revisions: Map<string, unknown>): string | nu
   if (revisions.has(label)) return `is also the id of revision ${label}`;
   if (TARGET_KEYWORDS.has(label)) return 'is a target keyword';
   if (label === '' || /[@:,\s]/.test(label)) return 'is empty or holds "@", ":", "," or a blank, which targets read otherwise';
+  if (label.includes('+') || label.startsWith('-')) return 'holds "+" or starts with "-", which targets read as a relative step';
   return null;
 }
 
@@ -331,8 +332,19 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
    */
   stampPlan(current: string[], targets: string[]): { ops: VersionOp[]; rows: string[] } {
     const heads = new Set(current);
-    const ops = this.stampMoves(current, targets).flatMap((m) => this.stampOps(m, heads));
-    return { ops, rows: [...heads].sort() };
+    const moves = this.stampMoves(current, targets);
+    try {
+      const ops = moves.flatMap((m) => this.stampOps(m, heads));
+      return { ops, rows: [...heads].sort() };
+    } catch (err) {
+      // One target's move took a row another's needs (`stamp a2 x1` with rows d1 m2 y3): the row
+      // named in the error is one of the plan's own, not the user's. Alembic fails with a KeyError
+      // after writing the first move; here nothing is written and the targets are named.
+      if (targets.length > 1 && err instanceof InvalidTargetError) {
+        throw new InvalidTargetError(targets.join(' '), `these targets cannot be stamped together from the rows ${current.join(', ') || '(none)'}: one moves a row another needs; stamp them one at a time`);
+      }
+      throw err;
+    }
   }
 
   /** The version-table changes of one stamp movement; `heads` is updated in place. */

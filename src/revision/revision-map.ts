@@ -644,6 +644,21 @@ export class RevisionMap {
       else if (mine.some((h) => ancestors.has(h))) moves.push({ from: ids, to: [dest.revision], isUpgrade: true, branchMove: false });
       else moves.push({ from: [], to: [dest.revision], isUpgrade: true, branchMove: true });
     }
+    // `base` (or `label@base`) beside other destinations: the rows of its lineage that no other
+    // destination moves go to base, i.e. are deleted (`stamp base y1` leaves y1 alone, as Alembic's,
+    // whose base takes every row into the other destinations' step). Before, base was dropped here.
+    if (resolved.length) {
+      const moved = new Set(moves.flatMap((m) => m.from));
+      const kept = new Set(resolved.filter((r): r is MapRev => typeof r === 'object' && r !== null).map((r) => r.revision));
+      for (const d of dests) {
+        if (this.getRevisions(d).length) continue;
+        for (const h of this.filterForLineage(headRevs, d, true)) {
+          if (moved.has(h.revision) || kept.has(h.revision)) continue;
+          moved.add(h.revision);
+          moves.unshift({ from: [h.revision], to: [], isUpgrade: false, branchMove: true });
+        }
+      }
+    }
     return moves;
   }
 

@@ -18,7 +18,7 @@ export const register: RegisterCommand = (program, ctx) => {
           ctx.out.data({ branchpoints: points, labels });
           return 0;
         }
-        if (points.length === 0) ctx.out.info('no branch points: the history is a straight line');
+        if (points.length === 0) ctx.out.info('no branch points: no revision has more than one child');
         for (const p of points) {
           if (flags.verbose) for (const l of details(p)) ctx.out.line(l);
           else ctx.out.line(`${p.revision} ${tags(p)} ${p.message}`.trimEnd());
