@@ -34,6 +34,7 @@ COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access met
 
 CREATE FUNCTION public.delete_assessment(assessment uuid, organization uuid) RETURNS boolean
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     BEGIN
       UPDATE evidence SET assessment_id = NULL WHERE organization_id = organization AND assessment_id = assessment;
@@ -59,6 +60,7 @@ COMMENT ON FUNCTION public.delete_assessment(assessment uuid, organization uuid)
 
 CREATE FUNCTION public.delete_control_finding(finding uuid, organization uuid) RETURNS boolean
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     BEGIN
       UPDATE poam_items SET finding_id = NULL WHERE organization_id = organization AND finding_id = finding;
@@ -79,6 +81,7 @@ COMMENT ON FUNCTION public.delete_control_finding(finding uuid, organization uui
 
 CREATE FUNCTION public.set_updated_at() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     BEGIN
       NEW.updated_at := now();

@@ -41,6 +41,7 @@ describe('doctor on the platform schema', () => {
     expect(check(r.data, 'schema.migrations').figure).toMatch(/^at head [0-9a-f]{12}/);
     expect(check(r.data, 'schema.extensions').status).toBe('ok');
     expect(check(r.data, 'schema.tables')).toMatchObject({ status: 'ok', figure: 'all 15 present' });
+    expect(check(r.data, 'schema.functions').status).toBe('ok');
     const v = check(r.data, 'vector.indexes');
     expect(v.status).toBe('ok');
     expect(v.rows.length).toBeGreaterThan(0);
@@ -62,6 +63,20 @@ describe('doctor on the platform schema', () => {
     expect(check(e.data, 'schema.tables')).toMatchObject({ status: 'warn' });
     expect(check(e.data, 'schema.tables').figure).toContain('scratch_vectors');
     await query(tdb.url, 'DROP TABLE public.scratch_vectors');
+  });
+
+  it('a function of the platform\'s schemas without a pinned search_path warns, naming it and the fix', async () => {
+    await query(tdb.url, 'ALTER FUNCTION delete_assessment(uuid, uuid) RESET search_path');
+    try {
+      const r = await runCliJson(['doctor', 'schema.functions'], { url: tdb.url });
+      const f = check(r.data, 'schema.functions');
+      expect(f).toMatchObject({ status: 'warn', rows: [{ function: 'delete_assessment(uuid,uuid)', owner: 'postgres', problem: 'no pinned search_path' }] });
+      expect(f.figure).toBe("1 function without a pinned search_path (run with the caller's): delete_assessment(uuid,uuid)");
+      expect(f.remedy).toContain('ALTER FUNCTION delete_assessment(uuid,uuid) SET search_path = pg_catalog, public, pg_temp');
+      expect(r.exitCode).toBe(1);
+    } finally {
+      await query(tdb.url, 'ALTER FUNCTION delete_assessment(uuid, uuid) SET search_path = pg_catalog, public, pg_temp');
+    }
   });
 
   it('an ivfflat index whose lists are far from rows/1000 warns', async () => {

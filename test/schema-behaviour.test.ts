@@ -246,6 +246,30 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
     expect(await run(target, `SELECT count(*)::int AS n FROM organizations WHERE created_at <> '2020-01-01'`)).toEqual([{ n: 0 }]);
   });
 
+  it('the platform\'s functions keep to their pinned search_path: a caller\'s now() or temporary tables do not reach them', async () => {
+    // The path a role could give a privileged session (ALTER ROLE/DATABASE ... SET): its own schema
+    // before pg_catalog, with a now() of its own, and temporary tables (searched first unless the path
+    // names pg_temp) named as the platform's. Unpinned, set_updated_at() wrote 1999 and
+    // delete_control_finding() deleted from the temporary table (fd8c5001a663).
+    const finding = '00000000-0000-4000-8000-0000000bf009';
+    const [seen] = await run<{ seen: Record<string, boolean> }>(target, `
+      INSERT INTO control_findings (id, assessment_id, organization_id, control_id, status) VALUES ('${finding}', '${ASSESS_B}', '${ORG_B}', 'AU.L2-3.3.1', 'Met');
+      CREATE SCHEMA caller_first;
+      CREATE FUNCTION caller_first.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz '1999-01-01' $$;
+      CREATE TEMP TABLE control_findings (LIKE public.control_findings) ON COMMIT DROP;
+      CREATE TEMP TABLE poam_items (LIKE public.poam_items) ON COMMIT DROP;
+      CREATE TEMP TABLE seen (what text, ok boolean) ON COMMIT DROP;
+      SET LOCAL search_path = caller_first, pg_catalog, public;
+      WITH touched AS (UPDATE public.organizations SET name = name WHERE id = '${ORG_B}' RETURNING updated_at)
+        INSERT INTO pg_temp.seen SELECT 'updated_at', updated_at > '2021-01-01' FROM touched;
+      INSERT INTO pg_temp.seen SELECT 'deleted', delete_control_finding('${finding}', '${ORG_B}');
+      INSERT INTO pg_temp.seen SELECT 'gone', NOT EXISTS (SELECT 1 FROM public.control_findings WHERE id = '${finding}');
+      DROP SCHEMA caller_first CASCADE;
+      SELECT json_object_agg(what, ok) AS seen FROM pg_temp.seen`);
+    const value = typeof seen.seen === 'string' ? JSON.parse(seen.seen) : seen.seen;
+    expect(value).toEqual({ updated_at: true, deleted: true, gone: true });
+  });
+
   it('the views report progress per assessment and compliance per domain', async () => {
     const progress = await run(target, `
       SELECT name, findings_total, findings_met, findings_not_met, findings_not_applicable,

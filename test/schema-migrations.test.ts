@@ -36,6 +36,8 @@ const UPDATED_AT_TABLES = [
   'system_config',
   'users',
 ];
+/** The functions the revisions create (set_updated_at: e3a8d1c6b468; the delete paths: c0290a8b76a4). */
+const PLATFORM_FUNCTIONS = ['delete_assessment(uuid,uuid)', 'delete_control_finding(uuid,uuid)', 'set_updated_at()'];
 const TENANT_TABLES = [
   'ai_analysis_results',
   'assessments',
@@ -59,6 +61,12 @@ async function migrate(target: TestTarget, ...args: string[]): Promise<void> {
 async function extensions(target: TestTarget): Promise<string[]> {
   const rows = await target.query<{ extname: string }>(`SELECT extname FROM pg_extension ORDER BY extname`);
   return rows.map((r) => r.extname);
+}
+
+/** A json_build_object(...) read in one round trip, parsed (the embedded backend hands json back as text). */
+async function readJson(target: TestTarget, object: string): Promise<any> {
+  const [row] = await target.query<{ doc: any }>(`SELECT ${object} AS doc`);
+  return typeof row.doc === 'string' ? JSON.parse(row.doc) : row.doc;
 }
 
 /** pg_dump --schema-only without the lines that differ on every run (\restrict keys, comments). */
@@ -88,6 +96,10 @@ async function catalog(target: TestTarget) {
       'rls', (SELECT json_agg(c.relname ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relrowsecurity),
       'policies', (SELECT count(*) FROM pg_policies WHERE schemaname = 'public'),
+      'functions', (SELECT json_agg(json_build_object('function', p.oid::regprocedure::text, 'config', p.proconfig) ORDER BY 1)
+                      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                     WHERE n.nspname IN ('public', 'cmmc_db')
+                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')),
       'columns', (SELECT json_agg(json_build_object('table', table_name, 'column', column_name, 'udt', udt_name, 'nullable', is_nullable)
                                   ORDER BY table_name, ordinal_position)
                     FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'cmmc_schema_version')
@@ -164,6 +176,11 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
       // audit_logs: a read and an append policy; system_config: the platform's context and a tenant's read.
       expect(Number(cat.policies)).toBe(TENANT_TABLES.length + 1 + 2);
 
+      // Every function of the platform's schemas (extension members apart) pins its search_path, pg_temp
+      // last (fd8c5001a663): a function a later revision creates without one fails here.
+      expect(cat.functions.map((f: any) => f.function)).toEqual(expect.arrayContaining(PLATFORM_FUNCTIONS));
+      for (const f of cat.functions) expect(f.config, f.function).toEqual(['search_path=pg_catalog, public, pg_temp']);
+
       // The Kysely Database interface (through its type-checked column map) and the database agree.
       expect(interfaceDrift(cat.columns)).toEqual([]);
       expect(interfaceDrift([...cat.columns, { table: 'users', column: 'nickname', udt: 'text', nullable: 'YES' }])).toEqual([
@@ -207,9 +224,8 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
   it('ea4d41f1e1b0 down and up: the settings policies and the nil check go and come back; a nil organization is refused in one line with its count', async () => {
     const target = await backend.create();
     const NIL = '00000000-0000-0000-0000-000000000000';
-    const state = async () => {
-      const [row] = await target.query<{ s: any }>(`
-        SELECT json_build_object(
+    const state = () => readJson(target, `
+        json_build_object(
           'rls', (SELECT relrowsecurity FROM pg_class WHERE oid = 'system_config'::regclass),
           'forced', (SELECT relforcerowsecurity FROM pg_class WHERE oid = 'system_config'::regclass),
           'policies', (SELECT json_agg(polname ORDER BY polname) FROM pg_policy WHERE polrelid = 'system_config'::regclass),
@@ -218,11 +234,9 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
                       FROM pg_policy WHERE polrelid = 'audit_logs'::regclass),
           'organizationsForced', (SELECT relforcerowsecurity FROM pg_class WHERE oid = 'organizations'::regclass),
           'version', (SELECT json_agg(version_num) FROM cmmc_schema_version)
-        ) AS s`);
-      return typeof row.s === 'string' ? JSON.parse(row.s) : row.s;
-    };
+        )`);
     try {
-      await migrate(target, 'upgrade', 'head');
+      await migrate(target, 'upgrade', 'ea4d41f1e1b0');
       const head = await state();
       expect(head).toMatchObject({ rls: true, forced: false, policies: ['platform_context', 'tenant_read'], check: 1, organizationsForced: true, version: ['ea4d41f1e1b0'] });
       expect(head.audit[0]).toContain(`COALESCE`); // tenant_append: no tenant set appends tenant-less events
@@ -245,8 +259,30 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
       expect(await target.query(`SELECT name FROM organizations WHERE id = '${NIL}'`)).toEqual([{ name: 'Nobody' }]);
 
       await target.query(`DELETE FROM organizations WHERE id = '${NIL}'`);
-      await migrate(target, 'upgrade', 'head');
+      await migrate(target, 'upgrade', 'ea4d41f1e1b0');
       expect(await state()).toEqual(head);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it('fd8c5001a663 down and up: the functions lose their pinned search_path and get it back', async () => {
+    const target = await backend.create();
+    const state = () => readJson(target, `
+        json_build_object(
+          'config', (SELECT json_object_agg(p.oid::regprocedure::text, p.proconfig ORDER BY p.oid::regprocedure::text)
+                       FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+                        AND p.proname IN ('set_updated_at', 'delete_assessment', 'delete_control_finding')),
+          'version', (SELECT json_agg(version_num) FROM cmmc_schema_version)
+        )`);
+    try {
+      await migrate(target, 'upgrade', 'fd8c5001a663');
+      const pinned = await state();
+      expect(pinned).toEqual({ config: Object.fromEntries(PLATFORM_FUNCTIONS.map((f) => [f, ['search_path=pg_catalog, public, pg_temp']])), version: ['fd8c5001a663'] });
+      await migrate(target, 'downgrade', 'ea4d41f1e1b0');
+      expect(await state()).toEqual({ config: Object.fromEntries(PLATFORM_FUNCTIONS.map((f) => [f, null])), version: ['ea4d41f1e1b0'] });
+      await migrate(target, 'upgrade', 'fd8c5001a663');
+      expect(await state()).toEqual(pinned);
     } finally {
       await target.drop();
     }

@@ -1,6 +1,7 @@
 /**
  * Schema: the database is at the migration heads with no applied revision file changed (the
- * engine's `getStatus`), the platform's extensions are installed, and its 15 tables exist.
+ * engine's `getStatus`), the platform's extensions are installed, its 15 tables exist, and every
+ * function of its schemas pins its search_path.
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
@@ -118,11 +119,41 @@ async function tables(ctx: DoctorContext): Promise<Finding> {
   return { status: 'ok', figure: `all ${expected.length} present`, remedy: '' };
 }
 
+/** The search_path the platform's revisions pin on their functions (revision fd8c5001a663). */
+export const PINNED_SEARCH_PATH = 'pg_catalog, public, pg_temp';
+
+/**
+ * Functions of `public` and the engine's schema (extension members apart) without a search_path of
+ * their own run with their caller's: a role that shapes that path (ALTER ROLE/DATABASE ... SET, an
+ * object earlier in it) makes the owner, the bypass role or a superuser who fires them run its own
+ * now() or tables (CVE-2018-1058).
+ */
+async function functions(ctx: DoctorContext): Promise<Finding> {
+  const rows = await ctx.sql<{ fn: string; owner: string }[]>`
+    SELECT p.oid::regprocedure::text AS fn, pg_get_userbyid(p.proowner) AS owner
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname IN ('public', ${ctx.config.metaSchema})
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+       AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%')
+     ORDER BY 1`;
+  if (rows.length) {
+    const list = rows.map((r) => r.fn);
+    return {
+      status: 'warn',
+      figure: `${plural(rows.length, 'function')} without a pinned search_path (run with the caller's): ${names(list)}`,
+      remedy: `cmmc-db upgrade head (revision fd8c5001a663 pins the platform's); for a function of your own, as its owner: ALTER FUNCTION ${list[0]} SET search_path = ${PINNED_SEARCH_PATH}`,
+      rows: rows.map((r) => ({ function: r.fn, owner: r.owner, problem: 'no pinned search_path' })),
+    };
+  }
+  return { status: 'ok', figure: 'every function of the platform\'s schemas pins its search_path', remedy: '' };
+}
+
 export const schemaFamily: CheckFamily = {
   name: 'schema',
   checks: [
     { id: 'schema.migrations', title: 'at the migration heads, no applied revision changed', needsServer: false, run: migrations },
     { id: 'schema.extensions', title: 'extensions uuid-ossp and vector', needsServer: false, run: extensions },
     { id: 'schema.tables', title: 'the platform tables exist', needsServer: false, run: tables },
+    { id: 'schema.functions', title: 'the platform functions pin their search_path', needsServer: false, run: functions },
   ],
 };
