@@ -279,7 +279,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
       expect(asApp.stderr).not.toMatch(/Query was/);
       const restoreAsApp = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', `${s.db}_x`, '--yes'], { url: s.appUrl });
       expect(restoreAsApp.exitCode).toBe(1);
-      expect(errorLines(restoreAsApp.stderr), restoreAsApp.stderr).toEqual([expect.stringMatching(/permission denied — run it as the admin or another role with CREATEDB .*not as the application role$/)]);
+      expect(errorLines(restoreAsApp.stderr), restoreAsApp.stderr).toEqual([expect.stringMatching(/permission denied — connect as the admin or another role with CREATEDB \(the user name in DATABASE_URL\), not as the application role$/)]);
       expect(restoreAsApp.stderr).not.toContain('--no-drift');
     } finally {
       await dropSetup({ db: s.db, roles: rolesOf(s) });
