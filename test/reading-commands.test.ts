@@ -115,4 +115,19 @@ describe('show', () => {
     expect(below.exitCode).toBe(2);
     expect(below.stderr).toContain('goes below base');
   });
+
+  it('current shows the revisions of the version rows, as Alembic\'s show current (it was "no revision matches")', async () => {
+    const scratch = await createTestDatabase('cmmc_reading_show');
+    try {
+      const none = await runCli(['show', 'current'], { url: scratch.url, ...at(LINE) });
+      expect(none.exitCode, none.stderr).toBe(0);
+      expect(none.stderr).toContain('base: no revision');
+      expect((await runCli(['upgrade', 'bbbb1'], { url: scratch.url, ...at(LINE) })).exitCode).toBe(0);
+      const one = await runCliJson(['show', 'current'], { url: scratch.url, ...at(LINE) });
+      expect(one.exitCode, one.stderr).toBe(0);
+      expect(one.data).toMatchObject({ revision: 'bbbb1', children: ['cccc1'] });
+    } finally {
+      await scratch.drop();
+    }
+  });
 });

@@ -3,15 +3,26 @@ import type { RegisterCommand } from './types.js';
 export const register: RegisterCommand = (program, ctx) => {
   program
     .command('show <rev>')
-    .description('show one revision: id, down revisions, labels, file, message (REV: id, prefix, head, label@head, -1 for below the head...)')
-    .addHelpText('after', '\nExample:\n  $ cmmc-db show head')
+    .description('show one revision: id, down revisions, labels, file, message (REV: id, prefix, head, label@head, -1 for below the head, current for the version rows...)')
+    .addHelpText('after', '\nExample:\n  $ cmmc-db show head\n  $ cmmc-db show current')
     .action(
       ctx.action(async (rev: string) => {
         const { loadScript, catchRevisionErrors } = await import('../../migrate/index.js');
         const { summarize, details } = await import('../../migrate/report.js');
         const script = await loadScript(ctx.config());
         const { graph } = script;
-        const ids = catchRevisionErrors(() => graph.map.revisionsToShow(rev.trim()).map((r) => r.revision));
+        // `show current`, as Alembic's: the revisions of the version rows (reads the database; a row no
+        // file declares is left out, as `current` names it apart).
+        let ids: string[];
+        if (rev.trim() === 'current') {
+          const { getCurrentHeads } = await import('../../migrate/status.js');
+          const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
+          try {
+            ids = (await getCurrentHeads(handle)).filter((id) => graph.has(id)).sort();
+          } finally {
+            await handle.close();
+          }
+        } else ids = catchRevisionErrors(() => graph.map.revisionsToShow(rev.trim()).map((r) => r.revision));
         const shown = ids.map((id) => ({ ...summarize(script, graph.get(id)), children: graph.childrenOf(id), path: graph.get(id).file }));
         if (ctx.out.json) {
           ctx.out.data(shown.length === 1 ? shown[0] : shown);
