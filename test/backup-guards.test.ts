@@ -184,6 +184,20 @@ describe('backup commands leave what is there alone, and say what they refuse', 
     const quiet = await runCli(['backup', 'verify', made.data.name, '--dir', dir, '--key-file', key], { url: db.url });
     expect(quiet.exitCode, quiet.stderr).toBe(0);
     expect(quiet.stderr).not.toMatch(/readable by other users/);
+
+    // A 0600 key in a folder others may write (not sticky): they could put their own key in its place.
+    const shared = path.join(work, 'shared-keys');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const swappable = path.join(shared, 'backup.key');
+    writeFileSync(swappable, readFileSync(key), { mode: 0o600 });
+    const open = await runCli(['backup', 'verify', made.data.name, '--dir', dir, '--key-file', swappable], { url: db.url });
+    expect(open.exitCode, open.stderr).toBe(0);
+    expect(open.stderr).toContain(`warning: the key file's folder ${shared} is writable by other users (mode 777): anyone who can write there can replace the key with their own`);
+    chmodSync(shared, 0o1777); // sticky, as /tmp: others cannot rename or remove the key
+    const sticky = await runCli(['backup', 'verify', made.data.name, '--dir', dir, '--key-file', swappable], { url: db.url });
+    expect(sticky.exitCode, sticky.stderr).toBe(0);
+    expect(sticky.stderr).not.toMatch(/^warning: the key file/m);
   });
 });
 

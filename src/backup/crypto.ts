@@ -11,6 +11,7 @@ import { type CipherGCM, createCipheriv, createDecipheriv, createHmac, randomByt
 import { createReadStream, createWriteStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { CmmcError } from '../errors.js';
 import { readBounded } from '../fs-private.js';
@@ -71,7 +72,8 @@ export function keyFileTooOpen(file: string): boolean {
 /**
  * The one check of a key file's mode, for every command that reads a key file (backup create,
  * verify, restore, and schedule install, which hands it to the nightly job): the line to print when
- * group or others may read it, undefined otherwise.
+ * group or others may read it, or may write its folder (not sticky) and so replace it; undefined
+ * otherwise.
  *
  * @example
  * ```ts
@@ -80,9 +82,23 @@ export function keyFileTooOpen(file: string): boolean {
  * ```
  */
 export function keyFileWarning(file: string): string | undefined {
-  if (!keyFileTooOpen(file)) return undefined;
-  const mode = (statSync(file).mode & 0o777).toString(8).padStart(3, '0');
-  return `the key file ${file} is readable by other users (mode ${mode}): anyone who can read it can read the backups; chmod 600 it`;
+  if (keyFileTooOpen(file)) {
+    const mode = (statSync(file).mode & 0o777).toString(8).padStart(3, '0');
+    return `the key file ${file} is readable by other users (mode ${mode}): anyone who can read it can read the backups; chmod 600 it`;
+  }
+  // A folder others may write into without the sticky bit: they can rename the key away and put
+  // their own in its place, and the next backups are encrypted with a key they hold.
+  const folder = path.dirname(path.resolve(file));
+  try {
+    const st = statSync(folder);
+    if (st.isDirectory() && (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
+      return `the key file's folder ${folder} is writable by other users (mode ${mode}): anyone who can write there can replace the key with their own; chmod go-w it, or keep the key in a folder only you can write`;
+    }
+  } catch {
+    // No folder to look at: reading the key will say what is wrong.
+  }
+  return undefined;
 }
 
 async function deriveKey(secret: Buffer, salt: Buffer): Promise<{ key: Buffer; check: Buffer }> {
