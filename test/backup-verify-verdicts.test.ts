@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
+import { SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
@@ -73,13 +73,7 @@ describe('backup verify records verdicts on the backup only; restores of every b
    */
   async function slowRestoreBackup(prefix: string): Promise<{ db: TestDatabase; dir: string; name: string; manifest: string }> {
     const db = await dbs.create(prefix);
-    await query(
-      db.url,
-      `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
-         BEGIN IF current_database() LIKE 'cmmc\\_scratch\\_%' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
-       CREATE TABLE s (id int PRIMARY KEY CHECK (slow_ok(id)));
-       INSERT INTO s SELECT generate_series(1, 60);`,
-    );
+    await query(db.url, SLOW_RESTORE_SQL);
     const dir = path.join(work, prefix);
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
     expect(made.exitCode, made.stderr).toBe(0);

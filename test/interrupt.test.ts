@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
+import { SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 
 const SLOW = path.resolve('test/fixtures/interrupt/slow-server');
 const RESTORE_FIXTURE = path.resolve('test/fixtures/restore');
@@ -292,13 +292,7 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
   it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
     const db = await dbs.create('cmmc_int_restore');
     // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.
-    await query(
-      db.url,
-      `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
-         BEGIN IF current_database() LIKE 'cmmc\\_scratch\\_%' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
-       CREATE TABLE s (id int PRIMARY KEY CHECK (slow_ok(id)));
-       INSERT INTO s SELECT generate_series(1, 60);`,
-    );
+    await query(db.url, SLOW_RESTORE_SQL);
     const dir = path.join(work, 'restore-ctrl-c');
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
     expect(made.exitCode, made.stderr).toBe(0);

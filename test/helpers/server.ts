@@ -107,3 +107,13 @@ export function trackedDatabases(): TrackedDatabases {
     },
   };
 }
+
+/**
+ * A table whose rows load slowly only in a database being built by a restore (its name starts with
+ * cmmc_scratch_: a restore's new database, or a restore test's scratch one): 60 rows, each checked by
+ * a function that sleeps 0.5 s there. A restore of it is still loading when a test interrupts it.
+ */
+export const SLOW_RESTORE_SQL = `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN IF current_database() LIKE 'cmmc\\_scratch\\_%' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
+       CREATE TABLE s (id int PRIMARY KEY CHECK (slow_ok(id)));
+       INSERT INTO s SELECT generate_series(1, 60);`;
