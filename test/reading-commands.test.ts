@@ -111,6 +111,10 @@ describe('show', () => {
       expect(r.exitCode, ref).toBe(0);
       expect(r.data.revision, ref).toBe(id);
     }
+    // REV@+N counts from the version rows, which show does not read (it answered from base).
+    const up = await runCli(['show', 'bbbb1@+1'], at(LINE));
+    expect(up.exitCode).toBe(2);
+    expect(up.stderr).toMatch(/^error: cannot use "bbbb1@\+1": @\+1 counts from the version rows, which show does not read: name the revision, or count from base \(bbbb1@base\+1\)/m);
     const below = await runCli(['show', '-4'], at(LINE));
     expect(below.exitCode).toBe(2);
     expect(below.stderr).toContain('goes below base');

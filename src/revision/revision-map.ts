@@ -512,6 +512,12 @@ export class RevisionMap {
    * (cmmc-db also takes `head-1`, `base+2`, `REV+1`, which Alembic's `show` refuses).
    */
   revisionsToShow(ref: string): MapRev[] {
+    // `label@+N` / `REV@+N` count up from the version rows (upgrade's meaning), which show does not
+    // read: Alembic cannot resolve them here either. Answering from base named a revision the
+    // database may never have been at.
+    if (/^[^@]+@\+\d+$/.test(ref)) {
+      throw new InvalidTargetError(ref, `${ref.slice(ref.indexOf('@'))} counts from the version rows, which show does not read: name the revision, or count from base (${ref.slice(0, ref.indexOf('@'))}@base${ref.slice(ref.indexOf('@') + 1)})`);
+    }
     if (/^(?:[^@]*@)?-\d+$/.test(ref)) {
       const branch = ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : null;
       const heads = (this.getRevisions('heads') as MapRev[]).filter((h) => branch === null || h.branchLabels.has(branch));
