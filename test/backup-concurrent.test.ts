@@ -13,23 +13,21 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeNew, reserveBackupName, sweepPartials, writeDrillRecord, writeManifest, listDrills } from '../src/backup/store.js';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { adminQuery, createTestDatabase, dropDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, dropDatabase, trackedDatabases, query } from './helpers/server.js';
 
 describe('backup commands run at the same time', () => {
   let work: string;
-  const dbs: TestDatabase[] = [];
+  const dbs = trackedDatabases();
 
   beforeAll(() => {
     work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-concurrent-'));
   });
   afterAll(async () => {
-    for (const db of dbs) await db.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
   it('backups started together in one folder each keep their own backup and manifest, and print their own path', async () => {
-    const db = await createTestDatabase('cmmc_conc');
-    dbs.push(db);
+    const db = await dbs.create('cmmc_conc');
     await query(db.url, 'CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)');
     for (const [format, runs] of [['custom', 6], ['directory', 3], ['plain', 3]] as const) {
       const dir = path.join(work, `together-${format}`);
@@ -88,8 +86,7 @@ describe('backup commands run at the same time', () => {
   });
 
   it('two restores of one database at once: both succeed and each keeps what it replaced under its own name, or one says what to do', async () => {
-    const db = await createTestDatabase('cmmc_conc_restore');
-    dbs.push(db);
+    const db = await dbs.create('cmmc_conc_restore');
     await query(db.url, 'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 150000) g');
     const dir = path.join(work, 'restores');
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { BIN, cleanEnv, runCliJson } from './helpers/cli.js';
-import { ADMIN_URL, adminQuery, createTestDatabase, dropDatabase, query, type TestDatabase } from './helpers/server.js';
+import { ADMIN_URL, adminQuery, dropDatabase, trackedDatabases, query, type TestDatabase } from './helpers/server.js';
 
 async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
   const t0 = Date.now();
@@ -28,20 +28,18 @@ const sleeping = async (database: string) =>
 
 describe('a second signal while the first is handled', () => {
   let work: string;
-  const dbs: TestDatabase[] = [];
+  const dbs = trackedDatabases();
 
   beforeAll(() => {
     work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-second-signal-'));
   });
   afterAll(async () => {
-    for (const db of dbs) await db.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
   /** A database and one revision that sleeps for thirty seconds. */
   async function slowRevision(name: string): Promise<{ db: TestDatabase; dir: string }> {
-    const db = await createTestDatabase(`cmmc_sig2_${name}`);
-    dbs.push(db);
+    const db = await dbs.create(`cmmc_sig2_${name}`);
     const dir = path.join(work, name);
     mkdirSync(dir);
     const lines = ['-- revision: s1', '-- down_revision: none', '-- message: s1', '-- migrate:up', 'CREATE TABLE slow (id int);', 'SELECT pg_sleep(30);', '-- migrate:down', 'SELECT 1;', ''];
@@ -53,8 +51,7 @@ describe('a second signal while the first is handled', () => {
     // A restore interrupted while pg_restore loads: its cleanup drops the database being built, and
     // a session holding a lock on that database (COMMENT ON DATABASE in an open transaction) keeps
     // the DROP waiting, so the cleanup is still under way when the second Ctrl-C comes.
-    const db = await createTestDatabase('cmmc_sig2_restore');
-    dbs.push(db);
+    const db = await dbs.create('cmmc_sig2_restore');
     await query(db.url, 'CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 400000) g');
     const dir = path.join(work, 'restore');
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
