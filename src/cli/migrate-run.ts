@@ -275,7 +275,11 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
     }
     // A step that would fail on an object the role may not drop fails after the steps before it
     // have dropped their tables: refused here, before anything is reverted.
-    if (text) await refuseUndroppable(handle, text, target);
+    if (text) {
+      const objects = droppedObjects(text);
+      await refuseDependents(handle, objects, target);
+      await refuseUndroppable(handle, objects, target);
+    }
   }
   const { databaseName } = await import('../config/config.js');
   const where = config.kind === 'embedded' ? 'the embedded database' : `database "${databaseName(config.url!)}"`;
@@ -320,25 +324,16 @@ async function rowCount(handle: import('../db/connection.js').DbHandle, name: st
 }
 
 /**
- * Refuses a downgrade whose offline script (`text`, rendered from the same steps) drops an
+ * Refuses a downgrade whose offline script (its `objects`, droppedObjects, rendered from the same steps) drops an
  * extension or a schema this session's role may not drop: in PostgreSQL only its owner (or a member
  * of the owning role) or a superuser may. `init` creates the extensions as the admin, so
  * `downgrade base` as the schema owner used to revert eleven revisions, dropping every tenant table,
  * and then fail on DROP EXTENSION vector. Throws `downgrade.cannot-drop` naming the object, its
  * owner, the revision and what to do; resolves when every such object may be dropped or is absent.
  */
-async function refuseUndroppable(handle: import('../db/connection.js').DbHandle, text: string, target: string): Promise<void> {
-  const dropped: { kind: 'extension' | 'schema'; name: string; revision: string }[] = [];
-  let revision = '';
+async function refuseUndroppable(handle: import('../db/connection.js').DbHandle, objects: DroppedObject[], target: string): Promise<void> {
   const ident = (w: string) => (w.startsWith('"') ? w.slice(1, -1).replace(/""/g, '"') : w.toLowerCase());
-  for (const line of text.split('\n')) {
-    const running = /^-- Running downgrade (\S+) ->/.exec(line);
-    if (running) revision = running[1];
-    const drop = /^\s*drop\s+(extension|schema)\s+(?:if\s+exists\s+)?((?:"(?:[^"]|"")+"|[\w$-]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$-]+))*)/i.exec(line);
-    if (!drop) continue;
-    for (const w of drop[2].match(/"(?:[^"]|"")+"|[\w$-]+/g) ?? []) dropped.push({ kind: drop[1].toLowerCase() as 'extension' | 'schema', name: ident(w), revision });
-  }
-  await refuseDependents(handle, text, target);
+  const dropped = objects.filter((o) => o.kind === 'extension' || o.kind === 'schema').map((o) => ({ ...o, name: ident(o.name) }));
   if (!dropped.length) return;
   const namesOf = (kind: string) => JSON.stringify(dropped.filter((d) => d.kind === kind).map((d) => d.name));
   const owned = await handle.sql<{ kind: string; name: string; owner: string; may: boolean; role: string }[]>`
@@ -362,24 +357,15 @@ async function refuseUndroppable(handle: import('../db/connection.js').DbHandle,
 }
 
 /**
- * Refuses a downgrade whose offline script (`text`) drops a table that an object outside the plan
+ * Refuses a downgrade whose offline script (its `objects`, droppedObjects) drops a table that an object outside the plan
  * depends on: a view, or another table's foreign key, that the steps do not drop themselves.
  * PostgreSQL refuses such a DROP TABLE (2BP01) only when the step reaches it, after the steps before
  * it have dropped their tables: `downgrade 7d24b6e1c902` with a view of the user's own over
  * assessments reverted ten revisions, then failed and told the user to fix a platform revision.
  * Throws `downgrade.dependents`, naming the table, the dependent object and the revision.
  */
-async function refuseDependents(handle: import('../db/connection.js').DbHandle, text: string, target: string): Promise<void> {
-  const name = String.raw`(?:"(?:[^"]|"")+"|[\w$]+)(?:\.(?:"(?:[^"]|"")+"|[\w$]+))?`;
-  const dropRe = new RegExp(String.raw`^\s*drop\s+(table|view|materialized\s+view)\s+(?:if\s+exists\s+)?(${name}(?:\s*,\s*${name})*)`, 'i');
-  const relations: { name: string; kind: string; revision: string }[] = [];
-  let revision = '';
-  for (const line of text.split('\n')) {
-    const running = /^-- Running downgrade (\S+) ->/.exec(line);
-    if (running) revision = running[1];
-    const drop = dropRe.exec(line);
-    if (drop) for (const n of drop[2].match(new RegExp(name, 'g')) ?? []) relations.push({ name: n, kind: drop[1].toLowerCase().replace(/\s+/g, ' '), revision });
-  }
+async function refuseDependents(handle: import('../db/connection.js').DbHandle, objects: DroppedObject[], target: string): Promise<void> {
+  const relations = objects.filter((o) => o.kind === 'table' || o.kind === 'view' || o.kind === 'materialized view');
   const tables = relations.filter((r) => r.kind === 'table');
   if (!tables.length) return;
   const rows = await handle.sql<{ dropped: string; dependent: string; what: string }[]>`
@@ -407,4 +393,32 @@ async function refuseDependents(handle: import('../db/connection.js').DbHandle, 
     `downgrade to ${target} would drop table ${table} (revision ${first.revision}), which ${row.what} ${row.dependent} depends on and the downgrade does not drop: nothing was downgraded`,
     { hint: `drop or change ${row.dependent} first (the revisions did not create it), or downgrade only to ${first.revision}` },
   );
+}
+
+/** An object a downgrade's offline script drops: its kind, its name as written (quoted or not), and the revision whose step drops it. */
+interface DroppedObject {
+  kind: 'extension' | 'schema' | 'table' | 'view' | 'materialized view';
+  name: string;
+  revision: string;
+}
+
+/**
+ * The objects the offline script `text` drops, in the order its steps reach them: each `DROP
+ * EXTENSION | SCHEMA | TABLE | VIEW | MATERIALIZED VIEW [IF EXISTS] name[, name...]` line, attributed
+ * to the revision of the `-- Running downgrade REV ->` heading above it (src/migrate/offline.ts).
+ */
+function droppedObjects(text: string): DroppedObject[] {
+  const name = String.raw`(?:"(?:[^"]|"")+"|[\w$-]+)(?:\.(?:"(?:[^"]|"")+"|[\w$]+))?`;
+  const dropRe = new RegExp(String.raw`^\s*drop\s+(extension|schema|table|view|materialized\s+view)\s+(?:if\s+exists\s+)?(${name}(?:\s*,\s*${name})*)`, 'i');
+  const out: DroppedObject[] = [];
+  let revision = '';
+  for (const line of text.split('\n')) {
+    const running = /^-- Running downgrade (\S+) ->/.exec(line);
+    if (running) revision = running[1];
+    const drop = dropRe.exec(line);
+    if (!drop) continue;
+    const kind = drop[1].toLowerCase().replace(/\s+/g, ' ') as DroppedObject['kind'];
+    for (const n of drop[2].match(new RegExp(name, 'g')) ?? []) out.push({ kind, name: n, revision });
+  }
+  return out;
 }
