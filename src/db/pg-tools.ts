@@ -7,11 +7,14 @@
  * (PGPASSWORD) — never on a command line, never in a file.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../config/conninfo.js';
+import { cacheDir } from '../cache-dir.js';
 import { CmmcError } from '../errors.js';
+import { makeDirs } from '../fs-private.js';
 import { interruptSignal, wasInterrupted } from '../interrupt.js';
 
 export interface PgTools {
@@ -102,10 +105,61 @@ export function distinctPgDumps(dirs: string[]): { dir: string; pgDump: string }
   return out.filter((c) => !(versioned && path.basename(c.real) === 'pg_wrapper')).map(({ dir, pgDump }) => ({ dir, pgDump }));
 }
 
-function versionOf(file: string): Promise<string | undefined> {
+/**
+ * `file --version`. A compiled program's answer is text compiled into it (pg_dump prints
+ * `"pg_dump (PostgreSQL) " PG_VERSION`), so it is kept by the sha256 of the program's bytes
+ * (`versionCacheEntry`): a later run reads it instead of starting the program (a process start
+ * and about 30 ms of CPU beside ours). A changed program is a new entry; a script (Debian's
+ * pg_wrapper, a shell wrapper) is always asked, since its answer depends on other files.
+ */
+function versionOf(file: string, cache: string): Promise<string | undefined> {
+  const entry = versionCacheEntry(file, cache);
+  if (entry?.version) return Promise.resolve(entry.version);
   return new Promise((resolve) => {
-    execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => resolve(err ? undefined : String(stdout).trim()));
+    execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+      const version = err ? undefined : String(stdout).trim();
+      if (version && entry) keepVersion(entry.path, version);
+      resolve(version);
+    });
   });
+}
+
+/** The ELF magic number: a compiled program (Linux, the BSDs). */
+const ELF = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/**
+ * Where `file`'s version is kept in `cache` (named by the sha256 of its bytes), and the version
+ * when it is there and reads as a version; undefined for a program that is not compiled (or that
+ * cannot be read: then it is asked).
+ */
+export function versionCacheEntry(file: string, cache: string): { path: string; version?: string } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (bytes.length < 4 || !bytes.subarray(0, 4).equals(ELF)) return undefined;
+  const entry = path.join(cache, createHash('sha256').update(bytes).digest('hex'));
+  try {
+    const version = readFileSync(entry, 'utf8').trim();
+    // A damaged entry is not an answer: the program is asked and the entry written again.
+    if (/^\S+ \(PostgreSQL\) \d/.test(version) && !/[\0-\x1f]/.test(version)) return { path: entry, version };
+  } catch {
+    // Not kept yet.
+  }
+  return { path: entry };
+}
+
+function keepVersion(entry: string, version: string): void {
+  try {
+    makeDirs(path.dirname(entry), 0o700);
+    // Written aside and renamed: a concurrent reader sees the whole answer or none.
+    writeFileSync(`${entry}.${process.pid}`, `${version}\n`);
+    renameSync(`${entry}.${process.pid}`, entry);
+  } catch {
+    // A read-only cache only costs a process start next time.
+  }
 }
 
 const probes = new Map<string, Promise<PgTools[]>>();
@@ -120,7 +174,8 @@ function probePgDumps(env: NodeJS.ProcessEnv): Promise<PgTools[]> {
   if (!probe) {
     // Asked all at once: each answer is a process start, and the candidates do not depend on each other.
     const candidates = distinctPgDumps(candidateBinDirs(env));
-    probe = Promise.all(candidates.map((c) => versionOf(c.pgDump))).then((versions) => {
+    const cache = cacheDir('pg-tools', env);
+    probe = Promise.all(candidates.map((c) => versionOf(c.pgDump, cache))).then((versions) => {
       const found: PgTools[] = [];
       candidates.forEach(({ dir, pgDump }, i) => {
         const version = versions[i];
