@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'cmmc-db.js');
+const COMMAND = path.join(ROOT, 'bin', 'cmmc-db');
 const ADMIN_URL = process.env.CMMC_BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUNS = Number(process.argv[2] ?? 3);
 
@@ -34,7 +34,7 @@ function cleanEnv(extra) {
 function cli(args, env) {
   const t0 = performance.now();
   try {
-    execFileSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(COMMAND, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     throw new Error(`cmmc-db ${args.join(' ')} failed: ${err.stderr}`);
   }

@@ -15,6 +15,8 @@ import postgres from 'postgres';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'bin', 'cmmc-db.js');
+/** The command npm installs and users run (a shell script that starts BIN: bin/cmmc-db). */
+export const COMMAND = path.join(ROOT, 'bin', 'cmmc-db');
 export const ADMIN_URL = process.env.CMMC_BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** `--name value` or `--name=value` from argv. */
@@ -65,7 +67,7 @@ export function run(cmd, args, { env = cleanEnv(), cwd = ROOT, input } = {}) {
 
 /** One run of the built CLI. */
 export function cli(args, envExtra = {}, options = {}) {
-  return run(process.execPath, [BIN, ...args], { env: cleanEnv(envExtra), ...options });
+  return run(COMMAND, args, { env: cleanEnv(envExtra), ...options });
 }
 
 export const median = (xs) => {
@@ -163,7 +165,9 @@ export class Report {
 
 export function machine() {
   const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, ${os.platform()} ${os.release()}`;
+  // Node parses NODE_EXTRA_CA_CERTS at every start (`node -e 0` here); cmmc-db defers it (bin/cmmc-db).
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS ? `, NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : ', no NODE_EXTRA_CA_CERTS';
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, ${os.platform()} ${os.release()}${extraCa}`;
 }
 
 export const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });

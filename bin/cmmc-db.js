@@ -5,6 +5,19 @@
 'use strict';
 const path = require('node:path');
 
+// bin/cmmc-db (the command npm installs) hands NODE_EXTRA_CA_CERTS over as CMMC_NODE_EXTRA_CA_CERTS,
+// so that Node does not parse the file at start (see there). The programs this one starts get it
+// back as it was; this process adds its certificates to a TLS session that is checked against
+// Node's default certificates (src/db/driver.ts, which reads this mark).
+const deferredCa = process.env.CMMC_NODE_EXTRA_CA_CERTS;
+if (deferredCa !== undefined) {
+  delete process.env.CMMC_NODE_EXTRA_CA_CERTS;
+  if (deferredCa) {
+    process.env.NODE_EXTRA_CA_CERTS = deferredCa;
+    globalThis[Symbol.for('cmmc-db.deferredExtraCaCerts')] = deferredCa;
+  }
+}
+
 // `cmmc-db history | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {

@@ -72,8 +72,38 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
   const verify = mode === 'verify-full' || mode === 'verify-ca' || system || (mode === 'require' && !!conn.sslrootcert);
   if (!verify && Object.keys(files).length === 0) return mode === 'prefer' ? 'prefer' : 'require';
   if (!verify) return { rejectUnauthorized: false, ...files } as never;
+  // Checked against Node's default certificates: with those NODE_EXTRA_CA_CERTS names, as always.
+  if (!files.ca) {
+    const extra = deferredExtraCaCerts();
+    if (extra) files.ca = Buffer.concat([Buffer.from(rootCertificatesPem()), extra]);
+  }
   const full = mode === 'verify-full' || system;
   return { rejectUnauthorized: true, ...files, checkServerIdentity: full ? hostIdentityCheck(conn.hosts.map((h) => h.host)) : () => undefined } as never;
+}
+
+/**
+ * The certificates of NODE_EXTRA_CA_CERTS when this process started without loading them: the
+ * `cmmc-db` command (bin/cmmc-db) defers the file, which Node would parse at start whether or not a
+ * TLS session ever uses it, and marks the process (bin/cmmc-db.js). undefined when nothing was
+ * deferred (a library user's process loaded the file itself at start) or the file cannot be read
+ * (Node, too, goes on without it).
+ */
+function deferredExtraCaCerts(): Buffer | undefined {
+  const file = (globalThis as Record<symbol, unknown>)[Symbol.for('cmmc-db.deferredExtraCaCerts')];
+  if (typeof file !== 'string' || !file) return undefined;
+  try {
+    const read = readBounded(file, SSL_FILE_MAX);
+    return read.more ? undefined : read.data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Node's own root certificates (its default store without NODE_EXTRA_CA_CERTS), as one PEM text. */
+function rootCertificatesPem(): string {
+  // Loaded here, not imported: the CLI's bundles load node:tls only for a TLS session (scripts/bundle-cli.mjs).
+  const tls = process.getBuiltinModule('node:tls') as typeof import('node:tls');
+  return `${tls.rootCertificates.join('\n')}\n`;
 }
 
 /**

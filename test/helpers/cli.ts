@@ -1,10 +1,15 @@
-/** Runs the built CLI (bin/cmmc-db.js over dist/) as a user would, with stdout and stderr apart. */
+/**
+ * Runs the built CLI as a user would — the command npm installs, bin/cmmc-db, which starts
+ * bin/cmmc-db.js over dist/ — with stdout and stderr apart.
+ */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'cmmc-db.js');
+/** The command npm installs (a shell script that starts BIN with Node: bin/cmmc-db). */
+export const COMMAND = path.join(ROOT, 'bin', 'cmmc-db');
 
 export interface CliResult {
   exitCode: number;
@@ -33,7 +38,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
 }
 
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const result = await execa('node', [BIN, ...args], {
+  const result = await execa(COMMAND, args, {
     cwd: options.cwd ?? ROOT,
     env: cleanEnv({ ...(options.url ? { DATABASE_URL: options.url } : {}), ...options.env }),
     extendEnv: false,
