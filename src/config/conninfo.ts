@@ -270,9 +270,9 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
     if (pairs.at(-1) === '') pairs.pop();
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
-      if (eq < 0 || pair.indexOf('=', eq + 1) >= 0) {
-        throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
-      }
+      if (eq < 0) throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
+      // Named without its value, as libpq does: the value may be a password.
+      if (pair.indexOf('=', eq + 1) >= 0) throw bad(`${from} has a second "=" in the query parameter "${pair.slice(0, eq)}"`, 'percent-encode "=" in a value as %3D');
       let key = percentDecode(pair.slice(0, eq), from);
       let value = percentDecode(pair.slice(eq + 1), from);
       // JDBC's ssl=true, as libpq accepts it.

@@ -37,6 +37,10 @@ describe('the string, as PQconninfoParse reads it', () => {
     expect(parseConnUri('postgresql://h/d?sslmode=require&')).toEqual({ host: 'h', dbname: 'd', sslmode: 'require' });
   });
 
+  it('a parameter with a second "=" is refused naming the parameter, never its value (a password)', () => {
+    expect(message(() => parseConnUri('postgresql://h/d?password=se=cret', 'DATABASE_URL'))).toBe('DATABASE_URL has a second "=" in the query parameter "password"');
+  });
+
   it('a bracketed IPv6 host is percent-decoded (a zone written %25), and a bare % in it refused', () => {
     expect(parseConnUri('postgresql://[fe80::1%25eth0]:5432/d').host).toBe('fe80::1%eth0');
     expect(message(() => parseConnUri('postgresql://[fe80::1%eth0]/d'))).toMatch(/malformed %-escape/);
