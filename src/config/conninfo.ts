@@ -8,11 +8,13 @@
  * files while parsing, and keeps a malformed `%`-escape instead of refusing it, so it would connect to
  * something other than what psql connects to.
  *
- * Pure: no I/O; the environment is an argument.
+ * Pure but for the connection service file that `service=` (PGSERVICE) names (./pg-service.ts): the
+ * environment is an argument.
  */
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { CmmcError } from '../errors.js';
+import { findService } from './pg-service.js';
 
 /** The libpq keywords this tool understands (libpq's names). */
 export const CONN_KEYWORDS = [
@@ -40,7 +42,6 @@ export const CONN_KEYWORDS = [
   'keepalives_interval',
   'keepalives_count',
   'tcp_user_timeout',
-  'requiressl',
   'sslcompression',
   'sslcrl',
   'sslcrldir',
@@ -167,6 +168,21 @@ export function percentDecode(text: string, from: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/**
+ * Stores one keyword's value as libpq's conninfo_storeval does, for the URI and the keyword/value
+ * forms alike: the deprecated `requiressl` is `sslmode` (`require` when its value starts with 1,
+ * else `prefer`), so that the later of the two wins; a later value replaces an earlier one.
+ * @throws CmmcError (exit 2) for a keyword libpq does not know, with `unknown` as the message.
+ */
+function storeValue(out: ConnOptions, key: string, value: string, unknown: () => CmmcError): void {
+  if (key === 'requiressl') {
+    out.sslmode = value.startsWith('1') ? 'require' : 'prefer';
+    return;
+  }
+  if (!(CONN_KEYWORDS as readonly string[]).includes(key)) throw unknown();
+  out[key as ConnKeyword] = value;
+}
+
 /** True when `text` is a URI that libpq would parse as one. */
 export function isConnUri(text: string): boolean {
   return /^postgres(ql)?:\/\//.test(text);
@@ -215,7 +231,8 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
     if (hostPart[i] === '[') {
       const close = hostPart.indexOf(']', i);
       if (close < 0) throw bad(`${from} has an IPv6 host without its closing "]"`, 'write IPv6 hosts in brackets: postgresql://[::1]:5432/db');
-      host = hostPart.slice(i + 1, close);
+      // libpq decodes the bracketed address too: a zone is written %25 (fe80::1%25eth0).
+      host = percentDecode(hostPart.slice(i + 1, close), `the host in ${from}`);
       if (!host) throw bad(`${from} has an empty IPv6 host "[]"`, URL_HINT);
       i = close + 1;
     } else {
@@ -241,17 +258,21 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
     }
     break;
   }
-  if (hosts.some((h) => h !== '')) out.host = hosts.join(',');
-  if (ports.some((p) => p !== '')) out.port = ports.join(',');
+  // As libpq: a list of several hosts always sets host and port (postgresql://h1,h2/db has the ports
+  // ",": each the default 5432, not PGPORT); one host sets only what it gives.
+  if (hosts.length > 1 || hosts[0] !== '') out.host = hosts.join(',');
+  if (ports.length > 1 || ports[0] !== '') out.port = ports.join(',');
   if (path) out.dbname = percentDecode(path, `the database name in ${from}`);
 
   if (query !== undefined && query !== '') {
-    for (const pair of query.split('&')) {
-      if (pair === '') continue;
+    // libpq ends the list at a trailing "&"; an empty parameter anywhere else ("?&", "&&") is refused.
+    const pairs = query.split('&');
+    if (pairs.at(-1) === '') pairs.pop();
+    for (const pair of pairs) {
       const eq = pair.indexOf('=');
-      if (eq < 0 || pair.indexOf('=', eq + 1) >= 0) {
-        throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
-      }
+      if (eq < 0) throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
+      // Named without its value, as libpq does: the value may be a password.
+      if (pair.indexOf('=', eq + 1) >= 0) throw bad(`${from} has a second "=" in the query parameter "${pair.slice(0, eq)}"`, 'percent-encode "=" in a value as %3D');
       let key = percentDecode(pair.slice(0, eq), from);
       let value = percentDecode(pair.slice(eq + 1), from);
       // JDBC's ssl=true, as libpq accepts it.
@@ -259,10 +280,7 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
         key = 'sslmode';
         value = 'require';
       }
-      if (!(CONN_KEYWORDS as readonly string[]).includes(key)) {
-        throw bad(`${from} has an unknown query parameter "${key}"`, 'use libpq keywords such as sslmode, host, port, connect_timeout, application_name, options');
-      }
-      out[key as ConnKeyword] = value;
+      storeValue(out, key, value, () => bad(`${from} has an unknown query parameter "${key}"`, 'use libpq keywords such as sslmode, host, port, connect_timeout, application_name, options'));
     }
   }
   return out;
@@ -276,14 +294,16 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
 export function parseConnKeywords(text: string, from = 'the connection string'): ConnOptions {
   const out: ConnOptions = {};
   let i = 0;
+  // C's isspace, as libpq: a no-break space or another Unicode space is part of a value.
+  const space = (ch: string | undefined) => ch !== undefined && ' \t\n\v\f\r'.includes(ch);
   const ws = () => {
-    while (i < text.length && /\s/.test(text[i])) i++;
+    while (space(text[i])) i++;
   };
   while (true) {
     ws();
     if (i >= text.length) break;
     let key = '';
-    while (i < text.length && text[i] !== '=' && !/\s/.test(text[i])) key += text[i++];
+    while (i < text.length && text[i] !== '=' && !space(text[i])) key += text[i++];
     ws();
     if (text[i] !== '=') throw bad(`${from}: missing "=" after "${key}"`, 'write keyword=value pairs separated by spaces, for example host=db dbname=app');
     i++;
@@ -294,8 +314,9 @@ export function parseConnKeywords(text: string, from = 'the connection string'):
       let closed = false;
       while (i < text.length) {
         const ch = text[i];
-        if (ch === '\\' && i + 1 < text.length) {
-          value += text[i + 1];
+        // A backslash escapes the next character; at the very end it escapes nothing and is dropped.
+        if (ch === '\\') {
+          value += text[i + 1] ?? '';
           i += 2;
         } else if (ch === "'") {
           i++;
@@ -308,17 +329,14 @@ export function parseConnKeywords(text: string, from = 'the connection string'):
       }
       if (!closed) throw bad(`${from}: unterminated quoted string`, "close the value's single quote");
     } else {
-      while (i < text.length && !/\s/.test(text[i])) {
-        if (text[i] === '\\' && i + 1 < text.length) {
-          value += text[i + 1];
+      while (i < text.length && !space(text[i])) {
+        if (text[i] === '\\') {
+          value += text[i + 1] ?? '';
           i += 2;
         } else value += text[i++];
       }
     }
-    if (!(CONN_KEYWORDS as readonly string[]).includes(key)) {
-      throw bad(`${from}: unknown keyword "${key}"`, 'use libpq keywords such as host, port, dbname, user, password, sslmode');
-    }
-    out[key as ConnKeyword] = value;
+    storeValue(out, key, value, () => bad(`${from}: unknown keyword "${key}"`, 'use libpq keywords such as host, port, dbname, user, password, sslmode'));
   }
   return out;
 }
@@ -383,18 +401,25 @@ export interface ResolveDefaults {
 export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = process.env, defaults: ResolveDefaults = {}, from = 'the connection'): ConnParams {
   const pgEnv = optionsFromPgEnv(env);
   const stated = stripEmpty(given);
-  const o: ConnOptions = { ...pgEnv, ...stated };
+  // libpq's order: what the string states, then the service's section, then the PG* variables.
+  const serviceName = stated.service ?? pgEnv.service;
+  const service = serviceName !== undefined ? serviceOptions(serviceName, env) : undefined;
+  const fromService = service?.options ?? {};
+  const o: ConnOptions = { ...pgEnv, ...fromService, ...stated };
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
   for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
-    if (stated[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
+    if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
   }
   // A refused value is named by the setting that held it: the PG* variable when one supplied it (the
-  // source left it out: a URL without a port takes PGPORT's), else the source. One name each, so that
-  // "X has ..." reads right whatever the source ("the PG* variables" would not, and would not say which).
-  const holder = (key: ConnKeyword): string => (stated[key] === undefined && pgEnv[key] !== undefined ? ENV_OF[key]! : from);
-  if (o.service) {
-    throw bad(`${holder('service')} names a service ("${o.service}"); connection service files are not supported here`, 'put the service\'s host, port, dbname and user in DATABASE_URL instead');
-  }
+  // source left it out: a URL without a port takes PGPORT's), the service file, else the source. One
+  // name each, so that "X has ..." reads right whatever the source ("the PG* variables" would not).
+  const holder = (key: ConnKeyword): string => {
+    if (stated[key] !== undefined) return from;
+    if (fromService[key] !== undefined) return service!.where;
+    return pgEnv[key] !== undefined ? ENV_OF[key]! : from;
+  };
+  // libpq's deprecated PGREQUIRESSL=1 is sslmode=require when nothing else names an sslmode.
+  if (o.sslmode === undefined && env.PGREQUIRESSL?.startsWith('1')) o.sslmode = 'require';
   if (o.hostaddr) {
     throw bad(`${holder('hostaddr')} gives a hostaddr; it is not supported here (postgres.js connects by host only)`, 'put the address in host= instead');
   }
@@ -413,19 +438,42 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
     return { host, port: Number(raw), socket: host.startsWith('/') || host.startsWith('@') };
   });
   const user = o.user || defaults.user || osUser();
-  const sslmode = (o.sslmode ?? 'prefer') as SslMode;
+  // libpq 16: sslrootcert=system (the operating system's certificate authorities) makes verify-full
+  // the default, and refuses a weaker sslmode given beside it.
+  const system = o.sslrootcert === 'system';
+  const sslmode = (o.sslmode ?? (system ? 'verify-full' : 'prefer')) as SslMode;
   if (!SSL_MODES.includes(sslmode)) throw bad(`${holder('sslmode')} has an invalid sslmode "${o.sslmode}"`, `use one of ${SSL_MODES.join(', ')}`);
+  if (system && sslmode !== 'verify-full') throw bad(`${holder('sslmode')} has the weak sslmode "${sslmode}", which may not be used with sslrootcert=system`, 'use sslmode=verify-full, or give sslrootcert the file of the certificate authority');
   const tsa = (o.target_session_attrs ?? 'any') as TargetSessionAttrs;
   if (!TSA.includes(tsa)) throw bad(`${holder('target_session_attrs')} has an invalid target_session_attrs "${o.target_session_attrs}"`, `use one of ${TSA.join(', ')}`);
   let connectTimeout = defaults.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S;
-  if (o.connect_timeout !== undefined) {
-    if (!/^-?\d+$/.test(o.connect_timeout.trim())) throw bad(`${holder('connect_timeout')} has an invalid connect_timeout "${o.connect_timeout}"`, 'use a whole number of seconds, such as 10');
-    const n = Number(o.connect_timeout);
-    // libpq: 0 or less waits for ever; 1 is raised to 2.
-    connectTimeout = n <= 0 ? 0 : Math.max(2, n);
-  }
+  // libpq reads these as C ints (parse_int_param) and refuses anything else, a number too large for
+  // an int included; the keepalive ones only for a TCP connection, where they are used.
+  const intOf = (key: ConnKeyword): number | undefined => {
+    const raw = o[key];
+    if (raw === undefined) return undefined;
+    const n = /^[ \t\n\v\f\r]*[+-]?\d+[ \t\n\v\f\r]*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw bad(`${holder(key)} has an invalid ${key} "${raw}"`, `use a whole number${key === 'connect_timeout' || key === 'keepalives_idle' || key === 'keepalives_interval' ? ' of seconds, such as 10' : key === 'tcp_user_timeout' ? ' of milliseconds' : ''}`);
+    return n;
+  };
+  const timeout = intOf('connect_timeout');
+  // libpq: 0 or less waits for ever; 1 is raised to 2.
+  if (timeout !== undefined) connectTimeout = timeout <= 0 ? 0 : Math.max(2, timeout);
+  if (hosts.some((h) => !h.socket)) for (const key of ['keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout'] as const) intOf(key);
+  const oneOf = (key: ConnKeyword, values: string[]) => {
+    if (o[key] !== undefined && !values.includes(o[key]!)) throw bad(`${holder(key)} has an invalid ${key} "${o[key]}"`, `use one of ${values.join(', ')}`);
+  };
+  oneOf('channel_binding', ['disable', 'prefer', 'require']);
+  oneOf('gssencmode', ['disable', 'prefer', 'require']);
+  oneOf('load_balance_hosts', ['disable', 'random']);
+  // What libpq would insist on and postgres.js cannot do: refused, rather than connecting without it.
+  if (o.channel_binding === 'require') throw cannot(holder('channel_binding'), 'channel_binding=require', 'it has no SCRAM channel binding', 'drop channel_binding=require (TLS with sslmode=verify-full still authenticates the server)');
+  if (o.gssencmode === 'require') throw cannot(holder('gssencmode'), 'gssencmode=require', 'it has no GSSAPI encryption', 'use TLS instead (sslmode=verify-full), or drop gssencmode=require');
+  if (o.require_auth !== undefined) throw cannot(holder('require_auth'), `require_auth=${o.require_auth}`, 'it cannot limit the authentication methods it accepts', 'drop require_auth');
   const extra: ConnParams['extra'] = {};
-  const known = new Set(['host', 'port', 'user', 'password', 'dbname', 'passfile', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options', 'target_session_attrs', 'fallback_application_name']);
+  // `service` is resolved here: passed on, it would make pg_dump's libpq read the file again, its
+  // section winning over the PG* variables that carry what the string said instead.
+  const known = new Set(['service', 'host', 'port', 'user', 'password', 'dbname', 'passfile', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'options', 'target_session_attrs', 'fallback_application_name']);
   for (const [k, v] of Object.entries(o)) if (!known.has(k) && v !== undefined) extra[k as ConnKeyword] = v;
   return {
     hosts,
@@ -444,6 +492,28 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
     extra,
     ...(Object.keys(fromPgEnv).length ? { fromPgEnv } : {}),
   };
+}
+
+/** A setting that libpq honours and postgres.js cannot: refused in one line (exit 2). */
+function cannot(holder: string, setting: string, why: string, hint: string): CmmcError {
+  return new CmmcError('connect.unsupported', `${holder} asks for ${setting}, which postgres.js, the driver used here, cannot honour (${why})`, { hint, exitCode: 2 });
+}
+
+/**
+ * The service's settings as keyword values (libpq's parseServiceInfo), and how to name it in a message.
+ * @throws CmmcError (exit 2) as libpq refuses: a missing service or file, a malformed line, an unknown keyword.
+ */
+function serviceOptions(name: string, env: NodeJS.ProcessEnv): { options: ConnOptions; where: string } {
+  const found = findService(name, env);
+  const options: ConnOptions = {};
+  for (const { keyword, value, line } of found.settings) {
+    if (!(CONN_KEYWORDS as readonly string[]).includes(keyword)) {
+      throw bad(`syntax error in service file "${found.file}", line ${line}: unknown keyword "${keyword}"`, 'use libpq keywords such as host, port, dbname, user, sslmode');
+    }
+    // The first line for a keyword wins (libpq does not replace a value it has).
+    if (value !== '' && options[keyword as ConnKeyword] === undefined) options[keyword as ConnKeyword] = value;
+  }
+  return { options, where: `service "${name}" (${found.file})` };
 }
 
 function stripEmpty(o: ConnOptions): ConnOptions {

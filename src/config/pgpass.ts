@@ -1,40 +1,21 @@
 /**
- * Passwords from the password file (~/.pgpass, or PGPASSFILE / `passfile=`), with libpq's rules:
- * the first line whose host, port, database and user match (each `*` or equal; `\:` and `\\`
- * escaped) wins; a unix-socket host matches as `localhost`; a file readable by group or others is
- * ignored with a warning. The matching and the file checks are the `pgpass` package's (node-postgres'
- * own implementation of these rules).
+ * Passwords from the password file (~/.pgpass, or PGPASSFILE / `passfile=`), read as libpq 15 reads
+ * it (fe-connect.c: passwordFromFile, pwdfMatchesString): the first line, not starting with `#`,
+ * whose host, port, database and user fields match (a field of `*` alone matches anything; a
+ * backslash escapes the next character, an unescaped `:` in a field matches a `:` of the value, so
+ * `::1:5432:...` matches the host ::1); the password runs to the next unescaped `:`; the default
+ * socket folder is looked up as `localhost`, any other socket folder as its path; a file that is not
+ * a plain file, or that group or others can use, is ignored with a warning.
+ *
+ * Our own code, not the `pgpass` package (node-postgres'): that one ignores lines shorter than 11
+ * characters, takes everything after the fourth `:` as the password, compares ports as numbers,
+ * needs every `:` of a field escaped, and reads no file at all when PGPASSWORD is set but empty,
+ * where libpq reads it; each would send a password other than psql's.
  */
-import { createReadStream, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import type { ConnParams } from './conninfo.js';
-
-interface PgpassHelper {
-  usePgPass(stat: import('node:fs').Stats, file: string): boolean;
-  getPassword(connInfo: { host: string; port: string; database: string; user: string }, stream: NodeJS.ReadableStream, cb: (pass?: string) => void): void;
-  warnTo(stream: NodeJS.WritableStream | null): NodeJS.WritableStream | null;
-}
-// Loaded when there is a password file to read (it loads readline and streams: about 6 ms of a
-// start-up that most runs, with no ~/.pgpass, do not need).
-let loaded: PgpassHelper | undefined;
-const pgpass = (): PgpassHelper => {
-  if (loaded) return loaded;
-  loaded = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper;
-  // Its warnings ("password file ... is not a plain file") come without a newline and in capitals:
-  // each becomes one line, as our own warnings are.
-  loaded.warnTo(
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        process.stderr.write(`warning: ${chunk.toString().replace(/^WARNING: /, '').trimEnd()}\n`);
-        done();
-      },
-    }),
-  );
-  return loaded;
-};
+import { defaultHost, type ConnHost, type ConnParams } from './conninfo.js';
 
 /** The password file libpq would read: `passfile=`, else PGPASSFILE, else ~/.pgpass. */
 export function passfilePath(conn: Pick<ConnParams, 'passfile'>, env: NodeJS.ProcessEnv = process.env): string {
@@ -57,25 +38,93 @@ export function passfileThatAnswered(conn: Pick<ConnParams, 'hosts' | 'dbname' |
 
 /**
  * The password for `conn` from the password file, trying its hosts in order; undefined when the
- * file is absent, unsafe (group/world readable: libpq ignores it too) or has no matching line.
+ * file is absent, unsafe (libpq ignores it too, and so says on stderr) or has no matching line.
  */
 export async function passwordFromPassfile(conn: ConnParams, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const file = passfilePath(conn, env);
+  const lines = readPassfile(file);
+  if (!lines) return undefined;
+  for (const h of conn.hosts) {
+    const found = passwordFromLines(lines, passfileHost(h), String(h.port), conn.dbname, conn.user);
+    if (found !== undefined) {
+      answeredBy.set(targetKey(conn), file);
+      return found;
+    }
+  }
+  return undefined;
+}
+
+/** The host a password file line is matched against: libpq's default socket folder is "localhost". */
+function passfileHost(h: ConnHost): string {
+  return h.socket && h.host === defaultHost() ? 'localhost' : h.host;
+}
+
+/** The file's lines, or undefined (with libpq's warning) when libpq would not read it. */
+function readPassfile(file: string): string[] | undefined {
   let stat;
   try {
     stat = statSync(file);
   } catch {
     return undefined;
   }
-  const helper = pgpass();
-  if (!helper.usePgPass(stat, file)) return undefined;
-  for (const h of conn.hosts) {
-    const info = { host: h.socket ? 'localhost' : h.host, port: String(h.port), database: conn.dbname, user: conn.user };
-    const found = await new Promise<string | undefined>((resolve) => helper.getPassword(info, createReadStream(file), resolve));
-    if (found !== undefined) {
-      answeredBy.set(targetKey(conn), file);
-      return found;
+  if (process.platform !== 'win32') {
+    if (!stat.isFile()) return warn(`password file "${file}" is not a plain file`);
+    if (stat.mode & 0o077) return warn(`password file "${file}" has group or world access; permissions should be u=rw (0600) or less`);
+  }
+  try {
+    return readFileSync(file, 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+}
+
+function warn(text: string): undefined {
+  process.stderr.write(`warning: ${text}\n`);
+  return undefined;
+}
+
+/**
+ * The password of the first line matching host, port, database and user (libpq's passwordFromFile
+ * over lines already read), de-escaped and ending at the next unescaped `:`.
+ */
+export function passwordFromLines(lines: readonly string[], host: string, port: string, dbname: string, user: string): string | undefined {
+  if (!dbname || !user) return undefined;
+  for (const raw of lines) {
+    if (raw.startsWith('#')) continue;
+    const line = raw.replace(/[\r\n]+$/, '');
+    if (line === '') continue;
+    let at: number | undefined = 0;
+    for (const value of [host, port, dbname, user]) {
+      at = fieldMatches(line, at, value);
+      if (at === undefined) break;
     }
+    if (at === undefined) continue;
+    let password = '';
+    for (let i = at; i < line.length && line[i] !== ':'; i++) {
+      if (line[i] === '\\' && i + 1 < line.length) i++;
+      password += line[i];
+    }
+    return password;
+  }
+  return undefined;
+}
+
+/** libpq's pwdfMatchesString: where the next field starts when the field at `from` matches `value`. */
+function fieldMatches(line: string, from: number, value: string): number | undefined {
+  if (line[from] === '*' && line[from + 1] === ':') return from + 2;
+  let i = from;
+  let j = 0;
+  while (i < line.length) {
+    let escaped = false;
+    if (line[i] === '\\') {
+      i++;
+      escaped = true;
+    }
+    if (line[i] === ':' && j === value.length && !escaped) return i + 1;
+    if (j === value.length) return undefined;
+    if (line[i] !== value[j]) return undefined;
+    i++;
+    j++;
   }
   return undefined;
 }

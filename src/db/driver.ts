@@ -137,17 +137,19 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
   const socket: ConnHost | undefined = sockets[0];
   if (socket?.host.startsWith('@')) unsupportedThrow(`the abstract socket "${socket.host}"`);
   const pass = conn.password !== undefined ? conn.password : async () => (await passwordFromPassfile(conn)) ?? '';
+  const hosts = conn.extra.load_balance_hosts === 'random' ? shuffled(conn.hosts) : conn.hosts;
   return {
     // postgres.js takes lists of hosts and ports (multi-host) though its types say one.
-    host: (socket ? ['localhost'] : conn.hosts.map((h) => h.host)) as never,
-    port: (socket ? [socket.port] : conn.hosts.map((h) => h.port)) as never,
+    host: (socket ? ['localhost'] : hosts.map((h) => h.host)) as never,
+    port: (socket ? [socket.port] : hosts.map((h) => h.port)) as never,
     ...(socket ? { path: `${socket.host.replace(/\/$/, '')}/.s.PGSQL.${socket.port}` } : {}),
     database: conn.dbname,
     user: conn.user,
     pass: pass as string,
     ssl: sslOption(conn),
     // null: no limit (connect_timeout=0, as libpq).
-    connect_timeout: (conn.connectTimeout > 0 ? conn.connectTimeout : null) as number,
+    connect_timeout: (conn.connectTimeout > 0 ? Math.min(conn.connectTimeout, MAX_TIMER_S) : null) as number,
+    ...keepAlive(conn),
     // postgres.js reads PGTARGETSESSIONATTRS when given none: the patched driver (patches/) takes "any"
     // as libpq's default, so that this target's own setting wins. Not sent when nothing could override it.
     target_session_attrs: (conn.targetSessionAttrs === 'any' && process.env.PGTARGETSESSIONATTRS === undefined ? undefined : conn.targetSessionAttrs) as never,
@@ -166,6 +168,34 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
       ...options.connection,
     },
   };
+}
+
+/**
+ * The longest wait a Node timer holds (2^31 - 1 ms, about 24.8 days): a longer one fires at once (with
+ * a warning), so a connect_timeout beyond it, which libpq would wait out, waits this long.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000);
+
+/**
+ * libpq's keepalive settings as postgres.js's `keep_alive` (the idle seconds before the first probe;
+ * 0 turns them off): keepalives=0 turns them off, keepalives_idle sets the idle time. Given neither,
+ * postgres.js's own 60 s. keepalives_interval and keepalives_count have no postgres.js equivalent.
+ */
+function keepAlive(conn: ConnParams): { keep_alive?: number | null } {
+  if (conn.extra.keepalives !== undefined && Number(conn.extra.keepalives) === 0) return { keep_alive: null };
+  const idle = conn.extra.keepalives_idle;
+  return idle !== undefined && Number(idle) > 0 ? { keep_alive: Number(idle) } : {};
+}
+
+/** The hosts in a random order: libpq's load_balance_hosts=random. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }
 
 /** Seconds before the pool's next reconnect after `retries` failed ones: 0.1, 0.2, 0.4, then 0.5. */
@@ -340,7 +370,7 @@ function sessionAttrsReason(attrs: ConnParams['targetSessionAttrs'], readOnly: b
 export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, query: () => Promise<unknown> = () => sql`SELECT 1`): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let probeTimer: NodeJS.Timeout | undefined;
-  const limitMs = conn.connectTimeout > 0 ? conn.connectTimeout * 1000 * conn.hosts.length : 0;
+  const limitMs = conn.connectTimeout > 0 ? Math.min(conn.connectTimeout * 1000 * conn.hosts.length, MAX_TIMER_MS) : 0;
   const watchdog = new Promise<never>((_, reject) => {
     if (limitMs > 0) {
       timer = setTimeout(() => reject(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), limitMs);

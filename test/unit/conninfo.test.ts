@@ -66,7 +66,6 @@ describe('precedence and defaults', () => {
   });
 
   it('says in one line what is not supported, instead of connecting elsewhere', () => {
-    expect(() => resolveConnOptions({ service: 'prod' }, {})).toThrow(/service files .* not supported/);
     expect(() => resolveConnOptions({ hostaddr: '10.0.0.1' }, {})).toThrow(/hostaddr/);
     expect(() => postgresOptions(resolveConnOptions({ host: '/run/postgresql,db2' }, {}))).toThrow(/a unix-socket host among several hosts .*postgres\.js.* cannot/);
   });
@@ -86,13 +85,13 @@ describe('precedence and defaults', () => {
     expect(pg({ PGSSLMODE: 'sometimes' })).toBe('PGSSLMODE has an invalid sslmode "sometimes"');
     expect(pg({ PGTARGETSESSIONATTRS: 'writable' })).toBe('PGTARGETSESSIONATTRS has an invalid target_session_attrs "writable"');
     expect(pg({ PGCONNECT_TIMEOUT: 'soon' })).toBe('PGCONNECT_TIMEOUT has an invalid connect_timeout "soon"');
-    expect(pg({ PGSERVICE: 'prod' })).toMatch(/^PGSERVICE names a service \("prod"\)/);
+    expect(pg({ PGSERVICE: 'prod', PGSERVICEFILE: '/nonexistent/pg_service.conf' })).toBe('service file "/nonexistent/pg_service.conf" not found');
     expect(pg({ PGHOSTADDR: '10.0.0.1' })).toMatch(/^PGHOSTADDR gives a hostaddr;/);
     expect(message(() => resolveConfig({ env: { PGHOST: 'h1,h2,h3', PGPORT: '1,2' }, cwd }))).toBe('PGPORT has 2 ports for the 3 hosts of PGHOST');
     expect(message(() => resolveConfig({ env: { PGPORT: '1,2', PGUSER: 'u' }, cwd }))).toBe('PGPORT has 2 ports for 1 host');
     // A URL that leaves the port out takes PGPORT's: the fix is PGPORT, not the URL.
     expect(message(() => resolveConfig({ env: { DATABASE_URL: 'postgres://h/d', PGPORT: '99999' }, cwd }))).toBe('PGPORT has an invalid port "99999"');
-    expect(message(() => resolveConfig({ env: { DATABASE_URL: 'postgres://h1,h2/d', PGPORT: '1,2,3' }, cwd }))).toBe('PGPORT has 3 ports for the 2 hosts of DATABASE_URL');
+    expect(message(() => resolveConfig({ env: { DATABASE_URL: 'host=h1,h2 dbname=d', PGPORT: '1,2,3' }, cwd }))).toBe('PGPORT has 3 ports for the 2 hosts of DATABASE_URL');
     expect(message(() => resolveConfig({ env: { DATABASE_URL: 'postgres://h:0/d' }, cwd }))).toBe('DATABASE_URL has an invalid port "0"');
     expect(message(() => resolveConfig({ url: 'postgres://h/d?sslmode=on', env: { PGSSLMODE: 'require' }, cwd }))).toBe('--url has an invalid sslmode "on"');
     expect(message(() => resolveConfig({ env: { DB_HOST: 'h', PGSSLMODE: 'on' }, cwd }))).toBe('PGSSLMODE has an invalid sslmode "on"');
