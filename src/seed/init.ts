@@ -171,10 +171,19 @@ function userOf(url: string): string {
 /** How a hint names the setting that holds the application role's user name or database (`settingOf`). */
 type AppSetting = (what: 'user' | 'database') => string;
 
+/**
+ * The admin's search_path, sent at startup so that it wins over `ALTER DATABASE ... SET search_path`
+ * and `ALTER ROLE ... IN DATABASE ... SET search_path`: the owner of the maintenance database (it need
+ * not be the admin) could otherwise name a schema of its own before pg_catalog, and the superuser's
+ * first `pg_advisory_lock` would run its function of that name. The admin names nothing outside
+ * pg_catalog (the extensions go to `public` by name).
+ */
+const ADMIN_SEARCH_PATH = 'pg_catalog, pg_temp';
+
 /** `origin`: where the admin's settings came from (`adminOriginFor`), named by a failed connect's hint. */
 async function adminConnect(url: string, origin: TargetOrigin): Promise<postgres.Sql> {
   // The one postgres.js factory: the database name is decoded as libpq decodes it (cmmc%2Dplatform).
-  return connectPool(url, { applicationName: 'cmmc-db:init' }, origin);
+  return connectPool(url, { applicationName: 'cmmc-db:init', connection: { search_path: ADMIN_SEARCH_PATH } }, origin);
 }
 
 /** Advisory lock (two int4 keys: "cmmc", "init") on the admin's maintenance database: one init at a time per server. */
@@ -481,7 +490,7 @@ async function createExtensions(sql: postgres.Sql, record: (s: InitStep) => void
       }
       throw new CmmcError('init.extension', `the server has no "${ext}" extension`, { hint: 'install the PostgreSQL contrib modules on the database server' });
     }
-    await sql.unsafe(`CREATE EXTENSION IF NOT EXISTS "${ext}"`).catch((err) => {
+    await sql.unsafe(`CREATE EXTENSION IF NOT EXISTS "${ext}" SCHEMA public`).catch((err) => {
       throw adminError(err, `cannot create extension "${ext}"`, 'the admin role');
     });
     record({ step: 'extension', name: ext, status: 'created', detail: createdDetail });

@@ -13,7 +13,8 @@
  * `escalationPaths` is the one rule of what "bound by the policies" means for a role (superuser,
  * BYPASSRLS, CREATEROLE, REPLICATION, the server-access predefined roles and pg_write_all_data, owning
  * the database, a schema or a trigger's function, server-file functions and SECURITY DEFINER functions
- * of a role with a path, usable user mappings, TRUNCATE/TRIGGER/REFERENCES): `init` refuses on it and
+ * of a role with a path, usable user mappings, TRUNCATE/TRIGGER/REFERENCES, CREATE where privileged
+ * roles resolve unqualified names and what it put there): `init` refuses on it and
  * `doctor tenant.isolation` fails on it.
  *
  * Everything here takes a postgres.js session of an admin (a superuser: only one can grant BYPASSRLS)
@@ -131,17 +132,29 @@ export type EscalationKind =
   | 'trigger-function'
   | 'user-mapping'
   | 'table-privilege'
-  | 'default-privilege';
+  | 'default-privilege'
+  | 'database-create'
+  | 'search-path-create'
+  | 'shadowing-object'
+  | 'read-all-stats'
+  | 'read-all-settings';
 
 /**
  * Predefined roles that do not read past the policies but are still not the application role's:
  * pg_write_all_data writes every table (the version table, the engine's bookkeeping, the reference data)
- * and is a path; pg_signal_backend cancels or ends other sessions (a migration's among them), which is
- * no read path, so it is a warning ({@link EscalationPath.warnOnly}).
+ * and is a path. Warnings ({@link EscalationPath.warnOnly}), no read path of their own:
+ * pg_signal_backend cancels or ends other sessions (a migration's among them); pg_read_all_stats
+ * (also through pg_monitor) shows other roles' statement texts, which hold whatever literals they ran;
+ * pg_read_all_settings (also through pg_monitor) shows superuser-only settings, a standby's
+ * primary_conninfo password among them, a path only where that replication login is accepted from the
+ * application's host. pg_read_all_data is no path: it grants SELECT, and row-level security still binds
+ * it (PostgreSQL, Predefined Roles); pg_checkpoint only forces a checkpoint.
  */
 const OTHER_PREDEFINED: Record<string, [EscalationKind, string, boolean]> = {
   pg_write_all_data: ['write-all-data', 'which writes every table past its grants: the version table, the engine\'s bookkeeping and the reference data every tenant is assessed against', false],
   pg_signal_backend: ['signal-backend', "which cancels or ends other roles' sessions (a running migration's among them): not a read path", true],
+  pg_read_all_stats: ['read-all-stats', "which reads the text of every role's current statement (pg_stat_activity): the literals of the owner's seeds and data migrations and of an admin's ad-hoc queries, which may hold other tenants' values", true],
+  pg_read_all_settings: ['read-all-settings', 'which reads the superuser-only settings: on a standby, primary_conninfo with the replication password (a REPLICATION login reads every row)', true],
 };
 
 /** Table privileges the platform never grants the application role: TRUNCATE is not subject to row-level security (it empties every tenant), TRIGGER runs its code in other roles' writes, REFERENCES probes other tenants' keys. */
@@ -177,6 +190,74 @@ export interface EscalationOptions {
   admin?: string;
 }
 
+/** " (through PUBLIC)" when PUBLIC is among the grantees that give a privilege. */
+const throughPublic = (grantees: string[]) => (grantees.includes('PUBLIC') ? ' (through PUBLIC)' : '');
+
+/**
+ * SQL: whether the pg_proc row `p` shares its name with another function (a built-in of pg_catalog, an
+ * extension's in public, an overload of its own): where two candidates match, PostgreSQL picks the
+ * one whose argument types fit exactly, whatever schema it is in, so `public.lower(character varying)`
+ * wins over `pg_catalog.lower(text)` for a varchar argument (CVE-2018-1058). A function of a name of
+ * its own runs only where it is called by name. Used by escalationPaths and moveOwnership.
+ */
+const OVERLOADS = (p: string) => `EXISTS (SELECT 1 FROM pg_proc b WHERE b.proname = ${p}.proname AND b.oid <> ${p}.oid)`;
+
+/**
+ * The schemas in which the connected database's privileged roles (superusers, BYPASSRLS roles and
+ * `owners`: the owner's migrations, the seeds under the RLS bypass role, an admin) resolve unqualified
+ * names, each with why: `public` (the default search_path `"$user", public` names it, and the
+ * platform's functions pin `pg_catalog, public, pg_temp`: revision fd8c5001a663), every schema a
+ * search_path setting names that applies in this database to every role or to a privileged one
+ * (ALTER DATABASE / ALTER ROLE [IN DATABASE] ... SET search_path), and a schema named after a
+ * privileged role (`"$user"`). Only schemas that exist are named. pg_db_role_setting needs no privilege.
+ */
+export async function privilegedSearchPath(sql: Sql, owners: string[] = []): Promise<Map<string, string>> {
+  const settings = await sql<{ value: string; scope: string }[]>`
+    SELECT substr(c, length('search_path=') + 1) AS value,
+           CASE WHEN s.setrole = 0 THEN 'ALTER DATABASE ' || quote_ident(d.datname)
+                WHEN s.setdatabase = 0 THEN 'ALTER ROLE ' || quote_ident(r.rolname)
+                ELSE 'ALTER ROLE ' || quote_ident(r.rolname) || ' IN DATABASE ' || quote_ident(d.datname) END || ' SET search_path' AS scope
+      FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+           unnest(s.setconfig) c
+     WHERE c LIKE 'search\\_path=%' AND (s.setdatabase = 0 OR d.datname = current_database())
+       AND (s.setrole = 0 OR r.rolsuper OR r.rolbypassrls OR r.rolname = ANY(${owners}))
+     ORDER BY s.setrole <> 0, s.setdatabase <> 0`;
+  const privileged = await sql<{ name: string }[]>`SELECT rolname AS name FROM pg_roles WHERE rolsuper OR rolbypassrls OR rolname = ANY(${owners}) ORDER BY 1`;
+  const why = new Map<string, string>([['public', "which the platform's functions and the default search_path name"]]);
+  for (const s of settings) {
+    for (const name of searchPathSchemas(s.value)) {
+      if (name !== '$user' && name !== 'pg_catalog' && name !== 'pg_temp' && !why.has(name)) why.set(name, `which ${s.scope} names`);
+    }
+  }
+  for (const r of privileged) {
+    if (!why.has(r.name)) why.set(r.name, `named after ${r.name}, which the search_path "$user", public of that privileged role searches first`);
+  }
+  const existing = await sql<{ name: string }[]>`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY(${[...why.keys()]})`;
+  const found = new Set(existing.map((e) => e.name));
+  return new Map([...why].filter(([name]) => found.has(name)));
+}
+
+/** The schema names of a search_path value as the server splits it: commas outside double quotes, unquoted names folded to lower case. */
+export function searchPathSchemas(value: string): string[] {
+  const items: string[] = [];
+  let item = '';
+  let quoted = false;
+  for (const ch of value) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      items.push(item);
+      item = '';
+    } else item += ch;
+  }
+  items.push(item);
+  return items.map((i) => i.trim()).filter(Boolean).map((i) => (i.startsWith('"') ? unquoteIdent(i) : i.toLowerCase()));
+}
+
+/** `"a""b"` as `a"b`. */
+function unquoteIdent(name: string): string {
+  return name.slice(1, -1).replace(/""/g, '"');
+}
+
 /**
  * Every path by which `role` can make itself able to read or write every tenant, in PostgreSQL 15:
  * being, or reaching by SET ROLE, a superuser, a BYPASSRLS role, a CREATEROLE role (PostgreSQL 15 lets
@@ -189,7 +270,10 @@ export interface EscalationOptions {
  * function ({@link SERVER_FUNCTIONS}); EXECUTE on a SECURITY DEFINER function owned by a superuser, a
  * BYPASSRLS role, one of `options.owners` or a role that itself has such a path, other than the
  * documented sign-in lookup; a user mapping it can use whose remote user is not itself; TRUNCATE,
- * TRIGGER or REFERENCES on another role's table, granted or by default privileges. Owning a tenant
+ * TRIGGER or REFERENCES on another role's table, granted or by default privileges; CREATE on the
+ * database, on a schema of {@link privilegedSearchPath}, or by default privileges on another role's new
+ * schemas, and owning an operator or an overloading function in such a schema (CVE-2018-1058: the
+ * owner's migrations and the seeds under the bypass role resolve them). Owning a tenant
  * table itself is the caller's to check (it knows the tables). Needs no privilege; an absent role has
  * no path.
  *
@@ -260,6 +344,67 @@ export async function escalationPaths(sql: Sql, role: string, options: Escalatio
       holder: s.owner,
       problem: `${owning(s.owner, `schema ${q(s.name)}`)}: it makes functions and operators there that privileged roles resolve through a search_path naming it`,
       fix: `ALTER SCHEMA ${ident(s.name)} OWNER TO ${ident(admin)}`,
+    });
+  }
+
+  // What privileged roles resolve unqualified names in (CVE-2018-1058): creating there, or owning an
+  // operator or an overloading function there, is running code as the owner's migrations and seeds
+  // (under the bypass role) and as an admin.
+  const searched = await privilegedSearchPath(sql, owners);
+  const searchedNames = [...searched.keys()];
+  const [dbCreate] = await sql<{ grantees: string[] }[]>`
+    SELECT ARRAY(SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END
+                   FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                  WHERE a.privilege_type = 'CREATE' AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'MEMBER'))
+                  ORDER BY 1) AS grantees
+      FROM pg_database d
+     WHERE d.datname = coalesce(${options.database ?? null}::name, current_database()) AND NOT pg_has_role(${role}::name, d.datdba, 'MEMBER')`;
+  if (dbCreate?.grantees.length) {
+    const name = options.database ?? (await sql<{ db: string }[]>`SELECT current_database() AS db`)[0].db;
+    paths.push({
+      kind: 'database-create',
+      holder: dbCreate.grantees[0],
+      problem: `has CREATE on the database ${q(name)}${throughPublic(dbCreate.grantees)}: it can make a schema named after the schema owner or an admin, which their search_path ("$user", public) searches first, and put its own functions and operators there`,
+      fix: dbCreate.grantees.map((g) => `REVOKE CREATE ON DATABASE ${ident(name)} FROM ${g}`).join('; '),
+    });
+  }
+  const creatable = await sql<{ schema: string; grantees: string[] }[]>`
+    SELECT n.nspname AS schema,
+           array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END ORDER BY 1) AS grantees
+      FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+     WHERE n.nspname = ANY(${searchedNames}) AND a.privilege_type = 'CREATE'
+       AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'MEMBER'))
+       AND NOT pg_has_role(${role}::name, n.nspowner, 'MEMBER')
+     GROUP BY n.nspname ORDER BY 1`;
+  for (const c of creatable) {
+    paths.push({
+      kind: 'search-path-create',
+      holder: c.grantees[0],
+      problem: `has CREATE on schema ${q(c.schema)}${throughPublic(c.grantees)}, ${searched.get(c.schema)}: an operator or function of its own there (= on character varying, say) runs in the owner's migrations and seeds, as the owner and the RLS bypass role`,
+      fix: c.grantees.map((g) => `REVOKE CREATE ON SCHEMA ${ident(c.schema)} FROM ${g}`).join('; '),
+    });
+  }
+  const planted = await sql<{ what: string; schema: string; owner: string; drop: string }[]>`
+    SELECT format('operator %I.%s (%s, %s)', n.nspname, o.oprname, coalesce(format_type(o.oprleft, NULL), 'NONE'), coalesce(format_type(o.oprright, NULL), 'NONE')) AS what,
+           n.nspname AS schema, r.rolname AS owner,
+           format('DROP OPERATOR %I.%s (%s, %s)', n.nspname, o.oprname, coalesce(format_type(o.oprleft, NULL), 'NONE'), coalesce(format_type(o.oprright, NULL), 'NONE')) AS drop
+      FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace JOIN pg_roles r ON r.oid = o.oprowner
+     WHERE n.nspname = ANY(${searchedNames}) AND NOT r.rolsuper AND pg_has_role(${role}::name, o.oprowner, 'MEMBER')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_operator'::regclass AND d.objid = o.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), n.nspname, r.rolname,
+           format('DROP ROUTINE %I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_roles r ON r.oid = p.proowner
+     WHERE n.nspname = ANY(${searchedNames}) AND NOT r.rolsuper AND pg_has_role(${role}::name, p.proowner, 'MEMBER')
+       AND ${sql.unsafe(OVERLOADS('p'))}
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+     ORDER BY 1`;
+  for (const o of planted) {
+    paths.push({
+      kind: 'shadowing-object',
+      holder: o.owner,
+      problem: `${owning(o.owner, `${o.what} in schema ${q(o.schema)}`)}, ${searched.get(o.schema)}: unqualified calls of privileged roles (the owner's migrations, the seeds under the RLS bypass role) resolve to it`,
+      fix: `${o.drop} (read it first: it may already have run as those roles)`,
     });
   }
 
@@ -356,22 +501,35 @@ export async function escalationPaths(sql: Sql, role: string, options: Escalatio
       fix: `REVOKE ${t.privileges.join(', ')} ON ${t.tbl} FROM ${t.grantee}`,
     });
   }
-  const defaults = await sql<{ creator: string; schema: string | null; grantee: string; privileges: string[] }[]>`
-    SELECT pg_get_userbyid(d.defaclrole) AS creator, n.nspname AS schema,
+  // Default privileges: what another role's next tables get (TRUNCATE, TRIGGER, REFERENCES), and
+  // CREATE on its next schemas (a later revision's schema, searched by its functions or a search_path).
+  const defaults = await sql<{ creator: string; schema: string | null; objtype: string; grantee: string; privileges: string[] }[]>`
+    SELECT pg_get_userbyid(d.defaclrole) AS creator, n.nspname AS schema, d.defaclobjtype AS objtype,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE '"' || replace(pg_get_userbyid(a.grantee), '"', '""') || '"' END AS grantee,
            array_agg(a.privilege_type ORDER BY a.privilege_type DESC) AS privileges
       FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
-     WHERE d.defaclobjtype = 'r' AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})
+     WHERE ((d.defaclobjtype = 'r' AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})) OR (d.defaclobjtype = 'n' AND a.privilege_type = 'CREATE'))
        AND NOT pg_has_role(${role}::name, d.defaclrole, 'MEMBER')
        AND (a.grantee = 0 OR pg_has_role(${role}::name, a.grantee, 'MEMBER'))
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`;
   for (const d of defaults) {
-    paths.push({
-      kind: 'default-privilege',
-      holder: d.creator,
-      problem: `gets ${d.privileges.join(', ')} on every new table of ${q(d.creator)}${d.schema ? ` in schema ${q(d.schema)}` : ''} (default privileges${d.grantee === 'PUBLIC' ? ' for PUBLIC' : ''}): ${tablePrivilegeHarm(d.privileges)}`,
-      fix: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.creator)}${d.schema ? ` IN SCHEMA ${ident(d.schema)}` : ''} REVOKE ${d.privileges.join(', ')} ON TABLES FROM ${d.grantee}`,
-    });
+    const forPublic = d.grantee === 'PUBLIC' ? ' for PUBLIC' : '';
+    const inSchema = d.schema ? ` IN SCHEMA ${ident(d.schema)}` : '';
+    paths.push(
+      d.objtype === 'n'
+        ? {
+            kind: 'default-privilege',
+            holder: d.creator,
+            problem: `gets CREATE on every new schema of ${q(d.creator)} (default privileges${forPublic}): a later revision's schema is one it can put operators and functions in, which privileged roles resolve once a function or a search_path names that schema`,
+            fix: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.creator)} REVOKE CREATE ON SCHEMAS FROM ${d.grantee}`,
+          }
+        : {
+            kind: 'default-privilege',
+            holder: d.creator,
+            problem: `gets ${d.privileges.join(', ')} on every new table of ${q(d.creator)}${d.schema ? ` in schema ${q(d.schema)}` : ''} (default privileges${forPublic}): ${tablePrivilegeHarm(d.privileges)}`,
+            fix: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(d.creator)}${inSchema} REVOKE ${d.privileges.join(', ')} ON TABLES FROM ${d.grantee}`,
+          },
+    );
   }
   return paths;
 }
@@ -459,7 +617,8 @@ export async function platformOwners(sql: Sql, o: ModelOptions): Promise<string[
 /**
  * Ownership: every object of the platform's schemas that the application role owns (what the old
  * `init` left: it migrated as the application role) moves to the owner, the engine's schema
- * included. Returns the statements run. Run before `upgrade`, so that the owner can change them.
+ * included; not a function that overloads another's name (escalationPaths: a shadowing object, for an
+ * admin to read and drop). Returns the statements run. Run before `upgrade`, so that the owner can change them.
  */
 export async function moveOwnership(sql: Sql, o: ModelOptions, from: string, to: string): Promise<string[]> {
   const schemas = schemasOf(o);
@@ -482,6 +641,9 @@ export async function moveOwnership(sql: Sql, o: ModelOptions, from: string, to:
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_roles r ON r.oid = p.proowner
      WHERE r.rolname = ${from} AND n.nspname = ANY(${schemas})
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+       -- the platform's functions have names of their own; one that overloads another's is the shadowing
+       -- that escalationPaths reports (moved, it would run as the owner's own, unnoticed)
+       AND NOT ${sql.unsafe(OVERLOADS('p'))}
     UNION ALL
     SELECT format('ALTER %s %I.%I OWNER TO %I', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, ${to}::text), 3, t.typname
       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_roles r ON r.oid = t.typowner
@@ -562,7 +724,9 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       statement: `GRANT CONNECT, TEMPORARY ON DATABASE ${ident(db)} TO ${ident(app)}`,
       label: `CONNECT, TEMPORARY on database ${db} to ${app}`,
     },
-    { needed: `has_database_privilege(${lit(app)}, ${lit(db)}, 'CREATE')`, statement: `REVOKE CREATE ON DATABASE ${ident(db)} FROM ${ident(app)}`, label: `revoked CREATE on database ${db} from ${app}` },
+    { needed: `EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = ${lit(db)} AND a.grantee = ${regrole(app)} AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON DATABASE ${ident(db)} FROM ${ident(app)}`, label: `revoked CREATE on database ${db} from ${app}` },
+    // Nor through PUBLIC: a schema named after the owner or the admin is searched first by their search_path (escalationPaths).
+    { needed: `EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = ${lit(db)} AND a.grantee = 0 AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON DATABASE ${ident(db)} FROM PUBLIC`, label: `revoked CREATE on database ${db} from PUBLIC` },
     { needed: `NOT has_schema_privilege(${lit(owner)}, 'public', 'CREATE') OR NOT has_schema_privilege(${lit(owner)}, 'public', 'USAGE')`, statement: `GRANT USAGE, CREATE ON SCHEMA public TO ${ident(owner)}`, label: `USAGE, CREATE on schema public to ${owner}` },
     // PUBLIC has CREATE on public before PostgreSQL 15; nobody but the owner should.
     { needed: `EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE')`, statement: `REVOKE CREATE ON SCHEMA public FROM PUBLIC`, label: 'revoked CREATE on schema public from PUBLIC' },
@@ -640,21 +804,23 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
       label: `revoked ${FORBIDDEN_TABLE_PRIVILEGES.join(', ')} on ${t.schema}.${t.name} from PUBLIC`,
     });
   }
-  // Default privileges of the owner that give the application role (or PUBLIC) more than DML on new tables.
-  const extraDefaults = await sql<{ schema: string | null; grantee: string; privileges: string[] }[]>`
-    SELECT n.nspname AS schema, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+  // Default privileges of the owner that give the application role (or PUBLIC) more than DML on new
+  // tables, or CREATE on new schemas.
+  const extraDefaults = await sql<{ schema: string | null; objtype: string; grantee: string; privileges: string[] }[]>`
+    SELECT n.nspname AS schema, d.defaclobjtype AS objtype, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
            array_agg(a.privilege_type ORDER BY a.privilege_type DESC) AS privileges
       FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
-     WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = ${owner}) AND d.defaclobjtype = 'r'
+     WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = ${owner})
        AND (a.grantee = 0 OR a.grantee = (SELECT oid FROM pg_roles WHERE rolname = ${app}))
-       AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})
-     GROUP BY 1, 2 ORDER BY 1, 2`;
+       AND ((d.defaclobjtype = 'r' AND a.privilege_type = ANY(${FORBIDDEN_TABLE_PRIVILEGES})) OR (d.defaclobjtype = 'n' AND a.privilege_type = 'CREATE'))
+     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
   for (const d of extraDefaults) {
     const grantee = d.grantee === 'PUBLIC' ? 'PUBLIC' : ident(d.grantee);
+    const objects = d.objtype === 'n' ? 'SCHEMAS' : 'TABLES';
     steps.push({
       needed: 'true',
-      statement: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(owner)}${d.schema ? ` IN SCHEMA ${ident(d.schema)}` : ''} REVOKE ${d.privileges.join(', ')} ON TABLES FROM ${grantee}`,
-      label: `revoked default privileges ${d.privileges.join(', ')} on new tables${d.schema ? ` in ${d.schema}` : ''} from ${d.grantee}`,
+      statement: `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(owner)}${d.schema ? ` IN SCHEMA ${ident(d.schema)}` : ''} REVOKE ${d.privileges.join(', ')} ON ${objects} FROM ${grantee}`,
+      label: `revoked default privileges ${d.privileges.join(', ')} on new ${objects.toLowerCase()}${d.schema ? ` in ${d.schema}` : ''} from ${d.grantee}`,
     });
   }
   // Default privileges for what the owner creates later (the next revisions' tables and sequences).

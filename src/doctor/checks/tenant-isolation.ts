@@ -10,8 +10,9 @@
  * membership granted by hand, directly or through other roles), no reach of a tenant table's owner,
  * no membership in pg_execute_server_program / pg_read_server_files / pg_write_server_files, no
  * EXECUTE on server-file functions or on SECURITY DEFINER functions of a bypassing role (the
- * documented sign-in lookup apart); no CREATE on the database or the platform's schemas, no writes to
- * the reference data (READ_ONLY_REFERENCE). Connected as a superuser, it fails when no other role may
+ * documented sign-in lookup apart); no CREATE on the database or on a schema privileged roles search,
+ * and no operator or overloading function there (paths); no CREATE on the engine's schema, no writes to
+ * the reference data (READ_ONLY_REFERENCE) (warnings). Connected as a superuser, it fails when no other role may
  * read the tenant tables (the platform connects as the superuser), and otherwise checks the tables only.
  * system_config, platform-wide and not a tenant table, has row-level security enabled (read-only,
  * secrets hidden, for a session with a tenant set). The model is docs/schema.md, "Roles" and
@@ -19,7 +20,7 @@
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
-import { READ_ONLY_REFERENCE, escalationPaths } from '../../tenant/roles.js';
+import { READ_ONLY_REFERENCE, escalationPaths, privilegedSearchPath } from '../../tenant/roles.js';
 
 interface Problem extends Record<string, unknown> {
   object: string;
@@ -302,9 +303,8 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
   } else if (settings && settings.policies === 0) {
     problems.push({ object: PLATFORM_SETTINGS, problem: 'no policy: the application role sees no setting', fix: 'cmmc-db downgrade 00c448613939 and upgrade head again (revision ea4d41f1e1b0 creates them)', severity: 'warn' });
   }
-  const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_db: boolean; create_schemas: string[]; start_tenant: string }[]>`
+  const [me] = await ctx.sql<{ role: string; superuser: boolean; bypassrls: boolean; create_schemas: string[]; start_tenant: string }[]>`
     SELECT current_user AS role, coalesce(current_setting('app.current_organization_id', true), '') AS start_tenant, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
-           has_database_privilege(current_database(), 'CREATE') AS create_db,
            ARRAY(SELECT nspname::text FROM pg_namespace
                   WHERE (nspname = 'public' OR nspname = ${ctx.config.metaSchema} OR nspname = ${ctx.config.versionSchema})
                     AND has_schema_privilege(oid, 'CREATE') ORDER BY 1) AS create_schemas
@@ -386,8 +386,11 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
         severity: 'warn',
       });
     }
-    if (me.create_db) problems.push({ object: me.role, problem: 'has CREATE on the database', fix: `cmmc-db init (or REVOKE CREATE ON DATABASE ... FROM "${me.role}")`, severity: 'warn' });
-    if (me.create_schemas.length) problems.push({ object: me.role, problem: `has CREATE on schema ${me.create_schemas.join(', ')}`, fix: `cmmc-db init (or REVOKE CREATE ON SCHEMA ... FROM "${me.role}")`, severity: 'warn' });
+    // CREATE on the database, and on the schemas privileged roles search, are paths above; on a
+    // platform schema that none of them searches (the engine's own) it is only more than the role needs.
+    const searched = await privilegedSearchPath(ctx.sql, Object.keys(owners));
+    const createSchemas = me.create_schemas.filter((n) => !searched.has(n));
+    if (createSchemas.length) problems.push({ object: me.role, problem: `has CREATE on schema ${createSchemas.join(', ')}`, fix: `cmmc-db init (or REVOKE CREATE ON SCHEMA ... FROM "${me.role}")`, severity: 'warn' });
   }
 
   const status: CheckStatus = problems.some((p) => p.severity === 'fail') ? 'fail' : problems.length ? 'warn' : 'ok';
