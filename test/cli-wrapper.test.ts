@@ -99,6 +99,18 @@ describe('bin/cmmc-db, the command npm installs', () => {
       const untrusted = await runAs(WRAPPER, ['current'], { DATABASE_URL: url });
       expect(untrusted.exitCode).toBe(1);
       expect(untrusted.stderr).toMatch(/certificate/);
+      // With --use-openssl-ca (Node takes every spelling with underscores) Node's default certificates
+      // are OpenSSL's (here SSL_CERT_FILE, the private CA) plus the extra file's: nothing is deferred,
+      // else the session is checked against Node's bundled certificates and the extra file only.
+      const other = f('other-ca.crt');
+      await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=cmmc-other-ca', '-keyout', f('other-ca.key'), '-out', other]);
+      for (const spelling of ['--use-openssl-ca', '--use_openssl_ca', '--use-openssl_ca']) {
+        const env = { DATABASE_URL: url, SSL_CERT_FILE: f('ca.crt'), NODE_EXTRA_CA_CERTS: other, NODE_OPTIONS: spelling };
+        const direct = await runAs('node', [path.join(ROOT, 'bin', 'cmmc-db.js'), 'current'], env);
+        expect(direct.exitCode, `${spelling}: ${direct.stderr}`).toBe(0);
+        const wrapped = await runAs(WRAPPER, ['current'], env);
+        expect(wrapped.exitCode, `${spelling}: ${wrapped.stderr}`).toBe(0);
+      }
     } finally {
       await cluster.stop();
     }
