@@ -400,12 +400,14 @@ export interface ResolveDefaults {
  */
 export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = process.env, defaults: ResolveDefaults = {}, from = 'the connection'): ConnParams {
   const pgEnv = optionsFromPgEnv(env);
-  const stated = stripEmpty(given);
-  // libpq's order: what the string states, then the service's section, then the PG* variables.
-  const serviceName = stated.service ?? pgEnv.service;
+  // libpq's order: what the string states, then the service's section, then the PG* variables. An
+  // empty value is a value there (dbname='' keeps PGDATABASE and the section's dbname out, and then
+  // means libpq's default): the layers are merged with their empty values, which are dropped after.
+  const stated = definedOnly(given);
+  const serviceName = stated.service || pgEnv.service;
   const service = serviceName !== undefined ? serviceOptions(serviceName, env) : undefined;
   const fromService = service?.options ?? {};
-  const o: ConnOptions = { ...pgEnv, ...fromService, ...stated };
+  const o: ConnOptions = stripEmpty({ ...pgEnv, ...fromService, ...stated });
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
   for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
     if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
@@ -510,10 +512,16 @@ function serviceOptions(name: string, env: NodeJS.ProcessEnv): { options: ConnOp
     if (!(CONN_KEYWORDS as readonly string[]).includes(keyword)) {
       throw bad(`syntax error in service file "${found.file}", line ${line}: unknown keyword "${keyword}"`, 'use libpq keywords such as host, port, dbname, user, sslmode');
     }
-    // The first line for a keyword wins (libpq does not replace a value it has).
-    if (value !== '' && options[keyword as ConnKeyword] === undefined) options[keyword as ConnKeyword] = value;
+    // The first line for a keyword wins (libpq does not replace a value it has), an empty one too.
+    if (options[keyword as ConnKeyword] === undefined) options[keyword as ConnKeyword] = value;
   }
   return { options, where: `service "${name}" (${found.file})` };
+}
+
+function definedOnly(o: ConnOptions): ConnOptions {
+  const out: ConnOptions = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k as ConnKeyword] = v;
+  return out;
 }
 
 function stripEmpty(o: ConnOptions): ConnOptions {

@@ -37,7 +37,7 @@ function sysconfDir(env: NodeJS.ProcessEnv): string {
   return existsSync('/etc/postgresql-common') ? '/etc/postgresql-common' : '/usr/local/pgsql/etc';
 }
 
-const isFile = (file: string): boolean => {
+const exists = (file: string): boolean => {
   try {
     statSync(file);
     return true;
@@ -47,6 +47,14 @@ const isFile = (file: string): boolean => {
 };
 
 /**
+ * The file's text; '' for a folder, which libpq opens and reads nothing from (fgets fails at once),
+ * so that it defines no service and the next file is looked in.
+ */
+function serviceFileText(file: string): string {
+  return statSync(file).isDirectory() ? '' : readFileSync(file, 'utf8');
+}
+
+/**
  * The section of service `name`, looked up as libpq does.
  * @throws CmmcError (exit 2) in libpq's words: PGSERVICEFILE names no file ("service file ... not
  *   found"), a line of the section is not `keyword=value` or names `service` again, or no file
@@ -54,16 +62,16 @@ const isFile = (file: string): boolean => {
  */
 export function findService(name: string, env: NodeJS.ProcessEnv): ServiceDefinition {
   const userFile = env.PGSERVICEFILE || path.join(env.HOME || os.homedir(), '.pg_service.conf');
-  if (env.PGSERVICEFILE && !isFile(userFile)) {
+  if (env.PGSERVICEFILE && !exists(userFile)) {
     throw refused(`service file "${userFile}" not found`, 'fix PGSERVICEFILE, or unset it to use ~/.pg_service.conf');
   }
-  if (isFile(userFile)) {
-    const found = serviceSection(readFileSync(userFile, 'utf8'), name, userFile);
+  if (exists(userFile)) {
+    const found = serviceSection(serviceFileText(userFile), name, userFile);
     if (found) return found;
   }
   const sysFile = path.join(sysconfDir(env), 'pg_service.conf');
-  if (isFile(sysFile)) {
-    const found = serviceSection(readFileSync(sysFile, 'utf8'), name, sysFile);
+  if (exists(sysFile)) {
+    const found = serviceSection(serviceFileText(sysFile), name, sysFile);
     if (found) return found;
   }
   throw refused(`definition of service "${name}" not found`, `add a [${name}] section to ${userFile} (PGSERVICEFILE) or ${sysFile} (PGSYSCONFDIR), or fix the service name`);

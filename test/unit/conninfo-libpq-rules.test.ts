@@ -143,6 +143,25 @@ describe('the connection service file', () => {
     expect(message(() => resolveConnOptions({ service: 'nested' }, env))).toBe(`nested service specifications not supported in service file "${file}", line 13`);
     expect(message(() => resolveConnOptions({ service: 'unknown' }, env))).toMatch(new RegExp(`^syntax error in service file "${file}", line 15`));
   });
+
+  it('an empty value is a value: stated empty, it keeps the section\'s and PG*\'s out; first in the section, it keeps the later line and PG* out', () => {
+    // psql "service=app dbname=''" and "postgresql://?service=app&dbname=" connect to the database named as the user, not appdb.
+    const pg = { ...env, PGDATABASE: 'envdb', PGUSER: 'u' };
+    expect(resolveConnOptions(parseConnString("service=app dbname=''", 'DATABASE_URL'), pg).dbname).toBe('u');
+    expect(resolveConnOptions(parseConnUri('postgresql://?service=app&dbname='), pg).dbname).toBe('u');
+    expect(resolveConnOptions(parseConnString("dbname=''", 'DATABASE_URL'), pg).dbname).toBe('u');
+    const file = path.join(work, 'empty-first.conf');
+    writeFileSync(file, '[app]\nhost=db.named\ndbname=\ndbname=second\n');
+    expect(resolveConnOptions({ service: 'app' }, { ...pg, PGSERVICEFILE: file }).dbname).toBe('u');
+  });
+
+  it('a folder where a service file is looked for holds no section (libpq reads nothing from it): the next file is read', () => {
+    expect(resolveConnOptions({ service: 'sysonly' }, { ...env, PGSERVICEFILE: work }).hosts[0].host).toBe('db.sys');
+    expect(resolveConnOptions({ service: 'sysonly' }, { ...env, HOME: work, PGSERVICEFILE: undefined }).hosts[0].host).toBe('db.sys');
+    mkdirSync(path.join(work, '.pg_service.conf'));
+    expect(resolveConnOptions({ service: 'sysonly' }, { ...env, HOME: work }).hosts[0].host).toBe('db.sys');
+    expect(message(() => resolveConnOptions({ service: 'app' }, { ...env, HOME: work, PGSYSCONFDIR: work }))).toBe('definition of service "app" not found');
+  });
 });
 
 describe('the password file, as libpq matches it', () => {
