@@ -99,6 +99,10 @@ describe('bin/cmmc-db, the command npm installs', () => {
       const untrusted = await runAs(WRAPPER, ['current'], { DATABASE_URL: url });
       expect(untrusted.exitCode).toBe(1);
       expect(untrusted.stderr).toMatch(/certificate/);
+      // A file that cannot be read: Node's own warning (which Node gives at start) comes when a session needs it.
+      const unreadable = await runAs(WRAPPER, ['current'], { DATABASE_URL: url, NODE_EXTRA_CA_CERTS: path.join(dir, 'gone.pem') });
+      expect(unreadable.exitCode).toBe(1);
+      expect(unreadable.stderr).toContain(`Warning: Ignoring extra certs from \`${path.join(dir, 'gone.pem')}\`, load failed: ENOENT`);
       // With --use-openssl-ca (Node takes every spelling with underscores) Node's default certificates
       // are OpenSSL's (here SSL_CERT_FILE, the private CA) plus the extra file's: nothing is deferred,
       // else the session is checked against Node's bundled certificates and the extra file only.

@@ -86,17 +86,27 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
  * `cmmc-db` command (bin/cmmc-db) defers the file, which Node would parse at start whether or not a
  * TLS session ever uses it, and marks the process (bin/cmmc-db.js). undefined when nothing was
  * deferred (a library user's process loaded the file itself at start) or the file cannot be read
- * (Node, too, goes on without it).
+ * (Node, too, goes on without it, with its warning: given here, when a session first needs the file).
  */
 function deferredExtraCaCerts(): Buffer | undefined {
   const file = (globalThis as Record<symbol, unknown>)[Symbol.for('cmmc-db.deferredExtraCaCerts')];
   if (typeof file !== 'string' || !file) return undefined;
   try {
     const read = readBounded(file, SSL_FILE_MAX);
-    return read.more ? undefined : read.data;
-  } catch {
-    return undefined;
+    if (!read.more) return read.data;
+    warnExtraCaCerts(file, 'larger than 16 MiB');
+  } catch (err) {
+    warnExtraCaCerts(file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
   }
+  return undefined;
+}
+
+let warnedExtraCaCerts = false;
+/** Node's own warning for a NODE_EXTRA_CA_CERTS it cannot load (which it prints at start), once. */
+function warnExtraCaCerts(file: string, why: string): void {
+  if (warnedExtraCaCerts) return;
+  warnedExtraCaCerts = true;
+  process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${why}`);
 }
 
 /** Node's own root certificates (its default store without NODE_EXTRA_CA_CERTS), as one PEM text. */
