@@ -80,7 +80,8 @@ export function findService(name: string, env: NodeJS.ProcessEnv): ServiceDefini
 /**
  * The settings of section `[name]` in the text of a service file; undefined when the file has no
  * such section. Pure.
- * @throws CmmcError for a line of that section that is not `keyword=value`, or that is `service=`.
+ * @throws CmmcError for a line of that section that is not `keyword=value`, that is `service=`, or
+ *   that is an LDAP lookup (`ldap://…`: not supported).
  */
 export function serviceSection(text: string, name: string, file: string): ServiceDefinition | undefined {
   let inSection = false;
@@ -99,8 +100,11 @@ export function serviceSection(text: string, name: string, file: string): Servic
       continue;
     }
     if (!inSection) continue;
-    const eq = line.indexOf('=');
     const where = `service file "${file}", line ${i + 1}`;
+    // libpq looks an `ldap…` line up in LDAP (its lines after it are the fallback when no LDAP
+    // server answers). Refused rather than skipped: psql would connect where LDAP says.
+    if (line.startsWith('ldap')) throw refused(`LDAP lookup of service "${name}" (${where}) is not supported`, `write the service's settings as keyword=value lines in its section instead of the ldap URL`);
+    const eq = line.indexOf('=');
     if (eq < 0) throw refused(`syntax error in ${where}`, 'write each setting as keyword=value, with no spaces around the =');
     const keyword = line.slice(0, eq);
     if (keyword === 'service') throw refused(`nested service specifications not supported in ${where}`, 'remove the service= line from the section');

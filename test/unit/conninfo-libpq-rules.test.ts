@@ -115,7 +115,7 @@ describe('the connection service file', () => {
   const sys = path.join(work, 'sysconf');
   mkdirSync(home, { recursive: true });
   mkdirSync(sys, { recursive: true });
-  writeFileSync(path.join(home, '.pg_service.conf'), '# mine\n[other]\nhost=nowhere\n\n  [app]  \nhost=db.home\n port=6001\ndbname=appdb\nport=1\n[bad]\nhost = x\n[nested]\nservice=app\n[unknown]\nfoo=1\n');
+  writeFileSync(path.join(home, '.pg_service.conf'), '# mine\n[other]\nhost=nowhere\n\n  [app]  \nhost=db.home\n port=6001\ndbname=appdb\nport=1\n[bad]\nhost = x\n[nested]\nservice=app\n[unknown]\nfoo=1\n[directory]\nldap://ldap.example:389/dc=example?uniqueMember?one?(cn=app)\nhost=fallback\n');
   writeFileSync(path.join(sys, 'pg_service.conf'), '[app]\nhost=db.sys\nuser=sysuser\n[sysonly]\nhost=db.sys\nport=6002\n');
   const env = { HOME: home, PGSYSCONFDIR: sys };
 
@@ -142,6 +142,8 @@ describe('the connection service file', () => {
     expect(message(() => resolveConnOptions({ service: 'bad' }, env))).toMatch(new RegExp(`^syntax error in service file "${file}", line 11`));
     expect(message(() => resolveConnOptions({ service: 'nested' }, env))).toBe(`nested service specifications not supported in service file "${file}", line 13`);
     expect(message(() => resolveConnOptions({ service: 'unknown' }, env))).toMatch(new RegExp(`^syntax error in service file "${file}", line 15`));
+    // An LDAP lookup (libpq asks the LDAP server, its later lines are the fallback): refused by name, not read as a keyword.
+    expect(message(() => resolveConnOptions({ service: 'directory' }, env))).toBe(`LDAP lookup of service "directory" (service file "${file}", line 17) is not supported`);
   });
 
   it('an empty value is a value: stated empty, it keeps the section\'s and PG*\'s out; first in the section, it keeps the later line and PG* out', () => {
