@@ -1,6 +1,6 @@
 import type { CliContext } from '../context.js';
 import type { RegisterCommand } from './types.js';
-import { writeFileAtomically } from '../../fs-private.js';
+import { replaceablePath, writeFileAtomically } from '../../fs-private.js';
 
 interface ReportOptions {
   html?: string;
@@ -46,6 +46,8 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   const file = options.html ? path.resolve(options.html) : undefined;
   if (file) {
     if (!fs.existsSync(path.dirname(file))) throw usageError(`the folder of ${options.html} does not exist`, `create ${path.dirname(file)} first`);
+    // A device or a socket is refused now, before the report is collected (writeFileAtomically would refuse it after).
+    replaceablePath(file);
     if (fs.existsSync(file) && !isReport(fs, file)) {
       const ok = await ctx.out.confirm(`${options.html} exists and is not a cmmc-db report: replace it?`, ctx.globals.yes);
       if (!ok) {
