@@ -251,7 +251,21 @@ describe('report and doctor --record: bad input', () => {
 
     const days = await runCli(['report', '--json', '--days', 'a week'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(days.exitCode).toBe(2);
-    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — for example --days 30$/m);
+    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — use a whole number of at least 1, for example --days 30/m);
+    // Past 2^31 days PostgreSQL answered "out of range for type integer" (exit 1), and far before that
+    // "timestamp out of range"; the nightly cron line of --doctor-retention-days failed every night.
+    for (const args of [
+      ['report', '--json', '--days', '99999999999'],
+      ['report', '--json', '--days', '999999999'],
+      ['doctor', '--record', '--retention-days', '999999999'],
+      ['backup', 'schedule', 'install', '--print', '--doctor-at', '45 2 * * *', '--doctor-retention-days', '99999999999'],
+    ]) {
+      const big = await runCli(args, { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+      expect(big.exitCode, args.join(' ') + big.stderr).toBe(2);
+      expect(big.stderr.split('\n').filter((l) => l.startsWith('error:')), args.join(' ')).toEqual([
+        expect.stringMatching(/^error: --[a-z-]+ "9+" is more than 36500 days \(100 years\) — use a whole number from 1 to 36500/),
+      ]);
+    }
     const open = await runCli(['report', '--json', '--open'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(open.exitCode).toBe(2);
     expect(open.stderr).toMatch(/^error: --open needs --html FILE/m);

@@ -8,11 +8,11 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS } from './days.js';
 import { ALL_CHECKS, runDoctor, type DoctorReport } from './run.js';
 import type { CheckResult, CheckStatus } from './types.js';
 
-/** How long recorded runs are kept unless `--retention-days` says otherwise. */
-export const DEFAULT_RETENTION_DAYS = 90;
+export { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS, MAX_DAYS } from './days.js';
 
 /** One table's sizes in a run (bytes; rows is the planner's estimate, reltuples). */
 export interface TableSize {
@@ -121,18 +121,6 @@ export function runsTableStatements(metaSchema: string): string[] {
   ];
 }
 
-/** Checks a retention in days: a whole number of at least 1; throws a usage error otherwise. */
-export function checkRetentionDays(value: unknown): number {
-  const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isInteger(n) || n < 1) {
-    throw new CmmcError('doctor.retention', `--retention-days "${String(value)}" is not a whole number of days`, {
-      hint: 'use a whole number of at least 1, for example --retention-days 90',
-      exitCode: 2,
-    });
-  }
-  return n;
-}
-
 /**
  * Stores `report` as one run in `<metaSchema>.doctor_runs` (created when missing) and deletes runs
  * older than the retention. Figures the report lacks (when only some checks were asked for) are
@@ -208,6 +196,7 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
 export async function readRuns(handle: DbHandle, options: { metaSchema?: string; sinceDays?: number } = {}): Promise<RecordedRun[]> {
   const metaSchema = options.metaSchema ?? handle.config.metaSchema;
   const table = runsTable(metaSchema);
+  if (options.sinceDays !== undefined) checkDays(options.sinceDays, 'sinceDays', 'sinceDays: 30');
   const [exists] = await handle.sql<{ t: string | null }[]>`SELECT to_regclass(${table})::text AS t`;
   if (!exists?.t) return [];
   const rows = await handle.sql.unsafe<(Omit<RecordedRun, 'id' | 'recordedAt'> & { id: string; recorded_at: Date })[]>(

@@ -36,11 +36,8 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   const { usageError } = await import('../../errors.js');
   if (!options.html && !ctx.out.json) throw usageError('say where the report goes: --html FILE, or --json for the data', 'for example: cmmc-db report --html report.html');
   if (options.open && !options.html) throw usageError('--open needs --html FILE');
-  let days: number | undefined;
-  if (options.days !== undefined) {
-    days = Number(options.days);
-    if (!Number.isInteger(days) || days < 1) throw usageError(`--days "${options.days}" is not a whole number of days`, 'for example --days 30');
-  }
+  const { checkDays } = await import('../../doctor/days.js');
+  const days = options.days === undefined ? undefined : checkDays(options.days, '--days', '--days 30 (or no --days for every run kept)');
   const path = await import('node:path');
   const fs = await import('node:fs');
   const file = options.html ? path.resolve(options.html) : undefined;
