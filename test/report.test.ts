@@ -139,6 +139,46 @@ describe('report on the server', () => {
     }
   }, 120_000);
 
+  it('fits a phone\'s width and a printed page: no sideways scrolling of the page, every chart inside its section', async () => {
+    const file = path.join(work, 'narrow.html');
+    const r = await runCli(['report', '--html', file, '--dir', backups], { env: env() });
+    expect(r.exitCode, r.stderr).toBe(0);
+    /** What sticks out: the page wider than the window, or a chart, picture or table past its section's right edge. */
+    const overflow = () =>
+      (window as any).eval(`(() => {
+        const out = [];
+        const root = document.documentElement;
+        if (root.scrollWidth > root.clientWidth) out.push('page ' + root.scrollWidth + ' > ' + root.clientWidth);
+        for (const el of document.querySelectorAll('.chart canvas, .chart .u-legend, svg.graph, svg.timeline, section table')) {
+          const section = el.closest('section').getBoundingClientRect();
+          // A picture in its own scroll box (on a screen) may be wider: the box is not.
+          const box = el.closest('.graph-wrap, .timeline-wrap');
+          const right = (box && getComputedStyle(box).overflowX !== 'visible' ? box : el).getBoundingClientRect().right;
+          if (right > section.right + 1) out.push(el.tagName + ' in #' + el.closest('section').id + ': ' + Math.round(right) + ' > ' + Math.round(section.right));
+        }
+        return out;
+      })()`) as string[];
+    // A phone (375 CSS pixels): the checks table and the charts were 770 and 480+ pixels wide.
+    const phone = await openPage(pathToFileURL(file).href, { width: 375 });
+    try {
+      expect(phone.errors).toEqual([]);
+      expect(await phone.page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
+      expect(await phone.page.evaluate(overflow)).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+    // Printed on A4 (about 718 CSS pixels between the margins) from a wide window: the charts kept
+    // the 1100 pixels of the screen and the pictures their own width, cut off at the paper's edge.
+    const wide = await openPage(pathToFileURL(file).href, { width: 1280 });
+    try {
+      await wide.page.emulateMedia({ media: 'print' });
+      await wide.page.setViewportSize({ width: 718, height: 1000 });
+      expect(await wide.page.evaluate(overflow)).toEqual([]);
+    } finally {
+      await wide.close();
+    }
+  }, 120_000);
+
   it('--json gives the same data, and its evidence dates are the database\'s', async () => {
     const r = await runCliJson(['report', '--dir', backups], { env: env() });
     expect(r.exitCode, r.stderr).toBe(0);
