@@ -274,6 +274,29 @@ describe('report on the server', () => {
     );
     expect(last.tables).toBeGreaterThan(0);
   });
+
+  it('a table never analysed has no row estimate (null, "not analysed yet"), not 0 rows', async () => {
+    // reltuples is -1 until the first ANALYZE (PostgreSQL 14+): shown as 0, the report said a table
+    // of 200 rows (or cmmc_controls of 110 after init) was empty. Autovacuum off: it would analyse it.
+    await query(db.url, `CREATE TABLE never_analysed (id int) WITH (autovacuum_enabled = false); INSERT INTO never_analysed SELECT generate_series(1, 200)`);
+    try {
+      const doctor = await runCliJson(['doctor', 'sizes.tables'], { env: env() });
+      const row = doctor.data.checks[0].rows.find((r: any) => r.table === 'public.never_analysed');
+      expect(row.rows).toBeNull();
+      // Recorded, and in the report's latest sizes (read from the newest recorded run).
+      expect((await runCliJson(['doctor', 'sizes', '--record'], { env: env() })).data.recorded.id).toBeGreaterThan(0);
+      const file = path.join(work, 'never-analysed.html');
+      const r = await runCliJson(['report', '--html', file, '--dir', backups], { env: env() });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.growth.latest.find((t: any) => t.table === 'public.never_analysed')).toMatchObject({ rows: null });
+      expect(readFileSync(file, 'utf8')).toContain('<tr><td>public.never_analysed</td><td>not analysed yet</td>');
+      await query(db.url, 'ANALYZE never_analysed');
+      const analysed = await runCliJson(['doctor', 'sizes.tables'], { env: env() });
+      expect(analysed.data.checks[0].rows.find((r: any) => r.table === 'public.never_analysed').rows).toBe(200);
+    } finally {
+      await query(db.url, 'DROP TABLE never_analysed');
+    }
+  });
 });
 
 describe('report and doctor --record: bad input', () => {

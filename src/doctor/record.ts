@@ -14,10 +14,10 @@ import type { CheckResult, CheckStatus } from './types.js';
 
 export { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS, MAX_DAYS } from './days.js';
 
-/** One table's sizes in a run (bytes; rows is the planner's estimate, reltuples). */
+/** One table's sizes in a run (bytes; rows is the planner's estimate, reltuples, null before the table's first ANALYZE). */
 export interface TableSize {
   table: string;
-  rows: number;
+  rows: number | null;
   table_bytes: number;
   index_bytes: number;
   toast_bytes: number;
@@ -209,10 +209,11 @@ export async function readRuns(handle: DbHandle, options: { metaSchema?: string;
   return rows.map(({ id, recorded_at, ...r }) => ({ ...r, id: Number(id), recordedAt: new Date(recorded_at).toISOString() }));
 }
 
-function tablesFrom(check: CheckResult | undefined): TableSize[] {
+/** The table sizes of a run of `sizes.tables` (its rows); runs recorded before the estimate could be null say 0 for "never analysed" too. */
+export function tablesFrom(check: CheckResult | undefined): TableSize[] {
   return (check?.rows ?? []).map((r) => ({
     table: String(r.table),
-    rows: Number(r.rows ?? 0),
+    rows: r.rows === null || r.rows === undefined ? null : Number(r.rows),
     table_bytes: Number(r.table_bytes ?? 0),
     index_bytes: Number(r.index_bytes ?? 0),
     toast_bytes: Number(r.toast_bytes ?? 0),

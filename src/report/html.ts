@@ -83,7 +83,7 @@ ${h.replication ? `<h3>Replication (run of ${esc(h.replication.at)})</h3><p>This
 <p>${g.runs.length} recorded run(s)${g.runs.length ? ` from ${esc(g.runs[0].at)} to ${esc(g.runs.at(-1)!.at)}` : ''}.</p>
 ${g.runsNote ? `<p class="note">${esc(g.runsNote)}</p>` : ''}${g.runs.length ? '<h3>Table size (table + indexes + TOAST) over time</h3><div class="chart" id="chart-tables"></div><h3>Index size over time</h3><div class="chart" id="chart-indexes"></div>' : noRuns}
 <h3>Tables, largest first</h3>
-${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows, size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
+${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows ?? 'not analysed yet', size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
 <h3>Rows without an embedding</h3>
 ${table(['column', 'rows', 'without an embedding'], g.withoutEmbeddings.map((r) => [r.column, r.rows, r.without]))}
 <h3>Unused indexes</h3>${needsServerNote(data, 'growth')}${g.unusedNote ? `<p class="note">${esc(g.unusedNote)}</p>` : ''}
