@@ -122,12 +122,35 @@ export function isRegularFile(file: string): boolean {
 }
 
 /**
+ * The path that writing `file` whole replaces: `file` itself, or for a symbolic link the file it
+ * names (renamed over, the link itself would become a regular file and the file it names, say the
+ * copy a web server serves, would keep its old text). Throws a Node-style error (code ENOTREG,
+ * `path` = `file`) for a device or socket, or a link to one or to nothing: renamed over as root,
+ * `--html /dev/null` replaced the system's /dev/null with a regular file.
+ */
+export function replaceablePath(file: string): string {
+  const own = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!own) return file;
+  const st = own.isSymbolicLink() ? fs.statSync(file, { throwIfNoEntry: false }) : own;
+  const refuse = (what: string, hint: string) =>
+    Object.assign(new Error(`ENOTREG: not a regular file, write '${file}'`), { code: 'ENOTREG', syscall: 'write', path: file, what, hint });
+  if (!st) throw refuse('is a symbolic link to nothing', 'point the link at a file, or remove it');
+  // A FIFO named itself is replaced, as before; reached through a link (/dev/stdout piped) it is a pipe, not a place for a file. A folder is EISDIR at the rename.
+  if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket() || (own.isSymbolicLink() && st.isFIFO())) {
+    throw refuse('is a device, a socket or a pipe (or a link to one), not a file: it is left as it is', 'name a regular file');
+  }
+  return own.isSymbolicLink() && st.isFile() ? fs.realpathSync(file) : file;
+}
+
+/**
  * Writes `data` to `file` whole or not at all: into `.<name>.<pid>.partial` beside it, then renamed
  * over it (a reader sees the old file or the new one, and a FIFO in its place is replaced, not
- * written into). On failure the partial file is removed and the error names `file`, not the
- * partial one (for example EISDIR when `file` is a folder).
+ * written into). A link is followed (the file it names is replaced); a device or a socket is
+ * refused (`replaceablePath`). On failure the partial file is removed and the error names `file`,
+ * not the partial one (for example EISDIR when `file` is a folder).
  */
-export function writeFileAtomically(file: string, data: string | Uint8Array, mode?: number): void {
+export function writeFileAtomically(given: string, data: string | Uint8Array, mode?: number): void {
+  const file = replaceablePath(given);
   const partial = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
   try {
     fs.writeFileSync(partial, data, mode === undefined ? undefined : { mode });
@@ -137,7 +160,7 @@ export function writeFileAtomically(file: string, data: string | Uint8Array, mod
     fs.rmSync(partial, { force: true });
     const e = err as NodeJS.ErrnoException & { dest?: string };
     // A failed write(2) (ENOSPC, EDQUOT, EIO) names no path at all: it is the file's too.
-    if (e.path === partial || (e.code && e.path === undefined)) Object.assign(e, { path: file, syscall: 'write', message: e.message.split(partial).join(file) });
+    if (e.path === partial || e.path === file || (e.code && e.path === undefined)) Object.assign(e, { path: given, syscall: 'write', message: e.message.split(partial).join(given) });
     throw err;
   }
 }

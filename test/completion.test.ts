@@ -4,7 +4,7 @@
  * and options from the program itself.
  */
 import { execa } from 'execa';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ chmodSync(path.join(bin, 'cmmc-db'), 0o755);
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
 /** COMPREPLY after pressing Tab at the end of `line` in bash, with the script of `completion bash` loaded. */
-async function complete(line: string): Promise<string[]> {
+async function complete(line: string, cwd?: string): Promise<string[]> {
   const script = (await runCli(['completion', 'bash'])).stdout;
   const words = line.split(' ');
   // bash-completion's _get_comp_words_by_ref, reduced to what the script reads (the package is not installed here).
@@ -28,7 +28,7 @@ async function complete(line: string): Promise<string[]> {
     '__cmmc_db_complete',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
-  const r = await execa('bash', ['--norc', '--noprofile', '-c', program], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: bin, NO_COLOR: '1' }, extendEnv: false, reject: false });
+  const r = await execa('bash', ['--norc', '--noprofile', '-c', program], { env: { PATH: `${bin}:${process.env.PATH}`, HOME: bin, NO_COLOR: '1' }, extendEnv: false, reject: false, cwd });
   // compopt only works while bash itself runs a completion; called directly, it says so and does nothing else.
   expect(r.stderr.split('\n').filter((l) => l && !l.includes('compopt: not currently executing completion function'))).toEqual([]);
   return r.stdout.split('\n').filter(Boolean);
@@ -38,7 +38,7 @@ describe('shell completion', () => {
   it('completion bash prints a script bash accepts, registered for cmmc-db', async () => {
     const r = await runCli(['completion', 'bash']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('complete -F __cmmc_db_complete cmmc-db');
+    expect(r.stdout).toContain('complete -o default -F __cmmc_db_complete cmmc-db');
     const syntax = await execa('bash', ['-n'], { input: r.stdout, reject: false });
     expect(syntax.exitCode, syntax.stderr).toBe(0);
     for (const shell of ['zsh', 'fish']) expect((await runCli(['completion', shell])).stdout).toContain('cmmc-db');
@@ -49,6 +49,34 @@ describe('shell completion', () => {
     expect(await complete('cmmc-db sta')).toEqual(expect.arrayContaining(['stamp', 'status']));
     expect(await complete('cmmc-db backup ver')).toEqual(['verify']);
     expect(await complete('cmmc-db doctor --sk')).toEqual(['--skip']);
+  });
+
+  it('completes the global options after a command, and file or folder names after an option that takes one', async () => {
+    // commander reads --json, --url, --yes... after the command too; they were offered before it only.
+    expect(await complete('cmmc-db current --js')).toEqual(['--json']);
+    expect(await complete('cmmc-db backup verify --ye')).toEqual(['--yes']);
+    // A value option's value is not a command: `--url X <Tab>` still completes history's options.
+    expect(await complete('cmmc-db history --url postgres://x --verb')).toEqual(['--verbose']);
+    // Folders after --dir (and --migrations-dir, --backup-dir): the adapter answered "no file names" (directive 4).
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cmmc-complete-cwd-'));
+    try {
+      mkdirSync(path.join(cwd, 'backups'));
+      writeFileSync(path.join(cwd, 'backups.html'), '');
+      expect(await complete('cmmc-db report --dir back', cwd)).toEqual(['backups']);
+      expect(await complete('cmmc-db --migrations-dir back', cwd)).toEqual(['backups']);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+    // Files after --html, -o, --crontab-file: the answer leaves them to the shell (directive 0, not 4)...
+    for (const words of [['report', '--html', ''], ['schema', 'dump', '-o', 'sch'], ['backup', 'schedule', 'install', '--crontab-file', '']]) {
+      const r = await runCli(['complete', '--', ...words]);
+      expect(r.stdout.trim().split('\n').at(-1), words.join(' ')).toBe(':0');
+    }
+    expect((await runCli(['complete', '--', 'current', ''])).stdout.trim().split('\n').at(-1)).toBe(':4');
+    // ...and bash lists them only when the function is registered with -o default (zsh and fish fall back by themselves).
+    expect((await runCli(['completion', 'bash'])).stdout).toContain('complete -o default -F __cmmc_db_complete cmmc-db');
+    // The completion command is listed with its own description, as in --help.
+    expect((await runCli(['complete', '--', 'compl'])).stdout).toContain('completion\tprint the shell completion script (bash, zsh, fish, powershell)');
   });
 
   it('an unknown shell is a usage error', async () => {

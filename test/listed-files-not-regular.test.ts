@@ -221,6 +221,31 @@ describe('files found in a folder that are not regular files', () => {
     expect(fs.readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
+  it('report --html and --crontab-file through a link: the file it names gets the text and the link stays; a link to a device is refused and the device kept', async () => {
+    const out = folder();
+    // A link to a regular file (report.html -> the copy a web server serves): that file is replaced.
+    const served = path.join(folder(), 'latest.html');
+    fs.writeFileSync(served, 'old');
+    const link = path.join(out, 'r.html');
+    fs.symlinkSync(served, link);
+    const r = await runCli(['report', '--html', link, '--yes'], { url: db.url, ...DEADLINE });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(served, 'utf8')).toContain('<meta name="generator" content="cmmc-db report">');
+    // A link to a device (here /dev/null; /dev/stdout is such a link too): renamed over, the link
+    // was replaced by a regular file, and named directly the device node itself was.
+    const toDevice = path.join(out, 'null.html');
+    fs.symlinkSync('/dev/null', toDevice);
+    oneLine(await runCli(['report', '--html', toDevice, '--yes'], { url: db.url, ...DEADLINE }), toDevice, /is a device/);
+    expect(fs.lstatSync(toDevice).isSymbolicLink()).toBe(true);
+    const crontab = path.join(out, 'crontab');
+    fs.symlinkSync('/dev/null', crontab);
+    oneLine(await runCli(['backup', 'schedule', 'install', '--crontab-file', crontab], { url: db.url, ...DEADLINE }), crontab, /device/);
+    expect(fs.lstatSync(crontab).isSymbolicLink()).toBe(true);
+    expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
   it('backup schedule with a crontab file that is a FIFO or a folder: one line naming it', async () => {
     const out = folder();
     const fifo = path.join(out, 'crontab');

@@ -139,6 +139,46 @@ describe('report on the server', () => {
     }
   }, 120_000);
 
+  it('fits a phone\'s width and a printed page: no sideways scrolling of the page, every chart inside its section', async () => {
+    const file = path.join(work, 'narrow.html');
+    const r = await runCli(['report', '--html', file, '--dir', backups], { env: env() });
+    expect(r.exitCode, r.stderr).toBe(0);
+    /** What sticks out: the page wider than the window, or a chart, picture or table past its section's right edge. */
+    const overflow = () =>
+      (window as any).eval(`(() => {
+        const out = [];
+        const root = document.documentElement;
+        if (root.scrollWidth > root.clientWidth) out.push('page ' + root.scrollWidth + ' > ' + root.clientWidth);
+        for (const el of document.querySelectorAll('.chart canvas, .chart .u-legend, svg.graph, svg.timeline, section table')) {
+          const section = el.closest('section').getBoundingClientRect();
+          // A picture in its own scroll box (on a screen) may be wider: the box is not.
+          const box = el.closest('.graph-wrap, .timeline-wrap');
+          const right = (box && getComputedStyle(box).overflowX !== 'visible' ? box : el).getBoundingClientRect().right;
+          if (right > section.right + 1) out.push(el.tagName + ' in #' + el.closest('section').id + ': ' + Math.round(right) + ' > ' + Math.round(section.right));
+        }
+        return out;
+      })()`) as string[];
+    // A phone (375 CSS pixels): the checks table and the charts were 770 and 480+ pixels wide.
+    const phone = await openPage(pathToFileURL(file).href, { width: 375 });
+    try {
+      expect(phone.errors).toEqual([]);
+      expect(await phone.page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
+      expect(await phone.page.evaluate(overflow)).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+    // Printed on A4 (about 718 CSS pixels between the margins) from a wide window: the charts kept
+    // the 1100 pixels of the screen and the pictures their own width, cut off at the paper's edge.
+    const wide = await openPage(pathToFileURL(file).href, { width: 1280 });
+    try {
+      await wide.page.emulateMedia({ media: 'print' });
+      await wide.page.setViewportSize({ width: 718, height: 1000 });
+      expect(await wide.page.evaluate(overflow)).toEqual([]);
+    } finally {
+      await wide.close();
+    }
+  }, 120_000);
+
   it('--json gives the same data, and its evidence dates are the database\'s', async () => {
     const r = await runCliJson(['report', '--dir', backups], { env: env() });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -234,6 +274,29 @@ describe('report on the server', () => {
     );
     expect(last.tables).toBeGreaterThan(0);
   });
+
+  it('a table never analysed has no row estimate (null, "not analysed yet"), not 0 rows', async () => {
+    // reltuples is -1 until the first ANALYZE (PostgreSQL 14+): shown as 0, the report said a table
+    // of 200 rows (or cmmc_controls of 110 after init) was empty. Autovacuum off: it would analyse it.
+    await query(db.url, `CREATE TABLE never_analysed (id int) WITH (autovacuum_enabled = false); INSERT INTO never_analysed SELECT generate_series(1, 200)`);
+    try {
+      const doctor = await runCliJson(['doctor', 'sizes.tables'], { env: env() });
+      const row = doctor.data.checks[0].rows.find((r: any) => r.table === 'public.never_analysed');
+      expect(row.rows).toBeNull();
+      // Recorded, and in the report's latest sizes (read from the newest recorded run).
+      expect((await runCliJson(['doctor', 'sizes', '--record'], { env: env() })).data.recorded.id).toBeGreaterThan(0);
+      const file = path.join(work, 'never-analysed.html');
+      const r = await runCliJson(['report', '--html', file, '--dir', backups], { env: env() });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.growth.latest.find((t: any) => t.table === 'public.never_analysed')).toMatchObject({ rows: null });
+      expect(readFileSync(file, 'utf8')).toContain('<tr><td>public.never_analysed</td><td>not analysed yet</td>');
+      await query(db.url, 'ANALYZE never_analysed');
+      const analysed = await runCliJson(['doctor', 'sizes.tables'], { env: env() });
+      expect(analysed.data.checks[0].rows.find((r: any) => r.table === 'public.never_analysed').rows).toBe(200);
+    } finally {
+      await query(db.url, 'DROP TABLE never_analysed');
+    }
+  });
 });
 
 describe('report and doctor --record: bad input', () => {
@@ -251,7 +314,21 @@ describe('report and doctor --record: bad input', () => {
 
     const days = await runCli(['report', '--json', '--days', 'a week'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(days.exitCode).toBe(2);
-    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — for example --days 30$/m);
+    expect(days.stderr).toMatch(/^error: --days "a week" is not a whole number of days — use a whole number of at least 1, for example --days 30/m);
+    // Past 2^31 days PostgreSQL answered "out of range for type integer" (exit 1), and far before that
+    // "timestamp out of range"; the nightly cron line of --doctor-retention-days failed every night.
+    for (const args of [
+      ['report', '--json', '--days', '99999999999'],
+      ['report', '--json', '--days', '999999999'],
+      ['doctor', '--record', '--retention-days', '999999999'],
+      ['backup', 'schedule', 'install', '--print', '--doctor-at', '45 2 * * *', '--doctor-retention-days', '99999999999'],
+    ]) {
+      const big = await runCli(args, { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+      expect(big.exitCode, args.join(' ') + big.stderr).toBe(2);
+      expect(big.stderr.split('\n').filter((l) => l.startsWith('error:')), args.join(' ')).toEqual([
+        expect.stringMatching(/^error: --[a-z-]+ "9+" is more than 36500 days \(100 years\) — use a whole number from 1 to 36500/),
+      ]);
+    }
     const open = await runCli(['report', '--json', '--open'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
     expect(open.exitCode).toBe(2);
     expect(open.stderr).toMatch(/^error: --open needs --html FILE/m);

@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { CmmcError, usageError } from '../errors.js';
 import { shellQuoted } from '../shell-word.js';
 import { readRegularFile, writeFileAtomically } from '../fs-private.js';
+import { checkRetentionDays, DEFAULT_RETENTION_DAYS } from '../doctor/days.js';
 
 export const BEGIN_MARKER = '# >>> cmmc-db backup schedule (managed by `cmmc-db backup schedule`; do not edit inside) >>>';
 export const END_MARKER = '# <<< cmmc-db backup schedule <<<';
@@ -109,8 +110,8 @@ export function scheduleBlock(spec: ScheduleSpec): string[] {
   const doctor: string[] = [];
   if (spec.doctorAt) {
     const doctorAt = validateCron(spec.doctorAt, 'doctor schedule');
-    const days = spec.doctorRetentionDays ?? 90;
-    if (!Number.isInteger(days) || days < 1) throw usageError('--doctor-retention-days must be a whole number of at least 1');
+    // The doctor's own rule: a figure it would refuse at 02:45 every night is refused now.
+    const days = checkRetentionDays(spec.doctorRetentionDays ?? DEFAULT_RETENTION_DAYS, '--doctor-retention-days');
     // The doctor's exit code is its verdict (1 warn, 2 fail): cron mails on output, not on the code.
     doctor.push(`${doctorAt} ${prefix} doctor --record --retention-days ${days} ${log}`);
   }

@@ -28,8 +28,9 @@ function version(): string {
  */
 export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Command> {
   const program = withGlobalOptions(new Command('cmmc-db'))
-    .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError()
+    // Commander's usage errors took two or three lines (the error, "(Did you mean ...?)", "(run with --help ...)").
+    .configureOutput({ outputError: (text, write) => write(`${oneLineUsage(text)}\n`) })
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   ctx.attach(program);
@@ -40,6 +41,7 @@ export async function buildProgram(ctx: CliContext, argv?: string[]): Promise<Co
   for (const register of versionOnly ? [] : await commandsFor(name)) register(program, ctx);
   if (!versionOnly && (name === undefined || COMPLETION_COMMANDS.includes(name))) await addCompletion(program);
   for (const sub of program.commands) sub.exitOverride();
+  refuseUnknownSubcommands(program);
   program.addHelpText(
     'after',
     `
@@ -51,6 +53,48 @@ Examples:
 With no DATABASE_URL or DB_* settings, commands use the embedded database in ./.cmmc-db/.`,
   );
   return program;
+}
+
+/**
+ * A usage error of commander's as one line: what is wrong, the suggestion, and where the usage is.
+ * @example oneLineUsage("error: unknown command 'upgrd'\n(Did you mean upgrade?)") // "error: unknown command 'upgrd' — did you mean upgrade? Run with --help for usage"
+ */
+export function oneLineUsage(text: string): string {
+  const [what, ...rest] = text.trim().split('\n');
+  const suggestion = /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+  return `${what} — ${suggestion ? `did you mean ${suggestion}? Run` : 'run'} with --help for usage`;
+}
+
+/**
+ * A word where a command with a default subcommand expects one of its subcommands (`backup restor`)
+ * is an unknown command, said with the suggestion: it went to the default (`backup create`) as an
+ * argument, which said "too many arguments for 'create'".
+ */
+function refuseUnknownSubcommands(program: Command): void {
+  const walk = (parent: Command) => {
+    if (parent.commands.length === 0) return;
+    parent.hook('preSubcommand', (self, sub) => {
+      const word = self.args[0];
+      if (word !== undefined && !word.startsWith('-') && word !== sub.name() && !sub.aliases().includes(word) && sub.registeredArguments.length === 0) unknownCommand(self);
+    });
+    parent.commands.forEach(walk);
+  };
+  walk(program);
+}
+
+/** `cmmc-db help WORD` where WORD names no command: the unknown-command error (commander printed the whole help, exit 0). */
+function refuseUnknownHelpTopic(program: Command, argv: string[]): void {
+  const args = argv.slice(2);
+  if (commandName(args, valueOptions(program)) !== 'help') return;
+  const word = args.slice(args.indexOf('help') + 1).find((a) => !a.startsWith('-'));
+  if (word === undefined || program.commands.some((c) => c.name() === word || c.aliases().includes(word))) return;
+  program.args = [word];
+  unknownCommand(program);
+}
+
+/** Commander's own unknown-command error (with its suggestion): public in commander, missing from its typings. */
+function unknownCommand(command: Command): never {
+  return (command as Command & { unknownCommand(): never }).unknownCommand();
 }
 
 /** The program's name, description, version and global options. */
@@ -119,6 +163,7 @@ export async function run(argv: string[]): Promise<number> {
   // returning would exit 0 with the line already saying the run was stopped.
   const leaveExitToHandler = () => new Promise<never>(() => setInterval(() => {}, 1000));
   try {
+    refuseUnknownHelpTopic(program, argv);
     await program.parseAsync(argv);
     if (wasInterrupted()) await leaveExitToHandler();
     return ctx.exitCode;
@@ -131,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      if (err.exitCode !== 0) errorDocument({ code: 'usage', message: err.message.replace(/^error: /, '') });
+      if (err.exitCode !== 0) errorDocument({ code: 'usage', message: oneLineUsage(err.message).replace(/^error: /, '') });
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const debug = argv.includes('--debug');

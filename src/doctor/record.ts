@@ -8,16 +8,16 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS } from './days.js';
 import { ALL_CHECKS, runDoctor, type DoctorReport } from './run.js';
 import type { CheckResult, CheckStatus } from './types.js';
 
-/** How long recorded runs are kept unless `--retention-days` says otherwise. */
-export const DEFAULT_RETENTION_DAYS = 90;
+export { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS, MAX_DAYS } from './days.js';
 
-/** One table's sizes in a run (bytes; rows is the planner's estimate, reltuples). */
+/** One table's sizes in a run (bytes; rows is the planner's estimate, reltuples, null before the table's first ANALYZE). */
 export interface TableSize {
   table: string;
-  rows: number;
+  rows: number | null;
   table_bytes: number;
   index_bytes: number;
   toast_bytes: number;
@@ -121,18 +121,6 @@ export function runsTableStatements(metaSchema: string): string[] {
   ];
 }
 
-/** Checks a retention in days: a whole number of at least 1; throws a usage error otherwise. */
-export function checkRetentionDays(value: unknown): number {
-  const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isInteger(n) || n < 1) {
-    throw new CmmcError('doctor.retention', `--retention-days "${String(value)}" is not a whole number of days`, {
-      hint: 'use a whole number of at least 1, for example --retention-days 90',
-      exitCode: 2,
-    });
-  }
-  return n;
-}
-
 /**
  * Stores `report` as one run in `<metaSchema>.doctor_runs` (created when missing) and deletes runs
  * older than the retention. Figures the report lacks (when only some checks were asked for) are
@@ -208,6 +196,7 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
 export async function readRuns(handle: DbHandle, options: { metaSchema?: string; sinceDays?: number } = {}): Promise<RecordedRun[]> {
   const metaSchema = options.metaSchema ?? handle.config.metaSchema;
   const table = runsTable(metaSchema);
+  if (options.sinceDays !== undefined) checkDays(options.sinceDays, 'sinceDays', 'sinceDays: 30');
   const [exists] = await handle.sql<{ t: string | null }[]>`SELECT to_regclass(${table})::text AS t`;
   if (!exists?.t) return [];
   const rows = await handle.sql.unsafe<(Omit<RecordedRun, 'id' | 'recordedAt'> & { id: string; recorded_at: Date })[]>(
@@ -220,10 +209,11 @@ export async function readRuns(handle: DbHandle, options: { metaSchema?: string;
   return rows.map(({ id, recorded_at, ...r }) => ({ ...r, id: Number(id), recordedAt: new Date(recorded_at).toISOString() }));
 }
 
-function tablesFrom(check: CheckResult | undefined): TableSize[] {
+/** The table sizes of a run of `sizes.tables` (its rows); runs recorded before the estimate could be null say 0 for "never analysed" too. */
+export function tablesFrom(check: CheckResult | undefined): TableSize[] {
   return (check?.rows ?? []).map((r) => ({
     table: String(r.table),
-    rows: Number(r.rows ?? 0),
+    rows: r.rows === null || r.rows === undefined ? null : Number(r.rows),
     table_bytes: Number(r.table_bytes ?? 0),
     index_bytes: Number(r.index_bytes ?? 0),
     toast_bytes: Number(r.toast_bytes ?? 0),

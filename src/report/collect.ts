@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
-import { readRuns, type RecordedRun } from '../doctor/record.js';
+import { readRuns, tablesFrom, type RecordedRun } from '../doctor/record.js';
 import type { CheckResult } from '../doctor/types.js';
 import { buildEvidence, readTableFacts } from './evidence.js';
 import type {
@@ -131,16 +131,7 @@ const checkOf = (doctor: DoctorReport, id: string): CheckResult | undefined => d
 function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<GrowthSection, 'runsNote'> {
   const last = runs.at(-1);
   const indexBytes = new Map((last?.indexes ?? []).map((i) => [i.index, i.bytes]));
-  const latest = last?.tables.length
-    ? last.tables
-    : rowsOf(doctor, 'sizes.tables').map((r) => ({
-        table: String(r.table),
-        rows: Number(r.rows),
-        table_bytes: Number(r.table_bytes ?? 0),
-        index_bytes: Number(r.index_bytes ?? 0),
-        toast_bytes: Number(r.toast_bytes ?? 0),
-        total_bytes: Number(r.total_bytes ?? 0),
-      }));
+  const latest = last?.tables.length ? last.tables : tablesFrom(doctor.checks.find((c) => c.id === 'sizes.tables'));
   const unused = checkOf(doctor, 'indexes.unused');
   const dup = checkOf(doctor, 'indexes.duplicate');
   return {

@@ -83,7 +83,7 @@ ${h.replication ? `<h3>Replication (run of ${esc(h.replication.at)})</h3><p>This
 <p>${g.runs.length} recorded run(s)${g.runs.length ? ` from ${esc(g.runs[0].at)} to ${esc(g.runs.at(-1)!.at)}` : ''}.</p>
 ${g.runsNote ? `<p class="note">${esc(g.runsNote)}</p>` : ''}${g.runs.length ? '<h3>Table size (table + indexes + TOAST) over time</h3><div class="chart" id="chart-tables"></div><h3>Index size over time</h3><div class="chart" id="chart-indexes"></div>' : noRuns}
 <h3>Tables, largest first</h3>
-${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows, size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
+${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows ?? 'not analysed yet', size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
 <h3>Rows without an embedding</h3>
 ${table(['column', 'rows', 'without an embedding'], g.withoutEmbeddings.map((r) => [r.column, r.rows, r.without]))}
 <h3>Unused indexes</h3>${needsServerNote(data, 'growth')}${g.unusedNote ? `<p class="note">${esc(g.unusedNote)}</p>` : ''}
@@ -173,7 +173,7 @@ ${evidence}
 }
 
 const PAGE_CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2430;background:#f6f7f9;overflow-wrap:anywhere}
 header{background:#1d2430;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}header p{margin:4px 0;color:#c8cfda}
 nav a{color:#9cc7ff;margin-right:12px;text-decoration:none}
 main{padding:8px 24px;max-width:1200px}
@@ -201,6 +201,14 @@ svg .diamond{stroke:#1d2430}svg .diamond.pass{fill:#2f9e44}svg .diamond.fail{fil
 article.evidence{border-top:1px solid #eef0f4;padding-top:4px}.practice{background:#1d2430;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;margin-right:2px}
 .period{color:#5c6675;margin:2px 0}table.figures{width:auto}table.figures th{font-weight:500}
 footer{color:#5c6675;padding:8px 24px 24px;font-size:12px}
+.uplot{max-width:100%}
+@media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:6px 8px 10px}th,td{padding:3px 4px}}
+@media print{
+body{background:#fff}nav{display:none}main{padding:0;max-width:none}section{border:0;padding:0;margin:10px 0}
+.uplot,.u-wrap{width:100%!important;height:auto!important}.uplot canvas{position:static;width:100%!important;height:auto!important}.u-wrap>:not(canvas){display:none}
+.graph-wrap,.timeline-wrap{overflow:visible}svg.graph,svg.timeline{max-width:100%;height:auto}
+tr,article.evidence{break-inside:avoid}
+}
 `;
 
 /** Draws the charts from the embedded data; each chart is kept on window.cmmcCharts for inspection. */
@@ -215,6 +223,8 @@ const PAGE_JS = `
     return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + ' ' + u[i];
   }
   function ms(n) { return n == null ? '' : Math.round(n) + ' ms'; }
+  // The width of the chart's box (at most 1100): a fixed minimum made a phone scroll sideways.
+  function chartWidth(el) { return Math.max(120, Math.min(1100, el.clientWidth || 900)); }
   function draw(id, runs, series, fmt, counts) {
     var el = document.getElementById(id);
     if (!el || !runs.length || !series.length) return null;
@@ -223,7 +233,7 @@ const PAGE_JS = `
     var x = xs.length > 1 ? { time: true } : { time: true, range: [xs[0] - 3600, xs[0] + 3600] };
     var y = counts ? { range: function (u, min, max) { return [0, Math.max(2, Math.ceil((max || 0) * 1.2))]; } } : {};
     var opts = {
-      width: Math.max(480, Math.min(1100, el.clientWidth || 900)),
+      width: chartWidth(el),
       height: 300,
       scales: { x: x, y: y },
       series: [{ label: 'recorded at' }].concat(series.map(function (s, i) {
@@ -240,5 +250,14 @@ const PAGE_JS = `
     queries: draw('chart-queries', data.queries.trend.runs, data.queries.trend.series, ms),
     connections: draw('chart-connections', data.health.connections.runs, data.health.connections.series, function (n) { return n == null ? '' : String(Math.round(n)); }, true)
   };
+  // A window made narrower or wider redraws the charts at its width. On paper the print styles
+  // scale them to the page instead (a print run need not resize the window).
+  window.addEventListener('resize', function () {
+    if (window.matchMedia('print').matches) return;
+    Object.keys(window.cmmcCharts).forEach(function (k) {
+      var chart = window.cmmcCharts[k];
+      if (chart) chart.setSize({ width: chartWidth(chart.root.parentNode), height: 300 });
+    });
+  });
 })();
 `;

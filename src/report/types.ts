@@ -58,7 +58,8 @@ export interface GrowthSection {
   /** Index size per index over the runs, largest (latest) first. */
   indexes: Series[];
   /** The latest sizes per table (from the latest run, or now when nothing was recorded). */
-  latest: { table: string; rows: number; table_bytes: number; index_bytes: number; toast_bytes: number; total_bytes: number }[];
+  /** rows: the planner's estimate; null before the table's first ANALYZE. */
+  latest: { table: string; rows: number | null; table_bytes: number; index_bytes: number; toast_bytes: number; total_bytes: number }[];
   withoutEmbeddings: { column: string; rows: number; without: number }[];
   unusedIndexes: { index: string; table: string; bytes: number | null; size: string }[];
   duplicateIndexes: { index: string; coveredBy: string; table: string; kind: string; bytes: number | null; size: string; keptByDesign: boolean }[];

@@ -16,14 +16,14 @@ export interface OpenedPage {
   close(): Promise<void>;
 }
 
-/** Opens `url` (a file:// URL) in headless chromium with no background networking. */
-export async function openPage(url: string): Promise<OpenedPage> {
+/** Opens `url` (a file:// URL) in headless chromium with no background networking, in a window `width` CSS pixels wide (default 1280). */
+export async function openPage(url: string, options: { width?: number } = {}): Promise<OpenedPage> {
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: options.width ?? 1280, height: 900 } });
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('console', (m) => {

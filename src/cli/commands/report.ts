@@ -1,6 +1,6 @@
 import type { CliContext } from '../context.js';
 import type { RegisterCommand } from './types.js';
-import { writeFileAtomically } from '../../fs-private.js';
+import { replaceablePath, writeFileAtomically } from '../../fs-private.js';
 
 interface ReportOptions {
   html?: string;
@@ -36,16 +36,15 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   const { usageError } = await import('../../errors.js');
   if (!options.html && !ctx.out.json) throw usageError('say where the report goes: --html FILE, or --json for the data', 'for example: cmmc-db report --html report.html');
   if (options.open && !options.html) throw usageError('--open needs --html FILE');
-  let days: number | undefined;
-  if (options.days !== undefined) {
-    days = Number(options.days);
-    if (!Number.isInteger(days) || days < 1) throw usageError(`--days "${options.days}" is not a whole number of days`, 'for example --days 30');
-  }
+  const { checkDays } = await import('../../doctor/days.js');
+  const days = options.days === undefined ? undefined : checkDays(options.days, '--days', '--days 30 (or no --days for every run kept)');
   const path = await import('node:path');
   const fs = await import('node:fs');
   const file = options.html ? path.resolve(options.html) : undefined;
   if (file) {
     if (!fs.existsSync(path.dirname(file))) throw usageError(`the folder of ${options.html} does not exist`, `create ${path.dirname(file)} first`);
+    // A device or a socket is refused now, before the report is collected (writeFileAtomically would refuse it after).
+    replaceablePath(file);
     if (fs.existsSync(file) && !isReport(fs, file)) {
       const ok = await ctx.out.confirm(`${options.html} exists and is not a cmmc-db report: replace it?`, ctx.globals.yes);
       if (!ok) {

@@ -11,10 +11,11 @@ import { bytes, plural } from '../format.js';
 const SIZES_TOP = 3;
 
 async function tableSizes(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ table: string; kind: string; rows: number; heap: number; toast: number; indexes: number; total: number }[]>`
+  const rows = await ctx.sql<{ table: string; kind: string; rows: number | null; heap: number; toast: number; indexes: number; total: number }[]>`
     SELECT format('%I.%I', n.nspname, c.relname) AS "table",
            CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
-           greatest(c.reltuples, 0)::float8 AS rows,
+           -- -1: never analysed (PostgreSQL 14+). Not 0: cmmc_controls holds 110 rows before its first ANALYZE.
+           nullif(greatest(c.reltuples, -1), -1)::float8 AS rows,
            (pg_table_size(c.oid) - coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0))::float8 AS heap,
            coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)::float8 AS toast,
            pg_indexes_size(c.oid)::float8 AS indexes,
@@ -34,7 +35,7 @@ async function tableSizes(ctx: DoctorContext): Promise<Finding> {
     rows: rows.map((r) => ({
       table: r.table,
       kind: r.kind,
-      rows: Math.round(r.rows),
+      rows: r.rows === null ? null : Math.round(r.rows),
       table_size: bytes(r.heap),
       index_size: bytes(r.indexes),
       toast_size: bytes(r.toast),
