@@ -125,6 +125,29 @@ describe('crontab lines (pure)', () => {
     expect(mergeBlock(changed, undefined)).toBe(other);
   });
 
+  it('a block whose markers do not pair up is refused, naming the line, and nothing is changed; blocks that do pair up all go', () => {
+    const block = scheduleBlock(spec);
+    const [begin, ...rest] = block;
+    const ours = rest.slice(0, -1);
+    const later = '15 4 * * * /usr/local/bin/vacuum-other-db';
+    const cases: [string, string, RegExp][] = [
+      ['no end marker', ['MAILTO=ops@example.com', begin, ...ours, later, ''].join('\n'), /^line 2 of the crontab opens cmmc-db's schedule block, and no line closes it/],
+      ['a second begin before the end', [begin, ours[0], begin, ...ours, END_MARKER, later, ''].join('\n'), /^line 1 of the crontab opens .* another begins at line 3 before it is closed/],
+      ['an end with no begin', [...ours, END_MARKER, later, ''].join('\n'), /^line 3 of the crontab closes a cmmc-db schedule block that no line opens/],
+    ];
+    for (const [what, text, message] of cases) {
+      expect(() => mergeBlock(text, undefined), what).toThrow(message);
+      expect(() => mergeBlock(text, block), what).toThrow(CmmcError);
+      expect(() => extractBlock(text), what).toThrow(CmmcError);
+    }
+    // A marker with trailing blanks or a carriage return is still the marker; two closed blocks both go.
+    const other = 'MAILTO=ops@example.com\n' + later + '\n';
+    const twice = ['MAILTO=ops@example.com', begin + '  ', ...ours, END_MARKER + '\r', later, begin, ...ours, END_MARKER, ''].join('\n');
+    expect(extractBlock(twice)).toEqual([...ours, ...ours]);
+    expect(mergeBlock(twice, undefined)).toBe(other);
+    expect(mergeBlock(twice, block)).toBe(['MAILTO=ops@example.com', ...block, later, ''].join('\n'));
+  });
+
   it('quotes for sh and escapes % for cron', () => {
     expect(shellQuote("/it's/100%")).toBe("'/it'\\''s/100\\%'");
   });

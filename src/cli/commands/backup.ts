@@ -427,11 +427,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           else for (const line of block) ctx.out.line(line);
           return 0;
         }
+        const where = opts.crontabFile ?? 'the crontab';
         const before = await s.readCrontab(opts.crontabFile);
-        const after = s.mergeBlock(before, block);
+        const after = s.mergeBlock(before, block, where);
         const changed = before !== after;
         if (changed) await s.writeCrontab(after, opts.crontabFile);
-        const where = opts.crontabFile ?? 'the crontab';
         if (ctx.out.json) ctx.out.data({ lines: block, installed: true, changed, target: where, nextBackups: s.nextRuns(opts.at) });
         else {
           for (const line of block) ctx.out.line(line);
@@ -449,10 +449,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (opts: { crontabFile?: string }) => {
         const s = await lib();
-        const lines = s.extractBlock(await s.readCrontab(opts.crontabFile));
+        const where = opts.crontabFile ?? 'the crontab';
+        const lines = s.extractBlock(await s.readCrontab(opts.crontabFile), where);
         if (ctx.out.json) ctx.out.data({ installed: Boolean(lines), lines: lines ?? [] });
         else if (lines) for (const line of lines) ctx.out.line(line);
-        else ctx.out.info(`no cmmc-db schedule in ${opts.crontabFile ?? 'the crontab'}; install one with: cmmc-db backup schedule install`);
+        else ctx.out.info(`no cmmc-db schedule in ${where}; install one with: cmmc-db backup schedule install`);
         return 0;
       }),
     );
@@ -465,11 +466,12 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (opts: { crontabFile?: string }) => {
         const s = await lib();
+        const where = opts.crontabFile ?? 'the crontab';
         const before = await s.readCrontab(opts.crontabFile);
-        const had = Boolean(s.extractBlock(before));
-        if (had) await s.writeCrontab(s.mergeBlock(before, undefined), opts.crontabFile);
+        const had = Boolean(s.extractBlock(before, where));
+        if (had) await s.writeCrontab(s.mergeBlock(before, undefined, where), opts.crontabFile);
         if (ctx.out.json) ctx.out.data({ removed: had });
-        else if (had) ctx.out.success(`removed the cmmc-db schedule from ${opts.crontabFile ?? 'the crontab'}`);
+        else if (had) ctx.out.success(`removed the cmmc-db schedule from ${where}`);
         else ctx.out.info('no cmmc-db schedule was installed; nothing changed');
         return 0;
       }),
