@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planRetention, weekKey, type RetentionItem } from '../src/backup/retention.js';
+import { CLOCK_SKEW_MS, datedInFuture, newestInPast, planRetention, weekKey, type RetentionItem, type RetentionPolicy } from '../src/backup/retention.js';
 import { BEGIN_MARKER, END_MARKER, extractBlock, mergeBlock, scheduleBlock, shellQuote, validateCron } from '../src/backup/schedule.js';
 import { decryptFile, encryptFile, HEADER_LEN } from '../src/backup/crypto.js';
 import { CmmcError } from '../src/errors.js';
@@ -84,6 +84,25 @@ describe('retention (pure)', () => {
     expect(plan.filter((d) => d.keep).map((d) => d.name)).toEqual(['db-2026-11-25', 'db-2026-11-24', 'db-2026-11-18']);
     expect(plan.find((d) => d.name === 'db-2026-11-18')!.reasons).toEqual(['newest verified']);
     expect(plan.find((d) => d.name === 'db-2026-11-17')!.keep).toBe(false);
+  });
+
+  it('a backup dated in the future (a wrong clock) is kept, counted by no rule, and never the newest verified', () => {
+    const now = new Date('2026-11-25T03:00:00Z');
+    const items = [
+      { name: 'future', createdAt: new Date('2027-06-01T02:00:00Z'), verified: true },
+      { name: 'skewed', createdAt: new Date('2026-11-25T03:02:00Z'), verified: false },
+      { name: 'newest', createdAt: new Date('2026-11-25T02:00:00Z'), verified: true },
+      { name: 'older', createdAt: new Date('2026-11-24T02:00:00Z'), verified: true },
+    ];
+    const plan = (policy: RetentionPolicy) => Object.fromEntries(planRetention(items, policy, now).map((d) => [d.name, d.keep ? d.reasons.join(', ') : 'delete']));
+    // Two minutes ahead is a clock of another machine writing the folder, within the skew: made now.
+    expect(plan({ keepLast: 1 })).toEqual({ future: 'dated in the future', skewed: 'last', newest: 'newest verified', older: 'delete' });
+    expect(plan({ keepLast: 2 })).toEqual({ future: 'dated in the future', skewed: 'last', newest: 'last, newest verified', older: 'delete' });
+    expect(plan({ keepDaily: 1 })).toEqual({ future: 'dated in the future', skewed: 'daily 2026-11-25', newest: 'newest verified', older: 'delete' });
+    expect(plan({ keepDays: 0 })).toEqual({ future: 'dated in the future', skewed: 'days', newest: 'newest verified', older: 'delete' });
+    expect(newestInPast(items, now, (i) => i.createdAt)?.name).toBe('skewed');
+    expect(datedInFuture(new Date(now.getTime() + CLOCK_SKEW_MS), now)).toBe(false);
+    expect(datedInFuture(new Date(now.getTime() + CLOCK_SKEW_MS + 1), now)).toBe(true);
   });
 
   it('keeps nothing extra when there are no backups, and everything with a generous rule', () => {

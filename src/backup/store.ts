@@ -15,6 +15,7 @@ import { findProjectRoot } from '../config/project-root.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 import { shellWord } from '../shell-word.js';
 import { fileSystemLine } from '../fs-errors.js';
+import { newestInPast } from './retention.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -451,7 +452,8 @@ function staleReservations(dir: string, now: number): string[] {
 /**
  * Finds a backup by name (also accepts its data file name or path), whichever database it is of:
  * naming it is the explicit choice. With no name, the newest backup of `identity` (every
- * database's when `identity` is undefined). An invalid manifest is never returned.
+ * database's when `identity` is undefined) that is not dated in the future (`newestInPast`; one
+ * that is, only when there is no other). An invalid manifest is never returned.
  */
 export function findBackup(dir: string, name?: string, identity?: DatabaseIdentity): BackupRecord {
   const { records, invalid } = scanBackups(dir);
@@ -465,7 +467,8 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
         hint: others ? `name one explicitly to use another database's backup (${list(' --all')})` : 'make one with: cmmc-db backup create',
       });
     }
-    return mine[0];
+    // The newest by the one rule (`newestInPast`): one dated in the future by a wrong clock is not it.
+    return newestInPast(mine, new Date(), (r) => r.createdAt) ?? mine[0];
   }
   const base = path.basename(name).replace(MANIFEST_SUFFIX, '');
   const hit = records.find((b) => b.name === base || b.file === base);

@@ -9,6 +9,7 @@
  * folder is not counted; manifests without an identity match by name and host.
  */
 import { describeDatabase, formatAge, formatBytes, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { newestInPast } from '../../backup/retention.js';
 import { duration } from '../format.js';
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 
@@ -26,11 +27,20 @@ async function recentBackup(ctx: DoctorContext): Promise<Finding> {
     };
   }
   const verified = ours.filter((b) => b.verified?.status === 'verified').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  const newest = verified[0];
-  if (!newest) {
+  if (!verified.length) {
     return { status: 'warn', figure: `${ours.length} backup(s) of ${database}, none verified`, remedy: 'cmmc-db backup verify' };
   }
-  const ageMs = Date.now() - new Date(newest.createdAt).getTime();
+  const now = new Date();
+  const newest = newestInPast(verified, now, (b) => b.createdAt);
+  if (!newest) {
+    // Dated next year by a wrong clock, it would count as fresh for a year while no backup is made.
+    return {
+      status: 'warn',
+      figure: `the ${verified.length} verified backup(s) of ${database} are all dated in the future (the newest, ${verified[0].name}, at ${verified[0].createdAt}): a clock is wrong, and their real age is unknown`,
+      remedy: "check the clock of this machine and of the one that made them (timedatectl), then cmmc-db backup create && cmmc-db backup verify",
+    };
+  }
+  const ageMs = now.getTime() - new Date(newest.createdAt).getTime();
   const t = ctx.thresholds;
   const figure = `newest verified backup ${newest.name} is ${formatAge(new Date(newest.createdAt))} old`;
   const rows = verified.slice(0, 5).map((b) => ({ name: b.name, created_at: b.createdAt, restore_tested: Boolean(b.verified.restoreTested) }));
