@@ -10,7 +10,7 @@ import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, renameSync,
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
-import { ownerGone, ownerIn, ownerTag, parseOwner, processAlive } from '../leftovers.js';
+import { machineOwnerGone, machineOwnerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 import { shellWord } from '../shell-word.js';
@@ -190,7 +190,7 @@ export function reserveBackupName(dir: string, database: string, date: Date): Na
     if (taken(name)) continue;
     const file = path.join(dir, `.${name}${RESERVATION_SUFFIX}`);
     try {
-      writeFileSync(file, ownerTag() + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, machineOwnerTag() + '\n', { mode: 0o600, flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
       rmSync(file, { force: true });
@@ -394,9 +394,12 @@ export function invalidBackupLine(bad: InvalidManifest): string {
   return `${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`;
 }
 
-/** The temporary name a file is written under before it is renamed: `.FILE.p<pid>-t<start>.partial`. */
+/**
+ * The temporary name a file is written under before it is renamed: `.FILE.h<host>-p<pid>-t<start>.partial`
+ * (`machineOwnerTag`: the backup folder may be shared by several machines or containers).
+ */
 export function partialPath(dir: string, file: string): string {
-  return path.join(dir, `.${file}.${ownerTag()}.partial`);
+  return path.join(dir, `.${file}.${machineOwnerTag()}.partial`);
 }
 
 /** Unfinished backups (temporary names left by an interrupted run). */
@@ -406,21 +409,24 @@ export function listPartials(dir: string): string[] {
 }
 
 /** Where the writer's tag is in a partial file's name. */
-const PARTIAL_PATTERN = /\.(p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
+const PARTIAL_PATTERN = /\.((?:h[0-9a-f]+-)?p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
 
 /** A partial file without a pid in its name (older versions) counts as left over after a day. */
 const STALE_PARTIAL_MS = 24 * 3_600_000;
 
 /**
- * The partial files of runs that are gone: their name carries a pid that no longer runs (or, for
- * names without one, they are older than a day). With `remove` they are deleted, and so are the
- * name reservations of runs that are gone (not in the answer: they hold no data). A partial or a
- * reservation of a run still going is never touched.
+ * The partial files of runs that are gone: their name carries a pid that no longer runs on this
+ * machine (or, for names without one, they are older than a day). With `remove` they are deleted,
+ * and so are the name reservations of runs that are gone (not in the answer: they hold no data). A
+ * partial or a reservation of a run still going is never touched, nor one of another machine or
+ * container sharing the folder (`machineOwnerGone`): its own next run sweeps it.
  */
 export function sweepPartials(dir: string, options: { remove?: boolean; now?: Date } = {}): string[] {
   const now = (options.now ?? new Date()).getTime();
   const stale = listPartials(dir).filter((f) => {
-    if (ownerIn(f, PARTIAL_PATTERN)) return ownerGone(f, PARTIAL_PATTERN);
+    const tag = PARTIAL_PATTERN.exec(f)?.[1];
+    const gone = tag === undefined ? undefined : machineOwnerGone(tag);
+    if (gone !== undefined) return gone;
     try {
       return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
     } catch {
@@ -440,8 +446,8 @@ function staleReservations(dir: string, now: number): string[] {
     if (!RESERVATION.test(f)) return false;
     const file = path.join(dir, f);
     try {
-      const owner = parseOwner(readRegularFile(file).toString('utf8').trim());
-      if (owner) return !processAlive(owner.pid, owner.start);
+      const gone = machineOwnerGone(readRegularFile(file).toString('utf8').trim());
+      if (gone !== undefined) return gone;
       return now - statSync(file).mtimeMs > STALE_PARTIAL_MS;
     } catch {
       return false;
