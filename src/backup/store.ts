@@ -6,7 +6,7 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
@@ -456,7 +456,7 @@ function staleReservations(dir: string, now: number): string[] {
 }
 
 /**
- * Finds a backup by name (also accepts its data file name or path), whichever database it is of:
+ * Finds a backup by name (also accepts its data file name, or its path when that is in `dir`), whichever database it is of:
  * naming it is the explicit choice. With no name, the newest backup of `identity` (every
  * database's when `identity` is undefined) that is not dated in the future (`newestInPast`; one
  * that is, only when there is no other). An invalid manifest is never returned.
@@ -476,6 +476,14 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
     // The newest by the one rule (`newestInPast`): one dated in the future by a wrong clock is not it.
     return newestInPast(mine, new Date(), (r) => r.createdAt) ?? mine[0];
   }
+  // A path names a file in its own folder: the same name in the backup folder is another file (a
+  // copy, or another backup altogether), and using it instead verified or restored what was not named.
+  if (name.includes('/') && !sameFolder(path.dirname(path.resolve(name)), dir)) {
+    throw new CmmcError('backup.other-folder', `${name} is not in the backup folder ${dir}; nothing was done`, {
+      hint: `name the folder it is in: --dir ${shellWord(path.dirname(path.resolve(name)))}`,
+      exitCode: 2,
+    });
+  }
   const base = path.basename(name).replace(MANIFEST_SUFFIX, '');
   const hit = records.find((b) => b.name === base || b.file === base);
   if (hit) return hit;
@@ -483,6 +491,18 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
   if (bad) throw invalidManifestError(bad, 'nothing was done');
   if (!NAME.test(base)) throw new CmmcError('backup.name', `"${name}" is not a backup name`, { hint: `list them with: ${list('')}`, exitCode: 2 });
   throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: `list them with: ${list(' --all')}` });
+}
+
+/** Whether two folders are one (through a symbolic link too). */
+function sameFolder(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** sha256 and size of a file, or of a folder (its files in name order, each name then content). */
