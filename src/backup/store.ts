@@ -138,6 +138,19 @@ export function stamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * The name a restore keeps the database it replaces under: `<db>_pre_restore_<stamp>` (`…_<n>` for
+ * the n-th in the same second, n > 1), at most 63 bytes. One place for restore (which makes it) and
+ * doctor (which finds them again by it).
+ */
+export function keptName(database: string, at: Date, n = 1): string {
+  const suffix = `_pre_restore_${stamp(at).toLowerCase()}${n > 1 ? `_${n}` : ''}`;
+  // 63 bytes, not characters: PostgreSQL would cut a longer name short itself (in mid-character).
+  let head = database;
+  while (Buffer.byteLength(head + suffix) > 63) head = [...head].slice(0, -1).join('');
+  return head + suffix;
+}
+
 export function extensionFor(format: BackupFormat, compressed: boolean, encrypted: boolean): string {
   const base = { custom: '.dump', directory: '', tar: '.tar', plain: compressed ? '.sql.gz' : '.sql' }[format];
   return base + (encrypted ? '.enc' : '');
