@@ -93,6 +93,32 @@ export function hostTag(): string {
   return createHash('sha256').update(os.hostname()).digest('hex').slice(0, 6);
 }
 
+/**
+ * `h<host>-p<pid>-t<start>`: this process's tag (`ownerTag`) with this machine's (`hostTag`), for
+ * what is made in a folder that other machines may share (a backup folder on NFS, a volume mounted
+ * in several containers): a pid there means nothing on another machine, or in another container's
+ * pid namespace, where the same number is another process or none.
+ */
+export function machineOwnerTag(): string {
+  return `h${hostTag()}-${ownerTag()}`;
+}
+
+const MACHINE_OWNER = /^(?:h([0-9a-f]+)-)?(p[0-9a-z]+-t[0-9a-z]+)$/;
+
+/**
+ * Whether the run that `tag` names (`machineOwnerTag`, or the bare `ownerTag` of older versions) is
+ * gone. Another machine's never is from here: its processes cannot be seen, so what it made is left
+ * to its own next run (sweeping it deleted a backup another container was writing at that moment).
+ * Undefined when `tag` is no such tag.
+ */
+export function machineOwnerGone(tag: string): boolean | undefined {
+  const m = MACHINE_OWNER.exec(tag);
+  const owner = m ? parseOwner(m[2]) : undefined;
+  if (!m || !owner) return undefined;
+  if (m[1] !== undefined && m[1] !== hostTag()) return false;
+  return !processAlive(owner.pid, owner.start);
+}
+
 /** Creates a private (0700) folder in the system's temporary folder, named for its kind and this process. */
 export function makeTempDir(kind: string, root = os.tmpdir()): string {
   const dir = path.join(root, `${TEMP_PREFIX}${kind.replace(/[^a-z0-9]/gi, '')}-${ownerTag()}-${randomBytes(4).toString('hex')}`);

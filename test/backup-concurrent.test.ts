@@ -10,9 +10,11 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeNew, reserveBackupName, sweepPartials, writeDrillRecord, writeManifest, listDrills } from '../src/backup/store.js';
-import { runCli, runCliJson } from './helpers/cli.js';
+import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, dropDatabase, trackedDatabases, query } from './helpers/server.js';
 
 describe('backup commands run at the same time', () => {
@@ -46,6 +48,57 @@ describe('backup commands run at the same time', () => {
         const verified = await runCliJson(['backup', 'verify', manifest.name, '--dir', dir], { url: db.url });
         expect(verified.exitCode, verified.stderr).toBe(0);
       }
+    }
+  });
+
+  it("a backup another container (its own pid namespace and host name) is writing into the shared folder is left alone by this machine's backup create and list, and completes", async (ctx) => {
+    // unshare(1) gives the other run what a container has: another host name, and pids that mean nothing here.
+    const probe = await execa('unshare', ['--pid', '--fork', '--mount-proc', '--uts', 'true'], { reject: false }).catch(() => undefined);
+    if (probe?.exitCode !== 0) ctx.skip(true, 'unshare --pid --uts is not available here (it needs root): cannot start a run in another pid namespace');
+    const theirs = await dbs.create('cmmc_conc_ns');
+    const ours = await dbs.create('cmmc_conc_here');
+    await query(theirs.url, 'CREATE TABLE big AS SELECT g FROM generate_series(1, 1000) g');
+    await query(ours.url, 'CREATE TABLE t (id int)');
+    const dir = path.join(work, 'shared-by-containers');
+    // Their pg_dump waits for this lock, so their partial file and reservation stay in the folder meanwhile.
+    const holder = postgres(theirs.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = holder.begin(async (tx) => {
+      await tx`LOCK TABLE big IN ACCESS EXCLUSIVE MODE`;
+      await released;
+    });
+    try {
+      const other = execa('unshare', ['--pid', '--fork', '--mount-proc', '--uts', 'sh', '-c', 'hostname cmmc-other-container && exec "$0" "$@"', process.execPath, BIN, 'backup', 'create', '--dir', dir], {
+        env: cleanEnv({ DATABASE_URL: theirs.url }),
+        extendEnv: false,
+        reject: false,
+        timeout: 120_000,
+      });
+      const deadline = Date.now() + 60_000;
+      const leftAside = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('.')).sort() : []);
+      while (leftAside().filter((f) => f.endsWith('.partial')).length === 0) {
+        if (Date.now() > deadline) throw new Error(`the other container's backup did not start: ${leftAside().join(', ')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const before = leftAside();
+      expect(before).toEqual([expect.stringMatching(/\.partial$/), expect.stringMatching(/\.reserved$/)]);
+      const mine = await runCli(['backup', 'create', '--dir', dir], { url: ours.url });
+      expect(mine.exitCode, mine.stderr).toBe(0);
+      const listed = await runCli(['backup', 'list', '--dir', dir], { url: ours.url });
+      expect(listed.exitCode, listed.stderr).toBe(0);
+      expect(listed.stderr).not.toContain('removed');
+      expect(leftAside()).toEqual(before);
+      release();
+      const done = await other;
+      expect(done.exitCode, done.stderr).toBe(0);
+      const manifests = readdirSync(dir).filter((f) => f.endsWith('.manifest.json'));
+      expect(manifests).toHaveLength(2);
+      expect(leftAside()).toEqual([]);
+    } finally {
+      release();
+      await held.catch(() => {});
+      await holder.end({ timeout: 1 });
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * The doctor's backups.recent and the report's backups section and evidence pick this database's
+ * The doctor's backups.recent, status's newest backup and the report's backups section and evidence pick this database's
  * backups by the same identity rule as `backup list` (src/backup/store.ts sameDatabase): a
  * same-named database of another server (another system identifier) sharing the backup folder is
  * not counted; an old manifest without an identity is matched by its database and host (counted
@@ -80,6 +80,12 @@ describe('readers of the backup folder match backups by database identity', () =
     expect(recent.figure).toContain(ours);
     expect(recent.figure).not.toContain('other-server');
     expect(recent.rows.map((x: any) => x.name)).toEqual(mine());
+  });
+
+  it('status --json: the newest verified backup is this database\'s, not the same-named one of another server', async () => {
+    const r = await runCliJson(['status'], { url: db.url, env: env() });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.data.backup.newest.name).toBe(ours);
   });
 
   it('report --json: the backups section and its evidence count only this database\'s backups', async () => {

@@ -171,6 +171,25 @@ describe('backup prune, schedule and pitr', () => {
     expect(readFileSync(fresh, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
   });
 
+  it('schedule remove, install and show leave a crontab whose cmmc-db block lost its end marker as it was, in one line naming the line', async () => {
+    const file = path.join(work, 'crontab-unclosed');
+    writeFileSync(file, 'MAILTO=ops@example.com\n', { mode: 0o600 });
+    const installed = await runCli(['backup', 'schedule', 'install', '--crontab-file', file, '--dir', path.join(work, 'b')]);
+    expect(installed.exitCode, installed.stderr).toBe(0);
+    // Edited by hand: the end marker deleted, another job added after cmmc-db's lines.
+    const edited = readFileSync(file, 'utf8').replace(/^# <<< cmmc-db.*\n/m, '') + '15 4 * * * /usr/local/bin/vacuum-other-db\n';
+    writeFileSync(file, edited);
+    for (const args of [['remove'], ['install', '--dir', path.join(work, 'b')], ['show']]) {
+      const r = await runCli(['backup', 'schedule', ...args, '--crontab-file', file]);
+      expect(r.exitCode, args[0]).toBe(1);
+      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+        expect.stringMatching(new RegExp(`^error: line 2 of ${file} opens cmmc-db's schedule block, and no line closes it .*left ${file} as it was`)),
+      ]);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readFileSync(file, 'utf8')).toBe(edited);
+    }
+  });
+
   it('schedule goes through the crontab command when no --crontab-file is given (crontab -l / crontab -)', async () => {
     // A stand-in crontab on PATH that keeps the table in a file, so the user's real crontab is never touched.
     const bin = mkdtempSync(path.join(work, 'bin-'));

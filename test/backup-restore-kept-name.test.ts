@@ -6,10 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keptName } from '../src/backup/restore.js';
 import { runCliJson } from './helpers/cli.js';
-import { adminQuery, createTestDatabase, dropDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, dropDatabase, query, trackedDatabases, uniqueName, urlFor, type TestDatabase } from './helpers/server.js';
 
 describe('the database a restore replaces', () => {
   let db: TestDatabase;
@@ -66,5 +67,33 @@ describe('the database a restore replaces', () => {
     expect(warned.remedy).toBe(`once the restored database is checked, drop them: DROP DATABASE "${old}";`);
     expect(warned.rows.map((x: any) => x.name)).not.toContain(others);
     await dropDatabase(others);
+  });
+
+  describe('of a database whose name is long and not ASCII', () => {
+    const dbs = trackedDatabases();
+    it('doctor backups.kept-databases finds it under the name the restore gave it (cut to 63 bytes, not characters)', async () => {
+      // 58 bytes, 34 characters: the kept name cuts it to fit 63 bytes.
+      const name = `${uniqueName('k').slice(0, 10)}${'ü'.repeat(24)}`;
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+      await adminQuery(`CREATE DATABASE "${name}"`);
+      const tdb = dbs.adopt(name);
+      // postgres.js reads the URL's path undecoded: the name is given as an option.
+      const sql = postgres({ host: '127.0.0.1', port: 5432, user: 'postgres', database: name, max: 1, onnotice: () => {} });
+      await sql.unsafe('CREATE TABLE t (id int); INSERT INTO t VALUES (1)').finally(() => sql.end());
+      const backup = await runCliJson(['backup', '--dir', dir], { url: tdb.url });
+      expect(backup.exitCode, backup.stderr).toBe(0);
+      const restored = await runCliJson(['backup', 'restore', backup.data.name, '--dir', dir, '--yes'], { url: tdb.url });
+      expect(restored.exitCode, restored.stderr).toBe(0);
+      dbs.adopt(restored.data.keptAs);
+      expect(restored.data.keptAs.startsWith(name)).toBe(false);
+      const old = keptName(name, new Date(Date.now() - 10 * 86_400_000));
+      await adminQuery(`CREATE DATABASE "${old}"`);
+      dbs.adopt(old);
+      const r = await runCliJson(['doctor', 'backups.kept-databases'], { url: urlFor(name) });
+      const check = r.data.checks.find((c: any) => c.id === 'backups.kept-databases');
+      expect(check.status).toBe('warn');
+      expect(check.rows.map((x: any) => x.name).sort()).toEqual([restored.data.keptAs, old].sort());
+      expect(check.remedy).toBe(`once the restored database is checked, drop them: DROP DATABASE "${old}";`);
+    });
   });
 });

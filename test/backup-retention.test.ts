@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planRetention, weekKey, type RetentionItem } from '../src/backup/retention.js';
+import { CLOCK_SKEW_MS, datedInFuture, newestInPast, planRetention, weekKey, type RetentionItem, type RetentionPolicy } from '../src/backup/retention.js';
 import { BEGIN_MARKER, END_MARKER, extractBlock, mergeBlock, scheduleBlock, shellQuote, validateCron } from '../src/backup/schedule.js';
 import { decryptFile, encryptFile, HEADER_LEN } from '../src/backup/crypto.js';
 import { CmmcError } from '../src/errors.js';
@@ -86,6 +86,25 @@ describe('retention (pure)', () => {
     expect(plan.find((d) => d.name === 'db-2026-11-17')!.keep).toBe(false);
   });
 
+  it('a backup dated in the future (a wrong clock) is kept, counted by no rule, and never the newest verified', () => {
+    const now = new Date('2026-11-25T03:00:00Z');
+    const items = [
+      { name: 'future', createdAt: new Date('2027-06-01T02:00:00Z'), verified: true },
+      { name: 'skewed', createdAt: new Date('2026-11-25T03:02:00Z'), verified: false },
+      { name: 'newest', createdAt: new Date('2026-11-25T02:00:00Z'), verified: true },
+      { name: 'older', createdAt: new Date('2026-11-24T02:00:00Z'), verified: true },
+    ];
+    const plan = (policy: RetentionPolicy) => Object.fromEntries(planRetention(items, policy, now).map((d) => [d.name, d.keep ? d.reasons.join(', ') : 'delete']));
+    // Two minutes ahead is a clock of another machine writing the folder, within the skew: made now.
+    expect(plan({ keepLast: 1 })).toEqual({ future: 'dated in the future', skewed: 'last', newest: 'newest verified', older: 'delete' });
+    expect(plan({ keepLast: 2 })).toEqual({ future: 'dated in the future', skewed: 'last', newest: 'last, newest verified', older: 'delete' });
+    expect(plan({ keepDaily: 1 })).toEqual({ future: 'dated in the future', skewed: 'daily 2026-11-25', newest: 'newest verified', older: 'delete' });
+    expect(plan({ keepDays: 0 })).toEqual({ future: 'dated in the future', skewed: 'days', newest: 'newest verified', older: 'delete' });
+    expect(newestInPast(items, now, (i) => i.createdAt)?.name).toBe('skewed');
+    expect(datedInFuture(new Date(now.getTime() + CLOCK_SKEW_MS), now)).toBe(false);
+    expect(datedInFuture(new Date(now.getTime() + CLOCK_SKEW_MS + 1), now)).toBe(true);
+  });
+
   it('keeps nothing extra when there are no backups, and everything with a generous rule', () => {
     expect(planRetention([], { keepLast: 3 }, NOW)).toEqual([]);
     expect(kept(nightly(5), { keepDays: 365 })).toHaveLength(5);
@@ -123,6 +142,29 @@ describe('crontab lines (pure)', () => {
     expect(changed.match(/cmmc-db backup schedule \(/g)).toHaveLength(1);
     expect(extractBlock(changed)![0]).toMatch(/^0 3 /);
     expect(mergeBlock(changed, undefined)).toBe(other);
+  });
+
+  it('a block whose markers do not pair up is refused, naming the line, and nothing is changed; blocks that do pair up all go', () => {
+    const block = scheduleBlock(spec);
+    const [begin, ...rest] = block;
+    const ours = rest.slice(0, -1);
+    const later = '15 4 * * * /usr/local/bin/vacuum-other-db';
+    const cases: [string, string, RegExp][] = [
+      ['no end marker', ['MAILTO=ops@example.com', begin, ...ours, later, ''].join('\n'), /^line 2 of the crontab opens cmmc-db's schedule block, and no line closes it/],
+      ['a second begin before the end', [begin, ours[0], begin, ...ours, END_MARKER, later, ''].join('\n'), /^line 1 of the crontab opens .* another begins at line 3 before it is closed/],
+      ['an end with no begin', [...ours, END_MARKER, later, ''].join('\n'), /^line 3 of the crontab closes a cmmc-db schedule block that no line opens/],
+    ];
+    for (const [what, text, message] of cases) {
+      expect(() => mergeBlock(text, undefined), what).toThrow(message);
+      expect(() => mergeBlock(text, block), what).toThrow(CmmcError);
+      expect(() => extractBlock(text), what).toThrow(CmmcError);
+    }
+    // A marker with trailing blanks or a carriage return is still the marker; two closed blocks both go.
+    const other = 'MAILTO=ops@example.com\n' + later + '\n';
+    const twice = ['MAILTO=ops@example.com', begin + '  ', ...ours, END_MARKER + '\r', later, begin, ...ours, END_MARKER, ''].join('\n');
+    expect(extractBlock(twice)).toEqual([...ours, ...ours]);
+    expect(mergeBlock(twice, undefined)).toBe(other);
+    expect(mergeBlock(twice, block)).toBe(['MAILTO=ops@example.com', ...block, later, ''].join('\n'));
   });
 
   it('quotes for sh and escapes % for cron', () => {

@@ -118,6 +118,35 @@ describe('backups touch only what was asked', () => {
     expect(missing.stderr).toContain(`list them with: cmmc-db backup list --all --dir ${dir}`);
   });
 
+  it('a backup named by a path in another folder is refused in one line naming that folder (the same name in the backup folder was used instead); a path in the backup folder, or through a link to it, works', async () => {
+    const dir = path.join(work, 'here');
+    const made = await runCliJson(['backup', '--dir', dir], { url: a.url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const file = path.basename(made.data.path as string);
+    // The offsite copy: same name, another folder.
+    const offsite = path.join(work, 'offsite');
+    mkdirSync(offsite);
+    for (const f of readdirSync(dir)) writeFileSync(path.join(offsite, f), readFileSync(path.join(dir, f)));
+    const target = `${a.name}_from_offsite`;
+    for (const args of [['verify', path.join(offsite, file)], ['restore', path.join(offsite, file), '--target-db', target, '--yes']]) {
+      const r = await runCli(['backup', ...args, '--dir', dir], { url: a.url });
+      expect(r.exitCode, args[0]).toBe(2);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+        `error: ${path.join(offsite, file)} is not in the backup folder ${dir}; nothing was done — name the folder it is in: --dir ${offsite}`,
+      ]);
+    }
+    expect(await adminQuery(`SELECT 1 FROM pg_database WHERE datname = '${target}'`)).toEqual([]);
+    const manifest = JSON.parse(readFileSync(made.data.manifestPath as string, 'utf8'));
+    expect(manifest.verified.status).toBe('unverified');
+    symlinkSync(dir, path.join(work, 'here-link'));
+    for (const named of [path.join(dir, file), path.join(work, 'here-link', file)]) {
+      const v = await runCliJson(['backup', 'verify', named, '--dir', dir], { url: a.url });
+      expect(v.exitCode, v.stderr).toBe(0);
+    }
+    const there = await runCliJson(['backup', 'verify', path.join(offsite, file), '--dir', offsite], { url: a.url });
+    expect(there.exitCode, there.stderr).toBe(0);
+  });
+
   it("backups belong to their database: list, prune and restore default to the configured database's, and another database's backup is used only when named, with a warning", async () => {
     const dir = path.join(work, 'shared');
     const olderOfB = await runCliJson(['backup', '--dir', dir], { url: b.url });

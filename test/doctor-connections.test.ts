@@ -47,6 +47,21 @@ describe('doctor: connections', () => {
     expect(dflt.exitCode).toBe(0);
   });
 
+  it('a check that gives up waiting for a lock names the session holding it (connections.blocked cannot: the doctor no longer waits)', async () => {
+    const tdb = await database('doctor_lck');
+    const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    await setup`CREATE TABLE ledger (id int PRIMARY KEY)`;
+    await setup.end();
+    const holder = await holdTransaction(tdb.url, ['LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE'], 'nightly-migration');
+    cleanup.push(() => holder.release());
+    const r = await runCliJson(['doctor', 'sizes.tables', 'connections.blocked'], { url: tdb.url });
+    const sizes = check(r.data, 'sizes.tables');
+    expect(sizes.status).toBe('unknown');
+    expect(sizes.remedy).toContain(`pid ${holder.pid} (postgres, nightly-migration, idle in transaction, its transaction open `);
+    expect(sizes.remedy).toMatch(new RegExp(`holds ACCESS EXCLUSIVE on ledger: let it finish, or end it \\(SELECT pg_terminate_backend\\(${holder.pid}\\)\\), and run the doctor again$`));
+    expect(check(r.data, 'connections.blocked').figure).toBe('no query blocked');
+  });
+
   it('a blocked query is reported with the session that blocks it', async () => {
     const tdb = await database('doctor_blk');
     const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });

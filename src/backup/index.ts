@@ -13,7 +13,7 @@ export { createBackup, checkCreateOptions, type CreateOptions } from './create.j
 export { verifyBackup, type VerifyOptions, type VerifyResult, type VerifyCheck } from './verify.js';
 export { restoreBackup, type RestoreOptions, type RestoreResult, type RestorePlan } from './restore.js';
 export { pruneBackups, checkPolicy, type PruneOptions, type PruneResult, type PruneEntry } from './prune.js';
-export { planRetention, weekKey, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
+export { planRetention, weekKey, datedInFuture, newestInPast, CLOCK_SKEW_MS, type RetentionPolicy, type RetentionItem, type PruneDecision } from './retention.js';
 export {
   listBackups,
   scanBackups,

@@ -17,7 +17,9 @@ import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { BACKUP_SESSION, currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
-import { describeDatabase, findBackup, resolveBackupDir, sameDatabase, identityOf, stamp, type BackupRecord, type DatabaseIdentity } from './store.js';
+import { describeDatabase, findBackup, keptName, resolveBackupDir, sameDatabase, identityOf, type BackupRecord, type DatabaseIdentity } from './store.js';
+
+export { keptName } from './store.js';
 import { openArchive } from './verify.js';
 import { warmPgTools } from '../db/pg-tools.js';
 import type { ScratchDatabase } from '../schema-as-code/scratch.js';
@@ -121,15 +123,6 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** A session on the maintenance database of the configured server: never on the database being replaced. */
 async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
   return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { ...BACKUP_SESSION, applicationName: 'cmmc-db:restore' });
-}
-
-/** `<db>_pre_restore_<stamp>` (`…_<n>` for the n-th in the same second, n > 1), at most 63 bytes. */
-export function keptName(database: string, at: Date, n = 1): string {
-  const suffix = `_pre_restore_${stamp(at).toLowerCase()}${n > 1 ? `_${n}` : ''}`;
-  // 63 bytes, not characters: PostgreSQL would cut a longer name short itself (in mid-character).
-  let head = database;
-  while (Buffer.byteLength(head + suffix) > 63) head = [...head].slice(0, -1).join('');
-  return head + suffix;
 }
 
 /** The first `keptName` not taken on the server: two restores within one second must not collide. */

@@ -1,7 +1,38 @@
 /**
  * Retention, pure: which backups a policy keeps. Rules combine (a backup kept by any rule stays),
  * and the newest verified backup is always kept. Days, weeks (ISO) and months are UTC.
+ * A backup dated in the future (a wrong clock, here or where it was made) is kept and counted by
+ * no rule: it is not the newest, whatever its date says (`datedInFuture`).
  */
+
+/**
+ * How far after this machine's clock a backup may be dated and still count as made now: machines
+ * that write one folder (containers, hosts sharing it) keep their clocks within seconds of each
+ * other under NTP. Anything later was dated by a wrong clock.
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Whether `createdAt` is later than `now` by more than CLOCK_SKEW_MS: a wrong clock dated it. */
+export function datedInFuture(createdAt: Date | string, now: Date): boolean {
+  return new Date(createdAt).getTime() - now.getTime() > CLOCK_SKEW_MS;
+}
+
+/**
+ * The newest of `items` that is not dated in the future, or undefined. The one rule for "the
+ * newest backup" (a restore or verify without a name, doctor's backups.recent, status, the report,
+ * retention's newest verified): a backup dated next year by a wrong clock would otherwise stand in
+ * for the real newest (restored in its place, deleted in its place by prune, counted as fresh by
+ * doctor for a year).
+ */
+export function newestInPast<T>(items: readonly T[], now: Date, createdAt: (item: T) => Date | string): T | undefined {
+  let best: { item: T; at: number } | undefined;
+  for (const item of items) {
+    if (datedInFuture(createdAt(item), now)) continue;
+    const at = new Date(createdAt(item)).getTime();
+    if (!best || at > best.at) best = { item, at };
+  }
+  return best?.item;
+}
 
 export interface RetentionPolicy {
   /** Keep the N newest backups. */
@@ -69,28 +100,31 @@ export function planRetention(items: RetentionItem[], policy: RetentionPolicy, n
     decisions[i].reasons.push(reason);
   };
 
-  if (policy.keepLast !== undefined) for (let i = 0; i < Math.min(policy.keepLast, sorted.length); i++) keep(i, 'last');
+  // The rules count only what is not dated in the future; what is, is kept (its real age is unknown).
+  const counted = sorted.flatMap((item, i) => (datedInFuture(item.createdAt, now) ? [] : [{ item, i }]));
+  sorted.forEach((item, i) => {
+    if (datedInFuture(item.createdAt, now)) keep(i, 'dated in the future');
+  });
+  if (policy.keepLast !== undefined) for (const { i } of counted.slice(0, policy.keepLast)) keep(i, 'last');
   if (policy.keepDays !== undefined) {
     const cutoff = now.getTime() - policy.keepDays * 86_400_000;
-    sorted.forEach((item, i) => {
-      if (item.createdAt.getTime() >= cutoff) keep(i, 'days');
-    });
+    for (const { item, i } of counted) if (item.createdAt.getTime() >= cutoff) keep(i, 'days');
   }
   const buckets = (count: number | undefined, label: string, key: (d: Date) => string) => {
     if (!count) return;
     const seen = new Set<string>();
-    sorted.forEach((item, i) => {
+    for (const { item, i } of counted) {
       const k = key(item.createdAt);
-      if (seen.has(k) || seen.size >= count) return;
+      if (seen.has(k) || seen.size >= count) continue;
       seen.add(k);
       keep(i, `${label} ${k}`);
-    });
+    }
   };
   buckets(policy.keepDaily, 'daily', dayKey);
   buckets(policy.keepWeekly, 'weekly', weekKey);
   buckets(policy.keepMonthly, 'monthly', monthKey);
 
-  const newestVerified = sorted.findIndex((i) => i.verified);
-  if (newestVerified >= 0) keep(newestVerified, 'newest verified');
+  const newestVerified = newestInPast(counted.filter(({ item }) => item.verified), now, ({ item }) => item.createdAt);
+  if (newestVerified) keep(newestVerified.i, 'newest verified');
   return decisions;
 }

@@ -124,29 +124,61 @@ export function scheduleBlock(spec: ScheduleSpec): string[] {
   ];
 }
 
-/** The lines of cmmc-db's block in a crontab text (markers excluded), or undefined. */
-export function extractBlock(text: string): string[] | undefined {
-  const lines = text.split('\n');
-  const start = lines.indexOf(BEGIN_MARKER);
-  if (start < 0) return undefined;
-  const end = lines.indexOf(END_MARKER, start + 1);
-  return lines.slice(start + 1, end < 0 ? lines.length : end);
+/**
+ * Where cmmc-db's blocks are in the crontab's lines: `[begin, end]` line indexes, markers included
+ * (a marker line is recognised with trailing blanks or a carriage return, as an editor may leave it).
+ * Only a block closed by its end marker is cmmc-db's: the lines after a begin marker with no end
+ * marker may be any other job (the end marker was deleted by hand, or the lines were pasted), and
+ * an end marker with no begin leaves cmmc-db's lines above it unmarked. Either way nothing tells
+ * cmmc-db's lines from the others', so the crontab is left as it is (replacing or removing up to
+ * the end of the text deleted the user's other jobs).
+ * @param where the crontab, for the message (`the crontab`, or the file).
+ * @throws CmmcError `backup.crontab-block` naming the line and the fix.
+ */
+function markedBlocks(lines: string[], where: string): [number, number][] {
+  const blocks: [number, number][] = [];
+  let open: number | undefined;
+  const refuse = (line: number, what: string) =>
+    new CmmcError('backup.crontab-block', `line ${line + 1} of ${where} ${what}: cmmc-db cannot tell its own lines from the other jobs, and left ${where} as it was`, {
+      hint: `edit it (crontab -e, or the file) so that cmmc-db's lines sit between "${BEGIN_MARKER}" and "${END_MARKER}", or delete cmmc-db's lines and both markers; then run the command again`,
+    });
+  lines.forEach((line, i) => {
+    const text = line.trimEnd();
+    if (text === BEGIN_MARKER) {
+      if (open !== undefined) throw refuse(open, `opens cmmc-db's schedule block, and another begins at line ${i + 1} before it is closed`);
+      open = i;
+    } else if (text === END_MARKER) {
+      if (open === undefined) throw refuse(i, "closes a cmmc-db schedule block that no line opens");
+      blocks.push([open, i]);
+      open = undefined;
+    }
+  });
+  if (open !== undefined) throw refuse(open, `opens cmmc-db's schedule block, and no line closes it ("${END_MARKER}")`);
+  return blocks;
 }
 
-/** The crontab text with cmmc-db's block replaced by `block` (or removed when undefined); other lines untouched. */
-export function mergeBlock(text: string, block: string[] | undefined): string {
+/** The lines of cmmc-db's block(s) in a crontab text (markers excluded), or undefined when there is none. @throws as `markedBlocks`. */
+export function extractBlock(text: string, where = 'the crontab'): string[] | undefined {
+  const lines = text.split('\n');
+  const blocks = markedBlocks(lines, where);
+  if (!blocks.length) return undefined;
+  return blocks.flatMap(([begin, end]) => lines.slice(begin + 1, end));
+}
+
+/**
+ * The crontab text with cmmc-db's block replaced by `block` (or removed when undefined); other lines
+ * untouched. Every cmmc-db block goes (two, when one was copied by hand: the job would run twice); the
+ * new one takes the first's place. @throws as `markedBlocks`, changing nothing.
+ */
+export function mergeBlock(text: string, block: string[] | undefined, where = 'the crontab'): string {
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
-  const start = lines.indexOf(BEGIN_MARKER);
-  let rest = lines;
-  let at = lines.length;
-  if (start >= 0) {
-    let end = lines.indexOf(END_MARKER, start + 1);
-    if (end < 0) end = lines.length - 1;
-    rest = [...lines.slice(0, start), ...lines.slice(end + 1)];
-    at = start;
-  }
-  const merged = block ? [...rest.slice(0, at), ...block, ...rest.slice(at)] : rest;
+  const blocks = markedBlocks(lines, where);
+  const at = blocks.length ? blocks[0][0] : lines.length;
+  const inBlock = new Set(blocks.flatMap(([begin, end]) => Array.from({ length: end - begin + 1 }, (_, k) => begin + k)));
+  const before = lines.slice(0, at).filter((_, i) => !inBlock.has(i));
+  const after = lines.slice(at).filter((_, i) => !inBlock.has(at + i));
+  const merged = [...before, ...(block ?? []), ...after];
   return merged.length ? merged.join('\n') + '\n' : '';
 }
 

@@ -6,15 +6,16 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
-import { ownerGone, ownerIn, ownerTag, parseOwner, processAlive } from '../leftovers.js';
+import { machineOwnerGone, machineOwnerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
 import { makeDirs, readRegularFile } from '../fs-private.js';
 import { shellWord } from '../shell-word.js';
 import { fileSystemLine } from '../fs-errors.js';
+import { newestInPast } from './retention.js';
 
 export type BackupFormat = 'custom' | 'directory' | 'tar' | 'plain';
 export type BackupContents = 'full' | 'schema-only' | 'data-only';
@@ -137,6 +138,19 @@ export function stamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * The name a restore keeps the database it replaces under: `<db>_pre_restore_<stamp>` (`…_<n>` for
+ * the n-th in the same second, n > 1), at most 63 bytes. One place for restore (which makes it) and
+ * doctor (which finds them again by it).
+ */
+export function keptName(database: string, at: Date, n = 1): string {
+  const suffix = `_pre_restore_${stamp(at).toLowerCase()}${n > 1 ? `_${n}` : ''}`;
+  // 63 bytes, not characters: PostgreSQL would cut a longer name short itself (in mid-character).
+  let head = database;
+  while (Buffer.byteLength(head + suffix) > 63) head = [...head].slice(0, -1).join('');
+  return head + suffix;
+}
+
 export function extensionFor(format: BackupFormat, compressed: boolean, encrypted: boolean): string {
   const base = { custom: '.dump', directory: '', tar: '.tar', plain: compressed ? '.sql.gz' : '.sql' }[format];
   return base + (encrypted ? '.enc' : '');
@@ -189,7 +203,7 @@ export function reserveBackupName(dir: string, database: string, date: Date): Na
     if (taken(name)) continue;
     const file = path.join(dir, `.${name}${RESERVATION_SUFFIX}`);
     try {
-      writeFileSync(file, ownerTag() + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, machineOwnerTag() + '\n', { mode: 0o600, flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
       rmSync(file, { force: true });
@@ -393,9 +407,12 @@ export function invalidBackupLine(bad: InvalidManifest): string {
   return `${bad.manifestPath} is not a valid manifest: ${bad.reason} (ignored; move it out of the folder)`;
 }
 
-/** The temporary name a file is written under before it is renamed: `.FILE.p<pid>-t<start>.partial`. */
+/**
+ * The temporary name a file is written under before it is renamed: `.FILE.h<host>-p<pid>-t<start>.partial`
+ * (`machineOwnerTag`: the backup folder may be shared by several machines or containers).
+ */
 export function partialPath(dir: string, file: string): string {
-  return path.join(dir, `.${file}.${ownerTag()}.partial`);
+  return path.join(dir, `.${file}.${machineOwnerTag()}.partial`);
 }
 
 /** Unfinished backups (temporary names left by an interrupted run). */
@@ -405,21 +422,24 @@ export function listPartials(dir: string): string[] {
 }
 
 /** Where the writer's tag is in a partial file's name. */
-const PARTIAL_PATTERN = /\.(p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
+const PARTIAL_PATTERN = /\.((?:h[0-9a-f]+-)?p[0-9a-z]+-t[0-9a-z]+)\.partial$/;
 
 /** A partial file without a pid in its name (older versions) counts as left over after a day. */
 const STALE_PARTIAL_MS = 24 * 3_600_000;
 
 /**
- * The partial files of runs that are gone: their name carries a pid that no longer runs (or, for
- * names without one, they are older than a day). With `remove` they are deleted, and so are the
- * name reservations of runs that are gone (not in the answer: they hold no data). A partial or a
- * reservation of a run still going is never touched.
+ * The partial files of runs that are gone: their name carries a pid that no longer runs on this
+ * machine (or, for names without one, they are older than a day). With `remove` they are deleted,
+ * and so are the name reservations of runs that are gone (not in the answer: they hold no data). A
+ * partial or a reservation of a run still going is never touched, nor one of another machine or
+ * container sharing the folder (`machineOwnerGone`): its own next run sweeps it.
  */
 export function sweepPartials(dir: string, options: { remove?: boolean; now?: Date } = {}): string[] {
   const now = (options.now ?? new Date()).getTime();
   const stale = listPartials(dir).filter((f) => {
-    if (ownerIn(f, PARTIAL_PATTERN)) return ownerGone(f, PARTIAL_PATTERN);
+    const tag = PARTIAL_PATTERN.exec(f)?.[1];
+    const gone = tag === undefined ? undefined : machineOwnerGone(tag);
+    if (gone !== undefined) return gone;
     try {
       return now - statSync(path.join(dir, f)).mtimeMs > STALE_PARTIAL_MS;
     } catch {
@@ -439,8 +459,8 @@ function staleReservations(dir: string, now: number): string[] {
     if (!RESERVATION.test(f)) return false;
     const file = path.join(dir, f);
     try {
-      const owner = parseOwner(readRegularFile(file).toString('utf8').trim());
-      if (owner) return !processAlive(owner.pid, owner.start);
+      const gone = machineOwnerGone(readRegularFile(file).toString('utf8').trim());
+      if (gone !== undefined) return gone;
       return now - statSync(file).mtimeMs > STALE_PARTIAL_MS;
     } catch {
       return false;
@@ -449,9 +469,10 @@ function staleReservations(dir: string, now: number): string[] {
 }
 
 /**
- * Finds a backup by name (also accepts its data file name or path), whichever database it is of:
+ * Finds a backup by name (also accepts its data file name, or its path when that is in `dir`), whichever database it is of:
  * naming it is the explicit choice. With no name, the newest backup of `identity` (every
- * database's when `identity` is undefined). An invalid manifest is never returned.
+ * database's when `identity` is undefined) that is not dated in the future (`newestInPast`; one
+ * that is, only when there is no other). An invalid manifest is never returned.
  */
 export function findBackup(dir: string, name?: string, identity?: DatabaseIdentity): BackupRecord {
   const { records, invalid } = scanBackups(dir);
@@ -465,7 +486,16 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
         hint: others ? `name one explicitly to use another database's backup (${list(' --all')})` : 'make one with: cmmc-db backup create',
       });
     }
-    return mine[0];
+    // The newest by the one rule (`newestInPast`): one dated in the future by a wrong clock is not it.
+    return newestInPast(mine, new Date(), (r) => r.createdAt) ?? mine[0];
+  }
+  // A path names a file in its own folder: the same name in the backup folder is another file (a
+  // copy, or another backup altogether), and using it instead verified or restored what was not named.
+  if (name.includes('/') && !sameFolder(path.dirname(path.resolve(name)), dir)) {
+    throw new CmmcError('backup.other-folder', `${name} is not in the backup folder ${dir}; nothing was done`, {
+      hint: `name the folder it is in: --dir ${shellWord(path.dirname(path.resolve(name)))}`,
+      exitCode: 2,
+    });
   }
   const base = path.basename(name).replace(MANIFEST_SUFFIX, '');
   const hit = records.find((b) => b.name === base || b.file === base);
@@ -474,6 +504,18 @@ export function findBackup(dir: string, name?: string, identity?: DatabaseIdenti
   if (bad) throw invalidManifestError(bad, 'nothing was done');
   if (!NAME.test(base)) throw new CmmcError('backup.name', `"${name}" is not a backup name`, { hint: `list them with: ${list('')}`, exitCode: 2 });
   throw new CmmcError('backup.not-found', `no backup named ${base} in ${dir}`, { hint: `list them with: ${list(' --all')}` });
+}
+
+/** Whether two folders are one (through a symbolic link too). */
+function sameFolder(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** sha256 and size of a file, or of a folder (its files in name order, each name then content). */

@@ -7,6 +7,7 @@ import type { DbHandle, OpenOptions } from '../db/connection.js';
 import { isConnectionLost } from '../db/errors.js';
 import { errorText, usageError } from '../errors.js';
 import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
+import { duration } from './format.js';
 import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
 import { schemaFamily } from './checks/schema.js';
 import { sizesFamily } from './checks/sizes.js';
@@ -155,10 +156,39 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
       e.code === '57014'
         ? `timed out after ${DOCTOR_STATEMENT_TIMEOUT_MS / 1000}s (the doctor's statement_timeout): run it again when the server is less busy`
         : e.code === '55P03'
-          ? `waited over ${DOCTOR_LOCK_TIMEOUT_MS / 1000}s for a lock (the doctor's lock_timeout): see cmmc-db doctor connections.blocked`
+          ? `waited over ${DOCTOR_LOCK_TIMEOUT_MS / 1000}s for a lock (the doctor's lock_timeout): ${await lockHolders(ctx)}`
           : e.code === '42501'
             ? `GRANT pg_monitor TO ${ctx.access.role}`
             : 'run with --debug, or report it';
     return { ...head, status: 'unknown', figure: `could not run: ${errorText(err).split('\n')[0]}`, remedy };
+  }
+}
+
+/**
+ * Who kept a check from its locks, for its remedy: the sessions that hold (or wait in the queue for)
+ * an ACCESS EXCLUSIVE lock on a relation of this database — the only mode that blocks the doctor's
+ * reads (ACCESS SHARE), directly or by queueing ahead of them. Once the doctor's statement has given
+ * up it no longer waits, so connections.blocked cannot show these: a session that holds the lock and
+ * blocks no one else is seen only here.
+ */
+async function lockHolders(ctx: DoctorContext): Promise<string> {
+  try {
+    const rows = await ctx.sql<{ pid: number; granted: boolean; relation: string; user: string | null; application: string | null; state: string | null; xact_ms: number | null }[]>`
+      SELECT l.pid, l.granted, l.relation::regclass::text AS relation, a.usename AS "user", a.application_name AS application, a.state,
+             (extract(epoch FROM now() - a.xact_start) * 1000)::float8 AS xact_ms
+        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY l.granted DESC, a.xact_start NULLS LAST, l.pid
+       LIMIT 5`;
+    if (!rows.length) return 'the lock was released meanwhile; run the doctor again';
+    const who = rows.map((r) => {
+      const about = [r.user, r.application, r.state ? `${r.state}${r.xact_ms !== null ? `, its transaction open ${duration(r.xact_ms)}` : ''}` : null].filter(Boolean).join(', ');
+      return `pid ${r.pid}${about ? ` (${about})` : ''} ${r.granted ? 'holds' : 'waits for'} ACCESS EXCLUSIVE on ${r.relation}`;
+    });
+    const pids = [...new Set(rows.map((r) => r.pid))];
+    return `${who.join('; ')}: let it finish, or end it (SELECT pg_terminate_backend(${pids[0]})), and run the doctor again`;
+  } catch {
+    return 'see cmmc-db doctor connections.blocked';
   }
 }

@@ -272,7 +272,8 @@ async function collectBackups(handle: DbHandle, dir: string | undefined, now: Da
       tables: d.restored?.tables ?? null,
       operator: d.operator,
     }));
-  const verified = backups.find((b) => b.verified === 'verified');
+  const { newestInPast } = await import('../backup/retention.js');
+  const verified = newestInPast(backups.filter((b) => b.verified === 'verified'), now, (b) => b.createdAt);
   return {
     dir: folder,
     backups,

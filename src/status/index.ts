@@ -8,7 +8,8 @@
  */
 import type { CmmcConfig } from '../config/config.js';
 import type { DbHandle } from '../db/connection.js';
-import { listBackups, resolveBackupDir } from '../backup/store.js';
+import { listBackups, resolveBackupDir, type DatabaseIdentity } from '../backup/store.js';
+import { newestInPast } from '../backup/retention.js';
 import { loadScript, type Script } from '../migrate/script.js';
 import { currentViaDependsOn } from '../migrate/report.js';
 import { computeStatus, readChecksums, readVersionRows, type RunQuery } from '../migrate/status.js';
@@ -120,15 +121,18 @@ export async function readStatus(handle: DbHandle, options: { script?: Script; b
   };
   const [{ database }] = await handle.sql<{ database: string }[]>`SELECT current_database() AS database`;
   const dir = resolveBackupDir(options.backupDir);
-  return { database, revisions, seeds, backup: { dir, newest: newestVerifiedBackup(dir, database, options.now ?? new Date()) } };
+  const { identityOfOpen } = await import('../backup/dump.js');
+  return { database, revisions, seeds, backup: { dir, newest: newestVerifiedBackup(dir, await identityOfOpen(handle.config, handle), options.now ?? new Date()) } };
 }
 
-/** The newest backup of `database` in `dir` whose verification passed; null when there is none. */
-export function newestVerifiedBackup(dir: string, database: string, now: Date): StatusReport['backup']['newest'] {
-  const verified = listBackups(dir)
-    .filter((b) => b.database === database && b.verified?.status === 'verified')
-    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  const b = verified[0];
+/**
+ * The newest backup of the database `identity` names in `dir` whose verification passed (the rule of
+ * `backup list`: a same-named database of another server sharing the folder is another database;
+ * and of `newestInPast`: one dated in the future is not the newest); null when there is none.
+ */
+export function newestVerifiedBackup(dir: string, identity: DatabaseIdentity, now: Date): StatusReport['backup']['newest'] {
+  const verified = listBackups(dir, identity).filter((b) => b.verified?.status === 'verified');
+  const b = newestInPast(verified, now, (r) => r.createdAt);
   if (!b) return null;
   return {
     name: b.name,

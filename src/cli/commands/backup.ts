@@ -147,7 +147,7 @@ function registerList(backup: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ cmmc-db backup list --json\n  $ cmmc-db backup list --all')
     .action(
       ctx.action(async (opts: { dir?: string; all?: boolean }) => {
-        const { scanBackups, invalidBackupLine, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity } = await lib();
+        const { scanBackups, invalidBackupLine, listPartials, sweepPartials, resolveBackupDir, formatAge, formatBytes, sameDatabase, identityOf, describeDatabase, currentIdentity, datedInFuture } = await lib();
         const dir = resolveBackupDir(opts.dir);
         const scan = scanBackups(dir);
         let source: import('../../backup/index.js').DatabaseIdentity | undefined;
@@ -183,7 +183,7 @@ function registerList(backup: Command, ctx: CliContext): void {
             records.map((r) => [
               r.name,
               source ? r.database : describeDatabase(identityOf(r)),
-              formatAge(new Date(r.createdAt), now),
+              datedInFuture(r.createdAt, now) ? `${formatAge(now, new Date(r.createdAt))} ahead (clock?)` : formatAge(new Date(r.createdAt), now),
               formatBytes(r.sizeBytes),
               [r.format, r.contents === 'full' ? '' : r.contents, r.encrypted ? 'encrypted' : ''].filter(Boolean).join(' '),
               r.revision.join(',') || '(none)',
@@ -191,6 +191,12 @@ function registerList(backup: Command, ctx: CliContext): void {
             ]),
           );
         if (others) ctx.out.info(`${others} backup(s) of other databases in ${dir}: cmmc-db backup list --all`);
+        const future = records.filter((r) => datedInFuture(r.createdAt, now));
+        if (future.length) {
+          ctx.out.warn(
+            `${future.length} backup(s) dated in the future (${future.map((r) => r.name).join(', ')}): a clock is wrong, here or where they were made; they are not taken as the newest, and prune keeps them (check the clocks: timedatectl)`,
+          );
+        }
         for (const bad of scan.invalid) ctx.out.warn(invalidBackupLine(bad));
         if (swept.length) ctx.out.info(`removed ${swept.length} unfinished file(s) left by runs that are gone: ${swept.join(', ')}`);
         if (partials.length) ctx.out.info(`${partials.length} backup(s) being written now: ${partials.join(', ')}`);
@@ -427,11 +433,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
           else for (const line of block) ctx.out.line(line);
           return 0;
         }
+        const where = opts.crontabFile ?? 'the crontab';
         const before = await s.readCrontab(opts.crontabFile);
-        const after = s.mergeBlock(before, block);
+        const after = s.mergeBlock(before, block, where);
         const changed = before !== after;
         if (changed) await s.writeCrontab(after, opts.crontabFile);
-        const where = opts.crontabFile ?? 'the crontab';
         if (ctx.out.json) ctx.out.data({ lines: block, installed: true, changed, target: where, nextBackups: s.nextRuns(opts.at) });
         else {
           for (const line of block) ctx.out.line(line);
@@ -449,10 +455,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (opts: { crontabFile?: string }) => {
         const s = await lib();
-        const lines = s.extractBlock(await s.readCrontab(opts.crontabFile));
+        const where = opts.crontabFile ?? 'the crontab';
+        const lines = s.extractBlock(await s.readCrontab(opts.crontabFile), where);
         if (ctx.out.json) ctx.out.data({ installed: Boolean(lines), lines: lines ?? [] });
         else if (lines) for (const line of lines) ctx.out.line(line);
-        else ctx.out.info(`no cmmc-db schedule in ${opts.crontabFile ?? 'the crontab'}; install one with: cmmc-db backup schedule install`);
+        else ctx.out.info(`no cmmc-db schedule in ${where}; install one with: cmmc-db backup schedule install`);
         return 0;
       }),
     );
@@ -465,11 +472,12 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
     .action(
       ctx.action(async (opts: { crontabFile?: string }) => {
         const s = await lib();
+        const where = opts.crontabFile ?? 'the crontab';
         const before = await s.readCrontab(opts.crontabFile);
-        const had = Boolean(s.extractBlock(before));
-        if (had) await s.writeCrontab(s.mergeBlock(before, undefined), opts.crontabFile);
+        const had = Boolean(s.extractBlock(before, where));
+        if (had) await s.writeCrontab(s.mergeBlock(before, undefined, where), opts.crontabFile);
         if (ctx.out.json) ctx.out.data({ removed: had });
-        else if (had) ctx.out.success(`removed the cmmc-db schedule from ${opts.crontabFile ?? 'the crontab'}`);
+        else if (had) ctx.out.success(`removed the cmmc-db schedule from ${where}`);
         else ctx.out.info('no cmmc-db schedule was installed; nothing changed');
         return 0;
       }),

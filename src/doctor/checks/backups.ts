@@ -8,7 +8,8 @@
  * on the same server (system identifier), so a same-named database of another server sharing the
  * folder is not counted; manifests without an identity match by name and host.
  */
-import { describeDatabase, formatAge, formatBytes, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { describeDatabase, formatAge, formatBytes, keptName, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { newestInPast } from '../../backup/retention.js';
 import { duration } from '../format.js';
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 
@@ -26,11 +27,20 @@ async function recentBackup(ctx: DoctorContext): Promise<Finding> {
     };
   }
   const verified = ours.filter((b) => b.verified?.status === 'verified').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  const newest = verified[0];
-  if (!newest) {
+  if (!verified.length) {
     return { status: 'warn', figure: `${ours.length} backup(s) of ${database}, none verified`, remedy: 'cmmc-db backup verify' };
   }
-  const ageMs = Date.now() - new Date(newest.createdAt).getTime();
+  const now = new Date();
+  const newest = newestInPast(verified, now, (b) => b.createdAt);
+  if (!newest) {
+    // Dated next year by a wrong clock, it would count as fresh for a year while no backup is made.
+    return {
+      status: 'warn',
+      figure: `the ${verified.length} verified backup(s) of ${database} are all dated in the future (the newest, ${verified[0].name}, at ${verified[0].createdAt}): a clock is wrong, and their real age is unknown`,
+      remedy: "check the clock of this machine and of the one that made them (timedatectl), then cmmc-db backup create && cmmc-db backup verify",
+    };
+  }
+  const ageMs = now.getTime() - new Date(newest.createdAt).getTime();
   const t = ctx.thresholds;
   const figure = `newest verified backup ${newest.name} is ${formatAge(new Date(newest.createdAt))} old`;
   const rows = verified.slice(0, 5).map((b) => ({ name: b.name, created_at: b.createdAt, restore_tested: Boolean(b.verified.restoreTested) }));
@@ -41,7 +51,7 @@ async function recentBackup(ctx: DoctorContext): Promise<Finding> {
 
 /**
  * The databases a restore of `database` replaced and kept, among `names` (`keptName` in
- * src/backup/restore.ts: `<db>_pre_restore_<yyyymmddThhmmssZ>[_n]`, cut to 63 bytes), each with when
+ * src/backup/store.ts: `<db>_pre_restore_<yyyymmddThhmmssZ>[_n]`, cut to 63 bytes), each with when
  * it was kept (from its name).
  */
 export function keptDatabasesOf(database: string, names: string[]): { name: string; keptAt: Date }[] {
@@ -50,9 +60,8 @@ export function keptDatabasesOf(database: string, names: string[]): { name: stri
     const m = /_pre_restore_(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z(?:_(\d+))?$/.exec(name);
     if (!m) continue;
     const keptAt = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
-    // Only this database's: the name it would get (the prefix is the database's name, cut to fit).
-    const suffix = m[0];
-    if (Number.isNaN(keptAt.getTime()) || name !== database.slice(0, 63 - suffix.length) + suffix) continue;
+    // Only this database's: exactly the name a restore of it gives (its name cut to 63 bytes, not characters).
+    if (Number.isNaN(keptAt.getTime()) || name !== keptName(database, keptAt, m[7] ? Number(m[7]) : 1)) continue;
     out.push({ name, keptAt });
   }
   return out.sort((a, b) => a.keptAt.getTime() - b.keptAt.getTime());
