@@ -165,10 +165,18 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
  * run with psql, for a database this process does not connect to (Alembic's `stamp --sql`). Each
  * target may be `FROM:TO`; FROM, the version rows the script starts from, is one revision for all
  * targets (Alembic: "Stamp operation with --sql only supports a single starting revision at a
- * time"), and base when no target names one. `purge` starts the script with a DELETE of every
- * version row and stamps from base (FROM then only tells the revision log what stops being applied). Throws usage errors for two different starts.
+ * time"), and base when no target names one. Throws usage errors for two different starts, and for
+ * `purge`: Alembic 1.8 refuses it ("Can't use --purge with --sql mode"), and a script that deletes
+ * rows it never saw would undo the guard that stops it on a database holding other rows than FROM.
  */
 export function offlineStamp(script: Script, config: MetaConfig, targets: string[], purge = false): string {
+  if (purge) {
+    const to = targets.map((t) => t.slice(t.indexOf(':') + 1)).join(' ');
+    throw usageError(
+      'stamp --sql cannot --purge: the script is written from the rows FROM, and a purge deletes rows nobody has seen (Alembic refuses it too)',
+      `write the stamp from the rows the database holds (cmmc-db stamp FROM:${to} --sql), or purge online: cmmc-db stamp --purge ${to}`,
+    );
+  }
   let start: string | undefined;
   const destinations = targets.map((t) => {
     const i = t.indexOf(':');
@@ -180,14 +188,12 @@ export function offlineStamp(script: Script, config: MetaConfig, targets: string
     start = from;
     return t.slice(i + 1);
   });
-  // The rows the database holds when the script runs; with --purge the stamp starts from none of them,
-  // and the log still says which revisions stop being applied, as online.
   const known = start === undefined || start === 'base' ? [] : catchRevisionErrors(() => script.graph.resolveTarget(start!, []));
-  const { ops, rows } = catchRevisionErrors(() => script.graph.stampPlan(purge ? [] : known, destinations));
+  const { ops, rows } = catchRevisionErrors(() => script.graph.stampPlan(known, destinations));
   const { logged } = stampLog(script, config, known, rows, appliedByExpression('offline'));
-  const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')}${purge ? ' --purge' : ''} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
+  const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
   out.push(...bootstrapStatements(config).map(terminate), '');
-  out.push('BEGIN;', ...(purge ? [`DELETE FROM ${metaNames(config).version};`] : [startGuard(config, known)]), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
+  out.push('BEGIN;', startGuard(config, known), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
   return out.join('\n');
 }
 
