@@ -15,7 +15,8 @@ export const register: RegisterCommand = (program, ctx) => {
         const { usageError } = await import('../../errors.js');
         const script = await m.loadScript(ctx.config());
         const { graph } = script;
-        const needsDb = flags.indicateCurrent || /(^|:)current(:|$)/.test(flags.revRange ?? '');
+        const rangeReadsCurrent = /(^|:)current(:|$)/.test(flags.revRange ?? '');
+        const needsDb = flags.indicateCurrent || rangeReadsCurrent;
         let db: { applied: Set<string>; current: string[] } | undefined;
         if (needsDb) {
           const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
@@ -26,6 +27,9 @@ export const register: RegisterCommand = (program, ctx) => {
         if (flags.revRange) {
           const i = flags.revRange.indexOf(':');
           if (i === -1) throw usageError(`-r "${flags.revRange}" is not a range`, 'use FROM:TO, for example -r base:head or -r current:');
+          // A range from or to current reads the version rows: one no file declares is refused, as by
+          // `current` (-i alone marks what it knows, as Alembic's).
+          if (db && rangeReadsCurrent) m.refuseUnknown(script, db.current.filter((r) => !graph.has(r)));
           const rows = db ? db.current.filter((r) => graph.has(r)) : [];
           const walked = new Set(m.catchRevisionErrors(() => historyRange(graph, flags.revRange!.slice(0, i), flags.revRange!.slice(i + 1), rows)));
           revisions = graph.ordered.filter((r) => walked.has(r.revision));

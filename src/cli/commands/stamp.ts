@@ -21,7 +21,7 @@ export const register: RegisterCommand = (program, ctx) => {
         }
         return documentedRun(ctx, 'stamp', targets.join(' '), async () => {
           ctx.asOwner();
-          const [{ loadScript }, { migrate, refuseUnknown }, { getStatus }, { catchRevisionErrors }] = await Promise.all([
+          const [{ loadScript }, { migrate }, { getStatus }, { catchRevisionErrors, refuseUnknown }] = await Promise.all([
             import('../../migrate/script.js'),
             import('../../migrate/engine.js'),
             import('../../migrate/status.js'),
