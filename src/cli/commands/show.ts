@@ -8,7 +8,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (rev: string) => {
         const { loadScript, catchRevisionErrors } = await import('../../migrate/index.js');
-        const { summarize, details } = await import('../../migrate/report.js');
+        const { summarize, details, noRevisionNote } = await import('../../migrate/report.js');
         const script = await loadScript(ctx.config());
         const { graph } = script;
         // `show current`, as Alembic's: the revisions of the version rows (reads the database; a row no
@@ -29,7 +29,7 @@ export const register: RegisterCommand = (program, ctx) => {
           ctx.out.data(shown.length === 1 ? shown[0] : shown);
           return 0;
         }
-        if (shown.length === 0) ctx.out.info('base: no revision');
+        if (shown.length === 0) ctx.out.info(rev.trim() === 'current' ? 'base: no revision' : noRevisionNote(graph, rev));
         shown.forEach((s, i) => {
           if (i) ctx.out.line('');
           for (const l of details(s)) ctx.out.line(l);
