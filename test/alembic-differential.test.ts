@@ -18,6 +18,7 @@ import { loadScript, migrate } from '../src/migrate/index.js';
 import { currentViaDependsOn, historyRange, summarize, type RevisionSummary } from '../src/migrate/report.js';
 import { deliberateDivergence, deliberateOutcome } from '../src/revision/divergences.js';
 import { prng, randomSequences, READING_SCENARIOS, SCENARIOS, type GraphRev, type Op, type Sequence } from './alembic/graphs.js';
+import { runCli } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/server.js';
 
 const RANDOM = Number(process.env.CMMC_DIFF_SEQUENCES ?? 300);
@@ -81,6 +82,25 @@ function sqlRevision(rev: GraphRev, schema: string): string {
   ].join('\n');
 }
 
+/**
+ * One graph on both sides, in schema `schema`: Alembic's script folder through the driver, and ours,
+ * its files named `NNN_id.sql` in the graph's order as the driver names Alembic's (both tools then
+ * read them in the same order, which decides the order of independent branches in a walk); with the
+ * configuration and the loaded script of ours.
+ */
+async function setUpGraph(seq: Sequence, schema: string) {
+  const dir = path.join(work, schema);
+  const ourDir = path.join(dir, 'ours');
+  const alembicDir = path.join(dir, 'alembic');
+  mkdirSync(ourDir, { recursive: true });
+  for (const [i, rev] of seq.revisions.entries()) writeFileSync(path.join(ourDir, `${String(i).padStart(3, '0')}_${rev.id}.sql`), sqlRevision(rev, schema));
+  const setup = await alembic.send({ cmd: 'graph', dir: alembicDir, schema, revisions: seq.revisions });
+  expect(setup.ok, setup.error).toBe(true);
+  await ours.sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; CREATE SCHEMA "${schema}"`);
+  const config = { ...resolveConfig({ url: ourDb.url, env: {}, migrationsDir: ourDir }), versionSchema: schema, versionTable: 'alembic_version', metaSchema: `${schema}_meta` };
+  return { ourDir, alembicDir, handle: { ...ours, config } as DbHandle, script: await loadScript(config) };
+}
+
 let alembicDb: TestDatabase;
 let ourDb: TestDatabase;
 let alembic: Alembic;
@@ -116,16 +136,7 @@ interface Outcome {
 
 async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
   const schema = `s${index}`;
-  const dir = path.join(work, schema);
-  const ourDir = path.join(dir, 'ours');
-  mkdirSync(ourDir, { recursive: true });
-  for (const rev of seq.revisions) writeFileSync(path.join(ourDir, `${rev.id}.sql`), sqlRevision(rev, schema));
-  const setup = await alembic.send({ cmd: 'graph', dir: path.join(dir, 'alembic'), schema, revisions: seq.revisions });
-  expect(setup.ok, setup.error).toBe(true);
-  await ours.sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; CREATE SCHEMA "${schema}"`);
-  const config = { ...resolveConfig({ url: ourDb.url, env: {}, migrationsDir: ourDir }), versionSchema: schema, versionTable: 'alembic_version', metaSchema: `${schema}_meta` };
-  const handle = { ...ours, config } as DbHandle;
-  const script = await loadScript(config);
+  const { alembicDir, handle, script } = await setUpGraph(seq, schema);
   const out: Outcome = { compared: 0, deliberate: [], mismatches: [] };
   const history: string[] = [];
   let before: string[] = [];
@@ -138,7 +149,7 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
       SPENT[side] += performance.now() - t0;
       return v;
     };
-    const [theirs, mine] = await Promise.all([timed('alembic', alembic.send({ cmd: 'op', dir: path.join(dir, 'alembic'), schema, ...op })), timed('ours', runOurs(handle, script, op))]);
+    const [theirs, mine] = await Promise.all([timed('alembic', alembic.send({ cmd: 'op', dir: alembicDir, schema, ...op })), timed('ours', runOurs(handle, script, op))]);
     const state = await ourState(schema);
     out.compared++;
     const where = `${seq.name} [${graphText(seq.revisions)}] after ${history.join('; ')}`;
@@ -149,8 +160,8 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
     if (same) continue;
     const why = mine.error
       ? deliberateDivergence(mine.error)
-      : theirs.ok && sameList(theirs.tables, state.tables)
-        ? deliberateOutcome({ op: op.op, before: prior, alembic: theirs.rows, cmmcDb: state.rows })
+      : sameList(theirs.tables, state.tables)
+        ? deliberateOutcome({ op: op.op, before: prior, alembic: theirs.rows, cmmcDb: state.rows, ...(theirs.ok ? {} : { alembicError: theirs.error }) })
         : undefined;
     if (why) {
       out.deliberate.push(`${why}: ${where}`);
@@ -227,30 +238,22 @@ function rangesFor(revs: GraphRev[], rnd: () => number): string[] {
 
 async function readingDifferences(seq: Sequence, index: number): Promise<string[]> {
   const schema = `r${index}`;
-  const dir = path.join(work, schema);
-  const ourDir = path.join(dir, 'ours');
-  const alembicDir = path.join(dir, 'alembic');
-  mkdirSync(ourDir, { recursive: true });
-  for (const rev of seq.revisions) writeFileSync(path.join(ourDir, `${rev.id}.sql`), sqlRevision(rev, schema));
-  const setup = await alembic.send({ cmd: 'graph', dir: alembicDir, schema, revisions: seq.revisions });
-  expect(setup.ok, setup.error).toBe(true);
-  await ours.sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; CREATE SCHEMA "${schema}"`);
-  const config = { ...resolveConfig({ url: ourDb.url, env: {}, migrationsDir: ourDir }), versionSchema: schema, versionTable: 'alembic_version', metaSchema: `${schema}_meta` };
-  const handle = { ...ours, config } as DbHandle;
-  const script = await loadScript(config);
+  const { alembicDir, handle, script } = await setUpGraph(seq, schema);
   const { graph } = script;
   const sum = (id: string) => summarize(script, graph.get(id));
   const where = `${seq.name} [${graphText(seq.revisions)}]`;
   const found: string[] = [];
-  const same = (what: string, theirs: { ok: boolean; error: string; out: string }, parse: (out: string) => string[], mine: () => string[]) => {
+  // `ordered`: the order printed is compared too (history lists a walk, newest first).
+  const same = (what: string, theirs: { ok: boolean; error: string; out: string }, parse: (out: string) => string[], mine: () => string[], { ordered = false } = {}) => {
+    const order = (xs: string[]) => (ordered ? xs : xs.sort());
     let ourList: string[] | undefined;
     let ourError = '';
     try {
-      ourList = mine().sort();
+      ourList = order(mine());
     } catch (err) {
       ourError = (err as Error).message;
     }
-    const theirList = theirs.ok ? parse(theirs.out).sort() : undefined;
+    const theirList = theirs.ok ? order(parse(theirs.out)) : undefined;
     if (JSON.stringify(theirList) !== JSON.stringify(ourList)) {
       found.push(`${where}: ${what}: alembic ${theirs.ok ? JSON.stringify(theirList) : `refused (${theirs.error})`}; cmmc-db ${ourList ? JSON.stringify(ourList) : `refused (${ourError})`}`);
     }
@@ -271,10 +274,10 @@ async function readingDifferences(seq: Sequence, index: number): Promise<string[
   const rnd = prng(index);
   for (const range of rangesFor(seq.revisions, rnd)) {
     const [from, to] = range.split(':');
-    same(`history -r ${range}`, await alembic.show(alembicDir, schema, 'history', { rev_range: range }), (o) => lines(o).map(historyEntry), () => historyRange(graph, from, to, []).map((id) => ourEntry(sum(id))));
+    same(`history -r ${range}`, await alembic.show(alembicDir, schema, 'history', { rev_range: range }), (o) => lines(o).map(historyEntry), () => historyRange(graph, from, to, []).map((id) => ourEntry(sum(id))), { ordered: true });
   }
   const labels = seq.revisions.flatMap((r) => r.labels);
-  for (const ref of ['-1', '-2', 'heads', ...seq.revisions.map((r) => r.id), ...labels.map((l) => `${l}@-1`)]) {
+  for (const ref of ['-1', '-2', 'heads', 'heads@-1', ...seq.revisions.map((r) => r.id), ...seq.revisions.map((r) => `${r.id}@-1`), ...labels.flatMap((l) => [`${l}@-1`, `${l}@-2`])]) {
     same(`show ${ref}`, await alembic.show(alembicDir, schema, 'show', { rev: ref }), (o) => [...o.matchAll(/^Rev: (\S+)/gm)].map((m) => m[1]), () => graph.map.revisionsToShow(ref).map((r) => r.revision));
   }
 
@@ -292,7 +295,7 @@ async function readingDifferences(seq: Sequence, index: number): Promise<string[
       const [from, to] = range.split(':');
       // Alembic reads `:current` with no row as "to every head"; cmmc-db lists nothing (docs/migrations.md).
       if (range === ':current' && rows.length === 0) continue;
-      same(`history -r ${range} ${at}`, await alembic.show(alembicDir, schema, 'history', { rev_range: range }), (o) => lines(o).map(historyEntry), () => historyRange(graph, from, to, rows).map((id) => ourEntry(sum(id))));
+      same(`history -r ${range} ${at}`, await alembic.show(alembicDir, schema, 'history', { rev_range: range }), (o) => lines(o).map(historyEntry), () => historyRange(graph, from, to, rows).map((id) => ourEntry(sum(id))), { ordered: true });
     }
   }
   await Promise.all([alembic.send({ cmd: 'drop', schema }), ours.sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${schema}_meta" CASCADE`)]);
@@ -308,6 +311,30 @@ describe('the reading commands against Alembic 1.8: current, heads, history -r, 
     for (const f of found.slice(0, Number(process.env.CMMC_DIFF_SHOW ?? 0))) console.log(`  ${f}`);
     expect(found.slice(0, 10)).toEqual([]);
   }, 600_000);
+});
+
+describe('history -r as the CLI prints it, in the order Alembic 1.8 prints it', () => {
+  it('--json and the drawn lines list the walk in Alembic\'s order (merge points, several bases)', async () => {
+    const found: string[] = [];
+    for (const [i, seq] of READING_SCENARIOS.entries()) {
+      const schema = `h${i}`;
+      const { ourDir, alembicDir } = await setUpGraph(seq, schema);
+      const bases = seq.revisions.filter((r) => r.down.length === 0).map((r) => r.id);
+      for (const range of [':', 'base:heads', ...bases.map((b) => `${b}:`)]) {
+        const theirs = await alembic.show(alembicDir, schema, 'history', { rev_range: range });
+        // A refusal on both sides is the same answer (the messages differ; the reading test compares those ranges).
+        const expected = theirs.ok ? lines(theirs.out).map((l) => historyEntry(l).split(' ')[0]) : 'refused';
+        const json = await runCli(['--migrations-dir', ourDir, '--json', 'history', '-r', range]);
+        const text = await runCli(['--migrations-dir', ourDir, 'history', '-r', range]);
+        const ours = json.exitCode === 0 ? (JSON.parse(json.stdout) as { revision: string }[]).map((r) => r.revision) : 'refused';
+        const drawn = text.exitCode === 0 ? lines(text.stdout).filter((l) => l.includes(' -> ')).map((l) => / -> (\S+)/.exec(l)![1]) : 'refused';
+        if (JSON.stringify(ours) !== JSON.stringify(expected)) found.push(`${seq.name}: history -r ${range} --json: alembic ${JSON.stringify(expected)}; cmmc-db ${JSON.stringify(ours)}`);
+        if (JSON.stringify(drawn) !== JSON.stringify(expected)) found.push(`${seq.name}: history -r ${range}: alembic ${JSON.stringify(expected)}; cmmc-db drew ${JSON.stringify(drawn)}`);
+      }
+      await Promise.all([alembic.send({ cmd: 'drop', schema }), ours.sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)]);
+    }
+    expect(found).toEqual([]);
+  }, 300_000);
 });
 
 describe('cmmc-db and Alembic 1.8 on the same graphs', () => {

@@ -79,18 +79,24 @@ describe('current at head on a server', () => {
     const other = await createTestDatabase('cold_state');
     try {
       await query(other.url, `CREATE TABLE public.cmmc_schema_version (version_num varchar(64) PRIMARY KEY); INSERT INTO public.cmmc_schema_version VALUES ('zz_unknown'), ('aa_unknown')`);
-      // The version table alone (no revision log yet): its rows, sorted, and nothing changed.
+      // The version table alone (no revision log yet): its rows, sorted, and nothing changed (rows no
+      // file declares: current refuses them, naming them in order).
       let r = await runCliJson(['current'], { url: other.url });
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.data.current).toEqual(['aa_unknown', 'zz_unknown']);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.data.error.message).toMatch(/^the database is at revisions aa_unknown, zz_unknown, which no file in /);
       // Both tables: the same rows, in the same order, from the one statement.
       const up = await runCli(['stamp', 'head', '--purge', '--yes'], { url: other.url });
       expect(up.exitCode, up.stderr).toBe(0);
       await query(other.url, `INSERT INTO public.cmmc_schema_version VALUES ('zz_unknown'), ('aa_unknown')`);
       r = await runCliJson(['current'], { url: other.url });
-      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.data.error.message).toMatch(/^the database is at revisions aa_unknown, zz_unknown, which no file in /);
+      // The head among them: read (status reads the rows as current does).
       const [head] = (await runCliJson(['heads'], { url: other.url })).data.map((h: { revision: string }) => h.revision);
-      expect(r.data.current).toEqual(['aa_unknown', head, 'zz_unknown'].sort());
+      await query(other.url, `DELETE FROM public.cmmc_schema_version WHERE version_num LIKE '%_unknown'`);
+      r = await runCliJson(['current'], { url: other.url });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.current).toEqual([head]);
     } finally {
       await other.drop();
     }

@@ -413,7 +413,7 @@ describe('findings 8-10 through the CLI (server)', () => {
     }
   }, 120_000);
 
-  it('11: a version row no file declares: current says what to do (not an upgrade that refuses); upgrade --backup refuses before backing up', async () => {
+  it('11: a version row no file declares: current refuses it as Alembic does, saying what to do; check and status say so; upgrade --backup refuses before backing up', async () => {
     const target = await serverBackend.create();
     const backups = mkdtempSync(path.join(os.tmpdir(), 'cmmc-findings-backups-'));
     try {
@@ -424,11 +424,20 @@ describe('findings 8-10 through the CLI (server)', () => {
       expect(pending.stderr).toContain('1 revision(s) pending (next: cmmc-db upgrade head)');
       rmSync(path.join(dir, 'k2.sql'));
       rmSync(path.join(dir, 'k3.sql'));
-      const r = await runCli(['current'], { env });
-      expect(r.exitCode).toBe(0);
-      expect(r.stdout).toContain('k2 (not in');
-      expect(r.stderr).toContain('k2: no file declares it (next: point --migrations-dir at the folder that declares k2, or restore the file');
-      expect(r.stderr).not.toContain('next: cmmc-db upgrade');
+      // current, show current and history -r current: refuse it, as Alembic's ("Can't locate revision
+      // identified by 'k2'") and as upgrade does: one line naming it, a hint, exit 1, an error document.
+      const refusal = `error: the database is at revision k2, which no file in ${dir} declares — point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV`;
+      for (const args of [['current'], ['current', '--verbose'], ['show', 'current'], ['history', '-r', 'current:'], ['history', '-r', ':current']]) {
+        const r = await runCli(args, { env });
+        expect(r.exitCode, args.join(' ')).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1), args.join(' ')).toBe(refusal);
+        expect(r.stdout, args.join(' ')).toBe('');
+      }
+      const json = await runCliJson(['current'], { env });
+      expect(json.exitCode).toBe(1);
+      expect(json.data).toEqual({ status: 'error', error: { code: 'migrate.unknown-version', message: `the database is at revision k2, which no file in ${dir} declares`, hint: expect.stringContaining('cmmc-db stamp --purge REV') } });
+      // history -i marks what the files know, as Alembic's does.
+      expect((await runCli(['history', '-i'], { env })).exitCode).toBe(0);
       // check and status say the same, and check compares no schema (there is none for a row no file declares).
       const check = await runCli(['check'], { env });
       expect(check.exitCode).toBe(1);

@@ -120,6 +120,26 @@ describe('show', () => {
     expect(below.stderr).toContain('goes below base');
   });
 
+  it('REV@-N counts down from the heads carrying the label REV, as Alembic\'s show: an id or a keyword before @ matches nothing, said truly (it said "base: no revision")', async () => {
+    // Alembic 1.8.1 on G2: zzzz1@-1, cccc1@-2, heads@-1 print nothing; zl@-1 aaaa1; xl@-1 xxxx1; xl@-2 fails (a walk to base).
+    for (const [ref, note] of [
+      ['zzzz1@-1', 'no revision: "zzzz1" is not a branch label, and REV@-N counts down from the heads that carry the branch label REV (as Alembic\'s show); one below zzzz1: cmmc-db show zzzz1-1'],
+      ['cccc1@-2', 'no revision: "cccc1" is not a branch label, and REV@-N counts down from the heads that carry the branch label REV (as Alembic\'s show); 2 below cccc1: cmmc-db show cccc1-2'],
+      ['heads@-1', 'no revision: "heads" is not a branch label, and REV@-N counts down from the heads that carry the branch label REV (as Alembic\'s show); one below each head: cmmc-db show -1'],
+    ]) {
+      const r = await runCli(['show', ref], at(G2));
+      expect(r.exitCode, ref).toBe(0);
+      expect(r.stdout, ref).toBe('');
+      expect(r.stderr.trim(), ref).toBe(note);
+      expect((await runCliJson(['show', ref], at(G2))).data, ref).toEqual([]);
+    }
+    for (const [ref, id] of [['zl@-1', 'aaaa1'], ['xl@-1', 'xxxx1'], ['zzzz1-1', 'aaaa1']]) expect((await runCliJson(['show', ref], at(G2))).data.revision, ref).toBe(id);
+    const below = await runCli(['show', 'xl@-2'], at(G2));
+    expect(below.exitCode).toBe(2);
+    expect(below.stderr.trim()).toBe('error: cannot use "xl@-2": the walk down from yyyy1 (branch xl) goes below base: name the revision (cmmc-db history -r xl@base: lists the branch) — check the target with cmmc-db history --indicate-current');
+    expect((await runCli(['show', 'base'], at(G2))).stderr.trim()).toBe('base: no revision');
+  });
+
   it('current shows the revisions of the version rows, as Alembic\'s show current (it was "no revision matches")', async () => {
     const scratch = await createTestDatabase('cmmc_reading_show');
     try {

@@ -246,11 +246,12 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
 
 /**
  * What `downgrade TARGET` would take away: the revisions in the order they are reverted, and the
- * tables their downgrade drops (read from the offline SQL of the same steps) with their row
- * counts (exact below 64 MB, the planner's estimate above). Undefined when nothing would change.
+ * tables their downgrade drops with their row counts (src/migrate/downgrade-check.ts, which also
+ * refuses a step that would fail on an object before anything is reverted). Undefined when nothing
+ * would change.
  */
 async function downgradePlan(ctx: CliContext, script: import('../migrate/index.js').Script, target: string): Promise<import('./output.js').Plan | undefined> {
-  const m = await import('../migrate/index.js');
+  const [m, { checkDowngrade }] = await Promise.all([import('../migrate/index.js'), import('../migrate/downgrade-check.js')]);
   const config = ctx.config();
   // A downgrade of an embedded database that is not there has nothing to undo: none is created for it.
   const handle = await ctx.open({ kysely: false, mustExist: true });
@@ -263,24 +264,9 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
   const heads = new Set(current);
   for (const step of steps) script.graph.versionOps(step, heads);
   const rowsAfter = [...heads];
-  const lines = revisions.map((r) => `revert ${r.revision}  ${r.message}`);
-  if (current.length === 1 && rowsAfter.length <= 1) {
-    let text: string | undefined;
-    try {
-      text = await m.offlineScript(script, config, 'downgrade', `${current[0]}:${rowsAfter[0] ?? 'base'}`);
-      const names = [...text.matchAll(/drop table (?:if exists )?((?:"[^"]+"|\w+)(?:\.(?:"[^"]+"|\w+))?)/gi)].map((x) => x[1]);
-      for (const name of names) lines.push(`drop table ${name.replace(/"/g, '')}${await rowCount(handle, name)}`);
-    } catch {
-      // The tables are a courtesy: the revisions above are the plan.
-    }
-    // A step that would fail on an object the role may not drop fails after the steps before it
-    // have dropped their tables: refused here, before anything is reverted.
-    if (text) {
-      const objects = droppedObjects(text);
-      await refuseDependents(handle, objects, target);
-      await refuseUndroppable(handle, objects, target);
-    }
-  }
+  const check = await checkDowngrade(handle, revisions, target);
+  if (check.refusal) throw new CmmcError(check.refusal.code, check.refusal.message, { hint: check.refusal.hint });
+  const lines = [...revisions.map((r) => `revert ${r.revision}  ${r.message}`), ...check.tables.map((t) => `drop table ${t.name}${t.rows}`)];
   const { databaseName } = await import('../config/config.js');
   const where = config.kind === 'embedded' ? 'the embedded database' : `database "${databaseName(config.url!)}"`;
   return {
@@ -289,136 +275,4 @@ async function downgradePlan(ctx: CliContext, script: import('../migrate/index.j
     warnings: config.production ? ['this is the PRODUCTION database: data in dropped objects is lost'] : [],
     data: { operation: 'downgrade', target, current, after: rowsAfter, revisions: revisions.map((r) => r.revision) },
   };
-}
-
-/**
- * ", 110 rows" (exact when the table is small, "~N rows" from the planner's estimate otherwise), or "".
- * Under row-level security that hides rows from this role (the schema owner is bound by the forced
- * tenant policies) the count is taken as a member role with BYPASSRLS (the owner's `_rls_bypass`),
- * else given as the planner's estimate and said to be one: a plain count(*) said "0 rows" of tables
- * holding every tenant's data.
- */
-async function rowCount(handle: import('../db/connection.js').DbHandle, name: string): Promise<string> {
-  try {
-    const [row] = await handle.sql<{ size: string; estimate: string; analysed: boolean; hidden: boolean; bypass: string | null }[]>`
-      SELECT pg_relation_size(c.oid)::text AS size, greatest(c.reltuples, 0)::bigint::text AS estimate, c.reltuples >= 0 AS analysed,
-             c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
-               AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS hidden,
-             (SELECT quote_ident(r.rolname) FROM pg_roles r WHERE r.rolbypassrls AND NOT r.rolsuper AND pg_has_role(current_user, r.oid, 'MEMBER')
-               ORDER BY r.rolname LIMIT 1) AS bypass
-        FROM pg_class c WHERE c.oid = to_regclass(${name})`;
-    if (!row) return '';
-    const estimated = row.analysed ? `~${row.estimate} rows` : 'rows not counted';
-    if (Number(row.size) > 64 * 1024 * 1024) return `, ${estimated}`;
-    if (row.hidden && !row.bypass) return `, ${estimated} (row-level security hides them from this role)`;
-    const count = row.hidden
-      ? await handle.sql.begin(async (tx) => {
-          await tx.unsafe(`SET LOCAL ROLE ${row.bypass}`);
-          return tx.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
-        })
-      : await handle.sql.unsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM ${name}`);
-    return `, ${count[0].n} ${count[0].n === '1' ? 'row' : 'rows'}`;
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Refuses a downgrade whose offline script (its `objects`, droppedObjects, rendered from the same steps) drops an
- * extension or a schema this session's role may not drop: in PostgreSQL only its owner (or a member
- * of the owning role) or a superuser may. `init` creates the extensions as the admin, so
- * `downgrade base` as the schema owner used to revert eleven revisions, dropping every tenant table,
- * and then fail on DROP EXTENSION vector. Throws `downgrade.cannot-drop` naming the object, its
- * owner, the revision and what to do; resolves when every such object may be dropped or is absent.
- */
-async function refuseUndroppable(handle: import('../db/connection.js').DbHandle, objects: DroppedObject[], target: string): Promise<void> {
-  const ident = (w: string) => (w.startsWith('"') ? w.slice(1, -1).replace(/""/g, '"') : w.toLowerCase());
-  const dropped = objects.filter((o) => o.kind === 'extension' || o.kind === 'schema').map((o) => ({ ...o, name: ident(o.name) }));
-  if (!dropped.length) return;
-  const namesOf = (kind: string) => JSON.stringify(dropped.filter((d) => d.kind === kind).map((d) => d.name));
-  const owned = await handle.sql<{ kind: string; name: string; owner: string; may: boolean; role: string }[]>`
-    WITH me AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-    SELECT 'extension' AS kind, extname AS name, pg_get_userbyid(extowner) AS owner,
-           (SELECT rolsuper FROM me) OR pg_has_role(current_user, extowner, 'USAGE') AS may, current_user AS role
-      FROM pg_extension WHERE extname IN (SELECT jsonb_array_elements_text(${namesOf('extension')}::text::jsonb))
-    UNION ALL
-    SELECT 'schema', nspname, pg_get_userbyid(nspowner), (SELECT rolsuper FROM me) OR pg_has_role(current_user, nspowner, 'USAGE'), current_user
-      FROM pg_namespace WHERE nspname IN (SELECT jsonb_array_elements_text(${namesOf('schema')}::text::jsonb))`;
-  // The first in the order the steps would reach them.
-  const first = dropped.find((d) => owned.some((o) => !o.may && o.kind === d.kind && o.name === d.name));
-  if (!first) return;
-  const refused = owned.find((o) => o.kind === first.kind && o.name === first.name)!;
-  const at = first.revision;
-  throw new CmmcError(
-    'downgrade.cannot-drop',
-    `downgrade to ${target} would drop ${refused.kind} ${refused.name} (revision ${at}), which belongs to ${refused.owner} and may not be dropped by ${refused.role}: nothing was downgraded`,
-    { hint: `run it as ${refused.owner} or a superuser (--url), or downgrade only to ${at} and keep the ${refused.kind}` },
-  );
-}
-
-/**
- * Refuses a downgrade whose offline script (its `objects`, droppedObjects) drops a table that an object outside the plan
- * depends on: a view, or another table's foreign key, that the steps do not drop themselves.
- * PostgreSQL refuses such a DROP TABLE (2BP01) only when the step reaches it, after the steps before
- * it have dropped their tables: `downgrade 7d24b6e1c902` with a view of the user's own over
- * assessments reverted ten revisions, then failed and told the user to fix a platform revision.
- * Throws `downgrade.dependents`, naming the table, the dependent object and the revision.
- */
-async function refuseDependents(handle: import('../db/connection.js').DbHandle, objects: DroppedObject[], target: string): Promise<void> {
-  const relations = objects.filter((o) => o.kind === 'table' || o.kind === 'view' || o.kind === 'materialized view');
-  const tables = relations.filter((r) => r.kind === 'table');
-  if (!tables.length) return;
-  const rows = await handle.sql<{ dropped: string; dependent: string; what: string }[]>`
-    WITH planned AS (SELECT to_regclass(x) AS oid, x AS name FROM jsonb_array_elements_text(${JSON.stringify(relations.map((r) => r.name))}::text::jsonb) AS x),
-         tables AS (SELECT oid, name FROM planned WHERE oid IS NOT NULL AND name IN (SELECT jsonb_array_elements_text(${JSON.stringify(tables.map((r) => r.name))}::text::jsonb)))
-    SELECT DISTINCT t.name AS dropped, dep.rel::regclass::text AS dependent, dep.what
-      FROM tables t
-      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid AND d.deptype = 'n'
-      JOIN LATERAL (
-        SELECT r.ev_class AS rel, CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS what
-          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-         WHERE d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
-        UNION ALL
-        SELECT con.conrelid, 'the foreign key ' || quote_ident(con.conname) || ' of'
-          FROM pg_constraint con WHERE d.classid = 'pg_constraint'::regclass AND con.oid = d.objid AND con.contype = 'f'
-      ) dep ON true
-     WHERE dep.rel <> t.oid AND dep.rel NOT IN (SELECT oid FROM planned WHERE oid IS NOT NULL)`;
-  // The first in the order the steps would reach them.
-  const first = tables.find((t) => rows.some((r) => r.dropped === t.name));
-  if (!first) return;
-  const row = rows.find((r) => r.dropped === first.name)!;
-  const table = first.name.replace(/"/g, '');
-  throw new CmmcError(
-    'downgrade.dependents',
-    `downgrade to ${target} would drop table ${table} (revision ${first.revision}), which ${row.what} ${row.dependent} depends on and the downgrade does not drop: nothing was downgraded`,
-    { hint: `drop or change ${row.dependent} first (the revisions did not create it), or downgrade only to ${first.revision}` },
-  );
-}
-
-/** An object a downgrade's offline script drops: its kind, its name as written (quoted or not), and the revision whose step drops it. */
-interface DroppedObject {
-  kind: 'extension' | 'schema' | 'table' | 'view' | 'materialized view';
-  name: string;
-  revision: string;
-}
-
-/**
- * The objects the offline script `text` drops, in the order its steps reach them: each `DROP
- * EXTENSION | SCHEMA | TABLE | VIEW | MATERIALIZED VIEW [IF EXISTS] name[, name...]` line, attributed
- * to the revision of the `-- Running downgrade REV ->` heading above it (src/migrate/offline.ts).
- */
-function droppedObjects(text: string): DroppedObject[] {
-  const name = String.raw`(?:"(?:[^"]|"")+"|[\w$-]+)(?:\.(?:"(?:[^"]|"")+"|[\w$]+))?`;
-  const dropRe = new RegExp(String.raw`^\s*drop\s+(extension|schema|table|view|materialized\s+view)\s+(?:if\s+exists\s+)?(${name}(?:\s*,\s*${name})*)`, 'i');
-  const out: DroppedObject[] = [];
-  let revision = '';
-  for (const line of text.split('\n')) {
-    const running = /^-- Running downgrade (\S+) ->/.exec(line);
-    if (running) revision = running[1];
-    const drop = dropRe.exec(line);
-    if (!drop) continue;
-    const kind = drop[1].toLowerCase().replace(/\s+/g, ' ') as DroppedObject['kind'];
-    for (const n of drop[2].match(new RegExp(name, 'g')) ?? []) out.push({ kind, name: n, revision });
-  }
-  return out;
 }

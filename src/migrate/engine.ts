@@ -22,7 +22,7 @@ import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
 import { literal, tokens, type SqlStatement } from '../sql/lexer.js';
-import { catchRevisionErrors } from './errors.js';
+import { catchRevisionErrors, refuseUnknown } from './errors.js';
 import { changedFiles, engineTablesSql, readEngineState, readVersionRows, type EngineTables, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
 import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, type MetaConfig } from './version-store.js';
@@ -307,14 +307,6 @@ class StepFailure extends Error {
   constructor(readonly failed: FailedStep) {
     super(failed.error.message);
   }
-}
-
-/** Refuses (CmmcError `migrate.unknown-version`) version rows no file declares, unless `purge` rewrites them. */
-export function refuseUnknown(script: Script, unknown: string[], purge: boolean): void {
-  if (!unknown.length || purge) return;
-  throw new CmmcError('migrate.unknown-version', `the database is at revision ${unknown.join(', ')}, which no file in ${script.dirs.join(' or ')} declares`, {
-    hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
-  });
 }
 
 /** The SQL of one version-table change and the row count it must touch. */

@@ -46,3 +46,18 @@ export function catchRevisionErrors<T>(fn: () => T): T {
     throw graphErrorToUser(err);
   }
 }
+
+/**
+ * Refuses (CmmcError `migrate.unknown-version`, exit 1) version rows `unknown` that no file of
+ * `script` declares, unless `purge` rewrites them. Every command that walks from the version rows
+ * or names them refuses so (upgrade, downgrade, stamp, current, show current, history -r current:),
+ * as Alembic's "Can't locate revision identified by ...": where the files are not the ones the
+ * database was migrated with, no answer read from them can be right.
+ */
+export function refuseUnknown(script: { dir: string; dirs: string[] }, unknown: string[], purge = false): void {
+  if (!unknown.length || purge) return;
+  const where = script.dirs.length ? script.dirs.join(' or ') : script.dir;
+  throw new CmmcError('migrate.unknown-version', `the database is at revision${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which no file in ${where} declares`, {
+    hint: 'point --migrations-dir at the right folder, or restore the file; to rewrite the version table: cmmc-db stamp --purge REV',
+  });
+}

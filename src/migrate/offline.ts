@@ -12,7 +12,7 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryR
 import { CmmcError, usageError } from '../errors.js';
 import { catchRevisionErrors } from './errors.js';
 import type { Operation } from './engine.js';
-import type { Script } from './script.js';
+import type { Revision, Script } from './script.js';
 import { inlineParameters, literal, statementForScript } from '../sql/lexer.js';
 import { stampLog, versionStatements } from './engine.js';
 import { appliedByExpression, bootstrapStatements, logInsert, metaNames, type MetaConfig } from './version-store.js';
@@ -120,28 +120,14 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
   const plan = catchRevisionErrors(() => (operation === 'upgrade' ? graph.upgradeSteps(startRows, to) : graph.downgradeSteps(startRows, to)));
   const heads = new Set(startRows);
   const ops = plan.map((step) => catchRevisionErrors(() => graph.versionOps(step, heads)));
-  const { db, driver } = await recordingKysely();
+  const bodies = await stepStatements(plan.map((step) => step.revision), operation);
   const appliedBy = appliedByExpression('offline');
   const out: string[] = [];
   out.push(`-- cmmc-db ${operation} ${from}:${to} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, '');
   out.push(...bootstrapStatements(config).map(terminate), '');
   for (const [i, step] of plan.entries()) {
     const rev = step.revision;
-    const mod = await rev.load();
-    let body: string[];
-    if ('upSql' in mod) body = (operation === 'upgrade' ? mod.upSql : mod.downSql).map(statementForScript);
-    else {
-      driver.take();
-      try {
-        await (operation === 'upgrade' ? mod.up(db) : mod.down(db));
-      } catch (err) {
-        throw new CmmcError('migrate.offline', `revision ${rev.revision} (${rev.fileName}) cannot be recorded offline: ${(err as Error).message}`, {
-          hint: 'a revision must only execute statements (no branching on query results) to work with --sql',
-          cause: err,
-        });
-      }
-      body = driver.take().map(terminate);
-    }
+    const body = bodies[i].statements;
     // RESET ROLE, as online: a revision that SET ROLE must not decide who writes the engine's tables.
     const bookkeeping = [
       'RESET ROLE',
@@ -156,8 +142,43 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
     if (rev.transactional) out.push('BEGIN;', ...body, ...bookkeeping, 'COMMIT;', ...clean);
     else out.push('-- non-transactional revision', ...body, 'BEGIN;', ...bookkeeping, 'COMMIT;', ...clean);
   }
-  await db.destroy();
   return out.join('\n');
+}
+
+/**
+ * The statements each of `revisions` runs for `operation`, in order, as an offline script writes
+ * them: an SQL revision's own, a TypeScript revision's as recorded against a Kysely that executes
+ * nothing. Throws `migrate.offline` for a revision that cannot be recorded (it reads a query's answer
+ * or fails without one).
+ */
+export async function stepStatements(revisions: Revision[], operation: Exclude<Operation, 'stamp'>): Promise<{ revision: string; statements: string[] }[]> {
+  let recorder: Awaited<ReturnType<typeof recordingKysely>> | undefined;
+  const out: { revision: string; statements: string[] }[] = [];
+  try {
+    for (const rev of revisions) {
+      const mod = await rev.load();
+      if ('upSql' in mod) {
+        out.push({ revision: rev.revision, statements: (operation === 'upgrade' ? mod.upSql : mod.downSql).map(statementForScript) });
+        continue;
+      }
+      // Kysely is loaded only for a TypeScript revision: a run of SQL revisions never needs it.
+      recorder ??= await recordingKysely();
+      const { db, driver } = recorder;
+      driver.take();
+      try {
+        await (operation === 'upgrade' ? mod.up(db) : mod.down(db));
+      } catch (err) {
+        throw new CmmcError('migrate.offline', `revision ${rev.revision} (${rev.fileName}) cannot be recorded offline: ${(err as Error).message}`, {
+          hint: 'a revision must only execute statements (no branching on query results) to work with --sql',
+          cause: err,
+        });
+      }
+      out.push({ revision: rev.revision, statements: driver.take().map(terminate) });
+    }
+  } finally {
+    await recorder?.db.destroy();
+  }
+  return out;
 }
 
 /**
@@ -165,10 +186,18 @@ export async function offlineScript(script: Script, config: MetaConfig, operatio
  * run with psql, for a database this process does not connect to (Alembic's `stamp --sql`). Each
  * target may be `FROM:TO`; FROM, the version rows the script starts from, is one revision for all
  * targets (Alembic: "Stamp operation with --sql only supports a single starting revision at a
- * time"), and base when no target names one. `purge` starts the script with a DELETE of every
- * version row and stamps from base (FROM then only tells the revision log what stops being applied). Throws usage errors for two different starts.
+ * time"), and base when no target names one. Throws usage errors for two different starts, and for
+ * `purge`: Alembic 1.8 refuses it ("Can't use --purge with --sql mode"), and a script that deletes
+ * rows it never saw would undo the guard that stops it on a database holding other rows than FROM.
  */
 export function offlineStamp(script: Script, config: MetaConfig, targets: string[], purge = false): string {
+  if (purge) {
+    const to = targets.map((t) => t.slice(t.indexOf(':') + 1)).join(' ');
+    throw usageError(
+      'stamp --sql cannot --purge: the script is written from the rows FROM, and a purge deletes rows nobody has seen (Alembic refuses it too)',
+      `write the stamp from the rows the database holds (cmmc-db stamp FROM:${to} --sql), or purge online: cmmc-db stamp --purge ${to}`,
+    );
+  }
   let start: string | undefined;
   const destinations = targets.map((t) => {
     const i = t.indexOf(':');
@@ -180,14 +209,12 @@ export function offlineStamp(script: Script, config: MetaConfig, targets: string
     start = from;
     return t.slice(i + 1);
   });
-  // The rows the database holds when the script runs; with --purge the stamp starts from none of them,
-  // and the log still says which revisions stop being applied, as online.
   const known = start === undefined || start === 'base' ? [] : catchRevisionErrors(() => script.graph.resolveTarget(start!, []));
-  const { ops, rows } = catchRevisionErrors(() => script.graph.stampPlan(purge ? [] : known, destinations));
+  const { ops, rows } = catchRevisionErrors(() => script.graph.stampPlan(known, destinations));
   const { logged } = stampLog(script, config, known, rows, appliedByExpression('offline'));
-  const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')}${purge ? ' --purge' : ''} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
+  const out: string[] = [`-- cmmc-db stamp ${targets.join(' ')} (offline script: run with psql -v ON_ERROR_STOP=1 -f FILE)`, ''];
   out.push(...bootstrapStatements(config).map(terminate), '');
-  out.push('BEGIN;', ...(purge ? [`DELETE FROM ${metaNames(config).version};`] : [startGuard(config, known)]), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
+  out.push('BEGIN;', startGuard(config, known), ...versionStatements(config, ops).map(terminate), ...logged.map(terminate), 'COMMIT;', '');
   return out.join('\n');
 }
 

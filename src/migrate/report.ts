@@ -130,6 +130,27 @@ export function arrow(rev: Pick<Revision, 'revision' | 'downRevisions'>, operati
   return operation === 'downgrade' ? `${rev.revision} -> ${down}` : `${down} -> ${rev.revision}`;
 }
 
+/**
+ * What `show REF` says when REF names no revision (stdout stays empty, `--json` `[]`, exit 0: Alembic's
+ * show prints nothing there either). `LABEL@-N` counts down from the heads that carry the branch label
+ * LABEL; with a revision id or a keyword before the `@` (`y1@-1`, `heads@-1`) no head carries it, so
+ * nothing matches: said so, with the form that was likely meant. Otherwise REF is base (`base`,
+ * `label@base`).
+ *
+ * @example
+ * ```ts
+ * noRevisionNote(graph, 'y1@-1'); // 'no revision: "y1" is not a branch label, ... one below y1: cmmc-db show y1-1'
+ * noRevisionNote(graph, 'base');  // 'base: no revision'
+ * ```
+ */
+export function noRevisionNote(graph: RevisionGraph, ref: string): string {
+  const relative = /^(.+)@-(\d+)$/.exec(ref.trim());
+  if (!relative || graph.branchLabels.has(relative[1])) return 'base: no revision';
+  const [, before, n] = relative;
+  const meant = graph.has(before) ? `${n === '1' ? 'one' : n} below ${before}: cmmc-db show ${before}-${n}` : `${n === '1' ? 'one' : n} below each head: cmmc-db show -${n}`;
+  return `no revision: "${before}" is not a branch label, and REV@-N counts down from the heads that carry the branch label REV (as Alembic's show); ${meant}`;
+}
+
 /** Multi-line details of one revision (show, --verbose). */
 export function details(s: RevisionSummary, indent = ''): string[] {
   return [
@@ -163,12 +184,20 @@ export function historyRange(graph: RevisionGraph, from: string, to: string, row
   return graph.map.walkRevisions(lower, upper).map((r) => r.revision);
 }
 
-/** The history drawn as a graph, newest first, each revision as `DOWN (DEPENDS_ON) -> REV tags message`. `@` current, `*` applied, `o` pending (or unknown). */
-export function historyLines(script: Script, revisions: Revision[], summaries: Map<string, RevisionSummary>, verbose: boolean): string[] {
-  const lines = drawGraph(script.graph, revisions, (id) => {
-    const s = summaries.get(id)!;
-    return s.current ? '@' : s.status === 'applied' ? '*' : 'o';
-  });
+/**
+ * The history drawn as a graph, newest first, each revision as `DOWN (DEPENDS_ON) -> REV tags message`. `@` current, `*` applied, `o` pending (or unknown).
+ * `inOrder`: `revisions` are a walk's order, newest first (`history -r`, as Alembic lists it), drawn so.
+ */
+export function historyLines(script: Script, revisions: Revision[], summaries: Map<string, RevisionSummary>, verbose: boolean, { inOrder = false } = {}): string[] {
+  const lines = drawGraph(
+    script.graph,
+    revisions,
+    (id) => {
+      const s = summaries.get(id)!;
+      return s.current ? '@' : s.status === 'applied' ? '*' : 'o';
+    },
+    { inOrder },
+  );
   const width = Math.max(0, ...lines.map((l) => l.graph.length));
   const out: string[] = [];
   for (const line of lines) {

@@ -19,10 +19,12 @@ export interface DrawnLine {
 /**
  * Lays out `revisions` (a subset of the graph, in the graph's order: parents first).
  * `mark(id)` gives the node character (for example `@` current, `*` applied, `o` pending).
+ * `inOrder`: `revisions` are already newest first, each after every shown revision above it (a walk's
+ * order, as `history -r` lists Alembic's walk_revisions): drawn in that order, not re-sorted.
  */
-export function drawGraph<T extends RevisionNode>(graph: RevisionGraph<T>, revisions: T[], mark: (id: string) => string): DrawnLine[] {
+export function drawGraph<T extends RevisionNode>(graph: RevisionGraph<T>, revisions: T[], mark: (id: string) => string, { inOrder = false } = {}): DrawnLine[] {
   const shown = new Set(revisions.map((r) => r.revision));
-  const order = newestFirst(graph, revisions);
+  const order = inOrder ? revisions : newestFirst(graph, revisions);
   const lanes: string[] = [];
   const lines: DrawnLine[] = [];
   const cells = (fn: (i: number) => string) => lanes.map((_, i) => fn(i)).join(' ').trimEnd();

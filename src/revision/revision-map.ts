@@ -524,7 +524,15 @@ export class RevisionMap {
       const walked = this.getRevisions(ref);
       // Alembic 1.8 fails (AttributeError) when a head's walk ends below its base: refused here, naming the head.
       const below = heads.filter((_, i) => walked[i] === null || walked[i] === 'base');
-      if (below.length) throw new InvalidTargetError(ref, `the walk down from ${below.map((h) => h.revision).join(', ')} goes below base: name the revision, or label@${ref.replace(/^.*@/, '')} for one branch`);
+      if (below.length) {
+        const from = below.map((h) => h.revision).join(', ');
+        throw new InvalidTargetError(
+          ref,
+          branch === null
+            ? `the walk down from ${from} goes below base: name the revision, or label@${ref} for one branch`
+            : `the walk down from ${from} (branch ${branch}) goes below base: name the revision (cmmc-db history -r ${branch}@base: lists the branch)`,
+        );
+      }
       return walked as MapRev[];
     }
     return this.parseUpgradeTarget([], ref, true).flatMap((w) => {

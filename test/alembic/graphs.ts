@@ -193,6 +193,14 @@ export const SCENARIOS: Sequence[] = [
     revisions: [r('a1xx'), r('a2xx', ['a1xx']), r('r0xx'), r('z1xx')],
     ops: [up('a1xx'), up('r0xx'), stamp('heads'), up('heads')],
   },
+  // Stamp targets on two branches of one branch point, from the heads of both: Alembic 1.8 moves every
+  // head sharing lineage with any target into the first target's step, then fails (KeyError) on the
+  // second (divergence stamp-targets-on-separate-branches); from base, or from one branch, it stamps both.
+  {
+    name: 'stamp y1 x1 with targets on two branches of one branch point',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('x1xx', ['bbbb']), r('x2xx', ['x1xx']), r('y1xx', ['bbbb']), r('y2xx', ['y1xx'])],
+    ops: [stamp('base'), stamp('y1xx x1xx'), stamp('y2xx'), stamp('y1xx x2xx'), up('heads'), stamp('y1xx x1xx'), up('heads')],
+  },
   // Finding 3: -N with fewer revisions below is refused; upgrade -2 too.
   {
     name: 'finding 3: downgrade -N past base and upgrade -N',
@@ -240,6 +248,11 @@ export const READING_SCENARIOS: Sequence[] = [
     name: 'reading 8: show -N on a straight line; inherited labels',
     revisions: [r('aaaa1', [], { labels: ['xray'] }), r('bbbb1', ['aaaa1'], { labels: ['yank'] }), r('cccc1', ['bbbb1']), r('dddd1', ['cccc1'])],
     ops: [up('bbbb1'), up('head')],
+  },
+  {
+    name: 'history -r order: a merge point, two more bases, a second branch from the first base',
+    revisions: [r('ha01'), r('ha02', ['ha01']), r('ha03', ['ha02'], { labels: ['hlc'] }), r('ha04', ['ha02']), r('ha05', ['ha03', 'ha04']), r('ha06', ['ha05']), r('ha07', [], { labels: ['hlz'] }), r('ha08', ['ha01']), r('ha09', ['ha07']), r('ha10')],
+    ops: [up('heads')],
   },
   {
     name: 'reading 5: crossing branches and merges',

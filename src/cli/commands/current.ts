@@ -13,43 +13,46 @@ export const register: RegisterCommand = (program, ctx) => {
         const { loadScript } = await import('../../migrate/script.js');
         const { readEngineStateOf, computeStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details, nextUpgradeStep, currentViaDependsOn } = await import('../../migrate/report.js');
+        const { refuseUnknown } = await import('../../migrate/errors.js');
         const config = ctx.config();
         // The session is opened, and the engine's state read, while the files are read: the server
         // starts its backend and answers meanwhile (the files give it a turn between them).
         let state: Awaited<ReturnType<typeof readEngineStateOf>> | undefined;
+        let noFolder: string | undefined;
         const [, script] = await whileOpening(
           async () => {
             const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
             state = await readEngineStateOf(handle);
             return handle;
           },
-          // The version table can be read without the files: a missing folder is a warning here.
+          // An empty version table can be read without the files: a missing folder is a warning then.
           (turn) =>
             loadScript(config, { turn }).catch(async (err: { code?: string; message?: string }) => {
               if (err.code !== 'migrate.no-folder') throw err;
-              ctx.out.warn(`${err.message}: showing the version table only`);
+              noFolder = err.message;
               const { RevisionGraph } = await import('../../revision/graph.js');
-              return { dir: config.migrationsDir, dirs: [], revisions: [], graph: new RevisionGraph([]) };
+              return { dir: config.migrationsDir, dirs: [config.migrationsDir], revisions: [], graph: new RevisionGraph([]) };
             }),
           { server: config.kind === 'server' },
         );
+        if (noFolder) ctx.out.warn(state!.current.length ? noFolder : `${noFolder}: showing the version table only`);
         const status = computeStatus(script, state!.current, state!.checksums);
-        const applied = script.graph.appliedSet(status.current.filter((r) => script.graph.has(r)));
-        const revisions = status.current.map((id) =>
-          script.graph.has(id) ? summarize(script, script.graph.get(id), { applied, current: status.current }) : { revision: id, unknown: true },
-        );
+        // A row no file declares: nothing read from these files about the database can be right
+        // (Alembic: "Can't locate revision identified by ..."); refused as upgrade refuses it.
+        refuseUnknown(script, status.unknown);
+        const applied = script.graph.appliedSet(status.current);
+        const revisions = status.current.map((id) => summarize(script, script.graph.get(id), { applied, current: status.current }));
         // Alembic's get_all_current: also the revisions current only because a row depends on them.
         const viaDependsOn = currentViaDependsOn(script.graph, status.current).map((c) => ({ ...summarize(script, script.graph.get(c.revision), { applied, current: status.current }), via: c.via }));
         if (ctx.out.json) {
           ctx.out.data({ current: status.current, heads: status.heads, atHead: status.atHead, pending: status.pending, revisions, currentViaDependsOn: viaDependsOn });
           return 0;
         }
-        // The next step is one that runs: `upgrade head` refuses with several heads, any upgrade with unknown rows.
+        // The next step is one that runs: `upgrade head` refuses with several heads.
         const next = nextUpgradeStep(status);
         if (status.current.length === 0) ctx.out.info(`no revision applied: the database is at base (next: ${next})`);
         for (const r of revisions) {
-          if ('unknown' in r) ctx.out.line(`${r.revision} (not in ${script.dirs.join(', ') || script.dir})`);
-          else if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
+          if (flags.verbose) for (const l of details(r)) ctx.out.line(l);
           else ctx.out.line(`${r.revision} ${tags(r)} ${r.message}`.replace(/\s+$/, ''));
         }
         for (const r of viaDependsOn) {
@@ -58,7 +61,6 @@ export const register: RegisterCommand = (program, ctx) => {
           else ctx.out.line(`${r.revision} ${[tags(r), via].filter(Boolean).join(' ')} ${r.message}`.replace(/\s+$/, ''));
         }
         if (status.overlapping.length) ctx.out.info(`${status.overlapping.join(', ')}: below another row of the version table (next: ${next})`);
-        else if (status.unknown.length) ctx.out.info(`${status.unknown.join(', ')}: no file declares ${status.unknown.length === 1 ? 'it' : 'them'} (next: ${next})`);
         else if (status.current.length && status.pending.length) ctx.out.info(`${status.pending.length} revision(s) pending (next: ${next})`);
         return 0;
       }),

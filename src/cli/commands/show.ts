@@ -8,27 +8,28 @@ export const register: RegisterCommand = (program, ctx) => {
     .action(
       ctx.action(async (rev: string) => {
         const { loadScript, catchRevisionErrors } = await import('../../migrate/index.js');
-        const { summarize, details } = await import('../../migrate/report.js');
+        const { summarize, details, noRevisionNote } = await import('../../migrate/report.js');
         const script = await loadScript(ctx.config());
         const { graph } = script;
         // `show current`, as Alembic's: the revisions of the version rows (reads the database; a row no
-        // file declares is left out, as `current` names it apart).
+        // file declares is refused, as by `current`).
         let ids: string[];
         if (rev.trim() === 'current') {
-          const { getCurrentHeads } = await import('../../migrate/status.js');
+          const [{ getCurrentHeads }, { refuseUnknown }] = await Promise.all([import('../../migrate/status.js'), import('../../migrate/errors.js')]);
           const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
           try {
-            ids = (await getCurrentHeads(handle)).filter((id) => graph.has(id)).sort();
+            ids = (await getCurrentHeads(handle)).sort();
           } finally {
             await handle.close();
           }
+          refuseUnknown(script, ids.filter((id) => !graph.has(id)));
         } else ids = catchRevisionErrors(() => graph.map.revisionsToShow(rev.trim()).map((r) => r.revision));
         const shown = ids.map((id) => ({ ...summarize(script, graph.get(id)), children: graph.childrenOf(id), path: graph.get(id).file }));
         if (ctx.out.json) {
           ctx.out.data(shown.length === 1 ? shown[0] : shown);
           return 0;
         }
-        if (shown.length === 0) ctx.out.info('base: no revision');
+        if (shown.length === 0) ctx.out.info(rev.trim() === 'current' ? 'base: no revision' : noRevisionNote(graph, rev));
         shown.forEach((s, i) => {
           if (i) ctx.out.line('');
           for (const l of details(s)) ctx.out.line(l);

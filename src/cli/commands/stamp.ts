@@ -4,7 +4,7 @@ export const register: RegisterCommand = (program, ctx) => {
   program
     .command('stamp <targets...>')
     .description('move the version rows to TARGETS without running any revision: only the heads that share lineage with a target move (Alembic\'s stamp); --purge starts over')
-    .option('--purge', 'delete every version row first, even ones no file declares (asks first)')
+    .option('--purge', 'delete every version row first, even ones no file declares (asks first; not with --sql)')
     .option('--dry-run', 'show the version rows now and what they would become; change nothing')
     .option('--sql', 'print the SQL script instead of running it (offline: a target may be FROM:TO, the rows it starts from)')
     .addHelpText('after', '\nExamples:\n  $ cmmc-db stamp head\n  $ cmmc-db stamp billing@head audit@head\n  $ cmmc-db stamp base --purge --dry-run\n  $ cmmc-db stamp base --purge --yes\n  $ cmmc-db stamp 3f1c0a9e5b01:head --sql > stamp.sql')
@@ -15,13 +15,13 @@ export const register: RegisterCommand = (program, ctx) => {
           // Offline: no database is opened; the script says what a stamp would write.
           const [{ loadScript }, { offlineStamp }] = await Promise.all([import('../../migrate/script.js'), import('../../migrate/offline.js')]);
           const text = offlineStamp(await loadScript(ctx.config()), ctx.config(), targets, flags.purge);
-          if (ctx.out.json) ctx.out.data({ operation: 'stamp', targets, purge: Boolean(flags.purge), sql: text });
+          if (ctx.out.json) ctx.out.data({ operation: 'stamp', targets, sql: text });
           else process.stdout.write(text);
           return 0;
         }
         return documentedRun(ctx, 'stamp', targets.join(' '), async () => {
           ctx.asOwner();
-          const [{ loadScript }, { migrate, refuseUnknown }, { getStatus }, { catchRevisionErrors }] = await Promise.all([
+          const [{ loadScript }, { migrate }, { getStatus }, { catchRevisionErrors, refuseUnknown }] = await Promise.all([
             import('../../migrate/script.js'),
             import('../../migrate/engine.js'),
             import('../../migrate/status.js'),
