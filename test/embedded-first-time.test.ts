@@ -115,11 +115,12 @@ describe('failed on a new folder', () => {
     const migrations = path.join(cwd, 'migrations');
     fs.mkdirSync(migrations);
     for (const f of ['2b0000000001_base.sql', '2b0000000003_sql_breaks.sql']) fs.copyFileSync(path.join(FAILING, f), path.join(migrations, f));
-    const r = await runCli(['init', '--migrations-dir', migrations], { cwd, env: env() });
+    // Two inits (the template's build, then the real folder's, which names it in the error): slow on a busy machine.
+    const r = await runCli(['init', '--migrations-dir', migrations], { cwd, env: env(), timeoutMs: 240_000 });
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/2b0000000003_sql_breaks\.sql\) failed/);
     expect(projectEntries()).toEqual(['migrations', 'package.json']);
-  }, 180_000);
+  }, 300_000);
 
   it('seed, which finds no tables, leaves no folder', async () => {
     const r = await runCli(['seed'], { cwd, env: env() });
