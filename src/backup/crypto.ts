@@ -8,7 +8,7 @@
  * the ciphertext as additional authenticated data, so changing any byte fails authentication.
  */
 import { type CipherGCM, createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, readSync, closeSync, realpathSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -72,8 +72,13 @@ export function keyFileTooOpen(file: string): boolean {
 /**
  * The one check of a key file's mode, for every command that reads a key file (backup create,
  * verify, restore, and schedule install, which hands it to the nightly job): the line to print when
- * group or others may read it, or may write its folder (not sticky) and so replace it; undefined
- * otherwise.
+ * group or others may read it, or when someone else can put another key in its place: a folder on
+ * its path, from its own up to /, that group or others may write without the sticky bit (they can
+ * rename the key, or a folder holding it, away and put their own there), or that belongs to
+ * another user than root and the one running (its owner can do the same). Both the path as given
+ * and the one its links resolve to are checked, as OpenSSH's StrictModes checks the folders above
+ * authorized_keys (auth.c: auth_secure_path). Undefined otherwise; the first folder found, nearest
+ * first, is named.
  *
  * @example
  * ```ts
@@ -86,18 +91,49 @@ export function keyFileWarning(file: string): string | undefined {
     const mode = (statSync(file).mode & 0o777).toString(8).padStart(3, '0');
     return `the key file ${file} is readable by other users (mode ${mode}): anyone who can read it can read the backups; chmod 600 it`;
   }
-  // A folder others may write into without the sticky bit: they can rename the key away and put
-  // their own in its place, and the next backups are encrypted with a key they hold.
-  const folder = path.dirname(path.resolve(file));
-  try {
-    const st = statSync(folder);
-    if (st.isDirectory() && (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
-      return `the key file's folder ${folder} is writable by other users (mode ${mode}): anyone who can write there can replace the key with their own; chmod go-w it, or keep the key in a folder only you can write`;
-    }
-  } catch {
-    // No folder to look at: reading the key will say what is wrong.
+  const own = path.dirname(path.resolve(file));
+  for (const folder of foldersAbove(file)) {
+    const problem = folderProblem(folder);
+    if (!problem) continue;
+    const which = folder === own ? `the key file's folder ${folder}` : `the folder ${folder} above the key file`;
+    // The nearest folder's own words stay as they were (scripts and docs quote them).
+    const risk = folder === own ? 'replace the key with their own' : `rename the folder holding the key away and put their own key in its place`;
+    return problem.kind === 'writable'
+      ? `${which} is writable by other users (mode ${problem.mode}): anyone who can write there can ${risk}; chmod go-w it, or keep the key in a folder only you can write`
+      : `${which} belongs to another user (uid ${problem.uid}): that user can ${risk}; keep the key under folders owned by you or root`;
   }
+  return undefined;
+}
+
+/** The folders above `file`, nearest first up to /: along the path as given, then along the one its links resolve to. */
+function foldersAbove(file: string): string[] {
+  const walk = (dir: string): string[] => {
+    const out = [dir];
+    for (let d = dir; path.dirname(d) !== d; d = path.dirname(d)) out.push(path.dirname(d));
+    return out;
+  };
+  const given = walk(path.dirname(path.resolve(file)));
+  let real: string[] = [];
+  try {
+    real = walk(path.dirname(realpathSync(file)));
+  } catch {
+    // Not there (yet): reading the key will say what is wrong.
+  }
+  return [...new Set([...given, ...real])];
+}
+
+/** What lets someone else change what `folder` holds: others may write it (not sticky), or another user than root and us owns it. */
+function folderProblem(folder: string): { kind: 'writable'; mode: string } | { kind: 'owner'; uid: number } | undefined {
+  let st;
+  try {
+    st = statSync(folder);
+  } catch {
+    return undefined; // no folder to look at: reading the key will say what is wrong
+  }
+  if (!st.isDirectory()) return undefined;
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return { kind: 'writable', mode: (st.mode & 0o777).toString(8).padStart(3, '0') };
+  const me = process.getuid?.();
+  if (me !== undefined && st.uid !== 0 && st.uid !== me) return { kind: 'owner', uid: st.uid };
   return undefined;
 }
 

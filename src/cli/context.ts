@@ -88,13 +88,17 @@ export class CliContext {
     return handle;
   }
 
-  async closeAll(): Promise<void> {
+  /**
+   * Closes what the command opened. `failed`: the command failed (threw, or ended with a non-zero
+   * code), so an embedded database it created where there was none is removed again (DbHandle.close).
+   */
+  async closeAll({ failed = false }: { failed?: boolean } = {}): Promise<void> {
     while (this.releases.length) this.releases.pop()!();
     // The command has returned: nothing is left to wait for on a server's sessions (the embedded
     // database's are ended the usual way, before PGlite closes its folder).
     while (this.handles.length) {
       const handle = this.handles.pop()!;
-      await handle.close({ now: handle.config.kind === 'server' });
+      await handle.close({ now: handle.config.kind === 'server', failed });
     }
   }
 

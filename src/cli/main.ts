@@ -162,10 +162,12 @@ export async function run(argv: string[]): Promise<number> {
   // cannot be cut short, like the embedded pg_dump, ran to its end meanwhile), leaves the exit to it:
   // returning would exit 0 with the line already saying the run was stopped.
   const leaveExitToHandler = () => new Promise<never>(() => setInterval(() => {}, 1000));
+  let failed = true;
   try {
     refuseUnknownHelpTopic(program, argv);
     await program.parseAsync(argv);
     if (wasInterrupted()) await leaveExitToHandler();
+    failed = ctx.exitCode !== EXIT.ok;
     return ctx.exitCode;
   } catch (err) {
     if (wasInterrupted()) await leaveExitToHandler();
@@ -184,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
     renderError(err, ctx.out, debug, running);
     return err instanceof CmmcError ? err.exitCode : EXIT.failed;
   } finally {
-    await ctx.closeAll();
+    await ctx.closeAll({ failed });
   }
 }
 

@@ -60,13 +60,15 @@ export interface DbHandle<DB = any> {
    * queries in flight first, at most 5 s. `{ now: true }` when the caller is done with everything
    * (the CLI, once its command returned): Terminate is sent and the sockets are closed at once,
    * without waiting the server's 5-10 ms to close its side; a query still in flight is abandoned.
+   * `{ failed: true }` when the caller's run failed: an embedded database this open created (the
+   * folder had none) is removed again, so that the failed run leaves the files as they were.
    */
-  close(options?: { now?: boolean }): Promise<void>;
+  close(options?: { now?: boolean; failed?: boolean }): Promise<void>;
 }
 
 /** Hooks the embedded engine registers, so that this module does not import PGlite on its own. */
 export interface EmbeddedProvider {
-  start(config: CmmcConfig, options?: { mustExist?: boolean }): Promise<{ url: string; socketPath?: string; connections?(): number; stop(): Promise<void> }>;
+  start(config: CmmcConfig, options?: { mustExist?: boolean }): Promise<{ url: string; socketPath?: string; connections?(): number; stop(options?: { failed?: boolean }): Promise<void> }>;
 }
 let embeddedProvider: () => Promise<EmbeddedProvider> = async () => (await import('../embedded/provider.js')).provider;
 export function registerEmbeddedProvider(load: () => Promise<EmbeddedProvider>): void {
@@ -79,7 +81,7 @@ let poolCounter = 0;
 export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOptions = {}): Promise<DbHandle<DB>> {
   const settings: PoolSettings = { ...POOL_SETTINGS, ...options.pool };
   let url = config.url;
-  let stopEmbedded: (() => Promise<void>) | undefined;
+  let stopEmbedded: ((options?: { failed?: boolean }) => Promise<void>) | undefined;
   let embedded: DbHandle['embedded'];
   if (config.kind === 'embedded') {
     const started = await (await embeddedProvider()).start(config, { mustExist: options.mustExist });
@@ -111,13 +113,13 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     const [{ Kysely }, { postgresJsDialect }] = await Promise.all([import('kysely'), import('./kysely-dialect.js')]);
     db = new Kysely<DB>({ dialect: await postgresJsDialect({ postgres: sql }) });
   }
-  const close = async (how: { now?: boolean } = {}) => {
+  const close = async (how: { now?: boolean; failed?: boolean } = {}) => {
     // postgres.js first, with a timeout: after a session was lost mid-transaction (a failover)
     // its plain end(), which Kysely's destroy() calls, never settles and the process would exit
     // with 13 (a pending top-level await) instead of the run's one-line error.
     await sql.end({ timeout: how.now ? 0 : 5 }).catch(() => {});
     await db?.destroy().catch(() => {});
-    await stopEmbedded?.();
+    await stopEmbedded?.({ failed: how.failed });
   };
   const handle: DbHandle<DB> = {
     get db(): Kysely<DB> {
@@ -145,7 +147,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   } catch (err) {
     // Nothing to wait for after a failed connect: end at once.
     await sql.end({ timeout: 0 }).catch(() => {});
-    await stopEmbedded?.();
+    await stopEmbedded?.({ failed: true });
     // The config's own target knows which PG* variable filled in what its URL left out (the hint
     // names it); a URL the caller substituted does not.
     const fromPgEnv = url === config.url ? config.conn?.fromPgEnv : undefined;

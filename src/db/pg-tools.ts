@@ -15,7 +15,7 @@ import { connParamsOf, ENV_OF, type ConnKeyword, type ConnParams } from '../conf
 import { cacheDir } from '../cache-dir.js';
 import { CmmcError } from '../errors.js';
 import { makeDirs } from '../fs-private.js';
-import { interruptSignal, wasInterrupted } from '../interrupt.js';
+import { interruptSignal } from '../interrupt.js';
 
 export interface PgTools {
   /** The folder the three programs come from. */
@@ -302,16 +302,29 @@ export interface PgRun {
  * a process runner library costs more to load (execa: about 86 ms of CPU) than pg_dump takes to
  * dump a small database. Never rejects: a program that cannot start or is stopped ends with
  * exit code 1 and the reason on stderr.
+ *
+ * The program runs in a session of its own (detached: setsid), so the terminal's Ctrl-C (and a
+ * signal to this process's group, as `timeout -s INT` sends) reaches this process alone, and the
+ * program is stopped by this process: by its interruption (interruptSignal) or the caller's
+ * `cancelSignal`, with SIGTERM. Whether it was stopped is then decided by facts: the signal that
+ * ended it, or this run having asked it to stop. Never by its words: a program stopped by its own
+ * handler exits with a code like any failure (pg_dump and pg_restore 1, psql 3), and what it and
+ * the server say ("terminated by user", "canceling statement due to user request") depends on
+ * lc_messages and the client's translations. Before, the program could see a Ctrl-C first and
+ * exit before this process had heard of it; only its English words told the two apart.
  */
 export function runPg(file: string, args: string[], pg: Record<string, string>, options: RunPgOptions = {}): PgRun {
+  // Stopped with the run, and when the caller gives up.
+  const stop = options.cancelSignal ? AbortSignal.any([options.cancelSignal, interruptSignal()]) : interruptSignal();
   const previous = process.umask(0o077);
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
       env: childEnv(pg),
       stdio: [options.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      signal: options.cancelSignal,
+      signal: stop,
       killSignal: 'SIGTERM',
+      detached: true,
     });
   } finally {
     process.umask(previous);
@@ -333,43 +346,12 @@ export function runPg(file: string, args: string[], pg: Record<string, string>, 
       const said = Buffer.concat(err).toString();
       // Killed outright (kill -9, the OOM killer), a program says nothing: say what ended it.
       const stderr = said || (failure ? failure.message : signal ? `${path.basename(file)} was stopped by ${signal}` : '');
-      const stopped = signal !== null || stoppedByUser(signal, stderr);
-      const result: PgResult = { exitCode: code ?? 1, stdout: Buffer.concat(out).toString(), stderr, ...(stopped ? { ended: 'stopped' as const } : {}) };
-      if (stoppedByUser(signal, stderr) && !wasInterrupted() && !options.cancelSignal?.aborted) void afterOwnInterrupt().then(() => resolve(result));
-      else resolve(result);
+      // Ended by a signal (anyone's), or failed once this run had asked it to stop (its own handler's exit).
+      const stopped = signal !== null || (stop.aborted && code !== 0);
+      resolve({ exitCode: code ?? 1, stdout: Buffer.concat(out).toString(), stderr, ...(stopped ? { ended: 'stopped' as const } : {}) });
     });
   });
   return { child, stdin: child.stdin, stdout: child.stdout, done };
-}
-
-/**
- * How long a program stopped by the user waits for this process's own interruption before it is
- * reported as a failure. Ctrl-C on a terminal signals the whole foreground process group: the
- * program and this process get it at once, and the program's exit can be seen first (a loaded
- * machine runs our signal callback later). Reported as a plain failure, its caller would release
- * its interruption cleanups before the handler ran them, and the one line would not say what was
- * undone. The signal is already pending when the exit is seen, so the wait is one turn of the
- * event loop in practice; this is the upper bound for a program stopped by someone else.
- */
-export const USER_STOP_GRACE_MS = 1_000;
-
-/** A program ended by a signal, or by its own handler of one (pg_dump, pg_restore: "terminated by user"). */
-function stoppedByUser(signal: NodeJS.Signals | null, stderr: string): boolean {
-  return signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGHUP' || signal === 'SIGQUIT' || /terminated by user|canceling statement due to user request/.test(stderr);
-}
-
-/** Settles when this process is interrupted, or after USER_STOP_GRACE_MS. */
-function afterOwnInterrupt(): Promise<void> {
-  return new Promise((resolve) => {
-    const signal = interruptSignal();
-    const timer = setTimeout(done, USER_STOP_GRACE_MS);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Runs a client program against `url` (psql, pg_dump, pg_restore); output kept in memory. */

@@ -128,15 +128,20 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
   // folder and the lock go with the process; the swap cannot have begun (it checks first).
   const building = path.join(dir, `${DATA_SUBDIR}.restoring-${process.pid}`);
   let work: Promise<void> = Promise.resolve();
+  // A folder the lock had to make (a restore into a new CMMC_DB_DIR) goes again if the restore does
+  // not finish: rmdir, once empty, so only when nothing was swapped in.
+  const removeMade = () => removeMadeDirs(lock.made);
   const release = onInterrupt(
     async () => {
       await work.catch(() => {});
+      removeMade();
     },
     `the restore was stopped: the embedded database in ${dir} is as it was`,
     {
       atExit: () => {
         fs.rmSync(building, { recursive: true, force: true });
         lock.release();
+        removeMade();
       },
     },
   );
@@ -144,6 +149,9 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
     work = buildAndSwap(file, text, dir, building, lock, exists);
     await work;
     return { dir, durationMs: Math.round(performance.now() - started), replaced: exists };
+  } catch (err) {
+    removeMade();
+    throw err;
   } finally {
     release();
   }

@@ -12,8 +12,8 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { parseDuration } from '../config/config.js';
 import { CmmcError, errorText } from '../errors.js';
-import { tighten } from '../fs-private.js';
-import { onInterrupt } from '../interrupt.js';
+import { removeMadeDirs, tighten } from '../fs-private.js';
+import { onInterrupt, stopIfInterrupted } from '../interrupt.js';
 import { dataFolderProblem } from './data-folder.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
 
@@ -36,6 +36,61 @@ export interface EmbeddedInstance {
   releaseInterrupt?: () => void;
   /** Set once closing began: every caller waits for the same close. */
   closing?: Promise<void>;
+  /** What this open found before it created the database (not under a hold, which keeps its own). */
+  creation?: Creation;
+  /**
+   * Its close undoes `creation` (the folder is left as it was): `always` when the run was
+   * interrupted; `unless-kept` when it failed, unless the database holds a table by then (what a
+   * failed upgrade committed before its failure, which its message reports, stays).
+   */
+  discard?: 'always' | 'unless-kept';
+}
+
+/**
+ * An embedded folder as a run found it where there was no database yet: what that run made is
+ * undone if it fails or is interrupted, so that a failed `cmmc-db init` (upgrade, seed, stamp on a
+ * fresh folder) leaves the files as they were, not an empty or half-made folder. Only what the run
+ * itself made goes: the folders its lock made (each removed only while empty, so nothing anyone put
+ * there meanwhile), the .gitignore it wrote, and the data folder that had nothing in it.
+ */
+interface Creation {
+  dir: string;
+  /** The folders taking the lock made (FolderLock.made). */
+  made: string[];
+  /** Whether `pgdata` was there (empty) before. */
+  dataExisted: boolean;
+  /** Whether `.gitignore` was there before. */
+  gitignoreExisted: boolean;
+}
+
+/** The folder `dir` as the holder of `lock` found it, when it holds no database yet; undefined when it does. */
+function creationAt(dir: string, lock: FolderLock): Creation | undefined {
+  const dataDir = path.join(dir, DATA_SUBDIR);
+  if (!freshDataDir(dataDir)) return undefined;
+  return { dir, made: lock.made, dataExisted: fs.existsSync(dataDir), gitignoreExisted: fs.existsSync(path.join(dir, '.gitignore')) };
+}
+
+/**
+ * Undoes a creation under the folder's lock: the data folder (PGlite's, or the copy of the template
+ * being put in place) and the .gitignore this run wrote. `removeMadeDirs(creation.made)` follows once
+ * the lock file is gone. Synchronous: it is also the last resort at the exit.
+ */
+function undoCreation(creation: Creation): void {
+  const dataDir = path.join(creation.dir, DATA_SUBDIR);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (creation.dataExisted) fs.mkdirSync(dataDir, { mode: 0o700 });
+  fs.rmSync(`${dataDir}.restoring-${process.pid}`, { recursive: true, force: true });
+  if (!creation.gitignoreExisted) fs.rmSync(path.join(creation.dir, '.gitignore'), { force: true });
+}
+
+/** The interruption's state clause of a run that had made the database of `dir`. */
+const createdState = (dir: string) => `what this run made in ${dir} was removed`;
+
+/** Undoes `creation` (if any), frees the folder, then removes the folders the lock made while they are empty. */
+function abandon(lock: FolderLock, creation: Creation | undefined): void {
+  if (creation) undoCreation(creation);
+  lock.release();
+  if (creation) removeMadeDirs(creation.made);
 }
 
 const open = new Map<string, Promise<EmbeddedInstance>>();
@@ -130,73 +185,98 @@ export function checkEmbeddedFolder(dir: string): void {
  * those phases waits for it, then reads the finished database. Every open of `dir` by this process
  * meanwhile borrows the lock (and leaves it held when it closes). Nested calls on the same folder
  * run `fn` under the outer hold. An interruption closes the database opened meanwhile, then frees
- * the folder.
+ * the folder. Where there was no database yet, a run that fails or is interrupted leaves the folder
+ * as it was (`Creation`: what it made is removed). `quiet`: the interruption's line does not name
+ * `dir` (a scratch folder removed anyway, as the template's build).
  * @throws CmmcError `embedded.locked` when another process holds the folder beyond `waitMs`.
  * @example
  * ```ts
  * await holdEmbeddedFolder(config.embeddedDir, async () => { await build(); await copyIn(); });
  * ```
  */
-export async function holdEmbeddedFolder<T>(dir: string, fn: () => Promise<T>, waitMs: number = lockWaitMs()): Promise<T> {
+export async function holdEmbeddedFolder<T>(dir: string, fn: () => Promise<T>, { waitMs = lockWaitMs(), quiet = false }: { waitMs?: number; quiet?: boolean } = {}): Promise<T> {
   const key = path.resolve(dir);
   if (held.has(key)) return fn();
   checkEmbeddedFolder(key);
   const lock = await acquireFolderLock(key, waitMs);
   const hold: Hold = { lock };
+  // No database there yet: what the run makes is undone if it fails or is interrupted.
+  const creation = creationAt(key, lock);
   const releaseInterrupt = onInterrupt(
     async () => {
       // Run beside the open's own cleanup (all at once): the folder is freed only once PGlite is closed.
       const instance = await hold.opening?.catch(() => undefined);
       if (instance) await closeInstance(instance);
-      lock.release();
+      abandon(lock, creation);
     },
-    undefined,
-    { atExit: () => lock.release() },
+    creation && !quiet ? createdState(key) : undefined,
+    { atExit: () => abandon(lock, creation) },
   );
   held.set(key, hold);
+  let done = false;
   try {
-    return await fn();
+    const result = await fn();
+    done = true;
+    return result;
   } finally {
+    if (!done) {
+      // Closed while the hold still lends the lock (the close frees nothing), then undone under it.
+      const instance = await hold.opening?.catch(() => undefined);
+      if (instance) await closeInstance(instance);
+    }
     held.delete(key);
     releaseInterrupt();
-    // A database `fn` left open keeps the folder: its close frees it (its borrowed lock is real now).
-    const instance = await hold.opening?.catch(() => undefined);
-    if (!instance || instance.closed) lock.release();
+    if (!done) abandon(lock, creation);
+    else {
+      // A database `fn` left open keeps the folder: its close frees it (its borrowed lock is real now).
+      const instance = await hold.opening?.catch(() => undefined);
+      if (!instance || instance.closed) lock.release();
+    }
   }
 }
 
 async function openInstance(dir: string, waitMs: number, mustExist: boolean): Promise<EmbeddedInstance> {
+  // Begun after an interruption (a run that went on to its next step meanwhile): the cleanups have
+  // run already, and what this open made would be left behind. acquireFolderLock checks as well;
+  // a lock borrowed from a hold does not pass through it.
+  stopIfInterrupted(`the embedded database in ${dir} was not opened`);
   checkEmbeddedFolder(dir);
   // Borrowed from a hold of this process (the hold frees the folder; once it has ended, this does), else taken.
   const hold = held.get(dir);
-  const lock: FolderLock = hold ? { file: hold.lock.file, release: () => void (held.get(dir) !== hold && hold.lock.release()) } : await acquireFolderLock(dir, waitMs);
+  const lock: FolderLock = hold ? { file: hold.lock.file, made: [], release: () => void (held.get(dir) !== hold && hold.lock.release()) } : await acquireFolderLock(dir, waitMs);
   // Registered the moment the folder is ours, not once PGlite has started: an interruption while it
   // starts (half a second or more, which cannot be cut short) would otherwise exit with the lock left.
   // The cleanup waits for the start, closes the database cleanly and frees the folder; if the exit
   // comes first, the lock goes with the process (the next open recovers, as after a kill -9).
+  // No database there yet (and no hold, which undoes its own): what this open makes is undone if
+  // the start fails, the run is interrupted, or the run fails (releaseEmbedded with `failed`).
+  const creation = hold ? undefined : creationAt(dir, lock);
   let opening: Promise<EmbeddedInstance> | undefined;
   const releaseInterrupt = onInterrupt(
     async () => {
       const instance = await opening?.catch(() => undefined);
-      if (instance) await closeInstance(instance);
-      lock.release();
+      if (instance) {
+        instance.discard = 'always';
+        await closeInstance(instance);
+      }
+      abandon(lock, creation);
     },
-    'the embedded database was closed cleanly',
-    { atExit: () => lock.release() },
+    creation ? createdState(dir) : 'the embedded database was closed cleanly',
+    { atExit: () => abandon(lock, creation) },
   );
-  opening = startInstance(dir, lock, releaseInterrupt, mustExist);
+  opening = startInstance(dir, lock, releaseInterrupt, mustExist, creation);
   if (hold) hold.opening = opening;
   try {
     return await opening;
   } catch (err) {
     releaseInterrupt();
-    lock.release();
+    abandon(lock, creation);
     throw err;
   }
 }
 
 /** Opens PGlite on the folder `lock` holds; `releaseInterrupt` unregisters the interruption's cleanup. */
-async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: () => void, mustExist: boolean): Promise<EmbeddedInstance> {
+async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: () => void, mustExist: boolean, creation: Creation | undefined): Promise<EmbeddedInstance> {
   const dataDir = path.join(dir, DATA_SUBDIR);
   recoverInterruptedRestore(dir);
   // Checked under the lock, after a restore's recovery: a read that waited for an init sees its database.
@@ -233,7 +313,7 @@ async function startInstance(dir: string, lock: FolderLock, releaseInterrupt: ()
   }
   // Interrupted while open, the cleanup of openInstance closes it cleanly (an open transaction is
   // rolled back, nothing half-written stays) and frees the folder.
-  return { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false, releaseInterrupt };
+  return { dir, dataDir, pg, created, lock, refs: 1, beforeClose: [], closed: false, releaseInterrupt, ...(creation ? { creation } : {}) };
 }
 
 /**
@@ -251,9 +331,15 @@ export function isOpenInProcess(dir: string): boolean {
   return open.has(path.resolve(dir));
 }
 
-/** Drops one reference; the last one closes PGlite cleanly (checkpoint) and frees the folder. */
-export async function releaseEmbedded(instance: EmbeddedInstance): Promise<void> {
+/**
+ * Drops one reference; the last one closes PGlite cleanly (checkpoint) and frees the folder.
+ * `failed`: the run failed, so a database this process created in a folder that had none is
+ * removed again when it closes, with the folder when this run made it, unless the database holds a
+ * table by then (what the run committed before failing, which its message reports).
+ */
+export async function releaseEmbedded(instance: EmbeddedInstance, options: { failed?: boolean } = {}): Promise<void> {
   if (instance.closed) return;
+  if (options.failed) instance.discard ??= 'unless-kept';
   if (--instance.refs > 0) return;
   await closeInstance(instance);
 }
@@ -265,14 +351,29 @@ function closeInstance(instance: EmbeddedInstance): Promise<void> {
     open.delete(instance.dir);
     try {
       for (const fn of instance.beforeClose.splice(0)) await fn().catch(() => {});
+      if (instance.discard === 'unless-kept' && instance.creation && (await holdsTables(instance.pg))) instance.discard = undefined;
       await instance.pg.close();
       // PGlite's file system layer creates files without PostgreSQL's modes: tighten what this run added.
       if (fs.existsSync(instance.dataDir)) tighten(instance.dataDir);
     } finally {
-      instance.lock.release();
+      if (instance.discard) abandon(instance.lock, instance.creation);
+      else instance.lock.release();
     }
   })();
   return instance.closing;
+}
+
+/** Whether the database has a relation of its own (outside the system schemas); an error counts as yes (keep it). */
+async function holdsTables(pg: PGlite): Promise<boolean> {
+  try {
+    const { rows } = await pg.query<{ kept: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%') AS kept`,
+    );
+    return rows[0]?.kept !== false;
+  } catch {
+    return true;
+  }
 }
 
 function ownerOnly(folder: string): boolean {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { CmmcError } from '../errors.js';
 import { shellWord } from '../shell-word.js';
 import { processAlive, processStartTicks } from '../leftovers.js';
-import { makeDirs, readRegularFile } from '../fs-private.js';
+import { makeDirs, readRegularFile, removeMadeDirs } from '../fs-private.js';
 import { redactArgs } from '../config/conninfo.js';
 import { interruptedError, wasInterrupted } from '../interrupt.js';
 
@@ -29,6 +29,12 @@ export interface LockHolder {
 export interface FolderLock {
   file: string;
   release(): void;
+  /**
+   * The folders taking the lock made (the embedded folder and any missing above it), top first: a
+   * run that then fails removes them again once empty (`removeMadeDirs`), so that nothing is left
+   * of a folder that did not exist before.
+   */
+  made: string[];
 }
 
 /** Whether the process that wrote `holder` still runs. */
@@ -117,18 +123,22 @@ function refuseOddLock(file: string, dir: string): void {
  * @throws CmmcError `embedded.locked` naming the folder and the pid holding it.
  */
 export async function acquireFolderLock(dir: string, waitMs: number): Promise<FolderLock> {
-  makeDirs(dir, 0o700);
+  const made = makeDirs(dir, 0o700);
   const file = path.join(dir, LOCK_FILE);
   const deadline = Date.now() + waitMs;
   let delay = 50;
   for (;;) {
     // Interrupted while waiting: the signal handler's cleanups have run already, and a lock taken
     // now would outlive the exit.
-    if (wasInterrupted()) throw interruptedError(`the embedded database in ${dir} was not opened`);
+    if (wasInterrupted()) {
+      removeMadeDirs(made);
+      throw interruptedError(`the embedded database in ${dir} was not opened`);
+    }
     if (tryCreate(file)) {
       let released = false;
       return {
         file,
+        made,
         release() {
           if (released) return;
           released = true;

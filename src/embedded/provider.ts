@@ -68,10 +68,10 @@ export async function startEmbeddedServer(config: Pick<CmmcConfig, 'embeddedDir'
       url: `postgres://postgres@localhost:5432/postgres?host=${encodeURIComponent(s.socketDir)}`,
       socketPath: s.socketPath,
       connections: () => s.stats().activeConnections,
-      async stop() {
+      async stop(options: { failed?: boolean } = {}) {
         if (stopped) return;
         stopped = true;
-        await releaseEmbedded(instance);
+        await releaseEmbedded(instance, options);
       },
     };
   } catch (err) {

@@ -24,7 +24,7 @@ import { cacheDir } from '../cache-dir.js';
 import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { DATA_SUBDIR, freshDataDir, holdEmbeddedFolder } from './instance.js';
 import { makeDirs } from '../fs-private.js';
-import { onInterrupt } from '../interrupt.js';
+import { onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
 import { ownerGone, ownerTag } from '../leftovers.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
@@ -185,7 +185,9 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
       try {
         building = build({ ...config, embeddedDir: path.join(scratch, 'db') });
         report = await building;
-      } catch {
+      } catch (err) {
+        // Interrupted: stopped here, not run again on the real folder.
+        if (wasInterrupted()) throw err;
         // Init itself fails (a bad revision, a seed error): the caller runs it on the real folder,
         // so that the error names that folder and nothing of the template.
         return undefined;
@@ -207,6 +209,8 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
     how = 'built';
   }
 
+  // Interrupted during the build: the folder's hold undoes what this run made there; nothing more is copied in.
+  stopIfInterrupted(`nothing was made in ${config.embeddedDir}`);
   // Copied to a name the folder's recovery drops if this run is killed half-way
   // (pgdata.restoring-<pid>), then renamed into place whole.
   const partial = path.join(config.embeddedDir, `${DATA_SUBDIR}.restoring-${process.pid}`);

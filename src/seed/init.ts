@@ -222,7 +222,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     // The folder is held for the whole init (the template's build and copy, or every step): a read
     // started meanwhile waits for it and reads the finished database, never a fresh or half-made one.
     const { holdEmbeddedFolder } = await import('../embedded/instance.js');
-    return holdEmbeddedFolder(config.embeddedDir, () => initEmbedded(config, options));
+    // The template's build (template: false) runs in a scratch folder that is removed anyway: not named in the interruption's line.
+    return holdEmbeddedFolder(config.embeddedDir, () => initEmbedded(config, options), { quiet: options.template === false });
   }
   const { steps, record } = stepRecorder(options);
 
