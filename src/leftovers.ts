@@ -5,8 +5,8 @@
  * pid). A run killed with `kill -9` cannot tidy up after itself, so the next run of any command
  * removes the leftovers whose process is gone, and never those of a process still running.
  *
- * Names: `cmmc-tmp-<kind>-p<pid>-t<start>-<random>` (folders; pid and start in base 36), and the
- * `_h<host>_p<pid>_t<start>_` part of a scratch database's name (src/schema-as-code/scratch.ts).
+ * Names: `cmmc-tmp-<kind>-h<host>-p<pid>-t<start>-<random>` (folders; pid and start in base 36), and
+ * the `_h<host>_p<pid>_t<start>_` part of a scratch database's name (src/schema-as-code/scratch.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -79,8 +79,13 @@ export function ownerIn(name: string, pattern: RegExp): Owner | undefined {
   return m ? parseOwner(m[1]) : undefined;
 }
 
-/** Where the tag is in a temporary folder's name: `cmmc-tmp-<kind>-<tag>-<random>`. */
-export const TEMP_DIR_PATTERN = /^cmmc-tmp-[A-Za-z0-9]*-(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+/**
+ * Where the owner's tag is in a temporary folder's name: `cmmc-tmp-<kind>-h<host>-<tag>-<random>`
+ * (`cmmc-tmp-<kind>-<tag>-<random>` before the machine was part of it).
+ */
+export const TEMP_DIR_PATTERN = /^cmmc-tmp-[A-Za-z0-9]*-(?:h[0-9a-f]+-)?(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+/** The same names, the machine's tag included (`machineOwnerGone` reads it). */
+const TEMP_DIR_MACHINE_PATTERN = /^cmmc-tmp-[A-Za-z0-9]*-((?:h[0-9a-f]+-)?p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
 
 /** True when the name's owner (found by `pattern`) is no longer running; false when it carries none. */
 export function ownerGone(name: string, pattern: RegExp): boolean {
@@ -88,9 +93,24 @@ export function ownerGone(name: string, pattern: RegExp): boolean {
   return owner !== undefined && !processAlive(owner.pid, owner.start);
 }
 
-/** A short stable tag of this machine (scratch databases on a shared server are swept only by their own machine). */
+let host: string | undefined;
+/**
+ * A short stable tag of this machine: its host name and its pid namespace (Linux: the inode of
+ * /proc/self/ns/pid), since pids mean something only inside their own namespace. A container, or a
+ * run under `unshare --pid`, shares the host name, and may share the temporary folder, a backup
+ * folder or the server; what it made is swept only there, and it sweeps nothing of the host's.
+ */
 export function hostTag(): string {
-  return createHash('sha256').update(os.hostname()).digest('hex').slice(0, 6);
+  if (host === undefined) {
+    let namespace = '';
+    try {
+      namespace = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      // Not Linux: the host name alone.
+    }
+    host = createHash('sha256').update(os.hostname()).update(namespace ? `\0${namespace}` : '').digest('hex').slice(0, 6);
+  }
+  return host;
 }
 
 /**
@@ -119,15 +139,19 @@ export function machineOwnerGone(tag: string): boolean | undefined {
   return !processAlive(owner.pid, owner.start);
 }
 
-/** Creates a private (0700) folder in the system's temporary folder, named for its kind and this process. */
+/** Creates a private (0700) folder in the system's temporary folder, named for its kind, this machine and this process. */
 export function makeTempDir(kind: string, root = os.tmpdir()): string {
-  const dir = path.join(root, `${TEMP_PREFIX}${kind.replace(/[^a-z0-9]/gi, '')}-${ownerTag()}-${randomBytes(4).toString('hex')}`);
+  const dir = path.join(root, `${TEMP_PREFIX}${kind.replace(/[^a-z0-9]/gi, '')}-${machineOwnerTag()}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(dir, { mode: 0o700 });
   fs.chmodSync(dir, 0o700);
   return dir;
 }
 
-/** Removes the temporary folders of processes that are gone; returns their paths. Never throws. */
+/**
+ * Removes the temporary folders of this machine's processes that are gone; returns their paths.
+ * Never another machine's (or pid namespace's): from here its live runs look gone (a run in a
+ * container sharing /tmp removed the folders of every run of the host, mid-use). Never throws.
+ */
 export function sweepTempDirs(root = os.tmpdir()): string[] {
   const removed: string[] = [];
   let entries: string[];
@@ -137,7 +161,8 @@ export function sweepTempDirs(root = os.tmpdir()): string[] {
     return removed;
   }
   for (const entry of entries) {
-    if (!ownerGone(entry, TEMP_DIR_PATTERN)) continue;
+    const tag = TEMP_DIR_MACHINE_PATTERN.exec(entry)?.[1];
+    if (tag === undefined || machineOwnerGone(tag) !== true) continue;
     const full = path.join(root, entry);
     try {
       // Only what this user owns: another user's leftovers are theirs to sweep.
