@@ -10,7 +10,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeTempDir, sweepTempDirs } from '../src/leftovers.js';
+import os from 'node:os';
+import { holderAlive } from '../src/embedded/lock.js';
+import { hostTag, makeTempDir, sweepTempDirs } from '../src/leftovers.js';
 import { ROOT } from './helpers/cli.js';
 
 const made: string[] = [];
@@ -37,5 +39,14 @@ describe('temporary folders and pid namespaces', () => {
     made.push(gone);
     expect(sweepTempDirs()).toContain(gone);
     expect(fs.existsSync(live)).toBe(true);
+  });
+
+  it('an embedded folder\'s lock held in another pid namespace is never taken for a dead one', async () => {
+    const dead = Number((await execa('sh', ['-c', 'echo $$'])).stdout.trim());
+    const holder = { pid: dead, startTicks: '1', startedAt: new Date().toISOString(), hostname: os.hostname() };
+    expect(holderAlive({ ...holder, machine: hostTag() === 'ffffff' ? 'eeeeee' : 'ffffff' })).toBe(true);
+    expect(holderAlive({ ...holder, machine: hostTag() })).toBe(false);
+    // A lock of an older version (no machine): by its pid, as before.
+    expect(holderAlive(holder)).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CmmcError } from '../errors.js';
 import { shellWord } from '../shell-word.js';
-import { processAlive, processStartTicks } from '../leftovers.js';
+import { hostTag, processAlive, processStartTicks } from '../leftovers.js';
 import { makeDirs, readRegularFile, removeMadeDirs } from '../fs-private.js';
 import { redactArgs } from '../config/conninfo.js';
 import { interruptedError, wasInterrupted } from '../interrupt.js';
@@ -23,6 +23,8 @@ export interface LockHolder {
   startTicks?: string;
   startedAt: string;
   hostname: string;
+  /** hostTag(): the host name and pid namespace (absent in locks of older versions). */
+  machine?: string;
   command?: string;
 }
 
@@ -39,7 +41,9 @@ export interface FolderLock {
 
 /** Whether the process that wrote `holder` still runs. */
 export function holderAlive(holder: LockHolder): boolean {
-  if (holder.hostname !== os.hostname()) return true; // another machine (a shared folder): cannot tell, assume alive
+  // Another machine (a shared folder), or another pid namespace of this one (a container): its pid
+  // means nothing here, so it cannot be told gone: assumed alive.
+  if (holder.hostname !== os.hostname() || (holder.machine !== undefined && holder.machine !== hostTag())) return true;
   return processAlive(holder.pid, holder.startTicks);
 }
 
@@ -57,6 +61,7 @@ function tryCreate(file: string): boolean {
     startTicks: processStartTicks('self'),
     startedAt: new Date().toISOString(),
     hostname: os.hostname(),
+    machine: hostTag(),
     // Passwords masked: the file outlives a kill -9, and a waiting process prints it.
     command: redactArgs(process.argv.slice(2)).join(' ').slice(0, 200),
   };

@@ -25,7 +25,7 @@ import { PACKAGE_DIR, type CmmcConfig } from '../config/config.js';
 import { DATA_SUBDIR, freshDataDir, holdEmbeddedFolder } from './instance.js';
 import { makeDirs } from '../fs-private.js';
 import { onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
-import { ownerGone, ownerTag } from '../leftovers.js';
+import { machineOwnerGone, machineOwnerTag } from '../leftovers.js';
 
 /** What a template records of the init that built it (src/seed/init.ts's InitReport, kept opaque here). */
 export interface TemplateReport {
@@ -112,13 +112,15 @@ export function verifiedTemplate(root: string, key: string): TemplateManifest | 
   return undefined;
 }
 
-/** Where a build's owner is in its scratch folder's name: `.build-<tag>-<random>` (src/leftovers.ts). */
-const BUILD_PATTERN = /^\.build-(p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
+/** Where a build's machine and owner are in its scratch folder's name: `.build-h<host>-<tag>-<random>` (src/leftovers.ts). */
+const BUILD_PATTERN = /^\.build-((?:h[0-9a-f]+-)?p[0-9a-z]+-t[0-9a-z]+)-[0-9a-f]+$/;
 
 /** Removes the scratch folders of builds whose process is gone (killed half-way); never a live one's. */
 function sweepBuilds(root: string): void {
   for (const entry of fs.readdirSync(root)) {
-    if (ownerGone(entry, BUILD_PATTERN)) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+    // Only this machine's (src/leftovers.ts): another pid namespace's builds look gone from here.
+    const tag = BUILD_PATTERN.exec(entry)?.[1];
+    if (tag !== undefined && machineOwnerGone(tag) === true) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
   }
 }
 
@@ -168,7 +170,7 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
     makeDirs(root, 0o700);
     sweepBuilds(root);
     // Named for this process (src/leftovers.ts): a build killed outright is swept by the next one.
-    const scratch = path.join(root, `.build-${ownerTag()}-${randomBytes(4).toString('hex')}`);
+    const scratch = path.join(root, `.build-${machineOwnerTag()}-${randomBytes(4).toString('hex')}`);
     let building: Promise<R> | undefined;
     // Interrupted: removed once the build's database has closed (its own cleanup closes it), or at the exit.
     const removeScratch = () => fs.rmSync(scratch, { recursive: true, force: true });
