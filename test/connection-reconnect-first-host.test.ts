@@ -5,8 +5,8 @@
  * one it had last reached, so a pool round-robined over the list as sessions were replaced, and
  * landed on the second host although the first still answered.
  * Real servers: the shared one on :5432 first, a throwaway cluster second. The session ends by the
- * pool's own idle_timeout: a session killed on the server can leave a query of postgres.js's
- * waiting (docs/connections.md), which is not what this checks.
+ * pool's own idle_timeout, which leaves no query to race the closing socket
+ * (test/connection-idle-terminated.test.ts is about that race).
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
