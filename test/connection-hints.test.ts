@@ -4,11 +4,13 @@
  * port is PGPORT's the fix is PGPORT, not "the port in DATABASE_URL" (which has none).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { ADMIN_URL, createTestDatabase } from './helpers/server.js';
+import { execa } from 'execa';
 
 // A project folder of its own: no .env or config file of the repository's is read.
 const project = mkdtempSync(path.join(os.tmpdir(), 'cmmc-conn-hints-'));
@@ -84,6 +86,47 @@ describe('connection hints name where each setting came from', () => {
       });
     } finally {
       await db.drop();
+    }
+  });
+});
+
+describe('several hosts, none of which answers', () => {
+  it('one line says what each host gave, in libpq\'s words, as psql does; the password never appears', async () => {
+    const url = 'postgres://postgres:Hosts-s3cret@127.0.0.1:1,127.0.0.1:2,nonexistent.invalid:5432/postgres?connect_timeout=2';
+    const r = await runCliJson(['current'], { cwd: project, env: { DATABASE_URL: url } });
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.data.error).toEqual({
+      code: 'connect.hosts',
+      message: 'cannot connect to PostgreSQL at any of the 3 hosts tried: 127.0.0.1:1: connection refused; 127.0.0.1:2: connection refused; nonexistent.invalid:5432: could not translate host name',
+      hint: 'start PostgreSQL at one of them, or fix the host or port in DATABASE_URL, or unset DATABASE_URL to use the embedded database',
+    });
+    expect(JSON.stringify(r)).not.toContain('Hosts-s3cret');
+    // psql reports the same failure for each host.
+    const psql = await execa('psql', [url, '-XAtc', 'select 1'], { reject: false });
+    expect(psql.stderr).toMatch(/port 1 failed: Connection refused[^]*port 2 failed: Connection refused[^]*could not translate host name "nonexistent.invalid"/);
+    // One kind of failure everywhere keeps that kind's code (a failover wait retries it).
+    const refused = await runCliJson(['current'], { cwd: project, env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1,127.0.0.1:2/postgres' } });
+    expect(refused.data.error.code).toBe('connect.refused');
+    expect(refused.data.error.message).toBe('cannot connect to PostgreSQL at any of the 2 hosts tried: 127.0.0.1:1: connection refused; 127.0.0.1:2: connection refused');
+  });
+
+  it('a host that does not answer times out and the next host is tried, as libpq does', async () => {
+    // Accepts connections and never says a word: connect_timeout is what ends its turn.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const down = await runCliJson(['current'], { cwd: project, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${port},127.0.0.1:1/postgres?connect_timeout=2` } });
+      expect(down.data.error.message).toBe(`cannot connect to PostgreSQL at any of the 2 hosts tried: 127.0.0.1:${port}: timeout expired; 127.0.0.1:1: connection refused`);
+      const db = await createTestDatabase('cmmc_hint_silent');
+      try {
+        const up = await runCli(['current'], { cwd: project, env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${port},127.0.0.1:5432/${db.name}?connect_timeout=2` } });
+        expect(up.exitCode, up.stderr).toBe(0);
+      } finally {
+        await db.drop();
+      }
+    } finally {
+      silent.close();
     }
   });
 });

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
 import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
-import { connectionError } from './errors.js';
+import { CERT_CODE, connectionError } from './errors.js';
 import { readBounded } from '../fs-private.js';
 
 export interface PoolOptions {
@@ -317,6 +317,71 @@ class SessionAttrsRefused extends Error {
   }
 }
 
+/**
+ * Every host of a list failed; `hosts`: each host (as shown to users) with its error in libpq's words,
+ * in the list's order; `code` of each for the error's own code (./errors.ts).
+ */
+class AllHostsFailed extends Error {
+  code = 'ALL_HOSTS_FAILED';
+  constructor(readonly where: string, readonly hosts: { host: string; reason: string; code?: string }[], override readonly cause: unknown) {
+    super(hosts.map((h) => `${h.host}: ${h.reason}`).join('; '));
+  }
+}
+
+/** Errors that say a host could not be reached (rather than that it answered and refused us). */
+const HOST_LEVEL = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/**
+ * libpq's words for one host's failure (fe-connect.c and the system's strerror, as psql prints them
+ * after "connection to server at ... failed:"), never the error's own message for a network error;
+ * a server's error message (which never holds the password) as the server gave it.
+ */
+export function hostFailureReason(err: unknown): string {
+  const e = (err ?? {}) as { code?: string; message?: string };
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return 'could not translate host name';
+    case 'CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'timeout expired';
+    case 'EHOSTUNREACH':
+      return 'no route to host';
+    case 'ENETUNREACH':
+      return 'network is unreachable';
+    case 'EADDRNOTAVAIL':
+      return 'cannot assign requested address';
+    case 'ECONNRESET':
+    case 'CONNECTION_CLOSED':
+    case 'CONNECTION_DESTROYED':
+      return 'server closed the connection unexpectedly';
+    default:
+      return /^[0-9A-Z]{5}$/.test(e.code ?? '') && e.message ? e.message : e.code ?? 'failed';
+  }
+}
+
+/**
+ * The failed connect to a list of hosts as what each host gave, from what the patched postgres.js
+ * recorded (`sql.options.shared.hostErrors`, "host:port" -> error): upstream retries the list until
+ * our deadline and reports nothing but a timeout. A host with no error recorded was still being
+ * tried when the deadline passed (timeout expired). `err` itself when the hosts all refused us the
+ * same way after answering (a wrong password everywhere): its own message says more.
+ */
+function allHostsFailed(sql: postgres.Sql, conn: ConnParams, err: unknown): unknown {
+  const recorded = ((sql.options as { shared?: { hostErrors?: Record<string, unknown> } }).shared?.hostErrors ?? {}) as Record<string, unknown>;
+  const code = (err as { code?: string }).code;
+  const hosts = conn.hosts.map((h) => {
+    const failure = recorded[`${h.host}:${h.port}`] ?? (code === 'CONNECT_TIMEOUT' ? err : undefined);
+    return { host: describeHosts({ hosts: [h] }), reason: failure ? hostFailureReason(failure) : 'not tried', code: (failure as { code?: string } | undefined)?.code };
+  });
+  const codes = new Set(hosts.map((h) => h.code));
+  if (codes.size === 1 && !HOST_LEVEL.has(hosts[0].code ?? '') && hosts[0].code !== undefined && !/^(CONNECTION_|ECONNRESET)/.test(hosts[0].code)) return err;
+  return new AllHostsFailed(describeHosts(conn), hosts, err);
+}
+
 const TLS_REQUIRED = new Set(['require', 'verify-ca', 'verify-full']);
 
 /**
@@ -406,7 +471,14 @@ export async function boundedFirstQuery(sql: postgres.Sql, conn: ConnParams, que
       const verdicts = await Promise.all(tcp.map((h) => probePostgres(h.host, h.port, 2000)));
       if (verdicts.every((v) => v === 'other')) throw new NotPostgres(describeHosts({ hosts: tcp }));
     }
-    if (code === 'CONNECTION_CLOSED' || code === 'ECONNRESET' || code === 'CONNECTION_DESTROYED') throw (await whyNoHostQualifies(conn)) ?? err;
+    if (code === 'CONNECTION_CLOSED' || code === 'ECONNRESET' || code === 'CONNECTION_DESTROYED') {
+      const why = await whyNoHostQualifies(conn);
+      if (why) throw why;
+    }
+    // Several hosts: say what each gave, as libpq does (psql prints a line per host). A refused
+    // certificate ends the connect at its host (the patched driver): that host's error, as it is.
+    const ours = err instanceof CmmcError || err instanceof NotPostgres || err instanceof SslNotSupported || err instanceof SessionAttrsRefused;
+    if (conn.hosts.length > 1 && !ours && typeof code === 'string' && !CERT_CODE.test(code)) throw allHostsFailed(sql, conn, err);
     throw err;
   } finally {
     clearTimeout(timer);

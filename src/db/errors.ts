@@ -12,6 +12,9 @@ interface PgLikeError {
   port?: number;
   /** SSL_NOT_SUPPORTED (src/db/driver.ts): the sslmode that required TLS. */
   sslmode?: string;
+  /** ALL_HOSTS_FAILED (src/db/driver.ts): what each host of a list gave, in libpq's words. */
+  hosts?: { host: string; reason: string; code?: string }[];
+  cause?: unknown;
   /** TARGET_SESSION_ATTRS (src/db/driver.ts): the setting, and libpq's reason for each host. */
   attrs?: string;
   reasons?: { host: string; reason: string }[];
@@ -25,7 +28,7 @@ function keywordIn(source: string | undefined, key: 'sslmode' | 'target_session_
 }
 
 /** Node's certificate verification codes (X509_V_ERR_* as Node names them) and its TLS errors. */
-const CERT_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$|^INVALID_PURPOSE$|^HOSTNAME_MISMATCH$/;
+export const CERT_CODE = /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$|^INVALID_PURPOSE$|^HOSTNAME_MISMATCH$/;
 
 type Field = 'host' | 'port' | 'dbname' | 'user' | 'password';
 
@@ -136,6 +139,20 @@ export function connectionError(
         hint: `point the connection at ${wanted} (${settingIn('host')}), or drop ${keywordIn(source, 'target_session_attrs', fromPgEnv)}`,
         cause: err,
       });
+    }
+    case 'ALL_HOSTS_FAILED': {
+      const hosts = e.hosts ?? [];
+      const reasons = new Set(hosts.map((h) => h.reason));
+      // One kind of failure everywhere keeps that kind's code (a failover wait retries refused and
+      // timed-out connects: src/migrate/primary.ts); a mix is connect.hosts.
+      const alike = reasons.size === 1 ? connectionError(e.cause, target) : undefined;
+      const what = `cannot connect to PostgreSQL at any of the ${hosts.length} hosts tried: ${hosts.map((h) => `${h.host}: ${h.reason}`).join('; ')}`;
+      const hint = reasons.size === 1 && reasons.has('could not translate host name')
+        ? `check ${settingIn('host')}`
+        : reasons.size === 1 && reasons.has('timeout expired')
+          ? 'check that the servers are reachable from here (firewall, host, port); connect_timeout or CMMC_CONNECT_TIMEOUT sets the wait per host'
+          : `start PostgreSQL at one of them, or fix ${settingIn('host')}${orEmbedded}`;
+      return new CmmcError(alike?.code ?? 'connect.hosts', what, { hint, cause: err });
     }
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
     case 'HOSTNAME_MISMATCH':

@@ -19,9 +19,9 @@ export const PRIMARY_WAIT_MS = 60_000;
 const POLL_MS = 250;
 
 /** Connection failures worth retrying during a failover (not authentication, names or TLS). */
-const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.starting', 'connect.closed', 'connect.lost']);
+const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.starting', 'connect.closed', 'connect.lost']);
 /** Of those, the ones that say the server is not there at all (rather than starting, or a standby). */
-const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.closed', 'connect.lost']);
+const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.closed', 'connect.lost']);
 
 export interface PrimaryWaitOptions {
   waitMs?: number;
