@@ -21,24 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 import { bypassRoleName } from '../src/tenant/roles.js';
-import { dropSetup, initWithTwoTenants, newSetup, rolesOf } from './helpers/tenant-setup.js';
-
-async function doctorTenant(url: string) {
-  const r = await runCliJson(['doctor', 'tenant.isolation'], { url });
-  return { exitCode: r.exitCode, check: r.data.checks.find((c: any) => c.id === 'tenant.isolation') };
-}
-
-/** Runs `statements` as one role on one session; returns the last result. */
-async function run(url: string, statements: string[]): Promise<any[]> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    let last: any[] = [];
-    for (const s of statements) last = [...(await sql.unsafe(s))];
-    return last;
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
+import { doctorTenant, dropSetup, initWithTwoTenants, newSetup, rolesOf, runStatements } from './helpers/tenant-setup.js';
 
 /**
  * As the application role: a table `<schema>.esc_loot` every role may fill, and an `=` operator on
@@ -75,7 +58,7 @@ describe('paths through what privileged roles resolve unqualified', () => {
 
   /** What the application role's table holds after the seeds ran: the e-mails of every tenant. */
   async function loot(schema: string): Promise<string[]> {
-    const rows = await run(s.appUrl, [`SELECT DISTINCT email FROM ${schema}.esc_loot ORDER BY 1`]);
+    const rows = await runStatements(s.appUrl, [`SELECT DISTINCT email FROM ${schema}.esc_loot ORDER BY 1`]);
     return rows.map((r) => r.email);
   }
 
@@ -100,7 +83,7 @@ describe('paths through what privileged roles resolve unqualified', () => {
     // What a cluster upgraded from PostgreSQL 14 keeps.
     await query(s.adminUrl, 'GRANT CREATE ON SCHEMA public TO PUBLIC');
     try {
-      await run(s.appUrl, plantOperator('public'));
+      await runStatements(s.appUrl, plantOperator('public'));
       expect(await loot('public')).toEqual([]);
       await reseed();
       expect(await loot('public')).toEqual(['alice@a.example', 'bob@b.example']);
@@ -127,10 +110,10 @@ describe('paths through what privileged roles resolve unqualified', () => {
     await query(s.adminUrl, `GRANT CREATE ON DATABASE "${s.db}" TO "${s.app}"`);
     try {
       await expectDoctorFails(`has CREATE on the database ${s.db}`, `REVOKE CREATE ON DATABASE "${s.db}" FROM "${s.app}"`);
-      await run(s.appUrl, [`CREATE SCHEMA "${bypass}"`, `GRANT USAGE ON SCHEMA "${bypass}" TO PUBLIC`, ...plantOperator(`"${bypass}"`)]);
+      await runStatements(s.appUrl, [`CREATE SCHEMA "${bypass}"`, `GRANT USAGE ON SCHEMA "${bypass}" TO PUBLIC`, ...plantOperator(`"${bypass}"`)]);
       await reseed();
       expect(await loot(`"${bypass}"`)).toEqual(['alice@a.example', 'bob@b.example']);
-      await run(s.appUrl, [`DROP SCHEMA "${bypass}" CASCADE`]);
+      await runStatements(s.appUrl, [`DROP SCHEMA "${bypass}" CASCADE`]);
       // Through PUBLIC too; init revokes both.
       await query(s.adminUrl, `GRANT CREATE ON DATABASE "${s.db}" TO PUBLIC`);
       await expectDoctorFails(`has CREATE on the database ${s.db} (through PUBLIC)`, `REVOKE CREATE ON DATABASE "${s.db}" FROM PUBLIC`);
@@ -149,10 +132,10 @@ describe('paths through what privileged roles resolve unqualified', () => {
     await query(s.adminUrl, `CREATE SCHEMA esc_ops; GRANT USAGE, CREATE ON SCHEMA esc_ops TO "${s.app}"; GRANT USAGE ON SCHEMA esc_ops TO PUBLIC;
                              ALTER DATABASE "${s.db}" SET search_path = esc_ops, public`);
     try {
-      await run(s.appUrl, plantOperator('esc_ops'));
+      await runStatements(s.appUrl, plantOperator('esc_ops'));
       await reseed();
       expect(await loot('esc_ops')).toEqual(['alice@a.example', 'bob@b.example']);
-      await run(s.appUrl, ['DROP OPERATOR esc_ops.= (character varying, character varying)']);
+      await runStatements(s.appUrl, ['DROP OPERATOR esc_ops.= (character varying, character varying)']);
       await expectDoctorFails(`has CREATE on schema esc_ops, which ALTER DATABASE ${s.db} SET search_path names`, `REVOKE CREATE ON SCHEMA "esc_ops" FROM "${s.app}"`);
       await expectInitRefuses('has CREATE on schema "esc_ops"', `REVOKE CREATE ON SCHEMA "esc_ops" FROM "${s.app}"`);
       // The owner's own setting in this database, quoted and in another case, counts the same.
@@ -168,9 +151,9 @@ describe('paths through what privileged roles resolve unqualified', () => {
     await query(s.adminUrl, `ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" GRANT CREATE ON SCHEMAS TO "${s.app}"`);
     try {
       // A later revision's schema is one the application role creates in (init gave the owner CREATE on the database).
-      await run(s.ownerUrl, ['CREATE SCHEMA esc_later']);
-      await run(s.appUrl, ['CREATE FUNCTION esc_later.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$']);
-      await run(s.ownerUrl, ['DROP SCHEMA esc_later CASCADE']);
+      await runStatements(s.ownerUrl, ['CREATE SCHEMA esc_later']);
+      await runStatements(s.appUrl, ['CREATE FUNCTION esc_later.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$']);
+      await runStatements(s.ownerUrl, ['DROP SCHEMA esc_later CASCADE']);
       await expectDoctorFails(`gets CREATE on every new schema of ${s.owner}`, `ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" REVOKE CREATE ON SCHEMAS FROM "${s.app}"`);
       const init = await runCliJson(['init'], { env: s.env });
       expect(init.exitCode, init.stderr).toBe(0);
@@ -186,7 +169,7 @@ describe('paths through what privileged roles resolve unqualified', () => {
     await adminQuery(`CREATE DATABASE "${maint}" OWNER "${s.app}"`);
     try {
       const appMaint = s.appUrl.replace(`/${s.db}`, `/${maint}`);
-      await run(appMaint, [
+      await runStatements(appMaint, [
         'CREATE SCHEMA esc_evil',
         'GRANT USAGE ON SCHEMA esc_evil TO PUBLIC',
         `CREATE FUNCTION esc_evil.pg_advisory_lock(a int, b int) RETURNS void LANGUAGE plpgsql AS $f$
@@ -197,7 +180,7 @@ describe('paths through what privileged roles resolve unqualified', () => {
         `ALTER DATABASE "${maint}" SET search_path = esc_evil, pg_catalog, public`,
       ]);
       // The path is real: a superuser's session there runs the application role's function.
-      await run(`postgres://postgres@127.0.0.1:5432/${maint}`, ['SELECT pg_advisory_lock(1, 2)']);
+      await runStatements(`postgres://postgres@127.0.0.1:5432/${maint}`, ['SELECT pg_advisory_lock(1, 2)']);
       const member = async () => (await query<{ m: boolean }>(s.adminUrl, `SELECT pg_has_role('${s.app}', 'pg_read_server_files', 'MEMBER') AS m`))[0].m;
       expect(await member()).toBe(true);
       await adminQuery(`REVOKE pg_read_server_files FROM "${s.app}"`);
@@ -215,7 +198,7 @@ describe('paths through what privileged roles resolve unqualified', () => {
     const owner = postgres(s.ownerUrl, { max: 1, onnotice: () => {} });
     try {
       const [{ pid }] = await owner.unsafe(`SELECT pg_backend_pid() AS pid, 'bob@b.example' AS literal`);
-      const seen = async () => (await run(s.appUrl, [`SELECT query FROM pg_stat_activity WHERE pid = ${pid}`]))[0].query;
+      const seen = async () => (await runStatements(s.appUrl, [`SELECT query FROM pg_stat_activity WHERE pid = ${pid}`]))[0].query;
       expect(await seen()).toBe('<insufficient privilege>');
       await adminQuery(`GRANT pg_monitor TO "${s.app}"`);
       // The path is real as far as it goes: the owner's last statement, with its literal.

@@ -20,29 +20,11 @@
  * Also: the application role that is the admin itself (a superuser), and USAGE on the engine's
  * sequences (nextval on cmmc_db's bookkeeping), which nothing needs.
  */
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, query, uniqueName } from './helpers/server.js';
 import { bypassRoleName } from '../src/tenant/roles.js';
-import { TWO_TENANTS, dropSetup, initWithTwoTenants, newSetup, rolesOf } from './helpers/tenant-setup.js';
-
-async function doctorTenant(url: string) {
-  const r = await runCliJson(['doctor', 'tenant.isolation'], { url });
-  return { exitCode: r.exitCode, check: r.data.checks.find((c: any) => c.id === 'tenant.isolation') };
-}
-
-/** Runs `statements` as the application role on one session; returns the last result. */
-async function asApp(url: string, statements: string[]): Promise<any[]> {
-  const app = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    let last: any[] = [];
-    for (const s of statements) last = [...(await app.unsafe(s))];
-    return last;
-  } finally {
-    await app.end({ timeout: 5 });
-  }
-}
+import { TWO_TENANTS, doctorTenant, dropSetup, initWithTwoTenants, newSetup, rolesOf, runStatements } from './helpers/tenant-setup.js';
 
 describe('paths from the application role to every tenant', () => {
   const s = newSetup('tex');
@@ -88,7 +70,7 @@ describe('paths from the application role to every tenant', () => {
       else await adminQuery(`ALTER ROLE "${helper}" CREATEROLE; GRANT "${helper}" TO "${s.app}"`);
       try {
         // The path is real: PostgreSQL 15 lets a CREATEROLE role grant any non-superuser role.
-        const [seen] = await asApp(s.appUrl, [
+        const [seen] = await runStatements(s.appUrl, [
           ...(via === 'reached' ? [`SET ROLE "${helper}"`] : []),
           `REVOKE "${s.app}" FROM "${bypass}"`,
           `GRANT "${bypass}" TO "${s.app}"`,
@@ -112,7 +94,7 @@ describe('paths from the application role to every tenant', () => {
     // The path is real: COPY TO PROGRAM runs a program as the server's operating-system user.
     await adminQuery(`GRANT pg_execute_server_program TO "${s.app}"`);
     try {
-      await asApp(s.appUrl, [`COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'`]);
+      await runStatements(s.appUrl, [`COPY (SELECT 1) TO PROGRAM 'cat > /dev/null'`]);
     } finally {
       await adminQuery(`REVOKE pg_execute_server_program FROM "${s.app}"`);
     }
@@ -152,7 +134,7 @@ describe('paths from the application role to every tenant', () => {
     await query(s.adminUrl, `GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO "${s.app}"`);
     try {
       // The path is real: the data files hold every tenant's rows.
-      const [file] = await asApp(s.appUrl, [`SELECT length(pg_read_binary_file('PG_VERSION')) AS n`]);
+      const [file] = await runStatements(s.appUrl, [`SELECT length(pg_read_binary_file('PG_VERSION')) AS n`]);
       expect(file.n).toBeGreaterThan(0);
       await expectCaught('can run pg_read_binary_file(text)', `REVOKE EXECUTE ON FUNCTION pg_read_binary_file(text) FROM "${s.app}"`);
     } finally {
@@ -163,7 +145,7 @@ describe('paths from the application role to every tenant', () => {
     await query(s.adminUrl, `CREATE FUNCTION public.count_every_user() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
                                SET search_path = pg_catalog, pg_temp AS $$ SELECT count(*) FROM public.users $$`);
     try {
-      const [seen] = await asApp(s.appUrl, ['SELECT public.count_every_user()::int AS n']);
+      const [seen] = await runStatements(s.appUrl, ['SELECT public.count_every_user()::int AS n']);
       expect(seen.n).toBe(2);
       await expectCaught('can run count_every_user(), a SECURITY DEFINER function of postgres (a superuser)', 'REVOKE EXECUTE ON FUNCTION count_every_user() FROM PUBLIC', 'can run public.count_every_user(), a SECURITY DEFINER function of "postgres"', 'REVOKE EXECUTE ON FUNCTION public.count_every_user() FROM PUBLIC');
     } finally {
@@ -199,7 +181,7 @@ describe('paths from the application role to every tenant', () => {
         [s.app, seqs],
       );
     expect(await privileges()).toEqual(seqs.map((seq) => ({ seq, usage: false, select: true, update: false })));
-    await expect(asApp(s.appUrl, [`SELECT nextval('cmmc_db.revision_log_id_seq')`])).rejects.toThrow('permission denied for sequence revision_log_id_seq');
+    await expect(runStatements(s.appUrl, [`SELECT nextval('cmmc_db.revision_log_id_seq')`])).rejects.toThrow('permission denied for sequence revision_log_id_seq');
     // What an older init granted goes on the next run.
     await query(s.adminUrl, `GRANT USAGE, UPDATE ON SEQUENCE ${seqs.join(', ')} TO "${s.app}"`);
     const again = await runCliJson(['init'], { env: s.env });
@@ -213,7 +195,7 @@ describe('paths from the application role to every tenant', () => {
     await adminQuery(`ALTER DATABASE "${s.db}" OWNER TO "${s.app}"`);
     try {
       // The path is real: the owner grants itself CREATE, shadows lower() and makes every new session resolve it first.
-      await asApp(s.appUrl, [
+      await runStatements(s.appUrl, [
         `GRANT CREATE ON DATABASE "${s.db}" TO "${s.app}"`,
         'CREATE SCHEMA esc_evil',
         `CREATE FUNCTION esc_evil.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'hijacked' $$`,
@@ -221,7 +203,7 @@ describe('paths from the application role to every tenant', () => {
       ]);
       const [seen] = await query<{ v: string }>(s.adminUrl, `SELECT lower('A') AS v`);
       expect(seen.v).toBe('hijacked');
-      await asApp(s.appUrl, [`ALTER DATABASE "${s.db}" RESET search_path`, 'DROP SCHEMA esc_evil CASCADE', `REVOKE CREATE ON DATABASE "${s.db}" FROM "${s.app}"`]);
+      await runStatements(s.appUrl, [`ALTER DATABASE "${s.db}" RESET search_path`, 'DROP SCHEMA esc_evil CASCADE', `REVOKE CREATE ON DATABASE "${s.db}" FROM "${s.app}"`]);
       await expectCaught(`owns the database ${s.db}`, `ALTER DATABASE "${s.db}" OWNER TO "postgres"`, `owns the database "${s.db}"`);
     } finally {
       await adminQuery(`ALTER DATABASE "${s.db}" OWNER TO postgres`);
@@ -237,12 +219,12 @@ describe('paths from the application role to every tenant', () => {
       CREATE EVENT TRIGGER esc_on_ddl ON ddl_command_end EXECUTE FUNCTION esc_ops.on_ddl();`);
     try {
       // The path is real: the next DDL of a superuser runs the application role's code as that superuser.
-      await asApp(s.appUrl, [
+      await runStatements(s.appUrl, [
         `CREATE OR REPLACE FUNCTION esc_ops.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
            BEGIN IF current_setting('is_superuser') = 'on' THEN EXECUTE 'ALTER ROLE "${s.app}" BYPASSRLS'; END IF; END $$`,
       ]);
       await query(s.adminUrl, 'CREATE TABLE public.esc_probe (); DROP TABLE public.esc_probe');
-      const [seen] = await asApp(s.appUrl, ['SELECT count(DISTINCT organization_id)::int AS n FROM users']);
+      const [seen] = await runStatements(s.appUrl, ['SELECT count(DISTINCT organization_id)::int AS n FROM users']);
       expect(seen.n).toBe(2);
       await query(s.adminUrl, `ALTER ROLE "${s.app}" NOBYPASSRLS; CREATE OR REPLACE FUNCTION esc_ops.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$`);
       await expectCaught('owns schema esc_ops', 'ALTER SCHEMA "esc_ops" OWNER TO "postgres"', 'owns schema "esc_ops"');
@@ -259,7 +241,7 @@ describe('paths from the application role to every tenant', () => {
                                SET search_path = public, pg_temp AS $$ BEGIN EXECUTE cmd; END $$`);
     try {
       // The path is real: the owner's function rewrites a tenant table's policies for the application role.
-      const [seen] = await asApp(s.appUrl, [`SELECT admin_exec('CREATE POLICY esc_leak ON users USING (true)')`, 'SELECT count(DISTINCT organization_id)::int AS n FROM users']);
+      const [seen] = await runStatements(s.appUrl, [`SELECT admin_exec('CREATE POLICY esc_leak ON users USING (true)')`, 'SELECT count(DISTINCT organization_id)::int AS n FROM users']);
       expect(seen.n).toBe(2);
       await query(s.adminUrl, 'DROP POLICY esc_leak ON users');
       await expectCaught(`can run admin_exec(text), a SECURITY DEFINER function of ${s.owner} (which owns`, 'REVOKE EXECUTE ON FUNCTION admin_exec(text) FROM PUBLIC', `can run public.admin_exec(text), a SECURITY DEFINER function of "${s.owner}" (the schema owner)`, 'REVOKE EXECUTE ON FUNCTION public.admin_exec(text) FROM PUBLIC');
@@ -284,9 +266,9 @@ describe('paths from the application role to every tenant', () => {
       GRANT USAGE ON FOREIGN SERVER esc_loop TO "${s.app}";`);
     try {
       // The path is real: pg_user_mappings shows it the stored password, and a foreign table in pg_temp reads every tenant as postgres.
-      const [mapping] = await asApp(s.appUrl, [`SELECT array_to_string(umoptions, ',') AS o FROM pg_user_mappings WHERE srvname = 'esc_loop'`]);
+      const [mapping] = await runStatements(s.appUrl, [`SELECT array_to_string(umoptions, ',') AS o FROM pg_user_mappings WHERE srvname = 'esc_loop'`]);
       expect(mapping.o).toContain('password=stored-Pw-9');
-      const [seen] = await asApp(s.appUrl, [
+      const [seen] = await runStatements(s.appUrl, [
         `CREATE FOREIGN TABLE pg_temp.esc_users (organization_id uuid) SERVER esc_loop OPTIONS (schema_name 'public', table_name 'users')`,
         'SELECT count(DISTINCT organization_id)::int AS n FROM pg_temp.esc_users',
       ]);
@@ -312,7 +294,7 @@ describe('paths from the application role to every tenant', () => {
     await query(s.adminUrl, 'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO PUBLIC');
     try {
       // The path is real: TRUNCATE ignores row-level security and empties every tenant.
-      await asApp(s.appUrl, ['TRUNCATE users CASCADE']);
+      await runStatements(s.appUrl, ['TRUNCATE users CASCADE']);
       const [left] = await query<{ n: number }>(s.adminUrl, 'SELECT count(*)::int AS n FROM users');
       expect(left.n).toBe(0);
       const r = await doctorTenant(s.appUrl);
@@ -340,7 +322,7 @@ describe('paths from the application role to every tenant', () => {
     await query(s.adminUrl, `ALTER DEFAULT PRIVILEGES FOR ROLE "${s.owner}" IN SCHEMA public GRANT TRUNCATE ON TABLES TO "${s.app}"`);
     try {
       await query(s.ownerUrl, 'CREATE TABLE public.esc_later (n int); INSERT INTO public.esc_later VALUES (1)');
-      await asApp(s.appUrl, ['TRUNCATE esc_later']);
+      await runStatements(s.appUrl, ['TRUNCATE esc_later']);
       await query(s.ownerUrl, 'DROP TABLE public.esc_later');
       const r = await doctorTenant(s.appUrl);
       const row = r.check.rows.find((x: any) => x.problem.includes(`gets TRUNCATE on every new table of ${s.owner} in schema public (default privileges)`));
@@ -359,7 +341,7 @@ describe('paths from the application role to every tenant', () => {
     await adminQuery(`GRANT pg_write_all_data TO "${s.app}"`);
     try {
       // The path is real: it rewrites the version table and the reference data.
-      await asApp(s.appUrl, ['UPDATE cmmc_schema_version SET version_num = version_num', `UPDATE cmmc_controls SET title = title WHERE false`]);
+      await runStatements(s.appUrl, ['UPDATE cmmc_schema_version SET version_num = version_num', `UPDATE cmmc_controls SET title = title WHERE false`]);
       await expectCaught('is a member of pg_write_all_data', `REVOKE "pg_write_all_data" FROM "${s.app}"`, 'is a member of "pg_write_all_data"');
       const r = await doctorTenant(s.appUrl);
       expect(JSON.stringify(r.check.rows)).not.toContain('the reference data every tenant is assessed against","fix":"cmmc-db init');
@@ -387,7 +369,7 @@ describe('paths from the application role to every tenant', () => {
     expect(acl.privileges).toEqual(['CONNECT', 'TEMPORARY']);
     await adminQuery(`REVOKE CONNECT, TEMPORARY ON DATABASE "${s.db}" FROM PUBLIC`);
     try {
-      const [ok] = await asApp(s.appUrl, ['CREATE TEMP TABLE esc_t (n int)', 'SELECT 1 AS n']);
+      const [ok] = await runStatements(s.appUrl, ['CREATE TEMP TABLE esc_t (n int)', 'SELECT 1 AS n']);
       expect(ok.n).toBe(1);
     } finally {
       await adminQuery(`GRANT CONNECT, TEMPORARY ON DATABASE "${s.db}" TO PUBLIC`);

@@ -2,8 +2,9 @@
  * The roles and database of one `cmmc-db init` on the real server, with unique names (tenant
  * isolation tests): the application role, the schema owner and its bypass role, the database.
  */
+import postgres from 'postgres';
 import { adminQuery, query, uniqueName } from './server.js';
-import { runCli } from './cli.js';
+import { runCli, runCliJson } from './cli.js';
 import { bypassRoleName } from '../../src/tenant/roles.js';
 
 export interface Setup {
@@ -63,4 +64,22 @@ export async function initWithTwoTenants(s: Setup): Promise<void> {
     INSERT INTO organizations (id, name, organization_type) VALUES ('${t.A}', 'A', 'SMB'), ('${t.B}', 'B', 'SMB');
     INSERT INTO users (id, organization_id, email, password_hash, full_name) VALUES
       ('${t.USER_A}', '${t.A}', '${t.EMAIL_A}', 'hash-a', 'Alice'), ('${t.USER_B}', '${t.B}', '${t.EMAIL_B}', 'hash-b', 'Bob')`);
+}
+
+/** `doctor tenant.isolation --json` on `url`: the exit code and the check's result. */
+export async function doctorTenant(url: string): Promise<{ exitCode: number; check: any }> {
+  const r = await runCliJson(['doctor', 'tenant.isolation'], { url });
+  return { exitCode: r.exitCode, check: r.data.checks.find((c: any) => c.id === 'tenant.isolation') };
+}
+
+/** Runs `statements` as the role of `url` on one session; returns the last result. */
+export async function runStatements(url: string, statements: string[]): Promise<any[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    let last: any[] = [];
+    for (const s of statements) last = [...(await sql.unsafe(s))];
+    return last;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
