@@ -56,8 +56,11 @@ function parseVectorLiteral(text: string): number[] {
 }
 
 /**
- * The search as a Kysely query (not executed), for callers that add conditions or EXPLAIN it.
- * Orders by `embedding::halfvec(3072) <=> $1::halfvec(3072)`, the indexed expression.
+ * The search through the HNSW index as a Kysely query (not executed), for callers that add conditions
+ * or EXPLAIN it. Orders by `embedding::halfvec(3072) <=> $1::halfvec(3072)`, the indexed expression.
+ * The index holds every tenant's rows and its scan reads a fixed number of nearest candidates before
+ * any filter applies: under a filter (the tenant's, or row-level security) the answer depends on
+ * other tenants' rows. `searchBySimilarity` uses it only when nothing filters the table.
  */
 export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
   const { table } = options;
@@ -82,6 +85,8 @@ export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Databa
     .selectFrom(table as string)
     .select(columns)
     .select(distance.as('distance'))
+    // A row without an embedding is no match (the index leaves it out; a sort would put it last).
+    .where('embedding', 'is not', null)
     .orderBy(distance)
     .limit(limit);
   if (organizationId !== null) query = query.where('organization_id', '=', organizationId);
@@ -89,8 +94,31 @@ export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Databa
 }
 
 /**
- * The rows nearest to a query embedding by cosine distance, nearest first, using the table's HNSW
- * index.
+ * The same rows ranked exactly, over the rows the filters leave: the subquery (OFFSET 0 keeps the
+ * planner from merging it) has no ORDER BY that the HNSW index could serve, so the planner reads the
+ * tenant's rows (through its organization_id index) and sorts them.
+ */
+function exactSearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
+  const candidates = similaritySearchQuery(db, options).clearOrderBy().clearLimit().offset(0);
+  return (db as unknown as Kysely<any>)
+    .selectFrom(candidates.as('candidates'))
+    .selectAll()
+    .orderBy('distance')
+    .limit(options.limit ?? 10);
+}
+
+/**
+ * The rows nearest to a query embedding by cosine distance, nearest first. A tenant's search (an
+ * `organizationId`, or a role bound by row-level security) is exact over that tenant's rows; a search
+ * over every row (`organizationId: null` as a role that row-level security does not bind: the bypass
+ * role, a superuser) goes through the table's HNSW index.
+ *
+ * Why a tenant's search never uses the index: the HNSW indexes hold every tenant's rows, and an index
+ * scan reads `hnsw.ef_search` (40) nearest candidates before the tenant's filter applies. Where another
+ * tenant held that many nearer rows, a tenant got fewer of its own rows, or none, and which of them
+ * depended on the other tenant's rows (iterative scans only lessen it): by choosing its queries and
+ * comparing the answers with its own rows, a tenant learnt where another tenant's documents lie. The
+ * exact search reads the tenant's rows alone (its cost grows with them: docs/schema.md).
  *
  * @example
  * ```ts
@@ -102,6 +130,12 @@ export async function searchBySimilarity<T extends EmbeddedTable>(
   db: Kysely<Database>,
   options: SimilaritySearchOptions<T>,
 ): Promise<SimilarityMatch<T>[]> {
-  const rows = await similaritySearchQuery(db, options).execute();
+  // Both built (and the options checked) before any SQL runs.
+  const indexed = similaritySearchQuery(db, options);
+  const exact = exactSearchQuery(db, options);
+  const filtered =
+    options.organizationId !== null ||
+    (await sql<{ bound: boolean }>`SELECT row_security_active(${options.table}::text) AS bound`.execute(db)).rows[0].bound;
+  const rows = await (filtered ? exact : indexed).execute();
   return rows.map((r: any) => ({ ...r, distance: Number(r.distance) })) as SimilarityMatch<T>[];
 }
