@@ -8,6 +8,7 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
+import { recordedTableRevokes } from '../tenant/roles.js';
 import { checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS } from './days.js';
 import { ALL_CHECKS, runDoctor, type DoctorReport } from './run.js';
 import type { CheckResult, CheckStatus } from './types.js';
@@ -153,6 +154,9 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
   try {
     return await sql.begin(async (tx) => {
       for (const statement of runsTableStatements(metaSchema)) await tx.unsafe(statement);
+      // The owner's default privileges in the schema gave the application role SELECT: a run holds
+      // other roles' statements and every tenant's counts (RECORDED_TABLES).
+      for (const statement of await recordedTableRevokes(tx, table)) await tx.unsafe(statement);
       const [row] = await tx.unsafe<{ id: string; recorded_at: Date }[]>(
         `INSERT INTO ${table} (database, role, status, embedded, checks, tables, indexes, statements, connections, replication)
          VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7::text::jsonb, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb)

@@ -60,7 +60,8 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
     // A role that may not read the recorded runs still gets the rest of the report.
     if (err.code !== '42501') throw err;
-    runsNote = `the recorded runs could not be read: ${err.message} — GRANT SELECT ON ${handle.config.metaSchema}.doctor_runs to this role, or report as the owner`;
+    // Not "GRANT SELECT to this role": a run holds what the doctor saw of every tenant (RECORDED_TABLES).
+    runsNote = `the recorded runs could not be read: ${err.message} — report as the owner (DB_OWNER_USER): the runs hold what the doctor saw of every tenant, kept from roles that read one tenant`;
     return [] as RecordedRun[];
   });
   const schema = await collectSchema(handle);

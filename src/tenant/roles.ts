@@ -684,6 +684,30 @@ const APPEND_ONLY = ['audit_logs'];
  */
 export const READ_ONLY_REFERENCE = ['cmmc_controls', 'provider_inheritance'];
 
+/**
+ * Tables of the engine's schema that hold what a role reading every tenant saw: `doctor --record`'s runs
+ * (the statements of other roles' sessions, with their literals, and every tenant's row counts). Only
+ * roles that read every tenant anyway read them: init grants them to no one else, and takes back (as each
+ * record does) what the owner's default privileges in that schema, or an older version, gave others.
+ */
+export const RECORDED_TABLES = ['doctor_runs'];
+
+/**
+ * The REVOKEs that keep `table` (qualified) from PUBLIC and from every role that cannot read every
+ * tenant (no superuser or BYPASSRLS role among the roles it can SET ROLE to: the application role), its
+ * owner aside; only those the current role may make (it owns the table, or is a superuser). [] when the
+ * table does not exist.
+ */
+export async function recordedTableRevokes(sql: Sql, table: string): Promise<string[]> {
+  const rows = await sql<{ statement: string }[]>`
+    SELECT DISTINCT format('REVOKE ALL ON %s FROM %s', c.oid::regclass, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END) AS statement
+      FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+     WHERE c.oid = to_regclass(${table}) AND a.grantee <> c.relowner AND pg_has_role(current_user, c.relowner, 'USAGE')
+       AND (a.grantee = 0 OR NOT EXISTS (SELECT 1 FROM pg_roles p WHERE (p.rolsuper OR p.rolbypassrls) AND pg_has_role(a.grantee, p.oid, 'MEMBER')))
+     ORDER BY 1`;
+  return rows.map((r) => r.statement);
+}
+
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 /**
  * A role by name as a regrole value. regrole reads its text as an identifier, folding it to lower case
@@ -773,6 +797,12 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
             label: `revoked USAGE, UPDATE on ${t.schema}.${t.name} from ${app}`,
           },
         );
+      }
+      continue;
+    }
+    if (t.schema === o.metaSchema && RECORDED_TABLES.includes(t.name)) {
+      for (const statement of await recordedTableRevokes(sql, q)) {
+        steps.push({ needed: 'true', statement, label: `${statement.replace(/^REVOKE ALL ON /, 'revoked every privilege on ').replace(' FROM ', ' from ')} (it holds what the doctor saw of every tenant)` });
       }
       continue;
     }
