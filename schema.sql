@@ -76,6 +76,28 @@ CREATE FUNCTION public.delete_control_finding(finding uuid, organization uuid) R
 COMMENT ON FUNCTION public.delete_control_finding(finding uuid, organization uuid) IS 'Deletes a control finding: its POA&M items stay with finding_id cleared, its comments go (docs/schema.md).';
 
 --
+-- Name: set_audit_logs_created_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_audit_logs_created_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    BEGIN
+      IF row_security_active(TG_RELID) THEN
+        NEW.created_at := now();
+      END IF;
+      RETURN NEW;
+    END
+    $$;
+
+--
+-- Name: FUNCTION set_audit_logs_created_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_audit_logs_created_at() IS 'Gives an audit event the server''s time when row-level security binds its writer (docs/schema.md, audit_logs).';
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1099,6 +1121,12 @@ CREATE INDEX idx_users_role ON public.users USING btree (role);
 --
 
 CREATE INDEX idx_users_status ON public.users USING btree (status);
+
+--
+-- Name: audit_logs trg_audit_logs_created_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER trg_audit_logs_created_at BEFORE INSERT ON public.audit_logs FOR EACH ROW EXECUTE FUNCTION public.set_audit_logs_created_at();
 
 --
 -- Name: cmmc_controls trg_cmmc_controls_updated_at; Type: TRIGGER; Schema: public; Owner: -

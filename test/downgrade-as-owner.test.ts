@@ -31,7 +31,7 @@ describe('downgrade as the schema owner', () => {
     const plan = await runCli(['downgrade', '3f1c0a9e5b01', '--dry-run'], { env });
     expect(plan.exitCode, plan.stderr).toBe(0);
     expect(plan.stdout + plan.stderr).toContain(`drop table control_findings, ${truth.findings} rows`);
-    expect(await versions()).toEqual(['fd8c5001a663']);
+    expect(await versions()).toEqual(['f14f1d09b343']);
   });
 
   it("a table that a view or foreign key outside the plan depends on is refused before any revision is reverted, naming it", async () => {
@@ -59,7 +59,7 @@ describe('downgrade as the schema owner', () => {
       expect(r.exitCode, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toMatch(message);
       expect(r.stderr).not.toMatch(/Secret/);
-      expect(await versions()).toEqual(['fd8c5001a663']);
+      expect(await versions()).toEqual(['f14f1d09b343']);
     }
     const [rows] = await query<{ n: string }>(admin, 'SELECT count(*)::text AS n FROM control_findings');
     expect(Number(rows.n)).toBeGreaterThan(0);

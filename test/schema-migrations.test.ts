@@ -38,6 +38,8 @@ const UPDATED_AT_TABLES = [
 ];
 /** The functions the revisions create (set_updated_at: e3a8d1c6b468; the delete paths: c0290a8b76a4). */
 const PLATFORM_FUNCTIONS = ['delete_assessment(uuid,uuid)', 'delete_control_finding(uuid,uuid)', 'set_updated_at()'];
+/** Functions of later revisions, created with their search_path pinned. */
+const PINNED_FROM_THE_START = ['set_audit_logs_created_at()'];
 const TENANT_TABLES = [
   'ai_analysis_results',
   'assessments',
@@ -133,7 +135,7 @@ function interfaceDrift(columns: { table: string; column: string; udt: string; n
 }
 
 describe.each(BACKENDS)('the platform schema on $name', (backend) => {
-  it('upgrade head on an empty database: 16 tables, 65+ indexes, 2 views, 8 triggers, the extensions, RLS, and the Database interface matches', async () => {
+  it('upgrade head on an empty database: 16 tables, 65+ indexes, 2 views, 9 triggers, the extensions, RLS, and the Database interface matches', async () => {
     const target = await backend.create();
     try {
       await migrate(target, 'upgrade', 'head');
@@ -143,10 +145,12 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
       expect(cat.indexes.length).toBeGreaterThanOrEqual(65);
       expect(cat.views).toEqual([...VIEW_NAMES].sort());
 
-      // One trigger function, attached BEFORE UPDATE to exactly the 8 tables that carry updated_at.
-      expect(cat.triggers).toHaveLength(8);
-      expect(cat.triggers.map((t: any) => t.table)).toEqual(UPDATED_AT_TABLES);
-      expect(new Set(cat.triggers.map((t: any) => t.function))).toEqual(new Set(['set_updated_at']));
+      // One trigger function attached BEFORE UPDATE to exactly the 8 tables that carry updated_at, and
+      // audit_logs' BEFORE INSERT one that gives an event the server's time (f14f1d09b343).
+      expect(cat.triggers).toHaveLength(9);
+      const updatedAt = cat.triggers.filter((t: any) => t.function === 'set_updated_at');
+      expect(updatedAt.map((t: any) => t.table)).toEqual(UPDATED_AT_TABLES);
+      expect(cat.triggers.filter((t: any) => t.function !== 'set_updated_at')).toEqual([{ table: 'audit_logs', function: 'set_audit_logs_created_at' }]);
       expect(cat.updated_at).toEqual(UPDATED_AT_TABLES);
 
       expect(cat.extensions).toEqual(expect.arrayContaining(['uuid-ossp', 'vector']));
@@ -178,7 +182,7 @@ describe.each(BACKENDS)('the platform schema on $name', (backend) => {
 
       // Every function of the platform's schemas (extension members apart) pins its search_path, pg_temp
       // last (fd8c5001a663): a function a later revision creates without one fails here.
-      expect(cat.functions.map((f: any) => f.function)).toEqual(expect.arrayContaining(PLATFORM_FUNCTIONS));
+      expect(cat.functions.map((f: any) => f.function)).toEqual(expect.arrayContaining([...PLATFORM_FUNCTIONS, ...PINNED_FROM_THE_START]));
       for (const f of cat.functions) expect(f.config, f.function).toEqual(['search_path=pg_catalog, public, pg_temp']);
 
       // The Kysely Database interface (through its type-checked column map) and the database agree.
