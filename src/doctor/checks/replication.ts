@@ -12,6 +12,7 @@
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { bytes, duration, names, plural } from '../format.js';
+import { SPLIT_BRAIN_REMEDY } from '../../db/writable.js';
 
 /** The role of the server the doctor's session is on. */
 export async function serverRole(sql: DoctorContext['sql']): Promise<'primary' | 'standby'> {
@@ -42,7 +43,7 @@ async function standbys(ctx: DoctorContext): Promise<StandbyRow[]> {
 /** With several hosts in the URL: each host's role; two primaries fail (split brain), an unreachable host warns. */
 async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
   if (ctx.embedded || !ctx.handle.url || !/^postgres(?:ql)?:\/\/[^/?]*,/.test(ctx.handle.url)) return undefined;
-  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
+  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../../db/host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
   const origin = targetOrigin(ctx.handle.config);
   const hosts = await hostRoles(ctx.handle.url, origin);
   const primaries = hosts.filter((h) => h.role === 'primary');
@@ -53,7 +54,7 @@ async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
     figure: hosts.map((h) => `${h.host} ${h.role}`).join(', '),
     remedy:
       primaries.length > 1
-        ? 'two hosts accept writes: stop the one the failover manager does not consider primary (pg_autoctl show state)'
+        ? `two hosts accept writes: ${SPLIT_BRAIN_REMEDY}`
         : status === 'ok'
           ? ''
           : `bring the unreachable host back, or take it out of the host list (${settingOf(origin.source, 'host', origin.settings)}); with no primary, writes fail until a failover completes`,
