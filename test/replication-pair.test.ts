@@ -1,12 +1,13 @@
 /**
  * A primary and a hot standby streaming from it (pg_basebackup -R, test/helpers/temp-cluster.ts),
- * with no failover manager: what cmmc-db writes where, when the URL lists both or one of them.
+ * with no failover manager: what cmmc-db writes where, what it says about a standby it reads or
+ * backs up, and what doctor says about the standby's lag, when the URL lists both or one of them.
  * The failover manager's own behaviour is test/high-availability.test.ts (pg_auto_failover).
  *
  * One pair for the file (about 3 s to make), the cases in order: the last ones promote the standby
- * (split brain with the old primary still up).
+ * (split brain with the old primary still up) and take the primary away from a second standby.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,6 +107,117 @@ describe('a primary and a hot standby, no failover manager', () => {
     expect(restored.stderr).not.toContain('[25006]');
   }, 120_000);
 
+  it('current and status at a standby say they read a standby, and how far behind it is', async () => {
+    const url = standby.url(DB);
+    const dir = tmpDir();
+    const current = await runCli(['current'], { url });
+    expect(current.exitCode, current.stderr).toBe(0);
+    expect(current.stderr).toContain(`read on standby 127.0.0.1:${standby.port}: its version table is the primary's as of the WAL it has replayed`);
+    const status = await runCli(['status', '--backup-dir', dir], { url });
+    expect(status.stderr).toContain(`read on standby 127.0.0.1:${standby.port}`);
+    // Caught up, on a primary gone idle whose WAL may end inside a record (flushed up to a page
+    // boundary): the standby has that record's start and nothing to replay. It read "6.5 kB of WAL
+    // behind its primary" here, and doctor "6.5 kB received and not yet replayed, 9s behind".
+    expect(status.stderr).not.toContain('warning');
+    const doctor = await runCliJson(['doctor', 'replication.lag'], { url: standby.url() });
+    expect(doctor.data.checks[0]).toMatchObject({ status: 'ok', figure: 'this standby has 0 B received and not yet replayed' });
+    const onPrimary = await runCli(['current'], { url: primary.url(DB) });
+    expect(onPrimary.stderr).not.toContain('standby');
+    await query(standby.url(), 'SELECT pg_wal_replay_pause()');
+    try {
+      await query(primary.url(DB), "INSERT INTO organizations (name, organization_type) VALUES ('not replayed', 'SMB')");
+      await new Promise((r) => setTimeout(r, 500));
+      const behind = await runCli(['current'], { url });
+      expect(behind.stderr).toMatch(new RegExp(`warning: read on standby 127\\.0\\.0\\.1:${standby.port}: .*\\(up to [0-9A-F]+/[0-9A-F]+, [\\d.]+ k?B of WAL behind its primary, replay paused\\); the primary may be ahead`));
+    } finally {
+      await query(standby.url(), 'SELECT pg_wal_replay_resume()');
+    }
+    await caughtUp();
+  }, 120_000);
+
+  it('a backup the URL led to a standby says so and records it; --from-standby with replay held back says what the backup lacks', async () => {
+    const dir = tmpDir();
+    const plain = await runCliJson(['backup', '--dir', dir], { url: listing(standby, primary) });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    expect(plain.data.source).toMatchObject({ role: 'standby', host: `127.0.0.1:${standby.port}`, streaming: true, replayPaused: false });
+    expect(plain.stderr).toContain(`warning: 127.0.0.1:${standby.port} is a standby, not the primary: this backup was taken there`);
+
+    await query(standby.url(), 'SELECT pg_wal_replay_pause()');
+    try {
+      await query(primary.url(DB), "INSERT INTO organizations (name, organization_type) SELECT 'late ' || g, 'SMB' FROM generate_series(1, 50) g");
+      // The standby receives the insert (and cannot replay it).
+      const [{ lsn }] = await query<{ lsn: string }>(primary.url(), 'SELECT pg_current_wal_lsn()::text AS lsn');
+      for (let i = 0; i < 100; i++) {
+        const [{ got }] = await query<{ got: boolean }>(standby.url(), `SELECT pg_last_wal_receive_lsn() >= '${lsn}'::pg_lsn AS got`);
+        if (got) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const made = await runCliJson(['backup', '--from-standby', '--dir', dir], { url: listing(primary, standby, 'read-write') });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const manifest = JSON.parse(readFileSync(made.data.manifestPath, 'utf8'));
+      expect(manifest.source).toMatchObject({ role: 'standby', streaming: true, replayPaused: true });
+      expect(manifest.source.behindBytes).toBeGreaterThan(0);
+      expect(made.stderr).toMatch(new RegExp(`warning: standby 127\\.0\\.0\\.1:${standby.port} was [\\d.]+ k?B of WAL behind its primary \\([0-9A-F]+/[0-9A-F]+\\): the commits in that WAL are not in this backup`));
+      expect(made.stderr).toContain('WAL replay is paused on standby');
+      expect(made.stderr).not.toContain('is a standby, not the primary');
+    } finally {
+      await query(standby.url(), 'SELECT pg_wal_replay_resume()');
+    }
+    await caughtUp();
+  }, 120_000);
+
+  it('doctor on a standby whose replay a query holds back after an idle spell: the lag it can vouch for, not the idle time', async () => {
+    await query(primary.url(DB), 'CREATE TABLE held (id int)');
+    await caughtUp();
+    // A query on the standby holds a lock that replaying the DROP below needs (replay waits up to
+    // max_standby_streaming_delay, 30 s). The primary commits nothing for 5 s before the DROP.
+    const sessionOnStandby = execa('psql', ['-X', '-q', standby.url(DB), '-c', 'BEGIN; SELECT count(*) FROM held; SELECT pg_sleep(25); COMMIT;'], { reject: false, env: cleanEnv({ PGAPPNAME: 'cmmc-pair-held' }) });
+    try {
+      for (let i = 0; (await query(standby.url(), "SELECT 1 FROM pg_stat_activity WHERE application_name = 'cmmc-pair-held' AND state = 'active'")).length === 0; i++) {
+        if (i > 100) throw new Error('the query on the standby did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 5000));
+      await query(primary.url(DB), 'DROP TABLE held');
+      await new Promise((r) => setTimeout(r, 1000));
+      const r = await runCliJson(['doctor', 'replication.lag', '--threshold', 'replication-lag-warn=3s'], { url: standby.url() });
+      const lag = r.data.checks[0];
+      // Measured from the last replayed commit (5 s idle + 1 s), it read 6 s behind and warned.
+      expect(lag.rows[0].replay_lag_bytes).toBeGreaterThan(0);
+      expect(lag.rows[0].replay_lag_seconds).toBeLessThan(3);
+      expect(lag.rows[0].replay_lag_seconds_at_most).toBeGreaterThanOrEqual(5);
+      expect(lag.status, lag.figure).toBe('ok');
+      expect(lag.figure).toMatch(/^this standby has [\d.]+ k?B received and not yet replayed, between \d+(ms|s) and \ds behind \(the primary's pg_stat_replication has the exact figure\)$/);
+    } finally {
+      await query(standby.url(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cmmc-pair-held'");
+      await sessionOnStandby;
+    }
+    await caughtUp();
+  }, 120_000);
+
+  it('doctor on a restarted standby of an idle primary: nothing waits for replay (it read a negative amount)', async () => {
+    // Until new WAL arrives, the received position is the start of its segment, behind the replayed
+    // one. WAL the primary writes on its own (a running-transactions record) ends that: tried again.
+    const behindReplay = async () =>
+      (await query<{ before: boolean | null }>(standby.url(), "SELECT pg_last_wal_receive_lsn() < pg_last_wal_replay_lsn() AS before FROM pg_stat_wal_receiver WHERE status = 'streaming'"))[0]?.before;
+    let lag: any;
+    for (let attempt = 0; attempt < 3 && !lag; attempt++) {
+      await standby.crashAndRestart();
+      let before: boolean | null | undefined;
+      for (let i = 0; i < 100 && before === undefined; i++) {
+        before = await behindReplay().catch(() => undefined);
+        if (before === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!before) continue;
+      const r = await runCliJson(['doctor', 'replication.lag'], { url: standby.url() });
+      if (await behindReplay()) lag = r.data.checks[0];
+    }
+    expect(lag, 'the received position never stayed behind the replayed one').toBeDefined();
+    expect(lag.rows[0]).toMatchObject({ replay_lag_bytes: 0, pending_bytes: 0, replay_lag_seconds: 0 });
+    expect(lag.figure).toMatch(/^this standby has 0 B received and not yet replayed/);
+    expect(lag.figure).not.toMatch(/-\d/);
+  }, 60_000);
+
   it('upgrade with target_session_attrs=read-write at a standby alone waits for its promotion instead of failing at once', async () => {
     const db = 'cmmc_pair_promote';
     await query(primary.url(), `CREATE DATABASE ${db}`);
@@ -150,4 +262,21 @@ describe('a primary and a hot standby, no failover manager', () => {
     expect(doctor.data.checks[0]).toMatchObject({ status: 'fail', figure: `127.0.0.1:${primary.port} primary, 127.0.0.1:${standby.port} primary` });
   }, 120_000);
 
+  it('doctor on a standby whose primary is gone warns that it does not stream and falls behind', async () => {
+    const orphan = await startTempCluster({}, { standbyOf: primary });
+    extra.push(orphan);
+    await pgCtl(['-D', primary.dataDir, '-m', 'fast', '-w', 'stop']);
+    for (let i = 0; i < 100; i++) {
+      if ((await query(orphan.url(), "SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'")).length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await runCliJson(['doctor', 'replication.lag'], { url: orphan.url() });
+    const lag = r.data.checks[0];
+    // It said "ok: 0 B received and not yet replayed".
+    expect(lag.status).toBe('warn');
+    expect(lag.figure).toMatch(/^this standby is not streaming from a primary: it has replayed WAL up to [0-9A-F]+\/[0-9A-F]+ and .*; it falls behind by whatever the primary writes$/);
+    expect(lag.remedy).toMatch(/^check that its primary runs and lets it connect/);
+    expect(lag.rows[0]).toMatchObject({ streaming: false });
+    expect(r.exitCode).toBe(1);
+  }, 120_000);
 });
