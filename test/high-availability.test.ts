@@ -228,7 +228,7 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     const s = await runCliJson(['doctor', 'replication.role', 'replication.lag', 'replication.slots'], { url: secondary.url() });
     const sById = Object.fromEntries(s.data.checks.map((c: any) => [c.id, c]));
     expect(sById['replication.role'].figure).toContain(`127.0.0.1:${secondary.port} is a standby (in recovery), streaming from 127.0.0.1:${primary.port}`);
-    expect(sById['replication.lag'].rows[0]).toEqual({ replay_lag_bytes: expect.any(Number), replay_lag_seconds: expect.any(Number) });
+    expect(sById['replication.lag'].rows[0]).toMatchObject({ replay_lag_bytes: expect.any(Number), replay_lag_seconds: expect.any(Number), pending_bytes: expect.any(Number), streaming: true, replay_paused: false });
     // The standby's own slot (kept for after a failover) is inactive and that is not a warning.
     expect(sById['replication.slots'].status).toBe('ok');
   });
@@ -246,7 +246,17 @@ describe.skipIf(Boolean(skip))('a pg_auto_failover formation', () => {
     const dir = tmpDir();
     const made = await runCliJson(['backup', '--from-standby', '--dir', dir], { url: secondary.url(db) });
     expect(made.exitCode, made.stderr).toBe(0);
-    expect(made.data.source).toEqual({ role: 'standby', host: `127.0.0.1:${secondary.port}`, walReplayLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), walReceiveLsn: expect.any(String), lastReplayAt: expect.any(String) });
+    expect(made.data.source).toEqual({
+      role: 'standby',
+      host: `127.0.0.1:${secondary.port}`,
+      walReplayLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
+      walReceiveLsn: expect.any(String),
+      lastReplayAt: expect.any(String),
+      streaming: true,
+      primaryWalLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
+      behindBytes: expect.any(Number),
+      replayPaused: false,
+    });
     const manifest = JSON.parse(readFileSync(made.data.manifestPath, 'utf8'));
     expect(manifest.source.role).toBe('standby');
     expect(manifest.server.host).toBe(`127.0.0.1:${secondary.port}`);

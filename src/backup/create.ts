@@ -9,7 +9,7 @@ import { fileSystemLine } from '../fs-errors.js';
 import { readKeyFile } from './crypto.js';
 import { databaseFacts, dumpTarget, embeddedTools, identityFromFacts, withDumpSnapshot, type DatabaseFacts } from './dump.js';
 import { findPgTools, warmPgTools } from '../db/pg-tools.js';
-import { readStandbySource, recoveryConflictHint, standbyConfig, type StandbySource } from './standby.js';
+import { readStandbySource, recoveryConflictHint, standbyConfig, standbyNotes, standbySourceOf } from './standby.js';
 import {
   bytesAt,
   checksum,
@@ -85,9 +85,9 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   const embedded = config.kind === 'embedded';
   // pg_dump's version needs no server: the programs answer while we connect.
   if (!embedded) warmPgTools();
-  let source: StandbySource | undefined;
-  // Before the snapshot is taken: the dump then holds at least every commit up to the replayed position.
-  if (options.fromStandby) source = await readStandbySource(config);
+  // Fails in one line before anything is written when no standby answers; the manifest's record is
+  // read again in the dump's own session (withDumpSnapshot), which is the one dumped.
+  if (options.fromStandby) await readStandbySource(config);
   // The embedded database's pg_dump (PGlite) writes plain SQL only.
   const format = embedded ? 'plain' : (options.format ?? 'custom');
   const contents = options.contents ?? 'full';
@@ -117,9 +117,11 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
     { atExit: removeWritten },
   );
   try {
-    work = createIn(dir, config, options, { embedded, format, contents, secret, source, written });
+    work = createIn(dir, config, options, { embedded, format, contents, secret, fromStandby: Boolean(options.fromStandby), written });
     const record = await work;
     stopIfInterrupted(INTERRUPTED);
+    // A standby's backup says so, and what it lacks, whether it was asked for or the URL led there.
+    if (record.source) for (const line of standbyNotes(record.source, Boolean(options.fromStandby))) options.onNote?.(line);
     return record;
   } catch (err) {
     // A failed backup keeps nothing either: what it wrote (partial files, a manifest's temporary
@@ -140,7 +142,7 @@ async function createIn(
   dir: string,
   config: CmmcConfig,
   options: CreateOptions,
-  { embedded, format, contents, secret, source, written }: { embedded: boolean; format: BackupFormat; contents: BackupContents; secret: Buffer | undefined; source: StandbySource | undefined; written: string[] },
+  { embedded, format, contents, secret, fromStandby, written }: { embedded: boolean; format: BackupFormat; contents: BackupContents; secret: Buffer | undefined; fromStandby: boolean; written: string[] },
 ): Promise<BackupRecord> {
   sweepPartials(dir);
   const compressed = options.compress !== undefined && !/^(0|none)/.test(options.compress);
@@ -168,7 +170,7 @@ async function createIn(
     } catch (err) {
       rmSync(partial, { recursive: true, force: true });
       if (wasInterrupted()) throw interruptedError(INTERRUPTED);
-      const conflict = source && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
+      const conflict = (fromStandby || facts.position?.role === 'standby') && err instanceof CmmcError ? recoveryConflictHint(err.message) : undefined;
       if (conflict) throw new CmmcError('backup.recovery-conflict', err instanceof Error ? err.message : String(err), { hint: conflict });
       throw err;
     } finally {
@@ -177,6 +179,7 @@ async function createIn(
     return { facts, tools, started, name, file, partial, t0, reservation };
   };
   const { facts, tools, started, name, file, partial, t0, reservation } = embedded ? await dumpWith(await databaseFacts(config), undefined) : await withDumpSnapshot(config, dumpWith);
+  const source = facts.position?.role === 'standby' ? standbySourceOf(facts.position) : undefined;
   const finalPath = path.join(dir, file);
   const durationMs = Math.round(performance.now() - t0);
   stopIfInterrupted(INTERRUPTED);

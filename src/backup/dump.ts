@@ -12,6 +12,7 @@ import { databaseName, withDatabase } from '../config/config.js';
 import { connParamsOf, describeHosts } from '../config/conninfo.js';
 import type postgres from 'postgres';
 import { openDatabase, type DbHandle } from '../db/connection.js';
+import { readServerPosition, type ServerPosition } from '../db/server-position.js';
 import { CmmcError } from '../errors.js';
 import { interruptSignal } from '../interrupt.js';
 import { encryptStream, prepareEncryption } from './crypto.js';
@@ -52,6 +53,11 @@ export interface DatabaseFacts {
   rlsBypassRole: string | null;
   /** The cluster's system identifier (pg_control_system()); undefined when the role may not read it. */
   systemIdentifier?: string;
+  /**
+   * Where the dumped server stands in replication (withDumpSnapshot only): read in the dump's session
+   * before its snapshot, so that a standby's dump holds every commit up to `position.replayLsn`.
+   */
+  position?: ServerPosition;
 }
 
 /** Reads the server version, the schema revision and the table count of `database` (default: the configured one). */
@@ -134,7 +140,10 @@ export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: Data
   // The modules readFacts needs load while the connection is made.
   void import('../migrate/status.js');
   void import('../tenant/roles.js');
-  const handle = await openDatabase(config, { ...BACKUP_SESSION, applicationName: 'cmmc-db:backup' });
+  // The session's first statement: a primary, or a standby and how far behind (the same session, one
+  // connection, then takes the snapshot: what the dump holds is at least what this position says).
+  let position: ServerPosition | undefined;
+  const handle = await openDatabase(config, { ...BACKUP_SESSION, applicationName: 'cmmc-db:backup', firstQuery: async (sql) => void (position = await readServerPosition(sql)) });
   let done = false;
   let result!: T;
   try {
@@ -142,7 +151,7 @@ export async function withDumpSnapshot<T>(config: CmmcConfig, dump: (facts: Data
       // The session only holds the snapshot while pg_dump runs: a server-wide idle timeout must not
       // end it (set, with the snapshot's export, in readFacts' first statement).
       const { snapshot, ...facts } = await readFacts(tx, config, url, true);
-      result = await dump(facts, snapshot!);
+      result = await dump({ ...facts, position }, snapshot!);
       done = true;
     });
   } catch (err) {

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { databaseName, withDatabase } from '../config/config.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
+import { pinnedTarget, writableTarget } from '../db/writable.js';
 import { CmmcError } from '../errors.js';
 import { BACKUP_SESSION, currentIdentity, databaseFacts, identityOfOpen, restoreTarget, type DatabaseFacts } from './dump.js';
 import { describeDatabase, findBackup, keptName, resolveBackupDir, sameDatabase, identityOf, type BackupRecord, type DatabaseIdentity } from './store.js';
@@ -122,7 +123,7 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** A session on the maintenance database of the configured server: never on the database being replaced. */
 async function maintenanceHandle(config: CmmcConfig): Promise<DbHandle> {
-  return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { ...BACKUP_SESSION, applicationName: 'cmmc-db:restore' });
+  return openDatabase({ ...config, url: withDatabase(config.url!, 'postgres') }, { ...BACKUP_SESSION, applicationName: 'cmmc-db:restore', writes: true });
 }
 
 /** The first `keptName` not taken on the server: two restores within one second must not collide. */
@@ -155,7 +156,10 @@ async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
 }
 
 /** Restores backup `name` (the newest backup of the target database when omitted). */
-export async function restoreBackup(config: CmmcConfig, name: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
+export async function restoreBackup(configured: CmmcConfig, name: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
+  // Every session and client program of the restore on the primary, whichever host is listed first
+  // (the maintenance session refuses a standby: src/db/writable.ts).
+  const config = writableTarget(configured);
   const embedded = config.kind === 'embedded';
   if (embedded && options.targetDb) throw new CmmcError('usage', '--target-db needs a PostgreSQL server: the embedded database is one database in a folder', { hint: 'restore into another folder with CMMC_DB_DIR=<folder> instead', exitCode: 2 });
   const target = embedded ? 'postgres' : (options.targetDb ?? databaseName(config.url!));
@@ -191,7 +195,9 @@ export async function restoreBackup(config: CmmcConfig, name: string | undefined
       early ??= beginBuilding(config, record, options);
       const handing = early;
       early = undefined;
-      return await restoreServerTarget(config, admin, record, targetSource, target, options, handing);
+      // Everything from here on (pg_restore, psql, the new database's sessions) on the primary that
+      // session found, not the list: a standby listed first lacks the new database for a moment.
+      return await restoreServerTarget(await pinnedTarget(config, admin.sql), admin, record, targetSource, target, options, handing);
     } finally {
       // The swap has committed (or nothing was done): the server's close is not awaited.
       await admin.close({ now: true });

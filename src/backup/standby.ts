@@ -14,10 +14,12 @@
 import type { CmmcConfig } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
+import { readServerPosition, type ServerPosition } from '../db/server-position.js';
 import { CmmcError } from '../errors.js';
 import { BACKUP_SESSION } from './dump.js';
+import { formatBytes } from './store.js';
 
-/** What the manifest records about a backup taken from a standby. */
+/** What the manifest records about a backup taken from a standby (with --from-standby, or a standby the URL led to). */
 export interface StandbySource {
   role: 'standby';
   /** host:port of the standby (never a password). */
@@ -28,6 +30,44 @@ export interface StandbySource {
   walReceiveLsn: string | null;
   /** Commit time of the last transaction replayed (ISO 8601), null before the first. */
   lastReplayAt: string | null;
+  /** Whether it streamed from its primary when the dump started; null when this role may not see (pg_read_all_stats). */
+  streaming: boolean | null;
+  /** The primary's WAL position as the standby last heard of it; null when not known. */
+  primaryWalLsn: string | null;
+  /** WAL the primary had written that the dump lacks (primaryWalLsn minus walReplayLsn); null when not known. */
+  behindBytes: number | null;
+  /** WAL replay was paused on the standby. */
+  replayPaused: boolean;
+}
+
+/** The manifest's record of a standby's position (src/db/server-position.ts). */
+export function standbySourceOf(p: ServerPosition): StandbySource {
+  return {
+    role: 'standby',
+    host: p.host,
+    walReplayLsn: p.replayLsn ?? '0/0',
+    walReceiveLsn: p.receiveLsn,
+    lastReplayAt: p.lastReplayAt ? p.lastReplayAt.toISOString() : null,
+    streaming: p.receiver === 'streaming' ? true : p.receiver === 'stopped' ? false : null,
+    primaryWalLsn: p.primaryLsn,
+    behindBytes: p.behindBytes,
+    replayPaused: p.replayPaused,
+  };
+}
+
+/**
+ * The lines to tell about a backup taken from a standby: that it is one (when the user did not ask
+ * for a standby: a URL whose first host is a standby, with target_session_attrs unset), and what
+ * it lacks when the standby was behind its primary, did not stream, or had its replay paused.
+ */
+export function standbyNotes(source: StandbySource, asked: boolean): string[] {
+  const notes: string[] = [];
+  const replayed = `it holds the commits replayed up to WAL ${source.walReplayLsn}${source.lastReplayAt ? ` (the last made at ${source.lastReplayAt})` : ''}`;
+  if (!asked) notes.push(`${source.host} is a standby, not the primary: this backup was taken there (the first host of the URL that answered) and ${replayed}; for the primary, add target_session_attrs=read-write to the URL`);
+  if (source.streaming === false) notes.push(`standby ${source.host} was not streaming from its primary: commits made on the primary since WAL ${source.walReplayLsn} are not in this backup, however many there are`);
+  else if (source.behindBytes) notes.push(`standby ${source.host} was ${formatBytes(source.behindBytes)} of WAL behind its primary (${source.primaryWalLsn}): the commits in that WAL are not in this backup`);
+  if (source.replayPaused) notes.push(`WAL replay is paused on standby ${source.host}: resume it with SELECT pg_wal_replay_resume()`);
+  return notes;
 }
 
 /** `url` with `target_session_attrs=standby` (replacing any other value). Works on multi-host URLs. */
@@ -64,17 +104,13 @@ export async function readStandbySource(config: CmmcConfig): Promise<StandbySour
     });
   }
   try {
-    const [r] = await handle.sql<{ standby: boolean; host: string | null; port: string; replay: string | null; receive: string | null; at: Date | null }[]>`
-      SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS host, current_setting('port') AS port,
-             pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive,
-             pg_last_xact_replay_timestamp() AS at`;
-    const host = `${r.host ?? 'localhost'}:${r.port}`;
-    if (!r.standby || !r.replay) {
-      throw new CmmcError('backup.not-standby', `${host} is a primary, not a standby: --from-standby backs up a hot standby only`, {
+    const p = await readServerPosition(handle.sql);
+    if (p.role !== 'standby' || !p.replayLsn) {
+      throw new CmmcError('backup.not-standby', `${p.host} is a primary, not a standby: --from-standby backs up a hot standby only`, {
         hint: 'point the URL at the standby (or at the formation: pg_autoctl show uri), or leave out --from-standby',
       });
     }
-    return { role: 'standby', host, walReplayLsn: r.replay, walReceiveLsn: r.receive, lastReplayAt: r.at ? r.at.toISOString() : null };
+    return standbySourceOf(p);
   } finally {
     await handle.close();
   }

@@ -8,7 +8,7 @@ export async function printHealth(ctx: CliContext): Promise<number> {
   // Each host of the target with its role (a failover pair lists two; the pool reaches one).
   const hosts =
     handle.config.kind === 'server' && handle.url
-      ? await (await import('../doctor/host-roles.js')).hostRoles(handle.url, (await import('../db/connection.js')).targetOrigin(handle.config))
+      ? (await (await import('../db/host-roles.js')).hostRoles(handle.url, (await import('../db/connection.js')).targetOrigin(handle.config))).map(({ writable: _, ...h }) => h)
       : [];
   if (ctx.out.json) {
     ctx.out.data({ ...report, hosts });

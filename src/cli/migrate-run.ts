@@ -78,9 +78,10 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
   let backup: { name: string; path: string; status: 'verified' } | undefined;
   if (operation === 'upgrade' && (flags.backup ?? config.production)) {
     // Before the run's own connection is opened: the embedded database is backed up from its folder.
-    const { openDatabase } = await import('../db/connection.js');
+    const [{ openDatabase }, { writableTarget }] = await Promise.all([import('../db/connection.js'), import('../db/writable.js')]);
     ctx.announce(config);
-    const probe = await openDatabase(config, { pool: { max: 1, min: 0 }, kysely: false });
+    // The primary's version table (a standby listed first may lag behind it).
+    const probe = await openDatabase(writableTarget(config), { pool: { max: 1, min: 0 }, kysely: false });
     const status = await m.getStatus(probe, script).finally(() => probe.close());
     // What the run would refuse is refused before the backup, not after it.
     const { plan: planned } = m.planRun(script, 'upgrade', target, status.current, () => status.changed, flags.allowChanged);
@@ -196,7 +197,7 @@ export async function openForWrites(ctx: CliContext, announceAfter: Promise<unkn
   const [{ openWritablePrimary }, { connParamsOf }] = await Promise.all([import('../migrate/primary.js'), import('../config/conninfo.js')]);
   const config = ctx.config();
   // The engine runs on postgres.js; it loads Kysely itself when a TypeScript revision needs it.
-  return openWritablePrimary(() => ctx.open({ kysely: false, mustExist }), {
+  return openWritablePrimary(() => ctx.open({ kysely: false, mustExist, writes: true }), {
     // Another host may become the primary only when the URL lists more than one.
     waitForUnreachable: config.kind === 'server' && connParamsOf(config.url!).hosts.length > 1,
     onWait: (reason, waitMs) => void announceAfter.then(() => ctx.out.info(`waiting up to ${Math.round(waitMs / 1000)} s for a writable primary: ${reason}`)),
@@ -220,7 +221,8 @@ export function runFlags(cmd: import('commander').Command): import('commander').
 export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promise<{ name: string; path: string; status: 'verified' }> {
   const { createBackup, verifyBackup, formatBytes } = await import('../backup/index.js');
   const { CmmcError } = await import('../errors.js');
-  const config = ctx.config();
+  // The primary's, which the upgrade changes: not a standby listed first (src/db/writable.ts).
+  const config = (await import('../db/writable.js')).writableTarget(ctx.config());
   ctx.announce(config);
   const spinner = await ctx.out.spinner('backing up before the upgrade');
   let record;

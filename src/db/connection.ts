@@ -11,6 +11,7 @@ import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
 import { boundedFirstQuery, connectError, createPool, type TargetOrigin } from './driver.js';
 import { POOL_SETTINGS, type PoolSettings } from './pool-settings.js';
+import { refuseNotWritable, refuseSplitBrain, writableUrl } from './writable.js';
 
 export interface OpenOptions {
   /** Pool settings; defaults to the platform's POOL_SETTINGS. The CLI uses a small pool. */
@@ -39,6 +40,13 @@ export interface OpenOptions {
    * absent database is the error "there is no embedded database ... yet: cmmc-db init".
    */
   mustExist?: boolean;
+  /**
+   * The session will write: it must be on the one primary (src/db/writable.ts). A target listing
+   * several hosts without target_session_attrs asks for read-write; a session on a standby or a
+   * read-only server fails with `NotWritable`; two hosts that take writes fail with
+   * `connect.split-brain`. Nothing is written before these checks.
+   */
+  writes?: boolean;
 }
 
 export interface DbHandle<DB = any> {
@@ -53,6 +61,8 @@ export interface DbHandle<DB = any> {
   config: CmmcConfig;
   /** One line naming the target, password masked. */
   description: string;
+  /** Set when the session was checked to be on the one writable primary at open (OpenOptions.writes). */
+  primary?: true;
   settings: PoolSettings;
   applicationName: string;
   /**
@@ -90,6 +100,11 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     embedded = { connections: () => started.connections?.() ?? 0 };
   }
   if (!url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
+  const writes = options.writes === true && config.kind === 'server';
+  if (writes) url = writableUrl(url);
+  // Each host asked on its own while the pool connects (a failed connect leaves it unread).
+  const splitBrain = writes ? refuseSplitBrain(url, targetOrigin(config)) : undefined;
+  splitBrain?.catch(() => {});
 
   const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
   // The embedded database's URL names its socket folder (?host=), read like any other target.
@@ -131,6 +146,7 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     ...(embedded ? { embedded } : {}),
     config,
     description: describeTarget(config),
+    ...(writes ? { primary: true as const } : {}),
     settings,
     applicationName,
     close,
@@ -152,6 +168,15 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     // names it); a URL the caller substituted does not.
     const fromPgEnv = url === config.url ? config.conn?.fromPgEnv : undefined;
     throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, { source: config.source });
+  }
+  if (writes) {
+    try {
+      await refuseNotWritable(sql, url);
+      await splitBrain;
+    } catch (err) {
+      await close({ now: true });
+      throw err;
+    }
   }
   return handle;
 }

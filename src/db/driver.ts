@@ -520,18 +520,39 @@ function sslAnswer(host: string, port: number, timeoutMs: number): Promise<'S' |
 }
 
 /**
+ * The host of `conn`'s list that the session of `sql` is on: by the port the server reports, and
+ * where several hosts share it (node1:5432,node2:5432) by the address the session reached, which
+ * each name is resolved to (a unix socket reaches no address). Undefined when none matches.
+ */
+export async function sessionHost(conn: ConnParams, sql: postgres.Sql): Promise<ConnHost | undefined> {
+  if (conn.hosts.length === 1) return conn.hosts[0];
+  const [row] = await sql<{ addr: string | null; port: number }[]>`SELECT host(inet_server_addr()) AS addr, current_setting('port')::int AS port`;
+  const byPort = conn.hosts.filter((h) => h.port === row.port);
+  if (byPort.length <= 1) return byPort[0];
+  const { lookup } = await import('node:dns/promises');
+  const plain = (a: string) => a.replace(/^::ffff:/, '');
+  for (const h of byPort) {
+    if (row.addr === null || h.socket) {
+      if (row.addr === null && h.socket) return h;
+      continue;
+    }
+    const addresses = await lookup(h.host, { all: true }).catch(() => []);
+    if (addresses.some((a) => plain(a.address) === plain(row.addr!))) return h;
+  }
+  return undefined;
+}
+
+/**
  * For clients that take one host only (node-postgres, under @pgkit/migra): the URL narrowed to the
- * host that postgres.js picks (target_session_attrs respected), found by the port the server
- * reports; a single-host URL is returned as it is.
+ * host that postgres.js picks (target_session_attrs respected, sessionHost); a single-host URL is
+ * returned as it is.
  */
 export async function singleHostUrl(url: string): Promise<string> {
   const conn = connParamsOf(url);
   if (conn.hosts.length === 1) return url;
   const sql = await connectPool(conn, { applicationName: 'cmmc-db:pick-host' });
   try {
-    const [row] = await sql<{ port: number | null }[]>`SELECT inet_server_port() AS port`;
-    const byPort = conn.hosts.filter((h) => h.port === row.port);
-    const host = byPort.length === 1 ? byPort[0] : conn.hosts[0];
+    const host = (await sessionHost(conn, sql)) ?? conn.hosts[0];
     return formatConnUri({ ...conn, hosts: [host], targetSessionAttrs: 'any' });
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});

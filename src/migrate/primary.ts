@@ -9,6 +9,7 @@
  */
 import type { DbHandle } from '../db/connection.js';
 import { isConnectionLost } from '../db/errors.js';
+import { NotWritable, whyNotWritable } from '../db/writable.js';
 import { CmmcError } from '../errors.js';
 
 /**
@@ -18,7 +19,11 @@ import { CmmcError } from '../errors.js';
 export const PRIMARY_WAIT_MS = 60_000;
 const POLL_MS = 250;
 
-/** Connection failures worth retrying during a failover (not authentication, names or TLS). */
+/**
+ * Connection failures worth retrying during a failover (not authentication, names or TLS). With
+ * target_session_attrs=read-write or primary (the formation's URL) every host is a standby for a
+ * moment while one is promoted: `connect.session-attrs` is then waited for like a standby.
+ */
 const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.starting', 'connect.closed', 'connect.lost']);
 /** Of those, the ones that say the server is not there at all (rather than starting, or a standby). */
 const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.closed', 'connect.lost']);
@@ -36,18 +41,15 @@ export interface PrimaryWaitOptions {
   onWait?: (reason: string, waitMs: number) => void;
 }
 
-/** Why a session cannot write, or undefined when it can. */
+/** Why a session cannot write, or undefined when it can (checked already when it was opened with `writes`). */
 async function notWritable(handle: DbHandle): Promise<string | undefined> {
-  const [r] = await handle.sql<{ standby: boolean; read_only: string; host: string | null; port: string }[]>`
-    SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only,
-           host(inet_server_addr()) AS host, current_setting('port') AS port`;
-  const where = `${r.host ?? 'local socket'}:${r.port}`;
-  if (r.standby) return `${where} is a standby (in recovery)`;
-  if (r.read_only === 'on') return `${where} is read-only`;
-  return undefined;
+  return handle.primary ? undefined : (await whyNotWritable(handle.sql))?.reason;
 }
 
 function retryable(err: unknown, waitForUnreachable: boolean): boolean {
+  if (err instanceof NotWritable) return err.waitable;
+  // A target asking for a standby (target_session_attrs=standby) is not waited for: no primary will do.
+  if (err instanceof CmmcError && err.code === 'connect.session-attrs') return ['read-write', 'primary'].includes((err.cause as { attrs?: string } | undefined)?.attrs ?? '');
   if (err instanceof CmmcError) return RETRYABLE.has(err.code) && (waitForUnreachable || !UNREACHABLE.has(err.code));
   if (!waitForUnreachable && isConnectionLost(err)) return false;
   const code = (err as { code?: string })?.code;
@@ -64,20 +66,25 @@ export async function openWritablePrimary(open: () => Promise<DbHandle>, options
   const unreachable = options.waitForUnreachable ?? true;
   const deadline = Date.now() + waitMs;
   let told = false;
+  // Once a server has answered as a standby, one that closes or refuses a connection meanwhile is
+  // changing role (a promotion, a manager restarting it): waited for, even with one host listed.
+  let answered = false;
   for (;;) {
     let reason: string;
     try {
       const handle = await open();
+      answered = true;
       const why = await notWritable(handle).catch((err) => {
-        if (retryable(err, unreachable)) return (err as Error).message.split('\n')[0];
+        if (retryable(err, unreachable || answered)) return (err as Error).message.split('\n')[0];
         throw err;
       });
       if (!why) return handle;
       reason = why;
       await handle.close();
     } catch (err) {
-      if (!retryable(err, unreachable)) throw err;
-      reason = (err as Error).message.split('\n')[0];
+      if (!retryable(err, unreachable || answered)) throw err;
+      if (err instanceof NotWritable || (err instanceof CmmcError && err.code === 'connect.session-attrs')) answered = true;
+      reason = err instanceof NotWritable ? err.reason : (err as Error).message.split('\n')[0];
     }
     if (Date.now() >= deadline) {
       throw new CmmcError('migrate.no-primary', `no writable primary within ${Math.round(waitMs / 1000)} s: ${reason}; nothing was run`, {

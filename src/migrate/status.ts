@@ -135,6 +135,17 @@ export function readEngineStateOf(handle: DbHandle): Promise<{ current: string[]
   return readEngineState(viaPostgres(handle), handle.config);
 }
 
+/**
+ * readEngineStateOf, and whether the server is a standby, asked in the statement that asks which
+ * engine tables exist: `current` says when it read a standby (src/cli/standby-note.ts) without a
+ * round trip more on a primary.
+ */
+export async function readEngineStateAndRecovery(handle: DbHandle): Promise<{ current: string[]; checksums: Map<string, string>; standby: boolean }> {
+  const q = viaPostgres(handle);
+  const [row] = await q<EngineTables & { standby: boolean }>(`${engineTablesSql(handle.config)}, pg_is_in_recovery() AS standby`);
+  return { ...(await readEngineState(q, handle.config, row)), standby: row.standby };
+}
+
 /** Where the database stands against the files. Takes no lock and creates nothing. */
 export async function getStatus(handle: DbHandle, script?: Script): Promise<Status> {
   const s = script ?? (await (await import('./script.js')).loadScript(handle.config));

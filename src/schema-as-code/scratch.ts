@@ -11,6 +11,7 @@ import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
 import { targetOrigin } from '../db/connection.js';
 import { connectPool, createPool, type TargetOrigin } from '../db/driver.js';
+import { writableUrl } from '../db/writable.js';
 import { settingOf } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
@@ -174,7 +175,8 @@ async function dropByName(adminUrl: string, name: string, origin: TargetOrigin):
 export async function createScratchDatabase(config: CmmcConfig, label = 'db'): Promise<ScratchDatabase> {
   if (config.kind === 'embedded') return createEmbeddedScratch(config, label);
   const url = serverUrl(config, 'this command');
-  const adminUrl = withDatabase(url, 'postgres');
+  // On the primary (src/db/writable.ts): a standby listed first cannot create it.
+  const adminUrl = writableUrl(withDatabase(url, 'postgres'));
   // The maintenance database is always postgres; the rest is the configured target's.
   const origin = targetOrigin(config, true);
   const name = scratchName(label);
@@ -199,7 +201,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     }
     throw err;
   }
-  const scratchUrl = withDatabase(url, name);
+  const scratchUrl = withDatabase(adminUrl, name);
   let dropped = false;
   return {
     name,

@@ -33,6 +33,7 @@ import { connParamsOf, formatConnUri } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { settingOf } from '../db/errors.js';
+import { writableUrl } from '../db/writable.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
@@ -228,7 +229,8 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const { steps, record } = stepRecorder(options);
 
   const env = options.env ?? process.env;
-  const adminUrl = adminUrlFor(config, options);
+  // Roles, the database and the schema are made on the primary (src/db/writable.ts).
+  const adminUrl = writableUrl(adminUrlFor(config, options));
   const appUrl = config.url!;
   const appUser = userOf(appUrl);
   const appPassword = connParamsOf(appUrl).password ?? '';

@@ -67,7 +67,8 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
   }
   if (asRoot) await execa('chown', ['-R', 'postgres', dir]);
   if (options.standbyOf) {
-    await run(pgBin('pg_basebackup'), ['-h', options.standbyOf.socketDir, '-p', String(options.standbyOf.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream']);
+    // A fast checkpoint: the default (spread) paces a primary's dirty pages over minutes.
+    await run(pgBin('pg_basebackup'), ['-h', options.standbyOf.socketDir, '-p', String(options.standbyOf.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--checkpoint=fast']);
     await run('chmod', ['700', data]);
   } else {
     await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8']);

@@ -1,4 +1,5 @@
 import { whileOpening } from '../context.js';
+import { noteIfStandby } from '../standby-note.js';
 import type { RegisterCommand } from './types.js';
 
 export const register: RegisterCommand = (program, ctx) => {
@@ -11,18 +12,19 @@ export const register: RegisterCommand = (program, ctx) => {
       ctx.action(async (flags: { verbose?: boolean }) => {
         // script.js and status.js only: `current` should not load Kysely or the offline recorder.
         const { loadScript } = await import('../../migrate/script.js');
-        const { readEngineStateOf, computeStatus } = await import('../../migrate/status.js');
+        const { readEngineStateAndRecovery, computeStatus } = await import('../../migrate/status.js');
         const { summarize, tags, details, nextUpgradeStep, currentViaDependsOn } = await import('../../migrate/report.js');
         const { refuseUnknown } = await import('../../migrate/errors.js');
         const config = ctx.config();
         // The session is opened, and the engine's state read, while the files are read: the server
         // starts its backend and answers meanwhile (the files give it a turn between them).
-        let state: Awaited<ReturnType<typeof readEngineStateOf>> | undefined;
+        let state: Awaited<ReturnType<typeof readEngineStateAndRecovery>> | undefined;
         let noFolder: string | undefined;
         const [, script] = await whileOpening(
           async () => {
             const handle = await ctx.open({ kysely: false, fetchTypes: false, mustExist: true });
-            state = await readEngineStateOf(handle);
+            state = await readEngineStateAndRecovery(handle);
+            if (state.standby) await noteIfStandby(ctx, handle);
             return handle;
           },
           // An empty version table can be read without the files: a missing folder is a warning then.

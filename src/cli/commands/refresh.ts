@@ -27,6 +27,7 @@ Example:
           },
           pool: { max: 1, min: 0 },
           mustExist: true,
+          writes: true,
         });
         const spinner = await ctx.out.spinner('refreshing');
         let results;

@@ -40,8 +40,8 @@ export const register: RegisterCommand = (program, ctx) => {
         const config = ctx.config();
         checkSampleGuard(config, opts);
         // The files are read and hashed while the session opens.
-        // A dry run reads: it creates no embedded database.
-        const [handle, files] = await whileOpening(() => ctx.open({ kysely: false, mustExist: Boolean(opts.dryRun) }), async () => listSeedFiles(config.seedsDir), { server: config.kind === 'server' });
+        // A dry run reads: it creates no embedded database. A run writes: on the primary (src/db/writable.ts).
+        const [handle, files] = await whileOpening(() => ctx.open({ kysely: false, mustExist: Boolean(opts.dryRun), writes: !opts.dryRun }), async () => listSeedFiles(config.seedsDir), { server: config.kind === 'server' });
         const spinner = await ctx.out.spinner('seeding');
         const { results, failure } = await runSeeds(handle, {
           files,

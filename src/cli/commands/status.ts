@@ -1,4 +1,5 @@
 import type { RegisterCommand } from './types.js';
+import { noteIfStandby } from '../standby-note.js';
 
 export const register: RegisterCommand = (program, ctx) => {
   program
@@ -13,6 +14,7 @@ export const register: RegisterCommand = (program, ctx) => {
         const { nextUpgradeStep } = await import('../../migrate/report.js');
         const handle = await ctx.open({ kysely: false, mustExist: true });
         const report = await readStatus(handle, { backupDir: opts.backupDir });
+        await noteIfStandby(ctx, handle);
         if (ctx.out.json) {
           ctx.out.data(report);
           return 0;

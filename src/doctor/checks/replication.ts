@@ -12,6 +12,8 @@
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { bytes, duration, names, plural } from '../format.js';
+import { SPLIT_BRAIN_REMEDY } from '../../db/writable.js';
+import { readServerPosition, type ServerPosition } from '../../db/server-position.js';
 
 /** The role of the server the doctor's session is on. */
 export async function serverRole(sql: DoctorContext['sql']): Promise<'primary' | 'standby'> {
@@ -42,7 +44,7 @@ async function standbys(ctx: DoctorContext): Promise<StandbyRow[]> {
 /** With several hosts in the URL: each host's role; two primaries fail (split brain), an unreachable host warns. */
 async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
   if (ctx.embedded || !ctx.handle.url || !/^postgres(?:ql)?:\/\/[^/?]*,/.test(ctx.handle.url)) return undefined;
-  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
+  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../../db/host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
   const origin = targetOrigin(ctx.handle.config);
   const hosts = await hostRoles(ctx.handle.url, origin);
   const primaries = hosts.filter((h) => h.role === 'primary');
@@ -53,7 +55,7 @@ async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
     figure: hosts.map((h) => `${h.host} ${h.role}`).join(', '),
     remedy:
       primaries.length > 1
-        ? 'two hosts accept writes: stop the one the failover manager does not consider primary (pg_autoctl show state)'
+        ? `two hosts accept writes: ${SPLIT_BRAIN_REMEDY}`
         : status === 'ok'
           ? ''
           : `bring the unreachable host back, or take it out of the host list (${settingOf(origin.source, 'host', origin.settings)}); with no primary, writes fail until a failover completes`,
@@ -88,22 +90,8 @@ async function role(ctx: DoctorContext): Promise<Finding> {
 
 async function lag(ctx: DoctorContext): Promise<Finding> {
   const t = ctx.thresholds;
-  if ((await serverRole(ctx.sql)) === 'standby') {
-    // On a standby: WAL received but not replayed yet, and the age of the last replayed commit
-    // (which also grows on an idle primary, so it counts only while WAL is waiting).
-    const [s] = await ctx.sql<{ pending: number | null; ms: number | null }[]>`
-      SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS pending,
-             (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS ms`;
-    const pending = s.pending ?? 0;
-    const ms = pending > 0 ? (s.ms ?? 0) : 0;
-    const status = pending > t.replicationLagFailBytes || ms > t.replicationLagFailMs ? 'fail' : pending > t.replicationLagWarnBytes || ms > t.replicationLagWarnMs ? 'warn' : 'ok';
-    return {
-      status,
-      figure: `this standby has ${bytes(pending)} received and not yet replayed${pending > 0 ? `, ${duration(ms)} behind` : ''}`,
-      remedy: status === 'ok' ? '' : 'look for long queries on the standby holding replay back (max_standby_streaming_delay) and for I/O pressure',
-      rows: [{ replay_lag_bytes: pending, replay_lag_seconds: ms / 1000 }],
-    };
-  }
+  const p = await readServerPosition(ctx.sql);
+  if (p.role === 'standby') return standbyLag(p, t);
   const rows = await standbys(ctx);
   if (rows.length === 0) return { status: 'ok', figure: 'no standby connected', remedy: '', rows: [] };
   const worstBytes = Math.max(...rows.map((r) => r.replay_lag_bytes ?? 0));
@@ -115,6 +103,59 @@ async function lag(ctx: DoctorContext): Promise<Finding> {
     figure: names(rows.map((r) => `${r.name} ${bytes(r.replay_lag_bytes ?? 0)} / ${duration(r.replay_lag_ms ?? 0)} behind`)),
     remedy: status === 'ok' ? '' : 'a lagging standby loses those commits in a failover: check its disk and network, and long queries on it',
     rows: rows.map((r) => ({ standby: r.name, client: r.client, state: r.state, sync_state: r.sync_state, replay_lag_bytes: r.replay_lag_bytes ?? 0, replay_lag_seconds: (r.replay_lag_ms ?? 0) / 1000 })),
+  };
+}
+
+/**
+ * On a standby (src/db/server-position.ts): the WAL it has not replayed, in bytes and in time. The
+ * time is a range: the newest WAL waiting was sent `behindAtLeastMs` ago, the last replayed commit
+ * is `behindAtMostMs` old (on a primary idle before its last write that counts the idle time, which
+ * is not lag). The verdict goes by the lower bound, the one the standby can vouch for; the primary's
+ * pg_stat_replication (doctor on the primary) has the exact figure. A standby that does not stream,
+ * or whose replay is paused, warns: it falls behind by whatever the primary writes.
+ */
+function standbyLag(p: ServerPosition, t: DoctorContext['thresholds']): Finding {
+  const behind = p.behindBytes ?? p.pendingBytes;
+  const lo = p.behindAtLeastMs;
+  const hi = p.behindAtMostMs;
+  const ms = lo ?? hi ?? 0;
+  let status: Finding['status'] = behind > t.replicationLagFailBytes || ms > t.replicationLagFailMs ? 'fail' : behind > t.replicationLagWarnBytes || ms > t.replicationLagWarnMs ? 'warn' : 'ok';
+  if (status === 'ok' && (p.receiver === 'stopped' || p.replayPaused)) status = 'warn';
+  const lastCommit = p.lastReplayAt ? `the last commit it replayed was made at ${p.lastReplayAt.toISOString()}` : 'it has replayed no commit yet';
+  const parts: string[] = [];
+  if (p.receiver === 'stopped') {
+    parts.push(`this standby is not streaming from a primary: it has replayed WAL up to ${p.replayLsn} and ${lastCommit}; it falls behind by whatever the primary writes`);
+  } else {
+    parts.push(`this standby has ${bytes(p.pendingBytes)} received and not yet replayed`);
+    if (p.behindBytes !== null && p.behindBytes > p.pendingBytes) parts.push(`${bytes(p.behindBytes)} behind its primary's WAL`);
+    if (behind > 0) {
+      if (lo !== null && hi !== null && Math.round(hi / 1000) > Math.round(lo / 1000)) parts.push(`between ${duration(lo)} and ${duration(hi)} behind (the primary's pg_stat_replication has the exact figure)`);
+      else if (lo !== null || hi !== null) parts.push(`${duration(ms)} behind`);
+    }
+  }
+  if (p.replayPaused) parts.push('WAL replay is paused');
+  const remedy =
+    status === 'ok'
+      ? ''
+      : p.receiver === 'stopped'
+        ? 'check that its primary runs and lets it connect (primary_conninfo, pg_hba.conf, the replication slot): cmmc-db doctor replication on the primary lists the standbys streaming from it'
+        : p.replayPaused
+          ? 'resume WAL replay on the standby: SELECT pg_wal_replay_resume()'
+          : 'look for long queries on the standby holding replay back (max_standby_streaming_delay) and for I/O pressure';
+  return {
+    status,
+    figure: parts.join(', '),
+    remedy,
+    rows: [
+      {
+        replay_lag_bytes: behind,
+        replay_lag_seconds: ms / 1000,
+        ...(hi !== null && lo !== null && hi > lo ? { replay_lag_seconds_at_most: hi / 1000 } : {}),
+        pending_bytes: p.pendingBytes,
+        streaming: p.receiver === 'streaming' ? true : p.receiver === 'stopped' ? false : null,
+        replay_paused: p.replayPaused,
+      },
+    ],
   };
 }
 
