@@ -62,6 +62,25 @@ describe('doctor: connections', () => {
     expect(check(r.data, 'connections.blocked').figure).toBe('no query blocked');
   });
 
+  it('a check that had read some rows before it gave up on a lock names the holder too (no blank entries, no pg_terminate_backend(undefined))', async () => {
+    const tdb = await database('doctor_lck_rows');
+    const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    // indexes.duplicate reads every index with its size: those of "accounts" come first, then the
+    // size of ledger's index waits for the lock until the doctor's lock_timeout.
+    await setup`CREATE TABLE accounts (id int PRIMARY KEY, code text UNIQUE, owner int)`;
+    await setup`CREATE INDEX accounts_owner ON accounts (owner)`;
+    await setup`CREATE TABLE ledger (id int PRIMARY KEY)`;
+    await setup.end();
+    const holder = await holdTransaction(tdb.url, ['LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE'], 'nightly-migration');
+    cleanup.push(() => holder.release());
+    const r = await runCliJson(['doctor', 'indexes.duplicate'], { url: tdb.url });
+    const dup = check(r.data, 'indexes.duplicate');
+    expect(dup.status).toBe('unknown');
+    expect(dup.remedy).toMatch(
+      new RegExp(`lock_timeout\\): pid ${holder.pid} \\(postgres, nightly-migration, idle in transaction, its transaction open [^)]*\\) holds ACCESS EXCLUSIVE on ledger: let it finish, or end it \\(SELECT pg_terminate_backend\\(${holder.pid}\\)\\), and run the doctor again$`),
+    );
+  });
+
   it('a blocked query is reported with the session that blocks it', async () => {
     const tdb = await database('doctor_blk');
     const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
