@@ -255,20 +255,27 @@ function notRestored(record: BackupRecord, plan: RestorePlan): RestoreResult {
   return { name: record.name, database: plan.database, created: false, replaced: false, revision: [], tables: 0, durationMs: 0, restored: false, plan, notes: [] };
 }
 
+/**
+ * The embedded database is rebuilt in a fresh folder and swapped in (src/embedded/backup.ts); the
+ * data folder it replaces is kept beside it, as a server's replaced database is (`keepAs` in the
+ * plan, `keptAs` in the result: a folder name in the embedded folder).
+ */
 async function restoreEmbeddedTarget(config: CmmcConfig, record: BackupRecord, opened: Opened, base: BasePlan, options: RestoreOptions): Promise<RestoreResult> {
-  const exists = existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'));
+  const { DATA_SUBDIR, keptDataFolder } = await import('../embedded/instance.js');
+  const exists = existsSync(path.join(config.embeddedDir, DATA_SUBDIR, 'PG_VERSION'));
   const plan: RestorePlan = { ...base, database: `the embedded database in ${config.embeddedDir}`, exists, method: 'embedded-folder-swap' };
   if (exists) {
     const facts = await databaseFacts(config);
     plan.tablesNow = facts.tables;
     plan.revisionNow = facts.revision;
+    plan.keepAs = keptDataFolder(config.embeddedDir, new Date());
   }
   if (options.dryRun || (options.confirm && !(await options.confirm(plan)))) return notRestored(record, plan);
   const t0 = performance.now();
-  await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: 'postgres', clean: exists });
+  const { keptAs } = await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: 'postgres', clean: exists });
   const durationMs = Math.round(performance.now() - t0);
   const facts = await databaseFacts(config);
-  return { name: record.name, database: facts.database, created: !exists, replaced: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
+  return { name: record.name, database: facts.database, created: !exists, replaced: exists, ...(keptAs ? { keptAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
 }
 
 async function restoreServerTarget(

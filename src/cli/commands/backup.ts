@@ -277,12 +277,17 @@ Example:
           // --yes: the new database is made while the backup is verified (never before a yes).
           confirmed: Boolean(ctx.globals.yes) && !opts.dryRun,
           confirm: async (plan) => {
+            const folder = plan.method === 'embedded-folder-swap';
             const lines = [
               `backup: ${plan.backup}, taken ${plan.backupCreatedAt.replace(/\.\d+Z$/, 'Z')} of ${plan.backupSource}, revision ${plan.backupRevision.join(',') || '(none)'}`,
               plan.exists
-                ? `replaces: ${plan.database} as it is now (${plan.tablesNow ?? '?'} tables, revision ${plan.revisionNow?.join(',') || '(none)'})${plan.keepAs ? `; kept as "${plan.keepAs}" until you drop it` : ''}`
+                ? `replaces: ${plan.database} as it is now (${plan.tablesNow ?? '?'} tables, revision ${plan.revisionNow?.join(',') || '(none)'})${plan.keepAs ? `; kept as ${folder ? `the folder ${plan.keepAs} beside it until you remove it` : `"${plan.keepAs}" until you drop it`}` : ''}`
                 : `creates: ${plan.database}`,
-              plan.method === 'data-into-existing' ? 'method: the data is loaded into the existing database in one transaction' : 'method: built as a new database, then swapped in by name',
+              plan.method === 'data-into-existing'
+                ? 'method: the data is loaded into the existing database in one transaction'
+                : folder
+                  ? 'method: built in a new data folder, then swapped in for the one there'
+                  : 'method: built as a new database, then swapped in by name',
             ];
             const yes = await ctx.out.confirmPlan(
               { title: `Restore ${plan.backup} into ${plan.exists ? '' : 'new '}${/^the /.test(plan.database) ? plan.database : `database "${plan.database}"`}`, lines, warnings: plan.otherDatabase ? [plan.otherDatabase] : [] },
@@ -300,12 +305,16 @@ Example:
         }
         if (ctx.out.json) ctx.out.data(result);
         else {
+          const folder = result.plan.method === 'embedded-folder-swap';
           ctx.out.success(
-            `restored ${result.name} into ${result.created ? 'new ' : ''}database "${result.database}" (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
+            `restored ${result.name} into ${folder ? result.plan.database : `${result.created ? 'new ' : ''}database "${result.database}"`} (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
           );
           ctx.out.line(`revision: ${result.revision.join(',') || '(none)'}`);
           for (const note of result.notes) ctx.out.warn(note);
-          if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE ${ident(result.keptAs)})`);
+          if (result.keptAs && folder) {
+            const kept = (await import('node:path')).join(config.embeddedDir, result.keptAs);
+            ctx.out.info(`the data folder it replaced is kept as ${kept}: remove it once you are satisfied (rm -r ${shellWord(kept)})`);
+          } else if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE ${ident(result.keptAs)})`);
           ctx.out.info(ctx.out.c.dim('next: cmmc-db current, then cmmc-db upgrade head if the application is newer than this revision'));
         }
         return 0;
