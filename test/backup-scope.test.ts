@@ -191,6 +191,37 @@ describe('backups touch only what was asked', () => {
     expect(back.exitCode, back.stderr).toBe(0);
   });
 
+  it("a restore refused for other sessions says how to end them, and following the hint lets it through (a superuser's running query, a --target-db)", async () => {
+    // The hint said `cmmc-db doctor kill-idle --older-than 0s --yes`, which spares running queries
+    // and superusers' sessions, and ends sessions on the configured database, not on --target-db.
+    const target = await createTestDatabase('cmmc_scope_busy');
+    const dir = path.join(work, 'busy');
+    const dba = postgres(target.url, { max: 1, onnotice: () => {}, connection: { application_name: 'dba-report' } });
+    try {
+      const made = await runCliJson(['backup', '--dir', dir], { url: a.url });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const running = dba`SELECT pg_sleep(60)`.catch(() => {});
+      for (let i = 0; (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'dba-report' AND state = 'active'`)).length === 0; i++) {
+        expect(i).toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const busy = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', target.name, '--yes'], { url: a.url });
+      expect(busy.exitCode).toBe(1);
+      expect(busy.stderr).toMatch(/has 1 other session: pid \d+ \(postgres, dba-report, from [^,]+, active\); nothing was restored — /);
+      const statement = /\((SELECT pg_terminate_backend\(pid\) FROM pg_stat_activity WHERE .*pg_backend_pid\(\))\)/.exec(busy.stderr)?.[1];
+      expect(statement, busy.stderr).toBeDefined();
+      await adminQuery(statement!);
+      await running;
+      const restored = await runCliJson(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', target.name, '--yes'], { url: a.url });
+      expect(restored.exitCode, restored.stderr).toBe(0);
+      expect(await query(target.url, 'SELECT count(*)::int AS n FROM a_thing')).toEqual([{ n: 2 }]);
+    } finally {
+      await dba.end({ timeout: 1 }).catch(() => {});
+      for (const kept of await keptDatabases(target.name)) await dropDatabase(kept);
+      await target.drop();
+    }
+  });
+
   it('a restore over a newer database ends exactly at the backup (no newer table, no foreign key in the way), keeps the old one, and the next upgrade head works', async () => {
     const db = await createTestDatabase('cmmc_scope_exact');
     const dir = path.join(work, 'exact');

@@ -136,6 +136,8 @@ async function freeKeptName(sql: DbHandle['sql'] | postgres.TransactionSql, data
 
 /**
  * The other sessions connected to `database`, one clause each (pid, user, application, client).
+ * The hint ends them whoever they are: `doctor kill-idle` would not (it spares active sessions and
+ * superusers', and works on the configured database, not on a --target-db).
  * @throws CmmcError `backup.restore-busy` naming them, when there are any.
  */
 async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
@@ -150,7 +152,9 @@ async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
   throw new CmmcError(
     'backup.restore-busy',
     `database "${database}" has ${rows.length} other session${rows.length === 1 ? '' : 's'}: ${who}${rows.length > 5 ? ', ...' : ''}; nothing was restored`,
-    { hint: 'stop the application (or end them: cmmc-db doctor kill-idle --older-than 0s --yes) and run the restore again' },
+    {
+      hint: `stop the application, or end them (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${literal(database)} AND pid <> pg_backend_pid()), and run the restore again`,
+    },
   );
 }
 
