@@ -79,6 +79,15 @@ describe('backup prune, schedule and pitr', () => {
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('at least one keep rule');
 
+    // Rules that are all 0 keep nothing: refused as no rule at all (they deleted every backup but the newest verified).
+    for (const zero of [['--keep-last', '0'], ['--keep-days', '0'], ['--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0']]) {
+      const r = await runCli(['backup', 'prune', '--dir', dir, ...zero, '--yes'], { url });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${zero.join(' ').replace(/ 0 /g, ' 0, ')} keep`);
+      expect(r.stderr).toContain('no backup: prune would delete every backup of this database but the newest verified one; nothing was deleted — keep at least the newest (--keep-last 1)');
+      expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
+    }
+
     // Without a terminal and without --yes (or --dry-run): the plan, then a refusal; nothing goes.
     const refused = await runCli(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1'], { url });
     expect(refused.exitCode).toBe(1);
