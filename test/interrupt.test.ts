@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { startCliInPty } from './helpers/pty-session.js';
-import { SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
+import { ADMIN_URL, SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 
 const SLOW = path.resolve('test/fixtures/interrupt/slow-server');
 const RESTORE_FIXTURE = path.resolve('test/fixtures/restore');
@@ -316,6 +316,40 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     expect(processesMentioning(made.data.path)).toEqual([]);
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM s')).toEqual([{ n: 60 }]);
     expect(await adminQuery(`SELECT datname FROM pg_database WHERE datname LIKE '${db.name}\\_pre\\_restore%'`)).toEqual([]);
+  });
+
+  it('Ctrl-C while a scratch database is being created (CREATE DATABASE running): it is dropped once made, not left behind', async () => {
+    // The DROP DATABASE IF EXISTS of the interruption ran while the CREATE was still going: it found
+    // nothing, the process exited saying "scratch databases dropped", and the CREATE committed after.
+    const db = await dbs.create('cmmc_int_create');
+    const dir = path.join(work, 'create-ctrl-c');
+    const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const watcher = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+    let caught = 0;
+    try {
+      for (let attempt = 0; attempt < 12 && caught < 3; attempt++) {
+        const tag = `ic${randomBytes(3).toString('hex')}`;
+        const child = execa('node', [BIN, 'backup', 'verify', '--restore-test', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url, CMMC_SCRATCH_TAG: tag }), extendEnv: false, reject: false });
+        let ended = false;
+        void child.finally(() => (ended = true));
+        let sent = false;
+        while (!sent && !ended) {
+          const creating = await watcher`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE ${`CREATE DATABASE "cmmc_scratch_${tag}_%`}`;
+          if (creating.length) sent = child.kill('SIGINT');
+        }
+        const r = await child;
+        if (!sent) continue;
+        caught++;
+        expect(r.exitCode, r.stderr).toBe(130);
+        // No later cmmc-db run (which would sweep it) in between: what is there now was left by this one.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(await adminQuery(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`), r.stderr).toEqual([]);
+      }
+    } finally {
+      await watcher.end();
+    }
+    expect(caught, 'no Ctrl-C landed while CREATE DATABASE ran').toBeGreaterThan(0);
   });
 
   it('downgrade on a terminal shows what goes and asks, outside production too; n and Ctrl-C at the prompt change nothing; without a terminal it needs --yes', async () => {
