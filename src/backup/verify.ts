@@ -42,6 +42,8 @@ export interface VerifyResult {
 export interface VerifyOptions {
   dir?: string;
   keyFile?: string;
+  /** The key itself, when the caller has read `keyFile` already (a pipe can be read once: see CreateOptions.key). */
+  key?: Buffer;
   /** Restore into a scratch database and check it (needs the server). */
   restoreTest?: boolean;
   /** Record the result in the manifest (default true). */
@@ -142,7 +144,7 @@ export function verdictOf(err: unknown, name: string, step: string, temporary = 
  * encrypted) for restoring into `target`. A failed check is a verdict on the backup; a failure of
  * this run (`verdictOf`) is thrown.
  */
-export async function openArchive(record: BackupRecord, keyFile: string | undefined, target: CmmcConfig): Promise<OpenedArchive> {
+export async function openArchive(record: BackupRecord, keyFile: string | undefined, target: CmmcConfig, key?: Buffer): Promise<OpenedArchive> {
   const checks: VerifyCheck[] = [];
   let tempDir: string | undefined;
   let releaseInterrupt: (() => void) | undefined;
@@ -176,10 +178,10 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
 
   let file = record.path;
   if (record.encrypted) {
-    if (!keyFile) {
+    if (!keyFile && !key) {
       throw new CmmcError('backup.key-needed', `${record.name} is encrypted: its key file is needed`, { hint: 'pass --key-file FILE (or set CMMC_BACKUP_KEY_FILE)', exitCode: 2 });
     }
-    const secret = readKeyFile(keyFile);
+    const secret = key ?? readKeyFile(keyFile!);
     try {
       // Plaintext: a private folder named for this process, removed in cleanup() (and on an
       // interruption), or by the next run when this one is killed outright (src/leftovers.ts).
@@ -262,7 +264,7 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   const dir = resolveBackupDir(options.dir);
   // With no name, the newest backup of the configured database; another database's only when named.
   const record = findBackup(dir, name, name ? undefined : await currentIdentity(config));
-  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config);
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config, options.key);
   let drillRecord: string | undefined;
   try {
     if (opened.ok && options.restoreTest) {

@@ -86,7 +86,11 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         if (opts.keyFile && !opts.encrypt) throw usageError('--key-file is given without --encrypt', 'add --encrypt to encrypt the backup');
         // create.js and store.js only: the other subcommands' modules (verify, restore, prune,
         // schedule with cron-parser) are not loaded for the command run most often.
-        const [{ createBackup, checkCreateOptions }, { formatBytes }] = await Promise.all([import('../../backup/create.js'), import('../../backup/store.js')]);
+        const [{ createBackup, checkCreateOptions }, { formatBytes }, { readKeyFile }] = await Promise.all([
+          import('../../backup/create.js'),
+          import('../../backup/store.js'),
+          import('../../backup/crypto.js'),
+        ]);
         const options = {
           dir: opts.dir,
           format: opts.format as 'custom',
@@ -98,6 +102,8 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         };
         checkCreateOptions(options);
         await checkKeyFile(ctx, options.keyFile);
+        // Read once for the backup and its --verify: a pipe (--key-file <(pass show key)) gives its bytes once.
+        const key = options.keyFile ? readKeyFile(options.keyFile) : undefined;
         const config = ctx.config();
         ctx.announce(config);
         const spinner = await ctx.out.spinner('starting pg_dump');
@@ -105,6 +111,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         try {
           manifest = await createBackup(config, {
             ...options,
+            key,
             onNote: (line) => ctx.out.warn(line),
             onProgress: (bytes, ms) => {
               spinner.text = `pg_dump: ${formatBytes(bytes)} written, ${(ms / 1000).toFixed(0)}s`;
@@ -121,7 +128,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         let verification;
         if (opts.verify) {
           const { verifyBackup } = await import('../../backup/verify.js');
-          verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile });
+          verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile, key });
           if (verification.ok) ctx.out.success(`verified: ${verification.checks.map((c) => c.id).join(', ')}`);
           else {
             ctx.out.error(`the new backup does not verify: ${verification.checks.filter((c) => c.status === 'fail').map((c) => c.detail).join('; ')}`);
