@@ -422,7 +422,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
         // As backup create: --key-file, else CMMC_BACKUP_KEY_FILE (the option's help says so).
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE (or CMMC_BACKUP_KEY_FILE)', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
-        if (opts.encrypt) await checkKeyFile(ctx, keyFile);
+        if (opts.encrypt) {
+          // Read by the job at each run, not now: it must be a file holding a key (not a pipe, not missing).
+          (await import('../../backup/crypto.js')).checkKeyFileForLater(keyFile!);
+          await checkKeyFile(ctx, keyFile);
+        }
         const block = s.scheduleBlock({
           backupAt: opts.at,
           pruneAt: opts.pruneAt,
