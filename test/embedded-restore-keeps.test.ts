@@ -65,6 +65,17 @@ it('the replaced data folder is kept beside the new one, named in the plan and t
   expect(again.stderr).toContain(`the data folder it replaced is kept as ${path.join(dbDir, kept[0])}: remove it once you are satisfied (rm -r ${path.join(dbDir, kept[0])})`);
   const current = await runCli(['current'], { cwd });
   expect(current.exitCode, current.stderr).toBe(0);
+
+  // doctor lists the kept folder (it said "needs a PostgreSQL server"), and warns once it is old, with the rm -r.
+  const listed = await runCliJson(['doctor', 'backups.kept-databases'], { cwd });
+  const fresh = listed.data.checks.find((c: any) => c.id === 'backups.kept-databases');
+  expect(fresh).toMatchObject({ status: 'ok', figure: expect.stringMatching(new RegExp(`^1 data folder\\(s\\) kept by restores of the embedded database in ${dbDir} \\(\\d`)) });
+  expect(fresh.rows.map((r: any) => r.name)).toEqual(kept);
+  expect(fresh.rows[0].size_bytes).toBeGreaterThan(1_000_000);
+  const old = await runCliJson(['doctor', 'backups.kept-databases', '--threshold', 'kept-database-age=0s'], { cwd });
+  const warned = old.data.checks.find((c: any) => c.id === 'backups.kept-databases');
+  expect(warned.status).toBe('warn');
+  expect(warned.remedy).toBe(`once the restored database is checked, remove them: rm -r ${path.join(dbDir, kept[0])}`);
 }, 600_000);
 
 it('a restore killed after the swap, before the old folder got its kept name: the next open keeps it (it deleted it)', async () => {
