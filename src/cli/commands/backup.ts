@@ -31,6 +31,11 @@ async function checkKeyFile(ctx: CliContext, file: string | undefined): Promise<
   if (warning) ctx.out.warn(warning);
 }
 
+/** The warning of a verify whose result the backup folder could not take (read-only, full). */
+function notRecordedLine(why: string): string {
+  return `the result was not recorded (${why}): the manifest and the restore-drill records are as they were`;
+}
+
 async function lib() {
   return import('../../backup/index.js');
 }
@@ -129,6 +134,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         if (opts.verify) {
           const { verifyBackup } = await import('../../backup/verify.js');
           verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile, key });
+          if (verification.notRecorded) ctx.out.warn(notRecordedLine(verification.notRecorded));
           if (verification.ok) ctx.out.success(`verified: ${verification.checks.map((c) => c.id).join(', ')}`);
           else {
             ctx.out.error(`the new backup does not verify: ${verification.checks.filter((c) => c.status === 'fail').map((c) => c.detail).join('; ')}`);
@@ -238,6 +244,7 @@ function registerVerify(backup: Command, ctx: CliContext): void {
         if (ctx.out.json) ctx.out.data(result);
         else renderChecks(ctx, result.checks);
         if (result.drillRecord) ctx.out.info(`restore drill recorded in ${result.drillRecord}`);
+        if (result.notRecorded) ctx.out.warn(notRecordedLine(result.notRecorded));
         if (result.ok) ctx.out.success(`${result.name} verifies`);
         else ctx.out.error(`${result.name} does not verify: ${result.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
         return result.ok ? 0 : 1;
