@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliJson } from './helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
 import { createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
 
 const PASSWORD = 'pw-never-shown-42';
@@ -78,6 +79,15 @@ describe('backup prune, schedule and pitr', () => {
     const none = await runCli(['backup', 'prune', '--dir', dir]);
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('at least one keep rule');
+
+    // Rules that are all 0 keep nothing: refused as no rule at all (they deleted every backup but the newest verified).
+    for (const zero of [['--keep-last', '0'], ['--keep-days', '0'], ['--keep-daily', '0', '--keep-weekly', '0', '--keep-monthly', '0']]) {
+      const r = await runCli(['backup', 'prune', '--dir', dir, ...zero, '--yes'], { url });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${zero.join(' ').replace(/ 0 /g, ' 0, ')} keep`);
+      expect(r.stderr).toContain('no backup: prune would delete every backup of this database but the newest verified one; nothing was deleted — keep at least the newest (--keep-last 1)');
+      expect(readdirSync(dir).filter((f) => f.endsWith('.dump'))).toHaveLength(10);
+    }
 
     // Without a terminal and without --yes (or --dry-run): the plan, then a refusal; nothing goes.
     const refused = await runCli(['backup', 'prune', '--dir', dir, '--keep-last', '2', '--keep-days', '1'], { url });
@@ -188,6 +198,35 @@ describe('backup prune, schedule and pitr', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(readFileSync(file, 'utf8')).toBe(edited);
     }
+  });
+
+  it('schedule install refuses a key file the nightly job could not read (a pipe from <(…), a missing file, a folder), and leaves the crontab as it was', async () => {
+    // It wrote '--key-file /dev/fd/63' (or the missing path) into the crontab: every nightly backup failed, said only in cron.log.
+    const file = path.join(work, 'crontab-keys');
+    writeFileSync(file, 'MAILTO=ops@example.com\n', { mode: 0o644 });
+    const key = path.join(work, 'nightly.key');
+    writeFileSync(key, 'a-long-random-looking-key-for-the-nightly-job-0123\n', { mode: 0o600 });
+    const install = (keyArg: string) =>
+      execa('bash', ['-c', `node ${JSON.stringify(BIN)} backup schedule install --crontab-file ${JSON.stringify(file)} --dir ${JSON.stringify(path.join(work, 'b'))} --encrypt --key-file ${keyArg}`], {
+        cwd: work,
+        env: cleanEnv({ DATABASE_URL: url }),
+        extendEnv: false,
+        reject: false,
+      });
+    const cases: [string, RegExp][] = [
+      [`<(cat ${JSON.stringify(key)})`, /^error: the key file \/(dev|proc\/self)\/fd\/\d+ is a pipe \(process substitution\?\): the scheduled job reads the key file each time it runs, long after this pipe is gone; nothing was installed — /m],
+      [JSON.stringify(path.join(work, 'no-such.key')), /^error: cannot read the key file .*no-such\.key: ENOENT; the scheduled backups would all fail, nothing was installed — /m],
+      [JSON.stringify(work), /^error: the key file .* is a folder, not a file: the scheduled backups would all fail; nothing was installed — /m],
+    ];
+    for (const [keyArg, said] of cases) {
+      const r = await install(keyArg);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(said);
+      expect(readFileSync(file, 'utf8')).toBe('MAILTO=ops@example.com\n');
+    }
+    const ok = await install(JSON.stringify(key));
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toContain(`--encrypt --key-file '${key}'`);
   });
 
   it('schedule goes through the crontab command when no --crontab-file is given (crontab -l / crontab -)', async () => {

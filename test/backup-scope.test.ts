@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, dropDatabase, query, urlFor, schemaOf, type TestDatabase } from './helpers/server.js';
+import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 const FIXTURE = path.resolve('test/fixtures/restore');
 
@@ -191,6 +192,37 @@ describe('backups touch only what was asked', () => {
     expect(back.exitCode, back.stderr).toBe(0);
   });
 
+  it("a restore refused for other sessions says how to end them, and following the hint lets it through (a superuser's running query, a --target-db)", async () => {
+    // The hint said `cmmc-db doctor kill-idle --older-than 0s --yes`, which spares running queries
+    // and superusers' sessions, and ends sessions on the configured database, not on --target-db.
+    const target = await createTestDatabase('cmmc_scope_busy');
+    const dir = path.join(work, 'busy');
+    const dba = postgres(target.url, { max: 1, onnotice: () => {}, connection: { application_name: 'dba-report' } });
+    try {
+      const made = await runCliJson(['backup', '--dir', dir], { url: a.url });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const running = dba`SELECT pg_sleep(60)`.catch(() => {});
+      for (let i = 0; (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'dba-report' AND state = 'active'`)).length === 0; i++) {
+        expect(i).toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const busy = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', target.name, '--yes'], { url: a.url });
+      expect(busy.exitCode).toBe(1);
+      expect(busy.stderr).toMatch(/has 1 other session: pid \d+ \(postgres, dba-report, from [^,]+, active\); nothing was restored — /);
+      const statement = /\((SELECT pg_terminate_backend\(pid\) FROM pg_stat_activity WHERE .*pg_backend_pid\(\))\)/.exec(busy.stderr)?.[1];
+      expect(statement, busy.stderr).toBeDefined();
+      await adminQuery(statement!);
+      await running;
+      const restored = await runCliJson(['backup', 'restore', made.data.name, '--dir', dir, '--target-db', target.name, '--yes'], { url: a.url });
+      expect(restored.exitCode, restored.stderr).toBe(0);
+      expect(await query(target.url, 'SELECT count(*)::int AS n FROM a_thing')).toEqual([{ n: 2 }]);
+    } finally {
+      await dba.end({ timeout: 1 }).catch(() => {});
+      for (const kept of await keptDatabases(target.name)) await dropDatabase(kept);
+      await target.drop();
+    }
+  });
+
   it('a restore over a newer database ends exactly at the backup (no newer table, no foreign key in the way), keeps the old one, and the next upgrade head works', async () => {
     const db = await createTestDatabase('cmmc_scope_exact');
     const dir = path.join(work, 'exact');
@@ -239,4 +271,66 @@ describe('backups touch only what was asked', () => {
       await db.drop();
     }
   });
+});
+
+describe('a restore over a database holding a prepared transaction', () => {
+  // PREPARE TRANSACTION needs max_prepared_transactions > 0: a cluster of the test's own.
+  let cluster: TempCluster;
+  let work: string;
+  beforeAll(async () => {
+    cluster = await startTempCluster({ max_prepared_transactions: '4' });
+    work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-scope-prepared-'));
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const prepare = async (url: string, gid: string) => {
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    await sql.unsafe(`BEGIN; INSERT INTO ledger VALUES (99); PREPARE TRANSACTION '${gid}'`);
+    await sql.end();
+  };
+  const scratchDatabases = async () => query<{ datname: string }>(cluster.url(), "SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_%'");
+
+  it('is refused before anything is built, naming the transaction and how to finish it (it said "gained a session" once the whole restore had run); one prepared during the restore is named the same way', async () => {
+    const url = cluster.url('prepared');
+    await query(cluster.url(), 'CREATE DATABASE prepared');
+    // A check that is slow only in the database being built (a scratch name): the restore takes a few seconds.
+    await query(url, `CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
+         BEGIN IF current_database() LIKE 'cmmc\\_scratch\\_%' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
+       CREATE TABLE ledger (id int PRIMARY KEY CHECK (slow_ok(id)));
+       INSERT INTO ledger SELECT generate_series(1, 6);`);
+    const dir = path.join(work, 'backups');
+    const made = await runCliJson(['backup', '--dir', dir], { url });
+    expect(made.exitCode, made.stderr).toBe(0);
+
+    await prepare(url, 'xa-before');
+    const refused = await runCli(['backup', 'restore', made.data.name, '--dir', dir, '--yes'], { url });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(
+      /error: database "prepared" has 1 prepared transaction \(PREPARE TRANSACTION\), which holds it as a session would: 'xa-before' \(postgres, prepared [0-9-]+T[0-9:]+Z\); nothing was restored — let the application that prepared it finish, or connected to "prepared" run COMMIT PREPARED 'xa-before' or ROLLBACK PREPARED 'xa-before', and run the restore again/,
+    );
+    expect(await scratchDatabases()).toEqual([]);
+    await query(url, "ROLLBACK PREPARED 'xa-before'");
+
+    // Prepared while the backup is being restored (after the first look): named at the swap.
+    const restoring = runCli(['backup', 'restore', made.data.name, '--dir', dir, '--yes'], { url });
+    for (let i = 0; (await scratchDatabases()).length === 0; i++) {
+      expect(i).toBeLessThan(200);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await prepare(url, 'xa-during');
+    const late = await restoring;
+    expect(late.exitCode).toBe(1);
+    expect(late.stderr).toContain(`has 1 prepared transaction (PREPARE TRANSACTION), which holds it as a session would: 'xa-during'`);
+    expect(late.stderr).not.toContain('gained a session');
+    expect(await scratchDatabases()).toEqual([]);
+
+    // Finished as the hint says, the restore goes through.
+    await query(url, "COMMIT PREPARED 'xa-during'");
+    const restored = await runCliJson(['backup', 'restore', made.data.name, '--dir', dir, '--yes'], { url });
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(await query(url, 'SELECT count(*)::int AS n FROM ledger')).toEqual([{ n: 6 }]);
+  }, 180_000);
 });

@@ -286,6 +286,47 @@ describe('backup verify records verdicts on the backup only; restores of every b
     }
   });
 
+  it('a backup folder on a read-only file system (a mounted offsite copy): verify gives its verdict, says it could not be recorded, and exits by the verdict', async () => {
+    // It stopped at the manifest's write with "cannot write …manifest.json: read-only", exit 1: a copy
+    // that verified, or one whose checksum failed, looked the same, and the verdict was never shown.
+    const db = await dbs.create('cmmc_vv_ro');
+    const disk = path.join(work, 'offsite');
+    mkdirSync(disk, { recursive: true });
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]);
+    const readOnly = (yes: boolean) => execa('mount', ['-o', `remount,${yes ? 'ro' : 'rw'}`, disk]);
+    try {
+      const made = await runCliJson(['backup', '--dir', disk], { url: db.url });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const manifestBefore = readFileSync(made.data.manifestPath, 'utf8');
+      await readOnly(true);
+      const drill = await runCliJson(['backup', 'verify', made.data.name, '--dir', disk, '--restore-test'], { url: db.url });
+      expect(drill.exitCode, drill.stderr).toBe(0);
+      expect(drill.data).toMatchObject({ ok: true, status: 'verified' });
+      expect(drill.data.checks.map((c: any) => `${c.id} ${c.status}`)).toEqual(['present ok', 'checksum ok', 'archive ok', 'restore-test ok', 'tables ok', 'revision ok']);
+      expect(drill.data.notRecorded).toMatch(/^cannot write .*\.restore-drill-\d{8}T\d{6}Z\.json: it is on a read-only file system \[EROFS\]$/);
+      const said = await runCli(['backup', 'verify', made.data.name, '--dir', disk], { url: db.url });
+      expect(said.exitCode, said.stderr).toBe(0);
+      expect(said.stderr).toContain(`warning: the result was not recorded (cannot write ${made.data.manifestPath}: it is on a read-only file system [EROFS]): the manifest and the restore-drill records are as they were`);
+      expect(said.stderr).toContain(`✔ ${made.data.name} verifies`);
+      expect(errorLines(said.stderr)).toEqual([]);
+
+      // A copy damaged in transit: the verdict says so, exit 1.
+      await readOnly(false);
+      const bytes = readFileSync(made.data.path);
+      bytes[bytes.length >> 1] ^= 0x01;
+      writeFileSync(made.data.path, bytes);
+      await readOnly(true);
+      const damaged = await runCliJson(['backup', 'verify', made.data.name, '--dir', disk], { url: db.url });
+      expect(damaged.exitCode).toBe(1);
+      expect(damaged.data).toMatchObject({ ok: false, status: 'failed', notRecorded: expect.stringContaining('[EROFS]') });
+      expect(damaged.data.checks.find((c: any) => c.id === 'checksum').status).toBe('fail');
+      expect(readFileSync(made.data.manifestPath, 'utf8')).toBe(manifestBefore);
+      expect(readdirSync(disk).sort()).toEqual([made.data.file, path.basename(made.data.manifestPath)].sort());
+    } finally {
+      await execa('umount', [disk], { reject: false });
+    }
+  });
+
   it('report --html into a full disk: one line naming the file and the fix', async () => {
     const db = await dbs.create('cmmc_vv_report');
     const full = path.join(work, 'report-disk');

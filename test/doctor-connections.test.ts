@@ -3,12 +3,13 @@
  * without pg_monitor, and kill-idle (which ends only the test's own idle session, and nothing
  * without --yes). The sessions are opened by the test; each test uses its own database.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { adminQuery, createTestDatabase, urlFor, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
 import { holdTransaction, openSession, sleep, waitFor, type Session } from './helpers/doctor-sessions.js';
+import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 function check(data: any, id: string): any {
   return data.checks.find((c: any) => c.id === id);
@@ -60,6 +61,25 @@ describe('doctor: connections', () => {
     expect(sizes.remedy).toContain(`pid ${holder.pid} (postgres, nightly-migration, idle in transaction, its transaction open `);
     expect(sizes.remedy).toMatch(new RegExp(`holds ACCESS EXCLUSIVE on ledger: let it finish, or end it \\(SELECT pg_terminate_backend\\(${holder.pid}\\)\\), and run the doctor again$`));
     expect(check(r.data, 'connections.blocked').figure).toBe('no query blocked');
+  });
+
+  it('a check that had read some rows before it gave up on a lock names the holder too (no blank entries, no pg_terminate_backend(undefined))', async () => {
+    const tdb = await database('doctor_lck_rows');
+    const setup = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    // indexes.duplicate reads every index with its size: those of "accounts" come first, then the
+    // size of ledger's index waits for the lock until the doctor's lock_timeout.
+    await setup`CREATE TABLE accounts (id int PRIMARY KEY, code text UNIQUE, owner int)`;
+    await setup`CREATE INDEX accounts_owner ON accounts (owner)`;
+    await setup`CREATE TABLE ledger (id int PRIMARY KEY)`;
+    await setup.end();
+    const holder = await holdTransaction(tdb.url, ['LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE'], 'nightly-migration');
+    cleanup.push(() => holder.release());
+    const r = await runCliJson(['doctor', 'indexes.duplicate'], { url: tdb.url });
+    const dup = check(r.data, 'indexes.duplicate');
+    expect(dup.status).toBe('unknown');
+    expect(dup.remedy).toMatch(
+      new RegExp(`lock_timeout\\): pid ${holder.pid} \\(postgres, nightly-migration, idle in transaction, its transaction open [^)]*\\) holds ACCESS EXCLUSIVE on ledger: let it finish, or end it \\(SELECT pg_terminate_backend\\(${holder.pid}\\)\\), and run the doctor again$`),
+    );
   });
 
   it('a blocked query is reported with the session that blocks it', async () => {
@@ -217,5 +237,55 @@ describe('doctor: connections', () => {
     expect(r.data).toMatchObject({ status: 'ok', database: tdb.name, pool: { min: 5, max: 20 } });
     const h = await runCliJson(['health'], { url: tdb.url });
     expect(Object.keys(r.data).sort()).toEqual(Object.keys(h.data).sort());
+  });
+});
+
+describe('doctor: a prepared transaction left open (no session shows it)', () => {
+  // PREPARE TRANSACTION needs max_prepared_transactions > 0: a cluster of the test's own.
+  let cluster: TempCluster;
+  beforeAll(async () => {
+    cluster = await startTempCluster({ max_prepared_transactions: '4' });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('connections.prepared names it; a check stopped by its lock and connections.blocked name it as a prepared transaction, with COMMIT/ROLLBACK PREPARED (they said "the lock was released meanwhile" and "by 0")', async () => {
+    await query(cluster.url(), 'CREATE DATABASE xa');
+    const url = cluster.url('xa');
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    await sql`CREATE TABLE ledger (id int)`;
+    await sql.unsafe(`BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE; PREPARE TRANSACTION 'xa-orphan'`);
+    await sql.end();
+    // A reader queued behind it.
+    const reader = await openSession(url, 'report-reader');
+    const reading = reader.sql`SELECT count(*) FROM ledger`.catch(() => {});
+    try {
+      await waitFor(async () => (await query(url, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid} AND wait_event_type = 'Lock'`)).length === 1, 10_000, 'the reader to wait');
+      await sleep(1200);
+      const r = await runCliJson(['doctor', 'sizes.tables', 'connections.blocked', 'connections.prepared', '--threshold', 'idle-in-transaction=1s'], { url });
+      const sizes = check(r.data, 'sizes.tables');
+      expect(sizes.status).toBe('unknown');
+      expect(sizes.remedy).toMatch(/prepared transaction 'xa-orphan' \(postgres, prepared \S+ ago, no session\) holds ACCESS EXCLUSIVE on ledger/);
+      expect(sizes.remedy).toContain("end it (COMMIT PREPARED 'xa-orphan' or ROLLBACK PREPARED 'xa-orphan'), and run the doctor again");
+      const blocked = check(r.data, 'connections.blocked');
+      expect(blocked.figure).toBe(`1 query blocked: pid ${reader.pid} by a prepared transaction`);
+      expect(blocked.remedy).toContain('COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)');
+      const prepared = check(r.data, 'connections.prepared');
+      expect(prepared.status).toBe('warn');
+      expect(prepared.figure).toMatch(/^1 prepared transaction older than 1s, holding locks and the xmin horizon \(vacuum cannot clean after them\): 'xa-orphan' \(postgres, \S+, locks ledger\)$/);
+      expect(prepared.remedy).toContain("COMMIT PREPARED 'xa-orphan' or ROLLBACK PREPARED 'xa-orphan'");
+      expect(r.exitCode).toBe(1);
+
+      // Under the threshold it is listed, not warned about; once ended, none.
+      const young = await runCliJson(['doctor', 'connections.prepared'], { url });
+      expect(check(young.data, 'connections.prepared')).toMatchObject({ status: 'ok', figure: '1 prepared transaction, none older than 60s' });
+      await query(url, "ROLLBACK PREPARED 'xa-orphan'");
+      await reading;
+      const none = await runCliJson(['doctor', 'connections.prepared'], { url });
+      expect(check(none.data, 'connections.prepared')).toMatchObject({ status: 'ok', figure: 'no prepared transaction' });
+    } finally {
+      await reader.end();
+    }
   });
 });

@@ -14,8 +14,8 @@ import { execa } from 'execa';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, runCli, runCliJson } from './helpers/cli.js';
-import { startCliInPty } from './helpers/pty-session.js';
-import { SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
+import { startCliInPty, type PtySession } from './helpers/pty-session.js';
+import { ADMIN_URL, SLOW_RESTORE_SQL, adminQuery, query, trackedDatabases, type TestDatabase } from './helpers/server.js';
 
 const SLOW = path.resolve('test/fixtures/interrupt/slow-server');
 const RESTORE_FIXTURE = path.resolve('test/fixtures/restore');
@@ -291,11 +291,16 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
     });
   });
 
-  it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
-    const db = await dbs.create('cmmc_int_restore');
-    // A check that is slow only in the database being built (its name starts with cmmc_scratch_), so the restore takes a while.
+  /**
+   * Starts a restore under a terminal, of a database whose restore is slow (a check that sleeps
+   * only in the database being built, its name starting with cmmc_scratch_), and calls `stop` once
+   * pg_restore loads the data. Returns how the run ended, once the half-built database is gone, and
+   * checks that nothing of it is left and the database being replaced is untouched.
+   */
+  async function stopRestoreWhileLoading(label: string, stop: (s: PtySession) => void) {
+    const db = await dbs.create(`cmmc_int_${label}`);
     await query(db.url, SLOW_RESTORE_SQL);
-    const dir = path.join(work, 'restore-ctrl-c');
+    const dir = path.join(work, `restore-${label}`);
     const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
     expect(made.exitCode, made.stderr).toBe(0);
     const tag = `ir${randomBytes(3).toString('hex')}`;
@@ -306,16 +311,64 @@ describe('Ctrl-C and kill -9 leave nothing behind', () => {
       return Boolean(b) && (await activity(b.datname, '%pg_sleep%')) + (await activity(b.datname, 'COPY%')) > 0;
     }, 60_000, 'pg_restore to load the data');
     const t0 = Date.now();
-    s.type('\u0003');
+    stop(s);
     const r = await s.done;
-    console.log(`restore: exited ${Date.now() - t0} ms after Ctrl-C`);
-    expect(r.exitCode).toBe(130);
-    expect(errorLines(r.output)).toHaveLength(1);
-    expect(r.output).toMatch(/interrupted \(Ctrl-C\): .*scratch databases dropped/);
+    console.log(`restore (${label}): exited ${Date.now() - t0} ms after it was stopped`);
     await waitUntil(async () => (await building()).length === 0, 10_000, 'the half-built database to be dropped');
     expect(processesMentioning(made.data.path)).toEqual([]);
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM s')).toEqual([{ n: 60 }]);
     expect(await adminQuery(`SELECT datname FROM pg_database WHERE datname LIKE '${db.name}\\_pre\\_restore%'`)).toEqual([]);
+    return r;
+  }
+
+  it('Ctrl-C during a restore stops pg_restore and drops the half-built database; the database being replaced is untouched', async () => {
+    const r = await stopRestoreWhileLoading('restore', (s) => s.type('\u0003'));
+    expect(r.exitCode).toBe(130);
+    expect(errorLines(r.output)).toHaveLength(1);
+    expect(r.output).toMatch(/interrupted \(Ctrl-C\): .*scratch databases dropped/);
+  });
+
+  it('the terminal closed during a restore (SIGHUP, then EIO): the half-built database is dropped and the CLI exits 129, not killed by Node aborting in its exit', async () => {
+    // Node asserts at exit that it can put the terminal back as it found it (ResetStdio,
+    // tcsetattr), which a hung-up terminal refuses with EIO: the process died of SIGABRT (or
+    // SIGSEGV), after its cleanups, with a core dump of its memory (passwords, keys) where the
+    // system keeps them.
+    const r = await stopRestoreWhileLoading('hangup', (s) => s.hangUp());
+    expect(r.exitCode).toBe(129);
+  });
+
+  it('Ctrl-C while a scratch database is being created (CREATE DATABASE running): it is dropped once made, not left behind', async () => {
+    // The DROP DATABASE IF EXISTS of the interruption ran while the CREATE was still going: it found
+    // nothing, the process exited saying "scratch databases dropped", and the CREATE committed after.
+    const db = await dbs.create('cmmc_int_create');
+    const dir = path.join(work, 'create-ctrl-c');
+    const made = await runCliJson(['backup', '--dir', dir], { url: db.url });
+    expect(made.exitCode, made.stderr).toBe(0);
+    const watcher = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+    let caught = 0;
+    try {
+      for (let attempt = 0; attempt < 12 && caught < 3; attempt++) {
+        const tag = `ic${randomBytes(3).toString('hex')}`;
+        const child = execa('node', [BIN, 'backup', 'verify', '--restore-test', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url, CMMC_SCRATCH_TAG: tag }), extendEnv: false, reject: false });
+        let ended = false;
+        void child.finally(() => (ended = true));
+        let sent = false;
+        while (!sent && !ended) {
+          const creating = await watcher`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE ${`CREATE DATABASE "cmmc_scratch_${tag}_%`}`;
+          if (creating.length) sent = child.kill('SIGINT');
+        }
+        const r = await child;
+        if (!sent) continue;
+        caught++;
+        expect(r.exitCode, r.stderr).toBe(130);
+        // No later cmmc-db run (which would sweep it) in between: what is there now was left by this one.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(await adminQuery(`SELECT datname FROM pg_database WHERE datname LIKE 'cmmc\\_scratch\\_${tag}\\_%'`), r.stderr).toEqual([]);
+      }
+    } finally {
+      await watcher.end();
+    }
+    expect(caught, 'no Ctrl-C landed while CREATE DATABASE ran').toBeGreaterThan(0);
   });
 
   it('downgrade on a terminal shows what goes and asks, outside production too; n and Ctrl-C at the prompt change nothing; without a terminal it needs --yes', async () => {

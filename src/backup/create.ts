@@ -42,6 +42,12 @@ export interface CreateOptions {
   /** Encrypt with the key in this file (AES-256-GCM). */
   keyFile?: string;
   /**
+   * The key itself, when the caller has read `keyFile` already (`readKeyFile`): a pipe given as the
+   * key file (`--key-file <(pass show backup-key)`) can be read once, and create --verify needs the
+   * key twice.
+   */
+  key?: Buffer;
+  /**
    * Dump a hot standby instead of the primary (`target_session_attrs=standby`); the manifest then
    * records the standby and its replayed WAL position (see standby.ts).
    */
@@ -91,7 +97,7 @@ export async function createBackup(configured: CmmcConfig, options: CreateOption
   // The embedded database's pg_dump (PGlite) writes plain SQL only.
   const format = embedded ? 'plain' : (options.format ?? 'custom');
   const contents = options.contents ?? 'full';
-  const secret = options.keyFile ? readKeyFile(options.keyFile) : undefined;
+  const secret = options.key ?? (options.keyFile ? readKeyFile(options.keyFile) : undefined);
   const dir = resolveBackupDir(options.dir);
   // A backup that fails or is interrupted leaves no folder it made for itself (removeMadeDirs: only empty ones).
   // A folder that exists keeps its mode (it may be shared, or the project's own): said, not changed.

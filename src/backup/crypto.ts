@@ -59,6 +59,33 @@ export function readKeyFile(file: string): Buffer {
   return key;
 }
 
+/**
+ * Checks a key file that a job will read later (`backup schedule install`): it must be a regular
+ * file holding a key now. A pipe (`--key-file <(pass show key)`, a /dev/fd path) is gone by the
+ * time the job runs, and a missing or empty file would fail every nightly backup, said only in the
+ * job's log.
+ * @throws CmmcError `backup.key-file` naming the file and what it is.
+ */
+export function checkKeyFileForLater(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw new CmmcError('backup.key-file', `cannot read the key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; the scheduled backups would all fail, nothing was installed`, {
+      hint: 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key',
+    });
+  }
+  if (!st.isFile()) {
+    const why = st.isFIFO()
+      ? 'a pipe (process substitution?): the scheduled job reads the key file each time it runs, long after this pipe is gone'
+      : `${st.isDirectory() ? 'a folder' : st.isSocket() ? 'a socket' : 'a device'}, not a file: the scheduled backups would all fail`;
+    throw new CmmcError('backup.key-file', `the key file ${file} is ${why}; nothing was installed`, {
+      hint: 'give a file that holds the key (chmod 600), readable by the user the job runs as',
+    });
+  }
+  readKeyFile(file);
+}
+
 /** True when group or others may read the key file (a regular file: a folder given by mistake is refused when read, not warned about). */
 export function keyFileTooOpen(file: string): boolean {
   try {

@@ -352,15 +352,17 @@ const PSQL_RESTORE = ['--no-psqlrc', '--quiet', '--no-password', '--set', 'ON_ER
 /**
  * Restores an archive into `request.database` on the configured server: pg_restore for custom,
  * tar and directory archives (one transaction unless --jobs), psql for plain scripts (one
- * transaction, stop at the first error), and for archives too with `throughPsql`.
+ * transaction, stop at the first error), and for archives too with `throughPsql`. The embedded
+ * database is rebuilt in a fresh folder and swapped in: `keptAs` names the folder (in the embedded
+ * folder) that the data folder it replaced is kept as.
  * @throws CmmcError `backup.restore-failed` with a `RestoreFailure` as its cause.
  */
-export async function restoreTarget(config: CmmcConfig, request: RestoreRequest): Promise<void> {
+export async function restoreTarget(config: CmmcConfig, request: RestoreRequest): Promise<{ keptAs?: string }> {
   if (config.kind === 'embedded') {
     // Loaded into a fresh folder and swapped in whole once it has loaded (src/embedded/backup.ts).
     const { restoreEmbedded } = await import('../embedded/backup.js');
-    await restoreEmbedded(request.file, config.embeddedDir, { replace: true });
-    return;
+    const { keptAs } = await restoreEmbedded(request.file, config.embeddedDir, { replace: true });
+    return keptAs ? { keptAs } : {};
   }
   const url = serverUrl(config);
   const pg = { env: libpqEnv(url, request.database) };
@@ -381,7 +383,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
     if (written?.ended) throw restoreFailed('pg_restore', written);
     if (result.exitCode !== 0) throw restoreFailed('psql', result);
     if (written && written.exitCode !== 0) throw restoreFailed('pg_restore', written);
-    return;
+    return {};
   }
   // As a connection string's value: a name with "=" or a URI's prefix would be read as one itself.
   const args = ['--no-password', '--exit-on-error', `--dbname=dbname='${request.database.replace(/[\\']/g, '\\$&')}'`, ...options];
@@ -390,6 +392,7 @@ export async function restoreTarget(config: CmmcConfig, request: RestoreRequest)
   // Interrupted: pg_restore is stopped (its single transaction rolls back on the server).
   const result = await runPg(request.tools.pgRestore, [...args, request.file], pg.env, { cancelSignal: interruptSignal() }).done;
   if (result.exitCode !== 0) throw restoreFailed('pg_restore', result);
+  return {};
 }
 
 /** A setting line of a plain script's preamble: `SET name = value;` (a quoted literal or one word). */

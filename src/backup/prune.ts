@@ -1,6 +1,6 @@
 /** Pruning the backup folder by a retention policy: a plan first, deletion only when asked. */
 import { usageError } from '../errors.js';
-import { hasRule, planRetention, type RetentionPolicy } from './retention.js';
+import { hasRule, keepsNothing, planRetention, type RetentionPolicy } from './retention.js';
 import { invalidManifestError, removeBackup, resolveBackupDir, sameDatabase, scanBackups, identityOf, sweepPartials, type DatabaseIdentity } from './store.js';
 
 export interface PruneOptions {
@@ -38,8 +38,16 @@ export function checkPolicy(policy: RetentionPolicy): void {
   if (!hasRule(policy)) {
     throw usageError('prune needs at least one keep rule', 'use --keep-last N, --keep-days N, --keep-daily N, --keep-weekly N or --keep-monthly N');
   }
+  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
   for (const [key, value] of Object.entries(policy)) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw usageError(`--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a whole number`);
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw usageError(`${flag(key)} must be a whole number`);
+  }
+  if (keepsNothing(policy)) {
+    const given = Object.entries(policy).filter(([, v]) => v !== undefined).map(([k, v]) => `${flag(k)} ${v}`);
+    throw usageError(
+      `${given.join(', ')} keep${given.length === 1 ? 's' : ''} no backup: prune would delete every backup of this database but the newest verified one; nothing was deleted`,
+      'keep at least the newest (--keep-last 1); to delete a backup by hand, remove its files (NAME.*) from the backup folder',
+    );
   }
 }
 

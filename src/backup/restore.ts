@@ -136,23 +136,49 @@ async function freeKeptName(sql: DbHandle['sql'] | postgres.TransactionSql, data
 }
 
 /**
- * The other sessions connected to `database`, one clause each (pid, user, application, client).
+ * What keeps `database` from being renamed: the other sessions connected to it, one clause each
+ * (pid, user, application, client), and its prepared transactions (PREPARE TRANSACTION: they hold
+ * the database like a session, with no session to end; ALTER DATABASE … RENAME then fails as if a
+ * session were there). The hint for sessions ends them whoever they are: `doctor kill-idle` would
+ * not (it spares active sessions and superusers', and works on the configured database, not on a
+ * --target-db); the one for prepared transactions names each by its gid.
  * @throws CmmcError `backup.restore-busy` naming them, when there are any.
  */
 async function refuseIfBusy(admin: DbHandle, database: string): Promise<void> {
-  const rows = await admin.sql<{ pid: number; usename: string | null; application_name: string; client_addr: string | null; state: string | null }[]>`
-    SELECT pid, usename, application_name, host(client_addr) AS client_addr, state FROM pg_stat_activity
-     WHERE datname = ${database} AND pid <> pg_backend_pid() ORDER BY backend_start`;
-  if (!rows.length) return;
-  const who = rows
-    .slice(0, 5)
-    .map((r) => `pid ${r.pid} (${r.usename ?? '?'}${r.application_name ? `, ${r.application_name}` : ''}${r.client_addr ? `, from ${r.client_addr}` : ''}${r.state ? `, ${r.state}` : ''})`)
-    .join(', ');
-  throw new CmmcError(
-    'backup.restore-busy',
-    `database "${database}" has ${rows.length} other session${rows.length === 1 ? '' : 's'}: ${who}${rows.length > 5 ? ', ...' : ''}; nothing was restored`,
-    { hint: 'stop the application (or end them: cmmc-db doctor kill-idle --older-than 0s --yes) and run the restore again' },
-  );
+  const [rows, prepared] = await Promise.all([
+    admin.sql<{ pid: number; usename: string | null; application_name: string; client_addr: string | null; state: string | null }[]>`
+      SELECT pid, usename, application_name, host(client_addr) AS client_addr, state FROM pg_stat_activity
+       WHERE datname = ${database} AND pid <> pg_backend_pid() ORDER BY backend_start`,
+    admin.sql<{ gid: string; owner: string; prepared: Date }[]>`
+      SELECT gid, owner, prepared FROM pg_prepared_xacts WHERE database = ${database} ORDER BY prepared`,
+  ]);
+  if (rows.length) {
+    const who = rows
+      .slice(0, 5)
+      .map((r) => `pid ${r.pid} (${r.usename ?? '?'}${r.application_name ? `, ${r.application_name}` : ''}${r.client_addr ? `, from ${r.client_addr}` : ''}${r.state ? `, ${r.state}` : ''})`)
+      .join(', ');
+    throw new CmmcError(
+      'backup.restore-busy',
+      `database "${database}" has ${rows.length} other session${rows.length === 1 ? '' : 's'}: ${who}${rows.length > 5 ? ', ...' : ''}; nothing was restored`,
+      {
+        hint: `stop the application, or end them (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${literal(database)} AND pid <> pg_backend_pid()), and run the restore again`,
+      },
+    );
+  }
+  if (prepared.length) {
+    const which = prepared
+      .slice(0, 5)
+      .map((p) => `${literal(p.gid)} (${p.owner}, prepared ${p.prepared.toISOString().replace(/\.\d+Z$/, 'Z')})`)
+      .join(', ');
+    const first = literal(prepared[0].gid);
+    throw new CmmcError(
+      'backup.restore-busy',
+      `database "${database}" has ${prepared.length} prepared transaction${prepared.length === 1 ? '' : 's'} (PREPARE TRANSACTION), which hold${prepared.length === 1 ? 's' : ''} it as a session would: ${which}${prepared.length > 5 ? ', ...' : ''}; nothing was restored`,
+      {
+        hint: `let the application that prepared ${prepared.length === 1 ? 'it' : 'them'} finish, or connected to "${database}" run COMMIT PREPARED ${first} or ROLLBACK PREPARED ${first}${prepared.length > 1 ? ' (and so for each)' : ''}, and run the restore again`,
+      },
+    );
+  }
 }
 
 /** Restores backup `name` (the newest backup of the target database when omitted). */
@@ -261,20 +287,27 @@ function notRestored(record: BackupRecord, plan: RestorePlan): RestoreResult {
   return { name: record.name, database: plan.database, created: false, replaced: false, revision: [], tables: 0, durationMs: 0, restored: false, plan, notes: [] };
 }
 
+/**
+ * The embedded database is rebuilt in a fresh folder and swapped in (src/embedded/backup.ts); the
+ * data folder it replaces is kept beside it, as a server's replaced database is (`keepAs` in the
+ * plan, `keptAs` in the result: a folder name in the embedded folder).
+ */
 async function restoreEmbeddedTarget(config: CmmcConfig, record: BackupRecord, opened: Opened, base: BasePlan, options: RestoreOptions): Promise<RestoreResult> {
-  const exists = existsSync(path.join(config.embeddedDir, 'pgdata', 'PG_VERSION'));
+  const { DATA_SUBDIR, keptDataFolder } = await import('../embedded/instance.js');
+  const exists = existsSync(path.join(config.embeddedDir, DATA_SUBDIR, 'PG_VERSION'));
   const plan: RestorePlan = { ...base, database: `the embedded database in ${config.embeddedDir}`, exists, method: 'embedded-folder-swap' };
   if (exists) {
     const facts = await databaseFacts(config);
     plan.tablesNow = facts.tables;
     plan.revisionNow = facts.revision;
+    plan.keepAs = keptDataFolder(config.embeddedDir, new Date());
   }
   if (options.dryRun || (options.confirm && !(await options.confirm(plan)))) return notRestored(record, plan);
   const t0 = performance.now();
-  await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: 'postgres', clean: exists });
+  const { keptAs } = await restoreTarget(config, { tools: opened.tools!, format: record.format, file: opened.file, database: 'postgres', clean: exists });
   const durationMs = Math.round(performance.now() - t0);
   const facts = await databaseFacts(config);
-  return { name: record.name, database: facts.database, created: !exists, replaced: exists, revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
+  return { name: record.name, database: facts.database, created: !exists, replaced: exists, ...(keptAs ? { keptAs } : {}), revision: facts.revision, tables: facts.tables, durationMs, restored: true, plan, notes: [] };
 }
 
 async function restoreServerTarget(
@@ -355,6 +388,8 @@ async function restoreServerTarget(
       building.keep();
     } catch (err) {
       if ((err as { code?: string }).code === '55006') {
+        // Someone connected (or prepared a transaction) between the last look and the rename: said as such when still there.
+        await refuseIfBusy(admin, target);
         throw new CmmcError('backup.restore-busy', `database "${target}" gained a session while the backup was restored; nothing was changed`, { hint: 'stop the application and run the restore again' });
       }
       if ((err as { code?: string }).code === '42P04') {

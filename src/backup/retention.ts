@@ -65,6 +65,16 @@ export function hasRule(policy: RetentionPolicy): boolean {
   return [policy.keepLast, policy.keepDays, policy.keepDaily, policy.keepWeekly, policy.keepMonthly].some((v) => v !== undefined);
 }
 
+/**
+ * Whether every rule given is 0 (`--keep-last 0`, `--keep-days 0 --keep-daily 0`, …): a policy that
+ * keeps nothing, which would delete every backup but the newest verified one. Refused as no policy
+ * at all, as restic refuses `forget --keep-last 0` (and as `schedule install` refuses `--keep-days 0`).
+ */
+export function keepsNothing(policy: RetentionPolicy): boolean {
+  const given = [policy.keepLast, policy.keepDays, policy.keepDaily, policy.keepWeekly, policy.keepMonthly].filter((v) => v !== undefined);
+  return given.length > 0 && given.every((v) => v === 0);
+}
+
 export function dayKey(d: Date): string {
   return d.toISOString().slice(0, 10);
 }

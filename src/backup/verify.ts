@@ -37,11 +37,34 @@ export interface VerifyResult {
   checks: VerifyCheck[];
   /** The restore-drill record written by a restore test. */
   drillRecord?: string;
+  /**
+   * Why the result could not be written (the manifest's verdict, the drill record): the backup
+   * folder is read-only (a mounted offsite or immutable copy), full, or not ours to write. One line
+   * naming the file and the cause; the verdict above stands, and what was there is as it was.
+   */
+  notRecorded?: string;
+}
+
+/**
+ * Runs `write` (a file of the result), and returns the one line saying why it could not be written
+ * when the file system refused it (`fileSystemLine`); anything else is thrown.
+ */
+function recordOrSay(write: () => void): string | undefined {
+  try {
+    write();
+    return undefined;
+  } catch (err) {
+    const line = fileSystemLine(err);
+    if (!line) throw err;
+    return line.message;
+  }
 }
 
 export interface VerifyOptions {
   dir?: string;
   keyFile?: string;
+  /** The key itself, when the caller has read `keyFile` already (a pipe can be read once: see CreateOptions.key). */
+  key?: Buffer;
   /** Restore into a scratch database and check it (needs the server). */
   restoreTest?: boolean;
   /** Record the result in the manifest (default true). */
@@ -142,7 +165,7 @@ export function verdictOf(err: unknown, name: string, step: string, temporary = 
  * encrypted) for restoring into `target`. A failed check is a verdict on the backup; a failure of
  * this run (`verdictOf`) is thrown.
  */
-export async function openArchive(record: BackupRecord, keyFile: string | undefined, target: CmmcConfig): Promise<OpenedArchive> {
+export async function openArchive(record: BackupRecord, keyFile: string | undefined, target: CmmcConfig, key?: Buffer): Promise<OpenedArchive> {
   const checks: VerifyCheck[] = [];
   let tempDir: string | undefined;
   let releaseInterrupt: (() => void) | undefined;
@@ -176,10 +199,10 @@ export async function openArchive(record: BackupRecord, keyFile: string | undefi
 
   let file = record.path;
   if (record.encrypted) {
-    if (!keyFile) {
+    if (!keyFile && !key) {
       throw new CmmcError('backup.key-needed', `${record.name} is encrypted: its key file is needed`, { hint: 'pass --key-file FILE (or set CMMC_BACKUP_KEY_FILE)', exitCode: 2 });
     }
-    const secret = readKeyFile(keyFile);
+    const secret = key ?? readKeyFile(keyFile!);
     try {
       // Plaintext: a private folder named for this process, removed in cleanup() (and on an
       // interruption), or by the next run when this one is killed outright (src/leftovers.ts).
@@ -262,11 +285,11 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   const dir = resolveBackupDir(options.dir);
   // With no name, the newest backup of the configured database; another database's only when named.
   const record = findBackup(dir, name, name ? undefined : await currentIdentity(config));
-  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config);
-  let drillRecord: string | undefined;
+  const opened = await openArchive(record, options.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE, config, options.key);
+  let drill: { path?: string; notRecorded?: string } = {};
   try {
     if (opened.ok && options.restoreTest) {
-      drillRecord = await restoreDrill(config, record, opened);
+      drill = await restoreDrill(config, record, opened);
     }
   } finally {
     opened.cleanup();
@@ -276,24 +299,32 @@ export async function verifyBackup(config: CmmcConfig, name: string | undefined,
   // Stopped meanwhile: whatever the checks said, nothing is recorded.
   if (wasInterrupted()) throw interrupted(record.name);
   // A prune that removed the backup meanwhile: its manifest is not written back beside no archive.
+  let notRecorded = drill.notRecorded;
   if (options.record !== false && existsSync(record.manifestPath)) {
     const failed = opened.checks.find((c) => c.status === 'fail');
     const { path: _p, manifestPath: _m, ...manifest } = record;
-    writeManifest(dir, {
-      ...manifest,
-      verified: {
-        status,
-        at: new Date().toISOString(),
-        restoreTested: Boolean(options.restoreTest && opened.checks.some((c) => c.id === 'restore-test' && c.status === 'ok')) || (manifest.verified?.restoreTested ?? false),
-        ...(failed ? { detail: `${failed.id}: ${failed.detail}` } : {}),
-      },
-    });
+    // A folder that cannot take the result (read-only, full) does not hide the verdict: it is returned, and said not
+    // recorded. A drill record that could not be written leaves the manifest unchanged too (no restore-tested without it).
+    notRecorded ??= recordOrSay(() =>
+      writeManifest(dir, {
+        ...manifest,
+        verified: {
+          status,
+          at: new Date().toISOString(),
+          restoreTested: Boolean(options.restoreTest && opened.checks.some((c) => c.id === 'restore-test' && c.status === 'ok')) || (manifest.verified?.restoreTested ?? false),
+          ...(failed ? { detail: `${failed.id}: ${failed.detail}` } : {}),
+        },
+      }),
+    );
   }
-  return { name: record.name, path: record.path, ok, status, checks: opened.checks, ...(drillRecord ? { drillRecord } : {}) };
+  return { name: record.name, path: record.path, ok, status, checks: opened.checks, ...(drill.path ? { drillRecord: drill.path } : {}), ...(notRecorded ? { notRecorded } : {}) };
 }
 
-/** Restores into a scratch database, checks it, always drops it, and writes the drill record. */
-async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: OpenedArchive): Promise<string> {
+/**
+ * Restores into a scratch database, checks it, always drops it, and writes the drill record:
+ * returns its path, or why it could not be written (`recordOrSay`).
+ */
+async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: OpenedArchive): Promise<{ path?: string; notRecorded?: string }> {
   const startedAt = new Date();
   let scratch = '';
   const checks = opened.checks;
@@ -331,7 +362,8 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
   const finishedAt = new Date();
   const ok = checks.every((c) => c.status !== 'fail');
   // Never over another drill's record (two drills of one backup finishing in the same second).
-  return writeDrillRecord(path.dirname(record.manifestPath), record.name, finishedAt, {
+  let written: string | undefined;
+  const notRecorded = recordOrSay(() => (written = writeDrillRecord(path.dirname(record.manifestPath), record.name, finishedAt, {
     kind: 'cmmc-db restore drill',
     backup: { name: record.name, file: record.file, createdAt: record.createdAt, sha256: record.sha256, database: record.database, revision: record.revision, format: record.format, encrypted: record.encrypted },
     startedAt: startedAt.toISOString(),
@@ -345,7 +377,8 @@ async function restoreDrill(config: CmmcConfig, record: BackupRecord, opened: Op
     result: ok ? 'pass' : 'fail',
     operator: safeUser(),
     host: os.hostname(),
-  });
+  })));
+  return notRecorded ? { notRecorded } : { path: written };
 }
 
 /**

@@ -9,6 +9,7 @@
  *
  * Capabilities never listen to signals themselves: they register cleanups with `onInterrupt`.
  */
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { interruptStatesNow, runAtExit, runInterruptCleanups } from '../interrupt.js';
 
 /** Exit codes of the signals (128 + the signal's number, as shells report them). */
@@ -28,6 +29,8 @@ const FINISHING_MS = 3_000;
 const DUPLICATE_MS = 250;
 
 let installed = false;
+/** node:tty's isatty, loaded once a signal has come (a run that is never interrupted does not load it). */
+let isatty: ((fd: number) => boolean) | undefined;
 /** The signal being handled and when it came; undefined until one comes. */
 let stopping: { signal: keyof typeof SIGNAL_EXIT; at: number } | undefined;
 /** Whether the closing line has been written (it is written once). */
@@ -57,6 +60,8 @@ export async function interruptRun(signal: keyof typeof SIGNAL_EXIT = 'SIGINT'):
     exitNow(SIGNAL_EXIT[stopping.signal]);
   }
   stopping = { signal, at: Date.now() };
+  // For the exit (releaseHungUpTerminal): loaded while the cleanups run.
+  void import('node:tty').then((tty) => (isatty = tty.isatty), () => {});
   // A connection ended under a query may still throw from a timer while we tidy up: the process
   // is exiting, and such errors must not interrupt the cleanups or print a stack.
   process.on('uncaughtException', () => {});
@@ -84,5 +89,37 @@ function closingLine(signal: keyof typeof SIGNAL_EXIT, states: string[]): void {
 /** Exits, after the last resort of each cleanup still running (a lock file, a half-built folder). */
 function exitNow(code: number): never {
   runAtExit();
+  releaseHungUpTerminal();
   process.exit(code);
+}
+
+/**
+ * Puts /dev/null in place of each standard stream whose terminal has hung up (a closed window, a
+ * dropped SSH session: SIGHUP, then EIO for everything asked of it). At exit Node sets each stream
+ * that was a terminal back as it found it, and asserts that this worked (ResetStdio: tcsetattr, EIO
+ * here): the process died of SIGABRT or SIGSEGV instead of exiting 129, its memory (passwords, a
+ * backup key) dumped where the system keeps core files (nodejs/node issues 42433, 51519). A stream
+ * that is no longer the same file is left alone by that check. close then open: the lowest free
+ * descriptor is the one just closed (0, 1 and 2 in turn, each open meanwhile or just reopened).
+ */
+function releaseHungUpTerminal(): void {
+  if (!isatty) return;
+  for (const fd of [0, 1, 2]) {
+    // A terminal that hung up is still a character device, and no longer a terminal (TCGETS: EIO).
+    // /dev/null itself passes too, and is put back as it was.
+    let device = false;
+    try {
+      device = fstatSync(fd).isCharacterDevice();
+    } catch {
+      continue; // closed
+    }
+    if (!device || isatty(fd)) continue;
+    try {
+      closeSync(fd);
+      const opened = openSync('/dev/null', 'r+');
+      if (opened !== fd) closeSync(opened);
+    } catch {
+      // Exiting anyway: at worst Node's check fails as before.
+    }
+  }
 }

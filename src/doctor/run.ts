@@ -13,7 +13,7 @@ import { schemaFamily } from './checks/schema.js';
 import { sizesFamily } from './checks/sizes.js';
 import { indexesFamily } from './checks/indexes.js';
 import { slowQueriesFamily } from './checks/slow-queries.js';
-import { connectionsFamily } from './checks/connections.js';
+import { connectionsFamily, gidLiteral, preparedLocks } from './checks/connections.js';
 import { maintenanceFamily } from './checks/maintenance.js';
 import { vectorFamily } from './checks/vector.js';
 import { matviewsFamily } from './checks/matviews.js';
@@ -169,7 +169,8 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
  * an ACCESS EXCLUSIVE lock on a relation of this database — the only mode that blocks the doctor's
  * reads (ACCESS SHARE), directly or by queueing ahead of them. Once the doctor's statement has given
  * up it no longer waits, so connections.blocked cannot show these: a session that holds the lock and
- * blocks no one else is seen only here.
+ * blocks no one else is seen only here. A prepared transaction holding one has no session: it is
+ * named by its gid (`preparedLocks`).
  */
 async function lockHolders(ctx: DoctorContext): Promise<string> {
   try {
@@ -181,11 +182,20 @@ async function lockHolders(ctx: DoctorContext): Promise<string> {
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
        ORDER BY l.granted DESC, a.xact_start NULLS LAST, l.pid
        LIMIT 5`;
-    if (!rows.length) return 'the lock was released meanwhile; run the doctor again';
-    const who = rows.map((r) => {
-      const about = [r.user, r.application, r.state ? `${r.state}${r.xact_ms !== null ? `, its transaction open ${duration(r.xact_ms)}` : ''}` : null].filter(Boolean).join(', ');
-      return `pid ${r.pid}${about ? ` (${about})` : ''} ${r.granted ? 'holds' : 'waits for'} ACCESS EXCLUSIVE on ${r.relation}`;
-    });
+    // A prepared transaction's locks have no session (pid null): named by its gid, and ended by COMMIT/ROLLBACK PREPARED.
+    const prepared = (await preparedLocks(ctx.sql)).filter((l) => l.mode === 'AccessExclusiveLock');
+    if (!rows.length && !prepared.length) return 'the lock was released meanwhile; run the doctor again';
+    const who = [
+      ...prepared.map((p) => `prepared transaction ${gidLiteral(p.gid)} (${p.owner}, prepared ${duration(p.age_ms)} ago, no session) holds ACCESS EXCLUSIVE on ${p.relation}`),
+      ...rows.map((r) => {
+        const about = [r.user, r.application, r.state ? `${r.state}${r.xact_ms !== null ? `, its transaction open ${duration(r.xact_ms)}` : ''}` : null].filter(Boolean).join(', ');
+        return `pid ${r.pid}${about ? ` (${about})` : ''} ${r.granted ? 'holds' : 'waits for'} ACCESS EXCLUSIVE on ${r.relation}`;
+      }),
+    ].slice(0, 5);
+    if (prepared.length) {
+      const gid = gidLiteral(prepared[0].gid);
+      return `${who.join('; ')}: let its transaction manager finish it, or end it (COMMIT PREPARED ${gid} or ROLLBACK PREPARED ${gid}), and run the doctor again`;
+    }
     const pids = [...new Set(rows.map((r) => r.pid))];
     return `${who.join('; ')}: let it finish, or end it (SELECT pg_terminate_backend(${pids[0]})), and run the doctor again`;
   } catch {

@@ -4,7 +4,9 @@
  * backup is readable, diffable, and loads into a PostgreSQL server too (`psql -f`).
  *
  * A restore never writes into the live data folder: it builds the database in a sibling folder and
- * swaps it in only when the whole dump has loaded, keeping the previous data until then.
+ * swaps it in only when the whole dump has loaded. The data folder it replaces is kept beside it
+ * (`pgdata_pre_restore_<time>`, `keptDataFolder`) until the user removes it, as a restore on a
+ * server keeps the database it replaces: what was written after the backup is not lost.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { CmmcError, errorText } from '../errors.js';
 import { ownerTag } from '../leftovers.js';
 import { interruptedError, onInterrupt, stopIfInterrupted, wasInterrupted } from '../interrupt.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
-import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, lockWaitMs, releaseEmbedded } from './instance.js';
+import { acquireEmbedded, checkEmbeddedFolder, createPglite, DATA_SUBDIR, isOpenInProcess, keptDataFolder, lockWaitMs, releaseEmbedded } from './instance.js';
 import { makeDirs, readRegularFile, removeMadeDirs } from '../fs-private.js';
 
 export interface EmbeddedDumpResult {
@@ -27,6 +29,8 @@ export interface EmbeddedRestoreResult {
   durationMs: number;
   /** Whether an existing embedded database was replaced. */
   replaced: boolean;
+  /** The folder (in `dir`) the replaced data folder is kept as, when one was replaced. */
+  keptAs?: string;
 }
 
 /**
@@ -89,7 +93,8 @@ export async function dumpEmbedded(
 /**
  * Restores a plain-SQL dump into the embedded database of `dir`. A missing or empty folder gets a
  * fresh database; an existing database is replaced only with `replace: true`, and only once the
- * dump has loaded completely (until then the old one is untouched).
+ * dump has loaded completely (until then the old one is untouched). The replaced data folder is
+ * kept in `dir` under the name the result's `keptAs` gives (`keptDataFolder`).
  *
  * @example await restoreEmbedded('backups/cmmc-20260101.sql', '.cmmc-db', { replace: true })
  */
@@ -146,9 +151,10 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
     },
   );
   try {
-    work = buildAndSwap(file, text, dir, building, lock, exists);
+    let keptAs: string | undefined;
+    work = buildAndSwap(file, text, dir, building, lock, exists).then((kept) => void (keptAs = kept));
     await work;
-    return { dir, durationMs: Math.round(performance.now() - started), replaced: exists };
+    return { dir, durationMs: Math.round(performance.now() - started), replaced: exists, ...(keptAs ? { keptAs } : {}) };
   } catch (err) {
     removeMade();
     throw err;
@@ -157,8 +163,11 @@ export async function restoreEmbedded(file: string, dir: string, options: { repl
   }
 }
 
-/** Loads `text` into `building`, a new data folder beside the old one, and swaps it in; frees `lock` when done. */
-async function buildAndSwap(file: string, text: string, dir: string, building: string, lock: FolderLock, exists: boolean): Promise<void> {
+/**
+ * Loads `text` into `building`, a new data folder beside the old one, and swaps it in; frees `lock`
+ * when done. Returns the name the replaced data folder is kept under (when `exists`).
+ */
+async function buildAndSwap(file: string, text: string, dir: string, building: string, lock: FolderLock, exists: boolean): Promise<string | undefined> {
   const dataDir = path.join(dir, DATA_SUBDIR);
   const NOT_RESTORED = `the embedded database in ${dir} was not replaced`;
   try {
@@ -181,7 +190,7 @@ async function buildAndSwap(file: string, text: string, dir: string, building: s
     // before the swap. From the check to the swap's end nothing awaits, so nothing comes between.
     await new Promise((resolve) => setImmediate(resolve));
     stopIfInterrupted(NOT_RESTORED);
-    swapIn(building, dataDir, path.join(dir, `${DATA_SUBDIR}.before-restore-${process.pid}`), exists);
+    return swapIn(building, dataDir, path.join(dir, `${DATA_SUBDIR}.before-restore-${process.pid}`), exists);
   } finally {
     fs.rmSync(building, { recursive: true, force: true });
     lock.release();
@@ -190,10 +199,11 @@ async function buildAndSwap(file: string, text: string, dir: string, building: s
 
 /**
  * Renames `building` to `dataDir`, moving the existing `dataDir` (when `exists`) to `old` first and
- * removing it after. A rename that fails puts the old folder back: the data folder is never missing
- * (a kill -9 between the renames is put right by the next open, recoverInterruptedRestore).
+ * then to the name it is kept under (`keptDataFolder`), which it returns. A rename that fails puts
+ * the old folder back: the data folder is never missing (a kill -9 between the renames is put right
+ * by the next open, recoverInterruptedRestore).
  */
-function swapIn(building: string, dataDir: string, old: string, exists: boolean): void {
+function swapIn(building: string, dataDir: string, old: string, exists: boolean): string | undefined {
   if (exists) fs.renameSync(dataDir, old);
   try {
     fs.renameSync(building, dataDir);
@@ -201,7 +211,10 @@ function swapIn(building: string, dataDir: string, old: string, exists: boolean)
     if (exists) fs.renameSync(old, dataDir);
     throw err;
   }
-  fs.rmSync(old, { recursive: true, force: true });
+  if (!exists) return undefined;
+  const kept = keptDataFolder(path.dirname(dataDir), new Date());
+  fs.renameSync(old, path.join(path.dirname(dataDir), kept));
+  return kept;
 }
 
 function firstLine(err: unknown): string {

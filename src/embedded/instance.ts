@@ -16,8 +16,20 @@ import { removeMadeDirs, tighten } from '../fs-private.js';
 import { onInterrupt, stopIfInterrupted } from '../interrupt.js';
 import { dataFolderProblem } from './data-folder.js';
 import { acquireFolderLock, type FolderLock } from './lock.js';
+import { keptName } from '../backup/store.js';
 
 export const DATA_SUBDIR = 'pgdata';
+
+/**
+ * The name, in the embedded folder `dir`, that a restore at `at` keeps the data folder it replaces
+ * under: `pgdata_pre_restore_<time>` (`keptName`, as a server's kept database), `…_2` when taken.
+ */
+export function keptDataFolder(dir: string, at: Date): string {
+  for (let n = 1; ; n++) {
+    const name = keptName(DATA_SUBDIR, at, n);
+    if (!fs.existsSync(path.join(dir, name))) return name;
+  }
+}
 /** How long a second process waits for the folder by default. */
 export const DEFAULT_LOCK_WAIT_MS = 5_000;
 
@@ -156,7 +168,7 @@ export function absentDatabase(dir: string): CmmcError {
 }
 
 /** Names cmmc-db itself keeps in an embedded folder. */
-const OWN_ENTRY = /^(lock(\.stale-\d+)?|\.gitignore|pgdata(\.(restoring|before-restore)-\d+)?)$/;
+const OWN_ENTRY = /^(lock(\.stale-\d+)?|\.gitignore|pgdata(\.(restoring|before-restore)-\d+|_pre_restore_\d{8}t\d{6}z(_\d+)?)?)$/;
 
 /**
  * Checks that `dir` is an embedded folder (or a new, empty one) before anything is written there,
@@ -382,9 +394,10 @@ function ownerOnly(folder: string): boolean {
 
 /**
  * A restore killed half-way (src/embedded/backup.ts builds `pgdata.restoring-<pid>`, then renames
- * `pgdata` to `pgdata.before-restore-<pid>` and the new one into place). With the folder lock held
- * nobody else is restoring: a finished build whose swap did not happen is dropped, and a data
- * folder moved aside is put back if nothing took its place.
+ * `pgdata` to `pgdata.before-restore-<pid>`, the new one into place, and the old one to the name it
+ * is kept under). With the folder lock held nobody else is restoring: a finished build whose swap
+ * did not happen is dropped, and a data folder moved aside is put back if nothing took its place,
+ * else kept as the restore would have kept it (`keptDataFolder`).
  */
 function recoverInterruptedRestore(dir: string): void {
   const dataDir = path.join(dir, DATA_SUBDIR);
@@ -393,7 +406,7 @@ function recoverInterruptedRestore(dir: string): void {
     if (/^pgdata\.restoring-\d+$/.test(entry)) fs.rmSync(full, { recursive: true, force: true });
     else if (/^pgdata\.before-restore-\d+$/.test(entry)) {
       if (!fs.existsSync(dataDir)) fs.renameSync(full, dataDir);
-      else fs.rmSync(full, { recursive: true, force: true });
+      else fs.renameSync(full, path.join(dir, keptDataFolder(dir, new Date())));
     }
   }
 }

@@ -43,7 +43,7 @@ export interface ScratchDatabase {
  */
 const live = new Map<string, () => void>();
 
-function track(name: string, where: { adminUrl?: string; folder?: string }): void {
+function track(name: string, where: { adminUrl?: string; folder?: string; creating?: () => Promise<unknown> }): void {
   // A session kept ready on the maintenance database while the scratch database lives: dropping it
   // on an interruption then costs the DROP alone, not a new connection, within the second the
   // signal handler gives.
@@ -51,7 +51,12 @@ function track(name: string, where: { adminUrl?: string; folder?: string }): voi
   if (standby) void standby`SELECT 1`.catch(() => {});
   const drop = async () => {
     if (where.folder) rmSync(where.folder, { recursive: true, force: true });
-    else await standby!.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    else {
+      // A CREATE DATABASE still running commits after a DROP sent meanwhile (which finds nothing):
+      // the drop waits for it to end, made or not.
+      await where.creating?.().catch(() => {});
+      await standby!.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
   };
   const release = onInterrupt(drop, 'scratch databases dropped');
   live.set(name, () => {
@@ -181,13 +186,15 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
   const origin = targetOrigin(config, true);
   const name = scratchName(label);
   if (name === databaseName(url)) throw new CmmcError('scratch.name', 'refusing to use the configured database as a scratch database');
-  // Tracked before it exists: a signal that lands while CREATE DATABASE runs must still drop it
-  // (DROP ... IF EXISTS covers the case where it was never made).
-  track(name, { adminUrl });
+  // Tracked before it exists: a signal that lands while CREATE DATABASE runs must still drop it,
+  // once the CREATE has ended (DROP ... IF EXISTS covers the case where it was never made).
+  let creating: Promise<unknown> = Promise.resolve();
+  track(name, { adminUrl, creating: () => creating });
   try {
     await admin(adminUrl, async (sql) => {
       await sweepScratchDatabases(sql);
-      await sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`);
+      creating = sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`);
+      await creating;
     }, origin);
   } catch (err) {
     untrack(name);

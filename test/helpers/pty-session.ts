@@ -11,6 +11,10 @@ import { BIN, ROOT, cleanEnv } from './cli.js';
 const DRIVER = `
 import fcntl, os, select, signal, struct, sys, termios
 cols, rows = int(sys.argv[1]), int(sys.argv[2])
+# SIGUSR1: hang up, as a terminal window closed or an SSH session dropped (the master side closes:
+# the session's processes get SIGHUP and their terminal answers EIO from then on).
+hangup = []
+signal.signal(signal.SIGUSR1, lambda *_: hangup.append(True))
 fd, slave = os.openpty()
 fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
 pid = os.fork()
@@ -24,6 +28,9 @@ if pid == 0:
 os.close(slave)
 stdin_open = True
 while True:
+    if hangup:
+        os.close(fd)
+        break
     watch = [fd] + ([0] if stdin_open else [])
     ready, _, _ = select.select(watch, [], [], 0.05)
     if 0 in ready:
@@ -42,7 +49,9 @@ while True:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 _, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
+code = os.waitstatus_to_exitcode(status)
+# Killed by a signal (Node aborting: SIGABRT, SIGSEGV): said as the shell says it, 128 + the signal.
+sys.exit(128 - code if code < 0 else code)
 `;
 
 export interface PtySession {
@@ -54,6 +63,8 @@ export interface PtySession {
   output(): string;
   /** The pid of the Python driver (the CLI is its child). */
   driverPid: number;
+  /** Closes the terminal, as a closed window or a dropped SSH session does: the CLI gets SIGHUP and a terminal that answers EIO. */
+  hangUp(): void;
   /** The exit code of the CLI and the whole output. */
   done: Promise<{ exitCode: number; output: string }>;
 }
@@ -80,6 +91,7 @@ export function startCliInPty(args: string[], options: { url?: string; cwd?: str
   })();
   return {
     driverPid: child.pid!,
+    hangUp: () => void process.kill(child.pid!, 'SIGUSR1'),
     type: (value) => void child.stdin!.write(value),
     output: () => text,
     done,

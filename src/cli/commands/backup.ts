@@ -31,6 +31,11 @@ async function checkKeyFile(ctx: CliContext, file: string | undefined): Promise<
   if (warning) ctx.out.warn(warning);
 }
 
+/** The warning of a verify whose result the backup folder could not take (read-only, full). */
+function notRecordedLine(why: string): string {
+  return `the result was not recorded (${why}): the manifest and the restore-drill records are as they were`;
+}
+
 async function lib() {
   return import('../../backup/index.js');
 }
@@ -86,7 +91,11 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         if (opts.keyFile && !opts.encrypt) throw usageError('--key-file is given without --encrypt', 'add --encrypt to encrypt the backup');
         // create.js and store.js only: the other subcommands' modules (verify, restore, prune,
         // schedule with cron-parser) are not loaded for the command run most often.
-        const [{ createBackup, checkCreateOptions }, { formatBytes }] = await Promise.all([import('../../backup/create.js'), import('../../backup/store.js')]);
+        const [{ createBackup, checkCreateOptions }, { formatBytes }, { readKeyFile }] = await Promise.all([
+          import('../../backup/create.js'),
+          import('../../backup/store.js'),
+          import('../../backup/crypto.js'),
+        ]);
         const options = {
           dir: opts.dir,
           format: opts.format as 'custom',
@@ -98,6 +107,8 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         };
         checkCreateOptions(options);
         await checkKeyFile(ctx, options.keyFile);
+        // Read once for the backup and its --verify: a pipe (--key-file <(pass show key)) gives its bytes once.
+        const key = options.keyFile ? readKeyFile(options.keyFile) : undefined;
         const config = ctx.config();
         ctx.announce(config);
         const spinner = await ctx.out.spinner('starting pg_dump');
@@ -105,6 +116,7 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         try {
           manifest = await createBackup(config, {
             ...options,
+            key,
             onNote: (line) => ctx.out.warn(line),
             onProgress: (bytes, ms) => {
               spinner.text = `pg_dump: ${formatBytes(bytes)} written, ${(ms / 1000).toFixed(0)}s`;
@@ -121,7 +133,8 @@ function registerCreate(backup: Command, ctx: CliContext): void {
         let verification;
         if (opts.verify) {
           const { verifyBackup } = await import('../../backup/verify.js');
-          verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile });
+          verification = await verifyBackup(config, manifest.name, { dir: opts.dir, keyFile: options.keyFile, key });
+          if (verification.notRecorded) ctx.out.warn(notRecordedLine(verification.notRecorded));
           if (verification.ok) ctx.out.success(`verified: ${verification.checks.map((c) => c.id).join(', ')}`);
           else {
             ctx.out.error(`the new backup does not verify: ${verification.checks.filter((c) => c.status === 'fail').map((c) => c.detail).join('; ')}`);
@@ -231,6 +244,7 @@ function registerVerify(backup: Command, ctx: CliContext): void {
         if (ctx.out.json) ctx.out.data(result);
         else renderChecks(ctx, result.checks);
         if (result.drillRecord) ctx.out.info(`restore drill recorded in ${result.drillRecord}`);
+        if (result.notRecorded) ctx.out.warn(notRecordedLine(result.notRecorded));
         if (result.ok) ctx.out.success(`${result.name} verifies`);
         else ctx.out.error(`${result.name} does not verify: ${result.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
         return result.ok ? 0 : 1;
@@ -277,12 +291,17 @@ Example:
           // --yes: the new database is made while the backup is verified (never before a yes).
           confirmed: Boolean(ctx.globals.yes) && !opts.dryRun,
           confirm: async (plan) => {
+            const folder = plan.method === 'embedded-folder-swap';
             const lines = [
               `backup: ${plan.backup}, taken ${plan.backupCreatedAt.replace(/\.\d+Z$/, 'Z')} of ${plan.backupSource}, revision ${plan.backupRevision.join(',') || '(none)'}`,
               plan.exists
-                ? `replaces: ${plan.database} as it is now (${plan.tablesNow ?? '?'} tables, revision ${plan.revisionNow?.join(',') || '(none)'})${plan.keepAs ? `; kept as "${plan.keepAs}" until you drop it` : ''}`
+                ? `replaces: ${plan.database} as it is now (${plan.tablesNow ?? '?'} tables, revision ${plan.revisionNow?.join(',') || '(none)'})${plan.keepAs ? `; kept as ${folder ? `the folder ${plan.keepAs} beside it until you remove it` : `"${plan.keepAs}" until you drop it`}` : ''}`
                 : `creates: ${plan.database}`,
-              plan.method === 'data-into-existing' ? 'method: the data is loaded into the existing database in one transaction' : 'method: built as a new database, then swapped in by name',
+              plan.method === 'data-into-existing'
+                ? 'method: the data is loaded into the existing database in one transaction'
+                : folder
+                  ? 'method: built in a new data folder, then swapped in for the one there'
+                  : 'method: built as a new database, then swapped in by name',
             ];
             const yes = await ctx.out.confirmPlan(
               { title: `Restore ${plan.backup} into ${plan.exists ? '' : 'new '}${/^the /.test(plan.database) ? plan.database : `database "${plan.database}"`}`, lines, warnings: plan.otherDatabase ? [plan.otherDatabase] : [] },
@@ -300,12 +319,16 @@ Example:
         }
         if (ctx.out.json) ctx.out.data(result);
         else {
+          const folder = result.plan.method === 'embedded-folder-swap';
           ctx.out.success(
-            `restored ${result.name} into ${result.created ? 'new ' : ''}database "${result.database}" (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
+            `restored ${result.name} into ${folder ? result.plan.database : `${result.created ? 'new ' : ''}database "${result.database}"`} (${result.tables} tables, ${(result.durationMs / 1000).toFixed(1)}s)`,
           );
           ctx.out.line(`revision: ${result.revision.join(',') || '(none)'}`);
           for (const note of result.notes) ctx.out.warn(note);
-          if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE ${ident(result.keptAs)})`);
+          if (result.keptAs && folder) {
+            const kept = (await import('node:path')).join(config.embeddedDir, result.keptAs);
+            ctx.out.info(`the data folder it replaced is kept as ${kept}: remove it once you are satisfied (rm -r ${shellWord(kept)})`);
+          } else if (result.keptAs) ctx.out.info(`the database it replaced is kept as "${result.keptAs}": drop it once you are satisfied (DROP DATABASE ${ident(result.keptAs)})`);
           ctx.out.info(ctx.out.c.dim('next: cmmc-db current, then cmmc-db upgrade head if the application is newer than this revision'));
         }
         return 0;
@@ -406,7 +429,11 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
         // As backup create: --key-file, else CMMC_BACKUP_KEY_FILE (the option's help says so).
         const keyFile = opts.keyFile ?? process.env.CMMC_BACKUP_KEY_FILE;
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE (or CMMC_BACKUP_KEY_FILE)', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
-        if (opts.encrypt) await checkKeyFile(ctx, keyFile);
+        if (opts.encrypt) {
+          // Read by the job at each run, not now: it must be a file holding a key (not a pipe, not missing).
+          (await import('../../backup/crypto.js')).checkKeyFileForLater(keyFile!);
+          await checkKeyFile(ctx, keyFile);
+        }
         const block = s.scheduleBlock({
           backupAt: opts.at,
           pruneAt: opts.pruneAt,

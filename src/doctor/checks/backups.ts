@@ -8,7 +8,10 @@
  * on the same server (system identifier), so a same-named database of another server sharing the
  * folder is not counted; manifests without an identity match by name and host.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { describeDatabase, formatAge, formatBytes, keptName, listBackups, resolveBackupDir } from '../../backup/store.js';
+import { shellWord } from '../../shell-word.js';
 import { newestInPast } from '../../backup/retention.js';
 import { duration } from '../format.js';
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
@@ -67,34 +70,69 @@ export function keptDatabasesOf(database: string, names: string[]): { name: stri
   return out.sort((a, b) => a.keptAt.getTime() - b.keptAt.getTime());
 }
 
+/**
+ * The databases kept by restores of this one: on a server, databases named by `keptName`; for the
+ * embedded database, the data folders a restore replaced, kept beside `pgdata` in its folder
+ * (`pgdata_pre_restore_<time>`, src/embedded/backup.ts). Listed with their size; warned about once
+ * kept longer than the threshold, since the old data stays in them, outside every backup's retention.
+ */
 async function keptDatabases(ctx: DoctorContext): Promise<Finding> {
-  const [{ current }] = await ctx.sql<{ current: string }[]>`SELECT current_database() AS current`;
-  // pg_database_size needs CONNECT on the database (or pg_read_all_stats): sizes of others are 0.
-  const rows = await ctx.sql<{ name: string; bytes: string }[]>`
-    SELECT datname AS name, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) ELSE 0 END::text AS bytes
-      FROM pg_database WHERE datname LIKE '%\_pre\_restore\_%'`;
-  const bytes = new Map(rows.map((r) => [r.name, Number(r.bytes)]));
-  const kept = keptDatabasesOf(current, rows.map((r) => r.name));
-  if (!kept.length) return { status: 'ok', figure: `no database kept by a restore of ${current}`, remedy: '' };
+  const embedded = ctx.embedded;
+  let current: string;
+  let bytes: Map<string, number>;
+  let kept: { name: string; keptAt: Date }[];
+  if (embedded) {
+    const { DATA_SUBDIR } = await import('../../embedded/instance.js');
+    const dir = ctx.config.embeddedDir;
+    current = `the embedded database in ${dir}`;
+    kept = keptDatabasesOf(DATA_SUBDIR, readdirSync(dir));
+    bytes = new Map(kept.map((k) => [k.name, folderBytes(path.join(dir, k.name))]));
+  } else {
+    [{ current }] = await ctx.sql<{ current: string }[]>`SELECT current_database() AS current`;
+    // pg_database_size needs CONNECT on the database (or pg_read_all_stats): sizes of others are 0.
+    const rows = await ctx.sql<{ name: string; bytes: string }[]>`
+      SELECT datname AS name, CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) ELSE 0 END::text AS bytes
+        FROM pg_database WHERE datname LIKE '%\_pre\_restore\_%'`;
+    bytes = new Map(rows.map((r) => [r.name, Number(r.bytes)]));
+    kept = keptDatabasesOf(current, rows.map((r) => r.name));
+  }
+  const what = embedded ? 'data folder' : 'database';
+  if (!kept.length) return { status: 'ok', figure: `no ${what} kept by a restore of ${current}`, remedy: '' };
   const limit = ctx.thresholds.keptDatabaseAgeMs;
   const old = kept.filter((k) => Date.now() - k.keptAt.getTime() > limit);
   const listed = kept.map((k) => ({ name: k.name, kept_at: k.keptAt.toISOString(), size_bytes: bytes.get(k.name) ?? 0 }));
   const total = formatBytes(listed.reduce((n, k) => n + k.size_bytes, 0));
-  const figure = `${kept.length} database(s) kept by restores of ${current} (${total}), the oldest ${formatAge(kept[0].keptAt)} old`;
+  const figure = `${kept.length} ${what}(s) kept by restores of ${current} (${total}), the oldest ${formatAge(kept[0].keptAt)} old`;
   if (!old.length) return { status: 'ok', figure, remedy: '', rows: listed };
   return {
     status: 'warn',
     figure: `${figure}: ${old.length} older than ${duration(limit)}`,
     // The old data stays in them, outside every backup's retention, until they are dropped.
-    remedy: `once the restored database is checked, drop them: ${old.map((k) => `DROP DATABASE "${k.name.replace(/"/g, '""')}";`).join(' ')}`,
+    remedy: embedded
+      ? `once the restored database is checked, remove them: rm -r ${old.map((k) => shellWord(path.join(ctx.config.embeddedDir, k.name))).join(' ')}`
+      : `once the restored database is checked, drop them: ${old.map((k) => `DROP DATABASE "${k.name.replace(/"/g, '""')}";`).join(' ')}`,
     rows: listed,
   };
+}
+
+/** Bytes of the files under a folder, all the way down. */
+function folderBytes(folder: string): number {
+  let n = 0;
+  for (const entry of readdirSync(folder, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      n += statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
 }
 
 export const backupsFamily: CheckFamily = {
   name: 'backups',
   checks: [
     { id: 'backups.recent', title: 'age of the newest verified backup of this database', needsServer: false, run: recentBackup },
-    { id: 'backups.kept-databases', title: 'databases kept by a restore (the way back), and their age', needsServer: true, run: keptDatabases },
+    { id: 'backups.kept-databases', title: 'databases (embedded: data folders) kept by a restore (the way back), and their age', needsServer: false, run: keptDatabases },
   ],
 };

@@ -3,8 +3,11 @@
  * warn above 75 %, fail above 90 %), by state; sessions idle in transaction too long (pg-extras
  * diagnose / PgHero: 1 minute); queries running too long (pg-extras `long_running_queries`:
  * 5 minutes); queries blocked and the sessions blocking them (pg-extras `blocking`, here through
- * pg_blocking_pids). Counts are for the whole server (max_connections is); the per-session checks
- * look at this database only, and never at the doctor's own session.
+ * pg_blocking_pids). Prepared transactions (check_postgres `prepared_txns`): a transaction left
+ * prepared (PREPARE TRANSACTION) by a two-phase or XA client holds its locks and the xmin horizon
+ * like a session idle in transaction, yet no session shows it: pg_stat_activity has no row for it,
+ * and pg_blocking_pids says 0 for it. Counts are for the whole server (max_connections is); the
+ * per-session checks look at this database only, and never at the doctor's own session.
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { duration, names, oneLine, percent, plural } from '../format.js';
@@ -94,12 +97,66 @@ async function blocked(ctx: DoctorContext): Promise<Finding> {
     blocker_queries: oneLine(r.blocker_queries, 120),
   }));
   if (rows.length === 0) return { status: 'ok', figure: 'no query blocked', remedy: '', partial: partialFor(ctx) };
+  // pg_blocking_pids says 0 for a prepared transaction: there is no session to end.
+  const by = (pids: number[]) => pids.map((pid) => (pid === 0 ? 'a prepared transaction' : String(pid))).join(', ');
+  const byPrepared = rows.some((r) => r.blocked_by.includes(0));
   return {
     status: 'warn',
-    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${r.blocked_by.join(', ')}`))}`,
-    remedy: 'finish or end the blocking session (SELECT pg_terminate_backend(pid)); keep transactions short; set lock_timeout',
+    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${by(r.blocked_by)}`))}`,
+    remedy: `finish or end the blocking session (SELECT pg_terminate_backend(pid))${byPrepared ? '; a prepared transaction has no session: COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)' : ''}; keep transactions short; set lock_timeout`,
     rows: shaped,
     partial: partialFor(ctx),
+  };
+}
+
+/** One relation lock of a prepared transaction of this database (relation and mode null for one that holds none). */
+export interface PreparedLock {
+  gid: string;
+  owner: string;
+  age_ms: number;
+  relation: string | null;
+  mode: string | null;
+}
+
+/**
+ * The prepared transactions of this database, oldest first, each with the relation locks it holds:
+ * their locks in pg_locks have no pid, and are told apart by the virtual transaction that holds the
+ * prepared transaction's xid (pg_prepared_xacts.transaction). Also read by the doctor's lock-holder
+ * line (run.ts), where such a holder has no pid to end.
+ */
+export async function preparedLocks(sql: DoctorContext['sql']): Promise<PreparedLock[]> {
+  return sql<PreparedLock[]>`
+    SELECT p.gid, p.owner, (extract(epoch FROM now() - p.prepared) * 1000)::float8 AS age_ms,
+           l.relation::regclass::text AS relation, l.mode
+      FROM pg_prepared_xacts p
+      LEFT JOIN pg_locks x ON x.pid IS NULL AND x.locktype = 'transactionid' AND x.transactionid = p.transaction
+      LEFT JOIN pg_locks l ON l.pid IS NULL AND l.locktype = 'relation' AND l.virtualtransaction = x.virtualtransaction
+     WHERE p.database = current_database()
+     ORDER BY p.prepared, p.gid, 4`;
+}
+
+/** `'gid'` as an SQL literal, for COMMIT PREPARED / ROLLBACK PREPARED. */
+export const gidLiteral = (gid: string) => `'${gid.replace(/'/g, "''")}'`;
+
+async function prepared(ctx: DoctorContext): Promise<Finding> {
+  const ms = ctx.thresholds.idleInTransactionMs;
+  const byGid = new Map<string, { gid: string; owner: string; age_ms: number; relations: string | null }>();
+  for (const l of await preparedLocks(ctx.sql)) {
+    const seen = byGid.get(l.gid) ?? byGid.set(l.gid, { gid: l.gid, owner: l.owner, age_ms: l.age_ms, relations: null }).get(l.gid)!;
+    if (l.relation && !(seen.relations ?? '').split(', ').includes(l.relation)) seen.relations = seen.relations ? `${seen.relations}, ${l.relation}` : l.relation;
+  }
+  const all = [...byGid.values()];
+  const rows = all.filter((r) => r.age_ms > ms);
+  const shaped = all.map((r) => ({ gid: r.gid, owner: r.owner, for: duration(r.age_ms), locks: r.relations ?? '' }));
+  if (rows.length === 0) {
+    return { status: 'ok', figure: all.length ? `${plural(all.length, 'prepared transaction')}, none older than ${duration(ms)}` : 'no prepared transaction', remedy: '', ...(all.length ? { rows: shaped } : {}) };
+  }
+  const gid = gidLiteral(rows[0].gid);
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'prepared transaction')} older than ${duration(ms)}, holding ${rows.some((r) => r.relations) ? 'locks and ' : ''}the xmin horizon (vacuum cannot clean after them): ${names(rows.map((r) => `'${r.gid}' (${r.owner}, ${duration(r.age_ms)}${r.relations ? `, locks ${r.relations}` : ''})`))}`,
+    remedy: `let the transaction manager that prepared ${rows.length === 1 ? 'it' : 'them'} finish; an orphan has no session to end: COMMIT PREPARED ${gid} or ROLLBACK PREPARED ${gid}${rows.length > 1 ? ' (and so for each)' : ''}, connected to this database`,
+    rows: shaped,
   };
 }
 
@@ -110,5 +167,6 @@ export const connectionsFamily: CheckFamily = {
     { id: 'connections.idle-in-transaction', title: 'sessions idle in transaction', needsServer: true, run: idleInTransaction },
     { id: 'connections.long-running', title: 'long-running queries', needsServer: true, run: longRunning },
     { id: 'connections.blocked', title: 'blocked queries and their blockers', needsServer: true, run: blocked },
+    { id: 'connections.prepared', title: 'prepared transactions left open (two-phase commit)', needsServer: true, run: prepared },
   ],
 };
