@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
 import { openDatabase, type DbHandle } from '../src/db/connection.js';
 import { CmmcError } from '../src/errors.js';
-import { loadScript, migrate, offlineScript } from '../src/migrate/index.js';
+import { loadScript, migrate, offlineScript, offlineStamp } from '../src/migrate/index.js';
 import { currentViaDependsOn, historyRange, summarize, type RevisionSummary } from '../src/migrate/report.js';
 import { deliberateDivergence, deliberateOutcome } from '../src/revision/divergences.js';
 import { prng, randomSequences, READING_SCENARIOS, SCENARIOS, teamSequences, type GraphRev, type Op, type Sequence } from './alembic/graphs.js';
@@ -57,7 +57,7 @@ class Alembic {
     return this.ask({ cmd: 'show', dir, schema, command, args });
   }
   /** The offline script of `upgrade`/`downgrade RANGE --sql`, or its error. */
-  async sql(dir: string, schema: string, op: 'upgrade' | 'downgrade', range: string): Promise<{ ok: boolean; error: string; out: string }> {
+  async sql(dir: string, schema: string, op: 'upgrade' | 'downgrade' | 'stamp', range: string): Promise<{ ok: boolean; error: string; out: string }> {
     return this.ask({ cmd: 'sql', dir, schema, op, range });
   }
   private async ask<T>(req: object): Promise<T> {
@@ -351,11 +351,11 @@ function scriptSteps(text: string): ScriptStep[] {
   const out: ScriptStep[] = [];
   for (const line of text.split('\n')) {
     let m: RegExpExecArray | null;
-    const ops = out[out.length - 1]?.ops;
+    const ops = () => (out.length ? out : (out.push({ run: '', ops: [] }), out))[out.length - 1].ops;
     if ((m = /^-- Running (upgrade|downgrade) (.*?) -> ([^:]*?)(?::.*)?$/.exec(line))) out.push({ run: `${m[1]} ${m[2].trim() || 'base'} -> ${m[3].trim() || 'base'}`, ops: [] });
-    else if ((m = /^INSERT INTO \S*alembic_version"? \(version_num\) VALUES \('([^']+)'\)/.exec(line))) ops!.push(['insert', m[1]]);
-    else if ((m = /^UPDATE \S*alembic_version"? SET version_num ?= ?'([^']+)' WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops!.push(['update', m[2], m[1]]);
-    else if ((m = /^DELETE FROM \S*alembic_version"? WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops!.push(['delete', m[1]]);
+    else if ((m = /^INSERT INTO \S*alembic_version"? \(version_num\) VALUES \('([^']+)'\)/.exec(line))) ops().push(['insert', m[1]]);
+    else if ((m = /^UPDATE \S*alembic_version"? SET version_num ?= ?'([^']+)' WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops().push(['update', m[2], m[1]]);
+    else if ((m = /^DELETE FROM \S*alembic_version"? WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops().push(['delete', m[1]]);
   }
   return out;
 }
@@ -402,13 +402,22 @@ function scriptsPart(theirs: ScriptStep[], mine: ScriptStep[], start: string[], 
 }
 
 /** Ranges a team writes scripts for: base to each revision and to heads, each revision up to heads, each revision down to base, each head down to each revision, and some pairs. */
-function offlineRanges(revs: GraphRev[], rnd: () => number): { op: 'upgrade' | 'downgrade'; range: string }[] {
+function offlineRanges(revs: GraphRev[], rnd: () => number): { op: 'upgrade' | 'downgrade' | 'stamp'; range: string }[] {
   const ids = revs.map((r) => r.id);
+  const pick = (xs: string[]) => xs[Math.floor(rnd() * xs.length)];
   const heads = ids.filter((id) => !revs.some((r) => r.down.includes(id)));
-  const out: { op: 'upgrade' | 'downgrade'; range: string }[] = [{ op: 'upgrade', range: 'base:heads' }];
+  const out: { op: 'upgrade' | 'downgrade' | 'stamp'; range: string }[] = [{ op: 'upgrade', range: 'base:heads' }];
   for (const id of ids) out.push({ op: 'upgrade', range: `base:${id}` }, { op: 'upgrade', range: `${id}:heads` }, { op: 'downgrade', range: `${id}:base` });
   for (const h of heads) for (const id of ids) if (id !== h) out.push({ op: 'downgrade', range: `${h}:${id}` });
-  for (let i = 0; i < 6 && ids.length > 1; i++) out.push({ op: 'upgrade', range: `${ids[Math.floor(rnd() * ids.length)]}:${ids[Math.floor(rnd() * ids.length)]}` });
+  // Relative ends, counted from FROM: up one or two, down one or two, and within a label.
+  out.push({ op: 'upgrade', range: 'base:+2' });
+  for (const id of ids) out.push({ op: 'upgrade', range: `${id}:+1` }, { op: 'downgrade', range: `${id}:-1` });
+  for (const h of heads) out.push({ op: 'downgrade', range: `${h}:-2` });
+  for (const l of revs.flatMap((r) => r.labels)) out.push({ op: 'upgrade', range: `base:${l}@head` }, { op: 'upgrade', range: `base:${l}@+1` }, { op: 'downgrade', range: `${pick(ids)}:${l}@base` }, { op: 'downgrade', range: `${pick(ids)}:${l}@-1` });
+  for (let i = 0; i < 6 && ids.length > 1; i++) out.push({ op: 'upgrade', range: `${pick(ids)}:${pick(ids)}` });
+  // Offline stamps from one revision (or base) to a revision, a label's head, heads or base.
+  const stampTo = [...ids, 'heads', 'base', ...revs.flatMap((r) => r.labels.map((l) => `${l}@head`))];
+  for (const from of ['base', ...ids]) out.push({ op: 'stamp', range: `${from}:${pick(stampTo)}` });
   return out;
 }
 
@@ -425,11 +434,14 @@ async function offlineDifferences(seq: Sequence, index: number): Promise<string[
     let mine: ScriptStep[] | undefined;
     let ourError = '';
     try {
-      mine = scriptSteps(await offlineScript(script, config, op, range));
+      mine = scriptSteps(op === 'stamp' ? offlineStamp(script, config, [range]) : await offlineScript(script, config, op, range));
     } catch (err) {
       ourError = (err as Error).message;
     }
-    const their = theirs.ok ? scriptSteps(theirs.out) : undefined;
+    let their = theirs.ok ? scriptSteps(theirs.out) : undefined;
+    // A stamp's statements are compared by the rows they leave (Alembic writes a `-- Running stamp_revision` line per move).
+    const oneStep = (steps: ScriptStep[]) => [{ run: 'stamp', ops: steps.flatMap((st) => st.ops) }];
+    if (op === 'stamp') [their, mine] = [their && oneStep(their), mine && oneStep(mine)];
     OFFLINE_SEEN[their === undefined ? 'refused' : their.length ? 'steps' : 'empty']++;
     if (!their && !mine) continue;
     const from = range.slice(0, range.indexOf(':'));
@@ -437,7 +449,7 @@ async function offlineDifferences(seq: Sequence, index: number): Promise<string[
     if (!parted) continue;
     if (parted.deliberate) {
       OFFLINE_SEEN.deliberate++;
-      if (process.env.CMMC_DIFF_VERBOSE) console.log(`deliberate ${parted.deliberate}: ${op} ${range} ${show(their!)} ${show(mine!)}`);
+      if (process.env.CMMC_DIFF_VERBOSE) console.log(`${seq.name}: ${op} ${range} --sql: ${parted.deliberate} at step ${parted.at + 1}`);
       continue;
     }
     found.push(`${seq.name} [${graphText(seq.revisions)}]: ${op} ${range} --sql, step ${parted.at + 1}: alembic ${their ? show(their) : `refused (${theirs.error})`}; cmmc-db ${mine ? show(mine) : `refused (${ourError})`}`);
@@ -447,8 +459,8 @@ async function offlineDifferences(seq: Sequence, index: number): Promise<string[
 }
 
 describe('offline scripts (--sql) against Alembic 1.8', () => {
-  it('the same revisions, in the same order, with the same version-table statements', async () => {
-    const sequences = [...SCENARIOS, ...READING_SCENARIOS, ...teamSequences(Number(process.env.CMMC_DIFF_OFFLINE ?? 40), SEED + 13)];
+  it('upgrade, downgrade and stamp FROM:TO --sql: the same revisions, in the same order, with the same version-table statements', async () => {
+    const sequences = [...SCENARIOS, ...READING_SCENARIOS, ...teamSequences(Number(process.env.CMMC_DIFF_OFFLINE ?? 30), SEED + 13)];
     const found: string[] = [];
     for (const [i, seq] of sequences.entries()) found.push(...(await offlineDifferences(seq, 7000 + i)));
     console.log(
