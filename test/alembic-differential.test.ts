@@ -14,15 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
 import { openDatabase, type DbHandle } from '../src/db/connection.js';
 import { CmmcError } from '../src/errors.js';
-import { loadScript, migrate } from '../src/migrate/index.js';
+import { loadScript, migrate, offlineScript, offlineStamp } from '../src/migrate/index.js';
 import { currentViaDependsOn, historyRange, summarize, type RevisionSummary } from '../src/migrate/report.js';
 import { deliberateDivergence, deliberateOutcome } from '../src/revision/divergences.js';
-import { prng, randomSequences, READING_SCENARIOS, SCENARIOS, type GraphRev, type Op, type Sequence } from './alembic/graphs.js';
+import { prng, randomSequences, READING_SCENARIOS, SCENARIOS, teamSequences, type GraphRev, type Op, type Sequence } from './alembic/graphs.js';
 import { runCli } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/server.js';
 
 const RANDOM = Number(process.env.CMMC_DIFF_SEQUENCES ?? 300);
 const SEED = Number(process.env.CMMC_DIFF_SEED ?? 20261130);
+const TEAM = Number(process.env.CMMC_DIFF_TEAM ?? 200);
 
 /** Milliseconds spent in each tool's steps (they run side by side), printed as a figure. */
 const SPENT = { alembic: 0, ours: 0 };
@@ -54,6 +55,10 @@ class Alembic {
   /** A command that reads (current, heads, history, show, branches): what it printed, or its error. */
   async show(dir: string, schema: string, command: string, args: object = {}): Promise<{ ok: boolean; error: string; out: string }> {
     return this.ask({ cmd: 'show', dir, schema, command, args });
+  }
+  /** The offline script of `upgrade`/`downgrade RANGE --sql`, or its error. */
+  async sql(dir: string, schema: string, op: 'upgrade' | 'downgrade' | 'stamp', range: string): Promise<{ ok: boolean; error: string; out: string }> {
+    return this.ask({ cmd: 'sql', dir, schema, op, range });
   }
   private async ask<T>(req: object): Promise<T> {
     this.proc.stdin!.write(JSON.stringify(req) + '\n');
@@ -159,9 +164,17 @@ async function runSequence(seq: Sequence, index: number): Promise<Outcome> {
     before = state.rows;
     if (same) continue;
     const why = mine.error
-      ? deliberateDivergence(mine.error)
+      ? deliberateDivergence(mine.error, !theirs.ok)
       : sameList(theirs.tables, state.tables)
-        ? deliberateOutcome({ op: op.op, before: prior, alembic: theirs.rows, cmmcDb: state.rows, ...(theirs.ok ? {} : { alembicError: theirs.error }) })
+        ? deliberateOutcome({
+            op: op.op,
+            targets: op.target.split(' '),
+            before: prior,
+            alembic: theirs.rows,
+            cmmcDb: state.rows,
+            alembicOverlapping: script.graph.overlappingRows(theirs.rows),
+            ...(theirs.ok ? {} : { alembicError: theirs.error }),
+          })
         : undefined;
     if (why) {
       out.deliberate.push(`${why}: ${where}`);
@@ -288,9 +301,12 @@ async function readingDifferences(seq: Sequence, index: number): Promise<string[
     if (theirs.ok !== mine.ok || !sameList(theirs.rows, state.rows)) break; // the other test's business
     const rows = state.rows.filter((r) => graph.has(r));
     const at = `after ${op.op} ${op.target} (rows [${rows}])`;
-    same(`current ${at}`, await alembic.show(alembicDir, schema, 'current'), (o) => lines(o).map(alembicEntry), () =>
-      [...rows, ...currentViaDependsOn(graph, rows).map((c) => c.revision)].map((id) => ourEntry(sum(id), false)),
-    );
+    // Rows that overlap: Alembic shows the upper one, cmmc-db each with a warning (divergence current-shows-overlapping-rows).
+    if (!graph.overlappingRows(rows).length) {
+      same(`current ${at}`, await alembic.show(alembicDir, schema, 'current'), (o) => lines(o).map(alembicEntry), () =>
+        [...rows, ...currentViaDependsOn(graph, rows).map((c) => c.revision)].map((id) => ourEntry(sum(id), false)),
+      );
+    }
     for (const range of ['current:', ':current']) {
       const [from, to] = range.split(':');
       // Alembic reads `:current` with no row as "to every head"; cmmc-db lists nothing (docs/migrations.md).
@@ -304,10 +320,152 @@ async function readingDifferences(seq: Sequence, index: number): Promise<string[
 
 describe('the reading commands against Alembic 1.8: current, heads, history -r, show, branches', () => {
   it('on the findings, on Alembic\'s scenarios and on seeded random graphs', async () => {
-    const sequences = [...READING_SCENARIOS, ...SCENARIOS, ...randomSequences(Number(process.env.CMMC_DIFF_READING ?? 60), SEED + 7)];
+    const sequences = [
+      ...READING_SCENARIOS,
+      ...SCENARIOS,
+      ...randomSequences(Number(process.env.CMMC_DIFF_READING ?? 60), SEED + 7),
+      ...teamSequences(Number(process.env.CMMC_DIFF_READING_TEAM ?? 40), SEED + 11),
+    ];
     const found: string[] = [];
     for (const [i, seq] of sequences.entries()) found.push(...(await readingDifferences(seq, 5000 + i)));
     console.log(`reading commands: ${sequences.length} graphs compared, ${found.length} differences`);
+    for (const f of found.slice(0, Number(process.env.CMMC_DIFF_SHOW ?? 0))) console.log(`  ${f}`);
+    expect(found.slice(0, 10)).toEqual([]);
+  }, 600_000);
+});
+
+// ---- offline scripts -------------------------------------------------------------------------------
+
+/** One revision of an offline script: its `-- Running` line and its version-table statements (`insert x`, `delete x`, `update from to`). */
+interface ScriptStep {
+  run: string;
+  ops: string[][];
+}
+
+/**
+ * An offline script reduced to what both tools must agree on: each revision run (`upgrade A, B -> C`)
+ * and its version-table statements, in order. Alembic's `DROP TABLE alembic_version` at the end of a
+ * script to base is left out (docs/migrations.md).
+ */
+function scriptSteps(text: string): ScriptStep[] {
+  const out: ScriptStep[] = [];
+  for (const line of text.split('\n')) {
+    let m: RegExpExecArray | null;
+    const ops = () => (out.length ? out : (out.push({ run: '', ops: [] }), out))[out.length - 1].ops;
+    if ((m = /^-- Running (upgrade|downgrade) (.*?) -> ([^:]*?)(?::.*)?$/.exec(line))) out.push({ run: `${m[1]} ${m[2].trim() || 'base'} -> ${m[3].trim() || 'base'}`, ops: [] });
+    else if ((m = /^INSERT INTO \S*alembic_version"? \(version_num\) VALUES \('([^']+)'\)/.exec(line))) ops().push(['insert', m[1]]);
+    else if ((m = /^UPDATE \S*alembic_version"? SET version_num ?= ?'([^']+)' WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops().push(['update', m[2], m[1]]);
+    else if ((m = /^DELETE FROM \S*alembic_version"? WHERE \S*version_num ?= ?'([^']+)'/.exec(line))) ops().push(['delete', m[1]]);
+  }
+  return out;
+}
+
+/** The rows after a step's statements; a statement that would touch no row (or add a second one) is kept as `!statement`, so that it differs. */
+function applyStep(rows: Set<string>, step: ScriptStep): Set<string> {
+  const next = new Set(rows);
+  for (const op of step.ops) {
+    const [kind, a, b] = op;
+    if (kind === 'insert' ? next.has(a) : !next.has(a) || (kind === 'update' && next.has(b))) next.add(`!${op.join(' ')}`);
+    if (kind === 'insert') next.add(a);
+    else if (kind === 'delete') next.delete(a);
+    else {
+      next.delete(a);
+      next.add(b);
+    }
+  }
+  return next;
+}
+
+/**
+ * Where two scripts part, or undefined when they agree. A step is compared by its `-- Running` line
+ * and the rows its statements leave: a merge deletes all but one of its rows and updates the last,
+ * an unmerge inserts all but one and updates the row, and which one is Alembic's set order (it
+ * changes with PYTHONHASHSEED). A step that is a deliberate divergence ends the comparison.
+ */
+function scriptsPart(theirs: ScriptStep[], mine: ScriptStep[], start: string[], graph: Awaited<ReturnType<typeof loadScript>>['graph']): { at: number; deliberate?: string } | undefined {
+  let rowsA = new Set(start);
+  let rowsB = new Set(start);
+  for (let i = 0; i < Math.max(theirs.length, mine.length); i++) {
+    if (!theirs[i] || !mine[i] || theirs[i].run !== mine[i].run) return { at: i };
+    const before = [...rowsA].sort();
+    rowsA = applyStep(rowsA, theirs[i]);
+    rowsB = applyStep(rowsB, mine[i]);
+    const a = [...rowsA].sort();
+    const b = [...rowsB].sort();
+    if (!sameList(a, b)) {
+      const op = theirs[i].run.startsWith('upgrade') ? 'upgrade' : 'downgrade';
+      const deliberate = deliberateOutcome({ op, targets: [], before, alembic: a, cmmcDb: b, alembicOverlapping: graph.overlappingRows(a) });
+      return { at: i, ...(deliberate ? { deliberate } : {}) };
+    }
+  }
+  return undefined;
+}
+
+/** Ranges a team writes scripts for: base to each revision and to heads, each revision up to heads, each revision down to base, each head down to each revision, and some pairs. */
+function offlineRanges(revs: GraphRev[], rnd: () => number): { op: 'upgrade' | 'downgrade' | 'stamp'; range: string }[] {
+  const ids = revs.map((r) => r.id);
+  const pick = (xs: string[]) => xs[Math.floor(rnd() * xs.length)];
+  const heads = ids.filter((id) => !revs.some((r) => r.down.includes(id)));
+  const out: { op: 'upgrade' | 'downgrade' | 'stamp'; range: string }[] = [{ op: 'upgrade', range: 'base:heads' }];
+  for (const id of ids) out.push({ op: 'upgrade', range: `base:${id}` }, { op: 'upgrade', range: `${id}:heads` }, { op: 'downgrade', range: `${id}:base` });
+  for (const h of heads) for (const id of ids) if (id !== h) out.push({ op: 'downgrade', range: `${h}:${id}` });
+  // Relative ends, counted from FROM: up one or two, down one or two, and within a label.
+  out.push({ op: 'upgrade', range: 'base:+2' });
+  for (const id of ids) out.push({ op: 'upgrade', range: `${id}:+1` }, { op: 'downgrade', range: `${id}:-1` });
+  for (const h of heads) out.push({ op: 'downgrade', range: `${h}:-2` });
+  for (const l of revs.flatMap((r) => r.labels)) out.push({ op: 'upgrade', range: `base:${l}@head` }, { op: 'upgrade', range: `base:${l}@+1` }, { op: 'downgrade', range: `${pick(ids)}:${l}@base` }, { op: 'downgrade', range: `${pick(ids)}:${l}@-1` });
+  for (let i = 0; i < 6 && ids.length > 1; i++) out.push({ op: 'upgrade', range: `${pick(ids)}:${pick(ids)}` });
+  // Offline stamps from one revision (or base) to a revision, a label's head, heads or base.
+  const stampTo = [...ids, 'heads', 'base', ...revs.flatMap((r) => r.labels.map((l) => `${l}@head`))];
+  for (const from of ['base', ...ids]) out.push({ op: 'stamp', range: `${from}:${pick(stampTo)}` });
+  return out;
+}
+
+const OFFLINE_SEEN = { steps: 0, empty: 0, refused: 0, deliberate: 0 };
+
+async function offlineDifferences(seq: Sequence, index: number): Promise<string[]> {
+  const schema = `o${index}`;
+  const { alembicDir, script } = await setUpGraph(seq, schema);
+  const config = { versionSchema: schema, versionTable: 'alembic_version', metaSchema: `${schema}_meta` };
+  const found: string[] = [];
+  const show = (steps: ScriptStep[]) => JSON.stringify(steps.map((st) => `${st.run}: ${st.ops.map((o) => o.join(' ')).join(', ')}`));
+  for (const { op, range } of offlineRanges(seq.revisions, prng(index))) {
+    const theirs = await alembic.sql(alembicDir, schema, op, range);
+    let mine: ScriptStep[] | undefined;
+    let ourError = '';
+    try {
+      mine = scriptSteps(op === 'stamp' ? offlineStamp(script, config, [range]) : await offlineScript(script, config, op, range));
+    } catch (err) {
+      ourError = (err as Error).message;
+    }
+    let their = theirs.ok ? scriptSteps(theirs.out) : undefined;
+    // A stamp's statements are compared by the rows they leave (Alembic writes a `-- Running stamp_revision` line per move).
+    const oneStep = (steps: ScriptStep[]) => [{ run: 'stamp', ops: steps.flatMap((st) => st.ops) }];
+    if (op === 'stamp') [their, mine] = [their && oneStep(their), mine && oneStep(mine)];
+    OFFLINE_SEEN[their === undefined ? 'refused' : their.length ? 'steps' : 'empty']++;
+    if (!their && !mine) continue;
+    const from = range.slice(0, range.indexOf(':'));
+    const parted = their && mine ? scriptsPart(their, mine, from === 'base' ? [] : script.graph.resolveTarget(from), script.graph) : { at: 0 };
+    if (!parted) continue;
+    if (parted.deliberate) {
+      OFFLINE_SEEN.deliberate++;
+      if (process.env.CMMC_DIFF_VERBOSE) console.log(`${seq.name}: ${op} ${range} --sql: ${parted.deliberate} at step ${parted.at + 1}`);
+      continue;
+    }
+    found.push(`${seq.name} [${graphText(seq.revisions)}]: ${op} ${range} --sql, step ${parted.at + 1}: alembic ${their ? show(their) : `refused (${theirs.error})`}; cmmc-db ${mine ? show(mine) : `refused (${ourError})`}`);
+  }
+  await alembic.send({ cmd: 'drop', schema });
+  return found;
+}
+
+describe('offline scripts (--sql) against Alembic 1.8', () => {
+  it('upgrade, downgrade and stamp FROM:TO --sql: the same revisions, in the same order, with the same version-table statements', async () => {
+    const sequences = [...SCENARIOS, ...READING_SCENARIOS, ...teamSequences(Number(process.env.CMMC_DIFF_OFFLINE ?? 30), SEED + 13)];
+    const found: string[] = [];
+    for (const [i, seq] of sequences.entries()) found.push(...(await offlineDifferences(seq, 7000 + i)));
+    console.log(
+      `offline scripts: ${sequences.length} graphs compared (${OFFLINE_SEEN.steps} scripts with steps, ${OFFLINE_SEEN.empty} empty, ${OFFLINE_SEEN.refused} refused by Alembic; ${OFFLINE_SEEN.deliberate} parting at a deliberate divergence), ${found.length} differences`,
+    );
     for (const f of found.slice(0, Number(process.env.CMMC_DIFF_SHOW ?? 0))) console.log(`  ${f}`);
     expect(found.slice(0, 10)).toEqual([]);
   }, 600_000);
@@ -355,6 +513,21 @@ describe('cmmc-db and Alembic 1.8 on the same graphs', () => {
     const byKind = new Map<string, number>();
     for (const d of o.deliberate) byKind.set(d.split(':')[0], (byKind.get(d.split(':')[0]) ?? 0) + 1);
     for (const [k, n] of byKind) console.log(`  ${n} x ${k}`);
+    expect(o.mismatches.slice(0, 10)).toEqual([]);
+  }, 600_000);
+
+  it(`${TEAM} graphs grown as a team grows them (seed ${SEED})`, async () => {
+    // Two developers from one head, merges of two and three heads at different depths, depends_on
+    // across branches, labels on branch points, ids that are prefixes of others (partial ids).
+    // CMMC_DIFF_TEAM_SEEDS=1,2,3 replays given seeds.
+    const only = process.env.CMMC_DIFF_TEAM_SEEDS?.split(',').map(Number);
+    const sequences = only ? only.flatMap((s) => teamSequences(1, s)) : teamSequences(TEAM, SEED);
+    const o = await runAll(sequences, 3000);
+    console.log(`team graphs: ${o.compared} steps compared over ${sequences.length} sequences, ${o.deliberate.length} stopped at a deliberate divergence`);
+    const byKind = new Map<string, number>();
+    for (const d of o.deliberate) byKind.set(d.split(':')[0], (byKind.get(d.split(':')[0]) ?? 0) + 1);
+    for (const [k, n] of byKind) console.log(`  ${n} x ${k}`);
+    for (const m of o.mismatches.slice(0, Number(process.env.CMMC_DIFF_SHOW ?? 0))) console.log(`  ${m}`);
     expect(o.mismatches.slice(0, 10)).toEqual([]);
   }, 600_000);
 });

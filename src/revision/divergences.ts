@@ -10,6 +10,8 @@ export interface Divergence {
   reason: string;
   /** Matches the error (`code: message`) cmmc-db gives in that case. */
   matches?: RegExp;
+  /** With `matches`: the case is one where Alembic fails too (after changing something), so an Alembic success is no instance of it. */
+  alembicFails?: boolean;
   /** For a case where both tools succeed with different version rows: true when the step is this case. */
   outcome?: (step: ComparedStep) => boolean;
 }
@@ -17,9 +19,13 @@ export interface Divergence {
 /** One step both tools ran: the operation and the version rows before and after on each side (sorted). */
 export interface ComparedStep {
   op: 'upgrade' | 'downgrade' | 'stamp';
+  /** The targets as typed (stamp takes several). */
+  targets: string[];
   before: string[];
   alembic: string[];
   cmmcDb: string[];
+  /** The rows of Alembic's result that are below another of them by down revision (they overlap). */
+  alembicOverlapping: string[];
   /** Alembic's error (`Type: message`) when it failed and cmmc-db succeeded. */
   alembicError?: string;
 }
@@ -36,9 +42,11 @@ export const DIVERGENCES: Divergence[] = [
     id: 'version-table-checked-first',
     alembic:
       'runs the revisions of a walk one by one and stops with an assertion error (or KeyError) at the first whose version-table change it cannot make, after running the ones before it',
-    cmmcDb: 'works out every version-table change of the walk before running anything and refuses the whole walk',
+    cmmcDb:
+      'works out every version-table change of the walk (or of the stamp: a target named twice, targets whose moves take each other\'s rows) before running anything and refuses the whole walk',
     reason: 'a run that is known to stop halfway should not start: the revisions before the stop would stay applied',
-    matches: /is already in the version table|is not in the version table|cannot move the version row|down revision is ambiguous/,
+    matches: /is already in the version table|is not in the version table|cannot move the version row|down revision is ambiguous|more than once; name each revision once|cannot be stamped together/,
+    alembicFails: true,
   },
   {
     id: 'purge-refused-first',
@@ -46,6 +54,7 @@ export const DIVERGENCES: Divergence[] = [
     cmmcDb: 'resolves TARGET first and refuses without touching the version table',
     reason: 'a refused command changes nothing; an emptied version table would make the next upgrade re-run every revision',
     matches: /stamp --purge refused before emptying the version table/,
+    alembicFails: true,
   },
   {
     id: 'stamp-keeps-unrelated-heads',
@@ -70,6 +79,46 @@ export const DIVERGENCES: Divergence[] = [
     outcome: (s) => s.op === 'stamp' && /^KeyError: /.test(s.alembicError ?? ''),
   },
   {
+    id: 'unmerge-keeps-tips-only',
+    alembic:
+      'downgrading a revision whose down revision is below its dependency by down revision (two developers branch from A, X: A depends_on B, B: A) puts both A and B back in the version table: rows that overlap, from which its own `upgrade heads` then refuses to start ("Requested revision B overlaps with other requested revisions A")',
+    cmmcDb: 'puts back B alone, the row the upgrade of X replaced (B stands for A too)',
+    reason: 'the downgrade should leave the table as the upgrade found it; overlapping rows stop every later walk',
+    outcome: (s) =>
+      s.op === 'downgrade' &&
+      !s.alembicError &&
+      s.alembicOverlapping.length > 0 &&
+      s.cmmcDb.length === s.alembic.length - s.alembicOverlapping.length &&
+      s.cmmcDb.every((r) => s.alembic.includes(r) && !s.alembicOverlapping.includes(r)),
+  },
+  {
+    id: 'stamp-refuses-overlapping-rows',
+    alembic: '`stamp A C` with A below C by down revision writes both rows (they overlap: no walk starts from them afterwards)',
+    cmmcDb: 'refuses, naming the two and saying to stamp the upper one alone',
+    reason: 'a version row stands for its revision and everything below it; a table holding both is one no later upgrade or downgrade can start from',
+    matches: /\(by down revision\), and a version row stands for its revision/,
+  },
+  {
+    id: 'stamp-base-beside-targets',
+    alembic:
+      '`stamp base Y` (or `label@base Y`): base only widens the rows the other targets\' moves take; a row of its lineage that no other target is above or below stays (rows x2: `stamp base y1` leaves x2 and y1)',
+    cmmcDb: 'base takes the rows of its lineage that no other target moves, as `stamp base` alone would (leaves y1)',
+    reason: 'each target moves the rows of its own lineage (divergence stamp-keeps-unrelated-heads); `base` beside other targets still means those rows go',
+    outcome: (s) =>
+      s.op === 'stamp' &&
+      !s.alembicError &&
+      s.targets.length > 1 &&
+      s.targets.some((t) => t === 'base' || t.endsWith('@base')) &&
+      s.cmmcDb.every((r) => s.alembic.includes(r)) &&
+      s.alembic.filter((r) => !s.cmmcDb.includes(r)).every((r) => s.before.includes(r)),
+  },
+  {
+    id: 'current-shows-overlapping-rows',
+    alembic: '`current` with rows that overlap (one below another by down revision, written by Alembic or by hand) shows only the upper one',
+    cmmcDb: 'shows every row and says which is below another, with the `stamp --purge` that rewrites the table',
+    reason: 'no walk starts from such rows (upgrade refuses them with that hint): hiding one would hide why; the reading commands\' differential test skips this case',
+  },
+  {
     id: 'history-to-current-with-no-rows',
     alembic: '`history -r :current` with an empty version table lists every revision (the empty list of rows reads as "no end", that is every head)',
     cmmcDb: 'lists none: nothing is applied up to current',
@@ -77,9 +126,9 @@ export const DIVERGENCES: Divergence[] = [
   },
 ];
 
-/** The deliberate divergence an error message belongs to, if any. */
-export function deliberateDivergence(error: string): string | undefined {
-  return DIVERGENCES.find((d) => d.matches?.test(error))?.id;
+/** The deliberate divergence an error message belongs to, if any (`alembicFailed`: whether Alembic failed in that step too). */
+export function deliberateDivergence(error: string, alembicFailed = true): string | undefined {
+  return DIVERGENCES.find((d) => d.matches?.test(error) && (!d.alembicFails || alembicFailed))?.id;
 }
 
 /** The deliberate divergence a step where both tools succeeded with different rows belongs to, if any. */

@@ -231,11 +231,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
    */
   overlappingRows(rows: string[]): string[] {
     const known = [...new Set(rows.filter((r) => this.has(r)))];
-    const below = new Set<string>();
-    for (const row of known) {
-      for (const a of this.map.ancestorNodes([this.map.rev(row)], false)) if (a.revision !== row) below.add(a.revision);
-    }
-    return known.filter((r) => below.has(r));
+    return known.filter((r) => known.some((o) => this.isBelow(r, o)));
   }
 
   /** The revisions an identifier names, as Alembic's get_revisions: an id, prefix, label, `heads`, `label@head`, `REV@head`... */
@@ -333,6 +329,15 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
   stampPlan(current: string[], targets: string[]): { ops: VersionOp[]; rows: string[] } {
     const heads = new Set(current);
     const moves = this.stampMoves(current, targets);
+    // Targets one below another by down revision (`stamp a1 a3`): Alembic writes both rows from an
+    // empty table (they overlap, and no walk starts from them), and from rows on that line keeps
+    // whichever its moves reach (divergence stamp-refuses-overlapping-rows). Each target moves
+    // every row on its own line, so this is the one way a stamp makes rows that overlap.
+    const named = this.run(() => this.map.getRevisionsOf(targets.map((t) => t.trim()))).flatMap((w) => (w && w !== 'base' ? [w.revision] : []));
+    for (const lo of named) {
+      const hi = named.find((h) => this.isBelow(lo, h));
+      if (hi) throw new InvalidTargetError(targets.join(' '), `${lo} is below ${hi} (by down revision), and a version row stands for its revision and every one below it: stamp ${hi} alone`);
+    }
     try {
       const ops = moves.flatMap((m) => this.stampOps(m, heads));
       return { ops, rows: [...heads].sort() };
@@ -345,6 +350,13 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
       }
       throw err;
     }
+  }
+
+  /** Whether `lower` is below `upper` by down revision (not through depends_on). */
+  isBelow(lower: string, upper: string): boolean {
+    if (lower === upper || !this.has(lower) || !this.has(upper)) return false;
+    for (const a of this.map.ancestorNodes([this.map.rev(upper)], false)) if (a.revision === lower) return true;
+    return false;
   }
 
   /** The version-table changes of one stamp movement; `heads` is updated in place. */

@@ -639,7 +639,8 @@ export class RevisionMap {
     const resolved = this.getRevisionsOf(dests);
     // Two destinations naming one revision (`stamp bbbb1 bbbb1`, or an id and its label): Alembic
     // fails an assertion after writing the first row; here nothing is written and the cause is named.
-    const twice = resolved.find((r, i) => r !== null && r !== 'base' && resolved.indexOf(r) !== i);
+    // Named twice but already a current row: nothing to do for it, as in Alembic.
+    const twice = resolved.find((r, i) => r !== null && r !== 'base' && resolved.indexOf(r) !== i && !filtered.includes(r));
     if (twice && typeof twice === 'object') throw new InvalidTargetError(dests.join(' '), `names revision ${twice.revision} more than once; name each revision once`);
     const moves: StampMove[] = [];
     for (const dest of resolved.length ? resolved : [null]) {
@@ -686,9 +687,14 @@ export class RevisionMap {
     const to = step.isUpgrade ? [rev.revision] : downrevs;
     const unmergeTo = (): string[] => {
       const others = [...heads].filter((h) => h !== rev.revision);
-      if (!others.length) return to;
-      const anc = new Set([...this.ancestorNodes(this.getRevisionsOf(others).map(asRev))].map((r) => r.revision));
-      return to.filter((t) => !anc.has(t));
+      const anc = new Set(others.length ? [...this.ancestorNodes(this.getRevisionsOf(others).map(asRev))].map((r) => r.revision) : []);
+      // One deliberate difference (divergence unmerge-keeps-tips-only): a revision whose down
+      // revision is below its dependency by down revision (X: A, depends_on B, B: A) gives Alembic
+      // both A and B back, rows that overlap and from which no walk starts (even Alembic's
+      // `upgrade heads` refuses them). Only B goes back here, the row the upgrade of X replaced.
+      const kept = to.filter((t) => !anc.has(t));
+      const below = new Set(kept.flatMap((t) => [...this.ancestorNodes([this.rev(t)], false)].filter((a) => a.revision !== t).map((a) => a.revision)));
+      return kept.filter((t) => !below.has(t));
     };
     const ops = new HeadOps(heads);
     if (!step.isUpgrade && heads.has(rev.revision) && (!downrevs.length || !unmergeTo().length)) {

@@ -5,6 +5,8 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
       writes an Alembic script directory in D whose revisions each create the table S.t_<id>
   {"cmd": "op", "dir": D, "schema": S, "op": "upgrade"|"downgrade"|"stamp", "target": T, "purge": bool}
       runs the command; answers {"ok": bool, "error": str, "rows": [...], "tables": [...]}
+  {"cmd": "sql", "dir": D, "schema": S, "op": "upgrade"|"downgrade", "range": "FROM:TO"}
+      the offline script (--sql); answers {"ok": bool, "error": str, "out": str}
   {"cmd": "show", "dir": D, "schema": S, "command": "current"|"heads"|"history"|"show"|"branches", "args": {...}}
       runs a command that reads (args are the command function's keyword arguments); answers
       {"ok": bool, "error": str, "out": str} with what it printed
@@ -57,14 +59,23 @@ Script._list_py_dir = classmethod(_sorted_py_dir)
 ENV_PY = '''
 from alembic import context
 from sqlalchemy import create_engine
-connectable = context.config.attributes["engine"]
-with connectable.connect() as connection:
+if context.is_offline_mode():
     context.configure(
-        connection=connection,
+        url=context.config.attributes["engine"].url,
         version_table_schema=context.config.attributes["schema"],
         transaction_per_migration=True,
+        literal_binds=True,
     )
-    context.run_migrations()
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    with context.config.attributes["engine"].connect() as connection:
+        context.configure(
+            connection=connection,
+            version_table_schema=context.config.attributes["schema"],
+            transaction_per_migration=True,
+        )
+        context.run_migrations()
 '''
 
 
@@ -128,9 +139,10 @@ def run_op(req):
     return {"ok": ok, "error": error, "rows": rows, "tables": tables}
 
 
-def run_show(req):
+def run_captured(req, call):
+    """Runs call(cfg) with what it prints (and the offline script it writes) captured."""
     out = io.StringIO()
-    cfg = Config(stdout=out)
+    cfg = Config(stdout=out, output_buffer=out)
     cfg.set_main_option("script_location", req["dir"])
     cfg.attributes["engine"] = engine
     cfg.attributes["schema"] = req["schema"]
@@ -138,10 +150,18 @@ def run_show(req):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            getattr(command, req["command"])(cfg, **req.get("args", {}))
+            call(cfg)
     except BaseException as e:
         ok, error = False, "%s: %s" % (type(e).__name__, e)
     return {"ok": ok, "error": error, "out": out.getvalue()}
+
+
+def run_show(req):
+    return run_captured(req, lambda cfg: getattr(command, req["command"])(cfg, **req.get("args", {})))
+
+
+def run_sql(req):
+    return run_captured(req, lambda cfg: getattr(command, req["op"])(cfg, req["range"], sql=True))
 
 
 for line in sys.stdin:
@@ -150,6 +170,8 @@ for line in sys.stdin:
         if req["cmd"] == "graph":
             write_graph(req["dir"], req["schema"], req["revisions"])
             out = {"ok": True}
+        elif req["cmd"] == "sql":
+            out = run_sql(req)
         elif req["cmd"] == "show":
             out = run_show(req)
         elif req["cmd"] == "drop":

@@ -108,15 +108,21 @@ export function randomOps(revs: GraphRev[], rnd: () => number): Op[] {
   return ops;
 }
 
-export function randomSequences(count: number, seed: number): Sequence[] {
+/** `count` sequences, each from its own seed (seed, seed + 1, ...), named `KIND seed N` so that one can be replayed. */
+function seededSequences(kind: string, count: number, seed: number, tagLength: number, make: (rnd: () => number, tag: string) => Omit<Sequence, 'name'>): Sequence[] {
   const out: Sequence[] = [];
   for (let k = 0; k < count; k++) {
-    const rnd = prng(seed + k);
-    const tag = (seed + k).toString(36).slice(-3).padStart(3, '0');
-    const revisions = randomGraph(rnd, tag);
-    out.push({ name: `random seed ${seed + k}`, revisions, ops: randomOps(revisions, rnd) });
+    const tag = (seed + k).toString(36).slice(-tagLength).padStart(tagLength, '0');
+    out.push({ name: `${kind} seed ${seed + k}`, ...make(prng(seed + k), tag) });
   }
   return out;
+}
+
+export function randomSequences(count: number, seed: number): Sequence[] {
+  return seededSequences('random', count, seed, 3, (rnd, tag) => {
+    const revisions = randomGraph(rnd, tag);
+    return { revisions, ops: randomOps(revisions, rnd) };
+  });
 }
 
 const r = (id: string, down: string[] = [], extra: Partial<GraphRev> = {}): GraphRev => ({ id, down, labels: [], deps: [], ...extra });
@@ -220,6 +226,35 @@ export const SCENARIOS: Sequence[] = [
     revisions: [r('aaaa', [], { labels: ['left'] }), r('bbbb', ['aaaa']), r('cccc', ['bbbb']), r('xxxx', [], { labels: ['right'] }), r('yyyy', ['xxxx'])],
     ops: [stamp('left@-1'), stamp('base'), stamp('-1'), up('heads'), stamp('left@-1'), stamp('-1'), stamp('cccc-1'), stamp('base'), stamp('right@-5')],
   },
+  // Session 9 (graphs grown as a team grows them). Two developers branch from aaaa; xxxx depends_on
+  // bbbb, the other's revision: downgrading xxxx gave back both aaaa and bbbb (rows that overlap; the
+  // next `downgrade base` was refused): now bbbb alone (divergence unmerge-keeps-tips-only).
+  {
+    name: 'team: a branch that depends_on its sibling, downgraded',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('xxxx', ['aaaa'], { deps: ['bbbb'] })],
+    ops: [up('heads'), down('-1'), up('heads'), down('base')],
+  },
+  // A revision already current named twice (`stamp heads lab@head` at heads) is nothing to do, as in
+  // Alembic (it was refused as named twice).
+  {
+    name: 'team: stamp naming a current revision twice',
+    revisions: [r('aaaa', [], { labels: ['lab'] }), r('bbbb', ['aaaa']), r('cccc', [], { labels: ['other'] })],
+    ops: [up('heads'), stamp('heads lab@head'), stamp('bbbb bbbb'), stamp('bbbb other@head'), down('lab@base')],
+  },
+  // Targets one below another: Alembic writes both rows (they overlap) and its downgrade base works
+  // from them, while cmmc-db refused every walk from them; the stamp is refused now
+  // (divergence stamp-refuses-overlapping-rows).
+  {
+    name: 'team: stamp two targets on one line',
+    revisions: [r('aaaa'), r('bbbb', ['aaaa']), r('cccc', ['bbbb'])],
+    ops: [stamp('aaaa cccc'), down('base')],
+  },
+  // A merge of three heads whose parents are at different depths, reached one branch at a time.
+  {
+    name: 'team: a merge of three heads at different depths',
+    revisions: [r('root'), r('aaa1', ['root']), r('aaa2', ['aaa1']), r('aaa3', ['aaa2']), r('bbb1', ['root'], { labels: ['feat'] }), r('ccc1', ['root']), r('ccc2', ['ccc1'], { deps: ['aaa1'] }), r('mrg1', ['aaa3', 'bbb1', 'ccc2']), r('top1', ['mrg1'])],
+    ops: [up('bbb1'), up('aaa2'), up('ccc2'), up('mrg1'), down('-1'), down('ccc2-1'), up('heads'), down('mrg1'), down('feat@base'), up('top1'), down('aaa1'), up('base+2'), down('base')],
+  },
   // Empty folder: nothing to do.
   { name: 'empty migrations folder', revisions: [], ops: [up('head'), up('heads'), down('base'), stamp('head')] },
 ];
@@ -260,3 +295,98 @@ export const READING_SCENARIOS: Sequence[] = [
     ops: [up('dddd1'), up('yyyy1')],
   },
 ];
+
+/**
+ * A graph grown the way a team grows one: developers branch from a head (often two from the same
+ * one), merges join two or three heads (parents at different depths), a revision depends_on another
+ * branch, labels sit on branch points, and some ids are prefixes of others (`c0de`, `c0de7`,
+ * `c0de7a`), so partial ids are unique or ambiguous.
+ */
+export function teamGraph(rnd: () => number, tag: string): GraphRev[] {
+  const n = 4 + Math.floor(rnd() * 9);
+  const revs: GraphRev[] = [];
+  const ids = new Set<string>();
+  const freshId = (): string => {
+    // A prefix-extension of an existing id now and then, else a new stem.
+    const existing = [...ids].filter((x) => x.length < 8);
+    if (existing.length && rnd() < 0.35) {
+      const stem = pick(rnd, existing);
+      for (const c of 'abcdef0123456789') {
+        const id = stem + c;
+        if (!ids.has(id)) return id;
+      }
+    }
+    for (;;) {
+      const id = `${tag}${Math.floor(rnd() * 36 ** 2).toString(36).padStart(2, '0')}`;
+      if (!ids.has(id)) return id;
+    }
+  };
+  let labels = 0;
+  for (let i = 0; i < n; i++) {
+    const id = freshId();
+    ids.add(id);
+    const heads = revs.filter((r) => !revs.some((c) => c.down.includes(r.id))).map((r) => r.id);
+    const roll = rnd();
+    let down: string[];
+    if (i === 0 || (roll < 0.08 && i > 2)) down = [];
+    else if (roll < 0.3 && heads.length >= 2) {
+      const k = heads.length >= 3 && rnd() < 0.4 ? 3 : 2;
+      const chosen: string[] = [];
+      while (chosen.length < k) {
+        const h = pick(rnd, heads.filter((x) => !chosen.includes(x)));
+        chosen.push(h);
+      }
+      // A merge whose parents are ancestors of one another is no merge a tool writes.
+      down = chosen.filter((c) => !chosen.some((o) => o !== c && ancestors(revs, o).has(c)));
+    } else if (roll < 0.5) {
+      // Branch from a revision that already has a child (a second developer from the same head).
+      const parents = revs.filter((r) => revs.some((c) => c.down.includes(r.id)));
+      down = [parents.length ? pick(rnd, parents).id : pick(rnd, revs).id];
+    } else down = [pick(rnd, heads)];
+    const rev: GraphRev = { id, down, labels: [], deps: [] };
+    revs.push(rev);
+    if (i > 1 && rnd() < 0.2) {
+      const mine = ancestors(revs, id);
+      const candidates = revs.filter((r) => !mine.has(r.id) && !ancestors(revs, r.id).has(id));
+      if (candidates.length) {
+        const dep = pick(rnd, candidates);
+        rev.deps.push(dep.labels.length && rnd() < 0.4 ? dep.labels[0] : dep.id);
+      }
+    }
+  }
+  // Labels, mostly on branch points and on the first revision of a branch.
+  for (const r of revs) {
+    const isPoint = revs.filter((c) => c.down.includes(r.id)).length > 1;
+    const firstOfBranch = r.down.length === 1 && revs.filter((c) => c.down.includes(r.down[0])).length > 1;
+    if (rnd() < (isPoint ? 0.5 : firstOfBranch ? 0.35 : 0.08)) r.labels.push(`lb${tag}${labels++}`);
+  }
+  return revs;
+}
+
+/** Targets a team types: those of targetsFor, partial ids (unique or not), head-1, steps of three. */
+export function teamTargetsFor(revs: GraphRev[], rnd: () => number): string[] {
+  const out = targetsFor(revs, rnd);
+  const ids = revs.map((r) => r.id);
+  for (const id of ids) if (id.length > 4) out.push(id.slice(0, 4), id.slice(0, id.length - 1));
+  const some = pick(rnd, ids);
+  out.push('head-1', '+3', '-3', 'base+3', `${some}+2`, `${some}-2`, `${some}@heads`, `${pick(rnd, ids).slice(0, 4)}@head`);
+  for (const l of revs.flatMap((r) => r.labels)) out.push(`${l}@base+2`, `${l}@${pick(rnd, ids)}+1`, `${l}@head-2`);
+  return out;
+}
+
+export function teamSequences(count: number, seed: number): Sequence[] {
+  return seededSequences('team', count, seed, 2, (rnd, tag) => {
+    const revisions = teamGraph(rnd, tag);
+    const targets = teamTargetsFor(revisions, rnd);
+    const ops: Op[] = [];
+    const steps = 4 + Math.floor(rnd() * 6);
+    for (let i = 0; i < steps; i++) {
+      const roll = rnd();
+      const op: Op['op'] = roll < 0.5 ? 'upgrade' : roll < 0.82 ? 'downgrade' : 'stamp';
+      // Stamps name two targets now and then (`stamp heads billing@head`).
+      const target = op === 'stamp' && rnd() < 0.25 ? `${pick(rnd, targets)} ${pick(rnd, targets)}` : pick(rnd, targets);
+      ops.push({ op, target, ...(op === 'stamp' && rnd() < 0.15 ? { purge: true } : {}) });
+    }
+    return { revisions, ops };
+  });
+}
