@@ -298,7 +298,7 @@ export class RevisionGraph<T extends RevisionNode = RevisionNode> {
    * The revisions to un-apply, in order (children first), to go from `current` down to `target`:
    * Alembic's `_downgrade_revs`: only revisions that descend from the target, through down
    * revisions or depends_on, and are applied. Refuses `-N` from several current heads, which
-   * Alembic resolves by whichever version row the database returns first (docs/alembic-divergences.md).
+   * Alembic resolves by whichever version row the database returns first (listed in src/revision/divergences.ts).
    */
   downgradePlan(current: string[], target: string): T[] {
     return this.downgradeSteps(current, target).map((s) => s.revision);

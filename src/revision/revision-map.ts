@@ -7,7 +7,7 @@
  * alembic/script/base.py and alembic/runtime/migration.py so that the engine makes the same walk as
  * Alembic on any graph; the differential test (test/alembic-differential.test.ts) holds it to that.
  * Where this project refuses what Alembic does, the refusal lives in graph.ts and is listed in
- * docs/alembic-divergences.md.
+ * src/revision/divergences.ts (docs/migrations.md explains them).
  *
  * Pure: no I/O. Errors are the typed errors of errors.ts.
  */
