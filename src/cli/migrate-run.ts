@@ -165,7 +165,14 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   const { operation } = result;
   if (ctx.out.json) ctx.out.data({ ...result, ...extra });
   const now = result.to.length ? result.to.join(', ') : 'base';
-  for (const c of result.changed ?? []) ctx.out.warn(`applied revision ${c.revision} changed since it was applied: ${c.file}${result.operation === 'downgrade' ? ' (its down section ran as the file is now)' : ''}`);
+  const accepted = new Set((result.accepted ?? []).map((c) => c.revision));
+  for (const c of result.changed ?? []) {
+    const note = result.operation === 'downgrade' ? ' (its down section ran as the file is now)' : accepted.has(c.revision) ? ' — accepted as it is now (--allow-changed); nothing of it ran again' : '';
+    ctx.out.warn(`applied revision ${c.revision} changed since it was applied: ${c.file}${note}`);
+  }
+  if (result.operation === 'upgrade' && result.status === 'ok' && result.changed?.length && !accepted.size) {
+    ctx.out.info('restore the file as it was; if the change is deliberate, record it as it is now with cmmc-db upgrade --allow-changed');
+  }
   if (result.failed) {
     if (!ctx.out.json && result.steps.length) ctx.out.info(`${result.steps.length} revision${result.steps.length === 1 ? '' : 's'} applied before the failure; the database is now at ${now}`);
     const e = result.failed.error;

@@ -85,6 +85,11 @@ export interface RunResult {
    * nothing to upgrade, `allowChanged`, or a downgrade (which runs the file's down section as it is now).
    */
   changed?: { revision: string; file: string }[];
+  /**
+   * Of `changed`, those `allowChanged` accepted as they are now (an upgrade whose steps all
+   * succeeded): their checksum is recorded again, so that `check` and the next upgrade stop naming them.
+   */
+  accepted?: { revision: string; file: string }[];
   totalMs: number;
 }
 
@@ -152,6 +157,11 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       // After a failure the connection may be gone: then the rows are those the committed steps left.
       // On a lost session no statement is tried at all: a second statement on a postgres.js reserved
       // connection whose socket is gone never settles (the process then exited 13 mid-failover).
+      let accepted: { revision: string; file: string }[] = [];
+      if (operation === 'upgrade' && options.allowChanged && !failed && run.changed?.length) {
+        accepted = run.changed;
+        await acceptChanged(reserved, config, script, accepted);
+      }
       sessionLost = sessionGone(failed);
       const to = sessionLost
         ? [...run.rows].sort()
@@ -159,7 +169,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
             if (failed) return [...run.rows].sort();
             throw err;
           });
-      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), ...(run.changed?.length ? { changed: run.changed } : {}), totalMs: Math.round(performance.now() - started) };
+      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), ...(run.changed?.length ? { changed: run.changed } : {}), ...(accepted.length ? { accepted } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
       // A lost session released its advisory lock and its settings when it ended.
       if (!sessionLost) {
@@ -172,6 +182,28 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   } finally {
     if (conn) await (await conn).destroy().catch(() => {});
     reserved.release();
+  }
+}
+
+/**
+ * `upgrade --allow-changed`: the applied files that changed are accepted as they are now: one
+ * revision-log row each, operation `stamp` (recorded without running: the database keeps what the
+ * earlier text did), with the file's checksum now, in one transaction under the run's lock. Without
+ * it `check` named them for ever, though its hint said to upgrade with --allow-changed, which then
+ * changed nothing.
+ */
+async function acceptChanged(reserved: postgres.ReservedSql, config: MetaConfig, script: Script, changed: { revision: string }[]): Promise<void> {
+  const appliedBy = appliedByExpression();
+  const rows = changed.map(({ revision }) => {
+    const rev = script.graph.get(revision);
+    return logInsert(config, { revision, operation: 'stamp', checksum: rev.checksum, file: rev.fileName, durationMs: 0 }, appliedBy);
+  });
+  try {
+    await sendWithBookkeeping(reserved, ['BEGIN'], { before: [], version: [], after: rows });
+    await reserved.unsafe('COMMIT');
+  } catch (err) {
+    await reserved.unsafe('ROLLBACK').catch(() => {});
+    throw err;
   }
 }
 
