@@ -110,6 +110,12 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
               : `${operation} ${arrow(revision, operation)} is non-transactional: what it had run stays (check before running ${operation} again)`,
           );
           spinner = await ctx.out.spinner(`${operation} ${arrow(revision, operation)}  ${revision.message}`);
+        } else if (event.type === 'step-lock-wait') {
+          const { describeBlocker } = await import('../db/lock-wait.js');
+          const on = event.relations.length ? ` on ${event.relations.join(', ')}` : '';
+          const line = `${operation} ${arrow(event.revision, operation)} is waiting for a lock${on} held by ${event.blockers.map(describeBlocker).join('; ')}: every other query on ${event.relations.length === 1 ? 'that table' : 'those tables'} now waits too. End that session (SELECT pg_terminate_backend(${event.blockers[0].pid})) or press Ctrl-C${(lockTimeoutMs ?? config.lockTimeoutMs) ? '; the run gives up at its lock timeout' : '; --lock-timeout 5s makes a run give up by itself'}`;
+          if (spinner) spinner.warn(line);
+          else ctx.out.warn(line);
         } else if (event.type === 'step-commit') {
           // Synchronous (the engine does not wait): the COMMIT is on its way; the server decides.
           releaseStep?.();
