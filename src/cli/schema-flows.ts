@@ -41,6 +41,9 @@ export async function autogenerateAction(ctx: CliContext, flags: AutogenerateFla
     if (result.file) ctx.out.line(result.file);
     else for (const s of result.up) ctx.out.line(s);
     for (const d of result.destructive) ctx.out.warn(`DESTRUCTIVE (${d.direction}): ${d.statement.split('\n')[0]}`);
+    for (const r of result.renames) {
+      ctx.out.warn(`${r.table}: column ${r.from} is dropped and ${r.to} added, both ${r.definition}: if that is a rename, write ${r.statement} in place of both (the drop loses the column's data), and the reverse in the down`);
+    }
     if (result.status === 'written') {
       ctx.out.success(`revision ${result.revision} written: ${result.up.length} statement(s) up, ${result.down.length} down (down revision: ${result.downRevisions.join(', ') || 'base'})`);
       if (result.destructive.length) ctx.out.warn(`${result.destructive.length} destructive statement(s) are marked "-- DESTRUCTIVE: review" in ${shown}`);

@@ -18,6 +18,7 @@ import { reloadThroughDump } from './reload.js';
 import { serverUrl, withScratchDatabase } from './scratch.js';
 import { takeSnapshot } from './snapshot.js';
 import { verifyRevision, type RevisionCheck } from './verify.js';
+import { likelyRenames, type LikelyRename } from './renames.js';
 
 export interface AutogenerateOptions {
   message: string;
@@ -48,6 +49,11 @@ export interface AutogenerateResult {
    * its down the head again. Absent when nothing was written.
    */
   check?: RevisionCheck;
+  /**
+   * Columns dropped and added in one table with one definition: most likely renamed, which migra
+   * writes as a drop (the data lost) and an add. Each with the RENAME COLUMN that keeps the data.
+   */
+  renames: LikelyRename[];
 }
 
 interface Generated {
@@ -55,6 +61,7 @@ interface Generated {
   down: string[];
   transactional: boolean;
   check?: RevisionCheck;
+  renames: LikelyRename[];
 }
 
 /** The single current head of the migrations folder ([] for an empty folder). */
@@ -119,7 +126,7 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
     const up = rawUp.map(local);
     const down = rawDown.map(local);
     const check = up.length && !options.dryRun ? await verifyRevision(headUrl, { up, down, transactional }, { head, desired: want }, snapOptions) : undefined;
-    return { up, down, transactional, check };
+    return { up, down, transactional, check, renames: likelyRenames(head, want) };
   };
 
   // Both sides go through the same pg_dump → psql round trip (reload.ts), so that expressions
@@ -135,13 +142,13 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
       return generate(head.url, target.url);
     });
   });
-  const { up, down, transactional, check } = generated;
+  const { up, down, transactional, check, renames } = generated;
 
   const destructive = [
     ...up.filter(isDestructive).map((statement) => ({ direction: 'up' as const, statement })),
     ...down.filter(isDestructive).map((statement) => ({ direction: 'down' as const, statement })),
   ];
-  const base = { downRevisions: heads, up, down, destructive, desired, ...(check ? { check } : {}) };
+  const base = { downRevisions: heads, up, down, destructive, desired, renames, ...(check ? { check } : {}) };
   if (up.length === 0) return { status: 'no-change', ...base };
   if (options.dryRun) return { status: 'dry-run', ...base };
   const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional, revision: options.revId });
