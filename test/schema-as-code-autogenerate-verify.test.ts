@@ -66,6 +66,9 @@ describe('revision --autogenerate tries the revision it writes', () => {
     const down = await cli(['downgrade', '-1', '--yes']);
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain('cannot alter type of a column used by a view or rule');
+    // The statement named is the statement, without the file's "-- DESTRUCTIVE: review" mark before it.
+    expect(down.stderr).toContain('in statement: alter table "public"."widgets" alter column size type "public"."size"');
+    expect(down.stderr).not.toContain('in statement: --');
   });
 
   it('the text run: the failing section and the statement are named, and the last line says to edit the file', async () => {
