@@ -83,6 +83,21 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
     expect(await scratchLeft(ws.tag)).toEqual([]);
   });
 
+  it('a view migra drops and makes again (a column of its table dropped in the down) gets its options and comment back', async () => {
+    appendFileSync(ws.schemaFile, '\nALTER TABLE public.widgets ADD COLUMN note text;\n');
+    const r = await runCliJson(['revision', '--autogenerate', '-m', 'note', '--schema-file', ws.schemaFile], { url: tdb.url, env: ws.env });
+    // migra's down drops widget_names to drop the column, and creates it again without them.
+    expect(r.data.down).toContain('drop view if exists "public"."widget_names";');
+    expect(r.data.down).toEqual(expect.arrayContaining(['ALTER VIEW public.widget_names SET (security_invoker = true);', "COMMENT ON VIEW public.widget_names IS 'names only';"]));
+    expect(r.data.check, JSON.stringify(r.data.check)).toMatchObject({ status: 'ok' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
+    expect((await cli(['downgrade', '-1', '--yes'])).exitCode).toBe(0);
+    expect((await query(tdb.url, STATE))[0]).toMatchObject({ view_options: '{security_invoker=true}', view_comment: 'names only' });
+    expect((await runCliJson(['check'], { url: tdb.url, env: ws.env })).data.drift.objects).toEqual([]);
+    expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
+  });
+
   it('check reports each one changed by hand, and its SQL puts every one back', async () => {
     await query(
       tdb.url,

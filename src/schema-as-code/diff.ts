@@ -29,7 +29,8 @@ interface ClientModule {
  */
 export async function diffSchemas(fromUrl: string, toUrl: string, options: SchemaDiffOptions, snapshots?: { from: Snapshot; to: Snapshot }): Promise<string[]> {
   const [from, to] = snapshots ? [snapshots.from, snapshots.to] : await Promise.all([takeSnapshot(fromUrl, options), takeSnapshot(toUrl, options)]);
-  return [...enumValuesInPlace(await migraStatements(fromUrl, toUrl, options), from, to), ...supplementStatements(from, to)];
+  const statements = enumValuesInPlace(await migraStatements(fromUrl, toUrl, options), from, to);
+  return [...statements, ...supplementStatements(from, to, statements)];
 }
 
 async function migraStatements(fromUrl: string, toUrl: string, options: SchemaDiffOptions): Promise<string[]> {

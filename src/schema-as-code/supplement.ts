@@ -13,18 +13,21 @@ import type { SchemaObject, Snapshot } from './snapshot.js';
  * harmless when migra already did it (a comment set again on an object migra recreated, where the
  * comment went with the old object).
  */
-export function supplementStatements(from: Snapshot, to: Snapshot): string[] {
+export function supplementStatements(from: Snapshot, to: Snapshot, migra: string[] = []): string[] {
   const out: string[] = [];
+  // Objects migra's statements drop and create again (a view that depends on a dropped column),
+  // which lose their comment and options on the way.
+  const dropped = remadeBy(migra);
   for (const [key, obj] of to) {
     if (obj.kind !== 'table' && obj.kind !== 'view') continue;
     const before = from.get(key);
-    out.push(...forcedStatements(before, obj), ...optionStatements(before, obj));
+    out.push(...forcedStatements(before, obj), ...optionStatements(before, obj, dropped.has(key)));
   }
   for (const [key, obj] of to) {
     if (obj.kind !== 'comment' || !obj.sql || !obj.on) continue;
     const before = from.get(key);
-    // The object it is on changed (or is new): migra may have made it anew, without its comment.
-    const remade = from.get(obj.on)?.definition !== to.get(obj.on)?.definition;
+    // The object it is on changed (or is new), or migra drops it: it may be made anew, without its comment.
+    const remade = from.get(obj.on)?.definition !== to.get(obj.on)?.definition || dropped.has(obj.on);
     if (before?.definition !== obj.definition || remade) out.push(`COMMENT ON ${obj.sql} IS ${literal(obj.definition)};`);
   }
   for (const [key, obj] of from) {
@@ -43,11 +46,11 @@ function forcedStatements(before: SchemaObject | undefined, after: SchemaObject)
  * Storage parameters: the ones `after` has are set (all of them when the view's definition changed:
  * migra replaced it, and CREATE OR REPLACE VIEW resets them), the ones it lacks are reset.
  */
-function optionStatements(before: SchemaObject | undefined, after: SchemaObject): string[] {
+function optionStatements(before: SchemaObject | undefined, after: SchemaObject, dropped: boolean): string[] {
   if (!after.sql) return [];
   const had = before?.options ?? [];
   const has = after.options ?? [];
-  const remade = after.kind === 'view' && before !== undefined && before.definition !== after.definition;
+  const remade = after.kind === 'view' && before !== undefined && (before.definition !== after.definition || dropped);
   const same = had.length === has.length && had.every((o) => has.includes(o));
   if (same && !remade) return [];
   const out: string[] = [];
@@ -65,4 +68,31 @@ function option(text: string): string {
   const name = text.slice(0, i);
   const value = text.slice(i + 1);
   return `${name} = ${/^[A-Za-z0-9_.]+$/.test(value) ? value : literal(value)}`;
+}
+
+/**
+ * The snapshot keys of the objects `statements` (migra's) drop or replace: views (dropped, or
+ * replaced, which resets their options), indexes, constraints, triggers and policies. migra quotes
+ * every name it writes.
+ */
+export function remadeBy(statements: string[]): Set<string> {
+  const name = '"((?:[^"]|"")+)"';
+  const un = (q: string) => q.replace(/""/g, '"');
+  const forms: [RegExp, (m: RegExpExecArray) => string][] = [
+    [new RegExp(`^drop (?:materialized )?view (?:if exists )?${name}\\.${name}`, 'i'), (m) => `view ${un(m[1])}.${un(m[2])}`],
+    [new RegExp(`^create or replace view ${name}\\.${name}`, 'i'), (m) => `view ${un(m[1])}.${un(m[2])}`],
+    [new RegExp(`^drop index (?:if exists )?${name}\\.${name}`, 'i'), (m) => `index ${un(m[1])}.${un(m[2])}`],
+    [new RegExp(`^alter table ${name}\\.${name} drop constraint ${name}`, 'i'), (m) => `constraint ${un(m[1])}.${un(m[2])}.${un(m[3])}`],
+    [new RegExp(`^drop trigger (?:if exists )?${name} on ${name}\\.${name}`, 'i'), (m) => `trigger ${un(m[2])}.${un(m[3])}.${un(m[1])}`],
+    [new RegExp(`^drop policy ${name} on ${name}\\.${name}`, 'i'), (m) => `policy ${un(m[2])}.${un(m[3])}.${un(m[1])}`],
+  ];
+  const keys = new Set<string>();
+  for (const statement of statements) {
+    const text = statement.trimStart();
+    for (const [re, key] of forms) {
+      const m = re.exec(text);
+      if (m) keys.add(key(m));
+    }
+  }
+  return keys;
 }
