@@ -60,7 +60,7 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
     }
   });
 
-  it('an applied file that was edited stops upgrade and check, by name; --allow-changed proceeds', async () => {
+  it('an applied file that was edited stops upgrade and check, by name; --allow-changed proceeds and accepts it as it is now', async () => {
     const target = await backend.create();
     const fx = copyFixture('linear');
     const env = envFor(target, fx.dir);
@@ -82,17 +82,32 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
 
       const allowed = await runCli(['upgrade', 'head', '--allow-changed'], { env });
       expect(allowed.exitCode).toBe(0);
-      expect(allowed.stderr).toContain('warning: applied revision 1a0000000001 changed since it was applied: 1a0000000001_widgets.ts');
+      expect(allowed.stderr).toContain('warning: applied revision 1a0000000001 changed since it was applied: 1a0000000001_widgets.ts — accepted as it is now (--allow-changed); nothing of it ran again');
       expect(await versionRows(target)).toEqual(['1a0000000005']);
-      // still reported until the file is restored: the log keeps the checksum it was applied with
-      expect((await runCliJson(['check'], { env })).data.changed).toHaveLength(1);
+      // Accepted: check (whose hint sent the user here) passes; before, it named the file for ever.
+      const accepted = await runCliJson(['check', '--no-drift'], { env });
+      expect(accepted.data.changed).toEqual([]);
+      expect(accepted.exitCode).toBe(0);
       // The rest is the engine's, alike on both backends: on the server only (the embedded runs are slow).
       if (backend.name === 'embedded') return;
+      // At head, a deliberate edit is accepted the same way: check's hint is true whatever is pending.
+      appendFileSync(path.join(fx.dir, '1a0000000002_orders.sql'), '\n-- a comment fixed after it was applied\n');
+      const atHead = await runCli(['check', '--no-drift'], { env });
+      expect(atHead.exitCode).toBe(1);
+      expect(atHead.stderr).toContain('record them as they are now with cmmc-db upgrade --allow-changed');
+      const acceptAtHead = await runCliJson(['upgrade', 'head', '--allow-changed'], { env });
+      expect(acceptAtHead.exitCode).toBe(0);
+      expect(acceptAtHead.data.steps).toEqual([]);
+      expect(acceptAtHead.data.accepted).toEqual([{ revision: '1a0000000002', file: '1a0000000002_orders.sql' }]);
+      expect((await runCli(['check', '--no-drift'], { env })).exitCode).toBe(0);
+      appendFileSync(path.join(fx.dir, '1a0000000001_widgets.ts'), '\n// edited again\n');
       // Nothing to upgrade: it goes ahead (exit 0), and says so rather than nothing.
       const none = await runCliJson(['upgrade', 'head'], { env });
       expect(none.exitCode).toBe(0);
       expect(none.data.changed).toEqual([{ revision: '1a0000000001', file: '1a0000000001_widgets.ts' }]);
+      expect(none.data.accepted).toBeUndefined();
       expect(none.stderr).toContain('warning: applied revision 1a0000000001 changed since it was applied');
+      expect(none.stderr).toContain('if the change is deliberate, record it as it is now with cmmc-db upgrade --allow-changed');
       // A downgrade through it runs the down section as the file is now: said.
       const down = await runCli(['downgrade', 'base', '--yes'], { env });
       expect(down.exitCode, down.stderr).toBe(0);
@@ -190,7 +205,8 @@ describe.each(BACKENDS)('engine safety on $name', (backend) => {
         held.release();
         expect(locked.exitCode).toBe(1);
         expect(locked.stderr).toContain('[55P03]');
-        expect(locked.stderr).toContain('another session holds a lock it needs');
+        // Who held it, when the run's watch saw the wait in time (from half the lock timeout on); else the general hint.
+        expect(locked.stderr).toMatch(/the lock on public\.slow_thing was held by server pid \d+|another session holds a lock it needs/);
         expect(locked.stderr).not.toMatch(/fix \S+\.sql/);
       } finally {
         await holder.end();

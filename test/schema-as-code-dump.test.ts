@@ -49,6 +49,17 @@ describe('schema dump', () => {
     expect(stale.stderr).toContain('cmmc-db schema dump');
   });
 
+  it('--stdout with --json is one JSON document holding the text (it was the SQL itself)', async () => {
+    const plain = await runCli(['schema', 'dump', '--stdout'], { url: tdb.url, env: ws.env });
+    expect(plain.exitCode).toBe(0);
+    expect(plain.stdout).toContain('CREATE TABLE public.widgets (');
+    const j = await runCliJson(['schema', 'dump', '--stdout'], { url: tdb.url, env: ws.env });
+    expect(j.exitCode).toBe(0);
+    expect(j.data).toMatchObject({ file: null, status: 'printed' });
+    // (execa drops the last newline of stdout)
+    expect(j.data.text).toBe(`${plain.stdout}\n`);
+  });
+
   it('needs a server: with only the embedded target configured it says so', async () => {
     const r = await runCli(['schema', 'dump', '--stdout'], { env: { ...ws.env, CMMC_DB_DIR: path.join(ws.dir, 'db') } });
     expect(r.exitCode).toBe(1);

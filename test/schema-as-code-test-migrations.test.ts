@@ -55,6 +55,53 @@ describe('test-migrations', () => {
     }
   });
 
+  it('a down that fails is a failed test naming its revision, not an error about a scratch database', async () => {
+    const ws = makeWorkspace('simple');
+    try {
+      const { writeFileSync } = await import('node:fs');
+      const path = await import('node:path');
+      writeFileSync(
+        path.join(ws.migrationsDir, '0a0000000003_bad_down.sql'),
+        '-- revision: 0a0000000003\n-- down_revision: 0a0000000002\n-- message: bad down\n-- migrate:up\nSELECT 1;\n-- migrate:down\nDROP TABLE no_such_table;\n',
+      );
+      const j = await runCliJson(['test-migrations', '--no-schema-file'], { url: tdb.url, env: ws.env });
+      expect(j.exitCode).toBe(1);
+      expect(j.data.status).toBe('fail');
+      const byName = (name: string) => j.data.tests.find((t: { test: string }) => t.test === name);
+      expect(byName('upgrade').status).toBe('ok');
+      expect(byName('up-down-consistency')).toMatchObject({ status: 'fail', revision: '0a0000000003' });
+      expect(byName('up-down-consistency').detail).toContain('table "no_such_table" does not exist');
+      expect(byName('stairway')).toMatchObject({ status: 'skipped' });
+      const r = await runCli(['test-migrations', '--no-schema-file'], { url: tdb.url, env: ws.env });
+      expect(r.stderr).not.toContain('run downgrade again');
+      expect(await scratchLeft(ws.tag)).toEqual([]);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
+  it('a down that leaves an object behind is named as such (the object, its revision), not only as its up failing the second time', async () => {
+    const ws = makeWorkspace('simple');
+    try {
+      const { writeFileSync, readFileSync } = await import('node:fs');
+      const path = await import('node:path');
+      // The leaky revision goes between 0a0000000001 and 0a0000000002.
+      const second = path.join(ws.migrationsDir, '0a0000000002_widget_names.sql');
+      writeFileSync(second, readFileSync(second, 'utf8').replace('-- down_revision: 0a0000000001', '-- down_revision: 0a0000000009'));
+      writeFileSync(
+        path.join(ws.migrationsDir, '0a0000000009_pair.sql'),
+        '-- revision: 0a0000000009\n-- down_revision: 0a0000000001\n-- message: pair\n-- migrate:up\nCREATE TYPE pair AS (a int, b int);\n-- migrate:down\nSELECT 1;\n',
+      );
+      const j = await runCliJson(['test-migrations', '--no-schema-file'], { url: tdb.url, env: ws.env });
+      expect(j.exitCode).toBe(1);
+      const consistency = j.data.tests.find((t: { test: string }) => t.test === 'up-down-consistency');
+      expect(consistency).toMatchObject({ status: 'fail', revision: '0a0000000009' });
+      expect(consistency.objects).toEqual([expect.objectContaining({ kind: 'type', name: 'public.pair', change: 'added' })]);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
   it('fails when schema.sql is not the head, and names the file', async () => {
     const ws = makeWorkspace('simple');
     try {

@@ -111,6 +111,12 @@ async function run(ctx: CliContext, operation: 'upgrade' | 'downgrade', target: 
               : `${operation} ${arrow(revision, operation)} is non-transactional: what it had run stays (check before running ${operation} again)`,
           );
           spinner = await ctx.out.spinner(`${operation} ${arrow(revision, operation)}  ${revision.message}`);
+        } else if (event.type === 'step-lock-wait') {
+          const { describeBlocker } = await import('../db/lock-wait.js');
+          const on = event.relations.length ? ` on ${event.relations.join(', ')}` : '';
+          const line = `${operation} ${arrow(event.revision, operation)} is waiting for a lock${on} held by ${event.blockers.map(describeBlocker).join('; ')}: every other query on ${event.relations.length === 1 ? 'that table' : 'those tables'} now waits too. End that session (SELECT pg_terminate_backend(${event.blockers[0].pid})) or press Ctrl-C${(lockTimeoutMs ?? config.lockTimeoutMs) ? '; the run gives up at its lock timeout' : '; --lock-timeout 5s makes a run give up by itself'}`;
+          if (spinner) spinner.warn(line);
+          else ctx.out.warn(line);
         } else if (event.type === 'step-commit') {
           // Synchronous (the engine does not wait): the COMMIT is on its way; the server decides.
           releaseStep?.();
@@ -166,7 +172,14 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   const { operation } = result;
   if (ctx.out.json) ctx.out.data({ ...result, ...extra });
   const now = result.to.length ? result.to.join(', ') : 'base';
-  for (const c of result.changed ?? []) ctx.out.warn(`applied revision ${c.revision} changed since it was applied: ${c.file}${result.operation === 'downgrade' ? ' (its down section ran as the file is now)' : ''}`);
+  const accepted = new Set((result.accepted ?? []).map((c) => c.revision));
+  for (const c of result.changed ?? []) {
+    const note = result.operation === 'downgrade' ? ' (its down section ran as the file is now)' : accepted.has(c.revision) ? ' — accepted as it is now (--allow-changed); nothing of it ran again' : '';
+    ctx.out.warn(`applied revision ${c.revision} changed since it was applied: ${c.file}${note}`);
+  }
+  if (result.operation === 'upgrade' && result.status === 'ok' && result.changed?.length && !accepted.size) {
+    ctx.out.info('restore the file as it was; if the change is deliberate, record it as it is now with cmmc-db upgrade --allow-changed');
+  }
   if (result.failed) {
     if (!ctx.out.json && result.steps.length) ctx.out.info(`${result.steps.length} revision${result.steps.length === 1 ? '' : 's'} applied before the failure; the database is now at ${now}`);
     const e = result.failed.error;

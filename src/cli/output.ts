@@ -36,6 +36,8 @@ export interface Spinner {
   set text(value: string);
   /** A line that stays (a wait, a note) printed above the spinner, which goes on spinning. */
   note(line: string): void;
+  /** The same for a warning (kept by --quiet, as every warning). */
+  warn(line: string): void;
   succeed(text?: string): void;
   fail(text?: string): void;
   stop(): void;
@@ -124,6 +126,9 @@ export class Output {
         note(line: string) {
           out.info(line);
         },
+        warn(line: string) {
+          out.warn(line);
+        },
         succeed(final?: string) {
           out.success(final ?? current);
         },
@@ -150,6 +155,11 @@ export class Output {
       note: (line: string) => {
         spinner.clear();
         this.info(line);
+        spinner.render();
+      },
+      warn: (line: string) => {
+        spinner.clear();
+        this.warn(line);
         spinner.render();
       },
       succeed: (final?: string) => end(() => spinner.succeed(final)),

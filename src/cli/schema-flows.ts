@@ -41,11 +41,26 @@ export async function autogenerateAction(ctx: CliContext, flags: AutogenerateFla
     if (result.file) ctx.out.line(result.file);
     else for (const s of result.up) ctx.out.line(s);
     for (const d of result.destructive) ctx.out.warn(`DESTRUCTIVE (${d.direction}): ${d.statement.split('\n')[0]}`);
+    for (const r of result.renames) {
+      ctx.out.warn(`${r.table}: column ${r.from} is dropped and ${r.to} added, both ${r.definition}: if that is a rename, write ${r.statement} in place of both (the drop loses the column's data), and the reverse in the down`);
+    }
     if (result.status === 'written') {
       ctx.out.success(`revision ${result.revision} written: ${result.up.length} statement(s) up, ${result.down.length} down (down revision: ${result.downRevisions.join(', ') || 'base'})`);
       if (result.destructive.length) ctx.out.warn(`${result.destructive.length} destructive statement(s) are marked "-- DESTRUCTIVE: review" in ${shown}`);
-      ctx.out.info(ctx.out.c.dim(`next: review ${shown}, then cmmc-db upgrade head and cmmc-db schema dump`));
+      if (result.check?.status !== 'fail') ctx.out.info(ctx.out.c.dim(`next: review ${shown}, then cmmc-db upgrade head and cmmc-db schema dump`));
     }
+  }
+  if (result.status === 'written' && result.check?.status === 'fail') {
+    // Written all the same: the statements that are right are the user's starting point.
+    const { describeSection } = await import('../schema-as-code/verify.js');
+    const { up, down } = result.check;
+    const target = flags.from ? 'the --from database' : path.relative(process.cwd(), result.desired) || result.desired;
+    if (!ctx.out.json) {
+      if (up.status !== 'ok') ctx.out.warn(`tried on a copy of the head, its up ${up.status === 'failed' ? describeSection(up) : `does not reach ${target}: ${describeSection(up)}`}`);
+      if (down.status !== 'ok' && down.status !== 'skipped') ctx.out.warn(`tried after its up, its down ${down.status === 'failed' ? describeSection(down) : `does not give the head back: ${describeSection(down)}`}`);
+      ctx.out.error(`revision ${result.revision} was written but does not work as generated: edit ${shown} before applying it (the warnings above say where)`);
+    }
+    return 1;
   }
   return 0;
 }

@@ -21,11 +21,12 @@ import { interruptSignal, wasInterrupted } from '../interrupt.js';
 import type { PlannedStep } from '../revision/graph.js';
 import type { VersionOp } from '../revision/revision-map.js';
 import { executeStatement, type StatementTarget } from '../sql/execute.js';
-import { literal, tokens, type SqlStatement } from '../sql/lexer.js';
+import { literal, stripComments, tokens, type SqlStatement } from '../sql/lexer.js';
 import { catchRevisionErrors, refuseUnknown } from './errors.js';
 import { changedFiles, engineTablesSql, readEngineState, readVersionRows, type EngineTables, type RunQuery } from './status.js';
 import { loadScript, type Revision, type Script } from './script.js';
 import { appliedByExpression, bootstrapStatements, lockKey, logInsert, metaNames, type MetaConfig } from './version-store.js';
+import { describeBlocker, watchLockWait, type LockWait } from '../db/lock-wait.js';
 
 export type Operation = 'upgrade' | 'downgrade' | 'stamp';
 
@@ -35,7 +36,12 @@ export type EngineEvent =
   | { type: 'step-start'; revision: Revision; operation: Operation }
   /** The step's COMMIT is about to be sent: from now on a lost connection leaves its outcome unknown. Not awaited. */
   | { type: 'step-commit'; revision: Revision; operation: Operation }
-  | { type: 'step-done'; revision: Revision; operation: Operation; durationMs: number };
+  | { type: 'step-done'; revision: Revision; operation: Operation; durationMs: number }
+  /**
+   * The step has waited a second or more for a lock other sessions hold (on a server; said again when
+   * they change). While it waits, every later query on those tables queues behind it.
+   */
+  | ({ type: 'step-lock-wait'; revision: Revision; operation: Operation } & LockWait);
 
 export interface RunOptions {
   /** Run even if an applied revision's file changed since it was applied. */
@@ -85,6 +91,11 @@ export interface RunResult {
    * nothing to upgrade, `allowChanged`, or a downgrade (which runs the file's down section as it is now).
    */
   changed?: { revision: string; file: string }[];
+  /**
+   * Of `changed`, those `allowChanged` accepted as they are now (an upgrade whose steps all
+   * succeeded): their checksum is recorded again, so that `check` and the next upgrade stop naming them.
+   */
+  accepted?: { revision: string; file: string }[];
   totalMs: number;
 }
 
@@ -130,6 +141,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       kysely: () => (conn ??= pinnedKysely(reserved)),
       target: config.kind === 'embedded' ? { kind: 'embedded', dir: config.embeddedDir } : { kind: 'server' },
       settingsSql,
+      ...(config.kind === 'server' && opened.pid !== null ? { watch: { sql: handle.sql, pid: opened.pid, afterMs: lockTimeout ? Math.min(1000, Math.max(100, lockTimeout / 2)) : 1000 } } : {}),
     };
     let sessionLost = false;
     let state: RunState | undefined;
@@ -152,6 +164,11 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
       // After a failure the connection may be gone: then the rows are those the committed steps left.
       // On a lost session no statement is tried at all: a second statement on a postgres.js reserved
       // connection whose socket is gone never settles (the process then exited 13 mid-failover).
+      let accepted: { revision: string; file: string }[] = [];
+      if (operation === 'upgrade' && options.allowChanged && !failed && run.changed?.length) {
+        accepted = run.changed;
+        await acceptChanged(reserved, config, script, accepted);
+      }
       sessionLost = sessionGone(failed);
       const to = sessionLost
         ? [...run.rows].sort()
@@ -159,7 +176,7 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
             if (failed) return [...run.rows].sort();
             throw err;
           });
-      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), ...(run.changed?.length ? { changed: run.changed } : {}), totalMs: Math.round(performance.now() - started) };
+      return { operation, target: targetText, status: !failed ? 'ok' : failed.error.code === 'interrupted' ? 'interrupted' : 'failed', from, to, steps, ...(failed ? { failed } : {}), ...(run.changed?.length ? { changed: run.changed } : {}), ...(accepted.length ? { accepted } : {}), totalMs: Math.round(performance.now() - started) };
     } finally {
       // A lost session released its advisory lock and its settings when it ended.
       if (!sessionLost) {
@@ -172,6 +189,28 @@ export async function migrate(handle: DbHandle, operation: Operation, target: st
   } finally {
     if (conn) await (await conn).destroy().catch(() => {});
     reserved.release();
+  }
+}
+
+/**
+ * `upgrade --allow-changed`: the applied files that changed are accepted as they are now: one
+ * revision-log row each, operation `stamp` (recorded without running: the database keeps what the
+ * earlier text did), with the file's checksum now, in one transaction under the run's lock. Without
+ * it `check` named them for ever, though its hint said to upgrade with --allow-changed, which then
+ * changed nothing.
+ */
+async function acceptChanged(reserved: postgres.ReservedSql, config: MetaConfig, script: Script, changed: { revision: string }[]): Promise<void> {
+  const appliedBy = appliedByExpression();
+  const rows = changed.map(({ revision }) => {
+    const rev = script.graph.get(revision);
+    return logInsert(config, { revision, operation: 'stamp', checksum: rev.checksum, file: rev.fileName, durationMs: 0 }, appliedBy);
+  });
+  try {
+    await sendWithBookkeeping(reserved, ['BEGIN'], { before: [], version: [], after: rows });
+    await reserved.unsafe('COMMIT');
+  } catch (err) {
+    await reserved.unsafe('ROLLBACK').catch(() => {});
+    throw err;
   }
 }
 
@@ -296,6 +335,12 @@ function failureOf(settled: PromiseSettledResult<Rows>[], texts: string[], i: nu
 
 interface Session {
   reserved: postgres.ReservedSql;
+  /**
+   * Another connection of the pool and the reserved session's server pid: who a step waits for
+   * (servers only), looked at after `afterMs` (within the lock timeout, so that a step that gives up
+   * can name who held the lock).
+   */
+  watch?: { sql: postgres.Sql; pid: number; afterMs: number };
   /** A Kysely on the reserved session, for TypeScript revisions (loaded on first use). */
   kysely(): Promise<Conn>;
   target: StatementTarget;
@@ -412,53 +457,62 @@ async function runSteps(
       version: versionStatements(config, ops[i]),
       after: [logInsert(config, { revision: rev.revision, operation, checksum: rev.checksum, file: rev.fileName, durationMs: durationMs ?? SERVER_DURATION }, appliedBy)],
     });
+    // Watched while it runs: a statement that waits for a lock is said, with who holds it.
+    let waited: LockWait | undefined;
+    const onWait = (wait: LockWait) => {
+      waited = wait;
+      return options.onEvent?.({ type: 'step-lock-wait', revision: rev, operation, ...wait });
+    };
+    const watched = (fn: () => Promise<void>) => (session.watch ? watchLockWait(session.watch.sql, session.watch.pid, onWait, fn, session.watch.afterMs) : fn());
     try {
-      const mod = await rev.load();
-      if (!('upSql' in mod) && rev.transactional) {
-        const conn = await session.kysely();
-        await conn.transaction().execute(async (trx) => {
-          await (operation === 'upgrade' ? mod.up(trx) : mod.down(trx));
-          await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
-          commitSent(); // Kysely sends COMMIT once this callback returns
-        });
-      } else {
-        if (!('upSql' in mod)) {
-          // Non-transactional TypeScript: its statements commit one by one, then the bookkeeping does.
+      await watched(async () => {
+        const mod = await rev.load();
+        if (!('upSql' in mod) && rev.transactional) {
           const conn = await session.kysely();
-          await (operation === 'upgrade' ? mod.up(conn) : mod.down(conn));
-          open = true;
-          await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
+          await conn.transaction().execute(async (trx) => {
+            await (operation === 'upgrade' ? mod.up(trx) : mod.down(trx));
+            await sendWithBookkeeping(session.reserved, [], bookkeeping(elapsed()));
+            commitSent(); // Kysely sends COMMIT once this callback returns
+          });
         } else {
-          const body = operation === 'upgrade' ? mod.upSql : mod.downSql;
-          if (!rev.transactional) {
-            await runStatements(session, body);
+          if (!('upSql' in mod)) {
+            // Non-transactional TypeScript: its statements commit one by one, then the bookkeeping does.
+            const conn = await session.kysely();
+            await (operation === 'upgrade' ? mod.up(conn) : mod.down(conn));
             open = true;
-            await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
-          } else if (body.some((stmt) => stmt.copyData !== undefined || endsTransaction(stmt.text))) {
-            // COPY carries its data in a sub-protocol of its own, and after a revision's own COMMIT or
-            // ROLLBACK its statements run outside a transaction block, where a failure does not stop
-            // the ones pipelined behind it (nor the version row): statement by statement. The
-            // bookkeeping's BEGIN opens a transaction again if the revision ended ours (else a warning).
-            open = true;
-            await session.reserved.unsafe('BEGIN');
-            await runStatements(session, body);
             await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
           } else {
-            // The revision and the engine's writes in one flight, inside the transaction block.
-            open = true;
-            await sendWithBookkeeping(session.reserved, ['BEGIN', ...body.map((stmt) => stmt.text)], bookkeeping(null));
+            const body = operation === 'upgrade' ? mod.upSql : mod.downSql;
+            if (!rev.transactional) {
+              await runStatements(session, body);
+              open = true;
+              await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
+            } else if (body.some((stmt) => stmt.copyData !== undefined || endsTransaction(stmt.text))) {
+              // COPY carries its data in a sub-protocol of its own, and after a revision's own COMMIT or
+              // ROLLBACK its statements run outside a transaction block, where a failure does not stop
+              // the ones pipelined behind it (nor the version row): statement by statement. The
+              // bookkeeping's BEGIN opens a transaction again if the revision ended ours (else a warning).
+              open = true;
+              await session.reserved.unsafe('BEGIN');
+              await runStatements(session, body);
+              await sendWithBookkeeping(session.reserved, ['BEGIN'], bookkeeping(elapsed()));
+            } else {
+              // The revision and the engine's writes in one flight, inside the transaction block.
+              open = true;
+              await sendWithBookkeeping(session.reserved, ['BEGIN', ...body.map((stmt) => stmt.text)], bookkeeping(null));
+            }
           }
+          // COMMIT ends the transaction block whether it succeeds or not (a deferred constraint).
+          open = false;
+          cleaned = true;
+          commitSent();
+          await cleanSession(session.reserved, session.settingsSql, ['COMMIT']);
         }
-        // COMMIT ends the transaction block whether it succeeds or not (a deferred constraint).
-        open = false;
-        cleaned = true;
-        commitSent();
-        await cleanSession(session.reserved, session.settingsSql, ['COMMIT']);
-      }
+        });
       bootstrapped = true;
     } catch (err) {
       if (err instanceof SessionNotCleaned) throw err.cause;
-      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision), committing));
+      failure = new StepFailure(failedStep(err, step, operation, out.map((st) => st.revision), committing, waited));
       throw failure;
     } finally {
       // After a failure the session may be gone (a lost connection): the failure is what to report.
@@ -511,13 +565,13 @@ interface RunState {
  * Outside a transaction block each statement stands alone: a refused SET stops nothing after it.
  * A refused timeout, or a lock the server would not try, is the run's error as before.
  */
-async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { kind: string }, key: bigint, timeoutsSql: string): Promise<{ checkInterval: boolean; locked: boolean; tables: EngineTables; asyncCommits: boolean }> {
+async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { kind: string }, key: bigint, timeoutsSql: string): Promise<{ checkInterval: boolean; locked: boolean; tables: EngineTables; asyncCommits: boolean; pid: number | null }> {
   const check = config.kind === 'server' ? ['SET client_connection_check_interval = 1000'] : [];
   const texts = [
     ...check,
     `SELECT pg_try_advisory_lock(${key.toString()}::bigint) AS ok`,
     ...(timeoutsSql ? [timeoutsSql] : []),
-    `${engineTablesSql(config)}, current_setting('synchronous_standby_names') AS sync_names, EXISTS (SELECT 1 FROM pg_stat_replication) AS streaming`,
+    `${engineTablesSql(config)}, current_setting('synchronous_standby_names') AS sync_names, EXISTS (SELECT 1 FROM pg_stat_replication) AS streaming, pg_backend_pid() AS pid`,
   ];
   const { settled } = await sendFlight(reserved, texts);
   const [lock, ...rest] = settled.slice(check.length);
@@ -527,7 +581,7 @@ async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { ki
     if (lock.status === 'fulfilled' && (lock.value[0] as { ok: boolean }).ok) await reserved.unsafe(`SELECT pg_advisory_unlock(${key.toString()}::bigint)`).catch(() => {});
     throw failed.reason;
   }
-  const [row] = (rest[rest.length - 1] as PromiseFulfilledResult<Rows>).value as unknown as (EngineTables & { sync_names: string; streaming: boolean })[];
+  const [row] = (rest[rest.length - 1] as PromiseFulfilledResult<Rows>).value as unknown as (EngineTables & { sync_names: string; streaming: boolean; pid: number | null })[];
   return {
     checkInterval: check.length > 0 && settled[0].status === 'fulfilled',
     locked: ((lock as PromiseFulfilledResult<Rows>).value[0] as { ok: boolean }).ok,
@@ -535,6 +589,7 @@ async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { ki
     // Nor with any standby streaming: a commit not yet flushed is not yet sent, and a failover (planned,
     // which waits for the standby to catch up with what was flushed) lost a step the run had reported.
     asyncCommits: row.sync_names.trim() === '' && !row.streaming,
+    pid: row.pid ?? null,
   };
 }
 
@@ -606,7 +661,7 @@ function sessionGone(failed: FailedStep | undefined): boolean {
  * leaves it applied or not (the server decides; `current` shows which). A connection lost because
  * the run was interrupted (the CLI's signal handler closes the connections) is `interrupted`.
  */
-function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[], committing = false): FailedStep {
+function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operation, done: string[], committing = false, waited?: LockWait): FailedStep {
   const rev = step.revision;
   const base = { revision: rev.revision, file: rev.fileName, operation };
   const before = done.length ? `${operation === 'upgrade' ? 'applied' : 'reverted'} before it in this run: ${done.join(', ')}` : `nothing was ${operation === 'upgrade' ? 'applied' : 'reverted'} in this run`;
@@ -650,11 +705,17 @@ function failedStep(err: unknown, step: PlannedStep<Revision>, operation: Operat
       },
     };
   }
-  const statement = (e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
+  // Comments dropped: an autogenerated revision's "-- DESTRUCTIVE: review" mark is not the statement.
+  const statement = stripComments(e.failedStatement ?? e.query ?? '').replace(/\s+/g, ' ').trim();
   const shown = statement.length > 300 ? statement.slice(0, 297) + '...' : statement;
   const where = shown ? ` in statement: ${shown}` : '';
   // Not every failure is the file's: a lock held by another session, a timeout, a missing privilege.
-  const fix = sqlStateFix(e.code, { operation }) ?? `fix ${rev.fileName} and run ${operation} again`;
+  // A lock timeout after a wait the watch saw: who held the lock is known (after the cancel, nothing
+  // shows as blocked any more, so "doctor connections.blocked" would find no one).
+  const holders = e.code === '55P03' && waited?.blockers.length ? waited.blockers : undefined;
+  const fix = holders
+    ? `the lock${waited!.relations.length ? ` on ${waited!.relations.join(', ')}` : ''} was held by ${holders.map(describeBlocker).join('; ')}: end it (SELECT pg_terminate_backend(${holders[0].pid})) or run ${operation} again when it is done, or allow longer with --lock-timeout`
+    : (sqlStateFix(e.code, { operation }) ?? `fix ${rev.fileName} and run ${operation} again`);
   return {
     ...base,
     error: {

@@ -1,10 +1,10 @@
 /**
  * `revision --autogenerate`: builds the migrations' head in scratch database A, the desired state in
- * scratch database B (schema.sql) or reads a live database (--from), diffs both ways with migra, and
- * writes a plain-SQL revision whose up turns head into the desired state and whose down turns it
- * back. Applies nothing to any database the user owns; scratch databases are always dropped.
+ * scratch database B (schema.sql, or the schema of a live database copied with pg_dump: --from),
+ * diffs both ways, tries the revision on A (verify.ts), and writes a plain-SQL revision whose up
+ * turns head into the desired state and whose down turns it back. Applies nothing to any database
+ * the user owns (a --from database is only read); scratch databases are always dropped.
  */
-import type postgres from 'postgres';
 import { redactUrl, resolveDatabaseUrl, type CmmcConfig } from '../config/config.js';
 import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { CmmcError } from '../errors.js';
@@ -16,6 +16,9 @@ import { buildHead } from './head.js';
 import { writeSqlRevision } from './revision-file.js';
 import { reloadThroughDump } from './reload.js';
 import { serverUrl, withScratchDatabase } from './scratch.js';
+import { takeSnapshot } from './snapshot.js';
+import { verifyRevision, type RevisionCheck } from './verify.js';
+import { likelyRenames, type LikelyRename } from './renames.js';
 
 export interface AutogenerateOptions {
   message: string;
@@ -41,6 +44,24 @@ export interface AutogenerateResult {
   destructive: { direction: 'up' | 'down'; statement: string }[];
   /** Where the desired state came from (password masked). */
   desired: string;
+  /**
+   * The revision tried on a copy of the head (verify.ts): its up must reach the desired state and
+   * its down the head again. Absent when nothing was written.
+   */
+  check?: RevisionCheck;
+  /**
+   * Columns dropped and added in one table with one definition: most likely renamed, which migra
+   * writes as a drop (the data lost) and an add. Each with the RENAME COLUMN that keeps the data.
+   */
+  renames: LikelyRename[];
+}
+
+interface Generated {
+  up: string[];
+  down: string[];
+  transactional: boolean;
+  check?: RevisionCheck;
+  renames: LikelyRename[];
 }
 
 /** The single current head of the migrations folder ([] for an empty folder). */
@@ -91,47 +112,45 @@ export async function autogenerate(config: CmmcConfig, options: AutogenerateOpti
   } else {
     desired = schemaFile;
   }
-  const diffOptions = {
-    excludeSchemas: [config.metaSchema],
-    ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
+  const snapOptions = { versionSchema: config.versionSchema, versionTable: config.versionTable, metaSchema: config.metaSchema };
+  // Diffs the head (a scratch database) against the desired state both ways, then tries the
+  // revision on the head (verify.ts): the head's scratch database is changed by that, and used no more.
+  const generate = async (headUrl: string, desiredUrl: string): Promise<Generated> => {
+    const [head, want] = await Promise.all([takeSnapshot(headUrl, snapOptions), takeSnapshot(desiredUrl, snapOptions)]);
+    const rawUp = await diffSchemas(headUrl, desiredUrl, snapOptions, { from: head, to: want });
+    const rawDown = await diffSchemas(desiredUrl, headUrl, snapOptions, { from: want, to: head });
+    const transactional = ![...rawUp, ...rawDown].some((s) => /\bconcurrently\b/i.test(s));
+    // migra turns function body checks off with a session-wide SET; in a revision's transaction it
+    // must not outlive the revision (the engine runs every revision on one session).
+    const local = (s: string) => (transactional ? s.replace(/^set check_function_bodies = off;$/i, 'SET LOCAL check_function_bodies = off;') : s);
+    const up = rawUp.map(local);
+    const down = rawDown.map(local);
+    const check = up.length && !options.dryRun ? await verifyRevision(headUrl, { up, down, transactional }, { head, desired: want }, snapOptions) : undefined;
+    return { up, down, transactional, check, renames: likelyRenames(head, want) };
   };
 
-  let up: string[];
-  let down: string[];
-  if (from) {
-    const fromUrl = from;
-    ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
-      await buildHead(head);
-      return { up: await diffSchemas(head.url, fromUrl, diffOptions), down: await diffSchemas(fromUrl, head.url, diffOptions) };
-    }));
-  } else {
-    // Both sides go through the same pg_dump → psql round trip (reload.ts), so that expressions
-    // PostgreSQL deparses differently after a reload (varchar IN lists, casts) are not reported as changes.
-    ({ up, down } = await withScratchDatabase(config, 'head', async (head) => {
-      await buildHead(head);
-      await reloadThroughDump(head.url, head, config, { reset: true });
-      return withScratchDatabase(config, 'desired', async (target) => {
-        await applySqlFile(target.url, schemaFile);
-        return { up: await diffSchemas(head.url, target.url, diffOptions), down: await diffSchemas(target.url, head.url, diffOptions) };
-      });
-    }));
-  }
+  // Both sides go through the same pg_dump → psql round trip (reload.ts), so that expressions
+  // PostgreSQL deparses differently after a reload (varchar IN lists, casts) are not reported as
+  // changes: a --from database restored from a backup has the reloaded form throughout, and was
+  // otherwise given every such CHECK constraint, index and view dropped and made again.
+  const generated = await withScratchDatabase(config, 'head', async (head) => {
+    await buildHead(head);
+    await reloadThroughDump(head.url, head, config, { reset: true });
+    return withScratchDatabase(config, 'desired', async (target) => {
+      if (from) await reloadThroughDump(from, target, config);
+      else await applySqlFile(target.url, schemaFile);
+      return generate(head.url, target.url);
+    });
+  });
+  const { up, down, transactional, check, renames } = generated;
 
   const destructive = [
     ...up.filter(isDestructive).map((statement) => ({ direction: 'up' as const, statement })),
     ...down.filter(isDestructive).map((statement) => ({ direction: 'down' as const, statement })),
   ];
-  const base = { downRevisions: heads, up, down, destructive, desired };
+  const base = { downRevisions: heads, up, down, destructive, desired, renames, ...(check ? { check } : {}) };
   if (up.length === 0) return { status: 'no-change', ...base };
   if (options.dryRun) return { status: 'dry-run', ...base };
-  const transactional = !up.some((s) => /\bconcurrently\b/i.test(s)) && !down.some((s) => /\bconcurrently\b/i.test(s));
-  if (transactional) {
-    // migra turns function body checks off with a session-wide SET; in a revision's transaction it
-    // must not outlive the revision (the engine runs every revision on one session).
-    const local = (s: string) => s.replace(/^set check_function_bodies = off;$/i, 'SET LOCAL check_function_bodies = off;');
-    up = up.map(local);
-    down = down.map(local);
-  }
   const { file, revision } = writeSqlRevision(config.migrationsDir, { message: options.message, downRevisions: heads, up, down, transactional, revision: options.revId });
   return { status: 'written', revision, file, ...base };
 }

@@ -5,13 +5,12 @@
  */
 import { createRequire } from 'node:module';
 import { CmmcError } from '../errors.js';
+import { takeSnapshot, type Snapshot, type SnapshotOptions } from './snapshot.js';
+import { enumValuesInPlace } from './enum-values.js';
+import { supplementStatements } from './supplement.js';
 
-export interface SchemaDiffOptions {
-  /** Schemas left out of the comparison (the engine's bookkeeping schema). */
-  excludeSchemas?: string[];
-  /** Tables (schema.name) whose statements are left out (the version table). */
-  ignoreTables?: string[];
-}
+/** The engine's names, left out of every diff: its bookkeeping schema and the version table. */
+export type SchemaDiffOptions = SnapshotOptions;
 
 const require = createRequire(import.meta.url);
 
@@ -23,10 +22,18 @@ interface ClientModule {
 }
 
 /**
- * The statements that turn the schema of `fromUrl` into the schema of `toUrl`, in order.
+ * The statements that turn the schema of `fromUrl` into the schema of `toUrl`, in order: migra's
+ * (labels added to an enum in place: enum-values.ts), then what migra leaves out (comments, FORCE ROW LEVEL SECURITY, storage parameters: supplement.ts),
+ * from the catalog snapshots of both (taken here unless the caller has them).
  * Reads both databases; changes neither.
  */
-export async function diffSchemas(fromUrl: string, toUrl: string, options: SchemaDiffOptions = {}): Promise<string[]> {
+export async function diffSchemas(fromUrl: string, toUrl: string, options: SchemaDiffOptions, snapshots?: { from: Snapshot; to: Snapshot }): Promise<string[]> {
+  const [from, to] = snapshots ? [snapshots.from, snapshots.to] : await Promise.all([takeSnapshot(fromUrl, options), takeSnapshot(toUrl, options)]);
+  const statements = enumValuesInPlace(await migraStatements(fromUrl, toUrl, options), from, to);
+  return [...statements, ...supplementStatements(from, to, statements)];
+}
+
+async function migraStatements(fromUrl: string, toUrl: string, options: SchemaDiffOptions): Promise<string[]> {
   const migra = loadMigra();
   // The client migra itself depends on (not a dependency of this project on its own).
   const client = createRequire(require.resolve('@pgkit/migra'))('@pgkit/client') as ClientModule;
@@ -49,8 +56,8 @@ export async function diffSchemas(fromUrl: string, toUrl: string, options: Schem
   const from = client.createClient(fromOne, clientOptions);
   const to = client.createClient(toOne, clientOptions);
   try {
-    const m = await migra.run(from, to, { unsafe: true, excludeSchema: options.excludeSchemas ?? [], ignoreExtensionVersions: true });
-    const ignored = (options.ignoreTables ?? []).map(tablePattern);
+    const m = await migra.run(from, to, { unsafe: true, excludeSchema: [options.metaSchema], ignoreExtensionVersions: true });
+    const ignored = [tablePattern(`${options.versionSchema}.${options.versionTable}`)];
     return [...m.statements]
       .map(tidyStatement)
       .filter((s) => s !== '')
@@ -104,5 +111,7 @@ export function tidyStatement(statement: string): string {
  */
 export function isDestructive(statement: string): boolean {
   const s = statement.replace(/\s+/g, ' ').trim().toLowerCase();
+  // ALTER TYPE ... ADD VALUE only adds a label (enum-values.ts).
+  if (/^alter type\s.*\sadd value\s/.test(s)) return false;
   return /^drop\s/.test(s) || /^truncate\s/.test(s) || (/^alter\s/.test(s) && (/\sdrop\s/.test(s) || /\stype\s/.test(s)));
 }

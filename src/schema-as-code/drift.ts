@@ -9,7 +9,7 @@ import { loadEngine, openScratch, upgradeTo } from './engine.js';
 import { withScratchDatabase } from './scratch.js';
 import type { DbHandle } from '../db/connection.js';
 import { reloadThroughDump } from './reload.js';
-import { compareSnapshots, snapshotWith, takeSnapshot, type ObjectChange } from './snapshot.js';
+import { compareSnapshots, snapshotWith, takeSnapshot, type ObjectChange, type Snapshot } from './snapshot.js';
 
 export interface DriftReport {
   status: 'ok' | 'drift';
@@ -61,32 +61,38 @@ export async function detectDrift(config: CmmcConfig, live: DbHandle, liveVersio
       for (const target of expectedAt) await upgradeTo(handle, target);
       const expected = await snapshotWith(handle.sql, options);
       const actual = await snapshotWith(live.sql, options);
-      const report = async (changes: ObjectChange[], expectedUrl: string): Promise<DriftReport> => {
+      // `from`: the live database, or its copy through pg_dump → psql when the comparison was made in that form.
+      const report = async (changes: ObjectChange[], to: { url: string; snapshot: Snapshot }, from = { url: live.url, snapshot: actual }): Promise<DriftReport> => {
         const { objects, ignoredExtensions } = withoutHandInstalledExtensions(changes);
         const reconcile =
           objects.length === 0
             ? []
-            : (
-                await diffSchemas(live.url, expectedUrl, {
-                  excludeSchemas: [config.metaSchema],
-                  ignoreTables: [`${config.versionSchema}.${config.versionTable}`],
-                })
-              ).filter((statement) => !dropsAnExtension(statement));
+            : (await diffSchemas(from.url, to.url, options, { from: from.snapshot, to: to.snapshot })).filter((statement) => !dropsAnExtension(statement));
         return { status: objects.length === 0 ? 'ok' : 'drift', expectedAt, objects, reconcile, ignoredExtensions };
       };
       const direct = compareSnapshots(expected, actual);
       const changed = (changes: ObjectChange[]) => changes.filter((c) => c.change === 'changed').length;
       // `return await`, not `return`: the finally below must not close the scratch database (and, when
       // embedded, its socket) while the report still reads it.
-      if (changed(direct) === 0 || scratch.kind !== 'server') return await report(direct, handle.url);
+      if (changed(direct) === 0 || scratch.kind !== 'server') return await report(direct, { url: handle.url, snapshot: expected });
       // Definitions differ: the live database may have been through a backup and restore, which
       // PostgreSQL deparses differently (reload.ts). The expected schema goes through the same
       // round trip, and a definition equal to either form is unchanged.
       return await withScratchDatabase(config, 'reload', async (reloaded) => {
         await reloadThroughDump(handle.url, reloaded, config);
-        const changes = compareSnapshots(expected, actual, await takeSnapshot(reloaded.url, options));
+        const expectedReloaded = { url: reloaded.url, snapshot: await takeSnapshot(reloaded.url, options) };
+        const changes = compareSnapshots(expected, actual, expectedReloaded.snapshot);
         // The reconciling SQL is computed against the form the live database is in.
-        return report(changes, changed(changes) < changed(direct) ? reloaded.url : handle.url);
+        if (changed(changes) === 0) return report(changes, expectedReloaded);
+        // Still different: the live database's definitions may be the ones a revision wrote from a
+        // reloaded text (autogenerate). Its schema goes through the round trip too (pg_dump only
+        // reads it); what reads the same in both reloaded forms is unchanged, and the reconciling
+        // SQL is computed between the two reloaded forms, so that it holds only real differences.
+        return withScratchDatabase(config, 'live', async (liveCopy) => {
+          await reloadThroughDump(live.url, liveCopy, config);
+          const liveReloaded = { url: liveCopy.url, snapshot: await takeSnapshot(liveCopy.url, options) };
+          return report(compareSnapshots(expected, actual, expectedReloaded.snapshot, liveReloaded.snapshot), expectedReloaded, liveReloaded);
+        });
       });
     } finally {
       await handle.close();

@@ -9,7 +9,7 @@ import type { DbHandle } from '../db/connection.js';
 import { compareSchemaFile, dumpSchema, schemaFilePath } from './dump.js';
 import { loadEngine, openScratch } from './engine.js';
 import { withScratchDatabase } from './scratch.js';
-import { compareSnapshots, snapshotWith, type ObjectChange } from './snapshot.js';
+import { compareSnapshots, snapshotWith, type ObjectChange, type Snapshot } from './snapshot.js';
 
 export type TestName = 'single-head' | 'upgrade' | 'stairway' | 'up-down-consistency' | 'schema-file';
 
@@ -36,8 +36,19 @@ export interface MigrationTestOptions {
   onProgress?: (text: string) => void;
 }
 
+/** REV@PARENT (Alembic: PARENT on REV's lineage) reverts REV alone, also for a merge or beside applied siblings. */
+function downTarget(rev: { revision: string; downRevisions: string[] }): string {
+  return `${rev.revision}@${rev.downRevisions[0] ?? 'base'}`;
+}
+
 function errorLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+/** The engine's error names the revision and its file already ("upgrade of revision R (file) failed: ..."). */
+function failure(what: string, rev: { revision: string; fileName: string }, err: unknown): string {
+  const line = errorLine(err);
+  return line.includes(rev.revision) ? `${what === 'upgrade again' ? 'upgrading again: ' : ''}${line}` : `${what} ${rev.revision} (${rev.fileName}) failed: ${line}`;
 }
 
 function listObjects(objects: ObjectChange[], max = 5): string {
@@ -66,14 +77,16 @@ export async function runMigrationTests(config: CmmcConfig, options: MigrationTe
     const runOpts = { script };
     const snap = () => snapshotWith(handle.sql, snapOptions);
     try {
-      // Upgrade from base to head, one revision at a time.
+      // Upgrade from base to head, one revision at a time, noting the schema before each.
       let upgradeFailed = false;
+      const beforeUp: Snapshot[] = [];
       for (const rev of ordered) {
         progress(`upgrade ${rev.revision}`);
+        beforeUp.push(await snap());
         try {
           await engine.runUpgrade(handle, rev.revision, runOpts);
         } catch (err) {
-          tests.push({ test: 'upgrade', status: 'fail', revision: rev.revision, detail: `upgrade to ${rev.revision} (${rev.fileName}) failed: ${errorLine(err)}` });
+          tests.push({ test: 'upgrade', status: 'fail', revision: rev.revision, detail: failure('upgrade', rev, err) });
           upgradeFailed = true;
           break;
         }
@@ -84,28 +97,23 @@ export async function runMigrationTests(config: CmmcConfig, options: MigrationTe
         tests.push({ test: 'stairway', status: 'skipped', detail: 'upgrade failed' });
         tests.push({ test: 'up-down-consistency', status: 'skipped', detail: 'upgrade failed' });
       } else {
-        progress('downgrade to base');
-        await engine.runDowngrade(handle, 'base', runOpts);
-        let stairway: TestOutcome | undefined;
+        // Up/down consistency: from head back to base one revision at a time, in the reverse order;
+        // after each down the schema must be what it was before that revision's up. Going all the
+        // way down first names the revision whose down forgot something, where the stairway would
+        // only meet it later as an up that fails ("already exists") at the next revision.
         let consistency: TestOutcome | undefined;
-        for (const rev of ordered) {
-          progress(`stairway ${rev.revision}`);
-          const before = await snap();
-          const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
-            try {
-              await fn();
-              return true;
-            } catch (err) {
-              stairway = { test: 'stairway', status: 'fail', revision: rev.revision, detail: `${what} ${rev.revision} (${rev.fileName}) failed: ${errorLine(err)}` };
-              return false;
-            }
-          };
-          if (!(await step('upgrade', () => engine.runUpgrade(handle, rev.revision, runOpts)))) break;
-          const after = await snap();
-          // REV@PARENT (Alembic: PARENT on REV's lineage) reverts REV alone, also for a merge or beside applied siblings.
-          const downTarget = `${rev.revision}@${rev.downRevisions[0] ?? 'base'}`;
-          if (!(await step('downgrade', () => engine.runDowngrade(handle, downTarget, runOpts)))) break;
-          const down = compareSnapshots(before, await snap());
+        let downFailed = false;
+        for (let i = ordered.length - 1; i >= 0; i--) {
+          const rev = ordered[i];
+          progress(`downgrade ${rev.revision}`);
+          try {
+            await engine.runDowngrade(handle, downTarget(rev), runOpts);
+          } catch (err) {
+            consistency = { test: 'up-down-consistency', status: 'fail', revision: rev.revision, detail: failure('downgrade', rev, err) };
+            downFailed = true;
+            break;
+          }
+          const down = compareSnapshots(beforeUp[i], await snap());
           if (down.length && !consistency) {
             consistency = {
               test: 'up-down-consistency',
@@ -115,6 +123,23 @@ export async function runMigrationTests(config: CmmcConfig, options: MigrationTe
               objects: down,
             };
           }
+        }
+        let stairway: TestOutcome | undefined;
+        if (downFailed) stairway = { test: 'stairway', status: 'skipped', detail: 'a down failed' };
+        for (const rev of downFailed ? [] : ordered) {
+          progress(`stairway ${rev.revision}`);
+          const step = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
+            try {
+              await fn();
+              return true;
+            } catch (err) {
+              stairway = { test: 'stairway', status: 'fail', revision: rev.revision, detail: failure(what, rev, err) };
+              return false;
+            }
+          };
+          if (!(await step('upgrade', () => engine.runUpgrade(handle, rev.revision, runOpts)))) break;
+          const after = await snap();
+          if (!(await step('downgrade', () => engine.runDowngrade(handle, downTarget(rev), runOpts)))) break;
           if (!(await step('upgrade again', () => engine.runUpgrade(handle, rev.revision, runOpts)))) break;
           const again = compareSnapshots(after, await snap());
           if (again.length) {
@@ -129,19 +154,14 @@ export async function runMigrationTests(config: CmmcConfig, options: MigrationTe
           }
         }
         tests.push(stairway ?? { test: 'stairway', status: 'ok', detail: `${ordered.length} revisions up, down and up again` });
-        tests.push(
-          consistency ??
-            (stairway
-              ? { test: 'up-down-consistency', status: 'skipped', detail: 'the stairway failed first' }
-              : { test: 'up-down-consistency', status: 'ok', detail: `each down restores the schema before its up (${ordered.length} revisions)` }),
-        );
+        tests.push(consistency ?? { test: 'up-down-consistency', status: 'ok', detail: `each down restores the schema before its up (${ordered.length} revisions)` });
       }
 
       if (options.schemaFile === null) {
         tests.push({ test: 'schema-file', status: 'skipped', detail: 'not asked' });
       } else if (scratch.kind === 'embedded') {
         tests.push({ test: 'schema-file', status: 'skipped', detail: 'schema.sql is pg_dump of a server: compared on a server only' });
-      } else if (upgradeFailed || tests.some((t) => t.test === 'stairway' && t.status === 'fail')) {
+      } else if (upgradeFailed || tests.some((t) => (t.test === 'stairway' || t.test === 'up-down-consistency') && t.status === 'fail')) {
         tests.push({ test: 'schema-file', status: 'skipped', detail: 'the head could not be built' });
       } else {
         progress('schema.sql');

@@ -16,6 +16,7 @@ import { settingOf } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { hostTag, makeTempDir, ownerIn, ownerTag, processAlive } from '../leftovers.js';
+import { literal } from '../sql/lexer.js';
 
 /** Every scratch database's name starts with this (tests look for leftovers by it). */
 export const SCRATCH_PREFIX = 'cmmc_scratch_';
@@ -289,10 +290,15 @@ export async function resetScratchDatabase(scratch: ScratchDatabase): Promise<vo
     const schemas = await sql<{ nspname: string }[]>`
       SELECT nspname FROM pg_namespace
        WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND nspname NOT LIKE 'pg\\_%'`;
+    // public comes back with the comment it had (the template's "standard public schema"), so that a
+    // reset database compares equal to a new one.
+    const publicSchema = await sql<{ comment: string | null }[]>`SELECT obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname = 'public'`;
+    const comment = publicSchema[0]?.comment ?? null;
     for (const { nspname } of schemas) await sql.unsafe(`DROP SCHEMA "${nspname.replace(/"/g, '""')}" CASCADE`);
     const extensions = await sql<{ extname: string }[]>`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`;
     for (const { extname } of extensions) await sql.unsafe(`DROP EXTENSION IF EXISTS "${extname.replace(/"/g, '""')}" CASCADE`);
     await sql.unsafe('CREATE SCHEMA public');
+    if (comment !== null) await sql.unsafe(`COMMENT ON SCHEMA public IS ${literal(comment)}`);
   } finally {
     await sql.end({ timeout: 5 }).catch(() => {});
   }

@@ -19,12 +19,21 @@ export type ObjectKind =
   | 'view'
   | 'function'
   | 'trigger'
-  | 'policy';
+  | 'policy'
+  | 'comment';
 
 export interface SchemaObject {
   kind: ObjectKind;
   name: string;
   definition: string;
+  /** How SQL names it, quoted (`TABLE "public"."widgets"`, `COLUMN "public"."widgets"."name"`): tables, views, comments. */
+  sql?: string;
+  /** A table's or view's storage parameters (`fillfactor=70`, `security_invoker=true`). */
+  options?: string[];
+  /** A table's FORCE ROW LEVEL SECURITY. */
+  forced?: boolean;
+  /** A comment: the key of the object it is on (`column public.widgets.name`). */
+  on?: string;
 }
 
 /** key `kind name` → definition. */
@@ -61,8 +70,8 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
   const skip = [...SYSTEM_SCHEMAS, options.metaSchema];
   const versionTable = `${options.versionSchema}.${options.versionTable}`;
   const snap: Snapshot = new Map();
-  const add = (kind: ObjectKind, name: string, definition: unknown) => {
-    snap.set(`${kind} ${name}`, { kind, name, definition: definition == null ? '' : String(definition) });
+  const add = (kind: ObjectKind, name: string, definition: unknown, extra: Partial<SchemaObject> = {}) => {
+    snap.set(`${kind} ${name}`, { kind, name, definition: definition == null ? '' : String(definition), ...extra });
   };
   // Objects that belong to an extension (pgvector's functions and types) are the extension's.
   const notExtensionMember = (classid: string, oidCol: string) =>
@@ -85,9 +94,14 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
             CASE t.typtype
               WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
               WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod) || coalesce(' default ' || t.typdefault, '') || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+                || coalesce((SELECT string_agg(' constraint ' || quote_ident(dc.conname) || ' ' || pg_get_constraintdef(dc.oid), '' ORDER BY dc.conname) FROM pg_constraint dc WHERE dc.contypid = t.oid), '')
+              WHEN 'c' THEN 'composite (' || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                                                    FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+              WHEN 'r' THEN 'range (subtype ' || (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid) || ')'
               ELSE 'type ' || t.typtype::text END AS def
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-      WHERE n.nspname <> ALL($1) AND t.typtype IN ('e', 'd') AND ${notExtensionMember('pg_type', 't.oid')}`,
+      WHERE n.nspname <> ALL($1) AND ${notExtensionMember('pg_type', 't.oid')}
+        AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))`,
     [skip],
   )) {
     add('type', r.name, r.def);
@@ -101,18 +115,20 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
   )) {
     add('sequence', r.name, r.def);
   }
-  const tables = await sql.unsafe<{ oid: number; name: string; def: string }[]>(
+  const tables = await sql.unsafe<{ oid: number; name: string; def: string; sql: string; options: string[] | null; forced: boolean }[]>(
     `SELECT c.oid::int AS oid, n.nspname || '.' || c.relname AS name,
             CASE c.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END
               || CASE WHEN c.relrowsecurity THEN ', row level security' ELSE '' END
               || CASE WHEN c.relforcerowsecurity THEN ' (forced)' ELSE '' END
-              || CASE WHEN c.relpersistence = 'u' THEN ', unlogged' ELSE '' END AS def
+              || CASE WHEN c.relpersistence = 'u' THEN ', unlogged' ELSE '' END
+              || coalesce(', with (' || array_to_string(c.reloptions, ', ') || ')', '') AS def,
+            format('TABLE %I.%I', n.nspname, c.relname) AS sql, c.reloptions::text[] AS options, c.relforcerowsecurity AS forced
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname <> ALL($1) AND n.nspname || '.' || c.relname <> $2
         AND ${notExtensionMember('pg_class', 'c.oid')}`,
     [skip, versionTable],
   );
-  for (const r of tables) add('table', r.name, r.def);
+  for (const r of tables) add('table', r.name, r.def, { sql: r.sql, options: r.options ?? [], forced: r.forced });
   const tableOids = tables.map((t) => t.oid);
   if (tableOids.length) {
     for (const r of await sql.unsafe<{ name: string; def: string }[]>(
@@ -171,13 +187,15 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
   )) {
     add('index', r.name, r.def);
   }
-  for (const r of await sql.unsafe<{ name: string; def: string; kind: string }[]>(
-    `SELECT n.nspname || '.' || c.relname AS name, c.relkind AS kind, pg_get_viewdef(c.oid) AS def
+  for (const r of await sql.unsafe<{ name: string; def: string; kind: string; sql: string; options: string[] | null }[]>(
+    `SELECT n.nspname || '.' || c.relname AS name, c.relkind AS kind, pg_get_viewdef(c.oid) AS def,
+            format(CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW %I.%I' ELSE 'VIEW %I.%I' END, n.nspname, c.relname) AS sql, c.reloptions::text[] AS options
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('v', 'm') AND n.nspname <> ALL($1) AND ${notExtensionMember('pg_class', 'c.oid')}`,
     [skip],
   )) {
-    add('view', r.name, (r.kind === 'm' ? 'materialized ' : '') + r.def.trim());
+    const options = r.options ?? [];
+    add('view', r.name, (r.kind === 'm' ? 'materialized ' : '') + (options.length ? `with (${options.join(', ')}) ` : '') + r.def.trim(), { sql: r.sql, options });
   }
   for (const r of await sql.unsafe<{ name: string; def: string }[]>(
     `SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS name, pg_get_functiondef(p.oid) AS def
@@ -187,7 +205,65 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
   )) {
     add('function', r.name, r.def.trim());
   }
+  for (const r of await sql.unsafe<{ name: string; on: string | null; sql: string; comment: string }[]>(commentsQuery(skip, versionTable))) {
+    add('comment', r.name, r.comment, { sql: r.sql, on: r.on ?? r.name });
+  }
   return snap;
+}
+
+/**
+ * Every comment (COMMENT ON) on an object the snapshot holds: `name` says what it is on
+ * (`column public.widgets.name`, also the key of that object in the snapshot), `on` the view's key for
+ * a comment on a view's column (which the snapshot does not hold), `sql` how COMMENT ON names it. Comments on extensions and on an extension's objects are
+ * the extension's, left out.
+ */
+function commentsQuery(skip: string[], versionTable: string): string {
+  const list = (values: string[]) => values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
+  const member = (classid: string, oid: string) => `EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = '${classid}'::regclass AND x.objid = ${oid} AND x.deptype = 'e')`;
+  return `SELECT * FROM (
+    SELECT CASE WHEN d.objsubid = 0 THEN rel.kind || ' ' || n.nspname || '.' || c.relname ELSE 'column ' || n.nspname || '.' || c.relname || '.' || a.attname END AS name,
+           CASE WHEN d.objsubid <> 0 AND rel.kind = 'view' THEN 'view ' || n.nspname || '.' || c.relname END AS on,
+           CASE WHEN d.objsubid = 0 THEN
+                  format(CASE c.relkind WHEN 'v' THEN 'VIEW %I.%I' WHEN 'm' THEN 'MATERIALIZED VIEW %I.%I' WHEN 'i' THEN 'INDEX %I.%I' WHEN 'I' THEN 'INDEX %I.%I' WHEN 'S' THEN 'SEQUENCE %I.%I' ELSE 'TABLE %I.%I' END, n.nspname, c.relname)
+                ELSE format('COLUMN %I.%I.%I', n.nspname, c.relname, a.attname) END AS sql,
+           d.description AS comment
+      FROM pg_description d JOIN pg_class c ON c.oid = d.objoid JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+      CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind IN ('v', 'm') THEN 'view' WHEN c.relkind IN ('i', 'I') THEN 'index' WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END AS kind) rel
+     WHERE d.classoid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'v', 'm', 'i', 'I', 'S')
+       AND n.nspname NOT IN (${list(skip)}) AND n.nspname || '.' || c.relname <> '${versionTable.replace(/'/g, "''")}'
+       AND NOT ${member('pg_class', 'c.oid')}
+       AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_depend x ON x.classid = 'pg_class'::regclass AND x.objid = i.indrelid AND x.deptype = 'e' WHERE i.indexrelid = c.oid)
+    UNION ALL
+    SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', NULL,
+           format(CASE p.prokind WHEN 'p' THEN 'PROCEDURE %I.%I(%s)' ELSE 'FUNCTION %I.%I(%s)' END, n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+           d.description
+      FROM pg_description d JOIN pg_proc p ON p.oid = d.objoid JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE d.classoid = 'pg_proc'::regclass AND p.prokind IN ('f', 'p', 'w') AND n.nspname NOT IN (${list(skip)}) AND NOT ${member('pg_proc', 'p.oid')}
+    UNION ALL
+    SELECT 'type ' || n.nspname || '.' || t.typname, NULL,
+           format(CASE t.typtype WHEN 'd' THEN 'DOMAIN %I.%I' ELSE 'TYPE %I.%I' END, n.nspname, t.typname),
+           d.description
+      FROM pg_description d JOIN pg_type t ON t.oid = d.objoid JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE d.classoid = 'pg_type'::regclass AND n.nspname NOT IN (${list(skip)}) AND NOT ${member('pg_type', 't.oid')}
+       AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+    UNION ALL
+    SELECT 'schema ' || n.nspname, NULL, format('SCHEMA %I', n.nspname), d.description
+      FROM pg_description d JOIN pg_namespace n ON n.oid = d.objoid
+     WHERE d.classoid = 'pg_namespace'::regclass AND n.nspname NOT IN (${list(skip)}) AND n.nspname NOT LIKE 'pg\\_%' AND NOT ${member('pg_namespace', 'n.oid')}
+    UNION ALL
+    SELECT 'constraint ' || n.nspname || '.' || c.relname || '.' || con.conname, NULL, format('CONSTRAINT %I ON %I.%I', con.conname, n.nspname, c.relname), d.description
+      FROM pg_description d JOIN pg_constraint con ON con.oid = d.objoid JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE d.classoid = 'pg_constraint'::regclass AND n.nspname NOT IN (${list(skip)}) AND n.nspname || '.' || c.relname <> '${versionTable.replace(/'/g, "''")}' AND NOT ${member('pg_class', 'c.oid')}
+    UNION ALL
+    SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname, NULL, format('TRIGGER %I ON %I.%I', tg.tgname, n.nspname, c.relname), d.description
+      FROM pg_description d JOIN pg_trigger tg ON tg.oid = d.objoid JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE d.classoid = 'pg_trigger'::regclass AND NOT tg.tgisinternal AND n.nspname NOT IN (${list(skip)}) AND NOT ${member('pg_class', 'c.oid')}
+    UNION ALL
+    SELECT 'policy ' || n.nspname || '.' || c.relname || '.' || pol.polname, NULL, format('POLICY %I ON %I.%I', pol.polname, n.nspname, c.relname), d.description
+      FROM pg_description d JOIN pg_policy pol ON pol.oid = d.objoid JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE d.classoid = 'pg_policy'::regclass AND n.nspname NOT IN (${list(skip)}) AND NOT ${member('pg_class', 'c.oid')}
+  ) comments`;
 }
 
 /**
@@ -195,13 +271,22 @@ export async function snapshotWith(sql: postgres.Sql, options: SnapshotOptions):
  * `beforeReloaded`, when given, is `before` as it reads after a pg_dump → restore round trip
  * (reload.ts): an object whose definition in `after` equals either form is unchanged, so that a
  * restored database is not reported as changed by the deparse differences a reload introduces.
+ * `afterReloaded`, when given too, is `after` through the same round trip: an object that reads the
+ * same in both reloaded forms is unchanged (a hand-made CHECK adopted into a revision by
+ * `revision --autogenerate --from`, whose text is the reloaded form).
  */
-export function compareSnapshots(before: Snapshot, after: Snapshot, beforeReloaded?: Snapshot): ObjectChange[] {
+export function compareSnapshots(before: Snapshot, after: Snapshot, beforeReloaded?: Snapshot, afterReloaded?: Snapshot): ObjectChange[] {
   const changes: ObjectChange[] = [];
+  const sameOnceReloaded = (key: string) => {
+    const a = beforeReloaded?.get(key)?.definition;
+    return a !== undefined && a === afterReloaded?.get(key)?.definition;
+  };
   for (const [key, obj] of before) {
     const other = after.get(key);
     if (!other) changes.push({ kind: obj.kind, name: obj.name, change: 'removed', before: obj.definition });
-    else if (other.definition !== obj.definition && other.definition !== beforeReloaded?.get(key)?.definition) changes.push({ kind: obj.kind, name: obj.name, change: 'changed', before: obj.definition, after: other.definition });
+    else if (other.definition !== obj.definition && other.definition !== beforeReloaded?.get(key)?.definition && !sameOnceReloaded(key)) {
+      changes.push({ kind: obj.kind, name: obj.name, change: 'changed', before: obj.definition, after: other.definition });
+    }
   }
   for (const [key, obj] of after) {
     if (!before.has(key)) changes.push({ kind: obj.kind, name: obj.name, change: 'added', after: obj.definition });
@@ -209,7 +294,7 @@ export function compareSnapshots(before: Snapshot, after: Snapshot, beforeReload
   return changes.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name));
 }
 
-const KIND_ORDER: ObjectKind[] = ['schema', 'extension', 'type', 'sequence', 'table', 'column', 'constraint', 'index', 'view', 'function', 'trigger', 'policy'];
+const KIND_ORDER: ObjectKind[] = ['schema', 'extension', 'type', 'sequence', 'table', 'column', 'constraint', 'index', 'view', 'function', 'trigger', 'policy', 'comment'];
 
 /** "column public.users.nickname added" */
 export function describeChange(c: ObjectChange): string {

@@ -36,7 +36,7 @@ export const register: RegisterCommand = (program, ctx) => {
           ctx.out.info(`next: ${nextUpgradeStep(status)}`);
         }
         for (const c of status.changed) ctx.out.error(`applied revision ${c.revision} changed since it was applied: ${c.file}`);
-        if (status.changed.length) ctx.out.info('restore the changed file(s); if the change is deliberate, upgrade with --allow-changed');
+        if (status.changed.length) ctx.out.info('restore the changed file(s); if the change is deliberate, record them as they are now with cmmc-db upgrade --allow-changed (nothing runs again)');
         if (ok) ctx.out.success(`the database is at the heads (${status.heads.join(', ') || 'base'}) and no applied file changed`);
         return ok ? 0 : 1;
       }),

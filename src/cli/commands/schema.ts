@@ -68,7 +68,9 @@ async function writeOrCheck(
   const { writeFileSync } = await import('node:fs');
   const shown = path.relative(process.cwd(), file) || file;
   if (opts.stdout && !opts.check) {
-    process.stdout.write(text);
+    // --json: still one JSON document on stdout, the text in it.
+    if (ctx.out.json) ctx.out.data({ file: null, status: 'printed', text });
+    else process.stdout.write(text);
     return 0;
   }
   if (opts.check) {
