@@ -69,7 +69,7 @@ describe('similarity search of one tenant beside another', () => {
     expect((await searchAsA(ones(1), null)).names).toEqual(['a8', 'a7', 'a6', 'a5', 'a4']);
   });
 
-  it('a search over every row (organizationId null, as a role row-level security does not bind) finds every tenant's rows', async () => {
+  it("a search over every row (organizationId null, as a role row-level security does not bind) finds every tenant's rows", async () => {
     const admin = await openDatabase<Database>(resolveConfig({ url: s.adminUrl, env: {} }), { pool: { max: 1, min: 0 } });
     try {
       const found = await searchBySimilarity(admin.db, { table: 'evidence', embedding: ones(1), organizationId: null, limit: 3 });
