@@ -26,6 +26,7 @@ import {
   type ConnOptions,
   type ConnParams,
 } from './conninfo.js';
+import { maskedConn, maskedUrl, plainCopy, printMasked } from './printable.js';
 
 export type TargetKind = 'server' | 'embedded';
 
@@ -106,14 +107,18 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   };
 
   const timeout = connectTimeoutDefault(env);
-  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig => ({
-    ...base,
-    kind: 'server',
-    url: formatConnUri(conn),
-    conn,
-    ...(source === '--url' ? {} : ownerOf(conn, env)),
-    source,
-  });
+  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig =>
+    printMasked<CmmcConfig>(
+      {
+        ...base,
+        kind: 'server',
+        url: formatConnUri(conn),
+        conn,
+        ...(source === '--url' ? {} : ownerOf(conn, env)),
+        source,
+      },
+      maskedConfig,
+    );
   if (input.url) return server(resolveConnOptions(parseConnString(input.url, '--url'), env, { connectTimeout: timeout }, '--url'), '--url');
   // The config file's url: first with --env, after the environment's settings without it.
   const fromFile = (u: NonNullable<typeof project.url>) => server(resolveConnOptions(parseConnString(u.value(), u.from), env, { connectTimeout: timeout }, u.from), u.from);
@@ -124,7 +129,20 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   }
   if (pgEnvNamesServer(env)) return server(resolveConnOptions({}, env, { connectTimeout: timeout }, 'the PG* variables'), 'PG*');
   if (project.url) return fromFile(project.url);
-  return { ...base, kind: 'embedded', source: 'embedded' };
+  return printMasked<CmmcConfig>({ ...base, kind: 'embedded', source: 'embedded' }, maskedConfig);
+}
+
+/**
+ * The configuration as it may be printed: every password masked (`url`, `ownerUrl`, `conn`). A
+ * configuration from resolveConfig prints so by itself (JSON.stringify, util.inspect), copies too.
+ */
+export function maskedConfig(config: CmmcConfig): Record<string, unknown> {
+  return {
+    ...plainCopy(config),
+    ...(config.url !== undefined ? { url: maskedUrl(config.url) } : {}),
+    ...(config.ownerUrl !== undefined ? { ownerUrl: maskedUrl(config.ownerUrl) } : {}),
+    ...(config.conn ? { conn: maskedConn(config.conn) } : {}),
+  };
 }
 
 /** The platform's defaults for the `DB_*` form (its deployment docs name these), after `PG*`. */

@@ -6,7 +6,8 @@
 import type postgres from 'postgres';
 import type { Kysely } from 'kysely';
 import type { CmmcConfig } from '../config/config.js';
-import { describeTarget } from '../config/config.js';
+import { describeTarget, maskedConfig } from '../config/config.js';
+import { maskedUrl, printMasked } from '../config/printable.js';
 import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
 import { boundedFirstQuery, connectError, createPool, type TargetOrigin } from './driver.js';
@@ -46,7 +47,10 @@ export interface DbHandle<DB = any> {
   db: Kysely<DB>;
   /** postgres.js itself, for what Kysely does not do (COPY, LISTEN, raw scripts). */
   sql: postgres.Sql;
-  /** The URL postgres.js connected with (contains the password: never print it). */
+  /**
+   * The URL postgres.js connected with (contains the password: never print it by itself). The handle
+   * and its `config` print with every password masked (console.log, util.inspect, JSON.stringify).
+   */
   url: string;
   /** The embedded database's client connections (its pg_stat_activity shows one session only). */
   embedded?: { connections(): number };
@@ -121,20 +125,24 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     await db?.destroy().catch(() => {});
     await stopEmbedded?.({ failed: how.failed });
   };
-  const handle: DbHandle<DB> = {
-    get db(): Kysely<DB> {
-      if (!db) throw new Error('this connection was opened with { kysely: false }: use handle.sql');
-      return db;
+  const handle: DbHandle<DB> = printMasked<DbHandle<DB>>(
+    {
+      get db(): Kysely<DB> {
+        if (!db) throw new Error('this connection was opened with { kysely: false }: use handle.sql');
+        return db;
+      },
+      sql,
+      url,
+      ...(embedded ? { embedded } : {}),
+      config,
+      description: describeTarget(config),
+      settings,
+      applicationName,
+      close,
     },
-    sql,
-    url,
-    ...(embedded ? { embedded } : {}),
-    config,
-    description: describeTarget(config),
-    settings,
-    applicationName,
-    close,
-  };
+    // Logged by an application (console.log(pool), a logger's JSON): what it is, no password.
+    (h) => ({ description: h.description, url: maskedUrl(h.url), applicationName: h.applicationName, settings: h.settings, config: maskedConfig(h.config) }),
+  );
 
   try {
     await boundedFirstQuery(sql, conn, () =>
