@@ -181,10 +181,19 @@ function ownerOf(conn: ConnParams, env: NodeJS.ProcessEnv): { ownerUrl?: string 
   return { ownerUrl: formatConnUri({ ...rest, user: env.DB_OWNER_USER, ...(env.DB_OWNER_PASSWORD ? { password: env.DB_OWNER_PASSWORD } : {}) }) };
 }
 
-/** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
+/**
+ * The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`)
+ * for the configuration's own database. A copy pointed at another database (`{ ...config, url }`)
+ * is returned as it is: the owner named is the original database's.
+ */
 export function asOwner(config: CmmcConfig): CmmcConfig {
+  if (!config.ownerUrl || !config.url) return config;
+  const owner = connParamsOf(config.ownerUrl);
+  const target = connParamsOf(config.url);
+  const where = (c: ConnParams) => JSON.stringify([c.dbname, c.hosts.map((h) => [h.host, h.port])]);
+  if (where(owner) !== where(target)) return config;
   // The resolved parameters too: they name the user on the "database:" line (it named the application role).
-  return config.ownerUrl ? { ...config, url: config.ownerUrl, conn: connParamsOf(config.ownerUrl) } : config;
+  return { ...config, url: config.ownerUrl, conn: owner };
 }
 
 /** A URL built from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME (then `PG*`, then defaults). */

@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import type { Kysely } from 'kysely';
 import type { CmmcConfig } from '../config/config.js';
-import { describeTarget, maskedConfig } from '../config/config.js';
+import { asOwner, describeTarget, maskedConfig } from '../config/config.js';
 import { maskedUrl, printMasked } from '../config/printable.js';
 import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
@@ -162,6 +162,24 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, { source: config.source });
   }
   return handle;
+}
+
+/**
+ * Runs `work` as the schema owner when the handle's configuration names one for its database
+ * (DB_OWNER_USER, `ownerUrl`) and the handle connects as another role (the application role of
+ * `createPool()`): on a connection of the owner's, opened for it and closed after it, as the CLI's
+ * upgrade, downgrade, stamp and backup create connect as the owner. Otherwise on the handle itself.
+ */
+export async function asSchemaOwner<T>(handle: DbHandle, work: (owner: DbHandle) => Promise<T>): Promise<T> {
+  const config = asOwner(handle.config);
+  if (!config.url || !handle.url || connParamsOf(config.url).user === connParamsOf(handle.url).user) return work(handle);
+  // Two: the engine reserves one session for its run, a read beside it must not wait for it.
+  const owner = await openDatabase(config, { pool: { max: 2, min: 0 }, kysely: false });
+  try {
+    return await work(owner);
+  } finally {
+    await owner.close();
+  }
 }
 
 /**
