@@ -89,8 +89,12 @@ export function runStamp(handle: DbHandle, target: string | string[], options: R
   return asSchemaOwner(handle, (owner) => engine.runStamp(owner, target, options));
 }
 
-// Backups around pg_dump / pg_restore.
-export { verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup/index.js';
+// Backups around pg_dump / pg_restore. From their own modules, not src/backup/index.ts: that one
+// also holds the crontab schedule (cron-parser), which no application asks for by importing this.
+export { verifyBackup } from './backup/verify.js';
+export { restoreBackup } from './backup/restore.js';
+export { pruneBackups } from './backup/prune.js';
+export { listBackups } from './backup/store.js';
 
 /**
  * pg_dump of the configured database into `options.dir` (default backups/) with its manifest, as the
@@ -100,7 +104,11 @@ export { verifyBackup, restoreBackup, pruneBackups, listBackups } from './backup
 export function createBackup(config: CmmcConfig, options: CreateOptions = {}): Promise<BackupRecord> {
   return backup.createBackup(asOwner(config), options);
 }
-export type { CreateOptions, VerifyOptions, VerifyResult, RestoreOptions, RestoreResult, RestorePlan, PruneOptions, PruneResult, DatabaseIdentity } from './backup/index.js';
+export type { CreateOptions } from './backup/create.js';
+export type { VerifyOptions, VerifyResult } from './backup/verify.js';
+export type { RestoreOptions, RestoreResult, RestorePlan } from './backup/restore.js';
+export type { PruneOptions, PruneResult } from './backup/prune.js';
+export type { DatabaseIdentity } from './backup/store.js';
 
 // An application that handles its own signals runs these on SIGINT/SIGTERM before it exits: running
 // pg_dump and pg_restore are stopped, partial files and scratch databases removed.
