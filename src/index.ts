@@ -57,6 +57,10 @@ export type {
   OrganizationComplianceByDomainView,
 } from './schema/index.js';
 
+// What a distributed database (Citus) needs of the schema, checked on any database at head (docs/scale-out.md).
+export { distributionViolations, distributionPlan } from './schema/distribution.js';
+export type { DistributionViolation } from './schema/distribution.js';
+
 // Acting for one tenant under row-level security.
 export { withTenant, tenantId, TENANT_SETTING, NO_TENANT } from './tenant/index.js';
 
@@ -111,8 +115,9 @@ export type { PruneOptions, PruneResult } from './backup/prune.js';
 export type { DatabaseIdentity } from './backup/store.js';
 
 // An application that handles its own signals runs these on SIGINT/SIGTERM before it exits: running
-// pg_dump and pg_restore are stopped, partial files and scratch databases removed.
-export { onInterrupt, runInterruptCleanups, runAtExit, interruptSignal } from './interrupt.js';
+// pg_dump and pg_restore are stopped, partial files and scratch databases removed. One that goes on
+// running afterwards calls resetInterrupt(): until then every backup and migration stops as interrupted.
+export { onInterrupt, runInterruptCleanups, runAtExit, interruptSignal, resetInterrupt } from './interrupt.js';
 
 // Diagnostics.
 export * as doctor from './doctor/index.js';
