@@ -95,10 +95,10 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   }
   if (!url) throw new CmmcError('config.url', 'no database URL is configured', { hint: 'set DATABASE_URL' });
 
-  const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
   // The embedded database's URL names its socket folder (?host=), read like any other target.
   // Always from the URL: a caller may point a copy of the config at another database by its URL.
   const conn = connParamsOf(url);
+  const applicationName = options.applicationName ?? poolName(conn.applicationName);
   const sql = createPool(conn, {
     max: settings.max,
     idleTimeoutSeconds: settings.idleTimeoutSeconds,
@@ -162,6 +162,18 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     throw connectError(err, fromPgEnv ? { ...conn, fromPgEnv } : conn, { source: config.source });
   }
   return handle;
+}
+
+/**
+ * The pool's application_name, `<name>:<pid>:<n>`: unique to the pool, since healthCheck counts its
+ * sessions by it, and led by the target's own application_name (the URL's, PGAPPNAME) when it names
+ * one, so that an application's sessions show under its name in pg_stat_activity and the server's
+ * log; else `cmmc-db`. As the server keeps it: printable ASCII (it replaces the rest), 63 bytes at most.
+ */
+function poolName(targetName: string | undefined): string {
+  const suffix = `:${process.pid}:${++poolCounter}`;
+  const name = (targetName || 'cmmc-db').replace(/[^\x20-\x7e]/g, '?');
+  return name.slice(0, 63 - suffix.length) + suffix;
 }
 
 /**
