@@ -9,7 +9,7 @@
  * await pool.close();
  * ```
  */
-import { asOwner, resolveConfig, type CmmcConfig, type ConfigInput } from './config/config.js';
+import { asOwner, checkConfigInput, resolveConfig, type CmmcConfig, type ConfigInput } from './config/config.js';
 import { asSchemaOwner, openDatabase, type DbHandle, type OpenOptions } from './db/connection.js';
 import * as engine from './migrate/engine.js';
 import type { Operation, RunOptions, RunResult } from './migrate/engine.js';
@@ -30,6 +30,7 @@ export { CmmcError } from './errors.js';
  * 60 s statement timeout, connections recycled) from the environment or the given configuration.
  */
 export async function createPool<DB = any>(input: ConfigInput = {}, options: OpenOptions = {}): Promise<DbHandle<DB>> {
+  checkConfigInput(input, 'createPool');
   return openDatabase<DB>(resolveConfig(input), { warm: true, ...options });
 }
 

@@ -84,7 +84,27 @@ export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+const INPUT_KEYS: readonly (keyof ConfigInput)[] = ['url', 'env', 'cwd', 'migrationsDir', 'environment'];
+
+/**
+ * The input of resolveConfig and createPool as TypeScript would check it, for JavaScript callers:
+ * a URL string (pg's and postgres.js's pools take one) or a key of another library's options
+ * ({ connectionString }) named no URL, and the embedded database was opened (and created) instead.
+ */
+export function checkConfigInput(input: unknown, caller: string): asserts input is ConfigInput {
+  const hint = `pass ${caller}({ url: process.env.DATABASE_URL }), or ${caller}() to read DATABASE_URL, DB_* and .env`;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const what = typeof input === 'string' ? 'a string' : input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input;
+    throw new CmmcError('config.input', `${caller} takes { url, env, cwd, migrationsDir, environment }, not ${what}`, { hint, exitCode: 2 });
+  }
+  const unknown = Object.keys(input).filter((k) => !(INPUT_KEYS as string[]).includes(k));
+  if (unknown.length) {
+    throw new CmmcError('config.input', `${caller} does not know ${unknown.map((k) => JSON.stringify(k)).join(', ')}: it takes { ${INPUT_KEYS.join(', ')} }`, { hint, exitCode: 2 });
+  }
+}
+
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
+  checkConfigInput(input, 'resolveConfig');
   const cwd = input.cwd ?? process.cwd();
   // With no `env` given (the library: createPool(), resolveConfig()), the project's .env counts as the
   // CLI's does, beneath process.env; the CLI passes process.env itself, having loaded .env into it.

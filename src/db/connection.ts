@@ -83,6 +83,13 @@ let poolCounter = 0;
 
 /** Opens a pool to the configured database and checks that it answers. */
 export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOptions = {}): Promise<DbHandle<DB>> {
+  // From JavaScript, `openDatabase({ url })` connected and then failed wherever a setting it lacks was read.
+  if (config?.kind !== 'server' && config?.kind !== 'embedded') {
+    throw new CmmcError('config.input', 'openDatabase takes the configuration resolveConfig returns', {
+      hint: 'pass openDatabase(resolveConfig({ url: process.env.DATABASE_URL })), or use createPool({ url })',
+      exitCode: 2,
+    });
+  }
   const settings: PoolSettings = { ...POOL_SETTINGS, ...options.pool };
   let url = config.url;
   let stopEmbedded: ((options?: { failed?: boolean }) => Promise<void>) | undefined;
