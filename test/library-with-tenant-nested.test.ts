@@ -6,9 +6,14 @@
  * CmmcError (`tenant.nested`) before any SQL runs, and sets the tenant for the rest of `fn` in a
  * transaction of the caller's that has none, leaving it without one afterwards.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CmmcError, createPool, withTenant, type Database, type DbHandle } from '../src/index.js';
+import { ROOT } from './helpers/cli.js';
 import { dropSetup, initWithTwoTenants, newSetup, rolesOf, TWO_TENANTS as T } from './helpers/tenant-setup.js';
 
 describe('withTenant inside a transaction', () => {
@@ -60,6 +65,24 @@ describe('withTenant inside a transaction', () => {
       return { before, inner, after: await organizations(trx), tenant: await tenantOf(trx) };
     });
     expect(seen).toEqual({ before: [], inner: [T.B], after: [], tenant: '' });
+  });
+
+  it('a nested call type-checks as an application compiles it (strict, nodenext), the inner rows typed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-nested-types-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'nested.mts'),
+        `import { withTenant, type Database, type DbHandle } from ${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))};
+declare const pool: DbHandle<Database>;
+const rows = await withTenant(pool, 'x', (trx) => withTenant(trx, 'x', (inner) => inner.selectFrom('users').select('email').execute()));
+export const email: string = rows[0].email;
+`,
+      );
+      const tsc = await execa('node', [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), path.join(dir, 'nested.mts')], { reject: false });
+      expect(tsc.stdout + tsc.stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('no pooled connection keeps a tenant afterwards', async () => {

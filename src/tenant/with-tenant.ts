@@ -84,7 +84,8 @@ export function tenantId(organizationId: unknown): string {
  * ```
  */
 export async function withTenant<DB, T>(
-  db: Kysely<DB> | { db: Kysely<DB> },
+  // Transaction<DB> named, though it is a Kysely<DB>: with it only in the union, TypeScript inferred DB wrong.
+  db: Kysely<DB> | Transaction<DB> | { db: Kysely<DB> },
   organizationId: string,
   fn: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
