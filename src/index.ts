@@ -26,8 +26,11 @@ export type { DbHandle, HealthReport, OpenOptions, PoolSettings } from './db/ind
 export { CmmcError } from './errors.js';
 
 /**
- * Opens the platform's connection pool (min 5 warm, max 20, idle 300 s, 30 s connect timeout,
- * 60 s statement timeout, connections recycled) from the environment or the given configuration.
+ * Opens the platform's connection pool (min 5 warm, max 20, idle 300 s, 10 s connect timeout unless
+ * the URL or CMMC_CONNECT_TIMEOUT says otherwise, 60 s statement timeout, connections recycled) from
+ * the environment or the given configuration.
+ * Call `close()` when done: an open pool keeps Node running, a server's until its idle connections
+ * time out (300 s), the embedded database's until it is closed.
  */
 export async function createPool<DB = any>(input: ConfigInput = {}, options: OpenOptions = {}): Promise<DbHandle<DB>> {
   checkConfigInput(input, 'createPool');
