@@ -129,9 +129,12 @@ export function runAtExit(): void {
   unfinished.clear();
 }
 
-/** For tests of this module and for a library user that reuses one process: forget the interruption. */
+/**
+ * Forgets the interruption: for an application that ran runInterruptCleanups in its own signal handler
+ * and goes on running (until this, every backup and migration stops at once as interrupted), and for
+ * tests of this module. The cleanups registered since (by work still running) stay registered.
+ */
 export function resetInterrupt(): void {
-  cleanups.clear();
   unfinished.clear();
   started = [];
   controller = new AbortController();

@@ -7,7 +7,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
-import { execa } from 'execa';
 import { CmmcError, usageError } from '../errors.js';
 import { shellQuoted } from '../shell-word.js';
 import { readRegularFile, writeFileAtomically } from '../fs-private.js';
@@ -186,6 +185,7 @@ export function mergeBlock(text: string, block: string[] | undefined, where = 't
 export async function readCrontab(file?: string): Promise<string> {
   // readRegularFile: a FIFO would block for ever; a folder is one line naming it.
   if (file) return existsSync(file) ? readRegularFile(file).toString('utf8') : '';
+  const { execa } = await import('execa');
   const r = await execa('crontab', ['-l'], { reject: false }).catch((err) => {
     throw crontabMissing(err);
   });
@@ -201,6 +201,7 @@ export async function writeCrontab(text: string, file?: string): Promise<void> {
     writeFileAtomically(file, text, mode);
     return;
   }
+  const { execa } = await import('execa');
   const r = await execa('crontab', ['-'], { input: text, reject: false }).catch((err) => {
     throw crontabMissing(err);
   });

@@ -26,6 +26,7 @@ import {
   type ConnOptions,
   type ConnParams,
 } from './conninfo.js';
+import { maskedConn, maskedUrl, plainCopy, printMasked } from './printable.js';
 
 export type TargetKind = 'server' | 'embedded';
 
@@ -83,7 +84,27 @@ export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+const INPUT_KEYS: readonly (keyof ConfigInput)[] = ['url', 'env', 'cwd', 'migrationsDir', 'environment'];
+
+/**
+ * The input of resolveConfig and createPool as TypeScript would check it, for JavaScript callers:
+ * a URL string (pg's and postgres.js's pools take one) or a key of another library's options
+ * ({ connectionString }) named no URL, and the embedded database was opened (and created) instead.
+ */
+export function checkConfigInput(input: unknown, caller: string): asserts input is ConfigInput {
+  const hint = `pass ${caller}({ url: process.env.DATABASE_URL }), or ${caller}() to read DATABASE_URL, DB_* and .env`;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const what = typeof input === 'string' ? 'a string' : input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input;
+    throw new CmmcError('config.input', `${caller} takes { url, env, cwd, migrationsDir, environment }, not ${what}`, { hint, exitCode: 2 });
+  }
+  const unknown = Object.keys(input).filter((k) => !(INPUT_KEYS as string[]).includes(k));
+  if (unknown.length) {
+    throw new CmmcError('config.input', `${caller} does not know ${unknown.map((k) => JSON.stringify(k)).join(', ')}: it takes { ${INPUT_KEYS.join(', ')} }`, { hint, exitCode: 2 });
+  }
+}
+
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
+  checkConfigInput(input, 'resolveConfig');
   const cwd = input.cwd ?? process.cwd();
   // With no `env` given (the library: createPool(), resolveConfig()), the project's .env counts as the
   // CLI's does, beneath process.env; the CLI passes process.env itself, having loaded .env into it.
@@ -106,14 +127,18 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   };
 
   const timeout = connectTimeoutDefault(env);
-  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig => ({
-    ...base,
-    kind: 'server',
-    url: formatConnUri(conn),
-    conn,
-    ...(source === '--url' ? {} : ownerOf(conn, env)),
-    source,
-  });
+  const server = (conn: ConnParams, source: CmmcConfig['source']): CmmcConfig =>
+    printMasked<CmmcConfig>(
+      {
+        ...base,
+        kind: 'server',
+        url: formatConnUri(conn),
+        conn,
+        ...(source === '--url' ? {} : ownerOf(conn, env)),
+        source,
+      },
+      maskedConfig,
+    );
   if (input.url) return server(resolveConnOptions(parseConnString(input.url, '--url'), env, { connectTimeout: timeout }, '--url'), '--url');
   // The config file's url: first with --env, after the environment's settings without it.
   const fromFile = (u: NonNullable<typeof project.url>) => server(resolveConnOptions(parseConnString(u.value(), u.from), env, { connectTimeout: timeout }, u.from), u.from);
@@ -124,7 +149,20 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   }
   if (pgEnvNamesServer(env)) return server(resolveConnOptions({}, env, { connectTimeout: timeout }, 'the PG* variables'), 'PG*');
   if (project.url) return fromFile(project.url);
-  return { ...base, kind: 'embedded', source: 'embedded' };
+  return printMasked<CmmcConfig>({ ...base, kind: 'embedded', source: 'embedded' }, maskedConfig);
+}
+
+/**
+ * The configuration as it may be printed: every password masked (`url`, `ownerUrl`, `conn`). A
+ * configuration from resolveConfig prints so by itself (JSON.stringify, util.inspect), copies too.
+ */
+export function maskedConfig(config: CmmcConfig): Record<string, unknown> {
+  return {
+    ...plainCopy(config),
+    ...(config.url !== undefined ? { url: maskedUrl(config.url) } : {}),
+    ...(config.ownerUrl !== undefined ? { ownerUrl: maskedUrl(config.ownerUrl) } : {}),
+    ...(config.conn ? { conn: maskedConn(config.conn) } : {}),
+  };
 }
 
 /** The platform's defaults for the `DB_*` form (its deployment docs name these), after `PG*`. */
@@ -163,10 +201,19 @@ function ownerOf(conn: ConnParams, env: NodeJS.ProcessEnv): { ownerUrl?: string 
   return { ownerUrl: formatConnUri({ ...rest, user: env.DB_OWNER_USER, ...(env.DB_OWNER_PASSWORD ? { password: env.DB_OWNER_PASSWORD } : {}) }) };
 }
 
-/** The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`). */
+/**
+ * The configuration to run schema work with: the owner's URL when one is configured (see `ownerUrl`)
+ * for the configuration's own database. A copy pointed at another database (`{ ...config, url }`)
+ * is returned as it is: the owner named is the original database's.
+ */
 export function asOwner(config: CmmcConfig): CmmcConfig {
+  if (!config.ownerUrl || !config.url) return config;
+  const owner = connParamsOf(config.ownerUrl);
+  const target = connParamsOf(config.url);
+  const where = (c: ConnParams) => JSON.stringify([c.dbname, c.hosts.map((h) => [h.host, h.port])]);
+  if (where(owner) !== where(target)) return config;
   // The resolved parameters too: they name the user on the "database:" line (it named the application role).
-  return config.ownerUrl ? { ...config, url: config.ownerUrl, conn: connParamsOf(config.ownerUrl) } : config;
+  return { ...config, url: config.ownerUrl, conn: owner };
 }
 
 /** A URL built from DB_USER, DB_PASSWORD, DB_HOST, DB_PORT and DB_NAME (then `PG*`, then defaults). */

@@ -223,6 +223,13 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
     }
   }
 
+  // postgresql://user:pa/ss@host/db: an unencoded "/" ends the authority before the "@", and libpq
+  // reads the user name and the start of the password as a host and a port. Refused as libpq refuses
+  // that port, without echoing it: it is part of a password (base64 passwords hold "/").
+  if (path?.includes('@') && hostPart.split(',').some((h) => !h.startsWith('[') && h.includes(':') && !/^\d*$/.test(h.slice(h.indexOf(':') + 1)))) {
+    throw bad(`${from} has a "/" before its "@": read as libpq reads it, what comes before that "/" is a host and an invalid port`, 'percent-encode "/" in the user name or password as %2F (and "@" as %40)');
+  }
+
   const hosts: string[] = [];
   const ports: string[] = [];
   let i = 0;

@@ -6,7 +6,8 @@
 import type postgres from 'postgres';
 import type { Kysely } from 'kysely';
 import type { CmmcConfig } from '../config/config.js';
-import { describeTarget } from '../config/config.js';
+import { asOwner, describeTarget, maskedConfig } from '../config/config.js';
+import { maskedUrl, printMasked } from '../config/printable.js';
 import { connParamsOf } from '../config/conninfo.js';
 import { CmmcError } from '../errors.js';
 import { boundedFirstQuery, connectError, createPool, type TargetOrigin } from './driver.js';
@@ -54,7 +55,10 @@ export interface DbHandle<DB = any> {
   db: Kysely<DB>;
   /** postgres.js itself, for what Kysely does not do (COPY, LISTEN, raw scripts). */
   sql: postgres.Sql;
-  /** The URL postgres.js connected with (contains the password: never print it). */
+  /**
+   * The URL postgres.js connected with (contains the password: never print it by itself). The handle
+   * and its `config` print with every password masked (console.log, util.inspect, JSON.stringify).
+   */
   url: string;
   /** The embedded database's client connections (its pg_stat_activity shows one session only). */
   embedded?: { connections(): number };
@@ -89,6 +93,13 @@ let poolCounter = 0;
 
 /** Opens a pool to the configured database and checks that it answers. */
 export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOptions = {}): Promise<DbHandle<DB>> {
+  // From JavaScript, `openDatabase({ url })` connected and then failed wherever a setting it lacks was read.
+  if (config?.kind !== 'server' && config?.kind !== 'embedded') {
+    throw new CmmcError('config.input', 'openDatabase takes the configuration resolveConfig returns', {
+      hint: 'pass openDatabase(resolveConfig({ url: process.env.DATABASE_URL })), or use createPool({ url })',
+      exitCode: 2,
+    });
+  }
   const settings: PoolSettings = { ...POOL_SETTINGS, ...options.pool };
   let url = config.url;
   let stopEmbedded: ((options?: { failed?: boolean }) => Promise<void>) | undefined;
@@ -106,10 +117,10 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
   const splitBrain = writes ? refuseSplitBrain(url, targetOrigin(config)) : undefined;
   splitBrain?.catch(() => {});
 
-  const applicationName = options.applicationName ?? `cmmc-db:${process.pid}:${++poolCounter}`;
   // The embedded database's URL names its socket folder (?host=), read like any other target.
   // Always from the URL: a caller may point a copy of the config at another database by its URL.
   const conn = connParamsOf(url);
+  const applicationName = options.applicationName ?? poolName(conn.applicationName);
   const sql = createPool(conn, {
     max: settings.max,
     idleTimeoutSeconds: settings.idleTimeoutSeconds,
@@ -136,21 +147,25 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     await db?.destroy().catch(() => {});
     await stopEmbedded?.({ failed: how.failed });
   };
-  const handle: DbHandle<DB> = {
-    get db(): Kysely<DB> {
-      if (!db) throw new Error('this connection was opened with { kysely: false }: use handle.sql');
-      return db;
+  const handle: DbHandle<DB> = printMasked<DbHandle<DB>>(
+    {
+      get db(): Kysely<DB> {
+        if (!db) throw new Error('this connection was opened with { kysely: false }: use handle.sql');
+        return db;
+      },
+      sql,
+      url,
+      ...(embedded ? { embedded } : {}),
+      config,
+      description: describeTarget(config),
+      ...(writes ? { primary: true as const } : {}),
+      settings,
+      applicationName,
+      close,
     },
-    sql,
-    url,
-    ...(embedded ? { embedded } : {}),
-    config,
-    description: describeTarget(config),
-    ...(writes ? { primary: true as const } : {}),
-    settings,
-    applicationName,
-    close,
-  };
+    // Logged by an application (console.log(pool), a logger's JSON): what it is, no password.
+    (h) => ({ description: h.description, url: maskedUrl(h.url), applicationName: h.applicationName, settings: h.settings, config: maskedConfig(h.config) }),
+  );
 
   try {
     await boundedFirstQuery(sql, conn, () =>
@@ -179,6 +194,36 @@ export async function openDatabase<DB = any>(config: CmmcConfig, options: OpenOp
     }
   }
   return handle;
+}
+
+/**
+ * The pool's application_name, `<name>:<pid>:<n>`: unique to the pool, since healthCheck counts its
+ * sessions by it, and led by the target's own application_name (the URL's, PGAPPNAME) when it names
+ * one, so that an application's sessions show under its name in pg_stat_activity and the server's
+ * log; else `cmmc-db`. As the server keeps it: printable ASCII (it replaces the rest), 63 bytes at most.
+ */
+function poolName(targetName: string | undefined): string {
+  const suffix = `:${process.pid}:${++poolCounter}`;
+  const name = (targetName || 'cmmc-db').replace(/[^\x20-\x7e]/g, '?');
+  return name.slice(0, 63 - suffix.length) + suffix;
+}
+
+/**
+ * Runs `work` as the schema owner when the handle's configuration names one for its database
+ * (DB_OWNER_USER, `ownerUrl`) and the handle connects as another role (the application role of
+ * `createPool()`): on a connection of the owner's, opened for it and closed after it, as the CLI's
+ * upgrade, downgrade, stamp and backup create connect as the owner. Otherwise on the handle itself.
+ */
+export async function asSchemaOwner<T>(handle: DbHandle, work: (owner: DbHandle) => Promise<T>): Promise<T> {
+  const config = asOwner(handle.config);
+  if (!config.url || !handle.url || connParamsOf(config.url).user === connParamsOf(handle.url).user) return work(handle);
+  // Two: the engine reserves one session for its run, a read beside it must not wait for it.
+  const owner = await openDatabase(config, { pool: { max: 2, min: 0 }, kysely: false });
+  try {
+    return await work(owner);
+  } finally {
+    await owner.close();
+  }
 }
 
 /**

@@ -146,7 +146,10 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
   if (sockets.length && conn.hosts.length > 1) unsupportedThrow('a unix-socket host among several hosts');
   const socket: ConnHost | undefined = sockets[0];
   if (socket?.host.startsWith('@')) unsupportedThrow(`the abstract socket "${socket.host}"`);
-  const pass = conn.password !== undefined ? conn.password : async () => (await passwordFromPassfile(conn)) ?? '';
+  // A function either way: postgres.js keeps its options on the pool (sql.options), which an
+  // application may print; the password itself is asked for at connect time.
+  const given = conn.password;
+  const pass = given !== undefined ? () => given : async () => (await passwordFromPassfile(conn)) ?? '';
   const hosts = conn.extra.load_balance_hosts === 'random' ? shuffled(conn.hosts) : conn.hosts;
   return {
     // postgres.js takes lists of hosts and ports (multi-host) though its types say one.
@@ -155,7 +158,7 @@ export function postgresOptions(conn: ConnParams, options: PoolOptions = {}): po
     ...(socket ? { path: `${socket.host.replace(/\/$/, '')}/.s.PGSQL.${socket.port}` } : {}),
     database: conn.dbname,
     user: conn.user,
-    pass: pass as string,
+    pass,
     ssl: sslOption(conn),
     // null: no limit (connect_timeout=0, as libpq).
     connect_timeout: (conn.connectTimeout > 0 ? Math.min(conn.connectTimeout, MAX_TIMER_S) : null) as number,

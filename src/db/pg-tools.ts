@@ -296,6 +296,9 @@ export interface PgRun {
   done: Promise<PgResult>;
 }
 
+/** The signals that end a Node process that does not handle them (and that the CLI's handler handles). */
+const TERMINATING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /**
  * Runs a client program with files created 0600 (umask 077 while the child starts: spawn is
  * synchronous, so the umask is restored before anything else runs). node:child_process directly:
@@ -312,6 +315,12 @@ export interface PgRun {
  * the server say ("terminated by user", "canceling statement due to user request") depends on
  * lc_messages and the client's translations. Before, the program could see a Ctrl-C first and
  * exit before this process had heard of it; only its English words told the two apart.
+ *
+ * That holds where this process handles the signals (the CLI's handler, src/cli/signals.ts; an
+ * application's own, which runs runInterruptCleanups). An application that handles none dies of
+ * Ctrl-C or a signal to its group with Node's default, and a program in a session of its own would
+ * run on alone (its session, its locks, its partial file): there it stays in this process's group
+ * and the same signal stops it.
  */
 export function runPg(file: string, args: string[], pg: Record<string, string>, options: RunPgOptions = {}): PgRun {
   // Stopped with the run, and when the caller gives up.
@@ -324,7 +333,7 @@ export function runPg(file: string, args: string[], pg: Record<string, string>, 
       stdio: [options.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: stop,
       killSignal: 'SIGTERM',
-      detached: true,
+      detached: TERMINATING_SIGNALS.some((signal) => process.listenerCount(signal) > 0),
     });
   } finally {
     process.umask(previous);

@@ -117,6 +117,7 @@ type Conn = Kysely<any>;
  * changed file, the lock timeout) are thrown as CmmcError and leave the database untouched.
  */
 export async function migrate(handle: DbHandle, operation: Operation, target: string | string[], options: RunOptions = {}): Promise<RunResult> {
+  checkArguments(operation, target);
   const config = handle.config;
   const script = options.script ?? (await loadScript(config));
   const started = performance.now();
@@ -211,6 +212,28 @@ async function acceptChanged(reserved: postgres.ReservedSql, config: MetaConfig,
   } catch (err) {
     await reserved.unsafe('ROLLBACK').catch(() => {});
     throw err;
+  }
+}
+
+const OPERATIONS: readonly Operation[] = ['upgrade', 'downgrade', 'stamp'];
+
+/**
+ * What a JavaScript caller may pass that TypeScript would refuse, refused before anything runs: any
+ * operation but upgrade and stamp was run as a downgrade.
+ */
+function checkArguments(operation: unknown, target: unknown): void {
+  if (!OPERATIONS.includes(operation as Operation)) {
+    throw new CmmcError('migrate.operation', `the operation ${JSON.stringify(operation) ?? String(operation)} is not one of ${OPERATIONS.join(', ')}`, {
+      hint: "call migrate(handle, 'upgrade', 'head'), or runUpgrade, runDowngrade, runStamp",
+      exitCode: 2,
+    });
+  }
+  const targets = Array.isArray(target) ? target : [target];
+  if (!targets.length || targets.some((t) => typeof t !== 'string')) {
+    throw new CmmcError('migrate.operation', `the target ${JSON.stringify(target) ?? String(target)} is not a revision, a keyword or a list of them`, {
+      hint: "name a revision, head, heads, base or a relative step such as -1 (a list for stamp)",
+      exitCode: 2,
+    });
   }
 }
 

@@ -2,8 +2,6 @@
  * Opening a file in the user's browser: $BROWSER when set, else the platform's opener (xdg-open,
  * open, start). A result, never an exception: a server without a desktop has no browser.
  */
-import { execa } from 'execa';
-
 export interface OpenResult {
   opened: boolean;
   /** The program used, or why none was. */
@@ -23,6 +21,8 @@ export async function openInBrowser(file: string): Promise<OpenResult> {
   const command = openerFor(file);
   if (!command) return { opened: false, detail: 'no browser here (no $BROWSER and no display)' };
   try {
+    // Loaded here, not with the module: the library's report namespace would load it into every application.
+    const { execa } = await import('execa');
     const child = execa(command[0], command.slice(1), { detached: true, stdio: 'ignore', reject: false });
     child.unref();
     const early = await Promise.race([child, new Promise((resolve) => setTimeout(resolve, 1500, undefined))]);

@@ -57,7 +57,15 @@ export function tenantId(organizationId: unknown): string {
  * Connect as the application role (DB_USER, which `cmmc-db init` creates without ownership or
  * BYPASSRLS): superusers and roles with BYPASSRLS are not bound by the policies.
  *
- * @param db - Kysely over the platform database (`handle.db`), or a handle from `createPool`.
+ * Given a transaction (a nested call: a service that opens a tenant's unit of work, called from inside
+ * another), it runs in that transaction, which commits or rolls back as a whole (Kysely has no nested
+ * transactions): for the tenant the transaction already has, `fn` simply joins it; for another tenant
+ * it throws a `CmmcError` with code `tenant.nested` before `fn` runs (one transaction never acts
+ * for two tenants); in a transaction of the caller's with no tenant, the tenant is set for `fn` and
+ * reset after it.
+ *
+ * @param db - Kysely over the platform database (`handle.db`), a handle from `createPool`, or a
+ *   transaction (see above).
  * @param organizationId - `organizations.id` of the tenant, a UUID other than the nil UUID (`NO_TENANT`,
  *   "no tenant"). Anything else throws a `CmmcError` with code `tenant.id` before any SQL runs.
  * @param fn - the work; it receives the transaction and must use it (not `db`) for every query.
@@ -76,20 +84,36 @@ export function tenantId(organizationId: unknown): string {
  * ```
  */
 export async function withTenant<DB, T>(
-  db: Kysely<DB> | { db: Kysely<DB> },
+  // Transaction<DB> named, though it is a Kysely<DB>: with it only in the union, TypeScript inferred DB wrong.
+  db: Kysely<DB> | Transaction<DB> | { db: Kysely<DB> },
   organizationId: string,
   fn: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
   const id = tenantId(organizationId);
   const kysely = isKysely(db) ? (db as Kysely<DB>) : (db as { db: Kysely<DB> }).db;
-  return kysely.transaction().execute(async (trx) => {
-    // SET takes no bind parameters; the id is a validated UUID, so it is safe to inline.
-    await sql.raw(`SET LOCAL ${TENANT_SETTING} = '${id}'`).execute(trx);
-    const result = await fn(trx);
-    // RESET inside the transaction is committed with it: a session-level value that fn (or an earlier
-    // borrower) set with SET or set_config(..., false) does not outlive this call either.
-    await sql.raw(`RESET ${TENANT_SETTING}`).execute(trx);
-    return result;
+  if (kysely.isTransaction) return inTransaction(kysely as Transaction<DB>, id, fn);
+  return kysely.transaction().execute((trx) => asTenant(trx, id, fn));
+}
+
+/** `fn` in `trx` with the tenant set first (SET LOCAL) and reset after it. */
+async function asTenant<DB, T>(trx: Transaction<DB>, id: string, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  // SET takes no bind parameters; the id is a validated UUID, so it is safe to inline.
+  await sql.raw(`SET LOCAL ${TENANT_SETTING} = '${id}'`).execute(trx);
+  const result = await fn(trx);
+  // RESET inside the transaction is committed with it: a session-level value that fn (or an earlier
+  // borrower) set with SET or set_config(..., false) does not outlive this call either.
+  await sql.raw(`RESET ${TENANT_SETTING}`).execute(trx);
+  return result;
+}
+
+/** A nested call: joins the transaction's own tenant, refuses another, sets one where there is none. */
+async function inTransaction<DB, T>(trx: Transaction<DB>, id: string, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  const { rows } = await sql<{ tenant: string | null }>`SELECT current_setting(${TENANT_SETTING}, true) AS tenant`.execute(trx);
+  const current = rows[0]?.tenant ?? '';
+  if (current === '') return asTenant(trx, id, fn);
+  if (current.toLowerCase() === id) return fn(trx);
+  throw new CmmcError('tenant.nested', `withTenant for ${id} was called inside a transaction acting for ${current}: one transaction acts for one tenant`, {
+    hint: "pass the pool (or handle.db) to run the other tenant's work in a transaction of its own, or use the enclosing transaction for the same tenant",
   });
 }
 

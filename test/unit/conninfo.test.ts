@@ -29,6 +29,23 @@ describe('URIs as libpq parses them', () => {
     expect(() => parseConnUri('postgresql://h/db?nonsense=1')).toThrow(/unknown query parameter "nonsense"/);
     expect(() => resolveConfig({ url: 'mysql://root:pw@h/db', env: {}, cwd })).toThrow(/must start with postgresql:\/\/ or postgres:\/\/, not mysql:\/\//);
   });
+
+  it('a "/" left unencoded in a password is refused without echoing the password (it was: \'invalid port "Xk9q"\')', () => {
+    for (const url of ['postgresql://app:Xk9q/Zp+w==@db.example:5432/cmmc', 'postgres://app:Xk9q/Zp@h1,h2/db', 'postgres://a:b@h:5432,app:Xk9q/Zp@h2/db']) {
+      let err: (Error & { hint?: string }) | undefined;
+      try {
+        resolveConfig({ url, env: {}, cwd });
+      } catch (e) {
+        err = e as Error & { hint?: string };
+      }
+      expect(err?.message, url).toMatch(/has a "\/" before its "@"/);
+      expect(`${err?.message} ${err?.hint} ${err?.stack}`).not.toContain('Xk9q');
+      expect(err?.hint).toContain('%2F');
+    }
+    // What libpq accepts stays accepted, read as libpq reads it: host "u", port 1234, database "5@h/db".
+    expect(parseConnUri('postgres://u:1234/5@h/db')).toMatchObject({ host: 'u', port: '1234', dbname: '5@h/db' });
+    expect(parseConnUri('postgresql://[::1]:5432/a@b')).toMatchObject({ host: '::1', dbname: 'a@b' });
+  });
 });
 
 describe('keyword=value strings', () => {
