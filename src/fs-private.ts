@@ -166,6 +166,38 @@ export function writeFileAtomically(given: string, data: string | Uint8Array, mo
 }
 
 /**
+ * Creates `file` holding `data`, whole or not at all, and only if no file of that name exists
+ * (EEXIST otherwise, as `writeFileSync(file, data, { flag: 'wx' })`): written into
+ * `.<name>.<pid>.partial` beside it, then hard-linked to its name (link(2) fails when the name is
+ * taken, so two writers never replace each other), then the partial name removed. A plain write
+ * that fails midway (a full disk) left a truncated file under the real name: a revision file cut
+ * short is a broken revision in the graph, read by every later command. On a filesystem without
+ * hard links the partial file is renamed into place after a check that the name is free.
+ */
+export function writeNewFileAtomically(given: string, data: string | Uint8Array): void {
+  const partial = path.join(path.dirname(given), `.${path.basename(given)}.${process.pid}.partial`);
+  try {
+    fs.writeFileSync(partial, data, { flag: 'wx' });
+    try {
+      fs.linkSync(partial, given);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw Object.assign(new Error(`EEXIST: file already exists, open '${given}'`), { code, syscall: 'open', path: given });
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+      if (fs.lstatSync(given, { throwIfNoEntry: false })) throw Object.assign(new Error(`EEXIST: file already exists, open '${given}'`), { code: 'EEXIST', syscall: 'open', path: given });
+      fs.renameSync(partial, given);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { dest?: string };
+    // A failed write(2) (ENOSPC, EDQUOT, EIO) names no path at all: it is the file's too.
+    if (e.path === partial || (e.code && e.path === undefined)) Object.assign(e, { path: given, syscall: 'write', message: e.message.split(partial).join(given) });
+    throw err;
+  } finally {
+    fs.rmSync(partial, { force: true });
+  }
+}
+
+/**
  * Reads at most `maxBytes` of a file the user named (a key or a certificate), which may be a pipe
  * (process substitution: `--key-file <(pass show key)`); `more` is true when the file holds more.
  * A device such as /dev/zero never ends: read whole, it took memory until the process died.

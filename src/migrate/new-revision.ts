@@ -2,7 +2,8 @@
  * Writing new revision files from templates/ (`revision` and `merge`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeNewFileAtomically } from '../fs-private.js';
 import path from 'node:path';
 import type { CmmcConfig } from '../config/config.js';
 import { CmmcError, usageError } from '../errors.js';
@@ -94,6 +95,6 @@ export function writeRevision(config: Pick<CmmcConfig, 'migrationsDir' | 'templa
   const text = readFileSync(templateFile, 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m);
   ensureRevisionFolder(config.migrationsDir);
   const file = path.join(config.migrationsDir, `${revision}_${slug(message)}.${kind}`);
-  writeFileSync(file, text, { flag: 'wx' });
+  writeNewFileAtomically(file, text);
   return { revision, file, downRevisions: down };
 }

@@ -1,5 +1,6 @@
 /** Writes a plain-SQL revision in the engine's format (see templates/ and src/migrate/script.ts). */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeNewFileAtomically } from '../fs-private.js';
 import path from 'node:path';
 import { ensureRevisionFolder, newRevisionId, slug as slugify } from '../migrate/new-revision.js';
 import { isDestructive } from './diff.js';
@@ -44,6 +45,6 @@ export function writeSqlRevision(dir: string, input: SqlRevisionInput): { file: 
   ensureRevisionFolder(dir);
   const file = path.join(dir, `${revision}_${slugify(input.message)}.sql`);
   if (existsSync(file)) throw new Error(`${file} already exists`);
-  writeFileSync(file, renderSqlRevision({ ...input, revision }));
+  writeNewFileAtomically(file, renderSqlRevision({ ...input, revision }));
   return { file, revision };
 }

@@ -65,7 +65,8 @@ async function writeOrCheck(
   words: { against: string; command: string },
 ): Promise<number> {
   const { compareSchemaFile } = await import('../../schema-as-code/dump.js');
-  const { writeFileSync } = await import('node:fs');
+  const { statSync } = await import('node:fs');
+  const { writeFileAtomically } = await import('../../fs-private.js');
   const shown = path.relative(process.cwd(), file) || file;
   if (opts.stdout && !opts.check) {
     // --json: still one JSON document on stdout, the text in it.
@@ -85,7 +86,9 @@ async function writeOrCheck(
     ctx.out.info(`run "${words.command}" and commit ${shown}`);
     return 1;
   }
-  writeFileSync(file, text);
+  // Whole or not at all (a full disk left a truncated schema.sql), keeping the file's mode.
+  const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+  writeFileAtomically(file, text, mode === undefined ? undefined : mode & 0o7777);
   const lines = text.split('\n').length - 1;
   if (ctx.out.json) ctx.out.data({ file, status: 'written', lines });
   ctx.out.success(`wrote ${shown} (${lines} lines)`);
