@@ -62,4 +62,21 @@ describe('files and revisions that cannot be read', () => {
     expect(line).toContain('DATABASE_URL has a malformed %-escape "%zz"');
     expect(line).toContain('write a literal % as %25');
   });
+
+  it("another tool's migrations folder: named with its folder, and the hint says how to give cmmc-db its own", async () => {
+    const app = path.join(work, 'app');
+    mkdirSync(path.join(app, 'migrations'), { recursive: true });
+    writeFileSync(path.join(app, 'package.json'), '{ "name": "platform-api" }\n');
+    // What knex or node-pg-migrate keep there.
+    writeFileSync(path.join(app, 'migrations', '001_init.sql'), 'CREATE TABLE accounts (id serial PRIMARY KEY);\n');
+    const r = await runCli(['upgrade', 'head'], { url: tdb.url, cwd: app });
+    const line = oneLine(r);
+    expect(line).toContain(`${path.join('migrations', '001_init.sql')}: has no "-- migrate:up" line`);
+    expect(line).toContain(`if migrations holds another tool's migrations, give cmmc-db a folder of its own: "migrations": ["db/revisions"] in cmmc-db.config.json`);
+    // Following the hint: the platform's revisions run, the other tool's folder is left alone.
+    writeFileSync(path.join(app, 'cmmc-db.config.json'), '{ "migrations": ["db/revisions"] }\n');
+    const ok = await runCli(['upgrade', 'head'], { url: tdb.url, cwd: app });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/applied \d+ revisions/);
+  });
 });

@@ -90,7 +90,11 @@ export async function loadScript(config: Pick<CmmcConfig, 'migrationsDir'> & { m
       .sort();
     for (const f of files) {
       if (options.turn) await options.turn();
-      revisions.push(await loadRevisionFile(path.join(dir, f)));
+      try {
+        revisions.push(await loadRevisionFile(path.join(dir, f)));
+      } catch (err) {
+        throw inFolder(err, dir, f === files[0]);
+      }
     }
   }
   try {
@@ -108,6 +112,21 @@ export async function loadRevisionFile(file: string): Promise<Revision> {
   // Worked out only for a recorded checksum that is not `checksum` (fileChecksum).
   Object.defineProperty(rev, 'acceptedChecksums', { get: () => sums.accepted, enumerable: true, configurable: true });
   return rev;
+}
+
+/**
+ * A bad revision file named with its folder. The folder's first file being unreadable is how
+ * another tool's `migrations/` (knex, node-pg-migrate, Prisma) shows up when an application adds
+ * cmmc-db: the hint then also says how to give cmmc-db a folder of its own.
+ */
+function inFolder(err: unknown, dir: string, first: boolean): unknown {
+  if (!(err instanceof CmmcError) || err.code !== 'migrate.bad-file') return err;
+  const shown = path.relative(process.cwd(), dir) || '.';
+  const where = shown.startsWith('..') ? dir : shown;
+  const hint = first
+    ? `fix the revision file (see templates/ for the expected shape); if ${where} holds another tool's migrations, give cmmc-db a folder of its own: "migrations": ["db/revisions"] in cmmc-db.config.json (or CMMC_MIGRATIONS_DIR)`
+    : (err.hint ?? '');
+  return new CmmcError(err.code, `${where}${path.sep}${err.message}`, { hint, exitCode: err.exitCode });
 }
 
 function invalid(fileName: string, what: string): CmmcError {
