@@ -18,13 +18,6 @@ if (deferredCa !== undefined) {
   }
 }
 
-// `cmmc-db history | head` closes the pipe early: that is not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-}
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -37,9 +30,68 @@ function flushed(...streams) {
   return Promise.all(streams.map((stream) => (stream.writableLength === 0 ? undefined : new Promise((resolve) => stream.write('', resolve)))));
 }
 
+/**
+ * A write to stdout that failed for another reason than a closed pipe: a redirection to a full disk
+ * (`cmmc-db schema dump --stdout > schema.sql`), a failing device. It printed Node's stack trace.
+ * Said in one line on stderr; the command itself goes on to its end (its work is not cut short
+ * midway, an upgrade still commits or rolls back as a whole) and exits 1, since its output is lost.
+ */
+let stdoutFailed = false;
+function stdoutFailure(err) {
+  if (!stdoutFailed) {
+    stdoutFailed = true;
+    // Also when the failure is told after the command returned, or it exits on its own (--help).
+    process.on('exit', (code) => {
+      if (code === 0) process.exitCode = 1;
+    });
+    const what = String(err.message ?? err).replace(/, write$/, '');
+    try {
+      require('node:fs').writeSync(2, `error: the output cannot be written (${what}) — free space where standard output goes, or send it elsewhere\n`);
+    } catch {
+      // stderr is gone too: the exit code says it
+    }
+  }
+}
+
+/** The exit code, 1 when the command's output could not be written (see stdoutFailure). */
+function exitCodeOf(code) {
+  return code === 0 && stdoutFailed ? 1 : code;
+}
+
+/**
+ * What commander prints for --version, without loading the program (a third of a cold start), nor
+ * Node's stream for stdout (setting up process.stdout costs as much again as the rest of this
+ * file): one write(2). Returns the exit code.
+ */
+function printVersion() {
+  const fs = require('node:fs');
+  const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  try {
+    fs.writeSync(1, `${version}\n`);
+  } catch (err) {
+    if (err.code === 'EPIPE') return 0; // `cmmc-db --version | true`: not an error
+    if (err.code === 'EAGAIN') return undefined; // a full non-blocking pipe: the stream waits for it
+    stdoutFailure(err);
+    return 1;
+  }
+  return 0;
+}
+
 async function main(args) {
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-    // What commander prints for --version, without loading the program (a third of a cold start).
+    const code = printVersion();
+    if (code !== undefined) return code;
+  }
+  // `cmmc-db history | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    stdoutFailure(err);
+  });
+  process.stderr.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    // Nowhere left to say it; the command's own exit code stands.
+  });
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
     process.stdout.write(`${require('../package.json').version}\n`);
     return 0;
   }
@@ -59,12 +111,12 @@ async function main(args) {
     const code = loader && (await loader.runBundled(process.argv, path.join(DIST, `cli-bundle-${bundle}.cjs`), bundle));
     // Done, its sessions sent their Terminate: exit once stdout and stderr have handed everything
     // to the system, rather than wait for the server to close its side of each socket.
-    if (code !== undefined) await flushed(process.stdout, process.stderr).then(() => process.exit(code));
+    if (code !== undefined) await flushed(process.stdout, process.stderr).then(() => process.exit(exitCodeOf(code)));
   }
   const { run } = await import(require('node:url').pathToFileURL(path.join(DIST, 'cli', 'main.js')).href);
   return run(process.argv);
 }
 
 main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+  process.exitCode = exitCodeOf(code);
 });
