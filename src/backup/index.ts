@@ -41,6 +41,7 @@ export { findPgTools, type PgTools } from '../db/pg-tools.js';
 export {
   validateCron,
   nextRuns,
+  refuseControlCharacters,
   scheduleBlock,
   extractBlock,
   mergeBlock,

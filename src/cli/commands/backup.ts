@@ -431,6 +431,8 @@ function registerSchedule(backup: Command, ctx: CliContext): void {
         if (opts.encrypt && !keyFile) throw usageError('--encrypt needs --key-file FILE (or CMMC_BACKUP_KEY_FILE)', 'create one with: openssl rand -base64 48 > backup.key && chmod 600 backup.key');
         if (opts.encrypt) {
           // Read by the job at each run, not now: it must be a file holding a key (not a pipe, not missing).
+          // A name that cannot go into the crontab line is the first thing said (a usage error).
+          s.refuseControlCharacters(opts.keyFile ? '--key-file' : 'CMMC_BACKUP_KEY_FILE', keyFile);
           (await import('../../backup/crypto.js')).checkKeyFileForLater(keyFile!);
           await checkKeyFile(ctx, keyFile);
         }
