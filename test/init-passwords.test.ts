@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { adminQuery, uniqueName } from './helpers/server.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
-import { md5Verifier, scramSha256Verifier } from '../src/tenant/password-verifier.js';
+import { md5Verifier, passwordMatches, scramSha256Verifier } from '../src/tenant/password-verifier.js';
 
 const ADMIN_PASSWORD = 'Admin-Pw-0';
 const APP_PASSWORD = 'App-Secret-ünï-7';
@@ -79,6 +79,65 @@ describe('init on a server that logs every statement', () => {
   });
 });
 
+describe('init again, with passwords that changed', () => {
+  let cluster: TempCluster;
+  beforeAll(async () => {
+    cluster = await startTempCluster({ log_statement: 'all' }, { password: ADMIN_PASSWORD });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const canLogIn = async (user: string, password: string, db: string) => {
+    const sql = postgres(`postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${cluster.port}/${db}`, { max: 1, onnotice: () => {} });
+    try {
+      await sql`SELECT 1`;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  };
+
+  it('the owner password the first run had none for is set by the next (as its step line said); an application role keeps its own, with a warning', async () => {
+    // Before, the second run said "nothing to do": the owner, made without a password, never got the
+    // one DB_OWNER_PASSWORD then named, and a DB_PASSWORD other than the role's went unnoticed.
+    const app = 'cmmc_pw_again';
+    const env = (extra: Record<string, string>) => ({
+      DB_HOST: '127.0.0.1',
+      DB_PORT: String(cluster.port),
+      DB_USER: app,
+      DB_PASSWORD: APP_PASSWORD,
+      DB_NAME: 'cmmc_pw_again',
+      POSTGRES_PASSWORD: ADMIN_PASSWORD,
+      ...extra,
+    });
+    const first = await runCli(['init'], { env: env({}) });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`role ${app}_owner: created (schema owner, LOGIN, no password (put one in DB_OWNER_PASSWORD and run init again))`);
+    expect(await canLogIn(`${app}_owner`, OWNER_PASSWORD, 'cmmc_pw_again')).toBe(false);
+
+    const second = await runCli(['init'], { env: env({ DB_OWNER_PASSWORD: OWNER_PASSWORD, DB_PASSWORD: FAILING_PASSWORD }) });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`role ${app}_owner: applied (already present; password set from DB_OWNER_PASSWORD (it had none))`);
+    expect(second.stderr.trim().split('\n').at(-1)).toBe(
+      `warning: the application role "${app}" has a password other than DB_PASSWORD: where the server checks passwords it cannot log in with DB_PASSWORD; put the role's password there, or set the role's to it as the admin (psql: \\password "${app}")`,
+    );
+    expect(await canLogIn(`${app}_owner`, OWNER_PASSWORD, 'cmmc_pw_again')).toBe(true);
+    expect(await canLogIn(app, APP_PASSWORD, 'cmmc_pw_again')).toBe(true);
+    expect(await canLogIn(app, FAILING_PASSWORD, 'cmmc_pw_again')).toBe(false);
+    const text = fs.readFileSync(path.join(cluster.socketDir, 'log'), 'utf8');
+    for (const secret of [OWNER_PASSWORD, OWNER_PASSWORD.replace("'", "''"), FAILING_PASSWORD, APP_PASSWORD]) expect(text).not.toContain(secret);
+    expect(text).toMatch(new RegExp(`ALTER ROLE "${app}_owner" PASSWORD 'SCRAM-SHA-256\\$4096:`));
+
+    // A third run: everything in place, nothing to say.
+    const third = await runCli(['init'], { env: env({ DB_OWNER_PASSWORD: OWNER_PASSWORD }) });
+    expect(third.exitCode, third.stderr).toBe(0);
+    expect(third.stderr).toContain('nothing to do: already initialized (110 controls)');
+    expect(third.stderr).not.toContain('warning:');
+  });
+});
+
 describe('the verifiers are the ones PostgreSQL computes', () => {
   const role = uniqueName('cmmc_pw_check');
   afterAll(async () => {
@@ -92,10 +151,15 @@ describe('the verifiers are the ones PostgreSQL computes', () => {
       ).then((r: any) => r.at(-1));
       const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(scram.rolpassword)!;
       expect(await scramSha256Verifier(password, Number(iterations), Buffer.from(salt, 'base64')), JSON.stringify(password)).toBe(scram.rolpassword);
+      // What init compares an existing role's password with (passwordMatches): the server's own verifier.
+      expect(await passwordMatches(scram.rolpassword, role, password)).toBe(true);
+      expect(await passwordMatches(scram.rolpassword, role, password + 'x')).toBe(false);
       const [md5] = await adminQuery<{ rolpassword: string }>(
         `SET password_encryption = 'md5'; DROP ROLE "${role}"; CREATE ROLE "${role}" PASSWORD ${literal}; SELECT rolpassword FROM pg_authid WHERE rolname = '${role}'`,
       ).then((r: any) => r.at(-1));
       expect(md5Verifier(password, role)).toBe(md5.rolpassword);
+      expect(await passwordMatches(md5.rolpassword, role, password)).toBe(true);
+      expect(await passwordMatches(md5.rolpassword, role, password + 'x')).toBe(false);
     }
   });
 });

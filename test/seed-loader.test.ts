@@ -167,7 +167,9 @@ describe('cmmc-db seed', () => {
   });
 
   it('refuses demo data in production unless explicitly allowed, and without --sample', async () => {
-    for (const env of [{ NODE_ENV: 'production' }, { CMMC_ENV: 'production' }]) {
+    // The word in any case, with stray spaces (a hand-edited .env): before, only the exact bytes
+    // 'production' refused, and CMMC_ENV=Production loaded demo users with known passwords.
+    for (const env of [{ NODE_ENV: 'production' }, { CMMC_ENV: 'production' }, { CMMC_ENV: 'Production' }, { NODE_ENV: 'PRODUCTION ' }]) {
       const r = await runCli(['seed', '--sample'], { url: tdb.url, env });
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toContain('refusing to load sample data in production');

@@ -63,7 +63,7 @@ export interface CmmcConfig {
   versionTable: string;
   /** Schema for the engine's own bookkeeping (revision log, seed log), kept out of `public`. */
   metaSchema: string;
-  /** NODE_ENV=production or CMMC_ENV=production. */
+  /** NODE_ENV=production or CMMC_ENV=production (in any case, spaces around ignored), or the environment's `production: true`. */
   production: boolean;
   /** statement_timeout and lock_timeout for migrations, in milliseconds (0 = none). */
   statementTimeoutMs?: number;
@@ -103,6 +103,16 @@ export function checkConfigInput(input: unknown, caller: string): asserts input 
   }
 }
 
+/**
+ * Whether NODE_ENV or CMMC_ENV names production. Read as the word, not the bytes: `Production`,
+ * `PRODUCTION` or a stray space (a hand-edited .env, a CI variable) mean it as well, and the guards it
+ * raises (no demo users with known passwords, a verified backup before upgrade) must not fall away for a
+ * spelling.
+ */
+export function isProductionValue(value: string | undefined): boolean {
+  return value?.trim().toLowerCase() === 'production';
+}
+
 export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
   checkConfigInput(input, 'resolveConfig');
   const cwd = input.cwd ?? process.cwd();
@@ -121,7 +131,7 @@ export function resolveConfig(input: ConfigInput = {}): CmmcConfig {
     versionSchema: identifier(env.CMMC_VERSION_SCHEMA ?? 'public', 'CMMC_VERSION_SCHEMA'),
     versionTable: identifier(env.CMMC_VERSION_TABLE ?? 'cmmc_schema_version', 'CMMC_VERSION_TABLE'),
     metaSchema: identifier(env.CMMC_META_SCHEMA ?? 'cmmc_db', 'CMMC_META_SCHEMA'),
-    production: project.production === true || env.NODE_ENV === 'production' || env.CMMC_ENV === 'production',
+    production: project.production === true || isProductionValue(env.NODE_ENV) || isProductionValue(env.CMMC_ENV),
     statementTimeoutMs: timeoutMs(env.CMMC_STATEMENT_TIMEOUT, 'CMMC_STATEMENT_TIMEOUT'),
     lockTimeoutMs: timeoutMs(env.CMMC_LOCK_TIMEOUT, 'CMMC_LOCK_TIMEOUT'),
   };

@@ -11,7 +11,10 @@
  *      role that can make itself able to read every tenant (escalationPaths, src/tenant/roles.ts) is
  *      refused, here and again in the database after step 7; passwords go to the server only as
  *      verifiers (src/tenant/password-verifier.ts). The admin as the application role is a warning;
- *   2. the database (DB_NAME, decoded from a URL as libpq does), owned by the admin, where missing;
+ *      an existing application role or owner gets a password it lacks, and one that cannot log in as
+ *      configured is a warning (loginCheck); an existing bypass role other than NOLOGIN BYPASSRLS is refused;
+ *   2. the database (DB_NAME, decoded from a URL as libpq does), owned by the admin, where missing; an
+ *      existing one holding tables but no version table is refused (checkExistingDatabase);
  *   3. the extensions uuid-ossp and vector (vector is untrusted: only a superuser can create it);
  *   4. ownership: the engine's schema (cmmc_db) belongs to the owner, and every platform object the
  *      application role owns (what the old init left: it migrated as the application role) moves to
@@ -22,7 +25,8 @@
  * As the admin again:
  *   7. privileges: DML on the platform's tables and views for the application role, read-only on the
  *      engine's bookkeeping; CREATE on the database and schemas revoked from it; default privileges so
- *      that what the owner creates later gets the same grants.
+ *      that what the owner creates later gets the same grants (the application role's only now, so that
+ *      a run stopped earlier leaves it less, never more); also after a failed revision or seed file.
  *
  * Every step is idempotent and reports `created` / `present` (or what it applied). On the embedded
  * database (config.kind === 'embedded') only the extensions, the schema and the seeds apply.
@@ -35,6 +39,8 @@ import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { settingOf } from '../db/errors.js';
 import { writableUrl } from '../db/writable.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
+import { onInterrupt, wasInterrupted } from '../interrupt.js';
+import { passwordMatches, passwordVerifier } from '../tenant/password-verifier.js';
 import { checkSampleGuard, failureError, runSeeds, type SeedResult } from './loader.js';
 import {
   applyGrants,
@@ -226,7 +232,14 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
     // The template's build (template: false) runs in a scratch folder that is removed anyway: not named in the interruption's line.
     return holdEmbeddedFolder(config.embeddedDir, () => initEmbedded(config, options), { quiet: options.template === false });
   }
-  const { steps, record } = stepRecorder(options);
+  const { steps, record: recordStep } = stepRecorder(options);
+  // What an interruption leaves, for the one line the CLI prints then: renewed as each step finishes.
+  let releaseInterrupt = () => {};
+  const record = (step: InitStep) => {
+    recordStep(step);
+    releaseInterrupt();
+    releaseInterrupt = onInterrupt(() => {}, interruptedState(steps));
+  };
 
   const env = options.env ?? process.env;
   // Roles, the database and the schema are made on the primary (src/db/writable.ts).
@@ -254,12 +267,13 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   const appSetting: AppSetting = (what) => settingOf(config.source, what, config.conn?.fromPgEnv);
   const appPasswordSetting = config.conn?.fromPgEnv?.password ?? ({ 'DB_*': 'DB_PASSWORD', 'PG*': 'PGPASSWORD' } as Record<string, string>)[config.source] ?? config.source;
   const admin = await adminConnect(adminUrl, adminOrigin);
+  releaseInterrupt = onInterrupt(() => {}, interruptedState(steps));
   try {
     // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
     // the one before it made. Released when the session ends.
     await admin`SELECT pg_advisory_lock(${INIT_LOCK[0]}::int, ${INIT_LOCK[1]}::int)`;
     // Before anything is made: a database whose platform another role owns is not this owner's.
-    if (!options.revertRoles && !sameRole) await checkOwnerOfExisting(admin, adminUrl, inDatabase, model);
+    if (!options.revertRoles) await checkExistingDatabase(admin, adminUrl, inDatabase, model, !sameRole, appSetting);
     // 1. roles
     if (options.revertRoles) {
       // nothing to create
@@ -280,6 +294,7 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       // grants of the platform's own two roles.
       // Before anything is made: the roles, and who owns the platform's database (the rest lives in it).
       await refuseEscalation(admin, appUser, model, adminUser, true);
+      await refuseBypassRole(admin, roles.bypass);
       await roleStep(admin, record, appUser, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', appPassword, 'application role', appPasswordSetting, adminUser);
       const ownerIsAdmin = owner === adminUser;
       if (ownerIsAdmin) {
@@ -316,7 +331,10 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       const grants: string[] = [];
       if (!sameRole) {
         await ownershipStep(adminDb, config, model, record);
-        grants.push(...(await applyGrants(adminDb, model)));
+        // Not yet the application role's default privileges: until step 7 revokes what it must not
+        // hold on the tables the upgrade makes (writes to audit_logs, the reference data, the version
+        // table), a run stopped in between would leave it them. Stopped now, it holds less, never more.
+        grants.push(...(await applyGrants(adminDb, model, { appDefaults: false })));
         // Grants of functions are per database: checked again where they live.
         await refuseEscalation(adminDb, appUser, model, adminUser, false);
       }
@@ -327,14 +345,22 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
         { ...config, url: withDatabase(adminUrl, dbName) },
         { pool: { max: 2, min: 0 }, applicationName: 'cmmc-db:init', ...(sameRole || owner === adminUser ? {} : { connection: { role: owner } }) },
       );
+      let privilegesRan = false;
+      const privileges = async () => {
+        // 7. privileges: grants on what now exists, default privileges for what comes later
+        if (sameRole) return;
+        privilegesRan = true;
+        const done = [...grants, ...(await applyGrants(adminDb, model))];
+        record({ step: 'privileges', name: `${appUser}, ${owner}, ${roles.bypass}`, status: done.length ? 'granted' : 'present', detail: done.length ? summarizeGrants(done) : 'already present' });
+      };
       try {
-        const report = await schemaAndSeeds(handle, options, steps, record, async () => {
-          // 7. privileges: grants on what now exists, default privileges for what comes later
-          if (sameRole) return;
-          const done = [...grants, ...(await applyGrants(adminDb, model))];
-          record({ step: 'privileges', name: `${appUser}, ${owner}, ${roles.bypass}`, status: done.length ? 'granted' : 'present', detail: done.length ? summarizeGrants(done) : 'already present' });
-        });
-        return report;
+        return await schemaAndSeeds(handle, options, steps, record, privileges);
+      } catch (err) {
+        // A revision or seed file failed: what exists gets the application role's grants all the same,
+        // so that the failure's own remedy ("cmmc-db seed", "cmmc-db upgrade head") leaves a platform
+        // it can use. The failure is the error; an interrupted run stops at once.
+        if (!privilegesRan && !wasInterrupted()) await privileges().catch(() => {});
+        throw err;
       } finally {
         await handle.close();
       }
@@ -342,21 +368,56 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
       await adminDb.end({ timeout: 5 });
     }
   } finally {
+    releaseInterrupt();
     await admin.end({ timeout: 5 });
   }
 }
 
 /**
- * Refuses a database whose platform objects belong to a role other than the schema owner and the
- * application role (whose objects init moves): another init's owner, or a superuser that migrated it.
- * Taking them over silently would leave the schema unchangeable by the owner that init reports.
+ * The state an interrupted init leaves on a server, in one clause: each step it finished is kept (each
+ * commits on its own), as is each revision applied; the application role holds no grant on what was
+ * made after its privileges were last applied (step 7 adds them). A run again picks up where it stopped.
  */
-async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, origin: TargetOrigin, model: ModelOptions): Promise<void> {
+function interruptedState(steps: InitStep[]): string {
+  const made = new Map<string, string[]>();
+  for (const s of steps) {
+    if (s.status === 'present' || s.status === 'skipped' || s.step === 'controls') continue;
+    made.set(s.step, [...(made.get(s.step) ?? []), s.name]);
+  }
+  const plural = (step: string, n: number) => (n > 1 && step !== 'ownership' ? `${step}s` : step);
+  const kept = [...made].map(([step, names]) => `${plural(step, names.length)} ${names.join(', ')}`).join('; ');
+  return `init stopped before finishing: ${kept ? `what it finished is kept (${kept}), as is each revision it applied` : 'it had finished no step yet'}; run "cmmc-db init" again to finish`;
+}
+
+/**
+ * Refuses an existing database that is not init's to take: one that holds tables but no version table
+ * (another application's data, or a schema made without cmmc-db: init would add the platform's tables
+ * beside them, grant the application role DML on every table of public and revoke PUBLIC's CREATE), and,
+ * unless `ownersToo` is false (the admin is the application role), one whose platform objects belong to
+ * a role other than the schema owner and the application role (whose objects init moves): another
+ * init's owner, or a superuser that migrated it. Taking them over silently would leave the schema
+ * unchangeable by the owner that init reports.
+ */
+async function checkExistingDatabase(admin: postgres.Sql, adminUrl: string, origin: TargetOrigin, model: ModelOptions, ownersToo: boolean, appSetting: AppSetting): Promise<void> {
   const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = ${model.database}`;
   if (!db) return;
   const { owner, app } = model.roles;
   const adminDb = await adminConnect(withDatabase(adminUrl, model.database), origin);
   try {
+    const versionTable = `${ident(model.versionSchema)}.${ident(model.versionTable)}`;
+    const foreign = await adminDb<{ name: string }[]>`
+      SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE to_regclass(${versionTable}) IS NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema', ${model.metaSchema}) AND n.nspname NOT LIKE 'pg\\_%'
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY 1`;
+    if (foreign.length) {
+      const names = foreign.slice(0, 3).map((f) => f.name).join(', ') + (foreign.length > 3 ? `, … (${foreign.length} in all)` : '');
+      throw new CmmcError('init.foreign-database', `database "${model.database}" already holds ${foreign.length === 1 ? 'a table' : `${foreign.length} tables`} (${names}) and no cmmc-db version table (${model.versionSchema}.${model.versionTable}): init makes the platform only in a database of its own`, {
+        hint: `set ${appSetting('database')} to a database that does not exist yet (init creates it), or one made by cmmc-db`,
+      });
+    }
+    if (!ownersToo) return;
     const found = (await platformOwners(adminDb, model)).find((r) => r !== owner && r !== app);
     if (!found) return;
     const facts = await roleFacts(admin, found);
@@ -368,6 +429,27 @@ async function checkOwnerOfExisting(admin: postgres.Sql, adminUrl: string, origi
   } finally {
     await adminDb.end({ timeout: 5 });
   }
+}
+
+/**
+ * Refuses an existing `<owner>_rls_bypass` that is not what init makes of it (NOLOGIN BYPASSRLS, nothing
+ * more), before anything is made: a LOGIN would let whoever has its password read every tenant, a
+ * superuser or CREATEROLE role would lift the owner (who may SET ROLE to it) past every limit, and
+ * without BYPASSRLS the seeds and backups that cross tenants through it fail (pg_dump refuses the tables).
+ */
+async function refuseBypassRole(admin: postgres.Sql, bypass: string): Promise<void> {
+  const facts = await roleFacts(admin, bypass);
+  if (!facts.exists) return;
+  const r = ident(bypass);
+  const problems: [string, string][] = [];
+  if (facts.superuser) problems.push(['is a superuser: the schema owner, who can SET ROLE to it, would be one too', `ALTER ROLE ${r} NOSUPERUSER`]);
+  if (facts.createrole) problems.push(['has CREATEROLE: the schema owner, who can SET ROLE to it, could grant itself any role', `ALTER ROLE ${r} NOCREATEROLE`]);
+  if (facts.login) problems.push(["can log in: whoever had its password would cross every tenant through it", `ALTER ROLE ${r} NOLOGIN`]);
+  if (!facts.bypassrls && !facts.superuser) problems.push(['has no BYPASSRLS: the seeds and backups that cross tenants through it would fail', `ALTER ROLE ${r} BYPASSRLS`]);
+  if (!problems.length) return;
+  throw new CmmcError('init.bypass-role', `the RLS bypass role "${bypass}" ${problems.map((p) => p[0]).join(', and ')}`, {
+    hint: `as the admin: ${problems.map((p) => p[1]).join('; ')}; then run init again`,
+  });
 }
 
 async function revert(
@@ -411,15 +493,48 @@ async function roleStep(
   passwordSetting: string,
   adminUser: string,
 ): Promise<void> {
-  const before = await roleFacts(admin, name);
   const status = await ensureRole(admin, name, attributes, password || undefined).catch((err) => {
     throw adminError(err, `cannot create role "${name}"`, adminUser);
   });
-  if (status === 'present') {
-    record({ step: 'role', name, status, detail: before.exists && !before.login ? `already present (warning: the ${what} has no LOGIN)` : 'already present' });
-  } else {
-    record({ step: 'role', name, status, detail: `${what}, LOGIN, ` + (password ? `with the password of ${passwordSetting}` : `no password (put one in ${passwordSetting})`) });
+  if (status === 'created') {
+    record({ step: 'role', name, status, detail: `${what}, LOGIN, ` + (password ? `with the password of ${passwordSetting}` : `no password (put one in ${passwordSetting} and run init again)`) });
+    return;
   }
+  const login = await loginCheck(admin, name, password, what, passwordSetting);
+  if (login.passwordSet) {
+    record({ step: 'role', name, status: 'applied', detail: `already present; password set from ${passwordSetting} (it had none)` });
+  } else {
+    record({ step: 'role', name, status, detail: 'already present', ...(login.warning ? { warning: login.warning } : {}) });
+  }
+}
+
+/**
+ * An existing role of the platform, checked against its settings so that init never reports ready a
+ * role that cannot connect as configured: `passwordSet` when it had no password and one is configured
+ * (its verifier is stored, as for a new role: nothing logged in with a password before, so nothing is
+ * locked out), else the warning to show: NOLOGIN, an expired password, a stored password other than
+ * the configured one (that one is left: other clients may use it). The stored password
+ * is compared on the client (passwordMatches); pg_authid is a superuser's to read: an admin that may not
+ * read it gets no verdict on the password.
+ */
+async function loginCheck(admin: postgres.Sql, name: string, password: string, what: string, passwordSetting: string): Promise<{ passwordSet?: true; warning?: string }> {
+  const [role] = await admin<{ login: boolean; expired: string | null }[]>`
+    SELECT rolcanlogin AS login, CASE WHEN rolvaliduntil < now() THEN to_char(rolvaliduntil, 'YYYY-MM-DD') END AS expired FROM pg_roles WHERE rolname = ${name}`;
+  const r = ident(name);
+  if (!role.login) return { warning: `the ${what} "${name}" cannot log in (NOLOGIN): as the admin: ALTER ROLE ${r} LOGIN` };
+  if (role.expired) return { warning: `the password of the ${what} "${name}" expired on ${role.expired}: as the admin: ALTER ROLE ${r} VALID UNTIL 'infinity' (or a later date)` };
+  if (!password) return {};
+  const [stored] = await admin<{ password: string | null }[]>`SELECT rolpassword AS password FROM pg_authid WHERE rolname = ${name}`.catch(() => [undefined]);
+  if (!stored) return {};
+  if (stored.password === null) {
+    // The verifier holds only [A-Za-z0-9+/=$:]: quoted as a literal plainly (ensureRole).
+    await admin.unsafe(`ALTER ROLE ${r} PASSWORD '${await passwordVerifier(admin, name, password)}'`);
+    return { passwordSet: true };
+  }
+  if (!(await passwordMatches(stored.password, name, password))) {
+    return { warning: `the ${what} "${name}" has a password other than ${passwordSetting}: where the server checks passwords it cannot log in with ${passwordSetting}; put the role's password there, or set the role's to it as the admin (psql: \\password ${r})` };
+  }
+  return {};
 }
 
 async function ownershipStep(sql: postgres.Sql, config: CmmcConfig, model: ModelOptions, record: (s: InitStep) => void): Promise<void> {

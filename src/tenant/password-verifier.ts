@@ -66,3 +66,15 @@ export async function passwordVerifier(sql: postgres.Sql | postgres.TransactionS
   if (encryption === 'md5') return md5Verifier(password, user);
   return scramSha256Verifier(password, Number(iterations) > 0 ? Number(iterations) : SCRAM_ITERATIONS);
 }
+
+/**
+ * Whether `password` is the one `stored` (pg_authid.rolpassword of `user`) was made from: the
+ * SCRAM-SHA-256 verifier recomputed with its own salt and iteration count, or the md5 hash. Nothing is
+ * sent anywhere. A stored value of another form (the cleartext an old server kept) is compared as is.
+ */
+export async function passwordMatches(stored: string, user: string, password: string): Promise<boolean> {
+  const scram = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.exec(stored);
+  if (scram) return (await scramSha256Verifier(password, Number(scram[1]), Buffer.from(scram[2], 'base64'))) === stored;
+  if (/^md5[0-9a-f]{32}$/.test(stored)) return md5Verifier(password, user) === stored;
+  return stored === password;
+}

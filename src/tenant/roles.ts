@@ -724,9 +724,11 @@ const regrole = (name: string) => `${lit(ident(name))}::regrole`;
  * membership in the owner or the bypass role, write access to the version table, TRUNCATE, TRIGGER
  * and REFERENCES on the platform's tables (also from PUBLIC) and in the owner's default privileges.
  * CONNECT and TEMPORARY on the database are granted to the application role itself, not left to PUBLIC.
- * Returns a line per change.
+ * `appDefaults: false` leaves out the application role's default privileges (init, before it upgrades:
+ * the tables the upgrade makes get no grant of it until the call after, which also revokes what it must
+ * not hold on them). Returns a line per change.
  */
-export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> {
+export async function applyGrants(sql: Sql, o: ModelOptions, options: { appDefaults?: boolean } = {}): Promise<string[]> {
   const { owner, app, bypass } = o.roles;
   const db = o.database;
   const platformSchemas = schemasOf(o);
@@ -864,6 +866,7 @@ export async function applyGrants(sql: Sql, o: ModelOptions): Promise<string[]> 
     defaults.push([schema, 'r', app, 'SELECT ON TABLES'], [schema, 'r', bypass, 'SELECT, INSERT, UPDATE, DELETE ON TABLES'], [schema, 'S', bypass, 'USAGE, SELECT ON SEQUENCES']);
   }
   for (const [schema, objtype, role, what] of defaults) {
+    if (role === app && options.appDefaults === false) continue;
     steps.push({
       needed: `NOT EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
                             WHERE d.defaclrole = ${regrole(owner)} AND n.nspname = ${lit(schema)} AND d.defaclobjtype = '${objtype}'
