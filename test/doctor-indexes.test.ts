@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from './helpers/server.js';
+import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
 /** Runs statements on the database and flushes this session's statistics before returning. */
 async function setup(url: string, statements: string[]): Promise<void> {
@@ -101,6 +101,46 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(inv.rows.map((x: any) => x.index)).toEqual(['public.t_email_u']);
     expect(inv.figure).toContain('failed CREATE INDEX CONCURRENTLY');
     expect(r.data.checks).toHaveLength(2);
+  });
+
+  it('indexes that differ in collation, sort order or INCLUDE columns are not duplicates; a covered index that backs a constraint is dropped with the statement PostgreSQL accepts', async () => {
+    tdb = await createTestDatabase('doctor_dup2');
+    await setup(tdb.url, [
+      'CREATE TABLE p (id int PRIMARY KEY, code text, name text, n int, m int, z int)',
+      // Collation: the "C" one serves LIKE 'abc%' and byte order, the default one the locale's order.
+      'CREATE INDEX p_name ON p (name)',
+      'CREATE INDEX p_name_c ON p (name COLLATE "C")',
+      // Sort order: (n, m DESC) serves ORDER BY n, m DESC, which (n, m) cannot in either direction.
+      'CREATE INDEX p_n_m ON p (n, m)',
+      'CREATE INDEX p_n_m_desc ON p (n, m DESC)',
+      // INCLUDE: (n) INCLUDE (z) answers n -> z from the index alone; (n, m) cannot.
+      'CREATE INDEX p_n_incl_z ON p (n) INCLUDE (z)',
+      // (m) INCLUDE (z, n) and (m) INCLUDE (n, z) are the same index.
+      'CREATE INDEX p_m_incl_zn ON p (m) INCLUDE (z, n)',
+      'CREATE INDEX p_m_incl_nz ON p (m) INCLUDE (n, z)',
+      // Two UNIQUE constraints on one column: the later one goes with ALTER TABLE ... DROP CONSTRAINT
+      // (DROP INDEX fails: the constraint requires it).
+      'ALTER TABLE p ADD CONSTRAINT p_code_key UNIQUE (code)',
+      'ALTER TABLE p ADD CONSTRAINT p_code_key2 UNIQUE (code)',
+      // A unique index that a foreign key references, and a later plain copy of it: the copy goes.
+      'CREATE UNIQUE INDEX p_z_a ON p (z)',
+      'CREATE UNIQUE INDEX p_z_b ON p (z)',
+      'CREATE TABLE child (z int REFERENCES p (z))',
+    ]);
+    const [fk] = await query(tdb.url, "SELECT conindid::regclass::text AS idx FROM pg_constraint WHERE conrelid = 'child'::regclass AND contype = 'f'");
+    const r = await runCliJson(['doctor', 'indexes.duplicate'], { url: tdb.url });
+    const dup = check(r.data, 'indexes.duplicate');
+    const byName = Object.fromEntries(dup.rows.map((x: any) => [x.index, x]));
+    expect(Object.keys(byName).sort()).toEqual(['public.p_code_key2', 'public.p_m_incl_zn', `public.${fk.idx === 'p_z_a' ? 'p_z_b' : 'p_z_a'}`].sort());
+    expect(byName['public.p_m_incl_zn']).toMatchObject({ covered_by: 'public.p_m_incl_nz', kind: 'duplicate', drop: 'DROP INDEX CONCURRENTLY public.p_m_incl_zn' });
+    expect(byName['public.p_code_key2']).toMatchObject({ covered_by: 'public.p_code_key', drop: 'ALTER TABLE public.p DROP CONSTRAINT p_code_key2' });
+    // The index the foreign key uses is the one kept, whichever PostgreSQL chose.
+    expect(Object.values(byName).find((x: any) => x.index.startsWith('public.p_z_'))).toMatchObject({ covered_by: `public.${fk.idx}` });
+    expect(dup.remedy).toContain('ALTER TABLE public.p DROP CONSTRAINT p_code_key2');
+    // Every statement works as given.
+    for (const row of dup.rows) await query(tdb.url, row.drop);
+    const again = await runCliJson(['doctor', 'indexes.duplicate'], { url: tdb.url });
+    expect(check(again.data, 'indexes.duplicate').status).toBe('ok');
   });
 
   it('a table of 10,000+ rows read by sequential scans is reported; the table output shows it', async () => {

@@ -57,12 +57,16 @@ describe('duplicate and overlapping indexes', () => {
     keys,
     nkeys: keys.length,
     opclasses: keys.map(() => 1978),
+    collations: keys.map(() => 0),
+    options: keys.map(() => 0),
     exprs: null,
     pred: null,
     unique: false,
     primary: false,
     def: index,
     size: 8192,
+    constraint: null,
+    foreignKeys: [],
     ...extra,
   });
   it('reports the non-unique copy of a unique index, and a btree prefix of another', () => {
@@ -80,6 +84,24 @@ describe('duplicate and overlapping indexes', () => {
     expect(findDuplicates([ix('t_a_pattern', [2], { opclasses: [10044] }), ix('t_a', [2])])).toEqual([]);
     // A prefix only counts for btree.
     expect(findDuplicates([ix('t_g', [2], { am: 'gin' }), ix('t_g2', [2, 3], { am: 'gin' })])).toEqual([]);
+  });
+  it('leaves alone: other collations, other sort orders, INCLUDE columns the other lacks; a reversed btree counts as the same', () => {
+    expect(findDuplicates([ix('t_name_c', [2], { collations: [950] }), ix('t_name', [2], { collations: [100] })])).toEqual([]);
+    expect(findDuplicates([ix('t_a_b_desc', [2, 3], { options: [0, 3] }), ix('t_a_b', [2, 3])])).toEqual([]);
+    expect(findDuplicates([ix('t_a_incl_z', [2, 9], { nkeys: 1 }), ix('t_a_b', [2, 3])])).toEqual([]);
+    // (a DESC, b DESC) read backwards is (a, b); (a) INCLUDE (b) is covered by (a, b).
+    expect(findDuplicates([ix('t_a_b_desc', [2, 3], { options: [3, 3] }), ix('t_a_b', [2, 3])]).map((f) => f.index)).toEqual(['t_a_b_desc']);
+    expect(findDuplicates([ix('t_a_incl_b', [2, 3], { nkeys: 1 }), ix('t_a_b', [2, 3])]).map((f) => [f.index, f.kind.split(' ')[0]])).toEqual([['t_a_incl_b', 'overlapping']]);
+  });
+  it('keeps the index a constraint needs, and removes a constraint\'s own index with ALTER TABLE', () => {
+    const [fk] = findDuplicates([ix('t_z_a', [4], { unique: true, foreignKeys: ['child_z_fkey on child'] }), ix('t_z_b', [4], { unique: true })]);
+    expect(fk).toMatchObject({ index: 't_z_b', covered_by: 't_z_a', drop: 'DROP INDEX CONCURRENTLY t_z_b' });
+    const [own] = findDuplicates([ix('t_code_key', [2], { unique: true, constraint: 't_code_key' }), ix('t_code_key2', [2], { unique: true, constraint: 't_code_key2' })]);
+    expect(own).toMatchObject({ index: 't_code_key2', drop: 'ALTER TABLE public.t DROP CONSTRAINT t_code_key2' });
+    // An exclusion constraint's index is not unique, yet it is not the one to go.
+    const [excl] = findDuplicates([ix('t_a_excl', [2], { constraint: 't_a_excl' }), ix('t_a_u', [2], { unique: true })]);
+    expect(excl).toMatchObject({ index: 't_a_u', covered_by: 't_a_excl' });
+    expect(findDuplicates([ix('t_a_excl', [2], { constraint: 't_a_excl' }), ix('t_a_b', [2, 3])])).toEqual([]);
   });
 });
 

@@ -76,19 +76,45 @@ interface IndexRow {
   table: string;
   index: string;
   am: string;
+  /** pg_index.indkey: the key columns, then the INCLUDE columns (0 for an expression). */
   keys: number[];
   nkeys: number;
+  /** Per key column: operator class, collation and sort options (indoption: DESC, NULLS FIRST). */
   opclasses: number[];
+  collations: number[];
+  options: number[];
   exprs: string | null;
   pred: string | null;
   unique: boolean;
   primary: boolean;
   def: string;
   size: number;
+  /** The constraint the index implements (primary key, unique, exclusion), by name; null for a plain index. */
+  constraint: string | null;
+  /** Foreign keys (of any table) that reference the table through this index. */
+  foreignKeys: string[];
 }
 
-/** The index of a duplicate pair that can go: the non-unique one, else the non-primary one, else the later name. */
+/** One index another one makes redundant, with the statement that removes it (null when none can: foreign keys depend on it). */
+export interface Redundant {
+  index: string;
+  covered_by: string;
+  table: string;
+  kind: string;
+  size: number;
+  definition: string;
+  drop: string | null;
+}
+
+/** Constraints need it: dropping it means dropping (or moving) them. */
+const needed = (x: IndexRow) => x.constraint !== null || x.foreignKeys.length > 0;
+
+/**
+ * The index of a duplicate pair that can go: one no constraint needs, else the non-unique one,
+ * else the non-primary one, else the later name.
+ */
 function redundantOfEqual(a: IndexRow, b: IndexRow): IndexRow {
+  if (needed(a) !== needed(b)) return needed(a) ? b : a;
   if (a.unique !== b.unique) return a.unique ? b : a;
   if (a.primary !== b.primary) return a.primary ? b : a;
   return a.index > b.index ? a : b;
@@ -98,23 +124,56 @@ function isPrefix(short: number[], long: number[]): boolean {
   return short.length <= long.length && short.every((v, i) => v === long[i]);
 }
 
-/** Pure: duplicate and overlapping pairs among one database's indexes. */
-export function findDuplicates(indexes: IndexRow[]): { index: string; covered_by: string; table: string; kind: string; size: number; definition: string }[] {
-  const found = new Map<string, { index: string; covered_by: string; table: string; kind: string; size: number; definition: string }>();
+/** btree reads an index backwards too: DESC NULLS FIRST backwards is ASC NULLS LAST, so flipping both bits of every column serves the same orders. */
+const BACKWARD = 3;
+
+/**
+ * Whether `a`'s key columns are `b`'s, or their leading ones, with the same operator classes,
+ * collations and sort orders (all reversed counts the same: a backward scan).
+ */
+function keysLead(a: IndexRow, b: IndexRow): boolean {
+  const n = a.nkeys;
+  if (n > b.nkeys || !isPrefix(a.keys.slice(0, n), b.keys.slice(0, n))) return false;
+  if (!isPrefix(a.opclasses.slice(0, n), b.opclasses) || !isPrefix(a.collations.slice(0, n), b.collations)) return false;
+  const ao = a.options.slice(0, n);
+  return isPrefix(ao, b.options) || (a.am === 'btree' && isPrefix(ao.map((o) => o ^ BACKWARD), b.options));
+}
+
+const included = (x: IndexRow) => x.keys.slice(x.nkeys);
+const sameSet = (x: number[], y: number[]) => x.length === y.length && x.every((v) => y.includes(v));
+
+/** The statement that removes a redundant index: DROP INDEX, or ALTER TABLE ... DROP CONSTRAINT for a constraint's own index. */
+function dropStatement(x: IndexRow): string | null {
+  if (x.foreignKeys.length) return null;
+  if (x.constraint) return `ALTER TABLE ${x.table} DROP CONSTRAINT ${quoteIdent(x.constraint)}`;
+  return `DROP INDEX CONCURRENTLY ${x.index}`;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Pure: duplicate and overlapping pairs among one database's indexes. Duplicates: same table, access
+ * method, expressions, predicate, key columns with their operator classes, collations and sort
+ * orders, and the same INCLUDE columns. Overlapping (btree only, never a unique index nor one a
+ * constraint needs): the keys lead another's keys, and its INCLUDE columns are among the other's
+ * columns, or the keys are equal and its INCLUDE columns a subset of the other's.
+ */
+export function findDuplicates(indexes: IndexRow[]): Redundant[] {
+  const found = new Map<string, Redundant>();
+  const add = (drop: IndexRow, keep: IndexRow, kind: string) => {
+    if (!found.has(drop.index)) found.set(drop.index, { index: drop.index, covered_by: keep.index, table: drop.table, kind, size: drop.size, definition: drop.def, drop: dropStatement(drop) });
+  };
   for (const a of indexes) {
     for (const b of indexes) {
-      if (a === b || a.table !== b.table || a.am !== b.am || a.exprs !== b.exprs || a.pred !== b.pred) continue;
-      const ak = a.keys.slice(0, a.nkeys);
-      const bk = b.keys.slice(0, b.nkeys);
-      const aOps = a.opclasses.slice(0, a.nkeys);
-      const bOps = b.opclasses.slice(0, b.nkeys);
-      if (!isPrefix(ak, bk) || !isPrefix(aOps, bOps)) continue;
-      if (ak.length === bk.length && a.keys.length === b.keys.length && isPrefix(a.keys, b.keys)) {
+      if (a === b || a.table !== b.table || a.am !== b.am || a.exprs !== b.exprs || a.pred !== b.pred || !keysLead(a, b)) continue;
+      const equalKeys = a.nkeys === b.nkeys;
+      if (equalKeys && sameSet(included(a), included(b))) {
         const drop = redundantOfEqual(a, b);
-        const keep = drop === a ? b : a;
-        if (!found.has(drop.index)) found.set(drop.index, { index: drop.index, covered_by: keep.index, table: a.table, kind: 'duplicate', size: drop.size, definition: drop.def });
-      } else if (ak.length < bk.length && a.am === 'btree' && !a.unique) {
-        if (!found.has(a.index)) found.set(a.index, { index: a.index, covered_by: b.index, table: a.table, kind: 'overlapping (leading columns of the other)', size: a.size, definition: a.def });
+        add(drop, drop === a ? b : a, 'duplicate');
+      } else if (a.am === 'btree' && !a.unique && !needed(a) && included(a).every((c) => b.keys.includes(c))) {
+        add(a, b, equalKeys ? 'overlapping (the other has the same keys and more INCLUDE columns)' : 'overlapping (leading columns of the other)');
       }
     }
   }
@@ -132,19 +191,26 @@ export const INTENDED_OVERLAPS: ReadonlyMap<string, string> = new Map([
 ]);
 
 async function duplicates(ctx: DoctorContext): Promise<Finding> {
-  const raw = await ctx.sql<{ table: string; index: string; am: string; keys: string; nkeys: number; opclasses: string; exprs: string | null; pred: string | null; unique: boolean; primary: boolean; def: string; size: number }[]>`
+  const raw = await ctx.sql<(Omit<IndexRow, 'keys' | 'opclasses' | 'collations' | 'options'> & { keys: string; opclasses: string; collations: string; options: string })[]>`
     SELECT format('%I.%I', n.nspname, t.relname) AS "table",
            format('%I.%I', n.nspname, c.relname) AS "index",
            am.amname AS am,
            i.indkey::text AS keys,
            i.indnkeyatts::int AS nkeys,
            i.indclass::text AS opclasses,
+           i.indcollation::text AS collations,
+           i.indoption::text AS options,
            pg_get_expr(i.indexprs, i.indrelid) AS exprs,
            pg_get_expr(i.indpred, i.indrelid) AS pred,
            i.indisunique AS "unique",
            i.indisprimary AS "primary",
            pg_get_indexdef(i.indexrelid) AS def,
-           pg_relation_size(i.indexrelid)::float8 AS size
+           pg_relation_size(i.indexrelid)::float8 AS size,
+           (SELECT k.conname FROM pg_constraint k
+             WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
+             LIMIT 1) AS "constraint",
+           ARRAY(SELECT format('%s on %s', k.conname, k.conrelid::regclass) FROM pg_constraint k
+                  WHERE k.conindid = i.indexrelid AND k.contype = 'f' ORDER BY 1) AS "foreignKeys"
       FROM pg_index i
       JOIN pg_class c ON c.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
@@ -152,11 +218,12 @@ async function duplicates(ctx: DoctorContext): Promise<Finding> {
       JOIN pg_am am ON am.oid = c.relam
      WHERE i.indisvalid
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
-  const indexes: IndexRow[] = raw.map((r) => ({ ...r, keys: r.keys.split(' ').map(Number), opclasses: r.opclasses.split(' ').map(Number) }));
+  const vector = (v: string) => (v ? v.split(' ').map(Number) : []);
+  const indexes: IndexRow[] = raw.map((r) => ({ ...r, keys: vector(r.keys), opclasses: vector(r.opclasses), collations: vector(r.collations), options: vector(r.options) }));
   const found = findDuplicates(indexes);
   const intended = found.filter((d) => d.kind !== 'duplicate' && INTENDED_OVERLAPS.has(d.index));
   const dups = found.filter((d) => !intended.includes(d));
-  const rows = dups.map((d) => ({ index: d.index, covered_by: d.covered_by, table: d.table, kind: d.kind, size: bytes(d.size), definition: d.definition }));
+  const rows = dups.map((d) => ({ index: d.index, covered_by: d.covered_by, table: d.table, kind: d.kind, size: bytes(d.size), definition: d.definition, drop: d.drop }));
   if (dups.length === 0) {
     const kept = intended.length ? ` (${plural(intended.length, 'overlapping index', 'overlapping indexes')} kept by design: ${intended.map((d) => d.index).join(', ')})` : '';
     return {
@@ -166,10 +233,17 @@ async function duplicates(ctx: DoctorContext): Promise<Finding> {
       rows: intended.map((d) => ({ index: d.index, covered_by: d.covered_by, table: d.table, kind: d.kind, kept: INTENDED_OVERLAPS.get(d.index), size: bytes(d.size), definition: d.definition })),
     };
   }
+  const statements = dups.filter((d) => d.drop).map((d) => d.drop);
+  const pinned = dups.filter((d) => !d.drop).map((d) => `${d.index} (foreign keys use it: ${indexes.find((x) => x.index === d.index)!.foreignKeys.join(', ')})`);
   return {
     status: 'warn',
     figure: `${plural(dups.length, 'index', 'indexes')} covered by another: ${names(dups.map((d) => `${d.index} (by ${d.covered_by})`), 2)}`,
-    remedy: 'DROP INDEX CONCURRENTLY the covered index (keep the one named in covered_by)',
+    remedy: [
+      statements.length ? `keep the index named in covered_by and remove the other: ${statements.join('; ')}` : '',
+      pinned.length ? `${pinned.join('; ')}: drop the index only together with those foreign keys, and add them again after it (they then use the covering index)` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
     rows,
   };
 }
