@@ -207,10 +207,51 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(check(c.data, 'maintenance.cache-hit').status).toBe('warn');
     expect(check(c.data, 'maintenance.cache-hit').figure).toMatch(/tables \d\.\d{4} \(\d+ blocks\)/);
 
-    await setup(tdb.url, ['VACUUM churn']);
+    await setup(tdb.url, ['VACUUM (ANALYZE) churn']);
     const after = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
     expect(check(after.data, 'maintenance.vacuum').status).toBe('ok');
     expect(check(after.data, 'maintenance.vacuum').rows[0].last_vacuum).not.toBeNull();
+  });
+
+  it("maintenance.vacuum: autovacuum's trigger is the table's own (its settings, reloptions and reltuples); a table autovacuum may not touch, and one never analyzed, are said", async () => {
+    tdb = await createTestDatabase('doctor_vac2');
+    // autovacuum_enabled = false on each: the server's autovacuum (on in CI) must not clean up before the doctor looks.
+    await setup(tdb.url, [
+      // Its triggers are 50 + 0.5 × 100,000 = 50,050: 30,000 dead (and changed) rows are not beyond them.
+      'CREATE TABLE lenient (id int) WITH (autovacuum_enabled = false, autovacuum_vacuum_scale_factor = 0.5, autovacuum_analyze_scale_factor = 0.5)',
+      'INSERT INTO lenient SELECT generate_series(1, 100000)',
+      'SELECT pg_stat_force_next_flush()',
+      'VACUUM ANALYZE lenient',
+      'DELETE FROM lenient WHERE id <= 30000',
+      // Its trigger is 50 + 0.01 × 100,000 = 1,050: 12,000 dead rows are far beyond it.
+      'CREATE TABLE strict (id int) WITH (autovacuum_enabled = false, autovacuum_vacuum_scale_factor = 0.01)',
+      'INSERT INTO strict SELECT generate_series(1, 100000)',
+      'SELECT pg_stat_force_next_flush()',
+      'VACUUM ANALYZE strict',
+      'DELETE FROM strict WHERE id <= 12000',
+      // 20,000 rows loaded and never analyzed: the planner knows nothing of them.
+      'CREATE TABLE loaded (id int) WITH (autovacuum_enabled = false)',
+      'INSERT INTO loaded SELECT generate_series(1, 20000)',
+    ]);
+    const r = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
+    const v = check(r.data, 'maintenance.vacuum');
+    const byTable = Object.fromEntries(v.rows.map((x: any) => [x.table, x]));
+    expect(byTable['public.lenient']).toMatchObject({ dead: 30000, vacuum_trigger: 50050 });
+    expect(byTable['public.lenient'].autovacuum).toContain('off for this table');
+    expect(byTable['public.strict']).toMatchObject({ dead: 12000, vacuum_trigger: 1050 });
+    expect(byTable['public.loaded']).toMatchObject({ changed_since_analyze: 20000, analyze_trigger: 50, last_analyze: null });
+    expect(v.status).toBe('warn');
+    expect(v.figure).toContain('public.strict 12000 dead');
+    expect(v.figure).toContain('public.loaded 20000 changed and never analyzed');
+    expect(v.figure).not.toContain('lenient');
+    expect(v.remedy).toContain('VACUUM (ANALYZE) public.strict');
+    expect(v.remedy).toContain('ANALYZE public.loaded');
+    expect(v.remedy).toContain('ALTER TABLE public.strict RESET (autovacuum_enabled)');
+    expect(r.exitCode).toBe(1);
+
+    await setup(tdb.url, ['VACUUM (ANALYZE) strict', 'ANALYZE loaded']);
+    const after = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
+    expect(check(after.data, 'maintenance.vacuum').status).toBe('ok');
   });
 
   it('a materialized view never refreshed warns; refresh populates it, concurrently where a unique index allows', async () => {

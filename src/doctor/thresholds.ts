@@ -46,10 +46,12 @@ export const XID_AGE_FAIL = 1_300_000_000;
 /** A sequence used above 85 % of its maximum (the column type's, when smaller) warns, above 95 % fails. PgHero sequence_danger uses 90 %; check_postgres `sequence` warns 85 %, criticals 95 %. */
 export const SEQUENCE_WARN_RATIO = 0.85;
 export const SEQUENCE_FAIL_RATIO = 0.95;
-/** Dead tuples: warn when a table holds at least this many dead rows ... (ours) */
+/**
+ * Dead tuples (and rows changed since the last analyze): warn when a table holds at least this many
+ * and more than autovacuum's own trigger for it (threshold + scale factor × reltuples, from its
+ * reloptions or the server's settings): autovacuum is not keeping up. Ours.
+ */
 export const DEAD_TUPLES_MIN = 10_000;
-/** ... and more than autovacuum's own trigger (autovacuum_vacuum_threshold 50 + scale factor 0.2 × live rows): autovacuum is not keeping up. */
-export const DEAD_TUPLES_RATIO = 0.2;
 /** ivfflat lists: rows/1000 up to 1M rows, sqrt(rows) above (pgvector README); off by more than this factor warns. */
 export const IVFFLAT_LISTS_TOLERANCE = 2;
 /** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */

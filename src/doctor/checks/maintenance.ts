@@ -8,8 +8,6 @@
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { names, percent, plural } from '../format.js';
 
-/** autovacuum_vacuum_threshold's default: the fixed part of autovacuum's trigger. */
-const AUTOVACUUM_BASE_THRESHOLD = 50;
 /** 2^31: where transaction ids wrap around. */
 const XID_WRAP = 2 ** 31;
 
@@ -40,31 +38,113 @@ async function cacheHit(ctx: DoctorContext): Promise<Finding> {
   };
 }
 
+interface VacuumRow {
+  table: string;
+  live: number;
+  dead: number;
+  changed: number;
+  reltuples: number;
+  /** autovacuum_enabled of the table (reloption; true when unset). */
+  enabled: boolean;
+  vac_base: number;
+  vac_scale: number;
+  anl_base: number;
+  anl_scale: number;
+  last_vacuum: Date | null;
+  last_autovacuum: Date | null;
+  last_analyze: Date | null;
+  last_autoanalyze: Date | null;
+}
+
+/**
+ * Dead tuples and changes since the last analyze against the triggers autovacuum itself computes
+ * (PostgreSQL's relation_needs_vacanalyze): base threshold + scale factor × pg_class.reltuples (0
+ * before the first VACUUM or ANALYZE), each from the table's reloptions, else the server's
+ * settings. A table at least dead-tuples-min past a trigger is one autovacuum is not keeping up with
+ * (or may not touch: autovacuum off on the server or for the table, which the figure says).
+ */
 async function vacuum(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ table: string; live: number; dead: number; last_vacuum: Date | null; last_autovacuum: Date | null; last_analyze: Date | null; last_autoanalyze: Date | null }[]>`
-    SELECT format('%I.%I', schemaname, relname) AS "table",
-           n_live_tup::float8 AS live, n_dead_tup::float8 AS dead,
-           last_vacuum, last_autovacuum, last_analyze, last_autoanalyze
-      FROM pg_stat_user_tables
-     ORDER BY n_dead_tup DESC, 1`;
+  const rows = await ctx.sql<VacuumRow[]>`
+    SELECT format('%I.%I', s.schemaname, s.relname) AS "table",
+           s.n_live_tup::float8 AS live, s.n_dead_tup::float8 AS dead, s.n_mod_since_analyze::float8 AS changed,
+           greatest(c.reltuples, 0)::float8 AS reltuples,
+           coalesce(o.enabled, true) AS enabled,
+           coalesce(o.vac_base, current_setting('autovacuum_vacuum_threshold')::float8) AS vac_base,
+           coalesce(o.vac_scale, current_setting('autovacuum_vacuum_scale_factor')::float8) AS vac_scale,
+           coalesce(o.anl_base, current_setting('autovacuum_analyze_threshold')::float8) AS anl_base,
+           coalesce(o.anl_scale, current_setting('autovacuum_analyze_scale_factor')::float8) AS anl_scale,
+           s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze
+      FROM pg_stat_user_tables s
+      JOIN pg_class c ON c.oid = s.relid
+      CROSS JOIN LATERAL (
+        SELECT bool_or(option_value::boolean) FILTER (WHERE option_name = 'autovacuum_enabled') AS enabled,
+               -- -1 in a reloption means "use the server's setting".
+               max(nullif(option_value::float8, -1)) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold') AS vac_base,
+               max(nullif(option_value::float8, -1)) FILTER (WHERE option_name = 'autovacuum_vacuum_scale_factor') AS vac_scale,
+               max(nullif(option_value::float8, -1)) FILTER (WHERE option_name = 'autovacuum_analyze_threshold') AS anl_base,
+               max(nullif(option_value::float8, -1)) FILTER (WHERE option_name = 'autovacuum_analyze_scale_factor') AS anl_scale
+          FROM pg_options_to_table(c.reloptions)) o
+     ORDER BY s.n_dead_tup DESC, 1`;
+  const [server] = await ctx.sql<{ autovacuum: boolean; track_counts: boolean }[]>`
+    SELECT current_setting('autovacuum')::boolean AS autovacuum, current_setting('track_counts')::boolean AS track_counts`;
   const t = ctx.thresholds;
-  const behind = rows.filter((r) => r.dead >= t.deadTuplesMin && r.dead > AUTOVACUUM_BASE_THRESHOLD + 0.2 * r.live);
-  const shaped = rows.map((r) => ({
+  const judged = rows.map((r) => {
+    const vacTrigger = Math.round(r.vac_base + r.vac_scale * r.reltuples);
+    const anlTrigger = Math.round(r.anl_base + r.anl_scale * r.reltuples);
+    const analyzed = r.last_analyze !== null || r.last_autoanalyze !== null;
+    return {
+      ...r,
+      vacTrigger,
+      anlTrigger,
+      analyzed,
+      needsVacuum: r.dead >= t.deadTuplesMin && r.dead > vacTrigger,
+      needsAnalyze: r.changed >= t.deadTuplesMin && r.changed > anlTrigger,
+    };
+  });
+  const autovacuumOf = (r: VacuumRow) => [server.autovacuum ? '' : 'off on the server', r.enabled ? '' : 'off for this table'].filter(Boolean).join(' and ') || 'on';
+  const shaped = judged.map((r) => ({
     table: r.table,
     live: r.live,
     dead: r.dead,
     dead_percent: r.live + r.dead ? Math.round((1000 * r.dead) / (r.live + r.dead)) / 10 : 0,
+    vacuum_trigger: r.vacTrigger,
+    changed_since_analyze: r.changed,
+    analyze_trigger: r.anlTrigger,
+    autovacuum: autovacuumOf(r),
     last_vacuum: latest(r.last_vacuum, r.last_autovacuum),
     last_analyze: latest(r.last_analyze, r.last_autoanalyze),
   }));
+  const off = server.autovacuum ? '' : '; autovacuum is off on this server';
+  const behind = judged.filter((r) => r.needsVacuum || r.needsAnalyze);
   const dead = rows.reduce((a, r) => a + r.dead, 0);
-  if (behind.length === 0) {
-    return { status: 'ok', figure: `${dead} dead tuples in ${plural(rows.length, 'table')}; none over autovacuum's trigger with ${t.deadTuplesMin}+ dead`, remedy: '', rows: shaped };
+  if (!server.track_counts) {
+    return {
+      status: 'unknown',
+      figure: 'track_counts is off: PostgreSQL counts no dead tuples or changes (and autovacuum cannot see them either)',
+      remedy: 'turn track_counts on (postgresql.conf, or ALTER DATABASE/ROLE ... RESET track_counts where it was turned off)',
+      rows: shaped,
+    };
   }
+  if (behind.length === 0) {
+    return { status: 'ok', figure: `${dead} dead tuples in ${plural(rows.length, 'table')}; none ${t.deadTuplesMin}+ past autovacuum's trigger${off}`, remedy: '', rows: shaped };
+  }
+  const what = (r: (typeof judged)[number]) =>
+    [r.needsVacuum ? `${r.dead} dead (trigger ${r.vacTrigger})` : '', r.needsAnalyze ? `${r.changed} changed ${r.analyzed ? `since its last analyze (trigger ${r.anlTrigger})` : 'and never analyzed'}` : '']
+      .filter(Boolean)
+      .join(', ');
+  const disabled = behind.filter((r) => !r.enabled);
+  const remedy = [
+    behind.map((r) => `${r.needsVacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE'} ${r.table}`).join('; '),
+    server.autovacuum ? '' : "autovacuum is off on this server: turn it on (ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf())",
+    disabled.length ? `autovacuum is off for ${disabled.length === 1 ? 'the table' : 'these tables'}: ${disabled.map((r) => `ALTER TABLE ${r.table} RESET (autovacuum_enabled)`).join('; ')}` : '',
+    server.autovacuum && disabled.length < behind.length ? 'check for long transactions holding the xmin horizon; lower autovacuum_vacuum_scale_factor for big tables' : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   return {
     status: 'warn',
-    figure: `${plural(behind.length, 'table')} with dead tuples beyond autovacuum's trigger: ${names(behind.map((r) => `${r.table} ${r.dead} dead`))}`,
-    remedy: 'VACUUM (ANALYZE) the table; check for long transactions holding the xmin horizon; tune autovacuum_vacuum_scale_factor for big tables',
+    figure: `${plural(behind.length, 'table')} ${t.deadTuplesMin}+ past autovacuum's trigger: ${names(behind.map((r) => `${r.table} ${what(r)}`))}${off}`,
+    remedy,
     rows: shaped,
   };
 }
