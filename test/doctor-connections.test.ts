@@ -116,6 +116,69 @@ describe('doctor: connections', () => {
     expect(check(after.data, 'connections.blocked').status).toBe('ok');
   });
 
+  it("a blocked query's wait is counted from when it began to wait for the lock, not from when its statement started", async () => {
+    const tdb = await database('doctor_wait');
+    await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');
+    const blocker = await holdTransaction(tdb.url, ['UPDATE accounts SET balance = balance + 1 WHERE id = 1']);
+    cleanup.push(() => blocker.release());
+    const waiter: Session = await openSession(tdb.url, 'doctor-slow-then-blocked');
+    cleanup.push(() => waiter.end());
+    // Works 4 seconds, then waits for the row lock.
+    const pending = waiter.sql.unsafe('DO $$ BEGIN PERFORM pg_sleep(4); UPDATE accounts SET balance = balance - 1 WHERE id = 1; END $$').catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${waiter.pid} AND wait_event_type = 'Lock'`)).length === 1, 15_000, 'the UPDATE to wait on the lock');
+    const r = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
+    const b = check(r.data, 'connections.blocked');
+    expect(b.rows.map((x: any) => x.blocked_pid)).toEqual([waiter.pid]);
+    const [{ ms }] = await adminQuery<{ ms: number }>(`SELECT (extract(epoch FROM now() - min(waitstart)) * 1000)::float8 AS ms FROM pg_locks WHERE pid = ${waiter.pid} AND NOT granted`);
+    expect(b.rows[0].waiting_ms).toBeLessThanOrEqual(ms);
+    expect(b.rows[0].waiting_ms).toBeLessThan(4000);
+    expect(b.rows[0].waiting).toMatch(/^(\d+ms|[0-3]s)$/);
+    await blocker.release();
+    await pending;
+  });
+
+  it('a role without pg_monitor: connections.usage counts the sessions it cannot see into, and the per-session checks are unknown (exit 3), not ok, while other roles\' sessions are hidden', async () => {
+    const tdb = await database('doctor_blind');
+    const role = `doctor_blind_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const u = new URL(tdb.url);
+    u.username = role;
+    const held = await holdTransaction(tdb.url, ['SELECT 1'], 'doctor-hidden-iit');
+    cleanup.push(() => held.release());
+    const runner = await openSession(tdb.url, 'doctor-hidden-runner');
+    cleanup.push(() => runner.end());
+    const running = runner.sql`SELECT pg_sleep(30)`.catch(() => {});
+    await sleep(1200);
+
+    const r = await runCliJson(['doctor', 'connections', '--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s'], { url: u.toString() });
+    const usage = check(r.data, 'connections.usage');
+    const hidden = usage.rows.find((x: any) => x.state.startsWith('hidden'));
+    // Its own session, and at least the two it cannot see into.
+    expect(hidden?.connections).toBeGreaterThanOrEqual(2);
+    const [{ n }] = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'`);
+    expect(usage.figure).toMatch(/^\d+ of \d+/);
+    expect(Number(usage.figure.split(' ')[0])).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(Number(usage.figure.split(' ')[0]) - n)).toBeLessThanOrEqual(10);
+    for (const id of ['connections.idle-in-transaction', 'connections.long-running']) {
+      const c = check(r.data, id);
+      expect(c.status, id).toBe('unknown');
+      expect(c.figure, id).toMatch(/\d+ sessions? of other roles in this database hidden/);
+      expect(c.remedy, id).toBe(`GRANT pg_monitor TO ${role}`);
+    }
+    expect(r.exitCode).toBe(3);
+
+    // pg_monitor sees them: the same run warns, naming them.
+    await adminQuery(`GRANT pg_monitor TO ${role}`);
+    const seen = await runCliJson(['doctor', 'connections', '--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s'], { url: u.toString() });
+    expect(check(seen.data, 'connections.idle-in-transaction').rows.map((x: any) => x.pid)).toEqual([held.pid]);
+    expect(check(seen.data, 'connections.long-running').rows.map((x: any) => x.pid)).toEqual([runner.pid]);
+    expect(seen.data.limited).toBeNull();
+    expect(seen.exitCode).toBe(1);
+    await adminQuery(`SELECT pg_cancel_backend(${runner.pid})`);
+    await running;
+  });
+
   it('a long-running query warns; connections over the share of max_connections warn and fail', async () => {
     const tdb = await database('doctor_long');
     const runner = await openSession(tdb.url, 'doctor-long-runner');

@@ -16,10 +16,19 @@ function partialFor(ctx: DoctorContext): string | undefined {
   return ctx.access.readAllStats ? undefined : "without pg_monitor (pg_read_all_stats) the state and query of other roles' sessions are hidden";
 }
 
+/**
+ * Without pg_monitor (pg_read_all_stats) PostgreSQL shows another role's session with its pid,
+ * database and role but hides everything else, backend_type and state included. A hidden row with a
+ * database and a role is a client session (or, briefly, a parallel worker); the server's own
+ * processes have neither.
+ */
+const HIDDEN_SESSION = 'a.backend_type IS NULL AND a.datid IS NOT NULL AND a.usesysid IS NOT NULL';
+const HIDDEN_STATE = 'hidden (no pg_monitor)';
+
 async function usage(ctx: DoctorContext): Promise<Finding> {
   const rows = await ctx.sql<{ state: string | null; count: number }[]>`
-    SELECT coalesce(state, 'unknown (hidden or starting)') AS state, count(*)::int AS count
-      FROM pg_stat_activity WHERE backend_type = 'client backend'
+    SELECT CASE WHEN a.backend_type IS NULL THEN ${HIDDEN_STATE} ELSE coalesce(a.state, 'starting') END AS state, count(*)::int AS count
+      FROM pg_stat_activity a WHERE a.backend_type = 'client backend' OR (${ctx.sql.unsafe(HIDDEN_SESSION)})
      GROUP BY 1 ORDER BY 2 DESC, 1`;
   const [s] = await ctx.sql<{ max: number; reserved: number }[]>`
     SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved`;
@@ -33,6 +42,30 @@ async function usage(ctx: DoctorContext): Promise<Finding> {
   return { status, figure, remedy: status === 'ok' ? '' : remedy, rows: rows.map((r) => ({ state: r.state, connections: r.count })), partial: partialFor(ctx) };
 }
 
+/**
+ * Other roles' sessions of this database whose state the role may not see: a per-session check
+ * that found nothing among the rest cannot say "none" (unknown, with the GRANT that lets it see).
+ */
+async function hiddenHere(ctx: DoctorContext): Promise<number> {
+  if (ctx.access.readAllStats) return 0;
+  const [{ n }] = await ctx.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND ${ctx.sql.unsafe(HIDDEN_SESSION)}`;
+  return n;
+}
+
+/** The finding of a per-session check that saw no match: ok, or unknown when sessions were hidden from it. */
+async function noneSeen(ctx: DoctorContext, none: string): Promise<Finding> {
+  const hidden = await hiddenHere(ctx);
+  if (hidden === 0) return { status: 'ok', figure: none, remedy: '', partial: partialFor(ctx) };
+  return {
+    status: 'unknown',
+    figure: `${plural(hidden, 'session')} of other roles in this database hidden from ${ctx.access.role} (no pg_monitor); among the others, ${none}`,
+    remedy: `GRANT pg_monitor TO ${ctx.access.role}`,
+    partial: partialFor(ctx),
+  };
+}
+
 async function idleInTransaction(ctx: DoctorContext): Promise<Finding> {
   const ms = ctx.thresholds.idleInTransactionMs;
   const rows = await ctx.sql<{ pid: number; user: string; application: string; state: string; for_ms: number; query: string | null }[]>`
@@ -44,7 +77,7 @@ async function idleInTransaction(ctx: DoctorContext): Promise<Finding> {
        AND now() - state_change > ${ms}::float8 * interval '1 millisecond'
      ORDER BY state_change`;
   const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, state: r.state, for: duration(r.for_ms), last_query: oneLine(r.query) }));
-  if (rows.length === 0) return { status: 'ok', figure: `no session idle in transaction over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  if (rows.length === 0) return noneSeen(ctx, `no session idle in transaction over ${duration(ms)}`);
   return {
     status: 'warn',
     figure: `${plural(rows.length, 'session')} idle in transaction over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${r.user}, ${duration(r.for_ms)})`))}`,
@@ -65,7 +98,7 @@ async function longRunning(ctx: DoctorContext): Promise<Finding> {
        AND now() - query_start > ${ms}::float8 * interval '1 millisecond'
      ORDER BY query_start`;
   const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, running: duration(r.for_ms), query: oneLine(r.query) }));
-  if (rows.length === 0) return { status: 'ok', figure: `no query running over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  if (rows.length === 0) return noneSeen(ctx, `no query running over ${duration(ms)}`);
   return {
     status: 'warn',
     figure: `${plural(rows.length, 'query', 'queries')} running over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${duration(r.for_ms)})`))}`,
@@ -76,9 +109,10 @@ async function longRunning(ctx: DoctorContext): Promise<Finding> {
 }
 
 async function blocked(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
+  // pg_locks.waitstart: when the wait for the lock began (the statement may have worked long before), visible to every role.
+  const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number | null; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
     SELECT a.pid, a.usename AS "user",
-           (extract(epoch FROM now() - a.query_start) * 1000)::float8 AS waiting_ms,
+           (SELECT (extract(epoch FROM now() - min(l.waitstart)) * 1000)::float8 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS waiting_ms,
            a.query,
            pg_blocking_pids(a.pid) AS blocked_by,
            (SELECT string_agg(b.pid || ' ' || coalesce(b.state, '?'), '; ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))) AS blocker_states,
@@ -86,11 +120,13 @@ async function blocked(ctx: DoctorContext): Promise<Finding> {
       FROM pg_stat_activity a
      WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
        AND cardinality(pg_blocking_pids(a.pid)) > 0
-     ORDER BY a.query_start`;
+     ORDER BY waiting_ms DESC NULLS LAST, a.pid`;
   const shaped = rows.map((r) => ({
     blocked_pid: r.pid,
     user: r.user,
-    waiting: duration(r.waiting_ms),
+    // null: blocked in a way pg_locks has no waiting row for (rare); not a wait of 0.
+    waiting: r.waiting_ms === null ? null : duration(r.waiting_ms),
+    waiting_ms: r.waiting_ms === null ? null : Math.round(r.waiting_ms),
     query: oneLine(r.query),
     blocked_by: r.blocked_by,
     blockers: r.blocker_states,
