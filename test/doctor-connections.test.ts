@@ -10,6 +10,7 @@ import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
 import { holdTransaction, openSession, sleep, waitFor, type Session } from './helpers/doctor-sessions.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
+import { startCliInPty } from './helpers/pty-session.js';
 
 function check(data: any, id: string): any {
   return data.checks.find((c: any) => c.id === id);
@@ -291,6 +292,31 @@ describe('doctor: connections', () => {
     const limited = await runCliJson(['doctor', 'connections'], { url: roleUrl(tdb.name) });
     expect(limited.data.limited).toContain(`GRANT pg_monitor TO ${role}`);
     expect(limited.stderr).toContain('is not a member of pg_monitor');
+  });
+
+  it('kill-idle on a terminal ends exactly the sessions of the plan it asked about: one that went idle while the question waited is left alone', async () => {
+    const tdb = await database('doctor_kill_plan');
+    const role = `doctor_plan_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const u = new URL(tdb.url);
+    u.username = role;
+    const planned = await openSession(u.toString(), 'doctor-planned');
+    cleanup.push(() => planned.end());
+    await sleep(1200);
+    const s = startCliInPty(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    await s.waitFor(/Go ahead\? \[y\/N\]/);
+    expect(s.output()).toContain(`pid ${planned.pid} `);
+    // While the user reads the plan, another session goes idle past the threshold.
+    const late = await openSession(u.toString(), 'doctor-late');
+    cleanup.push(() => late.end());
+    await sleep(1500);
+    s.type('y\r');
+    const r = await s.done;
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toContain(`terminated 1 of 1: pid ${planned.pid}`);
+    await waitFor(async () => !(await alive(planned.pid)), 10_000, 'the planned session to end');
+    expect(await alive(late.pid)).toBe(true);
   });
 
   it('doctor --health prints the pool report of cmmc-db health', async () => {
