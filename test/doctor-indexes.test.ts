@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
 /** Runs statements on the database and flushes this session's statistics before returning. */
 async function setup(url: string, statements: string[]): Promise<void> {
@@ -101,6 +101,43 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(inv.rows.map((x: any) => x.index)).toEqual(['public.t_email_u']);
     expect(inv.figure).toContain('failed CREATE INDEX CONCURRENTLY');
     expect(r.data.checks).toHaveLength(2);
+  });
+
+  it('with track_counts off for the database or for a role, the checks that judge by the counters are unknown: an index scanned all day is not called unused', async () => {
+    tdb = await createTestDatabase('doctor_nocount');
+    const role = `doctor_nocount_${Date.now().toString(36)}`;
+    await adminQuery(`ALTER DATABASE "${tdb.name}" SET track_counts = off`);
+    try {
+      await setup(tdb.url, [
+        'CREATE TABLE orders (id int PRIMARY KEY, customer int)',
+        'CREATE INDEX orders_customer ON orders (customer)',
+        'INSERT INTO orders SELECT g, g % 7 FROM generate_series(1, 50) g',
+        'SET enable_seqscan = off',
+        'SELECT * FROM orders WHERE customer = 3',
+      ]);
+      const r = await runCliJson(['doctor', 'indexes', 'maintenance.vacuum', 'maintenance.cache-hit', '--threshold', 'stats-age=0s'], { url: tdb.url });
+      for (const id of ['indexes.unused', 'indexes.seq-scans', 'maintenance.vacuum', 'maintenance.cache-hit']) {
+        const c = check(r.data, id);
+        expect(c.status, id).toBe('unknown');
+        expect(c.figure, id).toContain('track_counts = off for this database');
+        expect(c.remedy, id).toContain(`ALTER DATABASE "${tdb.name}" RESET track_counts`);
+      }
+      // The catalogue checks do not depend on the counters.
+      expect(check(r.data, 'indexes.duplicate').status).toBe('ok');
+      expect(r.exitCode).toBe(3);
+
+      // Off for one role only: its sessions go uncounted, the doctor's own are counted.
+      await adminQuery(`ALTER DATABASE "${tdb.name}" RESET track_counts`);
+      await adminQuery(`CREATE ROLE ${role} LOGIN`);
+      await adminQuery(`ALTER ROLE ${role} IN DATABASE "${tdb.name}" SET track_counts = off`);
+      const byRole = await runCliJson(['doctor', 'indexes.unused', '--threshold', 'stats-age=0s'], { url: tdb.url });
+      const u = check(byRole.data, 'indexes.unused');
+      expect(u.status).toBe('unknown');
+      expect(u.figure).toContain(`track_counts = off for role ${role} in this database`);
+      expect(u.remedy).toContain(`ALTER ROLE "${role}" IN DATABASE "${tdb.name}" RESET track_counts`);
+    } finally {
+      await adminQuery(`DROP ROLE IF EXISTS ${role}`);
+    }
   });
 
   it('indexes that differ in collation, sort order or INCLUDE columns are not duplicates; a covered index that backs a constraint is dropped with the statement PostgreSQL accepts', async () => {

@@ -303,9 +303,9 @@ async function seqScans(ctx: DoctorContext): Promise<Finding> {
 export const indexesFamily: CheckFamily = {
   name: 'indexes',
   checks: [
-    { id: 'indexes.unused', title: 'indexes never scanned', needsServer: true, run: unused },
+    { id: 'indexes.unused', title: 'indexes never scanned', needsServer: true, needsCounters: true, run: unused },
     { id: 'indexes.duplicate', title: 'duplicate and overlapping indexes', needsServer: false, run: duplicates },
     { id: 'indexes.invalid', title: 'invalid indexes', needsServer: false, run: invalid },
-    { id: 'indexes.seq-scans', title: 'tables read mostly by sequential scans', needsServer: true, run: seqScans },
+    { id: 'indexes.seq-scans', title: 'tables read mostly by sequential scans', needsServer: true, needsCounters: true, run: seqScans },
   ],
 };

@@ -85,8 +85,7 @@ async function vacuum(ctx: DoctorContext): Promise<Finding> {
                max(nullif(option_value::float8, -1)) FILTER (WHERE option_name = 'autovacuum_analyze_scale_factor') AS anl_scale
           FROM pg_options_to_table(c.reloptions)) o
      ORDER BY s.n_dead_tup DESC, 1`;
-  const [server] = await ctx.sql<{ autovacuum: boolean; track_counts: boolean }[]>`
-    SELECT current_setting('autovacuum')::boolean AS autovacuum, current_setting('track_counts')::boolean AS track_counts`;
+  const [server] = await ctx.sql<{ autovacuum: boolean }[]>`SELECT current_setting('autovacuum')::boolean AS autovacuum`;
   const t = ctx.thresholds;
   const judged = rows.map((r) => {
     const vacTrigger = Math.round(r.vac_base + r.vac_scale * r.reltuples);
@@ -117,14 +116,6 @@ async function vacuum(ctx: DoctorContext): Promise<Finding> {
   const off = server.autovacuum ? '' : '; autovacuum is off on this server';
   const behind = judged.filter((r) => r.needsVacuum || r.needsAnalyze);
   const dead = rows.reduce((a, r) => a + r.dead, 0);
-  if (!server.track_counts) {
-    return {
-      status: 'unknown',
-      figure: 'track_counts is off: PostgreSQL counts no dead tuples or changes (and autovacuum cannot see them either)',
-      remedy: 'turn track_counts on (postgresql.conf, or ALTER DATABASE/ROLE ... RESET track_counts where it was turned off)',
-      rows: shaped,
-    };
-  }
   if (behind.length === 0) {
     return { status: 'ok', figure: `${dead} dead tuples in ${plural(rows.length, 'table')}; none ${t.deadTuplesMin}+ past autovacuum's trigger${off}`, remedy: '', rows: shaped };
   }
@@ -206,8 +197,8 @@ async function sequences(ctx: DoctorContext): Promise<Finding> {
 export const maintenanceFamily: CheckFamily = {
   name: 'maintenance',
   checks: [
-    { id: 'maintenance.cache-hit', title: 'cache hit ratio', needsServer: true, run: cacheHit },
-    { id: 'maintenance.vacuum', title: 'dead tuples, last vacuum and analyze', needsServer: true, run: vacuum },
+    { id: 'maintenance.cache-hit', title: 'cache hit ratio', needsServer: true, needsCounters: true, run: cacheHit },
+    { id: 'maintenance.vacuum', title: 'dead tuples, last vacuum and analyze', needsServer: true, needsCounters: true, run: vacuum },
     { id: 'maintenance.wraparound', title: 'transaction-id wraparound age', needsServer: false, run: wraparound },
     { id: 'maintenance.sequences', title: 'sequences near their maximum', needsServer: false, run: sequences },
   ],
