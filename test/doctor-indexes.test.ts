@@ -103,6 +103,43 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(r.data.checks).toHaveLength(2);
   });
 
+  it('an unscanned index that is the only one serving a foreign key is kept, not called unused: dropping it makes every delete of a parent row scan the child table', async () => {
+    tdb = await createTestDatabase('doctor_fkidx');
+    await setup(tdb.url, [
+      'CREATE TABLE parent (id int PRIMARY KEY)',
+      'INSERT INTO parent SELECT generate_series(1, 10)',
+      // The only index for child.parent_id's foreign key.
+      'CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent, note text)',
+      'CREATE INDEX child_parent ON child (parent_id)',
+      'CREATE INDEX child_note ON child (note)',
+      // Two unscanned indexes serve child2's foreign key: one is enough, the smaller (or first) is kept.
+      'CREATE TABLE child2 (id int PRIMARY KEY, parent_id int REFERENCES parent, x int)',
+      'CREATE INDEX child2_parent ON child2 (parent_id)',
+      'CREATE INDEX child2_parent_x ON child2 (parent_id, x)',
+      // A scanned index serves child3's foreign key: the unscanned one made after it can go.
+      'CREATE TABLE child3 (id int PRIMARY KEY, parent_id int REFERENCES parent, y int)',
+      'CREATE INDEX child3_parent_y ON child3 (parent_id, y)',
+      'SET enable_seqscan = off',
+      'SELECT * FROM child3 WHERE parent_id = 1 AND y = 1',
+      'CREATE INDEX child3_parent ON child3 (parent_id)',
+    ]);
+    const r = await runCliJson(['doctor', 'indexes.unused', '--threshold', 'stats-age=0s'], { url: tdb.url });
+    const u = check(r.data, 'indexes.unused');
+    expect(u.status).toBe('warn');
+    const reported = u.rows.filter((x: any) => !x.kept).map((x: any) => x.index).sort();
+    expect(reported).toEqual(['public.child2_parent_x', 'public.child3_parent', 'public.child_note']);
+    const kept = Object.fromEntries(u.rows.filter((x: any) => x.kept).map((x: any) => [x.index, x.kept]));
+    expect(Object.keys(kept).sort()).toEqual(['public.child2_parent', 'public.child_parent']);
+    expect(kept['public.child_parent']).toContain('child_parent_id_fkey');
+    expect(u.figure).not.toContain('public.child_parent ');
+    expect(u.figure).not.toMatch(/public\.child_parent(,|$| )/);
+    // cmmc-db report lists the unused indexes from the same rows: not the kept ones.
+    const report = await runCliJson(['report'], { url: tdb.url });
+    const listed = report.data.growth.unusedIndexes.map((x: any) => x.index);
+    expect(listed).toContain('public.child_note');
+    expect(listed).not.toContain('public.child_parent');
+  });
+
   it('with track_counts off for the database or for a role, the checks that judge by the counters are unknown: an index scanned all day is not called unused', async () => {
     tdb = await createTestDatabase('doctor_nocount');
     const role = `doctor_nocount_${Date.now().toString(36)}`;

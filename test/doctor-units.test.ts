@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveThresholds, DEFAULT_THRESHOLDS } from '../src/doctor/thresholds.js';
 import { overallStatus, EXIT_CODES, selectChecks } from '../src/doctor/run.js';
-import { findDuplicates } from '../src/doctor/checks/indexes.js';
+import { findDuplicates, keptForForeignKeys } from '../src/doctor/checks/indexes.js';
 import { recommendedLists } from '../src/doctor/checks/vector.js';
 
 describe('doctor thresholds', () => {
@@ -102,6 +102,18 @@ describe('duplicate and overlapping indexes', () => {
     const [excl] = findDuplicates([ix('t_a_excl', [2], { constraint: 't_a_excl' }), ix('t_a_u', [2], { unique: true })]);
     expect(excl).toMatchObject({ index: 't_a_u', covered_by: 't_a_excl' });
     expect(findDuplicates([ix('t_a_excl', [2], { constraint: 't_a_excl' }), ix('t_a_b', [2, 3])])).toEqual([]);
+  });
+});
+
+describe('unscanned indexes kept for foreign keys', () => {
+  const fk = (index: string, foreignKey: string, size = 8192) => ({ index, foreignKey, size });
+  it('keeps one index per foreign key that only unscanned indexes serve: the smallest, then the first by name', () => {
+    const kept = keptForForeignKeys(new Set(['c_p', 'c_p_x', 'd_p']), [fk('c_p_x', 'c_fk on c', 16384), fk('c_p', 'c_fk on c'), fk('d_p', 'd_fk on d'), fk('d_p_used', 'd_fk on d')]);
+    expect([...kept]).toEqual([['c_p', ['c_fk on c']]]);
+    expect([...keptForForeignKeys(new Set(['e_a', 'e_b']), [fk('e_b', 'e_fk on e'), fk('e_a', 'e_fk on e')])]).toEqual([['e_a', ['e_fk on e']]]);
+  });
+  it('one index serving two foreign keys is kept once, naming both', () => {
+    expect([...keptForForeignKeys(new Set(['f_ab']), [fk('f_ab', 'f_a on f'), fk('f_ab', 'f_ab on f')])]).toEqual([['f_ab', ['f_a on f', 'f_ab on f']]]);
   });
 });
 

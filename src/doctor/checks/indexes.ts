@@ -40,6 +40,33 @@ export async function statsWindow(ctx: DoctorContext): Promise<StatsWindow> {
   return { since: row.started, source: 'server started (never reset)', ageMs: row.now.getTime() - row.started.getTime() };
 }
 
+/** An index that can serve a foreign key's lookups: its leading key columns are the key's columns. */
+export interface ForeignKeyIndex {
+  index: string;
+  /** `name on table`. */
+  foreignKey: string;
+  size: number;
+}
+
+/**
+ * Pure: of the unscanned indexes (`unscanned`, by name), those to keep because a foreign key needs
+ * them, with the foreign keys each serves. Deleting a parent row (or changing its key) looks up the
+ * referencing rows through such an index; with none, each such statement scans the child table.
+ * A foreign key that another index serves (scanned, or kept for a constraint) needs none of the
+ * unscanned ones; one served only by unscanned indexes keeps the smallest (then the first by name).
+ */
+export function keptForForeignKeys(unscanned: Set<string>, serving: ForeignKeyIndex[]): Map<string, string[]> {
+  const byKey = new Map<string, ForeignKeyIndex[]>();
+  for (const s of serving) byKey.set(s.foreignKey, [...(byKey.get(s.foreignKey) ?? []), s]);
+  const kept = new Map<string, string[]>();
+  for (const [fk, list] of byKey) {
+    if (list.some((x) => !unscanned.has(x.index))) continue;
+    const keep = [...list].sort((a, b) => a.size - b.size || a.index.localeCompare(b.index))[0];
+    kept.set(keep.index, [...(kept.get(keep.index) ?? []), fk]);
+  }
+  return kept;
+}
+
 async function unused(ctx: DoctorContext): Promise<Finding> {
   const window = await statsWindow(ctx);
   const rows = await ctx.sql<{ table: string; index: string; size: number; scans: number }[]>`
@@ -53,21 +80,44 @@ async function unused(ctx: DoctorContext): Promise<Finding> {
        AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
      ORDER BY size DESC, 2`;
+  // Valid, non-partial btree indexes whose leading key columns are exactly a foreign key's columns (any order).
+  const serving = await ctx.sql<ForeignKeyIndex[]>`
+    SELECT format('%I.%I', n.nspname, c.relname) AS "index",
+           format('%s on %s', k.conname, k.conrelid::regclass) AS "foreignKey",
+           pg_relation_size(i.indexrelid)::float8 AS size
+      FROM pg_constraint k
+      JOIN pg_index i ON i.indrelid = k.conrelid
+      JOIN pg_class c ON c.oid = i.indexrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_am am ON am.oid = c.relam
+     WHERE k.contype = 'f' AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+       AND cardinality(k.conkey) <= i.indnkeyatts
+       AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+       AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey`;
+  const kept = keptForForeignKeys(new Set(rows.map((r) => r.index)), serving);
+  const reported = rows.filter((r) => !kept.has(r.index));
   const since = `statistics since ${window.since?.toISOString()} (${window.source}, ${duration(window.ageMs)} ago)`;
-  const shaped = rows.map((r) => ({ index: r.index, table: r.table, scans: r.scans, size: bytes(r.size) }));
+  const shaped = rows.map((r) => ({
+    index: r.index,
+    table: r.table,
+    scans: r.scans,
+    size: bytes(r.size),
+    ...(kept.has(r.index) ? { kept: `serves foreign key ${kept.get(r.index)!.join(', ')}, which no used index serves: deleting or re-keying a referenced row looks up the referencing rows through it` } : {}),
+  }));
+  const keptNote = kept.size ? `; ${plural(kept.size, 'unscanned index', 'unscanned indexes')} kept for foreign keys` : '';
   if (window.ageMs < ctx.thresholds.statsMinAgeMs) {
     return {
       status: 'ok',
-      figure: `no verdict: ${since}, under ${duration(ctx.thresholds.statsMinAgeMs)}; ${plural(rows.length, 'index', 'indexes')} unscanned so far`,
+      figure: `no verdict: ${since}, under ${duration(ctx.thresholds.statsMinAgeMs)}; ${plural(reported.length, 'index', 'indexes')} unscanned so far${keptNote}`,
       remedy: '',
       rows: shaped,
     };
   }
-  if (rows.length === 0) return { status: 'ok', figure: `every index scanned; ${since}`, remedy: '' };
+  if (reported.length === 0) return { status: 'ok', figure: `every index scanned${keptNote}; ${since}`, remedy: '', ...(kept.size ? { rows: shaped } : {}) };
   return {
     status: 'warn',
-    figure: `${plural(rows.length, 'index', 'indexes')} never scanned (${bytes(rows.reduce((a, r) => a + r.size, 0))}): ${names(rows.map((r) => r.index))}`,
-    remedy: 'check replicas too, then DROP INDEX CONCURRENTLY each unused index',
+    figure: `${plural(reported.length, 'index', 'indexes')} never scanned (${bytes(reported.reduce((a, r) => a + r.size, 0))}): ${names(reported.map((r) => r.index))}${keptNote}`,
+    remedy: 'check replicas too, then DROP INDEX CONCURRENTLY each unused index (not those kept for foreign keys)',
     rows: shaped,
   };
 }
