@@ -378,3 +378,32 @@ describe('doctor: a prepared transaction left open (no session shows it)', () =>
     }
   });
 });
+
+describe('doctor: connections.usage on a server whose ordinary slots are full (superuser_reserved_connections)', () => {
+  // max_connections is a server setting: a cluster of the test's own.
+  let cluster: TempCluster;
+  beforeAll(async () => {
+    cluster = await startTempCluster({ max_connections: '20', superuser_reserved_connections: '6' });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('fails when a non-superuser can no longer connect, although max_connections is not reached (it said 75%: ok)', async () => {
+    await query(cluster.url(), 'CREATE ROLE app LOGIN');
+    const appUrl = cluster.url().replace('postgres@', 'app@');
+    const sessions: Session[] = [];
+    try {
+      // 20 - 6 = 14 slots for roles that are not superusers: all taken.
+      for (let i = 0; i < 14; i++) sessions.push(await openSession(appUrl, `app-${i}`));
+      await expect(openSession(appUrl, 'app-refused')).rejects.toThrow(/reserved/);
+      const r = await runCliJson(['doctor', 'connections.usage'], { url: cluster.url() });
+      const u = check(r.data, 'connections.usage');
+      expect(u.status).toBe('fail');
+      expect(u.figure).toMatch(/^15 of 20 \(75%\); 14 of the 14 slots open to roles that are not superusers \(6 reserved\)/);
+      expect(r.exitCode).toBe(2);
+    } finally {
+      for (const s of sessions) await s.end();
+    }
+  });
+});

@@ -21,7 +21,7 @@ export const CACHE_HIT_RATIO_MIN = 0.99;
  * fresh `init` reads ~5,000 blocks, mostly cold, and would warn at once). Ours.
  */
 export const CACHE_HIT_MIN_BLOCKS = 20_000;
-/** Connections in use over max_connections: warn above 75 %, fail above 90 %. check_postgres `backends` style (warn/crit as a share of max_connections). */
+/** Connections in use over the slots open to non-superusers (max_connections less the reserved ones): warn above 75 %, fail above 90 %. check_postgres `backends` style (it, too, subtracts superuser_reserved_connections). */
 export const CONNECTIONS_WARN_RATIO = 0.75;
 export const CONNECTIONS_FAIL_RATIO = 0.9;
 /** A session idle in transaction longer than this warns. PgHero/pg-extras diagnose: 1 minute. */

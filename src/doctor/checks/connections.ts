@@ -30,13 +30,18 @@ async function usage(ctx: DoctorContext): Promise<Finding> {
     SELECT CASE WHEN a.backend_type IS NULL THEN ${HIDDEN_STATE} ELSE coalesce(a.state, 'starting') END AS state, count(*)::int AS count
       FROM pg_stat_activity a WHERE a.backend_type = 'client backend' OR (${ctx.sql.unsafe(HIDDEN_SESSION)})
      GROUP BY 1 ORDER BY 2 DESC, 1`;
+  // Slots kept for superusers (and, from PostgreSQL 16, for pg_use_reserved_connections): once the rest
+  // are taken, the application's roles are refused ("remaining connection slots are reserved").
   const [s] = await ctx.sql<{ max: number; reserved: number }[]>`
-    SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved`;
+    SELECT current_setting('max_connections')::int AS max,
+           current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved`;
   const used = rows.reduce((a, r) => a + r.count, 0);
-  const ratio = used / s.max;
+  const open = Math.max(1, s.max - s.reserved);
+  const ratio = used / open;
   const t = ctx.thresholds;
   const byState = rows.map((r) => `${r.count} ${r.state}`).join(', ');
-  const figure = `${used} of ${s.max} (${percent(ratio, 0)}): ${byState}`;
+  const ordinary = s.reserved ? `; ${Math.min(used, open)} of the ${open} slots open to roles that are not superusers (${s.reserved} reserved)` : '';
+  const figure = `${used} of ${s.max} (${percent(used / s.max, 0)})${ordinary}: ${byState}`;
   const remedy = 'put a pooler (PgBouncer) in front, lower the pools\' max, or end idle sessions (cmmc-db doctor kill-idle)';
   const status = ratio > t.connectionsFail ? 'fail' : ratio > t.connectionsWarn ? 'warn' : 'ok';
   return { status, figure, remedy: status === 'ok' ? '' : remedy, rows: rows.map((r) => ({ state: r.state, connections: r.count })), partial: partialFor(ctx) };
