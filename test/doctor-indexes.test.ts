@@ -3,8 +3,10 @@
  * checks, thresholds and exit codes. Each test makes its own database.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import postgres from 'postgres';
 import { runCli, runCliJson } from './helpers/cli.js';
+import { holdTransaction } from './helpers/doctor-sessions.js';
 import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
 /** Runs statements on the database and flushes this session's statistics before returning. */
@@ -326,6 +328,35 @@ describe('doctor: indexes, sequences, materialized views', () => {
     await setup(tdb.url, ['VACUUM (ANALYZE) strict', 'ANALYZE loaded']);
     const after = await runCliJson(['doctor', 'maintenance.vacuum'], { url: tdb.url });
     expect(check(after.data, 'maintenance.vacuum').status).toBe('ok');
+  });
+
+  it('maintenance.wraparound also watches multixact ids (row locks shared by several transactions); its remedy is a vacuumdb that freezes what is past the threshold', async () => {
+    tdb = await createTestDatabase('doctor_mxid');
+    await setup(tdb.url, ['CREATE TABLE shared_rows (id int PRIMARY KEY)', 'INSERT INTO shared_rows VALUES (1)']);
+    // Two transactions share a lock on one row: PostgreSQL records them as a multixact.
+    const a = await holdTransaction(tdb.url, ['SELECT * FROM shared_rows WHERE id = 1 FOR SHARE']);
+    const b = await holdTransaction(tdb.url, ['SELECT * FROM shared_rows WHERE id = 1 FOR SHARE']);
+    await a.release();
+    await b.release();
+    const [{ age }] = await query(tdb.url, 'SELECT mxid_age(datminmxid)::int AS age FROM pg_database WHERE datname = current_database()');
+    expect(age).toBeGreaterThan(0);
+
+    const r = await runCliJson(['doctor', 'maintenance.wraparound', '--threshold', 'mxid-age-fail=0'], { url: tdb.url });
+    const w = check(r.data, 'maintenance.wraparound');
+    expect(w.status).toBe('fail');
+    expect(w.figure).toContain('multixact');
+    expect(w.rows.find((x: any) => x.database === tdb.name)).toMatchObject({ mxid_age: age });
+    const command = `vacuumdb --freeze --min-mxid-age=1 --dbname=${tdb.name}`;
+    expect(w.remedy).toContain(command);
+    expect(w.remedy).not.toContain('--min-xid-age');
+    expect(r.exitCode).toBe(2);
+    // The command works as given: this database's multixact age is back to 0.
+    await execa('vacuumdb', [...command.split(' ').slice(1), '--host=127.0.0.1', '--username=postgres']);
+    const after = await runCliJson(['doctor', 'maintenance.wraparound', '--threshold', 'mxid-age-fail=0'], { url: tdb.url });
+    expect(check(after.data, 'maintenance.wraparound').rows.find((x: any) => x.database === tdb.name).mxid_age).toBe(0);
+    // The transaction ids alone are far from their thresholds.
+    const plain = await runCliJson(['doctor', 'maintenance.wraparound'], { url: tdb.url });
+    expect(check(plain.data, 'maintenance.wraparound').status).toBe('ok');
   });
 
   it('a materialized view never refreshed warns; refresh populates it, concurrently where a unique index allows', async () => {

@@ -43,6 +43,13 @@ export const SLOW_QUERY_TOP = 10;
 /** Transaction-id age: warn above 1.0 billion (≈ half of 2^31), fail above 1.3 billion (check_postgres `txn_wraparound` warning value; the issue asks it fail). */
 export const XID_AGE_WARN = 1_000_000_000;
 export const XID_AGE_FAIL = 1_300_000_000;
+/**
+ * Multixact-id age (mxid_age(datminmxid)): multixacts (row locks shared by several transactions,
+ * foreign-key checks among them) wrap around at 2^31 as transaction ids do, and PostgreSQL stops
+ * them the same way. The same values as for transaction ids; ours (check_postgres has no multixact action).
+ */
+export const MXID_AGE_WARN = XID_AGE_WARN;
+export const MXID_AGE_FAIL = XID_AGE_FAIL;
 /** A sequence used above 85 % of its maximum (the column type's, when smaller) warns, above 95 % fails. PgHero sequence_danger uses 90 %; check_postgres `sequence` warns 85 %, criticals 95 %. */
 export const SEQUENCE_WARN_RATIO = 0.85;
 export const SEQUENCE_FAIL_RATIO = 0.95;
@@ -102,6 +109,8 @@ export interface Thresholds {
   slowQueryCalls: number;
   xidAgeWarn: number;
   xidAgeFail: number;
+  mxidAgeWarn: number;
+  mxidAgeFail: number;
   sequenceWarn: number;
   sequenceFail: number;
   deadTuplesMin: number;
@@ -129,6 +138,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   slowQueryCalls: SLOW_QUERY_CALLS,
   xidAgeWarn: XID_AGE_WARN,
   xidAgeFail: XID_AGE_FAIL,
+  mxidAgeWarn: MXID_AGE_WARN,
+  mxidAgeFail: MXID_AGE_FAIL,
   sequenceWarn: SEQUENCE_WARN_RATIO,
   sequenceFail: SEQUENCE_FAIL_RATIO,
   deadTuplesMin: DEAD_TUPLES_MIN,
@@ -158,6 +169,8 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'slow-query-calls': { key: 'slowQueryCalls', kind: 'number' },
   'xid-age-warn': { key: 'xidAgeWarn', kind: 'number' },
   'xid-age-fail': { key: 'xidAgeFail', kind: 'number' },
+  'mxid-age-warn': { key: 'mxidAgeWarn', kind: 'number' },
+  'mxid-age-fail': { key: 'mxidAgeFail', kind: 'number' },
   'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
   'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },

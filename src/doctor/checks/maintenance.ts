@@ -145,17 +145,36 @@ function latest(a: Date | null, b: Date | null): string | null {
   return d ? d.toISOString() : null;
 }
 
+/**
+ * Transaction-id and multixact-id age of every database that accepts connections (PostgreSQL stops
+ * assigning either before it wraps at 2^31). The remedy is a vacuumdb --freeze of each database
+ * over a threshold, limited to its tables past it.
+ */
 async function wraparound(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ database: string; age: number }[]>`
-    SELECT datname AS database, age(datfrozenxid)::float8 AS age FROM pg_database WHERE datallowconn ORDER BY 2 DESC, 1`;
+  const rows = await ctx.sql<{ database: string; age: number; mxid_age: number }[]>`
+    SELECT datname AS database, age(datfrozenxid)::float8 AS age, mxid_age(datminmxid)::float8 AS mxid_age
+      FROM pg_database WHERE datallowconn ORDER BY 2 DESC, 1`;
   const t = ctx.thresholds;
+  const level = (r: (typeof rows)[number]) =>
+    r.age > t.xidAgeFail || r.mxid_age > t.mxidAgeFail ? 2 : r.age > t.xidAgeWarn || r.mxid_age > t.mxidAgeWarn ? 1 : 0;
   const worst = rows[0];
-  const shaped = rows.map((r) => ({ database: r.database, xid_age: r.age, of_wraparound: percent(r.age / XID_WRAP) }));
-  const figure = worst ? `oldest: ${worst.database} at ${worst.age.toLocaleString('en-US')} (${percent(worst.age / XID_WRAP)} of 2^31)` : 'no database';
-  const remedy = 'VACUUM (FREEZE) the oldest tables of that database now; find what blocks autovacuum (long transactions, prepared transactions, replication slots)';
-  if (worst && worst.age > t.xidAgeFail) return { status: 'fail', figure, remedy, rows: shaped };
-  if (worst && worst.age > t.xidAgeWarn) return { status: 'warn', figure, remedy, rows: shaped };
-  return { status: 'ok', figure, remedy: '', rows: shaped };
+  const worstMxid = [...rows].sort((a, b) => b.mxid_age - a.mxid_age)[0];
+  const shaped = rows.map((r) => ({ database: r.database, xid_age: r.age, of_wraparound: percent(r.age / XID_WRAP), mxid_age: r.mxid_age, mxid_of_wraparound: percent(r.mxid_age / XID_WRAP) }));
+  const figure = worst
+    ? `oldest: ${worst.database} at ${worst.age.toLocaleString('en-US')} (${percent(worst.age / XID_WRAP)} of 2^31); multixact ids: ${worstMxid.database} at ${worstMxid.mxid_age.toLocaleString('en-US')} (${percent(worstMxid.mxid_age / XID_WRAP)})`
+    : 'no database';
+  const over = rows.filter((r) => level(r) > 0);
+  if (over.length === 0) return { status: 'ok', figure, remedy: '', rows: shaped };
+  // vacuumdb (PostgreSQL 12+) freezes only the tables at least this old; its two age options are ANDed, hence one command per kind.
+  const minXid = Math.max(1, Math.min(t.xidAgeWarn, t.xidAgeFail));
+  const minMxid = Math.max(1, Math.min(t.mxidAgeWarn, t.mxidAgeFail));
+  const quoted = (db: string) => (/^[A-Za-z0-9_.-]+$/.test(db) ? db : `'${db.replace(/'/g, "'\\''")}'`);
+  const commands = over.flatMap((r) => [
+    ...(r.age >= minXid ? [`vacuumdb --freeze --min-xid-age=${minXid} --dbname=${quoted(r.database)}`] : []),
+    ...(r.mxid_age >= minMxid ? [`vacuumdb --freeze --min-mxid-age=${minMxid} --dbname=${quoted(r.database)}`] : []),
+  ]);
+  const remedy = `${commands.join('; ')} (with this connection's host and user); find what holds autovacuum back (long transactions, prepared transactions, replication slots)`;
+  return { status: Math.max(...over.map(level)) === 2 ? 'fail' : 'warn', figure, remedy, rows: shaped };
 }
 
 async function sequences(ctx: DoctorContext): Promise<Finding> {
