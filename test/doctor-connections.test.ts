@@ -117,6 +117,32 @@ describe('doctor: connections', () => {
     expect(check(after.data, 'connections.blocked').status).toBe('ok');
   });
 
+  it('a lock queue three deep names the session at its head, the one to end to release the whole queue', async () => {
+    const tdb = await database('doctor_queue');
+    await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');
+    // The head: a transaction left open after an UPDATE (ROW EXCLUSIVE on accounts).
+    const head = await holdTransaction(tdb.url, ['UPDATE accounts SET balance = balance + 1 WHERE id = 1'], 'doctor-head');
+    cleanup.push(() => head.release());
+    // A migration queues for ACCESS EXCLUSIVE behind it, and a plain read queues behind the migration.
+    const migration = await openSession(tdb.url, 'doctor-migration');
+    const reader = await openSession(tdb.url, 'doctor-reader');
+    cleanup.push(() => migration.end(), () => reader.end());
+    const altering = migration.sql.unsafe('ALTER TABLE accounts ADD COLUMN note text').catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${migration.pid} AND wait_event_type = 'Lock'`)).length === 1, 10_000, 'the ALTER to wait');
+    const reading = reader.sql`SELECT count(*) FROM accounts`.catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid} AND wait_event_type = 'Lock'`)).length === 1, 10_000, 'the read to wait');
+
+    const r = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
+    const b = check(r.data, 'connections.blocked');
+    expect(b.figure).toContain(`pid ${migration.pid} by ${head.pid}`);
+    expect(b.figure).toContain(`pid ${reader.pid} by ${migration.pid}`);
+    expect(b.figure).toContain(`head of the queue: pid ${head.pid} (idle in transaction`);
+    expect(b.remedy).toContain(`SELECT pg_terminate_backend(${head.pid})`);
+    expect(b.rows.find((x: any) => x.blocked_pid === reader.pid).head_of_queue).toEqual([head.pid]);
+    await head.release();
+    await Promise.all([altering, reading]);
+  });
+
   it("a blocked query's wait is counted from when it began to wait for the lock, not from when its statement started", async () => {
     const tdb = await database('doctor_wait');
     await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveThresholds, DEFAULT_THRESHOLDS } from '../src/doctor/thresholds.js';
 import { overallStatus, EXIT_CODES, selectChecks } from '../src/doctor/run.js';
 import { findDuplicates, keptForForeignKeys } from '../src/doctor/checks/indexes.js';
+import { queueHeads } from '../src/doctor/checks/connections.js';
 import { recommendedLists } from '../src/doctor/checks/vector.js';
 
 describe('doctor thresholds', () => {
@@ -114,6 +115,19 @@ describe('unscanned indexes kept for foreign keys', () => {
   });
   it('one index serving two foreign keys is kept once, naming both', () => {
     expect([...keptForForeignKeys(new Set(['f_ab']), [fk('f_ab', 'f_a on f'), fk('f_ab', 'f_ab on f')])]).toEqual([['f_ab', ['f_a on f', 'f_ab on f']]]);
+  });
+});
+
+describe('the head of a lock queue', () => {
+  it('follows who blocks whom to the sessions that are not blocked themselves; a prepared transaction (0) is a head; a cycle has none', () => {
+    const heads = queueHeads([
+      { pid: 20, blockedBy: [10] },
+      { pid: 30, blockedBy: [20] },
+      { pid: 31, blockedBy: [20, 0] },
+      { pid: 40, blockedBy: [50] },
+      { pid: 50, blockedBy: [40] },
+    ]);
+    expect(Object.fromEntries(heads)).toEqual({ 20: [10], 30: [10], 31: [0, 10], 40: [], 50: [] });
   });
 });
 

@@ -138,16 +138,64 @@ async function blocked(ctx: DoctorContext): Promise<Finding> {
     blocker_queries: oneLine(r.blocker_queries, 120),
   }));
   if (rows.length === 0) return { status: 'ok', figure: 'no query blocked', remedy: '', partial: partialFor(ctx) };
+  const heads = queueHeads(rows.map((r) => ({ pid: r.pid, blockedBy: r.blocked_by })));
+  const allHeads = [...new Set([...heads.values()].flat())];
+  // Deeper than one: some blocked session is blocked by another blocked session (a waiting ALTER TABLE, typically).
+  const waiting = new Set(rows.map((r) => r.pid));
+  const deep = rows.some((r) => r.blocked_by.some((pid) => waiting.has(pid)));
+  const about = await ctx.sql<{ pid: number; state: string | null; xact_ms: number | null }[]>`
+    SELECT pid, state, (extract(epoch FROM now() - xact_start) * 1000)::float8 AS xact_ms
+      FROM pg_stat_activity WHERE pid = ANY(${allHeads.filter((p) => p !== 0)}::int[])`;
+  const headText = (pid: number) => {
+    if (pid === 0) return 'a prepared transaction';
+    const a = about.find((x) => x.pid === pid);
+    const what = [a?.state, a?.xact_ms !== null && a?.xact_ms !== undefined ? `its transaction open ${duration(a.xact_ms)}` : null].filter(Boolean).join(', ');
+    return `pid ${pid}${what ? ` (${what})` : ''}`;
+  };
   // pg_blocking_pids says 0 for a prepared transaction: there is no session to end.
   const by = (pids: number[]) => pids.map((pid) => (pid === 0 ? 'a prepared transaction' : String(pid))).join(', ');
-  const byPrepared = rows.some((r) => r.blocked_by.includes(0));
+  const byPrepared = allHeads.includes(0);
+  const ends = allHeads.filter((p) => p !== 0).map((p) => `SELECT pg_terminate_backend(${p})`);
+  const headFigure = deep ? `; head of the queue: ${allHeads.map(headText).join(', ')}` : '';
   return {
     status: 'warn',
-    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${by(r.blocked_by)}`))}`,
-    remedy: `finish or end the blocking session (SELECT pg_terminate_backend(pid))${byPrepared ? '; a prepared transaction has no session: COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)' : ''}; keep transactions short; set lock_timeout`,
-    rows: shaped,
+    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${by(r.blocked_by)}`))}${headFigure}`,
+    remedy: [
+      ends.length ? `${deep ? 'end the session at the head of the queue to release all of it' : 'finish or end the blocking session'} (${ends.join('; ')})${deep ? ', or a waiting one to release those queued behind it' : ''}` : '',
+      byPrepared ? 'a prepared transaction has no session: COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)' : '',
+      'keep transactions short; set lock_timeout',
+    ]
+      .filter(Boolean)
+      .join('; '),
+    rows: shaped.map((r) => ({ ...r, head_of_queue: heads.get(r.blocked_pid) ?? [] })),
     partial: partialFor(ctx),
   };
+}
+
+/**
+ * Pure: for each blocked session, the sessions at the head of its queue: following who blocks whom
+ * until a session that is not blocked itself (0, a prepared transaction, is one). A cycle (a
+ * deadlock, until the detector ends it) has no head outside itself and gives none.
+ */
+export function queueHeads(blocked: { pid: number; blockedBy: number[] }[]): Map<number, number[]> {
+  const blockers = new Map(blocked.map((b) => [b.pid, b.blockedBy]));
+  const heads = new Map<number, number[]>();
+  for (const b of blocked) {
+    const found = new Set<number>();
+    const seen = new Set<number>([b.pid]);
+    const walk = (pids: number[]) => {
+      for (const pid of pids) {
+        if (seen.has(pid)) continue;
+        seen.add(pid);
+        const next = blockers.get(pid);
+        if (next) walk(next);
+        else found.add(pid);
+      }
+    };
+    walk(b.blockedBy);
+    heads.set(b.pid, [...found].sort((x, y) => x - y));
+  }
+  return heads;
 }
 
 /** One relation lock of a prepared transaction of this database (relation and mode null for one that holds none). */
