@@ -117,6 +117,42 @@ describe('doctor: connections', () => {
     expect(check(after.data, 'connections.blocked').status).toBe('ok');
   });
 
+  it('a transaction kept open by a stream of short statements is reported (it holds the xmin horizon), although it is never idle or running long', async () => {
+    const tdb = await database('doctor_longtx');
+    await query(tdb.url, 'CREATE TABLE ticks (n int)');
+    const busy = await openSession(tdb.url, 'doctor-chatty');
+    cleanup.push(() => busy.end());
+    let stop = false;
+    const chatter = busy.sql
+      .begin(async (tx) => {
+        await tx`SELECT txid_current()`;
+        while (!stop) {
+          await tx`INSERT INTO ticks VALUES (1)`;
+          await sleep(200);
+        }
+      })
+      .catch(() => {});
+    try {
+      await sleep(2500);
+      const thresholds = ['--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s', '--threshold', 'long-transaction=2s'];
+      const r = await runCliJson(['doctor', 'connections', ...thresholds], { url: tdb.url });
+      expect(check(r.data, 'connections.idle-in-transaction').status).toBe('ok');
+      expect(check(r.data, 'connections.long-running').status).toBe('ok');
+      const t = check(r.data, 'connections.long-transactions');
+      expect(t.status).toBe('warn');
+      expect(t.rows.map((x: any) => x.pid)).toEqual([busy.pid]);
+      expect(t.rows[0].xmin_age).toBeGreaterThanOrEqual(1);
+      expect(t.figure).toContain(`pid ${busy.pid} (postgres, doctor-chatty, open `);
+      expect(t.remedy).toContain('idle_in_transaction_session_timeout does not end it');
+      expect(r.exitCode).toBe(1);
+      // Under the default (5 minutes) it is not.
+      expect(check((await runCliJson(['doctor', 'connections.long-transactions'], { url: tdb.url })).data, 'connections.long-transactions').status).toBe('ok');
+    } finally {
+      stop = true;
+      await chatter;
+    }
+  });
+
   it('a lock queue three deep names the session at its head, the one to end to release the whole queue', async () => {
     const tdb = await database('doctor_queue');
     await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');

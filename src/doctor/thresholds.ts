@@ -28,6 +28,12 @@ export const CONNECTIONS_FAIL_RATIO = 0.9;
 export const IDLE_IN_TRANSACTION_MS = 60_000;
 /** A query running longer than this warns. pg-extras `long_running_queries`: 5 minutes. */
 export const LONG_QUERY_MS = 5 * 60_000;
+/**
+ * A transaction open longer than this warns, whatever its session is doing (check_postgres
+ * `txn_time`, which has no default): it holds the xmin horizon, so vacuum keeps every row version
+ * deleted since it began, in every table. Ours: the long-query budget.
+ */
+export const LONG_TRANSACTION_MS = LONG_QUERY_MS;
 /** No unused-index verdict until statistics are this old. PgHero advises waiting after a stats reset; 7 days covers a weekly cycle. */
 export const STATS_MIN_AGE_MS = 7 * 86_400_000;
 /** Sequential-scan check: tables with at least this many live rows (PgHero missing_indexes: 10,000) ... */
@@ -102,6 +108,7 @@ export interface Thresholds {
   connectionsFail: number;
   idleInTransactionMs: number;
   longQueryMs: number;
+  longTransactionMs: number;
   statsMinAgeMs: number;
   seqScanMinRows: number;
   seqScanIndexPercent: number;
@@ -131,6 +138,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   connectionsFail: CONNECTIONS_FAIL_RATIO,
   idleInTransactionMs: IDLE_IN_TRANSACTION_MS,
   longQueryMs: LONG_QUERY_MS,
+  longTransactionMs: LONG_TRANSACTION_MS,
   statsMinAgeMs: STATS_MIN_AGE_MS,
   seqScanMinRows: SEQ_SCAN_MIN_ROWS,
   seqScanIndexPercent: SEQ_SCAN_INDEX_PERCENT_MIN,
@@ -162,6 +170,7 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'connections-fail': { key: 'connectionsFail', kind: 'ratio' },
   'idle-in-transaction': { key: 'idleInTransactionMs', kind: 'ms' },
   'long-query': { key: 'longQueryMs', kind: 'ms' },
+  'long-transaction': { key: 'longTransactionMs', kind: 'ms' },
   'stats-age': { key: 'statsMinAgeMs', kind: 'ms' },
   'seq-scan-min-rows': { key: 'seqScanMinRows', kind: 'number' },
   'seq-scan-index-percent': { key: 'seqScanIndexPercent', kind: 'number' },

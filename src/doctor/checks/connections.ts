@@ -113,6 +113,36 @@ async function longRunning(ctx: DoctorContext): Promise<Finding> {
   };
 }
 
+/**
+ * Transactions open longer than the threshold, whatever the session does now (check_postgres
+ * `txn_time`): one that runs a short statement every few seconds is neither idle in transaction
+ * nor a long query, yet holds the xmin horizon (backend_xmin) for as long as it stays open.
+ */
+async function longTransactions(ctx: DoctorContext): Promise<Finding> {
+  const ms = ctx.thresholds.longTransactionMs;
+  const rows = await ctx.sql<{ pid: number; user: string; application: string; state: string; for_ms: number; xmin_age: number | null; query: string | null }[]>`
+    SELECT pid, usename AS "user", application_name AS application, state,
+           (extract(epoch FROM now() - xact_start) * 1000)::float8 AS for_ms,
+           -- The horizon it holds: its own xid (once it wrote) or its snapshot's xmin (while a statement runs, or all along at REPEATABLE READ).
+           greatest(age(backend_xid), age(backend_xmin))::float8 AS xmin_age, query
+      FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND backend_type = 'client backend'
+       AND now() - xact_start > ${ms}::float8 * interval '1 millisecond'
+     ORDER BY xact_start`;
+  const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, state: r.state, open: duration(r.for_ms), xmin_age: r.xmin_age, last_query: oneLine(r.query) }));
+  if (rows.length === 0) return noneSeen(ctx, `no transaction open over ${duration(ms)}`);
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'transaction')} open over ${duration(ms)}: ${names(
+      rows.map((r) => `pid ${r.pid} (${[r.user, r.application, `open ${duration(r.for_ms)}`, r.state, r.xmin_age !== null ? `holds vacuum back ${r.xmin_age} xids` : ''].filter(Boolean).join(', ')})`),
+    )}`,
+    remedy: `let it commit, or end it (SELECT pg_terminate_backend(${rows[0].pid})); make the client commit in smaller transactions: idle_in_transaction_session_timeout does not end it while it keeps sending statements (transaction_timeout does, from PostgreSQL 17)`,
+    rows: shaped,
+    partial: partialFor(ctx),
+  };
+}
+
 async function blocked(ctx: DoctorContext): Promise<Finding> {
   // pg_locks.waitstart: when the wait for the lock began (the statement may have worked long before), visible to every role.
   const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number | null; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
@@ -255,6 +285,7 @@ export const connectionsFamily: CheckFamily = {
     { id: 'connections.usage', title: 'connections in use against max_connections', needsServer: true, run: usage },
     { id: 'connections.idle-in-transaction', title: 'sessions idle in transaction', needsServer: true, run: idleInTransaction },
     { id: 'connections.long-running', title: 'long-running queries', needsServer: true, run: longRunning },
+    { id: 'connections.long-transactions', title: 'transactions open for long (the xmin horizon)', needsServer: true, run: longTransactions },
     { id: 'connections.blocked', title: 'blocked queries and their blockers', needsServer: true, run: blocked },
     { id: 'connections.prepared', title: 'prepared transactions left open (two-phase commit)', needsServer: true, run: prepared },
   ],
