@@ -260,6 +260,30 @@ describe('doctor: indexes, sequences, materialized views', () => {
     expect(fail.exitCode).toBe(2);
   });
 
+  it('sequences a role may not read are unknown, not "none used yet": one at 98% of int4 was ok (exit 0)', async () => {
+    tdb = await createTestDatabase('doctor_seqpriv');
+    const role = `doctor_seqpriv_${Date.now().toString(36)}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await setup(tdb.url, ['CREATE TABLE s (id serial PRIMARY KEY)', "SELECT setval('s_id_seq', 2100000000)", `GRANT USAGE ON SCHEMA public TO ${role}`]);
+      const u = new URL(tdb.url);
+      u.username = role;
+      const r = await runCliJson(['doctor', 'maintenance.sequences'], { url: u.toString() });
+      const c = check(r.data, 'maintenance.sequences');
+      expect(c.status).toBe('unknown');
+      expect(c.figure).toContain(`1 sequence ${role} may not read: public.s_id_seq`);
+      expect(c.remedy).toContain(`GRANT SELECT ON SEQUENCE public.s_id_seq TO ${role}`);
+      expect(r.exitCode).toBe(3);
+      await setup(tdb.url, [`GRANT SELECT ON SEQUENCE s_id_seq TO ${role}`]);
+      const granted = await runCliJson(['doctor', 'maintenance.sequences'], { url: u.toString() });
+      expect(check(granted.data, 'maintenance.sequences').status).toBe('fail');
+    } finally {
+      await tdb.drop();
+      tdb = undefined;
+      await adminQuery(`DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
   it('maintenance: dead tuples beyond autovacuum\'s trigger warn; wraparound age fails above its threshold', async () => {
     tdb = await createTestDatabase('doctor_vac');
     await setup(tdb.url, [

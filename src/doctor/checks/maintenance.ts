@@ -178,9 +178,11 @@ async function wraparound(ctx: DoctorContext): Promise<Finding> {
 }
 
 async function sequences(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ sequence: string; last_value: number | null; max: number; column: string | null; type: string | null }[]>`
+  // pg_sequences.last_value is NULL both for a sequence never used and for one the role may not read.
+  const rows = await ctx.sql<{ sequence: string; last_value: number | null; readable: boolean; max: number; column: string | null; type: string | null }[]>`
     SELECT format('%I.%I', s.schemaname, s.sequencename) AS sequence,
            s.last_value::float8 AS last_value,
+           has_sequence_privilege(format('%I.%I', s.schemaname, s.sequencename), 'SELECT, USAGE') AS readable,
            least(s.max_value::numeric,
                  CASE col.typname WHEN 'int2' THEN 32767 WHEN 'int4' THEN 2147483647 ELSE 9223372036854775807 END)::float8 AS max,
            col.name AS "column", col.typname AS type
@@ -208,8 +210,16 @@ async function sequences(ctx: DoctorContext): Promise<Finding> {
   const warning = shaped.filter((r) => r.used > t.sequenceWarn);
   const remedy = 'ALTER the column (and the sequence) to bigint before it runs out';
   const top = (list: typeof shaped) => names(list.map((r) => `${r.sequence} ${percent(r.used)}${r.type ? ` of ${r.type}` : ''}`));
-  if (failing.length) return { status: 'fail', figure: `${plural(failing.length, 'sequence')} above ${percent(t.sequenceFail, 0)} of its maximum: ${top(failing)}`, remedy, rows: out };
-  if (warning.length) return { status: 'warn', figure: `${plural(warning.length, 'sequence')} above ${percent(t.sequenceWarn, 0)} of its maximum: ${top(warning)}`, remedy, rows: out };
+  const unreadable = rows.filter((r) => !r.readable).map((r) => r.sequence);
+  const hidden = unreadable.length ? `; ${plural(unreadable.length, 'sequence')} ${ctx.access.role} may not read: ${names(unreadable)}` : '';
+  const grant = unreadable.length ? `GRANT SELECT ON SEQUENCE ${unreadable.join(', ')} TO ${ctx.access.role} (or run the doctor as their owner)` : '';
+  const fix = [remedy, grant].filter(Boolean).join('; ');
+  if (failing.length) return { status: 'fail', figure: `${plural(failing.length, 'sequence')} above ${percent(t.sequenceFail, 0)} of its maximum: ${top(failing)}${hidden}`, remedy: fix, rows: out };
+  if (warning.length) return { status: 'warn', figure: `${plural(warning.length, 'sequence')} above ${percent(t.sequenceWarn, 0)} of its maximum: ${top(warning)}${hidden}`, remedy: fix, rows: out };
+  if (unreadable.length) {
+    const seen = shaped.length ? `fullest of the others ${top(shaped.slice(0, 1))}` : 'none of the others used yet';
+    return { status: 'unknown', figure: `${hidden.slice(2)}; ${seen}`, remedy: grant, rows: out };
+  }
   return { status: 'ok', figure: shaped.length ? `${plural(rows.length, 'sequence')}; fullest ${top(shaped.slice(0, 1))}` : `${plural(rows.length, 'sequence')}, none used yet`, remedy: '', rows: out };
 }
 
