@@ -4,6 +4,7 @@ import { resolveThresholds, DEFAULT_THRESHOLDS } from '../src/doctor/thresholds.
 import { overallStatus, EXIT_CODES, selectChecks } from '../src/doctor/run.js';
 import { findDuplicates, keptForForeignKeys } from '../src/doctor/checks/indexes.js';
 import { queueHeads } from '../src/doctor/checks/connections.js';
+import { privilegeRemedy } from '../src/doctor/run.js';
 import { recommendedLists } from '../src/doctor/checks/vector.js';
 
 describe('doctor thresholds', () => {
@@ -128,6 +129,15 @@ describe('the head of a lock queue', () => {
       { pid: 50, blockedBy: [40] },
     ]);
     expect(Object.fromEntries(heads)).toEqual({ 20: [10], 30: [10], 31: [0, 10], 40: [], 50: [] });
+  });
+});
+
+describe('the remedy of a check refused a privilege', () => {
+  it('names the grant of the object refused; pg_monitor only for what it opens', () => {
+    expect(privilegeRemedy('permission denied for table docs', 'app')).toBe('GRANT SELECT ON docs TO app, or run the doctor as a role that may (its owner)');
+    expect(privilegeRemedy('permission denied for schema audit', 'app')).toBe('GRANT USAGE ON SCHEMA audit TO app, or run the doctor as a role that may (its owner)');
+    expect(privilegeRemedy('permission denied for sequence s_id_seq', 'app')).toContain('GRANT SELECT ON SEQUENCE s_id_seq TO app');
+    expect(privilegeRemedy('permission denied to read server file', 'app')).toBe('GRANT pg_monitor TO app');
   });
 });
 

@@ -177,10 +177,23 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
         : e.code === '55P03'
           ? `waited over ${DOCTOR_LOCK_TIMEOUT_MS / 1000}s for a lock (the doctor's lock_timeout): ${await lockHolders(ctx)}`
           : e.code === '42501'
-            ? `GRANT pg_monitor TO ${ctx.access.role}`
+            ? privilegeRemedy(e.message ?? '', ctx.access.role)
             : 'run with --debug, or report it';
     return { ...head, status: 'unknown', figure: `could not run: ${errorText(err).split('\n')[0]}`, remedy };
   }
+}
+
+/**
+ * What lets the role do what it was refused. A table, schema or function names its own grant
+ * (pg_monitor gives no SELECT on a table); anything else is a statistics view or function that
+ * pg_monitor opens.
+ */
+export function privilegeRemedy(message: string, role: string): string {
+  const m = /permission denied for (table|view|materialized view|sequence|schema|function) (.+)$/.exec(message.split('\n')[0]);
+  if (!m) return `GRANT pg_monitor TO ${role}`;
+  const [, kind, name] = m;
+  const grant = kind === 'schema' ? `GRANT USAGE ON SCHEMA ${name}` : kind === 'function' ? `GRANT EXECUTE ON FUNCTION ${name}` : `GRANT SELECT ON ${kind === 'sequence' ? 'SEQUENCE ' : ''}${name}`;
+  return `${grant} TO ${role}, or run the doctor as a role that may (its owner)`;
 }
 
 /**
