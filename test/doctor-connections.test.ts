@@ -10,6 +10,7 @@ import { runCli, runCliJson } from './helpers/cli.js';
 import { adminQuery, createTestDatabase, query, urlFor, type TestDatabase } from './helpers/server.js';
 import { holdTransaction, openSession, sleep, waitFor, type Session } from './helpers/doctor-sessions.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
+import { startCliInPty } from './helpers/pty-session.js';
 
 function check(data: any, id: string): any {
   return data.checks.find((c: any) => c.id === id);
@@ -114,6 +115,131 @@ describe('doctor: connections', () => {
     await pending;
     const after = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
     expect(check(after.data, 'connections.blocked').status).toBe('ok');
+  });
+
+  it('a transaction kept open by a stream of short statements is reported (it holds the xmin horizon), although it is never idle or running long', async () => {
+    const tdb = await database('doctor_longtx');
+    await query(tdb.url, 'CREATE TABLE ticks (n int)');
+    const busy = await openSession(tdb.url, 'doctor-chatty');
+    cleanup.push(() => busy.end());
+    let stop = false;
+    const chatter = busy.sql
+      .begin(async (tx) => {
+        await tx`SELECT txid_current()`;
+        while (!stop) {
+          await tx`INSERT INTO ticks VALUES (1)`;
+          await sleep(200);
+        }
+      })
+      .catch(() => {});
+    try {
+      await sleep(2500);
+      const thresholds = ['--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s', '--threshold', 'long-transaction=2s'];
+      const r = await runCliJson(['doctor', 'connections', ...thresholds], { url: tdb.url });
+      expect(check(r.data, 'connections.idle-in-transaction').status).toBe('ok');
+      expect(check(r.data, 'connections.long-running').status).toBe('ok');
+      const t = check(r.data, 'connections.long-transactions');
+      expect(t.status).toBe('warn');
+      expect(t.rows.map((x: any) => x.pid)).toEqual([busy.pid]);
+      expect(t.rows[0].xmin_age).toBeGreaterThanOrEqual(1);
+      expect(t.figure).toContain(`pid ${busy.pid} (postgres, doctor-chatty, open `);
+      expect(t.remedy).toContain('idle_in_transaction_session_timeout does not end it');
+      expect(r.exitCode).toBe(1);
+      // Under the default (5 minutes) it is not.
+      expect(check((await runCliJson(['doctor', 'connections.long-transactions'], { url: tdb.url })).data, 'connections.long-transactions').status).toBe('ok');
+    } finally {
+      stop = true;
+      await chatter;
+    }
+  });
+
+  it('a lock queue three deep names the session at its head, the one to end to release the whole queue', async () => {
+    const tdb = await database('doctor_queue');
+    await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');
+    // The head: a transaction left open after an UPDATE (ROW EXCLUSIVE on accounts).
+    const head = await holdTransaction(tdb.url, ['UPDATE accounts SET balance = balance + 1 WHERE id = 1'], 'doctor-head');
+    cleanup.push(() => head.release());
+    // A migration queues for ACCESS EXCLUSIVE behind it, and a plain read queues behind the migration.
+    const migration = await openSession(tdb.url, 'doctor-migration');
+    const reader = await openSession(tdb.url, 'doctor-reader');
+    cleanup.push(() => migration.end(), () => reader.end());
+    const altering = migration.sql.unsafe('ALTER TABLE accounts ADD COLUMN note text').catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${migration.pid} AND wait_event_type = 'Lock'`)).length === 1, 10_000, 'the ALTER to wait');
+    const reading = reader.sql`SELECT count(*) FROM accounts`.catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid} AND wait_event_type = 'Lock'`)).length === 1, 10_000, 'the read to wait');
+
+    const r = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
+    const b = check(r.data, 'connections.blocked');
+    expect(b.figure).toContain(`pid ${migration.pid} by ${head.pid}`);
+    expect(b.figure).toContain(`pid ${reader.pid} by ${migration.pid}`);
+    expect(b.figure).toContain(`head of the queue: pid ${head.pid} (idle in transaction`);
+    expect(b.remedy).toContain(`SELECT pg_terminate_backend(${head.pid})`);
+    expect(b.rows.find((x: any) => x.blocked_pid === reader.pid).head_of_queue).toEqual([head.pid]);
+    await head.release();
+    await Promise.all([altering, reading]);
+  });
+
+  it("a blocked query's wait is counted from when it began to wait for the lock, not from when its statement started", async () => {
+    const tdb = await database('doctor_wait');
+    await query(tdb.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance int); INSERT INTO accounts VALUES (1, 100)');
+    const blocker = await holdTransaction(tdb.url, ['UPDATE accounts SET balance = balance + 1 WHERE id = 1']);
+    cleanup.push(() => blocker.release());
+    const waiter: Session = await openSession(tdb.url, 'doctor-slow-then-blocked');
+    cleanup.push(() => waiter.end());
+    // Works 4 seconds, then waits for the row lock.
+    const pending = waiter.sql.unsafe('DO $$ BEGIN PERFORM pg_sleep(4); UPDATE accounts SET balance = balance - 1 WHERE id = 1; END $$').catch(() => {});
+    await waitFor(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = ${waiter.pid} AND wait_event_type = 'Lock'`)).length === 1, 15_000, 'the UPDATE to wait on the lock');
+    const r = await runCliJson(['doctor', 'connections.blocked'], { url: tdb.url });
+    const b = check(r.data, 'connections.blocked');
+    expect(b.rows.map((x: any) => x.blocked_pid)).toEqual([waiter.pid]);
+    const [{ ms }] = await adminQuery<{ ms: number }>(`SELECT (extract(epoch FROM now() - min(waitstart)) * 1000)::float8 AS ms FROM pg_locks WHERE pid = ${waiter.pid} AND NOT granted`);
+    expect(b.rows[0].waiting_ms).toBeLessThanOrEqual(ms);
+    expect(b.rows[0].waiting_ms).toBeLessThan(4000);
+    expect(b.rows[0].waiting).toMatch(/^(\d+ms|[0-3]s)$/);
+    await blocker.release();
+    await pending;
+  });
+
+  it('a role without pg_monitor: connections.usage counts the sessions it cannot see into, and the per-session checks are unknown (exit 3), not ok, while other roles\' sessions are hidden', async () => {
+    const tdb = await database('doctor_blind');
+    const role = `doctor_blind_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const u = new URL(tdb.url);
+    u.username = role;
+    const held = await holdTransaction(tdb.url, ['SELECT 1'], 'doctor-hidden-iit');
+    cleanup.push(() => held.release());
+    const runner = await openSession(tdb.url, 'doctor-hidden-runner');
+    cleanup.push(() => runner.end());
+    const running = runner.sql`SELECT pg_sleep(30)`.catch(() => {});
+    await sleep(1200);
+
+    const r = await runCliJson(['doctor', 'connections', '--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s'], { url: u.toString() });
+    const usage = check(r.data, 'connections.usage');
+    const hidden = usage.rows.find((x: any) => x.state.startsWith('hidden'));
+    // Its own session, and at least the two it cannot see into.
+    expect(hidden?.connections).toBeGreaterThanOrEqual(2);
+    const [{ n }] = await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'`);
+    expect(usage.figure).toMatch(/^\d+ of \d+/);
+    expect(Number(usage.figure.split(' ')[0])).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(Number(usage.figure.split(' ')[0]) - n)).toBeLessThanOrEqual(10);
+    for (const id of ['connections.idle-in-transaction', 'connections.long-running']) {
+      const c = check(r.data, id);
+      expect(c.status, id).toBe('unknown');
+      expect(c.figure, id).toMatch(/\d+ sessions? of other roles in this database hidden/);
+      expect(c.remedy, id).toBe(`GRANT pg_monitor TO ${role}`);
+    }
+    expect(r.exitCode).toBe(3);
+
+    // pg_monitor sees them: the same run warns, naming them.
+    await adminQuery(`GRANT pg_monitor TO ${role}`);
+    const seen = await runCliJson(['doctor', 'connections', '--threshold', 'idle-in-transaction=1s', '--threshold', 'long-query=1s'], { url: u.toString() });
+    expect(check(seen.data, 'connections.idle-in-transaction').rows.map((x: any) => x.pid)).toEqual([held.pid]);
+    expect(check(seen.data, 'connections.long-running').rows.map((x: any) => x.pid)).toEqual([runner.pid]);
+    expect(seen.data.limited).toBeNull();
+    expect(seen.exitCode).toBe(1);
+    await adminQuery(`SELECT pg_cancel_backend(${runner.pid})`);
+    await running;
   });
 
   it('a long-running query warns; connections over the share of max_connections warn and fail', async () => {
@@ -230,6 +356,31 @@ describe('doctor: connections', () => {
     expect(limited.stderr).toContain('is not a member of pg_monitor');
   });
 
+  it('kill-idle on a terminal ends exactly the sessions of the plan it asked about: one that went idle while the question waited is left alone', async () => {
+    const tdb = await database('doctor_kill_plan');
+    const role = `doctor_plan_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    cleanup.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    const u = new URL(tdb.url);
+    u.username = role;
+    const planned = await openSession(u.toString(), 'doctor-planned');
+    cleanup.push(() => planned.end());
+    await sleep(1200);
+    const s = startCliInPty(['doctor', 'kill-idle', '--older-than', '1s', '--state', 'idle'], { url: tdb.url });
+    await s.waitFor(/Go ahead\? \[y\/N\]/);
+    expect(s.output()).toContain(`pid ${planned.pid} `);
+    // While the user reads the plan, another session goes idle past the threshold.
+    const late = await openSession(u.toString(), 'doctor-late');
+    cleanup.push(() => late.end());
+    await sleep(1500);
+    s.type('y\r');
+    const r = await s.done;
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toContain(`terminated 1 of 1: pid ${planned.pid}`);
+    await waitFor(async () => !(await alive(planned.pid)), 10_000, 'the planned session to end');
+    expect(await alive(late.pid)).toBe(true);
+  });
+
   it('doctor --health prints the pool report of cmmc-db health', async () => {
     const tdb = await database('doctor_health');
     const r = await runCliJson(['doctor', '--health'], { url: tdb.url });
@@ -286,6 +437,35 @@ describe('doctor: a prepared transaction left open (no session shows it)', () =>
       expect(check(none.data, 'connections.prepared')).toMatchObject({ status: 'ok', figure: 'no prepared transaction' });
     } finally {
       await reader.end();
+    }
+  });
+});
+
+describe('doctor: connections.usage on a server whose ordinary slots are full (superuser_reserved_connections)', () => {
+  // max_connections is a server setting: a cluster of the test's own.
+  let cluster: TempCluster;
+  beforeAll(async () => {
+    cluster = await startTempCluster({ max_connections: '20', superuser_reserved_connections: '6' });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('fails when a non-superuser can no longer connect, although max_connections is not reached (it said 75%: ok)', async () => {
+    await query(cluster.url(), 'CREATE ROLE app LOGIN');
+    const appUrl = cluster.url().replace('postgres@', 'app@');
+    const sessions: Session[] = [];
+    try {
+      // 20 - 6 = 14 slots for roles that are not superusers: all taken.
+      for (let i = 0; i < 14; i++) sessions.push(await openSession(appUrl, `app-${i}`));
+      await expect(openSession(appUrl, 'app-refused')).rejects.toThrow(/reserved/);
+      const r = await runCliJson(['doctor', 'connections.usage'], { url: cluster.url() });
+      const u = check(r.data, 'connections.usage');
+      expect(u.status).toBe('fail');
+      expect(u.figure).toMatch(/^15 of 20 \(75%\); 14 of the 14 slots open to roles that are not superusers \(6 reserved\)/);
+      expect(r.exitCode).toBe(2);
+    } finally {
+      for (const s of sessions) await s.end();
     }
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { adminQuery, createTestDatabase, query, type TestDatabase } from './helpers/server.js';
 
 function check(data: any, id: string): any {
   return data.checks.find((c: any) => c.id === id);
@@ -102,5 +102,54 @@ describe('doctor on the platform schema', () => {
     expect(m.status).toBe('fail');
     expect(m.rows).toEqual([expect.objectContaining({ revision: file.slice(0, 12), problem: expect.stringContaining('file changed since applied') })]);
     expect(r.exitCode).toBe(2);
+  });
+});
+
+describe('doctor vector checks as a role that does not see every row', () => {
+  let tdb: TestDatabase;
+  const role = `doctor_vec_${Date.now().toString(36)}`;
+  beforeAll(async () => {
+    tdb = await createTestDatabase('doctor_vec_rls');
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    await query(
+      tdb.url,
+      `CREATE EXTENSION vector;
+       GRANT USAGE ON SCHEMA public TO ${role};
+       -- 100 rows over 4 tenants, half without an embedding; the role sees one tenant's at most.
+       CREATE TABLE notes (id int PRIMARY KEY, org int, embedding vector(3));
+       INSERT INTO notes SELECT g, g % 4, CASE WHEN g % 2 = 0 THEN NULL ELSE '[1,2,3]'::vector END FROM generate_series(1, 100) g;
+       ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY tenant ON notes USING (org = nullif(current_setting('app.org', true), '')::int);
+       GRANT SELECT ON notes TO ${role};
+       -- A table it may not read at all.
+       CREATE TABLE secrets (id int PRIMARY KEY, embedding vector(3));
+       INSERT INTO secrets VALUES (1, NULL);`,
+    );
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+    await adminQuery(`DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('counts under row-level security, or a table it may not read, make vector.embeddings unknown with how to see them (it said "every row has an embedding", or "GRANT pg_monitor")', async () => {
+    const u = new URL(tdb.url);
+    u.username = role;
+    const r = await runCliJson(['doctor', 'vector.embeddings'], { url: u.toString() });
+    const e = check(r.data, 'vector.embeddings');
+    expect(e.status).toBe('unknown');
+    const byColumn = Object.fromEntries(e.rows.map((x: any) => [x.column, x]));
+    expect(byColumn['public.notes.embedding']).toMatchObject({ rows: null, without_embedding: null });
+    expect(byColumn['public.notes.embedding'].not_counted).toContain('row-level security');
+    expect(byColumn['public.secrets.embedding'].not_counted).toContain('no SELECT');
+    expect(e.figure).toContain('2 vector columns not counted');
+    expect(e.remedy).not.toContain('pg_monitor');
+    expect(e.remedy).toContain(`GRANT SELECT ON public.secrets TO ${role}`);
+    expect(r.exitCode).toBe(3);
+
+    // Its owner sees every row: 50 of 100 without an embedding.
+    const owner = await runCliJson(['doctor', 'vector.embeddings'], { url: tdb.url });
+    const o = check(owner.data, 'vector.embeddings');
+    expect(o.status).toBe('warn');
+    expect(o.figure).toContain('public.notes.embedding 50 of 100');
   });
 });

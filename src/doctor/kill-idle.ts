@@ -18,6 +18,11 @@ export interface KillIdleOptions {
   includeSuperusers?: boolean;
   /** Terminate the matches; without it nothing is touched. */
   terminate?: boolean;
+  /**
+   * The sessions of a plan shown before (a listing's `matched`): only these are ended, each if it
+   * still matches and is the same session (pid and backend start), never one that matched since.
+   */
+  only?: IdleSession[];
 }
 
 export interface IdleSession {
@@ -28,6 +33,8 @@ export interface IdleSession {
   state: string;
   since: string;
   idleSeconds: number;
+  /** When the session connected, as PostgreSQL prints it: with the pid, it tells the session from a later one given the same pid. */
+  backendStart: string;
 }
 
 export interface KillIdleResult {
@@ -61,21 +68,26 @@ export async function killIdle(handle: DbHandle, options: KillIdleOptions): Prom
      ${options.allDatabases ? sql`` : sql`AND a.datname = current_database()`}
      ${options.includeSuperusers ? sql`` : sql`AND NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = a.usesysid), false)`}`;
   const sql = handle.sql;
-  const rows = await sql<{ pid: number; database: string; user: string; application: string; state: string; since: Date; idle_s: number }[]>`
+  const rows = options.only
+    ? []
+    : await sql<{ pid: number; database: string; user: string; application: string; state: string; since: Date; idle_s: number; backend_start: string }[]>`
     SELECT a.pid, a.datname AS database, a.usename AS "user", a.application_name AS application, a.state,
-           a.state_change AS since, extract(epoch FROM now() - a.state_change)::float8 AS idle_s
+           a.state_change AS since, extract(epoch FROM now() - a.state_change)::float8 AS idle_s, a.backend_start::text AS backend_start
       FROM pg_stat_activity a
      WHERE ${where(sql)}
      ORDER BY a.state_change`;
-  const matched = rows.map((r) => ({
-    pid: r.pid,
-    database: r.database,
-    user: r.user,
-    application: r.application,
-    state: r.state,
-    since: r.since.toISOString(),
-    idleSeconds: Math.round(r.idle_s),
-  }));
+  const matched: IdleSession[] =
+    options.only ??
+    rows.map((r) => ({
+      pid: r.pid,
+      database: r.database,
+      user: r.user,
+      application: r.application,
+      state: r.state,
+      since: r.since.toISOString(),
+      idleSeconds: Math.round(r.idle_s),
+      backendStart: r.backend_start,
+    }));
   const result: KillIdleResult = { matched, terminated: [], skipped: [], failed: [], dryRun: !options.terminate, suggestion: TIMEOUT_SUGGESTION };
   if (!options.terminate || matched.length === 0) return result;
   // One at a time, with the same conditions again at the moment of ending: a session that woke up
@@ -83,7 +95,8 @@ export async function killIdle(handle: DbHandle, options: KillIdleOptions): Prom
   for (const m of matched) {
     try {
       const [row] = await sql<{ ok: boolean }[]>`
-        SELECT pg_terminate_backend(a.pid) AS ok FROM pg_stat_activity a WHERE a.pid = ${m.pid}::int AND ${where(sql)}`;
+        SELECT pg_terminate_backend(a.pid) AS ok FROM pg_stat_activity a
+         WHERE a.pid = ${m.pid}::int AND a.backend_start = ${m.backendStart}::text::timestamptz AND ${where(sql)}`;
       if (row?.ok) result.terminated.push(m.pid);
       else result.skipped.push(m.pid);
     } catch (err) {

@@ -8,7 +8,7 @@ import { isConnectionLost } from '../db/errors.js';
 import { errorText, usageError } from '../errors.js';
 import { DOCTOR_LOCK_TIMEOUT_MS, DOCTOR_STATEMENT_TIMEOUT_MS, DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.js';
 import { duration } from './format.js';
-import type { Access, Check, CheckFamily, CheckResult, CheckStatus, DoctorContext } from './types.js';
+import type { Access, Check, CheckFamily, CheckResult, CheckStatus, CountersOff, DoctorContext } from './types.js';
 import { schemaFamily } from './checks/schema.js';
 import { sizesFamily } from './checks/sizes.js';
 import { indexesFamily } from './checks/indexes.js';
@@ -121,7 +121,17 @@ export async function runDoctor(handle: DbHandle, options: RunOptions = {}): Pro
     // Keep the doctor's own catalogue reads out of the statement statistics it reports.
     await handle.sql`SET pg_stat_statements.track = 'none'`.catch(() => {});
   }
-  const ctx: DoctorContext = { handle, sql: handle.sql, config: handle.config, thresholds: options.thresholds ?? DEFAULT_THRESHOLDS, embedded, access, backupDir: options.backupDir };
+  const counted = !embedded && checks.some((c) => c.needsCounters && !skipped.has(c));
+  const ctx: DoctorContext = {
+    handle,
+    sql: handle.sql,
+    config: handle.config,
+    thresholds: options.thresholds ?? DEFAULT_THRESHOLDS,
+    embedded,
+    access,
+    backupDir: options.backupDir,
+    countersOff: counted ? await countersOff(handle.sql).catch(() => null) : null,
+  };
   const [{ database }] = await handle.sql<{ database: string }[]>`SELECT current_database() AS database`;
   const results: CheckResult[] = [];
   for (const check of checks) {
@@ -145,6 +155,15 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
   if (ctx.embedded && check.needsServer) {
     return { ...head, status: 'unknown', figure: 'needs a PostgreSQL server: the embedded database keeps no server statistics', remedy: 'run it against a server (DATABASE_URL)' };
   }
+  if (check.needsCounters && ctx.countersOff) {
+    const off = ctx.countersOff;
+    return {
+      ...head,
+      status: 'unknown',
+      figure: `PostgreSQL's counters miss activity here: track_counts = off ${off.where.join(', ')}`,
+      remedy: `${off.fixes.join('; ')}; then wait for the counters to cover a normal cycle (stats-age) before judging by them`,
+    };
+  }
   try {
     return { ...head, ...(await check.run(ctx)) };
   } catch (err) {
@@ -158,10 +177,59 @@ async function runOne(ctx: DoctorContext, check: Check): Promise<CheckResult> {
         : e.code === '55P03'
           ? `waited over ${DOCTOR_LOCK_TIMEOUT_MS / 1000}s for a lock (the doctor's lock_timeout): ${await lockHolders(ctx)}`
           : e.code === '42501'
-            ? `GRANT pg_monitor TO ${ctx.access.role}`
+            ? privilegeRemedy(e.message ?? '', ctx.access.role)
             : 'run with --debug, or report it';
     return { ...head, status: 'unknown', figure: `could not run: ${errorText(err).split('\n')[0]}`, remedy };
   }
+}
+
+/**
+ * What lets the role do what it was refused. A table, schema or function names its own grant
+ * (pg_monitor gives no SELECT on a table); anything else is a statistics view or function that
+ * pg_monitor opens.
+ */
+export function privilegeRemedy(message: string, role: string): string {
+  const m = /permission denied for (table|view|materialized view|sequence|schema|function) (.+)$/.exec(message.split('\n')[0]);
+  if (!m) return `GRANT pg_monitor TO ${role}`;
+  const [, kind, name] = m;
+  const grant = kind === 'schema' ? `GRANT USAGE ON SCHEMA ${name}` : kind === 'function' ? `GRANT EXECUTE ON FUNCTION ${name}` : `GRANT SELECT ON ${kind === 'sequence' ? 'SEQUENCE ' : ''}${name}`;
+  return `${grant} TO ${role}, or run the doctor as a role that may (its owner)`;
+}
+
+/**
+ * Where track_counts is off: for the doctor's own session (the server's setting, or this
+ * database's), or by ALTER ROLE [IN DATABASE] for roles whose sessions then go uncounted
+ * (pg_db_role_setting, readable by every role). With any of them, an index scanned only by such
+ * sessions shows idx_scan = 0 and indexes.unused would call it unused.
+ */
+export async function countersOff(sql: DoctorContext['sql']): Promise<CountersOff | null> {
+  const [own] = await sql<{ on: boolean }[]>`SELECT current_setting('track_counts')::boolean AS on`;
+  const settings = await sql<{ role: string | null; database: string | null }[]>`
+    SELECT r.rolname AS role, d.datname AS database
+      FROM pg_db_role_setting s
+      LEFT JOIN pg_roles r ON r.oid = s.setrole
+      LEFT JOIN pg_database d ON d.oid = s.setdatabase
+     WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+       -- PostgreSQL takes any unique prefix of off, false, no, and 0.
+       AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE lower(c) ~ '^track_counts=(of|off|f|fa|fal|fals|false|n|no|0)$')
+     ORDER BY 1 NULLS FIRST, 2`;
+  const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const where: string[] = [];
+  const fixes: string[] = [];
+  for (const s of settings) {
+    if (s.role === null && s.database) {
+      where.push('for this database');
+      fixes.push(`ALTER DATABASE ${ident(s.database)} RESET track_counts`);
+    } else if (s.role) {
+      where.push(`for role ${s.role}${s.database ? ' in this database' : ''}`);
+      fixes.push(`ALTER ROLE ${ident(s.role)}${s.database ? ` IN DATABASE ${ident(s.database)}` : ''} RESET track_counts`);
+    }
+  }
+  if (!own.on && where.length === 0) {
+    where.push('for the server');
+    fixes.push('set track_counts = on in postgresql.conf and reload (or drop -c track_counts=off from the connection options)');
+  }
+  return where.length ? { where, fixes } : null;
 }
 
 /**

@@ -21,13 +21,19 @@ export const CACHE_HIT_RATIO_MIN = 0.99;
  * fresh `init` reads ~5,000 blocks, mostly cold, and would warn at once). Ours.
  */
 export const CACHE_HIT_MIN_BLOCKS = 20_000;
-/** Connections in use over max_connections: warn above 75 %, fail above 90 %. check_postgres `backends` style (warn/crit as a share of max_connections). */
+/** Connections in use over the slots open to non-superusers (max_connections less the reserved ones): warn above 75 %, fail above 90 %. check_postgres `backends` style (it, too, subtracts superuser_reserved_connections). */
 export const CONNECTIONS_WARN_RATIO = 0.75;
 export const CONNECTIONS_FAIL_RATIO = 0.9;
 /** A session idle in transaction longer than this warns. PgHero/pg-extras diagnose: 1 minute. */
 export const IDLE_IN_TRANSACTION_MS = 60_000;
 /** A query running longer than this warns. pg-extras `long_running_queries`: 5 minutes. */
 export const LONG_QUERY_MS = 5 * 60_000;
+/**
+ * A transaction open longer than this warns, whatever its session is doing (check_postgres
+ * `txn_time`, which has no default): it holds the xmin horizon, so vacuum keeps every row version
+ * deleted since it began, in every table. Ours: the long-query budget.
+ */
+export const LONG_TRANSACTION_MS = LONG_QUERY_MS;
 /** No unused-index verdict until statistics are this old. PgHero advises waiting after a stats reset; 7 days covers a weekly cycle. */
 export const STATS_MIN_AGE_MS = 7 * 86_400_000;
 /** Sequential-scan check: tables with at least this many live rows (PgHero missing_indexes: 10,000) ... */
@@ -43,13 +49,22 @@ export const SLOW_QUERY_TOP = 10;
 /** Transaction-id age: warn above 1.0 billion (≈ half of 2^31), fail above 1.3 billion (check_postgres `txn_wraparound` warning value; the issue asks it fail). */
 export const XID_AGE_WARN = 1_000_000_000;
 export const XID_AGE_FAIL = 1_300_000_000;
+/**
+ * Multixact-id age (mxid_age(datminmxid)): multixacts (row locks shared by several transactions,
+ * foreign-key checks among them) wrap around at 2^31 as transaction ids do, and PostgreSQL stops
+ * them the same way. The same values as for transaction ids; ours (check_postgres has no multixact action).
+ */
+export const MXID_AGE_WARN = XID_AGE_WARN;
+export const MXID_AGE_FAIL = XID_AGE_FAIL;
 /** A sequence used above 85 % of its maximum (the column type's, when smaller) warns, above 95 % fails. PgHero sequence_danger uses 90 %; check_postgres `sequence` warns 85 %, criticals 95 %. */
 export const SEQUENCE_WARN_RATIO = 0.85;
 export const SEQUENCE_FAIL_RATIO = 0.95;
-/** Dead tuples: warn when a table holds at least this many dead rows ... (ours) */
+/**
+ * Dead tuples (and rows changed since the last analyze): warn when a table holds at least this many
+ * and more than autovacuum's own trigger for it (threshold + scale factor × reltuples, from its
+ * reloptions or the server's settings): autovacuum is not keeping up. Ours.
+ */
 export const DEAD_TUPLES_MIN = 10_000;
-/** ... and more than autovacuum's own trigger (autovacuum_vacuum_threshold 50 + scale factor 0.2 × live rows): autovacuum is not keeping up. */
-export const DEAD_TUPLES_RATIO = 0.2;
 /** ivfflat lists: rows/1000 up to 1M rows, sqrt(rows) above (pgvector README); off by more than this factor warns. */
 export const IVFFLAT_LISTS_TOLERANCE = 2;
 /** No ivfflat lists verdict under this many rows (pgvector: build the index once the table has data). */
@@ -93,6 +108,7 @@ export interface Thresholds {
   connectionsFail: number;
   idleInTransactionMs: number;
   longQueryMs: number;
+  longTransactionMs: number;
   statsMinAgeMs: number;
   seqScanMinRows: number;
   seqScanIndexPercent: number;
@@ -100,6 +116,8 @@ export interface Thresholds {
   slowQueryCalls: number;
   xidAgeWarn: number;
   xidAgeFail: number;
+  mxidAgeWarn: number;
+  mxidAgeFail: number;
   sequenceWarn: number;
   sequenceFail: number;
   deadTuplesMin: number;
@@ -120,6 +138,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   connectionsFail: CONNECTIONS_FAIL_RATIO,
   idleInTransactionMs: IDLE_IN_TRANSACTION_MS,
   longQueryMs: LONG_QUERY_MS,
+  longTransactionMs: LONG_TRANSACTION_MS,
   statsMinAgeMs: STATS_MIN_AGE_MS,
   seqScanMinRows: SEQ_SCAN_MIN_ROWS,
   seqScanIndexPercent: SEQ_SCAN_INDEX_PERCENT_MIN,
@@ -127,6 +146,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   slowQueryCalls: SLOW_QUERY_CALLS,
   xidAgeWarn: XID_AGE_WARN,
   xidAgeFail: XID_AGE_FAIL,
+  mxidAgeWarn: MXID_AGE_WARN,
+  mxidAgeFail: MXID_AGE_FAIL,
   sequenceWarn: SEQUENCE_WARN_RATIO,
   sequenceFail: SEQUENCE_FAIL_RATIO,
   deadTuplesMin: DEAD_TUPLES_MIN,
@@ -149,6 +170,7 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'connections-fail': { key: 'connectionsFail', kind: 'ratio' },
   'idle-in-transaction': { key: 'idleInTransactionMs', kind: 'ms' },
   'long-query': { key: 'longQueryMs', kind: 'ms' },
+  'long-transaction': { key: 'longTransactionMs', kind: 'ms' },
   'stats-age': { key: 'statsMinAgeMs', kind: 'ms' },
   'seq-scan-min-rows': { key: 'seqScanMinRows', kind: 'number' },
   'seq-scan-index-percent': { key: 'seqScanIndexPercent', kind: 'number' },
@@ -156,6 +178,8 @@ export const THRESHOLD_NAMES: Record<string, { key: keyof Thresholds; kind: Kind
   'slow-query-calls': { key: 'slowQueryCalls', kind: 'number' },
   'xid-age-warn': { key: 'xidAgeWarn', kind: 'number' },
   'xid-age-fail': { key: 'xidAgeFail', kind: 'number' },
+  'mxid-age-warn': { key: 'mxidAgeWarn', kind: 'number' },
+  'mxid-age-fail': { key: 'mxidAgeFail', kind: 'number' },
   'sequence-warn': { key: 'sequenceWarn', kind: 'ratio' },
   'sequence-fail': { key: 'sequenceFail', kind: 'ratio' },
   'dead-tuples-min': { key: 'deadTuplesMin', kind: 'number' },

@@ -44,6 +44,16 @@ export interface DoctorContext {
   access: Access;
   /** The backup folder asked for (`report --dir`); undefined: the default one. */
   backupDir?: string;
+  /** Where track_counts is off (`countersOff`), when a check of this run needs the counters; null when counting everywhere. */
+  countersOff?: CountersOff | null;
+}
+
+/** Settings that keep PostgreSQL from counting some or all of this database's activity. */
+export interface CountersOff {
+  /** In words: "track_counts = off for the server", "... for role app in this database". */
+  where: string[];
+  /** The statements (or the postgresql.conf change) that turn counting back on. */
+  fixes: string[];
 }
 
 /** What a check's `run` returns; the runner adds its id and title. */
@@ -55,6 +65,11 @@ export interface Check {
   title: string;
   /** It reads server statistics (pg_stat_*, pg_stat_activity): not available on the embedded database. */
   needsServer: boolean;
+  /**
+   * It judges by PostgreSQL's activity counters (idx_scan, n_dead_tup, blocks hit): unknown where
+   * track_counts is off for the server, this database or a role, since what it reads is then short.
+   */
+  needsCounters?: boolean;
   run(ctx: DoctorContext): Promise<Finding>;
 }
 

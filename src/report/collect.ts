@@ -141,7 +141,8 @@ function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<
     indexes: seriesOver(runs, (r) => r.indexes, (i) => i.index, (i) => i.bytes, top),
     latest: [...latest].sort((a, b) => b.total_bytes - a.total_bytes),
     withoutEmbeddings: rowsOf(doctor, 'vector.embeddings').map((r) => ({ column: String(r.column), rows: Number(r.rows), without: Number(r.without_embedding) })),
-    unusedIndexes: (unused?.rows ?? []).map((r) => ({ index: String(r.index), table: String(r.table), bytes: indexBytes.get(String(r.index)) ?? null, size: String(r.size) })),
+    // Rows with `kept` serve a foreign key: listed by the doctor, not unused.
+    unusedIndexes: (unused?.rows ?? []).filter((r) => r.kept === undefined).map((r) => ({ index: String(r.index), table: String(r.table), bytes: indexBytes.get(String(r.index)) ?? null, size: String(r.size) })),
     duplicateIndexes: (dup?.rows ?? []).map((r) => ({
       index: String(r.index),
       coveredBy: String(r.covered_by),

@@ -189,7 +189,8 @@ async function runKillIdle(ctx: CliContext, options: KillIdleCliOptions): Promis
       lines: result.matched.map((m) => `pid ${m.pid}  ${m.user}@${m.database}  ${m.application || '(no application name)'}  ${m.state} for ${m.idleSeconds}s`),
     };
     terminate = await ctx.out.confirmPlan(plan, { yes: ctx.globals.yes, dryRun: options.dryRun });
-    if (terminate) result = await killIdle(handle, { ...selection, terminate: true });
+    // Exactly the sessions of the plan that was confirmed: one that went idle while the question waited was not in it.
+    if (terminate) result = await killIdle(handle, { ...selection, terminate: true, only: result.matched });
     else if (!options.dryRun) {
       ctx.out.info('nothing terminated');
       return 1;

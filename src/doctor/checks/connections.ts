@@ -16,21 +16,59 @@ function partialFor(ctx: DoctorContext): string | undefined {
   return ctx.access.readAllStats ? undefined : "without pg_monitor (pg_read_all_stats) the state and query of other roles' sessions are hidden";
 }
 
+/**
+ * Without pg_monitor (pg_read_all_stats) PostgreSQL shows another role's session with its pid,
+ * database and role but hides everything else, backend_type and state included. A hidden row with a
+ * database and a role is a client session (or, briefly, a parallel worker); the server's own
+ * processes have neither.
+ */
+const HIDDEN_SESSION = 'a.backend_type IS NULL AND a.datid IS NOT NULL AND a.usesysid IS NOT NULL';
+const HIDDEN_STATE = 'hidden (no pg_monitor)';
+
 async function usage(ctx: DoctorContext): Promise<Finding> {
   const rows = await ctx.sql<{ state: string | null; count: number }[]>`
-    SELECT coalesce(state, 'unknown (hidden or starting)') AS state, count(*)::int AS count
-      FROM pg_stat_activity WHERE backend_type = 'client backend'
+    SELECT CASE WHEN a.backend_type IS NULL THEN ${HIDDEN_STATE} ELSE coalesce(a.state, 'starting') END AS state, count(*)::int AS count
+      FROM pg_stat_activity a WHERE a.backend_type = 'client backend' OR (${ctx.sql.unsafe(HIDDEN_SESSION)})
      GROUP BY 1 ORDER BY 2 DESC, 1`;
+  // Slots kept for superusers (and, from PostgreSQL 16, for pg_use_reserved_connections): once the rest
+  // are taken, the application's roles are refused ("remaining connection slots are reserved").
   const [s] = await ctx.sql<{ max: number; reserved: number }[]>`
-    SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved`;
+    SELECT current_setting('max_connections')::int AS max,
+           current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved`;
   const used = rows.reduce((a, r) => a + r.count, 0);
-  const ratio = used / s.max;
+  const open = Math.max(1, s.max - s.reserved);
+  const ratio = used / open;
   const t = ctx.thresholds;
   const byState = rows.map((r) => `${r.count} ${r.state}`).join(', ');
-  const figure = `${used} of ${s.max} (${percent(ratio, 0)}): ${byState}`;
+  const ordinary = s.reserved ? `; ${Math.min(used, open)} of the ${open} slots open to roles that are not superusers (${s.reserved} reserved)` : '';
+  const figure = `${used} of ${s.max} (${percent(used / s.max, 0)})${ordinary}: ${byState}`;
   const remedy = 'put a pooler (PgBouncer) in front, lower the pools\' max, or end idle sessions (cmmc-db doctor kill-idle)';
   const status = ratio > t.connectionsFail ? 'fail' : ratio > t.connectionsWarn ? 'warn' : 'ok';
   return { status, figure, remedy: status === 'ok' ? '' : remedy, rows: rows.map((r) => ({ state: r.state, connections: r.count })), partial: partialFor(ctx) };
+}
+
+/**
+ * Other roles' sessions of this database whose state the role may not see: a per-session check
+ * that found nothing among the rest cannot say "none" (unknown, with the GRANT that lets it see).
+ */
+async function hiddenHere(ctx: DoctorContext): Promise<number> {
+  if (ctx.access.readAllStats) return 0;
+  const [{ n }] = await ctx.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND ${ctx.sql.unsafe(HIDDEN_SESSION)}`;
+  return n;
+}
+
+/** The finding of a per-session check that saw no match: ok, or unknown when sessions were hidden from it. */
+async function noneSeen(ctx: DoctorContext, none: string): Promise<Finding> {
+  const hidden = await hiddenHere(ctx);
+  if (hidden === 0) return { status: 'ok', figure: none, remedy: '', partial: partialFor(ctx) };
+  return {
+    status: 'unknown',
+    figure: `${plural(hidden, 'session')} of other roles in this database hidden from ${ctx.access.role} (no pg_monitor); among the others, ${none}`,
+    remedy: `GRANT pg_monitor TO ${ctx.access.role}`,
+    partial: partialFor(ctx),
+  };
 }
 
 async function idleInTransaction(ctx: DoctorContext): Promise<Finding> {
@@ -44,7 +82,7 @@ async function idleInTransaction(ctx: DoctorContext): Promise<Finding> {
        AND now() - state_change > ${ms}::float8 * interval '1 millisecond'
      ORDER BY state_change`;
   const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, state: r.state, for: duration(r.for_ms), last_query: oneLine(r.query) }));
-  if (rows.length === 0) return { status: 'ok', figure: `no session idle in transaction over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  if (rows.length === 0) return noneSeen(ctx, `no session idle in transaction over ${duration(ms)}`);
   return {
     status: 'warn',
     figure: `${plural(rows.length, 'session')} idle in transaction over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${r.user}, ${duration(r.for_ms)})`))}`,
@@ -65,7 +103,7 @@ async function longRunning(ctx: DoctorContext): Promise<Finding> {
        AND now() - query_start > ${ms}::float8 * interval '1 millisecond'
      ORDER BY query_start`;
   const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, running: duration(r.for_ms), query: oneLine(r.query) }));
-  if (rows.length === 0) return { status: 'ok', figure: `no query running over ${duration(ms)}`, remedy: '', partial: partialFor(ctx) };
+  if (rows.length === 0) return noneSeen(ctx, `no query running over ${duration(ms)}`);
   return {
     status: 'warn',
     figure: `${plural(rows.length, 'query', 'queries')} running over ${duration(ms)}: ${names(rows.map((r) => `pid ${r.pid} (${duration(r.for_ms)})`))}`,
@@ -75,10 +113,41 @@ async function longRunning(ctx: DoctorContext): Promise<Finding> {
   };
 }
 
+/**
+ * Transactions open longer than the threshold, whatever the session does now (check_postgres
+ * `txn_time`): one that runs a short statement every few seconds is neither idle in transaction
+ * nor a long query, yet holds the xmin horizon (backend_xmin) for as long as it stays open.
+ */
+async function longTransactions(ctx: DoctorContext): Promise<Finding> {
+  const ms = ctx.thresholds.longTransactionMs;
+  const rows = await ctx.sql<{ pid: number; user: string; application: string; state: string; for_ms: number; xmin_age: number | null; query: string | null }[]>`
+    SELECT pid, usename AS "user", application_name AS application, state,
+           (extract(epoch FROM now() - xact_start) * 1000)::float8 AS for_ms,
+           -- The horizon it holds: its own xid (once it wrote) or its snapshot's xmin (while a statement runs, or all along at REPEATABLE READ).
+           greatest(age(backend_xid), age(backend_xmin))::float8 AS xmin_age, query
+      FROM pg_stat_activity
+     WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND backend_type = 'client backend'
+       AND now() - xact_start > ${ms}::float8 * interval '1 millisecond'
+     ORDER BY xact_start`;
+  const shaped = rows.map((r) => ({ pid: r.pid, user: r.user, application: r.application, state: r.state, open: duration(r.for_ms), xmin_age: r.xmin_age, last_query: oneLine(r.query) }));
+  if (rows.length === 0) return noneSeen(ctx, `no transaction open over ${duration(ms)}`);
+  return {
+    status: 'warn',
+    figure: `${plural(rows.length, 'transaction')} open over ${duration(ms)}: ${names(
+      rows.map((r) => `pid ${r.pid} (${[r.user, r.application, `open ${duration(r.for_ms)}`, r.state, r.xmin_age !== null ? `holds vacuum back ${r.xmin_age} xids` : ''].filter(Boolean).join(', ')})`),
+    )}`,
+    remedy: `let it commit, or end it (SELECT pg_terminate_backend(${rows[0].pid})); make the client commit in smaller transactions: idle_in_transaction_session_timeout does not end it while it keeps sending statements (transaction_timeout does, from PostgreSQL 17)`,
+    rows: shaped,
+    partial: partialFor(ctx),
+  };
+}
+
 async function blocked(ctx: DoctorContext): Promise<Finding> {
-  const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
+  // pg_locks.waitstart: when the wait for the lock began (the statement may have worked long before), visible to every role.
+  const rows = await ctx.sql<{ pid: number; user: string; waiting_ms: number | null; query: string | null; blocked_by: number[]; blocker_states: string | null; blocker_queries: string | null }[]>`
     SELECT a.pid, a.usename AS "user",
-           (extract(epoch FROM now() - a.query_start) * 1000)::float8 AS waiting_ms,
+           (SELECT (extract(epoch FROM now() - min(l.waitstart)) * 1000)::float8 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS waiting_ms,
            a.query,
            pg_blocking_pids(a.pid) AS blocked_by,
            (SELECT string_agg(b.pid || ' ' || coalesce(b.state, '?'), '; ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))) AS blocker_states,
@@ -86,27 +155,77 @@ async function blocked(ctx: DoctorContext): Promise<Finding> {
       FROM pg_stat_activity a
      WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
        AND cardinality(pg_blocking_pids(a.pid)) > 0
-     ORDER BY a.query_start`;
+     ORDER BY waiting_ms DESC NULLS LAST, a.pid`;
   const shaped = rows.map((r) => ({
     blocked_pid: r.pid,
     user: r.user,
-    waiting: duration(r.waiting_ms),
+    // null: blocked in a way pg_locks has no waiting row for (rare); not a wait of 0.
+    waiting: r.waiting_ms === null ? null : duration(r.waiting_ms),
+    waiting_ms: r.waiting_ms === null ? null : Math.round(r.waiting_ms),
     query: oneLine(r.query),
     blocked_by: r.blocked_by,
     blockers: r.blocker_states,
     blocker_queries: oneLine(r.blocker_queries, 120),
   }));
   if (rows.length === 0) return { status: 'ok', figure: 'no query blocked', remedy: '', partial: partialFor(ctx) };
+  const heads = queueHeads(rows.map((r) => ({ pid: r.pid, blockedBy: r.blocked_by })));
+  const allHeads = [...new Set([...heads.values()].flat())];
+  // Deeper than one: some blocked session is blocked by another blocked session (a waiting ALTER TABLE, typically).
+  const waiting = new Set(rows.map((r) => r.pid));
+  const deep = rows.some((r) => r.blocked_by.some((pid) => waiting.has(pid)));
+  const about = await ctx.sql<{ pid: number; state: string | null; xact_ms: number | null }[]>`
+    SELECT pid, state, (extract(epoch FROM now() - xact_start) * 1000)::float8 AS xact_ms
+      FROM pg_stat_activity WHERE pid = ANY(${allHeads.filter((p) => p !== 0)}::int[])`;
+  const headText = (pid: number) => {
+    if (pid === 0) return 'a prepared transaction';
+    const a = about.find((x) => x.pid === pid);
+    const what = [a?.state, a?.xact_ms !== null && a?.xact_ms !== undefined ? `its transaction open ${duration(a.xact_ms)}` : null].filter(Boolean).join(', ');
+    return `pid ${pid}${what ? ` (${what})` : ''}`;
+  };
   // pg_blocking_pids says 0 for a prepared transaction: there is no session to end.
   const by = (pids: number[]) => pids.map((pid) => (pid === 0 ? 'a prepared transaction' : String(pid))).join(', ');
-  const byPrepared = rows.some((r) => r.blocked_by.includes(0));
+  const byPrepared = allHeads.includes(0);
+  const ends = allHeads.filter((p) => p !== 0).map((p) => `SELECT pg_terminate_backend(${p})`);
+  const headFigure = deep ? `; head of the queue: ${allHeads.map(headText).join(', ')}` : '';
   return {
     status: 'warn',
-    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${by(r.blocked_by)}`))}`,
-    remedy: `finish or end the blocking session (SELECT pg_terminate_backend(pid))${byPrepared ? '; a prepared transaction has no session: COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)' : ''}; keep transactions short; set lock_timeout`,
-    rows: shaped,
+    figure: `${plural(rows.length, 'query', 'queries')} blocked: ${names(rows.map((r) => `pid ${r.pid} by ${by(r.blocked_by)}`))}${headFigure}`,
+    remedy: [
+      ends.length ? `${deep ? 'end the session at the head of the queue to release all of it' : 'finish or end the blocking session'} (${ends.join('; ')})${deep ? ', or a waiting one to release those queued behind it' : ''}` : '',
+      byPrepared ? 'a prepared transaction has no session: COMMIT PREPARED or ROLLBACK PREPARED it (connections.prepared names it)' : '',
+      'keep transactions short; set lock_timeout',
+    ]
+      .filter(Boolean)
+      .join('; '),
+    rows: shaped.map((r) => ({ ...r, head_of_queue: heads.get(r.blocked_pid) ?? [] })),
     partial: partialFor(ctx),
   };
+}
+
+/**
+ * Pure: for each blocked session, the sessions at the head of its queue: following who blocks whom
+ * until a session that is not blocked itself (0, a prepared transaction, is one). A cycle (a
+ * deadlock, until the detector ends it) has no head outside itself and gives none.
+ */
+export function queueHeads(blocked: { pid: number; blockedBy: number[] }[]): Map<number, number[]> {
+  const blockers = new Map(blocked.map((b) => [b.pid, b.blockedBy]));
+  const heads = new Map<number, number[]>();
+  for (const b of blocked) {
+    const found = new Set<number>();
+    const seen = new Set<number>([b.pid]);
+    const walk = (pids: number[]) => {
+      for (const pid of pids) {
+        if (seen.has(pid)) continue;
+        seen.add(pid);
+        const next = blockers.get(pid);
+        if (next) walk(next);
+        else found.add(pid);
+      }
+    };
+    walk(b.blockedBy);
+    heads.set(b.pid, [...found].sort((x, y) => x - y));
+  }
+  return heads;
 }
 
 /** One relation lock of a prepared transaction of this database (relation and mode null for one that holds none). */
@@ -166,6 +285,7 @@ export const connectionsFamily: CheckFamily = {
     { id: 'connections.usage', title: 'connections in use against max_connections', needsServer: true, run: usage },
     { id: 'connections.idle-in-transaction', title: 'sessions idle in transaction', needsServer: true, run: idleInTransaction },
     { id: 'connections.long-running', title: 'long-running queries', needsServer: true, run: longRunning },
+    { id: 'connections.long-transactions', title: 'transactions open for long (the xmin horizon)', needsServer: true, run: longTransactions },
     { id: 'connections.blocked', title: 'blocked queries and their blockers', needsServer: true, run: blocked },
     { id: 'connections.prepared', title: 'prepared transactions left open (two-phase commit)', needsServer: true, run: prepared },
   ],
