@@ -72,6 +72,23 @@ describe('writes on the one primary of a pair', () => {
     expect(n).toBe(110);
   }, 180_000);
 
+  it('upgrade through the pair just after the database was made on the primary, not yet on the standby listed first: waits for it', async () => {
+    // The connect ends at the standby's "does not exist" (as libpq's); with several hosts that is a
+    // moment of replay, waited for like a promotion, and said as what it is.
+    await query(standby.url(), 'SELECT pg_wal_replay_pause()');
+    try {
+      await query(primary.url(), 'CREATE DATABASE cmmc_pairw_new');
+      const running = runCli(['upgrade', 'head'], { url: pair('cmmc_pairw_new'), timeoutMs: 120_000 });
+      await new Promise((r) => setTimeout(r, 3000));
+      await query(standby.url(), 'SELECT pg_wal_replay_resume()');
+      const up = await running;
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stderr).toContain('waiting up to 60 s for a writable primary: database "cmmc_pairw_new" does not exist on ');
+    } finally {
+      await query(standby.url(), 'SELECT pg_wal_replay_resume()').catch(() => {});
+    }
+  }, 180_000);
+
   it('init at a standby alone refuses in the one line of a command that writes, before writing', async () => {
     const init = await runCli(['init'], { url: `postgres://pw_other:x-Pw-1@127.0.0.1:${standby.port}/cmmc_pairw_other`, env: { POSTGRES_USER: 'postgres' } });
     expect(init.exitCode).toBe(1);
