@@ -41,6 +41,7 @@ export async function createPool<DB = any>(input: ConfigInput = {}, options: Ope
 export {
   searchBySimilarity,
   similaritySearchQuery,
+  indexedSimilaritySearchQuery,
   toVectorLiteral,
   EMBEDDING_DIMENSIONS,
   EMBEDDED_TABLES,

@@ -217,6 +217,12 @@ describe('backup prune, schedule and pitr', () => {
       [`<(cat ${JSON.stringify(key)})`, /^error: the key file \/(dev|proc\/self)\/fd\/\d+ is a pipe \(process substitution\?\): the scheduled job reads the key file each time it runs, long after this pipe is gone; nothing was installed — /m],
       [JSON.stringify(path.join(work, 'no-such.key')), /^error: cannot read the key file .*no-such\.key: ENOENT; the scheduled backups would all fail, nothing was installed — /m],
       [JSON.stringify(work), /^error: the key file .* is a folder, not a file: the scheduled backups would all fail; nothing was installed — /m],
+      // The key file on a descriptor of this shell: a regular file now, and nothing for the job (cron's
+      // stdin is empty; it has no descriptor 3). '--key-file /dev/stdin' went into the crontab as it was.
+      ...[`/dev/stdin < ${JSON.stringify(key)}`, `/dev/fd/3 3< ${JSON.stringify(key)}`, `/proc/self/fd/4 4< ${JSON.stringify(key)}`].map((arg): [string, RegExp] => [
+        arg,
+        new RegExp(`^error: the key file ${arg.split(' ')[0]} is one of this command's open files \\(standard input, /dev/fd/N, /proc/…/fd/N\\), which the scheduled job does not have when it runs; nothing was installed — `, 'm'),
+      ]),
     ];
     for (const [keyArg, said] of cases) {
       const r = await install(keyArg);

@@ -110,6 +110,20 @@ describe('several hosts, none of which answers', () => {
     expect(refused.data.error.message).toBe('cannot connect to PostgreSQL at any of the 2 hosts tried: 127.0.0.1:1: connection refused; 127.0.0.1:2: connection refused');
   });
 
+  it('a host that answers and refuses the session (no such database, an unknown user) is said as such, not "not tried" with the hint to start PostgreSQL', async () => {
+    // Through a failover list, a database missing (or not replayed yet on a standby listed first) read
+    // "cannot connect to PostgreSQL at any of the 2 hosts tried: 127.0.0.1:5432: not tried; ...".
+    for (const hosts of ['127.0.0.1:5432,127.0.0.1:1', '127.0.0.1:1,127.0.0.1:5432']) {
+      const missing = await runCliJson(['current'], { cwd: project, env: { DATABASE_URL: `postgres://postgres@${hosts}/cmmc_no_such_db` } });
+      expect(missing.exitCode).toBe(1);
+      expect(missing.data.error.code, hosts).toBe('connect.database');
+      expect(missing.data.error.message).toMatch(/^database "cmmc_no_such_db" does not exist on /);
+      expect(missing.data.error.message).not.toContain('not tried');
+    }
+    const user = await runCliJson(['current'], { cwd: project, env: { DATABASE_URL: 'postgres://cmmc_no_such_role@127.0.0.1:5432,127.0.0.1:1/postgres' } });
+    expect(user.data.error.message).toMatch(/rejected user "cmmc_no_such_role"/);
+  });
+
   it('a host that does not answer times out and the next host is tried, as libpq does', async () => {
     // Accepts connections and never says a word: connect_timeout is what ends its turn.
     const silent = net.createServer(() => {});

@@ -10,7 +10,7 @@ import { BACKENDS, type TestTarget } from './helpers/backends.js';
 import { runCli } from './helpers/cli.js';
 import { uniqueName } from './helpers/server.js';
 import type { Database } from '../src/schema/database.js';
-import { similaritySearchQuery, type EmbeddedTable } from '../src/schema/vector-search.js';
+import { indexedSimilaritySearchQuery, similaritySearchQuery, type EmbeddedTable } from '../src/schema/vector-search.js';
 
 const ORG_A = '00000000-0000-4000-8000-00000000000a';
 const ORG_B = '00000000-0000-4000-8000-00000000000b';
@@ -434,7 +434,7 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
     }
   });
 
-  it('the similarity-search helper queries each embedding through its HNSW index', async () => {
+  it('the search over every row (indexedSimilaritySearchQuery) queries each embedding through its HNSW index; a tenant\'s search (similaritySearchQuery) ranks exactly', async () => {
     const compiler = new Kysely<Database>({
       dialect: {
         createAdapter: () => new PostgresAdapter(),
@@ -458,7 +458,7 @@ describe.each(BACKENDS)('platform schema behaviour on $name', (backend) => {
 
     const explains: string[] = [];
     for (const table of ['evidence', 'documents', 'document_chunks'] as EmbeddedTable[]) {
-      const compiled = similaritySearchQuery(compiler, { table, embedding, organizationId: null, limit: 5 }).compile();
+      const compiled = indexedSimilaritySearchQuery(compiler, { table, embedding, organizationId: null, limit: 5 }).compile();
       // EXPLAIN runs in a script after SET, so the parameters are inlined (from the last, so "$1" does not eat "$10").
       let text = compiled.sql;
       for (let n = compiled.parameters.length; n >= 1; n--) {

@@ -14,7 +14,7 @@ import { dropSetup, initWithTwoTenants, newSetup, rolesOf, TWO_TENANTS } from '.
 import { openDatabase, type DbHandle } from '../src/db/connection.js';
 import { resolveConfig } from '../src/config/config.js';
 import { withTenant } from '../src/tenant/index.js';
-import { searchBySimilarity } from '../src/schema/vector-search.js';
+import { searchBySimilarity, similaritySearchQuery } from '../src/schema/vector-search.js';
 import type { Database } from '../src/schema/database.js';
 
 const { A, B } = TWO_TENANTS;
@@ -67,6 +67,22 @@ describe('similarity search of one tenant beside another', () => {
 
   it('organizationId null inside the tenant\'s transaction: row-level security is the filter, the answer is the same', async () => {
     expect((await searchAsA(ones(1), null)).names).toEqual(['a8', 'a7', 'a6', 'a5', 'a4']);
+  });
+
+  it('the query similaritySearchQuery builds (to add conditions or EXPLAIN) is as exact and tenant-bound, with the organizationId or null inside withTenant', async () => {
+    // It still ordered by the shared index: the index scan read 40 candidates, all of B's, and the
+    // filters left A none of its own rows (or all of them for a query pointed away from B).
+    for (const organizationId of [A, null]) {
+      const { names, plan } = await withTenant(handle.db, A, async (trx) => {
+        await ksql.raw('SET LOCAL enable_sort = off').execute(trx);
+        const query = similaritySearchQuery(trx, { table: 'evidence', embedding: ones(1), organizationId, limit: 5 });
+        const explained = await query.explain<{ 'QUERY PLAN': string }>();
+        const rows = await query.execute();
+        return { names: rows.map((r: any) => r.file_name), plan: explained.map((r) => r['QUERY PLAN']).join('\n') };
+      });
+      expect(names, String(organizationId)).toEqual(['a8', 'a7', 'a6', 'a5', 'a4']);
+      expect(plan).not.toContain('idx_evidence_embedding');
+    }
   });
 
   it("a search over every row (organizationId null, as a role row-level security does not bind) finds every tenant's rows", async () => {

@@ -8,7 +8,7 @@
  * the ciphertext as additional authenticated data, so changing any byte fails authentication.
  */
 import { type CipherGCM, createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, openSync, readSync, closeSync, realpathSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, readSync, closeSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -61,9 +61,10 @@ export function readKeyFile(file: string): Buffer {
 
 /**
  * Checks a key file that a job will read later (`backup schedule install`): it must be a regular
- * file holding a key now. A pipe (`--key-file <(pass show key)`, a /dev/fd path) is gone by the
- * time the job runs, and a missing or empty file would fail every nightly backup, said only in the
- * job's log.
+ * file holding a key now, by a path of its own. A pipe (`--key-file <(pass show key)`, a /dev/fd
+ * path) is gone by the time the job runs, a file opened on this command's descriptor (`/dev/stdin <
+ * backup.key`, `/dev/fd/3 3< backup.key`) is not open in the job, and a missing or empty file would
+ * fail every nightly backup, said only in the job's log.
  * @throws CmmcError `backup.key-file` naming the file and what it is.
  */
 export function checkKeyFileForLater(file: string): void {
@@ -83,7 +84,35 @@ export function checkKeyFileForLater(file: string): void {
       hint: 'give a file that holds the key (chmod 600), readable by the user the job runs as',
     });
   }
+  // A file now, through a descriptor of this command: the job started later has other ones.
+  if (namesOwnDescriptor(file)) {
+    throw new CmmcError('backup.key-file', `the key file ${file} is one of this command's open files (standard input, /dev/fd/N, /proc/…/fd/N), which the scheduled job does not have when it runs; nothing was installed`, {
+      hint: "give the key file's own path (chmod 600), readable by the user the job runs as",
+    });
+  }
   readKeyFile(file);
+}
+
+/** An open file of a process: its standard streams, /dev/fd/N, /proc/<self|pid>/fd/N. */
+const DESCRIPTOR_PATH = /^\/(?:dev\/(?:std(?:in|out|err)|fd\/\d+)|proc\/(?:self|thread-self|\d+)(?:\/task\/\d+)?\/fd\/\d+)$/;
+
+/**
+ * Whether `file`, or a link it leads through, names an open file of this process (`--key-file
+ * /dev/stdin < backup.key`, `/dev/fd/3 3< backup.key`): a regular file now, and nothing, or another
+ * file, for a job started later.
+ */
+function namesOwnDescriptor(file: string): boolean {
+  let at = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    if (DESCRIPTOR_PATH.test(at)) return true;
+    try {
+      at = path.resolve(path.dirname(at), readlinkSync(at));
+    } catch {
+      // Not a link (or not there): the path is what it names.
+      return false;
+    }
+  }
+  return false;
 }
 
 /** True when group or others may read the key file (a regular file: a folder given by mistake is refused when read, not warned about). */

@@ -17,7 +17,7 @@ export async function printHealth(ctx: CliContext): Promise<number> {
       ['status', 'database', 'server', 'latency ms', 'pool size', 'in use', 'free', 'min', 'max'],
       [[report.status, report.database, report.serverVersion, report.latencyMs, report.pool.size, report.pool.inUse, report.pool.free, report.pool.min, report.pool.max]],
     );
-    if (hosts.length) ctx.out.table(['host', 'role', 'error'], hosts.map((h) => [h.host, h.role, h.error ?? '']));
+    if (hosts.length) ctx.out.table(['host', 'role', 'error'], hosts.map((h) => [h.host, `${h.role}${h.sameAs ? ` (the same server as ${h.sameAs})` : ''}`, h.error ?? '']));
   }
   return report.status === 'ok' ? 0 : 1;
 }

@@ -370,12 +370,17 @@ export function hostFailureReason(err: unknown): string {
  * The failed connect to a list of hosts as what each host gave, from what the patched postgres.js
  * recorded (`sql.options.shared.hostErrors`, "host:port" -> error): upstream retries the list until
  * our deadline and reports nothing but a timeout. A host with no error recorded was still being
- * tried when the deadline passed (timeout expired). `err` itself when the hosts all refused us the
- * same way after answering (a wrong password everywhere): its own message says more.
+ * tried when the deadline passed (timeout expired). `err` itself when a server answered and refused
+ * the session (a SQLSTATE: its database missing, a wrong password), or the hosts all refused us the
+ * same way: its own message says more.
  */
 function allHostsFailed(sql: postgres.Sql, conn: ConnParams, err: unknown): unknown {
   const recorded = ((sql.options as { shared?: { hostErrors?: Record<string, unknown> } }).shared?.hostErrors ?? {}) as Record<string, unknown>;
   const code = (err as { code?: string }).code;
+  // A server that answered and refused the session (its database missing, the password wrong) ends
+  // the connect there, as in libpq, and is not among the hosts recorded: its own error says what to
+  // fix (it read "not tried" for that host, with the hint to start PostgreSQL).
+  if (/^[0-9A-Z]{5}$/.test(code ?? '')) return err;
   const hosts = conn.hosts.map((h) => {
     const failure = recorded[`${h.host}:${h.port}`] ?? (code === 'CONNECT_TIMEOUT' ? err : undefined);
     return { host: describeHosts({ hosts: [h] }), reason: failure ? hostFailureReason(failure) : 'not tried', code: (failure as { code?: string } | undefined)?.code };

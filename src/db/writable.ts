@@ -39,19 +39,25 @@ export function writableTarget(config: CmmcConfig): CmmcConfig {
 }
 
 /**
- * `config` narrowed to the one host the session of `sql` is on (the primary a writes session found),
- * for the client programs and sessions that follow it: with the whole list, libpq stops at the first
+ * `url` narrowed to the one host the session of `sql` is on (the primary a writes session found), for
+ * the sessions and client programs that follow it: with the whole list, libpq stops at the first
  * host that refuses the connection, and a standby refuses a database the primary created a moment
  * ago and it has not replayed yet ("database ... does not exist"). target_session_attrs is kept, so
- * that they still refuse that host once it is no longer the primary.
+ * that they still refuse that host once it is no longer the primary. `url` itself with one host, or
+ * when the session's host is not found in the list.
  */
+export async function pinnedUrl(url: string, sql: postgres.Sql): Promise<string> {
+  const conn = connParamsOf(url);
+  if (conn.hosts.length < 2) return url;
+  const host = await sessionHost(conn, sql);
+  return host ? formatConnUri({ ...conn, hosts: [host] }) : url;
+}
+
+/** `config` narrowed to the one host the session of `sql` is on (`pinnedUrl`), for restore's client programs and sessions. */
 export async function pinnedTarget(config: CmmcConfig, sql: postgres.Sql): Promise<CmmcConfig> {
   if (config.kind !== 'server' || !config.url) return config;
-  const conn = connParamsOf(config.url);
-  if (conn.hosts.length < 2) return config;
-  const host = await sessionHost(conn, sql);
-  if (!host) return config;
-  const url = formatConnUri({ ...conn, hosts: [host] });
+  const url = await pinnedUrl(config.url, sql);
+  if (url === config.url) return config;
   return { ...config, url, conn: { ...connParamsOf(url), ...(config.conn?.fromPgEnv ? { fromPgEnv: config.conn.fromPgEnv } : {}) } };
 }
 
@@ -88,13 +94,24 @@ export async function refuseNotWritable(sql: postgres.Sql, url: string): Promise
   if (why) throw new NotWritable(why.reason, why.readOnly ? 'read-only-server' : connParamsOf(url).targetSessionAttrs);
 }
 
+/**
+ * The rules of `openDatabase(config, { writes: true })` for a session opened outside the seam (init's
+ * admin session): `sql` must be on a primary that takes writes, and the only one of `url`'s hosts.
+ * @throws NotWritable, or CmmcError `connect.split-brain`.
+ */
+export async function refuseUnlessOnePrimary(sql: postgres.Sql, url: string, origin: TargetOrigin): Promise<void> {
+  await refuseNotWritable(sql, url);
+  await refuseSplitBrain(url, origin);
+}
+
 /** Throws `connect.split-brain` when more than one host of `url` takes writes; nothing for a single host. */
 export async function refuseSplitBrain(url: string, origin: TargetOrigin): Promise<void> {
   if (connParamsOf(url).hosts.length < 2) return;
-  const { hostRoles } = await import('./host-roles.js');
+  const { hostRoles, primariesOf } = await import('./host-roles.js');
   // A host that does not answer within libpq's shortest connect_timeout cannot be told: not a primary
-  // here (a run must not wait 5 s more for a host that is down while the primary answered).
-  const primaries = (await hostRoles(url, origin, { connectTimeoutS: 2 })).filter((h) => h.role === 'primary' && h.writable);
+  // here (a run must not wait 5 s more for a host that is down while the primary answered). One
+  // server listed twice (127.0.0.1 and localhost) is one primary.
+  const primaries = primariesOf(await hostRoles(url, origin, { connectTimeoutS: 2 }), { writable: true });
   if (primaries.length < 2) return;
   const list = `${primaries.slice(0, -1).map((h) => h.host).join(', ')} and ${primaries[primaries.length - 1].host}`;
   throw new CmmcError('connect.split-brain', `${list} ${primaries.length === 2 ? 'both' : 'all'} take writes (more than one primary: split brain); nothing was written`, {

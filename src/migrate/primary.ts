@@ -22,11 +22,14 @@ const POLL_MS = 250;
 /**
  * Connection failures worth retrying during a failover (not authentication, names or TLS). With
  * target_session_attrs=read-write or primary (the formation's URL) every host is a standby for a
- * moment while one is promoted: `connect.session-attrs` is then waited for like a standby.
+ * moment while one is promoted: `connect.session-attrs` is then waited for like a standby. With
+ * several hosts, a database missing at the host that answered is waited for too: a standby listed
+ * first lacks a database the primary made a moment ago until it has replayed it, and the connect
+ * ends at its refusal, as libpq's.
  */
-const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.starting', 'connect.closed', 'connect.lost']);
-/** Of those, the ones that say the server is not there at all (rather than starting, or a standby). */
-const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.closed', 'connect.lost']);
+const RETRYABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.starting', 'connect.closed', 'connect.lost', 'connect.database']);
+/** Of those, the ones waited for only when the URL lists several hosts (the server is not there at all, or not this database yet). */
+const UNREACHABLE = new Set(['connect.refused', 'connect.timeout', 'connect.hosts', 'connect.closed', 'connect.lost', 'connect.database']);
 
 export interface PrimaryWaitOptions {
   waitMs?: number;

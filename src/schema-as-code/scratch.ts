@@ -11,7 +11,7 @@ import type postgres from 'postgres';
 import { databaseName, redactUrl, withDatabase, type CmmcConfig } from '../config/config.js';
 import { targetOrigin } from '../db/connection.js';
 import { connectPool, createPool, type TargetOrigin } from '../db/driver.js';
-import { writableUrl } from '../db/writable.js';
+import { pinnedUrl, writableUrl } from '../db/writable.js';
 import { settingOf } from '../db/errors.js';
 import { CmmcError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
@@ -191,8 +191,12 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
   // once the CREATE has ended (DROP ... IF EXISTS covers the case where it was never made).
   let creating: Promise<unknown> = Promise.resolve();
   track(name, { adminUrl, creating: () => creating });
+  // The host the database is made on: its sessions and client programs go there, not to the list,
+  // where a standby listed first lacks it for a moment ("does not exist").
+  let onPrimary = adminUrl;
   try {
     await admin(adminUrl, async (sql) => {
+      onPrimary = await pinnedUrl(adminUrl, sql);
       await sweepScratchDatabases(sql);
       creating = sql.unsafe(`CREATE DATABASE "${name}" TEMPLATE template0`);
       await creating;
@@ -209,7 +213,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
     }
     throw err;
   }
-  const scratchUrl = withDatabase(adminUrl, name);
+  const scratchUrl = withDatabase(onPrimary, name);
   let dropped = false;
   return {
     name,
@@ -224,7 +228,7 @@ export async function createScratchDatabase(config: CmmcConfig, label = 'db'): P
       if (dropped) return;
       dropped = true;
       try {
-        await dropByName(adminUrl, name, origin);
+        await dropByName(onPrimary, name, origin);
       } finally {
         untrack(name);
       }

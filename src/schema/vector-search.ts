@@ -3,7 +3,9 @@
  * with exactly the expression the HNSW indexes are built on: `embedding::halfvec(3072)` with the
  * cosine operator `<=>`. pgvector cannot index a `vector` of more than 2000 dimensions, so the
  * indexes cover the half-precision cast; a query ordering by `embedding <=> $1` (without the cast)
- * would not use them and would scan the whole table.
+ * would not use them and would scan the whole table. The indexes hold every tenant's rows: only a
+ * search over every row uses them (`indexedSimilaritySearchQuery`); a tenant's is exact over its own
+ * rows (`similaritySearchQuery`); `searchBySimilarity` tells which from the options and the role.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { CmmcError } from '../errors.js';
@@ -56,13 +58,15 @@ function parseVectorLiteral(text: string): number[] {
 }
 
 /**
- * The search through the HNSW index as a Kysely query (not executed), for callers that add conditions
- * or EXPLAIN it. Orders by `embedding::halfvec(3072) <=> $1::halfvec(3072)`, the indexed expression.
- * The index holds every tenant's rows and its scan reads a fixed number of nearest candidates before
- * any filter applies: under a filter (the tenant's, or row-level security) the answer depends on
- * other tenants' rows. `searchBySimilarity` uses it only when nothing filters the table.
+ * The search through the table's HNSW index, as a Kysely query (not executed): `ORDER BY
+ * embedding::halfvec(3072) <=> $1::halfvec(3072) LIMIT $n`, the indexed expression. Only for a
+ * search over every row, by a role row-level security does not bind (the bypass role, a superuser;
+ * `organizationId: null`): the index holds every tenant's rows and its scan reads `hnsw.ef_search`
+ * nearest candidates before any filter applies, so under a filter (a tenant's organization_id,
+ * row-level security, a condition added) the answer depends on other tenants' rows. A tenant's
+ * search is `similaritySearchQuery`'s.
  */
-export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
+export function indexedSimilaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
   const { table } = options;
   if (!EMBEDDED_TABLES.includes(table)) {
     throw new CmmcError('schema.not_embedded', `"${table}" has no embedding to search`, { hint: `search one of ${EMBEDDED_TABLES.join(', ')}` });
@@ -94,12 +98,16 @@ export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Databa
 }
 
 /**
- * The same rows ranked exactly, over the rows the filters leave: the subquery (OFFSET 0 keeps the
- * planner from merging it) has no ORDER BY that the HNSW index could serve, so the planner reads the
- * tenant's rows (through its organization_id index) and sorts them.
+ * The search as a Kysely query (not executed), for callers that add conditions or EXPLAIN it: the
+ * nearest rows ranked exactly over the rows the filters leave (the tenant's `organizationId`, and
+ * row-level security inside `withTenant`, where `organizationId: null` is the tenant's rows too). The
+ * subquery (OFFSET 0 keeps the planner from merging it) has no ORDER BY that the shared HNSW index
+ * could serve, so the planner reads the tenant's rows (through its organization_id index) and sorts
+ * them: the answer never depends on other tenants' rows, whatever the role and the conditions added.
+ * A search over every row that may use the index is `indexedSimilaritySearchQuery`'s.
  */
-function exactSearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
-  const candidates = similaritySearchQuery(db, options).clearOrderBy().clearLimit().offset(0);
+export function similaritySearchQuery<T extends EmbeddedTable>(db: Kysely<Database>, options: SimilaritySearchOptions<T>) {
+  const candidates = indexedSimilaritySearchQuery(db, options).clearOrderBy().clearLimit().offset(0);
   return (db as unknown as Kysely<any>)
     .selectFrom(candidates.as('candidates'))
     .selectAll()
@@ -131,8 +139,8 @@ export async function searchBySimilarity<T extends EmbeddedTable>(
   options: SimilaritySearchOptions<T>,
 ): Promise<SimilarityMatch<T>[]> {
   // Both built (and the options checked) before any SQL runs.
-  const indexed = similaritySearchQuery(db, options);
-  const exact = exactSearchQuery(db, options);
+  const indexed = indexedSimilaritySearchQuery(db, options);
+  const exact = similaritySearchQuery(db, options);
   const filtered =
     options.organizationId !== null ||
     (await sql<{ bound: boolean }>`SELECT row_security_active(${options.table}::text) AS bound`.execute(db)).rows[0].bound;

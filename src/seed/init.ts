@@ -37,7 +37,7 @@ import { connParamsOf, formatConnUri } from '../config/conninfo.js';
 import { openDatabase, type DbHandle } from '../db/connection.js';
 import { connectPool, type TargetOrigin } from '../db/driver.js';
 import { settingOf } from '../db/errors.js';
-import { writableUrl } from '../db/writable.js';
+import { pinnedUrl, refuseUnlessOnePrimary, writableUrl } from '../db/writable.js';
 import { CmmcError, errorText, usageError } from '../errors.js';
 import { onInterrupt, wasInterrupted } from '../interrupt.js';
 import { passwordMatches, passwordVerifier } from '../tenant/password-verifier.js';
@@ -243,13 +243,13 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
 
   const env = options.env ?? process.env;
   // Roles, the database and the schema are made on the primary (src/db/writable.ts).
-  const adminUrl = writableUrl(adminUrlFor(config, options));
+  const listedAdminUrl = writableUrl(adminUrlFor(config, options));
   const appUrl = config.url!;
   const appUser = userOf(appUrl);
   const appPassword = connParamsOf(appUrl).password ?? '';
   // libpq decodes the database name of a URL (cmmc%2Dplatform is cmmc-platform): so does databaseName.
   const dbName = databaseName(appUrl);
-  const adminUser = userOf(adminUrl);
+  const adminUser = userOf(listedAdminUrl);
   const sameRole = appUser === adminUser;
   // DB_OWNER_USER names the owner even when the target is an explicit --url (config.ownerUrl is not set then).
   const owner = config.ownerUrl ? userOf(config.ownerUrl) : env.DB_OWNER_USER || defaultOwnerName(appUser);
@@ -266,9 +266,14 @@ export async function runInit(config: CmmcConfig, options: InitOptions = {}): Pr
   // The application role's settings, as its hints name them: DB_USER, the user name in DATABASE_URL, PGUSER, ...
   const appSetting: AppSetting = (what) => settingOf(config.source, what, config.conn?.fromPgEnv);
   const appPasswordSetting = config.conn?.fromPgEnv?.password ?? ({ 'DB_*': 'DB_PASSWORD', 'PG*': 'PGPASSWORD' } as Record<string, string>)[config.source] ?? config.source;
-  const admin = await adminConnect(adminUrl, adminOrigin);
+  const admin = await adminConnect(listedAdminUrl, adminOrigin);
   releaseInterrupt = onInterrupt(() => {}, interruptedState(steps));
   try {
+    // A run that writes (src/db/writable.ts): on the one primary, whichever host is listed first; and
+    // every later session (the new database's) on that same host, not the list: a standby listed
+    // first lacks a database the primary made a moment ago ("does not exist").
+    await refuseUnlessOnePrimary(admin, listedAdminUrl, adminOrigin);
+    const adminUrl = await pinnedUrl(listedAdminUrl, admin);
     // Concurrent inits queue here, on the admin's session, for the whole run: each then finds what
     // the one before it made. Released when the session ends.
     await admin`SELECT pg_advisory_lock(${INIT_LOCK[0]}::int, ${INIT_LOCK[1]}::int)`;

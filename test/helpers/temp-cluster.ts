@@ -96,3 +96,16 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
     },
   };
 }
+
+/** A primary with `database` made on it, and a hot standby streaming from it (pg_basebackup -R). Stop both with `stop()`. */
+export async function startReplicationPair(database: string): Promise<{ primary: TempCluster; standby: TempCluster; stop(): Promise<void> }> {
+  const primary = await startTempCluster();
+  try {
+    await execa(pgBin('psql'), ['-X', '-q', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE "${database}"`]);
+    const standby = await startTempCluster({}, { standbyOf: primary });
+    return { primary, standby, stop: async () => void (await standby.stop(), await primary.stop()) };
+  } catch (err) {
+    await primary.stop();
+    throw err;
+  }
+}

@@ -88,7 +88,12 @@ async function runDoctorCommand(ctx: CliContext, checks: string[], options: Doct
   const recordLib = options.record ? await import('../../doctor/record.js') : undefined;
   const retentionDays = recordLib?.checkRetentionDays(options.retentionDays ?? recordLib.DEFAULT_RETENTION_DAYS);
 
-  const handle = await ctx.open(doctorLib.DOCTOR_OPEN_OPTIONS).catch(async (err: unknown) => {
+  // A run recorded is written (src/db/writable.ts): through a list of hosts, on the one primary,
+  // wherever it is listed. One host is opened as it is, so that a standby's run is still shown when
+  // its record is refused.
+  const config = ctx.config();
+  const writes = Boolean(recordLib) && config.kind === 'server' && (await import('../../config/conninfo.js')).connParamsOf(config.url!).hosts.length > 1;
+  const handle = await ctx.open({ ...doctorLib.DOCTOR_OPEN_OPTIONS, writes }).catch(async (err: unknown) => {
     throw await unreachableIsCritical(err);
   });
   const spinner = await ctx.out.spinner('running checks');

@@ -44,22 +44,23 @@ async function standbys(ctx: DoctorContext): Promise<StandbyRow[]> {
 /** With several hosts in the URL: each host's role; two primaries fail (split brain), an unreachable host warns. */
 async function everyHost(ctx: DoctorContext): Promise<Finding | undefined> {
   if (ctx.embedded || !ctx.handle.url || !/^postgres(?:ql)?:\/\/[^/?]*,/.test(ctx.handle.url)) return undefined;
-  const [{ hostRoles }, { targetOrigin }, { settingOf }] = await Promise.all([import('../../db/host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
+  const [{ hostRoles, primariesOf }, { targetOrigin }, { settingOf }] = await Promise.all([import('../../db/host-roles.js'), import('../../db/connection.js'), import('../../db/errors.js')]);
   const origin = targetOrigin(ctx.handle.config);
   const hosts = await hostRoles(ctx.handle.url, origin);
-  const primaries = hosts.filter((h) => h.role === 'primary');
+  // One server listed twice (a name and its address) is one primary, not two.
+  const primaries = primariesOf(hosts);
   const unreachable = hosts.filter((h) => h.role === 'unreachable');
   const status = primaries.length > 1 ? 'fail' : unreachable.length || primaries.length === 0 ? 'warn' : 'ok';
   return {
     status,
-    figure: hosts.map((h) => `${h.host} ${h.role}`).join(', '),
+    figure: hosts.map((h) => `${h.host} ${h.role}${h.sameAs ? ` (the same server as ${h.sameAs})` : ''}`).join(', '),
     remedy:
       primaries.length > 1
         ? `two hosts accept writes: ${SPLIT_BRAIN_REMEDY}`
         : status === 'ok'
           ? ''
           : `bring the unreachable host back, or take it out of the host list (${settingOf(origin.source, 'host', origin.settings)}); with no primary, writes fail until a failover completes`,
-    rows: hosts.map((h) => ({ host: h.host, role: h.role, ...(h.error ? { error: h.error } : {}) })),
+    rows: hosts.map((h) => ({ host: h.host, role: h.role, ...(h.error ? { error: h.error } : {}), ...(h.sameAs ? { same_as: h.sameAs } : {}) })),
   };
 }
 
