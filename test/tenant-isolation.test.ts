@@ -296,6 +296,25 @@ describe('tenant isolation on a database made by cmmc-db init', () => {
     } finally {
       await admin.unsafe(`REVOKE UPDATE ON cmmc_controls FROM "${s.app}"`);
     }
+    // The audit trail it only appends to, and the engine's version table, written by hand: warnings too.
+    await admin.unsafe(`GRANT UPDATE, DELETE ON audit_logs TO "${s.app}"; GRANT INSERT, UPDATE ON cmmc_schema_version TO "${s.app}"`);
+    try {
+      const loose = await runCliJson(['doctor', 'tenant.isolation'], { url: s.appUrl });
+      const l = loose.data.checks.find((c: any) => c.id === 'tenant.isolation');
+      expect(l.status, JSON.stringify(l)).toBe('warn');
+      const rows = l.rows.map((r: any) => [r.problem, r.fix]);
+      expect(rows).toContainEqual(['can UPDATE and DELETE audit_logs, the audit trail it should only append to', `cmmc-db init (or REVOKE UPDATE, DELETE ON audit_logs FROM "${s.app}")`]);
+      expect(rows).toContainEqual([
+        "can INSERT, UPDATE the version table cmmc_schema_version: a tenant's session could make upgrade skip or repeat revisions",
+        `cmmc-db init (or REVOKE INSERT, UPDATE ON cmmc_schema_version FROM "${s.app}")`,
+      ]);
+      expect(loose.exitCode).toBe(1);
+    } finally {
+      await admin.unsafe(`REVOKE UPDATE, DELETE ON audit_logs FROM "${s.app}"; REVOKE INSERT, UPDATE ON cmmc_schema_version FROM "${s.app}"`);
+    }
+    // As init leaves it: ok again (the app role appends to the trail and only reads the version table).
+    const again = await runCliJson(['doctor', 'tenant.isolation'], { url: s.appUrl });
+    expect(again.data.checks.find((c: any) => c.id === 'tenant.isolation').status).toBe('ok');
   });
 
   it('seed and backup run as the owner (DB_OWNER_USER) and cross tenants only through the bypass role', async () => {

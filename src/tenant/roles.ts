@@ -674,7 +674,7 @@ async function runSteps(sql: Sql, steps: Step[]): Promise<string[]> {
 }
 
 /** The compliance trail: the application role appends and reads, never rewrites (docs/schema.md, audit_logs). */
-const APPEND_ONLY = ['audit_logs'];
+export const APPEND_ONLY = ['audit_logs'];
 
 /**
  * Platform-wide reference data that every tenant reads and none owns: the 110 requirements and the

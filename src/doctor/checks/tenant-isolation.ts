@@ -20,7 +20,7 @@
  */
 import type { CheckFamily, CheckStatus, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
-import { READ_ONLY_REFERENCE, escalationPaths, privilegedSearchPath } from '../../tenant/roles.js';
+import { APPEND_ONLY, READ_ONLY_REFERENCE, escalationPaths, privilegedSearchPath } from '../../tenant/roles.js';
 
 interface Problem extends Record<string, unknown> {
   object: string;
@@ -385,6 +385,32 @@ async function isolation(ctx: DoctorContext): Promise<Finding> {
         fix: `cmmc-db init (or REVOKE INSERT, UPDATE, DELETE ON ${list.join(', ')} FROM "${me.role}")`,
         severity: 'warn',
       });
+    }
+    // What it may only append to or read (init grants no more, applyGrants): the compliance trail, whose
+    // rows an UPDATE or DELETE would rewrite once a policy for it is added, and the engine's version
+    // table, whose rows decide which revisions upgrade runs (a tenant's session could make it skip one).
+    const versionTable = `${quoteIdent(ctx.config.versionSchema)}.${quoteIdent(ctx.config.versionTable)}`;
+    const rewritable = await ctx.sql<{ name: string; trail: boolean; privileges: string[] }[]>`
+      SELECT CASE WHEN n.nspname = 'public' THEN quote_ident(c.relname) ELSE format('%I.%I', n.nspname, c.relname) END AS name,
+             (n.nspname = 'public' AND c.relname = ANY(${APPEND_ONLY})) AS trail,
+             array_remove(ARRAY[
+               CASE WHEN c.oid = to_regclass(${versionTable}) AND has_table_privilege(c.oid, 'INSERT') THEN 'INSERT' END,
+               CASE WHEN has_table_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
+               CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END], NULL) AS privileges
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE (n.nspname = 'public' AND c.relname = ANY(${APPEND_ONLY})) OR c.oid = to_regclass(${versionTable})
+       ORDER BY 1`;
+    if (!paths.some((p) => p.kind === 'write-all-data')) {
+      for (const r of rewritable.filter((x) => x.privileges.length)) {
+        problems.push({
+          object: me.role,
+          problem: r.trail
+            ? `can ${r.privileges.join(' and ')} ${r.name}, the audit trail it should only append to`
+            : `can ${r.privileges.join(', ')} the version table ${r.name}: a tenant's session could make upgrade skip or repeat revisions`,
+          fix: `cmmc-db init (or REVOKE ${r.privileges.join(', ')} ON ${r.name} FROM "${me.role}")`,
+          severity: 'warn',
+        });
+      }
     }
     // CREATE on the database, and on the schemas privileged roles search, are paths above; on a
     // platform schema that none of them searches (the engine's own) it is only more than the role needs.
