@@ -255,9 +255,16 @@ export async function dumpTarget(config: CmmcConfig, request: DumpRequest): Prom
     // pg_dump compiled for PGlite: always a plain SQL script (see docs/embedded.md).
     const { dumpEmbedded, dumpEmbeddedSql } = await import('../embedded/backup.js');
     const gzip = request.compress !== undefined && !/^(0|none)/.test(request.compress);
-    if (!request.encryptWith) return void (await dumpEmbedded(config.embeddedDir, request.out, { gzip, contents: request.contents }));
+    // The archive's failure (a full disk) in the same one line as a server's: write(2) names no file,
+    // a rename names the partial one (request.out with a suffix).
+    const notWritten = (err: unknown): never => {
+      const at = (err as NodeJS.ErrnoException | undefined)?.path;
+      throw at === undefined || at.startsWith(request.out) ? backupNotWritten(err, request.out) : err;
+    };
+    if (!request.encryptWith) return void (await dumpEmbedded(config.embeddedDir, request.out, { gzip, contents: request.contents }).catch(notWritten));
     const text = Buffer.from(await dumpEmbeddedSql(config.embeddedDir, { contents: request.contents }));
-    await encryptStream(Readable.from([gzip ? gzipSync(text) : text]), request.out, await prepareEncryption(request.encryptWith));
+    const encryption = await prepareEncryption(request.encryptWith);
+    await encryptStream(Readable.from([gzip ? gzipSync(text) : text]), request.out, encryption).catch(notWritten);
     return;
   }
   const url = serverUrl(config);

@@ -74,9 +74,15 @@ function tryCreate(file: string): boolean {
   }
   try {
     fs.writeSync(fd, JSON.stringify(holder) + '\n');
-  } finally {
+  } catch (err) {
+    // A full disk: no empty lock left behind, and the error names the lock (write(2) names no file).
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    if (e.code && e.path === undefined) Object.assign(e, { path: file, syscall: 'write' });
+    throw err;
   }
+  fs.closeSync(fd);
   return true;
 }
 
