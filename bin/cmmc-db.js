@@ -53,8 +53,16 @@ function stdoutFailure(err) {
   }
 }
 
-/** The exit code, 1 when the command's output could not be written (see stdoutFailure). */
+/** Set once the streams' error handlers are attached (process.stdout then exists; --version never makes it). */
+let streamsWatched = false;
+
+/**
+ * The exit code, 1 when the command's output could not be written (see stdoutFailure); the
+ * command's own failure code stands. A write that failed just now is told by the stream's `errored`
+ * before its 'error' event comes (that event waits for the microtasks this exit runs in).
+ */
 function exitCodeOf(code) {
+  if (streamsWatched && !stdoutFailed && process.stdout.errored && process.stdout.errored.code !== 'EPIPE') stdoutFailure(process.stdout.errored);
   return code === 0 && stdoutFailed ? 1 : code;
 }
 
@@ -87,6 +95,7 @@ async function main(args) {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     stdoutFailure(err);
   });
+  streamsWatched = true;
   process.stderr.on('error', (err) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     // Nowhere left to say it; the command's own exit code stands.

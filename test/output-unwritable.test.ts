@@ -39,6 +39,8 @@ describe('standard output that cannot be written', () => {
     ['history (a bundled command)', ['history']],
     ['heads (a command of the modules)', ['heads']],
     ['current --json', ['current', '--json']],
+    ['history --json (its write fails after the bundled command returned)', ['history', '--json']],
+    ['status --json', ['status', '--json']],
   ])('%s: one line, exit 1, no stack trace', async (_name, args) => {
     const r = await redirected(args, '/dev/full', db.url);
     expect(r.exitCode, r.stderr).toBe(1);
