@@ -165,28 +165,42 @@ export function writeFileAtomically(given: string, data: string | Uint8Array, mo
   }
 }
 
+/** link(2) errors of a file system without hard links (some network and FAT ones): placeFileNew renames instead. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV']);
+
+/**
+ * Puts the file `from` at the name `to` only if nothing has that name: link(2), which refuses a
+ * taken name, then `from` removed; on a file system without hard links, a rename after a check that
+ * the name is free. Two writers never replace each other's file.
+ * @throws a Node-style EEXIST error (path `to`) when the name is taken; other errors as the system gives them.
+ */
+export function placeFileNew(from: string, to: string): void {
+  const taken = () => Object.assign(new Error(`EEXIST: file already exists, open '${to}'`), { code: 'EEXIST', syscall: 'open', path: to });
+  try {
+    fs.linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') throw taken();
+    if (!NO_HARD_LINKS.has(code)) throw err;
+    if (fs.lstatSync(to, { throwIfNoEntry: false })) throw taken();
+    fs.renameSync(from, to);
+    return;
+  }
+  fs.rmSync(from, { force: true });
+}
+
 /**
  * Creates `file` holding `data`, whole or not at all, and only if no file of that name exists
  * (EEXIST otherwise, as `writeFileSync(file, data, { flag: 'wx' })`): written into
- * `.<name>.<pid>.partial` beside it, then hard-linked to its name (link(2) fails when the name is
- * taken, so two writers never replace each other), then the partial name removed. A plain write
- * that fails midway (a full disk) left a truncated file under the real name: a revision file cut
- * short is a broken revision in the graph, read by every later command. On a filesystem without
- * hard links the partial file is renamed into place after a check that the name is free.
+ * `.<name>.<pid>.partial` beside it, then placed with `placeFileNew`. A plain write that fails
+ * midway (a full disk) left a truncated file under the real name: a revision file cut short is a
+ * broken revision in the graph, read by every later command.
  */
 export function writeNewFileAtomically(given: string, data: string | Uint8Array): void {
   const partial = path.join(path.dirname(given), `.${path.basename(given)}.${process.pid}.partial`);
   try {
     fs.writeFileSync(partial, data, { flag: 'wx' });
-    try {
-      fs.linkSync(partial, given);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw Object.assign(new Error(`EEXIST: file already exists, open '${given}'`), { code, syscall: 'open', path: given });
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
-      if (fs.lstatSync(given, { throwIfNoEntry: false })) throw Object.assign(new Error(`EEXIST: file already exists, open '${given}'`), { code: 'EEXIST', syscall: 'open', path: given });
-      fs.renameSync(partial, given);
-    }
+    placeFileNew(partial, given);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { dest?: string };
     // A failed write(2) (ENOSPC, EDQUOT, EIO) names no path at all: it is the file's too.

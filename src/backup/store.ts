@@ -6,13 +6,13 @@
  * and renamed when complete; files are 0600 and folders 0700.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, lstatSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, chmodSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'node:fs/promises';
 import { CmmcError } from '../errors.js';
 import { machineOwnerGone, machineOwnerTag } from '../leftovers.js';
 import { findProjectRoot } from '../config/project-root.js';
-import { makeDirs, readRegularFile } from '../fs-private.js';
+import { makeDirs, placeFileNew, readRegularFile } from '../fs-private.js';
 import { shellWord } from '../shell-word.js';
 import { fileSystemLine } from '../fs-errors.js';
 import { newestInPast } from './retention.js';
@@ -245,16 +245,10 @@ export function placeNew(from: string, to: string): void {
     return;
   }
   try {
-    linkSync(from, to);
+    placeFileNew(from, to);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') refuse(err);
-    // No hard links here (some network and FAT file systems): the reservation keeps other runs away.
-    if (lstatSync(to, { throwIfNoEntry: false })) throw exists();
-    renameSync(from, to);
-    return;
+    refuse(err);
   }
-  rmSync(from, { force: true });
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
