@@ -7,23 +7,20 @@
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
-import { makeWorkspace, scratchLeft, type Workspace } from './fixtures/schema-as-code/workspace.js';
+import { createTestDatabase, query } from './helpers/server.js';
+import { makeWorkspace, scratchLeft, useServerWorkspace } from './fixtures/schema-as-code/workspace.js';
 import { runPgClient } from '../src/db/pg-tools.js';
 
 describe('revision --autogenerate tries the revision it writes', () => {
-  let tdb: TestDatabase;
-  let ws: Workspace;
-  const cli = (args: string[]) => runCli(args, { url: tdb.url, env: ws.env });
+  const s = useServerWorkspace();
+  const cli = (args: string[]) => runCli(args, { url: s.tdb.url, env: s.ws.env });
 
   beforeAll(async () => {
-    tdb = await createTestDatabase();
-    ws = makeWorkspace('simple');
     // An enum, a table column of that type and a view reading it.
     writeFileSync(
-      path.join(ws.migrationsDir, '0a0000000003_sizes.sql'),
+      path.join(s.ws.migrationsDir, '0a0000000003_sizes.sql'),
       [
         '-- revision: 0a0000000003',
         '-- down_revision: 0a0000000002',
@@ -41,15 +38,11 @@ describe('revision --autogenerate tries the revision it writes', () => {
     );
     expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
   });
-  afterAll(async () => {
-    await tdb.drop();
-    ws.cleanup();
-  });
 
   it('a label added to an enum is ALTER TYPE ... ADD VALUE, not a recreation; a down that cannot run is named, exit 1, the file kept', async () => {
-    expect((await cli(['schema', 'dump', '--output', ws.schemaFile])).exitCode).toBe(0);
-    appendFileSync(ws.schemaFile, "\nALTER TYPE public.size ADD VALUE 'medium' BEFORE 'large';\n");
-    const r = await runCliJson(['revision', '--autogenerate', '-m', 'medium size', '--schema-file', ws.schemaFile], { url: tdb.url, env: ws.env });
+    expect((await cli(['schema', 'dump', '--output', s.ws.schemaFile])).exitCode).toBe(0);
+    appendFileSync(s.ws.schemaFile, "\nALTER TYPE public.size ADD VALUE 'medium' BEFORE 'large';\n");
+    const r = await runCliJson(['revision', '--autogenerate', '-m', 'medium size', '--schema-file', s.ws.schemaFile], { url: s.tdb.url, env: s.ws.env });
     expect(r.data.status).toBe('written');
     expect(r.data.up).toEqual([`ALTER TYPE "public"."size" ADD VALUE 'medium' AFTER 'small';`]);
     expect(r.data.destructive.filter((d: { direction: string }) => d.direction === 'up')).toEqual([]);
@@ -62,7 +55,7 @@ describe('revision --autogenerate tries the revision it writes', () => {
     // The up applies (the engine runs it in the revision's transaction); the down fails as foretold.
     const up = await cli(['upgrade', 'head']);
     expect(up.exitCode, up.stderr).toBe(0);
-    expect((await query(tdb.url, `SELECT enum_range(NULL::size)::text AS labels`))[0].labels).toBe('{small,medium,large}');
+    expect((await query(s.tdb.url, `SELECT enum_range(NULL::size)::text AS labels`))[0].labels).toBe('{small,medium,large}');
     const down = await cli(['downgrade', '-1', '--yes']);
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toContain('cannot alter type of a column used by a view or rule');
@@ -72,8 +65,8 @@ describe('revision --autogenerate tries the revision it writes', () => {
   });
 
   it('the text run: the failing section and the statement are named, and the last line says to edit the file', async () => {
-    appendFileSync(ws.schemaFile, "\nALTER TYPE public.size ADD VALUE 'huge';\nCREATE VIEW public.huge_widgets AS SELECT id FROM public.widgets WHERE size = 'huge';\n");
-    const r = await cli(['revision', '--autogenerate', '-m', 'huge', '--schema-file', ws.schemaFile]);
+    appendFileSync(s.ws.schemaFile, "\nALTER TYPE public.size ADD VALUE 'huge';\nCREATE VIEW public.huge_widgets AS SELECT id FROM public.widgets WHERE size = 'huge';\n");
+    const r = await cli(['revision', '--autogenerate', '-m', 'huge', '--schema-file', s.ws.schemaFile]);
     expect(r.exitCode).toBe(1);
     const file = r.stdout.trim();
     expect(existsSync(file)).toBe(true);
@@ -81,7 +74,7 @@ describe('revision --autogenerate tries the revision it writes', () => {
     expect(r.stderr).toMatch(/warning: tried on a copy of the head, its up fails at "create or replace view .*huge_widgets.*": unsafe use of new value "huge"/);
     const last = r.stderr.trim().split('\n').at(-1)!;
     expect(last).toBe(`error: revision ${path.basename(file).slice(0, 12)} was written but does not work as generated: edit ${path.relative(process.cwd(), file)} before applying it (the warnings above say where)`);
-    expect(await scratchLeft(ws.tag)).toEqual([]);
+    expect(await scratchLeft(s.ws.tag)).toEqual([]);
   });
 
   it('--from a database restored from a backup gives its one real change, not every CHECK and view made again', async () => {
@@ -98,7 +91,7 @@ describe('revision --autogenerate tries the revision it writes', () => {
       writeFileSync(file, dump.stdout);
       expect((await runPgClient('psql', restored.url, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file])).exitCode).toBe(0);
 
-      const r = await runCliJson(['revision', '--autogenerate', '-m', 'region', '--from', restored.url], { url: tdb.url, env: clean.env });
+      const r = await runCliJson(['revision', '--autogenerate', '-m', 'region', '--from', restored.url], { url: s.tdb.url, env: clean.env });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.data.check.status).toBe('ok');
       expect(r.data.up).toHaveLength(3);

@@ -1,8 +1,8 @@
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
-import { makeWorkspace, scratchLeft, type Workspace } from './fixtures/schema-as-code/workspace.js';
+import { createTestDatabase, query } from './helpers/server.js';
+import { scratchLeft, useServerWorkspace } from './fixtures/schema-as-code/workspace.js';
 
 /** Each case adds one object to schema.sql; the revision it gives must apply and revert on a real database. */
 const CASES = [
@@ -41,24 +41,15 @@ const CASES = [
 ];
 
 describe('revision --autogenerate', () => {
-  let tdb: TestDatabase;
-  let ws: Workspace;
-  const cli = (args: string[]) => runCli(args, { url: tdb.url, env: ws.env });
-  const files = () => readdirSync(ws.migrationsDir).sort();
+  const s = useServerWorkspace();
+  const cli = (args: string[]) => runCli(args, { url: s.tdb.url, env: s.ws.env });
+  const files = () => readdirSync(s.ws.migrationsDir).sort();
 
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    ws = makeWorkspace('simple');
-  });
-  afterAll(async () => {
-    await tdb.drop();
-    ws.cleanup();
-  });
 
   it('no difference: says so and writes nothing', async () => {
-    expect((await cli(['schema', 'dump', '--output', ws.schemaFile])).exitCode).toBe(0);
+    expect((await cli(['schema', 'dump', '--output', s.ws.schemaFile])).exitCode).toBe(0);
     const before = files();
-    const r = await cli(['revision', '--autogenerate', '-m', 'nothing', '--schema-file', ws.schemaFile]);
+    const r = await cli(['revision', '--autogenerate', '-m', 'nothing', '--schema-file', s.ws.schemaFile]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('no difference');
     expect(files()).toEqual(before);
@@ -67,9 +58,9 @@ describe('revision --autogenerate', () => {
   // schema.sql grows case by case: what earlier cases added is in the head by then, through their revisions.
   for (const c of CASES) {
     it(`${c.what} added to schema.sql gives a revision whose upgrade and downgrade round-trip`, async () => {
-      appendFileSync(ws.schemaFile, `\n${c.sql}\n`);
+      appendFileSync(s.ws.schemaFile, `\n${c.sql}\n`);
       const heads = files();
-      const r = await runCliJson(['revision', '--autogenerate', '-m', `add ${c.what}`, '--schema-file', ws.schemaFile], { url: tdb.url, env: ws.env });
+      const r = await runCliJson(['revision', '--autogenerate', '-m', `add ${c.what}`, '--schema-file', s.ws.schemaFile], { url: s.tdb.url, env: s.ws.env });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.data.status).toBe('written');
       expect(r.data.file).toMatch(/[0-9a-f]{12}_add_(a|an)_\w+\.sql$/);
@@ -82,42 +73,42 @@ describe('revision --autogenerate', () => {
       expect(r.data.destructive.some((d: { direction: string }) => d.direction === 'down')).toBe(true);
       expect(files().length).toBe(heads.length + 1);
       // Autogenerate applied nothing to the configured database.
-      expect((await query(tdb.url, c.present))[0].n).toBe(0);
+      expect((await query(s.tdb.url, c.present))[0].n).toBe(0);
 
       const up = await cli(['upgrade', 'head']);
       expect(up.exitCode, up.stderr).toBe(0);
-      expect((await query(tdb.url, c.present))[0].n).toBe(1);
+      expect((await query(s.tdb.url, c.present))[0].n).toBe(1);
       const down = await cli(['downgrade', '-1', '--yes']);
       expect(down.exitCode, down.stderr).toBe(0);
-      expect((await query(tdb.url, c.present))[0].n).toBe(0);
+      expect((await query(s.tdb.url, c.present))[0].n).toBe(0);
       expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
     });
   }
 
   it('after those revisions the head is the edited schema.sql: autogenerating again finds nothing', async () => {
     const before = files();
-    const again = await cli(['revision', '--autogenerate', '-m', 'again', '--schema-file', ws.schemaFile]);
+    const again = await cli(['revision', '--autogenerate', '-m', 'again', '--schema-file', s.ws.schemaFile]);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toContain('no difference');
     expect(files()).toEqual(before);
   });
 
   it('the generated revisions pass test-migrations like any other revision', async () => {
-    const r = await runCliJson(['test-migrations', '--no-schema-file'], { url: tdb.url, env: ws.env });
+    const r = await runCliJson(['test-migrations', '--no-schema-file'], { url: s.tdb.url, env: s.ws.env });
     expect(r.exitCode, JSON.stringify(r.data)).toBe(0);
     expect(r.data.revisions).toBe(2 + CASES.length);
     // ...and offline mode prints them like any other revision.
-    const offline = await runCli(['upgrade', 'base:head', '--sql'], { env: ws.env });
+    const offline = await runCli(['upgrade', 'base:head', '--sql'], { env: s.ws.env });
     expect(offline.exitCode, offline.stderr).toBe(0);
     expect(offline.stdout).toContain('alter table "public"."widgets" add column "colour" text default \'red\'::text;');
   });
 
   it('a destructive change is marked in the file and named on the terminal', async () => {
-    expect((await cli(['schema', 'dump', '--output', ws.schemaFile])).exitCode).toBe(0);
-    const text = readFileSync(ws.schemaFile, 'utf8').replace(/\n    price numeric\(10,2\),/, '');
+    expect((await cli(['schema', 'dump', '--output', s.ws.schemaFile])).exitCode).toBe(0);
+    const text = readFileSync(s.ws.schemaFile, 'utf8').replace(/\n    price numeric\(10,2\),/, '');
     expect(text).not.toContain('price numeric');
-    writeFileSync(ws.schemaFile, text);
-    const r = await cli(['revision', '--autogenerate', '-m', 'drop price', '--schema-file', ws.schemaFile]);
+    writeFileSync(s.ws.schemaFile, text);
+    const r = await cli(['revision', '--autogenerate', '-m', 'drop price', '--schema-file', s.ws.schemaFile]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/DESTRUCTIVE \(up\): alter table "public"\."widgets" drop column "price"/);
     const file = r.stdout.trim();
@@ -127,9 +118,9 @@ describe('revision --autogenerate', () => {
   });
 
   it('a schema.sql that does not parse: one line naming the file and the line', async () => {
-    writeFileSync(ws.schemaFile, 'CREATE TABLE public.ok (id int);\nCREATE TABLEE broken;\n');
+    writeFileSync(s.ws.schemaFile, 'CREATE TABLE public.ok (id int);\nCREATE TABLEE broken;\n');
     const before = files();
-    const r = await cli(['revision', '--autogenerate', '-m', 'broken', '--schema-file', ws.schemaFile]);
+    const r = await cli(['revision', '--autogenerate', '-m', 'broken', '--schema-file', s.ws.schemaFile]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/schema\.sql line 2: syntax error at or near "TABLEE"/);
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
@@ -139,9 +130,9 @@ describe('revision --autogenerate', () => {
   it('--from a live database: its hand-made column becomes a revision; an unreachable --from is named with its password masked', async () => {
     const live = await createTestDatabase();
     try {
-      expect((await runCli(['upgrade', 'head'], { url: live.url, env: ws.env })).exitCode).toBe(0);
+      expect((await runCli(['upgrade', 'head'], { url: live.url, env: s.ws.env })).exitCode).toBe(0);
       await query(live.url, 'ALTER TABLE widgets ADD COLUMN nickname text');
-      const r = await runCliJson(['revision', '--autogenerate', '-m', 'nickname', '--from', live.url], { url: tdb.url, env: ws.env });
+      const r = await runCliJson(['revision', '--autogenerate', '-m', 'nickname', '--from', live.url], { url: s.tdb.url, env: s.ws.env });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.data.up).toEqual(['alter table "public"."widgets" add column "nickname" text;']);
       expect(r.data.down).toContain('alter table "public"."widgets" drop column "nickname";');
@@ -153,6 +144,6 @@ describe('revision --autogenerate', () => {
     } finally {
       await live.drop();
     }
-    expect(await scratchLeft(ws.tag)).toEqual([]);
+    expect(await scratchLeft(s.ws.tag)).toEqual([]);
   });
 });

@@ -1,29 +1,22 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
-import { makeWorkspace, type Workspace } from './fixtures/schema-as-code/workspace.js';
+import { query } from './helpers/server.js';
+import { useServerWorkspace } from './fixtures/schema-as-code/workspace.js';
 
 describe('upgrade --backup', () => {
-  let tdb: TestDatabase;
-  let ws: Workspace;
+  const s = useServerWorkspace();
   let env: Record<string, string>;
   const manifests = () => readdirSync(env.CMMC_BACKUP_DIR).filter((f) => f.endsWith('.manifest.json'));
   beforeAll(async () => {
-    tdb = await createTestDatabase();
-    ws = makeWorkspace('simple');
-    env = { ...ws.env, CMMC_BACKUP_DIR: path.join(ws.dir, 'backups') };
-  });
-  afterAll(async () => {
-    await tdb.drop();
-    ws.cleanup();
+    env = { ...s.ws.env, CMMC_BACKUP_DIR: path.join(s.ws.dir, 'backups') };
   });
 
   it('takes a verified backup before applying anything, names it, and the backup verifies and holds the old schema', async () => {
-    expect((await runCli(['upgrade', '0a0000000001'], { url: tdb.url, env })).exitCode).toBe(0);
-    await query(tdb.url, `INSERT INTO widgets (name) VALUES ('kept')`);
-    const r = await runCliJson(['upgrade', 'head', '--backup'], { url: tdb.url, env });
+    expect((await runCli(['upgrade', '0a0000000001'], { url: s.tdb.url, env })).exitCode).toBe(0);
+    await query(s.tdb.url, `INSERT INTO widgets (name) VALUES ('kept')`);
+    const r = await runCliJson(['upgrade', 'head', '--backup'], { url: s.tdb.url, env });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.data.backup).toMatchObject({ status: 'verified' });
     expect(r.stderr).toContain(`backup ${r.data.backup.name}`);
@@ -31,35 +24,35 @@ describe('upgrade --backup', () => {
     // The backup line comes before the first applied revision.
     expect(r.stderr.indexOf('verified')).toBeLessThan(r.stderr.indexOf('0a0000000002'));
     expect(r.data.to).toEqual(['0a0000000002']);
-    const verify = await runCliJson(['backup', 'verify', r.data.backup.name], { url: tdb.url, env });
+    const verify = await runCliJson(['backup', 'verify', r.data.backup.name], { url: s.tdb.url, env });
     expect(verify.exitCode, verify.stderr).toBe(0);
     expect(verify.data.status).toBe('verified');
     // Restored elsewhere, it is the database as it was before the upgrade.
-    const restoredName = `${tdb.name}_r`;
+    const restoredName = `${s.tdb.name}_r`;
     try {
-      const restore = await runCli(['backup', 'restore', r.data.backup.name, '--target-db', restoredName, '--yes'], { url: tdb.url, env });
+      const restore = await runCli(['backup', 'restore', r.data.backup.name, '--target-db', restoredName, '--yes'], { url: s.tdb.url, env });
       expect(restore.exitCode, restore.stderr).toBe(0);
-      const url = tdb.url.replace(/\/[^/]+$/, `/${restoredName}`);
+      const url = s.tdb.url.replace(/\/[^/]+$/, `/${restoredName}`);
       expect(await query(url, 'SELECT version_num FROM cmmc_schema_version')).toEqual([{ version_num: '0a0000000001' }]);
       expect(await query(url, 'SELECT name FROM widgets')).toEqual([{ name: 'kept' }]);
       expect(await query(url, `SELECT to_regclass('public.widget_names') AS v`)).toEqual([{ v: null }]);
     } finally {
-      await query(tdb.url.replace(/\/[^/]+$/, '/postgres'), `DROP DATABASE IF EXISTS "${restoredName}" WITH (FORCE)`);
+      await query(s.tdb.url.replace(/\/[^/]+$/, '/postgres'), `DROP DATABASE IF EXISTS "${restoredName}" WITH (FORCE)`);
     }
   });
 
   it('is the default in production, and --no-backup turns it off', async () => {
-    expect((await runCli(['downgrade', 'base', '--yes'], { url: tdb.url, env })).exitCode).toBe(0);
+    expect((await runCli(['downgrade', 'base', '--yes'], { url: s.tdb.url, env })).exitCode).toBe(0);
     const before = manifests().length;
-    const off = await runCli(['upgrade', '0a0000000001', '--no-backup'], { url: tdb.url, env: { ...env, NODE_ENV: 'production' } });
+    const off = await runCli(['upgrade', '0a0000000001', '--no-backup'], { url: s.tdb.url, env: { ...env, NODE_ENV: 'production' } });
     expect(off.exitCode, off.stderr).toBe(0);
     expect(manifests().length).toBe(before);
-    const on = await runCli(['upgrade', 'head'], { url: tdb.url, env: { ...env, CMMC_ENV: 'production' } });
+    const on = await runCli(['upgrade', 'head'], { url: s.tdb.url, env: { ...env, CMMC_ENV: 'production' } });
     expect(on.exitCode, on.stderr).toBe(0);
     expect(on.stderr).toMatch(/backup \S+ \(.*\) verified/);
     expect(manifests().length).toBe(before + 1);
     // Nothing pending: nothing applied, so no backup either.
-    const none = await runCli(['upgrade', 'head', '--backup'], { url: tdb.url, env });
+    const none = await runCli(['upgrade', 'head', '--backup'], { url: s.tdb.url, env });
     expect(none.stderr).toContain('no backup taken');
     expect(manifests().length).toBe(before + 1);
   });

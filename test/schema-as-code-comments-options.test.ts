@@ -7,10 +7,10 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
-import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
-import { makeWorkspace, scratchLeft, type Workspace } from './fixtures/schema-as-code/workspace.js';
+import { query } from './helpers/server.js';
+import { makeWorkspace, scratchLeft, useServerWorkspace } from './fixtures/schema-as-code/workspace.js';
 
 const STATE = `SELECT c.relforcerowsecurity AS forced, c.reloptions::text AS options, obj_description(c.oid, 'pg_class') AS comment,
                       col_description(c.oid, 2) AS name_comment,
@@ -19,23 +19,14 @@ const STATE = `SELECT c.relforcerowsecurity AS forced, c.reloptions::text AS opt
                  FROM pg_class c WHERE c.relname = 'widgets'`;
 
 describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
-  let tdb: TestDatabase;
-  let ws: Workspace;
-  const cli = (args: string[]) => runCli(args, { url: tdb.url, env: ws.env });
+  const s = useServerWorkspace();
+  const cli = (args: string[]) => runCli(args, { url: s.tdb.url, env: s.ws.env });
 
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    ws = makeWorkspace('simple');
-  });
-  afterAll(async () => {
-    await tdb.drop();
-    ws.cleanup();
-  });
 
   it('autogenerate writes them into the up and takes them out in the down', async () => {
-    expect((await cli(['schema', 'dump', '--output', ws.schemaFile])).exitCode).toBe(0);
+    expect((await cli(['schema', 'dump', '--output', s.ws.schemaFile])).exitCode).toBe(0);
     appendFileSync(
-      ws.schemaFile,
+      s.ws.schemaFile,
       [
         '',
         "COMMENT ON TABLE public.widgets IS 'things we sell';",
@@ -48,7 +39,7 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
         '',
       ].join('\n'),
     );
-    const r = await runCliJson(['revision', '--autogenerate', '-m', 'comments and force', '--schema-file', ws.schemaFile], { url: tdb.url, env: ws.env });
+    const r = await runCliJson(['revision', '--autogenerate', '-m', 'comments and force', '--schema-file', s.ws.schemaFile], { url: s.tdb.url, env: s.ws.env });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.data.status).toBe('written');
     expect(r.data.check.status).toBe('ok');
@@ -65,7 +56,7 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
     expect(r.data.down).toEqual(expect.arrayContaining(['ALTER TABLE public.widgets NO FORCE ROW LEVEL SECURITY;', 'COMMENT ON TABLE public.widgets IS NULL;']));
 
     expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
-    expect((await query(tdb.url, STATE))[0]).toEqual({
+    expect((await query(s.tdb.url, STATE))[0]).toEqual({
       forced: true,
       options: '{fillfactor=70}',
       comment: 'things we sell',
@@ -74,18 +65,18 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
       view_comment: 'names only',
     });
     // The head is schema.sql now: nothing more to generate, and schema.sql is what schema dump writes.
-    const again = await cli(['revision', '--autogenerate', '-m', 'again', '--schema-file', ws.schemaFile]);
+    const again = await cli(['revision', '--autogenerate', '-m', 'again', '--schema-file', s.ws.schemaFile]);
     expect(again.stderr).toContain('no difference');
     const down = await cli(['downgrade', '-1', '--yes']);
     expect(down.exitCode, down.stderr).toBe(0);
-    expect((await query(tdb.url, STATE))[0]).toEqual({ forced: false, options: null, comment: null, name_comment: null, view_options: null, view_comment: null });
+    expect((await query(s.tdb.url, STATE))[0]).toEqual({ forced: false, options: null, comment: null, name_comment: null, view_options: null, view_comment: null });
     expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
-    expect(await scratchLeft(ws.tag)).toEqual([]);
+    expect(await scratchLeft(s.ws.tag)).toEqual([]);
   });
 
   it('a view migra drops and makes again (a column of its table dropped in the down) gets its options and comment back', async () => {
-    appendFileSync(ws.schemaFile, '\nALTER TABLE public.widgets ADD COLUMN note text;\n');
-    const r = await runCliJson(['revision', '--autogenerate', '-m', 'note', '--schema-file', ws.schemaFile], { url: tdb.url, env: ws.env });
+    appendFileSync(s.ws.schemaFile, '\nALTER TABLE public.widgets ADD COLUMN note text;\n');
+    const r = await runCliJson(['revision', '--autogenerate', '-m', 'note', '--schema-file', s.ws.schemaFile], { url: s.tdb.url, env: s.ws.env });
     // migra's down drops widget_names to drop the column, and creates it again without them.
     expect(r.data.down).toContain('drop view if exists "public"."widget_names";');
     expect(r.data.down).toEqual(expect.arrayContaining(['ALTER VIEW public.widget_names SET (security_invoker = true);', "COMMENT ON VIEW public.widget_names IS 'names only';"]));
@@ -93,18 +84,18 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
     expect((await cli(['downgrade', '-1', '--yes'])).exitCode).toBe(0);
-    expect((await query(tdb.url, STATE))[0]).toMatchObject({ view_options: '{security_invoker=true}', view_comment: 'names only' });
-    expect((await runCliJson(['check'], { url: tdb.url, env: ws.env })).data.drift.objects).toEqual([]);
+    expect((await query(s.tdb.url, STATE))[0]).toMatchObject({ view_options: '{security_invoker=true}', view_comment: 'names only' });
+    expect((await runCliJson(['check'], { url: s.tdb.url, env: s.ws.env })).data.drift.objects).toEqual([]);
     expect((await cli(['upgrade', 'head'])).exitCode).toBe(0);
   });
 
   it('check reports each one changed by hand, and its SQL puts every one back', async () => {
     await query(
-      tdb.url,
+      s.tdb.url,
       `COMMENT ON TABLE widgets IS 'by hand'; COMMENT ON COLUMN widgets.name IS NULL; ALTER TABLE widgets NO FORCE ROW LEVEL SECURITY;
        ALTER TABLE widgets SET (fillfactor = 50); ALTER VIEW widget_names RESET (security_invoker); CREATE TYPE pair AS (a int, b text)`,
     );
-    const r = await runCliJson(['check'], { url: tdb.url, env: ws.env });
+    const r = await runCliJson(['check'], { url: s.tdb.url, env: s.ws.env });
     expect(r.exitCode).toBe(1);
     const objects = r.data.drift.objects.map((o: { kind: string; name: string; change: string }) => `${o.kind} ${o.name} ${o.change}`);
     expect(objects).toEqual([
@@ -126,8 +117,8 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
       ]),
     );
     // Run as it is printed, the SQL leaves no drift.
-    for (const statement of reconcile) await query(tdb.url, statement);
-    const after = await runCliJson(['check'], { url: tdb.url, env: ws.env });
+    for (const statement of reconcile) await query(s.tdb.url, statement);
+    const after = await runCliJson(['check'], { url: s.tdb.url, env: s.ws.env });
     expect(after.exitCode, JSON.stringify(after.data.drift)).toBe(0);
     expect(after.data.drift.objects).toEqual([]);
   });
@@ -150,7 +141,7 @@ describe('comments, FORCE ROW LEVEL SECURITY and storage parameters', () => {
           '',
         ].join('\n'),
       );
-      const r = await runCliJson(['test-migrations', '--no-schema-file'], { url: tdb.url, env: leaky.env });
+      const r = await runCliJson(['test-migrations', '--no-schema-file'], { url: s.tdb.url, env: leaky.env });
       expect(r.exitCode).toBe(1);
       const consistency = r.data.tests.find((t: { test: string }) => t.test === 'up-down-consistency');
       expect(consistency).toMatchObject({ status: 'fail', revision: '0a0000000003' });

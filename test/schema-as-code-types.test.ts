@@ -1,32 +1,22 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT, runCli } from './helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from './helpers/server.js';
-import { makeWorkspace, scratchLeft, type Workspace } from './fixtures/schema-as-code/workspace.js';
+import { scratchLeft, useServerWorkspace } from './fixtures/schema-as-code/workspace.js';
 import { literalsOfCheck } from '../src/schema-as-code/typegen.js';
 
 describe('schema types', () => {
-  let tdb: TestDatabase;
-  let ws: Workspace;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    ws = makeWorkspace('simple');
-  });
-  afterAll(async () => {
-    await tdb.drop();
-    ws.cleanup();
-  });
+  const s = useServerWorkspace();
 
   // This is the test that makes CI fail on stale generated types.
   it('the committed src/schema/database.ts is what the migrations\' head generates', async () => {
-    const r = await runCli(['schema', 'types', '--check'], { url: tdb.url, cwd: ROOT });
+    const r = await runCli(['schema', 'types', '--check'], { url: s.tdb.url, cwd: ROOT });
     expect(r.exitCode, r.stderr).toBe(0);
   });
 
   it('generates arrays, CHECK unions, JSONB, numeric, vectors, defaults and views from a schema; --check fails when stale', async () => {
-    const file = path.join(ws.dir, 'database.ts');
-    const r = await runCli(['schema', 'types', '--output', file], { url: tdb.url, env: ws.env });
+    const file = path.join(s.ws.dir, 'database.ts');
+    const r = await runCli(['schema', 'types', '--output', file], { url: s.tdb.url, env: s.ws.env });
     expect(r.exitCode, r.stderr).toBe(0);
     const text = readFileSync(file, 'utf8');
     expect(text).toContain("export type WidgetKind = 'small' | 'large';");
@@ -36,12 +26,12 @@ describe('schema types', () => {
     expect(text).toContain("kind: 'varchar not null',");
     expect(text).toContain("embedding: 'vector null',");
     expect(text).not.toContain('cmmc_schema_version');
-    expect((await runCli(['schema', 'types', '--output', file, '--check'], { url: tdb.url, env: ws.env })).exitCode).toBe(0);
+    expect((await runCli(['schema', 'types', '--output', file, '--check'], { url: s.tdb.url, env: s.ws.env })).exitCode).toBe(0);
     appendFileSync(file, '// edited by hand\n');
-    const stale = await runCli(['schema', 'types', '--output', file, '--check'], { url: tdb.url, env: ws.env });
+    const stale = await runCli(['schema', 'types', '--output', file, '--check'], { url: s.tdb.url, env: s.ws.env });
     expect(stale.exitCode).toBe(1);
     expect(stale.stderr).toContain('differs from the types of the migrations\' head');
-    expect(await scratchLeft(ws.tag)).toEqual([]);
+    expect(await scratchLeft(s.ws.tag)).toEqual([]);
   });
 
   it('reads the literals of CHECK (col IN (...)) and nothing else', () => {
