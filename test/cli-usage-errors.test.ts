@@ -43,4 +43,17 @@ describe('usage errors', () => {
     expect(create.exitCode, create.stderr).toBe(1);
     expect(create.stderr).not.toMatch(/unknown command/);
   });
+
+  it('a command group named without its subcommand shows its help on stderr and exits 2, not 0', async () => {
+    // `cmmc-db schema` did nothing, printed the help and exited 0: a CI step `cmmc-db schema` passed.
+    const group = await runCli(['schema'], { url });
+    expect(group.exitCode).toBe(2);
+    expect(group.stdout).toBe('');
+    expect(group.stderr).toMatch(/^Usage: cmmc-db schema/);
+    expect(group.stderr).toMatch(/dump \[options\]/);
+    // Asked for, the help is data: stdout and exit 0.
+    const asked = await runCli(['schema', '--help'], { url });
+    expect(asked.exitCode).toBe(0);
+    expect(asked.stdout).toMatch(/^Usage: cmmc-db schema/);
+  });
 });

@@ -177,7 +177,10 @@ export async function run(argv: string[]): Promise<number> {
       if (argv.includes('--json') && !ctx.out.wroteData) ctx.out.data({ status: 'error', error });
     };
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      // commander.help with a non-zero code is a group named without its subcommand (`cmmc-db schema`):
+      // its help went to stderr as a usage error, and a script must not read it as success.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       if (err.exitCode !== 0) errorDocument({ code: 'usage', message: oneLineUsage(err.message).replace(/^error: /, '') });
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }

@@ -7,7 +7,6 @@
  * kysely-codegen is not a dependency; this introspection is small and gives these names.
  */
 import path from 'node:path';
-import type postgres from 'postgres';
 import { createPool } from '../db/driver.js';
 import type { CmmcConfig } from '../config/config.js';
 import { withHeadDatabase } from './head.js';
