@@ -7,6 +7,7 @@
  *  - the same `seed` against `node -e 0`: its time net of Node's own start,
  *  - `backup` of a large database (generated with generate_series: text chunks and 384-dimension
  *    embeddings; `--size-mb`, default 1024, quick mode 5, 0 leaves it out) against `pg_dump -Fc`, with peak RSS,
+ *  - `backup restore` of that database against `pg_restore` (the restore's fixed overhead at size),
  *  - the `--compress` trade-off on that database: size and time of levels 0, 1 and the default.
  *
  *   npm run build && node bench/backup.mjs [--runs 5] [--size-mb 1024] [--big-runs 1] [--quick] [--json]
@@ -35,22 +36,16 @@ function pgDump(url, extra = []) {
   return { ...run('pg_dump', ['-Fc', ...extra, '-f', file, url]), file };
 }
 
-try {
-  // The seeded database: platform schema at head and the reference seeds.
-  const seeded = await createDb();
-  cli(['upgrade', 'head'], env(seeded.url));
-  cli(['seed'], env(seeded.url));
-
-  const small = await paired(() => cmmcBackup(seeded.url), () => pgDump(seeded.url));
-  report.pair('backup (seeded database)', 'pg_dump -Fc', small, 1.05);
-  report.note('backup fixed overhead (cmmc-db − pg_dump, medians)', `${fmtMs(small.subjectMs - small.floorMs)} (target ≤ 150 ms: ${small.subjectMs - small.floorMs <= 150 ? 'met' : 'NOT met'}); CPU ${fmtMs(small.subjectCpuMs ?? 0)} with pg_dump's`);
-
-  // Restore: into an empty database made outside the timing, the same pg_restore flags.
-  const archive = cmmcBackup(seeded.url);
+/**
+ * `backup restore` of `archive` (a cmmcBackup of `url`'s database) into an empty database against
+ * bare pg_restore with the flags cmmc-db gives it, each into a database made outside the timing.
+ */
+async function restorePair(archive, url, runs) {
+  const name = path.basename(archive.file).replace(/\.dump$/, '');
   const restoreCmmc = async () => {
     const target = await createDb();
     try {
-      return cli(['backup', 'restore', path.basename(archive.file).replace(/\.dump$/, ''), '--dir', archive.dir, '--target-db', target.name, '--yes'], env(seeded.url));
+      return cli(['backup', 'restore', name, '--dir', archive.dir, '--target-db', target.name, '--yes'], env(url));
     } finally {
       await dropDb(target.name);
     }
@@ -63,7 +58,21 @@ try {
       await dropDb(target.name);
     }
   };
-  const restore = await paired(restoreCmmc, restoreFloor);
+  return paired(restoreCmmc, restoreFloor, runs);
+}
+
+try {
+  // The seeded database: platform schema at head and the reference seeds.
+  const seeded = await createDb();
+  cli(['upgrade', 'head'], env(seeded.url));
+  cli(['seed'], env(seeded.url));
+
+  const small = await paired(() => cmmcBackup(seeded.url), () => pgDump(seeded.url));
+  report.pair('backup (seeded database)', 'pg_dump -Fc', small, 1.05);
+  report.note('backup fixed overhead (cmmc-db − pg_dump, medians)', `${fmtMs(small.subjectMs - small.floorMs)} (target ≤ 150 ms: ${small.subjectMs - small.floorMs <= 150 ? 'met' : 'NOT met'}); CPU ${fmtMs(small.subjectCpuMs ?? 0)} with pg_dump's`);
+
+  // Restore: into an empty database made outside the timing, the same pg_restore flags.
+  const restore = await restorePair(cmmcBackup(seeded.url), seeded.url);
   report.pair('backup restore (seeded, into an empty database)', 'pg_restore (same flags)', restore, 1.1);
   // What the restore adds: Node's start, verifying the archive, CREATE DATABASE (the floor restores
   // into a database made outside its timing), the swap and the result's facts.
@@ -109,6 +118,10 @@ async function largeDatabase(seeded, small) {
 
   // --compress: the size/time trade-off on the large database.
   // (The default is the pair above: its archive size is read from the last backup of that pair.)
+  // The restore's overhead is fixed: on a database of this size it is a small part of pg_restore's time.
+  const bigRestore = await restorePair(cmmcBackup(large.url), large.url, QUICK ? 1 : Number(flag('big-runs', 1)));
+  report.pair(`backup restore (${sizeLabel} database)`, 'pg_restore (same flags)', bigRestore, 1.1);
+  report.note(`restore overhead (${sizeLabel}, medians)`, fmtMs(bigRestore.subjectMs - bigRestore.floorMs));
   report.note(`backup, default compression (${sizeLabel})`, `${fmtMs(big.subjectMs)}, archive ${(lastArchiveBytes / 2 ** 20).toFixed(1)} MiB`);
   for (const level of ['0', '1', '3']) {
     const r = cmmcBackup(large.url, ['--compress', level]);
