@@ -593,9 +593,17 @@ export function redactConnString(text: string): string {
     out = out.replace(/([?&](?:password|sslpassword)=)[^&]*/g, '$1****');
     return out;
   }
+  if (/^[a-z_]+\s*=/.test(text.trim())) {
+    return text
+      .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
+      .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+  }
+  // Neither form (a JDBC URL, `postgresql:/` with one slash, `user:pw@host`): where its password is
+  // cannot be read, so every `…:secret@` of a word and every parameter named for a password, in any
+  // case and after any separator (`?`, `&`, `;`), is masked.
   return text
-    .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
-    .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+    .replace(/((?:^|[\s?&;])[a-z_]*password\s*=\s*)[^\s&;]*/gi, '$1****')
+    .replace(/(^|\s)([^\s:@]*:)[^\s]*@/g, '$1$2****@');
 }
 
 /**
