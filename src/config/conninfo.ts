@@ -357,15 +357,38 @@ export function parseConnString(text: string, from: string): ConnOptions {
   throw bad(`${from} is neither a postgresql:// URL nor keyword=value settings: "${redactConnString(text)}"`, URL_HINT);
 }
 
-/** The options read from `PG*` variables, for the keywords not in `given` (libpq's conninfo_add_defaults). */
+/**
+ * The options read from `PG*` variables, for the keywords not in `given` (libpq's
+ * conninfo_add_defaults). A variable set to '' is a value, as libpq's getenv() reads it: `PGSSLMODE=`
+ * is an invalid sslmode there, not an absent one.
+ */
 export function optionsFromPgEnv(env: NodeJS.ProcessEnv): ConnOptions {
   const out: ConnOptions = {};
   for (const [key, name] of Object.entries(ENV_OF)) {
     const value = env[name!];
-    if (value !== undefined && value !== '') out[key as ConnKeyword] = value;
+    if (value !== undefined) out[key as ConnKeyword] = value;
   }
   return out;
 }
+
+/**
+ * The keywords whose empty value libpq refuses (an invalid mode, "invalid integer value", "definition
+ * of service "" not found") where an empty host, port, user or database means the default. Read as
+ * absent, `sslmode=` from a template whose variable was unset connected with `prefer` where psql refuses.
+ */
+const EMPTY_REFUSED: readonly ConnKeyword[] = [
+  'sslmode',
+  'target_session_attrs',
+  'channel_binding',
+  'gssencmode',
+  'load_balance_hosts',
+  'connect_timeout',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+];
 
 /** True when the environment names a server through libpq's variables. */
 export function pgEnvNamesServer(env: NodeJS.ProcessEnv): boolean {
@@ -411,13 +434,14 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   // empty value is a value there (dbname='' keeps PGDATABASE and the section's dbname out, and then
   // means libpq's default): the layers are merged with their empty values, which are dropped after.
   const stated = definedOnly(given);
-  const serviceName = stated.service || pgEnv.service;
+  const serviceName = stated.service ?? pgEnv.service;
   const service = serviceName !== undefined ? serviceOptions(serviceName, env) : undefined;
   const fromService = service?.options ?? {};
-  const o: ConnOptions = stripEmpty({ ...pgEnv, ...fromService, ...stated });
+  const merged: ConnOptions = { ...pgEnv, ...fromService, ...stated };
+  const o: ConnOptions = stripEmpty(merged);
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
   for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
-    if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
+    if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field]) fromPgEnv[field] = ENV_OF[field]!;
   }
   // A refused value is named by the setting that held it: the PG* variable when one supplied it (the
   // source left it out: a URL without a port takes PGPORT's), the service file, else the source. One
@@ -427,6 +451,9 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
     if (fromService[key] !== undefined) return service!.where;
     return pgEnv[key] !== undefined ? ENV_OF[key]! : from;
   };
+  for (const key of EMPTY_REFUSED) {
+    if (merged[key] === '') throw bad(`${holder(key)} has an empty ${key}, which libpq refuses`, `give ${key} a value, or remove it${holder(key) === ENV_OF[key] ? ` (unset ${ENV_OF[key]})` : ''} for the default`);
+  }
   // libpq's deprecated PGREQUIRESSL=1 is sslmode=require when nothing else names an sslmode.
   if (o.sslmode === undefined && env.PGREQUIRESSL?.startsWith('1')) o.sslmode = 'require';
   if (o.hostaddr) {
