@@ -83,9 +83,22 @@ export const ENV_OF: Partial<Record<ConnKeyword, string>> = {
   channel_binding: 'PGCHANNELBINDING',
   gssencmode: 'PGGSSENCMODE',
   sslcrl: 'PGSSLCRL',
+  sslcrldir: 'PGSSLCRLDIR',
+  sslsni: 'PGSSLSNI',
+  sslcompression: 'PGSSLCOMPRESSION',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  krbsrvname: 'PGKRBSRVNAME',
+  gsslib: 'PGGSSLIB',
   require_auth: 'PGREQUIREAUTH',
   load_balance_hosts: 'PGLOADBALANCEHOSTS',
 };
+
+/**
+ * libpq's TLS protocol version names (ssl_min_protocol_version, compared in any case) as Node's
+ * (tls minVersion / maxVersion), in order.
+ */
+export const TLS_VERSION_NAMES: Readonly<Record<string, string>> = { tlsv1: 'TLSv1', 'tlsv1.1': 'TLSv1.1', 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' };
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -499,6 +512,14 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   const oneOf = (key: ConnKeyword, values: string[]) => {
     if (o[key] !== undefined && !values.includes(o[key]!)) throw bad(`${holder(key)} has an invalid ${key} "${o[key]}"`, `use one of ${values.join(', ')}`);
   };
+  // libpq checks the TLS versions (any case; empty: no bound) and their order before connecting.
+  const versions = Object.keys(TLS_VERSION_NAMES);
+  for (const key of ['ssl_min_protocol_version', 'ssl_max_protocol_version'] as const) {
+    if (o[key] !== undefined && !versions.includes(o[key]!.toLowerCase())) throw bad(`${holder(key)} has an invalid ${key} "${o[key]}"`, `use one of ${Object.values(TLS_VERSION_NAMES).join(', ')}`);
+  }
+  if (o.ssl_min_protocol_version && o.ssl_max_protocol_version && versions.indexOf(o.ssl_min_protocol_version.toLowerCase()) > versions.indexOf(o.ssl_max_protocol_version.toLowerCase())) {
+    throw bad(`${holder('ssl_min_protocol_version')} has an invalid SSL protocol version range: ssl_min_protocol_version ${o.ssl_min_protocol_version} is above ssl_max_protocol_version ${o.ssl_max_protocol_version}`, 'make ssl_min_protocol_version at most ssl_max_protocol_version');
+  }
   oneOf('channel_binding', ['disable', 'prefer', 'require']);
   oneOf('gssencmode', ['disable', 'prefer', 'require']);
   oneOf('load_balance_hosts', ['disable', 'random']);
