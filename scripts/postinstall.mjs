@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Applies patches/ to the installed dependencies with patch-package (npm's postinstall).
 //
-// Today one patch, postgres+3.4.9.patch, for eight defects of postgres.js 3.4.9:
+// Today one patch, postgres+3.4.9.patch, for eight defects of postgres.js 3.4.9 and one of libpq's ways:
 // (1) a reserved connection whose backend is terminated: an uncatchable TypeError when it is used
 //     again, its later queries waiting for ever, end() never resolving, and the dead connection
 //     handed out again after release() (porsager/postgres issues 1154, 1199, 1208; upstream PR 1209);
@@ -21,11 +21,15 @@
 //     porsager/postgres issues 1119, 1181, PRs 1120, 1190; test/driver-rows-after-error.test.ts);
 // (8) a COPY ... FROM STDIN refused by the server after its data had all been sent (a bad row) never
 //     settled the writable: the caller, `cmmc-db seed` of such a file among them, waited for ever and
-//     no ROLLBACK was sent (porsager/postgres issue 1173, PR 1183; test/copy-refused.test.ts).
+//     no ROLLBACK was sent (porsager/postgres issue 1173, PR 1183; test/copy-refused.test.ts);
+// (9) sslmode=prefer with TLS settings (a client certificate): an `ssl` object marked `prefer: true`
+//     falls back to plain text at a server without TLS, as libpq does; upstream has only the string
+//     'prefer', which takes no certificate (test/connection-libpq-probes.test.ts).
 // DROP the patch, and this script with it, once a postgres release contains all these fixes: bump
 // "postgres" in package.json, delete patches/postgres+*.patch, and run test/driver-patch.test.ts,
 // test/connection-targets.test.ts, test/connection-tls.test.ts, test/driver-fetch-types.test.ts,
-// test/driver-rows-after-error.test.ts and test/copy-refused.test.ts, which must still pass.
+// test/driver-rows-after-error.test.ts, test/copy-refused.test.ts and test/connection-libpq-probes.test.ts,
+// which must still pass.
 //
 // patch-package applies patches relative to the folder whose node_modules holds the package. In
 // this project's own checkout that is the project; where cmmc-db is installed as a dependency,

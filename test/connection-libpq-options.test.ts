@@ -9,47 +9,16 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConnString, resolveConnOptions } from '../src/config/conninfo.js';
-import { connectPool } from '../src/db/driver.js';
-import { cleanEnv, runCliJson } from './helpers/cli.js';
+import { runCliJson } from './helpers/cli.js';
+import { libpqComparison, type LibpqCase } from './helpers/libpq-compare.js';
 import { startTempCluster, type TempCluster } from './helpers/temp-cluster.js';
 
 const PASSWORD = 'Svc-Secr3t';
-const QUERY = "select coalesce(inet_server_port()::text, 'socket') || '|' || current_user || '|' || current_database() as r";
 const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-libpq-options-'));
 const home = path.join(work, 'home');
 mkdirSync(home);
-
-function caseEnv(extra: Record<string, string>): Record<string, string> {
-  return cleanEnv({ HOME: home, PGSYSCONFDIR: path.join(work, 'no-sysconf'), ...extra }) as Record<string, string>;
-}
-
-/** psql never prompts (-w): a missing password is its error, as it is ours. */
-async function viaPsql(conn: string, env: Record<string, string>): Promise<string> {
-  const r = await execa('psql', ['-w', conn, '-XAtc', QUERY], { env: caseEnv(env), extendEnv: false, reject: false, timeout: 30_000 });
-  return r.exitCode === 0 ? r.stdout.trim() : 'error';
-}
-
-async function viaTool(conn: string, env: Record<string, string>): Promise<string> {
-  const real = process.env;
-  // The password file's warnings and PGPASSWORD are read from the process's environment, as libpq does.
-  process.env = caseEnv(env);
-  try {
-    const sql = await connectPool(resolveConnOptions(parseConnString(conn, 'the URL'), process.env));
-    try {
-      const [row] = await sql.unsafe<{ r: string }[]>(QUERY);
-      return row.r;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  } catch {
-    return 'error';
-  } finally {
-    process.env = real;
-  }
-}
+const { itEach } = libpqComparison(home, path.join(work, 'no-sysconf'));
 
 function writePrivate(file: string, text: string): string {
   writeFileSync(file, text);
@@ -72,7 +41,7 @@ describe('settings and files: this tool does what psql does', () => {
   const pass = (name: string, text: string) => writePrivate(path.join(work, name), text);
   const service = (text: string) => pass('services.conf', text);
 
-  const cases: { name: string; conn: () => string; env?: () => Record<string, string>; expect: () => string }[] = [
+  const cases: LibpqCase[] = [
     { name: 'requiressl=1 at a server without TLS (refused)', conn: () => `${tcp()}?requiressl=1`, expect: () => 'error' },
     { name: 'requiressl=1 then sslmode=disable: the later wins', conn: () => `host=127.0.0.1 port=${cluster.port} user=postgres password=${PASSWORD} requiressl=1 sslmode=disable`, expect: ok },
     { name: 'PGREQUIRESSL=1 at a server without TLS (refused)', conn: tcp, env: () => ({ PGREQUIRESSL: '1' }), expect: () => 'error' },
@@ -118,16 +87,7 @@ describe('settings and files: this tool does what psql does', () => {
     { name: 'service file: "keyword = value" (refused)', conn: () => 'service=app', env: () => ({ PGSERVICEFILE: service(`[app]\nhost = 127.0.0.1\n`) }), expect: () => 'error' },
   ];
 
-  for (const c of cases) {
-    it(c.name, async () => {
-      const conn = c.conn();
-      const env = c.env?.() ?? {};
-      const libpq = await viaPsql(conn, env);
-      const ours = await viaTool(conn, env);
-      expect(libpq, `psql ${conn}`).toBe(c.expect());
-      expect(ours, conn).toBe(libpq);
-    });
-  }
+  itEach(cases);
 
   it('backup through a service: pg_dump reaches the same server; the password in the file is never printed', async () => {
     const file = service(`[app]\nhost=127.0.0.1\nport=${cluster.port}\nuser=postgres\npassword=${PASSWORD}\ndbname=postgres\n`);

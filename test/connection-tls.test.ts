@@ -6,34 +6,21 @@
  * another name under verify-full, a certificate the sslrootcert did not sign; and a server that does
  * not suit target_session_attrs.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectPool } from '../src/db/driver.js';
 import { ROOT, runCli } from './helpers/cli.js';
-import { startTempCluster } from './helpers/temp-cluster.js';
+import type { TempClusterOptions } from './helpers/temp-cluster.js';
+import { startTlsCluster } from './helpers/tls-cluster.js';
 
 const certs = mkdtempSync(path.join(os.tmpdir(), 'cmmc-tls-'));
 afterAll(() => rmSync(certs, { recursive: true, force: true }));
 
-/**
- * A self-signed server certificate and its key in a folder of their own under `certs` (the server
- * reads them as the postgres user), and a throwaway cluster serving them, with `settings` and `options`.
- */
-async function tlsCluster(label: string, subject: string[], settings: Record<string, string> = {}, options: Parameters<typeof startTempCluster>[1] = {}) {
-  chmodSync(certs, 0o755);
-  const dir = mkdtempSync(path.join(certs, `${label}-`));
-  chmodSync(dir, 0o755);
-  const cert = path.join(dir, 'server.crt');
-  const key = path.join(dir, 'server.key');
-  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', ...subject, '-keyout', key, '-out', cert]);
-  if (process.getuid?.() === 0) await execa('chown', ['postgres', cert, key]);
-  chmodSync(key, 0o600);
-  const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${cert}'`, ssl_key_file: `'${key}'`, ...settings }, options);
-  return { dir, cert, cluster };
-}
+/** A cluster serving TLS with a certificate for `subject`, under this file's folder of certificates. */
+const tlsCluster = (label: string, subject: string[], settings: Record<string, string> = {}, options: TempClusterOptions = {}) => startTlsCluster(certs, label, subject, settings, options);
 
 describe('TLS sessions', () => {
   it('upgrade, current and history connect with sslmode=require, encrypted', async () => {

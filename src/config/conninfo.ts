@@ -83,9 +83,22 @@ export const ENV_OF: Partial<Record<ConnKeyword, string>> = {
   channel_binding: 'PGCHANNELBINDING',
   gssencmode: 'PGGSSENCMODE',
   sslcrl: 'PGSSLCRL',
+  sslcrldir: 'PGSSLCRLDIR',
+  sslsni: 'PGSSLSNI',
+  sslcompression: 'PGSSLCOMPRESSION',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  krbsrvname: 'PGKRBSRVNAME',
+  gsslib: 'PGGSSLIB',
   require_auth: 'PGREQUIREAUTH',
   load_balance_hosts: 'PGLOADBALANCEHOSTS',
 };
+
+/**
+ * libpq's TLS protocol version names (ssl_min_protocol_version, compared in any case) as Node's
+ * (tls minVersion / maxVersion), in order.
+ */
+export const TLS_VERSION_NAMES: Readonly<Record<string, string>> = { tlsv1: 'TLSv1', 'tlsv1.1': 'TLSv1.1', 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' };
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -357,15 +370,38 @@ export function parseConnString(text: string, from: string): ConnOptions {
   throw bad(`${from} is neither a postgresql:// URL nor keyword=value settings: "${redactConnString(text)}"`, URL_HINT);
 }
 
-/** The options read from `PG*` variables, for the keywords not in `given` (libpq's conninfo_add_defaults). */
+/**
+ * The options read from `PG*` variables, for the keywords not in `given` (libpq's
+ * conninfo_add_defaults). A variable set to '' is a value, as libpq's getenv() reads it: `PGSSLMODE=`
+ * is an invalid sslmode there, not an absent one.
+ */
 export function optionsFromPgEnv(env: NodeJS.ProcessEnv): ConnOptions {
   const out: ConnOptions = {};
   for (const [key, name] of Object.entries(ENV_OF)) {
     const value = env[name!];
-    if (value !== undefined && value !== '') out[key as ConnKeyword] = value;
+    if (value !== undefined) out[key as ConnKeyword] = value;
   }
   return out;
 }
+
+/**
+ * The keywords whose empty value libpq refuses (an invalid mode, "invalid integer value", "definition
+ * of service "" not found") where an empty host, port, user or database means the default. Read as
+ * absent, `sslmode=` from a template whose variable was unset connected with `prefer` where psql refuses.
+ */
+const EMPTY_REFUSED: readonly ConnKeyword[] = [
+  'sslmode',
+  'target_session_attrs',
+  'channel_binding',
+  'gssencmode',
+  'load_balance_hosts',
+  'connect_timeout',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+];
 
 /** True when the environment names a server through libpq's variables. */
 export function pgEnvNamesServer(env: NodeJS.ProcessEnv): boolean {
@@ -411,13 +447,14 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   // empty value is a value there (dbname='' keeps PGDATABASE and the section's dbname out, and then
   // means libpq's default): the layers are merged with their empty values, which are dropped after.
   const stated = definedOnly(given);
-  const serviceName = stated.service || pgEnv.service;
+  const serviceName = stated.service ?? pgEnv.service;
   const service = serviceName !== undefined ? serviceOptions(serviceName, env) : undefined;
   const fromService = service?.options ?? {};
-  const o: ConnOptions = stripEmpty({ ...pgEnv, ...fromService, ...stated });
+  const merged: ConnOptions = { ...pgEnv, ...fromService, ...stated };
+  const o: ConnOptions = stripEmpty(merged);
   const fromPgEnv: Partial<Record<PgEnvField, string>> = {};
   for (const field of ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'target_session_attrs', 'options'] as const) {
-    if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field] !== undefined) fromPgEnv[field] = ENV_OF[field]!;
+    if (stated[field] === undefined && fromService[field] === undefined && pgEnv[field]) fromPgEnv[field] = ENV_OF[field]!;
   }
   // A refused value is named by the setting that held it: the PG* variable when one supplied it (the
   // source left it out: a URL without a port takes PGPORT's), the service file, else the source. One
@@ -427,6 +464,9 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
     if (fromService[key] !== undefined) return service!.where;
     return pgEnv[key] !== undefined ? ENV_OF[key]! : from;
   };
+  for (const key of EMPTY_REFUSED) {
+    if (merged[key] === '') throw bad(`${holder(key)} has an empty ${key}, which libpq refuses`, `give ${key} a value, or remove it${holder(key) === ENV_OF[key] ? ` (unset ${ENV_OF[key]})` : ''} for the default`);
+  }
   // libpq's deprecated PGREQUIRESSL=1 is sslmode=require when nothing else names an sslmode.
   if (o.sslmode === undefined && env.PGREQUIRESSL?.startsWith('1')) o.sslmode = 'require';
   if (o.hostaddr) {
@@ -472,6 +512,14 @@ export function resolveConnOptions(given: ConnOptions, env: NodeJS.ProcessEnv = 
   const oneOf = (key: ConnKeyword, values: string[]) => {
     if (o[key] !== undefined && !values.includes(o[key]!)) throw bad(`${holder(key)} has an invalid ${key} "${o[key]}"`, `use one of ${values.join(', ')}`);
   };
+  // libpq checks the TLS versions (any case; empty: no bound) and their order before connecting.
+  const versions = Object.keys(TLS_VERSION_NAMES);
+  for (const key of ['ssl_min_protocol_version', 'ssl_max_protocol_version'] as const) {
+    if (o[key] !== undefined && !versions.includes(o[key]!.toLowerCase())) throw bad(`${holder(key)} has an invalid ${key} "${o[key]}"`, `use one of ${Object.values(TLS_VERSION_NAMES).join(', ')}`);
+  }
+  if (o.ssl_min_protocol_version && o.ssl_max_protocol_version && versions.indexOf(o.ssl_min_protocol_version.toLowerCase()) > versions.indexOf(o.ssl_max_protocol_version.toLowerCase())) {
+    throw bad(`${holder('ssl_min_protocol_version')} has an invalid SSL protocol version range: ssl_min_protocol_version ${o.ssl_min_protocol_version} is above ssl_max_protocol_version ${o.ssl_max_protocol_version}`, 'make ssl_min_protocol_version at most ssl_max_protocol_version');
+  }
   oneOf('channel_binding', ['disable', 'prefer', 'require']);
   oneOf('gssencmode', ['disable', 'prefer', 'require']);
   oneOf('load_balance_hosts', ['disable', 'random']);
@@ -593,9 +641,17 @@ export function redactConnString(text: string): string {
     out = out.replace(/([?&](?:password|sslpassword)=)[^&]*/g, '$1****');
     return out;
   }
+  if (/^[a-z_]+\s*=/.test(text.trim())) {
+    return text
+      .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
+      .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+  }
+  // Neither form (a JDBC URL, `postgresql:/` with one slash, `user:pw@host`): where its password is
+  // cannot be read, so every `…:secret@` of a word and every parameter named for a password, in any
+  // case and after any separator (`?`, `&`, `;`), is masked.
   return text
-    .replace(/((?:^|\s)(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/g, '$1****')
-    .replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1****@');
+    .replace(/((?:^|[\s?&;])[a-z_]*password\s*=\s*)[^\s&;]*/gi, '$1****')
+    .replace(/(^|\s)([^\s:@]*:)[^\s]*@/g, '$1$2****@');
 }
 
 /**

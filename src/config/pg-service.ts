@@ -74,6 +74,8 @@ export function findService(name: string, env: NodeJS.ProcessEnv): ServiceDefini
     const found = serviceSection(serviceFileText(sysFile), name, sysFile);
     if (found) return found;
   }
+  // An empty name (service= with nothing after it, PGSERVICE set to '') names no section to add.
+  if (name === '') throw refused('definition of service "" not found', 'name the service (service=NAME or PGSERVICE=NAME), or remove service= and unset PGSERVICE');
   throw refused(`definition of service "${name}" not found`, `add a [${name}] section to ${userFile} (PGSERVICEFILE) or ${sysFile} (PGSYSCONFDIR), or fix the service name`);
 }
 

@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { connParamsOf, describeHosts, formatConnUri, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
+import { connParamsOf, describeHosts, formatConnUri, TLS_VERSION_NAMES, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
 import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
 import { CmmcError } from '../errors.js';
 import { CERT_CODE, connectionError } from './errors.js';
@@ -56,22 +56,27 @@ function readFile(file: string, what: string): Buffer {
  * libpq's sslmode as postgres.js's `ssl`: disable → off; allow → off (libpq tries without TLS first);
  * prefer → TLS when offered; require → TLS, certificate unchecked unless sslrootcert is given (then
  * verify-ca, as libpq does); verify-ca → chain checked; verify-full → chain and host name checked.
- * A unix socket never uses TLS (as in libpq).
+ * A unix socket never uses TLS (as in libpq). ssl_min_protocol_version and ssl_max_protocol_version
+ * bound the TLS version under require and the verify modes as libpq does (before, a server offering
+ * only TLS 1.2 was accepted under ssl_min_protocol_version=TLSv1.3, which psql refuses). Under prefer, TLS settings (a client
+ * certificate, a version) are an object marked `prefer` that the patched postgres.js (patches/) still
+ * lets fall back to plain text at a server without TLS, as libpq does (before: the connect failed).
  */
 export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
   if (conn.hosts.every((h) => h.socket)) return false;
   const mode = conn.sslmode;
   if (mode === 'disable' || mode === 'allow') return false;
-  const files: Record<string, Buffer> = {};
+  const files: Record<string, Buffer | string> = {};
   const system = conn.sslrootcert === 'system';
-  // prefer checks no certificate (libpq: a root certificate makes only require act as verify-ca), and
-  // falls back to plain text on a server without TLS, which only postgres.js's 'prefer' does.
+  // prefer checks no certificate (libpq: a root certificate makes only require act as verify-ca).
   if (conn.sslrootcert && !system && mode !== 'prefer') files.ca = readFile(conn.sslrootcert, 'sslrootcert');
   if (conn.sslcert) files.cert = readFile(conn.sslcert, 'sslcert');
   if (conn.sslkey) files.key = readFile(conn.sslkey, 'sslkey');
+  // Not under prefer: libpq retries in plain text when the handshake fails, so a bound never refuses there.
+  if (mode !== 'prefer') Object.assign(files, tlsVersions(conn));
   const verify = mode === 'verify-full' || mode === 'verify-ca' || system || (mode === 'require' && !!conn.sslrootcert);
   if (!verify && Object.keys(files).length === 0) return mode === 'prefer' ? 'prefer' : 'require';
-  if (!verify) return { rejectUnauthorized: false, ...files } as never;
+  if (!verify) return { rejectUnauthorized: false, ...files, ...(mode === 'prefer' ? { prefer: true } : {}) } as never;
   // Checked against Node's default certificates: with those NODE_EXTRA_CA_CERTS names, as always.
   if (!files.ca) {
     const extra = deferredExtraCaCerts();
@@ -79,6 +84,17 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
   }
   const full = mode === 'verify-full' || system;
   return { rejectUnauthorized: true, ...files, checkServerIdentity: full ? hostIdentityCheck(conn.hosts.map((h) => h.host)) : () => undefined } as never;
+}
+
+/**
+ * ssl_min_protocol_version / ssl_max_protocol_version as Node's minVersion / maxVersion (libpq's
+ * names, any case, checked by src/config/conninfo.ts; empty means no bound, as in libpq).
+ */
+function tlsVersions(conn: ConnParams): { minVersion?: string; maxVersion?: string } {
+  const node = (v: string | undefined) => (v ? TLS_VERSION_NAMES[v.toLowerCase()] : undefined);
+  const min = node(conn.extra.ssl_min_protocol_version);
+  const max = node(conn.extra.ssl_max_protocol_version);
+  return { ...(min ? { minVersion: min } : {}), ...(max ? { maxVersion: max } : {}) };
 }
 
 /**

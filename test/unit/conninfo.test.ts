@@ -129,6 +129,10 @@ describe('the resolved URL', () => {
     expect(redactConnString('mysql://root:hunter2@h/db')).not.toContain('hunter2');
     // libpq reads the credentials up to the first "@" before a "/": "?" and "#" belong to the password.
     expect(redactConnString('postgresql://u:se?c#r:et@h/d')).toBe('postgresql://u:****@h/d');
+    // Neither form: a JDBC URL, one slash, no scheme: every "…:secret@" and password parameter masked.
+    for (const text of ['jdbc:postgresql://h/d?user=u&password=hunter2', 'postgresql:/u:hunter2@h/d', 'u:hunter2@h/d', 'jdbc:sqlserver://h;PASSWORD=hunter2;db=x']) {
+      expect(redactConnString(text), text).not.toContain('hunter2');
+    }
   });
 
   it('masks passwords in command-line arguments: connection strings anywhere, and the values of options that carry them', () => {
