@@ -6,7 +6,7 @@
  * another name under verify-full, a certificate the sslrootcert did not sign; and a server that does
  * not suit target_session_attrs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -37,7 +37,6 @@ describe('TLS sessions', () => {
       expect(history.exitCode, history.stderr).toBe(0);
       expect(history.stdout).toContain('1a0000000001');
       // Every session of the three commands was encrypted (log_connections names SSL on each).
-      const { readFileSync } = await import('node:fs');
       const authorized = readFileSync(path.join(cluster.socketDir, 'log'), 'utf8').split('\n').filter((l) => l.includes('connection authorized'));
       expect(authorized.length).toBeGreaterThanOrEqual(3);
       for (const line of authorized) expect(line).toMatch(/SSL enabled/);
@@ -129,6 +128,73 @@ describe('what libpq names, named: TLS refused by the server, target_session_att
       const cli = await runCli(['current'], { url: bad });
       expect(cli.exitCode).toBe(1);
       expect(lastLine(cli)).toMatch(/^error: the server certificate at .* does not match the host name: .*127\.0\.0\.1/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+/**
+ * A certificate revocation list for the self-signed certificate `cert` (its own issuer), made with
+ * `openssl ca`: revoking it when `revoke`, else listing nothing.
+ */
+async function crlFor(dir: string, cert: string, key: string, revoke: boolean, name: string): Promise<string> {
+  const ca = mkdtempSync(path.join(dir, `${name}-`));
+  const f = (x: string) => path.join(ca, x);
+  writeFileSync(f('index.txt'), '');
+  writeFileSync(f('crlnumber'), '01\n');
+  writeFileSync(f('ca.cnf'), `[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ${f('index.txt')}\ncrlnumber = ${f('crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 1\n`);
+  const common = ['-config', f('ca.cnf'), '-keyfile', key, '-cert', cert];
+  if (revoke) await execa('openssl', ['ca', ...common, '-revoke', cert]);
+  const out = path.join(dir, `${name}.crl`);
+  await execa('openssl', ['ca', ...common, '-gencrl', '-out', out]);
+  return out;
+}
+
+describe('sslcrl and sslcrldir: a revoked server certificate is refused, as libpq refuses it', () => {
+  it('verify-ca with a CRL that revokes the server certificate fails as psql does; a CRL that does not, or a missing CRL file, connects', async () => {
+    // The sessions of the tool ignored sslcrl (only pg_dump, pg_restore and psql got it): a revoked
+    // server certificate was accepted where psql refused it.
+    const { dir, cert, cluster } = await tlsCluster('crl', ['-subj', '/CN=localhost']);
+    try {
+      const key = path.join(dir, 'server.key');
+      const revoked = await crlFor(dir, cert, key, true, 'revoked');
+      const clean = await crlFor(dir, cert, key, false, 'clean');
+      const base = `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=verify-ca&sslrootcert=${cert}`;
+      const psql = (url: string) => execa('psql', [url, '-XAtc', 'select 1'], { reject: false, env: { HOME: dir } });
+
+      const refusedByPsql = await psql(`${base}&sslcrl=${revoked}`);
+      expect(refusedByPsql.exitCode).toBe(2);
+      expect(refusedByPsql.stderr).toMatch(/certificate verify failed/);
+      const refused = await runCli(['current'], { url: `${base}&sslcrl=${revoked}` });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+      expect(refused.stderr).toContain('revokes the server\'s certificate');
+      expect(lastLine(refused)).toMatch(/^error: the server certificate at localhost:\d+ failed verification \(certificate verify failed\): certificate revoked — /);
+      // PGSSLCRL the same.
+      const byEnv = await runCli(['current'], { url: base, env: { PGSSLCRL: revoked } });
+      expect(lastLine(byEnv)).toMatch(/certificate revoked/);
+      // The library's pool too.
+      await expect(connectPool(`${base}&sslcrl=${revoked}`)).rejects.toThrow(/certificate revoked/);
+
+      // A directory of CRLs named by their issuer's hash (openssl rehash), as libpq's sslcrldir.
+      const crlDir = mkdtempSync(path.join(dir, 'crldir-'));
+      const hash = (await execa('openssl', ['crl', '-hash', '-noout', '-in', revoked])).stdout.trim();
+      writeFileSync(path.join(crlDir, `${hash}.r0`), readFileSync(revoked));
+      expect((await psql(`${base}&sslcrldir=${crlDir}`)).exitCode).toBe(2);
+      const refusedByDir = await runCli(['current'], { url: `${base}&sslcrldir=${crlDir}` });
+      expect(lastLine(refusedByDir)).toMatch(/certificate revoked/);
+
+      // A CRL that revokes nothing, and a CRL file that is not there (libpq ignores it), connect.
+      for (const crl of [clean, path.join(dir, 'no-such.crl')]) {
+        expect((await psql(`${base}&sslcrl=${crl}`)).exitCode).toBe(0);
+        const ok = await runCli(['current'], { url: `${base}&sslcrl=${crl}` });
+        expect(ok.exitCode, ok.stderr).toBe(0);
+      }
+      // Under require without a root certificate nothing is verified, the CRL neither (libpq the same).
+      expect((await psql(`postgres://postgres@localhost:${cluster.port}/postgres?sslmode=require&sslcrl=${revoked}`)).exitCode).toBe(0);
+      const unverified = await runCli(['current'], { url: `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=require&sslcrl=${revoked}` });
+      expect(unverified.exitCode, unverified.stderr).toBe(0);
     } finally {
       await cluster.stop();
     }

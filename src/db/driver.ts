@@ -7,7 +7,9 @@
  * Every connect is bounded: `connectPool` waits at most connect_timeout per host, and a peer that is
  * not PostgreSQL (postgres.js would reconnect to it for ever) is named as such.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import postgres from 'postgres';
 import { connParamsOf, describeHosts, formatConnUri, TLS_VERSION_NAMES, type ConnHost, type ConnParams, type PgEnvField } from '../config/conninfo.js';
 import { passfileThatAnswered, passwordFromPassfile } from '../config/pgpass.js';
@@ -40,8 +42,8 @@ function unsupported(what: string): CmmcError {
 /** A certificate bundle is well under this; more is not one (a device such as /dev/zero never ends). */
 const SSL_FILE_MAX = 16 << 20;
 
-function readFile(file: string, what: string): Buffer {
-  const hint = `fix the path in ${what === 'sslrootcert' ? 'sslrootcert / PGSSLROOTCERT' : what === 'sslcert' ? 'sslcert / PGSSLCERT' : 'sslkey / PGSSLKEY'}`;
+function readFile(file: string, what: 'sslrootcert' | 'sslcert' | 'sslkey' | 'sslcrl'): Buffer {
+  const hint = `fix the path in ${{ sslrootcert: 'sslrootcert / PGSSLROOTCERT', sslcert: 'sslcert / PGSSLCERT', sslkey: 'sslkey / PGSSLKEY', sslcrl: 'sslcrl / PGSSLCRL (or sslcrldir / PGSSLCRLDIR)' }[what]}`;
   try {
     const read = readBounded(file, SSL_FILE_MAX);
     if (read.more) throw new CmmcError('connect.ssl-file', `${what} ${file} holds more than 16 MiB: not a certificate or key`, { hint, exitCode: 2 });
@@ -82,8 +84,39 @@ export function sslOption(conn: ConnParams): postgres.Options<{}>['ssl'] {
     const extra = deferredExtraCaCerts();
     if (extra) files.ca = Buffer.concat([Buffer.from(rootCertificatesPem()), extra]);
   }
+  const crl = revocationLists(conn);
+  if (crl.length) files.crl = crl as never;
   const full = mode === 'verify-full' || system;
   return { rejectUnauthorized: true, ...files, checkServerIdentity: full ? hostIdentityCheck(conn.hosts.map((h) => h.host)) : () => undefined } as never;
+}
+
+/** How OpenSSL names a CRL in a hashed folder (`openssl rehash`): the issuer's hash, `.r`, a number. */
+const HASHED_CRL = /^[0-9a-f]{8}\.r\d+$/i;
+
+/**
+ * The certificate revocation lists a verified session checks the server's chain against, as libpq
+ * reads them (fe-secure-openssl.c): the file `sslcrl` (PGSSLCRL; else ~/.postgresql/root.crl) and
+ * the CRLs of the folder `sslcrldir` (PGSSLCRLDIR), each only if it is there — libpq ignores a CRL it
+ * cannot find. Given to Node as `crl`, which, as libpq, then checks every certificate of the chain
+ * (X509_V_FLAG_CRL_CHECK_ALL). Before, the tool's own sessions ignored both and accepted a revoked
+ * certificate that psql refuses.
+ */
+function revocationLists(conn: ConnParams): Buffer[] {
+  const lists: Buffer[] = [];
+  const home = process.env.HOME;
+  const file = conn.extra.sslcrl || (conn.extra.sslcrldir || !home ? undefined : path.join(home, '.postgresql', 'root.crl'));
+  if (file && existsSync(file)) lists.push(readFile(file, 'sslcrl'));
+  const dir = conn.extra.sslcrldir;
+  if (dir) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).filter((n) => HASHED_CRL.test(n)).sort();
+    } catch {
+      // Not there or not a folder: libpq goes on without it.
+    }
+    for (const name of names) lists.push(readFile(path.join(dir, name), 'sslcrl'));
+  }
+  return lists;
 }
 
 /**

@@ -227,6 +227,16 @@ export function connectionError(
           cause: err,
         });
       }
+      // The CRL of sslcrl / sslcrldir said no (revoked), or cannot be used (expired, not yet valid, none for
+      // a certificate of the chain): the fix is the certificate or the list, not sslrootcert.
+      if (e.code === 'CERT_REVOKED' || /^CRL_|^UNABLE_TO_GET_CRL|^UNABLE_TO_DECRYPT_CRL/.test(e.code ?? '')) {
+        return new CmmcError('connect.ssl-verify', `the server certificate at ${where} failed verification (certificate verify failed): ${e.message}`, {
+          hint: e.code === 'CERT_REVOKED'
+            ? 'the certificate revocation list (sslcrl / PGSSLCRL, sslcrldir / PGSSLCRLDIR) revokes the server\'s certificate: give the server a new certificate, or check that you reach the server you meant'
+            : 'renew the certificate revocation list in sslcrl / PGSSLCRL (or sslcrldir / PGSSLCRLDIR), with a list for each authority of the chain',
+          cause: err,
+        });
+      }
       if (e.code && CERT_CODE.test(e.code)) {
         return new CmmcError('connect.ssl-verify', `the server certificate at ${where} failed verification (certificate verify failed): ${e.message}`, {
           hint: 'set sslrootcert (PGSSLROOTCERT) to the certificate of the authority that signed the server\'s certificate, or use sslmode=require to skip the check',
