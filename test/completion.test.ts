@@ -15,15 +15,19 @@ writeFileSync(path.join(bin, 'cmmc-db'), `#!/bin/sh\nexec node ${JSON.stringify(
 chmodSync(path.join(bin, 'cmmc-db'), 0o755);
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
-/** COMPREPLY after pressing Tab at the end of `line` in bash, with the script of `completion bash` loaded. */
-async function complete(line: string, cwd?: string): Promise<string[]> {
+/**
+ * COMPREPLY after pressing Tab at the end of `line` in bash, with the script of `completion bash`
+ * loaded (`times` times, as a re-read ~/.bashrc does), with bash-completion's `_get_comp_words_by_ref`
+ * (reduced to what the script reads) or, `bashCompletion: false`, without it, as in a bash that
+ * lacks the bash-completion package.
+ */
+async function complete(line: string, cwd?: string, options: { bashCompletion?: boolean; times?: number } = {}): Promise<string[]> {
   const script = (await runCli(['completion', 'bash'])).stdout;
   const words = line.split(' ');
-  // bash-completion's _get_comp_words_by_ref, reduced to what the script reads (the package is not installed here).
   const shim = '_get_comp_words_by_ref() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; }';
   const program = [
-    shim,
-    script,
+    options.bashCompletion === false ? '' : shim,
+    ...Array.from({ length: options.times ?? 1 }, () => script),
     `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}`,
     '__cmmc_db_complete',
     'printf "%s\\n" "${COMPREPLY[@]}"',
@@ -77,6 +81,14 @@ describe('shell completion', () => {
     expect((await runCli(['completion', 'bash'])).stdout).toContain('complete -o default -F __cmmc_db_complete cmmc-db');
     // The completion command is listed with its own description, as in --help.
     expect((await runCli(['complete', '--', 'compl'])).stdout).toContain('completion\tprint the shell completion script (bash, zsh, fish, powershell)');
+  });
+
+  it('loads twice, and completes in a bash without the bash-completion package, with no error', async () => {
+    // `source <(cmmc-db completion bash)` in ~/.bashrc, read again: "ShellCompDirectiveError: readonly variable" x6.
+    expect(await complete('cmmc-db up', undefined, { times: 2 })).toEqual(['upgrade']);
+    // No bash-completion: every Tab said "_get_comp_words_by_ref: command not found" and completed nothing.
+    expect(await complete('cmmc-db backup ver', undefined, { bashCompletion: false })).toEqual(['verify']);
+    expect(await complete('cmmc-db current --js', undefined, { bashCompletion: false, times: 2 })).toEqual(['--json']);
   });
 
   it('an unknown shell is a usage error', async () => {

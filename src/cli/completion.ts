@@ -6,8 +6,9 @@
  *
  * Three things the adapter leaves out are added here: the global options (--json, --url, --yes...)
  * after a command, where commander accepts them; file and folder names after an option that takes
- * one (the adapter answers "no files" for every word); and `-o default` in the bash script, without
- * which bash never falls back to file names.
+ * one (the adapter answers "no files" for every word); and, in the bash script, `-o default` (without
+ * which bash never falls back to file names), a second `source` that works, and a bash without the
+ * bash-completion package (repairBashScript).
  */
 import type { Command, Option } from 'commander';
 
@@ -38,7 +39,7 @@ export async function addCompletion(program: Command): Promise<void> {
   if (listed) listed.description = DESCRIPTION;
   addGlobalOptions(program, completer);
   completePaths(program, completer);
-  if (completion) bashFallsBackToFiles(completion);
+  if (completion) repairBashOutput(completion);
 }
 
 /** Offers the program's options after every command too: `cmmc-db current --js<Tab>` gave nothing. */
@@ -100,15 +101,36 @@ function completePaths(program: Command, completer: Completer): void {
   };
 }
 
-/** Registers the bash function with `-o default`: bash lists files only when the function answers nothing, and only then. */
-function bashFallsBackToFiles(completion: Command): void {
+/**
+ * The bash script as @bomb.sh/tab writes it, repaired for the shells users have:
+ * - registered with `-o default`: bash lists files only when the function answers nothing, and only then;
+ * - its directive constants made plain names of this script's own: `readonly ShellCompDirectiveError=1`
+ *   at the top level made a second `source` (a re-read ~/.bashrc, or another CLI's script built by the
+ *   same library) print "readonly variable" six times;
+ * - words read from COMP_WORDS when bash-completion's `_get_comp_words_by_ref` is not loaded (a bash
+ *   without the bash-completion package): every Tab printed "_get_comp_words_by_ref: command not found".
+ */
+export function repairBashScript(script: string): string {
+  return script
+    .replace(/^complete -F (\S+) /m, 'complete -o default -F $1 ')
+    .replace(/^readonly (ShellCompDirective\w+)=/gm, '__cmmc_db_$1=')
+    .replace(/\$(ShellCompDirective\w+)\b/g, '$__cmmc_db_$1')
+    .replace(
+      /^(\s*)_get_comp_words_by_ref -n "=:" cur prev words cword$/m,
+      '$1if declare -F _get_comp_words_by_ref >/dev/null; then\n' +
+        '$1    _get_comp_words_by_ref -n "=:" cur prev words cword\n' +
+        '$1else\n' +
+        '$1    words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"\n' +
+        '$1fi',
+    );
+}
+
+/** Prints `completion bash`'s script through repairBashScript. */
+function repairBashOutput(completion: Command): void {
   completion.hook('preAction', (_, action) => {
     if (action.args[0] !== 'bash') return;
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
-      (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(
-        typeof chunk === 'string' ? chunk.replace(/^complete -F (\S+) /m, 'complete -o default -F $1 ') : chunk,
-        ...rest,
-      )) as typeof process.stdout.write;
+      (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(typeof chunk === 'string' ? repairBashScript(chunk) : chunk, ...rest)) as typeof process.stdout.write;
   });
 }

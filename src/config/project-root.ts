@@ -35,7 +35,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { findUpSync } from 'find-up-simple';
 import type { LoaderSync } from 'lilconfig';
+import { cacheDir } from '../cache-dir.js';
 import { CmmcError } from '../errors.js';
+import { compileLinked } from '../migrate/compile-cache.js';
 import { isRegularFile } from '../fs-private.js';
 
 /** The names a configuration file may have, in the order they are looked for in a folder. */
@@ -159,9 +161,19 @@ export function unreadConfigIn(dir: string, wanted = 'the settings'): { file: st
   return undefined;
 }
 
-/** TypeScript config files are loaded synchronously through tsx's CommonJS loader (only when one exists). */
+/**
+ * TypeScript config files are compiled once into the cache and required as ES modules, their
+ * `import { defineConfig } from 'cmmc-db'` served by this module: through tsx, which also compiled
+ * every module of the library that import loads, each command took seconds longer. A config that is
+ * not self-contained (a relative import) is loaded through tsx's CommonJS loader as before.
+ */
 const loadTs: LoaderSync = (filepath) => {
   const require = createRequire(import.meta.url);
+  const linked = compileLinked(filepath, cacheDir('config'), { 'cmmc-db': { url: import.meta.url, names: ['defineConfig'] } });
+  if (linked !== undefined) {
+    const mod = require(linked) as Record<string, unknown>;
+    return mod.default ?? mod;
+  }
   const tsx = require('tsx/cjs/api') as { require: (id: string, from: string) => Record<string, unknown> };
   const mod = tsx.require(filepath, import.meta.url);
   return mod.default ?? mod;

@@ -1,7 +1,8 @@
 /**
- * TypeScript revisions compiled once and kept by content: a run that imports a TypeScript revision
- * it has compiled before imports plain JavaScript, without loading tsx (a few hundred ms of an
- * `upgrade`). Each entry is named by the sha256 of what it was made from, never by a time, so a
+ * TypeScript revisions (and TypeScript config files) compiled once and kept by content: a run that
+ * imports a TypeScript file it has compiled before imports plain JavaScript, without loading tsx (a
+ * few hundred ms of an `upgrade`; seconds for a cmmc-db.config.ts that imports `defineConfig`, where
+ * tsx also compiled the whole library it imported). Each entry is named by the sha256 of what it was made from, never by a time, so a
  * changed file (or a changed compiler, or a dependency that now resolves elsewhere) is compiled
  * again and never looks unchanged.
  *
@@ -110,12 +111,40 @@ export function resolvePackageImport(specifier: string, fromDir: string): string
 
 const BUILTINS = new Set(builtinModules);
 
+/** esbuild's own CommonJS entry, loaded once (its synchronous transform serves the sync config loader too). */
+let esbuildModule: typeof import('esbuild') | undefined;
+function esbuildSync(): typeof import('esbuild') {
+  esbuildModule ??= createRequire(import.meta.url)(path.join(esbuildPackageDir(), 'lib', 'main.js')) as typeof import('esbuild');
+  return esbuildModule;
+}
+
+/** The static imports of `name` in esbuild's output, each `{ a, b as c }` list's imported names; undefined for another form. */
+function importedNames(transformed: string, name: string): string[] | undefined {
+  const names: string[] = [];
+  for (const m of transformed.matchAll(STATIC_IMPORT)) {
+    if ((m[1] ?? m[2]) !== name) continue;
+    const list = /^import\s*\{([^}]*)\}\s*from\b/.exec(m[0]);
+    if (!list) return undefined; // import * as, a default import, a re-export: the whole package
+    names.push(...list[1]!.split(',').map((n) => n.trim().split(/\s+as\s+/)[0]!).filter(Boolean));
+  }
+  return names;
+}
+
+/** A package import served by a lighter module when it takes only some names (`cmmc-db`'s `defineConfig` in a config file). */
+export interface PackageAlias {
+  /** The file URL of the module that provides `names`. */
+  url: string;
+  /** The names that module exports. */
+  names: string[];
+}
+
 /**
- * Imports TypeScript revision `file` from the compile cache (compiling it into the cache first when
- * needed), or returns undefined when the file is not self-contained or cannot be compiled here, so
- * that the caller loads it through tsx.
+ * The TypeScript file `file` compiled into the cache (compiled first when needed) with its package
+ * imports made absolute: the path of a plain ES module to import (or require), or undefined when the
+ * file is not self-contained or cannot be compiled here, so that the caller loads it through tsx.
+ * `aliases` replaces a package whose every imported name the alias module has.
  */
-export async function importCompiled(file: string, cacheDir: string = compileCacheDir()): Promise<Record<string, unknown> | undefined> {
+export function compileLinked(file: string, cacheDir: string, aliases: Record<string, PackageAlias> = {}): string | undefined {
   const source = readRegularFile(file).toString('utf8');
   let transformed: string;
   try {
@@ -124,8 +153,7 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
     // A regular file only: an entry replaced by a FIFO would block the read for ever (it is compiled and written again).
     if (isRegularFile(compiled)) transformed = readRegularFile(compiled).toString('utf8');
     else {
-      const esbuild = (await import(pathToFileURL(path.join(esbuildPackageDir(), 'lib', 'main.js')).href)) as typeof import('esbuild');
-      transformed = (await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: file })).code;
+      transformed = esbuildSync().transformSync(source, { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: file }).code;
       writeAtomically(compiled, transformed);
     }
   } catch {
@@ -133,6 +161,11 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
   }
   if (NOT_SELF_CONTAINED.test(transformed)) return undefined;
   const fromDir = path.dirname(file);
+  const aliased = new Map<string, string>();
+  for (const [name, alias] of Object.entries(aliases)) {
+    const names = importedNames(transformed, name);
+    if (names?.length && names.every((n) => alias.names.includes(n))) aliased.set(name, alias.url);
+  }
   let unresolved = false;
   const linked = transformed.replace(STATIC_IMPORT, (statement, from: string | undefined, bare: string | undefined) => {
     const specifier = (from ?? bare)!;
@@ -141,7 +174,7 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
       unresolved = true;
       return statement;
     }
-    const url = resolvePackageImport(specifier, fromDir);
+    const url = aliased.get(specifier) ?? resolvePackageImport(specifier, fromDir);
     if (!url) unresolved = true;
     return url ? statement.replace(`"${specifier}"`, JSON.stringify(url)) : statement;
   });
@@ -152,5 +185,15 @@ export async function importCompiled(file: string, cacheDir: string = compileCac
   } catch {
     return undefined; // the entry cannot be written (a folder in its place): loaded through tsx
   }
-  return (await import(pathToFileURL(linkedFile).href)) as Record<string, unknown>;
+  return linkedFile;
+}
+
+/**
+ * Imports TypeScript revision `file` from the compile cache (compiling it into the cache first when
+ * needed), or returns undefined when the file is not self-contained or cannot be compiled here, so
+ * that the caller loads it through tsx.
+ */
+export async function importCompiled(file: string, cacheDir: string = compileCacheDir()): Promise<Record<string, unknown> | undefined> {
+  const linked = compileLinked(file, cacheDir);
+  return linked === undefined ? undefined : ((await import(pathToFileURL(linked).href)) as Record<string, unknown>);
 }

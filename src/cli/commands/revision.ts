@@ -38,7 +38,11 @@ export const register: RegisterCommand = (program, ctx) => {
         else {
           ctx.out.line(written.file);
           ctx.out.success(`revision ${written.revision} written (down revision: ${written.downRevisions.join(', ') || 'base'})`);
-          ctx.out.info(ctx.out.c.dim('next: fill in up() and down(), then cmmc-db upgrade head'));
+          // The new revision replaces the heads it builds on; beside another head, `upgrade head` is refused as ambiguous.
+          const heads = script.graph.heads.filter((h) => !written.downRevisions.includes(h)).length + 1;
+          const fill = flags.sql ? 'the -- migrate:up and -- migrate:down sections' : 'up() and down()';
+          const then = heads > 1 ? `cmmc-db upgrade heads (${heads} heads now; join them with cmmc-db merge -m "merge" heads)` : 'cmmc-db upgrade head';
+          ctx.out.info(ctx.out.c.dim(`next: fill in ${fill}, then ${then}`));
         }
         return 0;
       }),

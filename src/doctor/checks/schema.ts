@@ -5,6 +5,8 @@
  */
 import type { CheckFamily, DoctorContext, Finding } from '../types.js';
 import { names, plural } from '../format.js';
+import path from 'node:path';
+import { PACKAGE_DIR } from '../../config/config.js';
 import { getStatus } from '../../migrate/index.js';
 
 /** The extensions the platform's migrations create. */
@@ -95,6 +97,47 @@ async function extensions(ctx: DoctorContext): Promise<Finding> {
   return { status: 'ok', figure: rows.map((r) => `${r.extname} ${r.extversion}`).join(', '), remedy: '', rows: shown };
 }
 
+/** `CREATE TABLE` and `ALTER TABLE ... RENAME TO` as a revision's statements write them: the (maybe qualified) name made. */
+const NAME = String.raw`(?:"(?:[^"]|"")+"|[\p{L}_][\p{L}\p{N}_$]*)`;
+const MADE_TABLE = new RegExp(
+  String.raw`^\s*(?:CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(${NAME}(?:\s*\.\s*${NAME})?)` +
+    String.raw`|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:${NAME}\s*\.\s*)?${NAME}\s+RENAME\s+TO\s+(${NAME}))`,
+  'iu',
+);
+
+/** A table name as PostgreSQL folds it: quoted as written, unquoted in lower case; undefined in a schema other than public. */
+function publicName(written: string): string | undefined {
+  const parts = written.match(new RegExp(NAME, 'gu'))!.map((p) => (p.startsWith('"') ? p.slice(1, -1).replaceAll('""', '"') : p.toLowerCase()));
+  return parts.length === 1 || parts[0] === 'public' ? parts.at(-1) : undefined;
+}
+
+/**
+ * The tables in public that the project's own revisions make (docs/extending.md: they build on the
+ * platform's, and its example adds `widgets` to public), read from their statements (a TypeScript
+ * revision's as recorded offline). Empty when the graph is the platform's alone or a revision
+ * cannot be recorded.
+ */
+async function projectTables(ctx: DoctorContext): Promise<Set<string>> {
+  const made = new Set<string>();
+  const platform = path.join(PACKAGE_DIR, 'migrations') + path.sep;
+  try {
+    const { loadScript } = await import('../../migrate/script.js');
+    const { stepStatements } = await import('../../migrate/offline.js');
+    const own = (await loadScript(ctx.config)).revisions.filter((r) => !r.file.startsWith(platform));
+    if (own.length === 0) return made;
+    for (const step of await stepStatements(own, 'upgrade')) {
+      for (const statement of step.statements) {
+        const m = MADE_TABLE.exec(statement);
+        const name = m && publicName(m[1] ?? m[2]!);
+        if (name) made.add(name);
+      }
+    }
+  } catch {
+    // A revision that cannot be recorded: its tables count as others, as before.
+  }
+  return made;
+}
+
 async function tables(ctx: DoctorContext): Promise<Finding> {
   const expected = await expectedTables();
   const version = ctx.config.versionSchema === 'public' ? [ctx.config.versionTable] : [];
@@ -103,7 +146,11 @@ async function tables(ctx: DoctorContext): Promise<Finding> {
      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`;
   const have = new Set(present.map((r) => r.relname));
   const missing = expected.filter((t) => !have.has(t));
-  const extra = [...have].filter((t) => !expected.includes(t) && !version.includes(t));
+  const others = [...have].filter((t) => !expected.includes(t) && !version.includes(t));
+  const projects = others.length ? await projectTables(ctx) : new Set<string>();
+  const own = others.filter((t) => projects.has(t));
+  const extra = others.filter((t) => !projects.has(t));
+  const ownNote = own.length ? `; ${plural(own.length, 'table')} of the project's revisions: ${names(own)}` : '';
   const rows = [...missing.map((table) => ({ table, problem: 'missing' })), ...extra.map((table) => ({ table, problem: 'not a platform table' }))];
   if (missing.length) {
     return {
@@ -114,9 +161,14 @@ async function tables(ctx: DoctorContext): Promise<Finding> {
     };
   }
   if (extra.length) {
-    return { status: 'warn', figure: `all ${expected.length} present; ${plural(extra.length, 'other table')} in public: ${names(extra)}`, remedy: 'move tables that are not the platform\'s out of public (public holds exactly the platform)', rows };
+    return {
+      status: 'warn',
+      figure: `all ${expected.length} present${ownNote}; ${plural(extra.length, 'other table')} in public: ${names(extra)}`,
+      remedy: "move tables that neither the platform's nor the project's revisions make out of public (public holds the schema the revisions make)",
+      rows,
+    };
   }
-  return { status: 'ok', figure: `all ${expected.length} present`, remedy: '' };
+  return { status: 'ok', figure: `all ${expected.length} present${ownNote}`, remedy: '' };
 }
 
 /** The search_path the platform's revisions pin on their functions (revision fd8c5001a663). */
