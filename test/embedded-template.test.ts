@@ -56,6 +56,25 @@ describe('the embedded template at head', () => {
     expect((await runCliJson(['current'], { env: third.env })).data.atHead).toBe(true);
   }, 600_000);
 
+  it('is skipped when the cache cannot hold it (a HOME that cannot be written, a file in its place): init runs every step in the folder', async () => {
+    // A file where the cache folder, or the templates' folder, would be: as a HOME that does not
+    // exist (a service user's /nonexistent) or cannot be written is for any user but root.
+    const file = path.join(base, 'not-a-folder');
+    fs.writeFileSync(file, '');
+    const odd = path.join(base, 'odd-cache');
+    fs.mkdirSync(path.join(odd, 'cmmc-db'), { recursive: true });
+    fs.writeFileSync(path.join(odd, 'cmmc-db', 'embedded-templates'), '');
+    for (const [name, xdg] of [['under-file', path.join(file, 'cache')], ['templates-file', odd]]) {
+      const env = { CMMC_DB_DIR: path.join(base, name), XDG_CACHE_HOME: xdg };
+      const r = await runCliJson(['init'], { env, timeoutMs: 280_000 });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.data.template).toBeUndefined();
+      expect(r.data.steps.find((s: { step: string }) => s.step === 'controls')?.detail).toBe('110 controls');
+      expect((await runCliJson(['current'], { env })).data.atHead).toBe(true);
+    }
+    expect(fs.readFileSync(path.join(odd, 'cmmc-db', 'embedded-templates'), 'utf8')).toBe('');
+  }, 600_000);
+
   it('names another template when a revision or seed file changes', () => {
     const config = resolveConfig({});
     const revisions = [{ fileName: 'a.ts', checksum: '1'.repeat(64) }];

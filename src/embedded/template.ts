@@ -167,8 +167,14 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
   let manifest = verifiedTemplate(root, key);
   let how: 'used' | 'built' = 'used';
   if (!manifest) {
-    makeDirs(root, 0o700);
-    sweepBuilds(root);
+    // The template only saves time: a cache that cannot be made (a HOME that does not exist or
+    // cannot be written, as a service user's in a container) leaves init to run every step here.
+    try {
+      makeDirs(root, 0o700);
+      sweepBuilds(root);
+    } catch {
+      return undefined;
+    }
     // Named for this process (src/leftovers.ts): a build killed outright is swept by the next one.
     const scratch = path.join(root, `.build-${machineOwnerTag()}-${randomBytes(4).toString('hex')}`);
     let building: Promise<R> | undefined;
@@ -194,10 +200,15 @@ async function createHeld<R extends TemplateReport>(config: CmmcConfig, key: str
         // so that the error names that folder and nothing of the template.
         return undefined;
       }
-      fs.renameSync(path.join(scratch, 'db', DATA_SUBDIR), path.join(scratch, DATA_SUBDIR));
-      fs.rmSync(path.join(scratch, 'db'), { recursive: true, force: true });
-      manifest = { key, files: hashTree(path.join(scratch, DATA_SUBDIR)), report };
-      fs.writeFileSync(path.join(scratch, 'template.json'), JSON.stringify(manifest));
+      try {
+        fs.renameSync(path.join(scratch, 'db', DATA_SUBDIR), path.join(scratch, DATA_SUBDIR));
+        fs.rmSync(path.join(scratch, 'db'), { recursive: true, force: true });
+        manifest = { key, files: hashTree(path.join(scratch, DATA_SUBDIR)), report };
+        fs.writeFileSync(path.join(scratch, 'template.json'), JSON.stringify(manifest));
+      } catch {
+        // The cache's disk filled up as the template was put together: init runs every step here.
+        return undefined;
+      }
       try {
         fs.renameSync(scratch, path.join(root, key));
         pruneTemplates(root, key);

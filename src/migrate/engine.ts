@@ -567,7 +567,8 @@ interface RunState {
    * crash of the server during the run can lose the steps of its last moment (at most three times
    * wal_writer_delay) whole, each with its version row, never half: the next run applies them again.
    * Not with synchronous standbys: a failover must find on the new primary every step the run
-   * reported (docs/high-availability.md), so each COMMIT waits for the standby as before.
+   * reported (docs/high-availability.md), so each COMMIT waits for the standby as before. Not on the
+   * embedded database either: single-user PGlite has no WAL writer, so nothing bounds the loss there.
    */
   asyncCommits: boolean;
   /** The last step committed so: flush before the run ends. */
@@ -611,7 +612,9 @@ async function openRun(reserved: postgres.ReservedSql, config: MetaConfig & { ki
     tables: { version: row.version, log: row.log },
     // Nor with any standby streaming: a commit not yet flushed is not yet sent, and a failover (planned,
     // which waits for the standby to catch up with what was flushed) lost a step the run had reported.
-    asyncCommits: row.sync_names.trim() === '' && !row.streaming,
+    // Nor on the embedded database: there the command's process is the server, with no WAL writer, so
+    // a kill -9 of the command lost every step reported since the run began, not a moment's worth.
+    asyncCommits: config.kind === 'server' && row.sync_names.trim() === '' && !row.streaming,
     pid: row.pid ?? null,
   };
 }

@@ -20,6 +20,7 @@ import { statementCount } from './statement-count.js';
 import { splitSql, SqlLexError, stripComments, summarize, type SqlStatement } from '../sql/lexer.js';
 import { ident, rlsBypassRole } from '../tenant/roles.js';
 import { readRegularFile } from '../fs-private.js';
+import { metaNames } from '../migrate/version-store.js';
 
 export interface SeedFile {
   name: string;
@@ -171,17 +172,27 @@ export async function ensureSeedLog(sql: postgres.Sql | postgres.TransactionSql,
     COMMENT ON TABLE ${seedLogName(config)} IS 'cmmc-db seed loader: one row per applied seed file (sha256 of its bytes)';`);
 }
 
-/** The last applied checksum and time of each file, from the seed log (empty when there is none). */
-async function lastApplied(sql: postgres.Sql, config: CmmcConfig): Promise<Map<string, { checksum: string; appliedAt: string }>> {
+/**
+ * The last applied checksum and time of each file, from the seed log (empty when there is none).
+ * A file last applied before the latest downgrade counts as never applied: the downgrade may have
+ * dropped what it loaded with its tables (`downgrade base` drops cmmc_controls), while the seed log,
+ * in the engine's own schema, stays; the seeds are upserts, so loading one again is harmless.
+ */
+async function lastApplied(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig, only?: string): Promise<Map<string, { checksum: string; appliedAt: string }>> {
   const map = new Map<string, { checksum: string; appliedAt: string }>();
-  const [exists] = await sql<{ ok: boolean }[]>`SELECT to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS ok`;
+  const log = `${config.metaSchema}.revision_log`;
+  const [exists] = await sql<{ ok: boolean; log: boolean }[]>`
+    SELECT to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS ok,
+           coalesce(has_table_privilege(to_regclass(${log}), 'SELECT'), false) AS log`;
   if (!exists.ok) return map;
-  const rows = await sql.unsafe<{ file_name: string; checksum: string; applied_at: Date }[]>(
-    `SELECT DISTINCT ON (file_name) file_name, checksum, applied_at
-       FROM ${seedLogName(config)}
+  const downgraded = exists.log ? `(SELECT max(applied_at) FROM ${metaNames(config).log} WHERE operation = 'downgrade')` : 'NULL';
+  const rows = await sql.unsafe<{ file_name: string; checksum: string; applied_at: Date; stale: boolean | null }[]>(
+    `SELECT DISTINCT ON (file_name) file_name, checksum, applied_at, applied_at < ${downgraded} AS stale
+       FROM ${seedLogName(config)}${only === undefined ? '' : ' WHERE file_name = $1'}
       ORDER BY file_name, applied_at DESC, id DESC`,
+    only === undefined ? [] : [only],
   );
-  for (const r of rows) map.set(r.file_name, { checksum: r.checksum.trim(), appliedAt: new Date(r.applied_at).toISOString() });
+  for (const r of rows) if (!r.stale) map.set(r.file_name, { checksum: r.checksum.trim(), appliedAt: new Date(r.applied_at).toISOString() });
   return map;
 }
 
@@ -266,11 +277,8 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
         // Inside the file's transaction: a seed that fails leaves no bookkeeping table behind.
         await ensureSeedLog(tx, config);
         // Another loader may have applied it while we waited for the lock.
-        const [last] = await tx.unsafe<{ checksum: string }[]>(
-          `SELECT checksum FROM ${seedLogName(config)} WHERE file_name = $1 ORDER BY applied_at DESC, id DESC LIMIT 1`,
-          [file.name],
-        );
-        if (last && isSameFile(file, last.checksum.trim()) && !options.force) {
+        const last = (await lastApplied(tx, config, file.name)).get(file.name);
+        if (last && isSameFile(file, last.checksum) && !options.force) {
           skipped = true;
           return;
         }

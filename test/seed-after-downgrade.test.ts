@@ -1,0 +1,45 @@
+/**
+ * Seeds after a downgrade: a downgrade drops what the seeds loaded with the tables it reverts
+ * (`downgrade base` drops cmmc_controls and its 110 rows), while the seed log, in the engine's own
+ * schema, stays. A file applied before the latest downgrade is pending again, so that `seed` and
+ * `init` load it again instead of saying "nothing to do" over empty tables. The real server, the built CLI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runCliJson } from './helpers/cli.js';
+import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+
+describe('seed after a downgrade', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase('cmmc_seed_after_down');
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+
+  it('loads the seeds again once the tables they filled were dropped and made again', async () => {
+    const cli = (...args: string[]) => runCli(args, { url: tdb.url });
+    expect((await cli('upgrade', 'head')).exitCode).toBe(0);
+    expect((await cli('seed')).exitCode).toBe(0);
+    expect(await query(tdb.url, 'SELECT count(*)::int AS n FROM cmmc_controls')).toEqual([{ n: 110 }]);
+
+    const down = await cli('downgrade', 'base', '--yes');
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect((await cli('upgrade', 'head')).exitCode).toBe(0);
+    expect(await query(tdb.url, 'SELECT count(*)::int AS n FROM cmmc_controls')).toEqual([{ n: 0 }]);
+
+    const status = await runCliJson<{ files: { file: string; status: string }[] }>(['seed', '--status'], { url: tdb.url });
+    expect(status.data.files.map((f) => [f.file, f.status])).toEqual([
+      ['01_cmmc_controls.sql', 'pending'],
+      ['02_provider_inheritance.sql', 'pending'],
+      ['03_sample_data.sql', 'pending'],
+    ]);
+    const seeded = await runCliJson<{ files: { file: string; outcome: string }[] }>(['seed'], { url: tdb.url });
+    expect(seeded.exitCode).toBe(0);
+    expect(seeded.data.files.map((f) => f.outcome)).toEqual(['applied', 'applied', 'skipped']);
+    expect(await query(tdb.url, 'SELECT count(*)::int AS n FROM cmmc_controls')).toEqual([{ n: 110 }]);
+    // Applied since the downgrade: skipped again as usual.
+    const again = await runCliJson<{ files: { outcome: string; reason: string }[] }>(['seed'], { url: tdb.url });
+    expect(again.data.files.slice(0, 2).map((f) => f.reason)).toEqual(['unchanged', 'unchanged']);
+  }, 240_000);
+});
