@@ -41,5 +41,33 @@ describe('seed after a downgrade', () => {
     // Applied since the downgrade: skipped again as usual.
     const again = await runCliJson<{ files: { outcome: string; reason: string }[] }>(['seed'], { url: tdb.url });
     expect(again.data.files.slice(0, 2).map((f) => f.reason)).toEqual(['unchanged', 'unchanged']);
+
+    // A downgrade that leaves the seeded tables with their rows (the last revision only) does not make
+    // the seeds pending: a project's own seed of plain INSERTs would otherwise run twice.
+    expect((await cli('downgrade', '-1', '--yes')).exitCode).toBe(0);
+    expect((await cli('upgrade', 'head')).exitCode).toBe(0);
+    const kept = await runCliJson<{ files: { file: string; status: string }[] }>(['seed', '--status'], { url: tdb.url });
+    expect(kept.data.files.slice(0, 2).map((f) => [f.file, f.status])).toEqual([
+      ['01_cmmc_controls.sql', 'applied'],
+      ['02_provider_inheritance.sql', 'applied'],
+    ]);
+    const quiet = await runCliJson<{ files: { outcome: string; reason: string }[] }>(['seed'], { url: tdb.url });
+    expect(quiet.data.files.slice(0, 2).map((f) => f.reason)).toEqual(['unchanged', 'unchanged']);
   }, 240_000);
+
+  it('tablesWrittenBy names the tables a seed writes into, as written', async () => {
+    const { tablesWrittenBy } = await import('../src/seed/loader.js');
+    const script = [
+      '-- a comment',
+      "INSERT INTO cmmc_controls (id) VALUES ('x') ON CONFLICT (id) DO NOTHING;",
+      'insert into public."Odd ""name""" VALUES (1);',
+      'UPDATE ONLY app . widgets SET n = 1;',
+      'COPY things (a) FROM stdin;',
+      '1',
+      '\\.',
+      'SELECT 1;',
+      'DO $$ BEGIN INSERT INTO hidden VALUES (1); END $$;',
+    ].join('\n');
+    expect(tablesWrittenBy(script)).toEqual(['cmmc_controls', 'public."Odd ""name"""', 'app.widgets', 'things']);
+  });
 });

@@ -172,14 +172,54 @@ export async function ensureSeedLog(sql: postgres.Sql | postgres.TransactionSql,
     COMMENT ON TABLE ${seedLogName(config)} IS 'cmmc-db seed loader: one row per applied seed file (sha256 of its bytes)';`);
 }
 
+/** The table a statement writes rows into (INSERT INTO, COPY … FROM, UPDATE, MERGE INTO), as written. */
+const WRITES_INTO = /^(?:INSERT\s+INTO|COPY|UPDATE(?:\s+ONLY)?|MERGE\s+INTO)\s+((?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*))?)/i;
+
+/** The tables a seed file writes into, as written in it (empty when it writes only through DO blocks or functions). */
+export function tablesWrittenBy(text: string): string[] {
+  const tables = new Set<string>();
+  for (const statement of splitSql(text)) {
+    const found = WRITES_INTO.exec(stripComments(statement.text).trim());
+    if (found) tables.add(found[1].replace(/\s*\.\s*/, '.'));
+  }
+  return [...tables];
+}
+
 /**
- * The last applied checksum and time of each file, from the seed log (empty when there is none).
- * A file last applied before the latest downgrade counts as never applied: the downgrade may have
- * dropped what it loaded with its tables (`downgrade base` drops cmmc_controls), while the seed log,
- * in the engine's own schema, stays; the seeds are upserts, so loading one again is harmless.
+ * Whether what a seed file loaded may be gone: one of the tables it writes into is missing or holds no
+ * row (a downgrade dropped it, the upgrade made it again empty). A file whose tables cannot be told
+ * or read counts as gone: loading it again is what the seeds are written for (upserts).
  */
-async function lastApplied(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig, only?: string): Promise<Map<string, { checksum: string; appliedAt: string }>> {
+async function loadedRowsGone(sql: postgres.Sql | postgres.TransactionSql, file: SeedFile): Promise<boolean> {
+  let tables: string[];
+  try {
+    tables = tablesWrittenBy(file.text);
+  } catch {
+    return true;
+  }
+  if (!tables.length) return true;
+  const look = async (q: postgres.Sql | postgres.TransactionSql): Promise<boolean> => {
+    const [missing] = await q<{ any: boolean }[]>`SELECT bool_or(to_regclass(name) IS NULL) AS any FROM unnest(${tables}::text[]) AS name`;
+    if (missing.any) return true;
+    // Each name as the file wrote it: an identifier, or two, by WRITES_INTO, so it is SQL text as it stands.
+    const [row] = await q.unsafe<{ empty: boolean }[]>(`SELECT ${tables.map((t) => `NOT EXISTS (SELECT 1 FROM ${t})`).join(' OR ')} AS empty`);
+    return row.empty;
+  };
+  // Inside the seed's transaction a refused read (no SELECT on the table) must not abort it: a savepoint.
+  const inTransaction = 'savepoint' in sql;
+  return (inTransaction ? (sql as postgres.TransactionSql).savepoint((sp) => look(sp)) : look(sql)).catch(() => true);
+}
+
+/**
+ * The last applied checksum and time of each of `files`, from the seed log (empty when there is none).
+ * A file last applied before the latest downgrade whose rows may be gone (loadedRowsGone: `downgrade
+ * base` drops cmmc_controls, and the upgrade makes it again, empty) counts as never applied, since the
+ * seed log, in the engine's own schema, stays. One whose tables still hold rows (a downgrade that did
+ * not touch them) stays applied: a project's own seed that is not an upsert is not run twice.
+ */
+async function lastApplied(sql: postgres.Sql | postgres.TransactionSql, config: CmmcConfig, files: readonly SeedFile[]): Promise<Map<string, { checksum: string; appliedAt: string }>> {
   const map = new Map<string, { checksum: string; appliedAt: string }>();
+  if (!files.length) return map;
   const log = `${config.metaSchema}.revision_log`;
   const [exists] = await sql<{ ok: boolean; log: boolean }[]>`
     SELECT to_regclass(${`${config.metaSchema}.seed_log`}) IS NOT NULL AS ok,
@@ -188,18 +228,21 @@ async function lastApplied(sql: postgres.Sql | postgres.TransactionSql, config: 
   const downgraded = exists.log ? `(SELECT max(applied_at) FROM ${metaNames(config).log} WHERE operation = 'downgrade')` : 'NULL';
   const rows = await sql.unsafe<{ file_name: string; checksum: string; applied_at: Date; stale: boolean | null }[]>(
     `SELECT DISTINCT ON (file_name) file_name, checksum, applied_at, applied_at < ${downgraded} AS stale
-       FROM ${seedLogName(config)}${only === undefined ? '' : ' WHERE file_name = $1'}
+       FROM ${seedLogName(config)} WHERE file_name = ANY($1::text[])
       ORDER BY file_name, applied_at DESC, id DESC`,
-    only === undefined ? [] : [only],
+    [files.map((f) => f.name)],
   );
-  for (const r of rows) if (!r.stale) map.set(r.file_name, { checksum: r.checksum.trim(), appliedAt: new Date(r.applied_at).toISOString() });
+  for (const r of rows) {
+    if (r.stale && (await loadedRowsGone(sql, files.find((f) => f.name === r.file_name)!))) continue;
+    map.set(r.file_name, { checksum: r.checksum.trim(), appliedAt: new Date(r.applied_at).toISOString() });
+  }
   return map;
 }
 
 /** Each seed file with applied / changed / pending. */
 export async function seedStatus(handle: DbHandle): Promise<SeedStatusRow[]> {
   const files = listSeedFiles(handle.config.seedsDir);
-  const applied = await lastApplied(handle.sql, handle.config);
+  const applied = await lastApplied(handle.sql, handle.config, files);
   return files.map((f) => {
     const last = applied.get(f.name);
     return {
@@ -239,7 +282,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
 
   const results: SeedResult[] = [];
   const toRun: { file: SeedFile; statements: SqlStatement[] }[] = [];
-  const applied = await lastApplied(sql, config);
+  const applied = await lastApplied(sql, config, chosen);
   for (const file of chosen) {
     const last = applied.get(file.name);
     const same = last !== undefined && isSameFile(file, last.checksum);
@@ -277,7 +320,7 @@ export async function runSeeds(handle: DbHandle, options: SeedOptions = {}): Pro
         // Inside the file's transaction: a seed that fails leaves no bookkeeping table behind.
         await ensureSeedLog(tx, config);
         // Another loader may have applied it while we waited for the lock.
-        const last = (await lastApplied(tx, config, file.name)).get(file.name);
+        const last = (await lastApplied(tx, config, [file])).get(file.name);
         if (last && isSameFile(file, last.checksum) && !options.force) {
           skipped = true;
           return;
