@@ -114,23 +114,34 @@ function renderGrid(head: string[], rows: string[][], width: number, layout: Tab
 }
 
 /**
+ * A word up to this long (a revision id is 12, a timestamp 20, a UUID 36) is kept whole while the
+ * table can give way elsewhere: a revision id cut over two lines (`88cba0db0` / `68b`) cannot be
+ * copied. Longer words (paths, SQL) wrap anywhere.
+ */
+const KEEP_WHOLE = 36;
+
+/**
  * Column widths that fit `width`: each column's natural width (its longest line) when they all fit;
- * otherwise the widest columns give way first, down to the width of their header (and never below
- * MIN_COLUMN), until the table fits.
+ * otherwise the widest columns give way first — first down to their longest word (up to KEEP_WHOLE),
+ * so that ids and dates stay whole, then, when that is still too wide, down to the width of their
+ * header (never below MIN_COLUMN) — until the table fits.
  */
 export function fitWidths(head: string[], rows: string[][], width: number): number[] {
   const natural = head.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => Math.max(0, ...r[i].split('\n').map(displayWidth)))));
   const budget = width - GAP.length * (head.length - 1);
   const widths = natural.map((w) => Math.max(1, w));
-  const floor = head.map((h, i) => Math.min(widths[i], Math.max(MIN_COLUMN, longestWord(h))));
+  const headerFloor = head.map((h, i) => Math.min(widths[i], Math.max(MIN_COLUMN, longestWord(h))));
+  const wordFloor = head.map((_, i) => Math.max(headerFloor[i], Math.min(widths[i], KEEP_WHOLE, Math.max(0, ...rows.map((r) => longestWord(r[i]))))));
   let total = widths.reduce((a, b) => a + b, 0);
-  while (total > budget) {
-    // Shrink the widest column that can still give way, one character at a time.
-    let pick = -1;
-    for (let i = 0; i < widths.length; i++) if (widths[i] > floor[i] && (pick === -1 || widths[i] > widths[pick])) pick = i;
-    if (pick === -1) break;
-    widths[pick]--;
-    total--;
+  for (const floor of [wordFloor, headerFloor]) {
+    while (total > budget) {
+      // Shrink the widest column that can still give way, one character at a time.
+      let pick = -1;
+      for (let i = 0; i < widths.length; i++) if (widths[i] > floor[i] && (pick === -1 || widths[i] > widths[pick])) pick = i;
+      if (pick === -1) break;
+      widths[pick]--;
+      total--;
+    }
   }
   if (total > budget) {
     // Even the floors do not fit (very many columns): share what there is equally.

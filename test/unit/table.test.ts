@@ -67,6 +67,20 @@ describe('wrap and fitWidths', () => {
     expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
   });
 
+  it('keeps revision ids and dates whole while another column can wrap at its spaces', () => {
+    // At 60 columns history cut 88cba0db068b into 88cba0db0 / 68b, which cannot be copied.
+    const head = ['revision', 'down_revision', 'applied', 'message'];
+    const rows = [['88cba0db068b', 'f14f1d09b343', '2026-12-01T19:48:29Z', 'audit times from the server, set by a trigger for writers RLS binds']];
+    for (const columns of [60, 70]) {
+      const text = renderTable(head, [...rows, ...rows], { tty: true, columns });
+      expect(widest(text)).toBeLessThanOrEqual(columns);
+      for (const word of ['88cba0db068b', 'f14f1d09b343', '2026-12-01T19:48:29Z']) expect(text, `${columns} columns`).toContain(word);
+    }
+    // Too narrow for the words themselves: it still fits, cutting them.
+    const narrow = renderTable(head, rows.concat(rows), { tty: true, columns: 30 });
+    expect(widest(narrow)).toBeLessThanOrEqual(30);
+  });
+
   it('gives way in the widest column first', () => {
     const widths = fitWidths(['id', 'text'], [['a', 'x'.repeat(100)]], 30);
     expect(widths).toEqual([2, 26]);
