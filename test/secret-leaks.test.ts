@@ -61,3 +61,68 @@ describe('a password holding "?" in a URL', () => {
     expect(JSON.parse(r.stdout).status).toBe('ok');
   });
 });
+
+describe('statements and settings of the server, shown by doctor, report and pitr --check', () => {
+  let cluster: TempCluster;
+  const archiveSecret = 'ArchSecret9';
+  beforeAll(async () => {
+    cluster = await startTempCluster({
+      shared_preload_libraries: 'pg_stat_statements',
+      archive_mode: 'on',
+      // The shell of pg_ctl reads the quotes: the setting is the command with its space.
+      archive_command: `'PGPASSWORD=${archiveSecret} /bin/true'`,
+    });
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    await admin`CREATE DATABASE app`;
+    await admin`CREATE ROLE leak_probe LOGIN`;
+    await admin.end();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("mask the passwords in other sessions' statements (ALTER ROLE … PASSWORD, connection strings) in every output and in --record", async () => {
+    const url = cluster.url('app');
+    const app = postgres(url, { max: 1, onnotice: () => {} });
+    await app`CREATE EXTENSION pg_stat_statements`;
+    await app`CREATE TABLE lockme (id int)`;
+    // In pg_stat_statements as sent (a utility statement keeps its literals).
+    await app.unsafe(`ALTER ROLE leak_probe PASSWORD 'StatSecret10'`);
+    // Idle in a transaction that holds a lock another session waits for: idle-in-transaction,
+    // long-transaction and blocked (its blocker's statement) all show its last statement.
+    const holder = await holdTransaction(url, ['LOCK TABLE lockme IN ACCESS EXCLUSIVE MODE', `ALTER ROLE leak_probe PASSWORD 'AlterSecret11'`]);
+    const other = await holdTransaction(url, [`SELECT 'host=h password=KvSecret12 dbname=d' AS conn, 'postgresql://u:UrlSecret13@h/d' AS url`]);
+    const waiter = postgres(url, { max: 1, onnotice: () => {} });
+    const waiting = waiter`SELECT * FROM lockme`.catch(() => {});
+    const secrets = ['StatSecret10', 'AlterSecret11', 'KvSecret12', 'UrlSecret13', archiveSecret];
+    try {
+      await waitFor(async () => (await app`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = 'app'`).length > 0, 10_000, 'the blocked session');
+      const thresholds = ['--threshold', 'idle-in-transaction=0s', '--threshold', 'long-transaction=0s'];
+      const doctor = await runCli(['doctor', 'connections', 'slow-queries', '--verbose', '--json', ...thresholds], { url });
+      const shown = await runCli(['doctor', 'connections', 'slow-queries', '--verbose', ...thresholds], { url });
+      const recorded = await runCli(['doctor', '--record', ...thresholds], { url });
+      const report = await runCli(['report', '--json'], { url });
+      const html = path.join(work, 'report.html');
+      const page = await runCli(['report', '--html', html], { url });
+      const pitr = await runCli(['backup', 'pitr', '--check', '--json'], { url });
+      const [stored] = await app<{ runs: string }[]>`SELECT string_agg(r::text, ' ') AS runs FROM cmmc_db.doctor_runs r`;
+      const outputs = { doctor, shown, recorded, report, page, pitr };
+      // What was shown is there, masked: the test sees the statements it looks for.
+      expect(doctor.stdout).toContain(`ALTER ROLE leak_probe PASSWORD '****'`);
+      expect(doctor.stdout).toContain('password=****');
+      expect(doctor.stdout).toContain(`ALTER ROLE leak_probe PASSWORD '****'`);
+      expect(JSON.parse(pitr.stdout).checks.find((c: { id: string }) => c.id === 'archive_command').figure).toBe('PGPASSWORD=**** /bin/true');
+      for (const secret of secrets) {
+        for (const [name, r] of Object.entries(outputs)) expect(r.stdout + r.stderr, `${name}: ${secret}`).not.toContain(secret);
+        expect(readFileSync(html, 'utf8'), secret).not.toContain(secret);
+        expect(stored.runs, secret).not.toContain(secret);
+      }
+    } finally {
+      await holder.release();
+      await other.release();
+      await waiting;
+      await waiter.end({ timeout: 1 });
+      await app.end({ timeout: 1 });
+    }
+  });
+});
