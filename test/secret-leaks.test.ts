@@ -126,3 +126,79 @@ describe('statements and settings of the server, shown by doctor, report and pit
     }
   });
 });
+
+describe('the environment of the programs the tool starts', () => {
+  /**
+   * A folder of programs named `names` that write their environment into `out/<name>-<pid>` and exec
+   * the real one; without one, they succeed (reading stdin when given `-`, as `crontab -` does).
+   */
+  function recorders(names: Record<string, string | undefined>, out: string): string {
+    const dir = mkdtempSync(path.join(work, 'bin-'));
+    for (const [name, real] of Object.entries(names)) {
+      const file = path.join(dir, name);
+      writeFileSync(file, `#!/bin/sh\nenv > '${out}/${name}-'$$\n${real ? `exec '${real}' "$@"` : 'if [ "$1" = - ]; then cat > /dev/null; fi; exit 0'}\n`);
+      chmodSync(file, 0o755);
+    }
+    return dir;
+  }
+  /** Every recorded environment, by the program's name. */
+  function recorded(out: string): { name: string; env: string }[] {
+    return readdirSync(out).map((f) => ({ name: f.replace(/-\d+$/, ''), env: readFileSync(path.join(out, f), 'utf8') }));
+  }
+  const credentials = { DB_PASSWORD: 'AppSecret14', DB_OWNER_PASSWORD: 'OwnerSecret15', POSTGRES_PASSWORD: 'AdminSecret16' };
+  const urlSecret = 'UrlSecret17';
+
+  it('pg_dump, pg_restore and psql get the password of their own connection alone, never the run’s other credentials', async () => {
+    const tdb = await createTestDatabase('secret_env');
+    const out = mkdtempSync(path.join(work, 'env-'));
+    try {
+      const bin = recorders({ pg_dump: pgBin('pg_dump'), pg_restore: pgBin('pg_restore'), psql: pgBin('psql') }, out);
+      // The shared server trusts local connections: the URL's password is carried, not checked.
+      const url = tdb.url.replace('postgres@', `postgres:${urlSecret}@`);
+      const env = { DATABASE_URL: url, ...credentials, CMMC_PG_BIN_DIR: bin, XDG_CACHE_HOME: path.join(work, 'cache') };
+      const dir = path.join(work, 'backups');
+      const made = await runCli(['backup', 'create', '--dir', dir, '--format', 'plain'], { env });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const verified = await runCli(['backup', 'verify', '--restore-test', '--dir', dir], { env });
+      expect(verified.exitCode, verified.stderr).toBe(0);
+      const seen = recorded(out);
+      expect(seen.map((s) => s.name)).toEqual(expect.arrayContaining(['pg_dump', 'psql']));
+      for (const { name, env: text } of seen) {
+        if (!/^PGHOST=/m.test(text)) continue; // a --version probe: no connection at all
+        expect(text, name).toContain(`PGPASSWORD=${urlSecret}`);
+      }
+      for (const { name, env: text } of seen) {
+        expect(text, name).not.toMatch(/^DATABASE_URL=/m);
+        for (const secret of Object.values(credentials)) expect(text, `${name}: ${secret}`).not.toContain(secret);
+      }
+    } finally {
+      await tdb.drop();
+    }
+  });
+
+  it('crontab and the browser of report --open get none of them', async () => {
+    const tdb = await createTestDatabase('secret_env_open');
+    const out = mkdtempSync(path.join(work, 'env-'));
+    try {
+      const bin = recorders({ crontab: undefined, browser: undefined }, out);
+      const url = tdb.url.replace('postgres@', `postgres:${urlSecret}@`);
+      const env = { DATABASE_URL: url, ...credentials, PGPASSWORD: 'PgSecret18', PATH: `${bin}:${process.env.PATH}`, BROWSER: path.join(bin, 'browser') };
+      const project = mkdtempSync(path.join(work, 'project-'));
+      writeFileSync(path.join(project, 'package.json'), '{"name":"p"}');
+      const installed = await runCli(['backup', 'schedule', 'install', '--dir', path.join(project, 'backups')], { env, cwd: project });
+      expect(installed.exitCode, installed.stderr).toBe(0);
+      const opened = await runCli(['report', '--html', path.join(project, 'report.html'), '--open'], { env, cwd: project });
+      expect(opened.exitCode, opened.stderr).toBe(0);
+      // The browser is started detached: its record may come after the command has ended.
+      await waitFor(async () => recorded(out).some((s) => s.name === 'browser'), 10_000, 'the browser');
+      const seen = recorded(out);
+      expect(new Set(seen.map((s) => s.name))).toEqual(new Set(['crontab', 'browser']));
+      for (const { name, env: text } of seen) {
+        expect(text, name).toContain('PATH=');
+        for (const secret of [...Object.values(credentials), urlSecret, 'PgSecret18']) expect(text, `${name}: ${secret}`).not.toContain(secret);
+      }
+    } finally {
+      await tdb.drop();
+    }
+  });
+});
