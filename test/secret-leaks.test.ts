@@ -202,3 +202,29 @@ describe('the environment of the programs the tool starts', () => {
     }
   });
 });
+
+describe('a .env that holds a password', () => {
+  it('is named with a warning when others may read it (as ~/.pgpass and the key file are), and not when only its owner may or it holds none', async () => {
+    const tdb = await createTestDatabase('secret_dotenv');
+    try {
+      const project = mkdtempSync(path.join(work, 'dotenv-'));
+      writeFileSync(path.join(project, 'package.json'), '{"name":"p"}');
+      const dotenv = path.join(project, '.env');
+      const withPassword = `DATABASE_URL=${tdb.url.replace('postgres@', 'postgres:EnvSecret19@')}\n`;
+      const run = async (text: string, mode: number) => {
+        writeFileSync(dotenv, text);
+        chmodSync(dotenv, mode);
+        const r = await runCli(['current'], { cwd: project });
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stderr).not.toContain('EnvSecret19');
+        return r.stderr;
+      };
+      expect(await run(withPassword, 0o644)).toContain(`warning: ${dotenv} holds DATABASE_URL and is readable by other users (mode 644)`);
+      expect(await run(`${withPassword}DB_OWNER_PASSWORD=OwnerSecret20\n`, 0o640)).toMatch(/holds DATABASE_URL, DB_OWNER_PASSWORD and is readable by other users \(mode 640\).*chmod 600 it/);
+      expect(await run(withPassword, 0o600)).not.toContain('warning');
+      expect(await run(`DATABASE_URL=${tdb.url}\n`, 0o644)).not.toContain('warning');
+    } finally {
+      await tdb.drop();
+    }
+  });
+});
