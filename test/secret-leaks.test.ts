@@ -92,9 +92,10 @@ describe('statements and settings of the server, shown by doctor, report and pit
     // long-transaction and blocked (its blocker's statement) all show its last statement.
     const holder = await holdTransaction(url, ['LOCK TABLE lockme IN ACCESS EXCLUSIVE MODE', `ALTER ROLE leak_probe PASSWORD 'AlterSecret11'`]);
     const other = await holdTransaction(url, [`SELECT 'host=h password=KvSecret12 dbname=d' AS conn, 'postgresql://u:UrlSecret13@h/d' AS url`]);
+    const third = await holdTransaction(url, [`SELECT 1 FROM (SELECT 'x' AS password) p WHERE password = 'ColSecret21'`]);
     const waiter = postgres(url, { max: 1, onnotice: () => {} });
     const waiting = waiter`SELECT * FROM lockme`.catch(() => {});
-    const secrets = ['StatSecret10', 'AlterSecret11', 'KvSecret12', 'UrlSecret13', archiveSecret];
+    const secrets = ['StatSecret10', 'AlterSecret11', 'KvSecret12', 'UrlSecret13', 'ColSecret21', archiveSecret];
     try {
       await waitFor(async () => (await app`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = 'app'`).length > 0, 10_000, 'the blocked session');
       const thresholds = ['--threshold', 'idle-in-transaction=0s', '--threshold', 'long-transaction=0s'];
@@ -120,6 +121,7 @@ describe('statements and settings of the server, shown by doctor, report and pit
     } finally {
       await holder.release();
       await other.release();
+      await third.release();
       await waiting;
       await waiter.end({ timeout: 1 });
       await app.end({ timeout: 1 });

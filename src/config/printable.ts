@@ -50,8 +50,11 @@ export function maskedConn(conn: ConnParams | undefined): ConnParams | undefined
 const SQL_LITERAL = String.raw`[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|'(?:[^']|'')*'?|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\1\$|$)`;
 /** `PASSWORD '…'` (CREATE/ALTER ROLE, a user mapping's OPTIONS (password '…')): the literal after the keyword. */
 const SQL_PASSWORD = new RegExp(String.raw`(\bpassword\s*)(?:${SQL_LITERAL})`, 'gi');
-/** `password=…` anywhere (a connection string inside a literal, PGPASSWORD=… in a shell command): up to a space, quote, "&" or ")". */
-const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)(?:"[^"]*"?|[^\s'"&)]*)/gi;
+/**
+ * `password=…` anywhere (a connection string inside a literal, PGPASSWORD=… in a shell command, a
+ * column compared with a literal): a quoted value whole, else up to a space, quote, "&" or ")".
+ */
+const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)(?:'(?:[^']|'')*'?|"[^"]*"?|[^\s'"&)]*)/gi;
 /** A URL's credentials (`scheme://user:secret@`). */
 const URL_PASSWORD = /(\/\/[^:/@\s'"]*:)[^@\s'"]*@/g;
 
