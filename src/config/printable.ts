@@ -47,7 +47,7 @@ export function maskedConn(conn: ConnParams | undefined): ConnParams | undefined
 }
 
 /** A SQL string literal ('…' with '' inside, E'…' with backslash escapes, $tag$…$tag$), or its start where the text was cut. */
-const SQL_LITERAL = String.raw`[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|'(?:[^']|'')*'?|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\1\$|$)`;
+const SQL_LITERAL = String.raw`[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|'(?:[^']|'')*'?|\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\k<tag>\$|$)`;
 /** `PASSWORD '…'` (CREATE/ALTER ROLE, a user mapping's OPTIONS (password '…')): the literal after the keyword. */
 const SQL_PASSWORD = new RegExp(String.raw`(\bpassword\s*)(?:${SQL_LITERAL})`, 'gi');
 /**
