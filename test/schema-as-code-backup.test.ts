@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
@@ -55,5 +56,25 @@ describe('upgrade --backup', () => {
     const none = await runCli(['upgrade', 'head', '--backup'], { url: s.tdb.url, env });
     expect(none.stderr).toContain('no backup taken');
     expect(manifests().length).toBe(before + 1);
+  });
+
+  it('is encrypted with the key of CMMC_BACKUP_KEY_FILE when it names one (it was a plaintext dump beside the encrypted nightly ones)', async () => {
+    expect((await runCli(['downgrade', 'base', '--yes'], { url: s.tdb.url, env })).exitCode).toBe(0);
+    await query(s.tdb.url, `CREATE TABLE plaintext_probe (v text); INSERT INTO plaintext_probe VALUES ('cui-row-in-the-clear')`);
+    const key = path.join(s.ws.dir, 'backup.key');
+    writeFileSync(key, randomBytes(48).toString('base64') + '\n', { mode: 0o600 });
+    const keyed = { ...env, CMMC_BACKUP_KEY_FILE: key };
+    const before = new Set(manifests());
+    const r = await runCliJson(['upgrade', 'head'], { url: s.tdb.url, env: { ...keyed, CMMC_ENV: 'production' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [made] = manifests().filter((m) => !before.has(m));
+    const manifest = JSON.parse(readFileSync(path.join(env.CMMC_BACKUP_DIR, made), 'utf8'));
+    expect(manifest).toMatchObject({ name: r.data.backup.name, encrypted: true, verified: { status: 'verified' } });
+    const data = readFileSync(path.join(env.CMMC_BACKUP_DIR, manifest.file));
+    expect(data.subarray(0, 7).toString()).toBe('CMMCENC');
+    expect(data.includes('plaintext_probe')).toBe(false);
+    const verify = await runCliJson(['backup', 'verify', manifest.name, '--key-file', key], { url: s.tdb.url, env });
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    await query(s.tdb.url, 'DROP TABLE plaintext_probe');
   });
 });

@@ -4,6 +4,7 @@
  * the recovery recipe, and checks the server's archiving (settings and pg_stat_archiver).
  */
 import type { CmmcConfig } from '../config/config.js';
+import { maskedSqlText } from '../config/printable.js';
 import { openDatabase } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 
@@ -96,7 +97,8 @@ export async function checkArchiving(config: CmmcConfig): Promise<PitrReport> {
     checks.push({
       id: 'archive_command',
       status: hidden ? 'unknown' : commandOk ? 'ok' : 'fail',
-      figure: library ? `archive_library = ${library}` : command || '(empty)',
+      // An archive_command may carry a credential (PGPASSWORD=…, a URL's): shown masked.
+      figure: library ? `archive_library = ${library}` : maskedSqlText(command) || '(empty)',
       ...(commandOk ? {} : { remedy: "set archive_command, e.g. 'test ! -f /wal_archive/%f && cp %p /wal_archive/%f'" }),
     });
     const archived = Number(arch?.archived_count ?? 0);

@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { CmmcError, usageError } from '../errors.js';
+import { inheritedEnv } from '../child-env.js';
 import { shellQuoted } from '../shell-word.js';
 import { readRegularFile, writeFileAtomically } from '../fs-private.js';
 import { checkRetentionDays, DEFAULT_RETENTION_DAYS } from '../doctor/days.js';
@@ -186,7 +187,7 @@ export async function readCrontab(file?: string): Promise<string> {
   // readRegularFile: a FIFO would block for ever; a folder is one line naming it.
   if (file) return existsSync(file) ? readRegularFile(file).toString('utf8') : '';
   const { execa } = await import('execa');
-  const r = await execa('crontab', ['-l'], { reject: false }).catch((err) => {
+  const r = await execa('crontab', ['-l'], { reject: false, env: inheritedEnv(), extendEnv: false }).catch((err) => {
     throw crontabMissing(err);
   });
   if (r.exitCode === 0) return r.stdout.endsWith('\n') || !r.stdout ? r.stdout : r.stdout + '\n';
@@ -202,7 +203,7 @@ export async function writeCrontab(text: string, file?: string): Promise<void> {
     return;
   }
   const { execa } = await import('execa');
-  const r = await execa('crontab', ['-'], { input: text, reject: false }).catch((err) => {
+  const r = await execa('crontab', ['-'], { input: text, reject: false, env: inheritedEnv(), extendEnv: false }).catch((err) => {
     throw crontabMissing(err);
   });
   if (r.exitCode !== 0) {

@@ -15,7 +15,7 @@ import { preloadColors } from './output.js';
 import { describeError, renderError } from './render-error.js';
 import { installSignalHandler } from './signals.js';
 import { sweepTempDirs } from '../leftovers.js';
-import { dotenvChoice } from '../config/dotenv.js';
+import { dotenvChoice, dotenvSecretWarning } from '../config/dotenv.js';
 import { wasInterrupted } from '../interrupt.js';
 
 function version(): string {
@@ -211,5 +211,7 @@ async function loadDotenv(): Promise<void> {
     return;
   }
   const { default: dotenv } = await import('dotenv');
-  dotenv.config({ ...(choice.named ? {} : { path: choice.file }), quiet: true });
+  const { parsed } = dotenv.config({ ...(choice.named ? {} : { path: choice.file }), quiet: true });
+  const exposed = parsed && dotenvSecretWarning(choice.file, parsed);
+  if (exposed) process.stderr.write(`warning: ${exposed}\n`);
 }

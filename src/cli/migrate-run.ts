@@ -237,12 +237,22 @@ export async function backupBeforeUpgrade(ctx: CliContext, dir?: string): Promis
   // The primary's, which the upgrade changes: not a standby listed first (src/db/writable.ts).
   const config = (await import('../db/writable.js')).writableTarget(ctx.config());
   ctx.announce(config);
+  // Encrypted as the nightly backups are when CMMC_BACKUP_KEY_FILE names their key: a plaintext dump of
+  // every tenant's data was written beside them before each upgrade, and kept as long as they are.
+  const keyFile = process.env.CMMC_BACKUP_KEY_FILE || undefined;
+  let key: Buffer | undefined;
+  if (keyFile) {
+    const { keyFileWarning, readKeyFile } = await import('../backup/crypto.js');
+    const warning = keyFileWarning(keyFile);
+    if (warning) ctx.out.warn(warning);
+    key = readKeyFile(keyFile);
+  }
   const spinner = await ctx.out.spinner('backing up before the upgrade');
   let record;
   try {
-    record = await createBackup(config, { dir });
+    record = await createBackup(config, { dir, key });
     spinner.text = `verifying backup ${record.name}`;
-    const verification = await verifyBackup(config, record.name, { dir });
+    const verification = await verifyBackup(config, record.name, { dir, key });
     if (!verification.ok) {
       const failed = verification.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`).join('; ');
       throw new CmmcError('upgrade.backup', `the backup taken before the upgrade (${record.name}) does not verify: ${failed}; nothing was applied`, {

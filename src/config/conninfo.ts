@@ -196,6 +196,14 @@ function storeValue(out: ConnOptions, key: string, value: string, unknown: () =>
   out[key as ConnKeyword] = value;
 }
 
+/** The keywords whose value is a secret: a parse error never echoes what follows them. */
+const SECRET_KEYWORDS = new Set(['password', 'sslpassword']);
+
+/** A keyword libpq knows (in a URI's query too, with JDBC's `ssl`). */
+function isKnownKeyword(key: string): boolean {
+  return key === 'requiressl' || key === 'ssl' || (CONN_KEYWORDS as readonly string[]).includes(key);
+}
+
 /** True when `text` is a URI that libpq would parse as one. */
 export function isConnUri(text: string): boolean {
   return /^postgres(ql)?:\/\//.test(text);
@@ -214,19 +222,22 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
   if (!m) throw bad(`${from} must start with postgresql:// or postgres://`, URL_HINT);
   const out: ConnOptions = {};
   let rest = uri.slice(m[0].length);
+  // User info first, as libpq: up to the first '@' before any '/', so that a password holding "?"
+  // or "#" is a password (read as a query string, its end was refused and echoed as a parameter).
+  const credentialsEnd = rest.search(/[@/]/);
+  let userinfo: string | undefined;
+  if (credentialsEnd >= 0 && rest[credentialsEnd] === '@') {
+    userinfo = rest.slice(0, credentialsEnd);
+    rest = rest.slice(credentialsEnd + 1);
+  }
   const q = rest.indexOf('?');
   const query = q >= 0 ? rest.slice(q + 1) : undefined;
   if (q >= 0) rest = rest.slice(0, q);
 
-  // user info: up to the first '@' before the first '/' (libpq scans for either, whichever is first).
   const slash = rest.indexOf('/');
-  const authority = slash >= 0 ? rest.slice(0, slash) : rest;
+  const hostPart = slash >= 0 ? rest.slice(0, slash) : rest;
   const path = slash >= 0 ? rest.slice(slash + 1) : undefined;
-  const at = authority.indexOf('@');
-  let hostPart = authority;
-  if (at >= 0) {
-    const userinfo = authority.slice(0, at);
-    hostPart = authority.slice(at + 1);
+  if (userinfo !== undefined) {
     const colon = userinfo.indexOf(':');
     const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
     if (user) out.user = percentDecode(user, `the user name in ${from}`);
@@ -288,8 +299,13 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
     // libpq ends the list at a trailing "&"; an empty parameter anywhere else ("?&", "&&") is refused.
     const pairs = query.split('&');
     if (pairs.at(-1) === '') pairs.pop();
+    let previous = '';
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
+      // What follows a password's value may be the rest of that password (an "&" in it not encoded): not echoed.
+      if (SECRET_KEYWORDS.has(previous) && (eq < 0 || !isKnownKeyword(pair.slice(0, eq)))) {
+        throw bad(`${from} has a query parameter after ${previous}= that is not name=value, or names no libpq keyword`, `percent-encode "&" in the ${previous} as %26 (and "=" as %3D)`);
+      }
       if (eq < 0) throw bad(`${from} has a malformed query parameter "${pair}"`, 'write query parameters as name=value joined by &');
       // Named without its value, as libpq does: the value may be a password.
       if (pair.indexOf('=', eq + 1) >= 0) throw bad(`${from} has a second "=" in the query parameter "${pair.slice(0, eq)}"`, 'percent-encode "=" in a value as %3D');
@@ -301,6 +317,7 @@ export function parseConnUri(uri: string, from = 'the URL'): ConnOptions {
         value = 'require';
       }
       storeValue(out, key, value, () => bad(`${from} has an unknown query parameter "${key}"`, 'use libpq keywords such as sslmode, host, port, connect_timeout, application_name, options'));
+      previous = key;
     }
   }
   return out;
@@ -319,12 +336,17 @@ export function parseConnKeywords(text: string, from = 'the connection string'):
   const ws = () => {
     while (space(text[i])) i++;
   };
+  let previous = '';
   while (true) {
     ws();
     if (i >= text.length) break;
     let key = '';
     while (i < text.length && text[i] !== '=' && !space(text[i])) key += text[i++];
     ws();
+    // The word after a password's value may be the rest of that password (a space in it, unquoted): not echoed.
+    if (SECRET_KEYWORDS.has(previous) && (text[i] !== '=' || !isKnownKeyword(key))) {
+      throw bad(`${from}: what follows the value of ${previous} is not a libpq keyword=value pair`, `quote a value that holds spaces: ${previous}='…'`);
+    }
     if (text[i] !== '=') throw bad(`${from}: missing "=" after "${key}"`, 'write keyword=value pairs separated by spaces, for example host=db dbname=app');
     i++;
     ws();
@@ -357,6 +379,7 @@ export function parseConnKeywords(text: string, from = 'the connection string'):
       }
     }
     storeValue(out, key, value, () => bad(`${from}: unknown keyword "${key}"`, 'use libpq keywords such as host, port, dbname, user, password, sslmode'));
+    previous = key;
   }
   return out;
 }
@@ -367,7 +390,9 @@ export function parseConnString(text: string, from: string): ConnOptions {
   if (/^[a-z_]+\s*=/.test(text.trim())) return parseConnKeywords(text, from);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
   if (scheme) throw bad(`${from} must start with postgresql:// or postgres://, not ${scheme[1]}://`, URL_HINT);
-  throw bad(`${from} is neither a postgresql:// URL nor keyword=value settings: "${redactConnString(text)}"`, URL_HINT);
+  // Not echoed: a string that is neither form cannot be told apart from a password (one pasted alone, a
+  // URL mistyped as postgresql:/user:pw@host), so no masking can be trusted with it.
+  throw bad(`${from} is neither a postgresql:// URL nor keyword=value settings`, URL_HINT);
 }
 
 /**

@@ -6,11 +6,13 @@
  * folder), or the file dotenv's own DOTENV_PATH (or its older DOTENV_CONFIG_PATH) names, `~` for the
  * home folder as dotenv reads it. What the environment already says wins over the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { CREDENTIAL_VARIABLES } from '../child-env.js';
 import { isRegularFile } from '../fs-private.js';
+import { redactConnString } from './conninfo.js';
 
 export type DotenvChoice =
   /** Nothing to read: no .env and no DOTENV_* setting (most runs). */
@@ -46,4 +48,28 @@ export function withProjectDotenv(root: string, env: NodeJS.ProcessEnv): NodeJS.
   // dotenv's own parser (quotes, escapes, multi-line values, comments): loaded only when there is a file.
   const { parse } = createRequire(import.meta.url)('dotenv') as typeof import('dotenv');
   return { ...parse(text), ...env };
+}
+
+/**
+ * The warning for a `.env` that holds a password (DB_PASSWORD, DB_OWNER_PASSWORD, POSTGRES_PASSWORD,
+ * PGPASSWORD, a DATABASE_URL with one) and that group or others may read: the same exposure libpq
+ * refuses in ~/.pgpass and the backup key file warns of. Undefined when it holds none or only its
+ * owner may read it. `values` are the file's parsed settings.
+ */
+export function dotenvSecretWarning(file: string, values: Record<string, string>): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  const held = CREDENTIAL_VARIABLES.filter((name) => {
+    const value = values[name];
+    if (!value) return false;
+    // A URL without a password (taken from ~/.pgpass) is no secret.
+    return name !== 'DATABASE_URL' || redactConnString(value) !== value;
+  });
+  if (held.length === 0) return undefined;
+  return `${file} holds ${held.join(', ')} and is readable by other users (mode ${mode.toString(8).padStart(3, '0')}): anyone who can read it can connect with ${held.length === 1 ? 'it' : 'them'}; chmod 600 it`;
 }

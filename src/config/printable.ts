@@ -45,3 +45,32 @@ export function maskedConn(conn: ConnParams | undefined): ConnParams | undefined
   const extra = conn.extra.sslpassword === undefined ? conn.extra : { ...conn.extra, sslpassword: MASK };
   return { ...conn, ...(conn.password !== undefined ? { password: MASK } : {}), extra };
 }
+
+/** A SQL string literal ('…' with '' inside, E'…' with backslash escapes, $tag$…$tag$), or its start where the text was cut. */
+const SQL_LITERAL = String.raw`[Ee]'(?:[^'\\]|\\[\s\S]|'')*'?|'(?:[^']|'')*'?|\$(?<tag>[A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\k<tag>\$|$)`;
+/** `PASSWORD '…'` (CREATE/ALTER ROLE, a user mapping's OPTIONS (password '…')): the literal after the keyword. */
+const SQL_PASSWORD = new RegExp(String.raw`(\bpassword\s*)(?:${SQL_LITERAL})`, 'gi');
+/**
+ * `password=…` anywhere (a connection string inside a literal, PGPASSWORD=… in a shell command, a
+ * column compared with a literal): a quoted value whole, else up to a space, quote, "&" or ")".
+ */
+const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)(?:'(?:[^']|'')*'?|"[^"]*"?|[^\s'"&)]*)/gi;
+/** A URL's credentials (`scheme://user:secret@`). */
+const URL_PASSWORD = /(\/\/[^:/@\s'"]*:)[^@\s'"]*@/g;
+
+/**
+ * Text that another session or the server's configuration wrote (pg_stat_activity.query,
+ * pg_stat_statements, archive_command) with its passwords masked: `ALTER ROLE … PASSWORD '…'`
+ * (PostgreSQL keeps the statement as sent, and a monitoring role reads it), connection strings
+ * inside literals (`dblink_connect('… password=…')`, `CREATE SUBSCRIPTION … CONNECTION '…'`), URL
+ * credentials, `PGPASSWORD=…`. Masked before the text is cut, so that a cut never leaves half a
+ * password; a literal the server had already cut is masked to the end. Never throws.
+ *
+ * @example maskedSqlText("ALTER ROLE app PASSWORD 'pw'") // "ALTER ROLE app PASSWORD '****'"
+ */
+export function maskedSqlText(text: string): string {
+  return text
+    .replace(SQL_PASSWORD, `$1'${MASK}'`)
+    .replace(KEYWORD_PASSWORD, `$1${MASK}`)
+    .replace(URL_PASSWORD, `$1${MASK}@`);
+}

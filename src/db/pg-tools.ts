@@ -7,6 +7,7 @@
  * (PGPASSWORD) — never on a command line, never in a file.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { inheritedEnv } from '../child-env.js';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -116,7 +117,7 @@ function versionOf(file: string, cache: string): Promise<string | undefined> {
   const entry = versionCacheEntry(file, cache);
   if (entry?.version) return Promise.resolve(entry.version);
   return new Promise((resolve) => {
-    execFile(file, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+    execFile(file, ['--version'], { timeout: 10_000, env: inheritedEnv() }, (err, stdout) => {
       const version = err ? undefined : String(stdout).trim();
       if (version && entry) keepVersion(entry.path, version);
       resolve(version);
@@ -258,9 +259,12 @@ export function libpqEnv(target: string | ConnParams, database?: string): Record
   return env;
 }
 
-/** Environment for a child: the parent's, without any libpq setting that could point elsewhere. */
+/**
+ * Environment for a child: the parent's without its credentials (src/child-env.ts) nor any libpq
+ * setting that could point elsewhere, and the target's `pg` (its own password alone).
+ */
 export function childEnv(pg: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env };
+  const env = inheritedEnv();
   for (const key of Object.keys(env)) if (key.startsWith('PG')) delete env[key];
   return { ...env, ...pg };
 }

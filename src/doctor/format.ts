@@ -1,4 +1,5 @@
 /** Small formatters for figures. */
+import { maskedSqlText } from '../config/printable.js';
 
 export function bytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -36,8 +37,11 @@ export function plural(n: number, word: string, many = word + 's'): string {
   return `${n} ${n === 1 ? word : many}`;
 }
 
-/** A query cut to one short line. */
+/**
+ * A query (another session's, a statement of pg_stat_statements) cut to one short line, its
+ * passwords masked first: the doctor's findings are printed, kept by `--record` and drawn by the report.
+ */
 export function oneLine(text: string | null | undefined, max = 80): string {
-  const t = (text ?? '').replace(/\s+/g, ' ').trim();
+  const t = maskedSqlText(text ?? '').replace(/\s+/g, ' ').trim();
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }

@@ -22,8 +22,9 @@ export async function openInBrowser(file: string): Promise<OpenResult> {
   if (!command) return { opened: false, detail: 'no browser here (no $BROWSER and no display)' };
   try {
     // Loaded here, not with the module: the library's report namespace would load it into every application.
-    const { execa } = await import('execa');
-    const child = execa(command[0], command.slice(1), { detached: true, stdio: 'ignore', reject: false });
+    const [{ execa }, { inheritedEnv }] = await Promise.all([import('execa'), import('../child-env.js')]);
+    // The browser outlives the command: it gets none of the run's passwords.
+    const child = execa(command[0], command.slice(1), { detached: true, stdio: 'ignore', reject: false, env: inheritedEnv(), extendEnv: false });
     child.unref();
     const early = await Promise.race([child, new Promise((resolve) => setTimeout(resolve, 1500, undefined))]);
     const r = early as { exitCode?: number; failed?: boolean; shortMessage?: string } | undefined;
