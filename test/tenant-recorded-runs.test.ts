@@ -7,6 +7,9 @@
  * pg_stat_activity itself shows the application role only its own sessions. The runs now stay with the
  * roles that read every tenant anyway; init does not grant them to the application role either.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
@@ -80,5 +83,26 @@ describe('recorded doctor runs and the application role', () => {
     const again = await runCli(['init'], { env: s.env });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(await readAsApp()).toEqual({ code: '42501' });
+  });
+
+  it('a first run recorded by a superuser leaves the table to the schema owner, so the owner\'s backups still work', async () => {
+    // The table was the superuser's, and every later backup create as the owner failed (pg_dump:
+    // permission denied for table doctor_runs).
+    await query(s.adminUrl, 'DROP TABLE cmmc_db.doctor_runs');
+    const rec = await runCliJson(['doctor', 'sizes', '--record'], { url: s.adminUrl });
+    expect(rec.data.recorded?.id, rec.stderr).toBeGreaterThan(0);
+    const [{ owner }] = await query<{ owner: string }>(s.adminUrl, `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'cmmc_db.doctor_runs'::regclass`);
+    expect(owner).toBe(s.owner);
+    expect(await readAsApp()).toEqual({ code: '42501' });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cmmc-trec-'));
+    try {
+      const backup = await runCli(['backup', 'create', '--dir', dir], { env: s.env });
+      expect(backup.exitCode, backup.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The superuser goes on recording into it.
+    const next = await runCliJson(['doctor', 'sizes', '--record'], { url: s.adminUrl });
+    expect(next.data.recorded?.id, next.stderr).toBeGreaterThan(0);
   });
 });

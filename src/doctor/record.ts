@@ -6,6 +6,7 @@
  * when pg_stat_statements is there), connection counts and replication figures (server only).
  * Runs older than the retention (default 90 days) are deleted in the same transaction.
  */
+import type postgres from 'postgres';
 import type { DbHandle } from '../db/connection.js';
 import { CmmcError } from '../errors.js';
 import { recordedTableRevokes } from '../tenant/roles.js';
@@ -123,6 +124,23 @@ export function runsTableStatements(metaSchema: string): string[] {
 }
 
 /**
+ * Makes the runs table, when missing, as the owner of its schema when the recording role is another
+ * role that may act as it (a superuser). Recorded first by a superuser (the doctor's advice for its
+ * fullest view), the table was the superuser's, without the grants the owner's default privileges
+ * give (its bypass role's SELECT), and every later `backup create` as the owner failed (pg_dump:
+ * permission denied for table doctor_runs). Made as the owner, it is what the owner would have made.
+ */
+async function createRunsTable(tx: postgres.TransactionSql, metaSchema: string, table: string): Promise<void> {
+  const [owner] = await tx<{ role: string; actAs: boolean }[]>`
+    SELECT n.nspowner::regrole::text AS role,
+           to_regclass(${table}) IS NULL AND n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) AND pg_has_role(n.nspowner, 'MEMBER') AS "actAs"
+      FROM pg_namespace n WHERE n.nspname = ${metaSchema}`;
+  if (owner?.actAs) await tx.unsafe(`SET LOCAL ROLE ${owner.role}`);
+  for (const statement of runsTableStatements(metaSchema)) await tx.unsafe(statement);
+  if (owner?.actAs) await tx.unsafe('RESET ROLE');
+}
+
+/**
  * Stores `report` as one run in `<metaSchema>.doctor_runs` (created when missing) and deletes runs
  * older than the retention. Figures the report lacks (when only some checks were asked for) are
  * taken by running those checks. Throws a CmmcError when the role may not create or write the table.
@@ -153,7 +171,7 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
   const table = runsTable(metaSchema);
   try {
     return await sql.begin(async (tx) => {
-      for (const statement of runsTableStatements(metaSchema)) await tx.unsafe(statement);
+      await createRunsTable(tx, metaSchema, table);
       // The owner's default privileges in the schema gave the application role SELECT: a run holds
       // other roles' statements and every tenant's counts (RECORDED_TABLES).
       for (const statement of await recordedTableRevokes(tx, table)) await tx.unsafe(statement);
