@@ -9,6 +9,7 @@ import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
 import { readRuns, tablesFrom, type RecordedRun } from '../doctor/record.js';
 import type { CheckResult } from '../doctor/types.js';
+import { maskedSqlText } from '../config/printable.js';
 import { buildEvidence, readTableFacts } from './evidence.js';
 import type {
   BackupsSection,
@@ -168,7 +169,8 @@ function queriesOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Quer
     byMean: [...rows].sort((a, b) => b.mean_ms - a.mean_ms).slice(0, top),
     trend: {
       runs: refs(withStatements),
-      series: seriesOver(withStatements, (r) => r.statements, (s) => s.query, (s) => s.total_ms, Math.min(top, 5)),
+      // Masked again: runs recorded before the doctor masked passwords (oneLine in doctor/format.ts) hold them.
+      series: seriesOver(withStatements, (r) => r.statements, (s) => maskedSqlText(s.query), (s) => s.total_ms, Math.min(top, 5)),
     },
   };
 }
