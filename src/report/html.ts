@@ -80,7 +80,7 @@ ${h.replication ? `<h3>Replication (run of ${esc(h.replication.at)})</h3><p>This
 </section>`;
 
   const growth = `<section id="growth" data-section="growth"><h2>Growth</h2>
-<p>${g.runs.length} recorded run(s)${g.runs.length ? ` from ${esc(g.runs[0].at)} to ${esc(g.runs.at(-1)!.at)}` : ''}.</p>
+<p>${g.recorded.runs} recorded run(s)${g.recorded.runs ? ` from ${esc(g.recorded.first)} to ${esc(g.recorded.last)}` : ''}.</p>
 ${g.runsNote ? `<p class="note">${esc(g.runsNote)}</p>` : ''}${g.runs.length ? '<h3>Table size (table + indexes + TOAST) over time</h3><div class="chart" id="chart-tables"></div><h3>Index size over time</h3><div class="chart" id="chart-indexes"></div>' : noRuns}
 <h3>Tables, largest first</h3>
 ${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows ?? 'not analysed yet', size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
