@@ -339,8 +339,21 @@ describe('report and doctor --record: bad input', () => {
       writeFileSync(keep, '<p>my notes</p>');
       const r = await runCli(['report', '--html', keep], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toMatch(/notes\.html exists and is not a cmmc-db report: replace it: refusing without confirmation/);
+      expect(r.stderr).toMatch(/notes\.html exists and is not a cmmc-db report: replace it: refusing without confirmation — run it again with --yes to confirm$/m);
+      // report has no --dry-run: the hint named one ("unknown option '--dry-run'").
+      expect(r.stderr).not.toContain('--dry-run');
       expect(readFileSync(keep, 'utf8')).toBe('<p>my notes</p>');
+
+      // A folder was offered to be replaced; with --yes the whole report was collected, then "EISDIR".
+      mkdirSync(path.join(dir, 'reports'));
+      for (const given of [path.join(dir, 'reports'), path.join(dir, 'reports') + '/']) {
+        const folder = await runCli(['report', '--html', given, '--yes'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+        expect(folder.exitCode, folder.stderr).toBe(2);
+        expect(folder.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+          `error: ${given} is a folder — name a file in it, for example --html ${path.join(given, 'report.html')}`,
+        ]);
+        expect(folder.stderr).not.toMatch(/^database:/m);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
