@@ -151,8 +151,8 @@ describe('report on the server', () => {
         if (root.scrollWidth > root.clientWidth) out.push('page ' + root.scrollWidth + ' > ' + root.clientWidth);
         for (const el of document.querySelectorAll('.chart canvas, .chart .u-legend, svg.graph, svg.timeline, section table')) {
           const section = el.closest('section').getBoundingClientRect();
-          // A picture in its own scroll box (on a screen) may be wider: the box is not.
-          const box = el.closest('.graph-wrap, .timeline-wrap');
+          // A picture or a table in its own scroll box (on a screen) may be wider: the box is not.
+          const box = el.closest('.graph-wrap, .timeline-wrap, .table-wrap');
           const right = (box && getComputedStyle(box).overflowX !== 'visible' ? box : el).getBoundingClientRect().right;
           if (right > section.right + 1) out.push(el.tagName + ' in #' + el.closest('section').id + ': ' + Math.round(right) + ' > ' + Math.round(section.right));
         }
@@ -164,6 +164,20 @@ describe('report on the server', () => {
       expect(phone.errors).toEqual([]);
       expect(await phone.page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
       expect(await phone.page.evaluate(overflow)).toEqual([]);
+      // Words stay whole: squeezed into 375 pixels, the tables broke them anywhere ("sch / em / a.m / igra / tion",
+      // headers "ap / pl / ie / d at"). A check id, a revision id and a column heading each fit on one line
+      // (one with a hyphen may wrap after it, as text does).
+      const broken = await phone.page.evaluate(() =>
+        [...document.querySelectorAll('tr.check td:first-child, table.log td:nth-child(3), section th')]
+          .filter((cell) => /^[^\s-]+$/.test(cell.textContent!.trim()) && !cell.closest('details:not([open]), .u-legend'))
+          .filter((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+          })
+          .map((cell) => cell.textContent),
+      );
+      expect(broken).toEqual([]);
     } finally {
       await phone.close();
     }
