@@ -4,6 +4,9 @@
  * draws their trend over the runs. Also: connection counts are recorded, replication is not (a
  * single server).
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
@@ -90,4 +93,42 @@ describe('report queries from recorded pg_stat_statements figures', () => {
       await standby.stop();
     }
   }, 180_000);
+
+  it('keeps passwords out: a role created with one is masked in doctor, its recorded run and the page, also from a run recorded before', async () => {
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    await admin`CREATE DATABASE secrets`;
+    await admin.end();
+    const url = cluster.url('secrets');
+    const app = postgres(url, { max: 1, onnotice: () => {} });
+    const work = mkdtempSync(path.join(os.tmpdir(), 'cmmc-report-secrets-'));
+    try {
+      await app`CREATE EXTENSION pg_stat_statements`;
+      // pg_stat_statements keeps a utility statement's literals: these were listed verbatim.
+      await app.unsafe(`CREATE ROLE report_webapp LOGIN PASSWORD 'Hunter2-create'`);
+      await app.unsafe(`ALTER ROLE report_webapp PASSWORD 'Hunter2-alter'`);
+      const [{ n }] = await app<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_statements WHERE query LIKE '%Hunter2-%'`;
+      expect(n).toBe(2);
+
+      const doctor = await runCli(['doctor', 'slow-queries', '--record', '--verbose'], { url });
+      expect(doctor.stdout + doctor.stderr).toContain('PASSWORD');
+      expect(doctor.stdout + doctor.stderr).not.toContain('Hunter2');
+      const [recorded] = await app<{ text: string }[]>`SELECT (checks::text || statements::text) AS text FROM cmmc_db.doctor_runs`;
+      expect(recorded.text).toContain("PASSWORD '****'");
+      expect(recorded.text).not.toContain('Hunter2');
+      // A run recorded before the doctor masked them holds them: the page masks it too.
+      await app`INSERT INTO cmmc_db.doctor_runs (database, role, status, checks, tables, indexes, statements)
+                VALUES ('secrets', 'postgres', 'ok', '[]', '[]', '[]',
+                        ${JSON.stringify([{ query: "ALTER ROLE report_webapp PASSWORD 'Hunter2-old'", calls: 1, mean_ms: 99, total_ms: 99, rows: 0 }])}::text::jsonb)`;
+
+      const file = path.join(work, 'report.html');
+      const report = await runCliJson(['report', '--html', file], { url });
+      expect(report.exitCode, report.stderr).toBe(0);
+      expect(JSON.stringify(report.data)).toContain("PASSWORD '****'");
+      expect(JSON.stringify(report.data)).not.toContain('Hunter2');
+      expect(readFileSync(file, 'utf8')).not.toContain('Hunter2');
+    } finally {
+      await app.end();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -151,8 +151,8 @@ describe('report on the server', () => {
         if (root.scrollWidth > root.clientWidth) out.push('page ' + root.scrollWidth + ' > ' + root.clientWidth);
         for (const el of document.querySelectorAll('.chart canvas, .chart .u-legend, svg.graph, svg.timeline, section table')) {
           const section = el.closest('section').getBoundingClientRect();
-          // A picture in its own scroll box (on a screen) may be wider: the box is not.
-          const box = el.closest('.graph-wrap, .timeline-wrap');
+          // A picture or a table in its own scroll box (on a screen) may be wider: the box is not.
+          const box = el.closest('.graph-wrap, .timeline-wrap, .table-wrap');
           const right = (box && getComputedStyle(box).overflowX !== 'visible' ? box : el).getBoundingClientRect().right;
           if (right > section.right + 1) out.push(el.tagName + ' in #' + el.closest('section').id + ': ' + Math.round(right) + ' > ' + Math.round(section.right));
         }
@@ -164,6 +164,20 @@ describe('report on the server', () => {
       expect(phone.errors).toEqual([]);
       expect(await phone.page.locator('#chart-tables canvas').count()).toBeGreaterThan(0);
       expect(await phone.page.evaluate(overflow)).toEqual([]);
+      // Words stay whole: squeezed into 375 pixels, the tables broke them anywhere ("sch / em / a.m / igra / tion",
+      // headers "ap / pl / ie / d at"). A check id, a revision id and a column heading each fit on one line
+      // (one with a hyphen may wrap after it, as text does).
+      const broken = await phone.page.evaluate(() =>
+        [...document.querySelectorAll('tr.check td:first-child, table.log td:nth-child(3), section th')]
+          .filter((cell) => /^[^\s-]+$/.test(cell.textContent!.trim()) && !cell.closest('details:not([open]), .u-legend'))
+          .filter((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+          })
+          .map((cell) => cell.textContent),
+      );
+      expect(broken).toEqual([]);
     } finally {
       await phone.close();
     }
@@ -339,8 +353,21 @@ describe('report and doctor --record: bad input', () => {
       writeFileSync(keep, '<p>my notes</p>');
       const r = await runCli(['report', '--html', keep], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toMatch(/notes\.html exists and is not a cmmc-db report: replace it: refusing without confirmation/);
+      expect(r.stderr).toMatch(/notes\.html exists and is not a cmmc-db report: replace it: refusing without confirmation — run it again with --yes to confirm$/m);
+      // report has no --dry-run: the hint named one ("unknown option '--dry-run'").
+      expect(r.stderr).not.toContain('--dry-run');
       expect(readFileSync(keep, 'utf8')).toBe('<p>my notes</p>');
+
+      // A folder was offered to be replaced; with --yes the whole report was collected, then "EISDIR".
+      mkdirSync(path.join(dir, 'reports'));
+      for (const given of [path.join(dir, 'reports'), path.join(dir, 'reports') + '/']) {
+        const folder = await runCli(['report', '--html', given, '--yes'], { url: 'postgres://postgres@127.0.0.1:5432/postgres' });
+        expect(folder.exitCode, folder.stderr).toBe(2);
+        expect(folder.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([
+          `error: ${given} is a folder — name a file in it, for example --html ${path.join(given, 'report.html')}`,
+        ]);
+        expect(folder.stderr).not.toMatch(/^database:/m);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

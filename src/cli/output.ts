@@ -172,7 +172,8 @@ export class Output {
    * Asks before a destructive action (a plan with no lines). See `confirmPlan`.
    */
   async confirm(question: string, yes: boolean | undefined): Promise<boolean> {
-    return this.confirmPlan({ title: question.replace(/\?$/, '') }, { yes });
+    // Its commands (report's overwrite, init --revert-roles) have no --dry-run to suggest.
+    return this.confirmPlan({ title: question.replace(/\?$/, '') }, { yes, hasDryRun: false });
   }
 
   /**
@@ -183,7 +184,7 @@ export class Output {
    * (CmmcError `confirm.required`, exit 1) rather than taken silently. Ctrl-C at the question
    * interrupts the run like anywhere else (exit 130); end of input is a no.
    */
-  async confirmPlan(plan: Plan, options: { yes?: boolean; dryRun?: boolean }): Promise<boolean> {
+  async confirmPlan(plan: Plan, options: { yes?: boolean; dryRun?: boolean; /** false: the command has no --dry-run to name in the hint. */ hasDryRun?: boolean }): Promise<boolean> {
     if (plan.lines?.length || plan.warnings?.length || options.dryRun) {
       this.info(`${plan.title}:`);
       for (const line of plan.lines ?? []) this.info(`  ${line}`);
@@ -198,7 +199,7 @@ export class Output {
     const interactive = process.stdin.isTTY && this.stderr.isTTY;
     if (!interactive) {
       throw new CmmcError('confirm.required', `${plan.title}: refusing without confirmation`, {
-        hint: 'run it again with --yes to confirm (or --dry-run to see the plan)',
+        hint: options.hasDryRun === false ? 'run it again with --yes to confirm' : 'run it again with --yes to confirm (or --dry-run to see the plan)',
       });
     }
     const question = plan.lines?.length || plan.warnings?.length ? 'Go ahead?' : `${plan.title}?`;

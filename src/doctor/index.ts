@@ -8,5 +8,5 @@ export type { MaterializedView, RefreshResult } from './refresh.js';
 export { resolveThresholds, DEFAULT_THRESHOLDS, THRESHOLD_NAMES } from './thresholds.js';
 export type { Thresholds } from './thresholds.js';
 export type { CheckResult, CheckStatus, Check, CheckFamily, DoctorContext, Finding, Access } from './types.js';
-export { recordRun, readRuns, checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS, MAX_DAYS } from './record.js';
-export type { RecordedRun, RecordResult, RecordOptions, TableSize, IndexSize, StatementFigure, ConnectionFigures, ReplicationFigures } from './record.js';
+export { recordRun, readRuns, countRuns, checkDays, checkRetentionDays, DEFAULT_RETENTION_DAYS, MAX_DAYS } from './record.js';
+export type { RecordedRun, RecordResult, ReadRunsOptions, RunCount, RecordOptions, TableSize, IndexSize, StatementFigure, ConnectionFigures, ReplicationFigures } from './record.js';

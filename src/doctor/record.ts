@@ -211,24 +211,74 @@ export async function recordRun(handle: DbHandle, report: DoctorReport, options:
   }
 }
 
-/**
- * The recorded runs, oldest first; [] when nothing was ever recorded. `sinceDays` keeps the last
- * N days only.
- */
-export async function readRuns(handle: DbHandle, options: { metaSchema?: string; sinceDays?: number } = {}): Promise<RecordedRun[]> {
-  const metaSchema = options.metaSchema ?? handle.config.metaSchema;
-  const table = runsTable(metaSchema);
+export interface ReadRunsOptions {
+  metaSchema?: string;
+  /** Only the runs of the last N days. */
+  sinceDays?: number;
+  /**
+   * At most this many runs, spread over the window: the first, and the last of each of the
+   * `atMost - 1` groups of consecutive runs (so the latest is always among them). A chart cannot
+   * show more points than it is wide, and every 15 minutes for 90 days is 8,640 runs.
+   */
+  atMost?: number;
+  /** Leave each run's `checks` out ([]): they are most of a run's size, and a chart draws none of them. */
+  withoutChecks?: boolean;
+}
+
+/** How many runs are recorded in the window, and the first and last instants (ISO); runs 0 when nothing was ever recorded. */
+export interface RunCount {
+  runs: number;
+  first: string | null;
+  last: string | null;
+}
+
+const IN_WINDOW = 'recorded_at >= now() - make_interval(days => $1::int) OR $1::int IS NULL';
+
+/** The runs table when it exists, having checked `sinceDays`. */
+async function existingRunsTable(handle: DbHandle, options: Pick<ReadRunsOptions, 'metaSchema' | 'sinceDays'>): Promise<string | undefined> {
+  const table = runsTable(options.metaSchema ?? handle.config.metaSchema);
   if (options.sinceDays !== undefined) checkDays(options.sinceDays, 'sinceDays', 'sinceDays: 30');
   const [exists] = await handle.sql<{ t: string | null }[]>`SELECT to_regclass(${table})::text AS t`;
-  if (!exists?.t) return [];
+  return exists?.t ? table : undefined;
+}
+
+/**
+ * The recorded runs, oldest first; [] when nothing was ever recorded. `sinceDays` keeps the last
+ * N days only; `atMost` and `withoutChecks` bound what is read (ReadRunsOptions).
+ */
+export async function readRuns(handle: DbHandle, options: ReadRunsOptions = {}): Promise<RecordedRun[]> {
+  const table = await existingRunsTable(handle, options);
+  if (!table) return [];
+  if (options.atMost !== undefined && !(Number.isInteger(options.atMost) && options.atMost >= 2)) {
+    throw new CmmcError('doctor.runs', `atMost ${options.atMost} is not a whole number of at least 2`, { hint: 'atMost: 500' });
+  }
+  const picked = options.atMost === undefined
+    ? ''
+    : `AND id IN (SELECT id FROM (SELECT id, n, row_number() OVER (PARTITION BY g ORDER BY n DESC) AS from_end
+                                    FROM (SELECT id, row_number() OVER o AS n, ntile(${options.atMost - 1}) OVER o AS g
+                                            FROM ${table} WHERE ${IN_WINDOW} WINDOW o AS (ORDER BY recorded_at, id)) numbered) grouped
+                     WHERE n = 1 OR from_end = 1)`;
   const rows = await handle.sql.unsafe<(Omit<RecordedRun, 'id' | 'recordedAt'> & { id: string; recorded_at: Date })[]>(
-    `SELECT id, recorded_at, database, role, status, embedded, checks, tables, indexes, statements, connections, replication
+    `SELECT id, recorded_at, database, role, status, embedded, ${options.withoutChecks ? "'[]'::jsonb AS checks" : 'checks'},
+            tables, indexes, statements, connections, replication
        FROM ${table}
-      WHERE $1::int IS NULL OR recorded_at >= now() - make_interval(days => $1::int)
+      WHERE (${IN_WINDOW}) ${picked}
       ORDER BY recorded_at, id`,
     [options.sinceDays ?? null],
   );
   return rows.map(({ id, recorded_at, ...r }) => ({ ...r, id: Number(id), recordedAt: new Date(recorded_at).toISOString() }));
+}
+
+/** How many runs are recorded (of the last `sinceDays` days), first and last: cheap, whatever their number. */
+export async function countRuns(handle: DbHandle, options: Pick<ReadRunsOptions, 'metaSchema' | 'sinceDays'> = {}): Promise<RunCount> {
+  const table = await existingRunsTable(handle, options);
+  if (!table) return { runs: 0, first: null, last: null };
+  const [row] = await handle.sql.unsafe<{ runs: number; first: Date | null; last: Date | null }[]>(
+    `SELECT count(*)::float8 AS runs, min(recorded_at) AS first, max(recorded_at) AS last FROM ${table} WHERE ${IN_WINDOW}`,
+    [options.sinceDays ?? null],
+  );
+  const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+  return { runs: row.runs, first: iso(row.first), last: iso(row.last) };
 }
 
 /** The table sizes of a run of `sizes.tables` (its rows); runs recorded before the estimate could be null say 0 for "never analysed" too. */

@@ -7,8 +7,9 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DbHandle } from '../db/connection.js';
 import { runDoctor, type DoctorReport } from '../doctor/run.js';
-import { readRuns, tablesFrom, type RecordedRun } from '../doctor/record.js';
+import { countRuns, readRuns, tablesFrom, type RecordedRun, type RunCount } from '../doctor/record.js';
 import type { CheckResult } from '../doctor/types.js';
+import { maskedSqlText } from '../config/printable.js';
 import { buildEvidence, readTableFacts } from './evidence.js';
 import type {
   BackupsSection,
@@ -57,13 +58,17 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
   // The health section's backups.recent looks in the folder the backups section reads.
   const doctor = await runDoctor(handle, { backupDir: options.backupDir });
   let runsNote = '';
-  const runs = await readRuns(handle, { sinceDays: options.sinceDays }).catch((err: { code?: string; message?: string }) => {
+  const recorded = await readRecorded(handle, options.sinceDays).catch((err: { code?: string; message?: string }) => {
     // A role that may not read the recorded runs still gets the rest of the report.
     if (err.code !== '42501') throw err;
     // Not "GRANT SELECT to this role": a run holds what the doctor saw of every tenant (RECORDED_TABLES).
     runsNote = `the recorded runs could not be read: ${err.message} — report as the owner (DB_OWNER_USER): the runs hold what the doctor saw of every tenant, kept from roles that read one tenant`;
-    return [] as RecordedRun[];
+    return { runs: [] as RecordedRun[], count: { runs: 0, first: null, last: null } };
   });
+  const { runs, count } = recorded;
+  if (count.runs > runs.length) {
+    runsNote = `the charts draw ${runs.length} of the ${count.runs} recorded runs, spread evenly: the first, and the last of each group of about ${Math.round(count.runs / (runs.length - 1))} consecutive runs`;
+  }
   const schema = await collectSchema(handle);
   const backups = await collectBackups(handle, options.backupDir, now);
   const { tenant, audit } = await readTableFacts(handle);
@@ -76,7 +81,7 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
     embedded,
     needsServer: embedded ? NEEDS_SERVER : [],
     health: healthOf(doctor, runs, now),
-    growth: { ...growthOf(doctor, runs, top), runsNote },
+    growth: { ...growthOf(doctor, runs, top), recorded: count, runsNote },
     queries: queriesOf(doctor, runs, top),
     schema,
     backups,
@@ -86,10 +91,20 @@ export async function collectReport(handle: DbHandle, options: CollectOptions = 
       audit,
       schema,
       backups,
-      records: { doctorRuns: runs.length, firstRun: runs[0]?.recordedAt ?? null, lastRun: runs.at(-1)?.recordedAt ?? null },
+      records: { doctorRuns: count.runs, firstRun: count.first, lastRun: count.last },
       checks: doctor.checks,
     }),
   };
+}
+
+/** Charted runs at most: a chart is at most 1100 pixels wide, and reading thousands of runs outlasted the doctor's statement timeout. */
+export const MAX_CHARTED_RUNS = 500;
+
+/** The runs the charts draw (without their checks, which no chart needs) and how many are recorded. */
+async function readRecorded(handle: DbHandle, sinceDays: number | undefined): Promise<{ runs: RecordedRun[]; count: RunCount }> {
+  const count = await countRuns(handle, { sinceDays });
+  const runs = await readRuns(handle, { sinceDays, atMost: MAX_CHARTED_RUNS, withoutChecks: true });
+  return { runs, count };
 }
 
 function healthOf(doctor: DoctorReport, runs: RecordedRun[], now: Date): HealthSection {
@@ -129,7 +144,7 @@ export function seriesOver<T>(runs: RecordedRun[], items: (run: RecordedRun) => 
 const rowsOf = (doctor: DoctorReport, id: string): Record<string, unknown>[] => doctor.checks.find((c) => c.id === id)?.rows ?? [];
 const checkOf = (doctor: DoctorReport, id: string): CheckResult | undefined => doctor.checks.find((c) => c.id === id);
 
-function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<GrowthSection, 'runsNote'> {
+function growthOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Omit<GrowthSection, 'runsNote' | 'recorded'> {
   const last = runs.at(-1);
   const indexBytes = new Map((last?.indexes ?? []).map((i) => [i.index, i.bytes]));
   const latest = last?.tables.length ? last.tables : tablesFrom(doctor.checks.find((c) => c.id === 'sizes.tables'));
@@ -168,7 +183,8 @@ function queriesOf(doctor: DoctorReport, runs: RecordedRun[], top: number): Quer
     byMean: [...rows].sort((a, b) => b.mean_ms - a.mean_ms).slice(0, top),
     trend: {
       runs: refs(withStatements),
-      series: seriesOver(withStatements, (r) => r.statements, (s) => s.query, (s) => s.total_ms, Math.min(top, 5)),
+      // Masked again: runs recorded before the doctor masked passwords (oneLine in doctor/format.ts) hold them.
+      series: seriesOver(withStatements, (r) => r.statements, (s) => maskedSqlText(s.query), (s) => s.total_ms, Math.min(top, 5)),
     },
   };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { bytes } from '../doctor/format.js';
 import { backupsTimelineSvg, esc, revisionGraphSvg } from './svg.js';
-import type { ReportData, StatementRow } from './types.js';
+import type { ReportData, RunRef, Series, StatementRow } from './types.js';
 
 export interface ReportAssets {
   /** uPlot's IIFE build (defines the global `uPlot`). */
@@ -38,9 +38,9 @@ function size(n: number | null): string {
 
 function table(head: string[], rows: (string | number | null)[][], cls = ''): string {
   if (rows.length === 0) return '<p class="note">None.</p>';
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
+  return `<div class="table-wrap"><table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c ?? '')}</td>`).join('')}</tr>`).join('\n')}
-</tbody></table>`;
+</tbody></table></div>`;
 }
 
 const JSON_SAFE = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -57,6 +57,18 @@ function statementsTable(rows: StatementRow[]): string {
   );
 }
 
+/**
+ * A chart: the canvas uPlot draws into (an image with a name, for a screen reader), and the same
+ * figures as a table under it: the way to them without a mouse or sight, and without the script.
+ */
+function chart(id: string, what: string, runs: RunRef[], series: Series[], format: (n: number) => string): string {
+  const span = `${runs.length} recorded run(s) from ${runs[0].at} to ${runs.at(-1)!.at}`;
+  const label = `Chart of ${what} over ${span}: ${series.map((x) => x.name).join(', ')}. The figures are in the table that follows.`;
+  const rows = runs.map((r, i) => [r.at, ...series.map((x) => (x.values[i] === null ? '' : format(x.values[i]!)))]);
+  return `<div class="chart" id="${id}" role="img" aria-label="${esc(label)}"></div>
+<details class="chart-data" data-chart="${id}"><summary>${esc(what)}: the figures as a table</summary>${table(['recorded at (UTC)', ...series.map((x) => x.name)], rows)}</details>`;
+}
+
 /** Renders the page. Pure apart from the assets passed in. */
 export function renderHtml(data: ReportData, assets: ReportAssets): string {
   const now = new Date(data.generatedAt);
@@ -71,17 +83,17 @@ export function renderHtml(data: ReportData, assets: ReportAssets): string {
   const health = `<section id="health" data-section="health"><h2>Health</h2>
 <p>Doctor run at ${esc(h.at)}: <span class="status ${esc(h.status)}">${esc(h.status)}</span> — ${Object.entries(h.counts).map(([k, v]) => `${v} ${esc(k)}`).join(', ')}.</p>
 ${h.limited ? `<p class="note">${esc(h.limited)}</p>` : ''}${needsServerNote(data, 'health')}
-<table class="checks"><thead><tr><th>check</th><th>status</th><th>figure</th><th>remedy</th></tr></thead><tbody>
+<div class="table-wrap"><table class="checks"><thead><tr><th>check</th><th>status</th><th>figure</th><th>remedy</th></tr></thead><tbody>
 ${h.checks.map((c) => `<tr class="check" data-check="${esc(c.id)}" data-status="${esc(c.status)}"><td title="${esc(c.title)}">${esc(c.id)}</td><td><span class="status ${esc(c.status)}">${esc(c.status)}</span></td><td>${esc(c.figure)}</td><td>${esc(c.remedy)}</td></tr>`).join('\n')}
-</tbody></table>
+</tbody></table></div>
 <h3>Connections over the recorded runs</h3>
-${h.connections.runs.length ? `<p>max_connections ${esc(h.connections.max)}.</p><div class="chart" id="chart-connections"></div>` : '<p class="note">No recorded run has connection counts (they need a server and doctor --record).</p>'}
+${h.connections.runs.length ? `<p>max_connections ${esc(h.connections.max)}.</p>${chart('chart-connections', 'client connections by state', h.connections.runs, h.connections.series, String)}` : '<p class="note">No recorded run has connection counts (they need a server and doctor --record).</p>'}
 ${h.replication ? `<h3>Replication (run of ${esc(h.replication.at)})</h3><p>This server is a ${esc(h.replication.role)} with ${h.replication.standbys} standby(s) and ${h.replication.slots} replication slot(s).</p>${table(['standby', 'state', 'replay lag (bytes)', 'replay lag (s)'], h.replication.lag.map((l) => [String(l.standby ?? ''), String(l.state ?? ''), Number(l.replay_lag_bytes ?? 0), Number(l.replay_lag_seconds ?? 0)]))}` : ''}
 </section>`;
 
   const growth = `<section id="growth" data-section="growth"><h2>Growth</h2>
-<p>${g.runs.length} recorded run(s)${g.runs.length ? ` from ${esc(g.runs[0].at)} to ${esc(g.runs.at(-1)!.at)}` : ''}.</p>
-${g.runsNote ? `<p class="note">${esc(g.runsNote)}</p>` : ''}${g.runs.length ? '<h3>Table size (table + indexes + TOAST) over time</h3><div class="chart" id="chart-tables"></div><h3>Index size over time</h3><div class="chart" id="chart-indexes"></div>' : noRuns}
+<p>${g.recorded.runs} recorded run(s)${g.recorded.runs ? ` from ${esc(g.recorded.first)} to ${esc(g.recorded.last)}` : ''}.</p>
+${g.runsNote ? `<p class="note">${esc(g.runsNote)}</p>` : ''}${g.runs.length ? `<h3>Table size (table + indexes + TOAST) over time</h3>${chart('chart-tables', 'table size (table + indexes + TOAST)', g.runs, g.tables, size)}<h3>Index size over time</h3>${chart('chart-indexes', 'index size', g.runs, g.indexes, size)}` : noRuns}
 <h3>Tables, largest first</h3>
 ${table(['table', 'rows (estimate)', 'table', 'indexes', 'TOAST', 'total'], g.latest.map((t) => [t.table, t.rows ?? 'not analysed yet', size(t.table_bytes), size(t.index_bytes), size(t.toast_bytes), size(t.total_bytes)]))}
 <h3>Rows without an embedding</h3>
@@ -100,7 +112,7 @@ ${q.available ? '' : `<p class="note">${esc(q.note)}</p>`}
 <h3>Top statements by total time</h3>${statementsTable(q.byTotal)}
 <h3>Top statements by mean time</h3>${statementsTable(q.byMean)}
 <h3>Trend: total time of the top statements over the recorded runs</h3>
-${q.trend.runs.length ? '<div class="chart" id="chart-queries"></div>' : '<p class="note">No recorded run has statement figures (they need pg_stat_statements).</p>'}
+${q.trend.runs.length ? chart('chart-queries', 'total time of the top statements', q.trend.runs, q.trend.series, (n) => `${Math.round(n)} ms`) : '<p class="note">No recorded run has statement figures (they need pg_stat_statements).</p>'}
 </section>`;
 
   const schema = `<section id="schema" data-section="schema"><h2>Schema</h2>
@@ -108,6 +120,10 @@ ${q.trend.runs.length ? '<div class="chart" id="chart-queries"></div>' : '<p cla
 ${s.note ? `<p class="note">${esc(s.note)}</p>` : ''}
 <p class="legend"><span class="key current"></span> current <span class="key applied"></span> applied <span class="key pending"></span> pending; a diamond is a merge.</p>
 <div class="graph-wrap">${revisionGraphSvg(s.revisions)}</div>
+${s.revisions.length ? `<details class="chart-data" data-chart="revision-graph"><summary>revision graph: the revisions as a table</summary>${table(
+    ['revision', 'message', 'revises', 'state', 'marks'],
+    [...s.revisions].reverse().map((r) => [r.revision, r.message, r.parents.join(', '), r.current ? 'current' : r.applied ? 'applied' : 'pending', [r.head ? 'head' : '', r.merge ? 'merge' : '', r.branchPoint ? 'branch point' : '', ...r.labels.map((l) => `@${l}`)].filter(Boolean).join(', ')]),
+  )}</details>` : ''}
 <h3>Change log (cmmc_db.revision_log)</h3>
 ${table(['applied at', 'operation', 'revision', 'message', 'by', 'took'], s.log.map((l) => [l.appliedAt, l.operation, l.revision, l.message, l.appliedBy, l.durationMs === null ? '' : `${l.durationMs} ms`]), 'log')}
 </section>`;
@@ -185,7 +201,10 @@ th{background:#f1f3f7}
 .status.ok{background:#2f9e44}.status.warn{background:#e8a100}.status.fail{background:#d9480f}.status.unknown{background:#7048e8}.status.skipped{background:#868e96}
 tr.check[data-status=fail]{background:#fff4f0}tr.check[data-status=warn]{background:#fffaeb}
 .note{color:#5c6675;font-style:italic}.notice{background:#eef5ff;border-left:4px solid #4d8ff0;padding:6px 10px}
-.chart{margin:6px 0 12px}
+.chart{margin:6px 0 4px}details.chart-data{margin:0 0 12px}
+/* A table keeps its words whole and scrolls sideways in its own box when the window is narrower:
+   broken anywhere, a phone showed check ids as "sch / em / a.m / igra / tion". */
+.table-wrap{overflow-x:auto}th,td{overflow-wrap:break-word}
 .graph-wrap,.timeline-wrap{overflow-x:auto}
 svg .edge{fill:none;stroke:#8a94a6;stroke-width:2}
 svg .node{stroke:#1d2430;stroke-width:1.5}svg .node.current{fill:#1971c2}svg .node.applied{fill:#2f9e44}svg .node.pending{fill:#fff}
@@ -202,12 +221,13 @@ article.evidence{border-top:1px solid #eef0f4;padding-top:4px}.practice{backgrou
 .period{color:#5c6675;margin:2px 0}table.figures{width:auto}table.figures th{font-weight:500}
 footer{color:#5c6675;padding:8px 24px 24px;font-size:12px}
 .uplot{max-width:100%}
-@media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:6px 8px 10px}th,td{padding:3px 4px}}
+@media (max-width:600px){header,main{padding-left:8px;padding-right:8px}section{padding:6px 8px 10px}th,td{padding:3px 4px}
+table.checks td:nth-child(n+3),table.log td:nth-child(4){width:14em}}
 @media print{
 body{background:#fff}nav{display:none}main{padding:0;max-width:none}section{border:0;padding:0;margin:10px 0}
 .uplot,.u-wrap{width:100%!important;height:auto!important}.uplot canvas{position:static;width:100%!important;height:auto!important}.u-wrap>:not(canvas){display:none}
 .graph-wrap,.timeline-wrap{overflow:visible}svg.graph,svg.timeline{max-width:100%;height:auto}
-tr,article.evidence{break-inside:avoid}
+tr,article.evidence{break-inside:avoid}.table-wrap{overflow:visible}th,td{overflow-wrap:anywhere}
 }
 `;
 
@@ -235,14 +255,19 @@ const PAGE_JS = `
     var opts = {
       width: chartWidth(el),
       height: 300,
+      // Instants in UTC, as everywhere else on the page: uPlot's default is the viewer's zone.
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'); },
       scales: { x: x, y: y },
-      series: [{ label: 'recorded at' }].concat(series.map(function (s, i) {
+      series: [{ label: 'recorded at (UTC)', value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}' }].concat(series.map(function (s, i) {
         return { label: s.name, stroke: palette[i % palette.length], width: 2, points: { show: true, size: 7 }, value: function (u, v) { return fmt(v); } };
       })),
-      axes: [{}, counts ? { size: 70, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: function (u, vals) { return vals.map(fmt); } } : { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
+      axes: [{ label: 'recorded at (UTC)', labelSize: 20, labelFont: '12px system-ui, sans-serif' }, counts ? { size: 70, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: function (u, vals) { return vals.map(fmt); } } : { size: 70, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true }
     };
-    return new uPlot(opts, [xs].concat(series.map(function (s) { return s.values; })), el);
+    var chart = new uPlot(opts, [xs].concat(series.map(function (s) { return s.values; })), el);
+    // The box is an image with a name; its figures are in the table after it, not in a legend read aloud empty.
+    chart.root.setAttribute('aria-hidden', 'true');
+    return chart;
   }
   window.cmmcCharts = {
     tables: draw('chart-tables', data.growth.runs, data.growth.tables, bytes),

@@ -91,7 +91,10 @@ export function revisionGraphSvg(revisions: SchemaRevision[]): string {
   <text x="${textX}" y="${p.y + 4}"><tspan class="rev-id">${esc(r.revision)}</tspan> ${esc(r.message)}${tags.map((t) => ` <tspan class="tag tag-${esc(t.replace(/[^a-z]/g, ''))}">[${esc(t)}]</tspan>`).join('')}</text>
 </g>`;
   });
-  return `<svg class="graph" role="img" aria-label="revision graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+  const heads = revisions.filter((r) => r.head).map((r) => r.revision);
+  const current = revisions.filter((r) => r.current).map((r) => r.revision);
+  const label = `Revision graph: ${revisions.length} revision(s), head(s) ${heads.join(', ') || 'none'}, current ${current.join(', ') || 'none'}. The revisions are in the table that follows.`;
+  return `<svg class="graph" role="img" aria-label="${esc(label)}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
 ${paths.join('\n')}
 ${nodes.join('\n')}
 </svg>`;
@@ -136,7 +139,8 @@ export function backupsTimelineSvg(section: BackupsSection, now: Date): string {
 </g>`;
   });
   const nowX = x(now.getTime());
-  return `<svg class="timeline" role="img" aria-label="backups timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+  const name = `Backups timeline: ${section.backups.length} backup(s) and ${section.drills.length} restore drill(s); each is listed in the tables that follow.`;
+  return `<svg class="timeline" role="img" aria-label="${esc(name)}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
 <text class="lane-label" x="2" y="${axisY - 32}">backups</text><text class="lane-label" x="2" y="${axisY + 30}">drills</text>
 <line class="axis" x1="${left}" y1="${axisY}" x2="${right}" y2="${axisY}"/>
 <line class="now" x1="${nowX}" y1="${axisY - 60}" x2="${nowX}" y2="${axisY + 40}"/><text class="now-label" x="${nowX}" y="12" text-anchor="end">now</text>

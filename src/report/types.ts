@@ -51,8 +51,10 @@ export interface Series {
 }
 
 export interface GrowthSection {
-  /** Recorded runs (doctor --record), oldest first. */
+  /** Recorded runs (doctor --record) the charts draw, oldest first: all of them, or at most 500 spread over the window (`runsNote` says so). */
   runs: RunRef[];
+  /** How many runs are recorded in the window, first and last. */
+  recorded: { runs: number; first: string | null; last: string | null };
   /** Total size per table over the runs, largest (latest) first. */
   tables: Series[];
   /** Index size per index over the runs, largest (latest) first. */
@@ -63,7 +65,7 @@ export interface GrowthSection {
   withoutEmbeddings: { column: string; rows: number; without: number }[];
   unusedIndexes: { index: string; table: string; bytes: number | null; size: string }[];
   duplicateIndexes: { index: string; coveredBy: string; table: string; kind: string; bytes: number | null; size: string; keptByDesign: boolean }[];
-  /** Set when the recorded runs could not be read (permission), saying how to fix it. */
+  /** Set when the recorded runs could not be read (permission), saying how to fix it, or when the charts draw some of them. */
   runsNote: string;
   /** Why unused indexes are not judged (statistics too young, embedded database), when so. */
   unusedNote: string;

@@ -16,14 +16,17 @@ export interface OpenedPage {
   close(): Promise<void>;
 }
 
-/** Opens `url` (a file:// URL) in headless chromium with no background networking, in a window `width` CSS pixels wide (default 1280). */
-export async function openPage(url: string, options: { width?: number } = {}): Promise<OpenedPage> {
+/**
+ * Opens `url` (a file:// URL) in headless chromium with no background networking, in a window `width` CSS pixels
+ * wide (default 1280), in the time zone `timezoneId` (default the machine's).
+ */
+export async function openPage(url: string, options: { width?: number; timezoneId?: string } = {}): Promise<OpenedPage> {
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: options.width ?? 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: options.width ?? 1280, height: 900 }, timezoneId: options.timezoneId });
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('console', (m) => {

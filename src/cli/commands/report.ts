@@ -43,6 +43,10 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   const file = options.html ? path.resolve(options.html) : undefined;
   if (file) {
     if (!fs.existsSync(path.dirname(file))) throw usageError(`the folder of ${options.html} does not exist`, `create ${path.dirname(file)} first`);
+    // Said before anything else: a folder was offered to be "replaced", and --yes then failed after the whole report was collected.
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw usageError(`${options.html} is a folder`, `name a file in it, for example --html ${path.join(options.html!, 'report.html')}`);
+    }
     // A device or a socket is refused now, before the report is collected (writeFileAtomically would refuse it after).
     replaceablePath(file);
     if (fs.existsSync(file) && !isReport(fs, file)) {
@@ -67,7 +71,7 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   if (file) {
     const html = report.renderHtml(data, report.loadAssets());
     writeFileAtomically(file, html);
-    ctx.out.success(`wrote ${options.html} (${Math.round(html.length / 1024)} kB): ${data.growth.runs.length} recorded run(s), ${data.schema.revisions.length} revision(s), ${data.backups.backups.length} backup(s), ${data.backups.drills.length} drill(s)`);
+    ctx.out.success(`wrote ${options.html} (${Math.round(html.length / 1024)} kB): ${data.growth.recorded.runs} recorded run(s), ${data.schema.revisions.length} revision(s), ${data.backups.backups.length} backup(s), ${data.backups.drills.length} drill(s)`);
     if (data.embedded) ctx.out.info(`embedded database: ${data.needsServer.map((n) => `${n.section} — ${n.what}`).join('; ')} need a server`);
     if (options.open) {
       const opened = await report.openInBrowser(file);
