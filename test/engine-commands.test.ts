@@ -101,6 +101,11 @@ describe.each(BACKENDS)('migration commands on $name', (backend) => {
       expect(await target.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'app'`)).toEqual([]); // nothing was run
       const stamped = await target.query<{ n: number }>(`SELECT count(*)::int AS n FROM cmmc_db.revision_log WHERE operation = 'stamp'`);
       expect(stamped[0].n).toBe(5);
+      // Stamped again where it already is: said as nothing to do, not "stamped" over the same rows.
+      const restamp = await runCli(['stamp', 'head'], { env });
+      expect(restamp.exitCode, restamp.stderr).toBe(0);
+      expect(restamp.stderr).toContain('nothing to stamp: the version table already reads 1a0000000005');
+      expect(restamp.stderr).not.toContain('stamped:');
 
       await target.query(`INSERT INTO public.cmmc_schema_version VALUES ('ffffffffffff')`);
       const unknown = await runCli(['upgrade', 'head'], { env });

@@ -189,6 +189,13 @@ export function renderRun(ctx: CliContext, result: RunResult, extra: Record<stri
   }
   if (ctx.out.json) return 0;
   if (operation === 'stamp') {
+    // Rows compared as sets: `stamp heads` on a database at its heads changes nothing, and saying
+    // "stamped" over the same rows before and after read as if something had been written.
+    const same = result.to.length === result.from.length && result.to.every((r) => result.from.includes(r));
+    if (same) {
+      ctx.out.info(`nothing to stamp: the version table already reads ${result.to.join(', ') || 'base (empty)'}`);
+      return 0;
+    }
     ctx.out.success(`stamped: the version table now reads ${result.to.join(', ') || 'base (empty)'} (was ${result.from.join(', ') || 'base'}); no revision was run`);
     ctx.out.info(ctx.out.c.dim('next: cmmc-db check'));
     return 0;
