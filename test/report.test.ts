@@ -76,6 +76,9 @@ describe('report on the server', () => {
     const file = path.join(work, 'report.html');
     const r = await runCli(['report', '--html', file, '--dir', backups], { env: env() });
     expect(r.exitCode, r.stderr).toBe(0);
+    // Every role's statements and every tenant's sizes: readable by its owner only, as the runs table is
+    // kept from roles that read one tenant (it was written 0644, readable by every user of the machine).
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     const html = readFileSync(file, 'utf8');
     // Self-contained: no external script, style, image or font.
     expect(html).not.toMatch(/<(script|link|img|iframe)[^>]+(src|href)=/i);

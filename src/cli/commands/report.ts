@@ -70,7 +70,8 @@ async function runReport(ctx: CliContext, options: ReportOptions): Promise<numbe
   }
   if (file) {
     const html = report.renderHtml(data, report.loadAssets());
-    writeFileAtomically(file, html);
+    // Owner-only (0600): it holds what doctor_runs keeps from single-tenant roles (docs/report.md).
+    writeFileAtomically(file, html, 0o600);
     ctx.out.success(`wrote ${options.html} (${Math.round(html.length / 1024)} kB): ${data.growth.recorded.runs} recorded run(s), ${data.schema.revisions.length} revision(s), ${data.backups.backups.length} backup(s), ${data.backups.drills.length} drill(s)`);
     if (data.embedded) ctx.out.info(`embedded database: ${data.needsServer.map((n) => `${n.section} — ${n.what}`).join('; ')} need a server`);
     if (options.open) {
