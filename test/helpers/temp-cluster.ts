@@ -62,7 +62,8 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
   const auth = ['--auth=trust'];
   if (options.password !== undefined) {
     const pwfile = path.join(dir, 'pw');
-    writeFileSync(pwfile, options.password + '\n', { mode: 0o644 });
+    // Owner-only (chowned to postgres below, which initdb runs as), and gone once initdb has read it.
+    writeFileSync(pwfile, options.password + '\n', { mode: 0o600 });
     auth.splice(0, 1, '--auth=scram-sha-256', `--pwfile=${pwfile}`);
   }
   if (asRoot) await execa('chown', ['-R', 'postgres', dir]);
@@ -72,6 +73,7 @@ export async function startTempCluster(settings: Record<string, string> = {}, op
     await run('chmod', ['700', data]);
   } else {
     await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8']);
+    if (options.password !== undefined) rmSync(path.join(dir, 'pw'), { force: true });
   }
   const port = await freePort();
   const listen = options.listen ?? '127.0.0.1';
