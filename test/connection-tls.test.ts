@@ -6,14 +6,14 @@
  * another name under verify-full, a certificate the sslrootcert did not sign; and a server that does
  * not suit target_session_attrs.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectPool } from '../src/db/driver.js';
 import { ROOT, runCli } from './helpers/cli.js';
-import type { TempClusterOptions } from './helpers/temp-cluster.js';
+import { startTempCluster, type TempClusterOptions } from './helpers/temp-cluster.js';
 import { startTlsCluster } from './helpers/tls-cluster.js';
 
 const certs = mkdtempSync(path.join(os.tmpdir(), 'cmmc-tls-'));
@@ -135,17 +135,17 @@ describe('what libpq names, named: TLS refused by the server, target_session_att
 });
 
 /**
- * A certificate revocation list for the self-signed certificate `cert` (its own issuer), made with
- * `openssl ca`: revoking it when `revoke`, else listing nothing.
+ * A certificate revocation list of the authority `cert` (key `key`), made with `openssl ca`: revoking
+ * the certificate file `revoke` when given, else listing nothing.
  */
-async function crlFor(dir: string, cert: string, key: string, revoke: boolean, name: string): Promise<string> {
+async function crlFor(dir: string, cert: string, key: string, revoke: string | undefined, name: string): Promise<string> {
   const ca = mkdtempSync(path.join(dir, `${name}-`));
   const f = (x: string) => path.join(ca, x);
   writeFileSync(f('index.txt'), '');
   writeFileSync(f('crlnumber'), '01\n');
   writeFileSync(f('ca.cnf'), `[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = ${f('index.txt')}\ncrlnumber = ${f('crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 1\n`);
   const common = ['-config', f('ca.cnf'), '-keyfile', key, '-cert', cert];
-  if (revoke) await execa('openssl', ['ca', ...common, '-revoke', cert]);
+  if (revoke) await execa('openssl', ['ca', ...common, '-revoke', revoke]);
   const out = path.join(dir, `${name}.crl`);
   await execa('openssl', ['ca', ...common, '-gencrl', '-out', out]);
   return out;
@@ -158,8 +158,8 @@ describe('sslcrl and sslcrldir: a revoked server certificate is refused, as libp
     const { dir, cert, cluster } = await tlsCluster('crl', ['-subj', '/CN=localhost']);
     try {
       const key = path.join(dir, 'server.key');
-      const revoked = await crlFor(dir, cert, key, true, 'revoked');
-      const clean = await crlFor(dir, cert, key, false, 'clean');
+      const revoked = await crlFor(dir, cert, key, cert, 'revoked');
+      const clean = await crlFor(dir, cert, key, undefined, 'clean');
       const base = `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=verify-ca&sslrootcert=${cert}`;
       const psql = (url: string) => execa('psql', [url, '-XAtc', 'select 1'], { reject: false, env: { HOME: dir } });
 
@@ -195,6 +195,59 @@ describe('sslcrl and sslcrldir: a revoked server certificate is refused, as libp
       expect((await psql(`postgres://postgres@localhost:${cluster.port}/postgres?sslmode=require&sslcrl=${revoked}`)).exitCode).toBe(0);
       const unverified = await runCli(['current'], { url: `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=require&sslcrl=${revoked}` });
       expect(unverified.exitCode, unverified.stderr).toBe(0);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+describe('sslcrl holding one list per authority of a chain (root, intermediate), as libpq reads it', () => {
+  it('a file of both lists connects when neither revokes, is refused as revoked when the intermediate\'s does; a file without a list is one line', async () => {
+    // Node's crl option read only the first list of a file: the root's and the intermediate's lists in one
+    // file failed as 'unable to get certificate CRL' where psql connected; a file of no CRL crashed the
+    // command with a stack trace ('Failed to parse CRL', uncaught).
+    chmodSync(certs, 0o755);
+    const dir = mkdtempSync(path.join(certs, 'chain-'));
+    chmodSync(dir, 0o755);
+    const f = (x: string) => path.join(dir, x);
+    const ssl = (...args: string[]) => execa('openssl', args);
+    const ext = f('ext.cnf');
+    writeFileSync(ext, '[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n');
+    await ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=Root', '-keyout', f('root.key'), '-out', f('root.crt'), '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    const signed = async (name: string, cn: string, by: string, section: string) => {
+      await ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+      await ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${by}.crt`), '-CAkey', f(`${by}.key`), '-CAcreateserial', '-days', '1', '-extfile', ext, '-extensions', section, '-out', f(`${name}.crt`));
+    };
+    await signed('inter', 'Intermediate', 'root', 'ca');
+    await signed('server', 'localhost', 'inter', 'leaf');
+    writeFileSync(f('chain.crt'), readFileSync(f('server.crt'), 'utf8') + readFileSync(f('inter.crt'), 'utf8'));
+    if (process.getuid?.() === 0) await execa('chown', ['postgres', f('chain.crt'), f('server.key')]);
+    chmodSync(f('server.key'), 0o600);
+    const cluster = await startTempCluster({ ssl: 'on', ssl_cert_file: `'${f('chain.crt')}'`, ssl_key_file: `'${f('server.key')}'` });
+    try {
+      const rootList = readFileSync(await crlFor(dir, f('root.crt'), f('root.key'), undefined, 'root'), 'utf8');
+      const interClean = readFileSync(await crlFor(dir, f('inter.crt'), f('inter.key'), undefined, 'inter-clean'), 'utf8');
+      const interRevoking = readFileSync(await crlFor(dir, f('inter.crt'), f('inter.key'), f('server.crt'), 'inter-revoked'), 'utf8');
+      writeFileSync(f('clean.crl'), rootList + interClean);
+      writeFileSync(f('revoked.crl'), rootList + interRevoking);
+      writeFileSync(f('garbage.crl'), 'not a list\n');
+      const url = (crl: string) => `postgres://postgres@localhost:${cluster.port}/postgres?sslmode=verify-full&sslrootcert=${f('root.crt')}&sslcrl=${f(crl)}`;
+      const psql = (crl: string) => execa('psql', [url(crl), '-XAtc', 'select 1'], { reject: false, env: { HOME: dir } });
+
+      expect((await psql('clean.crl')).exitCode).toBe(0);
+      const ok = await runCli(['current'], { url: url('clean.crl') });
+      expect(ok.exitCode, ok.stderr).toBe(0);
+
+      expect((await psql('revoked.crl')).exitCode).toBe(2);
+      const refused = await runCli(['current'], { url: url('revoked.crl') });
+      expect(refused.exitCode).toBe(1);
+      expect(lastLine(refused)).toMatch(/certificate revoked — /);
+
+      const garbage = await runCli(['current'], { url: url('garbage.crl') });
+      expect(garbage.exitCode).toBe(2);
+      expect(garbage.stderr).not.toMatch(/\n\s+at /);
+      expect(lastLine(garbage)).toMatch(/^error: sslcrl .*garbage\.crl holds no PEM certificate revocation list/);
+      await expect(connectPool(url('garbage.crl'))).rejects.toThrow(/holds no PEM certificate revocation list/);
     } finally {
       await cluster.stop();
     }

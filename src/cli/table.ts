@@ -123,7 +123,8 @@ const KEEP_WHOLE = 36;
 /**
  * Column widths that fit `width`: each column's natural width (its longest line) when they all fit;
  * otherwise the widest columns give way first — first down to their longest word (up to KEEP_WHOLE),
- * so that ids and dates stay whole, then, when that is still too wide, down to the width of their
+ * so that ids and dates stay whole, then down to their longest word that is not plain prose (a word
+ * of letters breaks before an id), then, when that is still too wide, down to the width of their
  * header (never below MIN_COLUMN) — until the table fits.
  */
 export function fitWidths(head: string[], rows: string[][], width: number): number[] {
@@ -131,16 +132,28 @@ export function fitWidths(head: string[], rows: string[][], width: number): numb
   const budget = width - GAP.length * (head.length - 1);
   const widths = natural.map((w) => Math.max(1, w));
   const headerFloor = head.map((h, i) => Math.min(widths[i], Math.max(MIN_COLUMN, longestWord(h))));
-  const wordFloor = head.map((_, i) => Math.max(headerFloor[i], Math.min(widths[i], KEEP_WHOLE, Math.max(0, ...rows.map((r) => longestWord(r[i]))))));
+  const floorOf = (word: (text: string) => number) => head.map((_, i) => Math.max(headerFloor[i], Math.min(widths[i], KEEP_WHOLE, Math.max(0, ...rows.map((r) => word(r[i]))))));
+  const wordFloor = floorOf(longestWord);
+  // Then prose (words of letters only: 'notifications') breaks before ids, dates and names (which hold a
+  // digit, '_', '.' or ':'): status at 60 columns cut f14f1d09b343 into f14f1d09b / 343 to keep 'notifications' whole.
+  const tokenFloor = floorOf(longestToken);
   let total = widths.reduce((a, b) => a + b, 0);
-  for (const floor of [wordFloor, headerFloor]) {
+  for (const floor of [wordFloor, tokenFloor, headerFloor]) {
+    // Prose gives way in the column of the longest text first (the message, not 'current' or 'postgres').
+    const size = (i: number) => (floor === tokenFloor ? natural[i] : widths[i]);
+    const before = [...widths];
     while (total > budget) {
       // Shrink the widest column that can still give way, one character at a time.
       let pick = -1;
-      for (let i = 0; i < widths.length; i++) if (widths[i] > floor[i] && (pick === -1 || widths[i] > widths[pick])) pick = i;
+      for (let i = 0; i < widths.length; i++) if (widths[i] > floor[i] && (pick === -1 || size(i) > size(pick))) pick = i;
       if (pick === -1) break;
       widths[pick]--;
       total--;
+    }
+    // Breaking prose only pays when it makes the table fit; else every column gives way alike below.
+    if (floor === tokenFloor && total > budget) {
+      widths.splice(0, widths.length, ...before);
+      total = widths.reduce((a, b) => a + b, 0);
     }
   }
   if (total > budget) {
@@ -153,6 +166,11 @@ export function fitWidths(head: string[], rows: string[][], width: number): numb
 
 function longestWord(text: string): number {
   return Math.max(0, ...text.split(/\s+/).map(displayWidth));
+}
+
+/** The longest word that is not plain prose (letters, hyphens and closing punctuation only). */
+function longestToken(text: string): number {
+  return Math.max(0, ...text.split(/\s+/).filter((w) => !/^[\p{L}'’-]+[,.;:!?)]*$/u.test(w)).map(displayWidth));
 }
 
 function pad(text: string, width: number): string {

@@ -105,7 +105,7 @@ function revocationLists(conn: ConnParams): Buffer[] {
   const lists: Buffer[] = [];
   const home = process.env.HOME;
   const file = conn.extra.sslcrl || (conn.extra.sslcrldir || !home ? undefined : path.join(home, '.postgresql', 'root.crl'));
-  if (file && existsSync(file)) lists.push(readFile(file, 'sslcrl'));
+  if (file && existsSync(file)) lists.push(...crlsIn(file));
   const dir = conn.extra.sslcrldir;
   if (dir) {
     let names: string[] = [];
@@ -114,9 +114,34 @@ function revocationLists(conn: ConnParams): Buffer[] {
     } catch {
       // Not there or not a folder: libpq goes on without it.
     }
-    for (const name of names) lists.push(readFile(path.join(dir, name), 'sslcrl'));
+    for (const name of names) lists.push(...crlsIn(path.join(dir, name)));
   }
   return lists;
+}
+
+const CRL_PEM = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
+
+/**
+ * Every CRL of the PEM file `file`, one Buffer each: libpq (X509_load_crl_file) reads them all, one per
+ * authority of the chain, while Node's `crl` reads only the first of each Buffer — a file of the root's
+ * and the intermediate's lists failed as 'unable to get certificate CRL' where psql connected. A file
+ * without a readable CRL is named here in one line: Node threw 'Failed to parse CRL' out of the connect,
+ * uncaught, with a stack trace (libpq then silently checks nothing; refusing is the safer reading).
+ */
+function crlsIn(file: string): Buffer[] {
+  const blocks = readFile(file, 'sslcrl').toString('latin1').match(CRL_PEM) ?? [];
+  const hint = 'give sslcrl / PGSSLCRL (or sslcrldir / PGSSLCRLDIR) a PEM file of certificate revocation lists (openssl ca -gencrl writes one)';
+  if (!blocks.length) throw new CmmcError('connect.ssl-file', `sslcrl ${file} holds no PEM certificate revocation list (-----BEGIN X509 CRL-----)`, { hint, exitCode: 2 });
+  // Loaded here, not imported: the CLI's bundles load node:tls only for a TLS session (scripts/bundle-cli.mjs).
+  const tls = process.getBuiltinModule('node:tls') as typeof import('node:tls');
+  return blocks.map((block, i) => {
+    try {
+      tls.createSecureContext({ crl: block });
+    } catch {
+      throw new CmmcError('connect.ssl-file', `sslcrl ${file}: certificate revocation list ${i + 1} of ${blocks.length} cannot be read (damaged PEM)`, { hint, exitCode: 2 });
+    }
+    return Buffer.from(block, 'latin1');
+  });
 }
 
 /**

@@ -81,6 +81,21 @@ describe('wrap and fitWidths', () => {
     expect(widest(narrow)).toBeLessThanOrEqual(30);
   });
 
+  it('breaks a prose word before a revision id or a date when the longest words do not all fit', () => {
+    // status at 60 columns: every column's longest word is 66 wide, so all gave way alike and the
+    // revision id was cut (f14f1d09b / 343) to keep 'notifications' whole.
+    const head = ['revision', 'state', 'message', 'applied at', 'by', 'took'];
+    const rows = [
+      ['f14f1d09b343', 'current', 'audit times from the server', '2026-12-01 21:32:15Z', 'postgres (os: root)', '1 ms'],
+      ['00c448613939', 'applied', 'notifications keyed by tenant', '2026-12-01 21:32:15Z', 'postgres (os: root)', '89 ms'],
+    ];
+    for (const columns of [60, 64]) {
+      const text = renderTable(head, rows, { tty: true, columns });
+      expect(widest(text)).toBeLessThanOrEqual(columns);
+      for (const word of ['f14f1d09b343', '00c448613939', '2026-12-01', '21:32:15Z', 'current', 'postgres']) expect(text, `${columns} columns`).toContain(word);
+    }
+  });
+
   it('gives way in the widest column first', () => {
     const widths = fitWidths(['id', 'text'], [['a', 'x'.repeat(100)]], 30);
     expect(widths).toEqual([2, 26]);
