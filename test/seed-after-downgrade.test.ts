@@ -4,9 +4,13 @@
  * schema, stays. A file applied before the latest downgrade is pending again, so that `seed` and
  * `init` load it again instead of saying "nothing to do" over empty tables. The real server, the built CLI.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { createTestDatabase, query, type TestDatabase } from './helpers/server.js';
+import { dropSetup, newSetup, rolesOf } from './helpers/tenant-setup.js';
 
 describe('seed after a downgrade', () => {
   let tdb: TestDatabase;
@@ -70,4 +74,28 @@ describe('seed after a downgrade', () => {
     ].join('\n');
     expect(tablesWrittenBy(script)).toEqual(['cmmc_controls', 'public."Odd ""name"""', 'app.widgets', 'things']);
   });
+
+  it('a project seed into a table under forced row-level security, run as the owner, is not run again when its rows are there', async () => {
+    // The owner sees no tenant's rows under FORCE RLS: the table read as empty, and a plain INSERT ran twice.
+    const s = newSetup('sdr');
+    const seeds = mkdtempSync(path.join(os.tmpdir(), 'cmmc-sdr-'));
+    try {
+      const init = await runCli(['init'], { env: s.env });
+      expect(init.exitCode, init.stderr).toBe(0);
+      writeFileSync(path.join(seeds, '01_first_tenant.sql'), "INSERT INTO organizations (id, name, organization_type) VALUES ('7e1f0000-0000-4000-8000-000000000001', 'Seeded', 'SMB');\n");
+      const env = { ...s.env, CMMC_SEEDS_DIR: seeds };
+      const first = await runCli(['seed'], { env });
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect((await runCli(['downgrade', '-1', '--yes'], { env })).exitCode).toBe(0);
+      expect((await runCli(['upgrade', 'head'], { env })).exitCode).toBe(0);
+      const status = await runCliJson<{ files: { file: string; status: string }[] }>(['seed', '--status'], { env });
+      expect(status.data.files.map((f) => [f.file, f.status])).toEqual([['01_first_tenant.sql', 'applied']]);
+      const again = await runCli(['seed'], { env });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(await query(s.adminUrl, `SELECT count(*)::int AS n FROM organizations WHERE name = 'Seeded'`)).toEqual([{ n: 1 }]);
+    } finally {
+      rmSync(seeds, { recursive: true, force: true });
+      await dropSetup({ db: s.db, roles: rolesOf(s) });
+    }
+  }, 240_000);
 });

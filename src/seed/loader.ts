@@ -198,16 +198,21 @@ async function loadedRowsGone(sql: postgres.Sql | postgres.TransactionSql, file:
     return true;
   }
   if (!tables.length) return true;
-  const look = async (q: postgres.Sql | postgres.TransactionSql): Promise<boolean> => {
+  const look = async (q: postgres.TransactionSql): Promise<boolean> => {
     const [missing] = await q<{ any: boolean }[]>`SELECT bool_or(to_regclass(name) IS NULL) AS any FROM unnest(${tables}::text[]) AS name`;
     if (missing.any) return true;
+    // Rows are looked for as the seeds write them, as the BYPASSRLS role: under forced row-level security
+    // the owner sees no tenant's rows and a full table would read as empty (and the seed run again).
+    const bypass = await rlsBypassRole(q);
+    if (bypass) await q.unsafe(`SET LOCAL ROLE ${ident(bypass)}`);
     // Each name as the file wrote it: an identifier, or two, by WRITES_INTO, so it is SQL text as it stands.
     const [row] = await q.unsafe<{ empty: boolean }[]>(`SELECT ${tables.map((t) => `NOT EXISTS (SELECT 1 FROM ${t})`).join(' OR ')} AS empty`);
+    if (bypass) await q.unsafe('RESET ROLE');
     return row.empty;
   };
   // Inside the seed's transaction a refused read (no SELECT on the table) must not abort it: a savepoint.
   const inTransaction = 'savepoint' in sql;
-  return (inTransaction ? (sql as postgres.TransactionSql).savepoint((sp) => look(sp)) : look(sql)).catch(() => true);
+  return (inTransaction ? (sql as postgres.TransactionSql).savepoint((sp) => look(sp)) : (sql as postgres.Sql).begin((tx) => look(tx))).catch(() => true);
 }
 
 /**
